@@ -1,0 +1,159 @@
+/*
+ * Apply: store the run's items and issues and, when the guard allows it,
+ * write the directory: creates and updates, deletions (deactivated, or
+ * removed with delete_mode = "delete"), the purge of users deactivated
+ * longer than grace_days, and the teams. The caller wraps it in one
+ * transaction with the run's status and the ledger, so a crash leaves
+ * either all of it or none.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rostersync.h"
+
+static int
+store_items(struct job *j)
+{
+	struct itemrow	 r;
+	size_t		 i;
+
+	for (i = 0; i < j->nit; i++) {
+		const struct item *it = &j->it[i];
+
+		memset(&r, 0, sizeof(r));
+		r.seq = (long long)i + 1;
+		r.type = it->type;
+		r.status = it->status;
+		r.key = it->ent != ENT_NONE ? j->e[it->ent].key : NULL;
+		r.email = it->email;
+		r.name = it->name;
+		r.team = it->team;
+		r.error = it->error;
+		r.chg = j->chg + it->chg;
+		r.nchg = it->nchg;
+		if (store_item_add(j->st, j->run->id, &r) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+store_issues(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->niss; i++) {
+		j->iss[i].seq = (long long)i + 1;
+		if (store_issue_add(j->st, j->run->id, &j->iss[i]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *
+slot_or_empty(const struct kept *k, int slot)
+{
+	return slot >= 0 ? k->v[slot] : "";
+}
+
+static int
+write_user(struct job *j, uint32_t id, struct buf *b)
+{
+	const struct ent	*e = &j->e[id];
+	const struct kept	*k = &j->kept[e->rec];
+	struct dirrow		 d;
+
+	fields_json(j, k, b);
+	memset(&d, 0, sizeof(d));
+	d.sync = j->sy->name;
+	d.key = e->key;
+	d.email = slot_or_empty(k, j->sc.canon[F_EMAIL]);
+	d.name = display_name(j, k->v);
+	d.manager = slot_or_empty(k, j->sc.canon[F_MANAGER_ID]);
+	d.team = slot_or_empty(k, j->sc.team_slot);
+	d.hash = e->new_hash;
+	d.fields = b->p;
+	d.fieldslen = b->len;
+	d.run = j->run->id;
+	return store_dir_put(j->st, &d);
+}
+
+static int
+write_teams(struct job *j)
+{
+	size_t	 t;
+
+	if (store_team_clear(j->st, j->sy->name) == -1)
+		return -1;
+	for (t = 0; t < j->nteam; t++)
+		if (j->team_new[t] > 0 && store_team_put(j->st, j->sy->name,
+		    j->team[t], j->team_new[t]) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+write_directory(struct job *j)
+{
+	const struct sync	*sy = j->sy;
+	struct buf		 b = { 0 };
+	size_t			 i;
+	int			 rc = -1, purged;
+
+	for (i = 0; i < j->ne; i++) {
+		uint32_t f = j->e[i].flags;
+
+		if ((f & E_WRITE) && write_user(j, (uint32_t)i, &b) == -1)
+			goto out;
+		if ((f & E_DELETE) && !j->hold_deletes &&
+		    store_dir_remove(j->st, sy->name, j->e[i].key,
+		    sy->delete_mode == DEL_DEACTIVATE, j->run->id) == -1)
+			goto out;
+	}
+	if (sy->delete_mode == DEL_DEACTIVATE) {
+		purged = store_dir_purge(j->st, sy->name, time(NULL) -
+		    (time_t)sy->grace_days * 86400);
+		if (purged < 0)
+			goto out;
+		if (purged > 0)
+			log_info("removed %d users deactivated more than %d "
+			    "days ago", purged, sy->grace_days);
+	}
+	if (j->sc.team_slot >= 0 && write_teams(j) == -1)
+		goto out;
+	rc = store_sync_bump(j->st, sy->name);
+out:
+	buf_free(&b);
+	return rc;
+}
+
+static void
+count(struct job *j)
+{
+	struct run	*r = j->run;
+	size_t		 i;
+
+	memset(r->count, 0, sizeof(r->count));
+	for (i = 0; i < j->nit; i++)
+		r->count[j->it[i].type]++;
+	r->impacted = 0;
+	for (i = 0; i < j->ne; i++)
+		r->impacted += (j->e[i].flags & E_IMPACT) != 0;
+	for (i = 0; i < j->niss; i++)
+		r->impacted += j->iss[i].key == NULL;
+	r->skipped = r->issues[ISS_USER_SKIPPED] + r->issues[ISS_SEAT_LIMIT];
+	r->active_before = j->active_before;
+}
+
+/* Store the outcome; the caller holds the transaction. */
+int
+apply_run(struct job *j, enum runstatus status)
+{
+	count(j);
+	if (store_items(j) == -1 || store_issues(j) == -1)
+		return -1;
+	if (j->apply && write_directory(j) == -1)
+		return -1;
+	j->run->status = status;
+	return 0;
+}

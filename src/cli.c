@@ -1,0 +1,704 @@
+/*
+ * The read-only views: history (the seeds' sync history, with filters and
+ * paging), show (one run's summary with troubleshooting hints), items (a
+ * run's changes and issues, filtered), report (a report file regenerated
+ * from the database). Each has --json with a stable shape (README.md).
+ * They open the database read-only.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define DEFAULT_PER_PAGE	10
+#define MAX_PER_PAGE		1000
+
+static struct store *
+open_ro(struct config *cfg)
+{
+	char		 err[MAX_ERRMSG];
+	struct store	*st;
+
+	if ((st = store_open(cfg->database, 1, err, sizeof(err))) == NULL)
+		log_msg(LOG_ERR, "%s", err);
+	return st;
+}
+
+static int
+parse_run_id(const char *s, long long *id)
+{
+	if (s == NULL || parse_ll(s, 1, INT64_MAX, id) == -1) {
+		log_warnx("expected a run number, not '%s'", s ? s : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 ok, else the exit status to return. */
+static int
+load_run(struct store *st, const char *arg, struct run *r)
+{
+	long long	 id;
+	int		 rc;
+
+	if (parse_run_id(arg, &id) == -1)
+		return EXIT_USAGE;
+	if ((rc = store_run_get(st, id, r)) == 1) {
+		log_warnx("there is no run %lld (see rostersync history)", id);
+		return EXIT_FAIL;
+	}
+	return rc == 0 ? 0 : EXIT_FAIL;
+}
+
+static void
+json_kv(struct buf *b, const char *k, const char *v, int comma)
+{
+	if (comma)
+		buf_addc(b, ',');
+	json_str(b, k, strlen(k));
+	buf_addc(b, ':');
+	if (v == NULL)
+		buf_adds(b, "null");
+	else
+		json_str(b, v, strlen(v));
+}
+
+static void
+json_time(struct buf *b, const char *k, time_t t)
+{
+	char	 iso[21];
+
+	time_iso(t, iso);
+	json_kv(b, k, t ? iso : NULL, 1);
+}
+
+/* A run as JSON: the stable shape documented in README.md. */
+static void
+run_json(struct buf *b, const struct run *r)
+{
+	int	 i;
+
+	buf_printf(b, "{\"id\":%lld", r->id);
+	json_kv(b, "sync", r->sync, 1);
+	json_kv(b, "status", runstatus_slug(r->status), 1);
+	json_kv(b, "status_label", runstatus_label(r->status), 1);
+	json_kv(b, "trigger", r->trigger, 1);
+	json_kv(b, "source", r->source, 1);
+	json_kv(b, "file_name", r->file_name, 1);
+	json_kv(b, "sha256", r->sha256[0] ? r->sha256 : NULL, 1);
+	buf_printf(b, ",\"size\":%lld,\"rows\":%lld", r->size, r->rows);
+	json_time(b, "started", r->started);
+	json_time(b, "finished", r->finished);
+	buf_printf(b, ",\"duration_ms\":%lld,\"counts\":{", r->duration_ms);
+	for (i = 0; i < IT__COUNT; i++)
+		buf_printf(b, "%s\"%s\":%lld", i ? "," : "", itemtype_slug(i),
+		    r->count[i]);
+	buf_adds(b, "},\"issues\":{");
+	for (i = 0; i < ISS__COUNT; i++)
+		buf_printf(b, "%s\"%s\":%lld", i ? "," : "", issuetype_slug(i),
+		    r->issues[i]);
+	buf_printf(b, "},\"skipped\":%lld,\"impacted\":%lld,"
+	    "\"active_before\":%lld,\"threshold\":{\"max_deletes\":%lld,"
+	    "\"max_delete_percent\":%g,\"tripped\":%s},\"dry_run\":%s",
+	    r->skipped, r->impacted, r->active_before, r->max_deletes,
+	    r->max_delete_percent, r->tripped ? "true" : "false",
+	    r->dry_run ? "true" : "false");
+	json_kv(b, "error", r->error, 1);
+	json_kv(b, "approver", r->approver, 1);
+	json_kv(b, "reason", r->reason, 1);
+	json_kv(b, "report_base", r->report_base, 1);
+	buf_addc(b, '}');
+}
+
+/* ------------------------------------------------------------ history */
+
+struct hist {
+	int		 json;
+	struct buf	 out;
+	long long	 n;
+};
+
+static int
+on_hist_run(void *arg, const struct run *r)
+{
+	struct hist	*h = arg;
+	char		 t[64];
+
+	if (h->json) {
+		if (h->n++)
+			buf_addc(&h->out, ',');
+		run_json(&h->out, r);
+		return 0;
+	}
+	time_local(r->started, t, sizeof(t));
+	printf("%6lld  %-23.23s  %-12.12s  %-8.8s  %-28.28s  %-24.24s  "
+	    "%7lld %7lld %7lld %7lld %6lld\n", r->id, t, r->sync, r->trigger,
+	    runstatus_label(r->status), r->file_name ? r->file_name : "",
+	    r->count[IT_CREATE], r->count[IT_UPDATE], r->count[IT_DELETE],
+	    r->count[IT_MANAGER], r->issues[ISS_USER_SKIPPED] +
+	    r->issues[ISS_MANAGER_NOT_FOUND] + r->issues[ISS_MANAGER_CYCLE] +
+	    r->issues[ISS_SEAT_LIMIT]);
+	return 0;
+}
+
+/*
+ * A bound of --since or --until. A bare date given to --until includes
+ * that day: "--since 2024-01-10 --until 2024-01-10" is the runs of the
+ * 10th.
+ */
+static int
+parse_when(const char *s, time_t *out, int until)
+{
+	if ((*out = time_parse_iso(s)) == (time_t)-1) {
+		log_warnx("'%s' is not a date (YYYY-MM-DD or "
+		    "YYYY-MM-DDTHH:MM[:SS], UTC)", s);
+		return -1;
+	}
+	if (until && strchr(s, 'T') == NULL && strchr(s, ' ') == NULL)
+		*out += 86400;
+	return 0;
+}
+
+static int
+add_status(struct runfilter *f, const char *s)
+{
+	int	 k = runstatus_parse(s);
+	size_t	 len = strlen(f->statuses);
+
+	if (k < 0) {
+		log_warnx("unknown status '%s' (for example: success, "
+		    "needs_attention, data_load_failed, above_threshold, "
+		    "failed)", s);
+		return -1;
+	}
+	snprintf(f->statuses + len, sizeof(f->statuses) - len, "%s%s,",
+	    len ? "" : ",", runstatus_slug(k));
+	return 0;
+}
+
+static int
+parse_last(const char *s, time_t *since)
+{
+	long long	 n;
+	char		*num = xstrdup(s);
+	size_t		 len = strlen(num);
+	int		 rc = -1;
+
+	if (len > 1 && (num[len - 1] == 'd' || num[len - 1] == 'D')) {
+		num[len - 1] = '\0';
+		if (parse_ll(num, 1, 36500, &n) == 0) {
+			*since = time(NULL) - (time_t)n * 86400;
+			rc = 0;
+		}
+	}
+	if (rc == -1)
+		log_warnx("--last takes a number of days such as 7d or 30d, "
+		    "not '%s'", s);
+	free(num);
+	return rc;
+}
+
+static int
+hist_options(int argc, char **argv, struct runfilter *f, long long *page,
+    int *json)
+{
+	static const struct option lo[] = {
+		{ "sync", required_argument, NULL, 's' },
+		{ "status", required_argument, NULL, 'S' },
+		{ "since", required_argument, NULL, 'a' },
+		{ "until", required_argument, NULL, 'b' },
+		{ "last", required_argument, NULL, 'l' },
+		{ "oldest", no_argument, NULL, 'o' },
+		{ "page", required_argument, NULL, 'p' },
+		{ "per-page", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': f->sync = optarg; break;
+		case 'S': if (add_status(f, optarg) == -1) return -1; break;
+		case 'a': if (parse_when(optarg, &f->since, 0)) return -1; break;
+		case 'b': if (parse_when(optarg, &f->until, 1)) return -1; break;
+		case 'l': if (parse_last(optarg, &f->since)) return -1; break;
+		case 'o': f->oldest = 1; break;
+		case 'j': *json = 1; break;
+		case 'p':
+			if (parse_ll(optarg, 1, INT32_MAX, page) == -1) {
+				log_warnx("--page takes a number from 1");
+				return -1;
+			}
+			break;
+		case 'n':
+			if (parse_ll(optarg, 1, MAX_PER_PAGE, &f->limit)) {
+				log_warnx("--per-page takes 1 to %d",
+				    MAX_PER_PAGE);
+				return -1;
+			}
+			break;
+		default:
+			return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+int
+cmd_history(struct config *cfg, int argc, char **argv)
+{
+	struct runfilter f;
+	struct hist	 h;
+	struct store	*st;
+	long long	 page = 1, total, first, last;
+
+	memset(&f, 0, sizeof(f));
+	memset(&h, 0, sizeof(h));
+	f.since = f.until = (time_t)-1;
+	f.limit = DEFAULT_PER_PAGE;
+	if (hist_options(argc, argv, &f, &page, &h.json) == -1)
+		return EXIT_USAGE;
+	if ((st = open_ro(cfg)) == NULL)
+		return EXIT_FAIL;
+	f.offset = (page - 1) * f.limit;
+	total = store_run_count(st, &f);
+	first = f.offset < total ? f.offset + 1 : 0;
+	last = first == 0 ? 0 : f.offset + f.limit < total ?
+	    f.offset + f.limit : total;
+	if (h.json)
+		buf_adds(&h.out, "{\"runs\":[");
+	else
+		printf("%6s  %-23s  %-12s  %-8s  %-28s  %-24s  %7s %7s %7s "
+		    "%7s %6s\n", "RUN", "STARTED", "SYNC", "TRIGGER", "STATUS",
+		    "FILE", "CREATED", "UPDATED", "DELETED", "MANAGER",
+		    "ISSUES");
+	store_run_list(st, &f, on_hist_run, &h);
+	if (h.json) {
+		buf_printf(&h.out, "],\"total\":%lld,\"first\":%lld,"
+		    "\"last\":%lld,\"page\":%lld,\"per_page\":%lld}\n", total,
+		    first, last, page, f.limit);
+		fputs(h.out.p, stdout);
+	} else if (total == 0)
+		printf("0 results\n");
+	else if (first == 0)
+		printf("page %lld is past the end: %lld results\n", page,
+		    total);
+	else
+		printf("%lld-%lld of %lld results\n", first, last, total);
+	buf_free(&h.out);
+	store_close(st);
+	return EXIT_OK;
+}
+
+/* --------------------------------------------------------------- show */
+
+static void
+on_show_pair(void *arg, const char *label, const char *value)
+{
+	(void)arg;
+	if (value[0] != '\0')
+		printf("  %-32s %s\n", label, value);
+}
+
+static void
+hint(struct buf *h, int json, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+hint(struct buf *h, int json, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	if (json) {
+		if (h->len > 1)
+			buf_addc(h, ',');
+		json_str(h, s, strlen(s));
+	} else
+		buf_printf(h, "  - %s\n", s);
+	free(s);
+}
+
+/*
+ * s in single quotes for a shell, each ' as '\'': a file name comes from
+ * the drop-zone and must not turn a copied command into another one.
+ */
+static void
+shell_quote(struct buf *b, const char *s)
+{
+	buf_addc(b, '\'');
+	for (; *s != '\0'; s++) {
+		if (*s == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_addc(b, *s);
+	}
+	buf_addc(b, '\'');
+}
+
+/* Where archive_input() (run.c) keeps a run's input: DIR/SYNC/RUN-NAME. */
+static void
+input_path(struct buf *b, struct config *cfg, const struct run *r,
+    const char *dir)
+{
+	buf_printf(b, "%s/%s/%s/%lld-%s", cfg->spool, dir, r->sync, r->id,
+	    r->file_name ? r->file_name : "");
+}
+
+/* What a sysadmin should do next, by outcome. */
+static void
+hints(struct config *cfg, const struct run *r, struct buf *h, int json)
+{
+	long long issues = r->issues[ISS_USER_SKIPPED] +
+	    r->issues[ISS_MANAGER_NOT_FOUND] + r->issues[ISS_MANAGER_CYCLE] +
+	    r->issues[ISS_SEAT_LIMIT];
+	struct buf	 p = { 0 }, q = { 0 };
+
+	switch (r->status) {
+	case RS_LOADFAIL:
+		input_path(&p, cfg, r, "failed");
+		hint(h, json, "The file could not be loaded: %s. Nothing was "
+		    "applied. Ask HR to fix the export and drop it again; the "
+		    "file is kept as %s.", r->error ? r->error : "", p.p);
+		break;
+	case RS_THRESHOLD:
+		hint(h, json, "%lld deletions of %lld active users exceed the "
+		    "threshold (%lld users or %g%%). Nothing was deleted.",
+		    r->count[IT_DELETE], r->active_before, r->max_deletes,
+		    r->max_delete_percent);
+		input_path(&p, cfg, r, "archive");
+		shell_quote(&q, p.p);
+		hint(h, json, "If the deletions are right, push this file "
+		    "through once: rostersync run --sync %s --file %s "
+		    "--allow-deletes %lld", r->sync, q.p, r->count[IT_DELETE]);
+		break;
+	case RS_PENDING:
+		hint(h, json, "The run waits for approval: rostersync approve "
+		    "%lld, or rostersync reject %lld.", r->id, r->id);
+		break;
+	case RS_FAILED:
+		hint(h, json, "System error: %s. The input stays queued and "
+		    "runs again at the next run.", r->error ? r->error :
+		    "unknown");
+		break;
+	default:
+		break;
+	}
+	if (issues > 0)
+		hint(h, json, "%lld issues (%lld rows skipped): rostersync "
+		    "items %lld --issue TYPE lists them with a suggested fix.",
+		    issues, r->skipped, r->id);
+	if (report_due(r->status, RF_CSV))
+		hint(h, json, "Report: %s/reports/%s/%s.csv (and .xlsx, .log)",
+		    cfg->spool, r->sync, r->report_base ? r->report_base : "");
+	buf_free(&p);
+	buf_free(&q);
+}
+
+int
+cmd_show(struct config *cfg, int argc, char **argv)
+{
+	struct store	*st;
+	struct run	 r;
+	struct buf	 b = { 0 }, h = { 0 };
+	int		 json = 0, rc, i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+	if (argc < 2 || (argc > 2 && !json) || argc > 3) {
+		log_warnx("usage: rostersync show RUN [--json]");
+		return EXIT_USAGE;
+	}
+	if ((st = open_ro(cfg)) == NULL)
+		return EXIT_FAIL;
+	if ((rc = load_run(st, strcmp(argv[1], "--json") ? argv[1] : argv[2],
+	    &r)) != 0) {
+		store_close(st);
+		return rc;
+	}
+	if (json) {
+		buf_addc(&h, '[');
+		hints(cfg, &r, &h, 1);
+		buf_addc(&h, ']');
+		run_json(&b, &r);
+		b.len--;
+		buf_printf(&b, ",\"hints\":%s}\n", h.p);
+		fputs(b.p, stdout);
+	} else {
+		printf("Run %lld: %s\n\n", r.id, runstatus_label(r.status));
+		report_summary(&r, on_show_pair, NULL);
+		hints(cfg, &r, &h, 0);
+		if (h.len)
+			printf("\nWhat to do\n%s", h.p);
+	}
+	buf_free(&b);
+	buf_free(&h);
+	run_free(&r);
+	store_close(st);
+	return EXIT_OK;
+}
+
+/* -------------------------------------------------------------- items */
+
+struct itemq {
+	int		 type;		/* -1 all */
+	int		 issue;		/* -1 all */
+	int		 want_items;
+	int		 want_issues;
+	const char	*user;
+	int		 json;
+	struct buf	 out;
+	long long	 last_seq;
+	long long	 n;
+};
+
+static int
+match_user(const struct itemq *q, const char *a, const char *b,
+    const char *c)
+{
+	if (q->user == NULL)
+		return 1;
+	return (a && strcasestr(a, q->user)) || (b && strcasestr(b, q->user))
+	    || (c && strcasestr(c, q->user));
+}
+
+static int
+on_item_row(void *arg, const struct itemview *v)
+{
+	struct itemq	*q = arg;
+
+	if ((q->type >= 0 && v->type != q->type) ||
+	    !match_user(q, v->key, v->email, v->name))
+		return 0;
+	if (!q->json) {
+		printf("%5lld  %-24.24s  %-10.10s  %-28.28s  %-18.18s  "
+		    "%-16.16s  %-20.20s -> %-20.20s  %s\n", v->seq,
+		    itemtype_label(v->type), v->key, v->email,
+		    v->type == IT_TEAM_CREATE || v->type == IT_TEAM_DELETE ?
+		    v->team : v->name, v->field ? v->field : "",
+		    v->field ? v->old : "", v->field ? v->new : "",
+		    itemstatus_slug(v->status));
+		return 0;
+	}
+	if (v->seq != q->last_seq) {
+		if (q->n++)
+			buf_adds(&q->out, "]},");
+		buf_printf(&q->out, "{\"seq\":%lld", v->seq);
+		json_kv(&q->out, "type", itemtype_slug(v->type), 1);
+		json_kv(&q->out, "status", itemstatus_slug(v->status), 1);
+		json_kv(&q->out, "employee_id", v->key, 1);
+		json_kv(&q->out, "email", v->email, 1);
+		json_kv(&q->out, "name", v->name, 1);
+		json_kv(&q->out, "team", v->team, 1);
+		json_kv(&q->out, "error", v->error, 1);
+		buf_adds(&q->out, ",\"changes\":[");
+		q->last_seq = v->seq;
+	} else
+		buf_addc(&q->out, ',');
+	if (v->field != NULL) {
+		buf_addc(&q->out, '{');
+		json_kv(&q->out, "field", v->field, 0);
+		json_kv(&q->out, "old", v->old, 1);
+		json_kv(&q->out, "new", v->new, 1);
+		buf_addc(&q->out, '}');
+	} else if (q->out.p[q->out.len - 1] == ',')
+		q->out.p[--q->out.len] = '\0';
+	return 0;
+}
+
+static int
+on_issue_row(void *arg, const struct issueview *v)
+{
+	struct itemq	*q = arg;
+
+	if ((q->issue >= 0 && v->type != q->issue) ||
+	    !match_user(q, v->key, NULL, NULL))
+		return 0;
+	if (!q->json) {
+		printf("%5lld  %-30.30s  row %-7lld  %-10.10s  %-14.14s  %s"
+		    "  (fix: %s)\n", v->seq, issuetype_label(v->type), v->row,
+		    v->key, v->field, v->message, v->fix);
+		return 0;
+	}
+	if (q->n++)
+		buf_addc(&q->out, ',');
+	buf_printf(&q->out, "{\"seq\":%lld", v->seq);
+	json_kv(&q->out, "type", issuetype_slug(v->type), 1);
+	buf_printf(&q->out, ",\"row\":%lld", v->row);
+	json_kv(&q->out, "employee_id", v->key[0] ? v->key : NULL, 1);
+	json_kv(&q->out, "field", v->field[0] ? v->field : NULL, 1);
+	json_kv(&q->out, "message", v->message, 1);
+	json_kv(&q->out, "fix", v->fix, 1);
+	buf_addc(&q->out, '}');
+	return 0;
+}
+
+static int
+items_options(int argc, char **argv, struct itemq *q, const char **run)
+{
+	static const struct option lo[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "issue", required_argument, NULL, 'i' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 c;
+
+	q->type = q->issue = -1;
+	q->want_items = q->want_issues = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if ((q->type = itemtype_parse(optarg)) < 0) {
+				log_warnx("unknown item type '%s' (create, "
+				    "update, manager, delete, team_create, "
+				    "team_delete, team_member)", optarg);
+				return -1;
+			}
+			q->want_issues = 0;
+			break;
+		case 'i':
+			if ((q->issue = issuetype_parse(optarg)) < 0) {
+				log_warnx("unknown issue type '%s' "
+				    "(user_skipped, manager_not_found, "
+				    "manager_cycle, seat_limit_reached)",
+				    optarg);
+				return -1;
+			}
+			q->want_items = 0;
+			break;
+		case 'u': q->user = optarg; break;
+		case 'j': q->json = 1; break;
+		default: return -1;
+		}
+	}
+	if (optind + 1 != argc)
+		return -1;
+	*run = argv[optind];
+	return 0;
+}
+
+int
+cmd_items(struct config *cfg, int argc, char **argv)
+{
+	struct itemq	 q;
+	struct store	*st;
+	struct run	 r;
+	const char	*arg;
+	int		 rc;
+
+	memset(&q, 0, sizeof(q));
+	if (items_options(argc, argv, &q, &arg) == -1) {
+		log_warnx("usage: rostersync items RUN [--type T] [--issue T] "
+		    "[--user TEXT] [--json]");
+		return EXIT_USAGE;
+	}
+	if ((st = open_ro(cfg)) == NULL)
+		return EXIT_FAIL;
+	if ((rc = load_run(st, arg, &r)) != 0) {
+		store_close(st);
+		return rc;
+	}
+	if (q.json)
+		buf_printf(&q.out, "{\"run\":%lld,\"items\":[", r.id);
+	else if (q.want_items)
+		printf("Changes of run %lld\n", r.id);
+	if (q.want_items)
+		store_item_each(st, r.id, on_item_row, &q);
+	if (q.json) {
+		buf_adds(&q.out, q.n ? "]}],\"issues\":[" : "],\"issues\":[");
+		q.n = 0;
+	} else if (q.want_issues)
+		printf("%sIssues of run %lld\n", q.want_items ? "\n" : "",
+		    r.id);
+	if (q.want_issues)
+		store_issue_each(st, r.id, on_issue_row, &q);
+	if (q.json) {
+		buf_adds(&q.out, "]}\n");
+		fputs(q.out.p, stdout);
+	}
+	buf_free(&q.out);
+	run_free(&r);
+	store_close(st);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------- report */
+
+int
+cmd_report(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct store	*st;
+	struct run	 r;
+	enum rfmt	 fmt = RF_CSV;
+	const char	*out = NULL;
+	char		*def = NULL;
+	int		 c, rc;
+
+	memset(&r, 0, sizeof(r));
+	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1) {
+		if (c == 'o')
+			out = optarg;
+		else if (c == 'f' && strcmp(optarg, "csv") == 0)
+			fmt = RF_CSV;
+		else if (c == 'f' && strcmp(optarg, "xlsx") == 0)
+			fmt = RF_XLSX;
+		else if (c == 'f' && strcmp(optarg, "log") == 0)
+			fmt = RF_LOG;
+		else {
+			log_warnx("usage: rostersync report RUN "
+			    "[--format csv|xlsx|log] [-o PATH]");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		log_warnx("usage: rostersync report RUN [--format csv|xlsx|log]"
+		    " [-o PATH]");
+		return EXIT_USAGE;
+	}
+	if ((st = open_ro(cfg)) == NULL)
+		return EXIT_FAIL;
+	if ((rc = load_run(st, argv[optind], &r)) != 0)
+		goto out;
+	rc = EXIT_FAIL;
+	if (!report_due(r.status, fmt)) {
+		log_warnx("run %lld is %s: it has no %s report (only its run "
+		    "log: --format log)", r.id, runstatus_label(r.status),
+		    fmt == RF_XLSX ? "XLSX" : "CSV");
+		goto out;
+	}
+	if (out == NULL && fmt == RF_XLSX) {
+		xasprintf(&def, "%s.xlsx", r.report_base ? r.report_base :
+		    "report");
+		out = def;
+	} else if (out == NULL)
+		out = "-";
+	if (report_write_one(st, &r, fmt, out) == -1)
+		log_warn("cannot write %s", out);
+	else {
+		if (strcmp(out, "-") != 0)
+			printf("%s\n", out);
+		rc = EXIT_OK;
+	}
+out:
+	run_free(&r);
+	free(def);
+	store_close(st);
+	return rc;
+}

@@ -1,0 +1,610 @@
+/*
+ * The diff: every key of the directory and of the export in one table, a
+ * 64-bit fingerprint of each row, and the items that turn the directory
+ * into the export. Only rows that are new or whose fingerprint differs are
+ * kept whole and compared field by field against the stored row, so an
+ * unchanged million-row export costs a hash lookup per row.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rostersync.h"
+
+#define FP_SEED		0x72737973796e6331ULL	/* "rssync1" */
+
+uint32_t
+ent_get(struct job *j, const char *k, size_t n)
+{
+	return strmap_get(&j->keys, k, n);
+}
+
+uint32_t
+ent_add(struct job *j, const char *k, size_t n)
+{
+	struct ent	*e;
+
+	if (j->ne == j->ecap) {
+		j->ecap = j->ecap ? j->ecap * 2 : 4096;
+		j->e = xrealloc(j->e, j->ecap * sizeof(*j->e));
+	}
+	e = &j->e[j->ne];
+	memset(e, 0, sizeof(*e));
+	e->key = arena_strndup(&j->a, k, n);
+	e->keylen = (uint32_t)n;
+	e->mgr = e->rec = e->team = ENT_NONE;
+	strmap_put(&j->keys, e->key, n, (uint32_t)j->ne);
+	return (uint32_t)j->ne++;
+}
+
+uint32_t
+team_intern(struct job *j, const char *name, size_t n)
+{
+	uint32_t	 t = strmap_get(&j->teams, name, n);
+
+	if (t != STRMAP_NONE)
+		return t;
+	if (j->nteam == j->teamcap) {
+		j->teamcap = j->teamcap ? j->teamcap * 2 : 64;
+		j->team = xrealloc(j->team, j->teamcap * sizeof(*j->team));
+		j->team_new = xrealloc(j->team_new,
+		    j->teamcap * sizeof(*j->team_new));
+		j->team_old = xrealloc(j->team_old,
+		    j->teamcap * sizeof(*j->team_old));
+	}
+	t = (uint32_t)j->nteam++;
+	j->team[t] = arena_strndup(&j->a, name, n);
+	j->team_new[t] = j->team_old[t] = 0;
+	strmap_put(&j->teams, j->team[t], n, t);
+	return t;
+}
+
+/* The fingerprint of a row: every slot's name and value. */
+uint64_t
+rec_hash(const struct job *j, const char *const *v, const size_t *len)
+{
+	uint64_t	 h = FP_SEED;
+	size_t		 i;
+
+	for (i = 0; i < j->sc.nslots; i++)
+		h = hash64(v[i], len[i], h ^ j->slot_seed[i]);
+	return h;
+}
+
+static uint64_t
+kept_hash(const struct job *j, const struct kept *k)
+{
+	size_t	 len[MAX_SLOTS], i;
+
+	for (i = 0; i < j->sc.nslots; i++)
+		len[i] = k->len[i];
+	return rec_hash(j, k->v, len);
+}
+
+void
+fields_json(const struct job *j, const struct kept *k, struct buf *b)
+{
+	size_t	 i;
+
+	buf_reset(b);
+	buf_addc(b, '{');
+	for (i = 0; i < j->sc.nslots; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		json_str(b, j->sc.slots[i].name, strlen(j->sc.slots[i].name));
+		buf_addc(b, ':');
+		json_str(b, k->v[i], k->len[i]);
+	}
+	buf_addc(b, '}');
+}
+
+const char *
+ent_value(const struct job *j, uint32_t ent, int slot)
+{
+	uint32_t	 r = j->e[ent].rec;
+
+	if (slot < 0 || r == ENT_NONE)
+		return "";
+	return j->kept[r].v[slot];
+}
+
+static void
+on_dir_user(void *arg, const char *key, size_t n, uint64_t hash, int active)
+{
+	struct job	*j = arg;
+	uint32_t	 e = ent_add(j, key, n);
+
+	j->e[e].flags = E_DIR | (active ? E_ACTIVE : 0);
+	j->e[e].dir_hash = hash;
+}
+
+static void
+on_dir_team(void *arg, const char *name, long long members)
+{
+	struct job	*j = arg;
+	uint32_t	 t = team_intern(j, name, strlen(name));
+
+	j->team_old[t] = members;
+}
+
+/* Every user and team the directory holds for the sync. */
+int
+diff_load_dir(struct job *j)
+{
+	const char	*sync = j->sy->name;
+
+	if (store_dir_scan(j->st, sync, on_dir_user, j) == -1 ||
+	    store_team_scan(j->st, sync, on_dir_team, j) == -1) {
+		log_warnx("cannot read the directory: %s",
+		    store_errmsg(j->st));
+		return -1;
+	}
+	j->active_before = store_dir_active(j->st, sync);
+	return 0;
+}
+
+static void
+keep_record(struct job *j, uint32_t ent, const struct record *r)
+{
+	struct kept	*k;
+	size_t		 i, n = j->sc.nslots;
+
+	if (j->nkept == j->keptcap) {
+		j->keptcap = j->keptcap ? j->keptcap * 2 : 1024;
+		j->kept = xrealloc(j->kept, j->keptcap * sizeof(*j->kept));
+	}
+	k = &j->kept[j->nkept];
+	k->ent = ent;
+	k->v = arena_alloc(&j->a, n * sizeof(*k->v));
+	k->len = arena_alloc(&j->a, n * sizeof(*k->len));
+	for (i = 0; i < n; i++) {
+		k->v[i] = arena_strndup(&j->a, r->v[i], r->len[i]);
+		k->len[i] = (uint32_t)r->len[i];
+	}
+	j->e[ent].rec = (uint32_t)j->nkept++;
+}
+
+static int
+is_terminated(const struct job *j, const struct record *r)
+{
+	const struct sync	*sy = j->sy;
+	int			 s = j->sc.term_slot;
+	size_t			 i;
+
+	if (s < 0 || r->len[s] == 0)
+		return 0;
+	for (i = 0; i < sy->nterminated_values; i++)
+		if (strcasecmp(r->v[s], sy->terminated_values[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+needs_compare(const struct job *j, const struct ent *e,
+    const struct record *r)
+{
+	size_t	 i;
+
+	if ((e->flags & E_ACTIVE) == 0 || e->new_hash != e->dir_hash)
+		return 1;
+	for (i = 0; i < j->sc.nslots; i++)
+		if (j->sc.slots[i].keep_empty && r->len[i] == 0)
+			return 1;
+	return 0;
+}
+
+/* The loader's callback: one export row into the key table. */
+int
+diff_on_record(void *arg, const struct record *r)
+{
+	struct job	*j = arg;
+	struct ent	*e;
+	uint32_t	 id;
+	int		 skip, s;
+
+	skip = validate_row(j, r);
+	if (r->keylen == 0)
+		return 0;
+	if ((id = ent_get(j, r->key, r->keylen)) == ENT_NONE)
+		id = ent_add(j, r->key, r->keylen);
+	e = &j->e[id];
+	if (e->flags & E_NEW) {
+		if ((e->flags & E_DUP) == 0)
+			issue_add(j, ISS_USER_SKIPPED, e->row, e->key,
+			    canon_names[F_EMPLOYEE_ID], "give each person "
+			    "one row and a unique id in the HR system",
+			    "the id %s is on several rows", e->key);
+		e->flags |= E_DUP | E_SKIP;
+		e->rec = ENT_NONE;
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, e->key,
+		    canon_names[F_EMPLOYEE_ID], "give each person one row "
+		    "and a unique id in the HR system",
+		    "the id %s is also on row %u", e->key, e->row);
+		return 0;
+	}
+	e->flags |= E_NEW;
+	e->row = (uint32_t)r->row;
+	if (skip) {
+		e->flags |= E_SKIP;
+		return 0;
+	}
+	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0)
+		e->email = arena_strndup(&j->a, r->v[s], r->len[s]);
+	if ((s = j->sc.canon[F_MANAGER_ID]) >= 0 && r->len[s] > 0)
+		e->mgrkey = arena_strndup(&j->a, r->v[s], r->len[s]);
+	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
+		e->team = team_intern(j, r->v[s], r->len[s]);
+	if (is_terminated(j, r)) {
+		e->flags |= E_TERM;
+		return 0;
+	}
+	e->new_hash = rec_hash(j, r->v, r->len);
+	if (needs_compare(j, e, r))
+		keep_record(j, id, r);
+	return 0;
+}
+
+/* ------------------------------------------------------------- items */
+
+/* The stored fields of one user, per slot of this load. */
+struct oldrow {
+	struct job	*j;
+	const char	*v[MAX_SLOTS];
+	uint32_t	 len[MAX_SLOTS];
+};
+
+static void
+on_old_field(void *arg, const char *k, const char *v, size_t n)
+{
+	struct oldrow	*o = arg;
+	size_t		 i;
+
+	for (i = 0; i < o->j->sc.nslots; i++)
+		if (strcmp(o->j->sc.slots[i].name, k) == 0) {
+			o->v[i] = arena_strndup(&o->j->a, v, n);
+			o->len[i] = (uint32_t)n;
+			return;
+		}
+}
+
+static void
+old_fields(struct job *j, const struct ent *e, struct oldrow *o)
+{
+	char	*json;
+	size_t	 i;
+
+	o->j = j;
+	for (i = 0; i < j->sc.nslots; i++) {
+		o->v[i] = "";
+		o->len[i] = 0;
+	}
+	if ((json = store_dir_fields(j->st, j->sy->name, e->key)) == NULL)
+		return;
+	if (json_flat_each(json, on_old_field, o) == -1)
+		log_warnx("user %s: the stored fields are not valid JSON",
+		    e->key);
+	free(json);
+}
+
+const char *
+display_name(struct job *j, const char *const *v)
+{
+	int		 d = j->sc.canon[F_DISPLAY_NAME];
+	int		 f = j->sc.canon[F_FIRST_NAME];
+	int		 l = j->sc.canon[F_LAST_NAME];
+	const char	*first = f >= 0 ? v[f] : "", *last = l >= 0 ? v[l] : "";
+	char		*s;
+	size_t		 nf = strlen(first), nl = strlen(last);
+
+	if (d >= 0 && v[d][0] != '\0')
+		return v[d];
+	s = arena_alloc(&j->a, nf + nl + 2);
+	memcpy(s, first, nf);
+	s[nf] = nf && nl ? ' ' : '\0';
+	memcpy(s + nf + (nf && nl), last, nl);
+	s[nf + (nf && nl) + nl] = '\0';
+	return s;
+}
+
+static struct item *
+item_new(struct job *j, enum itemtype type, uint32_t ent)
+{
+	struct item	*it;
+
+	if (j->nit == j->itcap) {
+		j->itcap = j->itcap ? j->itcap * 2 : 1024;
+		j->it = xrealloc(j->it, j->itcap * sizeof(*j->it));
+	}
+	it = &j->it[j->nit++];
+	memset(it, 0, sizeof(*it));
+	it->type = type;
+	it->status = IST_PENDING;
+	it->ent = ent;
+	it->chg = j->nchg;
+	it->email = it->name = "";
+	if (ent != ENT_NONE)
+		j->e[ent].flags |= E_IMPACT;
+	return it;
+}
+
+static void
+change_add(struct job *j, struct item *it, const char *field,
+    const char *old, const char *new)
+{
+	if (j->nchg == j->chgcap) {
+		j->chgcap = j->chgcap ? j->chgcap * 2 : 1024;
+		j->chg = xrealloc(j->chg, j->chgcap * sizeof(*j->chg));
+	}
+	j->chg[j->nchg].field = field;
+	j->chg[j->nchg].old = old;
+	j->chg[j->nchg].new = new;
+	j->nchg++;
+	it->nchg++;
+}
+
+static void
+set_value(struct kept *k, int slot, const char *v, uint32_t n)
+{
+	k->v[slot] = v;
+	k->len[slot] = n;
+}
+
+/* Apply keep_if_empty and the manager decisions of validation. */
+static void
+finalize(struct job *j, struct ent *e, struct kept *k, const struct oldrow *o)
+{
+	int	 m = j->sc.canon[F_MANAGER_ID];
+	size_t	 i;
+
+	for (i = 0; o != NULL && i < j->sc.nslots; i++)
+		if (j->sc.slots[i].keep_empty && k->len[i] == 0)
+			set_value(k, (int)i, o->v[i], o->len[i]);
+	if (m < 0)
+		return;
+	if (e->flags & E_MGR_CLEAR)
+		set_value(k, m, "", 0);
+	else if (e->flags & E_MGR_KEEP)
+		set_value(k, m, o ? o->v[m] : "", o ? o->len[m] : 0);
+}
+
+static struct item *
+user_item(struct job *j, enum itemtype type, uint32_t ent, struct kept *k)
+{
+	struct item	*it = item_new(j, type, ent);
+	int		 em = j->sc.canon[F_EMAIL];
+
+	it->email = em >= 0 ? k->v[em] : "";
+	it->name = display_name(j, k->v);
+	return it;
+}
+
+static int
+same(const struct kept *k, const struct oldrow *o, size_t i)
+{
+	return k->len[i] == o->len[i] &&
+	    memcmp(k->v[i], o->v[i], k->len[i]) == 0;
+}
+
+/* A user in both: update, manager and team_member items as needed. */
+static void
+compare_user(struct job *j, uint32_t id)
+{
+	struct ent	*e = &j->e[id];
+	struct kept	*k = &j->kept[e->rec];
+	struct item	*up = NULL, *it;
+	struct oldrow	 o;
+	int		 m = j->sc.canon[F_MANAGER_ID], t = j->sc.team_slot;
+	size_t		 i;
+
+	old_fields(j, e, &o);
+	finalize(j, e, k, &o);
+	for (i = 0; i < j->sc.nslots; i++) {
+		if (j->sc.slots[i].key || (int)i == m || same(k, &o, i))
+			continue;
+		if (up == NULL)
+			up = user_item(j, IT_UPDATE, id, k);
+		change_add(j, up, j->sc.slots[i].name, o.v[i], k->v[i]);
+	}
+	if (m >= 0 && !same(k, &o, (size_t)m)) {
+		it = user_item(j, IT_MANAGER, id, k);
+		change_add(j, it, j->sc.slots[m].name, o.v[m], k->v[m]);
+	}
+	if (t >= 0 && !same(k, &o, (size_t)t)) {
+		it = user_item(j, IT_TEAM_MEMBER, id, k);
+		it->team = k->v[t];
+		change_add(j, it, j->sc.slots[t].name, o.v[t], k->v[t]);
+	}
+	e->new_hash = kept_hash(j, k);
+	if (up != NULL || e->new_hash != e->dir_hash)
+		e->flags |= E_WRITE;
+	if (m >= 0 && !same(k, &o, (size_t)m))
+		e->flags |= E_WRITE;
+}
+
+static void
+create_user(struct job *j, uint32_t id)
+{
+	struct ent	*e = &j->e[id];
+	struct kept	*k = &j->kept[e->rec];
+
+	finalize(j, e, k, NULL);
+	e->new_hash = kept_hash(j, k);
+	e->flags |= E_CREATE | E_WRITE;
+	user_item(j, IT_CREATE, id, k);
+}
+
+static void
+delete_user(struct job *j, uint32_t id)
+{
+	struct ent	*e = &j->e[id];
+	struct item	*it = item_new(j, IT_DELETE, id);
+	struct oldrow	 o;
+	int		 em = j->sc.canon[F_EMAIL];
+
+	old_fields(j, e, &o);
+	it->email = em >= 0 ? o.v[em] : "";
+	it->name = display_name(j, o.v);
+	e->flags |= E_DELETE;
+}
+
+/* --------------------------------------------------------- ordering */
+
+static int32_t	*sort_depth;
+
+static int
+cmp_key(const void *a, const void *b, void *arg)
+{
+	const struct job	*j = arg;
+	const struct ent	*x = &j->e[*(const uint32_t *)a];
+	const struct ent	*y = &j->e[*(const uint32_t *)b];
+
+	return strcmp(x->key, y->key);
+}
+
+static int
+cmp_depth_key(const void *a, const void *b, void *arg)
+{
+	int32_t	 da = sort_depth[*(const uint32_t *)a];
+	int32_t	 db = sort_depth[*(const uint32_t *)b];
+
+	if (da != db)
+		return da < db ? -1 : 1;
+	return cmp_key(a, b, arg);
+}
+
+static int
+is_create(const struct job *j, uint32_t id)
+{
+	return (j->e[id].flags & (E_NEW | E_SKIP | E_TERM | E_ACTIVE |
+	    E_SEAT)) == E_NEW;
+}
+
+/* Depth of each create below other creates: managers are made first. */
+static int32_t *
+create_depths(struct job *j, const uint32_t *c, size_t nc)
+{
+	int32_t		*d = xmalloc(j->ne * sizeof(*d));
+	uint32_t	*path = xmalloc((j->ne + 1) * sizeof(*path));
+	size_t		 i, n;
+	uint32_t	 x;
+
+	for (i = 0; i < j->ne; i++)
+		d[i] = -1;
+	for (i = 0; i < nc; i++) {
+		n = 0;
+		for (x = c[i]; d[x] < 0 && n <= j->ne; x = j->e[x].mgr) {
+			path[n++] = x;
+			if (j->e[x].mgr == ENT_NONE ||
+			    !is_create(j, j->e[x].mgr))
+				break;
+		}
+		while (n > 0) {
+			uint32_t y = path[--n], up = j->e[y].mgr;
+
+			d[y] = up != ENT_NONE && is_create(j, up) &&
+			    d[up] >= 0 ? d[up] + 1 : 0;
+		}
+	}
+	free(path);
+	return d;
+}
+
+static void
+team_counts(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->ne; i++) {
+		const struct ent *e = &j->e[i];
+		int stays = (e->flags & E_NEW) && !(e->flags & E_TERM) &&
+		    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE)) &&
+		    !(e->flags & E_SEAT);
+
+		if (stays && e->team != ENT_NONE)
+			j->team_new[e->team]++;
+	}
+}
+
+static void
+team_items(struct job *j, int creating)
+{
+	struct item	*it;
+	size_t		 t;
+
+	for (t = 0; t < j->nteam; t++) {
+		int born = j->team_new[t] > 0 && j->team_old[t] == 0;
+		int gone = j->team_new[t] == 0 && j->team_old[t] > 0;
+
+		if ((creating && born) || (!creating && gone)) {
+			it = item_new(j, creating ? IT_TEAM_CREATE :
+			    IT_TEAM_DELETE, ENT_NONE);
+			it->team = j->team[t];
+			it->name = j->team[t];
+		}
+	}
+}
+
+/*
+ * Build the items: team creations, creates (managers first), updates and
+ * manager changes, deletes, team deletions. Needs validate_cross() done.
+ */
+int
+diff_items(struct job *j)
+{
+	uint32_t	*c, *u, *d;
+	size_t		 nc = 0, nu = 0, nd = 0, i;
+
+	c = xmalloc((j->ne + 1) * sizeof(*c));
+	u = xmalloc((j->ne + 1) * sizeof(*u));
+	d = xmalloc((j->ne + 1) * sizeof(*d));
+	for (i = 0; i < j->ne; i++) {
+		uint32_t f = j->e[i].flags;
+		int live = (f & E_NEW) && !(f & (E_SKIP | E_TERM));
+
+		if (live && !(f & E_ACTIVE) && !(f & E_SEAT))
+			c[nc++] = (uint32_t)i;
+		else if (live && (f & E_ACTIVE) && j->e[i].rec != ENT_NONE)
+			u[nu++] = (uint32_t)i;
+		if ((f & E_ACTIVE) && (!(f & E_NEW) ||
+		    ((f & E_TERM) && !(f & E_SKIP))))
+			d[nd++] = (uint32_t)i;
+	}
+	sort_depth = create_depths(j, c, nc);
+	qsort_r(c, nc, sizeof(*c), cmp_depth_key, j);
+	free(sort_depth);
+	sort_depth = NULL;
+	qsort_r(u, nu, sizeof(*u), cmp_key, j);
+	qsort_r(d, nd, sizeof(*d), cmp_key, j);
+
+	team_counts(j);
+	team_items(j, 1);
+	for (i = 0; i < nc; i++)
+		create_user(j, c[i]);
+	for (i = 0; i < nu; i++)
+		compare_user(j, u[i]);
+	for (i = 0; i < nd; i++)
+		delete_user(j, d[i]);
+	team_items(j, 0);
+	free(c);
+	free(u);
+	free(d);
+	return 0;
+}
+
+void
+job_free(struct job *j)
+{
+	schema_free(&j->sc);
+	arena_free(&j->a);
+	strmap_free(&j->keys);
+	strmap_free(&j->teams);
+	free(j->e);
+	free(j->kept);
+	free(j->iss);
+	free(j->it);
+	free(j->chg);
+	free(j->team);
+	free(j->team_new);
+	free(j->team_old);
+	memset(j, 0, sizeof(*j));
+}

@@ -1,0 +1,425 @@
+/*
+ * Fetch: find a sync's complete files at its source and copy each durably
+ * into spool/incoming/SYNC/ (a hidden .part file, fsync, rename), hashing
+ * it on the way. The ledger records every file; content a sync has
+ * already seen is a duplicate and is not processed again. The source file
+ * is moved, deleted or left only once its run is recorded (fetch_after).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+static const struct srcops *const backends[] = {
+	&srcops_dir,
+};
+
+static const struct srcops *
+ops_for(const struct sync *sy)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strncmp(sy->source, backends[i]->prefix,
+		    strlen(backends[i]->prefix)) == 0)
+			return backends[i];
+	log_warnx("source %s: this kind of source is not supported by "
+	    "this build", sy->source);
+	return NULL;
+}
+
+/* A name fit for a log line: control characters shown as \xNN. */
+static void
+safe_name(const char *in, char *out, size_t outlen)
+{
+	size_t	 o = 0;
+
+	for (; *in != '\0' && o + 5 < outlen; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+static int
+cmp_file(const void *a, const void *b)
+{
+	const struct srcfile *x = a, *y = b;
+
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int
+settled(const struct sync *sy, const struct srcops *ops, struct source *src,
+    const struct srcfile *f)
+{
+	char	*marker;
+	int	 ok;
+
+	if (sy->use_marker) {
+		xasprintf(&marker, "%s.done", f->name);
+		ok = ops->exists(src, marker);
+		free(marker);
+		if (!ok)
+			log_info("%s: waiting for its marker %s.done", f->name,
+			    f->name);
+		return ok;
+	}
+	if (f->mtime <= (long long)time(NULL) - sy->settle_seconds)
+		return 1;
+	log_info("%s is still being written (changed %llds ago, settle_seconds"
+	    " is %d); waiting", f->name, (long long)time(NULL) - f->mtime,
+	    sy->settle_seconds);
+	return 0;
+}
+
+/*
+ * Copy one source file into the spool. Returns the local path (to free)
+ * with its sha256 and size, or NULL with nothing left behind.
+ */
+static char *
+download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
+    struct source *src, const char *name, char sha[65], long long *size)
+{
+	struct sha256	 h;
+	unsigned char	 dig[32];
+	char		*part = NULL, *final = NULL, *tmpname, err[MAX_ERRMSG];
+	int		 fd;
+
+	xasprintf(&tmpname, ".%s.part", name);
+	part = spool_path(cfg, "incoming", sy->name, tmpname);
+	free(tmpname);
+	if (part == NULL)
+		return NULL;
+	unlink(part);
+	fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	if (fd == -1) {
+		log_warn("cannot create %s", part);
+		free(part);
+		return NULL;
+	}
+	sha256_init(&h);
+	if (ops->get(src, name, fd, &h, size, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", name, err);
+		goto fail;
+	}
+	if (fsync(fd) == -1) {
+		log_warn("cannot write %s to disk", part);
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	sha256_final(&h, dig);
+	sha256_hex(dig, sha);
+	xasprintf(&tmpname, "%.12s-%s", sha, name);
+	final = spool_path(cfg, "incoming", sy->name, tmpname);
+	free(tmpname);
+	if (final == NULL || spool_move(part, final) == -1)
+		goto fail;
+	free(part);
+	return final;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(part);
+	free(part);
+	free(final);
+	return NULL;
+}
+
+/* A copy the sync has seen before: logged, recorded, not processed. */
+static void
+duplicate(struct config *cfg, struct store *st, const struct sync *sy,
+    const struct srcfile *f, const char *sha, const char *local)
+{
+	struct ledger	 l;
+	char		 state[16];
+	long long	 id, other, run;
+
+	store_file_by_sha(st, sy->name, sha, &other, state, sizeof(state),
+	    &run);
+	log_msg(LOG_NOTICE, "%s has the same content (sha256 %.16s...) as a "
+	    "file this sync already took%s%lld; skipped as a duplicate",
+	    f->name, sha, run ? " in run " : " as ledger entry ",
+	    run ? run : other);
+	unlink(local);
+	memset(&l, 0, sizeof(l));
+	l.sync = sy->name;
+	l.name = f->name;
+	l.size = f->size;
+	l.mtime = f->mtime;
+	snprintf(l.sha256, sizeof(l.sha256), "%s", sha);
+	snprintf(l.state, sizeof(l.state), "duplicate");
+	if ((id = store_file_insert(st, &l)) > 0)
+		fetch_after(cfg, st, sy, id);
+}
+
+static int
+take(struct config *cfg, struct store *st, const struct sync *sy,
+    const struct srcops *ops, struct source *src, const struct srcfile *f)
+{
+	struct ledger	 l;
+	char		 sha[65], state[16], *local;
+	long long	 size, id, run;
+
+	if ((local = download(cfg, sy, ops, src, f->name, sha, &size)) ==
+	    NULL)
+		return -1;
+	if (store_file_by_sha(st, sy->name, sha, &id, state, sizeof(state),
+	    &run)) {
+		duplicate(cfg, st, sy, f, sha, local);
+		free(local);
+		return 0;
+	}
+	memset(&l, 0, sizeof(l));
+	l.sync = sy->name;
+	l.name = f->name;
+	l.size = size;
+	l.mtime = f->mtime;
+	snprintf(l.sha256, sizeof(l.sha256), "%s", sha);
+	snprintf(l.state, sizeof(l.state), "fetched");
+	l.local = local;
+	if (store_file_insert(st, &l) == -1) {
+		unlink(local);
+		free(local);
+		return -1;
+	}
+	log_info("fetched %s (%lld bytes, sha256 %.16s...)", f->name, size,
+	    sha);
+	free(local);
+	return 1;
+}
+
+/* Is this file one to take now? */
+static int
+wanted(struct config *cfg, struct store *st, const struct sync *sy,
+    const struct srcops *ops, struct source *src, const struct srcfile *f)
+{
+	char		 why[128], shown[4 * MAX_NAME_LEN + 8];
+	long long	 seen;
+
+	if (name_ignored(f->name))
+		return 0;
+	if (!name_ok(f->name, why, sizeof(why))) {
+		safe_name(f->name, shown, sizeof(shown));
+		log_warnx("refusing the file \"%s\": %s", shown, why);
+		return 0;
+	}
+	if (fnmatch(sy->pattern, f->name, FNM_PERIOD) != 0)
+		return 0;
+	if ((seen = store_file_seen(st, sy->name, f->name, f->size,
+	    f->mtime)) > 0) {
+		struct ledger l;
+
+		/* Queued files wait for their run before the source moves. */
+		if (store_file_get(st, seen, &l) == 0 &&
+		    strcmp(l.state, "fetched") != 0)
+			fetch_after(cfg, st, sy, seen);
+		ledger_free(&l);
+		return 0;
+	}
+	return settled(sy, ops, src, f);
+}
+
+int
+fetch_sync(struct config *cfg, struct store *st, const struct sync *sy)
+{
+	const struct srcops	*ops;
+	struct source		*src;
+	struct srcfile		*f = NULL;
+	size_t			 n = 0, i;
+	char			 err[MAX_ERRMSG];
+	int			 queued = 0, failed = 0, r;
+
+	if ((ops = ops_for(sy)) == NULL)
+		return -1;
+	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if (ops->list(src, &f, &n, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		ops->close(src);
+		return -1;
+	}
+	qsort(f, n, sizeof(*f), cmp_file);
+	for (i = 0; i < n; i++) {
+		if (wanted(cfg, st, sy, ops, src, &f[i])) {
+			if ((r = take(cfg, st, sy, ops, src, &f[i])) == -1)
+				failed++;
+			else
+				queued += r;
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(f[i].name);
+	free(f);
+	ops->close(src);
+	return failed ? -1 : queued;
+}
+
+/*
+ * The marker of a file that was moved or deleted goes too: left behind, it
+ * would let the next upload under the same name be taken before it is
+ * complete.
+ */
+static void
+remove_marker(const struct srcops *ops, struct source *src, const char *name)
+{
+	char	*marker, err[MAX_ERRMSG];
+
+	xasprintf(&marker, "%s.done", name);
+	if (ops->exists(src, marker) && ops->after(src, marker, AFTER_DELETE,
+	    NULL, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	free(marker);
+}
+
+/*
+ * Is the file at the source still the one the ledger recorded: the same
+ * name, size and mtime? 1 yes, 0 it is gone or another upload took its
+ * name (that one is left for its own run), -1 the source cannot be listed.
+ */
+static int
+source_is(const struct srcops *ops, struct source *src,
+    const struct ledger *l)
+{
+	struct srcfile	*f = NULL;
+	size_t		 n = 0, i;
+	char		 err[MAX_ERRMSG];
+	int		 same = 0, other = 0;
+
+	if (ops->list(src, &f, &n, err, sizeof(err)) == -1) {
+		log_warnx("%s; %s stays at the source until the next run",
+		    err, l->name);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(f[i].name, l->name) == 0) {
+			if (f[i].size == l->size && f[i].mtime == l->mtime)
+				same = 1;
+			else
+				other = 1;
+		}
+		free(f[i].name);
+	}
+	free(f);
+	if (other)
+		log_info("%s at the source is a newer upload than the one "
+		    "taken; it is left for its own run", l->name);
+	return same;
+}
+
+void
+fetch_after(struct config *cfg, struct store *st, const struct sync *sy,
+    long long id)
+{
+	const struct srcops	*ops;
+	struct source		*src = NULL;
+	struct ledger		 l;
+	char			 err[MAX_ERRMSG];
+	int			 same;
+
+	(void)cfg;
+	if (store_file_get(st, id, &l) != 0)
+		return;
+	/* Done already, unless a copy was dropped again since. */
+	if ((l.source_done && sy->after == AFTER_LEAVE) ||
+	    (ops = ops_for(sy)) == NULL)
+		goto out;
+	if (sy->after == AFTER_LEAVE) {
+		store_file_source_done(st, id);
+		goto out;
+	}
+	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+		log_warnx("%s; %s stays at the source until the next run",
+		    err, l.name);
+		goto out;
+	}
+	if ((same = source_is(ops, src, &l)) == -1)
+		goto out;
+	if (same == 0)
+		store_file_source_done(st, id);
+	else if (ops->after(src, l.name, sy->after, sy->processed_dir, err,
+	    sizeof(err)) == 0) {
+		store_file_source_done(st, id);
+		if (sy->use_marker)
+			remove_marker(ops, src, l.name);
+	} else
+		log_warnx("%s; will try again next run", err);
+out:
+	if (src != NULL)
+		ops->close(src);
+	ledger_free(&l);
+}
+
+/*
+ * run --file: an admin names a local file. Content already applied by an
+ * earlier run is refused; held or failed content may run again.
+ */
+long long
+fetch_local(struct config *cfg, struct store *st, const struct sync *sy,
+    const char *path)
+{
+	struct sync	 tmp = *sy;
+	struct srcfile	 f;
+	struct source	*src;
+	struct ledger	 l;
+	char		*copy = xstrdup(path), *copy2 = xstrdup(path), *local;
+	char		 sha[65], err[MAX_ERRMSG];
+	long long	 size, id = -1, applied;
+	struct stat	 sb;
+
+	xasprintf(&tmp.source, "dir:%s", dirname(copy));
+	memset(&f, 0, sizeof(f));
+	f.name = basename(copy2);
+	if ((src = srcops_dir.open(&tmp, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	local = download(cfg, sy, &srcops_dir, src, f.name, sha, &size);
+	srcops_dir.close(src);
+	if (local == NULL)
+		goto out;
+	applied = store_run_applied_sha(st, sy->name, sha);
+	if (applied > 0) {
+		log_warnx("%s was already applied by run %lld; nothing to do",
+		    path, applied);
+		unlink(local);
+		free(local);
+		goto out;
+	}
+	memset(&l, 0, sizeof(l));
+	l.sync = sy->name;
+	l.name = f.name;
+	l.size = size;
+	/* The file's own mtime: fetch_after() leaves any other alone. */
+	l.mtime = stat(path, &sb) == 0 ? (long long)sb.st_mtime :
+	    (long long)time(NULL);
+	snprintf(l.sha256, sizeof(l.sha256), "%s", sha);
+	snprintf(l.state, sizeof(l.state), "fetched");
+	l.local = local;
+	l.source_done = 1;
+	if ((id = store_file_insert(st, &l)) > 0)
+		store_file_source_done(st, id);
+	free(local);
+out:
+	free(tmp.source);
+	free(copy);
+	free(copy2);
+	return id;
+}

@@ -1,0 +1,478 @@
+/*
+ * The front of every load: choose the format by content, read the header,
+ * map it to the sync's slots, and turn each raw row of the format into a
+ * struct record (trimmed values, lower-cased email, the joined key, and
+ * the problems seen). Whole-file problems end the load here, so an empty
+ * or mangled export never reaches the diff.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+struct mapper {
+	const struct sync	*sy;
+	struct schema		*sc;
+	struct loadstat		*ls;
+	record_fn		 fn;
+	void			*arg;
+	char			*err;
+	size_t			 errlen;
+	int			 have_header;
+	size_t			 ncols;		/* header columns */
+	const char		**v;		/* per slot, this row */
+	size_t			*len;
+	struct buf		 email;		/* lower-cased email */
+	struct buf		 key;		/* joined key */
+};
+
+static void
+failf(struct mapper *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+failf(struct mapper *m, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->err, m->errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Trim ASCII white space; returns the start, sets *n. */
+static const char *
+trim(const char *s, size_t *n)
+{
+	size_t	 len = *n;
+
+	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\r' ||
+	    *s == '\n')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+	    s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	*n = len;
+	return s;
+}
+
+/* "Work Email" -> "work_email": the slot name of an unmapped column. */
+static char *
+normalize_name(const char *s, size_t n)
+{
+	char	*out = xmalloc(n + 1);
+	size_t	 i, o = 0;
+	int	 sep = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (isalnum(c) || c >= 0x80) {
+			if (sep && o > 0)
+				out[o++] = '_';
+			out[o++] = (char)(c < 0x80 ? tolower(c) : c);
+			sep = 0;
+		} else
+			sep = 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int
+in_list(char **list, size_t n, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+find_slot(const struct schema *sc, const char *name)
+{
+	size_t	 i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < sc->nslots; i++)
+		if (strcmp(sc->slots[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Slots from the header itself, for a sync without a mapping. */
+static int
+slots_from_header(struct mapper *m, const struct rawrow *h)
+{
+	const struct sync	*sy = m->sy;
+	struct schema		*sc = m->sc;
+	size_t			 i, n;
+	const char		*s;
+
+	sc->slots = xcalloc(h->nf, sizeof(*sc->slots));
+	sc->owned = 1;
+	for (i = 0; i < h->nf; i++) {
+		struct slot *sl;
+
+		n = h->len[i];
+		s = trim(h->f[i], &n);
+		if (n == 0 || in_list(sy->ignore, sy->nignore, h->f[i]))
+			continue;
+		if (sc->nslots == MAX_SLOTS) {
+			failf(m, "the header has more than %d columns to "
+			    "store; list the others in ignore_columns",
+			    MAX_SLOTS);
+			return -1;
+		}
+		sl = &sc->slots[sc->nslots];
+		sl->name = normalize_name(s, n);
+		sl->column = xstrndup(s, n);
+		sl->canon = canon_lookup(sl->name);
+		if (find_slot(sc, sl->name) != -1) {
+			failf(m, "columns '%s' and another both map to "
+			    "field '%s'", sl->column, sl->name);
+			free(sl->name);
+			free(sl->column);
+			return -1;
+		}
+		sc->col[sc->nslots++] = (int)i;
+	}
+	return 0;
+}
+
+/* Column of each configured slot; every mapped column must be there. */
+static int
+slots_from_mapping(struct mapper *m, const struct rawrow *h)
+{
+	struct schema	*sc = m->sc;
+	struct buf	 missing = { 0 };
+	size_t		 i, j, n;
+	const char	*s;
+
+	sc->slots = m->sy->slots;
+	sc->nslots = m->sy->nslots;
+	for (i = 0; i < sc->nslots; i++) {
+		sc->col[i] = -1;
+		for (j = 0; j < h->nf; j++) {
+			n = h->len[j];
+			s = trim(h->f[j], &n);
+			if (n == strlen(sc->slots[i].column) &&
+			    strncasecmp(s, sc->slots[i].column, n) == 0) {
+				sc->col[i] = (int)j;
+				break;
+			}
+		}
+		if (sc->col[i] == -1)
+			buf_printf(&missing, "%s'%s' (mapped to %s)",
+			    missing.len ? ", " : "", sc->slots[i].column,
+			    sc->slots[i].name);
+	}
+	if (missing.len) {
+		failf(m, "the header lacks the mapped column%s %s",
+		    strchr(missing.p, ',') ? "s" : "", missing.p);
+		buf_free(&missing);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+header_duplicates(struct mapper *m, const struct rawrow *h)
+{
+	size_t		 i, j, ni, nj;
+	const char	*a, *b;
+
+	for (i = 0; i < h->nf; i++) {
+		ni = h->len[i];
+		a = trim(h->f[i], &ni);
+		if (!utf8_valid(a, ni)) {
+			failf(m, "the header's column %zu is not valid UTF-8 "
+			    "(save the export as UTF-8)", i + 1);
+			return -1;
+		}
+		for (j = i + 1; ni > 0 && j < h->nf; j++) {
+			nj = h->len[j];
+			b = trim(h->f[j], &nj);
+			if (ni == nj && strncasecmp(a, b, ni) == 0) {
+				failf(m, "duplicate column name '%.*s' in "
+				    "columns %zu and %zu", (int)ni, a, i + 1,
+				    j + 1);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Keys, required fields and flags, once the slots are known. */
+static int
+schema_finish(struct mapper *m)
+{
+	const struct sync	*sy = m->sy;
+	struct schema		*sc = m->sc;
+	size_t			 i;
+	int			 k;
+
+	for (i = 0; i < F__COUNT; i++)
+		sc->canon[i] = -1;
+	for (i = 0; i < sc->nslots; i++)
+		if (sc->slots[i].canon >= 0)
+			sc->canon[sc->slots[i].canon] = (int)i;
+	for (i = 0; i < sy->nkeys && i < MAX_KEY_FIELDS; i++) {
+		if ((k = find_slot(sc, sy->keys[i])) == -1) {
+			failf(m, "the key column '%s' is missing from the "
+			    "header", sy->keys[i]);
+			return -1;
+		}
+		sc->keyslot[sc->nkey++] = k;
+		if (sc->owned)
+			sc->slots[k].key = (int)i + 1;
+	}
+	for (i = 0; i < sy->nrequired; i++) {
+		if ((k = find_slot(sc, sy->required[i])) == -1) {
+			failf(m, "the required column '%s' is missing from "
+			    "the header", sy->required[i]);
+			return -1;
+		}
+		if (sc->owned)
+			sc->slots[k].required = 1;
+	}
+	for (i = 0; sc->owned && i < sc->nslots; i++)
+		sc->slots[i].keep_empty = in_list(sy->keep_empty,
+		    sy->nkeep_empty, sc->slots[i].name);
+	sc->term_slot = find_slot(sc, sy->terminated_field);
+	sc->team_slot = find_slot(sc, sy->team_field);
+	return 0;
+}
+
+static int
+on_header(struct mapper *m, const struct rawrow *h)
+{
+	m->have_header = 1;
+	m->ncols = h->nf;
+	m->ls->columns = h->nf;
+	if (h->nf == 0 || (h->nf == 1 && h->len[0] == 0)) {
+		failf(m, "the first row is empty: no header row");
+		return -1;
+	}
+	if (header_duplicates(m, h) == -1)
+		return -1;
+	if (m->sy->slots != NULL) {
+		if (slots_from_mapping(m, h) == -1)
+			return -1;
+	} else if (slots_from_header(m, h) == -1)
+		return -1;
+	if (schema_finish(m) == -1)
+		return -1;
+	m->v = xcalloc(m->sc->nslots, sizeof(*m->v));
+	m->len = xcalloc(m->sc->nslots, sizeof(*m->len));
+	return 0;
+}
+
+static int
+row_blank(const struct rawrow *r)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < r->nf; i++) {
+		n = r->len[i];
+		trim(r->f[i], &n);
+		if (n > 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+mark(struct record *rec, unsigned what, int slot)
+{
+	if (rec->bad == 0)
+		rec->bad_slot = slot;
+	rec->bad |= what;
+}
+
+/* Map one data row to the schema and hand it on. */
+static int
+on_data(struct mapper *m, const struct rawrow *r)
+{
+	struct schema	*sc = m->sc;
+	struct record	 rec;
+	size_t		 i, n;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.row = r->row;
+	rec.bad_slot = -1;
+	for (i = 0; i < sc->nslots; i++) {
+		int c = sc->col[i];
+
+		if (c < 0 || (size_t)c >= r->nf) {
+			m->v[i] = "";
+			m->len[i] = 0;
+			continue;
+		}
+		n = r->len[c];
+		m->v[i] = trim(r->f[c], &n);
+		m->len[i] = n;
+		if (r->ff != NULL && (r->ff[c] & FF_TRUNC))
+			mark(&rec, REC_TOOLONG, (int)i);
+		if (r->ff != NULL && (r->ff[c] & FF_ERROR))
+			mark(&rec, REC_CELLERR, (int)i);
+		if (!utf8_valid(m->v[i], n))
+			mark(&rec, REC_UTF8, (int)i);
+	}
+	for (i = m->ncols; i < r->nf; i++)
+		if (r->len[i] > 0)
+			mark(&rec, REC_WIDE, -1);
+	if (r->wide)
+		mark(&rec, REC_WIDE, -1);
+	if (sc->canon[F_EMAIL] >= 0) {
+		int e = sc->canon[F_EMAIL];
+
+		buf_reset(&m->email);
+		buf_add(&m->email, m->v[e], m->len[e]);
+		for (i = 0; i < m->email.len; i++)
+			m->email.p[i] = (char)tolower((unsigned char)m->email.p[i]);
+		m->v[e] = m->email.p ? m->email.p : "";
+	}
+	buf_reset(&m->key);
+	buf_addc(&m->key, 0);
+	buf_reset(&m->key);
+	for (i = 0; i < sc->nkey; i++) {
+		int k = sc->keyslot[i];
+
+		if (i > 0)
+			buf_addc(&m->key, '/');
+		buf_add(&m->key, m->v[k], m->len[k]);
+	}
+	rec.key = m->key.p;
+	rec.keylen = m->key.len;
+	rec.v = m->v;
+	rec.len = m->len;
+	m->ls->rows++;
+	if (m->ls->rows > MAX_ROWS) {
+		failf(m, "more than %d data rows", MAX_ROWS);
+		return -1;
+	}
+	return m->fn(m->arg, &rec) != 0 ? -1 : 0;
+}
+
+static int
+on_raw(void *arg, const struct rawrow *r)
+{
+	struct mapper	*m = arg;
+
+	if (!m->have_header)
+		return on_header(m, r) == -1 ? 1 : 0;
+	if (row_blank(r))
+		return 0;
+	if (r->noeol && r->nf < m->ncols) {
+		failf(m, "the file ends inside row %zu (%zu of %zu columns, no "
+		    "line break): the export looks truncated", r->row, r->nf,
+		    m->ncols);
+		return 1;
+	}
+	return on_data(m, r) == -1 ? 1 : 0;
+}
+
+enum fmt
+load_sniff(const char *path)
+{
+	unsigned char	 sig[4];
+	int		 fd;
+	ssize_t		 n;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return FMT_CSV;
+	n = read(fd, sig, sizeof(sig));
+	close(fd);
+	if (n == 4 && memcmp(sig, "PK\003\004", 4) == 0)
+		return FMT_XLSX;
+	return FMT_CSV;
+}
+
+int
+load_file(const char *path, const char *name, const struct sync *sy,
+    struct schema *sc, struct loadstat *ls, record_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	struct mapper	 m;
+	char		 cause[MAX_ERRMSG] = "";
+	enum fmt	 got;
+	int		 rc;
+
+	memset(sc, 0, sizeof(*sc));
+	memset(ls, 0, sizeof(*ls));
+	memset(&m, 0, sizeof(m));
+	m.sy = sy;
+	m.sc = sc;
+	m.ls = ls;
+	m.fn = fn;
+	m.arg = arg;
+	m.err = cause;
+	m.errlen = sizeof(cause);
+	got = load_sniff(path);
+	ls->format = got;
+	if (sy->format == FMT_CSV && got == FMT_XLSX)
+		snprintf(cause, sizeof(cause), "the file is a ZIP/XLSX "
+		    "workbook but the sync's format is csv");
+	else if (sy->format == FMT_XLSX && got != FMT_XLSX)
+		snprintf(cause, sizeof(cause), "the file is not an XLSX "
+		    "workbook (no ZIP signature) but the sync's format is "
+		    "xlsx");
+	if (cause[0] != '\0') {
+		rc = -1;
+		goto out;
+	}
+	if (got == FMT_XLSX)
+		rc = load_xlsx(path, sy->sheet, on_raw, &m, cause,
+		    sizeof(cause));
+	else
+		rc = load_csv(path, on_raw, &m, cause, sizeof(cause));
+	if (rc == 1 && cause[0] == '\0')
+		snprintf(cause, sizeof(cause), "loading stopped");
+	if (rc == 0 && !m.have_header) {
+		snprintf(cause, sizeof(cause), "the file is empty: no "
+		    "header row");
+		rc = -1;
+	} else if (rc == 0 && ls->rows == 0) {
+		snprintf(cause, sizeof(cause), "the file has a header but "
+		    "no data rows");
+		rc = -1;
+	}
+out:
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", name, cause);
+		rc = -1;
+	}
+	free(m.v);
+	free(m.len);
+	buf_free(&m.email);
+	buf_free(&m.key);
+	return rc;
+}
+
+void
+schema_free(struct schema *sc)
+{
+	size_t	 i;
+
+	if (sc->owned) {
+		for (i = 0; i < sc->nslots; i++) {
+			free(sc->slots[i].name);
+			free(sc->slots[i].column);
+		}
+		free(sc->slots);
+	}
+	memset(sc, 0, sizeof(*sc));
+}

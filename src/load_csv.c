@@ -1,0 +1,544 @@
+/*
+ * The CSV format: stream a delimited text file through libcsv and hand
+ * each record to the loader as a struct rawrow, the header first.
+ *
+ * Bytes go through three stages, one read(2) chunk at a time:
+ *
+ *   raw      a byte-order mark picks the encoding: UTF-8 (mark skipped),
+ *            or UTF-16 LE/BE, converted to UTF-8 with iconv(3). Without a
+ *            UTF-16 mark, a NUL byte fails the file.
+ *   head     text is held until the first line ends outside quotes so
+ *            the delimiter can be chosen: Excel's "sep=X" line (skipped),
+ *            else the most frequent of , ; TAB | outside quotes in the
+ *            header line, ties going to the first in that order.
+ *   parse    libcsv; the fields of one record are collected in one byte
+ *            buffer that is reused, so there is no allocation per field.
+ *
+ * Memory stays bounded whatever the input: one chunk, the head, libcsv's
+ * field buffer (capped just above MAX_FIELD_HARD) and one record of at
+ * most MAX_COLUMNS fields of MAX_FIELD_LEN bytes. UTF-8 is not checked
+ * here; the loader does that per value.
+ *
+ * libcsv drops spaces and tabs around unquoted fields and between a closing
+ * quote and the delimiter, and skips lines that are blank or only white
+ * space; nothing else is trimmed. Row numbers count records: the header
+ * is row 1, and a quoted field spanning lines is still one row.
+ */
+#include <sys/stat.h>
+
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <iconv.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define CSV_CHUNK	(256 * 1024)	/* bytes per read(2) */
+#define CSV_UTF8_CHUNK	(64 * 1024)	/* iconv output per call */
+#define CSV_HEAD_MAX	(256 * 1024)	/* text searched for the header's end */
+#define CSV_BLK_SIZE	(64 * 1024)	/* libcsv field buffer growth step */
+/* libcsv's field buffer: MAX_FIELD_HARD bytes, a closing quote, the NUL. */
+#define CSV_FIELD_CAP	((size_t)MAX_FIELD_HARD + 3)
+#define CSV_OPTS	CSV_APPEND_NULL
+
+struct csvr {
+	struct csv_parser	 cp;
+	rawrow_fn		 fn;
+	void			*arg;
+	char			*err;
+	size_t			 errlen;
+	int			 status;	/* 0, 1 fn stopped, -1 error */
+	int			 bomdone;	/* encoding decided */
+	iconv_t			 cd;		/* UTF-16 in, or (iconv_t)-1 */
+	unsigned long long	 off;		/* file offset of rbuf[0] */
+
+	int			 started;	/* the delimiter is chosen */
+	struct buf		 head;		/* text until then */
+	size_t			 hscan;		/* head bytes searched */
+	int			 hquote;	/* inside quotes at hscan */
+
+	size_t			 nrec;		/* records handed to fn */
+	size_t			 nf;		/* fields in this record */
+	int			 wide;		/* dropped a non-empty field */
+	struct buf		 data;		/* the fields, NUL-separated */
+	size_t			 foff[MAX_COLUMNS];
+	size_t			 flen[MAX_COLUMNS];
+	unsigned char		 ff[MAX_COLUMNS];
+	const char		*f[MAX_COLUMNS];
+
+	char			 rbuf[CSV_CHUNK];
+	char			 ubuf[CSV_UTF8_CHUNK];
+};
+
+/* Record the first error; everything after it is ignored. */
+static void __attribute__((format(printf, 2, 3)))
+csvr_err(struct csvr *r, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (r->status != 0)
+		return;
+	r->status = -1;
+	if (r->errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* libcsv's realloc: refusing to grow past the cap ends the parse. */
+static void *
+csvr_realloc(void *p, size_t n)
+{
+	if (n > CSV_FIELD_CAP)
+		return NULL;
+	return realloc(p, n);
+}
+
+/* The longest prefix of s no longer than max that ends between characters. */
+static size_t
+field_cut(const unsigned char *s, size_t max)
+{
+	size_t	 n = max;
+
+	while (n > 0 && max - n < 3 && (s[n] & 0xc0) == 0x80)
+		n--;
+	if ((s[n] & 0xc0) == 0x80)
+		return max;	/* not UTF-8 anyway */
+	return n;
+}
+
+/* ---------------------------------------------------------- records */
+
+/* libcsv's field callback: append one field to the record. */
+static void
+csvr_field(void *s, size_t len, void *arg)
+{
+	struct csvr	*r = arg;
+	unsigned char	 ff = 0;
+
+	if (r->status != 0)
+		return;
+	if (len > MAX_FIELD_HARD) {
+		csvr_err(r, "a field longer than %d bytes at row %zu",
+		    MAX_FIELD_HARD, r->nrec + 1);
+		return;
+	}
+	if (r->nf == MAX_COLUMNS) {
+		if (r->nrec == 0)
+			csvr_err(r, "the header has more than %d columns",
+			    MAX_COLUMNS);
+		else if (len > 0)
+			r->wide = 1;
+		return;
+	}
+	if (len > MAX_FIELD_LEN) {
+		len = field_cut(s, MAX_FIELD_LEN);
+		ff = FF_TRUNC;
+	}
+	r->foff[r->nf] = r->data.len;
+	r->flen[r->nf] = len;
+	r->ff[r->nf] = ff;
+	r->nf++;
+	buf_add(&r->data, s, len);
+	buf_addc(&r->data, '\0');
+}
+
+/* libcsv's record callback: hand the record to fn and start a new one. */
+static void
+csvr_record(int c, void *arg)
+{
+	struct csvr	*r = arg;
+	struct rawrow	 rr;
+	size_t		 i;
+
+	if (r->status != 0)
+		return;
+	if (r->nrec > MAX_ROWS) {
+		csvr_err(r, "more than %d data rows", MAX_ROWS);
+		return;
+	}
+	for (i = 0; i < r->nf; i++)
+		r->f[i] = r->data.p + r->foff[i];
+	memset(&rr, 0, sizeof(rr));
+	rr.row = ++r->nrec;
+	rr.nf = r->nf;
+	rr.f = r->f;
+	rr.len = r->flen;
+	rr.ff = r->ff;
+	rr.wide = r->wide;
+	rr.noeol = c == -1;
+	if (r->fn(r->arg, &rr) != 0)
+		r->status = 1;
+	r->nf = 0;
+	r->wide = 0;
+	buf_reset(&r->data);
+}
+
+/* Feed text to libcsv and turn a refusal into a message. */
+static void
+csvr_parse(struct csvr *r, const char *p, size_t n)
+{
+	int	 e;
+
+	if (csv_parse(&r->cp, p, n, csvr_field, csvr_record, r) == n)
+		return;
+	e = csv_error(&r->cp);
+	if (e == CSV_ENOMEM && csv_get_buffer_size(&r->cp) >= CSV_FIELD_CAP)
+		csvr_err(r, "a field longer than %d bytes at row %zu%s",
+		    MAX_FIELD_HARD, r->nrec + 1, r->cp.quoted ?
+		    " (inside quotes: is one never closed?)" : "");
+	else
+		csvr_err(r, "CSV parser: %s", csv_strerror(e));
+}
+
+/* ------------------------------------------------------------- head */
+
+/*
+ * The length of the first line of p[0..n) with its newline, or 0 when it
+ * has none; *q is the quote state, kept across calls.
+ */
+static size_t
+line_len(const char *p, size_t n, int *q)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '"')
+			*q = !*q;
+		else if (!*q && (p[i] == '\n' || p[i] == '\r'))
+			return i + 1;
+	}
+	return 0;
+}
+
+/* Excel's "sep=X" first line: its length, with X in *delim, or 0. */
+static size_t
+sep_line(const char *p, size_t n, int *delim)
+{
+	size_t	 len = 5;
+
+	if (n < 5 || strncasecmp(p, "sep=", 4) != 0)
+		return 0;
+	if ((p[4] < 0x20 && p[4] != '\t') || p[4] >= 0x7f || p[4] == '"')
+		return 0;
+	if (n > len && p[len] == '\r')
+		len++;
+	if (n > len && p[len] == '\n')
+		len++;
+	if (len == 5 && n > 5)
+		return 0;
+	*delim = (unsigned char)p[4];
+	return len;
+}
+
+/* The most frequent of , ; TAB | outside quotes in the first line. */
+static int
+detect_delim(const char *p, size_t n)
+{
+	static const char	 cand[] = ",;\t|";
+	size_t			 count[4] = { 0 }, i;
+	int			 q = 0, k, best = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '"')
+			q = !q;
+		if (q)
+			continue;
+		if (p[i] == '\n' || p[i] == '\r')
+			break;
+		for (k = 0; k < 4; k++)
+			if (p[i] == cand[k])
+				count[k]++;
+	}
+	for (k = 1; k < 4; k++)
+		if (count[k] > count[best])
+			best = k;
+	return count[best] > 0 ? cand[best] : ',';
+}
+
+/* Choose the delimiter from the head, then parse the head. */
+static void
+csvr_start(struct csvr *r)
+{
+	const char	*p = r->head.p ? r->head.p : "";
+	size_t		 n = r->head.len, skip;
+	int		 delim;
+
+	r->started = 1;
+	if ((skip = sep_line(p, n, &delim)) == 0)
+		delim = detect_delim(p, n);
+	csv_set_delim(&r->cp, (unsigned char)delim);
+	csvr_parse(r, p + skip, n - skip);
+	buf_free(&r->head);
+}
+
+/*
+ * Decoded UTF-8 text: hold it until the header line is complete. Blank
+ * lines and spaces before it are dropped (libcsv would skip them too) so
+ * that they do not hide the header from detect_delim().
+ */
+static void
+csvr_text(struct csvr *r, const char *p, size_t n)
+{
+	size_t	 len;
+
+	if (r->started) {
+		csvr_parse(r, p, n);
+		return;
+	}
+	while (r->head.len == 0 && n > 0 && (*p == ' ' || *p == '\t' ||
+	    *p == '\r' || *p == '\n'))
+		p++, n--;
+	if (n == 0)
+		return;
+	buf_add(&r->head, p, n);
+	len = line_len(r->head.p + r->hscan, r->head.len - r->hscan,
+	    &r->hquote);
+	r->hscan = r->head.len;
+	if (len > 0 || r->head.len >= CSV_HEAD_MAX)
+		csvr_start(r);
+}
+
+/* ---------------------------------------------------------- encoding */
+
+/* Skip a byte-order mark at p and set up UTF-16 conversion; its length. */
+static size_t
+csvr_bom(struct csvr *r, const unsigned char *p, size_t n)
+{
+	const char	*from = NULL;
+
+	r->bomdone = 1;
+	if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		return 3;
+	if (n >= 2 && p[0] == 0xff && p[1] == 0xfe)
+		from = "UTF-16LE";
+	else if (n >= 2 && p[0] == 0xfe && p[1] == 0xff)
+		from = "UTF-16BE";
+	if (from == NULL)
+		return 0;
+	if ((r->cd = iconv_open("UTF-8", from)) == (iconv_t)-1)
+		csvr_err(r, "cannot convert from %s: %s", from,
+		    strerror(errno));
+	return 2;
+}
+
+/* Text that is UTF-8 (or so we hope): refuse NUL bytes, pass it on. */
+static void
+csvr_utf8(struct csvr *r, const char *p, size_t n)
+{
+	const char	*z;
+
+	if ((z = memchr(p, '\0', n)) != NULL) {
+		csvr_err(r, "NUL byte at offset %llu: this is not a text file "
+		    "(UTF-16 without a byte-order mark?)",
+		    r->off + (unsigned long long)(z - r->rbuf));
+		return;
+	}
+	csvr_text(r, p, n);
+}
+
+/*
+ * Convert UTF-16 at p and pass the text on. Returns how many bytes at the
+ * end are an incomplete character, to be completed by the next chunk.
+ */
+static size_t
+csvr_utf16(struct csvr *r, char *p, size_t n)
+{
+	char	*out;
+	size_t	 outleft, k;
+	int	 e;
+
+	while (n > 0 && r->status == 0) {
+		out = r->ubuf;
+		outleft = sizeof(r->ubuf);
+		k = iconv(r->cd, &p, &n, &out, &outleft);
+		e = errno;
+		if (memchr(r->ubuf, '\0', (size_t)(out - r->ubuf)) != NULL) {
+			csvr_err(r, "a NUL character in UTF-16 text: this is "
+			    "not a text file");
+			break;
+		}
+		csvr_text(r, r->ubuf, (size_t)(out - r->ubuf));
+		if (k != (size_t)-1 || e == E2BIG)
+			continue;
+		if (e != EINVAL)
+			csvr_err(r, "invalid UTF-16 at offset %llu",
+			    r->off + (unsigned long long)(p - r->rbuf));
+		break;
+	}
+	return n;
+}
+
+/* One chunk of n bytes in rbuf; returns the bytes left for the next one. */
+static size_t
+csvr_chunk(struct csvr *r, size_t n)
+{
+	size_t	 skip = 0;
+
+	if (!r->bomdone)
+		skip = csvr_bom(r, (unsigned char *)r->rbuf, n);
+	if (r->status != 0)
+		return 0;
+	if (r->cd != (iconv_t)-1)
+		return csvr_utf16(r, r->rbuf + skip, n - skip);
+	csvr_utf8(r, r->rbuf + skip, n - skip);
+	return 0;
+}
+
+/* ------------------------------------------------------------- file */
+
+/* Read into p until n bytes or the end of the file: the count, or -1. */
+static ssize_t
+read_full(int fd, char *p, size_t n)
+{
+	size_t	 got = 0;
+	ssize_t	 k;
+
+	while (got < n) {
+		k = read(fd, p + got, n - got);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+/* The end of the file: flush libcsv, insist on a closed quote and a row. */
+static void
+csvr_finish(struct csvr *r, size_t left)
+{
+	if (left > 0) {
+		csvr_err(r, "invalid UTF-16 at offset %llu: the file ends "
+		    "inside a character", r->off);
+		return;
+	}
+	if (!r->started)
+		csvr_start(r);
+	if (r->status != 0)
+		return;
+	/* libcsv 3.0.3 honours CSV_STRICT_FINI only with CSV_STRICT. */
+	csv_set_opts(&r->cp, CSV_OPTS | CSV_STRICT | CSV_STRICT_FINI);
+	if (csv_fini(&r->cp, csvr_field, csvr_record, r) != 0)
+		csvr_err(r, "unterminated quoted field starting at row %zu",
+		    r->nrec + 1);
+	else if (r->status == 0 && r->nrec == 0)
+		csvr_err(r, "the file is empty (no header row)");
+}
+
+/* Read fd chunk by chunk to the end, or to the first error or stop. */
+static void
+csvr_run(struct csvr *r, int fd)
+{
+	size_t	 keep = 0, n, left;
+	ssize_t	 k;
+
+	for (;;) {
+		k = read_full(fd, r->rbuf + keep, sizeof(r->rbuf) - keep);
+		if (k == -1) {
+			csvr_err(r, "read error: %s", strerror(errno));
+			return;
+		}
+		if (k == 0)
+			break;
+		n = keep + (size_t)k;
+		left = csvr_chunk(r, n);
+		if (r->status != 0)
+			return;
+		memmove(r->rbuf, r->rbuf + n - left, left);
+		r->off += n - left;
+		keep = left;
+	}
+	csvr_finish(r, keep);
+}
+
+/* Open path for reading: a regular file, not a link; fd or -1. */
+static int
+csvr_open(struct csvr *r, const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	/* O_NONBLOCK: a FIFO must not hang us; no effect on files. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1) {
+		csvr_err(r, "cannot open: %s", errno == ELOOP ?
+		    "it is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		csvr_err(r, "cannot stat: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		csvr_err(r, "not a regular file");
+	else if (st.st_size > MAX_INPUT_SIZE)
+		csvr_err(r, "larger than %lld bytes", MAX_INPUT_SIZE);
+	if (r->status != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A reader for one file; free with csvr_free(). */
+static struct csvr *
+csvr_new(rawrow_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct csvr	*r;
+
+	r = xcalloc(1, sizeof(*r));
+	r->fn = fn;
+	r->arg = arg;
+	r->err = err;
+	r->errlen = errlen;
+	r->cd = (iconv_t)-1;
+	csv_init(&r->cp, CSV_OPTS);
+	csv_set_realloc_func(&r->cp, csvr_realloc);
+	csv_set_blk_size(&r->cp, CSV_BLK_SIZE);
+	return r;
+}
+
+/* Safe to call with NULL. */
+static void
+csvr_free(struct csvr *r)
+{
+	if (r == NULL)
+		return;
+	csv_free(&r->cp);
+	if (r->cd != (iconv_t)-1)
+		iconv_close(r->cd);
+	buf_free(&r->head);
+	buf_free(&r->data);
+	free(r);
+}
+
+/*
+ * Read the CSV file at path and call fn for every record, the header
+ * first. Returns 0 at the end, 1 when fn asked to stop, or -1 with the
+ * cause in err (without the file name). Nothing is left allocated.
+ */
+int
+load_csv(const char *path, rawrow_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct csvr	*r;
+	int		 fd, rc;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	r = csvr_new(fn, arg, err, errlen);
+	if ((fd = csvr_open(r, path)) != -1) {
+		csvr_run(r, fd);
+		close(fd);
+	}
+	rc = r->status;
+	csvr_free(r);
+	return rc;
+}

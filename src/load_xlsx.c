@@ -1,0 +1,1723 @@
+/*
+ * XLSX input: one worksheet of an Office Open XML workbook, read as a
+ * stream of raw rows (the header first), like load_csv.c.
+ *
+ * The archive is opened with libzip and every part is inflated in chunks
+ * straight into expat, which runs as an explicit state machine: a grammar
+ * table per part says which element may appear in which state, and any
+ * other element is skipped with everything inside it. What is kept:
+ * the workbook's sheet list and relationships, one flag word per cell
+ * style (date or time), and the shared strings. The worksheet itself is
+ * never held; only the cells of the current row are.
+ *
+ * The sheet is found the way the format says: the package relationships
+ * name the workbook, the workbook lists its sheets, and the workbook's
+ * relationships give each sheet's part. By default the first visible
+ * worksheet is read.
+ *
+ * Hostile input is bounded: any DOCTYPE fails the file; inflated bytes are
+ * limited in total, per part and against the compressed size, as declared
+ * and as actually inflated; collected text is capped; one XML token (a tag,
+ * comment or processing instruction) may not grow past XLSX_MAX_TOKEN.
+ *
+ * Numbers are formatted without exponent or trailing ".0", dates (by cell
+ * style) as YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS. strtod() and snprintf() are
+ * used in the C locale, which the daemon never changes.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <expat.h>
+#include <zip.h>
+
+#include "rostersync.h"
+
+#define XLSX_CHUNK		(128 * 1024)	/* bytes inflated per read */
+#define XLSX_MAX_TOTAL		(1024LL * 1024 * 1024) /* inflated, all parts */
+#define XLSX_MAX_META		(16LL * 1024 * 1024) /* workbook, rels, styles*/
+#define XLSX_MAX_RATIO		200	/* inflated : compressed, at most... */
+#define XLSX_RATIO_FLOOR	(1024 * 1024)	/* ...once past this size */
+#define XLSX_MAX_TOKEN		(1024 * 1024)	/* one tag, comment or PI */
+#define XLSX_MAX_DEPTH		8	/* deepest state of any grammar */
+#define XLSX_MAX_SHEETS		4096	/* sheets in a workbook */
+#define XLSX_MAX_RELS		(2 * XLSX_MAX_SHEETS) /* relationships */
+#define XLSX_MAX_XF		65536	/* cell styles (Excel: 64000) */
+#define XLSX_MAX_NUMFMT		4096	/* custom number formats */
+#define XLSX_MAX_SST		(16 * 1024 * 1024) /* shared strings */
+#define XLSX_MAX_SST_BYTES	(256 * 1024 * 1024) /* their text */
+#define XLSX_MAX_COL		16384	/* column XFD */
+#define XLSX_MAX_ROWNUM		1048576	/* rows in a sheet */
+#define XLSX_TEXT_CAP		(MAX_FIELD_LEN + 4) /* kept of one text */
+#define XLSX_NUMLEN		64	/* a formatted number or date */
+#define XLSX_MAX_SERIAL		2958466	/* 10000-01-01 in the 1900 system */
+#define XLSX_1904_OFFSET	1462	/* 1904-01-01 in the 1900 system */
+#define XLSX_EPOCH_UNIX		25569	/* 1970-01-01 in the 1900 system */
+
+#define XF_DATE		0x01	/* a number format with day, month or year */
+#define XF_TIME		0x02	/* ... with hours, minutes or seconds */
+
+/* Every state of every grammar; X_NONE is outside the root element. */
+enum xstate {
+	X_NONE,
+	R_RELS, R_REL,					/* *.rels */
+	W_BOOK, W_PR, W_SHEETS, W_SHEET,		/* workbook */
+	T_STYLES, T_FMTS, T_FMT, T_XFS, T_XF,		/* styles */
+	K_SST, K_SI, K_T, K_R, K_RT,			/* shared strings */
+	H_SHEET, H_DATA, H_ROW, H_C, H_V, H_IS, H_T, H_R, H_RT /* sheet */
+};
+
+/* In state parent, element name enters state; text: collect its text. */
+struct xgram {
+	enum xstate	 parent;
+	const char	*name;
+	enum xstate	 state;
+	int		 text;
+};
+
+struct xlsx;
+
+/* One kind of part: its grammar and what happens on entering, leaving. */
+struct xdoc {
+	const struct xgram	*gram;
+	size_t			 ngram;
+	void			(*start)(struct xlsx *, enum xstate,
+				    const XML_Char **);
+	void			(*end)(struct xlsx *, enum xstate);
+};
+
+/* The part being parsed. */
+struct xparse {
+	XML_Parser		 p;
+	const char		*part;
+	const struct xdoc	*doc;
+	enum xstate		 stack[XLSX_MAX_DEPTH];
+	size_t			 depth;
+	size_t			 skip;		/* depth in unknown elements */
+	int			 collect;	/* the state collects text */
+	long long		 fed;		/* bytes given to expat */
+};
+
+struct rel {
+	char	*id;
+	char	*type;		/* relationship type URI */
+	char	*target;	/* as written, relative to the source part */
+};
+
+struct sheet {
+	char	*name;
+	char	*rid;		/* relationship id in the workbook */
+	int	 hidden;
+};
+
+struct numfmt {
+	long		 id;
+	unsigned	 flags;	/* XF_* */
+};
+
+enum ctype { C_NUM, C_SST, C_STR, C_BOOL, C_ERR };
+
+/* A non-empty cell of the current row. */
+struct cellv {
+	size_t		 col;	/* 1-based */
+	const char	*p;	/* a shared string, or NULL: ... */
+	size_t		 off;	/* ... where it is in rowtext */
+	size_t		 len;
+	unsigned char	 ff;
+};
+
+struct xlsx {
+	zip_t		*za;
+	char		*err;
+	size_t		 errlen;
+	int		 failed;	/* err is set; stop everything */
+	int		 fnstop;	/* the row callback asked to stop */
+	long long	 total;		/* bytes inflated, all parts so far */
+	struct xparse	 xp;
+	struct buf	 text;		/* text kept, up to XLSX_TEXT_CAP */
+	size_t		 textlen;	/* ... and how long it really was */
+
+	struct rel	*rels;
+	size_t		 nrels;
+	struct sheet	*sheets;
+	size_t		 nsheets;
+	char		*book;		/* the workbook part */
+	int		 date1904;
+
+	struct numfmt	*fmts;
+	size_t		 nfmts;
+	long		*xfid;		/* number format of each cell style */
+	unsigned char	*xfflag;	/* XF_* of each cell style */
+	size_t		 nxf;
+
+	struct buf	 sst;		/* shared strings, NUL-separated */
+	uint32_t	*sstoff;	/* where string i starts; nsst + 1 */
+	size_t		 nsst;
+	size_t		 sstcap;
+
+	rawrow_fn	 fn;
+	void		*arg;
+	int		 sawsheet;	/* the root element was a worksheet */
+	size_t		 rownum;	/* current row, 1-based */
+	size_t		 col;		/* current cell's column, 1-based */
+	enum ctype	 ctype;
+	unsigned	 cfmt;		/* XF_* of the current cell */
+	struct buf	 rowtext;
+	struct cellv	*cells;		/* MAX_COLUMNS */
+	size_t		 ncells;
+	int		 wide;
+	size_t		 emitted;	/* rows given to fn, the header too */
+	const char	**fv;		/* MAX_COLUMNS each */
+	size_t		*lenv;
+	unsigned char	*ffv;
+};
+
+static void	 rels_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 book_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 styles_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 sst_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 sst_end(struct xlsx *, enum xstate);
+static void	 sheet_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 sheet_end(struct xlsx *, enum xstate);
+
+static const struct xgram gram_rels[] = {
+	{ X_NONE,	"Relationships",	R_RELS,		0 },
+	{ R_RELS,	"Relationship",		R_REL,		0 },
+};
+static const struct xgram gram_book[] = {
+	{ X_NONE,	"workbook",		W_BOOK,		0 },
+	{ W_BOOK,	"workbookPr",		W_PR,		0 },
+	{ W_BOOK,	"sheets",		W_SHEETS,	0 },
+	{ W_SHEETS,	"sheet",		W_SHEET,	0 },
+};
+static const struct xgram gram_styles[] = {
+	{ X_NONE,	"styleSheet",		T_STYLES,	0 },
+	{ T_STYLES,	"numFmts",		T_FMTS,		0 },
+	{ T_FMTS,	"numFmt",		T_FMT,		0 },
+	{ T_STYLES,	"cellXfs",		T_XFS,		0 },
+	{ T_XFS,	"xf",			T_XF,		0 },
+};
+static const struct xgram gram_sst[] = {
+	{ X_NONE,	"sst",			K_SST,		0 },
+	{ K_SST,	"si",			K_SI,		0 },
+	{ K_SI,		"t",			K_T,		1 },
+	{ K_SI,		"r",			K_R,		0 },
+	{ K_R,		"t",			K_RT,		1 },
+};
+static const struct xgram gram_sheet[] = {
+	{ X_NONE,	"worksheet",		H_SHEET,	0 },
+	{ H_SHEET,	"sheetData",		H_DATA,		0 },
+	{ H_DATA,	"row",			H_ROW,		0 },
+	{ H_ROW,	"c",			H_C,		0 },
+	{ H_C,		"v",			H_V,		1 },
+	{ H_C,		"is",			H_IS,		0 },
+	{ H_IS,		"t",			H_T,		1 },
+	{ H_IS,		"r",			H_R,		0 },
+	{ H_R,		"t",			H_RT,		1 },
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const struct xdoc doc_rels = {
+	gram_rels, NELEM(gram_rels), rels_start, NULL
+};
+static const struct xdoc doc_book = {
+	gram_book, NELEM(gram_book), book_start, NULL
+};
+static const struct xdoc doc_styles = {
+	gram_styles, NELEM(gram_styles), styles_start, NULL
+};
+static const struct xdoc doc_sst = {
+	gram_sst, NELEM(gram_sst), sst_start, sst_end
+};
+static const struct xdoc doc_sheet = {
+	gram_sheet, NELEM(gram_sheet), sheet_start, sheet_end
+};
+
+/* ------------------------------------------------------------ helpers */
+
+/*
+ * Record the first error and stop the parser, if one runs. Always -1.
+ */
+static int __attribute__((format(printf, 2, 3)))
+xlsx_fail(struct xlsx *x, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (!x->failed && x->err != NULL && x->errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(x->err, x->errlen, fmt, ap);
+		va_end(ap);
+	}
+	if (!x->failed && x->xp.p != NULL)
+		XML_StopParser(x->xp.p, XML_FALSE);
+	x->failed = 1;
+	return -1;
+}
+
+/* A decimal number of at most 9 digits in [0, max]; -1 if s is not one. */
+static long
+dec_parse(const char *s, long max)
+{
+	long	 v = 0;
+	int	 n = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (++n > 9)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (n == 0 || *s != '\0' || v > max)
+		return -1;
+	return v;
+}
+
+/* The name without its namespace prefix. */
+static inline const char *
+xml_local(const char *name)
+{
+	const char	*s, *local = name;
+
+	for (s = name; *s != '\0'; s++)
+		if (*s == ':')
+			local = s + 1;
+	return local;
+}
+
+/* The value of the attribute with local name, or NULL. */
+static const char *
+xml_attr(const XML_Char **attr, const char *name)
+{
+	for (; attr[0] != NULL; attr += 2) {
+		if (strncmp(attr[0], "xmlns", 5) == 0)
+			continue;
+		if (strcmp(xml_local(attr[0]), name) == 0)
+			return attr[1];
+	}
+	return NULL;
+}
+
+static int
+xml_bool(const char *s)
+{
+	return s != NULL && (strcmp(s, "1") == 0 || strcmp(s, "true") == 0);
+}
+
+/* Does the relationship type URI end in "/word"? */
+static int
+rel_is(const struct rel *r, const char *word)
+{
+	size_t	 n = strlen(r->type), w = strlen(word);
+
+	return n > w && r->type[n - w - 1] == '/' &&
+	    strcmp(r->type + n - w, word) == 0;
+}
+
+/* Cut s to at most max bytes without splitting a UTF-8 sequence. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* The value of the 4 hex digits at s, or -1. */
+static long
+hex4(const char *s)
+{
+	long	 v = 0;
+	int	 i, c;
+
+	for (i = 0; i < 4; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v = v * 16 + ((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* The UTF-8 of code point u (not a surrogate) at w; returns the end. */
+static char *
+utf8_put(char *w, long u)
+{
+	if (u < 0x80)
+		*w++ = (char)u;
+	else if (u < 0x800) {
+		*w++ = (char)(0xc0 | u >> 6);
+		*w++ = (char)(0x80 | (u & 0x3f));
+	} else if (u < 0x10000) {
+		*w++ = (char)(0xe0 | u >> 12);
+		*w++ = (char)(0x80 | (u >> 6 & 0x3f));
+		*w++ = (char)(0x80 | (u & 0x3f));
+	} else {
+		*w++ = (char)(0xf0 | u >> 18);
+		*w++ = (char)(0x80 | (u >> 12 & 0x3f));
+		*w++ = (char)(0x80 | (u >> 6 & 0x3f));
+		*w++ = (char)(0x80 | (u & 0x3f));
+	}
+	return w;
+}
+
+/* The code point of an "_xHHHH_" escape at r (before e), or -1. */
+static long
+xstr_esc(const char *r, const char *e)
+{
+	if (e - r < 7 || r[0] != '_' || r[1] != 'x' || r[6] != '_')
+		return -1;
+	return hex4(r + 2);
+}
+
+/*
+ * Decode in place the "_xHHHH_" escapes of a string (ECMA-376 ST_Xstring:
+ * UTF-16 code units, so surrogate pairs are joined). U+0000 and lone
+ * surrogates stay as written. Returns the new length.
+ */
+static size_t
+xstr_decode(char *s, size_t n)
+{
+	char	*r, *w, *e = s + n;
+	long	 u, lo;
+
+	if ((r = memchr(s, '_', n)) == NULL)
+		return n;
+	for (w = r; r < e; ) {
+		u = xstr_esc(r, e);
+		if (u >= 0xd800 && u <= 0xdbff &&
+		    (lo = xstr_esc(r + 7, e)) >= 0xdc00 && lo <= 0xdfff) {
+			w = utf8_put(w, 0x10000 + ((u - 0xd800) << 10) +
+			    (lo - 0xdc00));
+			r += 14;
+		} else if (u > 0 && (u < 0xd800 || u > 0xdfff)) {
+			w = utf8_put(w, u);
+			r += 7;
+		} else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* "A" for 1, "XFD" for 16384; out holds 4 bytes. */
+static void
+col_name(size_t col, char out[4])
+{
+	char	 tmp[4];
+	size_t	 n = 0, i;
+
+	while (col > 0 && n < 3) {
+		tmp[n++] = (char)('A' + (col - 1) % 26);
+		col = (col - 1) / 26;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+}
+
+/*
+ * The column of a cell reference such as "C7"; 0 when it is not one,
+ * XLSX_MAX_COL + 1 when it lies beyond column XFD.
+ */
+static size_t
+col_parse(const char *s)
+{
+	size_t	 col = 0;
+	int	 n = 0;
+
+	for (; (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z'); s++)
+		if (++n <= 4)
+			col = col * 26 + (size_t)((*s | 0x20) - 'a' + 1);
+	if (n == 0 || *s < '1' || *s > '9')
+		return 0;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s != '\0')
+		return 0;
+	return col > XLSX_MAX_COL ? XLSX_MAX_COL + 1 : col;
+}
+
+/*
+ * The part a relationship target names, relative to the part from (or
+ * absolute with a leading "/"), with "." and ".." resolved. NULL if it
+ * climbs out of the package. Must be freed.
+ */
+static char *
+part_resolve(const char *from, const char *target)
+{
+	struct buf	 in = { 0 }, out = { 0 };
+	const char	*sl;
+	char		*seg, *next, *res = NULL;
+
+	buf_add(&in, "", 0);
+	buf_add(&out, "", 0);
+	if (*target != '/' && (sl = strrchr(from, '/')) != NULL)
+		buf_add(&in, from, (size_t)(sl - from) + 1);
+	buf_adds(&in, target);
+	for (seg = in.p; seg != NULL; seg = next) {
+		if ((next = strchr(seg, '/')) != NULL)
+			*next++ = '\0';
+		if (*seg == '\0' || strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			if (out.len == 0)
+				goto out;
+			sl = memrchr(out.p, '/', out.len);
+			out.len = sl != NULL ? (size_t)(sl - out.p) : 0;
+			out.p[out.len] = '\0';
+			continue;
+		}
+		if (out.len > 0)
+			buf_addc(&out, '/');
+		buf_adds(&out, seg);
+	}
+	if (out.len > 0)
+		res = xstrdup(out.p);
+out:
+	buf_free(&in);
+	buf_free(&out);
+	return res;
+}
+
+/* ---------------------------------------------------- number formats */
+
+/* What the built-in number format id shows (ECMA-376 18.8.30). */
+static unsigned
+numfmt_builtin(long id)
+{
+	if (id >= 14 && id <= 17)
+		return XF_DATE;
+	if (id >= 18 && id <= 21)
+		return XF_TIME;
+	if (id == 22)
+		return XF_DATE | XF_TIME;
+	if (id >= 45 && id <= 47)
+		return XF_TIME;
+	return 0;
+}
+
+/*
+ * Skip a "[...]" part of a format code at s. Elapsed time ([h], [mm],
+ * [ss]) counts as time; colours, locales and conditions count as nothing.
+ * Returns the letter of an elapsed-time token, or 0.
+ */
+static int
+numfmt_bracket(const char **sp)
+{
+	const char	*s = *sp + 1, *e = strchr(s, ']');
+	int		 c = *s | 0x20;
+	const char	*q;
+
+	if (e == NULL) {
+		*sp += strlen(*sp) - 1;
+		return 0;
+	}
+	*sp = e;
+	if (c != 'h' && c != 'm' && c != 's')
+		return 0;
+	for (q = s; q < e; q++)
+		if ((*q | 0x20) != c)
+			return 0;
+	return c;
+}
+
+/*
+ * Classify a custom format code: XF_DATE if it shows a day, month or
+ * year, XF_TIME if hours, minutes or seconds. Only the first section
+ * counts; quoted text, escaped characters, colours and AM/PM do not.
+ * "m" is minutes after an hour or before a second, else the month.
+ */
+static unsigned
+numfmt_class(const char *s)
+{
+	unsigned	 fl = 0;
+	int		 prev = 0, pendm = 0, c;
+
+	for (; *s != '\0' && *s != ';'; s++) {
+		c = *s | 0x20;
+		if (*s == '"') {
+			if ((s = strchr(s + 1, '"')) == NULL)
+				break;
+			continue;
+		}
+		if (*s == '\\' || *s == '_' || *s == '*') {
+			if (s[1] == '\0')
+				break;
+			s++;
+			continue;
+		}
+		if (*s == '[') {
+			if ((c = numfmt_bracket(&s)) == 0)
+				continue;
+			fl |= XF_TIME;
+		} else if (c == 'a' && (strncasecmp(s, "am/pm", 5) == 0 ||
+		    strncasecmp(s, "a/p", 3) == 0)) {
+			s += s[1] == '/' ? 2 : 4;
+			continue;
+		} else if (c == 'y' || c == 'd')
+			fl |= XF_DATE;
+		else if (c == 'h' || c == 's')
+			fl |= XF_TIME;
+		else if (c == 'm') {
+			while ((s[1] | 0x20) == 'm')
+				s++;
+			if (prev == 'h')
+				fl |= XF_TIME;
+			else
+				pendm = 1;
+			prev = 'm';
+			continue;
+		} else
+			continue;
+		if (pendm && c != 's')
+			fl |= XF_DATE;
+		pendm = 0;
+		prev = c;
+	}
+	if (pendm)
+		fl |= XF_DATE;
+	return fl;
+}
+
+static int
+numfmt_cmp(const void *a, const void *b)
+{
+	const struct numfmt	*x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The XF_* of every cell style, from its number format. */
+static void
+styles_resolve(struct xlsx *x)
+{
+	struct numfmt	 key, *f;
+	size_t		 i;
+
+	if (x->nfmts > 0)
+		qsort(x->fmts, x->nfmts, sizeof(*x->fmts), numfmt_cmp);
+	x->xfflag = xcalloc(x->nxf, 1);
+	for (i = 0; i < x->nxf; i++) {
+		key.id = x->xfid[i];
+		f = x->nfmts == 0 ? NULL : bsearch(&key, x->fmts, x->nfmts,
+		    sizeof(*x->fmts), numfmt_cmp);
+		x->xfflag[i] = (unsigned char)(f != NULL ? f->flags :
+		    numfmt_builtin(key.id));
+	}
+}
+
+/* ---------------------------------------------------- numbers, dates */
+
+/* Is s a plain decimal number, as a spreadsheet writes one? */
+static int
+num_valid(const char *s)
+{
+	int	 digits = 0;
+
+	if (*s == '-')
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++)
+		digits++;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			digits++;
+	if (digits == 0)
+		return 0;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+/* Is s already an integer as we print one: "0" or -?[1-9][0-9]{0,14}? */
+static int
+num_canonical(const char *s, size_t n)
+{
+	size_t	 i = 0;
+
+	if (n == 1 && s[0] == '0')
+		return 1;
+	if (n > 0 && s[0] == '-')
+		i++;
+	if (i >= n || s[i] < '1' || s[i] > '9' || n - i > 15)
+		return 0;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * Rewrite "-d.ddde+XX" (from %e) as a plain decimal when the exponent is
+ * in [-7, 21), else as "d.ddde+XX" without trailing zeros.
+ */
+static void
+num_plain(const char *e, char *out, size_t outlen)
+{
+	char		 dig[32], *o = out;
+	size_t		 nd = 0, i;
+	int		 exp, point;
+
+	if (*e == '-')
+		*o++ = *e++;
+	for (; *e != 'e' && nd < sizeof(dig) - 1; e++)
+		if (*e != '.')
+			dig[nd++] = *e;
+	exp = atoi(e + 1);
+	while (nd > 1 && dig[nd - 1] == '0')
+		nd--;
+	dig[nd] = '\0';
+	if (exp < -7 || exp >= 21) {
+		snprintf(o, outlen - (size_t)(o - out), "%c%s%se%+d", dig[0],
+		    nd > 1 ? "." : "", dig + 1, exp);
+		return;
+	}
+	point = exp + 1;
+	if (point <= 0) {
+		*o++ = '0';
+		*o++ = '.';
+		for (i = 0; i < (size_t)-point; i++)
+			*o++ = '0';
+	}
+	for (i = 0; i < nd || (int)i < point; i++) {
+		if ((int)i == point && point > 0)
+			*o++ = '.';
+		*o++ = i < nd ? dig[i] : '0';
+	}
+	*o = '\0';
+}
+
+/*
+ * The shortest text that reads back as v: integers without decimals or
+ * exponent, others with 15, 16 or 17 significant digits.
+ */
+static void
+num_shortest(double v, char *out, size_t outlen)
+{
+	char	 e[40];
+	int	 prec;
+
+	if (v == 0) {
+		snprintf(out, outlen, "0");
+		return;
+	}
+	if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+		snprintf(out, outlen, "%lld", (long long)v);
+		return;
+	}
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	num_plain(e, out, outlen);
+}
+
+/* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm). */
+static void
+civil(long long z, int *y, int *m, int *d)
+{
+	long long	 era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* v as exactly w digits at o (v < 10^w); returns the end. */
+static char *
+put_digits(char *o, long long v, int w)
+{
+	int	 i;
+
+	for (i = w - 1; i >= 0; i--, v /= 10)
+		o[i] = (char)('0' + v % 10);
+	return o + w;
+}
+
+/* "HH:MM:SS" at o for secs < 86400; returns the end. */
+static char *
+put_time(char *o, long long secs)
+{
+	o = put_digits(o, secs / 3600, 2);
+	*o++ = ':';
+	o = put_digits(o, secs / 60 % 60, 2);
+	*o++ = ':';
+	return put_digits(o, secs % 60, 2);
+}
+
+/*
+ * A date serial as "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS" (a time format
+ * with a time of day) or "HH:MM:SS" (a time-only format under a day).
+ * The 1900 system keeps Lotus' 1900-02-29 (serial 60). -1 if v is not
+ * a date Excel can show. out holds XLSX_NUMLEN bytes.
+ */
+static int
+num_date(double v, int date1904, unsigned fmt, char *out)
+{
+	long long	 t, days, secs = 0;
+	int		 y, m, d;
+	char		*o = out;
+
+	if (!(v >= 0 && v + (date1904 ? XLSX_1904_OFFSET : 0) <
+	    XLSX_MAX_SERIAL))
+		return -1;
+	t = (long long)(v * 86400 + 0.5);	/* to the nearest second */
+	if (fmt & XF_TIME) {
+		days = t / 86400;
+		secs = t % 86400;
+	} else
+		days = (long long)v;
+	if (!(fmt & XF_DATE) && days == 0) {
+		*put_time(o, secs) = '\0';
+		return 0;
+	}
+	if (date1904)
+		days += XLSX_1904_OFFSET;
+	if (days == 60) {
+		y = 1900;
+		m = 2;
+		d = 29;
+	} else
+		civil((days < 60 ? days + 1 : days) - XLSX_EPOCH_UNIX, &y, &m,
+		    &d);
+	o = put_digits(o, y, 4);
+	*o++ = '-';
+	o = put_digits(o, m, 2);
+	*o++ = '-';
+	o = put_digits(o, d, 2);
+	if (secs != 0) {
+		*o++ = 'T';
+		o = put_time(o, secs);
+	}
+	*o = '\0';
+	return 0;
+}
+
+/*
+ * The text of a number cell: a date by its style, else the number
+ * reformatted, else (not a number at all) as written.
+ */
+static const char *
+num_format(struct xlsx *x, const char *s, size_t n, char *out, size_t outlen)
+{
+	double	 v;
+
+	if (!num_valid(s))
+		return s;
+	v = strtod(s, NULL);
+	if (x->cfmt != 0 && num_date(v, x->date1904, x->cfmt, out) == 0)
+		return out;
+	if (num_canonical(s, n))
+		return s;
+	if (!(v > -1e308 && v < 1e308))
+		return s;
+	num_shortest(v, out, outlen);
+	return out;
+}
+
+/* ------------------------------------------------------- expat engine */
+
+static void
+text_reset(struct xlsx *x)
+{
+	buf_reset(&x->text);
+	x->textlen = 0;
+}
+
+static void XMLCALL
+xml_start(void *ud, const XML_Char *name, const XML_Char **attr)
+{
+	struct xlsx		*x = ud;
+	struct xparse		*xp = &x->xp;
+	const struct xgram	*g;
+	enum xstate		 cur;
+	size_t			 i;
+
+	if (x->failed || x->fnstop)
+		return;
+	if (xp->skip > 0) {
+		xp->skip++;
+		return;
+	}
+	cur = xp->depth > 0 ? xp->stack[xp->depth - 1] : X_NONE;
+	name = xml_local(name);
+	for (i = 0, g = xp->doc->gram; i < xp->doc->ngram; i++, g++)
+		if (g->parent == cur && g->name[0] == name[0] &&
+		    strcmp(g->name, name) == 0)
+			break;
+	if (i == xp->doc->ngram || xp->depth == XLSX_MAX_DEPTH) {
+		xp->skip = 1;
+		return;
+	}
+	xp->stack[xp->depth++] = g->state;
+	xp->collect = g->text;
+	if (xp->doc->start != NULL)
+		xp->doc->start(x, g->state, attr);
+}
+
+static void XMLCALL
+xml_end(void *ud, const XML_Char *name)
+{
+	struct xlsx	*x = ud;
+	struct xparse	*xp = &x->xp;
+	enum xstate	 st;
+
+	(void)name;
+	if (x->failed || x->fnstop)
+		return;
+	if (xp->skip > 0) {
+		xp->skip--;
+		return;
+	}
+	st = xp->stack[--xp->depth];
+	xp->collect = 0;
+	if (xp->doc->end != NULL)
+		xp->doc->end(x, st);
+}
+
+static void XMLCALL
+xml_text(void *ud, const XML_Char *s, int len)
+{
+	struct xlsx	*x = ud;
+	size_t		 n = (size_t)len, room;
+
+	if (x->failed || x->fnstop)
+		return;
+	if (!x->xp.collect || x->xp.skip > 0)
+		return;
+	x->textlen += n;
+	if (x->textlen > MAX_FIELD_HARD) {
+		xlsx_fail(x, "%s: text longer than %d bytes at line %lu",
+		    x->xp.part, MAX_FIELD_HARD,
+		    (unsigned long)XML_GetCurrentLineNumber(x->xp.p));
+		return;
+	}
+	room = XLSX_TEXT_CAP - x->text.len;
+	buf_add(&x->text, s, n < room ? n : room);
+}
+
+static void XMLCALL
+xml_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int internal)
+{
+	struct xlsx	*x = ud;
+
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)internal;
+	xlsx_fail(x, "%s: DOCTYPE not allowed", x->xp.part);
+}
+
+static void XMLCALL
+xml_entity(void *ud, const XML_Char *name, int param, const XML_Char *value,
+    int vlen, const XML_Char *base, const XML_Char *sysid,
+    const XML_Char *pubid, const XML_Char *notation)
+{
+	struct xlsx	*x = ud;
+
+	(void)name, (void)param, (void)value, (void)vlen, (void)base;
+	(void)sysid, (void)pubid, (void)notation;
+	xlsx_fail(x, "%s: entity declarations not allowed", x->xp.part);
+}
+
+static XML_Parser
+xml_new(struct xlsx *x, const char *part, const struct xdoc *doc)
+{
+	XML_Parser	 p;
+
+	if ((p = XML_ParserCreate(NULL)) == NULL)
+		fatalx("out of memory creating an XML parser");
+	memset(&x->xp, 0, sizeof(x->xp));
+	x->xp.p = p;
+	x->xp.part = part;
+	x->xp.doc = doc;
+	XML_SetUserData(p, x);
+	XML_SetElementHandler(p, xml_start, xml_end);
+	XML_SetCharacterDataHandler(p, xml_text);
+	XML_SetStartDoctypeDeclHandler(p, xml_doctype);
+	XML_SetEntityDeclHandler(p, xml_entity);
+	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+	text_reset(x);
+	return p;
+}
+
+/* ------------------------------------------------------------ parts */
+
+static zip_int64_t
+part_locate(struct xlsx *x, const char *part)
+{
+	zip_int64_t	 i;
+
+	if ((i = zip_name_locate(x->za, part, 0)) < 0)
+		i = zip_name_locate(x->za, part, ZIP_FL_NOCASE);
+	return i;
+}
+
+/*
+ * Refuse n inflated bytes of part (comp bytes compressed): too many for
+ * the part or for the file, or too many for the compressed size.
+ */
+static int
+part_bomb(struct xlsx *x, const char *part, unsigned long long n,
+    unsigned long long comp, long long limit)
+{
+	if (n > (unsigned long long)limit)
+		return xlsx_fail(x, "%s: decompressed size exceeds %lld bytes "
+		    "(zip bomb?)", part, limit);
+	if (n > (unsigned long long)(XLSX_MAX_TOTAL - x->total))
+		return xlsx_fail(x, "%s: decompressed size exceeds %lld bytes "
+		    "in all (zip bomb?)", part, XLSX_MAX_TOTAL);
+	if (n > XLSX_RATIO_FLOOR && n / XLSX_MAX_RATIO > comp)
+		return xlsx_fail(x, "%s: decompressed size exceeds %d times "
+		    "the compressed size (zip bomb?)", part, XLSX_MAX_RATIO);
+	return 0;
+}
+
+/*
+ * Has expat held one token for too long? Between calls it holds what
+ * follows its last event, which is where it reports being.
+ */
+static int
+part_token(struct xlsx *x)
+{
+	if (x->xp.fed - (long long)XML_GetCurrentByteIndex(x->xp.p) <=
+	    XLSX_MAX_TOKEN)
+		return 0;
+	return xlsx_fail(x, "%s: XML token longer than %d bytes at line %lu",
+	    x->xp.part, XLSX_MAX_TOKEN,
+	    (unsigned long)XML_GetCurrentLineNumber(x->xp.p));
+}
+
+/* Why expat stopped: ours, the row callback's, or malformed XML. */
+static int
+part_xmlerr(struct xlsx *x)
+{
+	if (x->failed)
+		return -1;
+	if (x->fnstop)
+		return 1;
+	return xlsx_fail(x, "%s: malformed XML at line %lu: %s", x->xp.part,
+	    (unsigned long)XML_GetCurrentLineNumber(x->xp.p),
+	    XML_ErrorString(XML_GetErrorCode(x->xp.p)));
+}
+
+/* Inflate the open part zf into the parser in chunks. */
+static int
+part_feed(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
+    long long limit)
+{
+	unsigned long long	 got = 0;
+	zip_int64_t		 n;
+	void			*b;
+
+	do {
+		if ((b = XML_GetBuffer(x->xp.p, XLSX_CHUNK)) == NULL)
+			fatalx("out of memory in the XML parser");
+		if ((n = zip_fread(zf, b, XLSX_CHUNK)) < 0)
+			return xlsx_fail(x, "%s: %s", x->xp.part,
+			    zip_file_strerror(zf));
+		got += (unsigned long long)n;
+		if (part_bomb(x, x->xp.part, got, st->comp_size, limit) == -1)
+			return -1;
+		x->xp.fed += n;
+		if (XML_ParseBuffer(x->xp.p, (int)n, n == 0) != XML_STATUS_OK)
+			return part_xmlerr(x);
+		if (part_token(x) == -1)
+			return -1;
+	} while (n > 0);
+	x->total += (long long)got;
+	return 0;
+}
+
+/*
+ * Stream one part of the archive through expat with grammar doc, at most
+ * limit bytes. Returns 0, 1 when the row callback stopped it, or -1 with
+ * the error set.
+ */
+static int
+part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
+    long long limit)
+{
+	zip_int64_t	 idx;
+	zip_stat_t	 st;
+	zip_file_t	*zf = NULL;
+	int		 rc = -1;
+
+	if ((idx = part_locate(x, part)) < 0)
+		return xlsx_fail(x, "missing part %s", part);
+	if (zip_stat_index(x->za, (zip_uint64_t)idx, 0, &st) == -1 ||
+	    (st.valid & (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE)) !=
+	    (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE))
+		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
+	if (part_bomb(x, part, st.size, st.comp_size, limit) == -1)
+		return -1;
+	if ((zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0)) == NULL)
+		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
+	xml_new(x, part, doc);
+	rc = part_feed(x, zf, &st, limit);
+	XML_ParserFree(x->xp.p);
+	x->xp.p = NULL;
+	zip_fclose(zf);
+	return rc;
+}
+
+/* ---------------------------------------------------- relationships */
+
+static void
+rels_free(struct xlsx *x)
+{
+	size_t	 i;
+
+	for (i = 0; i < x->nrels; i++) {
+		free(x->rels[i].id);
+		free(x->rels[i].type);
+		free(x->rels[i].target);
+	}
+	free(x->rels);
+	x->rels = NULL;
+	x->nrels = 0;
+}
+
+static void
+rels_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
+{
+	const char	*id, *type, *target, *mode;
+	struct rel	*r;
+
+	if (st != R_REL)
+		return;
+	id = xml_attr(attr, "Id");
+	type = xml_attr(attr, "Type");
+	target = xml_attr(attr, "Target");
+	mode = xml_attr(attr, "TargetMode");
+	if (id == NULL || type == NULL || target == NULL ||
+	    (mode != NULL && strcmp(mode, "Internal") != 0))
+		return;
+	if (x->nrels == XLSX_MAX_RELS) {
+		xlsx_fail(x, "%s: more than %d relationships", x->xp.part,
+		    XLSX_MAX_RELS);
+		return;
+	}
+	x->rels = xrealloc(x->rels, (x->nrels + 1) * sizeof(*x->rels));
+	r = &x->rels[x->nrels++];
+	r->id = xstrdup(id);
+	r->type = xstrdup(type);
+	r->target = xstrdup(target);
+}
+
+static const struct rel *
+rels_byid(struct xlsx *x, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < x->nrels; i++)
+		if (strcmp(x->rels[i].id, id) == 0)
+			return &x->rels[i];
+	return NULL;
+}
+
+/* The part of the first relationship of a type, from part; or NULL. */
+static char *
+rels_part(struct xlsx *x, const char *from, const char *type)
+{
+	size_t	 i;
+
+	for (i = 0; i < x->nrels; i++)
+		if (rel_is(&x->rels[i], type))
+			return part_resolve(from, x->rels[i].target);
+	return NULL;
+}
+
+/* "dir/_rels/name.rels" for "dir/name". Must be freed. */
+static char *
+rels_name(const char *part)
+{
+	const char	*sl = strrchr(part, '/');
+	char		*s;
+	int		 dir = sl != NULL ? (int)(sl - part + 1) : 0;
+
+	xasprintf(&s, "%.*s_rels/%s.rels", dir, part, part + dir);
+	return s;
+}
+
+/* ----------------------------------------------------------- workbook */
+
+static void
+book_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
+{
+	const char	*name, *rid, *state;
+	struct sheet	*s;
+
+	if (st == W_PR) {
+		x->date1904 = xml_bool(xml_attr(attr, "date1904"));
+		return;
+	}
+	if (st != W_SHEET)
+		return;
+	name = xml_attr(attr, "name");
+	rid = xml_attr(attr, "id");
+	state = xml_attr(attr, "state");
+	if (name == NULL || rid == NULL)
+		return;
+	if (x->nsheets == XLSX_MAX_SHEETS) {
+		xlsx_fail(x, "%s: more than %d sheets", x->xp.part,
+		    XLSX_MAX_SHEETS);
+		return;
+	}
+	x->sheets = xrealloc(x->sheets, (x->nsheets + 1) * sizeof(*x->sheets));
+	s = &x->sheets[x->nsheets++];
+	s->name = xstrdup(name);
+	s->rid = xstrdup(rid);
+	s->hidden = state != NULL && strcmp(state, "visible") != 0;
+}
+
+/*
+ * The workbook part, named by the package relationships (xl/workbook.xml
+ * if they are missing), its sheets, then its own relationships.
+ */
+static int
+book_read(struct xlsx *x)
+{
+	char	*rels = NULL;
+	int	 rc = -1;
+
+	if (part_locate(x, "_rels/.rels") >= 0) {
+		if (part_parse(x, "_rels/.rels", &doc_rels, XLSX_MAX_META) != 0)
+			goto out;
+		x->book = rels_part(x, "", "officeDocument");
+		rels_free(x);
+	}
+	if (x->book == NULL)
+		x->book = xstrdup("xl/workbook.xml");
+	if (part_parse(x, x->book, &doc_book, XLSX_MAX_META) != 0)
+		goto out;
+	if (x->nsheets == 0) {
+		xlsx_fail(x, "%s: no sheets", x->book);
+		goto out;
+	}
+	rels = rels_name(x->book);
+	if (part_parse(x, rels, &doc_rels, XLSX_MAX_META) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(rels);
+	return rc;
+}
+
+/* The relationship of sheet s if it is a worksheet, else NULL. */
+static const struct rel *
+book_worksheet(struct xlsx *x, const struct sheet *s)
+{
+	const struct rel	*r = rels_byid(x, s->rid);
+
+	return r != NULL && rel_is(r, "worksheet") ? r : NULL;
+}
+
+static const struct sheet *
+book_byname(struct xlsx *x, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < x->nsheets; i++)
+		if (strcmp(x->sheets[i].name, name) == 0)
+			return &x->sheets[i];
+	for (i = 0; i < x->nsheets; i++)
+		if (strcasecmp(x->sheets[i].name, name) == 0)
+			return &x->sheets[i];
+	return NULL;
+}
+
+static int
+book_nosuch(struct xlsx *x, const char *name)
+{
+	struct buf	 b = { 0 };
+	size_t		 i;
+
+	buf_add(&b, "", 0);
+	for (i = 0; i < x->nsheets; i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "", x->sheets[i].name);
+	xlsx_fail(x, "no sheet named '%s' (sheets: %s)", name, b.p);
+	buf_free(&b);
+	return -1;
+}
+
+/*
+ * The part of the worksheet to read: the one named want, or the first
+ * visible worksheet. Must be freed.
+ */
+static char *
+book_pick(struct xlsx *x, const char *want)
+{
+	const struct sheet	*s = NULL;
+	const struct rel	*r = NULL;
+	size_t			 i;
+	char			*part;
+
+	if (want != NULL) {
+		if ((s = book_byname(x, want)) == NULL) {
+			book_nosuch(x, want);
+			return NULL;
+		}
+		if ((r = book_worksheet(x, s)) == NULL) {
+			xlsx_fail(x, "sheet '%s' is not a worksheet", s->name);
+			return NULL;
+		}
+	}
+	for (i = 0; r == NULL && i < x->nsheets; i++) {
+		s = &x->sheets[i];
+		if (!s->hidden)
+			r = book_worksheet(x, s);
+	}
+	if (r == NULL) {
+		xlsx_fail(x, "%s: no visible worksheet", x->book);
+		return NULL;
+	}
+	if ((part = part_resolve(x->book, r->target)) == NULL)
+		xlsx_fail(x, "sheet '%s': bad part name %s", s->name,
+		    r->target);
+	return part;
+}
+
+/* ------------------------------------------------------------- styles */
+
+static void
+styles_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
+{
+	const char	*a, *code;
+	long		 id;
+
+	if ((a = xml_attr(attr, "numFmtId")) == NULL)
+		a = st == T_XF ? "0" : "";
+	id = dec_parse(a, 999999999);
+	if (st == T_FMT && x->nfmts < XLSX_MAX_NUMFMT) {
+		code = xml_attr(attr, "formatCode");
+		if (id < 0 || code == NULL)
+			return;
+		x->fmts = xrealloc(x->fmts, (x->nfmts + 1) * sizeof(*x->fmts));
+		x->fmts[x->nfmts].id = id;
+		x->fmts[x->nfmts++].flags = numfmt_class(code);
+	} else if (st == T_XF && x->nxf < XLSX_MAX_XF) {
+		x->xfid = xrealloc(x->xfid, (x->nxf + 1) * sizeof(*x->xfid));
+		x->xfid[x->nxf++] = id < 0 ? 0 : id;
+	}
+}
+
+/* ----------------------------------------------------- shared strings */
+
+static void
+sst_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
+{
+	(void)attr;
+	if (st == K_SI)
+		text_reset(x);
+}
+
+static void
+sst_end(struct xlsx *x, enum xstate st)
+{
+	if (st != K_SI)
+		return;
+	if (x->nsst == XLSX_MAX_SST || x->sst.len + x->text.len + 1 >
+	    XLSX_MAX_SST_BYTES) {
+		xlsx_fail(x, "%s: more than %d shared strings or %d bytes",
+		    x->xp.part, XLSX_MAX_SST, XLSX_MAX_SST_BYTES);
+		return;
+	}
+	if (x->nsst + 2 > x->sstcap) {
+		x->sstcap = x->sstcap ? x->sstcap * 2 : 1024;
+		x->sstoff = xrealloc(x->sstoff, x->sstcap *
+		    sizeof(*x->sstoff));
+	}
+	x->sstoff[x->nsst] = (uint32_t)x->sst.len;
+	x->text.len = xstr_decode(x->text.p, x->text.len);
+	buf_add(&x->sst, x->text.p, x->text.len);
+	buf_addc(&x->sst, '\0');
+	x->sstoff[++x->nsst] = (uint32_t)x->sst.len;
+}
+
+/* -------------------------------------------------------------- sheet */
+
+static void
+row_begin(struct xlsx *x, const XML_Char **attr)
+{
+	const char	*r = xml_attr(attr, "r");
+	long		 n;
+
+	n = r != NULL ? dec_parse(r, XLSX_MAX_ROWNUM) : (long)x->rownum + 1;
+	if (n <= 0 || n > XLSX_MAX_ROWNUM) {
+		xlsx_fail(x, "%s: row number '%s' after row %zu is not in "
+		    "1..%d", x->xp.part, r != NULL ? r : "(next)", x->rownum,
+		    XLSX_MAX_ROWNUM);
+		return;
+	}
+	if ((size_t)n <= x->rownum) {
+		xlsx_fail(x, "%s: row %ld out of order after row %zu",
+		    x->xp.part, n, x->rownum);
+		return;
+	}
+	x->rownum = (size_t)n;
+	x->col = 0;
+	x->ncells = 0;
+	x->wide = 0;
+	buf_reset(&x->rowtext);
+}
+
+static enum ctype
+cell_type(const char *t)
+{
+	if (t == NULL || (t[0] == 'n' && t[1] == '\0'))
+		return C_NUM;
+	if (t[0] != '\0' && t[1] == '\0') {
+		if (t[0] == 's')
+			return C_SST;
+		if (t[0] == 'b')
+			return C_BOOL;
+		if (t[0] == 'e')
+			return C_ERR;
+	}
+	return C_STR;		/* str, inlineStr, d */
+}
+
+static void
+cell_begin(struct xlsx *x, const XML_Char **attr)
+{
+	const char	*r = NULL, *t = NULL, *s = NULL, *a;
+	char		 prev[4];
+	size_t		 col;
+	long		 xf;
+
+	for (; attr[0] != NULL; attr += 2) {
+		a = xml_local(attr[0]);
+		if (a[0] != '\0' && a[1] == '\0') {
+			if (a[0] == 'r')
+				r = attr[1];
+			else if (a[0] == 't')
+				t = attr[1];
+			else if (a[0] == 's')
+				s = attr[1];
+		}
+	}
+	col = r != NULL ? col_parse(r) : x->col + 1;
+	if (col == 0 || col > XLSX_MAX_COL) {
+		xlsx_fail(x, "%s: row %zu: cell reference '%s' %s", x->xp.part,
+		    x->rownum, r != NULL ? r : "", col == 0 ? "is not valid" :
+		    "is beyond column XFD");
+		return;
+	}
+	if (col <= x->col) {
+		col_name(x->col, prev);
+		xlsx_fail(x, "%s: row %zu: cell %s out of order after column "
+		    "%s", x->xp.part, x->rownum, r, prev);
+		return;
+	}
+	x->col = col;
+	x->ctype = cell_type(t);
+	xf = s != NULL ? dec_parse(s, XLSX_MAX_XF) : 0;
+	x->cfmt = xf >= 0 && (size_t)xf < x->nxf ? x->xfflag[xf] : 0;
+	text_reset(x);
+}
+
+/* The shared string a cell's text indexes, or -1 with the error set. */
+static int
+cell_sst(struct xlsx *x, const char **v, size_t *n)
+{
+	long	 i = dec_parse(x->text.len ? x->text.p : "", XLSX_MAX_SST);
+	char	 c[4];
+
+	if (i < 0 || (size_t)i >= x->nsst) {
+		col_name(x->col, c);
+		return xlsx_fail(x, "%s: cell %s%zu: shared string '%.20s' "
+		    "out of range (%zu strings)", x->xp.part, c, x->rownum,
+		    x->text.len ? x->text.p : "", x->nsst);
+	}
+	*v = x->sst.p + x->sstoff[i];
+	*n = x->sstoff[i + 1] - x->sstoff[i] - 1;
+	return 0;
+}
+
+/* A cell's value as text, by its type; -1 with the error set. */
+static int
+cell_value(struct xlsx *x, const char **v, size_t *n, unsigned char *ff,
+    char *num)
+{
+	*v = x->text.len ? x->text.p : "";
+	*n = x->text.len;
+	switch (x->ctype) {
+	case C_SST:
+		return cell_sst(x, v, n);
+	case C_BOOL:
+		if (strcmp(*v, "1") == 0 || strcmp(*v, "true") == 0)
+			*v = "TRUE";
+		else if (strcmp(*v, "0") == 0 || strcmp(*v, "false") == 0)
+			*v = "FALSE";
+		*n = strlen(*v);
+		break;
+	case C_ERR:
+		*ff |= FF_ERROR;
+		break;
+	case C_NUM:
+		if (*n > 0 && *n < XLSX_NUMLEN) {
+			*v = num_format(x, *v, *n, num, XLSX_NUMLEN);
+			*n = strlen(*v);
+		}
+		break;
+	case C_STR:
+		x->text.len = xstr_decode(x->text.p, x->text.len);
+		*n = x->text.len;
+		break;
+	}
+	return 0;
+}
+
+static void
+cell_end(struct xlsx *x)
+{
+	char		 num[XLSX_NUMLEN];
+	const char	*v;
+	size_t		 n;
+	unsigned char	 ff = 0;
+	struct cellv	*c;
+
+	if (cell_value(x, &v, &n, &ff, num) == -1 || n == 0)
+		return;
+	if (x->col > MAX_COLUMNS) {
+		x->wide = 1;
+		return;
+	}
+	if (n > MAX_FIELD_LEN) {
+		n = utf8_cut(v, n, MAX_FIELD_LEN);
+		ff |= FF_TRUNC;
+	}
+	c = &x->cells[x->ncells++];
+	c->col = x->col;
+	c->len = n;
+	c->ff = ff;
+	c->p = NULL;
+	if (x->ctype == C_SST && !(ff & FF_TRUNC)) {
+		c->p = v;
+		return;
+	}
+	c->off = x->rowtext.len;
+	buf_add(&x->rowtext, v, n);
+	buf_addc(&x->rowtext, '\0');
+}
+
+/* Hand a row with anything in it to the callback. */
+static void
+row_end(struct xlsx *x)
+{
+	struct rawrow	 rr;
+	size_t		 i, j = 0;
+
+	if (x->ncells == 0 && !x->wide)
+		return;
+	if (x->emitted == 0 && x->wide) {
+		xlsx_fail(x, "%s: header row %zu has more than %d columns",
+		    x->xp.part, x->rownum, MAX_COLUMNS);
+		return;
+	}
+	if (x->emitted > MAX_ROWS) {
+		xlsx_fail(x, "%s: more than %d data rows", x->xp.part,
+		    MAX_ROWS);
+		return;
+	}
+	memset(&rr, 0, sizeof(rr));
+	rr.row = x->rownum;
+	rr.nf = x->ncells > 0 ? x->cells[x->ncells - 1].col : 0;
+	for (i = 0; i < rr.nf; i++) {
+		if (x->cells[j].col == i + 1) {
+			x->fv[i] = x->cells[j].p != NULL ? x->cells[j].p :
+			    x->rowtext.p + x->cells[j].off;
+			x->lenv[i] = x->cells[j].len;
+			x->ffv[i] = x->cells[j++].ff;
+		} else {
+			x->fv[i] = "";
+			x->lenv[i] = 0;
+			x->ffv[i] = 0;
+		}
+	}
+	rr.f = x->fv;
+	rr.len = x->lenv;
+	rr.ff = x->ffv;
+	rr.wide = x->wide;
+	x->emitted++;
+	if (x->fn(x->arg, &rr) != 0) {
+		x->fnstop = 1;
+		XML_StopParser(x->xp.p, XML_FALSE);
+	}
+}
+
+static void
+sheet_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
+{
+	if (st == H_SHEET)
+		x->sawsheet = 1;
+	else if (st == H_ROW)
+		row_begin(x, attr);
+	else if (st == H_C)
+		cell_begin(x, attr);
+}
+
+static void
+sheet_end(struct xlsx *x, enum xstate st)
+{
+	if (st == H_C)
+		cell_end(x);
+	else if (st == H_ROW)
+		row_end(x);
+}
+
+/* Read the worksheet part, calling fn per row: 0, 1 or -1. */
+static int
+sheet_read(struct xlsx *x, const char *part)
+{
+	int	 rc;
+
+	x->cells = xcalloc(MAX_COLUMNS, sizeof(*x->cells));
+	x->fv = xcalloc(MAX_COLUMNS, sizeof(*x->fv));
+	x->lenv = xcalloc(MAX_COLUMNS, sizeof(*x->lenv));
+	x->ffv = xcalloc(MAX_COLUMNS, sizeof(*x->ffv));
+	buf_add(&x->rowtext, "", 0);
+	rc = part_parse(x, part, &doc_sheet, XLSX_MAX_TOTAL);
+	if (rc == 0 && !x->sawsheet)
+		rc = xlsx_fail(x, "%s: not a worksheet", part);
+	return rc;
+}
+
+/* ------------------------------------------------------------ the load */
+
+static int
+xlsx_open(struct xlsx *x, const char *path)
+{
+	zip_error_t	 ze;
+	zip_source_t	*src;
+
+	zip_error_init(&ze);
+	if ((src = zip_source_file_create(path, 0, -1, &ze)) != NULL) {
+		x->za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS,
+		    &ze);
+		if (x->za == NULL)
+			zip_source_free(src);
+	}
+	if (x->za == NULL) {
+		switch (zip_error_code_zip(&ze)) {
+		case ZIP_ER_NOENT:
+		case ZIP_ER_OPEN:
+		case ZIP_ER_READ:
+		case ZIP_ER_SEEK:
+		case ZIP_ER_MEMORY:
+			xlsx_fail(x, "cannot read: %s",
+			    zip_error_strerror(&ze));
+			break;
+		default:
+			xlsx_fail(x, "not a valid XLSX file: %s",
+			    zip_error_strerror(&ze));
+		}
+	}
+	zip_error_fini(&ze);
+	return x->za != NULL ? 0 : -1;
+}
+
+/* The styles and shared strings the workbook's relationships name. */
+static int
+xlsx_tables(struct xlsx *x)
+{
+	char	*styles, *sst;
+	int	 rc = -1;
+
+	styles = rels_part(x, x->book, "styles");
+	sst = rels_part(x, x->book, "sharedStrings");
+	if (styles != NULL && part_parse(x, styles, &doc_styles,
+	    XLSX_MAX_META) != 0)
+		goto out;
+	styles_resolve(x);
+	buf_add(&x->text, "", 0);
+	if (sst != NULL && part_parse(x, sst, &doc_sst, XLSX_MAX_TOTAL) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(styles);
+	free(sst);
+	return rc;
+}
+
+static void
+xlsx_free(struct xlsx *x)
+{
+	size_t	 i;
+
+	if (x->za != NULL)
+		zip_discard(x->za);
+	rels_free(x);
+	for (i = 0; i < x->nsheets; i++) {
+		free(x->sheets[i].name);
+		free(x->sheets[i].rid);
+	}
+	free(x->sheets);
+	free(x->book);
+	free(x->fmts);
+	free(x->xfid);
+	free(x->xfflag);
+	buf_free(&x->text);
+	buf_free(&x->sst);
+	free(x->sstoff);
+	buf_free(&x->rowtext);
+	free(x->cells);
+	free(x->fv);
+	free(x->lenv);
+	free(x->ffv);
+}
+
+/*
+ * Read the worksheet named sheet (NULL: the first visible one) of the
+ * XLSX file at path and call fn for every row with a non-empty cell, the
+ * header first. Returns 0 at the end, 1 when fn stopped it, or -1 with
+ * the cause in err (without the file name).
+ */
+int
+load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	struct xlsx	 x;
+	char		*part = NULL;
+	int		 rc = -1;
+
+	memset(&x, 0, sizeof(x));
+	x.err = err;
+	x.errlen = errlen;
+	x.fn = fn;
+	x.arg = arg;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (xlsx_open(&x, path) == -1 || book_read(&x) == -1)
+		goto out;
+	if ((part = book_pick(&x, sheet)) == NULL)
+		goto out;
+	if (xlsx_tables(&x) == -1)
+		goto out;
+	rc = sheet_read(&x, part);
+out:
+	free(part);
+	xlsx_free(&x);
+	return rc;
+}

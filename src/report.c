@@ -1,0 +1,273 @@
+/*
+ * Report files: which runs get which files, their names, and the writing
+ * itself. The formats are a table; each writer only formats, and this
+ * file owns the files: a hidden temporary name, mode 0640, fsync, rename.
+ * Every report is made from the database, so `rostersync report` gives
+ * the same content as the run wrote.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+static const struct format {
+	enum rfmt	 fmt;
+	const char	*ext;
+	int		 (*to_file)(struct store *, const struct run *, FILE *);
+	int		 (*to_path)(struct store *, const struct run *,
+			    const char *);
+} formats[RF__COUNT] = {
+	{ RF_CSV, ".csv", report_csv, NULL },
+	{ RF_XLSX, ".xlsx", NULL, report_xlsx },
+	{ RF_LOG, ".log", report_log, NULL },
+};
+
+/* The run log is for every run; reports for runs that reached a result. */
+int
+report_due(enum runstatus s, enum rfmt f)
+{
+	if (f == RF_LOG)
+		return 1;
+	switch (s) {
+	case RS_SUCCESS:
+	case RS_ATTENTION:
+	case RS_APPROVED:
+	case RS_LOADFAIL:
+	case RS_THRESHOLD:
+	case RS_PENDING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+const char *
+report_kind(enum runstatus s)
+{
+	switch (s) {
+	case RS_LOADFAIL:
+		return "Error log";
+	case RS_THRESHOLD:
+	case RS_PENDING:
+		return "Preview report (nothing applied)";
+	default:
+		return "Result report";
+	}
+}
+
+void
+report_basename(time_t t, char *out, size_t outlen)
+{
+	struct tm	 tm;
+	char		 mon[8];
+	int		 h;
+
+	localtime_r(&t, &tm);
+	strftime(mon, sizeof(mon), "%b", &tm);
+	h = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
+	snprintf(out, outlen, "Sync Logs - %d %s %d %d.%02d%s", tm.tm_mday,
+	    mon, tm.tm_year + 1900, h, tm.tm_min, tm.tm_hour < 12 ? "am" :
+	    "pm");
+}
+
+void
+time_local(time_t t, char *out, size_t outlen)
+{
+	struct tm	 tm;
+
+	if (t == 0) {
+		snprintf(out, outlen, "-");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+int
+cell_is_formula(const char *s)
+{
+	return s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
+	    s[0] == '\t' || s[0] == '\r';
+}
+
+static void
+pair(void (*fn)(void *, const char *, const char *), void *arg,
+    const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+pair(void (*fn)(void *, const char *, const char *), void *arg,
+    const char *label, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 v[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	fn(arg, label, v);
+}
+
+void
+report_summary(const struct run *r,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	char	 t[64];
+	int	 i;
+
+	pair(fn, arg, "Report", "%s", report_kind(r->status));
+	pair(fn, arg, "Status", "%s", runstatus_label(r->status));
+	pair(fn, arg, "Run", "%lld", r->id);
+	pair(fn, arg, "Sync", "%s", r->sync);
+	pair(fn, arg, "Trigger", "%s", r->trigger);
+	pair(fn, arg, "Data source", "%s", r->source ? r->source : "");
+	pair(fn, arg, "File name", "%s", r->file_name ? r->file_name : "");
+	pair(fn, arg, "SHA-256", "%s", r->sha256);
+	pair(fn, arg, "File size (bytes)", "%lld", r->size);
+	pair(fn, arg, "Rows read", "%lld", r->rows);
+	time_local(r->started, t, sizeof(t));
+	pair(fn, arg, "Started", "%s", t);
+	pair(fn, arg, "Time zone", "%s", getenv("TZ") ? getenv("TZ") : "UTC");
+	time_local(r->finished, t, sizeof(t));
+	pair(fn, arg, "Finished", "%s", t);
+	pair(fn, arg, "Duration (s)", "%.3f", (double)r->duration_ms / 1000);
+	for (i = 0; i < IT__COUNT; i++)
+		pair(fn, arg, itemtype_label(i), "%lld", r->count[i]);
+	for (i = 0; i < ISS__COUNT; i++)
+		pair(fn, arg, issuetype_label(i), "%lld", r->issues[i]);
+	pair(fn, arg, "Impacted users", "%lld", r->impacted);
+	pair(fn, arg, "Rows skipped", "%lld", r->skipped);
+	pair(fn, arg, "Active users before", "%lld", r->active_before);
+	pair(fn, arg, "Threshold: max deletes", "%lld", r->max_deletes);
+	pair(fn, arg, "Threshold: max delete percent", "%g",
+	    r->max_delete_percent);
+	pair(fn, arg, "Threshold tripped", "%s", r->tripped ? "yes" : "no");
+	if (r->allow_deletes >= 0)
+		pair(fn, arg, "One-time --allow-deletes", "%lld",
+		    r->allow_deletes);
+	pair(fn, arg, "Dry run", "%s", r->dry_run ? "yes" : "no");
+	pair(fn, arg, "Approver", "%s", r->approver ? r->approver : "");
+	pair(fn, arg, "Reason", "%s", r->reason ? r->reason : "");
+	pair(fn, arg, "Error", "%s", r->error ? r->error : "");
+}
+
+/* A new file for a report: mode 0640, never through a link. */
+static FILE *
+create_file(const char *path)
+{
+	int	 fd;
+	FILE	*fp;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	if (fd == -1)
+		return NULL;
+	fchmod(fd, 0640);
+	if ((fp = fdopen(fd, "w")) == NULL)
+		close(fd);
+	return fp;
+}
+
+static int
+close_file(FILE *fp)
+{
+	int	 rc = 0;
+
+	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) == -1)
+		rc = -1;
+	if (fclose(fp) == EOF)
+		rc = -1;
+	return rc;
+}
+
+/* Write one format to path directly. */
+static int
+write_format(struct store *st, const struct run *r, const struct format *f,
+    const char *path)
+{
+	FILE	*fp;
+	int	 rc;
+
+	if (f->to_path != NULL) {
+		if (strcmp(path, "-") == 0) {
+			log_warnx("an XLSX report needs a file: use -o PATH");
+			return -1;
+		}
+		unlink(path);
+		if ((rc = f->to_path(st, r, path)) == 0)
+			chmod(path, 0640);
+		return rc;
+	}
+	if (strcmp(path, "-") == 0) {
+		rc = f->to_file(st, r, stdout);
+		return fflush(stdout) == EOF ? -1 : rc;
+	}
+	if ((fp = create_file(path)) == NULL)
+		return -1;
+	rc = f->to_file(st, r, fp);
+	if (close_file(fp) == -1)
+		rc = -1;
+	return rc;
+}
+
+int
+report_write_one(struct store *st, const struct run *r, enum rfmt fmt,
+    const char *path)
+{
+	return write_format(st, r, &formats[fmt], path);
+}
+
+/* Temporary name, then rename: a reader never sees half a report. */
+static int
+write_named(struct config *cfg, struct store *st, const struct run *r,
+    const struct format *f)
+{
+	char	*dir, *tmp, *final;
+	int	 rc = -1;
+
+	if ((dir = spool_path(cfg, "reports", r->sync, NULL)) == NULL)
+		return -1;
+	xasprintf(&tmp, "%s/.%s%s.tmp", dir, r->report_base, f->ext);
+	xasprintf(&final, "%s/%s%s", dir, r->report_base, f->ext);
+	if (write_format(st, r, f, tmp) == -1)
+		log_warn("cannot write the report %s", final);
+	else if (rename(tmp, final) == -1)
+		log_warn("cannot rename %s", tmp);
+	else
+		rc = fsync_dir_of(final);
+	if (rc == -1)
+		unlink(tmp);
+	free(dir);
+	free(tmp);
+	free(final);
+	return rc;
+}
+
+int
+report_write_all(struct config *cfg, struct store *st, long long id)
+{
+	struct run	 r;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (store_run_get(st, id, &r) != 0)
+		return -1;
+	if (r.report_base == NULL) {
+		char base[128];
+
+		report_basename(r.started, base, sizeof(base));
+		r.report_base = xstrdup(base);
+	}
+	for (i = 0; i < RF__COUNT; i++)
+		if (report_due(r.status, formats[i].fmt) &&
+		    write_named(cfg, st, &r, &formats[i]) == -1)
+			rc = -1;
+	run_free(&r);
+	return rc;
+}

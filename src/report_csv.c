@@ -1,0 +1,96 @@
+/*
+ * The CSV report: the full report (summary, every change, every issue) as
+ * one RFC 4180 table with a header row, UTF-8 with a byte-order mark so
+ * Excel shows accents, CRLF line ends. A value a spreadsheet would take
+ * for a formula is prefixed with a quote.
+ */
+#include <string.h>
+
+#include "rostersync.h"
+
+static const char *const columns[] = {
+	"Section", "Type", "Employee ID", "Email", "Name", "Field",
+	"Old value", "New value", "Status", "Row", "Message", "Suggested fix",
+};
+#define NCOLS	(sizeof(columns) / sizeof(columns[0]))
+
+static void
+put_cell(FILE *fp, const char *s)
+{
+	int	 quote = strpbrk(s, ",\"\r\n") != NULL || s[0] == ' ' ||
+		    (s[0] != '\0' && s[strlen(s) - 1] == ' ');
+
+	if (cell_is_formula(s)) {
+		quote = 1;
+		fputs("\"'", fp);
+	} else if (quote)
+		fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			fputc('"', fp);
+		fputc(*s, fp);
+	}
+	if (quote)
+		fputc('"', fp);
+}
+
+static void
+put_row(FILE *fp, const char *const *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOLS; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		put_cell(fp, v[i] ? v[i] : "");
+	}
+	fputs("\r\n", fp);
+}
+
+static void
+on_summary(void *arg, const char *label, const char *value)
+{
+	const char *v[NCOLS] = { "Summary", NULL, NULL, NULL, NULL, label,
+	    NULL, value };
+
+	put_row(arg, v);
+}
+
+static int
+on_item(void *arg, const struct itemview *it)
+{
+	const char *v[NCOLS] = { "Change", itemtype_label(it->type), it->key,
+	    it->email, it->type == IT_TEAM_CREATE ||
+	    it->type == IT_TEAM_DELETE ? it->team : it->name, it->field,
+	    it->old, it->new, itemstatus_slug(it->status), NULL, it->error };
+
+	if (it->field == NULL)
+		v[6] = v[7] = NULL;
+	put_row(arg, v);
+	return 0;
+}
+
+static int
+on_issue(void *arg, const struct issueview *is)
+{
+	char		 row[24];
+	const char	*v[NCOLS] = { "Issue", issuetype_label(is->type),
+	    is->key, NULL, NULL, is->field, NULL, NULL, NULL, row,
+	    is->message, is->fix };
+
+	snprintf(row, sizeof(row), "%lld", is->row);
+	put_row(arg, v);
+	return 0;
+}
+
+int
+report_csv(struct store *st, const struct run *r, FILE *fp)
+{
+	fputs("\xef\xbb\xbf", fp);
+	put_row(fp, columns);
+	report_summary(r, on_summary, fp);
+	if (store_item_each(st, r->id, on_item, fp) == -1 ||
+	    store_issue_each(st, r->id, on_issue, fp) == -1)
+		return -1;
+	return ferror(fp) ? -1 : 0;
+}

@@ -1,0 +1,780 @@
+/*
+ * rostersync: keep a user directory in step with HR exports.
+ *
+ * One run takes one input file of one sync through the pipeline:
+ *
+ *   fetch -> load -> validate -> diff -> guard -> apply -> report -> publish
+ *
+ *   fetch.c       finds settled files at a sync's source (fetch_dir.c is the
+ *                 local drop-zone backend), copies each durably into
+ *                 spool/incoming/SYNC/ and records it in the ledger
+ *   load.c        picks the format by content, maps the header to the sync's
+ *                 slots and hands one struct record per data row to the run;
+ *                 the formats (load_csv.c, load_xlsx.c) only emit raw rows
+ *   validate.c    row checks while loading, cross-row checks after: issues
+ *   diff.c        the export against the directory: items
+ *   guard.c       the deactivation threshold and the approval mode
+ *   apply.c       one transaction: directory, items, issues, run status
+ *   report.c      report files (report_csv.c, ...) and the run log (runlog.c)
+ *   store.c       every SQL statement
+ *   run.c         one run end to end, and recovery of interrupted runs
+ *   cli.c         the read-only views: history, show, items
+ *
+ * Nothing after load.c knows whether the input was CSV or XLSX, and nothing
+ * outside store.c speaks SQL.
+ */
+#ifndef ROSTERSYNC_H
+#define ROSTERSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+struct store;
+struct job;
+
+#define RS_VERSION		"0.1.0"
+#define RS_DEFAULT_CONFIG	"/etc/rostersync/rostersync.conf"
+
+/* Limits on untrusted input (all of it comes from the drop-zone). */
+#define MAX_COLUMNS		1024	/* columns in a header row */
+#define MAX_FIELD_LEN		(64 * 1024) /* bytes in one cell */
+#define MAX_FIELD_HARD		(16 * 1024 * 1024) /* a cell past this: file fails */
+#define MAX_ROWS		(20 * 1000 * 1000) /* data rows in one file */
+#define MAX_SLOTS		128	/* mapped fields in one sync */
+#define MAX_KEY_FIELDS		4	/* columns in a composite key */
+#define MAX_NAME_LEN		255	/* a file name taken from a source */
+#define MAX_INPUT_SIZE		(8LL * 1024 * 1024 * 1024) /* one input file */
+#define MAX_ERRMSG		512	/* one error message */
+#define MAX_EMAIL_LEN		254	/* RFC 5321 */
+
+/* Exit codes, documented in README.md and rostersync(8). */
+#define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
+#define EXIT_FAIL		1	/* a run Failed (system error), or a command failed */
+#define EXIT_USAGE		2	/* bad command line */
+#define EXIT_CONFIG		3	/* the configuration is invalid */
+#define EXIT_DATA		4	/* a run ended Data Load Failed */
+#define EXIT_HELD		5	/* a run is Above Deactivation Threshold or Pending approval */
+#define EXIT_ATTENTION		6	/* a run ended Needs Attention */
+#define EXIT_BUSY		7	/* another run holds the spool lock */
+
+/* ---------------------------------------------------------------- util.c */
+
+/* Growable byte buffer; always NUL-terminated after the first append. */
+struct buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+void	 buf_add(struct buf *, const void *, size_t);
+void	 buf_adds(struct buf *, const char *);
+void	 buf_addc(struct buf *, int);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_reset(struct buf *);
+void	 buf_free(struct buf *);
+
+/* Bump allocator: many small strings freed at once. */
+struct arena {
+	struct arena_blk *blk;
+	size_t	 used;		/* bytes handed out, for statistics */
+};
+void	*arena_alloc(struct arena *, size_t);
+char	*arena_strndup(struct arena *, const char *, size_t);
+void	 arena_free(struct arena *);
+
+/* Out of memory is fatal at once (the first error level). */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+uint64_t hash64(const void *, size_t, uint64_t seed);
+
+/* Open-addressing map from a string to a uint32_t; keys are not copied. */
+#define STRMAP_NONE	UINT32_MAX
+struct strmap {
+	struct strmap_ent *e;
+	size_t	 cap;		/* a power of two */
+	size_t	 n;
+};
+uint32_t strmap_get(const struct strmap *, const char *, size_t);
+/* Insert a key that is not there yet; it must outlive the map. */
+void	 strmap_put(struct strmap *, const char *, size_t, uint32_t);
+void	 strmap_free(struct strmap *);
+
+/* JSON text: a string escaped into b, and a flat {"k":"v"} object read. */
+void	 json_str(struct buf *b, const char *, size_t);
+int	 json_flat_each(const char *,
+	    void (*)(void *, const char *k, const char *v, size_t vlen), void *);
+int	 utf8_valid(const char *, size_t);
+/* "2026-11-24T22:26:39Z" for t (UTC); out must hold 21 bytes. */
+void	 time_iso(time_t t, char out[21]);
+time_t	 time_parse_iso(const char *);	/* (time_t)-1 when not a time */
+int64_t	 now_ms(void);
+/* Parse a whole decimal number in [min, max]; -1 if it is not one. */
+int	 parse_ll(const char *, long long min, long long max, long long *out);
+
+/* ------------------------------------------------------------ sha256.c */
+
+struct sha256 {
+	uint32_t	 h[8];
+	uint64_t	 n;		/* bytes hashed so far */
+	unsigned char	 blk[64];
+	size_t		 fill;
+};
+void	 sha256_init(struct sha256 *);
+void	 sha256_update(struct sha256 *, const void *, size_t);
+void	 sha256_final(struct sha256 *, unsigned char out[32]);
+void	 sha256_hex(const unsigned char in[32], char out[65]);
+
+/* ---------------------------------------------------------------- log.c */
+
+enum loglevel { LOG_ERR = 3, LOG_WARNING = 4, LOG_NOTICE = 5, LOG_INFO = 6,
+	LOG_DEBUG = 7 };
+void	 log_init(int verbosity);	/* -1 quiet, 0 normal, 1 verbose */
+/* Every line from now on carries "run N sync S"; run 0 / NULL clears it. */
+void	 log_context(long long run, const char *sync);
+void	 log_msg(enum loglevel, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_warn(const char *, ...)	/* appends strerror(errno) */
+	    __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+/* A copy of every line also goes here while set (the run log). */
+void	 log_tee(FILE *);
+
+/* ------------------------------------------------------------- config.c */
+
+/* The canonical fields a mapping may name; anything else is an attribute. */
+enum canon {
+	F_EMPLOYEE_ID, F_EMAIL, F_FIRST_NAME, F_LAST_NAME, F_DISPLAY_NAME,
+	F_MANAGER_ID, F_DEPARTMENT, F_TITLE, F_LOCATION, F_EMPLOYMENT_STATUS,
+	F_START_DATE, F_END_DATE, F__COUNT
+};
+extern const char *const canon_names[F__COUNT];
+int	 canon_lookup(const char *);	/* enum canon, or -1 */
+
+enum fmt	{ FMT_AUTO, FMT_CSV, FMT_XLSX };
+enum after	{ AFTER_MOVE, AFTER_DELETE, AFTER_LEAVE };
+enum delmode	{ DEL_DEACTIVATE, DEL_DELETE };
+enum onthr	{ ONTHR_HOLD_ALL, ONTHR_HOLD_DELETES };
+enum approval	{ APPROVE_NEVER, APPROVE_ABOVE, APPROVE_ALWAYS };
+
+/* One field of a sync: where it comes from and how it is treated. */
+struct slot {
+	char	*name;		/* canonical field or attribute name */
+	char	*column;	/* HR header it is read from */
+	int	 canon;		/* enum canon, or -1 for an attribute */
+	int	 key;		/* part of the key (position + 1), or 0 */
+	int	 required;	/* an empty value skips the row */
+	int	 keep_empty;	/* an empty value keeps the directory's value */
+};
+
+/* The apply hook: run with execve for every item (issue 6). */
+struct hook {
+	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
+	int	 timeout;	/* seconds per item */
+};
+
+/* The SFTP side of a source (fetch_sftp.c). */
+struct sftpopt {
+	char	*known_hosts;	/* required for sftp:// sources */
+	char	*identity;	/* private key file */
+	char	*passphrase_file; /* optional, mode 0600 */
+	char	*password_file;	/* optional, mode 0600, instead of a key */
+	int	 accept_new_host_key; /* trust an unknown key once */
+	int	 timeout;	/* seconds, connect and each I/O */
+	int	 retries;	/* attempts on transient failures */
+};
+
+/* One named sync: a source of exports and what to do with them. */
+struct sync {
+	char		*name;
+	int		 line;		/* where it starts in the config */
+	int		 enabled;
+	char		*source;	/* "dir:/path" or "sftp://user@host:port/path" */
+	char		*pattern;	/* fnmatch(3) glob on file names */
+	enum fmt	 format;
+	char		*sheet;		/* XLSX sheet name, NULL: first visible */
+	int		 settle_seconds;
+	int		 use_marker;	/* wait for NAME.done instead of settling */
+	enum after	 after;		/* what becomes of the source file */
+	char		*processed_dir;	/* for AFTER_MOVE, relative to the source */
+	char		*reports_remote; /* where reports are published, or NULL */
+
+	struct slot	*slots;		/* from "mapping"; NULL: from the header */
+	size_t		 nslots;
+	char		**keys;		/* key field names, in order */
+	size_t		 nkeys;
+	char		**required;	/* required field names */
+	size_t		 nrequired;
+	char		**keep_empty;	/* fields where empty keeps the old value */
+	size_t		 nkeep_empty;
+	char		**ignore;	/* header columns neither stored nor diffed */
+	size_t		 nignore;
+
+	char		*terminated_field; /* default "employment_status" */
+	char		**terminated_values; /* compared case-insensitively */
+	size_t		 nterminated_values;
+	char		*team_field;	/* default "department"; NULL: no teams */
+
+	long long	 max_deletes;	/* default 500 */
+	double		 max_delete_percent; /* of active users, default 20 */
+	enum onthr	 on_threshold;
+	enum approval	 approval;
+	long long	 seat_limit;	/* 0: none */
+	enum delmode	 delete_mode;
+	int		 grace_days;	/* deactivated users kept, default 30 */
+
+	int		 keep_reports_days; /* 0: forever */
+	int		 keep_inputs_days;  /* 0: forever */
+
+	struct hook	 hook;		/* argv NULL: no hook */
+	struct sftpopt	 sftp;
+};
+
+struct config {
+	char		*path;		/* the file it was read from */
+	char		*database;	/* absolute */
+	char		*spool;		/* absolute */
+	char		*timezone;	/* TZ name for report file names */
+	char		*schedule;	/* OnCalendar= expression of the timer */
+	int		 lock_wait;	/* seconds a second run waits, Queued */
+	struct sync	*syncs;
+	size_t		 nsyncs;
+};
+
+/* Messages "FILE:LINE: text", one per problem found. */
+struct errlist {
+	char	**msg;
+	size_t	 n;
+};
+void	 errlist_add(struct errlist *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 errlist_free(struct errlist *);
+
+/*
+ * Read and check a configuration. Relative paths in it are made absolute
+ * against the directory of the file. Returns 0, or -1 with every problem
+ * found in errs (which the caller frees). The config must be freed with
+ * config_free() either way.
+ */
+int	 config_load(const char *path, struct config *, struct errlist *errs);
+void	 config_free(struct config *);
+struct sync *config_sync(struct config *, const char *name);
+
+/* --------------------------------------------------- load.c and formats */
+
+/* Per-field flags a format may set on a raw row. */
+#define FF_TRUNC	0x01	/* longer than MAX_FIELD_LEN; cut there */
+#define FF_ERROR	0x02	/* a spreadsheet error value such as #N/A */
+
+/* One row as a format read it; valid only during the callback. */
+struct rawrow {
+	size_t			 row;	/* spreadsheet row: the header is 1 */
+	size_t			 nf;	/* fields, at most MAX_COLUMNS */
+	const char *const	*f;	/* values, NUL-terminated, untrimmed */
+	const size_t		*len;	/* their lengths in bytes */
+	const unsigned char	*ff;	/* FF_* per field */
+	int			 wide;	/* non-empty fields past MAX_COLUMNS dropped */
+	int			 noeol;	/* the file ended in this row, no line break */
+};
+/* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
+typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
+
+/*
+ * The formats: read path and call fn for every row, the header first.
+ * Return 0 at the end of the file, 1 when fn stopped it, or -1 when the
+ * file cannot be read as a whole, with the cause in err (without the file
+ * name, which the caller adds).
+ */
+int	 load_csv(const char *path, rawrow_fn fn, void *arg, char *err,
+	    size_t errlen);
+int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
+	    char *err, size_t errlen);
+
+/* The field layout of one load: the sync's slots, or the header's. */
+struct schema {
+	struct slot	*slots;
+	size_t		 nslots;
+	int		 col[MAX_SLOTS];   /* header column of each slot */
+	int		 keyslot[MAX_KEY_FIELDS]; /* slots of the key, in order */
+	size_t		 nkey;
+	int		 canon[F__COUNT];  /* slot of each canonical field, -1 */
+	int		 term_slot;	/* terminated_field, or -1 */
+	int		 team_slot;	/* team_field, or -1 */
+	int		 owned;		/* slots built from the header: freed */
+};
+
+/* One data row mapped to the schema; valid only during the callback. */
+struct record {
+	size_t		 row;		/* spreadsheet row number */
+	const char	*key;		/* key fields joined with "/" */
+	size_t		 keylen;
+	const char	**v;		/* trimmed value per slot; email lower-cased */
+	size_t		*len;
+	unsigned	 bad;		/* REC_* problems the loader saw */
+	int		 bad_slot;	/* the slot of the first problem, or -1 */
+};
+#define REC_UTF8	0x01	/* invalid UTF-8 in a value */
+#define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
+#define REC_WIDE	0x04	/* non-empty fields past the header */
+#define REC_CELLERR	0x08	/* a spreadsheet error value (#N/A, ...) */
+typedef int (*record_fn)(void *arg, const struct record *);
+
+struct loadstat {
+	enum fmt	 format;	/* what the content was */
+	size_t		 rows;		/* data rows read (blank ones not counted) */
+	size_t		 columns;	/* header columns */
+};
+
+/*
+ * Load an input for a sync (name is what messages call it). Fills schema (free with schema_free()) and
+ * calls fn for each non-blank data row. Returns 0, or -1 with a message
+ * naming the file and the cause in err: the run is Data Load Failed.
+ */
+int	 load_file(const char *path, const char *name, const struct sync *,
+	    struct schema *, struct loadstat *, record_fn fn, void *arg,
+	    char *err, size_t errlen);
+void	 schema_free(struct schema *);
+enum fmt load_sniff(const char *path);	/* FMT_XLSX for a ZIP, else FMT_CSV */
+
+
+/* ------------------------------------------------------------- spool.c */
+
+/*
+ * The spool: incoming/SYNC (fetched, not yet processed), archive/SYNC
+ * (loaded), failed/SYNC (not loadable), reports/SYNC, and the lock.
+ * Every move is an fsync'd rename inside the spool's file system.
+ */
+char	*spool_path(const struct config *, const char *kind, const char *sync,
+	    const char *name);		/* caller frees; dirs made 0750 */
+int	 spool_lock(const struct config *, int wait_seconds);	/* fd or -1 */
+int	 spool_move(const char *from, const char *to);
+int	 fsync_dir_of(const char *path);
+int	 name_ok(const char *name, char *why, size_t whylen);
+int	 name_ignored(const char *name);	/* dot, .part, .tmp, ... */
+
+/* ------------------------------------------------------------- fetch.c */
+
+struct source;
+struct srcfile {
+	char		*name;
+	long long	 size;
+	long long	 mtime;
+};
+/* A source backend (fetch_dir.c, fetch_sftp.c): chosen by URL scheme. */
+struct srcops {
+	const char	*prefix;	/* "dir:", "sftp://" */
+	struct source	*(*open)(const struct sync *, char *err, size_t);
+	int		 (*list)(struct source *, struct srcfile **, size_t *,
+			    char *err, size_t);
+	int		 (*exists)(struct source *, const char *name);
+	/* Copy name into fd, hashing it; -1 with err on failure. */
+	int		 (*get)(struct source *, const char *name, int fd,
+			    struct sha256 *, long long *size, char *err,
+			    size_t);
+	int		 (*after)(struct source *, const char *name,
+			    enum after, const char *dir, char *err, size_t);
+	void		 (*close)(struct source *);
+};
+extern const struct srcops srcops_dir;
+
+/* Fetch a sync's new settled files into the spool; -1 if unreachable. */
+int	 fetch_sync(struct config *, struct store *, const struct sync *);
+/* Copy a local file into the spool for run --file; ledger id or -1. */
+long long fetch_local(struct config *, struct store *, const struct sync *,
+	    const char *path);
+/* The source file is done with: move, delete or leave it (ledger id). */
+void	 fetch_after(struct config *, struct store *, const struct sync *,
+	    long long file_id);
+
+/* ------------------------------------------------------ runs and items */
+
+enum runstatus {
+	RS_QUEUED, RS_IN_PROGRESS, RS_PENDING, RS_SUCCESS, RS_ATTENTION,
+	RS_LOADFAIL, RS_THRESHOLD, RS_APPROVED, RS_REJECTED, RS_CANCELLED,
+	RS_FAILED, RS__COUNT
+};
+enum itemtype {
+	IT_CREATE, IT_UPDATE, IT_MANAGER, IT_DELETE, IT_TEAM_CREATE,
+	IT_TEAM_DELETE, IT_TEAM_MEMBER, IT__COUNT
+};
+enum itemstatus {
+	IST_APPLIED, IST_HELD, IST_PREVIEW, IST_PENDING, IST_FAILED,
+	IST_CONFIRMED, IST__COUNT
+};
+enum issuetype {
+	ISS_USER_SKIPPED, ISS_MANAGER_NOT_FOUND, ISS_MANAGER_CYCLE,
+	ISS_SEAT_LIMIT, ISS__COUNT
+};
+
+/* Names: slug (stored, used on the command line) and label (shown). */
+const char	*runstatus_slug(enum runstatus);
+const char	*runstatus_label(enum runstatus);
+int		 runstatus_parse(const char *);	/* slug or label; -1 */
+const char	*itemtype_slug(enum itemtype);
+const char	*itemtype_label(enum itemtype);
+int		 itemtype_parse(const char *);
+const char	*itemstatus_slug(enum itemstatus);
+int		 itemstatus_parse(const char *);
+const char	*issuetype_slug(enum issuetype);
+const char	*issuetype_label(enum issuetype);
+int		 issuetype_parse(const char *);
+int		 runstatus_exit(enum runstatus);	/* EXIT_* for a run */
+
+/* One run: one input file of one sync through the pipeline. */
+struct run {
+	long long	 id;
+	char		*sync;
+	char		*trigger;	/* timer, manual, retry, approval */
+	enum runstatus	 status;
+	char		*source;	/* the sync's source URL */
+	char		*file_name;	/* as it was dropped */
+	char		 sha256[65];	/* of the input, "" when none */
+	long long	 size;		/* input bytes */
+	long long	 rows;		/* data rows read */
+	long long	 file_id;	/* ledger entry, 0 when none */
+	time_t		 started;
+	time_t		 finished;
+	long long	 duration_ms;
+	long long	 count[IT__COUNT];  /* items of each type */
+	long long	 issues[ISS__COUNT]; /* issues of each type */
+	long long	 skipped;	/* rows not applied */
+	long long	 impacted;	/* distinct users with an item or issue */
+	long long	 active_before;	/* active users before the run */
+	int		 tripped;	/* the threshold tripped */
+	long long	 max_deletes;	/* threshold in force */
+	double		 max_delete_percent;
+	long long	 allow_deletes;	/* one-time override, -1 none */
+	int		 dry_run;
+	long long	 base_version;	/* directory version diffed against */
+	char		*error;		/* why it failed, or NULL */
+	char		*report_base;	/* "Sync Logs - 15 Jan 2024 10.30pm" */
+	char		*approver;
+	char		*reason;
+};
+void	 run_free(struct run *);
+
+/* ------------------------------------------------------------- store.c */
+
+struct store;
+/*
+ * Open (creating and migrating) the database; readonly opens it for the
+ * views. Returns NULL with a message in err.
+ */
+struct store	*store_open(const char *path, int readonly, char *err,
+		    size_t errlen);
+void		 store_close(struct store *);
+const char	*store_errmsg(struct store *);
+int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
+int		 store_commit(struct store *);
+void		 store_rollback(struct store *);
+int		 store_integrity(struct store *, char *out, size_t outlen);
+
+/* Filters of the history view; since/until (time_t)-1 when unset. */
+struct runfilter {
+	const char	*sync;
+	time_t		 since;
+	time_t		 until;
+	char		 statuses[256];	/* ",slug,slug," or "" for all */
+	int		 oldest;	/* oldest first */
+	long long	 limit;
+	long long	 offset;
+};
+
+int		 store_run_insert(struct store *, struct run *);
+int		 store_run_update(struct store *, const struct run *);
+int		 store_run_get(struct store *, long long, struct run *);
+int		 store_run_reports_done(struct store *, long long);
+int		 store_runs_interrupted(struct store *);
+size_t		 store_runs_reports_pending(struct store *, long long **);
+long long	 store_run_applied_sha(struct store *, const char *sync,
+		    const char *sha);
+long long	 store_run_count(struct store *, const struct runfilter *);
+int		 store_run_list(struct store *, const struct runfilter *,
+		    int (*)(void *, const struct run *), void *);
+
+/* One file in the ledger. */
+struct ledger {
+	long long	 id;
+	char		*sync;
+	char		*name;		/* as dropped at the source */
+	long long	 size;
+	long long	 mtime;
+	char		 sha256[65];
+	char		 state[16];	/* fetched, processed, duplicate */
+	char		*local;		/* where the spool copy is now */
+	long long	 run_id;
+	int		 source_done;	/* the source file was moved/deleted */
+};
+int		 store_file_by_sha(struct store *, const char *sync,
+		    const char *sha, long long *id, char *state, size_t,
+		    long long *run);
+long long	 store_file_seen(struct store *, const char *sync,
+		    const char *name, long long size, long long mtime);
+long long	 store_file_insert(struct store *, const struct ledger *);
+int		 store_file_set(struct store *, long long id, const char *state,
+		    const char *local, long long run);
+int		 store_file_source_done(struct store *, long long id);
+int		 store_file_get(struct store *, long long, struct ledger *);
+void		 ledger_free(struct ledger *);
+size_t		 store_files_in_state(struct store *, const char *state,
+		    long long **ids);
+int		 store_file_known_local(struct store *, const char *local);
+
+/* One user as the directory stores it. */
+struct dirrow {
+	const char	*sync;
+	const char	*key;
+	const char	*email;
+	const char	*name;		/* display name */
+	const char	*manager;	/* manager's key */
+	const char	*team;
+	uint64_t	 hash;		/* fingerprint of fields */
+	const char	*fields;	/* every field as a JSON object */
+	size_t		 fieldslen;
+	long long	 run;
+};
+long long	 store_sync_version(struct store *, const char *sync);
+int		 store_sync_bump(struct store *, const char *sync);
+long long	 store_dir_active(struct store *, const char *sync);
+int		 store_dir_scan(struct store *, const char *sync,
+		    void (*)(void *, const char *key, size_t keylen,
+		    uint64_t hash, int active), void *);
+char		*store_dir_fields(struct store *, const char *sync,
+		    const char *key);
+int		 store_dir_put(struct store *, const struct dirrow *);
+int		 store_dir_remove(struct store *, const char *sync,
+		    const char *key, int deactivate, long long run);
+int		 store_dir_purge(struct store *, const char *sync, time_t);
+int		 store_dir_dump(struct store *, const char *sync, FILE *);
+int		 store_team_scan(struct store *, const char *sync,
+		    void (*)(void *, const char *, long long), void *);
+int		 store_team_clear(struct store *, const char *sync);
+int		 store_team_put(struct store *, const char *sync,
+		    const char *name, long long members);
+
+/* One field change of an item. */
+struct change {
+	const char	*field;
+	const char	*old;
+	const char	*new;
+};
+/* An item as it is stored. */
+struct itemrow {
+	long long	 seq;
+	enum itemtype	 type;
+	enum itemstatus	 status;
+	const char	*key;
+	const char	*email;
+	const char	*name;
+	const char	*team;
+	const char	*error;
+	const struct change *chg;
+	size_t		 nchg;
+};
+/* An issue as it is stored. */
+struct issuerow {
+	long long	 seq;
+	enum issuetype	 type;
+	long long	 row;
+	const char	*key;
+	const char	*field;
+	const char	*message;
+	const char	*fix;
+};
+/* One (item, field) pair read back; field NULL for an item without. */
+struct itemview {
+	long long	 seq;
+	int		 type;		/* enum itemtype */
+	int		 status;	/* enum itemstatus */
+	const char	*key, *email, *name, *team, *error;
+	const char	*field, *old, *new;
+};
+struct issueview {
+	long long	 seq;
+	int		 type;		/* enum issuetype */
+	long long	 row;
+	const char	*key, *field, *message, *fix;
+};
+int		 store_item_add(struct store *, long long run,
+		    const struct itemrow *);
+int		 store_issue_add(struct store *, long long run,
+		    const struct issuerow *);
+int		 store_items_set_status(struct store *, long long run,
+		    enum itemstatus);
+int		 store_item_each(struct store *, long long run,
+		    int (*)(void *, const struct itemview *), void *);
+int		 store_issue_each(struct store *, long long run,
+		    int (*)(void *, const struct issueview *), void *);
+int		 store_runlog_put(struct store *, long long run, const char *);
+char		*store_runlog_get(struct store *, long long run);
+int		 store_report_base_used(struct store *, const char *sync,
+		    const char *base);
+
+/* -------------------------------------------- the work of one run (job) */
+
+#define ENT_NONE	UINT32_MAX
+
+/* One key seen in the directory, in the export, or in both. */
+struct ent {
+	const char	*key;		/* arena */
+	const char	*email;		/* export's email (arena), or NULL */
+	const char	*mgrkey;	/* export's manager_id (arena), or NULL */
+	uint64_t	 dir_hash;	/* fingerprint the directory holds */
+	uint64_t	 new_hash;	/* fingerprint of the export's row */
+	uint32_t	 keylen;
+	uint32_t	 row;		/* first export row, 0 if none */
+	uint32_t	 mgr;		/* manager's ent, or ENT_NONE */
+	uint32_t	 rec;		/* kept record, or ENT_NONE */
+	uint32_t	 team;		/* team in the export, or ENT_NONE */
+	uint32_t	 flags;		/* E_* */
+};
+#define E_DIR		0x0001	/* in the directory */
+#define E_ACTIVE	0x0002	/* active there */
+#define E_NEW		0x0004	/* in the export */
+#define E_SKIP		0x0008	/* the row is not applied (an issue) */
+#define E_DUP		0x0010	/* the key is on several rows */
+#define E_TERM		0x0020	/* the export marks it terminated */
+#define E_MGR_CLEAR	0x0040	/* manager not found: applied without */
+#define E_MGR_KEEP	0x0080	/* manager loop: the manager is not changed */
+#define E_DELETE	0x0100	/* a delete item */
+#define E_CREATE	0x0200	/* a create item */
+#define E_SEAT		0x0400	/* create refused by the seat limit */
+#define E_VISIT		0x0800	/* scratch for graph walks */
+#define E_DONE		0x1000	/* scratch for graph walks */
+#define E_IMPACT	0x2000	/* has an item or an issue */
+#define E_WRITE		0x4000	/* its row is written to the directory */
+
+/* A row kept whole because it is new or changed. */
+struct kept {
+	uint32_t	 ent;
+	const char	**v;		/* per slot, in the arena */
+	uint32_t	*len;
+};
+
+/* An item of the run before it is stored. */
+struct item {
+	enum itemtype	 type;
+	enum itemstatus	 status;
+	uint32_t	 ent;		/* ENT_NONE for team items */
+	const char	*team;		/* team items and team_member */
+	const char	*email;		/* of the user, for reports */
+	const char	*name;		/* display name, for reports */
+	const char	*error;		/* why it failed or is held */
+	size_t		 chg;		/* first change in job.chg */
+	size_t		 nchg;
+};
+
+struct job {
+	struct config	*cfg;
+	const struct sync *sy;
+	struct store	*st;
+	struct run	*run;
+	struct schema	 sc;
+	struct loadstat	 ls;
+	struct arena	 a;		/* keys, emails, values, messages */
+	struct ent	*e;		/* every key */
+	size_t		 ne, ecap;
+	struct strmap	 keys;		/* key -> ent */
+	struct kept	*kept;
+	size_t		 nkept, keptcap;
+	struct issuerow	*iss;
+	size_t		 niss, isscap;
+	struct item	*it;
+	size_t		 nit, itcap;
+	struct change	*chg;
+	size_t		 nchg, chgcap;
+	const char	**team;		/* team names (arena) */
+	long long	*team_new;	/* members per team in the export */
+	long long	*team_old;	/* members per team in the directory */
+	size_t		 nteam, teamcap;
+	struct strmap	 teams;		/* name -> team index */
+	uint64_t	 slot_seed[MAX_SLOTS]; /* per slot, for fingerprints */
+	long long	 active_before;
+	long long	 allow_deletes;	/* -1 none */
+	int		 apply;		/* 1: write the directory */
+	int		 hold_deletes;	/* the guard holds only deletions */
+};
+
+/* diff.c: the key table, fingerprints and the items. */
+uint32_t ent_get(struct job *, const char *, size_t);
+uint32_t ent_add(struct job *, const char *, size_t);
+uint32_t team_intern(struct job *, const char *, size_t);
+uint64_t rec_hash(const struct job *, const char *const *v,
+	    const size_t *len);
+void	 job_free(struct job *);
+int	 diff_load_dir(struct job *);
+int	 diff_on_record(void *job, const struct record *);
+int	 diff_items(struct job *);
+const char *ent_value(const struct job *, uint32_t ent, int slot);
+void	 fields_json(const struct job *, const struct kept *, struct buf *);
+const char *display_name(struct job *, const char *const *v);
+
+/* validate.c: issues. */
+void	 issue_add(struct job *, enum issuetype, long long row,
+	    const char *key, const char *field, const char *fix,
+	    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+int	 validate_row(struct job *, const struct record *);
+void	 validate_cross(struct job *);
+void	 validate_seats(struct job *);
+
+/* guard.c: the deactivation threshold; sets run->tripped and job->apply. */
+enum runstatus guard_check(struct job *, int dry_run);
+
+/* ---------------------------------------------------- run.c, report.c */
+
+/* What `run` was asked to do. */
+struct runopts {
+	const char	*sync;		/* only this sync, or NULL */
+	const char	*file;		/* run this local file (--file) */
+	int		 dry_run;
+	long long	 allow_deletes;	/* -1: none */
+	const char	*trigger;	/* "timer" under systemd, else "manual" */
+	int		 fetch_only;	/* `fetch`: no processing */
+};
+int	 run_main(struct config *, const struct runopts *);	/* EXIT_* */
+
+/* cli.c: the read-only views; argv[0] is the command. EXIT_* */
+int	 cmd_history(struct config *, int, char **);
+int	 cmd_show(struct config *, int, char **);
+int	 cmd_items(struct config *, int, char **);
+int	 cmd_report(struct config *, int, char **);
+
+/* Which report files a run gets (report.c). */
+enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
+/* "Sync Logs - 15 Jan 2024 10.30pm" for a start time, local time zone. */
+void	 report_basename(time_t, char *out, size_t outlen);
+/* Write every file due for the run under reports/SYNC/; -1 on failure. */
+int	 report_write_all(struct config *, struct store *, long long run);
+/* One report to path ("-": standard output), from the database. */
+int	 report_write_one(struct store *, const struct run *, enum rfmt,
+	    const char *path);
+int	 report_due(enum runstatus, enum rfmt);
+const char *report_kind(enum runstatus);  /* "Result report", ... */
+/* The summary as label/value pairs, for every format and `show`. */
+void	 report_summary(const struct run *,
+	    void (*)(void *, const char *label, const char *value), void *);
+void	 time_local(time_t, char *out, size_t outlen);
+/* The writers: each formats one file and returns -1 on failure. */
+int	 report_csv(struct store *, const struct run *, FILE *);
+int	 report_xlsx(struct store *, const struct run *, const char *path);
+int	 report_log(struct store *, const struct run *, FILE *);
+/* Would a spreadsheet take this value for a formula? */
+int	 cell_is_formula(const char *);
+
+/* apply.c: the run's outcome, inside the caller's transaction. */
+int	 apply_run(struct job *, enum runstatus);
+
+#endif /* ROSTERSYNC_H */

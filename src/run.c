@@ -1,0 +1,526 @@
+/*
+ * One run end to end, and the recovery that makes the next run correct
+ * whatever happened to the last one. A run is recorded In Progress before
+ * anything else; its outcome, its items, the directory and the ledger are
+ * written in one transaction; the input then moves to archive/ (or
+ * failed/), the reports are written, and the run is marked reported. A
+ * crash between any two of these steps is finished by recover().
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+/* How bad an exit status is, to report the worst of several runs. */
+static int
+severity(int code)
+{
+	switch (code) {
+	case EXIT_OK:
+		return 0;
+	case EXIT_ATTENTION:
+		return 1;
+	case EXIT_HELD:
+		return 2;
+	case EXIT_DATA:
+		return 3;
+	default:
+		return 4;
+	}
+}
+
+static int
+worse(int a, int b)
+{
+	return severity(b) > severity(a) ? b : a;
+}
+
+static int
+report_exists(const struct config *cfg, const char *sync, const char *base)
+{
+	static const char *const ext[] = { ".log", ".csv", ".xlsx" };
+	struct stat	 sb;
+	char		*p;
+	size_t		 i;
+	int		 found = 0;
+
+	for (i = 0; i < 3 && !found; i++) {
+		xasprintf(&p, "%s/reports/%s/%s%s", cfg->spool, sync, base,
+		    ext[i]);
+		found = stat(p, &sb) == 0;
+		free(p);
+	}
+	return found;
+}
+
+/* "Sync Logs - 15 Jan 2024 10.30pm", with " (2)" on a collision. */
+static char *
+choose_report_base(const struct config *cfg, struct store *st,
+    const char *sync, time_t t)
+{
+	char	 base[128], *cand;
+	int	 k;
+
+	report_basename(t, base, sizeof(base));
+	for (k = 1; ; k++) {
+		if (k == 1)
+			cand = xstrdup(base);
+		else
+			xasprintf(&cand, "%s (%d)", base, k);
+		if (!store_report_base_used(st, sync, cand) &&
+		    !report_exists(cfg, sync, cand))
+			return cand;
+		free(cand);
+	}
+}
+
+static int
+sha256_file(const char *path, char hex[65], long long *size)
+{
+	struct sha256	 h;
+	unsigned char	 buf[65536], dig[32];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	sha256_init(&h);
+	*size = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		sha256_update(&h, buf, (size_t)n);
+		*size += n;
+	}
+	close(fd);
+	if (n == -1)
+		return -1;
+	sha256_final(&h, dig);
+	sha256_hex(dig, hex);
+	return 0;
+}
+
+static void
+run_start(struct run *r, struct config *cfg, struct store *st,
+    const struct sync *sy, const struct ledger *l, const struct runopts *o)
+{
+	memset(r, 0, sizeof(*r));
+	r->sync = xstrdup(sy->name);
+	r->trigger = xstrdup(o->trigger);
+	r->status = RS_IN_PROGRESS;
+	r->source = xstrdup(sy->source);
+	r->file_name = xstrdup(l->name);
+	snprintf(r->sha256, sizeof(r->sha256), "%s", l->sha256);
+	r->size = l->size;
+	r->file_id = l->id;
+	r->started = time(NULL);
+	r->max_deletes = sy->max_deletes;
+	r->max_delete_percent = sy->max_delete_percent;
+	r->allow_deletes = o->allow_deletes;
+	r->dry_run = o->dry_run;
+	r->base_version = store_sync_version(st, sy->name);
+	r->report_base = choose_report_base(cfg, st, sy->name, r->started);
+}
+
+/* Load, validate, diff and guard; the outcome the run should record. */
+static enum runstatus
+run_pipeline(struct job *j, const struct ledger *l, int dry_run)
+{
+	char		 err[MAX_ERRMSG];
+	int64_t		 t0 = now_ms();
+	enum runstatus	 status;
+
+	if (diff_load_dir(j) == -1) {
+		j->run->error = xstrdup("cannot read the directory");
+		return RS_FAILED;
+	}
+	log_info("directory: %lld active users, %zu known", j->active_before,
+	    j->ne);
+	if (load_file(l->local, l->name, j->sy, &j->sc, &j->ls,
+	    diff_on_record, j, err, sizeof(err)) == -1) {
+		log_msg(LOG_ERR, "data load failed: %s", err);
+		j->run->error = xstrdup(err);
+		j->run->rows = (long long)j->ls.rows;
+		j->nit = 0;
+		return RS_LOADFAIL;
+	}
+	j->run->rows = (long long)j->ls.rows;
+	log_info("loaded %zu rows of %zu columns as %s in %lld ms",
+	    j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ? "XLSX" :
+	    "CSV", (long long)(now_ms() - t0));
+	validate_cross(j);
+	validate_seats(j);
+	diff_items(j);
+	status = guard_check(j, dry_run);
+	log_info("diff: %zu items, %zu issues in %lld ms", j->nit, j->niss,
+	    (long long)(now_ms() - t0));
+	return status;
+}
+
+/* The outcome, the directory and the ledger in one transaction. */
+static int
+run_commit(struct job *j, enum runstatus status, const struct ledger *l)
+{
+	struct run	*r = j->run;
+
+	if (store_begin(j->st) == -1)
+		return -1;
+	if (apply_run(j, status) == -1)
+		goto fail;
+	r->finished = time(NULL);
+	r->duration_ms = (long long)(now_ms() - (int64_t)r->started * 1000);
+	if (store_run_update(j->st, r) == -1)
+		goto fail;
+	if (!r->dry_run && l->id > 0 &&
+	    store_file_set(j->st, l->id, "processed", l->local, r->id) == -1)
+		goto fail;
+	return store_commit(j->st);
+fail:
+	store_rollback(j->st);
+	return -1;
+}
+
+static void
+log_summary(const struct run *r)
+{
+	log_msg(r->status == RS_SUCCESS ? LOG_INFO : LOG_NOTICE,
+	    "%s%s: %lld rows; %lld created, %lld updated, %lld manager "
+	    "changes, %lld deleted, %lld team changes; %lld issues "
+	    "(%lld skipped)", runstatus_label(r->status),
+	    r->dry_run ? " (dry run, nothing applied)" : "", r->rows,
+	    r->count[IT_CREATE], r->count[IT_UPDATE], r->count[IT_MANAGER],
+	    r->count[IT_DELETE], r->count[IT_TEAM_CREATE] +
+	    r->count[IT_TEAM_DELETE] + r->count[IT_TEAM_MEMBER],
+	    r->issues[ISS_USER_SKIPPED] + r->issues[ISS_MANAGER_NOT_FOUND] +
+	    r->issues[ISS_MANAGER_CYCLE] + r->issues[ISS_SEAT_LIMIT],
+	    r->skipped);
+}
+
+/* Move a processed input out of incoming/. */
+static void
+archive_input(struct config *cfg, struct store *st, const struct ledger *l,
+    const struct run *r)
+{
+	char	*name, *dest;
+
+	xasprintf(&name, "%lld-%s", r->id, l->name);
+	dest = spool_path(cfg, r->status == RS_LOADFAIL ? "failed" :
+	    "archive", l->sync, name);
+	free(name);
+	if (dest != NULL && spool_move(l->local, dest) == 0) {
+		store_file_set(st, l->id, "processed", dest, r->id);
+		log_info("input kept as %s", dest);
+	}
+	free(dest);
+}
+
+static void
+run_finish(struct config *cfg, struct store *st, struct run *r,
+    FILE *logf, char **logtext)
+{
+	char	 dir[1024];
+
+	log_summary(r);
+	snprintf(dir, sizeof(dir), "%s/reports/%s", cfg->spool, r->sync);
+	log_info("reports: %s/%s.*", dir, r->report_base);
+	log_tee(NULL);
+	fclose(logf);
+	store_runlog_put(st, r->id, *logtext);
+	free(*logtext);
+	*logtext = NULL;
+	if (report_write_all(cfg, st, r->id) == 0)
+		store_run_reports_done(st, r->id);
+}
+
+/* One input file through the pipeline; returns the run's exit status. */
+static int
+process_file(struct config *cfg, struct store *st, const struct sync *sy,
+    struct ledger *l, const struct runopts *o)
+{
+	struct run	 r;
+	struct job	 j;
+	FILE		*logf;
+	char		*logtext = NULL;
+	size_t		 loglen = 0;
+	enum runstatus	 status;
+	int		 code;
+
+	run_start(&r, cfg, st, sy, l, o);
+	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
+		fatal("open_memstream");
+	log_tee(logf);
+	if (store_run_insert(st, &r) == -1) {
+		log_tee(NULL);
+		fclose(logf);
+		free(logtext);
+		run_free(&r);
+		return EXIT_FAIL;
+	}
+	log_context(r.id, sy->name);
+	log_info("started: %s (%lld bytes, sha256 %s), trigger %s", l->name,
+	    l->size, l->sha256, r.trigger);
+	if (!o->dry_run && l->id > 0) {
+		store_file_set(st, l->id, "fetched", l->local, r.id);
+		fetch_after(cfg, st, sy, l->id);
+	}
+	memset(&j, 0, sizeof(j));
+	j.cfg = cfg;
+	j.sy = sy;
+	j.st = st;
+	j.run = &r;
+	j.allow_deletes = o->allow_deletes;
+	status = run_pipeline(&j, l, o->dry_run);
+	if (run_commit(&j, status, l) == -1) {
+		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
+		    "applied, the file stays queued", store_errmsg(st));
+		r.status = RS_FAILED;
+		free(r.error);
+		r.error = xstrdup("database error while applying");
+		r.finished = time(NULL);
+		store_run_update(st, &r);
+	} else if (!o->dry_run && l->id > 0)
+		archive_input(cfg, st, l, &r);
+	job_free(&j);
+	run_finish(cfg, st, &r, logf, &logtext);
+	code = runstatus_exit(r.status);
+	log_context(0, NULL);
+	run_free(&r);
+	return code;
+}
+
+/* ------------------------------------------------------------ recovery */
+
+static void
+recover_processed(struct config *cfg, struct store *st)
+{
+	long long	*ids;
+	size_t		 n, i;
+	char		*inc;
+	struct ledger	 l;
+	struct run	 r;
+
+	xasprintf(&inc, "%s/incoming/", cfg->spool);
+	n = store_files_in_state(st, "processed", &ids);
+	for (i = 0; i < n; i++) {
+		if (store_file_get(st, ids[i], &l) != 0)
+			continue;
+		if (l.local != NULL && strncmp(l.local, inc, strlen(inc)) == 0 &&
+		    store_run_get(st, l.run_id, &r) == 0) {
+			log_info("finishing run %lld: archiving %s", r.id,
+			    l.name);
+			archive_input(cfg, st, &l, &r);
+			run_free(&r);
+		}
+		ledger_free(&l);
+	}
+	free(ids);
+	free(inc);
+}
+
+/* Partial downloads and copies the ledger never recorded. */
+static void
+recover_incoming(struct config *cfg, struct store *st, const char *sync)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		*dir, *p;
+
+	xasprintf(&dir, "%s/incoming/%s", cfg->spool, sync);
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		xasprintf(&p, "%s/%s", dir, de->d_name);
+		if (!store_file_known_local(st, p)) {
+			log_info("removing %s, left by an interrupted fetch "
+			    "(the source still has the file)", p);
+			unlink(p);
+		}
+		free(p);
+	}
+	closedir(d);
+	free(dir);
+}
+
+static void
+recover(struct config *cfg, struct store *st)
+{
+	long long	*ids;
+	size_t		 n, i;
+	int		 k;
+
+	if ((k = store_runs_interrupted(st)) > 0)
+		log_warnx("%d run%s left In Progress by a process that died: "
+		    "marked Failed (interrupted); their files run again", k,
+		    k > 1 ? "s" : "");
+	recover_processed(cfg, st);
+	for (i = 0; i < cfg->nsyncs; i++)
+		recover_incoming(cfg, st, cfg->syncs[i].name);
+	n = store_runs_reports_pending(st, &ids);
+	for (i = 0; i < n; i++)
+		if (report_write_all(cfg, st, ids[i]) == 0)
+			store_run_reports_done(st, ids[i]);
+	free(ids);
+}
+
+/* ------------------------------------------------------------ the queue */
+
+static int
+process_queue(struct config *cfg, struct store *st, const struct runopts *o)
+{
+	long long	*ids;
+	size_t		 n, i;
+	int		 code = EXIT_OK;
+	struct ledger	 l;
+	struct sync	*sy;
+
+	n = store_files_in_state(st, "fetched", &ids);
+	for (i = 0; i < n; i++) {
+		if (store_file_get(st, ids[i], &l) != 0)
+			continue;
+		sy = config_sync(cfg, l.sync);
+		if (sy == NULL)
+			log_warnx("%s is queued for sync %s, which the "
+			    "configuration no longer has; left in the spool",
+			    l.name, l.sync);
+		else if (o->sync == NULL || strcmp(o->sync, l.sync) == 0)
+			code = worse(code, process_file(cfg, st, sy, &l, o));
+		ledger_free(&l);
+	}
+	free(ids);
+	return code;
+}
+
+static const struct sync *
+pick_sync(struct config *cfg, const char *name)
+{
+	struct sync	*sy;
+
+	if (name != NULL) {
+		if ((sy = config_sync(cfg, name)) == NULL)
+			log_warnx("no sync named %s in %s", name, cfg->path);
+		return sy;
+	}
+	if (cfg->nsyncs == 1)
+		return &cfg->syncs[0];
+	log_warnx("--file needs --sync: the configuration has %zu syncs",
+	    cfg->nsyncs);
+	return NULL;
+}
+
+/* run --file: an admin names a local file for a sync. */
+static int
+run_file(struct config *cfg, struct store *st, const struct runopts *o)
+{
+	const struct sync	*sy;
+	struct ledger		 l;
+	long long		 id;
+	char			*copy;
+	int			 code;
+
+	if ((sy = pick_sync(cfg, o->sync)) == NULL)
+		return EXIT_USAGE;
+	if (o->dry_run) {
+		memset(&l, 0, sizeof(l));
+		if (sha256_file(o->file, l.sha256, &l.size) == -1) {
+			log_warn("cannot read %s", o->file);
+			return EXIT_FAIL;
+		}
+		copy = xstrdup(o->file);
+		l.name = xstrdup(basename(copy));
+		free(copy);
+		l.local = xstrdup(o->file);
+		l.sync = xstrdup(sy->name);
+		code = process_file(cfg, st, sy, &l, o);
+		ledger_free(&l);
+		return code;
+	}
+	if ((id = fetch_local(cfg, st, sy, o->file)) == -1)
+		return EXIT_FAIL;
+	if (store_file_get(st, id, &l) != 0)
+		return EXIT_FAIL;
+	code = process_file(cfg, st, sy, &l, o);
+	ledger_free(&l);
+	return code;
+}
+
+static int
+fetch_all(struct config *cfg, struct store *st, const struct runopts *o)
+{
+	size_t	 i;
+	int	 code = EXIT_OK, n;
+
+	for (i = 0; i < cfg->nsyncs; i++) {
+		struct sync *sy = &cfg->syncs[i];
+
+		if (o->sync != NULL && strcmp(o->sync, sy->name) != 0)
+			continue;
+		if (!sy->enabled) {
+			if (o->sync != NULL)
+				log_warnx("sync %s is disabled (enabled = "
+				    "false)", sy->name);
+			continue;
+		}
+		log_context(0, sy->name);
+		if ((n = fetch_sync(cfg, st, sy)) < 0)
+			code = EXIT_FAIL;
+		else
+			log_info("%d new file%s", n, n == 1 ? "" : "s");
+		log_context(0, NULL);
+	}
+	return code;
+}
+
+int
+run_main(struct config *cfg, const struct runopts *o)
+{
+	struct store	*st;
+	char		 err[MAX_ERRMSG];
+	int		 lock, code;
+
+	if (o->sync != NULL && config_sync(cfg, o->sync) == NULL) {
+		log_warnx("no sync named %s in %s", o->sync, cfg->path);
+		return EXIT_USAGE;
+	}
+	if ((lock = spool_lock(cfg, cfg->lock_wait)) < 0)
+		return lock == -2 ? EXIT_BUSY : EXIT_FAIL;
+	if ((st = store_open(cfg->database, 0, err, sizeof(err))) == NULL) {
+		log_msg(LOG_ERR, "%s", err);
+		close(lock);
+		return EXIT_FAIL;
+	}
+	recover(cfg, st);
+	if (o->file != NULL)
+		code = run_file(cfg, st, o);
+	else {
+		code = fetch_all(cfg, st, o);
+		if (!o->fetch_only)
+			code = worse(code, process_queue(cfg, st, o));
+	}
+	store_close(st);
+	close(lock);
+	return code;
+}
+
+void
+run_free(struct run *r)
+{
+	free(r->sync);
+	free(r->trigger);
+	free(r->source);
+	free(r->file_name);
+	free(r->error);
+	free(r->report_base);
+	free(r->approver);
+	free(r->reason);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,185 @@
+/*
+ * The spool tree and the operations that keep it consistent: directories
+ * made on demand, the lock that allows one run at a time (flock, so a
+ * killed process never leaves a stale lock), renames that are fsync'd,
+ * and the checks on names that come from a source.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define LOCK_POLL_MS	200
+/*
+ * The spool names its copies with a prefix ("SHA12-NAME" in incoming/,
+ * "RUN-NAME" in archive/ and failed/, ".NAME.part" while downloading): a
+ * source name must leave room for it within a file name's 255 bytes.
+ */
+#define SPOOL_PREFIX_MAX	20
+#define SPOOL_NAME_MAX		(MAX_NAME_LEN - SPOOL_PREFIX_MAX)
+
+static int
+mkdir_p(const char *path)
+{
+	char	*p = xstrdup(path), *s;
+	int	 rc = 0;
+
+	for (s = p + 1; rc == 0 && *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0750) == -1 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, 0750) == -1 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+/* SPOOL/kind/sync[/name]; the directory is created. NULL on failure. */
+char *
+spool_path(const struct config *cfg, const char *kind, const char *sync,
+    const char *name)
+{
+	char	*dir, *p;
+
+	xasprintf(&dir, "%s/%s%s%s", cfg->spool, kind, sync ? "/" : "",
+	    sync ? sync : "");
+	if (mkdir_p(dir) == -1) {
+		log_warn("cannot create %s", dir);
+		free(dir);
+		return NULL;
+	}
+	if (name == NULL)
+		return dir;
+	xasprintf(&p, "%s/%s", dir, name);
+	free(dir);
+	return p;
+}
+
+/* The spool lock; waits up to wait_seconds. Returns the fd or -1. */
+int
+spool_lock(const struct config *cfg, int wait_seconds)
+{
+	char		*path;
+	int		 fd, waited = 0;
+	long long	 ms = 0;
+
+	if ((path = spool_path(cfg, ".", NULL, "rostersync.lock")) == NULL)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("cannot open the lock %s", path);
+		free(path);
+		return -1;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK || ms >= wait_seconds * 1000LL) {
+			log_warnx("another rostersync run holds %s; giving "
+			    "up after %d seconds", path, wait_seconds);
+			close(fd);
+			free(path);
+			return -2;
+		}
+		if (!waited++)
+			log_msg(LOG_NOTICE, "another run is in progress; "
+			    "queued, waiting up to %d seconds", wait_seconds);
+		usleep(LOCK_POLL_MS * 1000);
+		ms += LOCK_POLL_MS;
+	}
+	free(path);
+	return fd;
+}
+
+int
+fsync_dir_of(const char *path)
+{
+	char	*copy = xstrdup(path);
+	int	 fd, rc;
+
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* rename(2) within the spool, made durable. */
+int
+spool_move(const char *from, const char *to)
+{
+	if (rename(from, to) == -1) {
+		log_warn("cannot move %s to %s", from, to);
+		return -1;
+	}
+	if (fsync_dir_of(to) == -1 || fsync_dir_of(from) == -1) {
+		log_warn("cannot sync the directory of %s", to);
+		return -1;
+	}
+	return 0;
+}
+
+/* A name from a source may become a local file name only if this says so. */
+int
+name_ok(const char *name, char *why, size_t whylen)
+{
+	size_t	 n = strlen(name), i;
+
+	if (n == 0 || n > SPOOL_NAME_MAX) {
+		snprintf(why, whylen, "its length (%zu bytes) is not between "
+		    "1 and %d", n, SPOOL_NAME_MAX);
+		return 0;
+	}
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strstr(name, "..") != NULL) {
+		snprintf(why, whylen, "it contains \"..\"");
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/' || c == '\\') {
+			snprintf(why, whylen, "it contains a path separator");
+			return 0;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(why, whylen, "it contains a control "
+			    "character (0x%02x)", c);
+			return 0;
+		}
+	}
+	if (!utf8_valid(name, n)) {
+		snprintf(why, whylen, "it is not valid UTF-8");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Files that are never taken: hidden, partial or marker files, whatever
+ * the case of the suffix (upload clients on Windows write "X.CSV.PART").
+ */
+int
+name_ignored(const char *name)
+{
+	static const char *const pats[] = { ".*", "*.part", "*.tmp",
+	    "*.filepart", "*.done", "*~" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		if (fnmatch(pats[i], name, FNM_PERIOD | FNM_CASEFOLD) == 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,1137 @@
+/*
+ * The store: one SQLite file in WAL mode holding the runs, their items and
+ * issues, the directory (users and teams per sync) and the file ledger.
+ * Every SQL statement of rostersync is in the table below, prepared once
+ * and used with bound parameters only. The schema version lives in
+ * PRAGMA user_version; migrations only go forward.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "rostersync.h"
+
+#define SCHEMA_VERSION	1
+#define BUSY_TIMEOUT_MS	10000
+
+enum stmt {
+	ST_SYNC_VERSION, ST_SYNC_BUMP,
+	ST_RUN_INSERT, ST_RUN_UPDATE, ST_RUN_GET, ST_RUN_INTERRUPTED,
+	ST_RUN_REPORTS_PENDING, ST_RUN_REPORTS_DONE, ST_RUN_COUNT,
+	ST_RUN_LIST_NEW, ST_RUN_LIST_OLD, ST_RUN_APPLIED_SHA,
+	ST_FILE_BY_SHA, ST_FILE_BY_STAT, ST_FILE_INSERT, ST_FILE_SET,
+	ST_FILE_SOURCE_DONE, ST_FILE_GET, ST_FILE_LIST_STATE, ST_FILE_LOCAL,
+	ST_DIR_SCAN, ST_DIR_FIELDS, ST_DIR_ACTIVE, ST_DIR_PUT,
+	ST_DIR_DEACTIVATE, ST_DIR_DELETE, ST_DIR_PURGE, ST_DIR_DUMP,
+	ST_TEAM_SCAN, ST_TEAM_CLEAR, ST_TEAM_PUT,
+	ST_ITEM_INSERT, ST_CHANGE_INSERT, ST_ISSUE_INSERT, ST_ITEM_LIST,
+	ST_ISSUE_LIST, ST_ITEM_STATUS_ALL, ST_LOG_PUT, ST_LOG_GET,
+	ST_REPORT_BASE_USED,
+	ST__COUNT
+};
+
+struct store {
+	sqlite3		*db;
+	int		 readonly;
+	sqlite3_stmt	*st[ST__COUNT];
+};
+
+/* Columns of runs in the order run_bind() and run_read() use. */
+#define RUN_COLS "id, sync, trigger, status, source, file_name, sha256, " \
+	"size, rows, file_id, started, finished, duration_ms, " \
+	"n_create, n_update, n_manager, n_delete, n_team_create, " \
+	"n_team_delete, n_team_member, i_user_skipped, " \
+	"i_manager_not_found, i_manager_cycle, i_seat_limit, skipped, " \
+	"impacted, active_before, tripped, max_deletes, " \
+	"max_delete_percent, allow_deletes, dry_run, base_version, error, " \
+	"report_base, approver, reason"
+#define RUN_NCOLS 37
+
+static const char *const sql[ST__COUNT] = {
+	[ST_SYNC_VERSION] = "SELECT version FROM syncs WHERE name = ?1",
+	[ST_SYNC_BUMP] = "INSERT INTO syncs(name, version) VALUES (?1, 1) "
+	    "ON CONFLICT(name) DO UPDATE SET version = version + 1",
+
+	[ST_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES (NULL, ?2, "
+	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
+	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)",
+	[ST_RUN_UPDATE] = "UPDATE runs SET sync = ?2, trigger = ?3, "
+	    "status = ?4, source = ?5, file_name = ?6, sha256 = ?7, "
+	    "size = ?8, rows = ?9, file_id = ?10, started = ?11, "
+	    "finished = ?12, duration_ms = ?13, n_create = ?14, "
+	    "n_update = ?15, n_manager = ?16, n_delete = ?17, "
+	    "n_team_create = ?18, n_team_delete = ?19, n_team_member = ?20, "
+	    "i_user_skipped = ?21, i_manager_not_found = ?22, "
+	    "i_manager_cycle = ?23, i_seat_limit = ?24, skipped = ?25, "
+	    "impacted = ?26, active_before = ?27, tripped = ?28, "
+	    "max_deletes = ?29, max_delete_percent = ?30, "
+	    "allow_deletes = ?31, dry_run = ?32, base_version = ?33, "
+	    "error = ?34, report_base = ?35, approver = ?36, reason = ?37 "
+	    "WHERE id = ?1",
+	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
+	    "error = 'interrupted', finished = ?1 "
+	    "WHERE status IN ('in_progress', 'queued')",
+	[ST_RUN_REPORTS_PENDING] = "SELECT id FROM runs WHERE reports_done = 0"
+	    " AND status NOT IN ('in_progress', 'queued') ORDER BY id",
+	[ST_RUN_REPORTS_DONE] = "UPDATE runs SET reports_done = 1 "
+	    "WHERE id = ?1",
+	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE "
+	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
+	    "(?3 IS NULL OR started < ?3) AND "
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0)",
+	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE "
+	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
+	    "(?3 IS NULL OR started < ?3) AND "
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
+	    "ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
+	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE "
+	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
+	    "(?3 IS NULL OR started < ?3) AND "
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
+	    "ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	[ST_RUN_APPLIED_SHA] = "SELECT id FROM runs WHERE sync = ?1 AND "
+	    "sha256 = ?2 AND dry_run = 0 AND status IN ('success', "
+	    "'needs_attention', 'approved') ORDER BY id LIMIT 1",
+
+	[ST_FILE_BY_SHA] = "SELECT id, state, run_id FROM files "
+	    "WHERE sync = ?1 AND sha256 = ?2 AND state != 'duplicate' "
+	    "ORDER BY id LIMIT 1",
+	[ST_FILE_BY_STAT] = "SELECT id FROM files WHERE sync = ?1 AND "
+	    "name = ?2 AND size = ?3 AND mtime = ?4 LIMIT 1",
+	[ST_FILE_INSERT] = "INSERT INTO files(sync, name, size, mtime, "
+	    "sha256, state, local, fetched_at, source_done) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+	[ST_FILE_SET] = "UPDATE files SET state = ?2, local = ?3, "
+	    "run_id = coalesce(?4, run_id) WHERE id = ?1",
+	[ST_FILE_SOURCE_DONE] = "UPDATE files SET source_done = 1 "
+	    "WHERE id = ?1",
+	[ST_FILE_GET] = "SELECT id, sync, name, size, mtime, sha256, state, "
+	    "local, run_id, source_done FROM files WHERE id = ?1",
+	[ST_FILE_LIST_STATE] = "SELECT id FROM files WHERE state = ?1 "
+	    "ORDER BY mtime, id",
+	[ST_FILE_LOCAL] = "SELECT id FROM files WHERE local = ?1",
+
+	[ST_DIR_SCAN] = "SELECT key, hash, active FROM users WHERE sync = ?1",
+	[ST_DIR_FIELDS] = "SELECT fields FROM users WHERE sync = ?1 AND "
+	    "key = ?2",
+	[ST_DIR_ACTIVE] = "SELECT count(*) FROM users WHERE sync = ?1 AND "
+	    "active = 1",
+	[ST_DIR_PUT] = "INSERT INTO users(sync, key, email, name, manager, "
+	    "team, active, hash, fields, created_run, updated_run, "
+	    "deactivated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, "
+	    "?9, NULL) ON CONFLICT(sync, key) DO UPDATE SET email = ?3, "
+	    "name = ?4, manager = ?5, team = ?6, active = 1, hash = ?7, "
+	    "fields = ?8, updated_run = ?9, deactivated_at = NULL",
+	[ST_DIR_DEACTIVATE] = "UPDATE users SET active = 0, "
+	    "deactivated_at = ?3, updated_run = ?4 WHERE sync = ?1 AND "
+	    "key = ?2",
+	[ST_DIR_DELETE] = "DELETE FROM users WHERE sync = ?1 AND key = ?2",
+	[ST_DIR_PURGE] = "DELETE FROM users WHERE sync = ?1 AND active = 0 "
+	    "AND deactivated_at < ?2",
+	[ST_DIR_DUMP] = "SELECT key, email, name, manager, team, active, "
+	    "fields FROM users WHERE sync = ?1 ORDER BY key",
+
+	[ST_TEAM_SCAN] = "SELECT name, members FROM teams WHERE sync = ?1",
+	[ST_TEAM_CLEAR] = "DELETE FROM teams WHERE sync = ?1",
+	[ST_TEAM_PUT] = "INSERT INTO teams(sync, name, members) "
+	    "VALUES (?1, ?2, ?3)",
+
+	[ST_ITEM_INSERT] = "INSERT INTO items(run_id, seq, type, status, key, "
+	    "email, name, team, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9)",
+	[ST_CHANGE_INSERT] = "INSERT INTO changes(run_id, seq, n, field, old, "
+	    "new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_ISSUE_INSERT] = "INSERT INTO issues(run_id, seq, type, row, key, "
+	    "field, message, fix) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_ITEM_LIST] = "SELECT i.seq, i.type, i.status, i.key, i.email, "
+	    "i.name, i.team, i.error, c.field, c.old, c.new FROM items i "
+	    "LEFT JOIN changes c ON c.run_id = i.run_id AND c.seq = i.seq "
+	    "WHERE i.run_id = ?1 ORDER BY i.seq, c.n",
+	[ST_ISSUE_LIST] = "SELECT seq, type, row, key, field, message, fix "
+	    "FROM issues WHERE run_id = ?1 ORDER BY seq",
+	[ST_LOG_PUT] = "INSERT OR REPLACE INTO runlogs(run_id, text) "
+	    "VALUES (?1, ?2)",
+	[ST_LOG_GET] = "SELECT text FROM runlogs WHERE run_id = ?1",
+	[ST_REPORT_BASE_USED] = "SELECT 1 FROM runs WHERE sync = ?1 AND "
+	    "report_base = ?2 LIMIT 1",
+	[ST_ITEM_STATUS_ALL] = "UPDATE items SET status = ?2 WHERE "
+	    "run_id = ?1",
+};
+
+static const char schema_v1[] =
+    "CREATE TABLE syncs(name TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+    "CREATE TABLE files(id INTEGER PRIMARY KEY, sync TEXT NOT NULL, "
+    "  name TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
+    "  sha256 TEXT NOT NULL, state TEXT NOT NULL, local TEXT, "
+    "  fetched_at INTEGER NOT NULL, run_id INTEGER, "
+    "  source_done INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX files_sha ON files(sync, sha256);"
+    "CREATE INDEX files_stat ON files(sync, name, size, mtime);"
+    "CREATE INDEX files_state ON files(state);"
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, sync TEXT NOT NULL, "
+    "  trigger TEXT NOT NULL, status TEXT NOT NULL, source TEXT, "
+    "  file_name TEXT, sha256 TEXT, size INTEGER, rows INTEGER, "
+    "  file_id INTEGER, started INTEGER NOT NULL, finished INTEGER, "
+    "  duration_ms INTEGER, n_create INTEGER, n_update INTEGER, "
+    "  n_manager INTEGER, n_delete INTEGER, n_team_create INTEGER, "
+    "  n_team_delete INTEGER, n_team_member INTEGER, "
+    "  i_user_skipped INTEGER, i_manager_not_found INTEGER, "
+    "  i_manager_cycle INTEGER, i_seat_limit INTEGER, skipped INTEGER, "
+    "  impacted INTEGER, active_before INTEGER, tripped INTEGER, "
+    "  max_deletes INTEGER, max_delete_percent REAL, "
+    "  allow_deletes INTEGER, dry_run INTEGER, base_version INTEGER, "
+    "  error TEXT, report_base TEXT, approver TEXT, reason TEXT, "
+    "  reports_done INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_sync ON runs(sync, started);"
+    "CREATE INDEX runs_started ON runs(started);"
+    "CREATE TABLE items(run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "  type TEXT NOT NULL, status TEXT NOT NULL, key TEXT, email TEXT, "
+    "  name TEXT, team TEXT, error TEXT, PRIMARY KEY(run_id, seq)) "
+    "  WITHOUT ROWID;"
+    "CREATE TABLE changes(run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "  n INTEGER NOT NULL, field TEXT NOT NULL, old TEXT, new TEXT, "
+    "  PRIMARY KEY(run_id, seq, n)) WITHOUT ROWID;"
+    "CREATE TABLE issues(run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "  type TEXT NOT NULL, row INTEGER, key TEXT, field TEXT, "
+    "  message TEXT, fix TEXT, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE users(sync TEXT NOT NULL, key TEXT NOT NULL, email TEXT,"
+    "  name TEXT, manager TEXT, team TEXT, active INTEGER NOT NULL, "
+    "  hash INTEGER NOT NULL, fields TEXT NOT NULL, created_run INTEGER, "
+    "  updated_run INTEGER, deactivated_at INTEGER, "
+    "  PRIMARY KEY(sync, key)) WITHOUT ROWID;"
+    "CREATE INDEX users_email ON users(email);"
+    "CREATE TABLE teams(sync TEXT NOT NULL, name TEXT NOT NULL, "
+    "  members INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;"
+    "CREATE TABLE runlogs(run_id INTEGER PRIMARY KEY, text TEXT NOT NULL);";
+
+/* Forward migrations: migrations[v] brings version v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION] = {
+	schema_v1,
+};
+
+static int
+exec_sql(sqlite3 *db, const char *q, char *err, size_t errlen)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_version(sqlite3 *db)
+{
+	sqlite3_stmt	*s;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int
+migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	char	 q[64];
+	int	 v;
+
+	if ((v = user_version(db)) < 0) {
+		snprintf(err, errlen, "cannot read the schema version: %s",
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	if (v > SCHEMA_VERSION) {
+		snprintf(err, errlen, "the database has schema version %d, "
+		    "newer than this rostersync (%d): upgrade rostersync", v,
+		    SCHEMA_VERSION);
+		return -1;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen) == -1)
+			return -1;
+		snprintf(q, sizeof(q), "PRAGMA user_version = %d", v + 1);
+		if (exec_sql(db, migrations[v], err, errlen) == -1 ||
+		    exec_sql(db, q, err, errlen) == -1) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (exec_sql(db, "COMMIT", err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct store *
+store_open(const char *path, int readonly, char *err, size_t errlen)
+{
+	struct store	*st;
+	int		 flags;
+
+	st = xcalloc(1, sizeof(*st));
+	st->readonly = readonly;
+	flags = readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	flags |= SQLITE_OPEN_NOFOLLOW;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (!readonly) {
+		if (exec_sql(st->db, "PRAGMA journal_mode = WAL; "
+		    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+		    err, errlen) == -1 || migrate(st->db, err, errlen) == -1)
+			goto fail;
+	} else if (user_version(st->db) != SCHEMA_VERSION) {
+		snprintf(err, errlen, "database %s has schema version %d, "
+		    "expected %d (run rostersync once to migrate it)", path,
+		    user_version(st->db), SCHEMA_VERSION);
+		goto fail;
+	}
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t	 i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(st->st[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+const char *
+store_errmsg(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+/* The prepared statement for id, reset and with its bindings cleared. */
+static sqlite3_stmt *
+store_stmt(struct store *st, enum stmt id)
+{
+	sqlite3_stmt	*s = st->st[id];
+
+	if (s == NULL) {
+		if (sqlite3_prepare_v3(st->db, sql[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+			fatalx("store: cannot prepare statement %d: %s",
+			    (int)id, sqlite3_errmsg(st->db));
+		st->st[id] = s;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static int
+store_exec(struct store *st, sqlite3_stmt *s)
+{
+	int	 rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_begin(struct store *st)
+{
+	char	 err[MAX_ERRMSG];
+
+	if (exec_sql(st->db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1) {
+		log_warnx("database: cannot begin a transaction: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	char	 err[MAX_ERRMSG];
+
+	if (exec_sql(st->db, "COMMIT", err, sizeof(err)) == -1) {
+		log_warnx("database: cannot commit: %s", err);
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_integrity(struct store *st, char *out, size_t outlen)
+{
+	sqlite3_stmt	*s;
+	int		 ok = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(s, 0);
+
+		snprintf(out, outlen, "%s", r ? r : "");
+		ok = r && strcmp(r, "ok") == 0 ? 0 : -1;
+	}
+	sqlite3_finalize(s);
+	return ok;
+}
+
+/* --------------------------------------------------------------- bind */
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static void
+bind_textn(sqlite3_stmt *s, int i, const char *v, size_t n)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, (int)n, SQLITE_STATIC);
+}
+
+static char *
+col_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static const char *
+col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? (const char *)t : "";
+}
+
+/* --------------------------------------------------------------- runs */
+
+static void
+run_bind(sqlite3_stmt *s, const struct run *r)
+{
+	int	 i, c = 14;
+
+	if (r->id > 0)
+		sqlite3_bind_int64(s, 1, r->id);
+	bind_text(s, 2, r->sync);
+	bind_text(s, 3, r->trigger);
+	bind_text(s, 4, runstatus_slug(r->status));
+	bind_text(s, 5, r->source);
+	bind_text(s, 6, r->file_name);
+	bind_text(s, 7, r->sha256[0] ? r->sha256 : NULL);
+	sqlite3_bind_int64(s, 8, r->size);
+	sqlite3_bind_int64(s, 9, r->rows);
+	if (r->file_id > 0)
+		sqlite3_bind_int64(s, 10, r->file_id);
+	sqlite3_bind_int64(s, 11, r->started);
+	if (r->finished)
+		sqlite3_bind_int64(s, 12, r->finished);
+	sqlite3_bind_int64(s, 13, r->duration_ms);
+	for (i = 0; i < IT__COUNT; i++)
+		sqlite3_bind_int64(s, c++, r->count[i]);
+	for (i = 0; i < ISS__COUNT; i++)
+		sqlite3_bind_int64(s, c++, r->issues[i]);
+	sqlite3_bind_int64(s, 25, r->skipped);
+	sqlite3_bind_int64(s, 26, r->impacted);
+	sqlite3_bind_int64(s, 27, r->active_before);
+	sqlite3_bind_int(s, 28, r->tripped);
+	sqlite3_bind_int64(s, 29, r->max_deletes);
+	sqlite3_bind_double(s, 30, r->max_delete_percent);
+	sqlite3_bind_int64(s, 31, r->allow_deletes);
+	sqlite3_bind_int(s, 32, r->dry_run);
+	sqlite3_bind_int64(s, 33, r->base_version);
+	bind_text(s, 34, r->error);
+	bind_text(s, 35, r->report_base);
+	bind_text(s, 36, r->approver);
+	bind_text(s, 37, r->reason);
+}
+
+static void
+run_read(sqlite3_stmt *s, struct run *r)
+{
+	const unsigned char	*sha;
+	int			 i, c = 13;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	r->sync = col_strdup(s, 1);
+	r->trigger = col_strdup(s, 2);
+	r->status = runstatus_parse(col_text(s, 3));
+	if ((int)r->status < 0)
+		r->status = RS_FAILED;
+	r->source = col_strdup(s, 4);
+	r->file_name = col_strdup(s, 5);
+	if ((sha = sqlite3_column_text(s, 6)) != NULL)
+		snprintf(r->sha256, sizeof(r->sha256), "%s", sha);
+	r->size = sqlite3_column_int64(s, 7);
+	r->rows = sqlite3_column_int64(s, 8);
+	r->file_id = sqlite3_column_int64(s, 9);
+	r->started = (time_t)sqlite3_column_int64(s, 10);
+	r->finished = (time_t)sqlite3_column_int64(s, 11);
+	r->duration_ms = sqlite3_column_int64(s, 12);
+	for (i = 0; i < IT__COUNT; i++)
+		r->count[i] = sqlite3_column_int64(s, c++);
+	for (i = 0; i < ISS__COUNT; i++)
+		r->issues[i] = sqlite3_column_int64(s, c++);
+	r->skipped = sqlite3_column_int64(s, 24);
+	r->impacted = sqlite3_column_int64(s, 25);
+	r->active_before = sqlite3_column_int64(s, 26);
+	r->tripped = sqlite3_column_int(s, 27);
+	r->max_deletes = sqlite3_column_int64(s, 28);
+	r->max_delete_percent = sqlite3_column_double(s, 29);
+	r->allow_deletes = sqlite3_column_int64(s, 30);
+	r->dry_run = sqlite3_column_int(s, 31);
+	r->base_version = sqlite3_column_int64(s, 32);
+	r->error = col_strdup(s, 33);
+	r->report_base = col_strdup(s, 34);
+	r->approver = col_strdup(s, 35);
+	r->reason = col_strdup(s, 36);
+}
+
+int
+store_run_insert(struct store *st, struct run *r)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_INSERT);
+
+	r->id = 0;
+	run_bind(s, r);
+	if (store_exec(st, s) == -1)
+		return -1;
+	r->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_run_update(struct store *st, const struct run *r)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_UPDATE);
+
+	run_bind(s, r);
+	return store_exec(st, s);
+}
+
+/* 0 found, 1 no such run, -1 error. Free with run_free(). */
+int
+store_run_get(struct store *st, long long id, struct run *r)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_GET);
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		run_read(s, r);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
+store_run_reports_done(struct store *st, long long id)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_REPORTS_DONE);
+
+	sqlite3_bind_int64(s, 1, id);
+	return store_exec(st, s);
+}
+
+/* Runs left In Progress or Queued by a process that died: Failed. */
+int
+store_runs_interrupted(struct store *st)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_INTERRUPTED);
+
+	sqlite3_bind_int64(s, 1, time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_changes(st->db);
+}
+
+/* Ids of finished runs whose report files were not all written. */
+size_t
+store_runs_reports_pending(struct store *st, long long **ids)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_REPORTS_PENDING);
+	size_t		 n = 0;
+
+	*ids = NULL;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
+		(*ids)[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+/* The earliest run that applied this content for the sync, or 0. */
+long long
+store_run_applied_sha(struct store *st, const char *sync, const char *sha)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_APPLIED_SHA);
+	long long	 id = 0;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, sha);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return id;
+}
+
+static void
+filter_bind(sqlite3_stmt *s, const struct runfilter *f)
+{
+	bind_text(s, 1, f->sync);
+	if (f->since != (time_t)-1)
+		sqlite3_bind_int64(s, 2, f->since);
+	if (f->until != (time_t)-1)
+		sqlite3_bind_int64(s, 3, f->until);
+	if (f->statuses[0] != '\0')
+		bind_text(s, 4, f->statuses);
+}
+
+long long
+store_run_count(struct store *st, const struct runfilter *f)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_COUNT);
+	long long	 n = 0;
+
+	filter_bind(s, f);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+store_run_list(struct store *st, const struct runfilter *f,
+    int (*fn)(void *, const struct run *), void *arg)
+{
+	sqlite3_stmt	*s;
+	struct run	 r;
+	int		 rc;
+
+	s = store_stmt(st, f->oldest ? ST_RUN_LIST_OLD : ST_RUN_LIST_NEW);
+	filter_bind(s, f);
+	sqlite3_bind_int64(s, 5, f->limit);
+	sqlite3_bind_int64(s, 6, f->offset);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		run_read(s, &r);
+		rc = fn(arg, &r);
+		run_free(&r);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------- ledger */
+
+/* The first ledger entry of this content for the sync: 0 none, 1 found. */
+int
+store_file_by_sha(struct store *st, const char *sync, const char *sha,
+    long long *id, char *state, size_t statelen, long long *run)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_BY_SHA);
+	int		 found = 0;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, sha);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		snprintf(state, statelen, "%s", col_text(s, 1));
+		*run = sqlite3_column_int64(s, 2);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+/* The ledger entry of a file with this name, size and mtime, or 0. */
+long long
+store_file_seen(struct store *st, const char *sync, const char *name,
+    long long size, long long mtime)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_BY_STAT);
+	long long	 id = 0;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, size);
+	sqlite3_bind_int64(s, 4, mtime);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return id;
+}
+
+long long
+store_file_insert(struct store *st, const struct ledger *l)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_INSERT);
+
+	bind_text(s, 1, l->sync);
+	bind_text(s, 2, l->name);
+	sqlite3_bind_int64(s, 3, l->size);
+	sqlite3_bind_int64(s, 4, l->mtime);
+	bind_text(s, 5, l->sha256);
+	bind_text(s, 6, l->state);
+	bind_text(s, 7, l->local);
+	sqlite3_bind_int64(s, 8, time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_last_insert_rowid(st->db);
+}
+
+int
+store_file_set(struct store *st, long long id, const char *state,
+    const char *local, long long run)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_SET);
+
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, state);
+	bind_text(s, 3, local);
+	if (run > 0)
+		sqlite3_bind_int64(s, 4, run);
+	return store_exec(st, s);
+}
+
+int
+store_file_source_done(struct store *st, long long id)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_SOURCE_DONE);
+
+	sqlite3_bind_int64(s, 1, id);
+	return store_exec(st, s);
+}
+
+/* 0 found, 1 none. Free with ledger_free(). */
+int
+store_file_get(struct store *st, long long id, struct ledger *l)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_GET);
+	int		 found = 0;
+
+	memset(l, 0, sizeof(*l));
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		l->id = sqlite3_column_int64(s, 0);
+		l->sync = col_strdup(s, 1);
+		l->name = col_strdup(s, 2);
+		l->size = sqlite3_column_int64(s, 3);
+		l->mtime = sqlite3_column_int64(s, 4);
+		snprintf(l->sha256, sizeof(l->sha256), "%s", col_text(s, 5));
+		snprintf(l->state, sizeof(l->state), "%s", col_text(s, 6));
+		l->local = col_strdup(s, 7);
+		l->run_id = sqlite3_column_int64(s, 8);
+		l->source_done = sqlite3_column_int(s, 9);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found ? 0 : 1;
+}
+
+void
+ledger_free(struct ledger *l)
+{
+	free(l->sync);
+	free(l->name);
+	free(l->local);
+	memset(l, 0, sizeof(*l));
+}
+
+size_t
+store_files_in_state(struct store *st, const char *state, long long **ids)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_LIST_STATE);
+	size_t		 n = 0;
+
+	*ids = NULL;
+	bind_text(s, 1, state);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
+		(*ids)[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+store_file_known_local(struct store *st, const char *local)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_FILE_LOCAL);
+	int		 found;
+
+	bind_text(s, 1, local);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return found;
+}
+
+/* ---------------------------------------------------------- directory */
+
+long long
+store_sync_version(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_SYNC_VERSION);
+	long long	 v = 0;
+
+	bind_text(s, 1, sync);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+int
+store_sync_bump(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_SYNC_BUMP);
+
+	bind_text(s, 1, sync);
+	return store_exec(st, s);
+}
+
+long long
+store_dir_active(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_ACTIVE);
+	long long	 n = 0;
+
+	bind_text(s, 1, sync);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+store_dir_scan(struct store *st, const char *sync,
+    void (*fn)(void *, const char *, size_t, uint64_t, int), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_SCAN);
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(s, 0),
+		    (size_t)sqlite3_column_bytes(s, 0),
+		    (uint64_t)sqlite3_column_int64(s, 1),
+		    sqlite3_column_int(s, 2));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The stored fields of one user as JSON, or NULL. Caller frees. */
+char *
+store_dir_fields(struct store *st, const char *sync, const char *key)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_FIELDS);
+	char		*v = NULL;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, key);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = col_strdup(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+int
+store_dir_put(struct store *st, const struct dirrow *d)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_PUT);
+
+	bind_text(s, 1, d->sync);
+	bind_text(s, 2, d->key);
+	bind_text(s, 3, d->email);
+	bind_text(s, 4, d->name);
+	bind_text(s, 5, d->manager);
+	bind_text(s, 6, d->team);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)d->hash);
+	bind_textn(s, 8, d->fields, d->fieldslen);
+	sqlite3_bind_int64(s, 9, d->run);
+	return store_exec(st, s);
+}
+
+int
+store_dir_remove(struct store *st, const char *sync, const char *key,
+    int deactivate, long long run)
+{
+	sqlite3_stmt	*s;
+
+	s = store_stmt(st, deactivate ? ST_DIR_DEACTIVATE : ST_DIR_DELETE);
+	bind_text(s, 1, sync);
+	bind_text(s, 2, key);
+	if (deactivate) {
+		sqlite3_bind_int64(s, 3, time(NULL));
+		sqlite3_bind_int64(s, 4, run);
+	}
+	return store_exec(st, s);
+}
+
+/* Deactivated users past their grace period leave the directory. */
+int
+store_dir_purge(struct store *st, const char *sync, time_t before)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_PURGE);
+
+	bind_text(s, 1, sync);
+	sqlite3_bind_int64(s, 2, before);
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_changes(st->db);
+}
+
+/* Every user of a sync in key order, one line each (for tests). */
+int
+store_dir_dump(struct store *st, const char *sync, FILE *out)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_DUMP);
+	int		 rc, i;
+
+	bind_text(s, 1, sync);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		for (i = 0; i < 7; i++)
+			fprintf(out, "%s%s", i ? "\t" : "", col_text(s, i));
+		fputc('\n', out);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_team_scan(struct store *st, const char *sync,
+    void (*fn)(void *, const char *, long long), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_TEAM_SCAN);
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, col_text(s, 0), sqlite3_column_int64(s, 1));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_team_clear(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_TEAM_CLEAR);
+
+	bind_text(s, 1, sync);
+	return store_exec(st, s);
+}
+
+int
+store_team_put(struct store *st, const char *sync, const char *name,
+    long long members)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_TEAM_PUT);
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, members);
+	return store_exec(st, s);
+}
+
+/* ------------------------------------------------------ items, issues */
+
+int
+store_item_add(struct store *st, long long run, const struct itemrow *it)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_INSERT);
+	size_t		 i;
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, it->seq);
+	bind_text(s, 3, itemtype_slug(it->type));
+	bind_text(s, 4, itemstatus_slug(it->status));
+	bind_text(s, 5, it->key);
+	bind_text(s, 6, it->email);
+	bind_text(s, 7, it->name);
+	bind_text(s, 8, it->team);
+	bind_text(s, 9, it->error);
+	if (store_exec(st, s) == -1)
+		return -1;
+	for (i = 0; i < it->nchg; i++) {
+		s = store_stmt(st, ST_CHANGE_INSERT);
+		sqlite3_bind_int64(s, 1, run);
+		sqlite3_bind_int64(s, 2, it->seq);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)i);
+		bind_text(s, 4, it->chg[i].field);
+		bind_text(s, 5, it->chg[i].old);
+		bind_text(s, 6, it->chg[i].new);
+		if (store_exec(st, s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_issue_add(struct store *st, long long run, const struct issuerow *is)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ISSUE_INSERT);
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, is->seq);
+	bind_text(s, 3, issuetype_slug(is->type));
+	sqlite3_bind_int64(s, 4, is->row);
+	bind_text(s, 5, is->key);
+	bind_text(s, 6, is->field);
+	bind_text(s, 7, is->message);
+	bind_text(s, 8, is->fix);
+	return store_exec(st, s);
+}
+
+int
+store_items_set_status(struct store *st, long long run, enum itemstatus is)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_STATUS_ALL);
+
+	sqlite3_bind_int64(s, 1, run);
+	bind_text(s, 2, itemstatus_slug(is));
+	return store_exec(st, s);
+}
+
+/*
+ * Every change of a run, one call per (item, field) pair; an item without
+ * field changes is one call with field NULL. Stops when fn returns non-0.
+ */
+int
+store_item_each(struct store *st, long long run,
+    int (*fn)(void *, const struct itemview *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_LIST);
+	struct itemview	 v;
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, run);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		v.seq = sqlite3_column_int64(s, 0);
+		v.type = itemtype_parse(col_text(s, 1));
+		v.status = itemstatus_parse(col_text(s, 2));
+		v.key = col_text(s, 3);
+		v.email = col_text(s, 4);
+		v.name = col_text(s, 5);
+		v.team = col_text(s, 6);
+		v.error = col_text(s, 7);
+		v.field = sqlite3_column_type(s, 8) == SQLITE_NULL ? NULL :
+		    col_text(s, 8);
+		v.old = col_text(s, 9);
+		v.new = col_text(s, 10);
+		if (fn(arg, &v) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_issue_each(struct store *st, long long run,
+    int (*fn)(void *, const struct issueview *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ISSUE_LIST);
+	struct issueview v;
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, run);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		v.seq = sqlite3_column_int64(s, 0);
+		v.type = issuetype_parse(col_text(s, 1));
+		v.row = sqlite3_column_int64(s, 2);
+		v.key = col_text(s, 3);
+		v.field = col_text(s, 4);
+		v.message = col_text(s, 5);
+		v.fix = col_text(s, 6);
+		if (fn(arg, &v) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ run log */
+
+int
+store_runlog_put(struct store *st, long long run, const char *text)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_LOG_PUT);
+
+	sqlite3_bind_int64(s, 1, run);
+	bind_text(s, 2, text);
+	return store_exec(st, s);
+}
+
+/* The run's log text, or NULL. Caller frees. */
+char *
+store_runlog_get(struct store *st, long long run)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_LOG_GET);
+	char		*t = NULL;
+
+	sqlite3_bind_int64(s, 1, run);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		t = col_strdup(s, 0);
+	sqlite3_reset(s);
+	return t;
+}
+
+int
+store_report_base_used(struct store *st, const char *sync, const char *base)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_REPORT_BASE_USED);
+	int		 used;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, base);
+	used = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return used;
+}

@@ -1,0 +1,334 @@
+/*
+ * Validation: row checks while the export loads (missing key or required
+ * field, bad email, unreadable values) and cross-row checks once it is
+ * loaded (duplicate ids, one email on two ids, managers that do not exist
+ * or form a loop, the seat limit). Each problem is an issue naming the
+ * row, the employee id, the field, what is wrong and how to fix it.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rostersync.h"
+
+void
+issue_add(struct job *j, enum issuetype type, long long row, const char *key,
+    const char *field, const char *fix, const char *fmt, ...)
+{
+	struct issuerow	*is;
+	va_list		 ap;
+	char		*msg;
+	uint32_t	 e;
+
+	if (j->niss == j->isscap) {
+		j->isscap = j->isscap ? j->isscap * 2 : 256;
+		j->iss = xrealloc(j->iss, j->isscap * sizeof(*j->iss));
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("out of memory formatting an issue");
+	va_end(ap);
+	is = &j->iss[j->niss++];
+	memset(is, 0, sizeof(*is));
+	is->type = type;
+	is->row = row;
+	is->key = key ? arena_strndup(&j->a, key, strlen(key)) : NULL;
+	is->field = field;
+	is->fix = fix;
+	is->message = arena_strndup(&j->a, msg, strlen(msg));
+	free(msg);
+	j->run->issues[type]++;
+	if (key != NULL && (e = ent_get(j, key, strlen(key))) != ENT_NONE)
+		j->e[e].flags |= E_IMPACT;
+}
+
+/* A plain check: one @, a dotted domain, no spaces or controls. */
+static int
+email_ok(const char *s, size_t n)
+{
+	const char	*at = memchr(s, '@', n), *dom;
+	size_t		 i, nd;
+
+	if (at == NULL || at == s || n > MAX_EMAIL_LEN)
+		return 0;
+	if (memchr(at + 1, '@', n - (size_t)(at - s) - 1) != NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == ',' || s[i] == ';' ||
+		    s[i] == '<' || s[i] == '>' || s[i] == '"')
+			return 0;
+	dom = at + 1;
+	nd = n - (size_t)(dom - s);
+	if (nd < 3 || dom[0] == '.' || dom[nd - 1] == '.' ||
+	    memchr(dom, '.', nd) == NULL)
+		return 0;
+	for (i = 0; i + 1 < nd; i++)
+		if (dom[i] == '.' && dom[i + 1] == '.')
+			return 0;
+	return 1;
+}
+
+static const char *
+slot_name(const struct job *j, int slot)
+{
+	return slot >= 0 ? j->sc.slots[slot].name : NULL;
+}
+
+static const char *
+keyname(const struct job *j)
+{
+	return j->sc.nkey ? j->sc.slots[j->sc.keyslot[0]].name : "key";
+}
+
+/* Problems the loader flagged on this row. */
+static int
+row_flags(struct job *j, const struct record *r, const char *key)
+{
+	const char	*f = slot_name(j, r->bad_slot);
+
+	if (r->bad & REC_UTF8)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, f,
+		    "save the export as UTF-8", "%s is not valid UTF-8",
+		    f ? f : "a value");
+	else if (r->bad & REC_TOOLONG)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, f,
+		    "shorten the value in the HR system",
+		    "%s is longer than %d bytes", f ? f : "a value",
+		    MAX_FIELD_LEN);
+	else if (r->bad & REC_CELLERR)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, f,
+		    "fix the formula in the spreadsheet",
+		    "%s holds a spreadsheet error, not a value",
+		    f ? f : "a value");
+	else if (r->bad & REC_WIDE)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, NULL,
+		    "quote values that contain the delimiter",
+		    "the row has more values than the header has columns");
+	else
+		return 0;
+	return 1;
+}
+
+/* Row checks; 1 when the row must not be applied. */
+int
+validate_row(struct job *j, const struct record *r)
+{
+	const char	*key = r->keylen ? r->key : NULL;
+	size_t		 i;
+	int		 em = j->sc.canon[F_EMAIL];
+
+	if (r->keylen == 0) {
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, NULL,
+		    keyname(j), "fill in the id in the HR system",
+		    "the row has no %s", keyname(j));
+		return 1;
+	}
+	if (r->keylen > MAX_NAME_LEN) {
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, NULL,
+		    keyname(j), "check the id column of the export",
+		    "the %s is longer than %d bytes", keyname(j),
+		    MAX_NAME_LEN);
+		return 1;
+	}
+	if (row_flags(j, r, key))
+		return 1;
+	for (i = 0; i < j->sc.nslots; i++)
+		if (j->sc.slots[i].required && r->len[i] == 0) {
+			issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key,
+			    j->sc.slots[i].name,
+			    "fill in the field in the HR system",
+			    "the required field %s is empty",
+			    j->sc.slots[i].name);
+			return 1;
+		}
+	if (em >= 0 && r->len[em] > 0 && !email_ok(r->v[em], r->len[em])) {
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key,
+		    j->sc.slots[em].name, "correct the address in the HR "
+		    "system", "'%s' is not a valid email address", r->v[em]);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+live(const struct ent *e)
+{
+	return (e->flags & (E_NEW | E_SKIP | E_TERM)) == E_NEW;
+}
+
+/* Will this key be an active user after the run? */
+static int
+stays(const struct ent *e)
+{
+	return (e->flags & E_NEW) && !(e->flags & E_TERM) &&
+	    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE));
+}
+
+static void
+check_emails(struct job *j)
+{
+	struct strmap	 seen = { 0 };
+	const char	*fix = "give each person their own address in the HR "
+			    "system";
+	size_t		 i;
+	uint32_t	 o;
+
+	for (i = 0; i < j->ne; i++) {
+		struct ent *e = &j->e[i];
+
+		if (!live(e) || e->email == NULL)
+			continue;
+		o = strmap_get(&seen, e->email, strlen(e->email));
+		if (o == STRMAP_NONE) {
+			strmap_put(&seen, e->email, strlen(e->email),
+			    (uint32_t)i);
+			continue;
+		}
+		if (!(j->e[o].flags & E_SKIP)) {
+			j->e[o].flags |= E_SKIP;
+			issue_add(j, ISS_USER_SKIPPED, j->e[o].row, j->e[o].key,
+			    canon_names[F_EMAIL], fix, "the email %s is also "
+			    "used by %s on row %u", e->email, e->key, e->row);
+		}
+		e->flags |= E_SKIP;
+		issue_add(j, ISS_USER_SKIPPED, e->row, e->key,
+		    canon_names[F_EMAIL], fix, "the email %s is also used by "
+		    "%s on row %u", e->email, j->e[o].key, j->e[o].row);
+	}
+	strmap_free(&seen);
+}
+
+static void
+check_managers(struct job *j)
+{
+	size_t	 i;
+	uint32_t m;
+
+	for (i = 0; i < j->ne; i++) {
+		struct ent *e = &j->e[i];
+
+		if (!live(e) || e->mgrkey == NULL)
+			continue;
+		if (strcmp(e->mgrkey, e->key) == 0) {
+			e->flags |= E_MGR_KEEP;
+			issue_add(j, ISS_MANAGER_CYCLE, e->row, e->key,
+			    canon_names[F_MANAGER_ID], "correct the manager "
+			    "in the HR system", "%s is given as their own "
+			    "manager; the manager is not assigned", e->key);
+			continue;
+		}
+		m = ent_get(j, e->mgrkey, strlen(e->mgrkey));
+		if (m != ENT_NONE && stays(&j->e[m])) {
+			e->mgr = m;
+			continue;
+		}
+		e->flags |= E_MGR_CLEAR;
+		issue_add(j, ISS_MANAGER_NOT_FOUND, e->row, e->key,
+		    canon_names[F_MANAGER_ID], "add the manager to the export "
+		    "or correct the manager id", "manager %s is neither in "
+		    "the export nor in the directory; the user is applied "
+		    "without a manager", e->mgrkey);
+	}
+}
+
+static void
+cycle_mark(struct job *j, const uint32_t *path, size_t from, size_t n)
+{
+	size_t	 i;
+
+	for (i = from; i < n; i++) {
+		struct ent *e = &j->e[path[i]];
+
+		e->flags |= E_MGR_KEEP;
+		issue_add(j, ISS_MANAGER_CYCLE, e->row, e->key,
+		    canon_names[F_MANAGER_ID], "correct the managers in the "
+		    "HR system", "%s is in a management loop of %zu people "
+		    "(through %s); the manager is not changed", e->key,
+		    n - from, j->e[e->mgr].key);
+	}
+	for (i = from; i < n; i++)
+		j->e[path[i]].mgr = ENT_NONE;
+}
+
+/* Management loops: walk up from every user, marking the path. */
+static void
+check_cycles(struct job *j)
+{
+	uint32_t	*path = xmalloc((j->ne + 1) * sizeof(*path));
+	size_t		 i, n, k;
+	uint32_t	 x;
+
+	for (i = 0; i < j->ne; i++) {
+		n = 0;
+		for (x = (uint32_t)i; x != ENT_NONE &&
+		    !(j->e[x].flags & E_DONE); x = j->e[x].mgr) {
+			if (j->e[x].flags & E_VISIT) {
+				for (k = 0; path[k] != x; k++)
+					;
+				cycle_mark(j, path, k, n);
+				break;
+			}
+			j->e[x].flags |= E_VISIT;
+			path[n++] = x;
+		}
+		for (k = 0; k < n; k++)
+			j->e[path[k]].flags = (j->e[path[k]].flags &
+			    ~E_VISIT) | E_DONE;
+	}
+	free(path);
+}
+
+/* Cross-row checks, once the whole export is loaded. */
+void
+validate_cross(struct job *j)
+{
+	check_emails(j);
+	check_managers(j);
+	check_cycles(j);
+}
+
+static int
+cmp_desc(const void *a, const void *b, void *arg)
+{
+	const struct job *j = arg;
+
+	return strcmp(j->e[*(const uint32_t *)b].key,
+	    j->e[*(const uint32_t *)a].key);
+}
+
+/* Creates beyond the seat limit are refused, highest ids first. */
+void
+validate_seats(struct job *j)
+{
+	long long	 limit = j->sy->seat_limit, deletes = 0, room;
+	uint32_t	*c;
+	size_t		 nc = 0, i;
+
+	if (limit <= 0)
+		return;
+	c = xmalloc((j->ne + 1) * sizeof(*c));
+	for (i = 0; i < j->ne; i++) {
+		uint32_t f = j->e[i].flags;
+
+		if (live(&j->e[i]) && !(f & E_ACTIVE))
+			c[nc++] = (uint32_t)i;
+		if ((f & E_ACTIVE) && (!(f & E_NEW) ||
+		    ((f & E_TERM) && !(f & E_SKIP))))
+			deletes++;
+	}
+	room = limit - (j->active_before - deletes);
+	if ((long long)nc > room) {
+		qsort_r(c, nc, sizeof(*c), cmp_desc, j);
+		for (i = 0; (long long)i < (long long)nc - (room > 0 ? room :
+		    0); i++) {
+			struct ent *e = &j->e[c[i]];
+
+			e->flags |= E_SEAT;
+			issue_add(j, ISS_SEAT_LIMIT, e->row, e->key, NULL,
+			    "raise seat_limit or remove users",
+			    "creating %s would exceed the seat limit of %lld",
+			    e->key, limit);
+		}
+	}
+	free(c);
+}

@@ -1,0 +1,135 @@
+#!/bin/bash
+# The core pipeline on a local drop-zone: a 10,000-row export and its next
+# day give exactly the generator's truth counts; an unchanged export gives
+# nothing; bad files fail to load and leave the directory untouched; a
+# mass deletion trips the threshold; the same content is processed once.
+. "$(dirname "$0")/lib.sh"
+
+truth() { $PYTHON -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+changed_fields() {
+	q "SELECT count(*) FROM changes c JOIN items i ON i.run_id = c.run_id \
+AND i.seq = c.seq WHERE c.run_id = $1 AND i.type IN ('update','manager')"
+}
+
+# check_truth RUN TRUTH.json LABEL
+check_truth() {
+	local r=$1 t=$2 l=$3
+	eq "$l: creates" "$(count_of $r n_create)" "$(truth $t creates)"
+	eq "$l: deletes" "$(count_of $r n_delete)" "$(truth $t deletes)"
+	eq "$l: updates" "$(count_of $r n_update)" "$(truth $t updates)"
+	eq "$l: manager changes" "$(count_of $r n_manager)" \
+	    "$(truth $t manager_changes)"
+	eq "$l: changed fields" "$(changed_fields $r)" \
+	    "$(truth $t field_changes)"
+}
+
+# --- two days of a 10,000-row export, then an unchanged one
+sandbox day
+$GEN --rows 10000 --seed 11 -o "$TMP/d1.csv"
+$GEN --mutate "$TMP/d1.csv" --seed 12 --truth "$TMP/t2.json" -o "$TMP/d2.csv"
+drop "$TMP/d1.csv" day1.csv
+rs run >"$TMP/out1" 2>&1
+eq "day 1 exits 0" "$?" 0
+eq "day 1 is Success" "$(status_of 1)" success
+eq "day 1 creates everyone" "$(count_of 1 n_create)" 10000
+eq "directory holds 10,000 active users" \
+    "$(q "SELECT count(*) FROM users WHERE active = 1")" 10000
+drop "$TMP/d2.csv" day2.csv
+rs run >"$TMP/out2" 2>&1
+eq "day 2 is Success" "$(status_of 2)" success
+check_truth 2 "$TMP/t2.json" "day 2 vs truth"
+eq "directory follows the export" \
+    "$(q "SELECT count(*) FROM users WHERE active = 1")" \
+    "$(truth "$TMP/t2.json" next_rows)"
+cp "$TMP/d2.csv" "$TMP/d3.csv"
+printf '\n' >>"$TMP/d3.csv"	# same rows, new content: not a duplicate
+drop "$TMP/d3.csv" day3.csv
+rs run >"$TMP/out3" 2>&1
+eq "unchanged export: a run" "$(last_run)" 3
+eq "unchanged export: no items" "$(q "SELECT count(*) FROM items WHERE run_id = 3")" 0
+eq "unchanged export: Success" "$(status_of 3)" success
+check "inputs kept in archive/" test -f "$SPOOL/archive/hr/2-day2.csv"
+eq "source files moved to processed/" "$(ls "$DROP/processed" | wc -l)" 3
+
+# --- cross-check with the bench generator when it is there
+if [ -f "$SHARED_GEN" ]; then
+	sandbox shared
+	$PYTHON "$SHARED_GEN" --rows 10000 --seed 21 -o "$TMP/s1.csv"
+	$PYTHON "$SHARED_GEN" --mutate "$TMP/s1.csv" --seed 22 \
+	    --truth "$TMP/st.json" -o "$TMP/s2.csv"
+	drop "$TMP/s1.csv"; rs run >/dev/null 2>&1
+	drop "$TMP/s2.csv"; rs run >/dev/null 2>&1
+	check_truth 2 "$TMP/st.json" "gen_hr.py pair vs its truth"
+else
+	skip "../shared/bench/gen_hr.py absent: no cross-check with it"
+fi
+
+# --- whole-file failures: Data Load Failed, directory byte-for-byte the same
+sandbox bad
+$GEN --rows 300 --seed 31 -o "$TMP/good.csv"
+drop "$TMP/good.csv"; rs run >/dev/null 2>&1
+before=$(dump)
+: >"$TMP/empty.csv"
+head -1 "$TMP/good.csv" >"$TMP/header-only.csv"
+cut -d, -f2- "$TMP/good.csv" >"$TMP/no-key.csv"
+$GEN --rows 300 --seed 32 --truncate-bytes 20000 -o "$TMP/truncated.csv"
+printf 'employee_id,email,email,last_name\nE1,a@x.org,b@x.org,A\n' \
+    >"$TMP/dup-header.csv"
+for f in empty header-only no-key truncated dup-header; do
+	drop "$TMP/$f.csv"
+	rs run >"$TMP/$f.out" 2>&1
+	rc=$?
+	r=$(last_run)
+	eq "$f: Data Load Failed" "$(status_of $r)" data_load_failed
+	eq "$f: exit status 4" "$rc" 4
+	contains "$f: the message names the file" \
+	    "$(q "SELECT error FROM runs WHERE id = $r")" "$f.csv:"
+	eq "$f: directory unchanged" "$(dump)" "$before"
+	check "$f: input kept in failed/" test -f "$SPOOL/failed/hr/$r-$f.csv"
+	check "$f: error log written" test -f \
+	    "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id=$r").csv"
+done
+contains "empty: says why" "$(q "SELECT error FROM runs WHERE file_name='empty.csv'")" "empty"
+contains "header-only: says why" "$(q "SELECT error FROM runs WHERE file_name='header-only.csv'")" "no data rows"
+contains "no key: says why" "$(q "SELECT error FROM runs WHERE file_name='no-key.csv'")" "employee_id"
+contains "truncated: says why" "$(q "SELECT error FROM runs WHERE file_name='truncated.csv'")" "truncated"
+contains "duplicate header: says why" "$(q "SELECT error FROM runs WHERE file_name='dup-header.csv'")" "duplicate column name 'email'"
+
+# --- an export missing half the employees trips the threshold
+sandbox half
+$GEN --rows 2000 --seed 41 -o "$TMP/h1.csv"
+$GEN --mutate "$TMP/h1.csv" --seed 42 --drop-fraction 0.5 -o "$TMP/h2.csv"
+drop "$TMP/h1.csv"; rs run >/dev/null 2>&1
+before=$(dump)
+drop "$TMP/h2.csv"
+rs run >"$TMP/half.out" 2>&1
+eq "half missing: exit status 5 (held)" "$?" 5
+eq "half missing: Above Deactivation Threshold" "$(status_of 2)" above_threshold
+eq "half missing: directory unchanged" "$(dump)" "$before"
+check "half missing: every would-be deletion recorded" test \
+    "$(q "SELECT count(*) FROM items WHERE run_id = 2 AND type = 'delete' AND status = 'held'")" -ge 1000
+contains "half missing: the log says how to push it through" \
+    "$(cat "$TMP/half.out")" "--allow-deletes"
+rs run --sync hr --file "$SPOOL/archive/hr/2-h2.csv" --allow-deletes 5000 \
+    >"$TMP/allow.out" 2>&1
+contains "--allow-deletes: the file goes through once" \
+    "success needs_attention" "$(status_of 3)"
+eq "--allow-deletes: deletions applied" \
+    "$(q "SELECT count(*) FROM users WHERE active = 1")" \
+    "$(($(wc -l <"$TMP/h2.csv") - 1))"
+eq "--allow-deletes does not change the threshold" \
+    "$(count_of 3 max_deletes)" 500
+
+# --- the same content dropped twice (even under two names): processed once
+sandbox twice
+$GEN --rows 100 --seed 51 -o "$TMP/t.csv"
+drop "$TMP/t.csv" a.csv
+rs run >/dev/null 2>&1
+drop "$TMP/t.csv" a.csv
+drop "$TMP/t.csv" b.csv
+rs run >"$TMP/twice.out" 2>&1
+eq "same content: one run" "$(q "SELECT count(*) FROM runs")" 1
+contains "same content: logged as a duplicate" "$(cat "$TMP/twice.out")" duplicate
+eq "duplicates leave the drop-zone" "$(ls "$DROP" | grep -c csv)" 0
+
+finish

@@ -1,0 +1,352 @@
+#!/bin/bash
+# The local drop-zone (source = "dir:...") and the spool: which files are
+# taken and when (settle time, marker files, ignored names, the pattern,
+# symbolic links), where a taken file goes (incoming/, archive/, failed/)
+# and what becomes of the source (move, leave, delete), duplicates, two
+# runs at once, and recovery after a run is killed at random moments.
+. "$(dirname "$0")/lib.sh"
+
+# The sqlite3 shell waits for a writer instead of failing at once.
+qq() { sqlite3 -bail -cmd '.timeout 5000' "$DB" "$1"; }
+# set_conf KEY VALUE: change a setting the sandbox wrote.
+set_conf() { sed -i "s/^\(\s*\)$1 = [^;]*;/\1$1 = $2;/" "$CONF"; }
+# wait_for PID SECONDS: wait for a background run, at most SECONDS; the
+# exit status of the run, or 124 when it had to be killed.
+wait_for() {
+	local pid=$1 n=$(($2 * 10))
+	while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+nfiles() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
+
+$GEN --rows 50 --seed 1 -o "$TMP/small.csv"
+$GEN --rows 50 --seed 2 -o "$TMP/other.csv"
+
+# --- settle rule: a file changed less than settle_seconds ago waits
+sandbox settle
+set_conf settle_seconds 30
+cp "$TMP/small.csv" "$DROP/now.csv"	# mtime: now
+rs run >"$TMP/settle1.out" 2>&1
+eq "settle: a fresh file exits 0 (nothing to do)" "$?" 0
+eq "settle: a fresh file is not taken" "$(qq "SELECT count(*) FROM files")" 0
+contains "settle: the log says it waits" "$(cat "$TMP/settle1.out")" \
+    "now.csv is still being written"
+check "settle: the fresh file stays in the drop-zone" test -f "$DROP/now.csv"
+touch -d '-1 minute' "$DROP/now.csv"
+rs run >"$TMP/settle2.out" 2>&1
+eq "settle: the same file a minute old is taken" \
+    "$(qq "SELECT count(*) FROM runs WHERE file_name = 'now.csv' AND status = 'success'")" 1
+
+# --- marker mode: NAME.done says the upload is complete
+sandbox marker 'marker = true;'
+drop "$TMP/small.csv" m.csv	# settled long ago, but no marker yet
+rs run >"$TMP/marker1.out" 2>&1
+eq "marker: without m.csv.done nothing is taken" \
+    "$(qq "SELECT count(*) FROM files")" 0
+contains "marker: the log says it waits for the marker" \
+    "$(cat "$TMP/marker1.out")" "waiting for its marker m.csv.done"
+touch "$DROP/m.csv.done"
+rs run >"$TMP/marker2.out" 2>&1
+eq "marker: with m.csv.done it is taken" \
+    "$(qq "SELECT count(*) FROM runs WHERE file_name = 'm.csv' AND status = 'success'")" 1
+check "marker: the marker is not taken as an export" \
+    test "$(qq "SELECT count(*) FROM files WHERE name LIKE '%.done'")" -eq 0
+# A marker left behind would let the next upload under the same name be
+# taken before it is complete.
+check "marker: the marker goes with its file" test ! -e "$DROP/m.csv.done"
+cp "$TMP/other.csv" "$DROP/m.csv"	# the next day's upload, same name
+touch -d '-1 hour' "$DROP/m.csv"
+rs run >"$TMP/marker3.out" 2>&1
+eq "marker: the next upload waits for its own marker" \
+    "$(qq "SELECT count(*) FROM runs")" 1
+
+# --- names that are never taken; the pattern; symbolic links
+sandbox names 'pattern = "*.csv";'
+ignored=".hidden.csv up.csv.part up.csv.tmp up.csv.filepart UP.CSV.PART
+    Up.csv.Tmp notes.txt"
+for n in $ignored; do
+	drop "$TMP/small.csv" "$n"
+done
+$GEN --rows 50 --seed 3 -o "$TMP/target.csv"
+ln -s "$TMP/target.csv" "$DROP/link.csv"
+rs run >"$TMP/names1.out" 2>&1
+eq "ignored names: exit 0" "$?" 0
+eq "ignored names: no run" "$(qq "SELECT count(*) FROM runs")" 0
+eq "ignored names: nothing in the ledger" "$(qq "SELECT count(*) FROM files")" 0
+for n in $ignored; do
+	check "ignored names: $n left alone" test -f "$DROP/$n"
+done
+check "symlink: left in place" test -L "$DROP/link.csv"
+check "symlink: its target is untouched" test -f "$TMP/target.csv"
+eq "nothing was copied into the spool" "$(nfiles "$SPOOL/incoming/hr")" 0
+drop "$TMP/small.csv" good.csv
+rs run >"$TMP/names2.out" 2>&1
+eq "among them, only good.csv is taken" \
+    "$(qq "SELECT group_concat(file_name) FROM runs")" good.csv
+check "symlink: still never taken" test -L "$DROP/link.csv"
+
+# --- names that cannot become a spool file name are refused and logged
+sandbox badnames
+long=$(printf 'x%.0s' $(seq 1 246)).csv	# 250 bytes
+drop "$TMP/small.csv" "$long"
+drop "$TMP/small.csv" "$(printf 'tab\tname.csv')"
+drop "$TMP/other.csv" fine.csv
+rs run >"$TMP/badnames.out" 2>&1
+eq "bad names: the run exits 0" "$?" 0
+eq "bad names: only fine.csv is taken" \
+    "$(qq "SELECT group_concat(name) FROM files")" fine.csv
+contains "bad names: a 250-byte name is refused" \
+    "$(cat "$TMP/badnames.out")" "its length (250 bytes)"
+contains "bad names: a control character is refused, shown escaped" \
+    "$(cat "$TMP/badnames.out")" 'refusing the file "tab\x09name.csv"'
+check "bad names: the refused files stay at the source" \
+    test -f "$DROP/$long"
+eq "bad names: nothing left in incoming/" "$(ls -A "$SPOOL/incoming/hr" | wc -l)" 0
+
+# --- the spool: incoming/ then archive/ (loaded) or failed/ (not loadable)
+sandbox spool
+drop "$TMP/small.csv" day1.csv
+rs fetch >"$TMP/fetch.out" 2>&1
+eq "fetch: exit 0" "$?" 0
+eq "fetch: the copy waits in spool/incoming/hr/" \
+    "$(ls "$SPOOL/incoming/hr" | grep -c 'day1\.csv$')" 1
+eq "fetch: queued in the ledger" \
+    "$(qq "SELECT state FROM files WHERE name = 'day1.csv'")" fetched
+eq "fetch: no run yet" "$(qq "SELECT count(*) FROM runs")" 0
+check "fetch: the source stays until its run is recorded" \
+    test -f "$DROP/day1.csv"
+cmp -s "$TMP/small.csv" "$SPOOL/incoming/hr/"*day1.csv
+eq "fetch: the copy is byte-identical" "$?" 0
+rs run >"$TMP/spool1.out" 2>&1
+eq "run: the queued file is processed" "$(status_of 1)" success
+check "run: the input ends in archive/hr/" test -f "$SPOOL/archive/hr/1-day1.csv"
+eq "run: incoming/hr/ is empty" "$(ls -A "$SPOOL/incoming/hr" | wc -l)" 0
+check "run: the source moved to processed/" test -f "$DROP/processed/day1.csv"
+check "run: and left the drop-zone" test ! -e "$DROP/day1.csv"
+eq "run: the ledger says where the copy is" \
+    "$(qq "SELECT state || ' ' || local FROM files WHERE name = 'day1.csv'")" \
+    "processed $SPOOL/archive/hr/1-day1.csv"
+printf 'employee_id,email,last_name\n' >"$TMP/headeronly.csv"
+drop "$TMP/headeronly.csv" day2.csv
+rs run >"$TMP/spool2.out" 2>&1
+eq "not loadable: exit 4" "$?" 4
+check "not loadable: the input ends in failed/hr/" \
+    test -f "$SPOOL/failed/hr/2-day2.csv"
+check "not loadable: not in archive/" test ! -e "$SPOOL/archive/hr/2-day2.csv"
+eq "not loadable: incoming/hr/ is empty" "$(ls -A "$SPOOL/incoming/hr" | wc -l)" 0
+
+# --- after = "leave": the source stays and is not processed twice
+sandbox leave 'after = "leave";'
+drop "$TMP/small.csv" l.csv
+rs run >/dev/null 2>&1
+rs run >"$TMP/leave2.out" 2>&1
+eq "leave: the second run exits 0" "$?" 0
+check "leave: the source stays" test -f "$DROP/l.csv"
+check "leave: no processed/ folder" test ! -e "$DROP/processed"
+eq "leave: processed once" "$(qq "SELECT count(*) FROM runs")" 1
+touch -d '-30 minutes' "$DROP/l.csv"	# touched again, same content
+rs run >"$TMP/leave3.out" 2>&1
+eq "leave: touched again, still processed once" \
+    "$(qq "SELECT count(*) FROM runs")" 1
+contains "leave: touched again is logged as a duplicate" \
+    "$(cat "$TMP/leave3.out")" duplicate
+check "leave: input kept in archive/" test -f "$SPOOL/archive/hr/1-l.csv"
+
+# --- after = "delete": the source is removed once its run is recorded
+sandbox delete 'after = "delete";'
+drop "$TMP/small.csv" d.csv
+rs run >/dev/null 2>&1
+eq "delete: processed" "$(status_of 1)" success
+check "delete: the source is gone" test ! -e "$DROP/d.csv"
+check "delete: no processed/ folder" test ! -e "$DROP/processed"
+check "delete: the spool keeps the input" test -f "$SPOOL/archive/hr/1-d.csv"
+
+# --- the same content under two names in one pass: one run, a duplicate
+sandbox dup
+drop "$TMP/small.csv" monday.csv
+drop "$TMP/small.csv" monday-copy.csv
+rs run >"$TMP/dup.out" 2>&1
+eq "same content twice: one run" "$(qq "SELECT count(*) FROM runs")" 1
+contains "same content twice: the log says duplicate" "$(cat "$TMP/dup.out")" \
+    duplicate
+eq "same content twice: the ledger marks one as duplicate" \
+    "$(qq "SELECT count(*) FROM files WHERE state = 'duplicate'")" 1
+eq "same content twice: one copy in the spool" \
+    "$(nfiles "$SPOOL/archive/hr")" 1
+eq "same content twice: both leave the drop-zone" \
+    "$(ls "$DROP" | grep -c csv)" 0
+
+# --- run --file with a name an unfinished upload also has: the upload is
+# not touched (it is another file, and it is not complete yet)
+sandbox collide
+set_conf settle_seconds 30
+mkdir -p "$SB/admin"
+cp "$TMP/small.csv" "$SB/admin/day9.csv"
+cp "$TMP/other.csv" "$DROP/day9.csv"	# being uploaded right now
+rs run --file "$SB/admin/day9.csv" >"$TMP/collide1.out" 2>&1
+eq "run --file: exit 0" "$?" 0
+check "run --file: the drop-zone's day9.csv is not moved away" \
+    test -f "$DROP/day9.csv"
+check "run --file: nothing put in processed/" test ! -e "$DROP/processed/day9.csv"
+check "run --file: the admin's file is left alone" test -f "$SB/admin/day9.csv"
+touch -d '-1 hour' "$DROP/day9.csv"	# the upload is complete
+rs run >"$TMP/collide2.out" 2>&1
+eq "the upload then gets its own run" \
+    "$(qq "SELECT count(*) FROM runs WHERE file_name = 'day9.csv' AND status = 'success'")" 2
+check "and then goes to processed/" test -f "$DROP/processed/day9.csv"
+cmp -s "$TMP/other.csv" "$DROP/processed/day9.csv"
+eq "processed/ holds the upload, byte for byte" "$?" 0
+
+# --- the spool lock held by another process (flock(1)): deterministic
+sandbox lock
+drop "$TMP/small.csv" l.csv
+if command -v flock >/dev/null; then
+	lockf=$SPOOL/rostersync.lock
+	flock "$lockf" sleep 3 &
+	holder=$!
+	n=50	# until the holder has the lock, at most 5 s
+	while [ $n -gt 0 ] && flock -n "$lockf" true; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	set_conf lock_wait 0
+	rs run >"$TMP/lock1.out" 2>&1
+	eq "lock held, lock_wait 0: exit 7" "$?" 7
+	contains "lock held: the message says another run holds the lock" \
+	    "$(cat "$TMP/lock1.out")" "another rostersync run holds"
+	check "lock held: nothing was done (no database yet)" test ! -e "$DB"
+	check "lock held: the file stays in the drop-zone" test -f "$DROP/l.csv"
+	set_conf lock_wait 60
+	rs run >"$TMP/lock2.out" 2>&1
+	eq "lock held, lock_wait 60: waits, then runs (exit 0)" "$?" 0
+	contains "lock held: the log says it is queued" "$(cat "$TMP/lock2.out")" \
+	    "queued, waiting"
+	eq "lock held: after the wait the file is processed once" \
+	    "$(qq "SELECT count(*) FROM runs WHERE status = 'success'")" 1
+	wait $holder
+else
+	skip "flock(1) is not installed: no deterministic lock test"
+fi
+
+# --- two runs at once: one applies, the other waits or exits 7
+$GEN --rows 20000 --seed 61 -o "$TMP/20k.csv"
+sandbox clean20k
+drop "$TMP/20k.csv" big.csv
+rs run >/dev/null 2>&1
+dump >"$TMP/clean20k.dump"
+sandbox race
+set_conf lock_wait 120
+sed 's/^lock_wait = 120;/lock_wait = 0;/' "$CONF" >"$SB/nowait.conf"
+chmod 0640 "$SB/nowait.conf"
+drop "$TMP/20k.csv" big.csv
+"$ROSTERSYNC" -c "$CONF" run >"$TMP/race-a.out" 2>&1 &
+pa=$!
+"$ROSTERSYNC" -c "$SB/nowait.conf" run >"$TMP/race-b.out" 2>&1 &
+pb=$!
+wait_for $pa 300; ra=$?
+wait_for $pb 300; rb=$?
+echo "# two runs at once: exit statuses $ra (lock_wait 120) and $rb (lock_wait 0)"
+check "two runs: the waiting one ends 0" test "$ra" -eq 0
+check "two runs: the other ends 0 or 7 (busy)" \
+    test "$rb" -eq 0 -o "$rb" -eq 7
+if [ "$rb" -eq 7 ]; then
+	contains "two runs: exit 7 says another run holds the lock" \
+	    "$(cat "$TMP/race-b.out")" "another rostersync run holds"
+else
+	ok "two runs: no exit 7 this time (the lock_wait 0 run came first or after)"
+fi
+eq "two runs: one run in all" "$(qq "SELECT count(*) FROM runs")" 1
+eq "two runs: one Success for that file" \
+    "$(qq "SELECT count(*) FROM runs WHERE file_name = 'big.csv' AND status = 'success'")" 1
+dump >"$TMP/race.dump"
+check "two runs: the directory equals one clean run" \
+    cmp -s "$TMP/race.dump" "$TMP/clean20k.dump"
+
+# --- kill -9 at several moments, then run again: as if nothing happened
+$GEN --rows 200000 --seed 71 -o "$TMP/200k.csv"
+sandbox clean200k
+drop "$TMP/200k.csv" big.csv
+rs run >/dev/null 2>&1
+eq "crash: the clean run succeeds" "$(status_of 1)" success
+dump >"$TMP/clean200k.dump"
+sandbox crash
+drop "$TMP/200k.csv" big.csv
+# kill_at WHEN: start a run and kill -9 it. WHEN is a delay in seconds;
+# "inprogress[+DELAY]": once this process has recorded its run In Progress;
+# "committed": once its run has an outcome (while it archives the input
+# and writes the reports). Polls are bounded (30 s).
+kill_at() {
+	local when=$1 pid n=300 before cond
+	before=$(qq "SELECT ifnull(max(id), 0) FROM runs" 2>/dev/null)
+	before=${before:-0}
+	case $when in
+	inprogress*) cond="status = 'in_progress'";;
+	committed) cond="status NOT IN ('in_progress', 'queued')";;
+	esac
+	"$ROSTERSYNC" -c "$CONF" run >>"$TMP/crash.out" 2>&1 &
+	pid=$!
+	case $when in
+	inprogress*|committed)
+		while [ "$n" -gt 0 ] && kill -0 $pid 2>/dev/null && [ "$(qq \
+		    "SELECT count(*) FROM runs WHERE id > $before AND $cond" \
+		    2>/dev/null)" != 1 ]; do
+			sleep 0.05
+			n=$((n - 1))
+		done
+		case $when in inprogress+*) sleep "${when#inprogress+}";; esac;;
+	*)	sleep "$when";;
+	esac
+	if kill -0 $pid 2>/dev/null; then
+		kill -9 $pid
+		echo "# killed the run after $when"
+	else
+		echo "# the run ended before $when"
+	fi
+	wait $pid 2>/dev/null
+}
+for when in 0.1 0.3 0.6 inprogress inprogress+0.5 inprogress+1.5 committed; do
+	kill_at $when
+done
+rs run >"$TMP/crash-final.out" 2>&1
+eq "crash: the run after the kills exits 0" "$?" 0
+echo "# runs: $(qq "SELECT group_concat(id || ':' || status || ':' || ifnull(error, ''), ' ') FROM runs")"
+eq "crash: no run stays In Progress" \
+    "$(qq "SELECT count(*) FROM runs WHERE status IN ('in_progress', 'queued')")" 0
+eq "crash: every Failed run was interrupted" \
+    "$(qq "SELECT count(*) FROM runs WHERE status = 'failed' AND error IS NOT 'interrupted'")" 0
+check "crash: at least one run was interrupted In Progress" test \
+    "$(qq "SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'interrupted'")" -ge 1
+eq "crash: the file was applied by exactly one run" \
+    "$(qq "SELECT count(*) FROM runs WHERE status = 'success'")" 1
+eq "crash: PRAGMA integrity_check" "$(qq "PRAGMA integrity_check")" ok
+dump >"$TMP/crash.dump"
+check "crash: the directory equals a clean run's" \
+    cmp -s "$TMP/crash.dump" "$TMP/clean200k.dump"
+eq "crash: the input is in archive/" "$(ls "$SPOOL/archive/hr" | grep -c 'big\.csv$')" 1
+cmp -s "$TMP/200k.csv" "$SPOOL/archive/hr/"*big.csv
+eq "crash: the archived input is intact" "$?" 0
+eq "crash: the ledger has it processed" \
+    "$(qq "SELECT count(*) FROM files WHERE state = 'processed' AND local LIKE '%/archive/hr/%big.csv'")" 1
+eq "crash: spool/incoming is empty (no .part left)" \
+    "$(find "$SPOOL/incoming" -type f | wc -l)" 0
+eq "crash: no temporary report left" \
+    "$(find "$SPOOL/reports" -name '.*' -type f | wc -l)" 0
+check "crash: the source went to processed/" test -f "$DROP/processed/big.csv"
+ok_run=$(qq "SELECT id FROM runs WHERE status = 'success'")
+base=$(qq "SELECT report_base FROM runs WHERE id = ${ok_run:-0}")
+for ext in csv xlsx log; do
+	check "crash: the report .$ext of the run exists" \
+	    test -s "$SPOOL/reports/hr/$base.$ext"
+done
+eq "crash: every finished run has its reports" \
+    "$(qq "SELECT count(*) FROM runs WHERE reports_done = 0")" 0
+
+finish

@@ -1,0 +1,137 @@
+#!/bin/bash
+# Validation issues and diff semantics on small hand-made exports: every
+# issue type with its row, id, field, message and fix; managers, loops and
+# the seat limit; terminations, reactivation, keep_if_empty, teams, and
+# that row order does not matter.
+. "$(dirname "$0")/lib.sh"
+
+H=employee_id,email,first_name,last_name,department,title,manager_id,employment_status
+csv() { printf '%s\n' "$H" "$@" >"$TMP/$NAME.csv"; drop "$TMP/$NAME.csv"; NAME=$NAME.x; }
+issue() {	# issue RUN TYPE ID -> "row|field|message|fix"
+	q "SELECT row||'|'||ifnull(field,'')||'|'||message||'|'||fix FROM issues \
+WHERE run_id = $1 AND type = '$2' AND ifnull(key,'') = '$3' LIMIT 1"
+}
+user() { q "SELECT $2 FROM users WHERE key = '$1'"; }
+
+# --- row checks
+sandbox rows
+NAME=rows csv \
+    "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    ",nokey@x.org,No,Key,Eng,Dev,E1,Active" \
+    "E3,cat@x.org,Cat,,Eng,Dev,E1,Active" \
+    "E4,not-an-email,Dan,Ray,Eng,Dev,E1,Active" \
+    "E5,eve@x.org,Eve,Moe,Eng,Dev,E1,Active,surplus" \
+    "E6,fay@x.org,Fay,Poe,Eng,Dev,E1,Active"
+rs run >"$TMP/rows.out" 2>&1
+eq "row issues: exit status 6 (needs attention)" "$?" 6
+eq "row issues: Needs Attention" "$(status_of 1)" needs_attention
+contains "missing key: row 3, the key field" "$(issue 1 user_skipped '')" "3|employee_id|the row has no employee_id"
+contains "missing required field: row 4" "$(issue 1 user_skipped E3)" "4|last_name|the required field last_name is empty|"
+contains "invalid email: row 5" "$(issue 1 user_skipped E4)" "5|email|'not-an-email' is not a valid email address|correct the address"
+contains "extra values: row 6" "$(issue 1 user_skipped E5)" "6||the row has more values than the header"
+eq "skipped rows are not applied" "$(q "SELECT group_concat(key) FROM users")" "E1,E6"
+eq "skipped count" "$(count_of 1 skipped)" 4
+eq "every issue has a message and a fix" \
+    "$(q "SELECT count(*) FROM issues WHERE message = '' OR fix = ''")" 0
+
+# --- duplicates: ids and emails (all rows involved are skipped)
+sandbox dups
+NAME=d1 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+NAME=d2 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Lead,E1,Active" \
+    "E2,bob2@x.org,Bob,Ray,Eng,Dev,E1,Active" \
+    "E3,same@x.org,Cy,Orr,Eng,Dev,E1,Active" \
+    "E4,same@x.org,Di,Orr,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "duplicate id: both rows flagged" "$(q "SELECT count(*) FROM issues WHERE run_id = 2 AND key = 'E2'")" 2
+contains "duplicate id: names the other row" "$(issue 2 user_skipped E2)" "the id E2 is"
+eq "duplicate id: the directory keeps the user, unchanged" "$(user E2 "active||json_extract(fields,'\$.title')")" 1Dev
+eq "duplicate id: no delete" "$(q "SELECT count(*) FROM items WHERE run_id = 2 AND type = 'delete'")" 0
+contains "shared email: flagged" "$(issue 2 user_skipped E4)" "the email same@x.org is also used by E3"
+eq "shared email: neither created" "$(q "SELECT count(*) FROM users WHERE key IN ('E3','E4')")" 0
+
+# --- managers: not found, self, loops
+sandbox mgr
+NAME=m1 csv "E1,a@x.org,A,A,Eng,Dev,,Active" \
+    "E2,b@x.org,B,B,Eng,Dev,E9,Active" \
+    "E3,c@x.org,C,C,Eng,Dev,E3,Active" \
+    "E4,d@x.org,D,D,Eng,Dev,E5,Active" \
+    "E5,e@x.org,E,E,Eng,Dev,E6,Active" \
+    "E6,f@x.org,F,F,Eng,Dev,E4,Active" \
+    "E7,g@x.org,G,G,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+contains "manager not found: issue" "$(issue 1 manager_not_found E2)" "manager E9 is neither in the export nor in the directory"
+eq "manager not found: user created without a manager" "$(user E2 active)|$(user E2 manager)" "1|"
+contains "own manager: a loop issue" "$(issue 1 manager_cycle E3)" "E3 is given as their own manager"
+eq "loop of three: three issues" "$(q "SELECT count(*) FROM issues WHERE type = 'manager_cycle' AND key IN ('E4','E5','E6')")" 3
+eq "loop: managers not assigned" "$(user E4 manager)$(user E5 manager)$(user E6 manager)" ""
+eq "a good manager is assigned" "$(user E7 manager)" E1
+eq "creates come managers first" "$(q "SELECT group_concat(key) FROM (SELECT key FROM items WHERE run_id = 1 AND type = 'create' AND key IN ('E1','E7') ORDER BY seq)")" "E1,E7"
+
+# --- seat limit
+sandbox seats "seat_limit = 5;"
+rows=(); for i in 1 2 3 4 5 6 7 8; do rows+=("E$i,u$i@x.org,U,L$i,Eng,Dev,,Active"); done
+NAME=s1 csv "${rows[@]}"
+rs run >/dev/null 2>&1
+eq "seat limit: 5 created" "$(count_of 1 n_create)" 5
+eq "seat limit: 3 refused" "$(q "SELECT count(*) FROM issues WHERE type = 'seat_limit_reached'")" 3
+eq "seat limit: the highest ids wait" "$(q "SELECT group_concat(key) FROM (SELECT key FROM issues WHERE type='seat_limit_reached' ORDER BY key)")" "E6,E7,E8"
+
+# --- terminations, reactivation, clearing, keep_if_empty, deletion modes
+sandbox life 'keep_if_empty = [ "title" ]; max_delete_percent = 100;'
+NAME=l1 csv "E1,a@x.org,A,A,Eng,Boss,,Active" \
+    "E2,b@x.org,B,B,Eng,Dev,E1,Active" \
+    "E3,c@x.org,C,C,Ops,Dev,E1,Active"
+rs run >/dev/null 2>&1
+NAME=l2 csv "E1,a@x.org,A,A,Eng,Boss,,Active" \
+    "E2,b@x.org,B,B,,,E1,Active" \
+    "E3,c@x.org,C,C,Ops,Dev,E1,Terminated"
+rs run >/dev/null 2>&1
+eq "terminated: a delete item" "$(q "SELECT type FROM items WHERE run_id = 2 AND key = 'E3'")" delete
+eq "terminated: deactivated, kept" "$(user E3 active)" 0
+eq "empty cell clears the field" "$(user E2 "json_extract(fields,'\$.department')")" ""
+eq "keep_if_empty keeps the directory's value" "$(user E2 "json_extract(fields,'\$.title')")" Dev
+eq "the update lists only the cleared field" "$(q "SELECT group_concat(field) FROM changes c JOIN items i USING (run_id, seq) WHERE i.run_id = 2 AND i.type = 'update'")" department
+NAME=l3 csv "E1,a@x.org,A,A,Eng,Boss,,Active" \
+    "E2,b@x.org,B,B,,,E1,Active" \
+    "E3,c@x.org,C,C,Ops,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "reactivation is a create" "$(q "SELECT type FROM items WHERE run_id = 3 AND key = 'E3'")" create
+eq "reactivated" "$(user E3 active)" 1
+eq "teams: Ops deleted when it emptied" "$(q "SELECT count(*) FROM items WHERE run_id = 2 AND type = 'team_delete' AND team = 'Ops'")" 1
+eq "teams: Ops created again" "$(q "SELECT count(*) FROM items WHERE run_id = 3 AND type = 'team_create' AND team = 'Ops'")" 1
+
+sandbox hard 'delete_mode = "delete"; max_delete_percent = 100;'
+NAME=h1 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E2,b@x.org,B,B,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+NAME=h2 csv "E1,a@x.org,A,A,Eng,Boss,,Active"
+rs run >/dev/null 2>&1
+eq "delete_mode delete: the row is gone" "$(q "SELECT count(*) FROM users WHERE key = 'E2'")" 0
+
+# --- teams and manager items on a move
+sandbox move
+NAME=t1 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E2,b@x.org,B,B,Eng,Dev,E1,Active" \
+    "E3,c@x.org,C,C,Ops,Boss,,Active"
+rs run >/dev/null 2>&1
+eq "teams created on the first run" "$(count_of 1 n_team_create)" 2
+NAME=t2 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E2,b@x.org,B,B,Ops,Lead,E3,Active" \
+    "E3,c@x.org,C,C,Ops,Boss,,Active"
+rs run >/dev/null 2>&1
+eq "a move: update + manager + team_member" "$(q "SELECT group_concat(type) FROM (SELECT type FROM items WHERE run_id = 2 ORDER BY seq)")" "update,manager,team_member"
+eq "manager change recorded old -> new" "$(q "SELECT old||'>'||new FROM changes c JOIN items i USING (run_id, seq) WHERE i.run_id = 2 AND i.type = 'manager'")" "E1>E3"
+
+# --- row order does not matter
+sandbox order
+$GEN --rows 500 --seed 61 -o "$TMP/o.csv"
+drop "$TMP/o.csv"; rs run >/dev/null 2>&1
+first=$(dump)
+{ head -1 "$TMP/o.csv"; tail -n +2 "$TMP/o.csv" | sort -r; } >"$TMP/o2.csv"
+drop "$TMP/o2.csv"; rs run >/dev/null 2>&1
+eq "shuffled rows: no items" "$(q "SELECT count(*) FROM items WHERE run_id = 2")" 0
+sandbox order2
+drop "$TMP/o2.csv"; rs run >/dev/null 2>&1
+eq "shuffled rows: the same directory" "$(dump | cut -f2-)" "$(printf '%s\n' "$first" | cut -f2-)"
+
+finish

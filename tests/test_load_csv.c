@@ -1,0 +1,796 @@
+/*
+ * Tests for load_csv.c and sha256.c: write small fixtures into a mkdtemp
+ * directory, load them and compare the rows seen with the rows expected.
+ * Output is TAP; the exit status is 1 when any test failed.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define TEST_DUMP_MAX	256	/* longer values are dumped as their length */
+#define TEST_CHUNK	(256 * 1024)	/* load_csv.c's read size */
+#define TEST_BIG_ROWS	30000	/* rows of the streaming test */
+
+/* What a load handed to the callback. */
+struct got {
+	struct buf	 dump;		/* "ROW:[v][v]...\n" per row */
+	size_t		 rows;
+	size_t		 maxnf;
+	size_t		 maxlen;	/* the longest value */
+	int		 trunc;		/* some value had FF_TRUNC */
+	int		 wide;		/* some row had wide set */
+	int		 badnul;	/* a value's NUL was not at len */
+	int		 badutf8;	/* a value was not UTF-8 */
+	size_t		 stop_after;	/* return 1 after so many rows */
+};
+
+/* One way of writing the table. */
+struct dialect {
+	char		 delim;
+	const char	*eol;
+	int		 enc;		/* ENC_* */
+	int		 quoteall;	/* quote every field */
+	const char	*pre;		/* before the header */
+	int		 blankmid;	/* a blank line after the header */
+	const char	*post;		/* after the last row */
+};
+enum { ENC_PLAIN, ENC_BOM8, ENC_UTF16LE, ENC_UTF16BE };
+
+static const char *const table[4][4] = {
+	{ "employee_id", "name", "title", "note" },
+	{ "1", "Zo\xc3\xab M\xc3\xbcller", "Engineer, Senior",
+	    "likes \"quotes\"" },
+	{ "2", "J\xc3\xbcrgen Gro\xc3\x9f \xf0\x9f\x9a\x80",
+	    "line one\nline two", "" },
+	{ "3", "Ana", "Boss", "a,b;c\td|e" },
+};
+
+static char	 tmpdir[] = "/tmp/test_load_csv.XXXXXX";
+static char	 fixture[PATH_MAX];
+static int	 ntest, nfail;
+
+/* ------------------------------------------------------------- TAP */
+
+static int __attribute__((format(printf, 2, 3)))
+tap(int cond, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		nfail++;
+	return cond;
+}
+
+static void __attribute__((format(printf, 1, 2)))
+diag(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* ------------------------------------------------------ collecting */
+
+static void
+dump_field(struct buf *b, const char *v, size_t len)
+{
+	if (len > TEST_DUMP_MAX)
+		buf_printf(b, "[#%zu]", len);
+	else {
+		buf_addc(b, '[');
+		buf_add(b, v, len);
+		buf_addc(b, ']');
+	}
+}
+
+static void
+got_value(struct got *g, const struct rawrow *rr, size_t i)
+{
+	dump_field(&g->dump, rr->f[i], rr->len[i]);
+	if (rr->ff[i] & FF_TRUNC)
+		g->trunc = 1;
+	if (rr->len[i] > g->maxlen)
+		g->maxlen = rr->len[i];
+	if (strlen(rr->f[i]) != rr->len[i])
+		g->badnul = 1;
+	if (!utf8_valid(rr->f[i], rr->len[i]))
+		g->badutf8 = 1;
+}
+
+static int
+got_row(void *arg, const struct rawrow *rr)
+{
+	struct got	*g = arg;
+	size_t		 i;
+
+	g->rows++;
+	buf_printf(&g->dump, "%zu:", rr->row);
+	for (i = 0; i < rr->nf; i++)
+		got_value(g, rr, i);
+	buf_addc(&g->dump, '\n');
+	if (rr->nf > g->maxnf)
+		g->maxnf = rr->nf;
+	if (rr->wide)
+		g->wide = 1;
+	return g->stop_after > 0 && g->rows >= g->stop_after;
+}
+
+static void
+got_free(struct got *g)
+{
+	buf_free(&g->dump);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Write data to the fixture file and load it into g. */
+static int
+load_bytes(const void *data, size_t len, struct got *g, char *err,
+    size_t errlen)
+{
+	FILE	*fp;
+	int	 rc;
+
+	if ((fp = fopen(fixture, "w")) == NULL ||
+	    fwrite(data, 1, len, fp) != len || fclose(fp) != 0)
+		fatal("%s", fixture);
+	rc = load_csv(fixture, got_row, g, err, errlen);
+	unlink(fixture);
+	return rc;
+}
+
+/* ---------------------------------------------------------- writing */
+
+static void
+put_field(struct buf *b, const char *v, const struct dialect *d)
+{
+	const char	*s;
+
+	if (!d->quoteall && strchr(v, d->delim) == NULL &&
+	    strpbrk(v, "\"\r\n") == NULL) {
+		buf_adds(b, v);
+		return;
+	}
+	buf_addc(b, '"');
+	for (s = v; *s != '\0'; s++) {
+		if (*s == '"')
+			buf_addc(b, '"');
+		buf_addc(b, *s);
+	}
+	buf_addc(b, '"');
+}
+
+/* Append one UTF-16 code unit. */
+static void
+put_unit(struct buf *b, unsigned u, int be)
+{
+	buf_addc(b, be ? (int)(u >> 8) : (int)(u & 0xff));
+	buf_addc(b, be ? (int)(u & 0xff) : (int)(u >> 8));
+}
+
+/* UTF-8 text (valid, as the fixtures are) to UTF-16 with a BOM. */
+static void
+to_utf16(struct buf *out, const char *p, size_t n, int be)
+{
+	const unsigned char	*s = (const unsigned char *)p, *e = s + n;
+	unsigned		 c, k;
+
+	put_unit(out, 0xfeff, be);
+	while (s < e) {
+		k = *s < 0x80 ? 0 : *s < 0xe0 ? 1 : *s < 0xf0 ? 2 : 3;
+		c = k == 0 ? *s : *s & (0x3f >> k);
+		for (s++; k > 0; k--, s++)
+			c = c << 6 | (*s & 0x3f);
+		if (c >= 0x10000) {
+			put_unit(out, 0xd800 | (c - 0x10000) >> 10, be);
+			c = 0xdc00 | (c & 0x3ff);
+		}
+		put_unit(out, c, be);
+	}
+}
+
+static void
+encode(struct buf *out, const struct buf *text, int enc)
+{
+	if (enc == ENC_UTF16LE || enc == ENC_UTF16BE) {
+		to_utf16(out, text->p, text->len, enc == ENC_UTF16BE);
+		return;
+	}
+	if (enc == ENC_BOM8)
+		buf_adds(out, "\xef\xbb\xbf");
+	buf_add(out, text->p, text->len);
+}
+
+/* The table written in dialect d, encoded, in out. */
+static void
+table_write(struct buf *out, const struct dialect *d)
+{
+	struct buf	 t = { 0 };
+	size_t		 r, c;
+
+	buf_adds(&t, d->pre ? d->pre : "");
+	for (r = 0; r < 4; r++) {
+		for (c = 0; c < 4; c++) {
+			if (c > 0)
+				buf_addc(&t, d->delim);
+			put_field(&t, table[r][c], d);
+		}
+		buf_adds(&t, d->eol);
+		if (r == 0 && d->blankmid)
+			buf_adds(&t, d->eol);
+	}
+	buf_adds(&t, d->post ? d->post : "");
+	encode(out, &t, d->enc);
+	buf_free(&t);
+}
+
+/* The dump the table must give. */
+static void
+table_dump(struct buf *b)
+{
+	size_t	 r, c;
+
+	for (r = 0; r < 4; r++) {
+		buf_printf(b, "%zu:", r + 1);
+		for (c = 0; c < 4; c++)
+			dump_field(b, table[r][c], strlen(table[r][c]));
+		buf_addc(b, '\n');
+	}
+}
+
+/* ------------------------------------------------------------ tests */
+
+static const char *
+delim_name(char d)
+{
+	return d == ',' ? "comma" : d == ';' ? "semicolon" :
+	    d == '\t' ? "tab" : "pipe";
+}
+
+static const char *
+eol_name(const char *eol)
+{
+	return strcmp(eol, "\n") == 0 ? "LF" :
+	    strcmp(eol, "\r\n") == 0 ? "CRLF" : "CR";
+}
+
+static void
+test_dialect(const struct dialect *d, const char *what)
+{
+	struct buf	 data = { 0 }, want = { 0 };
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	table_write(&data, d);
+	table_dump(&want);
+	rc = load_bytes(data.p, data.len, &g, err, sizeof(err));
+	if (!tap(rc == 0 && g.dump.len == want.len &&
+	    memcmp(g.dump.p, want.p, want.len) == 0 && !g.badnul,
+	    "table, %s, %s: %s", delim_name(d->delim), eol_name(d->eol),
+	    what))
+		diag("rc %d err \"%s\" got:\n%s", rc, rc ? err : "",
+		    g.dump.p ? g.dump.p : "");
+	got_free(&g);
+	buf_free(&data);
+	buf_free(&want);
+}
+
+static void
+test_dialects(void)
+{
+	static const char	*eols[] = { "\n", "\r\n", "\r" };
+	static const char	*encs[] = { "plain", "UTF-8 BOM",
+				    "UTF-16LE BOM", "UTF-16BE BOM" };
+	static const char	 delims[] = ",;\t|";
+	struct dialect		 d;
+	int			 i, e, enc;
+
+	for (i = 0; i < 4; i++) {
+		for (e = 0; e < 3; e++) {
+			for (enc = 0; enc < 4; enc++) {
+				memset(&d, 0, sizeof(d));
+				d.delim = delims[i];
+				d.eol = eols[e];
+				d.enc = enc;
+				test_dialect(&d, encs[enc]);
+			}
+		}
+		memset(&d, 0, sizeof(d));
+		d.delim = delims[i];
+		d.eol = "\r\n";
+		d.quoteall = 1;
+		test_dialect(&d, "quote-all");
+		d.enc = ENC_UTF16LE;
+		test_dialect(&d, "quote-all UTF-16LE");
+	}
+}
+
+static void
+test_dialect_extras(void)
+{
+	struct dialect	 d;
+
+	memset(&d, 0, sizeof(d));
+	d.delim = ';';
+	d.eol = "\n";
+	d.pre = "sep=;\n";
+	test_dialect(&d, "sep=; line");
+	d.eol = "\r\n";
+	d.pre = "sep=;\r\n";
+	d.enc = ENC_BOM8;
+	test_dialect(&d, "UTF-8 BOM and sep=; line");
+	d.enc = ENC_UTF16BE;
+	test_dialect(&d, "UTF-16BE and sep=; line");
+	d.enc = ENC_PLAIN;
+	d.post = "\r\n";
+	test_dialect(&d, "sep=; and a trailing blank line");
+	d.pre = NULL;
+	d.delim = ',';
+	d.eol = "\n";
+	d.post = "\n";
+	test_dialect(&d, "trailing blank line");
+	d.post = "\n  \n\n";
+	test_dialect(&d, "trailing blank and white-space lines");
+	d.post = NULL;
+	d.blankmid = 1;
+	test_dialect(&d, "blank line after the header");
+	d.eol = "\r\n";
+	d.delim = '\t';
+	d.post = "\r\n";
+	test_dialect(&d, "blank lines inside and after");
+}
+
+/* Load text (a C string) and compare the dump with want. */
+static void
+expect_rows(const char *desc, const char *text, const char *want)
+{
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	rc = load_bytes(text, strlen(text), &g, err, sizeof(err));
+	if (!tap(rc == 0 && g.dump.p != NULL && strcmp(g.dump.p, want) == 0,
+	    "%s", desc))
+		diag("rc %d err \"%s\" got:\n%s", rc, rc ? err : "",
+		    g.dump.p ? g.dump.p : "");
+	got_free(&g);
+}
+
+static void
+test_detection(void)
+{
+	expect_rows("delimiter tie , ; goes to comma", "a;b,c\n1;2,3\n",
+	    "1:[a;b][c]\n2:[1;2][3]\n");
+	expect_rows("quoted delimiters do not count",
+	    "\"a,b,c\";d\n\"1,2\";3\n", "1:[a,b,c][d]\n2:[1,2][3]\n");
+	expect_rows("tab beats comma", "a\tb\tc,d\n1\t2\t3,4\n",
+	    "1:[a][b][c,d]\n2:[1][2][3,4]\n");
+	expect_rows("no delimiter: one column", "name\nAna\n",
+	    "1:[name]\n2:[Ana]\n");
+	expect_rows("sep=| beats detection", "sep=|\nid;x|name\n1;2|3\n",
+	    "1:[id;x][name]\n2:[1;2][3]\n");
+	expect_rows("blank lines before the header",
+	    "\n\r\n  \n\t\na;b\n1;2\n", "1:[a][b]\n2:[1][2]\n");
+	expect_rows("blank lines before a sep= line", "\r\n\r\nsep=|\r\n"
+	    "a;b|c\r\n1;2|3\r\n", "1:[a;b][c]\n2:[1;2][3]\n");
+	expect_rows("no newline at the end", "a,b\n1,2",
+	    "1:[a][b]\n2:[1][2]\n");
+	expect_rows("quoted spaces are kept", "a,b\n\"  x  \",y\n",
+	    "1:[a][b]\n2:[  x  ][y]\n");
+	expect_rows("a quoted newline does not count as a row",
+	    "a,b\n\"x\ny\nz\",1\nlast,2\n",
+	    "1:[a][b]\n2:[x\ny\nz][1]\n3:[last][2]\n");
+	expect_rows("a short row stays short", "a,b,c\n1\n",
+	    "1:[a][b][c]\n2:[1]\n");
+}
+
+/* Load data; the load must fail with needle in the message. */
+static void
+expect_fail(const char *desc, const void *data, size_t len,
+    const char *needle)
+{
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG] = "";
+	int		 rc;
+
+	rc = load_bytes(data, len, &g, err, sizeof(err));
+	if (!tap(rc == -1 && strstr(err, needle) != NULL &&
+	    strstr(err, tmpdir) == NULL, "%s", desc))
+		diag("rc %d err \"%s\", want \"%s\"", rc, err, needle);
+	got_free(&g);
+}
+
+#define FAIL_STR(desc, s, needle) expect_fail(desc, s, sizeof(s) - 1, needle)
+
+static void
+test_bad_files(void)
+{
+	FAIL_STR("empty file", "", "empty");
+	FAIL_STR("UTF-8 BOM only", "\xef\xbb\xbf", "empty");
+	FAIL_STR("UTF-16LE BOM only", "\xff\xfe", "empty");
+	FAIL_STR("only blank and white-space lines", "\n\r\n  \n\t\n",
+	    "empty");
+	FAIL_STR("only a sep= line", "sep=;\n", "empty");
+	FAIL_STR("unterminated quote at the end", "a,b\n1,2\n3,\"oops\n4,5\n",
+	    "unterminated quoted field starting at row 3");
+	FAIL_STR("unterminated quote in the header", "a,\"b\n",
+	    "unterminated");
+	FAIL_STR("NUL byte", "a,b\n1,\0002\n", "NUL byte at offset 6");
+	FAIL_STR("UTF-16LE without a BOM", "a\0,\0b\0\n\0",
+	    "NUL byte at offset 1");
+	FAIL_STR("lone surrogate in UTF-16LE",
+	    "\xff\xfe" "a\0\n\0\x00\xdc\n\0", "invalid UTF-16 at offset 6");
+	FAIL_STR("UTF-16BE cut inside a character", "\xfe\xff\0a\0\n\0",
+	    "invalid UTF-16");
+	FAIL_STR("U+0000 in UTF-16", "\xff\xfe" "a\0\n\0\0\0\n\0", "NUL");
+}
+
+static void
+test_open_errors(void)
+{
+	char	 err[MAX_ERRMSG], link[PATH_MAX + 8];
+	int	 rc;
+
+	rc = load_csv("/nonexistent/x.csv", got_row, NULL, err, sizeof(err));
+	if (!tap(rc == -1 && strstr(err, "cannot open") != NULL &&
+	    strstr(err, "nonexistent") == NULL, "missing file"))
+		diag("rc %d err \"%s\"", rc, err);
+	snprintf(link, sizeof(link), "%s/link", tmpdir);
+	if (symlink("/etc/hostname", link) == -1)
+		fatal("symlink");
+	rc = load_csv(link, got_row, NULL, err, sizeof(err));
+	if (!tap(rc == -1 && strstr(err, "symbolic link") != NULL,
+	    "symbolic link refused"))
+		diag("rc %d err \"%s\"", rc, err);
+	unlink(link);
+	rc = load_csv(tmpdir, got_row, NULL, err, sizeof(err));
+	if (!tap(rc == -1 && strstr(err, "regular") != NULL,
+	    "directory refused"))
+		diag("rc %d err \"%s\"", rc, err);
+}
+
+/* "h\n" and a row of one field: n copies of the UTF-8 character c. */
+static void
+long_field(struct buf *b, const char *pre, const char *c, size_t n,
+    int quoted)
+{
+	size_t	 i, clen = strlen(c);
+
+	buf_reset(b);
+	buf_adds(b, "h\n");
+	buf_adds(b, quoted ? "\"" : "");
+	buf_adds(b, pre);
+	for (i = 0; i < n; i++)
+		buf_add(b, c, clen);
+	buf_adds(b, quoted ? "\"\nnext\n" : "\nnext\n");
+}
+
+static void
+test_trunc(const char *desc, const char *pre, const char *c, size_t n,
+    size_t wantlen)
+{
+	struct buf	 b = { 0 };
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	long_field(&b, pre, c, n, 0);
+	rc = load_bytes(b.p, b.len, &g, err, sizeof(err));
+	if (!tap(rc == 0 && g.rows == 3 && g.trunc && g.maxlen == wantlen &&
+	    !g.badutf8 && !g.badnul, "%s", desc))
+		diag("rc %d rows %zu trunc %d maxlen %zu utf8bad %d", rc,
+		    g.rows, g.trunc, g.maxlen, g.badutf8);
+	got_free(&g);
+	buf_free(&b);
+}
+
+static void
+test_hard_limit(const char *desc, size_t n, int quoted, int wantrc)
+{
+	struct buf	 b = { 0 };
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG] = "";
+	int		 rc;
+
+	long_field(&b, "", "x", n, quoted);
+	rc = load_bytes(b.p, b.len, &g, err, sizeof(err));
+	if (!tap(rc == wantrc && (rc == 0 ? g.rows == 3 && g.trunc :
+	    strstr(err, "longer than 16777216 bytes at row 2") != NULL),
+	    "%s", desc))
+		diag("rc %d rows %zu err \"%s\"", rc, g.rows, err);
+	got_free(&g);
+	buf_free(&b);
+}
+
+static void
+test_fields(void)
+{
+	test_trunc("100 KB field: FF_TRUNC at MAX_FIELD_LEN", "", "x",
+	    100 * 1024, MAX_FIELD_LEN);
+	test_trunc("cut between UTF-8 characters", "a", "\xc3\xa9", 50000,
+	    MAX_FIELD_LEN - 1);
+	test_trunc("cut before a 4-byte character", "ab",
+	    "\xf0\x9f\x9a\x80", 20000, MAX_FIELD_LEN - 2);
+	test_hard_limit("a field of exactly MAX_FIELD_HARD bytes loads",
+	    MAX_FIELD_HARD, 0, 0);
+	test_hard_limit("a quoted field of exactly MAX_FIELD_HARD bytes loads",
+	    MAX_FIELD_HARD, 1, 0);
+	test_hard_limit("a field past MAX_FIELD_HARD fails",
+	    MAX_FIELD_HARD + 1, 0, -1);
+	test_hard_limit("a quoted field past MAX_FIELD_HARD fails",
+	    MAX_FIELD_HARD + 1, 1, -1);
+	test_hard_limit("a much longer field fails",
+	    MAX_FIELD_HARD + 5 * 1024 * 1024, 1, -1);
+}
+
+/* A header of hcols columns and one row of rcols, extras as given. */
+static void
+wide_file(struct buf *b, int hcols, int rcols, const char *extra)
+{
+	int	 i;
+
+	buf_reset(b);
+	for (i = 0; i < hcols; i++)
+		buf_printf(b, "%sc%d", i ? "," : "", i);
+	buf_addc(b, '\n');
+	for (i = 0; i < rcols; i++)
+		buf_printf(b, "%s%s", i ? "," : "",
+		    i < MAX_COLUMNS ? "v" : extra);
+	buf_addc(b, '\n');
+}
+
+static void
+test_wide(void)
+{
+	struct buf	 b = { 0 };
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG] = "";
+	int		 rc;
+
+	wide_file(&b, 2000, 1, "");
+	expect_fail("a header of 2000 columns", b.p, b.len,
+	    "the header has more than 1024 columns");
+	wide_file(&b, MAX_COLUMNS, MAX_COLUMNS + 76, "x");
+	rc = load_bytes(b.p, b.len, &g, err, sizeof(err));
+	if (!tap(rc == 0 && g.wide && g.maxnf == MAX_COLUMNS,
+	    "a row wider than MAX_COLUMNS with values: wide"))
+		diag("rc %d err \"%s\" wide %d nf %zu", rc, err, g.wide,
+		    g.maxnf);
+	got_free(&g);
+	wide_file(&b, MAX_COLUMNS, MAX_COLUMNS + 76, "");
+	rc = load_bytes(b.p, b.len, &g, err, sizeof(err));
+	if (!tap(rc == 0 && !g.wide && g.maxnf == MAX_COLUMNS,
+	    "a row wider than MAX_COLUMNS, extras empty: not wide"))
+		diag("rc %d err \"%s\" wide %d nf %zu", rc, err, g.wide,
+		    g.maxnf);
+	got_free(&g);
+	buf_free(&b);
+}
+
+static void
+test_stop(void)
+{
+	struct got	 g = { 0 };
+	const char	 text[] = "a,b\n1,2\n3,4\n5,6\n";
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	g.stop_after = 2;
+	rc = load_bytes(text, sizeof(text) - 1, &g, err, sizeof(err));
+	if (!tap(rc == 1 && g.rows == 2, "callback stop: load_csv returns 1"))
+		diag("rc %d rows %zu", rc, g.rows);
+	got_free(&g);
+	g.stop_after = 4;
+	rc = load_bytes(text, sizeof(text) - 1, &g, err, sizeof(err));
+	if (!tap(rc == 1 && g.rows == 4, "callback stop on the last row"))
+		diag("rc %d rows %zu", rc, g.rows);
+	got_free(&g);
+}
+
+/* Row i of the streaming test, field c (of 4). */
+static void
+big_value(struct buf *v, size_t i, int c)
+{
+	static const char	*names[] = { "Zo\xc3\xab", "\xc5\x81ukasz",
+				    "Ana", "\xe5\xbc\xa0\xe4\xbc\x9f",
+				    "Rocket \xf0\x9f\x9a\x80", "S\xc3\xb8ren" };
+	size_t			 k;
+
+	buf_reset(v);
+	if (c == 0)
+		buf_printf(v, "%zu", i);
+	else if (c == 1)
+		buf_adds(v, names[i % 6]);
+	else if (c == 2 && i % 7 == 0)
+		buf_printf(v, "say \"hi\",\nthen; go|%zu", i);
+	else if (c == 2)
+		buf_printf(v, "note %zu", i);
+	else
+		for (k = 0; k < i * 37 % 300; k++)
+			buf_addc(v, 'a' + (int)(k % 26));
+}
+
+/* TEST_BIG_ROWS rows written as d into data; the dump they give in want. */
+static void
+big_write(struct buf *data, struct buf *want, const struct dialect *d)
+{
+	struct buf	 t = { 0 }, v = { 0 };
+	size_t		 i;
+	int		 c;
+
+	buf_adds(&t, "id,name,note,pad");
+	buf_adds(&t, d->eol);
+	buf_adds(want, "1:[id][name][note][pad]\n");
+	for (i = 1; i <= TEST_BIG_ROWS; i++) {
+		buf_printf(want, "%zu:", i + 1);
+		for (c = 0; c < 4; c++) {
+			big_value(&v, i, c);
+			if (c > 0)
+				buf_addc(&t, d->delim);
+			put_field(&t, v.p, d);
+			dump_field(want, v.p, v.len);
+		}
+		buf_adds(&t, d->eol);
+		buf_addc(want, '\n');
+	}
+	encode(data, &t, d->enc);
+	buf_free(&t);
+	buf_free(&v);
+}
+
+static void
+test_big(int enc, const char *what)
+{
+	struct dialect	 d;
+	struct buf	 data = { 0 }, want = { 0 };
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	memset(&d, 0, sizeof(d));
+	d.delim = ',';
+	d.eol = "\r\n";
+	d.enc = enc;
+	big_write(&data, &want, &d);
+	rc = load_bytes(data.p, data.len, &g, err, sizeof(err));
+	if (!tap(rc == 0 && g.dump.len == want.len &&
+	    memcmp(g.dump.p, want.p, want.len) == 0,
+	    "streaming %zu rows (%zu KiB) across chunks: %s", (size_t)
+	    TEST_BIG_ROWS, data.len / 1024, what))
+		diag("rc %d err \"%s\" rows %zu", rc, rc ? err : "", g.rows);
+	got_free(&g);
+	buf_free(&data);
+	buf_free(&want);
+}
+
+/*
+ * UTF-16LE with a surrogate pair cut by the first read: the pair starts
+ * 2 bytes before TEST_CHUNK. 1 + 2 + 1310 * 100 + 68 = 131071 units.
+ */
+static void
+test_utf16_split(void)
+{
+	struct buf	 t = { 0 }, data = { 0 };
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG], want[128];
+	const char	*last;
+	int		 i, rc;
+
+	buf_adds(&t, "h\n");
+	for (i = 0; i < 1310; i++)
+		buf_printf(&t, "%099d\n", i);
+	for (i = 0; i < 68; i++)
+		buf_addc(&t, 'y');
+	buf_adds(&t, "\xf0\x9f\x9a\x80!\n");
+	to_utf16(&data, t.p, t.len, 0);
+	snprintf(want, sizeof(want), "1312:[%.68s\xf0\x9f\x9a\x80!]\n",
+	    t.p + t.len - 74);
+	rc = load_bytes(data.p, data.len, &g, err, sizeof(err));
+	last = g.dump.p ? strstr(g.dump.p, "1312:") : NULL;
+	if (!tap(rc == 0 && g.rows == 1312 && last != NULL &&
+	    strcmp(last, want) == 0 && (size_t)TEST_CHUNK - 2 ==
+	    2 * (1 + 2 + 1310 * 100 + 68), "UTF-16 surrogate pair across "
+	    "a read boundary"))
+		diag("rc %d err \"%s\" rows %zu last %s", rc, rc ? err : "",
+		    g.rows, last ? last : "(none)");
+	got_free(&g);
+	buf_free(&t);
+	buf_free(&data);
+}
+
+/* ----------------------------------------------------------- sha256 */
+
+/* Hash n bytes of c fed in pieces of the sizes in step (0: all at once). */
+static void
+sha_check(const char *desc, const char *s, size_t n, const size_t *step,
+    const char *want)
+{
+	struct sha256	 h;
+	unsigned char	 md[32];
+	char		 hex[65];
+	size_t		 off = 0, k, i = 0;
+
+	sha256_init(&h);
+	while (off < n) {
+		k = step == NULL ? n - off : step[i++ % 7];
+		if (k > n - off)
+			k = n - off;
+		sha256_update(&h, s + off, k);
+		off += k;
+	}
+	sha256_final(&h, md);
+	sha256_hex(md, hex);
+	if (!tap(strcmp(hex, want) == 0, "sha256 %s", desc))
+		diag("got %s want %s", hex, want);
+}
+
+static void
+test_sha256(void)
+{
+	static const size_t	 odd[] = { 1, 63, 64, 65, 7, 1000, 129 };
+	static const size_t	 zero[] = { 0, 0, 0, 0, 0, 0, 1 };
+	const char		*m448 = "abcdbcdecdefdefgefghfghighijhijki"
+				    "jkljklmklmnlmnomnopnopq";
+	char			*a;
+
+	sha_check("empty string", "", 0, NULL, "e3b0c44298fc1c149afbf4c8996fb"
+	    "92427ae41e4649b934ca495991b7852b855");
+	sha_check("abc", "abc", 3, NULL, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	sha_check("448-bit message", m448, strlen(m448), odd,
+	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	a = xmalloc(1000000);
+	memset(a, 'a', 1000000);
+	sha_check("1,000,000 x 'a'", a, 1000000, NULL, "cdc76e5c9914fb9281a1c7"
+	    "e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	sha_check("1,000,000 x 'a' in odd-sized chunks", a, 1000000, odd,
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	sha_check("1,000,000 x 'a' with empty updates", a, 1000000, zero,
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	free(a);
+}
+
+int
+main(void)
+{
+	log_init(0);
+	if (mkdtemp(tmpdir) == NULL)
+		fatal("mkdtemp");
+	snprintf(fixture, sizeof(fixture), "%s/fixture.csv", tmpdir);
+	test_dialects();
+	test_dialect_extras();
+	test_detection();
+	test_bad_files();
+	test_open_errors();
+	test_fields();
+	test_wide();
+	test_stop();
+	test_big(ENC_PLAIN, "UTF-8");
+	test_big(ENC_BOM8, "UTF-8 BOM");
+	test_big(ENC_UTF16LE, "UTF-16LE");
+	test_big(ENC_UTF16BE, "UTF-16BE");
+	test_utf16_split();
+	test_sha256();
+	if (rmdir(tmpdir) == -1)
+		log_warn("rmdir %s", tmpdir);
+	printf("1..%d\n", ntest);
+	if (nfail > 0)
+		printf("# %d of %d tests failed\n", nfail, ntest);
+	return nfail > 0;
+}

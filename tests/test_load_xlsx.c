@@ -1,0 +1,680 @@
+/*
+ * test_load_xlsx: load_xlsx() over the fixtures in fixtures/xlsx/ and over
+ * hostile files made at run time by tests/xlsx_helper.py; TAP-style output
+ * ("ok N - what", "not ok N - what" and a "# detail" line), exit 1 if any
+ * test failed.
+ *
+ * usage: test_load_xlsx [TOPDIR]		run the tests; TOPDIR holds
+ *					fixtures/ and tests/ (default ".")
+ *	  test_load_xlsx --dump FILE [SHEET]	print the rows of FILE in the
+ *					canonical form of xlsx_helper.py
+ *
+ * The LibreOffice round trip needs soffice and GEN_HR (default
+ * /work/shared/bench/gen_hr.py); without them it is skipped.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define HOSTILE_MS	5000	/* a hostile file fails within this */
+
+/* A row as the callback saw it, copied. */
+struct trow {
+	size_t		 row;
+	size_t		 nf;
+	char		**f;
+	size_t		*len;
+	unsigned char	*ff;
+	int		 wide;
+};
+
+/* One load: its result and rows. */
+struct tload {
+	int		 rc;
+	char		 err[MAX_ERRMSG];
+	struct trow	*rows;
+	size_t		 nrows;
+	size_t		 stop;		/* stop after this many rows, or 0 */
+	int64_t		 ms;
+};
+
+static int		 ntest, nfail;
+static const char	*top = ".";
+static char		*tmp;		/* mkdtemp, under $TMP or /tmp */
+static struct tload	 cur;
+
+/* ---------------------------------------------------------- reporting */
+
+static void __attribute__((format(printf, 3, 4)))
+ok(int cond, const char *desc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	ntest++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
+	if (cond)
+		return;
+	nfail++;
+	if (fmt == NULL)
+		return;
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static void
+skip(const char *desc, const char *why)
+{
+	printf("ok %d - %s # SKIP %s\n", ++ntest, desc, why);
+}
+
+/* ------------------------------------------------------------ loading */
+
+static void
+tload_free(struct tload *t)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < t->nrows; i++) {
+		for (j = 0; j < t->rows[i].nf; j++)
+			free(t->rows[i].f[j]);
+		free(t->rows[i].f);
+		free(t->rows[i].len);
+		free(t->rows[i].ff);
+	}
+	free(t->rows);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+collect(void *arg, const struct rawrow *r)
+{
+	struct tload	*t = arg;
+	struct trow	*c;
+	size_t		 j;
+
+	t->rows = xrealloc(t->rows, (t->nrows + 1) * sizeof(*t->rows));
+	c = &t->rows[t->nrows++];
+	c->row = r->row;
+	c->nf = r->nf;
+	c->wide = r->wide;
+	c->f = xcalloc(r->nf, sizeof(*c->f));
+	c->len = xcalloc(r->nf, sizeof(*c->len));
+	c->ff = xcalloc(r->nf, 1);
+	for (j = 0; j < r->nf; j++) {
+		c->f[j] = xstrndup(r->f[j], r->len[j]);
+		c->len[j] = r->len[j];
+		c->ff[j] = r->ff[j];
+		if (strlen(r->f[j]) != r->len[j])
+			c->ff[j] |= 0x80;	/* NUL or length mismatch */
+	}
+	return t->stop != 0 && t->nrows >= t->stop;
+}
+
+/* Load a file (relative to top, or absolute) into cur. */
+static struct tload *
+rows_until(const char *file, const char *sheet, size_t stop)
+{
+	char	 path[PATH_MAX];
+	int64_t	 t0;
+
+	tload_free(&cur);
+	if (file[0] == '/')
+		snprintf(path, sizeof(path), "%s", file);
+	else
+		snprintf(path, sizeof(path), "%s/%s", top, file);
+	cur.stop = stop;
+	t0 = now_ms();
+	cur.rc = load_xlsx(path, sheet, collect, &cur, cur.err,
+	    sizeof(cur.err));
+	cur.ms = now_ms() - t0;
+	return &cur;
+}
+
+static struct tload *
+rows_of(const char *file, const char *sheet)
+{
+	return rows_until(file, sheet, 0);
+}
+
+static const char *
+hostile(const char *name)
+{
+	static char	 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	return path;
+}
+
+/* ----------------------------------------------------------- checking */
+
+/* Is row i of t exactly rownum with the fields given (NULL-terminated)? */
+static void
+expect_row(const char *desc, const struct tload *t, size_t i, size_t rownum,
+    ...)
+{
+	va_list		 ap;
+	const char	*want;
+	size_t		 n = 0;
+	char		 why[512] = "";
+	const struct trow *r;
+
+	if (t->rc == -1 || i >= t->nrows) {
+		ok(0, desc, "rc %d, %zu rows, err '%s'", t->rc, t->nrows,
+		    t->err);
+		return;
+	}
+	r = &t->rows[i];
+	va_start(ap, rownum);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		if (why[0] == '\0' && (n >= r->nf || strcmp(r->f[n], want)))
+			snprintf(why, sizeof(why), "field %zu is '%.200s', "
+			    "want '%s'", n + 1, n < r->nf ? r->f[n] : "(none)",
+			    want);
+		if (why[0] == '\0' && (r->ff[n] & 0x80))
+			snprintf(why, sizeof(why), "field %zu: len mismatch",
+			    n + 1);
+		n++;
+	}
+	va_end(ap);
+	if (why[0] == '\0' && r->nf != n)
+		snprintf(why, sizeof(why), "nf %zu, want %zu", r->nf, n);
+	if (why[0] == '\0' && r->row != rownum)
+		snprintf(why, sizeof(why), "row %zu, want %zu", r->row, rownum);
+	ok(why[0] == '\0', desc, "%s", why);
+}
+
+static void
+expect_rows(const char *desc, const struct tload *t, int rc, size_t n)
+{
+	ok(t->rc == rc && t->nrows == n, desc, "rc %d, %zu rows, want rc %d, "
+	    "%zu rows; err '%s'", t->rc, t->nrows, rc, n, t->err);
+}
+
+/* A load that fails, quickly, with words in the message. */
+static void
+expect_fail(const char *desc, const struct tload *t, const char *words)
+{
+	ok(t->rc == -1 && strstr(t->err, words) != NULL &&
+	    t->ms < HOSTILE_MS, desc, "rc %d after %lld ms, err '%s', want "
+	    "'%s'", t->rc, (long long)t->ms, t->err, words);
+}
+
+static unsigned
+flag(const struct tload *t, size_t i, size_t col)
+{
+	if (i >= t->nrows || col >= t->rows[i].nf)
+		return 0x100;
+	return t->rows[i].ff[col];
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+static void
+test_ids_dates(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/ids_dates.xlsx", NULL);
+
+	expect_rows("ids_dates: 4 rows", t, 0, 4);
+	expect_row("ids_dates: header", t, 0, 1, "employee_id", "badge",
+	    "start_date", "start_dmy", "last_login", "shift_start", "amount",
+	    "ratio", "big_id", "quoted_d", "red_date", NULL);
+	expect_row("ids_dates: ids as numbers, dates by style", t, 1, 2,
+	    "1001", "20000001", "2003-05-01", "2020-12-31",
+	    "2021-03-04T05:06:07", "18:00:00", "52000.5", "0.1",
+	    "123456789012345", "7", "2023-03-15", NULL);
+	expect_row("ids_dates: 1900 system and Lotus 1900-02-29", t, 2, 3,
+	    "1002", "20000002", "1900-01-01", "1900-02-28", "1900-02-29",
+	    "1900-03-01", "100000000000000000000", "0.3", "999999999999999",
+	    "12.5", "-0.5", NULL);
+	expect_row("ids_dates: far dates, midnight, small and large", t, 3, 4,
+	    "1003", "20000003", "9999-12-31", "1904-02-29", "2024-02-29", "",
+	    "1e-10", "1234567.891", "1000000000000000", "-42", "3.14159",
+	    NULL);
+}
+
+static void
+test_sheets(void)
+{
+	struct tload	*t;
+
+	t = rows_of("fixtures/xlsx/sheets.xlsx", NULL);
+	expect_rows("sheets: default reads 2 rows", t, 0, 2);
+	expect_row("sheets: default skips the hidden first sheet", t, 1, 2,
+	    "2001", "Ann", NULL);
+	t = rows_of("fixtures/xlsx/sheets.xlsx", "Contractors");
+	expect_row("sheets: second sheet by name", t, 1, 2, "3001", "Bob",
+	    NULL);
+	t = rows_of("fixtures/xlsx/sheets.xlsx", "contractors");
+	expect_row("sheets: name matched without case", t, 0, 1,
+	    "contractor_id", "name", NULL);
+	t = rows_of("fixtures/xlsx/sheets.xlsx", "Secret");
+	expect_row("sheets: a hidden sheet by name", t, 1, 2, "hidden row",
+	    NULL);
+	t = rows_of("fixtures/xlsx/sheets.xlsx", "Nope");
+	expect_fail("sheets: unknown name lists the sheets", t,
+	    "no sheet named 'Nope' (sheets: Secret, Staff, Contractors)");
+}
+
+static void
+test_rich_unicode(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/rich_unicode.xlsx", NULL);
+
+	expect_rows("rich_unicode: 4 rows", t, 0, 4);
+	expect_row("rich_unicode: rich runs, emoji, TRUE, cached formulas", t,
+	    1, 2, "Jos\xc3\xa9 M\xc3\xbcller", "Z\xc3\xbcrich",
+	    "\xf0\x9f\x98\x80 emoji", "TRUE", "Jos\xc3\xa9 M\xc3\xbcller!", "3",
+	    NULL);
+	expect_row("rich_unicode: CJK, RTL, FALSE, empty formula string", t,
+	    2, 3, "\xe5\xb1\xb1\xe7\x94\xb0\xe5\xa4\xaa\xe9\x83\x8e",
+	    "\xe6\x9d\xb1\xe4\xba\xac", "\xd9\x85\xd8\xb1\xd8\xad\xd8\xa8"
+	    "\xd8\xa7", "FALSE", "", "2.5", NULL);
+	expect_row("rich_unicode: three runs, spaces kept", t, 3, 4, " abc ",
+	    NULL);
+}
+
+static void
+test_sparse(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/sparse.xlsx", NULL);
+
+	expect_rows("sparse: blank rows skipped", t, 0, 5);
+	expect_row("sparse: header on row 2 with a gap", t, 0, 2, "id",
+	    "name", "", "email", NULL);
+	expect_row("sparse: cells placed by reference", t, 1, 3, "1", "", "",
+	    "a@example.com", NULL);
+	expect_row("sparse: row after a gap", t, 2, 5, "", "Only name", NULL);
+	expect_row("sparse: past the header's width", t, 3, 7, "3", "", "",
+	    "", "extra", NULL);
+	expect_row("sparse: row 1000", t, 4, 1000, "4", "", "c", NULL);
+}
+
+static void
+test_inline(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/inline.xlsx", NULL);
+
+	expect_rows("inline: 6 rows", t, 0, 6);
+	expect_row("inline: header without r attributes", t, 0, 1, "id",
+	    "name", "when", "elapsed", "flag", "err", "calc", "amount",
+	    "mmss", NULL);
+	expect_row("inline: rich inline, phonetic dropped, errors, formats", t,
+	    1, 2, "1001", "Zo\xc3\xab \xc3\x98" "deg\xc3\xa5" "rd",
+	    "2003-05-01",
+	    "12:00:00", "TRUE", "#N/A", "2002", "1234.5", "01:30:00", NULL);
+	ok(flag(t, 1, 5) == FF_ERROR && flag(t, 1, 0) == 0,
+	    "inline: #N/A flagged FF_ERROR, others not", "flags %#x %#x",
+	    flag(t, 1, 5), flag(t, 1, 0));
+	expect_row("inline: spaces kept, cell after C4 is D4", t, 2, 4,
+	    "  spaced  ", "", "2.5", "after C4", NULL);
+	expect_row("inline: #DIV/0!, FALSE, 1.5E3", t, 3, 5, "", "#DIV/0!",
+	    "", "", "FALSE", "", "", "1500", NULL);
+	ok(flag(t, 3, 1) == FF_ERROR, "inline: #DIV/0! flagged FF_ERROR",
+	    "flag %#x", flag(t, 3, 1));
+	expect_row("inline: shortest numbers, non-numbers as written", t, 4,
+	    6, "0.30000000000000004", "1", "0", "0.001", "123456789012345680",
+	    "1.2345678901234568e+22", "abc", "0x1A", " 5", NULL);
+	expect_row("inline: _xHHHH_ escapes decoded, NUL and lone surrogate "
+	    "kept", t, 5, 7, "line1\r\nline2", "a_x0041_b",
+	    "\xf0\x9f\x98\x80", "_x0000_", "_xd800_x\xc3\xa9", NULL);
+}
+
+static void
+test_1904(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/date1904.xlsx", NULL);
+
+	expect_row("date1904: shared strings header", t, 0, 1, "id", "start",
+	    "stamp", "note", NULL);
+	expect_row("date1904: dates, date-times, escaped shared string", t, 1,
+	    2, "1", "2003-05-01", "2003-05-01T12:00:00", "tab\there", NULL);
+	expect_row("date1904: serial 0 is 1904-01-01", t, 2, 3, "2",
+	    "1904-01-01", "1904-01-01T06:00:00", NULL);
+}
+
+static void
+test_libreoffice(void)
+{
+	struct tload	*t;
+
+	t = rows_of("fixtures/xlsx/lo_ids_dates.xlsx", NULL);
+	expect_rows("lo_ids_dates: 4 rows", t, 0, 4);
+	expect_row("lo_ids_dates: id and date", t, 1, 2, "1001", "Ann Lee",
+	    "2003-05-01", "52000.5", NULL);
+	expect_row("lo_ids_dates: id, accents", t, 2, 3, "20000001",
+	    "Jos\xc3\xa9 M\xc3\xbcller", "2020-12-31", "61000", "1001", NULL);
+	expect_row("lo_ids_dates: 15-digit id, CJK", t, 3, 4,
+	    "123456789012345", "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83"
+	    "\x8e", "1999-02-28", "70000.25", "20000001", NULL);
+	t = rows_of("fixtures/xlsx/lo_text.xlsx", NULL);
+	expect_row("lo_text: text ids, quotes, commas, emoji", t, 1, 2,
+	    "E0000001", "Lee, Ann", "\"Acting\" Lead", "Z\xc3\xbcrich",
+	    "\xf0\x9f\x98\x80 ok", NULL);
+	expect_row("lo_text: newline inside a cell", t, 2, 3, "E0000002",
+	    "Zo\xc3\xab \xc3\x98" "deg\xc3\xa5" "rd", "Engineer II",
+	    "\xe6\x9d\xb1\xe4\xba\xac", "two\nlines", NULL);
+}
+
+static void
+test_api(void)
+{
+	struct tload	*t;
+	char		 small[8];
+
+	t = rows_until("fixtures/xlsx/ids_dates.xlsx", NULL, 2);
+	expect_rows("api: callback stop returns 1", t, 1, 2);
+	t = rows_of("fixtures/xlsx/no-such-file.xlsx", NULL);
+	expect_fail("api: missing file", t, "cannot read");
+	memset(small, 'x', sizeof(small));
+	ok(load_xlsx(hostile("notzip.xlsx"), NULL, collect, &cur, small,
+	    sizeof(small)) == -1 && small[sizeof(small) - 1] == '\0',
+	    "api: a short err buffer is cut and terminated", NULL);
+	tload_free(&cur);
+}
+
+/* ------------------------------------------------------------- hostile */
+
+static int
+make_hostile(void)
+{
+	char	*cmd;
+	int	 rc;
+
+	xasprintf(&cmd, "python3 '%s/tests/xlsx_helper.py' hostile "
+	    "'%s' '%s/fixtures/xlsx/ids_dates.xlsx'", top, tmp, top);
+	rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+test_hostile_zip(void)
+{
+	expect_fail("hostile: not a ZIP", rows_of(hostile("notzip.xlsx"), NULL),
+	    "not a valid XLSX file: ");
+	expect_fail("hostile: truncated XLSX",
+	    rows_of(hostile("truncated.xlsx"), NULL),
+	    "not a valid XLSX file: ");
+	expect_fail("hostile: corrupt central directory",
+	    rows_of(hostile("corrupt_cd.xlsx"), NULL),
+	    "not a valid XLSX file: ");
+	expect_fail("hostile: corrupt deflate data",
+	    rows_of(hostile("corrupt_data.xlsx"), NULL),
+	    "xl/worksheets/sheet1.xml: ");
+	expect_fail("hostile: 300 MB zip bomb",
+	    rows_of(hostile("bomb.xlsx"), NULL),
+	    "xl/worksheets/sheet1.xml: decompressed size exceeds");
+	ok(strstr(cur.err, "(zip bomb?)") != NULL,
+	    "hostile: zip bomb named as such", "err '%s'", cur.err);
+	expect_fail("hostile: zip bomb declaring a small size",
+	    rows_of(hostile("bomb_lie.xlsx"), NULL), "(zip bomb?)");
+	expect_fail("hostile: missing sheet part",
+	    rows_of(hostile("missing_sheet.xlsx"), NULL),
+	    "missing part xl/worksheets/sheet1.xml");
+	expect_fail("hostile: missing workbook part",
+	    rows_of(hostile("missing_book.xlsx"), NULL),
+	    "missing part xl/workbook.xml");
+	expect_fail("hostile: target outside the package",
+	    rows_of(hostile("escape.xlsx"), NULL), "bad part name");
+	expect_fail("hostile: no visible worksheet",
+	    rows_of(hostile("all_hidden.xlsx"), NULL), "no visible worksheet");
+}
+
+static void
+test_hostile_xml(void)
+{
+	struct tload	*t;
+
+	expect_fail("hostile: malformed sheet XML",
+	    rows_of(hostile("malformed.xlsx"), NULL),
+	    "xl/worksheets/sheet1.xml: malformed XML at line 4: mismatched "
+	    "tag");
+	expect_fail("hostile: billion laughs DOCTYPE",
+	    rows_of(hostile("doctype.xlsx"), NULL),
+	    "xl/worksheets/sheet1.xml: DOCTYPE not allowed");
+	expect_fail("hostile: external entity DOCTYPE in shared strings",
+	    rows_of(hostile("doctype_sst.xlsx"), NULL),
+	    "xl/sharedStrings.xml: DOCTYPE not allowed");
+	expect_fail("hostile: 2 MB attribute",
+	    rows_of(hostile("long_token.xlsx"), NULL), "XML token longer than");
+	expect_fail("hostile: 17 MB cell",
+	    rows_of(hostile("huge_cell.xlsx"), NULL), "text longer than");
+	expect_fail("hostile: shared string index out of range",
+	    rows_of(hostile("bad_sst.xlsx"), NULL), "out of range");
+	expect_fail("hostile: rows out of order",
+	    rows_of(hostile("row_order.xlsx"), NULL), "out of order");
+	expect_fail("hostile: cells out of order",
+	    rows_of(hostile("cell_order.xlsx"), NULL), "out of order");
+	expect_fail("hostile: row past 1048576",
+	    rows_of(hostile("row_beyond.xlsx"), NULL), "not in 1..1048576");
+	expect_fail("hostile: column beyond XFD",
+	    rows_of(hostile("beyond_xfd.xlsx"), NULL), "beyond column XFD");
+	expect_fail("hostile: header wider than MAX_COLUMNS",
+	    rows_of(hostile("wide_header.xlsx"), NULL),
+	    "more than 1024 columns");
+	t = rows_of(hostile("empty_rows.xlsx"), NULL);
+	ok(t->rc == 0 && t->nrows == 0 && t->ms < HOSTILE_MS,
+	    "hostile: 1048576 empty rows give no rows, quickly",
+	    "rc %d, %zu rows, %lld ms", t->rc, t->nrows, (long long)t->ms);
+}
+
+static void
+test_limits(void)
+{
+	struct tload	*t;
+	const struct trow *r;
+
+	t = rows_of(hostile("wide_data.xlsx"), NULL);
+	r = t->nrows == 2 ? &t->rows[1] : NULL;
+	ok(r != NULL && r->wide && r->nf == MAX_COLUMNS &&
+	    strcmp(r->f[MAX_COLUMNS - 1], "1024") == 0,
+	    "limits: data past MAX_COLUMNS dropped, wide set",
+	    "rc %d, %zu rows, nf %zu wide %d", t->rc, t->nrows,
+	    r ? r->nf : 0, r ? r->wide : 0);
+	t = rows_of(hostile("long_cell.xlsx"), NULL);
+	r = t->nrows == 2 ? &t->rows[1] : NULL;
+	ok(r != NULL && r->nf == 2 && r->len[0] == 65535 &&
+	    r->ff[0] == FF_TRUNC && utf8_valid(r->f[0], r->len[0]),
+	    "limits: long inline cell cut at a UTF-8 boundary, FF_TRUNC",
+	    "rc %d err '%s' len %zu ff %#x", t->rc, t->err, r ? r->len[0] : 0,
+	    r ? r->ff[0] : 0);
+	ok(r != NULL && r->nf == 2 && r->len[1] == MAX_FIELD_LEN &&
+	    r->ff[1] == FF_TRUNC,
+	    "limits: long shared string cut at MAX_FIELD_LEN, FF_TRUNC",
+	    "len %zu ff %#x", r && r->nf == 2 ? r->len[1] : 0,
+	    r && r->nf == 2 ? r->ff[1] : 0);
+}
+
+/* ------------------------------------------------- LibreOffice round trip */
+
+static void
+dump_field(FILE *fp, const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\')
+			fputs("\\\\", fp);
+		else if (s[i] == '\t')
+			fputs("\\t", fp);
+		else if (s[i] == '\n')
+			fputs("\\n", fp);
+		else if (s[i] == '\r')
+			fputs("\\r", fp);
+		else
+			fputc(s[i], fp);
+	}
+}
+
+static int
+dump_row(void *arg, const struct rawrow *r)
+{
+	FILE	*fp = arg;
+	size_t	 i;
+
+	fprintf(fp, "%zu", r->row);
+	for (i = 0; i < r->nf; i++) {
+		fputc('\t', fp);
+		dump_field(fp, r->f[i], r->len[i]);
+	}
+	fputc('\n', fp);
+	return 0;
+}
+
+/* The first line where files a and b differ, or 0. */
+static size_t
+first_diff(const char *a, const char *b, char *why, size_t whylen)
+{
+	FILE	*fa = fopen(a, "r"), *fb = fopen(b, "r");
+	char	 la[4096], lb[4096];
+	size_t	 line = 0, diff = 0;
+	int	 ea, eb;
+
+	if (fa == NULL || fb == NULL) {
+		snprintf(why, whylen, "cannot open the dumps in %s", tmp);
+		diff = (size_t)-1;
+		goto out;
+	}
+	for (;;) {
+		line++;
+		ea = fgets(la, sizeof(la), fa) == NULL;
+		eb = fgets(lb, sizeof(lb), fb) == NULL;
+		if (ea && eb)
+			break;
+		if (ea || eb || strcmp(la, lb) != 0) {
+			snprintf(why, whylen, "line %zu: xlsx '%.200s' csv "
+			    "'%.200s'", line, ea ? "(end)" : la,
+			    eb ? "(end)" : lb);
+			diff = line;
+			break;
+		}
+	}
+out:
+	if (fa != NULL)
+		fclose(fa);
+	if (fb != NULL)
+		fclose(fb);
+	return diff;
+}
+
+static void
+test_roundtrip(void)
+{
+	const char	*desc = "libreoffice: 2000-row CSV -> XLSX reads back "
+			    "exactly";
+	const char	*gen = getenv("GEN_HR");
+	char		 a[PATH_MAX], b[PATH_MAX], x[PATH_MAX], why[600];
+	char		 err[MAX_ERRMSG], *cmd;
+	FILE		*fp;
+	int		 rc;
+
+	char		 own[PATH_MAX];
+
+	if (gen == NULL) {
+		snprintf(own, sizeof(own), "%s/tests/genexport.py", top);
+		gen = own;
+	}
+	if (system("command -v soffice >/dev/null 2>&1") != 0) {
+		skip(desc, "soffice not installed");
+		return;
+	}
+	if (access(gen, R_OK) == -1) {
+		skip(desc, "no gen_hr.py (set GEN_HR)");
+		return;
+	}
+	xasprintf(&cmd, "python3 '%s' --rows 2000 --seed 3 -o "
+	    "'%s/hr.csv' && soffice -env:UserInstallation=file://%s/lo "
+	    "--headless --infilter=CSV:44,34,76,1,,1033,false,true "
+	    "--convert-to xlsx --outdir '%s' '%s/hr.csv' >/dev/null 2>&1 && "
+	    "python3 '%s/tests/xlsx_helper.py' csvdump '%s/hr.csv' "
+	    "'%s/csv.txt'", gen, tmp, tmp, tmp, tmp, top, tmp, tmp);
+	rc = system(cmd);
+	if (rc != 0) {
+		ok(0, desc, "failed: %s", cmd);
+		free(cmd);
+		return;
+	}
+	free(cmd);
+	snprintf(a, sizeof(a), "%s/xlsx.txt", tmp);
+	snprintf(b, sizeof(b), "%s/csv.txt", tmp);
+	snprintf(x, sizeof(x), "%s/hr.xlsx", tmp);
+	if ((fp = fopen(a, "w")) == NULL) {
+		ok(0, desc, "cannot write %s", a);
+		return;
+	}
+	rc = load_xlsx(x, NULL, dump_row, fp, err, sizeof(err));
+	fclose(fp);
+	if (rc != 0) {
+		ok(0, desc, "load_xlsx: %d %s", rc, err);
+		return;
+	}
+	ok(first_diff(a, b, why, sizeof(why)) == 0, desc, "%s", why);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int
+dump_file(const char *file, const char *sheet)
+{
+	char	 err[MAX_ERRMSG];
+	int	 rc;
+
+	rc = load_xlsx(file, sheet, dump_row, stdout, err, sizeof(err));
+	if (rc == -1)
+		fprintf(stderr, "%s: %s\n", file, err);
+	return rc == -1;
+}
+
+static void
+cleanup(void)
+{
+	char	*cmd;
+
+	xasprintf(&cmd, "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmp);
+	free(cmd);
+	free(tmp);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "--dump") == 0)
+		return dump_file(argv[2], argc > 3 ? argv[3] : NULL);
+	if (argc > 1)
+		top = argv[1];
+	xasprintf(&tmp, "%s/test_load_xlsx.XXXXXX", getenv("TMP") != NULL ?
+	    getenv("TMP") : "/tmp");
+	if (mkdtemp(tmp) == NULL) {
+		perror(tmp);
+		return 1;
+	}
+	test_ids_dates();
+	test_sheets();
+	test_rich_unicode();
+	test_sparse();
+	test_inline();
+	test_1904();
+	test_libreoffice();
+	if (make_hostile() == 0) {
+		test_api();
+		test_hostile_zip();
+		test_hostile_xml();
+		test_limits();
+	} else
+		ok(0, "hostile files made by tests/xlsx_helper.py", NULL);
+	test_roundtrip();
+	tload_free(&cur);
+	cleanup();
+	printf("1..%d\n", ntest);
+	return nfail > 0;
+}
