@@ -5,6 +5,7 @@
  * from the database). Each has --json with a stable shape (README.md).
  * They open the database read-only.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ static int
 on_hist_run(void *arg, const struct run *r)
 {
 	struct hist	*h = arg;
-	char		 t[64];
+	char		 t[64], status[64];
 
 	if (h->json) {
 		if (h->n++)
@@ -135,9 +136,11 @@ on_hist_run(void *arg, const struct run *r)
 		return 0;
 	}
 	time_local(r->started, t, sizeof(t));
+	snprintf(status, sizeof(status), "%s%s", runstatus_label(r->status),
+	    r->dry_run ? " (dry run)" : "");
 	printf("%6lld  %-23.23s  %-12.12s  %-8.8s  %-28.28s  %-24.24s  "
 	    "%7lld %7lld %7lld %7lld %6lld\n", r->id, t, r->sync, r->trigger,
-	    runstatus_label(r->status), r->file_name ? r->file_name : "",
+	    status, r->file_name ? r->file_name : "",
 	    r->count[IT_CREATE], r->count[IT_UPDATE], r->count[IT_DELETE],
 	    r->count[IT_MANAGER], r->issues[ISS_USER_SKIPPED] +
 	    r->issues[ISS_MANAGER_NOT_FOUND] + r->issues[ISS_MANAGER_CYCLE] +
@@ -263,6 +266,16 @@ cmd_history(struct config *cfg, int argc, char **argv)
 	f.limit = DEFAULT_PER_PAGE;
 	if (hist_options(argc, argv, &f, &page, &h.json) == -1)
 		return EXIT_USAGE;
+	if (access(cfg->database, F_OK) == -1 && errno == ENOENT) {
+		if (h.json)
+			printf("{\"runs\":[],\"total\":0,\"first\":0,"
+			    "\"last\":0,\"page\":%lld,\"per_page\":%lld}\n",
+			    page, f.limit);
+		else
+			printf("0 results (nothing has run yet: no database at "
+			    "%s)\n", cfg->database);
+		return EXIT_OK;
+	}
 	if ((st = open_ro(cfg)) == NULL)
 		return EXIT_FAIL;
 	f.offset = (page - 1) * f.limit;
@@ -367,14 +380,25 @@ hints(struct config *cfg, const struct run *r, struct buf *h, int json)
 	case RS_LOADFAIL:
 		input_path(&p, cfg, r, "failed");
 		hint(h, json, "The file could not be loaded: %s. Nothing was "
-		    "applied. Ask HR to fix the export and drop it again; the "
-		    "file is kept as %s.", r->error ? r->error : "", p.p);
+		    "applied. Ask HR to fix the export and drop it again%s%s.",
+		    r->error ? r->error : "", r->dry_run ? "" :
+		    "; the file is kept as ", r->dry_run ? "" : p.p);
 		break;
 	case RS_THRESHOLD:
 		hint(h, json, "%lld deletions of %lld active users exceed the "
 		    "threshold (%lld users or %g%%). Nothing was deleted.",
 		    r->count[IT_DELETE], r->active_before, r->max_deletes,
 		    r->max_delete_percent);
+		if (r->dry_run) {
+			/* A dry run's input stays where it was named. */
+			hint(h, json, "This was a dry run. If the deletions "
+			    "are right, apply the file once: rostersync run "
+			    "--sync %s --file PATH --allow-deletes %lld (PATH: "
+			    "the %s given to --dry-run --file)", r->sync,
+			    r->count[IT_DELETE], r->file_name ? r->file_name :
+			    "file");
+			break;
+		}
 		input_path(&p, cfg, r, "archive");
 		shell_quote(&q, p.p);
 		hint(h, json, "If the deletions are right, push this file "
@@ -481,7 +505,8 @@ on_item_row(void *arg, const struct itemview *v)
 	    !match_user(q, v->key, v->email, v->name))
 		return 0;
 	if (!q->json) {
-		printf("%5lld  %-24.24s  %-10.10s  %-28.28s  %-18.18s  "
+		/* The key and email in full: they identify the user. */
+		printf("%5lld  %-24.24s  %-10s  %-28s  %-18.18s  "
 		    "%-16.16s  %-20.20s -> %-20.20s  %s\n", v->seq,
 		    itemtype_label(v->type), v->key, v->email,
 		    v->type == IT_TEAM_CREATE || v->type == IT_TEAM_DELETE ?
@@ -525,7 +550,7 @@ on_issue_row(void *arg, const struct issueview *v)
 	    !match_user(q, v->key, NULL, NULL))
 		return 0;
 	if (!q->json) {
-		printf("%5lld  %-30.30s  row %-7lld  %-10.10s  %-14.14s  %s"
+		printf("%5lld  %-30.30s  row %-7lld  %-10s  %-14.14s  %s"
 		    "  (fix: %s)\n", v->seq, issuetype_label(v->type), v->row,
 		    v->key, v->field, v->message, v->fix);
 		return 0;

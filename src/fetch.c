@@ -256,7 +256,8 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy)
 		ops->close(src);
 		return -1;
 	}
-	qsort(f, n, sizeof(*f), cmp_file);
+	if (n > 1)	/* an empty drop-zone lists f = NULL: not for qsort */
+		qsort(f, n, sizeof(*f), cmp_file);
 	for (i = 0; i < n; i++) {
 		if (wanted(cfg, st, sy, ops, src, &f[i])) {
 			if ((r = take(cfg, st, sy, ops, src, &f[i])) == -1)
@@ -337,7 +338,10 @@ fetch_after(struct config *cfg, struct store *st, const struct sync *sy,
 	(void)cfg;
 	if (store_file_get(st, id, &l) != 0)
 		return;
-	/* Done already, unless a copy was dropped again since. */
+	/*
+	 * Done already, unless a copy was dropped again since (source_is()
+	 * then finds it with the recorded size and mtime).
+	 */
 	if ((l.source_done && sy->after == AFTER_LEAVE) ||
 	    (ops = ops_for(sy)) == NULL)
 		goto out;
@@ -352,9 +356,12 @@ fetch_after(struct config *cfg, struct store *st, const struct sync *sy,
 	}
 	if ((same = source_is(ops, src, &l)) == -1)
 		goto out;
-	if (same == 0)
+	if (same == 0) {
 		store_file_source_done(st, id);
-	else if (ops->after(src, l.name, sy->after, sy->processed_dir, err,
+		/* Gone: a marker left by a run that died is stale. */
+		if (sy->use_marker && !ops->exists(src, l.name))
+			remove_marker(ops, src, l.name);
+	} else if (ops->after(src, l.name, sy->after, sy->processed_dir, err,
 	    sizeof(err)) == 0) {
 		store_file_source_done(st, id);
 		if (sy->use_marker)

@@ -117,8 +117,10 @@ cmd_check(struct config *cfg, int argc, char **argv)
 	size_t	 i;
 
 	(void)argv;
-	if (argc != 1)
+	if (argc != 1) {
+		log_warnx("usage: rostersync check-config (the file is -c FILE)");
 		return EXIT_USAGE;
+	}
 	printf("%s: ok, %zu sync%s\n", cfg->path, cfg->nsyncs,
 	    cfg->nsyncs == 1 ? "" : "s");
 	for (i = 0; i < cfg->nsyncs; i++)

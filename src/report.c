@@ -133,9 +133,9 @@ report_summary(const struct run *r,
 	pair(fn, arg, "Rows read", "%lld", r->rows);
 	time_local(r->started, t, sizeof(t));
 	pair(fn, arg, "Started", "%s", t);
-	pair(fn, arg, "Time zone", "%s", getenv("TZ") ? getenv("TZ") : "UTC");
 	time_local(r->finished, t, sizeof(t));
 	pair(fn, arg, "Finished", "%s", t);
+	pair(fn, arg, "Time zone", "%s", getenv("TZ") ? getenv("TZ") : "UTC");
 	pair(fn, arg, "Duration (s)", "%.3f", (double)r->duration_ms / 1000);
 	for (i = 0; i < IT__COUNT; i++)
 		pair(fn, arg, itemtype_label(i), "%lld", r->count[i]);

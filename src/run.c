@@ -248,6 +248,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	char		*logtext = NULL;
 	size_t		 loglen = 0;
 	enum runstatus	 status;
+	int64_t		 t0;
 	int		 code;
 
 	run_start(&r, cfg, st, sy, l, o);
@@ -275,6 +276,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	j.run = &r;
 	j.allow_deletes = o->allow_deletes;
 	status = run_pipeline(&j, l, o->dry_run);
+	t0 = now_ms();
 	if (run_commit(&j, status, l) == -1) {
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
 		    "applied, the file stays queued", store_errmsg(st));
@@ -283,8 +285,13 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		r.error = xstrdup("database error while applying");
 		r.finished = time(NULL);
 		store_run_update(st, &r);
-	} else if (!o->dry_run && l->id > 0)
-		archive_input(cfg, st, l, &r);
+	} else {
+		log_info("%s in one transaction in %lld ms", j.apply ?
+		    "applied to the directory" : "recorded, directory "
+		    "unchanged,", (long long)(now_ms() - t0));
+		if (!o->dry_run && l->id > 0)
+			archive_input(cfg, st, l, &r);
+	}
 	job_free(&j);
 	run_finish(cfg, st, &r, logf, &logtext);
 	code = runstatus_exit(r.status);

@@ -77,6 +77,8 @@ contains "check-config: the count" "$OUT" "3 errors"
 OUT=$("$ROSTERSYNC" -c "$SB/missing.conf" check-config 2>&1); RC=$?
 eq "check-config: a missing file exits 3" "$RC" 3
 contains "check-config: a missing file is named" "$OUT" "$SB/missing.conf"
+out check-config extra
+eq "check-config: an extra argument exits 2" "$RC" 2
 out frobnicate
 eq "unknown command: exit 2" "$RC" 2
 contains "unknown command: says so" "$OUT" "unknown command 'frobnicate'"
@@ -334,7 +336,7 @@ key=$(q "SELECT key FROM items WHERE run_id = 1 AND type = 'create' ORDER BY seq
 name=$(q "SELECT name FROM items WHERE run_id = 1 AND type = 'create' ORDER BY seq LIMIT 1")
 out items 1 --type create --user "$(printf '%s' "$email" | tr a-z A-Z)"
 eq "items --user EMAIL (upper case)" "$(printf '%s\n' "$OUT" | grep -c 'User created')" 1
-contains "items --user EMAIL: that user" "$OUT" "$key"
+contains "items --user EMAIL: that user, the email in full" "$OUT" "$email"
 out items 1 --type create --user "$(printf '%s' "$key" | tr A-Z a-z)"
 eq "items --user id (lower case)" "$(printf '%s\n' "$OUT" | grep -c 'User created')" 1
 out items 1 --type create --user "$name"
@@ -428,6 +430,16 @@ eq "after a dry run the real run applies the file" \
 eq "the real run finds the same changes" \
     "$(q "SELECT n_create || ' ' || n_update || ' ' || n_delete FROM runs WHERE id = $((r + 1))")" \
     "$(q "SELECT n_create || ' ' || n_update || ' ' || n_delete FROM runs WHERE id = $r")"
+
+head -50 "$TMP/d2.csv" >"$TMP/d-half.csv"	# most people gone
+out run --dry-run --file "$TMP/d-half.csv"
+eq "dry run above the threshold: exit 5" "$RC" 5
+r=$(last_run)
+out show "$r"
+contains "dry run above the threshold: show says it was a dry run" "$OUT" \
+    "This was a dry run"
+check "dry run above the threshold: no archive/ path (nothing was archived)" \
+    test "$(printf '%s\n' "$OUT" | grep -c '/archive/')" -eq 0
 
 # ============================================== run: usage errors
 out run --sync nosuch

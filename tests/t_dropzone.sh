@@ -30,6 +30,12 @@ nfiles() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 $GEN --rows 50 --seed 1 -o "$TMP/small.csv"
 $GEN --rows 50 --seed 2 -o "$TMP/other.csv"
 
+# --- an empty drop-zone: nothing to do
+sandbox empty
+rs run >"$TMP/empty.out" 2>&1
+eq "empty drop-zone: exit 0" "$?" 0
+contains "empty drop-zone: 0 new files" "$(cat "$TMP/empty.out")" "0 new files"
+
 # --- settle rule: a file changed less than settle_seconds ago waits
 sandbox settle
 set_conf settle_seconds 30

@@ -695,7 +695,7 @@ test_empty(struct store *st)
 	    streq(meta(&d, "Changes", "max_row"), "1"),
 	    "Changes and Issues hold only their headers, with autofilters");
 	ok(cell_at(&d, "Summary", 13, 2) != NULL &&
-	    streq(cell_at(&d, "Summary", 14, 2)->f[5], "-"),
+	    streq(cell_at(&d, "Summary", 13, 2)->f[5], "-"),
 	    "an unset Finished is the text \"-\"");
 	dump_free(&d);
 }
