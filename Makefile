@@ -35,6 +35,7 @@ SRCS	 = src/util.c \
 	   src/spool.c \
 	   src/fetch.c \
 	   src/fetch_dir.c \
+	   src/publish.c \
 	   src/load.c \
 	   src/load_csv.c \
 	   src/load_xlsx.c \

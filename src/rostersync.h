@@ -364,6 +364,7 @@ int	 spool_move(const char *from, const char *to);
 int	 fsync_dir_of(const char *path);
 int	 name_ok(const char *name, char *why, size_t whylen);
 int	 name_ignored(const char *name);	/* dot, .part, .tmp, ... */
+void	 spool_expire(const struct config *, const struct sync *);
 
 /* ------------------------------------------------------------- fetch.c */
 
@@ -386,6 +387,10 @@ struct srcops {
 			    size_t);
 	int		 (*after)(struct source *, const char *name,
 			    enum after, const char *dir, char *err, size_t);
+	/* Upload a local file as dir/name (via dir/name.part, renamed). */
+	int		 (*put)(struct source *, const char *local,
+			    const char *dir, const char *name, char *err,
+			    size_t);
 	void		 (*close)(struct source *);
 };
 extern const struct srcops srcops_dir;
@@ -395,6 +400,11 @@ int	 fetch_sync(struct config *, struct store *, const struct sync *);
 /* Copy a local file into the spool for run --file; ledger id or -1. */
 long long fetch_local(struct config *, struct store *, const struct sync *,
 	    const char *path);
+/* publish.c: a run's report files to the sync's reports_remote folder. */
+void	 publish_run(struct config *, struct store *, const struct sync *,
+	    long long run);
+/* Uploads that failed before are tried again. */
+void	 publish_pending(struct config *, struct store *);
 /* The source file is done with: move, delete or leave it (ledger id). */
 void	 fetch_after(struct config *, struct store *, const struct sync *,
 	    long long file_id);

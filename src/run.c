@@ -235,6 +235,8 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 	*logtext = NULL;
 	if (report_write_all(cfg, st, r->id) == 0)
 		store_run_reports_done(st, r->id);
+	if (!r->dry_run)
+		publish_run(cfg, st, config_sync(cfg, r->sync), r->id);
 }
 
 /* One input file through the pipeline; returns the run's exit status. */
@@ -487,6 +489,18 @@ fetch_all(struct config *cfg, struct store *st, const struct runopts *o)
 	return code;
 }
 
+static void
+expire_all(struct config *cfg, const struct runopts *o)
+{
+	size_t	 i;
+
+	for (i = 0; i < cfg->nsyncs && !o->dry_run; i++) {
+		log_context(0, cfg->syncs[i].name);
+		spool_expire(cfg, &cfg->syncs[i]);
+	}
+	log_context(0, NULL);
+}
+
 int
 run_main(struct config *cfg, const struct runopts *o)
 {
@@ -506,6 +520,7 @@ run_main(struct config *cfg, const struct runopts *o)
 		return EXIT_FAIL;
 	}
 	recover(cfg, st);
+	publish_pending(cfg, st);
 	if (o->file != NULL)
 		code = run_file(cfg, st, o);
 	else {
@@ -513,6 +528,7 @@ run_main(struct config *cfg, const struct runopts *o)
 		if (!o->fetch_only)
 			code = worse(code, process_queue(cfg, st, o));
 	}
+	expire_all(cfg, o);
 	store_close(st);
 	close(lock);
 	return code;

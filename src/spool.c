@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -182,4 +183,59 @@ name_ignored(const char *name)
 		if (fnmatch(pats[i], name, FNM_PERIOD | FNM_CASEFOLD) == 0)
 			return 1;
 	return 0;
+}
+
+/* Remove the regular files of one spool directory older than cutoff. */
+static int
+expire_dir(const char *dir, time_t cutoff, const char *what)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
+		    st.st_mtime >= cutoff)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == -1)
+			log_warn("retention: cannot remove %s/%s", dir,
+			    de->d_name);
+		else {
+			log_info("retention: removed %s %s/%s", what, dir,
+			    de->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Retention: reports and archived inputs hold personal data, so they are
+ * kept keep_reports_days and keep_inputs_days (0: forever).
+ */
+void
+spool_expire(const struct config *cfg, const struct sync *sy)
+{
+	static const char *const inputs[] = { "archive", "failed" };
+	time_t		 now = time(NULL);
+	char		*dir;
+	size_t		 i;
+
+	if (sy->keep_reports_days > 0) {
+		xasprintf(&dir, "%s/reports/%s", cfg->spool, sy->name);
+		expire_dir(dir, now - (time_t)sy->keep_reports_days * 86400,
+		    "report");
+		free(dir);
+	}
+	for (i = 0; sy->keep_inputs_days > 0 && i < 2; i++) {
+		xasprintf(&dir, "%s/%s/%s", cfg->spool, inputs[i], sy->name);
+		expire_dir(dir, now - (time_t)sy->keep_inputs_days * 86400,
+		    "input");
+		free(dir);
+	}
 }

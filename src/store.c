@@ -208,7 +208,25 @@ static const char schema_v1[] =
     "CREATE INDEX users_email ON users(email);"
     "CREATE TABLE teams(sync TEXT NOT NULL, name TEXT NOT NULL, "
     "  members INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;"
-    "CREATE TABLE runlogs(run_id INTEGER PRIMARY KEY, text TEXT NOT NULL);";
+    "CREATE TABLE runlogs(run_id INTEGER PRIMARY KEY, text TEXT NOT NULL);"
+    /* A file seen at a source: when its size and mtime were first seen. */
+    "CREATE TABLE observed(sync TEXT NOT NULL, name TEXT NOT NULL, "
+    "  size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
+    "  first_seen INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;"
+    /* Report files to upload to a source; retried until done. */
+    "CREATE TABLE publish(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL,"
+    "  sync TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, "
+    "  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, "
+    "  updated INTEGER);"
+    "CREATE INDEX publish_state ON publish(state);"
+    /* The apply hook's exchange per item, and decisions on runs. */
+    "CREATE TABLE attempts(run_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "  n INTEGER NOT NULL, started INTEGER NOT NULL, exit_status INTEGER, "
+    "  payload TEXT, response TEXT, error TEXT, "
+    "  PRIMARY KEY(run_id, seq, n)) WITHOUT ROWID;"
+    "ALTER TABLE runs ADD COLUMN parent_run INTEGER;"
+    "ALTER TABLE runs ADD COLUMN decided_at INTEGER;"
+    "ALTER TABLE items ADD COLUMN applied_at INTEGER;";
 
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
