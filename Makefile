@@ -7,7 +7,7 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
-LDLIBS	 = -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat
+LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat
 PREFIX	?= /usr/local
 
 # Every Debian package a build, the demo or the tests need: the one list.
@@ -15,7 +15,8 @@ DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libssh-dev libcsv-dev libxlsxwriter-dev libconfig-dev \
 	libsqlite3-dev libzip-dev libexpat1-dev \
 	openssh-server openssh-client sqlite3 python3 python3-openpyxl \
-	libreoffice-calc-nogui zip unzip
+	libreoffice-calc-nogui zip unzip time \
+	systemd groff-base mandoc
 
 ifeq ($(SANITIZE),1)
 BUILD	 = build/asan
@@ -35,6 +36,7 @@ SRCS	 = src/util.c \
 	   src/spool.c \
 	   src/fetch.c \
 	   src/fetch_dir.c \
+	   src/fetch_sftp.c \
 	   src/publish.c \
 	   src/load.c \
 	   src/load_csv.c \
@@ -43,11 +45,15 @@ SRCS	 = src/util.c \
 	   src/diff.c \
 	   src/guard.c \
 	   src/apply.c \
+	   src/hook.c \
+	   src/decide.c \
 	   src/store.c \
 	   src/report.c \
 	   src/report_csv.c \
 	   src/report_xlsx.c \
 	   src/runlog.c \
+	   src/calendar.c \
+	   src/roles.c \
 	   src/run.c \
 	   src/cli.c \
 	   src/main.c
@@ -72,6 +78,11 @@ $(BUILD)/%.o: src/%.c src/rostersync.h | $(BUILD)
 
 $(BUILD)/test_%: tests/test_%.c $(LIBOBJS) src/rostersync.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -Werror -o $@ $< \
+	    $(LIBOBJS) $(LDLIBS)
+
+# The benchmark's own program: the readers and the hash on their own.
+$(BUILD)/rsbench: bench/rsbench.c $(LIBOBJS) src/rostersync.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
 $(BUILD):
@@ -99,6 +110,11 @@ check: deps
 check-asan: deps
 	$(MAKE) SANITIZE=1 check
 
+# Not part of check: 1M-row exports, minutes of run time (bench/run.sh).
+bench: deps
+	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench
+	BUILD=$(BUILD) bash bench/run.sh
+
 demo: deps
 	$(MAKE) rostersync
 	bash fixtures/demo/run.sh
@@ -106,4 +122,82 @@ demo: deps
 clean:
 	rm -rf build rostersync
 
-.PHONY: all deps check check-asan demo clean
+.PHONY: all deps check check-asan bench demo clean
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the program, its units and
+# sysusers.d/tmpfiles.d snippets (under $(PREFIX)/lib, where systemd looks
+# for them; a Debian package built with PREFIX=/usr may set
+# UNITDIR=/lib/systemd/system), the man pages, and the example configuration
+# as /etc/rostersync/rostersync.conf (never over an existing one: the new
+# example is then rostersync.conf.dist). The unit's ExecStart= names
+# $(BINDIR). On a live system (no DESTDIR, as root) it also creates the user,
+# groups and directories and reloads systemd; see README.md, Operations.
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man
+UNITDIR	 = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
+CONFDIR	 = /etc/rostersync
+
+install: $(BUILD)/rostersync
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/rostersync $(DESTDIR)$(BINDIR)/rostersync
+	sed 's|^ExecStart=/usr/bin/rostersync |ExecStart=$(BINDIR)/rostersync |' \
+	    systemd/rostersync.service >$(BUILD)/rostersync.service
+	install -m 0644 $(BUILD)/rostersync.service systemd/rostersync.timer \
+	    $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/rostersync.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/rostersync.conf
+	install -m 0644 systemd/rostersync.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/rostersync.conf
+	install -m 0644 src/rostersync.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 src/rostersync.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	[ -d $(DESTDIR)$(CONFDIR) ] || install -d -m 0750 $(DESTDIR)$(CONFDIR)
+	@c=$(DESTDIR)$(CONFDIR)/rostersync.conf; \
+	if [ ! -e $$c ]; then \
+	    echo "install -m 0640 etc/rostersync.conf $$c"; \
+	    install -m 0640 etc/rostersync.conf $$c; \
+	elif ! cmp -s etc/rostersync.conf $$c; then \
+	    install -m 0640 etc/rostersync.conf $$c.dist; \
+	    echo "kept $$c as it is; the new example is $$c.dist"; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    $(MAKE) --no-print-directory postinstall; fi
+
+# What a Debian postinst does: the user and groups, the directories, the
+# configuration's group, and systemd told about the units.
+postinstall:
+	systemd-sysusers $(SYSUSERSDIR)/rostersync.conf
+	systemd-tmpfiles --create $(TMPFILESDIR)/rostersync.conf
+	@for f in $(CONFDIR) $(CONFDIR)/rostersync.conf \
+	    $(CONFDIR)/rostersync.conf.dist; do \
+	    [ -e $$f ] && [ "$$(stat -c %G $$f)" = root ] && \
+	    chgrp rostersync-auditors $$f; done; true
+	-systemctl daemon-reload
+
+# Removes what install put, except a configuration that was changed; the
+# data (/var/lib/rostersync, /var/spool/rostersync), the user and the groups
+# stay.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    systemctl disable --now rostersync.timer 2>/dev/null; true; fi
+	rm -f $(DESTDIR)$(BINDIR)/rostersync \
+	    $(DESTDIR)$(UNITDIR)/rostersync.service \
+	    $(DESTDIR)$(UNITDIR)/rostersync.timer \
+	    $(DESTDIR)$(SYSUSERSDIR)/rostersync.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/rostersync.conf \
+	    $(DESTDIR)$(MANDIR)/man8/rostersync.8 \
+	    $(DESTDIR)$(MANDIR)/man5/rostersync.conf.5 \
+	    $(DESTDIR)$(CONFDIR)/rostersync.conf.dist
+	@c=$(DESTDIR)$(CONFDIR)/rostersync.conf; \
+	if cmp -s etc/rostersync.conf $$c; then echo "rm -f $$c"; rm -f $$c; \
+	elif [ -e $$c ]; then echo "kept $$c: it was changed"; fi
+	@rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null; true
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    systemctl daemon-reload 2>/dev/null; true; fi
+	@echo "kept the data in /var/lib/rostersync and /var/spool/rostersync," \
+	    "the user rostersync and its groups"
+
+.PHONY: install postinstall uninstall

@@ -11,13 +11,64 @@
 
 #include "rostersync.h"
 
+static void
+kv(struct buf *b, const char *k, const char *v)
+{
+	if (b->p[b->len - 1] != '{')
+		buf_addc(b, ',');
+	json_str(b, k, strlen(k));
+	buf_addc(b, ':');
+	json_str(b, v ? v : "", v ? strlen(v) : 0);
+}
+
+/*
+ * What the apply hook gets on its standard input for one item: the item,
+ * its field changes, and for users the whole new record ("fields").
+ */
+static const char *
+payload(struct job *j, const struct item *it, long long seq, struct buf *b,
+    struct buf *fields)
+{
+	const struct ent	*e = it->ent != ENT_NONE ? &j->e[it->ent] : NULL;
+	size_t			 i;
+
+	buf_reset(b);
+	buf_printf(b, "{\"run\":%lld,\"item\":%lld", j->run->id, seq);
+	kv(b, "sync", j->sy->name);
+	kv(b, "type", itemtype_slug(it->type));
+	kv(b, "employee_id", e ? e->key : NULL);
+	kv(b, "email", it->email);
+	kv(b, "name", it->name);
+	kv(b, "team", it->team);
+	buf_adds(b, ",\"changes\":[");
+	for (i = 0; i < it->nchg; i++) {
+		const struct change *c = &j->chg[it->chg + i];
+
+		buf_adds(b, i ? ",{" : "{");
+		kv(b, "field", c->field);
+		kv(b, "old", c->old);
+		kv(b, "new", c->new);
+		buf_addc(b, '}');
+	}
+	buf_addc(b, ']');
+	if (e != NULL && e->rec != ENT_NONE && it->type != IT_DELETE) {
+		fields_json(j, &j->kept[e->rec], fields);
+		buf_adds(b, ",\"fields\":");
+		buf_add(b, fields->p, fields->len);
+	}
+	buf_addc(b, '}');
+	return b->p;
+}
+
 static int
 store_items(struct job *j)
 {
 	struct itemrow	 r;
+	struct buf	 pb = { 0 }, fb = { 0 };
 	size_t		 i;
+	int		 rc = 0;
 
-	for (i = 0; i < j->nit; i++) {
+	for (i = 0; rc == 0 && i < j->nit; i++) {
 		const struct item *it = &j->it[i];
 
 		memset(&r, 0, sizeof(r));
@@ -31,10 +82,13 @@ store_items(struct job *j)
 		r.error = it->error;
 		r.chg = j->chg + it->chg;
 		r.nchg = it->nchg;
-		if (store_item_add(j->st, j->run->id, &r) == -1)
-			return -1;
+		if (j->sy->hook.argv != NULL)
+			r.payload = payload(j, it, r.seq, &pb, &fb);
+		rc = store_item_add(j->st, j->run->id, &r);
 	}
-	return 0;
+	buf_free(&pb);
+	buf_free(&fb);
+	return rc;
 }
 
 static int

@@ -480,6 +480,7 @@ struct itemq {
 	int		 want_items;
 	int		 want_issues;
 	const char	*user;
+	long long	 item;		/* --item N: one item in full */
 	int		 json;
 	struct buf	 out;
 	long long	 last_seq;
@@ -576,6 +577,7 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 		{ "issue", required_argument, NULL, 'i' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "item", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 c;
@@ -605,6 +607,10 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 			break;
 		case 'u': q->user = optarg; break;
 		case 'j': q->json = 1; break;
+		case 'n':
+			if (parse_ll(optarg, 1, INT64_MAX, &q->item) == -1)
+				return -1;
+			break;
 		default: return -1;
 		}
 	}
@@ -612,6 +618,76 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 		return -1;
 	*run = argv[optind];
 	return 0;
+}
+
+static void
+on_attempt(void *arg, int n, time_t started, int exit_status,
+    const char *response, const char *error)
+{
+	struct itemq	*q = arg;
+	char		 t[64];
+
+	if (q->json) {
+		if (q->n++)
+			buf_addc(&q->out, ',');
+		time_iso(started, t);
+		buf_printf(&q->out, "{\"attempt\":%d", n);
+		json_kv(&q->out, "started", t, 1);
+		if (exit_status >= 0)
+			buf_printf(&q->out, ",\"exit_status\":%d", exit_status);
+		else
+			buf_adds(&q->out, ",\"exit_status\":null");
+		json_kv(&q->out, "response", response, 1);
+		json_kv(&q->out, "stderr", error, 1);
+		buf_addc(&q->out, '}');
+		return;
+	}
+	time_local(started, t, sizeof(t));
+	printf("\nAttempt %d at %s: %s\n", n, t, exit_status < 0 ?
+	    "did not finish" : exit_status == 0 ? "exit 0 (applied)" : "failed");
+	if (exit_status > 0)
+		printf("  exit status %d\n", exit_status);
+	if (response[0])
+		printf("  response: %s\n", response);
+	if (error[0])
+		printf("  stderr: %s\n", error);
+}
+
+/* items RUN --item N: the item, the payload the hook got, its answers. */
+static int
+show_item(struct store *st, const struct run *r, struct itemq *q)
+{
+	struct itemfull	 it;
+
+	if (store_item_get(st, r->id, q->item, &it) != 0) {
+		log_warnx("run %lld has no item %lld", r->id, q->item);
+		return EXIT_FAIL;
+	}
+	if (q->json) {
+		buf_printf(&q->out, "{\"run\":%lld,\"seq\":%lld", r->id, it.seq);
+		json_kv(&q->out, "type", itemtype_slug(it.type), 1);
+		json_kv(&q->out, "status", itemstatus_slug(it.status), 1);
+		json_kv(&q->out, "employee_id", it.key, 1);
+		json_kv(&q->out, "error", it.error[0] ? it.error : NULL, 1);
+		buf_printf(&q->out, ",\"resolved_by\":%lld,\"payload\":%s,"
+		    "\"attempts\":[", it.resolved_by, it.payload[0] ?
+		    it.payload : "null");
+		store_attempt_each(st, r->id, it.seq, on_attempt, q);
+		buf_adds(&q->out, "]}\n");
+		fputs(q->out.p, stdout);
+	} else {
+		printf("Item %lld:%lld  %s  %s  %s\n", r->id, it.seq,
+		    itemtype_label(it.type), it.key, itemstatus_slug(it.status));
+		if (it.error[0])
+			printf("  error: %s\n", it.error);
+		if (it.resolved_by > 0)
+			printf("  resolved by run %lld\n", it.resolved_by);
+		printf("\nPayload\n  %s\n", it.payload[0] ? it.payload :
+		    "(none: this sync has no apply hook)");
+		store_attempt_each(st, r->id, it.seq, on_attempt, q);
+	}
+	itemfull_free(&it);
+	return EXIT_OK;
 }
 
 int
@@ -626,12 +702,19 @@ cmd_items(struct config *cfg, int argc, char **argv)
 	memset(&q, 0, sizeof(q));
 	if (items_options(argc, argv, &q, &arg) == -1) {
 		log_warnx("usage: rostersync items RUN [--type T] [--issue T] "
-		    "[--user TEXT] [--json]");
+		    "[--user TEXT] [--item N] [--json]");
 		return EXIT_USAGE;
 	}
 	if ((st = open_ro(cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = load_run(st, arg, &r)) != 0) {
+		store_close(st);
+		return rc;
+	}
+	if (q.item > 0) {
+		rc = show_item(st, &r, &q);
+		buf_free(&q.out);
+		run_free(&r);
 		store_close(st);
 		return rc;
 	}

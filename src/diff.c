@@ -116,6 +116,7 @@ on_dir_user(void *arg, const char *key, size_t n, uint64_t hash, int active)
 
 	j->e[e].flags = E_DIR | (active ? E_ACTIVE : 0);
 	j->e[e].dir_hash = hash;
+	j->active_before += active != 0;
 }
 
 static void
@@ -127,19 +128,23 @@ on_dir_team(void *arg, const char *name, long long members)
 	j->team_old[t] = members;
 }
 
-/* Every user and team the directory holds for the sync. */
+/*
+ * Every user and team the directory holds for the sync. The active users
+ * are counted on the way (what store_dir_active() would count, without a
+ * second pass over a million rows).
+ */
 int
 diff_load_dir(struct job *j)
 {
 	const char	*sync = j->sy->name;
 
+	j->active_before = 0;
 	if (store_dir_scan(j->st, sync, on_dir_user, j) == -1 ||
 	    store_team_scan(j->st, sync, on_dir_team, j) == -1) {
 		log_warnx("cannot read the directory: %s",
 		    store_errmsg(j->st));
 		return -1;
 	}
-	j->active_before = store_dir_active(j->st, sync);
 	return 0;
 }
 
@@ -201,7 +206,12 @@ diff_on_record(void *arg, const struct record *r)
 	struct ent	*e;
 	uint32_t	 id;
 	int		 skip, s;
+	size_t		 i;
 
+	for (i = 0; !j->seeded && i < j->sc.nslots; i++)
+		j->slot_seed[i] = hash64(j->sc.slots[i].name,
+		    strlen(j->sc.slots[i].name), 0);
+	j->seeded = 1;
 	skip = validate_row(j, r);
 	if (r->keylen == 0)
 		return 0;
@@ -607,4 +617,25 @@ job_free(struct job *j)
 	free(j->team_new);
 	free(j->team_old);
 	memset(j, 0, sizeof(*j));
+}
+
+struct fphash {
+	uint64_t	 h;
+};
+
+static void
+on_fp_field(void *arg, const char *k, const char *v, size_t n)
+{
+	struct fphash	*f = arg;
+
+	f->h = hash64(v, n, f->h ^ hash64(k, strlen(k), 0));
+}
+
+uint64_t
+fields_hash(const char *json)
+{
+	struct fphash	 f = { FP_SEED };
+
+	json_flat_each(json, on_fp_field, &f);
+	return f.h;
 }

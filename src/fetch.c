@@ -19,7 +19,15 @@
 
 static const struct srcops *const backends[] = {
 	&srcops_dir,
+	&srcops_sftp,
 };
+
+/*
+ * A remote file still settling is looked at again within the same run
+ * (after settle_seconds) when settle_seconds is at most this; longer
+ * settle times are observed across runs.
+ */
+#define SETTLE_RECHECK_MAX	10
 
 static const struct srcops *
 ops_for(const struct sync *sy)
@@ -33,6 +41,12 @@ ops_for(const struct sync *sy)
 	log_warnx("source %s: this kind of source is not supported by "
 	    "this build", sy->source);
 	return NULL;
+}
+
+const struct srcops *
+fetch_ops(const struct sync *sy)
+{
+	return ops_for(sy);
 }
 
 /* A name fit for a log line: control characters shown as \xNN. */
@@ -62,9 +76,43 @@ cmp_file(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/*
+ * A remote file is complete once its size and mtime have stayed the same
+ * for settle_seconds by our clock (the server's may be off, and upload
+ * clients may set any mtime): the store remembers since when. *again is
+ * set when a second look later in this run may take it.
+ */
 static int
-settled(const struct sync *sy, const struct srcops *ops, struct source *src,
-    const struct srcfile *f)
+settled_remote(struct store *st, const struct sync *sy,
+    const struct srcfile *f, int *again)
+{
+	time_t	 now = time(NULL), first;
+	int	 r;
+
+	if (sy->settle_seconds == 0)
+		return 1;
+	if ((r = store_observe(st, sy->name, f->name, f->size, f->mtime, now,
+	    &first)) == -1)
+		return 0;
+	if (now - first >= sy->settle_seconds)
+		return 1;
+	if (r == 2)
+		log_info("%s is still being written (its size or mtime "
+		    "changed since the last look); waiting until they stay "
+		    "the same for %d s (settle_seconds)", f->name,
+		    sy->settle_seconds);
+	else
+		log_info("%s: size and mtime unchanged for %llds; taken once "
+		    "they stay the same for %d s (settle_seconds)", f->name,
+		    (long long)(now - first), sy->settle_seconds);
+	if (sy->settle_seconds <= SETTLE_RECHECK_MAX)
+		*again = 1;
+	return 0;
+}
+
+static int
+settled(struct store *st, const struct sync *sy, const struct srcops *ops,
+    struct source *src, const struct srcfile *f, int *again)
 {
 	char	*marker;
 	int	 ok;
@@ -78,6 +126,8 @@ settled(const struct sync *sy, const struct srcops *ops, struct source *src,
 			    f->name);
 		return ok;
 	}
+	if (ops != &srcops_dir)
+		return settled_remote(st, sy, f, again);
 	if (f->mtime <= (long long)time(NULL) - sy->settle_seconds)
 		return 1;
 	log_info("%s is still being written (changed %llds ago, settle_seconds"
@@ -204,10 +254,11 @@ take(struct config *cfg, struct store *st, const struct sync *sy,
 	return 1;
 }
 
-/* Is this file one to take now? */
+/* Is this file one to take now? *again: look again later in this run. */
 static int
 wanted(struct config *cfg, struct store *st, const struct sync *sy,
-    const struct srcops *ops, struct source *src, const struct srcfile *f)
+    const struct srcops *ops, struct source *src, const struct srcfile *f,
+    int *again)
 {
 	char		 why[128], shown[4 * MAX_NAME_LEN + 8];
 	long long	 seen;
@@ -232,7 +283,59 @@ wanted(struct config *cfg, struct store *st, const struct sync *sy,
 		ledger_free(&l);
 		return 0;
 	}
-	return settled(sy, ops, src, f);
+	return settled(st, sy, ops, src, f, again);
+}
+
+/*
+ * One look at the source: list it and take what is complete. Only the
+ * names in *recheck are considered when it is set (a second look); the
+ * names worth another look are left there. -1 if it cannot be listed.
+ */
+static int
+fetch_pass(struct config *cfg, struct store *st, const struct sync *sy,
+    const struct srcops *ops, struct source *src, char ***recheck,
+    size_t *nrecheck, int *queued, int *failed)
+{
+	struct srcfile	*f = NULL;
+	char		**only = *recheck, err[MAX_ERRMSG];
+	size_t		 n = 0, i, k, nonly = *nrecheck;
+	int		 r, again, found;
+
+	if (ops->list(src, &f, &n, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	*recheck = NULL;
+	*nrecheck = 0;
+	if (n > 1)	/* an empty drop-zone lists f = NULL: not for qsort */
+		qsort(f, n, sizeof(*f), cmp_file);
+	for (i = 0; i < n; i++) {
+		for (found = only == NULL, k = 0; k < nonly && !found; k++)
+			found = strcmp(only[k], f[i].name) == 0;
+		again = 0;
+		if (found && wanted(cfg, st, sy, ops, src, &f[i], &again)) {
+			if ((r = take(cfg, st, sy, ops, src, &f[i])) == -1)
+				(*failed)++;
+			else {
+				*queued += r;
+				store_observed_forget(st, sy->name, f[i].name);
+			}
+		}
+		if (again) {
+			*recheck = xrealloc(*recheck, (*nrecheck + 1) *
+			    sizeof(**recheck));
+			(*recheck)[(*nrecheck)++] = xstrdup(f[i].name);
+		}
+	}
+	if (ops != &srcops_dir)
+		store_observed_prune(st, sy->name, f, n);
+	for (k = 0; k < nonly; k++)
+		free(only[k]);
+	free(only);
+	for (i = 0; i < n; i++)
+		free(f[i].name);
+	free(f);
+	return 0;
 }
 
 int
@@ -240,10 +343,9 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy)
 {
 	const struct srcops	*ops;
 	struct source		*src;
-	struct srcfile		*f = NULL;
-	size_t			 n = 0, i;
-	char			 err[MAX_ERRMSG];
-	int			 queued = 0, failed = 0, r;
+	char			**recheck = NULL, err[MAX_ERRMSG];
+	size_t			 nrecheck = 0, k;
+	int			 queued = 0, failed = 0;
 
 	if ((ops = ops_for(sy)) == NULL)
 		return -1;
@@ -251,24 +353,20 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy)
 		log_warnx("%s", err);
 		return -1;
 	}
-	if (ops->list(src, &f, &n, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		ops->close(src);
-		return -1;
+	if (fetch_pass(cfg, st, sy, ops, src, &recheck, &nrecheck, &queued,
+	    &failed) == -1)
+		failed++;
+	else if (nrecheck > 0) {
+		log_info("looking again in %d s at %zu file%s still settling",
+		    sy->settle_seconds, nrecheck, nrecheck == 1 ? "" : "s");
+		sleep((unsigned)sy->settle_seconds);
+		if (fetch_pass(cfg, st, sy, ops, src, &recheck, &nrecheck,
+		    &queued, &failed) == -1)
+			failed++;
 	}
-	if (n > 1)	/* an empty drop-zone lists f = NULL: not for qsort */
-		qsort(f, n, sizeof(*f), cmp_file);
-	for (i = 0; i < n; i++) {
-		if (wanted(cfg, st, sy, ops, src, &f[i])) {
-			if ((r = take(cfg, st, sy, ops, src, &f[i])) == -1)
-				failed++;
-			else
-				queued += r;
-		}
-	}
-	for (i = 0; i < n; i++)
-		free(f[i].name);
-	free(f);
+	for (k = 0; k < nrecheck; k++)
+		free(recheck[k]);
+	free(recheck);
 	ops->close(src);
 	return failed ? -1 : queued;
 }

@@ -169,6 +169,106 @@ dir_after(struct source *s, const char *name, enum after how,
 	return rc;
 }
 
+/* Make a folder and its parents (mode 0750). 0, or -1 with err. */
+static int
+dir_mkdir_p(const char *dir, char *err, size_t errlen)
+{
+	char	*p = xstrdup(dir), *c = p + 1;
+	int	 rc = 0;
+
+	for (;; c++) {
+		if (*c != '/' && *c != '\0')
+			continue;
+		{
+			char save = *c;
+
+			*c = '\0';
+			if (mkdir(p, 0750) == -1 && errno != EEXIST) {
+				snprintf(err, errlen, "cannot create %s: %s", p,
+				    strerror(errno));
+				rc = -1;
+			}
+			*c = save;
+		}
+		if (rc == -1 || *c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+/* Copy local to sub/name in the drop-zone: sub/name.part, fsync, rename. */
+static int
+dir_put(struct source *s, const char *local, const char *sub,
+    const char *name, char *err, size_t errlen)
+{
+	char		*dir, *part, *final, *blk = xmalloc(COPY_BLOCK);
+	ssize_t		 n;
+	int		 in = -1, out = -1, rc = -1;
+
+	if (*sub == '/')
+		dir = xstrdup(sub);
+	else
+		xasprintf(&dir, "%s/%s", s->dir, sub);
+	xasprintf(&final, "%s/%s", dir, name);
+	xasprintf(&part, "%s.part", final);
+	if ((in = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot read %s: %s", local,
+		    strerror(errno));
+		goto out;
+	}
+	if (dir_mkdir_p(dir, err, errlen) == -1)
+		goto out;
+	unlink(part);
+	if ((out = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) == -1) {
+		snprintf(err, errlen, "cannot create %s: %s", part,
+		    strerror(errno));
+		goto out;
+	}
+	while ((n = read(in, blk, COPY_BLOCK)) > 0) {
+		ssize_t w, k;
+
+		for (w = 0; w < n; w += k)
+			if ((k = write(out, blk + w, (size_t)(n - w))) == -1) {
+				snprintf(err, errlen, "cannot write %s: %s",
+				    part, strerror(errno));
+				goto out;
+			}
+	}
+	if (n == -1 || fsync(out) == -1) {
+		snprintf(err, errlen, "cannot copy %s to %s: %s", local, part,
+		    strerror(errno));
+		goto out;
+	}
+	n = close(out);
+	out = -1;
+	if (n == -1) {
+		snprintf(err, errlen, "cannot write %s: %s", part,
+		    strerror(errno));
+		goto out;
+	}
+	if (rename(part, final) == -1) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", part,
+		    final, strerror(errno));
+		goto out;
+	}
+	fsync_dir_of(final);
+	rc = 0;
+out:
+	if (out != -1)
+		close(out);
+	if (in != -1)
+		close(in);
+	if (rc == -1)
+		unlink(part);
+	free(blk);
+	free(part);
+	free(final);
+	free(dir);
+	return rc;
+}
+
 static void
 dir_close(struct source *s)
 {
@@ -185,5 +285,6 @@ const struct srcops srcops_dir = {
 	.exists = dir_exists,
 	.get = dir_get,
 	.after = dir_after,
+	.put = dir_put,
 	.close = dir_close,
 };

@@ -27,9 +27,14 @@ static const struct command {
 	    "[--per-page N] [--json]" },
 	{ "show", cmd_show, "show RUN [--json]" },
 	{ "items", cmd_items, "items RUN [--type T] [--issue T] "
-	    "[--user TEXT] [--json]" },
+	    "[--user TEXT] [--item N] [--json]" },
 	{ "report", cmd_report, "report RUN [--format csv|xlsx|log] "
 	    "[-o PATH]" },
+	{ "approve", cmd_approve, "approve RUN [--reason TEXT]" },
+	{ "reject", cmd_reject, "reject RUN [--reason TEXT]" },
+	{ "cancel", cmd_cancel, "cancel RUN [--reason TEXT]" },
+	{ "retry", cmd_retry, "retry RUN [ITEM]" },
+	{ "confirm", cmd_confirm, "confirm RUN:ITEM [--reason TEXT]" },
 	{ "check-config", cmd_check, "check-config" },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -168,6 +173,7 @@ main(int argc, char **argv)
 	const struct command	*cmd;
 	struct config		 cfg;
 	const char		*path = getenv("ROSTERSYNC_CONFIG");
+	char			 why[MAX_ERRMSG];
 	int			 c, verbosity = 0, rc;
 
 	umask(027);
@@ -195,6 +201,11 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "help") == 0) {
 		usage(stdout);
 		return EXIT_OK;
+	}
+	/* Roles (roles.c) before the configuration: no role, nothing read. */
+	if (role_check(argv[0], NULL, why, sizeof(why)) == -1) {
+		log_warnx("%s", why);
+		return EXIT_FAIL;
 	}
 	if ((cmd = find_command(argv[0])) == NULL) {
 		log_warnx("unknown command '%s'", argv[0]);

@@ -394,6 +394,7 @@ struct srcops {
 	void		 (*close)(struct source *);
 };
 extern const struct srcops srcops_dir;
+extern const struct srcops srcops_sftp;
 
 /* Fetch a sync's new settled files into the spool; -1 if unreachable. */
 int	 fetch_sync(struct config *, struct store *, const struct sync *);
@@ -405,6 +406,22 @@ void	 publish_run(struct config *, struct store *, const struct sync *,
 	    long long run);
 /* Uploads that failed before are tried again. */
 void	 publish_pending(struct config *, struct store *);
+/* The source backend of a sync (fetch.c), or NULL, logged. */
+const struct srcops *fetch_ops(const struct sync *);
+/* store.c: files seen at a source, and report uploads (publish.c). */
+int	 store_observe(struct store *, const char *sync, const char *name,
+	    long long size, long long mtime, time_t now, time_t *first);
+int	 store_observed_forget(struct store *, const char *sync,
+	    const char *name);
+int	 store_observed_prune(struct store *, const char *sync,
+	    const struct srcfile *, size_t);
+long long store_publish_add(struct store *, long long run, const char *sync,
+	    const char *path);
+size_t	 store_publish_pending(struct store *, long long run, long long **);
+int	 store_publish_get(struct store *, long long id, long long *run,
+	    char **sync, char **path, long long *attempts);
+int	 store_publish_set(struct store *, long long id, const char *state,
+	    int failed_attempt, const char *error);
 /* The source file is done with: move, delete or leave it (ledger id). */
 void	 fetch_after(struct config *, struct store *, const struct sync *,
 	    long long file_id);
@@ -471,8 +488,10 @@ struct run {
 	long long	 base_version;	/* directory version diffed against */
 	char		*error;		/* why it failed, or NULL */
 	char		*report_base;	/* "Sync Logs - 15 Jan 2024 10.30pm" */
-	char		*approver;
+	char		*approver;	/* who approved, rejected or cancelled */
 	char		*reason;
+	long long	 parent_run;	/* a retry: the run it retries */
+	time_t		 decided_at;	/* when it was approved/rejected */
 };
 void	 run_free(struct run *);
 
@@ -593,6 +612,7 @@ struct itemrow {
 	const char	*error;
 	const struct change *chg;
 	size_t		 nchg;
+	const char	*payload;	/* JSON for the apply hook, or NULL */
 };
 /* An issue as it is stored. */
 struct issuerow {
@@ -628,6 +648,44 @@ int		 store_item_each(struct store *, long long run,
 		    int (*)(void *, const struct itemview *), void *);
 int		 store_issue_each(struct store *, long long run,
 		    int (*)(void *, const struct issueview *), void *);
+/* An item read back whole, for the hook, retry and confirm. */
+struct itemfull {
+	long long	 run, seq;
+	int		 type;		/* enum itemtype */
+	int		 status;	/* enum itemstatus */
+	char		*key, *team, *payload, *error, *email, *name;
+	long long	 resolved_by;	/* the run that applied it later */
+};
+int		 store_runs_supersede(struct store *, const char *sync,
+		    long long by, const char *reason);
+int		 store_run_clear_items(struct store *, long long run);
+int		 store_item_get(struct store *, long long run, long long seq,
+		    struct itemfull *);
+void		 itemfull_free(struct itemfull *);
+char		*store_item_fields(struct store *, long long, long long);
+int		 store_item_finish(struct store *, long long run, long long seq,
+		    enum itemstatus, const char *error);
+int		 store_item_resolve(struct store *, long long run,
+		    long long seq, long long by);
+size_t		 store_items_todo(struct store *, long long run,
+		    long long only, long long **seqs);
+int		 store_item_changes(struct store *, long long run,
+		    long long seq, void (*)(void *, const char *field,
+		    const char *new), void *);
+long long	 store_item_later_done(struct store *, long long run,
+		    long long seq);
+int		 store_attempt_begin(struct store *, long long run,
+		    long long seq, const char *payload);
+int		 store_attempt_end(struct store *, long long run, long long seq,
+		    int exit_status, const char *response, const char *error);
+int		 store_attempt_each(struct store *, long long run, long long seq,
+		    void (*)(void *, int n, time_t started, int exit_status,
+		    const char *response, const char *error), void *);
+size_t		 store_attempts_open(struct store *, long long **pairs);
+int		 store_item_copy(struct store *, long long from, long long seq,
+		    long long to, long long newseq);
+size_t		 store_runs_with_pending(struct store *, long long **ids);
+int		 store_team_recount(struct store *, const char *sync);
 int		 store_runlog_put(struct store *, long long run, const char *);
 char		*store_runlog_get(struct store *, long long run);
 int		 store_report_base_used(struct store *, const char *sync,
@@ -711,7 +769,8 @@ struct job {
 	long long	*team_old;	/* members per team in the directory */
 	size_t		 nteam, teamcap;
 	struct strmap	 teams;		/* name -> team index */
-	uint64_t	 slot_seed[MAX_SLOTS]; /* per slot, for fingerprints */
+	uint64_t	 slot_seed[MAX_SLOTS]; /* per slot name, for fingerprints */
+	int		 seeded;	/* slot_seed is filled */
 	long long	 active_before;
 	long long	 allow_deletes;	/* -1 none */
 	int		 apply;		/* 1: write the directory */
@@ -724,6 +783,8 @@ uint32_t ent_add(struct job *, const char *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
 uint64_t rec_hash(const struct job *, const char *const *v,
 	    const size_t *len);
+/* The same fingerprint from a stored fields object (in slot order). */
+uint64_t fields_hash(const char *json);
 void	 job_free(struct job *);
 int	 diff_load_dir(struct job *);
 int	 diff_on_record(void *job, const struct record *);
@@ -784,7 +845,121 @@ int	 report_log(struct store *, const struct run *, FILE *);
 /* Would a spreadsheet take this value for a formula? */
 int	 cell_is_formula(const char *);
 
+/* hook.c: the apply hook, and the directory following one item. */
+int	 hook_apply_item(struct store *, const struct sync *, long long run,
+	    long long seq);
+int	 hook_apply_run(struct store *, const struct sync *, long long run);
+int	 hook_dir_apply(struct store *, const struct sync *,
+	    const struct itemfull *, long long run);
+void	 hook_recover(struct store *);
+
+/* decide.c: approve, reject, cancel, retry, confirm. EXIT_* */
+int	 cmd_approve(struct config *, int, char **);
+int	 cmd_reject(struct config *, int, char **);
+int	 cmd_cancel(struct config *, int, char **);
+int	 cmd_retry(struct config *, int, char **);
+int	 cmd_confirm(struct config *, int, char **);
+/* run.c: a held run applied after approval; EXIT_* */
+int	 run_approve(struct config *, struct store *, long long run,
+	    const char *who, const char *reason);
+const char *whoami(void);
+
 /* apply.c: the run's outcome, inside the caller's transaction. */
 int	 apply_run(struct job *, enum runstatus);
+
+/* ---------------------------------------------------------- calendar.c */
+
+/*
+ * The next elapse after `after` of an OnCalendar= expression (the subset a
+ * timer uses: *:0/15, hourly, daily, weekly, Mon..Fri 09:00, 8,12,16:00,
+ * *-*-* 06:00:00 ...), in local time (TZ) unless it ends in UTC. 0, or -1
+ * for an expression not understood or never elapsing: calendar_next()
+ * logs why, calendar_next_err() puts it in err.
+ */
+int	 calendar_next(const char *expr, time_t after, time_t *next);
+int	 calendar_next_err(const char *expr, time_t after, time_t *next,
+	    char *err, size_t errlen);
+/*
+ * The next scheduled sync: rostersync.timer's next elapse when systemd
+ * answers, else computed from cfg->schedule in the system's time zone.
+ * *how says which ("from systemd", "computed from schedule *:0/15") or,
+ * on -1, why there is none; it points to static storage. next_sync()
+ * writes the time as "2024-01-15 10:45:00 GMT" (TZ), or "unknown" on -1.
+ */
+int	 next_sync_time(const struct config *, time_t *next, const char **how);
+int	 next_sync(const struct config *, char *out, size_t outlen,
+	    const char **how);
+
+/* ------------------------------------------------------------- roles.c */
+
+#define RS_USER			"rostersync"	/* the service's user */
+#define RS_GROUP_ADMINS		"rostersync-admins"	/* every command */
+#define RS_GROUP_AUDITORS	"rostersync-auditors"	/* read-only ones */
+/*
+ * Whether the calling user may run command (before the configuration is
+ * read): 0, or -1 with a message naming the groups in why. cfg may be NULL.
+ */
+int	 role_check(const char *command, const struct config *cfg, char *why,
+	    size_t whylen);
+
+/* --------------------------------------- store.c: facts for views.c */
+
+/* One snapshot for several statements (BEGIN ... COMMIT, read-only). */
+int	 store_read_begin(struct store *);
+void	 store_read_end(struct store *);
+
+/* A sync as its runs tell it; run ids are 0 when there is none. */
+struct syncrow {
+	const char	*sync;
+	long long	 in_progress;	/* runs in progress now */
+	long long	 applied;	/* latest applied export run */
+	long long	 last;		/* latest run of any kind */
+	long long	 active;	/* active users in the directory */
+};
+/* A key named by runs: the rows of the store_view_* fact queries. */
+struct keyrow {
+	const char	*sync;
+	const char	*key;
+	int		 type;		/* enum itemtype, or -1 for issues */
+	long long	 run;
+	const char	*email;		/* extras: from the latest item, or "" */
+	const char	*name;
+	time_t		 when;		/* extras: that run's finish (or start) */
+	int		 gone;		/* extras: in the directory once */
+};
+/* A user as the directory has them; fields NULL from store_view_users. */
+struct userrow {
+	const char	*sync, *key, *email, *name, *manager, *team;
+	const char	*fields;	/* JSON object, as the export had it */
+	int		 active;
+};
+int	 store_view_syncs(struct store *,
+	    int (*)(void *, const struct syncrow *), void *);
+int	 store_view_failed(struct store *,
+	    int (*)(void *, const struct keyrow *), void *);
+int	 store_view_done_after(struct store *, long long run,
+	    int (*)(void *, const struct keyrow *), void *);
+int	 store_view_warnings(struct store *,
+	    int (*)(void *, const struct keyrow *), void *);
+int	 store_view_touches(struct store *, long long run,
+	    int (*)(void *, const struct keyrow *), void *);
+int	 store_view_extras(struct store *,
+	    int (*)(void *, const struct keyrow *), void *);
+int	 store_view_users(struct store *, const char *sync, const char *email,
+	    int (*)(void *, const struct userrow *), void *);
+int	 store_view_find(struct store *, const char *text, const char *sync,
+	    int (*)(void *, const struct userrow *), void *);
+int	 store_view_user_items(struct store *, const char *sync,
+	    const char *key, int (*)(void *, long long run,
+	    const struct itemview *), void *);
+int	 store_view_user_issues(struct store *, const char *sync,
+	    const char *key, int (*)(void *, long long run,
+	    const struct issueview *), void *);
+long long store_view_changes_since(struct store *, time_t since);
+
+/* views.c: per-user status and the metrics (seeds 001, 004). EXIT_* */
+int	 cmd_users(struct config *, int, char **);
+int	 cmd_user(struct config *, int, char **);
+int	 cmd_status(struct config *, int, char **);
 
 #endif /* ROSTERSYNC_H */

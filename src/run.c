@@ -239,6 +239,61 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 		publish_run(cfg, st, config_sync(cfg, r->sync), r->id);
 }
 
+/* With an apply hook, the directory is written item by item after the
+ * commit; until then the items wait as pending. */
+static int
+hold_for_hook(struct job *j)
+{
+	size_t	 i;
+
+	if (j->sy->hook.argv == NULL || !j->apply)
+		return 0;
+	for (i = 0; i < j->nit; i++)
+		if (j->it[i].status == IST_APPLIED)
+			j->it[i].status = IST_PENDING;
+	j->apply = 0;
+	return 1;
+}
+
+/* Phase two with a hook: each pending item, then the run's outcome. */
+static void
+run_hook_phase(struct store *st, const struct sync *sy, struct run *r,
+    enum runstatus want)
+{
+	int	 failed = hook_apply_run(st, sy, r->id);
+
+	if (failed < 0) {
+		r->status = RS_FAILED;
+		free(r->error);
+		r->error = xstrdup("database error while applying items");
+	} else if (failed > 0 && want == RS_SUCCESS)
+		r->status = RS_ATTENTION;
+	else
+		r->status = want;
+	if (failed > 0)
+		log_msg(LOG_WARNING, "%d items failed in the hook: rostersync "
+		    "items %lld --type ... shows them; rostersync retry %lld "
+		    "runs them again", failed, r->id, r->id);
+	r->finished = time(NULL);
+	r->duration_ms = (long long)(now_ms() - (int64_t)r->started * 1000);
+	store_run_update(st, r);
+}
+
+/* A newer file for the sync: its held runs would apply stale data. */
+static void
+supersede(struct store *st, const struct sync *sy, const struct run *r)
+{
+	char	*why;
+	int	 n;
+
+	xasprintf(&why, "superseded by run %lld: a newer file (%s) arrived",
+	    r->id, r->file_name);
+	if ((n = store_runs_supersede(st, sy->name, r->id, why)) > 0)
+		log_msg(LOG_NOTICE, "%d held run%s of this sync cancelled: %s",
+		    n, n > 1 ? "s" : "", why);
+	free(why);
+}
+
 /* One input file through the pipeline; returns the run's exit status. */
 static int
 process_file(struct config *cfg, struct store *st, const struct sync *sy,
@@ -251,7 +306,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	size_t		 loglen = 0;
 	enum runstatus	 status;
 	int64_t		 t0;
-	int		 code;
+	int		 code, hook;
 
 	run_start(&r, cfg, st, sy, l, o);
 	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
@@ -271,6 +326,8 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		store_file_set(st, l->id, "fetched", l->local, r.id);
 		fetch_after(cfg, st, sy, l->id);
 	}
+	if (!o->dry_run)
+		supersede(st, sy, &r);
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
 	j.sy = sy;
@@ -278,8 +335,9 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	j.run = &r;
 	j.allow_deletes = o->allow_deletes;
 	status = run_pipeline(&j, l, o->dry_run);
+	hook = hold_for_hook(&j);
 	t0 = now_ms();
-	if (run_commit(&j, status, l) == -1) {
+	if (run_commit(&j, hook ? RS_IN_PROGRESS : status, l) == -1) {
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
 		    "applied, the file stays queued", store_errmsg(st));
 		r.status = RS_FAILED;
@@ -293,6 +351,8 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		    "unchanged,", (long long)(now_ms() - t0));
 		if (!o->dry_run && l->id > 0)
 			archive_input(cfg, st, l, &r);
+		if (hook)
+			run_hook_phase(st, sy, &r, status);
 	}
 	job_free(&j);
 	run_finish(cfg, st, &r, logf, &logtext);
@@ -300,6 +360,140 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	log_context(0, NULL);
 	run_free(&r);
 	return code;
+}
+
+/* ------------------------------------------------------------ approval */
+
+static int
+same_counts(const struct run *a, const long long *count)
+{
+	return memcmp(a->count, count, sizeof(a->count)) == 0;
+}
+
+/* Held items become applied (or pending for the hook); all of them. */
+static void
+approve_items(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->nit; i++)
+		j->it[i].status = IST_APPLIED;
+	j->apply = 1;
+	j->hold_deletes = 0;
+}
+
+/*
+ * Apply a run held as Pending approval. Its input is loaded again against
+ * the same directory version it was diffed against, so the items are the
+ * ones the approver saw; anything else is refused.
+ */
+static int
+approve_apply(struct config *cfg, struct store *st, const struct sync *sy,
+    struct run *r, const struct ledger *l)
+{
+	struct job	 j;
+	long long	 before[IT__COUNT];
+	int		 hook, rc = EXIT_FAIL;
+
+	memcpy(before, r->count, sizeof(before));
+	memset(r->issues, 0, sizeof(r->issues));
+	memset(&j, 0, sizeof(j));
+	j.cfg = cfg;
+	j.sy = sy;
+	j.st = st;
+	j.run = r;
+	j.allow_deletes = -1;
+	switch (run_pipeline(&j, l, 0)) {
+	case RS_LOADFAIL:
+	case RS_FAILED:
+		log_warnx("the held input cannot be loaded again: not approved");
+		goto out;
+	default:
+		break;
+	}
+	memset(r->count, 0, sizeof(r->count));
+	for (size_t i = 0; i < j.nit; i++)
+		r->count[j.it[i].type]++;
+	if (!same_counts(r, before)) {
+		log_warnx("the file no longer gives the changes that were held "
+		    "(has the configuration changed?): not approved");
+		goto out;
+	}
+	approve_items(&j);
+	hook = hold_for_hook(&j);
+	if (store_begin(st) == -1)
+		goto out;
+	if (store_run_clear_items(st, r->id) == -1 ||
+	    apply_run(&j, hook ? RS_IN_PROGRESS : RS_APPROVED) == -1 ||
+	    store_run_update(st, r) == -1 || store_commit(st) == -1) {
+		store_rollback(st);
+		goto out;
+	}
+	if (hook)
+		run_hook_phase(st, sy, r, RS_APPROVED);
+	rc = EXIT_OK;
+out:
+	job_free(&j);
+	return rc;
+}
+
+int
+run_approve(struct config *cfg, struct store *st, long long id,
+    const char *who, const char *reason)
+{
+	struct run	 r;
+	struct ledger	 l;
+	struct sync	*sy;
+	long long	 now_version;
+	int		 rc = EXIT_FAIL;
+
+	if (store_run_get(st, id, &r) != 0) {
+		log_warnx("there is no run %lld", id);
+		return EXIT_FAIL;
+	}
+	memset(&l, 0, sizeof(l));
+	if (r.status != RS_PENDING) {
+		log_warnx("run %lld is %s, not Pending approval: only a held "
+		    "run can be approved%s", id, runstatus_label(r.status),
+		    r.status == RS_THRESHOLD ? " (this sync's approval is "
+		    "\"never\": see rostersync show for the --allow-deletes "
+		    "command)" : "");
+		goto out;
+	}
+	if ((sy = config_sync(cfg, r.sync)) == NULL) {
+		log_warnx("sync %s is no longer configured", r.sync);
+		goto out;
+	}
+	now_version = store_sync_version(st, r.sync);
+	if (now_version != r.base_version) {
+		log_warnx("the directory of sync %s changed since run %lld was "
+		    "computed (version %lld, now %lld): approving it would "
+		    "apply stale changes; run its file again instead", r.sync,
+		    id, r.base_version, now_version);
+		goto out;
+	}
+	if (store_file_get(st, r.file_id, &l) != 0 || l.local == NULL ||
+	    access(l.local, R_OK) == -1) {
+		log_warnx("the input of run %lld is no longer in the spool",
+		    id);
+		goto out;
+	}
+	log_context(r.id, r.sync);
+	free(r.approver);
+	free(r.reason);
+	r.approver = xstrdup(who);
+	r.reason = reason ? xstrdup(reason) : NULL;
+	r.decided_at = time(NULL);
+	log_msg(LOG_NOTICE, "approved by %s%s%s", who, reason ? ": " : "",
+	    reason ? reason : "");
+	if ((rc = approve_apply(cfg, st, sy, &r, &l)) == EXIT_OK &&
+	    report_write_all(cfg, st, r.id) == 0)
+		store_run_reports_done(st, r.id);
+	log_context(0, NULL);
+out:
+	ledger_free(&l);
+	run_free(&r);
+	return rc;
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -360,6 +554,37 @@ recover_incoming(struct config *cfg, struct store *st, const char *sync)
 	free(dir);
 }
 
+/*
+ * Runs that committed their items and died while the hook applied them:
+ * the items never started are applied now; the outcome follows.
+ */
+static void
+resume_hook_runs(struct config *cfg, struct store *st)
+{
+	long long	*ids;
+	size_t		 n, i;
+	struct run	 r;
+	struct sync	*sy;
+
+	n = store_runs_with_pending(st, &ids);
+	for (i = 0; i < n; i++) {
+		if (store_run_get(st, ids[i], &r) != 0)
+			continue;
+		if ((sy = config_sync(cfg, r.sync)) != NULL &&
+		    sy->hook.argv != NULL) {
+			log_context(r.id, r.sync);
+			log_warnx("resuming the items of an interrupted run");
+			run_hook_phase(st, sy, &r, r.decided_at ? RS_APPROVED :
+			    r.skipped || r.issues[ISS_MANAGER_NOT_FOUND] ||
+			    r.issues[ISS_MANAGER_CYCLE] ? RS_ATTENTION :
+			    RS_SUCCESS);
+			log_context(0, NULL);
+		}
+		run_free(&r);
+	}
+	free(ids);
+}
+
 static void
 recover(struct config *cfg, struct store *st)
 {
@@ -367,6 +592,8 @@ recover(struct config *cfg, struct store *st)
 	size_t		 n, i;
 	int		 k;
 
+	hook_recover(st);
+	resume_hook_runs(cfg, st);
 	if ((k = store_runs_interrupted(st)) > 0)
 		log_warnx("%d run%s left In Progress by a process that died: "
 		    "marked Failed (interrupted); their files run again", k,

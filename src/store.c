@@ -31,6 +31,17 @@ enum stmt {
 	ST_ITEM_INSERT, ST_CHANGE_INSERT, ST_ISSUE_INSERT, ST_ITEM_LIST,
 	ST_ISSUE_LIST, ST_ITEM_STATUS_ALL, ST_LOG_PUT, ST_LOG_GET,
 	ST_REPORT_BASE_USED,
+	ST_RUN_SUPERSEDE, ST_RUN_DELETE_ITEMS, ST_RUN_DELETE_CHANGES,
+	ST_RUN_DELETE_ISSUES, ST_ITEM_GET, ST_ITEM_FIELDS, ST_ITEM_FINISH,
+	ST_ITEM_RESOLVE, ST_ITEM_TODO, ST_ITEM_CHANGES, ST_ATTEMPT_BEGIN,
+	ST_ATTEMPT_END, ST_ATTEMPT_LIST, ST_ATTEMPT_OPEN, ST_TEAM_RECOUNT,
+	ST_RUN_PENDING_ITEMS, ST_ITEM_LATER_DONE, ST_ITEM_COPY,
+	ST_CHANGES_COPY,
+	ST_OBS_GET, ST_OBS_PUT, ST_OBS_FORGET, ST_OBS_NAMES,
+	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET,
+	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
+	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
+	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
 	ST__COUNT
 };
 
@@ -48,10 +59,87 @@ struct store {
 	"i_manager_not_found, i_manager_cycle, i_seat_limit, skipped, " \
 	"impacted, active_before, tripped, max_deletes, " \
 	"max_delete_percent, allow_deletes, dry_run, base_version, error, " \
-	"report_base, approver, reason"
-#define RUN_NCOLS 37
+	"report_base, approver, reason, parent_run, decided_at"
+#define RUN_NCOLS 39
 
 static const char *const sql[ST__COUNT] = {
+	/*
+	 * The per-user views (views.c). An applied export run applied a
+	 * whole export: not a dry run nor a retry; success, needs_attention
+	 * or approved, or above_threshold with items applied (hold_deletes).
+	 */
+#define VIEW_EXPORT_RUNS "SELECT e.id FROM runs e WHERE e.dry_run = 0 AND " \
+	"e.trigger != 'retry' AND (e.status IN ('success', 'needs_attention', " \
+	"'approved') OR (e.status = 'above_threshold' AND EXISTS (SELECT 1 " \
+	"FROM items x WHERE x.run_id = e.id AND x.status IN ('applied', " \
+	"'failed', 'confirmed'))))"
+	[ST_VIEW_SYNCS] = "SELECT s.sync, (SELECT count(*) FROM runs WHERE "
+	    "sync = s.sync AND status = 'in_progress'), ifnull((SELECT r.id "
+	    "FROM runs r WHERE r.sync = s.sync AND r.id IN (" VIEW_EXPORT_RUNS
+	    ") ORDER BY r.started DESC, r.id DESC LIMIT 1), 0), "
+	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER BY "
+	    "r.started DESC, r.id DESC LIMIT 1), 0), (SELECT count(*) FROM "
+	    "users WHERE sync = s.sync AND active = 1) FROM (SELECT DISTINCT "
+	    "sync FROM runs) s ORDER BY s.sync",
+	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM items i "
+	    "JOIN runs r ON r.id = i.run_id WHERE i.status = 'failed' AND "
+	    "i.key IS NOT NULL AND r.dry_run = 0",
+	[ST_VIEW_DONE_AFTER] = "SELECT r.sync, i.key, i.type, i.run_id FROM "
+	    "items i JOIN runs r ON r.id = i.run_id WHERE i.run_id > ?1 AND "
+	    "i.status IN ('applied', 'confirmed') AND i.key IS NOT NULL AND "
+	    "r.dry_run = 0",
+	[ST_VIEW_WARNINGS] = "SELECT r.sync, s.key, s.run_id FROM issues s "
+	    "JOIN runs r ON r.id = s.run_id WHERE s.type IN "
+	    "('manager_not_found', 'manager_cycle', 'seat_limit_reached') AND "
+	    "s.key IS NOT NULL AND s.key != '' AND s.run_id IN ("
+	    VIEW_EXPORT_RUNS ")",
+	[ST_VIEW_TOUCHES] = "SELECT r.sync, t.key, t.run_id FROM (SELECT "
+	    "run_id, key FROM items WHERE run_id > ?1 UNION ALL SELECT run_id, "
+	    "key FROM issues WHERE run_id > ?1) t JOIN runs r ON "
+	    "r.id = t.run_id WHERE t.key IS NOT NULL AND t.key != '' AND "
+	    "t.run_id IN (" VIEW_EXPORT_RUNS ")",
+	/* Keys outside the directory named by an unapplied item or an issue. */
+	[ST_VIEW_EXTRAS] = "WITH c(sync, key, email, name, run) AS (SELECT "
+	    "r.sync, i.key, i.email, i.name, i.run_id FROM items i JOIN runs r "
+	    "ON r.id = i.run_id WHERE i.key IS NOT NULL AND i.status NOT IN "
+	    "('applied', 'confirmed') UNION ALL SELECT r.sync, s.key, NULL, "
+	    "NULL, s.run_id FROM issues s JOIN runs r ON r.id = s.run_id WHERE "
+	    "s.key IS NOT NULL AND s.key != ''), "
+	    "x(sync, key, email, name, run) AS MATERIALIZED (SELECT sync, key, "
+	    "max(email), max(name), max(run) FROM c WHERE NOT EXISTS (SELECT 1 "
+	    "FROM users u WHERE u.sync = c.sync AND u.key = c.key) "
+	    "GROUP BY sync, key), "
+	    "gone(sync, key) AS MATERIALIZED (SELECT DISTINCT r.sync, i.key "
+	    "FROM items i JOIN runs r ON r.id = i.run_id WHERE i.type = "
+	    "'create' AND i.status IN ('applied', 'confirmed') AND "
+	    "r.dry_run = 0 AND (r.sync, i.key) IN (SELECT sync, key FROM x)) "
+	    "SELECT x.sync, x.key, x.email, x.name, x.run, "
+	    "ifnull(r.finished, r.started), EXISTS (SELECT 1 FROM gone g "
+	    "WHERE g.sync = x.sync AND g.key = x.key) FROM x JOIN runs r ON "
+	    "r.id = x.run",
+	[ST_VIEW_USERS] = "SELECT sync, key, email, name, manager, team, "
+	    "active, NULL FROM users WHERE (?1 IS NULL OR sync = ?1) AND "
+	    "(?2 IS NULL OR instr(lower(email), lower(?2)) > 0) "
+	    "ORDER BY email, sync, key",
+	[ST_VIEW_FIND] = "SELECT sync, key, email, name, manager, team, "
+	    "active, fields FROM users WHERE email = lower(?1) AND "
+	    "(?2 IS NULL OR sync = ?2) UNION SELECT sync, key, email, name, "
+	    "manager, team, active, fields FROM users WHERE sync IN (SELECT "
+	    "DISTINCT sync FROM runs) AND key = ?1 AND (?2 IS NULL OR "
+	    "sync = ?2) ORDER BY 1, 2",
+	[ST_VIEW_USER_ITEMS] = "SELECT i.run_id, i.seq, i.type, i.status, "
+	    "i.key, i.email, i.name, i.team, i.error, c.field, c.old, c.new "
+	    "FROM items i JOIN runs r ON r.id = i.run_id LEFT JOIN changes c "
+	    "ON c.run_id = i.run_id AND c.seq = i.seq WHERE r.sync = ?1 AND "
+	    "i.key = ?2 ORDER BY i.run_id DESC, i.seq, c.n",
+	[ST_VIEW_USER_ISSUES] = "SELECT s.run_id, s.seq, s.type, s.row, s.key, "
+	    "s.field, s.message, s.fix FROM issues s JOIN runs r ON "
+	    "r.id = s.run_id WHERE r.sync = ?1 AND s.key = ?2 "
+	    "ORDER BY s.run_id DESC, s.seq",
+	[ST_VIEW_CHANGES_SINCE] = "SELECT count(*) FROM items i JOIN runs r ON "
+	    "r.id = i.run_id WHERE r.started >= ?1 AND r.dry_run = 0 AND "
+	    "i.status IN ('applied', 'confirmed')",
+
 	[ST_SYNC_VERSION] = "SELECT version FROM syncs WHERE name = ?1",
 	[ST_SYNC_BUMP] = "INSERT INTO syncs(name, version) VALUES (?1, 1) "
 	    "ON CONFLICT(name) DO UPDATE SET version = version + 1",
@@ -59,7 +147,7 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES (NULL, ?2, "
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)",
+	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)",
 	[ST_RUN_UPDATE] = "UPDATE runs SET sync = ?2, trigger = ?3, "
 	    "status = ?4, source = ?5, file_name = ?6, sha256 = ?7, "
 	    "size = ?8, rows = ?9, file_id = ?10, started = ?11, "
@@ -71,8 +159,8 @@ static const char *const sql[ST__COUNT] = {
 	    "impacted = ?26, active_before = ?27, tripped = ?28, "
 	    "max_deletes = ?29, max_delete_percent = ?30, "
 	    "allow_deletes = ?31, dry_run = ?32, base_version = ?33, "
-	    "error = ?34, report_base = ?35, approver = ?36, reason = ?37 "
-	    "WHERE id = ?1",
+	    "error = ?34, report_base = ?35, approver = ?36, reason = ?37, "
+	    "parent_run = ?38, decided_at = ?39 WHERE id = ?1",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
 	    "error = 'interrupted', finished = ?1 "
@@ -143,8 +231,8 @@ static const char *const sql[ST__COUNT] = {
 	    "VALUES (?1, ?2, ?3)",
 
 	[ST_ITEM_INSERT] = "INSERT INTO items(run_id, seq, type, status, key, "
-	    "email, name, team, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-	    "?8, ?9)",
+	    "email, name, team, error, payload) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10)",
 	[ST_CHANGE_INSERT] = "INSERT INTO changes(run_id, seq, n, field, old, "
 	    "new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_ISSUE_INSERT] = "INSERT INTO issues(run_id, seq, type, row, key, "
@@ -160,8 +248,78 @@ static const char *const sql[ST__COUNT] = {
 	[ST_LOG_GET] = "SELECT text FROM runlogs WHERE run_id = ?1",
 	[ST_REPORT_BASE_USED] = "SELECT 1 FROM runs WHERE sync = ?1 AND "
 	    "report_base = ?2 LIMIT 1",
+	[ST_RUN_SUPERSEDE] = "UPDATE runs SET status = 'cancelled', "
+	    "reason = ?3, decided_at = ?4 WHERE sync = ?1 AND id < ?2 AND "
+	    "status IN ('pending_approval', 'above_threshold')",
+	[ST_RUN_DELETE_ITEMS] = "DELETE FROM items WHERE run_id = ?1",
+	[ST_RUN_DELETE_CHANGES] = "DELETE FROM changes WHERE run_id = ?1",
+	[ST_RUN_DELETE_ISSUES] = "DELETE FROM issues WHERE run_id = ?1",
+	[ST_ITEM_GET] = "SELECT type, status, ifnull(key, ''), ifnull(team, ''),"
+	    " ifnull(payload, ''), ifnull(resolved_by, 0), ifnull(error, ''), "
+	    "ifnull(email, ''), ifnull(name, '') FROM items "
+	    "WHERE run_id = ?1 AND seq = ?2",
+	[ST_ITEM_FIELDS] = "SELECT json_extract(payload, '$.fields') FROM "
+	    "items WHERE run_id = ?1 AND seq = ?2",
+	[ST_ITEM_FINISH] = "UPDATE items SET status = ?3, error = ?4, "
+	    "applied_at = ?5 WHERE run_id = ?1 AND seq = ?2",
+	[ST_ITEM_RESOLVE] = "UPDATE items SET resolved_by = ?3 "
+	    "WHERE run_id = ?1 AND seq = ?2",
+	[ST_ITEM_TODO] = "SELECT seq FROM items WHERE run_id = ?1 AND "
+	    "(?2 = 0 OR seq = ?2) AND status IN ('failed', 'pending') AND "
+	    "resolved_by IS NULL ORDER BY seq",
+	[ST_ITEM_CHANGES] = "SELECT field, ifnull(new, '') FROM changes "
+	    "WHERE run_id = ?1 AND seq = ?2 ORDER BY n",
+	[ST_ATTEMPT_BEGIN] = "INSERT INTO attempts(run_id, seq, n, started, "
+	    "payload) VALUES (?1, ?2, (SELECT ifnull(max(n), 0) + 1 FROM "
+	    "attempts WHERE run_id = ?1 AND seq = ?2), ?3, ?4)",
+	[ST_ATTEMPT_END] = "UPDATE attempts SET exit_status = ?3, "
+	    "response = ?4, error = ?5 WHERE run_id = ?1 AND seq = ?2 AND "
+	    "n = (SELECT max(n) FROM attempts WHERE run_id = ?1 AND seq = ?2)",
+	[ST_ATTEMPT_LIST] = "SELECT n, started, exit_status, "
+	    "ifnull(response, ''), ifnull(error, '') FROM attempts "
+	    "WHERE run_id = ?1 AND seq = ?2 ORDER BY n",
+	[ST_ATTEMPT_OPEN] = "SELECT a.run_id, a.seq FROM attempts a JOIN items "
+	    "i USING (run_id, seq) WHERE a.exit_status IS NULL AND "
+	    "i.status = 'pending'",
+	[ST_TEAM_RECOUNT] = "INSERT INTO teams(sync, name, members) SELECT "
+	    "sync, team, count(*) FROM users WHERE sync = ?1 AND active = 1 "
+	    "AND team != '' GROUP BY team",
+	[ST_ITEM_COPY] = "INSERT INTO items(run_id, seq, type, status, key, "
+	    "email, name, team, payload) SELECT ?3, ?4, type, 'pending', key, "
+	    "email, name, team, payload FROM items WHERE run_id = ?1 AND "
+	    "seq = ?2",
+	[ST_CHANGES_COPY] = "INSERT INTO changes(run_id, seq, n, field, old, "
+	    "new) SELECT ?3, ?4, n, field, old, new FROM changes WHERE "
+	    "run_id = ?1 AND seq = ?2",
+	[ST_RUN_PENDING_ITEMS] = "SELECT DISTINCT i.run_id FROM items i JOIN "
+	    "runs r ON r.id = i.run_id WHERE i.status = 'pending' AND "
+	    "r.status = 'in_progress' ORDER BY i.run_id",
+	[ST_ITEM_LATER_DONE] = "SELECT l.run_id FROM items o JOIN items l ON "
+	    "l.key = o.key AND l.type = o.type AND l.run_id > o.run_id "
+	    "JOIN runs r ON r.id = l.run_id WHERE o.run_id = ?1 AND "
+	    "o.seq = ?2 AND l.status IN ('applied', 'confirmed') AND "
+	    "r.sync = (SELECT sync FROM runs WHERE id = ?1) LIMIT 1",
 	[ST_ITEM_STATUS_ALL] = "UPDATE items SET status = ?2 WHERE "
 	    "run_id = ?1",
+
+	[ST_OBS_GET] = "SELECT size, mtime, first_seen FROM observed "
+	    "WHERE sync = ?1 AND name = ?2",
+	[ST_OBS_PUT] = "INSERT OR REPLACE INTO observed(sync, name, size, "
+	    "mtime, first_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_OBS_FORGET] = "DELETE FROM observed WHERE sync = ?1 AND "
+	    "name = ?2",
+	[ST_OBS_NAMES] = "SELECT name FROM observed WHERE sync = ?1",
+
+	[ST_PUB_ADD] = "INSERT INTO publish(run_id, sync, path, state, "
+	    "attempts, updated) SELECT ?1, ?2, ?3, 'pending', 0, ?4 "
+	    "WHERE NOT EXISTS (SELECT 1 FROM publish WHERE run_id = ?1 AND "
+	    "path = ?3)",
+	[ST_PUB_PENDING] = "SELECT id FROM publish WHERE state = 'pending' "
+	    "AND (?1 = 0 OR run_id = ?1) ORDER BY id",
+	[ST_PUB_GET] = "SELECT run_id, sync, path, attempts FROM publish "
+	    "WHERE id = ?1",
+	[ST_PUB_SET] = "UPDATE publish SET state = ?2, attempts = attempts + "
+	    "?3, last_error = ?4, updated = ?5 WHERE id = ?1",
 };
 
 static const char schema_v1[] =
@@ -226,7 +384,10 @@ static const char schema_v1[] =
     "  PRIMARY KEY(run_id, seq, n)) WITHOUT ROWID;"
     "ALTER TABLE runs ADD COLUMN parent_run INTEGER;"
     "ALTER TABLE runs ADD COLUMN decided_at INTEGER;"
-    "ALTER TABLE items ADD COLUMN applied_at INTEGER;";
+    "ALTER TABLE items ADD COLUMN applied_at INTEGER;"
+    "ALTER TABLE items ADD COLUMN payload TEXT;"
+    "ALTER TABLE items ADD COLUMN resolved_by INTEGER;"
+    "CREATE INDEX items_key ON items(key);";
 
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -505,6 +666,10 @@ run_bind(sqlite3_stmt *s, const struct run *r)
 	bind_text(s, 35, r->report_base);
 	bind_text(s, 36, r->approver);
 	bind_text(s, 37, r->reason);
+	if (r->parent_run > 0)
+		sqlite3_bind_int64(s, 38, r->parent_run);
+	if (r->decided_at > 0)
+		sqlite3_bind_int64(s, 39, r->decided_at);
 }
 
 static void
@@ -547,6 +712,8 @@ run_read(sqlite3_stmt *s, struct run *r)
 	r->report_base = col_strdup(s, 34);
 	r->approver = col_strdup(s, 35);
 	r->reason = col_strdup(s, 36);
+	r->parent_run = sqlite3_column_int64(s, 37);
+	r->decided_at = (time_t)sqlite3_column_int64(s, 38);
 }
 
 int
@@ -1016,6 +1183,7 @@ store_item_add(struct store *st, long long run, const struct itemrow *it)
 	bind_text(s, 7, it->name);
 	bind_text(s, 8, it->team);
 	bind_text(s, 9, it->error);
+	bind_text(s, 10, it->payload);
 	if (store_exec(st, s) == -1)
 		return -1;
 	for (i = 0; i < it->nchg; i++) {
@@ -1115,6 +1283,288 @@ store_issue_each(struct store *st, long long run,
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* ------------------------------------------- decisions and the hook */
+
+/* Older held runs of the sync become Cancelled; returns how many. */
+int
+store_runs_supersede(struct store *st, const char *sync, long long by,
+    const char *reason)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_SUPERSEDE);
+
+	bind_text(s, 1, sync);
+	sqlite3_bind_int64(s, 2, by);
+	bind_text(s, 3, reason);
+	sqlite3_bind_int64(s, 4, time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_changes(st->db);
+}
+
+/* A run's items, changes and issues go (before they are made again). */
+int
+store_run_clear_items(struct store *st, long long run)
+{
+	static const enum stmt del[] = { ST_RUN_DELETE_ITEMS,
+	    ST_RUN_DELETE_CHANGES, ST_RUN_DELETE_ISSUES };
+	size_t	 i;
+
+	for (i = 0; i < 3; i++) {
+		sqlite3_stmt *s = store_stmt(st, del[i]);
+
+		sqlite3_bind_int64(s, 1, run);
+		if (store_exec(st, s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* 0 found, 1 none; free with itemfull_free(). */
+int
+store_item_get(struct store *st, long long run, long long seq,
+    struct itemfull *it)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_GET);
+	int		 found = 0;
+
+	memset(it, 0, sizeof(*it));
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		it->run = run;
+		it->seq = seq;
+		it->type = itemtype_parse(col_text(s, 0));
+		it->status = itemstatus_parse(col_text(s, 1));
+		it->key = col_strdup(s, 2);
+		it->team = col_strdup(s, 3);
+		it->payload = col_strdup(s, 4);
+		it->resolved_by = sqlite3_column_int64(s, 5);
+		it->error = col_strdup(s, 6);
+		it->email = col_strdup(s, 7);
+		it->name = col_strdup(s, 8);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found ? 0 : 1;
+}
+
+void
+itemfull_free(struct itemfull *it)
+{
+	free(it->key);
+	free(it->team);
+	free(it->payload);
+	free(it->error);
+	free(it->email);
+	free(it->name);
+	memset(it, 0, sizeof(*it));
+}
+
+/* The full record an item carries (creates), as a JSON object; or NULL. */
+char *
+store_item_fields(struct store *st, long long run, long long seq)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_FIELDS);
+	char		*v = NULL;
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = col_strdup(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+int
+store_item_finish(struct store *st, long long run, long long seq,
+    enum itemstatus status, const char *error)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_FINISH);
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	bind_text(s, 3, itemstatus_slug(status));
+	bind_text(s, 4, error);
+	if (status == IST_APPLIED || status == IST_CONFIRMED)
+		sqlite3_bind_int64(s, 5, time(NULL));
+	return store_exec(st, s);
+}
+
+int
+store_item_resolve(struct store *st, long long run, long long seq,
+    long long by)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_RESOLVE);
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	sqlite3_bind_int64(s, 3, by);
+	return store_exec(st, s);
+}
+
+/* Items of a run still to apply (pending) or to retry (failed). */
+size_t
+store_items_todo(struct store *st, long long run, long long only,
+    long long **seqs)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_TODO);
+	size_t		 n = 0;
+
+	*seqs = NULL;
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, only);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*seqs = xrealloc(*seqs, (n + 1) * sizeof(**seqs));
+		(*seqs)[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+store_item_changes(struct store *st, long long run, long long seq,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_CHANGES);
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, col_text(s, 0), col_text(s, 1));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The run of a later item for the same user and type that was applied. */
+long long
+store_item_later_done(struct store *st, long long run, long long seq)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_LATER_DONE);
+	long long	 by = 0;
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		by = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return by;
+}
+
+int
+store_attempt_begin(struct store *st, long long run, long long seq,
+    const char *payload)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ATTEMPT_BEGIN);
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	sqlite3_bind_int64(s, 3, time(NULL));
+	bind_text(s, 4, payload);
+	return store_exec(st, s);
+}
+
+int
+store_attempt_end(struct store *st, long long run, long long seq,
+    int exit_status, const char *response, const char *error)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ATTEMPT_END);
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	sqlite3_bind_int(s, 3, exit_status);
+	bind_text(s, 4, response);
+	bind_text(s, 5, error);
+	return store_exec(st, s);
+}
+
+int
+store_attempt_each(struct store *st, long long run, long long seq,
+    void (*fn)(void *, int n, time_t, int exit_status, const char *,
+    const char *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ATTEMPT_LIST);
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, seq);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, sqlite3_column_int(s, 0),
+		    (time_t)sqlite3_column_int64(s, 1),
+		    sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(s, 2), col_text(s, 3), col_text(s, 4));
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* An item of one run made again as an item of another (a retry). */
+int
+store_item_copy(struct store *st, long long from, long long seq,
+    long long to, long long newseq)
+{
+	static const enum stmt q[] = { ST_ITEM_COPY, ST_CHANGES_COPY };
+	size_t	 i;
+
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *s = store_stmt(st, q[i]);
+
+		sqlite3_bind_int64(s, 1, from);
+		sqlite3_bind_int64(s, 2, seq);
+		sqlite3_bind_int64(s, 3, to);
+		sqlite3_bind_int64(s, 4, newseq);
+		if (store_exec(st, s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Items whose hook was started but never finished: a crash. */
+size_t
+store_attempts_open(struct store *st, long long **pairs)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_ATTEMPT_OPEN);
+	size_t		 n = 0;
+
+	*pairs = NULL;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*pairs = xrealloc(*pairs, (n + 1) * 2 * sizeof(**pairs));
+		(*pairs)[2 * n] = sqlite3_column_int64(s, 0);
+		(*pairs)[2 * n + 1] = sqlite3_column_int64(s, 1);
+		n++;
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+/* Runs left In Progress with items the hook has still to apply. */
+size_t
+store_runs_with_pending(struct store *st, long long **ids)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_PENDING_ITEMS);
+	size_t		 n = 0;
+
+	*ids = NULL;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
+		(*ids)[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+/* The teams table made again from the active users. */
+int
+store_team_recount(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s;
+
+	if (store_team_clear(st, sync) == -1)
+		return -1;
+	s = store_stmt(st, ST_TEAM_RECOUNT);
+	bind_text(s, 1, sync);
+	return store_exec(st, s);
+}
+
 /* ------------------------------------------------------------ run log */
 
 int
@@ -1152,4 +1602,429 @@ store_report_base_used(struct store *st, const char *sync, const char *base)
 	used = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_reset(s);
 	return used;
+}
+
+/* ------------------------------------------- files seen at a source */
+
+/*
+ * A file listed at a source with this size and mtime: remembers when this
+ * (size, mtime) was first seen, in *first. Returns 0 when the file is new,
+ * 1 when it is as it was, 2 when it changed since (first is then now), -1
+ * on a database error.
+ */
+int
+store_observe(struct store *st, const char *sync, const char *name,
+    long long size, long long mtime, time_t now, time_t *first)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_OBS_GET);
+	int		 r = 0;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if (sqlite3_column_int64(s, 0) == size &&
+		    sqlite3_column_int64(s, 1) == mtime) {
+			*first = (time_t)sqlite3_column_int64(s, 2);
+			sqlite3_reset(s);
+			return 1;
+		}
+		r = 2;
+	}
+	sqlite3_reset(s);
+	*first = now;
+	s = store_stmt(st, ST_OBS_PUT);
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, size);
+	sqlite3_bind_int64(s, 4, mtime);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)now);
+	return store_exec(st, s) == -1 ? -1 : r;
+}
+
+int
+store_observed_forget(struct store *st, const char *sync, const char *name)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_OBS_FORGET);
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	return store_exec(st, s);
+}
+
+/* Forget the files of a sync that are no longer in its listing f[n]. */
+int
+store_observed_prune(struct store *st, const char *sync,
+    const struct srcfile *f, size_t n)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_OBS_NAMES);
+	char		**gone = NULL;
+	size_t		 ngone = 0, i;
+	int		 rc = 0, found;
+
+	bind_text(s, 1, sync);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *name = col_text(s, 0);
+
+		for (found = 0, i = 0; i < n && !found; i++)
+			found = strcmp(f[i].name, name) == 0;
+		if (!found) {
+			gone = xrealloc(gone, (ngone + 1) * sizeof(*gone));
+			gone[ngone++] = xstrdup(name);
+		}
+	}
+	sqlite3_reset(s);
+	for (i = 0; i < ngone; i++) {
+		if (store_observed_forget(st, sync, gone[i]) == -1)
+			rc = -1;
+		free(gone[i]);
+	}
+	free(gone);
+	return rc;
+}
+
+/* --------------------------------------------------- report uploads */
+
+/* A report file of a run to upload: its id, 0 if it is there already. */
+long long
+store_publish_add(struct store *st, long long run, const char *sync,
+    const char *path)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_PUB_ADD);
+
+	sqlite3_bind_int64(s, 1, run);
+	bind_text(s, 2, sync);
+	bind_text(s, 3, path);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ?
+	    sqlite3_last_insert_rowid(st->db) : 0;
+}
+
+/* Uploads still to do, of one run or (run 0) of all; caller frees ids. */
+size_t
+store_publish_pending(struct store *st, long long run, long long **ids)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_PUB_PENDING);
+	size_t		 n = 0;
+
+	*ids = NULL;
+	sqlite3_bind_int64(s, 1, run);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
+		(*ids)[n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+/* One upload; sync and path are to be freed by the caller. 0 or -1. */
+int
+store_publish_get(struct store *st, long long id, long long *run,
+    char **sync, char **path, long long *attempts)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_PUB_GET);
+	int		 rc = -1;
+
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*run = sqlite3_column_int64(s, 0);
+		*sync = col_strdup(s, 1);
+		*path = col_strdup(s, 2);
+		*attempts = sqlite3_column_int64(s, 3);
+		rc = *sync != NULL && *path != NULL ? 0 : -1;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/*
+ * An upload's new state (pending, done, failed, cancelled); a failed
+ * attempt counts one more and keeps its error.
+ */
+int
+store_publish_set(struct store *st, long long id, const char *state,
+    int failed_attempt, const char *error)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_PUB_SET);
+
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, state);
+	sqlite3_bind_int(s, 3, failed_attempt ? 1 : 0);
+	bind_text(s, 4, error);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)time(NULL));
+	return store_exec(st, s);
+}
+
+/* ------------------------------------------------ the per-user views */
+
+/*
+ * One snapshot for several statements (views.c reads facts with several
+ * queries and they must agree). Works on a read-only connection.
+ */
+int
+store_read_begin(struct store *st)
+{
+	char	 err[MAX_ERRMSG];
+
+	if (exec_sql(st->db, "BEGIN", err, sizeof(err)) == -1) {
+		log_warnx("database: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_read_end(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+}
+
+/* Every sync the runs table knows, by name. */
+int
+store_view_syncs(struct store *st,
+    int (*fn)(void *, const struct syncrow *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_SYNCS);
+	struct syncrow	 r;
+	int		 rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r.sync = col_text(s, 0);
+		r.in_progress = sqlite3_column_int64(s, 1);
+		r.applied = sqlite3_column_int64(s, 2);
+		r.last = sqlite3_column_int64(s, 3);
+		r.active = sqlite3_column_int64(s, 4);
+		if (fn(arg, &r) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Step a query of keys. kind: 'i' (sync, key, type, run), 'r' (sync,
+ * key, run) or 'x' (sync, key, email, name, run, when, gone).
+ */
+static int
+keyrows(struct store *st, sqlite3_stmt *s, int kind,
+    int (*fn)(void *, const struct keyrow *), void *arg)
+{
+	struct keyrow	 r;
+	int		 rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&r, 0, sizeof(r));
+		r.sync = col_text(s, 0);
+		r.key = col_text(s, 1);
+		r.type = -1;
+		switch (kind) {
+		case 'i':	/* sync, key, type, run */
+			r.type = itemtype_parse(col_text(s, 2));
+			r.run = sqlite3_column_int64(s, 3);
+			break;
+		case 'r':	/* sync, key, run */
+			r.run = sqlite3_column_int64(s, 2);
+			break;
+		case 'x':	/* sync, key, email, name, run, when, gone */
+			r.email = col_text(s, 2);
+			r.name = col_text(s, 3);
+			r.run = sqlite3_column_int64(s, 4);
+			r.when = (time_t)sqlite3_column_int64(s, 5);
+			r.gone = sqlite3_column_int(s, 6);
+			break;
+		}
+		if (fn(arg, &r) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Failed items of runs that were not dry runs: sync, key, type, run. */
+int
+store_view_failed(struct store *st, int (*fn)(void *, const struct keyrow *),
+    void *arg)
+{
+	return keyrows(st, store_stmt(st, ST_VIEW_FAILED), 'i', fn, arg);
+}
+
+/* Applied or confirmed items of runs after run (not dry runs). */
+int
+store_view_done_after(struct store *st, long long run,
+    int (*fn)(void *, const struct keyrow *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_DONE_AFTER);
+
+	sqlite3_bind_int64(s, 1, run);
+	return keyrows(st, s, 'i', fn, arg);
+}
+
+/* Warning issues of applied export runs: sync, key, run. */
+int
+store_view_warnings(struct store *st,
+    int (*fn)(void *, const struct keyrow *), void *arg)
+{
+	return keyrows(st, store_stmt(st, ST_VIEW_WARNINGS), 'r', fn, arg);
+}
+
+/* Keys with an item or an issue in applied export runs after run. */
+int
+store_view_touches(struct store *st, long long run,
+    int (*fn)(void *, const struct keyrow *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_TOUCHES);
+
+	sqlite3_bind_int64(s, 1, run);
+	return keyrows(st, s, 'r', fn, arg);
+}
+
+/*
+ * Keys not in the directory that an unapplied item or an issue names:
+ * the latest run that did, its email and name, and whether the key was
+ * in the directory once (an applied create).
+ */
+int
+store_view_extras(struct store *st, int (*fn)(void *, const struct keyrow *),
+    void *arg)
+{
+	return keyrows(st, store_stmt(st, ST_VIEW_EXTRAS), 'x', fn, arg);
+}
+
+static int
+userrows(struct store *st, sqlite3_stmt *s,
+    int (*fn)(void *, const struct userrow *), void *arg)
+{
+	struct userrow	 u;
+	int		 rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		u.sync = col_text(s, 0);
+		u.key = col_text(s, 1);
+		u.email = col_text(s, 2);
+		u.name = col_text(s, 3);
+		u.manager = col_text(s, 4);
+		u.team = col_text(s, 5);
+		u.active = sqlite3_column_int(s, 6);
+		u.fields = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL :
+		    col_text(s, 7);
+		if (fn(arg, &u) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The directory in (email, sync, key) order; sync NULL for all, email
+ * NULL or a text the email contains, in any case. fields is NULL.
+ */
+int
+store_view_users(struct store *st, const char *sync, const char *email,
+    int (*fn)(void *, const struct userrow *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USERS);
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, email);
+	return userrows(st, s, fn, arg);
+}
+
+/* Users whose email (any case) or key is text, in one sync or all. */
+int
+store_view_find(struct store *st, const char *text, const char *sync,
+    int (*fn)(void *, const struct userrow *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_FIND);
+
+	bind_text(s, 1, text);
+	bind_text(s, 2, sync);
+	return userrows(st, s, fn, arg);
+}
+
+/*
+ * One user's items, newest run first: one call per (item, field) pair,
+ * field NULL for an item without field changes (as store_item_each).
+ */
+int
+store_view_user_items(struct store *st, const char *sync, const char *key,
+    int (*fn)(void *, long long, const struct itemview *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USER_ITEMS);
+	struct itemview	 v;
+	long long	 run;
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, key);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		run = sqlite3_column_int64(s, 0);
+		v.seq = sqlite3_column_int64(s, 1);
+		v.type = itemtype_parse(col_text(s, 2));
+		v.status = itemstatus_parse(col_text(s, 3));
+		v.key = col_text(s, 4);
+		v.email = col_text(s, 5);
+		v.name = col_text(s, 6);
+		v.team = col_text(s, 7);
+		v.error = col_text(s, 8);
+		v.field = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL :
+		    col_text(s, 9);
+		v.old = col_text(s, 10);
+		v.new = col_text(s, 11);
+		if (fn(arg, run, &v) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* One user's issues, newest run first. */
+int
+store_view_user_issues(struct store *st, const char *sync, const char *key,
+    int (*fn)(void *, long long, const struct issueview *), void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USER_ISSUES);
+	struct issueview v;
+	long long	 run;
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, key);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		run = sqlite3_column_int64(s, 0);
+		v.seq = sqlite3_column_int64(s, 1);
+		v.type = issuetype_parse(col_text(s, 2));
+		v.row = sqlite3_column_int64(s, 3);
+		v.key = col_text(s, 4);
+		v.field = col_text(s, 5);
+		v.message = col_text(s, 6);
+		v.fix = col_text(s, 7);
+		if (fn(arg, run, &v) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Items applied or confirmed in runs started at or after since. */
+long long
+store_view_changes_since(struct store *st, time_t since)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_CHANGES_SINCE);
+	long long	 n = 0;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n;
 }

@@ -155,32 +155,46 @@ struct arena_blk {
 	max_align_t	  data[];
 };
 
-void *
-arena_alloc(struct arena *a, size_t n)
+/*
+ * n bytes at the given alignment (a power of two) from the current block,
+ * or from a new one. Strings are packed (alignment 1): a million keys
+ * and emails take their length, not a multiple of 16.
+ */
+static void *
+arena_take(struct arena *a, size_t n, size_t align)
 {
 	struct arena_blk *b = a->blk;
-	size_t		  al = (n + 15) & ~(size_t)15;
+	size_t		  off = 0;
 	void		 *p;
 
-	if (b == NULL || b->cap - b->used < al) {
-		size_t cap = al > ARENA_BLOCK ? al : ARENA_BLOCK;
+	if (b != NULL)
+		off = (b->used + align - 1) & ~(align - 1);
+	if (b == NULL || off > b->cap || b->cap - off < n) {
+		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
 
 		b = xmalloc(sizeof(*b) + cap);
-		b->used = 0;
 		b->cap = cap;
 		b->next = a->blk;
 		a->blk = b;
+		off = 0;
 	}
-	p = (char *)b->data + b->used;
-	b->used += al;
+	p = (char *)b->data + off;
+	b->used = off + n;
 	a->used += n;
 	return p;
+}
+
+/* Aligned for any type. */
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	return arena_take(a, n, sizeof(max_align_t));
 }
 
 char *
 arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char	*p = arena_alloc(a, n + 1);
+	char	*p = arena_take(a, n + 1, 1);
 
 	memcpy(p, s, n);
 	p[n] = '\0';
@@ -211,6 +225,24 @@ mix64(uint64_t x)
 	x *= 0x94d049bb133111ebULL;
 	x ^= x >> 31;
 	return x;
+}
+
+static inline uint64_t
+rd64(const unsigned char *p)
+{
+	uint64_t	 v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t
+rd32(const unsigned char *p)
+{
+	uint32_t	 v;
+
+	memcpy(&v, p, 4);
+	return v;
 }
 
 /*
@@ -249,7 +281,10 @@ utf8_valid(const char *p, size_t n)
 		unsigned c = *s;
 
 		if (c < 0x80) {
-			s++;
+			/* ASCII, the usual case: 8 bytes at a time. */
+			for (s++; e - s >= 8 &&
+			    (rd64(s) & 0x8080808080808080ULL) == 0; s += 8)
+				;
 			continue;
 		}
 		if (c >= 0xc2 && c <= 0xdf) {
@@ -345,21 +380,75 @@ parse_ll(const char *s, long long min, long long max, long long *out)
 
 /* ------------------------------------------------------------- strmap */
 
+/*
+ * Open addressing with linear probing, at most half full, 16 bytes an
+ * entry. Beside the length each entry keeps 12 bits of its key's hash:
+ * a probe reads the key itself (a cache miss in a map of a million keys)
+ * only when those match, so a lookup costs about one miss for the entry
+ * and one for the key. The hash is private to the map (fingerprints use
+ * hash64()) and seeded per process, so an export cannot aim at one chain.
+ */
+#define SM_LENBITS	20		/* key lengths below 1 MB */
+#define SM_LENMAX	((1U << SM_LENBITS) - 1)
+#define SM_TAG(h)	((uint32_t)((h) >> 52) << SM_LENBITS)
+#define SM_AHEAD	16		/* entries prefetched ahead in a grow */
+
 struct strmap_ent {
 	const char	*k;		/* NULL: empty */
-	uint32_t	 len;
+	uint32_t	 tl;		/* SM_TAG of the hash | length */
 	uint32_t	 val;
 };
 
-static size_t
-strmap_find(const struct strmap *m, const char *k, size_t len)
-{
-	size_t	 i = (size_t)hash64(k, len, 0) & (m->cap - 1);
+static uint64_t	 strmap_seed;
 
-	while (m->e[i].k != NULL && (m->e[i].len != len ||
-	    memcmp(m->e[i].k, k, len) != 0))
-		i = (i + 1) & (m->cap - 1);
-	return i;
+/* 8 bytes at a time; the last word overlaps the one before it. */
+static inline uint64_t
+strmap_hash(const char *k, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)k;
+	uint64_t		 h = strmap_seed ^ (n * 0x9e3779b97f4a7c15ULL);
+	uint64_t		 w;
+
+	if (n >= 8) {
+		for (; n > 8; p += 8, n -= 8) {
+			h = (h ^ rd64(p)) * 0xbf58476d1ce4e5b9ULL;
+			h ^= h >> 29;
+		}
+		w = rd64(p + n - 8);
+	} else if (n >= 4)
+		w = rd32(p) | rd32(p + n - 4) << 32;
+	else if (n > 0)
+		w = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
+		    (uint64_t)p[n - 1] << 16;
+	else
+		w = 0;
+	return mix64(h ^ w);
+}
+
+static void
+strmap_seed_init(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	strmap_seed = mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^
+	    (uint64_t)(uintptr_t)&ts) | 1;
+}
+
+/* The slot of key k (hash h), or of the empty entry that ends its run. */
+static inline size_t
+strmap_find(const struct strmap *m, const char *k, size_t len, uint64_t h)
+{
+	size_t			 mask = m->cap - 1, i = (size_t)h & mask;
+	uint32_t		 tl = SM_TAG(h) | (uint32_t)len;
+	const struct strmap_ent	*e;
+
+	for (;; i = (i + 1) & mask) {
+		e = &m->e[i];
+		if (e->k == NULL || (e->tl == tl &&
+		    memcmp(e->k, k, len) == 0))
+			return i;
+	}
 }
 
 uint32_t
@@ -367,9 +456,9 @@ strmap_get(const struct strmap *m, const char *k, size_t len)
 {
 	size_t	 i;
 
-	if (m->cap == 0)
+	if (m->cap == 0 || len > SM_LENMAX)
 		return STRMAP_NONE;
-	i = strmap_find(m, k, len);
+	i = strmap_find(m, k, len, strmap_hash(k, len));
 	return m->e[i].k ? m->e[i].val : STRMAP_NONE;
 }
 
@@ -377,31 +466,46 @@ static void
 strmap_grow(struct strmap *m)
 {
 	struct strmap	 old = *m;
-	size_t		 i, j;
+	size_t		 i, j, mask;
 
 	m->cap = old.cap ? old.cap * 2 : 1024;
 	m->e = xcalloc(m->cap, sizeof(*m->e));
+	mask = m->cap - 1;
 	for (i = 0; i < old.cap; i++) {
-		if (old.e[i].k == NULL)
+		const struct strmap_ent *e = &old.e[i];
+
+		/* The keys are read in table order: fetch ahead. */
+		if (i + SM_AHEAD < old.cap && old.e[i + SM_AHEAD].k != NULL)
+			__builtin_prefetch(old.e[i + SM_AHEAD].k);
+		if (e->k == NULL)
 			continue;
-		j = strmap_find(m, old.e[i].k, old.e[i].len);
-		m->e[j] = old.e[i];
+		j = (size_t)strmap_hash(e->k, e->tl & SM_LENMAX) & mask;
+		while (m->e[j].k != NULL)
+			j = (j + 1) & mask;
+		m->e[j] = *e;
 	}
 	free(old.e);
 }
 
+/* Keys are at most SM_LENMAX bytes (loaders cut values far below). */
 void
 strmap_put(struct strmap *m, const char *k, size_t len, uint32_t val)
 {
-	size_t	 i;
+	uint64_t	 h;
+	size_t		 i;
 
+	if (len > SM_LENMAX)
+		fatalx("strmap: a key of %zu bytes", len);
+	if (strmap_seed == 0)
+		strmap_seed_init();
 	if ((m->n + 1) * 2 > m->cap)
 		strmap_grow(m);
-	i = strmap_find(m, k, len);
+	h = strmap_hash(k, len);
+	i = strmap_find(m, k, len, h);
 	if (m->e[i].k == NULL)
 		m->n++;
 	m->e[i].k = k;
-	m->e[i].len = (uint32_t)len;
+	m->e[i].tl = SM_TAG(h) | (uint32_t)len;
 	m->e[i].val = val;
 }
 

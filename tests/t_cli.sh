@@ -243,7 +243,7 @@ eq "run 3 is above_threshold" "$(status_of 3)" above_threshold
 deletes=$(count_of 3 n_delete)
 check "run 3 would delete people" test "$deletes" -gt 0
 $GEN --mutate "$TMP/s1.csv" --seed 8 --update-rate 0.2 -o "$TMP/s4.csv"
-out run --sync hr --file "$TMP/s4.csv"
+out run --sync hr --dry-run --file "$TMP/s4.csv"	# a dry run: it cancels no held run
 eq "run: Success, exit 0" "$RC" 0
 eq "run 4 is success" "$(status_of 4)" success
 
@@ -354,10 +354,13 @@ out report 1 --format csv -o "$TMP/r1.csv"
 eq "report csv: exit 0" "$RC" 0
 check "report csv: identical to the one written at run time" \
     cmp "$TMP/r1.csv" "$SPOOL/reports/hr/$base.csv"
+# Run 3 was held, then its file was pushed through by run 5: superseded.
 base=$(q "SELECT report_base FROM runs WHERE id = 3")
+eq "a held run whose file ran again is Cancelled" "$(status_of 3)" cancelled
+check "its preview report written at the time stays" \
+    test -f "$SPOOL/reports/hr/$base.csv"
 out report 3 --format csv -o "$TMP/r3.csv"
-check "report csv of a held run: identical (preview)" \
-    cmp "$TMP/r3.csv" "$SPOOL/reports/hr/$base.csv"
+eq "report of a cancelled run: none (exit 1)" "$RC" 1
 rs report 4 --format csv >"$TMP/r4.csv" 2>/dev/null
 base=$(q "SELECT report_base FROM runs WHERE id = 4")
 check "report csv to stdout: identical" cmp "$TMP/r4.csv" "$SPOOL/reports/hr/$base.csv"

@@ -152,22 +152,22 @@ add_items(struct store *st, long long run)
 {
 	struct itemrow	 it[] = {
 		{ 1, IT_CREATE, IST_APPLIED, "E001", "zoe.muller@example.com",
-		    "Zo\xc3\xab M\xc3\xbcller", "R&D", NULL, chg_create1, 2 },
+		    "Zo\xc3\xab M\xc3\xbcller", "R&D", NULL, chg_create1, 2, NULL },
 		{ 2, IT_CREATE, IST_APPLIED, "E002", "yamada@example.jp",
 		    "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e", NULL,
-		    NULL, chg_create2, 1 },
+		    NULL, chg_create2, 1, NULL },
 		{ 3, IT_UPDATE, IST_APPLIED, "+1", "@x", "-2", NULL, NULL,
-		    chg_update, 2 },
+		    chg_update, 2, NULL },
 		{ 4, IT_MANAGER, IST_APPLIED, "E004", "a,b@example.com",
-		    "O'Brien, \"Pat\"", NULL, NULL, chg_manager, 1 },
+		    "O'Brien, \"Pat\"", NULL, NULL, chg_manager, 1, NULL },
 		{ 5, IT_DELETE, IST_FAILED, "E005", "gone@example.com",
 		    "Ada Lovelace", NULL,
 		    "hook exited 3: \"permission denied\"\r\nsee the log",
-		    NULL, 0 },
+		    NULL, 0, NULL },
 		{ 6, IT_UPDATE, IST_PREVIEW, "E006", "h@example.com", "Hostile",
-		    NULL, "=1+1", chg_hostile, 4 },
+		    NULL, "=1+1", chg_hostile, 4, NULL },
 		{ 7, IT_TEAM_CREATE, IST_APPLIED, NULL, NULL, NULL,
-		    "Engineering", NULL, NULL, 0 },
+		    "Engineering", NULL, NULL, 0, NULL },
 	};
 	size_t		 i;
 

@@ -1,0 +1,1004 @@
+/*
+ * The SFTP source ("sftp://user@host:port/path", libssh): HR's drop-zone
+ * on an SFTP server. The path is absolute on the server ("/~/path" is
+ * relative to the login directory).
+ *
+ * The server's host key must be in the sync's known_hosts file; an unknown
+ * key is accepted (and written there) only with accept_new_host_key, a
+ * changed key never. Login is with a private key (its passphrase from a
+ * file) or a password read from a file; a secret file that group or
+ * others may read is refused. Failures to reach the server are retried
+ * with backoff, host key and authentication failures are not.
+ *
+ * Every step is bounded by sftp.timeout: libssh bounds connecting, but
+ * waits for ever on a server that stops answering in mid-transfer, so a
+ * watchdog (an interval timer) shuts the socket down when a step takes
+ * longer, which makes the pending libssh call fail at once.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include "rostersync.h"
+
+#define SFTP_READ_BLOCK		261120	/* bytes per read request */
+#define SFTP_WRITE_BLOCK	(32 * 1024)	/* bytes per write request */
+#define SFTP_MAX_ENTRIES	100000	/* files in one listed folder */
+#define SFTP_BACKOFF_MAX	8	/* seconds between two attempts, at most */
+#define SECRET_MAX		1024	/* bytes in a password or passphrase */
+
+struct source {
+	ssh_session	 ssh;
+	sftp_session	 sftp;
+	const struct sftpopt *opt;
+	char		*url;		/* the source as configured */
+	char		*user;
+	char		*host;		/* an IPv6 address without brackets */
+	int		 port;
+	char		*dir;		/* absolute, or relative to home ("") */
+	int		 timed_out;	/* the watchdog cut the connection */
+	struct sigaction old_alrm;	/* restored by close */
+};
+
+/* What connect_once() says about a failure. */
+enum { CONN_OK = 0, CONN_FATAL = -1, CONN_AGAIN = 1 };
+
+/* ------------------------------------------------------------ watchdog */
+
+static volatile sig_atomic_t	 wd_fd = -1;	/* the socket to cut */
+static volatile sig_atomic_t	 wd_fired;
+
+static void
+wd_handler(int sig)
+{
+	(void)sig;
+	wd_fired = 1;
+	if (wd_fd != -1)
+		shutdown(wd_fd, SHUT_RDWR);	/* async-signal-safe */
+}
+
+/* The next step must be done within the timeout, or the socket is cut. */
+static void
+wd_arm(struct source *s)
+{
+	struct itimerval	 it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = s->opt->timeout;
+	wd_fired = 0;
+	wd_fd = s->ssh != NULL ? ssh_get_fd(s->ssh) : -1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* The step is over; 1 if the watchdog fired during it. */
+static int
+wd_disarm(struct source *s)
+{
+	struct itimerval	 it;
+
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	wd_fd = -1;
+	if (wd_fired)
+		s->timed_out = 1;
+	wd_fired = 0;
+	return s->timed_out;
+}
+
+/* --------------------------------------------------------------- paths */
+
+/* sftp://user@host:port/path, as config.c writes it. */
+static int
+parse_url(struct source *s, const char *url, char *err, size_t errlen)
+{
+	const char	*rest = url + strlen("sftp://"), *path, *at, *h, *c;
+	size_t		 hlen;
+	long long	 port;
+
+	path = rest + strcspn(rest, "/");
+	at = memrchr(rest, '@', (size_t)(path - rest));
+	h = at != NULL ? at + 1 : NULL;
+	c = h != NULL ? memrchr(h, ':', (size_t)(path - h)) : NULL;
+	if (at == NULL || c == NULL || *path != '/' || (h[0] == '[' &&
+	    c[-1] != ']')) {
+		snprintf(err, errlen, "%s: not a source of the form "
+		    "sftp://USER@HOST:PORT/PATH", url);
+		return -1;
+	}
+	s->user = xstrndup(rest, (size_t)(at - rest));
+	hlen = (size_t)(c - h);
+	if (h[0] == '[')
+		s->host = xstrndup(h + 1, hlen - 2);
+	else
+		s->host = xstrndup(h, hlen);
+	s->port = 22;
+	{
+		char *p = xstrndup(c + 1, (size_t)(path - c - 1));
+
+		if (parse_ll(p, 1, 65535, &port) == 0)
+			s->port = (int)port;
+		free(p);
+	}
+	if (strncmp(path, "/~/", 3) == 0 || strcmp(path, "/~") == 0)
+		s->dir = xstrdup(path[2] == '\0' ? "" : path + 3);
+	else
+		s->dir = xstrdup(path);
+	/* No trailing slash, except for "/" itself. */
+	while (strlen(s->dir) > 1 && s->dir[strlen(s->dir) - 1] == '/')
+		s->dir[strlen(s->dir) - 1] = '\0';
+	return 0;
+}
+
+/* dir/name, relative to the login directory when dir is "". Freed by caller. */
+static char *
+rpath(const char *dir, const char *name)
+{
+	char	*p;
+
+	if (*dir == '\0')
+		return xstrdup(name);
+	xasprintf(&p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+	    name);
+	return p;
+}
+
+/* A folder named in the config: absolute, or inside the source folder. */
+static char *
+subdir(const struct source *s, const char *sub)
+{
+	return *sub == '/' ? xstrdup(sub) : rpath(s->dir, sub);
+}
+
+/* ------------------------------------------------------------ messages */
+
+/* Why the last SFTP request failed, as "doing what path: why". */
+static void
+why(struct source *s, char *err, size_t errlen, const char *doing,
+    const char *path)
+{
+	int	 code = s->sftp != NULL ? sftp_get_error(s->sftp) : -1;
+
+	if (wd_disarm(s)) {
+		snprintf(err, errlen, "%s: timeout: the server did not answer "
+		    "within %d s while %s %s; the connection was closed "
+		    "(sftp.timeout is %d)", s->url, s->opt->timeout, doing,
+		    path, s->opt->timeout);
+		return;
+	}
+	if (!ssh_is_connected(s->ssh) || code == SSH_FX_CONNECTION_LOST ||
+	    code == SSH_FX_NO_CONNECTION || code == SSH_FX_EOF) {
+		snprintf(err, errlen, "%s: the connection to the server was "
+		    "lost while %s %s (%s)", s->url, doing, path,
+		    ssh_get_error(s->ssh));
+		return;
+	}
+	switch (code) {
+	case SSH_FX_NO_SUCH_FILE:
+	case SSH_FX_NO_SUCH_PATH:
+		snprintf(err, errlen, "%s: %s %s: no such file or folder on "
+		    "the server", s->url, doing, path);
+		break;
+	case SSH_FX_PERMISSION_DENIED:
+	case SSH_FX_WRITE_PROTECT:
+		snprintf(err, errlen, "%s: permission denied %s %s (check "
+		    "the folder's owner and mode on the server for user %s)",
+		    s->url, doing, path, s->user);
+		break;
+	case SSH_FX_FILE_ALREADY_EXISTS:
+		snprintf(err, errlen, "%s: %s %s: it already exists",
+		    s->url, doing, path);
+		break;
+	default:
+		snprintf(err, errlen, "%s: %s %s failed (SFTP status %d: %s)",
+		    s->url, doing, path, code, ssh_get_error(s->ssh));
+	}
+}
+
+/* The folder of "user@host" as ssh and known_hosts write it. */
+static void
+host_spec(const struct source *s, char *out, size_t outlen)
+{
+	if (s->port == 22)
+		snprintf(out, outlen, "%s", s->host);
+	else
+		snprintf(out, outlen, "[%s]:%d", s->host, s->port);
+}
+
+/* ----------------------------------------------------------- secrets */
+
+/*
+ * A file holding a secret must be a regular file that group and others
+ * cannot read (as ssh insists for private keys). 0, or -1 with err.
+ */
+static int
+secret_mode_ok(const char *url, const char *what, const char *path,
+    char *err, size_t errlen)
+{
+	struct stat	 sb;
+
+	if (stat(path, &sb) == -1) {
+		snprintf(err, errlen, "%s: cannot use the %s %s: %s", url,
+		    what, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: the %s %s is not a regular file",
+		    url, what, path);
+		return -1;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: refusing the %s %s: it is "
+		    "readable by group or others (mode %04o); run chmod 600 "
+		    "%s", url, what, path, (unsigned)(sb.st_mode & 07777),
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first line of a secret file; freed with secret_free(). */
+static char *
+secret_read(const char *url, const char *what, const char *path, char *err,
+    size_t errlen)
+{
+	char	 buf[SECRET_MAX + 1];
+	ssize_t	 n;
+	size_t	 len = 0;
+	int	 fd;
+
+	if (secret_mode_ok(url, what, path, err, errlen) == -1)
+		return NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: cannot read the %s %s: %s", url,
+		    what, path, strerror(errno));
+		return NULL;
+	}
+	while (len < sizeof(buf) && (n = read(fd, buf + len,
+	    sizeof(buf) - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (len > SECRET_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		snprintf(err, errlen, "%s: the %s %s is longer than %d bytes",
+		    url, what, path, SECRET_MAX);
+		return NULL;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		snprintf(err, errlen, "%s: the %s %s is empty", url, what,
+		    path);
+		return NULL;
+	}
+	{
+		char *p = xstrdup(buf);
+
+		explicit_bzero(buf, sizeof(buf));
+		return p;
+	}
+}
+
+static void
+secret_free(char *p)
+{
+	if (p != NULL) {
+		explicit_bzero(p, strlen(p));
+		free(p);
+	}
+}
+
+/* The private key, unlocked with the passphrase file if there is one. */
+static ssh_key
+load_key(const struct source *s, char *err, size_t errlen)
+{
+	const struct sftpopt	*o = s->opt;
+	ssh_key			 key = NULL;
+	char			*pass = NULL;
+	int			 rc;
+
+	if (secret_mode_ok(s->url, "private key", o->identity, err,
+	    errlen) == -1)
+		return NULL;
+	if (o->passphrase_file != NULL && (pass = secret_read(s->url,
+	    "passphrase file", o->passphrase_file, err, errlen)) == NULL)
+		return NULL;
+	rc = ssh_pki_import_privkey_file(o->identity, pass, NULL, NULL, &key);
+	secret_free(pass);
+	if (rc != SSH_OK) {
+		snprintf(err, errlen, "%s: cannot load the private key %s: "
+		    "not an OpenSSH private key, or %s", s->url, o->identity,
+		    o->passphrase_file != NULL ? "the passphrase in "
+		    "sftp.passphrase_file does not unlock it" : "it is "
+		    "encrypted and sftp.passphrase_file is not set");
+		return NULL;
+	}
+	return key;
+}
+
+/* ----------------------------------------------------------- connecting */
+
+/*
+ * Is the server's host key the one known_hosts holds? An unknown key is
+ * written there when the sync allows it. 0, or -1 with err (and the
+ * details a sysadmin needs logged: fingerprint and the line to add).
+ */
+static int
+check_host_key(struct source *s, char *err, size_t errlen)
+{
+	const char		*kh = s->opt->known_hosts, *type;
+	ssh_key			 key = NULL;
+	unsigned char		*hash = NULL;
+	size_t			 hlen = 0;
+	char			*fp = NULL, *entry = NULL, spec[300];
+	enum ssh_known_hosts_e	 state;
+	int			 rc = -1;
+
+	host_spec(s, spec, sizeof(spec));
+	if (ssh_get_server_publickey(s->ssh, &key) != SSH_OK ||
+	    ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash,
+	    &hlen) != 0 || (fp = ssh_get_fingerprint_hash(
+	    SSH_PUBLICKEY_HASH_SHA256, hash, hlen)) == NULL) {
+		snprintf(err, errlen, "%s: cannot read the server's host key: "
+		    "%s", s->url, ssh_get_error(s->ssh));
+		goto out;
+	}
+	type = ssh_key_type_to_char(ssh_key_type(key));
+	if (ssh_session_export_known_hosts_entry(s->ssh, &entry) == SSH_OK)
+		entry[strcspn(entry, "\r\n")] = '\0';
+	state = ssh_session_is_known_server(s->ssh);
+	switch (state) {
+	case SSH_KNOWN_HOSTS_OK:
+		rc = 0;
+		break;
+	case SSH_KNOWN_HOSTS_CHANGED:
+	case SSH_KNOWN_HOSTS_OTHER:
+		log_msg(LOG_ERR, "%s: HOST KEY CHANGED: the server presented "
+		    "the %s key %s, which is not the key %s holds for %s. "
+		    "Someone may be intercepting the connection, or the "
+		    "server's keys were replaced. If the change is expected "
+		    "(check the fingerprint with the server's administrator), "
+		    "remove the old key (ssh-keygen -R '%s' -f %s) and add "
+		    "this line to %s: %s", s->url, type, fp, kh, spec, spec,
+		    kh, kh, entry ? entry : "?");
+		snprintf(err, errlen, "%s: the server's host key changed (%s "
+		    "%s); refusing to connect (a changed key is never "
+		    "accepted automatically)", s->url, type, fp);
+		break;
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		if (s->opt->accept_new_host_key) {
+			if (ssh_session_update_known_hosts(s->ssh) != SSH_OK) {
+				snprintf(err, errlen, "%s: cannot add the "
+				    "server's host key to %s: %s", s->url, kh,
+				    ssh_get_error(s->ssh));
+				break;
+			}
+			log_msg(LOG_NOTICE, "%s: the server's %s host key %s "
+			    "was unknown; accepted once (accept_new_host_key "
+			    "= true) and added to %s; from now on only this "
+			    "key is accepted", s->url, type, fp, kh);
+			rc = 0;
+			break;
+		}
+		log_msg(LOG_ERR, "%s: unknown host key: the server presented "
+		    "the %s key %s, which is not in %s. Check the "
+		    "fingerprint with the server's administrator (on the "
+		    "server: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
+		    "then add this line to %s: %s (or set "
+		    "sftp.accept_new_host_key = true to accept it once)",
+		    s->url, type, fp, kh, kh, entry ? entry : "?");
+		snprintf(err, errlen, "%s: the server's host key is unknown "
+		    "(%s %s); refusing to connect", s->url, type, fp);
+		break;
+	default:
+		snprintf(err, errlen, "%s: cannot check the host key against "
+		    "%s: %s", s->url, kh, ssh_get_error(s->ssh));
+	}
+out:
+	ssh_string_free_char(fp);
+	ssh_string_free_char(entry);
+	if (hash != NULL)
+		ssh_clean_pubkey_hash(&hash);
+	ssh_key_free(key);
+	return rc;
+}
+
+/* What the server accepts, for an authentication error: "publickey, ..." */
+static void
+auth_methods(struct source *s, char *out, size_t outlen)
+{
+	int	 m = ssh_userauth_list(s->ssh, NULL);
+
+	snprintf(out, outlen, "%s%s%s%s",
+	    m & SSH_AUTH_METHOD_PUBLICKEY ? "publickey " : "",
+	    m & SSH_AUTH_METHOD_PASSWORD ? "password " : "",
+	    m & SSH_AUTH_METHOD_INTERACTIVE ? "keyboard-interactive " : "",
+	    m & SSH_AUTH_METHOD_GSSAPI_MIC ? "gssapi " : "");
+	if (*out == '\0')
+		snprintf(out, outlen, "nothing rostersync can use");
+	else
+		out[strlen(out) - 1] = '\0';
+}
+
+static int
+authenticate(struct source *s, ssh_key key, const char *password, char *err,
+    size_t errlen)
+{
+	char	 methods[80];
+	int	 rc;
+
+	if ((rc = ssh_userauth_none(s->ssh, NULL)) == SSH_AUTH_SUCCESS)
+		return CONN_OK;
+	if (rc == SSH_AUTH_ERROR)
+		goto lost;
+	if (key != NULL) {
+		rc = ssh_userauth_publickey(s->ssh, NULL, key);
+		if (rc == SSH_AUTH_SUCCESS)
+			return CONN_OK;
+		if (rc == SSH_AUTH_ERROR)
+			goto lost;
+		auth_methods(s, methods, sizeof(methods));
+		snprintf(err, errlen, "%s: authentication failed for user %s "
+		    "with key %s (is its public key in that user's "
+		    "authorized_keys on the server? the server accepts: %s)",
+		    s->url, s->user, s->opt->identity, methods);
+	}
+	if (password != NULL) {
+		rc = ssh_userauth_password(s->ssh, NULL, password);
+		if (rc == SSH_AUTH_SUCCESS)
+			return CONN_OK;
+		if (rc == SSH_AUTH_ERROR)
+			goto lost;
+		auth_methods(s, methods, sizeof(methods));
+		snprintf(err, errlen, "%s: authentication failed for user %s "
+		    "with the password in %s (the server accepts: %s)", s->url,
+		    s->user, s->opt->password_file, methods);
+	}
+	if (rc == SSH_AUTH_PARTIAL)
+		snprintf(err, errlen, "%s: the server wants a second "
+		    "authentication method for user %s; rostersync logs in "
+		    "with one (a key or a password)", s->url, s->user);
+	return CONN_FATAL;
+lost:
+	snprintf(err, errlen, "%s: the connection was lost while logging in: "
+	    "%s", s->url, ssh_get_error(s->ssh));
+	return CONN_AGAIN;
+}
+
+/* A failure of ssh_connect() in words a sysadmin can act on. */
+static void
+connect_error(struct source *s, char *err, size_t errlen)
+{
+	const char	*e = ssh_get_error(s->ssh);
+
+	if (strcasestr(e, "refused") != NULL)
+		snprintf(err, errlen, "%s: connection refused (is sshd "
+		    "running on %s? port %d)", s->url, s->host, s->port);
+	else if (strcasestr(e, "timeout") != NULL ||
+	    strcasestr(e, "timed out") != NULL)
+		snprintf(err, errlen, "%s: timeout: no answer from %s port %d "
+		    "within %d s (is the host up and the port open? sftp."
+		    "timeout is %d)", s->url, s->host, s->port,
+		    s->opt->timeout, s->opt->timeout);
+	else if (strcasestr(e, "resolve") != NULL)
+		snprintf(err, errlen, "%s: cannot resolve the host name %s: %s",
+		    s->url, s->host, e);
+	else
+		snprintf(err, errlen, "%s: cannot connect to %s port %d: %s",
+		    s->url, s->host, s->port, e);
+}
+
+static void
+disconnect(struct source *s)
+{
+	if (s->ssh != NULL && !s->timed_out)
+		wd_arm(s);
+	if (s->sftp != NULL)
+		sftp_free(s->sftp);
+	s->sftp = NULL;
+	if (s->ssh != NULL) {
+		if (ssh_is_connected(s->ssh))
+			ssh_disconnect(s->ssh);
+		ssh_free(s->ssh);
+	}
+	wd_disarm(s);
+	s->ssh = NULL;
+}
+
+static int	 login(struct source *, ssh_key, const char *, char *, size_t);
+
+/* One attempt: CONN_OK, CONN_AGAIN (worth retrying) or CONN_FATAL. */
+static int
+connect_once(struct source *s, ssh_key key, const char *password, char *err,
+    size_t errlen)
+{
+	long	 timeout = s->opt->timeout;
+	int	 port = s->port, rc;
+	bool	 no = false;
+
+	if ((s->ssh = ssh_new()) == NULL)
+		fatalx("out of memory");
+	if (ssh_options_set(s->ssh, SSH_OPTIONS_HOST, s->host) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_PORT, &port) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_USER, s->user) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_KNOWNHOSTS,
+	    s->opt->known_hosts) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
+	    "/dev/null") < 0) {
+		snprintf(err, errlen, "%s: %s", s->url, ssh_get_error(s->ssh));
+		return CONN_FATAL;
+	}
+	if (ssh_connect(s->ssh) != SSH_OK) {
+		connect_error(s, err, errlen);
+		return CONN_AGAIN;
+	}
+	if (check_host_key(s, err, errlen) == -1)
+		return CONN_FATAL;
+	wd_arm(s);
+	rc = login(s, key, password, err, errlen);
+	if (wd_disarm(s)) {
+		snprintf(err, errlen, "%s: timeout: the server stopped answering "
+		    "while logging in (sftp.timeout is %d s)", s->url,
+		    s->opt->timeout);
+		return CONN_AGAIN;
+	}
+	return rc;
+}
+
+/* Log in and start SFTP: CONN_OK, CONN_AGAIN or CONN_FATAL. */
+static int
+login(struct source *s, ssh_key key, const char *password, char *err,
+    size_t errlen)
+{
+	int	 rc;
+
+	if ((rc = authenticate(s, key, password, err, errlen)) != CONN_OK)
+		return rc;
+	if ((s->sftp = sftp_new(s->ssh)) == NULL) {
+		snprintf(err, errlen, "%s: cannot open an SFTP channel: %s",
+		    s->url, ssh_get_error(s->ssh));
+		return ssh_is_connected(s->ssh) ? CONN_FATAL : CONN_AGAIN;
+	}
+	if (sftp_init(s->sftp) != SSH_OK) {
+		snprintf(err, errlen, "%s: the server does not start SFTP for "
+		    "user %s (is \"Subsystem sftp\" set in its sshd_config?): "
+		    "%s", s->url, s->user, ssh_get_error(s->ssh));
+		return ssh_is_connected(s->ssh) ? CONN_FATAL : CONN_AGAIN;
+	}
+	return CONN_OK;
+}
+
+static void	 sftp_src_close(struct source *);
+
+static struct source *
+sftp_src_open(const struct sync *sy, char *err, size_t errlen)
+{
+	struct source	*s;
+	ssh_key		 key = NULL;
+	char		*password = NULL;
+	int		 attempt, rc = CONN_FATAL;
+	unsigned	 delay;
+
+	struct sigaction sa;
+
+	/* A server that goes away mid-transfer is an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	s = xcalloc(1, sizeof(*s));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wd_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &s->old_alrm);
+	s->opt = &sy->sftp;
+	s->url = xstrdup(sy->source);
+	if (parse_url(s, sy->source, err, errlen) == -1)
+		goto fail;
+	if (s->opt->known_hosts == NULL) {
+		snprintf(err, errlen, "%s: sftp.known_hosts is not set",
+		    s->url);
+		goto fail;
+	}
+	if (s->opt->identity != NULL && (key = load_key(s, err,
+	    errlen)) == NULL)
+		goto fail;
+	if (s->opt->password_file != NULL && (password = secret_read(s->url,
+	    "password file", s->opt->password_file, err, errlen)) == NULL)
+		goto fail;
+	for (attempt = 0; ; attempt++) {
+		if ((rc = connect_once(s, key, password, err, errlen)) ==
+		    CONN_OK)
+			break;
+		disconnect(s);
+		if (rc == CONN_FATAL || attempt >= s->opt->retries)
+			break;
+		delay = attempt < 4 ? 1U << attempt : SFTP_BACKOFF_MAX;
+		if (delay > SFTP_BACKOFF_MAX)
+			delay = SFTP_BACKOFF_MAX;
+		log_info("%s; trying again in %u s (attempt %d of %d)", err,
+		    delay, attempt + 2, s->opt->retries + 1);
+		sleep(delay);
+	}
+	if (rc == CONN_AGAIN && s->opt->retries > 0) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, "; gave up after %d attempts",
+		    s->opt->retries + 1);
+	}
+fail:
+	secret_free(password);
+	ssh_key_free(key);
+	if (rc == CONN_OK)
+		return s;
+	sftp_src_close(s);
+	return NULL;
+}
+
+static void
+sftp_src_close(struct source *s)
+{
+	if (s == NULL)
+		return;
+	disconnect(s);
+	sigaction(SIGALRM, &s->old_alrm, NULL);
+	free(s->url);
+	free(s->user);
+	free(s->host);
+	free(s->dir);
+	free(s);
+}
+
+/* --------------------------------------------------------- operations */
+
+static int
+sftp_src_list(struct source *s, struct srcfile **out, size_t *n, char *err,
+    size_t errlen)
+{
+	const char	*dir = *s->dir != '\0' ? s->dir : ".";
+	sftp_dir	 d;
+	sftp_attributes	 a;
+	struct srcfile	*f = NULL;
+	size_t		 cnt = 0, cap = 0, i;
+	int		 rc = -1;
+
+	wd_arm(s);
+	if ((d = sftp_opendir(s->sftp, dir)) == NULL) {
+		why(s, err, errlen, "listing", dir);
+		return -1;
+	}
+	for (;;) {
+		wd_arm(s);
+		if ((a = sftp_readdir(s->sftp, d)) == NULL)
+			break;
+		/* Regular files only: no symbolic links, folders, FIFOs. */
+		if (a->type == SSH_FILEXFER_TYPE_REGULAR && a->name != NULL &&
+		    (a->flags & SSH_FILEXFER_ATTR_SIZE) &&
+		    (a->flags & SSH_FILEXFER_ATTR_ACMODTIME)) {
+			if (cnt == SFTP_MAX_ENTRIES) {
+				snprintf(err, errlen, "%s: more than %d files "
+				    "in %s; move some away", s->url,
+				    SFTP_MAX_ENTRIES, dir);
+				sftp_attributes_free(a);
+				goto out;
+			}
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 16;
+				f = xrealloc(f, cap * sizeof(*f));
+			}
+			f[cnt].name = xstrdup(a->name);
+			f[cnt].size = a->size > (uint64_t)LLONG_MAX ?
+			    LLONG_MAX : (long long)a->size;
+			f[cnt].mtime = (long long)a->mtime;
+			cnt++;
+		}
+		sftp_attributes_free(a);
+	}
+	if (!sftp_dir_eof(d)) {
+		why(s, err, errlen, "listing", dir);
+		goto out;
+	}
+	rc = 0;
+out:
+	wd_arm(s);
+	sftp_closedir(d);
+	wd_disarm(s);
+	if (rc == -1) {
+		for (i = 0; i < cnt; i++)
+			free(f[i].name);
+		free(f);
+		f = NULL;
+		cnt = 0;
+	}
+	*out = f;
+	*n = cnt;
+	return rc;
+}
+
+static int
+sftp_src_exists(struct source *s, const char *name)
+{
+	sftp_attributes	 a;
+	char		*p = rpath(s->dir, name);
+	int		 rc;
+
+	wd_arm(s);
+	a = sftp_lstat(s->sftp, p);
+	wd_disarm(s);
+	rc = a != NULL && a->type == SSH_FILEXFER_TYPE_REGULAR;
+	sftp_attributes_free(a);
+	free(p);
+	return rc;
+}
+
+static int
+write_all(int fd, const char *b, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(fd, b, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Download name into fd, hashing it. Anything short of the whole file (a
+ * connection lost, a timeout, fewer bytes than the server said it has) is
+ * an error: the caller then throws the partial copy away.
+ */
+static int
+sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
+    long long *size, char *err, size_t errlen)
+{
+	char		*p = rpath(s->dir, name), *blk = xmalloc(SFTP_READ_BLOCK);
+	sftp_file	 f;
+	sftp_attributes	 a;
+	long long	 expect = -1;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	*size = 0;
+	wd_arm(s);
+	if ((f = sftp_open(s->sftp, p, O_RDONLY, 0)) == NULL) {
+		why(s, err, errlen, "reading", p);
+		goto out;
+	}
+	if ((a = sftp_fstat(f)) != NULL) {
+		if (a->type != SSH_FILEXFER_TYPE_REGULAR) {
+			snprintf(err, errlen, "%s: %s is no longer a regular "
+			    "file", s->url, p);
+			sftp_attributes_free(a);
+			goto out;
+		}
+		if (a->flags & SSH_FILEXFER_ATTR_SIZE)
+			expect = (long long)a->size;
+		sftp_attributes_free(a);
+	}
+	for (;;) {
+		wd_arm(s);
+		if ((n = sftp_read(f, blk, SFTP_READ_BLOCK)) <= 0)
+			break;
+		sha256_update(h, blk, (size_t)n);
+		if (write_all(fd, blk, (size_t)n) == -1) {
+			snprintf(err, errlen, "cannot write the spool copy of "
+			    "%s: %s", name, strerror(errno));
+			goto out;
+		}
+		*size += n;
+		if (*size > MAX_INPUT_SIZE) {
+			snprintf(err, errlen, "%s is larger than %lld bytes",
+			    name, (long long)MAX_INPUT_SIZE);
+			goto out;
+		}
+	}
+	if (n < 0) {
+		why(s, err, errlen, "reading", p);
+		snprintf(err + strlen(err), errlen - strlen(err), "; %lld "
+		    "bytes had arrived: the partial copy was thrown away, the "
+		    "file is downloaded again next run", *size);
+		goto out;
+	}
+	if (expect > 0 && *size < expect) {
+		snprintf(err, errlen, "%s: the server sent %lld of the %lld "
+		    "bytes of %s; the partial copy was thrown away", s->url,
+		    *size, expect, p);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f != NULL) {
+		wd_arm(s);
+		sftp_close(f);
+	}
+	wd_disarm(s);
+	free(blk);
+	free(p);
+	return rc;
+}
+
+/* Make a folder and its parents on the server. 0, or -1 with err. */
+static int
+mkdir_p(struct source *s, const char *dir, char *err, size_t errlen)
+{
+	sftp_attributes	 a;
+	char		*p = xstrdup(dir), *c;
+	int		 rc = -1, last;
+
+	c = p + (*p == '/');
+	for (;;) {
+		c += strcspn(c, "/");
+		last = *c == '\0';
+		*c = '\0';
+		if ((a = sftp_stat(s->sftp, p)) == NULL) {
+			if (sftp_mkdir(s->sftp, p, 0750) != 0 &&
+			    (a = sftp_stat(s->sftp, p)) == NULL) {
+				why(s, err, errlen, "creating the folder", p);
+				goto out;
+			}
+		}
+		if (a != NULL && a->type != SSH_FILEXFER_TYPE_DIRECTORY) {
+			snprintf(err, errlen, "%s: %s is in the way: it is not "
+			    "a folder", s->url, p);
+			sftp_attributes_free(a);
+			goto out;
+		}
+		sftp_attributes_free(a);
+		if (last)
+			break;
+		*c++ = '/';
+	}
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
+/* rename(2) semantics: an existing target is replaced. */
+static int
+rename_over(struct source *s, const char *from, const char *to)
+{
+	sftp_attributes	 a;
+	int		 code;
+
+	if (sftp_rename(s->sftp, from, to) == 0)
+		return 0;
+	code = sftp_get_error(s->sftp);
+	if (code != SSH_FX_FAILURE && code != SSH_FX_FILE_ALREADY_EXISTS)
+		return -1;
+	/* SFTP v3 servers without posix-rename keep an existing target. */
+	if ((a = sftp_lstat(s->sftp, to)) == NULL)
+		return -1;
+	code = a->type == SSH_FILEXFER_TYPE_REGULAR;
+	sftp_attributes_free(a);
+	if (!code || sftp_unlink(s->sftp, to) != 0)
+		return -1;
+	return sftp_rename(s->sftp, from, to);
+}
+
+static int
+sftp_src_after(struct source *s, const char *name, enum after how,
+    const char *sub, char *err, size_t errlen)
+{
+	char	*from = rpath(s->dir, name), *dir = NULL, *to = NULL;
+	int	 rc = -1;
+
+	wd_arm(s);
+	switch (how) {
+	case AFTER_LEAVE:
+		rc = 0;
+		break;
+	case AFTER_DELETE:
+		if ((rc = sftp_unlink(s->sftp, from)) != 0)
+			why(s, err, errlen, "deleting", from);
+		break;
+	case AFTER_MOVE:
+		dir = subdir(s, sub);
+		to = rpath(dir, name);
+		if (mkdir_p(s, dir, err, errlen) == 0 &&
+		    (rc = rename_over(s, from, to)) != 0)
+			why(s, err, errlen, "moving to processed", from);
+		break;
+	}
+	wd_disarm(s);
+	free(from);
+	free(dir);
+	free(to);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Upload local as sub/name: written to sub/name.part, then renamed. */
+static int
+sftp_src_put(struct source *s, const char *local, const char *sub,
+    const char *name, char *err, size_t errlen)
+{
+	char		*dir = subdir(s, sub), *final = rpath(dir, name), *part;
+	char		*blk = xmalloc(SFTP_WRITE_BLOCK);
+	sftp_file	 f = NULL;
+	ssize_t		 n;
+	int		 fd = -1, rc = -1;
+
+	xasprintf(&part, "%s.part", final);
+	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot read %s: %s", local,
+		    strerror(errno));
+		goto out;
+	}
+	wd_arm(s);
+	if (mkdir_p(s, dir, err, errlen) == -1)
+		goto out;
+	wd_arm(s);
+	if ((f = sftp_open(s->sftp, part, O_WRONLY | O_CREAT | O_TRUNC,
+	    0640)) == NULL) {
+		why(s, err, errlen, "writing", part);
+		goto out;
+	}
+	while ((n = read(fd, blk, SFTP_WRITE_BLOCK)) > 0) {
+		wd_arm(s);
+		if (sftp_write(f, blk, (size_t)n) != n) {
+			why(s, err, errlen, "writing", part);
+			goto out;
+		}
+	}
+	if (n == -1) {
+		snprintf(err, errlen, "cannot read %s: %s", local,
+		    strerror(errno));
+		goto out;
+	}
+	wd_arm(s);
+	n = sftp_close(f);
+	f = NULL;
+	if (n != SSH_NO_ERROR) {
+		why(s, err, errlen, "writing", part);
+		goto out;
+	}
+	wd_arm(s);
+	if (rename_over(s, part, final) != 0) {
+		why(s, err, errlen, "renaming", part);
+		goto out;
+	}
+	rc = 0;
+out:
+	wd_arm(s);
+	if (f != NULL)
+		sftp_close(f);
+	if (rc == -1 && !s->timed_out && ssh_is_connected(s->ssh))
+		sftp_unlink(s->sftp, part);
+	wd_disarm(s);
+	if (fd != -1)
+		close(fd);
+	free(blk);
+	free(part);
+	free(final);
+	free(dir);
+	return rc;
+}
+
+const struct srcops srcops_sftp = {
+	.prefix = "sftp://",
+	.open = sftp_src_open,
+	.list = sftp_src_list,
+	.exists = sftp_src_exists,
+	.get = sftp_src_get,
+	.after = sftp_src_after,
+	.put = sftp_src_put,
+	.close = sftp_src_close,
+};

@@ -1,0 +1,40 @@
+#!/usr/bin/python3
+"""The apply hook the tests use. usage: hook.py LOG CTLDIR
+
+Reads one item as JSON on standard input. Fails (exit 3, a message on
+stderr) for employee ids listed in CTLDIR/fail, hangs for those in
+CTLDIR/hang, writes 5 MB to stderr and fails for those in CTLDIR/spew;
+otherwise appends "TYPE ID RUN:ITEM" to LOG and answers JSON on stdout.
+It also records the names of its environment variables in CTLDIR/env.
+"""
+import json
+import os
+import sys
+import time
+
+log, ctl = sys.argv[1], sys.argv[2]
+item = json.load(sys.stdin)
+eid = item.get("employee_id") or item.get("team") or ""
+
+
+def listed(name):
+    try:
+        with open(os.path.join(ctl, name)) as f:
+            return eid in f.read().split()
+    except FileNotFoundError:
+        return False
+
+
+with open(os.path.join(ctl, "env"), "w") as f:
+    f.write(" ".join(sorted(os.environ)) + "\n")
+if listed("hang"):
+    time.sleep(3600)
+if listed("spew"):
+    sys.stderr.write("x" * (5 << 20))
+    sys.exit(4)
+if listed("fail"):
+    print("the directory refused %s" % eid, file=sys.stderr)
+    sys.exit(3)
+with open(log, "a") as f:
+    f.write("%s %s %s\n" % (item["type"], eid, os.environ["ROSTERSYNC_ITEM"]))
+print(json.dumps({"ok": True, "id": eid}))

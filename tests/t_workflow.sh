@@ -1,0 +1,136 @@
+#!/bin/bash
+# The operator workflow: approvals (approve, reject, a newer file cancels a
+# held run, a stale base is refused), cancel, and the apply hook with its
+# failures, retry and confirm, timeouts and floods of output. No item is
+# ever applied twice: the hook's own log proves it.
+. "$(dirname "$0")/lib.sh"
+
+H=employee_id,email,first_name,last_name,department,title,manager_id,employment_status
+mk() { printf '%s\n' "$H" "${@:2}" >"$TMP/$1"; drop "$TMP/$1"; }
+people() {	# people N [TITLE-FOR-ID:TITLE ...]: N rows, E1 the manager
+	local n=$1 i t; shift
+	for i in $(seq 1 "$n"); do
+		t=Dev
+		for o in "$@"; do [ "${o%%:*}" == "E$i" ] && t=${o#*:}; done
+		echo "E$i,u$i@x.org,U$i,L$i,Eng,$t,$([ "$i" -gt 1 ] && echo E1),Active"
+	done
+}
+active() { q "SELECT count(*) FROM users WHERE active = 1"; }
+
+# --- approve: a tripped threshold waits, then is applied exactly once
+sandbox appr 'approval = "above_threshold";'
+mk d1.csv $(people 20)
+rs run >/dev/null 2>&1
+before=$(dump)
+mk d2.csv $(people 10)
+rs run >"$TMP/held.out" 2>&1
+eq "tripped, approval above_threshold: exit 5" "$?" 5
+eq "tripped: Pending approval" "$(status_of 2)" pending_approval
+eq "pending: nothing applied" "$(dump)" "$before"
+contains "pending: the log says how to approve" "$(cat "$TMP/held.out")" "rostersync approve 2"
+check "pending: a preview report" test -f "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id=2").csv"
+rs approve 2 --reason "reorganisation" >"$TMP/approve.out" 2>&1
+eq "approve: exit 0" "$?" 0
+eq "approve: status Approved" "$(status_of 2)" approved
+eq "approve: who and why recorded" "$(q "SELECT approver||'|'||reason||'|'||(decided_at>0) FROM runs WHERE id=2")" "$(id -un)|reorganisation|1"
+eq "approve: the deletions are applied" "$(active)" 10
+eq "approve: every item applied" "$(q "SELECT group_concat(DISTINCT status) FROM items WHERE run_id=2")" applied
+contains "approve: the report is now a result report" "$(cat "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id=2").csv")" "Result report"
+contains "approve: the run log says who approved" "$(cat "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id=2").log")" "approved by $(id -un): reorganisation"
+rs approve 2 >"$TMP/again.out" 2>&1
+eq "approving twice is refused" "$?" 1
+contains "approving twice says why" "$(cat "$TMP/again.out")" "is Approved, not Pending approval"
+eq "applied exactly once: 10 deactivations" "$(q "SELECT count(*) FROM users WHERE active = 0")" 10
+
+# --- reject: closed, nothing applied
+sandbox rej 'approval = "above_threshold";'
+mk d1.csv $(people 20); rs run >/dev/null 2>&1
+before=$(dump)
+mk d2.csv $(people 10); rs run >/dev/null 2>&1
+rs reject 2 --reason "looks truncated" >/dev/null 2>&1
+eq "reject: exit 0 and Rejected" "$?:$(status_of 2)" "0:rejected"
+eq "reject: nothing applied" "$(dump)" "$before"
+eq "reject: who and why" "$(q "SELECT approver||'|'||reason FROM runs WHERE id=2")" "$(id -un)|looks truncated"
+rs approve 2 >/dev/null 2>&1
+eq "a rejected run cannot be approved" "$?" 1
+
+# --- a newer file cancels the held run; a stale base is refused
+sandbox sup 'approval = "always";'
+mk d1.csv $(people 5); rs run >/dev/null 2>&1
+eq "approval always: even the first run waits" "$(status_of 1)" pending_approval
+rs approve 1 >/dev/null 2>&1
+eq "approval always: approved" "$(status_of 1):$(active)" "approved:5"
+mk d2.csv $(people 6); rs run >/dev/null 2>&1
+mk d3.csv $(people 7); rs run >/dev/null 2>&1
+eq "a newer file cancels the held run" "$(status_of 2)" cancelled
+contains "the cancellation says why" "$(q "SELECT reason FROM runs WHERE id=2")" "superseded by run 3"
+rs approve 2 >/dev/null 2>&1
+eq "a cancelled run cannot be approved" "$?:$(active)" "1:5"
+q "UPDATE syncs SET version = version + 1 WHERE name = 'hr'"
+rs approve 3 >"$TMP/stale.out" 2>&1
+eq "a changed base is refused" "$?:$(status_of 3):$(active)" "1:pending_approval:5"
+contains "the refusal says why" "$(cat "$TMP/stale.out")" "changed since run 3 was computed"
+rs cancel 3 --reason "stale" >/dev/null 2>&1
+eq "cancel a held run" "$?:$(status_of 3)" "0:cancelled"
+rs cancel 1 >"$TMP/cancel.out" 2>&1
+eq "an applied run cannot be cancelled" "$?" 1
+
+# --- the apply hook: failures, retry, confirm
+sandbox hook "hook = { path = \"$TOP/tests/hook.py\"; args = [ \"$TMP/hook.log\", \"$TMP/ctl\" ]; timeout = 3; };"
+mkdir -p "$TMP/ctl"; : >"$TMP/hook.log"
+echo "E5 E7" >"$TMP/ctl/fail"
+mk h1.csv $(people 12)
+rs run >/dev/null 2>&1
+eq "failed items: exit 6 (needs attention)" "$?" 6
+eq "failed items: Needs Attention" "$(status_of 1)" needs_attention
+eq "two items failed" "$(q "SELECT group_concat(key) FROM (SELECT key FROM items WHERE run_id=1 AND status='failed' ORDER BY key)")" "E5,E7"
+contains "the error keeps the exit status and stderr" "$(q "SELECT error FROM items WHERE run_id=1 AND key='E5'")" "status 3: the directory refused E5"
+eq "the directory holds only what was applied" "$(q "SELECT count(*) FROM users WHERE key IN ('E5','E7')"):$(active)" "0:10"
+eq "the hook ran once per applied item" "$(grep -c '^create ' "$TMP/hook.log")" 10
+eq "the hook's environment is clean" "$(cat "$TMP/ctl/env")" "LANG PATH ROSTERSYNC_ITEM ROSTERSYNC_RUN ROSTERSYNC_SYNC"
+seq5=$(q "SELECT seq FROM items WHERE run_id=1 AND key='E5'")
+rs items 1 --item "$seq5" >"$TMP/item.out" 2>&1
+contains "items --item shows the payload" "$(cat "$TMP/item.out")" '"employee_id":"E5"'
+contains "items --item shows the attempt" "$(cat "$TMP/item.out")" "exit status 3"
+rs items 1 --item "$seq5" --json | $PYTHON -m json.tool >/dev/null 2>&1
+eq "items --item --json parses" "$?" 0
+: >"$TMP/ctl/fail"
+rs retry 1 >"$TMP/retry.out" 2>&1
+eq "retry after the hook is fixed: exit 0" "$?" 0
+eq "retry is a new run linked to the first" "$(q "SELECT trigger||'|'||parent_run||'|'||status FROM runs WHERE id=2")" "retry|1|success"
+eq "retry applied them" "$(active)" 12
+eq "the originals are resolved by the retry" "$(q "SELECT group_concat(DISTINCT resolved_by) FROM items WHERE run_id=1 AND key IN ('E5','E7')")" 2
+rs retry 1 >"$TMP/retry2.out" 2>&1
+contains "a second retry has nothing to do" "$(cat "$TMP/retry2.out")" "no failed items"
+eq "no user was created twice by the hook" "$(cut -d' ' -f1,2 "$TMP/hook.log" | sort | uniq -d | wc -l)" 0
+
+echo "E3" >"$TMP/ctl/fail"
+mk h2.csv $(people 12 E3:Lead E4:Lead)
+rs run >/dev/null 2>&1
+r=$(last_run)
+eq "an update fails for E3" "$(q "SELECT status FROM items WHERE run_id=$r AND key='E3' AND type='update'")" failed
+s3=$(q "SELECT seq FROM items WHERE run_id=$r AND key='E3' AND type='update'")
+rs confirm "$r:$s3" --reason "done by hand" >/dev/null 2>&1
+eq "confirm: exit 0, item confirmed" "$?:$(q "SELECT status FROM items WHERE run_id=$r AND seq=$s3")" "0:confirmed"
+eq "confirm: the directory follows" "$(q "SELECT json_extract(fields,'\$.title') FROM users WHERE key='E3'")" Lead
+eq "confirm: the hook was not run for it" "$(grep -c '^update E3 ' "$TMP/hook.log")" 0
+rs confirm "$r:$s3" >/dev/null 2>&1
+eq "confirming twice is refused" "$?" 1
+rs retry "$r" >"$TMP/retry3.out" 2>&1
+contains "a confirmed item is not retried" "$(cat "$TMP/retry3.out")" "no failed items"
+
+# --- a hook that hangs is killed at its timeout; one that floods stderr
+echo "E8" >"$TMP/ctl/hang"; echo "E9" >"$TMP/ctl/spew"; : >"$TMP/ctl/fail"
+mk h3.csv $(people 12 E3:Lead E4:Lead E8:Boss E9:Boss)
+start=$(date +%s)
+/usr/bin/time -f %M -o "$TMP/rss" "$ROSTERSYNC" -c "$CONF" run >/dev/null 2>&1
+took=$(( $(date +%s) - start ))
+r=$(last_run)
+contains "a hanging hook is killed at its timeout" "$(q "SELECT error FROM items WHERE run_id=$r AND key='E8'")" "timed out after 3 s"
+check "the run went on after the timeout (< 60 s)" test "$took" -lt 60
+eq "no hook process is left behind" "$(pgrep -fc "tests/hook.py $TMP/hook.log")" 0
+eq "a flood on stderr: the item failed" "$(q "SELECT status FROM items WHERE run_id=$r AND key='E9'")" failed
+check "a flood on stderr: what is kept is bounded (< 70 KB)" test "$(q "SELECT max(length(error)) FROM attempts WHERE run_id=$r")" -lt 70000
+check "a flood on stderr: memory stays small (< 100 MB)" test "$(tail -1 "$TMP/rss")" -lt 100000
+
+finish
