@@ -56,6 +56,7 @@ SRCS	 = src/util.c \
 	   src/roles.c \
 	   src/run.c \
 	   src/cli.c \
+	   src/views.c \
 	   src/main.c
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
 LIBOBJS	 = $(filter-out $(BUILD)/main.o,$(OBJS))

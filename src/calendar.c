@@ -13,7 +13,9 @@
  * ranges A..B and repetitions A/STEP or A..B/STEP; weekdays are names (Mon
  * or Monday, any case), lists and ranges (Mon..Fri, Mon-Fri). A missing
  * date is *-*-*, a missing time 00:00:00, missing seconds :00. Times are
- * local unless the expression ends in UTC. Refused with a message: "~"
+ * local unless the expression ends in UTC; as with systemd, a wall time
+ * the clocks skip never elapses and one they repeat elapses once, unless it
+ * is first reached in its second occurrence. Refused with a message: "~"
  * (days from the end of the month), fractional seconds, "*" with a
  * repetition, other time zones, and anything else systemd-analyze(1) would
  * accept that is not above.
@@ -138,9 +140,9 @@ cal_elem(const char *s, size_t n, int lo, int hi, unsigned char *v,
 		v[i - lo] = 1;
 	return 0;
  bad:
-	snprintf(err, errlen, "\"%.*s\" is not a valid %s: write a number from %d "
-	    "to %d, \"*\", a range A..B or a repetition A/STEP", (int)whole, s,
-	    what, lo, hi);
+	snprintf(err, errlen, "\"%.*s\" is not a valid %s: write a number "
+	    "from %d to %d, \"*\", a range A..B or a repetition A/STEP",
+	    (int)whole, s, what, lo, hi);
 	return -1;
 }
 
@@ -152,7 +154,7 @@ cal_list(const char *s, size_t n, int lo, int hi, unsigned char *v,
 	size_t	 k;
 
 	if (n == 0) {
-		snprintf(err, errlen, "a %s is missing", what);
+		snprintf(err, errlen, "the %s is missing", what);
 		return -1;
 	}
 	for (;;) {
@@ -414,12 +416,9 @@ weekday(int y, int m, int d)
 	return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7;
 }
 
-/*
- * The time of y-m-d h:mi:s in the spec's zone, or -1 when it does not
- * exist there (a local time skipped when the clocks go forward).
- */
+/* mktime() of the wall time, or -1 when it normalises to another one. */
 static time_t
-cal_make(const struct calspec *c, int y, int m, int d, int h, int mi, int s)
+cal_mktime(int y, int m, int d, int h, int mi, int s, int isdst)
 {
 	struct tm	 tm;
 	time_t		 t;
@@ -431,9 +430,7 @@ cal_make(const struct calspec *c, int y, int m, int d, int h, int mi, int s)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = s;
-	tm.tm_isdst = -1;
-	if (c->utc)
-		return timegm(&tm);
+	tm.tm_isdst = isdst;
 	if ((t = mktime(&tm)) == (time_t)-1 || tm.tm_hour != h ||
 	    tm.tm_min != mi || tm.tm_mday != d)
 		return (time_t)-1;
@@ -441,16 +438,50 @@ cal_make(const struct calspec *c, int y, int m, int d, int h, int mi, int s)
 }
 
 /*
- * The first time on day y-m-d after `after`; from is `after` broken down
- * when it falls on that day (times before it are skipped), else NULL.
+ * The first time of y-m-d h:mi:s in the spec's zone after `after`; -1 when
+ * there is none (a wall time skipped when the clocks go forward, or past).
+ * A wall time that happens twice (when they go back) is its first
+ * occurrence after `after`, as systemd has it.
+ */
+static time_t
+cal_make(const struct calspec *c, int y, int m, int d, int h, int mi, int s,
+    time_t after)
+{
+	struct tm	 tm;
+	time_t		 t, u;
+
+	if (c->utc) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_year = y - 1900;
+		tm.tm_mon = m - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = s;
+		t = timegm(&tm);
+		return t > after ? t : (time_t)-1;
+	}
+	t = cal_mktime(y, m, d, h, mi, s, 1);
+	u = cal_mktime(y, m, d, h, mi, s, 0);
+	if (t <= after || (u > after && u < t))
+		t = u;
+	return t > after ? t : (time_t)-1;
+}
+
+/*
+ * The first time on day y-m-d after `after`. from is `after` broken down
+ * when it falls on that day, and only later wall times are taken, as
+ * systemd does (it matters when the clocks go back), else NULL.
  */
 static int
 cal_day(const struct calspec *c, int y, int m, int d, const struct tm *from,
     time_t after, time_t *next)
 {
-	int	 h, mi, s;
+	int	 h, mi, s, now = -1;
 	time_t	 t;
 
+	if (from != NULL)
+		now = (from->tm_hour * 60 + from->tm_min) * 60 + from->tm_sec;
 	for (h = from ? from->tm_hour : 0; h < 24; h++) {
 		if (!c->hour[h])
 			continue;
@@ -459,10 +490,10 @@ cal_day(const struct calspec *c, int y, int m, int d, const struct tm *from,
 			if (!c->min[mi])
 				continue;
 			for (s = 0; s < 60; s++) {
-				if (!c->sec[s])
+				if (!c->sec[s] || (h * 60 + mi) * 60 + s <= now)
 					continue;
-				t = cal_make(c, y, m, d, h, mi, s);
-				if (t == (time_t)-1 || t <= after)
+				if ((t = cal_make(c, y, m, d, h, mi, s,
+				    after)) == (time_t)-1)
 					continue;
 				*next = t;
 				return 0;
@@ -511,8 +542,8 @@ calendar_next_err(const char *expr, time_t after, time_t *next, char *err,
 	char		 why[256];
 
 	if (cal_parse(expr, &c, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "schedule \"%.80s\" is not understood: %s",
-		    expr, why);
+		snprintf(err, errlen, "schedule \"%.80s\" is not understood: "
+		    "%s", expr, why);
 		return -1;
 	}
 	if (cal_find(&c, after, next) == -1) {
@@ -628,7 +659,8 @@ systemd_next(time_t now, time_t *next)
 		_exit(127);
 	}
 	close(fds[1]);
-	rc = read_until(fds[0], out, sizeof(out), now_ms() + SYSTEMD_TIMEOUT_MS);
+	rc = read_until(fds[0], out, sizeof(out),
+	    now_ms() + SYSTEMD_TIMEOUT_MS);
 	close(fds[0]);
 	if (rc == -1)
 		kill(pid, SIGKILL);

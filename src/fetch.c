@@ -101,6 +101,10 @@ settled_remote(struct store *st, const struct sync *sy,
 		    "changed since the last look); waiting until they stay "
 		    "the same for %d s (settle_seconds)", f->name,
 		    sy->settle_seconds);
+	else if (r == 0)
+		log_info("%s is new; it is taken once its size and mtime stay "
+		    "the same for %d s (settle_seconds)", f->name,
+		    sy->settle_seconds);
 	else
 		log_info("%s: size and mtime unchanged for %llds; taken once "
 		    "they stay the same for %d s (settle_seconds)", f->name,

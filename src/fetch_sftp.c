@@ -33,7 +33,7 @@
 
 #include "rostersync.h"
 
-#define SFTP_READ_BLOCK		261120	/* bytes per read request */
+#define SFTP_READ_BLOCK		(64 * 1024)	/* bytes per read request */
 #define SFTP_WRITE_BLOCK	(32 * 1024)	/* bytes per write request */
 #define SFTP_MAX_ENTRIES	100000	/* files in one listed folder */
 #define SFTP_BACKOFF_MAX	8	/* seconds between two attempts, at most */
@@ -393,12 +393,14 @@ check_host_key(struct source *s, char *err, size_t errlen)
 			break;
 		}
 		log_msg(LOG_ERR, "%s: unknown host key: the server presented "
-		    "the %s key %s, which is not in %s. Check the "
+		    "the %s key %s, which is not in %s%s. Check the "
 		    "fingerprint with the server's administrator (on the "
 		    "server: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
 		    "then add this line to %s: %s (or set "
 		    "sftp.accept_new_host_key = true to accept it once)",
-		    s->url, type, fp, kh, kh, entry ? entry : "?");
+		    s->url, type, fp, kh, state == SSH_KNOWN_HOSTS_NOT_FOUND ?
+		    " (the file does not exist)" : "", kh,
+		    entry ? entry : "?");
 		snprintf(err, errlen, "%s: the server's host key is unknown "
 		    "(%s %s); refusing to connect", s->url, type, fp);
 		break;
@@ -488,10 +490,10 @@ connect_error(struct source *s, char *err, size_t errlen)
 		    "running on %s? port %d)", s->url, s->host, s->port);
 	else if (strcasestr(e, "timeout") != NULL ||
 	    strcasestr(e, "timed out") != NULL)
-		snprintf(err, errlen, "%s: timeout: no answer from %s port %d "
-		    "within %d s (is the host up and the port open? sftp."
-		    "timeout is %d)", s->url, s->host, s->port,
-		    s->opt->timeout, s->opt->timeout);
+		snprintf(err, errlen, "%s: timeout: no SSH answer from %s "
+		    "port %d within %d s (is the host up, the port open and "
+		    "sshd responsive? sftp.timeout is %d)", s->url, s->host,
+		    s->port, s->opt->timeout, s->opt->timeout);
 	else if (strcasestr(e, "resolve") != NULL)
 		snprintf(err, errlen, "%s: cannot resolve the host name %s: %s",
 		    s->url, s->host, e);

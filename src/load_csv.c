@@ -11,13 +11,24 @@
  *            the delimiter can be chosen: Excel's "sep=X" line (skipped),
  *            else the most frequent of , ; TAB | outside quotes in the
  *            header line, ties going to the first in that order.
- *   parse    libcsv; the fields of one record are collected in one byte
- *            buffer that is reused, so there is no allocation per field.
+ *   parse    libcsv; the fields of many records are collected in a
+ *            batch (one byte buffer and offsets, reused), so there is no
+ *            allocation per field.
+ *
+ * A file of CSV_THREAD_MIN bytes or more is read and parsed by a second
+ * thread while the caller's thread hands the rows of full batches to fn
+ * (for a million rows, libcsv's 0.4 s run beside the diff instead of
+ * before it). Only the caller's thread ever calls fn, in file order, and
+ * the outcome is the one a single thread gives: rows up to the first
+ * error, or up to the row where fn stopped (the reader's errors past that
+ * row are dropped). A smaller file, or one where no thread can be made,
+ * is done in the caller's thread, each batch delivered when it fills.
  *
  * Memory stays bounded whatever the input: one chunk, the head, libcsv's
- * field buffer (capped just above MAX_FIELD_HARD) and one record of at
- * most MAX_COLUMNS fields of MAX_FIELD_LEN bytes. UTF-8 is not checked
- * here; the loader does that per value.
+ * field buffer (capped just above MAX_FIELD_HARD) and CSV_NBATCH batches
+ * of about CSV_BATCH_BYTES, each growing to one record of at most
+ * MAX_COLUMNS fields of MAX_FIELD_LEN bytes if it must. UTF-8 is not
+ * checked here; the loader does that per value.
  *
  * libcsv drops spaces and tabs around unquoted fields and between a closing
  * quote and the delimiter, and skips lines that are blank or only white
@@ -30,6 +41,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +58,38 @@
 /* libcsv's field buffer: MAX_FIELD_HARD bytes, a closing quote, the NUL. */
 #define CSV_FIELD_CAP	((size_t)MAX_FIELD_HARD + 3)
 #define CSV_OPTS	CSV_APPEND_NULL
+#define CSV_BATCH_BYTES	(256 * 1024)	/* field bytes that fill a batch */
+#define CSV_BATCH_ROWS	4096		/* ... or rows */
+#define CSV_NBATCH	3		/* one filling, one in fn, one queued */
+#define CSV_THREAD_MIN	(4 * 1024 * 1024) /* smaller files: one thread */
+
+/* One record in a batch. */
+struct brow {
+	size_t			 row;		/* record number: header is 1 */
+	size_t			 f0;		/* its first field in the batch */
+	size_t			 nf;
+	int			 wide;		/* dropped a non-empty field */
+	int			 noeol;		/* the file ended in it */
+};
+
+/* Records parsed and not yet given to fn. */
+struct batch {
+	struct buf		 data;		/* fields, each NUL-terminated */
+	size_t			*foff;		/* per field: offset in data */
+	size_t			*flen;
+	unsigned char		*ff;		/* FF_* */
+	size_t			 nf, fcap;
+	struct brow		*row;
+	size_t			 nrow, rowcap;
+	int			 last;		/* the read ended after these */
+};
 
 struct csvr {
 	struct csv_parser	 cp;
 	rawrow_fn		 fn;
 	void			*arg;
-	char			*err;
-	size_t			 errlen;
-	int			 status;	/* 0, 1 fn stopped, -1 error */
+	char			 err[MAX_ERRMSG]; /* the reader's error */
+	int			 status;	/* 0, 1 stopped, -1 error */
 	int			 bomdone;	/* encoding decided */
 	iconv_t			 cd;		/* UTF-16 in, or (iconv_t)-1 */
 	unsigned long long	 off;		/* file offset of rbuf[0] */
@@ -62,14 +99,24 @@ struct csvr {
 	size_t			 hscan;		/* head bytes searched */
 	int			 hquote;	/* inside quotes at hscan */
 
-	size_t			 nrec;		/* records handed to fn */
+	size_t			 nrec;		/* records parsed */
 	size_t			 nf;		/* fields in this record */
 	int			 wide;		/* dropped a non-empty field */
-	struct buf		 data;		/* the fields, NUL-separated */
-	size_t			 foff[MAX_COLUMNS];
-	size_t			 flen[MAX_COLUMNS];
-	unsigned char		 ff[MAX_COLUMNS];
-	const char		*f[MAX_COLUMNS];
+	struct batch		*cur;		/* the batch being filled */
+
+	/* The hand-over between the reading thread and fn's. */
+	int			 threaded;
+	pthread_t		 tid;
+	int			 fd;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct batch		 b[CSV_NBATCH];
+	struct batch		*full[CSV_NBATCH]; /* queued for fn, in order */
+	size_t			 nfull;
+	struct batch		*free[CSV_NBATCH];
+	size_t			 nfree;
+	int			 stop;		/* fn stopped: read no more */
+	const char		*f[MAX_COLUMNS]; /* fn's view of a record */
 
 	char			 rbuf[CSV_CHUNK];
 	char			 ubuf[CSV_UTF8_CHUNK];
@@ -84,10 +131,8 @@ csvr_err(struct csvr *r, const char *fmt, ...)
 	if (r->status != 0)
 		return;
 	r->status = -1;
-	if (r->errlen == 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(r->err, r->errlen, fmt, ap);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
 	va_end(ap);
 }
 
@@ -113,6 +158,97 @@ field_cut(const unsigned char *s, size_t max)
 	return n;
 }
 
+/* ---------------------------------------------------------- batches */
+
+static void
+batch_free(struct batch *b)
+{
+	buf_free(&b->data);
+	free(b->foff);
+	free(b->flen);
+	free(b->ff);
+	free(b->row);
+	memset(b, 0, sizeof(*b));
+}
+
+static void
+batch_reset(struct batch *b)
+{
+	b->data.len = 0;
+	b->nf = b->nrow = 0;
+	b->last = 0;
+}
+
+/* Room for n more bytes of fields. */
+static void
+batch_room(struct batch *b, size_t n)
+{
+	size_t	 cap = b->data.cap ? b->data.cap : CSV_BATCH_BYTES;
+
+	if (b->data.cap - b->data.len >= n)
+		return;
+	while (cap - b->data.len < n)
+		cap *= 2;
+	b->data.p = xrealloc(b->data.p, cap);
+	b->data.cap = cap;
+}
+
+/* Give fn the records of b in order: 1 if it stopped, else 0. */
+static int
+batch_deliver(struct csvr *r, const struct batch *b)
+{
+	struct rawrow	 rr;
+	size_t		 i, k;
+
+	for (i = 0; i < b->nrow; i++) {
+		const struct brow *w = &b->row[i];
+
+		for (k = 0; k < w->nf; k++)
+			r->f[k] = b->data.p + b->foff[w->f0 + k];
+		memset(&rr, 0, sizeof(rr));
+		rr.row = w->row;
+		rr.nf = w->nf;
+		rr.f = r->f;
+		rr.len = b->flen + w->f0;
+		rr.ff = b->ff + w->f0;
+		rr.wide = w->wide;
+		rr.noeol = w->noeol;
+		if (r->fn(r->arg, &rr) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The batch being filled is full, or the last: deliver it at once, or
+ * queue it for fn's thread and take an empty one (waiting for it).
+ */
+static void
+batch_ready(struct csvr *r, int last)
+{
+	struct batch	*b = r->cur;
+
+	b->last = last;
+	if (!r->threaded) {
+		/* A stop in rows before an error wins, as fn saw them first. */
+		if (batch_deliver(r, b))
+			r->status = 1;
+		batch_reset(b);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->full[r->nfull++] = b;
+	pthread_cond_broadcast(&r->cv);
+	r->cur = NULL;
+	while (!last && r->nfree == 0)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (!last)
+		r->cur = r->free[--r->nfree];
+	if (r->stop && r->status == 0)
+		r->status = 1;
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* ---------------------------------------------------------- records */
 
 /* libcsv's field callback: append one field to the record. */
@@ -120,6 +256,7 @@ static void
 csvr_field(void *s, size_t len, void *arg)
 {
 	struct csvr	*r = arg;
+	struct batch	*b = r->cur;
 	unsigned char	 ff = 0;
 
 	if (r->status != 0)
@@ -141,21 +278,29 @@ csvr_field(void *s, size_t len, void *arg)
 		len = field_cut(s, MAX_FIELD_LEN);
 		ff = FF_TRUNC;
 	}
-	r->foff[r->nf] = r->data.len;
-	r->flen[r->nf] = len;
-	r->ff[r->nf] = ff;
+	if (b->nf == b->fcap) {
+		b->fcap = b->fcap ? b->fcap * 2 : 1024;
+		b->foff = xrealloc(b->foff, b->fcap * sizeof(*b->foff));
+		b->flen = xrealloc(b->flen, b->fcap * sizeof(*b->flen));
+		b->ff = xrealloc(b->ff, b->fcap * sizeof(*b->ff));
+	}
+	b->foff[b->nf] = b->data.len;
+	b->flen[b->nf] = len;
+	b->ff[b->nf++] = ff;
 	r->nf++;
-	buf_add(&r->data, s, len);
-	buf_addc(&r->data, '\0');
+	batch_room(b, len + 1);
+	memcpy(b->data.p + b->data.len, s, len);
+	b->data.len += len;
+	b->data.p[b->data.len++] = '\0';
 }
 
-/* libcsv's record callback: hand the record to fn and start a new one. */
+/* libcsv's record callback: close the record; hand over a full batch. */
 static void
 csvr_record(int c, void *arg)
 {
 	struct csvr	*r = arg;
-	struct rawrow	 rr;
-	size_t		 i;
+	struct batch	*b = r->cur;
+	struct brow	*w;
 
 	if (r->status != 0)
 		return;
@@ -163,21 +308,20 @@ csvr_record(int c, void *arg)
 		csvr_err(r, "more than %d data rows", MAX_ROWS);
 		return;
 	}
-	for (i = 0; i < r->nf; i++)
-		r->f[i] = r->data.p + r->foff[i];
-	memset(&rr, 0, sizeof(rr));
-	rr.row = ++r->nrec;
-	rr.nf = r->nf;
-	rr.f = r->f;
-	rr.len = r->flen;
-	rr.ff = r->ff;
-	rr.wide = r->wide;
-	rr.noeol = c == -1;
-	if (r->fn(r->arg, &rr) != 0)
-		r->status = 1;
+	if (b->nrow == b->rowcap) {
+		b->rowcap = b->rowcap ? b->rowcap * 2 : 256;
+		b->row = xrealloc(b->row, b->rowcap * sizeof(*b->row));
+	}
+	w = &b->row[b->nrow++];
+	w->row = ++r->nrec;
+	w->f0 = b->nf - r->nf;
+	w->nf = r->nf;
+	w->wide = r->wide;
+	w->noeol = c == -1;
 	r->nf = 0;
 	r->wide = 0;
-	buf_reset(&r->data);
+	if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
+		batch_ready(r, 0);
 }
 
 /* Feed text to libcsv and turn a refusal into a message. */
@@ -435,7 +579,10 @@ csvr_finish(struct csvr *r, size_t left)
 		csvr_err(r, "the file is empty (no header row)");
 }
 
-/* Read fd chunk by chunk to the end, or to the first error or stop. */
+/*
+ * Read fd chunk by chunk to the end, or to the first error or stop, then
+ * hand over the last batch.
+ */
 static void
 csvr_run(struct csvr *r, int fd)
 {
@@ -446,24 +593,96 @@ csvr_run(struct csvr *r, int fd)
 		k = read_full(fd, r->rbuf + keep, sizeof(r->rbuf) - keep);
 		if (k == -1) {
 			csvr_err(r, "read error: %s", strerror(errno));
-			return;
-		}
-		if (k == 0)
 			break;
+		}
+		if (k == 0) {
+			csvr_finish(r, keep);
+			break;
+		}
 		n = keep + (size_t)k;
 		left = csvr_chunk(r, n);
 		if (r->status != 0)
-			return;
+			break;
 		memmove(r->rbuf, r->rbuf + n - left, left);
 		r->off += n - left;
 		keep = left;
 	}
-	csvr_finish(r, keep);
+	batch_ready(r, 1);
+}
+
+/* The reading thread. */
+static void *
+csvr_thread(void *arg)
+{
+	struct csvr	*r = arg;
+
+	csvr_run(r, r->fd);
+	return NULL;
+}
+
+/*
+ * fn's side of a threaded read: deliver the batches in order until the
+ * last one, then wait for the reader. Returns 1 if fn stopped, else 0.
+ */
+static int
+csvr_consume(struct csvr *r)
+{
+	struct batch	*b;
+	int		 last, stopped = 0;
+
+	do {
+		pthread_mutex_lock(&r->mu);
+		while (r->nfull == 0)
+			pthread_cond_wait(&r->cv, &r->mu);
+		b = r->full[0];
+		r->nfull--;
+		memmove(r->full, r->full + 1, r->nfull * sizeof(*r->full));
+		pthread_mutex_unlock(&r->mu);
+		last = b->last;
+		if (!stopped)
+			stopped = batch_deliver(r, b);
+		batch_reset(b);
+		pthread_mutex_lock(&r->mu);
+		r->free[r->nfree++] = b;
+		r->stop |= stopped;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	} while (!last);
+	pthread_join(r->tid, NULL);
+	return stopped;
+}
+
+/* Start the reading thread (signals stay with the caller's); 0 or -1. */
+static int
+csvr_spawn(struct csvr *r, int fd)
+{
+	sigset_t	 all, old;
+	size_t		 i;
+	int		 e;
+
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	for (i = 1; i < CSV_NBATCH; i++)
+		r->free[r->nfree++] = &r->b[i];
+	r->fd = fd;
+	r->threaded = 1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(&r->tid, NULL, csvr_thread, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		r->threaded = 0;
+		r->nfree = 0;
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		return -1;
+	}
+	return 0;
 }
 
 /* Open path for reading: a regular file, not a link; fd or -1. */
 static int
-csvr_open(struct csvr *r, const char *path)
+csvr_open(struct csvr *r, const char *path, off_t *size)
 {
 	struct stat	 st;
 	int		 fd;
@@ -485,21 +704,21 @@ csvr_open(struct csvr *r, const char *path)
 		close(fd);
 		return -1;
 	}
+	*size = st.st_size;
 	return fd;
 }
 
 /* A reader for one file; free with csvr_free(). */
 static struct csvr *
-csvr_new(rawrow_fn fn, void *arg, char *err, size_t errlen)
+csvr_new(rawrow_fn fn, void *arg)
 {
 	struct csvr	*r;
 
 	r = xcalloc(1, sizeof(*r));
 	r->fn = fn;
 	r->arg = arg;
-	r->err = err;
-	r->errlen = errlen;
 	r->cd = (iconv_t)-1;
+	r->cur = &r->b[0];
 	csv_init(&r->cp, CSV_OPTS);
 	csv_set_realloc_func(&r->cp, csvr_realloc);
 	csv_set_blk_size(&r->cp, CSV_BLK_SIZE);
@@ -510,13 +729,20 @@ csvr_new(rawrow_fn fn, void *arg, char *err, size_t errlen)
 static void
 csvr_free(struct csvr *r)
 {
+	size_t	 i;
+
 	if (r == NULL)
 		return;
 	csv_free(&r->cp);
 	if (r->cd != (iconv_t)-1)
 		iconv_close(r->cd);
 	buf_free(&r->head);
-	buf_free(&r->data);
+	for (i = 0; i < CSV_NBATCH; i++)
+		batch_free(&r->b[i]);
+	if (r->threaded) {
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+	}
 	free(r);
 }
 
@@ -529,16 +755,22 @@ int
 load_csv(const char *path, rawrow_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct csvr	*r;
+	off_t		 size = 0;
 	int		 fd, rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	r = csvr_new(fn, arg, err, errlen);
-	if ((fd = csvr_open(r, path)) != -1) {
-		csvr_run(r, fd);
+	r = csvr_new(fn, arg);
+	if ((fd = csvr_open(r, path, &size)) != -1) {
+		if (size >= CSV_THREAD_MIN && csvr_spawn(r, fd) == 0)
+			r->status = csvr_consume(r) ? 1 : r->status;
+		else
+			csvr_run(r, fd);
 		close(fd);
 	}
 	rc = r->status;
+	if (rc == -1 && errlen > 0)
+		snprintf(err, errlen, "%s", r->err);
 	csvr_free(r);
 	return rc;
 }

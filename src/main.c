@@ -30,6 +30,10 @@ static const struct command {
 	    "[--user TEXT] [--item N] [--json]" },
 	{ "report", cmd_report, "report RUN [--format csv|xlsx|log] "
 	    "[-o PATH]" },
+	{ "users", cmd_users, "users [--email TEXT] [--status ST] [--sync S] "
+	    "[--since DATE] [--until DATE] [--page N] [--per-page N] [--json]" },
+	{ "user", cmd_user, "user EMAIL|ID [--sync S] [--json]" },
+	{ "status", cmd_status, "status [--json]" },
 	{ "approve", cmd_approve, "approve RUN [--reason TEXT]" },
 	{ "reject", cmd_reject, "reject RUN [--reason TEXT]" },
 	{ "cancel", cmd_cancel, "cancel RUN [--reason TEXT]" },

@@ -174,9 +174,11 @@ publish_pending(struct config *cfg, struct store *st)
 		if (store_publish_get(st, ids[i], &u[i].run, &sync, &u[i].path,
 		    &attempts) == 0) {
 			sy = config_sync(cfg, sync);
+			log_context(0, sync);
 			if (!closed(st, ids[i], u[i].run, u[i].path, sy, sync,
 			    attempts))
 				syncof[i] = xstrdup(sync);
+			log_context(0, NULL);
 		}
 		free(sync);
 	}

@@ -3,9 +3,9 @@
  *
  *	root, the rostersync user	every command
  *	rostersync-admins		every command
- *	rostersync-auditors		the read-only commands, which open the
- *					database read-only
- *	anyone else			nothing but version and help
+ *	rostersync-auditors		the read-only commands (they open
+ *					the database read-only)
+ *	anyone else			version and help
  *
  * The groups are created by sysusers.d (systemd/rostersync.sysusers); while
  * neither exists (a build tree, a machine without the package) roles are not

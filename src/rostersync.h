@@ -684,6 +684,7 @@ int		 store_attempt_each(struct store *, long long run, long long seq,
 size_t		 store_attempts_open(struct store *, long long **pairs);
 int		 store_item_copy(struct store *, long long from, long long seq,
 		    long long to, long long newseq);
+long long	 store_run_for_file(struct store *, long long file, int *status);
 size_t		 store_runs_with_pending(struct store *, long long **ids);
 int		 store_team_recount(struct store *, const char *sync);
 int		 store_runlog_put(struct store *, long long run, const char *);
@@ -956,6 +957,7 @@ int	 store_view_user_issues(struct store *, const char *sync,
 	    const char *key, int (*)(void *, long long run,
 	    const struct issueview *), void *);
 long long store_view_changes_since(struct store *, time_t since);
+char	*store_view_name(struct store *, const char *sync, const char *key);
 
 /* views.c: per-user status and the metrics (seeds 001, 004). EXIT_* */
 int	 cmd_users(struct config *, int, char **);

@@ -306,13 +306,17 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	size_t		 loglen = 0;
 	enum runstatus	 status;
 	int64_t		 t0;
-	int		 code, hook;
+	int		 code, hook, qstatus;
 
 	run_start(&r, cfg, st, sy, l, o);
 	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
 		fatal("open_memstream");
 	log_tee(logf);
-	if (store_run_insert(st, &r) == -1) {
+	if (l->id > 0 && !o->dry_run &&
+	    store_run_for_file(st, l->id, &qstatus) > 0 && qstatus == RS_QUEUED)
+		r.id = store_run_for_file(st, l->id, &qstatus);
+	if (r.id > 0 ? store_run_update(st, &r) == -1 :
+	    store_run_insert(st, &r) == -1) {
 		log_tee(NULL);
 		fclose(logf);
 		free(logtext);
@@ -610,6 +614,56 @@ recover(struct config *cfg, struct store *st)
 
 /* ------------------------------------------------------------ the queue */
 
+/* Every waiting file gets its Queued run first: history shows the queue. */
+static void
+queue_runs(struct config *cfg, struct store *st, const long long *ids,
+    size_t n, const struct runopts *o)
+{
+	struct ledger	 l;
+	struct sync	*sy;
+	struct run	 r;
+	size_t		 i;
+	int		 status;
+
+	for (i = 0; i < n && !o->dry_run; i++) {
+		if (store_file_get(st, ids[i], &l) != 0)
+			continue;
+		if ((sy = config_sync(cfg, l.sync)) != NULL &&
+		    (o->sync == NULL || strcmp(o->sync, l.sync) == 0) &&
+		    store_run_for_file(st, l.id, &status) == 0) {
+			run_start(&r, cfg, st, sy, &l, o);
+			r.status = RS_QUEUED;
+			free(r.report_base);	/* named when it starts */
+			r.report_base = NULL;
+			store_run_insert(st, &r);
+			run_free(&r);
+		}
+		ledger_free(&l);
+	}
+}
+
+/* A queued run someone cancelled: its file is set aside, not processed. */
+static int
+cancelled_in_queue(struct config *cfg, struct store *st,
+    const struct sync *sy, struct ledger *l)
+{
+	struct run	 r;
+	int		 status;
+	long long	 id = store_run_for_file(st, l->id, &status);
+
+	if (id == 0 || status != RS_CANCELLED || store_run_get(st, id, &r))
+		return 0;
+	log_context(id, sy->name);
+	log_msg(LOG_NOTICE, "%s was cancelled while queued: set aside, not "
+	    "processed", l->name);
+	fetch_after(cfg, st, sy, l->id);
+	store_file_set(st, l->id, "processed", l->local, id);
+	archive_input(cfg, st, l, &r);
+	log_context(0, NULL);
+	run_free(&r);
+	return 1;
+}
+
 static int
 process_queue(struct config *cfg, struct store *st, const struct runopts *o)
 {
@@ -620,11 +674,15 @@ process_queue(struct config *cfg, struct store *st, const struct runopts *o)
 	struct sync	*sy;
 
 	n = store_files_in_state(st, "fetched", &ids);
-	for (i = 0; i < n; i++) {
+	queue_runs(cfg, st, ids, n, o);
+	for (i = 0; i < n && !o->fetch_only; i++) {
 		if (store_file_get(st, ids[i], &l) != 0)
 			continue;
 		sy = config_sync(cfg, l.sync);
-		if (sy == NULL)
+		if (sy != NULL && !o->dry_run && cancelled_in_queue(cfg, st, sy,
+		    &l))
+			;
+		else if (sy == NULL)
 			log_warnx("%s is queued for sync %s, which the "
 			    "configuration no longer has; left in the spool",
 			    l.name, l.sync);
@@ -752,8 +810,7 @@ run_main(struct config *cfg, const struct runopts *o)
 		code = run_file(cfg, st, o);
 	else {
 		code = fetch_all(cfg, st, o);
-		if (!o->fetch_only)
-			code = worse(code, process_queue(cfg, st, o));
+		code = worse(code, process_queue(cfg, st, o));
 	}
 	expire_all(cfg, o);
 	store_close(st);

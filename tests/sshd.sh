@@ -85,6 +85,7 @@ sshd_start() {
 		"$SSHD" -D -e -f "$SSHD_DIR/sshd_config" \
 		    >>"$SSHD_DIR/sshd.log" 2>&1 &
 		SSHD_PID=$!
+		disown "$SSHD_PID"	# no "Killed" notice when it is stopped
 		for n in $(seq 1 50); do	# 5 seconds at most
 			if ! kill -0 "$SSHD_PID" 2>/dev/null; then
 				break
@@ -141,7 +142,6 @@ sshd_stop() {
 		kill -0 "$SSHD_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	wait "$SSHD_PID" 2>/dev/null
 	SSHD_PID=
 	return 0
 }

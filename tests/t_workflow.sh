@@ -75,6 +75,23 @@ eq "cancel a held run" "$?:$(status_of 3)" "0:cancelled"
 rs cancel 1 >"$TMP/cancel.out" 2>&1
 eq "an applied run cannot be cancelled" "$?" 1
 
+# --- fetch queues: a Queued run can be cancelled before it runs
+sandbox queue
+mk q1.csv $(people 5)
+rs fetch >/dev/null 2>&1
+eq "fetch: the file waits as a Queued run" "$(status_of 1)" queued
+contains "history shows it Queued" "$(rs history 2>/dev/null)" "Queued"
+rs cancel 1 --reason "wrong file" >/dev/null 2>&1
+eq "cancel a Queued run" "$?:$(status_of 1)" "0:cancelled"
+rs run >"$TMP/q.out" 2>&1
+eq "a cancelled queued file is not processed" "$(q "SELECT count(*) FROM users"):$(q "SELECT count(*) FROM runs")" "0:1"
+contains "the log says it was set aside" "$(cat "$TMP/q.out")" "cancelled while queued"
+check "the cancelled input is kept in archive/" test -f "$SPOOL/archive/hr/1-q1.csv"
+mk q2.csv $(people 6)
+rs fetch >/dev/null 2>&1
+rs run >/dev/null 2>&1
+eq "a queued run keeps its number when it runs" "$(status_of 2):$(q "SELECT count(*) FROM runs")" "success:2"
+
 # --- the apply hook: failures, retry, confirm
 sandbox hook "hook = { path = \"$TOP/tests/hook.py\"; args = [ \"$TMP/hook.log\", \"$TMP/ctl\" ]; timeout = 3; };"
 mkdir -p "$TMP/ctl"; : >"$TMP/hook.log"

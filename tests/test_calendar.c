@@ -6,6 +6,8 @@
  *						seconds), one a line, for
  *						t_systemd.sh to compare with
  *						systemd-analyze calendar
+ *	test_calendar --next-sync CONFIG	the next scheduled sync, as
+ *						status shows it
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +83,35 @@ next_mode(const char *expr, const char *after, const char *count)
 	return 0;
 }
 
+/* What `status` shows: "TIME (HOW)" for a configuration. */
+static int
+next_sync_mode(const char *path)
+{
+	struct config	 cfg;
+	struct errlist	 errs = { 0 };
+	const char	*how;
+	char		 out[64];
+	int		 rc;
+
+	if (config_load(path, &cfg, &errs) == -1) {
+		fprintf(stderr, "%s: %zu errors\n", path, errs.n);
+		rc = 3;
+	} else {
+		rc = next_sync(&cfg, out, sizeof(out), &how) == 0 ? 0 : 1;
+		printf("%s (%s)\n", out, how);
+	}
+	errlist_free(&errs);
+	config_free(&cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "--next") == 0)
 		return next_mode(argv[2], argv[3], argv[4]);
+	if (argc == 3 && strcmp(argv[1], "--next-sync") == 0)
+		return next_sync_mode(argv[2]);
 
 	expect("UTC", "*:0/15", BASE, 1767226500);
 	expect("UTC", "*:00/10", BASE, 1767226200);

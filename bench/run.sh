@@ -1,0 +1,326 @@
+#!/bin/bash
+# make bench: wall time and peak memory of rostersync on a million-row HR
+# export, against the peers in ../shared/bench/, with the generator's truth
+# checked in every run. Not part of `make check`.
+#
+#   1 initial load     1M creates into an empty directory, reports included
+#   2 daily run        the next day: 5,000 creates and deletes, 10,000
+#                      updates, 5,000 manager changes; counts == truth
+#   3 unchanged        the same rows again (one more newline): no items
+#   4 changes-200k     a next day with ~200,000 changed fields, then
+#                      `rostersync report RUN` alone in XLSX and CSV
+#   5 XLSX read        100,000 rows x 12 columns saved by LibreOffice:
+#                      bench/rsbench (load_xlsx() alone) vs openpyxl vs
+#                      `unzip -p` of the sheet (the inflate time)
+#   6 peers            peer_python_diff.py and peer_sqlite_diff.sh on the
+#                      pair of case 2, their counts checked too
+#
+# Inputs are generated once and kept in bench/cache/ (git-ignored); the
+# runs happen in bench/cache/work/, remade each time. Without
+# ../shared/bench the exports come from tests/genexport.py and the peers
+# are skipped. Exit status: 0, or 1 when a count is wrong or a step fails
+# (missed performance targets are printed, not fatal).
+#
+# Environment: BUILD (build/release), BENCH_ROWS (1000000), PYTHON
+# (/usr/bin/python3), SHARED (../shared/bench), BENCH_SKIP_PEERS=1.
+set -u
+cd "$(dirname "$0")/.."
+TOP=$PWD
+BUILD=${BUILD:-build/release}
+RS=$TOP/$BUILD/rostersync
+RSB=$TOP/$BUILD/rsbench
+ROWS=${BENCH_ROWS:-1000000}
+XROWS=100000
+PYTHON=${PYTHON:-/usr/bin/python3}
+SHARED=${SHARED:-$TOP/../shared/bench}
+CACHE=$TOP/bench/cache
+WORK=$CACHE/work
+TIME=/usr/bin/time
+failed=0
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+bad() { say "FAIL: $*"; failed=1; }
+
+[ -x "$TIME" ] || die "$TIME is missing (Debian package 'time'; make deps)"
+[ -x "$RS" ] || die "$RS is missing (make BUILD=$BUILD)"
+[ -x "$RSB" ] || die "$RSB is missing (make BUILD=$BUILD $BUILD/rsbench)"
+command -v sqlite3 >/dev/null || die "the sqlite3 shell is missing (make deps)"
+mkdir -p "$CACHE"
+
+# ------------------------------------------------------------ the inputs
+
+if [ -f "$SHARED/gen_hr.py" ]; then
+	GEN="$PYTHON $SHARED/gen_hr.py" gname=gen_hr
+	peers=1
+else
+	say "bench: $SHARED is absent: exports from tests/genexport.py," \
+	    "no peers, no openpyxl"
+	GEN="$PYTHON $TOP/tests/genexport.py" gname=genexport
+	peers=0
+fi
+[ "${BENCH_SKIP_PEERS:-0}" = 1 ] && peers=0
+in=$CACHE/$gname-$ROWS
+
+# cached FILE CMD...: unless FILE exists, run CMD with FILE.part as its
+# last argument, then rename it: an interrupted run leaves no half file.
+cached() {
+	local f=$1
+	shift
+	[ -s "$f" ] && return 0
+	say "bench: generating $(basename "$f")"
+	"$@" "$f.part" && mv "$f.part" "$f" ||
+	    { rm -f "$f.part"; die "cannot generate $f"; }
+}
+# to_xlsx CSV OUT: LibreOffice as HR's spreadsheet (UTF-8 in, dates found).
+to_xlsx() {
+	local tmp=$CACHE/lo-out
+	rm -rf "$tmp"
+	soffice -env:UserInstallation="file://$CACHE/lo-profile" --headless \
+	    --infilter="CSV:44,34,76,1,,1033,false,true" --convert-to xlsx \
+	    --outdir "$tmp" "$1" >/dev/null 2>&1 &&
+	    mv "$tmp/$(basename "$1" .csv).xlsx" "$2"
+	local rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+cached "$in-day1.csv" $GEN --rows "$ROWS" --seed 1 -o
+cached "$in-day2.csv" $GEN --mutate "$in-day1.csv" --seed 2 \
+    --truth "$in-day2.json" -o
+# ~200,000 changed fields: 16% of the rows get 1 or 2 new values.
+cached "$in-upd.csv" $GEN --mutate "$in-day1.csv" --seed 3 \
+    --update-rate 0.16 --delete-rate 0 --hire-rate 0 --manager-rate 0 \
+    --truth "$in-upd.json" -o
+xin=$CACHE/$gname-x$XROWS
+cached "$xin.csv" $GEN --rows "$XROWS" --seed 5 -o
+if command -v soffice >/dev/null; then
+	cached "$xin.xlsx" to_xlsx "$xin.csv"
+else
+	say "bench: soffice is missing: no XLSX case (make deps)"
+fi
+
+# ------------------------------------------------------------ measuring
+
+# Results, in the order measured: name, wall seconds, peak RSS in MB.
+names=() walls=() rsss=()
+declare -A WALL RSS
+
+# measure NAME CMD...: run CMD under /usr/bin/time -v (its stdout and
+# stderr in $WORK/NAME.out and .err); returns CMD's status. With REPEAT=N
+# in its environment the command runs N times and the fastest counts
+# (for the sub-second cases, where a stray process on the machine would
+# otherwise decide the ratio).
+measure() {
+	local name=$1 tf=$WORK/$1.time rc wall rss k best="" brss=0
+	shift
+	for ((k = 0; k < ${REPEAT:-1}; k++)); do
+		$TIME -v -o "$tf" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
+		rc=$?
+		wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+		    n = split($2, t, ":"); s = 0
+		    for (i = 1; i <= n; i++) s = s * 60 + t[i]
+		    printf "%.2f", s }' "$tf")
+		rss=$(awk -F': ' '/Maximum resident set size/ {
+		    printf "%.0f", $2 / 1024 }' "$tf")
+		[ "$rc" = 0 ] || break
+		if [ -z "$best" ] || awk -v a="$wall" -v b="$best" \
+		    'BEGIN { exit !(a < b) }'; then best=$wall; fi
+		[ "$rss" -gt "$brss" ] && brss=$rss
+	done
+	[ -n "$best" ] && wall=$best rss=$brss
+	names+=("$name") walls+=("$wall") rsss+=("$rss")
+	WALL[$name]=$wall RSS[$name]=$rss
+	say "bench: $name: $wall s, $rss MB (exit $rc)"
+	return $rc
+}
+
+truth() {
+	$PYTHON -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+	    "$1" "$2"
+}
+q() { sqlite3 -bail "$WORK/spool/rostersync.db" "$1"; }
+last_run() { q "SELECT max(id) FROM runs"; }
+# Changed fields of a run's update and manager items.
+changed_fields() {
+	q "SELECT count(*) FROM changes c JOIN items i ON i.run_id = c.run_id \
+AND i.seq = c.seq WHERE c.run_id = $1 AND i.type IN ('update','manager')"
+}
+expect() {	# expect WHAT GOT WANT
+	if [ "$2" == "$3" ]; then say "  ok  $1 = $2"; else
+		bad "$1: got '$2', want '$3'"; fi
+}
+# check_truth RUN TRUTH.json: the run's counts against the generator's.
+check_truth() {
+	expect "run $1 status" "$(q "SELECT status FROM runs WHERE id = $1")" \
+	    success
+	expect "creates" "$(q "SELECT n_create FROM runs WHERE id = $1")" \
+	    "$(truth "$2" creates)"
+	expect "deletes" "$(q "SELECT n_delete FROM runs WHERE id = $1")" \
+	    "$(truth "$2" deletes)"
+	expect "updates" "$(q "SELECT n_update FROM runs WHERE id = $1")" \
+	    "$(truth "$2" updates)"
+	expect "manager changes" \
+	    "$(q "SELECT n_manager FROM runs WHERE id = $1")" \
+	    "$(truth "$2" manager_changes)"
+	expect "changed fields" "$(changed_fields "$1")" \
+	    "$(truth "$2" field_changes)"
+}
+# drop FILE NAME: an export into the drop-zone, settled.
+drop() {
+	cp "$1" "$WORK/drop/$2"
+	touch -d '-1 hour' "$WORK/drop/$2"
+}
+# The phase times of a run from its log lines (loaded, diff, applied).
+phases() {
+	sed -n 's/.*loaded .* in \([0-9]*\) ms/load+scan \1 ms/p;
+	    s/.*diff: .* in \([0-9]*\) ms/, to diff \1 ms/p;
+	    s/.*transaction in \([0-9]*\) ms/, apply \1 ms/p' "$1" | tr -d '\n'
+}
+RSC=("$RS" -c "$WORK/bench.conf")
+
+rm -rf "$WORK"
+mkdir -p "$WORK/drop" "$WORK/spool"
+install -m 0600 bench/bench.conf "$WORK/bench.conf"
+say "bench: $ROWS rows, $("$RS" version 2>/dev/null | head -1), $(nproc) CPUs"
+
+# 1. initial load
+drop "$in-day1.csv" day1.csv
+measure "initial load" "${RSC[@]}" run || bad "initial load: exit status not 0"
+say "  $(phases "$WORK/initial load.err")"
+expect "initial creates" "$(q "SELECT n_create FROM runs WHERE id = 1")" \
+    "$ROWS"
+rm -rf "$WORK/snap"
+cp -a "$WORK/spool" "$WORK/snap"	# the directory after day 1
+
+# 2. daily run
+drop "$in-day2.csv" day2.csv
+measure "daily run" "${RSC[@]}" run || bad "daily run: exit status not 0"
+say "  $(phases "$WORK/daily run.err")"
+check_truth "$(last_run)" "$in-day2.json"
+
+# 3. unchanged re-run: the same rows, other bytes (not a duplicate)
+cp "$in-day2.csv" "$WORK/day3.csv"
+printf '\n' >>"$WORK/day3.csv"
+drop "$WORK/day3.csv" day3.csv
+rm -f "$WORK/day3.csv"
+measure "unchanged re-run" "${RSC[@]}" run || bad "unchanged: exit status not 0"
+say "  $(phases "$WORK/unchanged re-run.err")"
+r=$(last_run)
+expect "unchanged: run $r status" \
+    "$(q "SELECT status FROM runs WHERE id = $r")" success
+expect "unchanged: items" "$(q "SELECT count(*) FROM items WHERE run_id = $r")" 0
+
+# 4. ~200,000 changes on the day-1 directory, and their reports alone
+rm -rf "$WORK/spool"
+mv "$WORK/snap" "$WORK/spool"
+drop "$in-upd.csv" upd.csv
+measure "changes-200k run" "${RSC[@]}" run || bad "changes-200k: exit status not 0"
+r=$(last_run)
+check_truth "$r" "$in-upd.json"
+measure "report xlsx 200k" "${RSC[@]}" report "$r" --format xlsx \
+    -o "$WORK/report.xlsx" || bad "report xlsx: exit status not 0"
+measure "report csv 200k" "${RSC[@]}" report "$r" --format csv \
+    -o "$WORK/report.csv" || bad "report csv: exit status not 0"
+nchg=$(q "SELECT count(*) FROM changes WHERE run_id = $r")
+say "  the report holds $nchg changes"
+rm -rf "$WORK/spool"		# 600 MB per million users
+
+# 5. XLSX read
+if [ -s "$xin.xlsx" ]; then
+	REPEAT=5 measure "xlsx read (rsbench)" "$RSB" xlsx "$xin.xlsx" ||
+	    bad "rsbench xlsx: exit status not 0"
+	"$RSB" csv "$xin.csv" >"$WORK/csv-digest" ||
+	    bad "rsbench csv: exit status not 0"
+	# The same cells as the CSV LibreOffice read (rows, bytes, digest).
+	expect "xlsx rows, bytes and digest = the CSV's" \
+	    "$(cat "$WORK/xlsx read (rsbench).out")" "$(cat "$WORK/csv-digest")"
+	REPEAT=5 measure "xlsx inflate (unzip -p)" sh -c \
+	    "unzip -p '$xin.xlsx' xl/worksheets/sheet1.xml >/dev/null" ||
+	    bad "unzip: exit status not 0"
+	if [ "$peers" = 1 ] && [ -f "$SHARED/xlsx_read_openpyxl.py" ]; then
+		measure "xlsx read (openpyxl)" "$PYTHON" \
+		    "$SHARED/xlsx_read_openpyxl.py" "$xin.xlsx" ||
+		    bad "openpyxl: exit status not 0"
+		expect "openpyxl rows" \
+		    "$(cat "$WORK/xlsx read (openpyxl).err")" \
+		    "rows=$((XROWS + 1))"
+	fi
+fi
+
+# 6. the peers, on the pair of the daily run
+counts_py() {	# the counts of gen_hr's truth, as "k=v ..."
+	$PYTHON -c 'import json,sys
+d = json.loads(sys.argv[1])
+print(" ".join("%s=%s" % (k, d[k]) for k in ("creates", "deletes",
+    "updates", "manager_changes", "changed_rows", "field_changes")))' "$1"
+}
+if [ "$peers" = 1 ]; then
+	want=$(counts_py "$(cat "$in-day2.json")")
+	measure "peer python diff" "$PYTHON" "$SHARED/peer_python_diff.py" \
+	    "$in-day1.csv" "$in-day2.csv" "$WORK/peer-items.csv" ||
+	    bad "peer_python_diff.py: exit status not 0"
+	expect "python peer counts" \
+	    "$(counts_py "$(tail -1 "$WORK/peer python diff.err")")" "$want"
+	measure "peer sqlite3 diff" sh "$SHARED/peer_sqlite_diff.sh" \
+	    "$in-day1.csv" "$in-day2.csv" "$WORK/peer-sqlite" ||
+	    bad "peer_sqlite_diff.sh: exit status not 0"
+	expect "sqlite3 peer counts" \
+	    "$(tail -1 "$WORK/peer sqlite3 diff.out")" "$want"
+	rm -rf "$WORK/peer-items.csv" "$WORK/peer-sqlite"
+fi
+
+# ------------------------------------------------------------ the table
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
+	if (a == "" || b == "" || b + 0 == 0) print "n/a";
+	else printf "%.3f", a / b }'; }
+# target LABEL A B OP LIMIT: the ratio A/B, and whether it meets OP LIMIT.
+target() {
+	local r v
+	r=$(ratio "$2" "$3")
+	if [ "$r" = n/a ]; then v="n/a"
+	elif awk -v r="$r" -v l="$5" -v op="$4" 'BEGIN {
+	    exit !(op == "<=" ? r <= l + 0 : r >= l + 0) }'; then v=ok
+	else v=MISSED; fi
+	printf '  %-44s %7s  (target %s %s)  %s\n' "$1" "$r" "$4" "$5" "$v"
+}
+has() { [ -n "${WALL[$1]:-}" ]; }
+
+echo
+printf '%-28s %9s %13s\n' "case ($ROWS rows)" "wall s" "peak RSS MB"
+for i in "${!names[@]}"; do
+	printf '%-28s %9s %13s\n' "${names[$i]}" "${walls[$i]}" "${rsss[$i]}"
+done
+echo
+echo "ratios (wall time):"
+if has "peer python diff"; then
+	target "daily run / python peer" "${WALL[daily run]}" \
+	    "${WALL[peer python diff]}" "<=" 0.100
+	target "daily run / sqlite3 peer" "${WALL[daily run]}" \
+	    "${WALL[peer sqlite3 diff]}" "<=" 0.143
+	target "initial load / python peer" "${WALL[initial load]}" \
+	    "${WALL[peer python diff]}" "<=" 0.333
+fi
+target "unchanged re-run / daily run" "${WALL[unchanged re-run]}" \
+    "${WALL[daily run]}" "<=" 0.5
+if has "xlsx read (rsbench)"; then
+	target "xlsx read / inflate" "${WALL[xlsx read (rsbench)]}" \
+	    "${WALL[xlsx inflate (unzip -p)]}" "<=" 3
+	has "xlsx read (openpyxl)" && target "openpyxl / xlsx read" \
+	    "${WALL[xlsx read (openpyxl)]}" "${WALL[xlsx read (rsbench)]}" \
+	    ">=" 6
+fi
+echo "memory (peak RSS MB):"
+printf '  %-44s %7s  (target <= 256)  %s\n' "daily run" \
+    "${RSS[daily run]}" "$([ "${RSS[daily run]}" -le 256 ] && echo ok ||
+    echo MISSED)"
+has "xlsx read (rsbench)" && printf '  %-44s %7s  (target < 64)  %s\n' \
+    "xlsx read" "${RSS[xlsx read (rsbench)]}" \
+    "$([ "${RSS[xlsx read (rsbench)]}" -lt 64 ] && echo ok || echo MISSED)"
+echo
+if [ "$failed" != 0 ]; then
+	echo "bench: FAILED: a count differs from the truth or a step failed" \
+	    "(see above and $WORK)"
+	exit 1
+fi
+echo "bench: every count equals the generator's truth"

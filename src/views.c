@@ -1,0 +1,1627 @@
+/*
+ * The per-user views of seeds 001 and 004 and the metrics: users (one row
+ * per user: email, latest sync, sync and status; filters and paging),
+ * user (one user's source and directory identity, overview, failure
+ * alert, last sync activity and full history) and status (the metric
+ * cards and each sync's last run). Read-only; --json with stable shapes
+ * (README.md).
+ *
+ * A user is a key of a sync. Their status is the first of these that
+ * holds:
+ *
+ *   In Progress	a run of their sync is in progress now.
+ *   Failed		an unresolved failure: an item for the key with status
+ *			failed (not in a dry run) that no later item of the same
+ *			sync, key and type reached applied or confirmed; or the
+ *			sync's latest applied export run skipped their row (a
+ *			user_skipped issue for the key).
+ *   Completed with Warning
+ *			the latest applied export run with an item or an issue
+ *			for the key has a warning issue for it
+ *			(manager_not_found, manager_cycle, seat_limit_reached).
+ *   Synced		in the directory (active or deactivated).
+ *   Never Synced	not in the directory and never applied: the key is
+ *			only in issues, or in items that were not applied (dry
+ *			runs, held, rejected or cancelled runs).
+ *
+ * An applied export run applied a whole export: not a dry run nor a
+ * retry, with status success, needs_attention or approved, or
+ * above_threshold with items applied (on_threshold = "hold_deletes"); the
+ * SQL is VIEW_EXPORT_RUNS in store.c. A user's latest sync is the finish
+ * of their sync's latest applied export run (when everyone in the
+ * directory was last brought in step); for a key not in the directory,
+ * of the latest run that named it. The alert's failure count is the
+ * unresolved failed items, plus one when the latest applied export run
+ * skipped the row.
+ *
+ * Listed: everyone in the directory, and every key outside it that an
+ * issue or an unapplied item names, except a key that was in the
+ * directory once and left it (deleted, purged) with nothing failed or
+ * warned since.
+ *
+ * Scale: what makes a status other than Synced is rare (failed items, the
+ * issues of applied runs, keys outside the directory). Those facts are
+ * read once per command into a hash map; then the directory is read once
+ * in email order, each row looked up, counted and, on the page, printed:
+ * no query per user.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define USERS_PER_PAGE	10	/* the seed's default */
+#define USERS_MAX_PAGE	1000	/* --per-page at most */
+#define CHANGES_WINDOW	86400	/* "changes in the last 24 h" */
+
+enum ustatus {
+	US_IN_PROGRESS, US_FAILED, US_WARNING, US_SYNCED, US_NEVER, US__COUNT
+};
+
+static const struct {
+	const char	*slug;
+	const char	*label;
+} ustatus_names[US__COUNT] = {
+	[US_IN_PROGRESS] = { "in_progress", "In Progress" },
+	[US_FAILED] = { "failed", "Failed" },
+	[US_WARNING] = { "completed_with_warning", "Completed with Warning" },
+	[US_SYNCED] = { "synced", "Synced" },
+	[US_NEVER] = { "never_synced", "Never Synced" },
+};
+
+/* A sync: what its runs say, and its configuration. */
+struct vsync {
+	const char	*name;		/* arena */
+	struct sync	*cf;		/* NULL: not in the configuration */
+	long long	 in_progress;	/* runs in progress now */
+	long long	 applied;	/* latest applied export run, or 0 */
+	time_t		 applied_at;	/* its finish: the users' latest sync */
+	long long	 last;		/* latest run of any kind, or 0 */
+	long long	 active;	/* active users in the directory */
+};
+
+/* A key the facts say something about; most users have none. */
+struct vuser {
+	const char	*sync, *key;	/* arena */
+	const char	*email, *name;	/* outside the directory: latest item */
+	long long	 failures;	/* unresolved failed items */
+	long long	 warn_run;	/* latest applied export run warning it */
+	long long	 touch_run;	/* latest applied export run naming it */
+	time_t		 seen_at;	/* outside: the latest run naming it */
+	unsigned	 flags;
+};
+#define VU_SKIPPED	0x01	/* the latest applied export run skipped it */
+#define VU_EXTRA	0x02	/* not in the directory */
+#define VU_GONE		0x04	/* not in the directory, but it was once */
+
+/* One failed item while the facts are read. */
+struct vfail {
+	uint32_t	 user;		/* in facts.u */
+	uint32_t	 tk;		/* in facts.tkdone */
+	long long	 run;
+};
+
+struct facts {
+	struct arena	 a;
+	struct vsync	*sy;
+	size_t		 nsy;
+	struct vuser	*u;
+	size_t		 nu, ucap;
+	struct strmap	 map;		/* "sync\0key" -> index in u */
+	struct buf	 kb;		/* scratch for lookups */
+	struct vfail	*fail;
+	size_t		 nfail, failcap;
+	struct strmap	 tk;		/* "sync\0key\0type" -> tkdone */
+	long long	*tkdone;	/* latest later run that applied it */
+	size_t		 ntk;
+	long long	 min_run;	/* scratch: the earliest run of a pass */
+	int		 next_done;	/* the next sync is computed */
+	int		 next_rc;
+	time_t		 next_at;
+	const char	*next_how;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int
+ustatus_parse(const char *s)
+{
+	char	 norm[64];
+	size_t	 i;
+	int	 k;
+
+	for (i = 0; s[i] != '\0' && i < sizeof(norm) - 1; i++)
+		norm[i] = s[i] == '-' || s[i] == ' ' ? '_' : s[i];
+	norm[i] = '\0';
+	for (k = 0; k < US__COUNT; k++)
+		if (strcasecmp(s, ustatus_names[k].label) == 0 ||
+		    strcasecmp(norm, ustatus_names[k].slug) == 0)
+			return k;
+	if (strcasecmp(norm, "warning") == 0)
+		return US_WARNING;
+	return -1;
+}
+
+static struct store *
+view_open(struct config *cfg)
+{
+	char		 err[MAX_ERRMSG];
+	struct store	*st;
+
+	if ((st = store_open(cfg->database, 1, err, sizeof(err))) == NULL)
+		log_msg(LOG_ERR, "%s", err);
+	return st;
+}
+
+static int
+no_database(const struct config *cfg)
+{
+	return access(cfg->database, F_OK) == -1 && errno == ENOENT;
+}
+
+/* ,"k":"v" (null for NULL); the first member of an object without comma. */
+static void
+jkv(struct buf *b, const char *k, const char *v)
+{
+	if (b->len > 0 && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
+		buf_addc(b, ',');
+	json_str(b, k, strlen(k));
+	buf_addc(b, ':');
+	if (v == NULL)
+		buf_adds(b, "null");
+	else
+		json_str(b, v, strlen(v));
+}
+
+static void
+jnum(struct buf *b, const char *k, long long n)
+{
+	jkv(b, k, "");
+	b->len -= 2;
+	buf_printf(b, "%lld", n);
+}
+
+static void
+jbool(struct buf *b, const char *k, int v)
+{
+	jkv(b, k, "");
+	b->len -= 2;
+	buf_adds(b, v ? "true" : "false");
+}
+
+/* A time as UTC ISO 8601, null for 0. */
+static void
+jtime(struct buf *b, const char *k, time_t t)
+{
+	char	 iso[21];
+
+	time_iso(t, iso);
+	jkv(b, k, t ? iso : NULL);
+}
+
+/* A run id, null for 0. */
+static void
+jrun(struct buf *b, const char *k, long long id)
+{
+	if (id > 0)
+		jnum(b, k, id);
+	else
+		jkv(b, k, NULL);
+}
+
+/* A --since or --until bound; a bare date given to --until includes it. */
+static int
+view_when(const char *s, time_t *out, int until)
+{
+	if ((*out = time_parse_iso(s)) == (time_t)-1) {
+		log_warnx("'%s' is not a date (YYYY-MM-DD or "
+		    "YYYY-MM-DDTHH:MM[:SS], UTC)", s);
+		return -1;
+	}
+	if (until && strchr(s, 'T') == NULL && strchr(s, ' ') == NULL)
+		*out += 86400;
+	return 0;
+}
+
+/* -------------------------------------------------------------- facts */
+
+/* "sync\0key" (and "\0type" when type >= 0) in f->kb. */
+static void
+fkey(struct facts *f, const char *sync, const char *key, int type)
+{
+	buf_reset(&f->kb);
+	buf_add(&f->kb, sync, strlen(sync) + 1);
+	buf_adds(&f->kb, key);
+	if (type >= 0) {
+		buf_addc(&f->kb, '\0');
+		buf_printf(&f->kb, "%d", type);
+	}
+	if (f->kb.p == NULL)
+		buf_adds(&f->kb, "");
+}
+
+static struct vuser *
+vuser_find(struct facts *f, const char *sync, const char *key)
+{
+	uint32_t	 i;
+
+	fkey(f, sync, key, -1);
+	i = strmap_get(&f->map, f->kb.p, f->kb.len);
+	return i == STRMAP_NONE ? NULL : &f->u[i];
+}
+
+static uint32_t
+vuser_get(struct facts *f, const char *sync, const char *key)
+{
+	struct vuser	*u;
+	char		*k;
+	uint32_t	 i;
+
+	fkey(f, sync, key, -1);
+	if ((i = strmap_get(&f->map, f->kb.p, f->kb.len)) != STRMAP_NONE)
+		return i;
+	if (f->nu == f->ucap) {
+		f->ucap = f->ucap ? f->ucap * 2 : 256;
+		f->u = xrealloc(f->u, f->ucap * sizeof(*f->u));
+	}
+	k = arena_alloc(&f->a, f->kb.len + 1);
+	memcpy(k, f->kb.p, f->kb.len + 1);
+	i = (uint32_t)f->nu++;
+	u = &f->u[i];
+	memset(u, 0, sizeof(*u));
+	u->sync = k;
+	u->key = k + strlen(sync) + 1;
+	strmap_put(&f->map, k, f->kb.len, i);
+	return i;
+}
+
+static struct vsync *
+vsync_find(struct facts *f, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < f->nsy; i++)
+		if (strcmp(f->sy[i].name, name) == 0)
+			return &f->sy[i];
+	return NULL;
+}
+
+static struct vsync *
+vsync_add(struct facts *f, const char *name)
+{
+	struct vsync	*s;
+
+	f->sy = xrealloc(f->sy, (f->nsy + 1) * sizeof(*f->sy));
+	s = &f->sy[f->nsy++];
+	memset(s, 0, sizeof(*s));
+	s->name = arena_strndup(&f->a, name, strlen(name));
+	return s;
+}
+
+static int
+on_sync(void *arg, const struct syncrow *r)
+{
+	struct facts	*f = arg;
+	struct vsync	*s = vsync_find(f, r->sync);
+
+	if (s == NULL)
+		s = vsync_add(f, r->sync);
+
+	s->in_progress = r->in_progress;
+	s->applied = r->applied;
+	s->last = r->last;
+	s->active = r->active;
+	return 0;
+}
+
+/* The configured syncs in their order, then others the runs know. */
+static int
+load_syncs(struct facts *f, struct config *cfg, struct store *st)
+{
+	struct run	 r;
+	size_t		 i;
+
+	for (i = 0; i < cfg->nsyncs; i++)
+		vsync_add(f, cfg->syncs[i].name);
+	if (store_view_syncs(st, on_sync, f) == -1)
+		return -1;
+	for (i = 0; i < f->nsy; i++) {
+		f->sy[i].cf = config_sync(cfg, f->sy[i].name);
+		if (f->sy[i].applied > 0 &&
+		    store_run_get(st, f->sy[i].applied, &r) == 0) {
+			f->sy[i].applied_at = r.finished ? r.finished :
+			    r.started;
+			run_free(&r);
+		}
+	}
+	return 0;
+}
+
+static int
+on_failed(void *arg, const struct keyrow *r)
+{
+	struct facts	*f = arg;
+	struct vfail	*v;
+	uint32_t	 tk;
+	char		*k;
+
+	if (f->nfail == f->failcap) {
+		f->failcap = f->failcap ? f->failcap * 2 : 64;
+		f->fail = xrealloc(f->fail, f->failcap * sizeof(*f->fail));
+	}
+	v = &f->fail[f->nfail++];
+	v->user = vuser_get(f, r->sync, r->key);
+	v->run = r->run;
+	fkey(f, r->sync, r->key, r->type);
+	if ((tk = strmap_get(&f->tk, f->kb.p, f->kb.len)) == STRMAP_NONE) {
+		k = arena_alloc(&f->a, f->kb.len + 1);
+		memcpy(k, f->kb.p, f->kb.len + 1);
+		f->tkdone = xrealloc(f->tkdone, (f->ntk + 1) *
+		    sizeof(*f->tkdone));
+		f->tkdone[f->ntk] = 0;
+		tk = (uint32_t)f->ntk++;
+		strmap_put(&f->tk, k, f->kb.len, tk);
+	}
+	v->tk = tk;
+	if (f->min_run == 0 || r->run < f->min_run)
+		f->min_run = r->run;
+	return 0;
+}
+
+static int
+on_done(void *arg, const struct keyrow *r)
+{
+	struct facts	*f = arg;
+	uint32_t	 tk;
+
+	fkey(f, r->sync, r->key, r->type);
+	if ((tk = strmap_get(&f->tk, f->kb.p, f->kb.len)) != STRMAP_NONE &&
+	    r->run > f->tkdone[tk])
+		f->tkdone[tk] = r->run;
+	return 0;
+}
+
+/* Failed items that nothing later applied, counted per user. */
+static int
+load_failures(struct facts *f, struct store *st)
+{
+	size_t	 i;
+
+	f->min_run = 0;
+	if (store_view_failed(st, on_failed, f) == -1)
+		return -1;
+	if (f->nfail == 0)
+		return 0;
+	if (store_view_done_after(st, f->min_run, on_done, f) == -1)
+		return -1;
+	for (i = 0; i < f->nfail; i++)
+		if (f->tkdone[f->fail[i].tk] < f->fail[i].run)
+			f->u[f->fail[i].user].failures++;
+	return 0;
+}
+
+struct skipctx {
+	struct facts		*f;
+	const struct vsync	*s;
+};
+
+static int
+on_skip(void *arg, const struct issueview *v)
+{
+	struct skipctx	*c = arg;
+	uint32_t	 i;
+
+	if (v->type == ISS_USER_SKIPPED && v->key[0] != '\0') {
+		i = vuser_get(c->f, c->s->name, v->key);
+		c->f->u[i].flags |= VU_SKIPPED;
+	}
+	return 0;
+}
+
+static int
+on_warning(void *arg, const struct keyrow *r)
+{
+	struct facts	*f = arg;
+	uint32_t	 i = vuser_get(f, r->sync, r->key);
+	struct vuser	*u = &f->u[i];	/* after vuser_get: it may move u */
+
+	if (r->run > u->warn_run)
+		u->warn_run = r->run;
+	if (f->min_run == 0 || r->run < f->min_run)
+		f->min_run = r->run;
+	return 0;
+}
+
+static int
+on_touch(void *arg, const struct keyrow *r)
+{
+	struct vuser	*u = vuser_find(arg, r->sync, r->key);
+
+	if (u != NULL && r->run > u->touch_run)
+		u->touch_run = r->run;
+	return 0;
+}
+
+static int
+on_extra(void *arg, const struct keyrow *r)
+{
+	struct facts	*f = arg;
+	uint32_t	 i = vuser_get(f, r->sync, r->key);
+	struct vuser	*u = &f->u[i];	/* after vuser_get: it may move u */
+
+	u->flags |= VU_EXTRA | (r->gone ? VU_GONE : 0);
+	u->email = arena_strndup(&f->a, r->email, strlen(r->email));
+	u->name = arena_strndup(&f->a, r->name, strlen(r->name));
+	u->seen_at = r->when;
+	return 0;
+}
+
+/*
+ * Read every fact a status needs, from one snapshot. The caller holds
+ * the read transaction; free with facts_free() either way.
+ */
+static int
+facts_load(struct facts *f, struct config *cfg, struct store *st)
+{
+	struct skipctx	 c;
+	size_t		 i;
+
+	memset(f, 0, sizeof(*f));
+	if (load_syncs(f, cfg, st) == -1 || load_failures(f, st) == -1)
+		return -1;
+	c.f = f;
+	for (i = 0; i < f->nsy; i++) {
+		c.s = &f->sy[i];
+		if (f->sy[i].applied > 0 &&
+		    store_issue_each(st, f->sy[i].applied, on_skip, &c) == -1)
+			return -1;
+	}
+	f->min_run = 0;
+	if (store_view_warnings(st, on_warning, f) == -1)
+		return -1;
+	if (f->min_run > 0 &&
+	    store_view_touches(st, f->min_run, on_touch, f) == -1)
+		return -1;
+	return store_view_extras(st, on_extra, f);
+}
+
+static void
+facts_free(struct facts *f)
+{
+	arena_free(&f->a);
+	free(f->sy);
+	free(f->u);
+	strmap_free(&f->map);
+	buf_free(&f->kb);
+	free(f->fail);
+	strmap_free(&f->tk);
+	free(f->tkdone);
+	memset(f, 0, sizeof(*f));
+}
+
+/* ------------------------------------------------------------- status */
+
+/* The status but In Progress, which depends on the sync only. */
+static enum ustatus
+base_status(const struct vuser *u, int in_dir)
+{
+	if (u != NULL && (u->failures > 0 || (u->flags & VU_SKIPPED)))
+		return US_FAILED;
+	if (u != NULL && u->warn_run > 0 && u->touch_run <= u->warn_run)
+		return US_WARNING;
+	return in_dir ? US_SYNCED : US_NEVER;
+}
+
+static enum ustatus
+user_status(const struct vsync *s, const struct vuser *u, int in_dir)
+{
+	if (s != NULL && s->in_progress > 0)
+		return US_IN_PROGRESS;
+	return base_status(u, in_dir);
+}
+
+/* A key outside the directory is listed unless it just left it. */
+static int
+extra_listed(const struct vuser *u)
+{
+	return (u->flags & VU_EXTRA) && (!(u->flags & VU_GONE) ||
+	    base_status(u, 0) != US_NEVER);
+}
+
+static time_t
+latest_sync(const struct vsync *s, const struct vuser *u, int in_dir)
+{
+	if (!in_dir)
+		return u != NULL ? u->seen_at : 0;
+	return s != NULL ? s->applied_at : 0;
+}
+
+static long long
+failure_count(const struct vuser *u)
+{
+	if (u == NULL)
+		return 0;
+	return u->failures + ((u->flags & VU_SKIPPED) ? 1 : 0);
+}
+
+/*
+ * The next scheduled sync of s: its time, or 0 with *how saying why
+ * there is none. The timer is global: asked once per command.
+ */
+static time_t
+next_scheduled(struct facts *f, const struct config *cfg,
+    const struct vsync *s, const char **how)
+{
+	if (s == NULL || s->cf == NULL) {
+		*how = "not in the configuration";
+		return 0;
+	}
+	if (!s->cf->enabled) {
+		*how = "the sync is inactive";
+		return 0;
+	}
+	if (!f->next_done) {
+		f->next_rc = next_sync_time(cfg, &f->next_at, &f->next_how);
+		f->next_done = 1;
+	}
+	*how = f->next_how;
+	return f->next_rc == 0 ? f->next_at : 0;
+}
+
+static const char *
+sync_state(const struct vsync *s)
+{
+	if (s == NULL || s->cf == NULL)
+		return "Inactive (not configured)";
+	return s->cf->enabled ? "Active" : "Inactive";
+}
+
+/* -------------------------------------------------------------- users */
+
+struct ulist {
+	struct facts	*f;
+	struct store	*st;
+	const char	*email;		/* filters */
+	const char	*sync;
+	int		 status;	/* -1: all */
+	time_t		 since, until;	/* (time_t)-1: unset */
+	long long	 page, limit, offset;
+	long long	 total;		/* rows that pass the filters */
+	int		 json;
+	struct buf	 out;
+	struct vuser	**extra;	/* listed, in (email, sync, key) order */
+	size_t		 nextra, next;
+};
+
+static int
+row_cmp(const char *e1, const char *s1, const char *k1, const char *e2,
+    const char *s2, const char *k2)
+{
+	int	 c;
+
+	if ((c = strcmp(e1 ? e1 : "", e2 ? e2 : "")) != 0)
+		return c;
+	if ((c = strcmp(s1, s2)) != 0)
+		return c;
+	return strcmp(k1, k2);
+}
+
+static int
+extra_cmp(const void *a, const void *b)
+{
+	const struct vuser *u = *(const struct vuser *const *)a;
+	const struct vuser *v = *(const struct vuser *const *)b;
+
+	return row_cmp(u->email, u->sync, u->key, v->email, v->sync, v->key);
+}
+
+/* One user: filtered, counted, printed when on the page. */
+static void
+list_one(struct ulist *l, const char *sync, const char *key,
+    const char *email, const char *name, const struct vuser *u, int in_dir)
+{
+	struct vsync	*s = vsync_find(l->f, sync);
+	enum ustatus	 us = user_status(s, u, in_dir);
+	time_t		 t = latest_sync(s, u, in_dir);
+	char		 lt[64];
+	long long	 n;
+
+	if ((l->status >= 0 && (int)us != l->status) ||
+	    (l->since != (time_t)-1 && (t == 0 || t < l->since)) ||
+	    (l->until != (time_t)-1 && (t == 0 || t >= l->until)))
+		return;
+	n = l->total++;
+	if (n < l->offset || n >= l->offset + l->limit)
+		return;
+	if (l->json) {
+		char *dn = in_dir ? store_view_name(l->st, sync, key) : NULL;
+
+		if (dn != NULL)
+			name = dn;
+		buf_adds(&l->out, n > l->offset ? ",{" : "{");
+		jkv(&l->out, "sync", sync);
+		jkv(&l->out, "employee_id", key);
+		jkv(&l->out, "email", email[0] ? email : NULL);
+		jkv(&l->out, "name", name[0] ? name : NULL);
+		free(dn);
+		jkv(&l->out, "status", ustatus_names[us].slug);
+		jkv(&l->out, "status_label", ustatus_names[us].label);
+		jtime(&l->out, "latest_sync", t);
+		buf_addc(&l->out, '}');
+		return;
+	}
+	time_local(t, lt, sizeof(lt));
+	printf("%-32s  %-12s  %-23s  %-12s  %s\n", email[0] ? email : "-",
+	    key, lt, sync, ustatus_names[us].label);
+}
+
+static void
+list_extra(struct ulist *l, const struct vuser *u)
+{
+	if ((l->sync != NULL && strcmp(l->sync, u->sync) != 0) ||
+	    (l->email != NULL && strcasestr(u->email, l->email) == NULL))
+		return;
+	list_one(l, u->sync, u->key, u->email, u->name, u, 0);
+}
+
+static int
+on_list_user(void *arg, const struct userrow *r)
+{
+	struct ulist	*l = arg;
+	struct vuser	*e;
+
+	while (l->next < l->nextra) {
+		e = l->extra[l->next];
+		if (row_cmp(e->email, e->sync, e->key, r->email, r->sync,
+		    r->key) >= 0)
+			break;
+		list_extra(l, e);
+		l->next++;
+	}
+	list_one(l, r->sync, r->key, r->email, r->name,
+	    vuser_find(l->f, r->sync, r->key), 1);
+	return 0;
+}
+
+static int
+users_options(int argc, char **argv, struct ulist *l)
+{
+	static const struct option lo[] = {
+		{ "email", required_argument, NULL, 'e' },
+		{ "status", required_argument, NULL, 'S' },
+		{ "sync", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'a' },
+		{ "until", required_argument, NULL, 'b' },
+		{ "page", required_argument, NULL, 'p' },
+		{ "per-page", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'e': l->email = optarg; break;
+		case 's': l->sync = optarg; break;
+		case 'a': if (view_when(optarg, &l->since, 0)) return -1; break;
+		case 'b': if (view_when(optarg, &l->until, 1)) return -1; break;
+		case 'j': l->json = 1; break;
+		case 'S':
+			if ((l->status = ustatus_parse(optarg)) < 0) {
+				log_warnx("unknown user status '%s' (never_synced"
+				    ", synced, in_progress, "
+				    "completed_with_warning, failed)", optarg);
+				return -1;
+			}
+			break;
+		case 'p':
+			if (parse_ll(optarg, 1, INT32_MAX, &l->page) == -1) {
+				log_warnx("--page takes a number from 1");
+				return -1;
+			}
+			break;
+		case 'n':
+			if (parse_ll(optarg, 1, USERS_MAX_PAGE, &l->limit)) {
+				log_warnx("--per-page takes 1 to %d",
+				    USERS_MAX_PAGE);
+				return -1;
+			}
+			break;
+		default:
+			return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+/* The listed keys outside the directory, in list order. */
+static void
+list_extras(struct ulist *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->f->nu; i++) {
+		if (!extra_listed(&l->f->u[i]))
+			continue;
+		l->extra = xrealloc(l->extra, (l->nextra + 1) *
+		    sizeof(*l->extra));
+		l->extra[l->nextra++] = &l->f->u[i];
+	}
+	qsort(l->extra, l->nextra, sizeof(*l->extra), extra_cmp);
+}
+
+static void
+users_footer(struct ulist *l)
+{
+	long long first, last;
+
+	first = l->offset < l->total ? l->offset + 1 : 0;
+	last = first == 0 ? 0 : l->offset + l->limit < l->total ?
+	    l->offset + l->limit : l->total;
+	if (l->json) {
+		buf_printf(&l->out, "],\"total\":%lld,\"first\":%lld,"
+		    "\"last\":%lld,\"page\":%lld,\"per_page\":%lld}\n",
+		    l->total, first, last, l->page, l->limit);
+		fputs(l->out.p, stdout);
+	} else if (l->total == 0)
+		printf("0 results\n");
+	else if (first == 0)
+		printf("page %lld is past the end: %lld results\n", l->page,
+		    l->total);
+	else
+		printf("%lld-%lld of %lld results\n", first, last, l->total);
+}
+
+int
+cmd_users(struct config *cfg, int argc, char **argv)
+{
+	struct ulist	 l;
+	struct facts	 f;
+	struct store	*st = NULL;
+	int		 rc = EXIT_FAIL;
+
+	memset(&l, 0, sizeof(l));
+	memset(&f, 0, sizeof(f));
+	l.status = -1;
+	l.since = l.until = (time_t)-1;
+	l.page = 1;
+	l.limit = USERS_PER_PAGE;
+	if (users_options(argc, argv, &l) == -1) {
+		log_warnx("usage: rostersync users [--email TEXT] [--status ST]"
+		    " [--sync S] [--since DATE] [--until DATE] [--page N] "
+		    "[--per-page N] [--json]");
+		return EXIT_USAGE;
+	}
+	l.offset = (l.page - 1) * l.limit;
+	l.f = &f;
+	if (l.json)
+		buf_adds(&l.out, "{\"users\":[");
+	else
+		printf("%-32s  %-12s  %-23s  %-12s  %s\n", "EMAIL",
+		    "EMPLOYEE ID", "LATEST SYNC", "SYNC", "STATUS");
+	if (no_database(cfg)) {
+		users_footer(&l);
+		buf_free(&l.out);
+		return EXIT_OK;
+	}
+	if ((st = view_open(cfg)) == NULL)
+		goto out;
+	l.st = st;
+	if (store_read_begin(st) == -1 || facts_load(&f, cfg, st) == -1)
+		goto dberr;
+	list_extras(&l);
+	if (store_view_users(st, l.sync, l.email, on_list_user, &l) == -1)
+		goto dberr;
+	for (; l.next < l.nextra; l.next++)
+		list_extra(&l, l.extra[l.next]);
+	users_footer(&l);
+	rc = EXIT_OK;
+	goto out;
+dberr:
+	log_warnx("cannot read the users: %s", store_errmsg(st));
+out:
+	if (st != NULL) {
+		store_read_end(st);
+		store_close(st);
+	}
+	facts_free(&f);
+	free(l.extra);
+	buf_free(&l.out);
+	return rc;
+}
+
+/* --------------------------------------------------------------- user */
+
+struct hchg {
+	const char	*field, *old, *new;
+	struct hchg	*next;
+};
+
+struct hitem {
+	long long	 seq;
+	int		 type, status;	/* enum itemtype, enum itemstatus */
+	const char	*error;
+	struct hchg	*chg, **chgtail;
+	struct hitem	*next;
+};
+
+struct hissue {
+	long long	 seq;
+	int		 type;		/* enum issuetype */
+	long long	 row;
+	const char	*field, *message, *fix;
+	struct hissue	*next;
+};
+
+/* One run that touched the user. */
+struct hrun {
+	struct run	 r;
+	struct hitem	*items, **itemtail;
+	struct hitem	*last;		/* the item being read */
+	size_t		 nitems;
+	struct hissue	*issues, **issuetail;
+};
+
+/* The user the command is about, and what happened to them. */
+struct uview {
+	struct facts	*f;
+	struct arena	*a;
+	const char	*sync, *key, *email, *name;
+	const char	*manager, *team, *fields;
+	int		 active;
+	int		 in_dir;
+	struct vuser	*u;		/* facts, or NULL */
+	struct vsync	*s;
+	struct hrun	*runs;		/* newest first once sorted */
+	size_t		 nruns;
+};
+
+/* Several users may match: collected here. */
+struct matches {
+	struct arena	*a;
+	struct userrow	*m;
+	size_t		 n;
+};
+
+static const char *
+adup(struct arena *a, const char *s)
+{
+	return s == NULL ? NULL : arena_strndup(a, s, strlen(s));
+}
+
+static int
+on_match(void *arg, const struct userrow *r)
+{
+	struct matches	*m = arg;
+	struct userrow	*d;
+
+	m->m = xrealloc(m->m, (m->n + 1) * sizeof(*m->m));
+	d = &m->m[m->n++];
+	d->sync = adup(m->a, r->sync);
+	d->key = adup(m->a, r->key);
+	d->email = adup(m->a, r->email);
+	d->name = adup(m->a, r->name);
+	d->manager = adup(m->a, r->manager);
+	d->team = adup(m->a, r->team);
+	d->fields = adup(m->a, r->fields);
+	d->active = r->active;
+	return 0;
+}
+
+/* Keys outside the directory that match too (active = -1 marks them). */
+static void
+match_extras(struct facts *f, struct matches *m, const char *text,
+    const char *sync)
+{
+	struct userrow	 r;
+	size_t		 i;
+
+	for (i = 0; i < f->nu; i++) {
+		const struct vuser *u = &f->u[i];
+
+		if (!extra_listed(u) || (sync && strcmp(sync, u->sync) != 0) ||
+		    (strcmp(u->key, text) != 0 &&
+		    (u->email[0] == '\0' || strcasecmp(u->email, text) != 0)))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.sync = u->sync;
+		r.key = u->key;
+		r.email = u->email;
+		r.name = u->name;
+		r.active = -1;
+		on_match(m, &r);
+	}
+}
+
+static struct hrun *
+hrun_get(struct uview *v, long long run)
+{
+	struct hrun	*h;
+	size_t		 i;
+
+	for (i = v->nruns; i > 0; i--)
+		if (v->runs[i - 1].r.id == run)
+			return &v->runs[i - 1];
+	v->runs = xrealloc(v->runs, (v->nruns + 1) * sizeof(*v->runs));
+	h = &v->runs[v->nruns++];
+	memset(h, 0, sizeof(*h));
+	h->r.id = run;
+	h->itemtail = &h->items;
+	h->issuetail = &h->issues;
+	return h;
+}
+
+static int
+on_hist_item(void *arg, long long run, const struct itemview *iv)
+{
+	struct uview	*v = arg;
+	struct hrun	*h = hrun_get(v, run);
+	struct hitem	*it;
+	struct hchg	*c;
+
+	if ((it = h->last) == NULL || it->seq != iv->seq) {
+		it = arena_alloc(v->a, sizeof(*it));
+		memset(it, 0, sizeof(*it));
+		it->seq = iv->seq;
+		it->type = iv->type;
+		it->status = iv->status;
+		it->error = iv->error[0] ? adup(v->a, iv->error) : NULL;
+		it->chgtail = &it->chg;
+		*h->itemtail = it;
+		h->itemtail = &it->next;
+		h->last = it;
+		h->nitems++;
+	}
+	if (iv->field != NULL) {
+		c = arena_alloc(v->a, sizeof(*c));
+		c->field = adup(v->a, iv->field);
+		c->old = adup(v->a, iv->old);
+		c->new = adup(v->a, iv->new);
+		c->next = NULL;
+		*it->chgtail = c;
+		it->chgtail = &c->next;
+	}
+	return 0;
+}
+
+static int
+on_hist_issue(void *arg, long long run, const struct issueview *iv)
+{
+	struct uview	*v = arg;
+	struct hrun	*h = hrun_get(v, run);
+	struct hissue	*is;
+
+	is = arena_alloc(v->a, sizeof(*is));
+	memset(is, 0, sizeof(*is));
+	is->seq = iv->seq;
+	is->type = iv->type;
+	is->row = iv->row;
+	is->field = adup(v->a, iv->field);
+	is->message = adup(v->a, iv->message);
+	is->fix = adup(v->a, iv->fix);
+	*h->issuetail = is;
+	h->issuetail = &is->next;
+	return 0;
+}
+
+static int
+hrun_cmp(const void *a, const void *b)
+{
+	const struct hrun *x = a, *y = b;
+
+	if (x->r.started != y->r.started)
+		return x->r.started > y->r.started ? -1 : 1;
+	return x->r.id > y->r.id ? -1 : x->r.id < y->r.id;
+}
+
+/* Every run that touched the user, newest first, with its items. */
+static int
+load_history(struct uview *v, struct store *st)
+{
+	size_t	 i;
+	long long id;
+
+	if (store_view_user_items(st, v->sync, v->key, on_hist_item, v) == -1 ||
+	    store_view_user_issues(st, v->sync, v->key, on_hist_issue, v) == -1)
+		return -1;
+	for (i = 0; i < v->nruns; i++) {
+		id = v->runs[i].r.id;
+		if (store_run_get(st, id, &v->runs[i].r) != 0) {
+			memset(&v->runs[i].r, 0, sizeof(v->runs[i].r));
+			v->runs[i].r.id = id;
+			v->runs[i].r.status = RS_FAILED;
+		}
+	}
+	qsort(v->runs, v->nruns, sizeof(*v->runs), hrun_cmp);
+	return 0;
+}
+
+/* Is this failed item still unresolved (nothing later applied it)? */
+static int
+unresolved(const struct uview *v, const struct hrun *h,
+    const struct hitem *it)
+{
+	const struct hitem	*o;
+	size_t			 i;
+
+	if (it->status != IST_FAILED || h->r.dry_run)
+		return 0;
+	for (i = 0; i < v->nruns; i++) {
+		if (v->runs[i].r.id <= h->r.id || v->runs[i].r.dry_run)
+			continue;
+		for (o = v->runs[i].items; o != NULL; o = o->next)
+			if (o->type == it->type && (o->status == IST_APPLIED ||
+			    o->status == IST_CONFIRMED))
+				return 0;
+	}
+	return 1;
+}
+
+/* The user_skipped issue of the latest applied export run, or NULL. */
+static const struct hissue *
+skipped_issue(const struct uview *v, long long *run)
+{
+	const struct hissue	*is;
+	size_t			 i;
+
+	if (v->s == NULL || v->s->applied == 0)
+		return NULL;
+	for (i = 0; i < v->nruns; i++) {
+		if (v->runs[i].r.id != v->s->applied)
+			continue;
+		for (is = v->runs[i].issues; is != NULL; is = is->next)
+			if (is->type == ISS_USER_SKIPPED) {
+				*run = v->runs[i].r.id;
+				return is;
+			}
+	}
+	return NULL;
+}
+
+/* The latest run that touched the user, preferring real runs to dry ones. */
+static const struct hrun *
+last_activity(const struct uview *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->nruns; i++)
+		if (!v->runs[i].r.dry_run)
+			return &v->runs[i];
+	return v->nruns > 0 ? &v->runs[0] : NULL;
+}
+
+static void
+print_field(void *arg, const char *k, const char *val, size_t len)
+{
+	(void)arg;
+	printf("  %-24s %.*s\n", k, (int)len, val);
+}
+
+static void
+json_field(void *arg, const char *k, const char *val, size_t len)
+{
+	struct buf	*b = arg;
+
+	if (b->p[b->len - 1] != '{')
+		buf_addc(b, ',');
+	json_str(b, k, strlen(k));
+	buf_addc(b, ':');
+	json_str(b, val, len);
+}
+
+static void
+print_run_line(const char *indent, const struct run *r)
+{
+	char	 t[64];
+
+	time_local(r->started, t, sizeof(t));
+	printf("%sRun %lld  %s  %s%s (%s)\n", indent, r->id, t,
+	    runstatus_label(r->status), r->dry_run ? " (dry run)" : "",
+	    r->trigger ? r->trigger : "");
+}
+
+static void
+user_text(struct uview *v, const struct config *cfg)
+{
+	enum ustatus		 us = user_status(v->s, v->u, v->in_dir);
+	const struct hrun	*h, *last = last_activity(v);
+	const struct hissue	*skip, *is;
+	const struct hitem	*it;
+	const struct hchg	*c;
+	const char		*how;
+	long long		 nfail = failure_count(v->u), skiprun = 0;
+	time_t			 next;
+	char			 t[64];
+	size_t			 i;
+
+	printf("User %s (sync %s)\n\nSource (as the export had it)\n",
+	    v->key, v->sync);
+	if (v->fields == NULL || json_flat_each(v->fields, print_field,
+	    NULL) == -1)
+		printf("  not applied: nothing from the export is stored\n");
+	printf("\nDirectory\n");
+	if (v->in_dir)
+		printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n"
+		    "  %-24s %s\n  %-24s %s\n", "Employee id", v->key,
+		    "Email", v->email, "Name", v->name, "Manager",
+		    v->manager[0] ? v->manager : "-", "Team",
+		    v->team[0] ? v->team : "-", "State",
+		    v->active ? "active" : "inactive (deactivated)");
+	else
+		printf("  not in the directory\n");
+	printf("\nOverview\n  %-24s %s\n  %-24s %s (%s)\n", "Sync status",
+	    ustatus_names[us].label, "Sync", v->sync, sync_state(v->s));
+	time_local(latest_sync(v->s, v->u, v->in_dir), t, sizeof(t));
+	printf("  %-24s %s\n", "Latest sync", t);
+	next = next_scheduled(v->f, cfg, v->s, &how);
+	if (next != 0) {
+		time_local(next, t, sizeof(t));
+		printf("  %-24s %s (%s)\n", "Next scheduled sync", t, how);
+	} else
+		printf("  %-24s none: %s\n", "Next scheduled sync", how);
+
+	if (nfail > 0) {
+		printf("\n%lld sync failure%s detected\n", nfail,
+		    nfail == 1 ? "" : "s");
+		for (i = 0; i < v->nruns; i++)
+			for (it = v->runs[i].items; it; it = it->next)
+				if (unresolved(v, &v->runs[i], it))
+					printf("  run %lld item %lld: %s "
+					    "failed: %s (rostersync retry "
+					    "%lld %lld)\n", v->runs[i].r.id,
+					    it->seq, itemtype_label(it->type),
+					    it->error ? it->error : "no error "
+					    "recorded", v->runs[i].r.id,
+					    it->seq);
+		if ((skip = skipped_issue(v, &skiprun)) != NULL)
+			printf("  run %lld skipped the row: %s (fix: %s)\n",
+			    skiprun, skip->message, skip->fix);
+	}
+
+	printf("\nLast sync activity\n");
+	if (last == NULL)
+		printf("  none\n");
+	else {
+		time_local(last->r.started, t, sizeof(t));
+		printf("  %-24s %lld%s\n  %-24s %s\n  %-24s %zu\n  %-24s %s\n",
+		    "Run", last->r.id, last->r.dry_run ? " (dry run)" : "",
+		    "Time", t, "Changes processed", last->nitems, "Status",
+		    runstatus_label(last->r.status));
+	}
+
+	printf("\nHistory (%zu run%s)\n", v->nruns, v->nruns == 1 ? "" : "s");
+	for (i = 0; i < v->nruns; i++) {
+		h = &v->runs[i];
+		print_run_line("  ", &h->r);
+		for (it = h->items; it != NULL; it = it->next) {
+			printf("    %-24s %s%s%s\n", itemtype_label(it->type),
+			    itemstatus_slug(it->status), it->error ? ": " : "",
+			    it->error ? it->error : "");
+			for (c = it->chg; c != NULL; c = c->next)
+				printf("      %-22s %s -> %s\n", c->field,
+				    c->old[0] ? c->old : "\"\"",
+				    c->new[0] ? c->new : "\"\"");
+		}
+		for (is = h->issues; is != NULL; is = is->next)
+			printf("    %-24s row %lld%s%s: %s (fix: %s)\n",
+			    issuetype_label(is->type), is->row,
+			    is->field[0] ? ", " : "", is->field, is->message,
+			    is->fix);
+	}
+}
+
+static void
+history_json(struct buf *b, const struct uview *v)
+{
+	const struct hrun	*h;
+	const struct hitem	*it;
+	const struct hissue	*is;
+	const struct hchg	*c;
+	size_t			 i;
+
+	buf_adds(b, ",\"history\":[");
+	for (i = 0; i < v->nruns; i++) {
+		h = &v->runs[i];
+		buf_adds(b, i ? ",{" : "{");
+		jnum(b, "run", h->r.id);
+		jtime(b, "started", h->r.started);
+		jtime(b, "finished", h->r.finished);
+		jkv(b, "status", runstatus_slug(h->r.status));
+		jkv(b, "status_label", runstatus_label(h->r.status));
+		jkv(b, "trigger", h->r.trigger);
+		jbool(b, "dry_run", h->r.dry_run);
+		buf_adds(b, ",\"items\":[");
+		for (it = h->items; it != NULL; it = it->next) {
+			buf_addc(b, '{');
+			jnum(b, "seq", it->seq);
+			jkv(b, "type", itemtype_slug(it->type));
+			jkv(b, "status", itemstatus_slug(it->status));
+			jkv(b, "error", it->error);
+			buf_adds(b, ",\"changes\":[");
+			for (c = it->chg; c != NULL; c = c->next) {
+				buf_addc(b, '{');
+				jkv(b, "field", c->field);
+				jkv(b, "old", c->old);
+				jkv(b, "new", c->new);
+				buf_adds(b, c->next ? "}," : "}");
+			}
+			buf_adds(b, it->next ? "]}," : "]}");
+		}
+		buf_adds(b, "],\"issues\":[");
+		for (is = h->issues; is != NULL; is = is->next) {
+			buf_addc(b, '{');
+			jnum(b, "seq", is->seq);
+			jkv(b, "type", issuetype_slug(is->type));
+			jnum(b, "row", is->row);
+			jkv(b, "field", is->field[0] ? is->field : NULL);
+			jkv(b, "message", is->message);
+			jkv(b, "fix", is->fix);
+			buf_adds(b, is->next ? "}," : "}");
+		}
+		buf_adds(b, "]}");
+	}
+	buf_addc(b, ']');
+}
+
+static void
+user_json(struct uview *v, const struct config *cfg)
+{
+	enum ustatus		 us = user_status(v->s, v->u, v->in_dir);
+	const struct hrun	*last = last_activity(v);
+	const struct hissue	*skip;
+	const struct hitem	*it;
+	struct buf		 b = { 0 };
+	const char		*how;
+	long long		 skiprun = 0;
+	time_t			 next;
+	size_t			 i;
+	int			 n = 0;
+
+	buf_addc(&b, '{');
+	jkv(&b, "sync", v->sync);
+	jkv(&b, "employee_id", v->key);
+	jkv(&b, "email", v->email && v->email[0] ? v->email : NULL);
+	jkv(&b, "name", v->name && v->name[0] ? v->name : NULL);
+	buf_adds(&b, ",\"source\":");
+	if (v->fields != NULL) {
+		size_t mark = b.len;
+
+		buf_addc(&b, '{');
+		if (json_flat_each(v->fields, json_field, &b) == -1) {
+			b.len = mark;
+			buf_adds(&b, "null");
+		} else
+			buf_addc(&b, '}');
+	} else
+		buf_adds(&b, "null");
+	buf_adds(&b, ",\"directory\":");
+	if (v->in_dir) {
+		buf_addc(&b, '{');
+		jkv(&b, "employee_id", v->key);
+		jkv(&b, "email", v->email);
+		jkv(&b, "name", v->name);
+		jkv(&b, "manager", v->manager[0] ? v->manager : NULL);
+		jkv(&b, "team", v->team[0] ? v->team : NULL);
+		jbool(&b, "active", v->active);
+		buf_addc(&b, '}');
+	} else
+		buf_adds(&b, "null");
+	jkv(&b, "status", ustatus_names[us].slug);
+	jkv(&b, "status_label", ustatus_names[us].label);
+	jbool(&b, "sync_active", v->s && v->s->cf && v->s->cf->enabled);
+	jtime(&b, "latest_sync", latest_sync(v->s, v->u, v->in_dir));
+	next = next_scheduled(v->f, cfg, v->s, &how);
+	jtime(&b, "next_sync", next);
+	jkv(&b, "next_sync_how", how);
+	jnum(&b, "failures", failure_count(v->u));
+	buf_adds(&b, ",\"failed_items\":[");
+	for (i = 0; i < v->nruns; i++)
+		for (it = v->runs[i].items; it != NULL; it = it->next) {
+			if (!unresolved(v, &v->runs[i], it))
+				continue;
+			buf_adds(&b, n++ ? ",{" : "{");
+			jnum(&b, "run", v->runs[i].r.id);
+			jnum(&b, "seq", it->seq);
+			jkv(&b, "type", itemtype_slug(it->type));
+			jkv(&b, "error", it->error);
+			buf_addc(&b, '}');
+		}
+	buf_adds(&b, "],\"skipped\":");
+	if ((skip = skipped_issue(v, &skiprun)) != NULL) {
+		buf_addc(&b, '{');
+		jnum(&b, "run", skiprun);
+		jnum(&b, "row", skip->row);
+		jkv(&b, "field", skip->field[0] ? skip->field : NULL);
+		jkv(&b, "message", skip->message);
+		jkv(&b, "fix", skip->fix);
+		buf_addc(&b, '}');
+	} else
+		buf_adds(&b, "null");
+	buf_adds(&b, ",\"last_activity\":");
+	if (last != NULL) {
+		buf_addc(&b, '{');
+		jnum(&b, "run", last->r.id);
+		jtime(&b, "started", last->r.started);
+		jtime(&b, "finished", last->r.finished);
+		jnum(&b, "changes", (long long)last->nitems);
+		jkv(&b, "status", runstatus_slug(last->r.status));
+		jkv(&b, "status_label", runstatus_label(last->r.status));
+		jbool(&b, "dry_run", last->r.dry_run);
+		buf_addc(&b, '}');
+	} else
+		buf_adds(&b, "null");
+	history_json(&b, v);
+	buf_adds(&b, "}\n");
+	fputs(b.p, stdout);
+	buf_free(&b);
+}
+
+/* Exactly one user matches, or say why not: 0, else the exit status. */
+static int
+pick_user(struct matches *m, const char *text, const char *sync,
+    struct facts *f)
+{
+	size_t	 i;
+
+	if (m->n == 1)
+		return 0;
+	if (m->n == 0) {
+		log_warnx("no user with the email or employee id '%s'%s%s "
+		    "(rostersync users --email TEXT searches)", text,
+		    sync ? " in sync " : "", sync ? sync : "");
+		return EXIT_FAIL;
+	}
+	log_warnx("%zu users match '%s'; name the sync with --sync:", m->n,
+	    text);
+	for (i = 0; i < m->n; i++) {
+		struct vsync *s = vsync_find(f, m->m[i].sync);
+		struct vuser *u = vuser_find(f, m->m[i].sync, m->m[i].key);
+
+		fprintf(stderr, "  --sync %-12s %-12s %-32s %s\n",
+		    m->m[i].sync, m->m[i].key, m->m[i].email,
+		    ustatus_names[user_status(s, u, m->m[i].active >= 0)]
+		    .label);
+	}
+	return EXIT_USAGE;
+}
+
+static void
+uview_free(struct uview *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->nruns; i++)
+		run_free(&v->runs[i].r);
+	free(v->runs);
+}
+
+int
+cmd_user(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "sync", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct facts	 f;
+	struct arena	 a = { 0 };
+	struct matches	 m = { 0 };
+	struct uview	 v;
+	struct store	*st = NULL;
+	const char	*sync = NULL, *text;
+	int		 c, json = 0, rc = EXIT_FAIL;
+
+	memset(&f, 0, sizeof(f));
+	memset(&v, 0, sizeof(v));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 's')
+			sync = optarg;
+		else if (c == 'j')
+			json = 1;
+		else
+			break;
+	}
+	if (c != -1 || optind + 1 != argc) {
+		log_warnx("usage: rostersync user EMAIL|ID [--sync S] [--json]");
+		return EXIT_USAGE;
+	}
+	text = argv[optind];
+	if (no_database(cfg)) {
+		log_warnx("no user with the email or employee id '%s': nothing "
+		    "has run yet (no database at %s)", text, cfg->database);
+		return EXIT_FAIL;
+	}
+	if ((st = view_open(cfg)) == NULL)
+		return EXIT_FAIL;
+	m.a = &a;
+	if (store_read_begin(st) == -1 || facts_load(&f, cfg, st) == -1 ||
+	    store_view_find(st, text, sync, on_match, &m) == -1)
+		goto dberr;
+	match_extras(&f, &m, text, sync);
+	if ((rc = pick_user(&m, text, sync, &f)) != 0)
+		goto out;
+	rc = EXIT_FAIL;
+	v.f = &f;
+	v.a = &a;
+	v.sync = m.m[0].sync;
+	v.key = m.m[0].key;
+	v.email = m.m[0].email;
+	v.name = m.m[0].name;
+	v.manager = m.m[0].manager;
+	v.team = m.m[0].team;
+	v.fields = m.m[0].fields;
+	v.active = m.m[0].active;
+	v.in_dir = m.m[0].active >= 0;
+	v.u = vuser_find(&f, v.sync, v.key);
+	v.s = vsync_find(&f, v.sync);
+	if (load_history(&v, st) == -1)
+		goto dberr;
+	if (json)
+		user_json(&v, cfg);
+	else
+		user_text(&v, cfg);
+	rc = EXIT_OK;
+	goto out;
+dberr:
+	log_warnx("cannot read the user: %s", store_errmsg(st));
+out:
+	uview_free(&v);
+	store_read_end(st);
+	store_close(st);
+	facts_free(&f);
+	free(m.m);
+	arena_free(&a);
+	return rc;
+}
+
+/* ------------------------------------------------------------- status */
+
+/* Failed users per sync (as `users --status failed` counts them). */
+static long long
+failed_users(const struct facts *f, const struct vsync *only)
+{
+	const struct vuser	*u;
+	const struct vsync	*s;
+	long long		 n = 0;
+	size_t			 i;
+
+	for (i = 0; i < f->nu; i++) {
+		u = &f->u[i];
+		if ((u->flags & VU_EXTRA) && !extra_listed(u))
+			continue;
+		if (only != NULL && strcmp(only->name, u->sync) != 0)
+			continue;
+		s = vsync_find((struct facts *)f, u->sync);
+		n += user_status(s, u, !(u->flags & VU_EXTRA)) == US_FAILED;
+	}
+	return n;
+}
+
+struct metrics {
+	long long	 users_active;	/* active users of enabled syncs */
+	long long	 changes;	/* items applied, runs of the last 24 h */
+	long long	 in_progress;	/* runs in progress */
+	long long	 failed;	/* users whose status is Failed */
+};
+
+static void
+status_sync(struct buf *b, struct facts *f, const struct config *cfg,
+    const struct vsync *s, const struct run *r, int json)
+{
+	const char	*how;
+	time_t		 next = next_scheduled(f, cfg, s, &how);
+	char		 t[64], nt[64], last[96];
+
+	if (json) {
+		buf_adds(b, b->p[b->len - 1] == '[' ? "{" : ",{");
+		jkv(b, "name", s->name);
+		jbool(b, "active", s->cf != NULL && s->cf->enabled);
+		jbool(b, "configured", s->cf != NULL);
+		jnum(b, "users_active", s->active);
+		jnum(b, "failed", failed_users(f, s));
+		jnum(b, "in_progress", s->in_progress);
+		jrun(b, "last_run", r ? r->id : 0);
+		jkv(b, "last_status", r ? runstatus_slug(r->status) : NULL);
+		jkv(b, "last_status_label", r ? runstatus_label(r->status) :
+		    NULL);
+		jtime(b, "last_started", r ? r->started : 0);
+		jtime(b, "next_sync", next);
+		jkv(b, "next_sync_how", how);
+		buf_addc(b, '}');
+		return;
+	}
+	time_local(r ? r->started : 0, t, sizeof(t));
+	if (r != NULL)
+		snprintf(last, sizeof(last), "%lld  %s  %s%s", r->id, t,
+		    runstatus_label(r->status), r->dry_run ? " (dry run)" : "");
+	else
+		snprintf(last, sizeof(last), "none");
+	if (next != 0)
+		time_local(next, nt, sizeof(nt));
+	else
+		snprintf(nt, sizeof(nt), "none: %s", how);
+	printf("  %-12s  %-25s  %8lld  %6lld  %-50s  %s\n", s->name,
+	    sync_state(s), s->active, failed_users(f, s), last, nt);
+}
+
+int
+cmd_status(struct config *cfg, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct metrics	 mx = { 0 };
+	struct facts	 f;
+	struct store	*st = NULL;
+	struct buf	 b = { 0 };
+	struct run	 r;
+	size_t		 i;
+	int		 c, json = 0, rc = EXIT_FAIL, have;
+
+	memset(&f, 0, sizeof(f));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		if (c == 'j')
+			json = 1;
+		else
+			break;
+	if (c != -1 || optind != argc) {
+		log_warnx("usage: rostersync status [--json]");
+		return EXIT_USAGE;
+	}
+	if (!no_database(cfg)) {
+		if ((st = view_open(cfg)) == NULL)
+			return EXIT_FAIL;
+		if (store_read_begin(st) == -1 ||
+		    facts_load(&f, cfg, st) == -1) {
+			log_warnx("cannot read the metrics: %s",
+			    store_errmsg(st));
+			goto out;
+		}
+		mx.changes = store_view_changes_since(st, time(NULL) -
+		    CHANGES_WINDOW);
+	} else
+		for (i = 0; i < cfg->nsyncs; i++)
+			vsync_add(&f, cfg->syncs[i].name)->cf = &cfg->syncs[i];
+	for (i = 0; i < f.nsy; i++) {
+		if (f.sy[i].cf != NULL && f.sy[i].cf->enabled)
+			mx.users_active += f.sy[i].active;
+		mx.in_progress += f.sy[i].in_progress;
+	}
+	mx.failed = failed_users(&f, NULL);
+	if (json)
+		buf_printf(&b, "{\"users_active\":%lld,\"changes_24h\":%lld,"
+		    "\"in_progress\":%lld,\"failed\":%lld,\"syncs\":[",
+		    mx.users_active, mx.changes, mx.in_progress, mx.failed);
+	else
+		printf("%-28s %lld\n%-28s %lld\n%-28s %lld\n%-28s %lld\n\n"
+		    "  %-12s  %-25s  %8s  %6s  %-50s  %s\n",
+		    "Users with an active sync", mx.users_active,
+		    "Changes (last 24 h)", mx.changes, "Syncs in progress",
+		    mx.in_progress, "Failed syncs", mx.failed, "SYNC", "STATE",
+		    "USERS", "FAILED", "LAST RUN", "NEXT SCHEDULED SYNC");
+	for (i = 0; i < f.nsy; i++) {
+		have = st != NULL && f.sy[i].last > 0 &&
+		    store_run_get(st, f.sy[i].last, &r) == 0;
+		status_sync(&b, &f, cfg, &f.sy[i], have ? &r : NULL, json);
+		if (have)
+			run_free(&r);
+	}
+	if (json) {
+		buf_adds(&b, "]}\n");
+		fputs(b.p, stdout);
+	}
+	rc = EXIT_OK;
+out:
+	if (st != NULL) {
+		store_read_end(st);
+		store_close(st);
+	}
+	facts_free(&f);
+	buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,542 @@
+#!/bin/bash
+# The SFTP drop-zone (source = "sftp://...") against a real OpenSSH sshd on
+# 127.0.0.1 (tests/sshd.sh): fetch, processing, the remote processed/
+# folder and the reports published back; settling observed across polls
+# and marker files; host keys (unknown, changed, accepted once); keys,
+# passphrases and password files; the server stopped, frozen or killed in
+# the middle of a download; hostile names; duplicates; publish failures
+# retried by the next run; publishing to a local drop-zone too.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sshd.sh"
+
+if ! sshd_usable; then
+	skip "sftp: needs root, $SSHD (openssh-server) and ssh-keygen"
+	finish
+fi
+sshd_setup "$TMP/sshd"
+if ! sshd_start; then
+	not_ok "sshd starts on 127.0.0.1" "$(tail -5 "$SSHD_DIR/sshd.log")"
+	finish
+fi
+
+# The sqlite3 shell waits for a writer instead of failing at once.
+qq() { sqlite3 -bail -cmd '.timeout 5000' "$DB" "$1"; }
+set_conf() { sed -i "s/^\(\s*\)$1 = [^;]*;/\1$1 = $2;/" "$CONF"; }
+# set_sftp KEY VALUE: a setting of the sandbox's sftp group (one line).
+set_sftp() {
+	sed -i "/sftp = {/{s| $1 = [^;]*;||; s|sftp = {|sftp = { $1 = $2;|}" \
+	    "$CONF"
+}
+# sftp_sandbox NAME [SETTINGS]: sandbox() reading INBOX on the sshd.
+sftp_sandbox() {
+	sandbox "$1" "${2:-}"
+	INBOX=$SB/remote/inbox KH=$SB/known_hosts
+	mkdir -p "$INBOX"
+	echo "$KNOWN_LINE" >"$KH"
+	sed -i "s|^\tsource = \"dir:drop\";|\tsource = \"sftp://root@127.0.0.1:\
+$SSHD_PORT$INBOX\";\n\tsftp = { known_hosts = \"$KH\"; identity = \
+\"$CLIENT_KEY\"; timeout = 5; retries = 0; };|" "$CONF"
+}
+# rdrop FILE NAME: an export dropped on the server, settled (an hour old).
+rdrop() {
+	cp "$1" "$INBOX/$2"
+	touch -d '-1 hour' "$INBOX/$2"
+}
+# wait_for PID SECONDS: the exit status of a background run, 124 if it had
+# to be killed.
+wait_for() {
+	local pid=$1 n=$(($2 * 10))
+	while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+nruns() { qq "SELECT count(*) FROM runs"; }
+FP=$(ssh-keygen -lf "$HOST_KEY.pub" | awk '{print $2}')
+
+$GEN --rows 50 --seed 1 -o "$TMP/small.csv"
+$GEN --rows 50 --seed 2 -o "$TMP/other.csv"
+$GEN --rows 50 --seed 3 -o "$TMP/third.csv"
+
+# --- happy path: fetched, processed, archived remotely, reports published
+sftp_sandbox happy
+rdrop "$TMP/small.csv" day1.csv
+rs run >"$TMP/happy.out" 2>&1
+eq "happy: exit 0" "$?" 0
+eq "happy: one successful run of day1.csv" \
+    "$(qq "SELECT file_name, status FROM runs")" "day1.csv|success"
+eq "happy: the run names the sftp source" "$(qq "SELECT source FROM runs")" \
+    "sftp://root@127.0.0.1:$SSHD_PORT$INBOX"
+eq "happy: 50 users created" "$(count_of 1 n_create)" 50
+check "happy: the export moved to processed/ on the server" \
+    test -f "$INBOX/processed/day1.csv"
+check "happy: and left the inbox" test ! -e "$INBOX/day1.csv"
+cmp -s "$TMP/small.csv" "$SPOOL/archive/hr/1-day1.csv"
+eq "happy: the archived copy is byte-identical" "$?" 0
+base=$(qq "SELECT report_base FROM runs WHERE id = 1")
+for ext in csv xlsx log; do
+	cmp -s "$SPOOL/reports/hr/$base.$ext" "$INBOX/reports/$base.$ext"
+	eq "happy: the $ext report is on the server, identical" "$?" 0
+done
+eq "happy: no .part file left in the remote reports folder" \
+    "$(ls -A "$INBOX/reports" | grep -c '\.part$')" 0
+eq "happy: the uploads are recorded as done" \
+    "$(qq "SELECT group_concat(state) FROM publish")" "done,done,done"
+contains "happy: the log says where the reports went" \
+    "$(cat "$TMP/happy.out")" "published 3 report files to reports/"
+rdrop "$TMP/other.csv" day2.csv
+rs run >"$TMP/happy2.out" 2>&1
+eq "happy: the next day's export runs too" \
+    "$(qq "SELECT status FROM runs WHERE file_name = 'day2.csv'")" success
+eq "happy: six report files on the server" \
+    "$(ls "$INBOX/reports" | wc -l)" 6
+rs run >"$TMP/happy3.out" 2>&1
+eq "happy: a run with nothing new exits 0" "$?" 0
+eq "happy: and does nothing twice" "$(nruns)" 2
+
+# --- fetch only fetches; the source file stays until its run is recorded
+sftp_sandbox fetchonly
+rdrop "$TMP/small.csv" f.csv
+rs fetch >"$TMP/fetch.out" 2>&1
+eq "fetch: exit 0" "$?" 0
+eq "fetch: queued, no run" "$(qq "SELECT state FROM files"),$(nruns)" \
+    "fetched,0"
+check "fetch: the export stays on the server" test -f "$INBOX/f.csv"
+rs run >"$TMP/fetch2.out" 2>&1
+eq "fetch: the next run processes it" "$(qq "SELECT status FROM runs")" \
+    success
+check "fetch: then it moves to processed/" test -f "$INBOX/processed/f.csv"
+
+# --- after = "delete" and "leave"
+sftp_sandbox delete 'after = "delete";'
+rdrop "$TMP/small.csv" d.csv
+rs run >/dev/null 2>&1
+check "after delete: the export is deleted on the server" \
+    test ! -e "$INBOX/d.csv"
+check "after delete: no processed/ folder" test ! -e "$INBOX/processed"
+sftp_sandbox leave 'after = "leave";'
+rdrop "$TMP/small.csv" l.csv
+rs run >/dev/null 2>&1
+rs run >/dev/null 2>&1
+check "after leave: the export stays" test -f "$INBOX/l.csv"
+eq "after leave: processed once" "$(nruns)" 1
+
+# --- settling: a file still being written is not taken
+sftp_sandbox settle
+set_conf settle_seconds 2
+head -1 "$TMP/small.csv" >"$INBOX/growing.csv"
+(for line in $(seq 2 30); do
+	sed -n "${line}p" "$TMP/small.csv" >>"$INBOX/growing.csv"
+	sleep 0.25
+done; tail -n +31 "$TMP/small.csv" >>"$INBOX/growing.csv") &
+writer=$!
+rs run >"$TMP/settle1.out" 2>&1
+eq "settle: exit 0 while the file is written" "$?" 0
+eq "settle: it is not taken" "$(qq "SELECT count(*) FROM files")" 0
+contains "settle: the log says it looked again" "$(cat "$TMP/settle1.out")" \
+    "looking again in 2 s at 1 file still settling"
+contains "settle: the log says it is still being written" \
+    "$(cat "$TMP/settle1.out")" "growing.csv is still being written"
+wait_for "$writer" 20
+cmp -s "$TMP/small.csv" "$INBOX/growing.csv"
+eq "settle: the writer finished" "$?" 0
+rs run >"$TMP/settle2.out" 2>&1
+eq "settle: once complete, it is taken (looked at twice, 2 s apart)" \
+    "$(qq "SELECT file_name, status FROM runs")" "growing.csv|success"
+eq "settle: the observation is forgotten once taken" \
+    "$(qq "SELECT count(*) FROM observed")" 0
+
+# Longer settle times are observed across runs, by our clock: an old
+# mtime alone does not make a file complete.
+sftp_sandbox settle_long
+set_conf settle_seconds 600
+rdrop "$TMP/small.csv" slow.csv
+rs run >"$TMP/slow1.out" 2>&1
+eq "settle 600: first seen, not taken" "$(qq "SELECT count(*) FROM files")" 0
+contains "settle 600: the log says why" "$(cat "$TMP/slow1.out")" \
+    "slow.csv is new; it is taken once its size and mtime stay the same for 600 s"
+eq "settle 600: the observation is in the store" \
+    "$(qq "SELECT name, size FROM observed")" "slow.csv|$(stat -c %s "$TMP/small.csv")"
+qq "UPDATE observed SET first_seen = first_seen - 601"
+rs run >"$TMP/slow2.out" 2>&1
+eq "settle 600: unchanged 601 s later, it is taken" \
+    "$(qq "SELECT status FROM runs")" success
+rdrop "$TMP/other.csv" slow2.csv
+rs run >/dev/null 2>&1
+qq "UPDATE observed SET first_seen = first_seen - 601"
+cat "$TMP/third.csv" >"$INBOX/slow2.csv"	# replaced before it settled
+rs run >"$TMP/slow3.out" 2>&1
+eq "settle 600: a file that changed starts over" "$(nruns)" 1
+contains "settle 600: the log says it changed" "$(cat "$TMP/slow3.out")" \
+    "slow2.csv is still being written"
+rm -f "$INBOX/slow2.csv"
+rs run >/dev/null 2>&1
+eq "settle 600: a file gone from the server is forgotten" \
+    "$(qq "SELECT count(*) FROM observed")" 0
+
+# --- marker mode: NAME.done says the upload is complete
+sftp_sandbox marker 'marker = true;'
+set_conf settle_seconds 600
+rdrop "$TMP/small.csv" m.csv
+rs run >"$TMP/marker1.out" 2>&1
+eq "marker: without m.csv.done nothing is taken" \
+    "$(qq "SELECT count(*) FROM files")" 0
+contains "marker: the log says it waits for the marker" \
+    "$(cat "$TMP/marker1.out")" "waiting for its marker m.csv.done"
+touch "$INBOX/m.csv.done"
+rs run >"$TMP/marker2.out" 2>&1
+eq "marker: with m.csv.done it is taken (settle_seconds does not apply)" \
+    "$(qq "SELECT file_name, status FROM runs")" "m.csv|success"
+check "marker: the marker goes with its file" test ! -e "$INBOX/m.csv.done"
+check "marker: the file is in processed/" test -f "$INBOX/processed/m.csv"
+
+# --- host keys
+sftp_sandbox hostkey
+rdrop "$TMP/small.csv" h.csv
+: >"$KH"
+rs run >"$TMP/unknown.out" 2>&1
+eq "unknown host key: exit 1" "$?" 1
+contains "unknown host key: refused" "$(cat "$TMP/unknown.out")" \
+    "the server's host key is unknown (ssh-ed25519 $FP); refusing to connect"
+contains "unknown host key: the message shows the SHA256 fingerprint" \
+    "$(cat "$TMP/unknown.out")" "presented the ssh-ed25519 key $FP"
+contains "unknown host key: and the exact known_hosts line to add" \
+    "$(cat "$TMP/unknown.out")" "add this line to $KH: $KNOWN_LINE"
+eq "unknown host key: nothing fetched" "$(qq "SELECT count(*) FROM files")" 0
+eq "unknown host key: known_hosts left alone" "$(wc -c <"$KH")" 0
+ssh-keygen -q -t ed25519 -N '' -f "$SB/other_host"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SB/other_host.pub")" >"$KH"
+cp "$KH" "$SB/kh.before"
+rs run >"$TMP/changed.out" 2>&1
+eq "changed host key: exit 1" "$?" 1
+contains "changed host key: refused" "$(cat "$TMP/changed.out")" \
+    "the server's host key changed (ssh-ed25519 $FP); refusing to connect"
+contains "changed host key: the message says what to check and do" \
+    "$(cat "$TMP/changed.out")" \
+    "HOST KEY CHANGED: the server presented the ssh-ed25519 key $FP"
+contains "changed host key: with the line to add" \
+    "$(cat "$TMP/changed.out")" "$KNOWN_LINE"
+set_sftp accept_new_host_key true
+rs run >"$TMP/changed2.out" 2>&1
+eq "changed host key: refused even with accept_new_host_key" "$?" 1
+cmp -s "$KH" "$SB/kh.before"
+eq "changed host key: known_hosts left alone" "$?" 0
+eq "changed host key: nothing fetched" "$(qq "SELECT count(*) FROM files")" 0
+rm -f "$KH"
+rs run >"$TMP/accept.out" 2>&1
+eq "accept_new_host_key: an unknown key is accepted, the run succeeds" \
+    "$?,$(qq "SELECT status FROM runs")" "0,success"
+contains "accept_new_host_key: the log says so, with the fingerprint" \
+    "$(cat "$TMP/accept.out")" \
+    "the server's ssh-ed25519 host key $FP was unknown; accepted once"
+check "accept_new_host_key: the key was written to known_hosts" \
+    grep -qF "$(cut -d' ' -f2 "$HOST_KEY.pub")" "$KH"
+set_sftp accept_new_host_key false
+rdrop "$TMP/other.csv" h2.csv
+rs run >"$TMP/accept2.out" 2>&1
+eq "accept_new_host_key: from then on the key is known" \
+    "$?,$(qq "SELECT count(*) FROM runs WHERE status = 'success'")" "0,2"
+
+# --- client keys, passphrases and password files
+sftp_sandbox auth
+set_sftp retries 2
+rdrop "$TMP/small.csv" a.csv
+ssh-keygen -q -t ed25519 -N '' -f "$SB/wrong_key"
+set_sftp identity "\"$SB/wrong_key\""
+rs run >"$TMP/wrongkey.out" 2>&1
+eq "wrong client key: exit 1" "$?" 1
+contains "wrong client key: refused, saying with which key" \
+    "$(cat "$TMP/wrongkey.out")" \
+    "authentication failed for user root with key $SB/wrong_key"
+check "wrong client key: not retried" \
+    test "$(grep -c 'trying again' "$TMP/wrongkey.out")" -eq 0
+eq "wrong client key: nothing fetched" "$(qq "SELECT count(*) FROM files")" 0
+check "wrong client key: the export stays on the server" test -f "$INBOX/a.csv"
+chmod 0644 "$SB/wrong_key"
+rs run >"$TMP/keymode.out" 2>&1
+eq "key readable by others: exit 1" "$?" 1
+contains "key readable by others: refused, saying how to fix it" \
+    "$(cat "$TMP/keymode.out")" "run chmod 600 $SB/wrong_key"
+echo 'not-the-password' >"$SB/password"
+chmod 0644 "$SB/password"
+sed -i "s|identity = \"[^\"]*\";|password_file = \"$SB/password\";|" "$CONF"
+rs run >"$TMP/pwmode.out" 2>&1
+eq "password file readable by others: exit 1" "$?" 1
+contains "password file readable by others: refused, naming the file" \
+    "$(cat "$TMP/pwmode.out")" \
+    "refusing the password file $SB/password: it is readable by group or others (mode 0644); run chmod 600 $SB/password"
+chmod 0600 "$SB/password"
+rs run >"$TMP/pw.out" 2>&1
+eq "wrong password: exit 1" "$?" 1
+contains "wrong password: refused, saying what the server accepts" \
+    "$(cat "$TMP/pw.out")" "authentication failed for user root with the password in $SB/password (the server accepts: publickey)"
+ssh-keygen -q -t ed25519 -N 'open sesame' -f "$SB/locked_key"
+cat "$SB/locked_key.pub" >>"$SSHD_DIR/authorized_keys"
+printf 'wrong\n' >"$SB/passphrase"
+chmod 0600 "$SB/passphrase"
+sed -i "s|password_file = \"[^\"]*\";|identity = \"$SB/locked_key\"; passphrase_file = \"$SB/passphrase\";|" "$CONF"
+rs run >"$TMP/pass1.out" 2>&1
+eq "wrong passphrase: exit 1" "$?" 1
+contains "wrong passphrase: the key cannot be loaded" \
+    "$(cat "$TMP/pass1.out")" "cannot load the private key $SB/locked_key"
+printf 'open sesame\n' >"$SB/passphrase"
+rs run >"$TMP/pass2.out" 2>&1
+eq "key with a passphrase file: the run succeeds" \
+    "$?,$(qq "SELECT status FROM runs")" "0,success"
+cp "$CLIENT_KEY.pub" "$SSHD_DIR/authorized_keys"
+
+# --- the server stopped: the run fails cleanly; nothing lost or done twice
+sftp_sandbox down
+set_sftp retries 2
+rdrop "$TMP/small.csv" down.csv
+sshd_stop
+t0=$(date +%s)
+rs run >"$TMP/down1.out" 2>&1
+rc=$?
+t1=$(date +%s)
+eq "server stopped: exit 1" "$rc" 1
+contains "server stopped: a message a sysadmin can act on" \
+    "$(cat "$TMP/down1.out")" \
+    "connection refused (is sshd running on 127.0.0.1? port $SSHD_PORT)"
+contains "server stopped: retried with backoff (1 s, then 2 s)" \
+    "$(cat "$TMP/down1.out")" "trying again in 2 s (attempt 3 of 3)"
+contains "server stopped: then gave up" "$(cat "$TMP/down1.out")" \
+    "gave up after 3 attempts"
+check "server stopped: the backoff took 3 s, not more than 10" \
+    test $((t1 - t0)) -ge 3 -a $((t1 - t0)) -le 10
+eq "server stopped: no run, nothing in the ledger" \
+    "$(nruns),$(qq "SELECT count(*) FROM files")" "0,0"
+check "server stopped: the export is still on the server" \
+    test -f "$INBOX/down.csv"
+sshd_start
+rs run >"$TMP/down2.out" 2>&1
+eq "server back: the next run succeeds" \
+    "$?,$(qq "SELECT file_name, status FROM runs")" "0,down.csv|success"
+rs run >/dev/null 2>&1
+eq "server back: nothing done twice" "$(nruns)" 1
+check "server back: the export is in processed/" \
+    test -f "$INBOX/processed/down.csv"
+# A server that comes back while the run waits to retry.
+rdrop "$TMP/other.csv" back.csv
+set_sftp retries 3
+sshd_stop
+rs run >"$TMP/down3.out" 2>&1 &
+bg=$!
+sleep 1.5
+sshd_start
+wait_for "$bg" 30
+eq "server back during the backoff: the run succeeds" \
+    "$?,$(qq "SELECT status FROM runs WHERE file_name = 'back.csv'")" \
+    "0,success"
+contains "server back during the backoff: it was retried" \
+    "$(cat "$TMP/down3.out")" "trying again in"
+# A server that accepts connections but does not answer: a timeout.
+set_sftp timeout 2
+set_sftp retries 0
+sshd_pause
+t0=$(date +%s)
+rs fetch >"$TMP/frozen.out" 2>&1
+rc=$?
+t1=$(date +%s)
+sshd_resume
+eq "frozen server: exit 1" "$rc" 1
+contains "frozen server: a timeout, said so" "$(cat "$TMP/frozen.out")" \
+    "timeout: no SSH answer from 127.0.0.1 port $SSHD_PORT within 2 s"
+check "frozen server: it gave up within 10 s" test $((t1 - t0)) -le 10
+rs run >/dev/null 2>&1
+eq "frozen server: once thawed all is well" "$?" 0
+
+# --- the server killed, or frozen, in the middle of a multi-megabyte download
+sftp_sandbox midway
+# A valid export padded to 48 MB with blank lines (which loaders skip).
+"$PYTHON" -c 'import sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d + b"\n" * (48 << 20))' \
+    "$TMP/small.csv" "$TMP/big.csv"
+rdrop "$TMP/big.csv" big.csv
+# part_started: the download has begun (its .part file has data).
+part_started() {
+	local n p
+	for n in $(seq 1 200); do	# 10 s at most
+		for p in "$SPOOL"/incoming/hr/.big.csv.part; do
+			[ -s "$p" ] && return 0
+		done
+		sleep 0.05
+	done
+	return 1
+}
+mid_case() {	# mid_case WHAT ACTION: a download cut by ACTION
+	local what=$1 action=$2 rc
+	rs run >"$TMP/mid-$what.out" 2>&1 &
+	bg=$!
+	if ! part_started; then
+		wait_for "$bg" 60
+		skip "$what mid-download: the download was not caught in time"
+		return 1
+	fi
+	$action
+	wait_for "$bg" 60
+	rc=$?
+	if grep -q "fetched big.csv" "$TMP/mid-$what.out"; then
+		skip "$what mid-download: the download ended before the cut"
+		return 1
+	fi
+	eq "$what mid-download: the run exits 1" "$rc" 1
+	contains "$what mid-download: the log says what happened" \
+	    "$(cat "$TMP/mid-$what.out")" "the partial copy was thrown away"
+	eq "$what mid-download: no run, nothing in the ledger" \
+	    "$(nruns),$(qq "SELECT count(*) FROM files")" "0,0"
+	eq "$what mid-download: no partial file left in the spool" \
+	    "$(find "$SPOOL/incoming" "$SPOOL/archive" -type f 2>/dev/null | wc -l)" 0
+	check "$what mid-download: the export is still on the server" \
+	    cmp -s "$TMP/big.csv" "$INBOX/big.csv"
+	return 0
+}
+set_sftp timeout 2
+if mid_case frozen sshd_pause; then
+	contains "frozen mid-download: the watchdog timed it out" \
+	    "$(cat "$TMP/mid-frozen.out")" \
+	    "timeout: the server did not answer within 2 s while reading"
+fi
+sshd_resume
+if mid_case killed sshd_stop; then
+	contains "killed mid-download: the connection was lost, said so" \
+	    "$(cat "$TMP/mid-killed.out")" \
+	    "the connection to the server was lost while reading"
+fi
+[ -z "$SSHD_PID" ] && sshd_start
+set_sftp timeout 30
+rs run >"$TMP/mid-after.out" 2>&1
+eq "after the cut: the next run downloads it whole and succeeds" \
+    "$?,$(qq "SELECT file_name, status, size FROM runs")" \
+    "0,big.csv|success|$(stat -c %s "$TMP/big.csv")"
+cmp -s "$TMP/big.csv" "$SPOOL/archive/hr/1-big.csv"
+eq "after the cut: the archived copy is byte-identical" "$?" 0
+
+# --- hostile remote names are refused and create nothing outside the spool
+sftp_sandbox hostile
+long=$(printf 'x%.0s' $(seq 1 246)).csv	# 250 bytes
+rdrop "$TMP/small.csv" "x..y.csv"
+rdrop "$TMP/small.csv" "$(printf 'new\nline.csv')"
+rdrop "$TMP/small.csv" "$long"
+ln -s /etc/passwd "$INBOX/link.csv"
+mkfifo "$INBOX/fifo.csv"
+mkdir "$INBOX/folder.csv"
+rdrop "$TMP/other.csv" good.csv
+touch "$TMP/hostile.stamp"
+sleep 1
+rs run >"$TMP/hostile.out" 2>&1
+eq "hostile names: the run exits 0" "$?" 0
+eq "hostile names: only good.csv is taken" \
+    "$(qq "SELECT group_concat(name) FROM files")" good.csv
+contains "hostile names: a name with .. is refused" \
+    "$(cat "$TMP/hostile.out")" 'refusing the file "x..y.csv": it contains ".."'
+contains "hostile names: a newline is refused, shown escaped" \
+    "$(cat "$TMP/hostile.out")" 'refusing the file "new\x0aline.csv"'
+contains "hostile names: a 250-byte name is refused" \
+    "$(cat "$TMP/hostile.out")" "its length (250 bytes)"
+for n in "x..y.csv" "$(printf 'new\nline.csv')" "$long" link.csv fifo.csv; do
+	check "hostile names: $(printf '%q' "$n" | cut -c1-30) stays on the server" \
+	    test -e "$INBOX/$n" -o -L "$INBOX/$n"
+done
+eq "hostile names: nothing new outside the spool and the server folder" \
+    "$(find "$TMP" -newer "$TMP/hostile.stamp" ! -type d ! -path "$SPOOL*" \
+    ! -path "$INBOX*" ! -path "$TMP/sshd*" ! -name '*.out' | wc -l)" 0
+eq "hostile names: in the spool, only good.csv's copy" \
+    "$(find "$SPOOL/incoming" "$SPOOL/archive" "$SPOOL/failed" -type f 2>/dev/null | sed 's|.*/||')" \
+    "1-good.csv"
+
+# --- the same content under two names is processed once
+sftp_sandbox dup
+rdrop "$TMP/small.csv" a.csv
+rdrop "$TMP/small.csv" b.csv
+touch -d '-2 hours' "$INBOX/a.csv"
+rs run >"$TMP/dup.out" 2>&1
+eq "duplicate: exit 0" "$?" 0
+eq "duplicate: one run, of the older name" \
+    "$(qq "SELECT group_concat(file_name) FROM runs")" a.csv
+contains "duplicate: logged as a duplicate" "$(cat "$TMP/dup.out")" \
+    "b.csv has the same content"
+eq "duplicate: both are recorded" \
+    "$(qq "SELECT group_concat(name || ':' || state) FROM files ORDER BY id")" \
+    "a.csv:processed,b.csv:duplicate"
+check "duplicate: both leave the inbox for processed/" \
+    test -f "$INBOX/processed/a.csv" -a -f "$INBOX/processed/b.csv"
+
+# --- publishing fails: retried by the next run, never changes the outcome
+sftp_sandbox pubfail 'pattern = "*.csv";'
+rdrop "$TMP/small.csv" p.csv
+echo "not a folder" >"$INBOX/reports"
+rs run >"$TMP/pub1.out" 2>&1
+eq "publish failure: the run still exits 0" "$?" 0
+eq "publish failure: and is Success" "$(qq "SELECT status FROM runs")" success
+contains "publish failure: logged, with the cause" "$(cat "$TMP/pub1.out")" \
+    "reports is in the way: it is not a folder"
+contains "publish failure: the log says it will be retried" \
+    "$(cat "$TMP/pub1.out")" "will try again next run"
+eq "publish failure: the uploads wait, one attempt each" \
+    "$(qq "SELECT group_concat(state || attempts) FROM publish")" \
+    "pending1,pending1,pending1"
+rm "$INBOX/reports"
+rs run >"$TMP/pub2.out" 2>&1
+eq "publish retry: the next run exits 0" "$?" 0
+eq "publish retry: uploads done" \
+    "$(qq "SELECT group_concat(state) FROM publish")" "done,done,done"
+eq "publish retry: the reports are on the server" \
+    "$(ls "$INBOX/reports" | wc -l)" 3
+eq "publish retry: the run is unchanged" \
+    "$(nruns),$(qq "SELECT status FROM runs")" "1,success"
+contains "publish retry: logged" "$(cat "$TMP/pub2.out")" \
+    "publishing 3 report files left from earlier runs"
+# The server gone between fetch and run: the run still happens, its
+# reports follow with the next run.
+rdrop "$TMP/other.csv" p2.csv
+rs fetch >/dev/null 2>&1
+sshd_stop
+rs run >"$TMP/pub3.out" 2>&1
+rc=$?
+eq "server gone after fetch: the queued file still runs" \
+    "$(qq "SELECT status FROM runs WHERE file_name = 'p2.csv'")" success
+eq "server gone after fetch: exit 1 (the source is unreachable)" "$rc" 1
+eq "server gone after fetch: its reports wait" \
+    "$(qq "SELECT count(*) FROM publish WHERE state = 'pending'")" 3
+sshd_start
+rs run >"$TMP/pub4.out" 2>&1
+eq "server back: the reports are published, the export moved" \
+    "$?,$(qq "SELECT count(*) FROM publish WHERE state = 'done'"),$(ls "$INBOX/processed")" \
+    "0,6,p.csv
+p2.csv"
+# Given up after 20 failed attempts, with an error.
+rdrop "$TMP/third.csv" p3.csv
+echo "not a folder" >"$INBOX/reports.new"
+sed -i 's|^\tsource = |\treports_remote = "reports.new";\n\tsource = |' "$CONF"
+rs run >/dev/null 2>&1
+qq "UPDATE publish SET attempts = 20 WHERE state = 'pending'"
+rs run >"$TMP/pub5.out" 2>&1
+eq "publish: given up after 20 attempts, the run still exits 0" "$?" 0
+contains "publish: giving up is an error in the log" "$(cat "$TMP/pub5.out")" \
+    "giving up publishing"
+eq "publish: marked failed" \
+    "$(qq "SELECT count(*) FROM publish WHERE state = 'failed'")" 3
+
+# --- publishing to a local drop-zone (dir: source with reports_remote)
+sandbox dirpub 'reports_remote = "out/reports";'
+drop "$TMP/small.csv" x.csv
+rs run >"$TMP/dirpub.out" 2>&1
+eq "dir publish: exit 0" "$?" 0
+base=$(qq "SELECT report_base FROM runs WHERE id = 1")
+for ext in csv xlsx log; do
+	cmp -s "$SPOOL/reports/hr/$base.$ext" "$DROP/out/reports/$base.$ext"
+	eq "dir publish: the $ext report is in the drop-zone" "$?" 0
+done
+eq "dir publish: no .part left" \
+    "$(ls -A "$DROP/out/reports" | grep -c part)" 0
+
+sshd_stop
+finish

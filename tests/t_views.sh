@@ -1,0 +1,370 @@
+#!/bin/bash
+# The per-user views (seeds 001 and 004) and the metrics: users (every
+# status for the right users, filters, paging at the edges), user (source
+# and directory identity, failure alert, last activity, the full history),
+# status (users with an active sync, changes in 24 h, in progress, failed),
+# and --json of each against its text. Failures the apply hook would make
+# are simulated in SQL (items set to failed).
+. "$(dirname "$0")/lib.sh"
+
+H=employee_id,email,first_name,last_name,department,title,manager_id,employment_status
+# csv NAME ROW...: an export dropped in the drop-zone.
+csv() { local n=$1; shift; printf '%s\n' "$H" "$@" >"$TMP/$n.csv"; drop "$TMP/$n.csv"; }
+# out CMD...: run rostersync, stdout and stderr together in $OUT, status $RC.
+out() { OUT=$(rs "$@" 2>&1); RC=$?; }
+# json EXPR: evaluate EXPR on the JSON document d read from stdin.
+json() {
+	$PYTHON -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+valid_json() { printf '%s' "$1" | $PYTHON -m json.tool >/dev/null 2>&1; }
+# The rows of a users page: "KEY STATUS" per line, in order.
+rows() { printf '%s\n' "$1" | awk 'NR > 1 && / [A-Z][0-9]+ /{
+	for (i = 1; i <= NF; i++) if ($i ~ /^[A-Z][0-9]+$/) k = $i
+	s = $0; sub(/.*(UTC|-) +[a-z]+ +/, "", s); print k, s }'; }
+# status KEY: the status the users list shows for one key.
+status_of_user() { rows "$(rs users --per-page 1000 2>/dev/null)" | awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
+# The paging line.
+paging() { printf '%s\n' "$1" | tail -1; }
+# value LABEL: the value after a label of the status text.
+metric() { printf '%s\n' "$OUT" | awk -v l="$1" 'index($0, l) == 1 { print $NF }'; }
+
+# ================================================= before anything ran
+sandbox empty
+out users
+eq "no database: users exits 0" "$RC" 0
+contains "no database: users says 0 results" "$OUT" "0 results"
+js=$(rs users --json 2>/dev/null)
+check "no database: users --json parses" valid_json "$js"
+eq "no database: users --json is empty" \
+    "$(printf '%s' "$js" | json "d['users'], d['total'], d['first'], d['last'], d['page'], d['per_page']")" \
+    "([], 0, 0, 0, 1, 10)"
+out status
+eq "no database: status exits 0" "$RC" 0
+eq "no database: no users" "$(metric 'Users with an active sync')" 0
+contains "no database: the sync is listed" "$OUT" "hr "
+js=$(rs status --json 2>/dev/null)
+check "no database: status --json parses" valid_json "$js"
+eq "no database: status --json" \
+    "$(printf '%s' "$js" | json "d['users_active'], d['changes_24h'], d['in_progress'], d['failed'], [s['name'] for s in d['syncs']], d['syncs'][0]['last_run']")" \
+    "(0, 0, 0, 0, ['hr'], None)"
+out user ann@x.org
+eq "no database: user exits 1" "$RC" 1
+contains "no database: user says so" "$OUT" "no user"
+
+# ============================================= every status, two syncs
+sandbox st
+mkdir -p "$SB/drop2"
+cat >"$CONF" <<'CONF'
+database = "spool/rostersync.db";
+spool = "spool";
+timezone = "UTC";
+lock_wait = 5;
+syncs = (
+	{
+		name = "hr";
+		source = "dir:drop";
+		settle_seconds = 0;
+		key = "employee_id";
+		required = [ "employee_id", "email", "last_name" ];
+	},
+	{
+		name = "ctr";
+		source = "dir:drop2";
+		settle_seconds = 0;
+		key = "employee_id";
+		required = [ "employee_id", "email", "last_name" ];
+	}
+);
+CONF
+# Run 1 (hr): E3's manager is unknown (a warning), E5's email is invalid
+# (skipped, never in the directory).
+csv h1 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Dev,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E9,Active" \
+    "E4,dan@x.org,Dan,Poe,Eng,Dev,E1,Active" \
+    "E5,not-an-email,Eve,Moe,Eng,Dev,E1,Active" \
+    "E6,fay@x.org,Fay,Ito,Eng,Dev,E1,Active"
+rs run --sync hr >/dev/null 2>&1
+eq "run 1: Needs Attention" "$(status_of 1)" needs_attention
+# Run 2 (ctr): ann@x.org is in both syncs.
+printf '%s\n' "$H" "C1,ann@x.org,Ann,Lee,Ctr,Dev,,Active" \
+    "C2,gus@x.org,Gus,Ng,Ctr,Dev,C1,Active" >"$SB/drop2/c1.csv"
+touch -d '-1 hour' "$SB/drop2/c1.csv"
+rs run --sync ctr >/dev/null 2>&1
+eq "run 2 (ctr): Success" "$(status_of 2)" success
+# Run 3 (hr): E2 and E4 change (E4 moves: update + team_member), E5 still
+# invalid, E6 now invalid (skipped: the directory keeps the old row), E7
+# is hired.
+csv h2 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Lead,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E9,Active" \
+    "E4,dan@x.org,Dan,Poe,Ops,Dev,E1,Active" \
+    "E5,not-an-email,Eve,Moe,Eng,Dev,E1,Active" \
+    "E6,fay@@x.org,Fay,Ito,Eng,Dev,E1,Active" \
+    "E7,gil@x.org,Gil,Fox,Eng,Dev,E1,Active"
+rs run --sync hr >/dev/null 2>&1
+eq "run 3: E4 has two items (update, team_member)" \
+    "$(q "SELECT group_concat(type) FROM (SELECT type FROM items WHERE run_id = 3 AND key = 'E4' ORDER BY seq)")" \
+    "update,team_member"
+# The hook failed E2's update and both of E4's items.
+q "UPDATE items SET status = 'failed', error = 'boom' WHERE run_id = 3 AND key IN ('E2', 'E4')"
+# Run 4 (hr): E2 changes again (an applied update resolves the failure),
+# E3 gets a known manager (the warning clears), E5 leaves the export, E6
+# stays invalid, E8 is hired with an unknown manager (a warning), E10 is
+# hired and its create fails (the directory does not have them).
+csv h3 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Boss,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E1,Active" \
+    "E4,dan@x.org,Dan,Poe,Ops,Dev,E1,Active" \
+    "E6,fay@@x.org,Fay,Ito,Eng,Dev,E1,Active" \
+    "E7,gil@x.org,Gil,Fox,Eng,Dev,E1,Active" \
+    "E8,hal@x.org,Hal,Kay,Eng,Dev,E99,Active" \
+    "E10,ida@x.org,Ida,Sun,Eng,Dev,E1,Active"
+rs run --sync hr >/dev/null 2>&1
+q "UPDATE items SET status = 'failed', error = 'no seat' WHERE run_id = 4 AND key = 'E10';
+   DELETE FROM users WHERE key = 'E10'"
+# Run 5: a dry run that would hire E9 (never applied).
+printf '%s\n' "$H" "E9,jo@x.org,Jo,Park,Eng,Dev,E1,Active" >"$TMP/dry.csv"
+tail -n +2 "$TMP/h3.csv" >>"$TMP/dry.csv"
+rs run --sync hr --dry-run --file "$TMP/dry.csv" >/dev/null 2>&1
+eq "run 5 is a dry run" "$(count_of 5 dry_run)" 1
+
+# what each key's status must be
+for want in "E1 Synced" "E2 Synced" "E3 Synced" "E4 Failed" \
+    "E5 Never Synced" "E6 Failed" "E7 Synced" \
+    "E8 Completed with Warning" "E9 Never Synced" "E10 Failed" \
+    "C1 Synced" "C2 Synced"; do
+	k=${want%% *}
+	eq "status of $k: ${want#* }" "$(status_of_user "$k")" "${want#* }"
+done
+out users
+eq "users: exit 0" "$RC" 0
+eq "users: 12 users" "$(paging "$OUT")" "1-10 of 12 results"
+eq "users: email order (the directory's)" \
+    "$(printf '%s\n' "$OUT" | awk 'NR > 1 && NF > 3 { print $1 }' | head -4 | xargs)" \
+    "- ann@x.org ann@x.org bob@x.org"
+latest3=$(q "SELECT strftime('%Y-%m-%d %H:%M:%S UTC', finished, 'unixepoch') FROM runs WHERE id = 4")
+contains "users: latest sync of a directory user is the latest applied run" \
+    "$(printf '%s\n' "$OUT" | grep ' E7 ')" "$latest3"
+out users --status failed
+# In email order: dan@ (E4), fay@ (E6 keeps its old email), ida@ (E10).
+eq "users --status failed" "$(rows "$OUT" | awk '{print $1}' | xargs)" "E4 E6 E10"
+eq "users --status failed: paging" "$(paging "$OUT")" "1-3 of 3 results"
+out users --status "Never Synced"
+eq "users --status label" "$(rows "$OUT" | awk '{print $1}' | sort | xargs)" "E5 E9"
+out users --status completed_with_warning
+eq "users --status completed_with_warning" "$(rows "$OUT" | awk '{print $1}' | xargs)" "E8"
+out users --status synced --per-page 100
+eq "users --status synced" "$(rows "$OUT" | awk '{print $1}' | sort | xargs)" "C1 C2 E1 E2 E3 E7"
+out users --status bogus
+eq "users --status bogus: exit 2" "$RC" 2
+contains "users --status bogus: says so" "$OUT" "unknown user status 'bogus'"
+out users --email ANN@
+eq "users --email: any case, both syncs" "$(rows "$OUT" | awk '{print $1}' | xargs)" "C1 E1"
+out users --email x.org --sync ctr
+eq "users --sync ctr" "$(rows "$OUT" | awk '{print $1}' | xargs)" "C1 C2"
+out users --email nobody
+contains "users --email: no match" "$OUT" "0 results"
+
+# user: detail of E4 (two unresolved failures)
+out user E4
+eq "user E4: exit 0" "$RC" 0
+contains "user: the failure alert" "$OUT" "2 sync failures detected"
+eq "user: each failed item listed with its error" \
+    "$(printf '%s\n' "$OUT" | grep -c 'failed: boom')" 2
+contains "user: how to retry" "$OUT" "rostersync retry 3 "
+contains "user: source identity (the export's fields)" "$OUT" "department               Ops"
+contains "user: source has the export's email" "$(printf '%s\n' "$OUT" | sed -n '/^Source/,/^Directory/p')" "dan@x.org"
+contains "user: directory identity" "$OUT" "Manager                  E1"
+contains "user: directory team" "$OUT" "Team                     Ops"
+contains "user: directory state" "$OUT" "State                    active"
+contains "user: status" "$OUT" "Sync status              Failed"
+contains "user: sync and Active" "$OUT" "hr (Active)"
+contains "user: next scheduled sync" "$OUT" "Next scheduled sync"
+runs_e4=$(q "SELECT count(DISTINCT run_id) FROM (SELECT run_id FROM items WHERE key = 'E4' UNION ALL SELECT run_id FROM issues WHERE key = 'E4') JOIN runs r ON r.id = run_id AND r.sync = 'hr'")
+hist=$(printf '%s\n' "$OUT" | sed -n '/^History/,$p')
+eq "user: history has every run that touched the user" \
+    "$(printf '%s\n' "$hist" | grep -c '^  Run ')" "$runs_e4"
+contains "user: history heading" "$OUT" "History ($runs_e4 runs)"
+eq "user: history lists every item" \
+    "$(printf '%s\n' "$OUT" | sed -n '/^History/,$p' | grep -cE '^    (User|Team|Direct)')" \
+    "$(q "SELECT count(*) FROM items i JOIN runs r ON r.id = i.run_id WHERE i.key = 'E4' AND r.sync = 'hr'")"
+contains "user: history shows field changes" "$OUT" "department             Eng -> Ops"
+eq "user: history newest first" \
+    "$(printf '%s\n' "$hist" | awk '/^  Run /{print $2}' | xargs)" \
+    "$(q "SELECT group_concat(id, ' ') FROM (SELECT DISTINCT r.id FROM items i JOIN runs r ON r.id = i.run_id WHERE i.key = 'E4' AND r.sync = 'hr' ORDER BY r.started DESC, r.id DESC)")"
+last=$(printf '%s\n' "$OUT" | sed -n '/^Last sync activity/,/^$/p')
+contains "user: last activity is run 3 (runs 4 and 5 did not touch E4)" \
+    "$last" "Run                      3"
+contains "user: last activity counts E4's changes" "$last" "Changes processed        2"
+js=$(rs user E4 --json 2>/dev/null)
+check "user --json parses" valid_json "$js"
+eq "user --json: the same numbers as the text" \
+    "$(printf '%s' "$js" | json "d['status_label'], d['failures'], len(d['failed_items']), len(d['history']), d['directory']['team'], d['source']['department'], d['sync_active']")" \
+    "('Failed', 2, 2, $runs_e4, 'Ops', 'Ops', True)"
+eq "user --json: items per run as the database has them" \
+    "$(printf '%s' "$js" | json "[(h['run'], len(h['items'])) for h in d['history']]")" \
+    "$(q "SELECT '[' || group_concat('(' || run_id || ', ' || n || ')', ', ') || ']' FROM (SELECT i.run_id, count(*) n FROM items i JOIN runs r ON r.id = i.run_id WHERE i.key = 'E4' AND r.sync = 'hr' GROUP BY i.run_id ORDER BY r.started DESC, r.id DESC)")"
+eq "user --json: the failed items" \
+    "$(printf '%s' "$js" | json "sorted((f['run'], f['type'], f['error']) for f in d['failed_items'])")" \
+    "[(3, 'team_member', 'boom'), (3, 'update', 'boom')]"
+
+out user E6
+contains "user E6: the skipped row is a failure" "$OUT" "1 sync failure detected"
+contains "user E6: why" "$OUT" "skipped the row"
+contains "user E6: still in the directory with its old email" "$OUT" "Email                    fay@x.org"
+out user E2
+contains "user E2: a resolved failure is not an alert" "$OUT" "Sync status              Synced"
+check "user E2: no alert" test "$(printf '%s\n' "$OUT" | grep -c 'failures\? detected')" -eq 0
+out user E5
+contains "user E5: Never Synced" "$OUT" "Sync status              Never Synced"
+contains "user E5: not in the directory" "$OUT" "not in the directory"
+contains "user E5: the skip is in its history" "$OUT" "User skipped"
+out user E10
+contains "user E10: a failed create" "$OUT" "1 sync failure detected"
+contains "user E10: not in the directory" "$OUT" "not in the directory"
+out user hal@x.org
+contains "user by email: E8" "$OUT" "User E8 (sync hr)"
+contains "user E8: warning" "$OUT" "Completed with Warning"
+contains "user E8: the warning issue in its history" "$OUT" "No profile for Direct Manager"
+out user ann@x.org
+eq "user: an email in two syncs exits 2" "$RC" 2
+contains "user: ambiguous lists the syncs" "$OUT" "--sync ctr"
+contains "user: ambiguous lists hr too" "$OUT" "--sync hr"
+out user ann@x.org --sync ctr
+eq "user --sync: exit 0" "$RC" 0
+contains "user --sync ctr: C1" "$OUT" "User C1 (sync ctr)"
+out user ANN@X.ORG --sync hr
+contains "user: email in any case" "$OUT" "User E1 (sync hr)"
+out user nobody@x.org
+eq "user: not found exits 1" "$RC" 1
+contains "user: not found says so" "$OUT" "no user with the email or employee id 'nobody@x.org'"
+out user
+eq "user: no argument exits 2" "$RC" 2
+
+# status metrics
+out status
+eq "status: exit 0" "$RC" 0
+eq "status: users with an active sync" "$(metric 'Users with an active sync')" \
+    "$(q "SELECT count(*) FROM users WHERE active = 1")"
+eq "status: changes in the last 24 h (applied items)" "$(metric 'Changes (last 24 h)')" \
+    "$(q "SELECT count(*) FROM items i JOIN runs r ON r.id = i.run_id WHERE r.dry_run = 0 AND i.status = 'applied'")"
+eq "status: syncs in progress" "$(metric 'Syncs in progress')" 0
+eq "status: failed syncs = users Failed" "$(metric 'Failed syncs')" 3
+js=$(rs status --json 2>/dev/null)
+check "status --json parses" valid_json "$js"
+eq "status --json: the same numbers as the text" \
+    "$(printf '%s' "$js" | json "d['users_active'], d['changes_24h'], d['in_progress'], d['failed']")" \
+    "($(metric 'Users with an active sync'), $(metric 'Changes (last 24 h)'), 0, 3)"
+eq "status --json: per sync" \
+    "$(printf '%s' "$js" | json "[(s['name'], s['active'], s['last_run'], s['last_status'], s['failed']) for s in d['syncs']]")" \
+    "[('hr', True, 5, 'needs_attention', 3), ('ctr', True, 2, 'success', 0)]"
+# An inactive sync's users do not count; a run 2 days old is not a change
+# of the last 24 h.
+sed -i '0,/name = "ctr";/s//name = "ctr"; enabled = false;/' "$CONF"
+q "UPDATE runs SET started = started - 2 * 86400, finished = finished - 2 * 86400 WHERE id = 1"
+out status
+eq "status: an inactive sync's users are not counted" "$(metric 'Users with an active sync')" \
+    "$(q "SELECT count(*) FROM users WHERE active = 1 AND sync = 'hr'")"
+eq "status: runs older than 24 h are not counted" "$(metric 'Changes (last 24 h)')" \
+    "$(q "SELECT count(*) FROM items i JOIN runs r ON r.id = i.run_id WHERE r.dry_run = 0 AND i.status = 'applied' AND r.id > 1")"
+contains "status: the inactive sync" "$OUT" "Inactive"
+out user C1
+contains "user: Inactive sync" "$OUT" "ctr (Inactive)"
+contains "user: an inactive sync has no next sync" "$OUT" "none: the sync is inactive"
+
+# In Progress: a run of hr running now
+q "INSERT INTO runs(sync, trigger, status, started) VALUES ('hr', 'manual', 'in_progress', strftime('%s', 'now'))"
+out users --status in_progress --per-page 100
+eq "users: everyone of a running sync is In Progress" \
+    "$(rows "$OUT" | awk '{print $1}' | sort | xargs)" "E1 E10 E2 E3 E4 E5 E6 E7 E8 E9"
+out status
+eq "status: a sync in progress" "$(metric 'Syncs in progress')" 1
+eq "status: In Progress users are not Failed" "$(metric 'Failed syncs')" 0
+js=$(rs user E4 --json 2>/dev/null)
+eq "user --json: In Progress, failures still counted" \
+    "$(printf '%s' "$js" | json "d['status'], d['failures']")" "('in_progress', 2)"
+q "DELETE FROM runs WHERE status = 'in_progress'"
+
+# --since/--until on the latest sync: hr's applied runs in March, ctr's
+# in January; E5's latest mention is run 3 (March), E9's and E10's (not
+# in the directory) the dry run, now.
+q "UPDATE runs SET started = strftime('%s', '2024-03-15 10:00:00') + id, finished = strftime('%s', '2024-03-15 10:00:00') + id + 1 WHERE id IN (1, 3, 4);
+   UPDATE runs SET started = strftime('%s', '2024-01-10 10:00:00'), finished = strftime('%s', '2024-01-10 10:00:01') WHERE id = 2"
+out users --since 2024-01-01 --until 2024-01-31
+eq "users --since/--until January: ctr" "$(rows "$OUT" | awk '{print $1}' | xargs)" "C1 C2"
+out users --since 2024-03-15 --until 2024-03-15 --per-page 100
+eq "users --since D --until D is that day" "$(rows "$OUT" | awk '{print $1}' | sort | xargs)" "E1 E2 E3 E4 E5 E6 E7 E8"
+out users --since 2024-04-01
+eq "users --since: the keys the dry run named" "$(rows "$OUT" | awk '{print $1}' | sort | xargs)" "E10 E9"
+out users --since 01/02/2024
+eq "users: a bad date exits 2" "$RC" 2
+js=$(rs users --json --since 2024-01-01 --until 2024-01-31 2>/dev/null)
+eq "users --json: latest_sync in UTC" \
+    "$(printf '%s' "$js" | json "[(u['employee_id'], u['latest_sync'], u['status']) for u in d['users']]")" \
+    "[('C1', '2024-01-10T10:00:01Z', 'synced'), ('C2', '2024-01-10T10:00:01Z', 'synced')]"
+js=$(rs users --json --per-page 100 2>/dev/null)
+check "users --json parses" valid_json "$js"
+eq "users --json: the same statuses as the text" \
+    "$(printf '%s' "$js" | json "' '.join(u['employee_id'] + '=' + u['status_label'].replace(' ', '_') for u in d['users'])")" \
+    "$(rows "$(rs users --per-page 100 2>/dev/null)" | awk '{k = $1; $1 = ""; sub(/^ /, ""); gsub(/ /, "_"); printf "%s%s=%s", n++ ? " " : "", k, $0}')"
+eq "users --json: names from the directory" \
+    "$(printf '%s' "$js" | json "[u['name'] for u in d['users'] if u['employee_id'] == 'E4']")" "['Dan Poe']"
+
+# ================================================ a user who left
+sandbox gone 'delete_mode = "delete"; max_delete_percent = 100;'
+csv g1 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Dev,E9,Active"
+rs run >/dev/null 2>&1
+csv g2 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+eq "gone: E2 deleted from the directory" "$(q "SELECT count(*) FROM users WHERE key = 'E2'")" 0
+out users
+eq "gone: a deleted user is not listed" "$(rows "$OUT" | awk '{print $1}' | xargs)" "E1"
+out user E2
+eq "gone: user E2 is not found" "$RC" 1
+
+# ============================================================ paging
+sandbox paging
+$GEN --rows 25 --seed 3 -o "$TMP/p.csv"
+drop "$TMP/p.csv"
+rs run >/dev/null 2>&1
+emails=$(q "SELECT email FROM users ORDER BY email")
+page_emails() { printf '%s\n' "$1" | awk '$1 ~ /@/ { print $1 }'; }
+out users
+eq "paging: default 10 a page" "$(paging "$OUT")" "1-10 of 25 results"
+eq "paging: page 1 is the first 10 emails" "$(page_emails "$OUT")" "$(printf '%s\n' "$emails" | head -10)"
+out users --page 3
+eq "paging: the last partial page" "$(paging "$OUT")" "21-25 of 25 results"
+eq "paging: the last page's rows" "$(page_emails "$OUT")" "$(printf '%s\n' "$emails" | tail -5)"
+out users --page 4
+eq "paging: a page past the end exits 0" "$RC" 0
+eq "paging: a page past the end" "$(paging "$OUT")" "page 4 is past the end: 25 results"
+eq "paging: a page past the end has no rows" "$(page_emails "$OUT")" ""
+out users --per-page 25
+eq "paging: exactly one page" "$(paging "$OUT")" "1-25 of 25 results"
+out users --per-page 25 --page 2
+eq "paging: after exactly one page" "$(paging "$OUT")" "page 2 is past the end: 25 results"
+out users --per-page 1 --page 25
+eq "paging: --per-page 1, the last" "$(paging "$OUT")" "25-25 of 25 results"
+eq "paging: --per-page 1, one row" "$(page_emails "$OUT")" "$(printf '%s\n' "$emails" | tail -1)"
+out users --per-page 7 --page 2
+eq "paging: page 2 of 7" "$(paging "$OUT")" "8-14 of 25 results"
+eq "paging: page 2 of 7 rows" "$(page_emails "$OUT")" "$(printf '%s\n' "$emails" | sed -n 8,14p)"
+out users --status failed
+eq "paging: 0 results" "$(paging "$OUT")" "0 results"
+out users --per-page 0
+eq "paging: --per-page 0 exits 2" "$RC" 2
+out users --per-page 1001
+eq "paging: --per-page 1001 exits 2" "$RC" 2
+out users --page 0
+eq "paging: --page 0 exits 2" "$RC" 2
+js=$(rs users --json --per-page 7 --page 4 2>/dev/null)
+check "paging --json parses" valid_json "$js"
+eq "paging --json: the last partial page" \
+    "$(printf '%s' "$js" | json "len(d['users']), d['first'], d['last'], d['total'], d['page'], d['per_page']")" \
+    "(4, 22, 25, 25, 4, 7)"
+js=$(rs users --json --page 9 2>/dev/null)
+eq "paging --json: past the end" \
+    "$(printf '%s' "$js" | json "len(d['users']), d['first'], d['last'], d['total']")" "(0, 0, 0, 25)"
+
+finish
