@@ -159,6 +159,8 @@ write_directory(struct job *j)
 
 		if ((f & E_WRITE) && write_user(j, (uint32_t)i, &b) == -1)
 			goto out;
+		if (i == j->ne / 2)
+			fault("apply.half");
 		if ((f & E_DELETE) && !j->hold_deletes &&
 		    store_dir_remove(j->st, sy->name, j->e[i].key,
 		    sy->delete_mode == DEL_DEACTIVATE, j->run->id) == -1)

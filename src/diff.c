@@ -251,6 +251,8 @@ diff_on_record(void *arg, const struct record *r)
 	e->new_hash = rec_hash(j, r->v, r->len);
 	if (needs_compare(j, e, r))
 		keep_record(j, id, r);
+	if (r->row == 5000)
+		fault("load.row5000");
 	return 0;
 }
 

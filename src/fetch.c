@@ -175,6 +175,7 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 		log_warn("cannot write %s to disk", part);
 		goto fail;
 	}
+	fault("fetch.copied");
 	close(fd);
 	fd = -1;
 	sha256_final(&h, dig);
@@ -184,6 +185,7 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 	free(tmpname);
 	if (final == NULL || spool_move(part, final) == -1)
 		goto fail;
+	fault("fetch.renamed");
 	free(part);
 	return final;
 fail:
@@ -254,6 +256,7 @@ take(struct config *cfg, struct store *st, const struct sync *sy,
 	}
 	log_info("fetched %s (%lld bytes, sha256 %.16s...)", f->name, size,
 	    sha);
+	fault("fetch.recorded");
 	free(local);
 	return 1;
 }

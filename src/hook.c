@@ -321,8 +321,10 @@ hook_apply_item(struct store *st, const struct sync *sy, long long run,
 	memset(&io, 0, sizeof(io));
 	buf_add(&io.out, "", 0);
 	buf_add(&io.err, "", 0);
+	fault("hook.before");
 	status = hook_exec(&sy->hook, it.payload, env, &io, &timed_out);
 	ok = status == 0 && !timed_out;
+	fault("hook.after");
 	first_line(io.err.p, line, sizeof(line));
 	if (timed_out)
 		snprintf(err, sizeof(err), "the hook timed out after %d s and "

@@ -235,6 +235,8 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 		return -1;
 	xasprintf(&tmp, "%s/.%s%s.tmp", dir, r->report_base, f->ext);
 	xasprintf(&final, "%s/%s%s", dir, r->report_base, f->ext);
+	fault(f->fmt == RF_CSV ? "report.csv" : f->fmt == RF_XLSX ?
+	    "report.xlsx" : "report.log");
 	if (write_format(st, r, f, tmp) == -1)
 		log_warn("cannot write the report %s", final);
 	else if (rename(tmp, final) == -1)

@@ -118,6 +118,8 @@ time_t	 time_parse_iso(const char *);	/* (time_t)-1 when not a time */
 int64_t	 now_ms(void);
 /* Parse a whole decimal number in [min, max]; -1 if it is not one. */
 int	 parse_ll(const char *, long long min, long long max, long long *out);
+/* Crash tests: SIGKILL here when ROSTERSYNC_FAULT names this point. */
+void	 fault(const char *point);
 
 /* ------------------------------------------------------------ sha256.c */
 

@@ -153,10 +153,12 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	log_info("loaded %zu rows of %zu columns as %s in %lld ms",
 	    j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ? "XLSX" :
 	    "CSV", (long long)(now_ms() - t0));
+	fault("run.loaded");
 	validate_cross(j);
 	validate_seats(j);
 	diff_items(j);
 	status = guard_check(j, dry_run);
+	fault("run.diffed");
 	log_info("diff: %zu items, %zu issues in %lld ms", j->nit, j->niss,
 	    (long long)(now_ms() - t0));
 	return status;
@@ -176,6 +178,7 @@ run_commit(struct job *j, enum runstatus status, const struct ledger *l)
 	r->duration_ms = (long long)(now_ms() - (int64_t)r->started * 1000);
 	if (store_run_update(j->st, r) == -1)
 		goto fail;
+	fault("run.before_commit");
 	if (!r->dry_run && l->id > 0 &&
 	    store_file_set(j->st, l->id, "processed", l->local, r->id) == -1)
 		goto fail;
@@ -213,6 +216,7 @@ archive_input(struct config *cfg, struct store *st, const struct ledger *l,
 	    "archive", l->sync, name);
 	free(name);
 	if (dest != NULL && spool_move(l->local, dest) == 0) {
+		fault("run.archived");
 		store_file_set(st, l->id, "processed", dest, r->id);
 		log_info("input kept as %s", dest);
 	}
@@ -231,12 +235,15 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 	log_tee(NULL);
 	fclose(logf);
 	store_runlog_put(st, r->id, *logtext);
+	fault("run.logged");
 	free(*logtext);
 	*logtext = NULL;
+	fault("run.reported");
 	if (report_write_all(cfg, st, r->id) == 0)
 		store_run_reports_done(st, r->id);
 	if (!r->dry_run)
 		publish_run(cfg, st, config_sync(cfg, r->sync), r->id);
+	fault("run.published");
 }
 
 /* With an apply hook, the directory is written item by item after the
@@ -326,12 +333,14 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	log_context(r.id, sy->name);
 	log_info("started: %s (%lld bytes, sha256 %s), trigger %s", l->name,
 	    l->size, l->sha256, r.trigger);
+	fault("run.started");
 	if (!o->dry_run && l->id > 0) {
 		store_file_set(st, l->id, "fetched", l->local, r.id);
 		fetch_after(cfg, st, sy, l->id);
 	}
 	if (!o->dry_run)
 		supersede(st, sy, &r);
+	fault("run.source_done");
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
 	j.sy = sy;
@@ -350,6 +359,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		r.finished = time(NULL);
 		store_run_update(st, &r);
 	} else {
+		fault("run.committed");
 		log_info("%s in one transaction in %lld ms", j.apply ?
 		    "applied to the directory" : "recorded, directory "
 		    "unchanged,", (long long)(now_ms() - t0));
@@ -603,6 +613,7 @@ recover(struct config *cfg, struct store *st)
 		    "marked Failed (interrupted); their files run again", k,
 		    k > 1 ? "s" : "");
 	recover_processed(cfg, st);
+	fault("recover.archived");
 	for (i = 0; i < cfg->nsyncs; i++)
 		recover_incoming(cfg, st, cfg->syncs[i].name);
 	n = store_runs_reports_pending(st, &ids);

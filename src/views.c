@@ -751,7 +751,8 @@ list_extras(struct ulist *l)
 		    sizeof(*l->extra));
 		l->extra[l->nextra++] = &l->f->u[i];
 	}
-	qsort(l->extra, l->nextra, sizeof(*l->extra), extra_cmp);
+	if (l->nextra > 1)
+		qsort(l->extra, l->nextra, sizeof(*l->extra), extra_cmp);
 }
 
 static void
@@ -857,13 +858,12 @@ struct hissue {
 	struct hissue	*next;
 };
 
-/* One run that touched the user. */
+/* One run that touched the user (moved by realloc: no inner pointers). */
 struct hrun {
 	struct run	 r;
-	struct hitem	*items, **itemtail;
-	struct hitem	*last;		/* the item being read */
+	struct hitem	*items, *lastitem;
 	size_t		 nitems;
-	struct hissue	*issues, **issuetail;
+	struct hissue	*issues, *lastissue;
 };
 
 /* The user the command is about, and what happened to them. */
@@ -950,8 +950,6 @@ hrun_get(struct uview *v, long long run)
 	h = &v->runs[v->nruns++];
 	memset(h, 0, sizeof(*h));
 	h->r.id = run;
-	h->itemtail = &h->items;
-	h->issuetail = &h->issues;
 	return h;
 }
 
@@ -963,7 +961,7 @@ on_hist_item(void *arg, long long run, const struct itemview *iv)
 	struct hitem	*it;
 	struct hchg	*c;
 
-	if ((it = h->last) == NULL || it->seq != iv->seq) {
+	if ((it = h->lastitem) == NULL || it->seq != iv->seq) {
 		it = arena_alloc(v->a, sizeof(*it));
 		memset(it, 0, sizeof(*it));
 		it->seq = iv->seq;
@@ -971,9 +969,11 @@ on_hist_item(void *arg, long long run, const struct itemview *iv)
 		it->status = iv->status;
 		it->error = iv->error[0] ? adup(v->a, iv->error) : NULL;
 		it->chgtail = &it->chg;
-		*h->itemtail = it;
-		h->itemtail = &it->next;
-		h->last = it;
+		if (h->lastitem != NULL)
+			h->lastitem->next = it;
+		else
+			h->items = it;
+		h->lastitem = it;
 		h->nitems++;
 	}
 	if (iv->field != NULL) {
@@ -1003,8 +1003,11 @@ on_hist_issue(void *arg, long long run, const struct issueview *iv)
 	is->field = adup(v->a, iv->field);
 	is->message = adup(v->a, iv->message);
 	is->fix = adup(v->a, iv->fix);
-	*h->issuetail = is;
-	h->issuetail = &is->next;
+	if (h->lastissue != NULL)
+		h->lastissue->next = is;
+	else
+		h->issues = is;
+	h->lastissue = is;
 	return 0;
 }
 
@@ -1036,7 +1039,8 @@ load_history(struct uview *v, struct store *st)
 			v->runs[i].r.status = RS_FAILED;
 		}
 	}
-	qsort(v->runs, v->nruns, sizeof(*v->runs), hrun_cmp);
+	if (v->nruns > 1)
+		qsort(v->runs, v->nruns, sizeof(*v->runs), hrun_cmp);
 	return 0;
 }
 
@@ -1114,45 +1118,34 @@ json_field(void *arg, const char *k, const char *val, size_t len)
 }
 
 static void
-print_run_line(const char *indent, const struct run *r)
+text_identity(const struct uview *v)
 {
-	char	 t[64];
-
-	time_local(r->started, t, sizeof(t));
-	printf("%sRun %lld  %s  %s%s (%s)\n", indent, r->id, t,
-	    runstatus_label(r->status), r->dry_run ? " (dry run)" : "",
-	    r->trigger ? r->trigger : "");
-}
-
-static void
-user_text(struct uview *v, const struct config *cfg)
-{
-	enum ustatus		 us = user_status(v->s, v->u, v->in_dir);
-	const struct hrun	*h, *last = last_activity(v);
-	const struct hissue	*skip, *is;
-	const struct hitem	*it;
-	const struct hchg	*c;
-	const char		*how;
-	long long		 nfail = failure_count(v->u), skiprun = 0;
-	time_t			 next;
-	char			 t[64];
-	size_t			 i;
-
 	printf("User %s (sync %s)\n\nSource (as the export had it)\n",
 	    v->key, v->sync);
 	if (v->fields == NULL || json_flat_each(v->fields, print_field,
 	    NULL) == -1)
 		printf("  not applied: nothing from the export is stored\n");
 	printf("\nDirectory\n");
-	if (v->in_dir)
-		printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n"
-		    "  %-24s %s\n  %-24s %s\n", "Employee id", v->key,
-		    "Email", v->email, "Name", v->name, "Manager",
-		    v->manager[0] ? v->manager : "-", "Team",
-		    v->team[0] ? v->team : "-", "State",
-		    v->active ? "active" : "inactive (deactivated)");
-	else
+	if (!v->in_dir) {
 		printf("  not in the directory\n");
+		return;
+	}
+	printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n"
+	    "  %-24s %s\n  %-24s %s\n", "Employee id", v->key, "Email",
+	    v->email, "Name", v->name, "Manager",
+	    v->manager[0] ? v->manager : "-", "Team",
+	    v->team[0] ? v->team : "-", "State",
+	    v->active ? "active" : "inactive (deactivated)");
+}
+
+static void
+text_overview(struct uview *v, const struct config *cfg)
+{
+	enum ustatus	 us = user_status(v->s, v->u, v->in_dir);
+	const char	*how;
+	time_t		 next;
+	char		 t[64];
+
 	printf("\nOverview\n  %-24s %s\n  %-24s %s (%s)\n", "Sync status",
 	    ustatus_names[us].label, "Sync", v->sync, sync_state(v->s));
 	time_local(latest_sync(v->s, v->u, v->in_dir), t, sizeof(t));
@@ -1163,40 +1156,70 @@ user_text(struct uview *v, const struct config *cfg)
 		printf("  %-24s %s (%s)\n", "Next scheduled sync", t, how);
 	} else
 		printf("  %-24s none: %s\n", "Next scheduled sync", how);
+}
 
-	if (nfail > 0) {
-		printf("\n%lld sync failure%s detected\n", nfail,
-		    nfail == 1 ? "" : "s");
-		for (i = 0; i < v->nruns; i++)
-			for (it = v->runs[i].items; it; it = it->next)
-				if (unresolved(v, &v->runs[i], it))
-					printf("  run %lld item %lld: %s "
-					    "failed: %s (rostersync retry "
-					    "%lld %lld)\n", v->runs[i].r.id,
-					    it->seq, itemtype_label(it->type),
-					    it->error ? it->error : "no error "
-					    "recorded", v->runs[i].r.id,
-					    it->seq);
-		if ((skip = skipped_issue(v, &skiprun)) != NULL)
-			printf("  run %lld skipped the row: %s (fix: %s)\n",
-			    skiprun, skip->message, skip->fix);
-	}
+/* The alert while failures are unresolved, and what failed (View errors). */
+static void
+text_failures(const struct uview *v)
+{
+	const struct hissue	*skip;
+	const struct hitem	*it;
+	long long		 nfail = failure_count(v->u), skiprun = 0;
+	size_t			 i;
+
+	if (nfail == 0)
+		return;
+	printf("\n%lld sync failure%s detected\n", nfail, nfail == 1 ? "" :
+	    "s");
+	for (i = 0; i < v->nruns; i++)
+		for (it = v->runs[i].items; it != NULL; it = it->next)
+			if (unresolved(v, &v->runs[i], it))
+				printf("  run %lld item %lld: %s failed: %s "
+				    "(rostersync retry %lld %lld)\n",
+				    v->runs[i].r.id, it->seq,
+				    itemtype_label(it->type), it->error ?
+				    it->error : "no error recorded",
+				    v->runs[i].r.id, it->seq);
+	if ((skip = skipped_issue(v, &skiprun)) != NULL)
+		printf("  run %lld skipped the row: %s (fix: %s)\n", skiprun,
+		    skip->message, skip->fix);
+}
+
+static void
+text_activity(const struct uview *v)
+{
+	const struct hrun	*last = last_activity(v);
+	char			 t[64];
 
 	printf("\nLast sync activity\n");
-	if (last == NULL)
+	if (last == NULL) {
 		printf("  none\n");
-	else {
-		time_local(last->r.started, t, sizeof(t));
-		printf("  %-24s %lld%s\n  %-24s %s\n  %-24s %zu\n  %-24s %s\n",
-		    "Run", last->r.id, last->r.dry_run ? " (dry run)" : "",
-		    "Time", t, "Changes processed", last->nitems, "Status",
-		    runstatus_label(last->r.status));
+		return;
 	}
+	time_local(last->r.started, t, sizeof(t));
+	printf("  %-24s %lld%s\n  %-24s %s\n  %-24s %zu\n  %-24s %s\n",
+	    "Run", last->r.id, last->r.dry_run ? " (dry run)" : "", "Time", t,
+	    "Changes processed", last->nitems, "Status",
+	    runstatus_label(last->r.status));
+}
+
+static void
+text_history(const struct uview *v)
+{
+	const struct hrun	*h;
+	const struct hitem	*it;
+	const struct hissue	*is;
+	const struct hchg	*c;
+	char			 t[64];
+	size_t			 i;
 
 	printf("\nHistory (%zu run%s)\n", v->nruns, v->nruns == 1 ? "" : "s");
 	for (i = 0; i < v->nruns; i++) {
 		h = &v->runs[i];
-		print_run_line("  ", &h->r);
+		time_local(h->r.started, t, sizeof(t));
+		printf("  Run %lld  %s  %s%s (%s)\n", h->r.id, t,
+		    runstatus_label(h->r.status), h->r.dry_run ? " (dry run)" :
+		    "", h->r.trigger ? h->r.trigger : "");
 		for (it = h->items; it != NULL; it = it->next) {
 			printf("    %-24s %s%s%s\n", itemtype_label(it->type),
 			    itemstatus_slug(it->status), it->error ? ": " : "",
@@ -1214,8 +1237,19 @@ user_text(struct uview *v, const struct config *cfg)
 	}
 }
 
+/* The detail panel of seed 004, as text. */
 static void
-history_json(struct buf *b, const struct uview *v)
+user_text(struct uview *v, const struct config *cfg)
+{
+	text_identity(v);
+	text_overview(v, cfg);
+	text_failures(v);
+	text_activity(v);
+	text_history(v);
+}
+
+static void
+json_history(struct buf *b, const struct uview *v)
 {
 	const struct hrun	*h;
 	const struct hitem	*it;
@@ -1267,94 +1301,124 @@ history_json(struct buf *b, const struct uview *v)
 	buf_addc(b, ']');
 }
 
+/* "source" (the export's fields) and "directory", or null. */
 static void
-user_json(struct uview *v, const struct config *cfg)
+json_identity(struct buf *b, const struct uview *v)
 {
-	enum ustatus		 us = user_status(v->s, v->u, v->in_dir);
-	const struct hrun	*last = last_activity(v);
+	size_t	 mark;
+
+	jkv(b, "sync", v->sync);
+	jkv(b, "employee_id", v->key);
+	jkv(b, "email", v->email && v->email[0] ? v->email : NULL);
+	jkv(b, "name", v->name && v->name[0] ? v->name : NULL);
+	buf_adds(b, ",\"source\":");
+	mark = b->len;
+	buf_addc(b, '{');
+	if (v->fields == NULL || json_flat_each(v->fields, json_field,
+	    b) == -1) {
+		b->len = mark;
+		buf_adds(b, "null");
+	} else
+		buf_addc(b, '}');
+	buf_adds(b, ",\"directory\":");
+	if (!v->in_dir) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '{');
+	jkv(b, "employee_id", v->key);
+	jkv(b, "email", v->email);
+	jkv(b, "name", v->name);
+	jkv(b, "manager", v->manager[0] ? v->manager : NULL);
+	jkv(b, "team", v->team[0] ? v->team : NULL);
+	jbool(b, "active", v->active);
+	buf_addc(b, '}');
+}
+
+static void
+json_overview(struct buf *b, struct uview *v, const struct config *cfg)
+{
+	enum ustatus	 us = user_status(v->s, v->u, v->in_dir);
+	const char	*how;
+	time_t		 next = next_scheduled(v->f, cfg, v->s, &how);
+
+	jkv(b, "status", ustatus_names[us].slug);
+	jkv(b, "status_label", ustatus_names[us].label);
+	jbool(b, "sync_active", v->s && v->s->cf && v->s->cf->enabled);
+	jtime(b, "latest_sync", latest_sync(v->s, v->u, v->in_dir));
+	jtime(b, "next_sync", next);
+	jkv(b, "next_sync_how", how);
+}
+
+static void
+json_failures(struct buf *b, const struct uview *v)
+{
 	const struct hissue	*skip;
 	const struct hitem	*it;
-	struct buf		 b = { 0 };
-	const char		*how;
 	long long		 skiprun = 0;
-	time_t			 next;
 	size_t			 i;
 	int			 n = 0;
 
-	buf_addc(&b, '{');
-	jkv(&b, "sync", v->sync);
-	jkv(&b, "employee_id", v->key);
-	jkv(&b, "email", v->email && v->email[0] ? v->email : NULL);
-	jkv(&b, "name", v->name && v->name[0] ? v->name : NULL);
-	buf_adds(&b, ",\"source\":");
-	if (v->fields != NULL) {
-		size_t mark = b.len;
-
-		buf_addc(&b, '{');
-		if (json_flat_each(v->fields, json_field, &b) == -1) {
-			b.len = mark;
-			buf_adds(&b, "null");
-		} else
-			buf_addc(&b, '}');
-	} else
-		buf_adds(&b, "null");
-	buf_adds(&b, ",\"directory\":");
-	if (v->in_dir) {
-		buf_addc(&b, '{');
-		jkv(&b, "employee_id", v->key);
-		jkv(&b, "email", v->email);
-		jkv(&b, "name", v->name);
-		jkv(&b, "manager", v->manager[0] ? v->manager : NULL);
-		jkv(&b, "team", v->team[0] ? v->team : NULL);
-		jbool(&b, "active", v->active);
-		buf_addc(&b, '}');
-	} else
-		buf_adds(&b, "null");
-	jkv(&b, "status", ustatus_names[us].slug);
-	jkv(&b, "status_label", ustatus_names[us].label);
-	jbool(&b, "sync_active", v->s && v->s->cf && v->s->cf->enabled);
-	jtime(&b, "latest_sync", latest_sync(v->s, v->u, v->in_dir));
-	next = next_scheduled(v->f, cfg, v->s, &how);
-	jtime(&b, "next_sync", next);
-	jkv(&b, "next_sync_how", how);
-	jnum(&b, "failures", failure_count(v->u));
-	buf_adds(&b, ",\"failed_items\":[");
+	jnum(b, "failures", failure_count(v->u));
+	buf_adds(b, ",\"failed_items\":[");
 	for (i = 0; i < v->nruns; i++)
 		for (it = v->runs[i].items; it != NULL; it = it->next) {
 			if (!unresolved(v, &v->runs[i], it))
 				continue;
-			buf_adds(&b, n++ ? ",{" : "{");
-			jnum(&b, "run", v->runs[i].r.id);
-			jnum(&b, "seq", it->seq);
-			jkv(&b, "type", itemtype_slug(it->type));
-			jkv(&b, "error", it->error);
-			buf_addc(&b, '}');
+			buf_adds(b, n++ ? ",{" : "{");
+			jnum(b, "run", v->runs[i].r.id);
+			jnum(b, "seq", it->seq);
+			jkv(b, "type", itemtype_slug(it->type));
+			jkv(b, "error", it->error);
+			buf_addc(b, '}');
 		}
-	buf_adds(&b, "],\"skipped\":");
-	if ((skip = skipped_issue(v, &skiprun)) != NULL) {
-		buf_addc(&b, '{');
-		jnum(&b, "run", skiprun);
-		jnum(&b, "row", skip->row);
-		jkv(&b, "field", skip->field[0] ? skip->field : NULL);
-		jkv(&b, "message", skip->message);
-		jkv(&b, "fix", skip->fix);
-		buf_addc(&b, '}');
-	} else
-		buf_adds(&b, "null");
-	buf_adds(&b, ",\"last_activity\":");
-	if (last != NULL) {
-		buf_addc(&b, '{');
-		jnum(&b, "run", last->r.id);
-		jtime(&b, "started", last->r.started);
-		jtime(&b, "finished", last->r.finished);
-		jnum(&b, "changes", (long long)last->nitems);
-		jkv(&b, "status", runstatus_slug(last->r.status));
-		jkv(&b, "status_label", runstatus_label(last->r.status));
-		jbool(&b, "dry_run", last->r.dry_run);
-		buf_addc(&b, '}');
-	} else
-		buf_adds(&b, "null");
-	history_json(&b, v);
+	buf_adds(b, "],\"skipped\":");
+	if ((skip = skipped_issue(v, &skiprun)) == NULL) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '{');
+	jnum(b, "run", skiprun);
+	jnum(b, "row", skip->row);
+	jkv(b, "field", skip->field[0] ? skip->field : NULL);
+	jkv(b, "message", skip->message);
+	jkv(b, "fix", skip->fix);
+	buf_addc(b, '}');
+}
+
+static void
+json_activity(struct buf *b, const struct uview *v)
+{
+	const struct hrun	*last = last_activity(v);
+
+	buf_adds(b, ",\"last_activity\":");
+	if (last == NULL) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '{');
+	jnum(b, "run", last->r.id);
+	jtime(b, "started", last->r.started);
+	jtime(b, "finished", last->r.finished);
+	jnum(b, "changes", (long long)last->nitems);
+	jkv(b, "status", runstatus_slug(last->r.status));
+	jkv(b, "status_label", runstatus_label(last->r.status));
+	jbool(b, "dry_run", last->r.dry_run);
+	buf_addc(b, '}');
+}
+
+/* The detail panel as one JSON object (README.md). */
+static void
+user_json(struct uview *v, const struct config *cfg)
+{
+	struct buf	 b = { 0 };
+
+	buf_addc(&b, '{');
+	json_identity(&b, v);
+	json_overview(&b, v, cfg);
+	json_failures(&b, v);
+	json_activity(&b, v);
+	json_history(&b, v);
 	buf_adds(&b, "}\n");
 	fputs(b.p, stdout);
 	buf_free(&b);
