@@ -126,7 +126,7 @@ eq "fetch: the copy waits in spool/incoming/hr/" \
     "$(ls "$SPOOL/incoming/hr" | grep -c 'day1\.csv$')" 1
 eq "fetch: queued in the ledger" \
     "$(qq "SELECT state FROM files WHERE name = 'day1.csv'")" fetched
-eq "fetch: no run yet" "$(qq "SELECT count(*) FROM runs")" 0
+eq "fetch: the file waits as a Queued run, not processed" "$(qq "SELECT group_concat(status) FROM runs")" queued
 check "fetch: the source stays until its run is recorded" \
     test -f "$DROP/day1.csv"
 cmp -s "$TMP/small.csv" "$SPOOL/incoming/hr/"*day1.csv
