@@ -17,19 +17,22 @@ static const char *const columns[] = {
 static void
 put_cell(FILE *fp, const char *s)
 {
-	int	 quote = strpbrk(s, ",\"\r\n") != NULL || s[0] == ' ' ||
-		    (s[0] != '\0' && s[strlen(s) - 1] == ' ');
+	size_t		 n = strlen(s);
+	int		 quote = strpbrk(s, ",\"\r\n") != NULL || s[0] == ' ' ||
+			    (n > 0 && s[n - 1] == ' ');
+	const char	*q;
 
 	if (cell_is_formula(s)) {
 		quote = 1;
 		fputs("\"'", fp);
 	} else if (quote)
 		fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			fputc('"', fp);
-		fputc(*s, fp);
+	while ((q = strchr(s, '"')) != NULL) {	/* "" for each quote */
+		fwrite(s, 1, (size_t)(q - s) + 1, fp);
+		fputc('"', fp);
+		s = q + 1;
 	}
+	fputs(s, fp);
 	if (quote)
 		fputc('"', fp);
 }

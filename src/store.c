@@ -391,7 +391,9 @@ static const char schema_v1[] =
     "ALTER TABLE items ADD COLUMN applied_at INTEGER;"
     "ALTER TABLE items ADD COLUMN payload TEXT;"
     "ALTER TABLE items ADD COLUMN resolved_by INTEGER;"
-    "CREATE INDEX items_key ON items(key);";
+    "CREATE INDEX items_key ON items(key);"
+    "CREATE INDEX users_inactive ON users(sync, deactivated_at) "
+    "  WHERE active = 0;";
 
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -478,7 +480,8 @@ store_open(const char *path, int readonly, char *err, size_t errlen)
 	sqlite3_extended_result_codes(st->db, 1);
 	if (!readonly) {
 		if (exec_sql(st->db, "PRAGMA journal_mode = WAL; "
-		    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+		    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+		    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
 		    err, errlen) == -1 || migrate(st->db, err, errlen) == -1)
 			goto fail;
 	} else if (user_version(st->db) != SCHEMA_VERSION) {
