@@ -672,7 +672,16 @@ parse_top(struct ctx *c, const config_setting_t *root, struct config *cfg)
 		    "timezone \"%s\" is not a time zone in " ZONEINFO_DIR
 		    "; use a name such as \"Europe/London\" or \"UTC\"",
 		    cfg->timezone);
-	get_str(c, root, "schedule", 0, &cfg->schedule);
+	if (get_str(c, root, "schedule", 0, &cfg->schedule) == 1) {
+		char	 why[MAX_ERRMSG];
+		time_t	 next;
+
+		if (calendar_next_err(cfg->schedule, time(NULL), &next, why,
+		    sizeof(why)) == -1)
+			cerr(c, config_setting_get_member(root, "schedule"),
+			    "schedule \"%s\" is not a calendar expression "
+			    "rostersync understands: %s", cfg->schedule, why);
+	}
 	get_int(c, root, "lock_wait", 0, 3600, &cfg->lock_wait);
 }
 

@@ -21,9 +21,12 @@ whoami(void)
 	struct passwd	*pw;
 	const char	*sudo = getenv("SUDO_USER");
 
-	if (getuid() == 0 && sudo != NULL && *sudo != '\0')
+	pw = getpwuid(getuid());
+	/* root, or the service user reached with sudo -u rostersync */
+	if ((getuid() == 0 || (pw != NULL && strcmp(pw->pw_name,
+	    RS_USER) == 0)) && sudo != NULL && *sudo != '\0')
 		snprintf(name, sizeof(name), "%s", sudo);
-	else if ((pw = getpwuid(getuid())) != NULL)
+	else if (pw != NULL)
 		snprintf(name, sizeof(name), "%s", pw->pw_name);
 	else
 		snprintf(name, sizeof(name), "uid %u", (unsigned)getuid());

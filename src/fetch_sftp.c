@@ -77,6 +77,8 @@ wd_arm(struct source *s)
 
 	memset(&it, 0, sizeof(it));
 	it.it_value.tv_sec = s->opt->timeout;
+	if (wd_fired)
+		s->timed_out = 1;
 	wd_fired = 0;
 	wd_fd = s->ssh != NULL ? ssh_get_fd(s->ssh) : -1;
 	setitimer(ITIMER_REAL, &it, NULL);
@@ -104,15 +106,22 @@ static int
 parse_url(struct source *s, const char *url, char *err, size_t errlen)
 {
 	const char	*rest = url + strlen("sftp://"), *path, *at, *h, *c;
+	char		*port;
 	size_t		 hlen;
-	long long	 port;
+	long long	 pn = -1;
 
 	path = rest + strcspn(rest, "/");
 	at = memrchr(rest, '@', (size_t)(path - rest));
 	h = at != NULL ? at + 1 : NULL;
 	c = h != NULL ? memrchr(h, ':', (size_t)(path - h)) : NULL;
-	if (at == NULL || c == NULL || *path != '/' || (h[0] == '[' &&
-	    c[-1] != ']')) {
+	if (c != NULL) {
+		port = xstrndup(c + 1, (size_t)(path - c - 1));
+		if (parse_ll(port, 1, 65535, &pn) == -1)
+			pn = -1;
+		free(port);
+	}
+	if (at == NULL || c == NULL || pn == -1 || *path != '/' ||
+	    (h[0] == '[' && c[-1] != ']')) {
 		snprintf(err, errlen, "%s: not a source of the form "
 		    "sftp://USER@HOST:PORT/PATH", url);
 		return -1;
@@ -123,14 +132,7 @@ parse_url(struct source *s, const char *url, char *err, size_t errlen)
 		s->host = xstrndup(h + 1, hlen - 2);
 	else
 		s->host = xstrndup(h, hlen);
-	s->port = 22;
-	{
-		char *p = xstrndup(c + 1, (size_t)(path - c - 1));
-
-		if (parse_ll(p, 1, 65535, &port) == 0)
-			s->port = (int)port;
-		free(p);
-	}
+	s->port = (int)pn;
 	if (strncmp(path, "/~/", 3) == 0 || strcmp(path, "/~") == 0)
 		s->dir = xstrdup(path[2] == '\0' ? "" : path + 3);
 	else
@@ -141,7 +143,7 @@ parse_url(struct source *s, const char *url, char *err, size_t errlen)
 	return 0;
 }
 
-/* dir/name, relative to the login directory when dir is "". Freed by caller. */
+/* dir/name; relative to the login folder when dir is "". Caller frees. */
 static char *
 rpath(const char *dir, const char *name)
 {
@@ -224,24 +226,17 @@ host_spec(const struct source *s, char *out, size_t outlen)
  */
 static int
 secret_mode_ok(const char *url, const char *what, const char *path,
-    char *err, size_t errlen)
+    const struct stat *sb, char *err, size_t errlen)
 {
-	struct stat	 sb;
-
-	if (stat(path, &sb) == -1) {
-		snprintf(err, errlen, "%s: cannot use the %s %s: %s", url,
-		    what, path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
+	if (!S_ISREG(sb->st_mode)) {
 		snprintf(err, errlen, "%s: the %s %s is not a regular file",
 		    url, what, path);
 		return -1;
 	}
-	if ((sb.st_mode & 077) != 0) {
+	if ((sb->st_mode & 077) != 0) {
 		snprintf(err, errlen, "%s: refusing the %s %s: it is "
 		    "readable by group or others (mode %04o); run chmod 600 "
-		    "%s", url, what, path, (unsigned)(sb.st_mode & 07777),
+		    "%s", url, what, path, (unsigned)(sb->st_mode & 07777),
 		    path);
 		return -1;
 	}
@@ -253,41 +248,43 @@ static char *
 secret_read(const char *url, const char *what, const char *path, char *err,
     size_t errlen)
 {
-	char	 buf[SECRET_MAX + 1];
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 fd;
+	struct stat	 sb;
+	char		 buf[SECRET_MAX + 1], *p = NULL;
+	ssize_t		 n = 0;
+	size_t		 len = 0;
+	int		 fd;
 
-	if (secret_mode_ok(url, what, path, err, errlen) == -1)
-		return NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the %s %s: %s", url,
 		    what, path, strerror(errno));
-		return NULL;
+		goto out;
 	}
+	if (secret_mode_ok(url, what, path, &sb, err, errlen) == -1)
+		goto out;
 	while (len < sizeof(buf) && (n = read(fd, buf + len,
 	    sizeof(buf) - len)) > 0)
 		len += (size_t)n;
-	close(fd);
-	if (len > SECRET_MAX) {
-		explicit_bzero(buf, sizeof(buf));
+	if (n == -1)
+		snprintf(err, errlen, "%s: cannot read the %s %s: %s", url,
+		    what, path, strerror(errno));
+	else if (len > SECRET_MAX)
 		snprintf(err, errlen, "%s: the %s %s is longer than %d bytes",
 		    url, what, path, SECRET_MAX);
-		return NULL;
+	else {
+		buf[len] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (buf[0] == '\0')
+			snprintf(err, errlen, "%s: the %s %s is empty", url,
+			    what, path);
+		else
+			p = xstrdup(buf);
 	}
-	buf[len] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0') {
-		snprintf(err, errlen, "%s: the %s %s is empty", url, what,
-		    path);
-		return NULL;
-	}
-	{
-		char *p = xstrdup(buf);
-
-		explicit_bzero(buf, sizeof(buf));
-		return p;
-	}
+out:
+	explicit_bzero(buf, sizeof(buf));
+	if (fd != -1)
+		close(fd);
+	return p;
 }
 
 static void
@@ -304,11 +301,17 @@ static ssh_key
 load_key(const struct source *s, char *err, size_t errlen)
 {
 	const struct sftpopt	*o = s->opt;
+	struct stat		 sb;
 	ssh_key			 key = NULL;
 	char			*pass = NULL;
 	int			 rc;
 
-	if (secret_mode_ok(s->url, "private key", o->identity, err,
+	if (stat(o->identity, &sb) == -1) {
+		snprintf(err, errlen, "%s: cannot read the private key %s: %s",
+		    s->url, o->identity, strerror(errno));
+		return NULL;
+	}
+	if (secret_mode_ok(s->url, "private key", o->identity, &sb, err,
 	    errlen) == -1)
 		return NULL;
 	if (o->passphrase_file != NULL && (pass = secret_read(s->url,
@@ -421,17 +424,23 @@ out:
 static void
 auth_methods(struct source *s, char *out, size_t outlen)
 {
+	static const struct {
+		int		 bit;
+		const char	*name;
+	} am[] = {
+		{ SSH_AUTH_METHOD_PUBLICKEY, "publickey" },
+		{ SSH_AUTH_METHOD_PASSWORD, "password" },
+		{ SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive" },
+		{ SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic" },
+	};
 	int	 m = ssh_userauth_list(s->ssh, NULL);
+	size_t	 i, n;
 
-	snprintf(out, outlen, "%s%s%s%s",
-	    m & SSH_AUTH_METHOD_PUBLICKEY ? "publickey " : "",
-	    m & SSH_AUTH_METHOD_PASSWORD ? "password " : "",
-	    m & SSH_AUTH_METHOD_INTERACTIVE ? "keyboard-interactive " : "",
-	    m & SSH_AUTH_METHOD_GSSAPI_MIC ? "gssapi " : "");
-	if (*out == '\0')
-		snprintf(out, outlen, "nothing rostersync can use");
-	else
-		out[strlen(out) - 1] = '\0';
+	snprintf(out, outlen, "nothing rostersync can use");
+	for (n = 0, i = 0; i < sizeof(am) / sizeof(am[0]); i++)
+		if (m & am[i].bit)
+			n += (size_t)snprintf(out + n, outlen - n, "%s%s",
+			    n ? ", " : "", am[i].name);
 }
 
 static int
@@ -505,7 +514,7 @@ connect_error(struct source *s, char *err, size_t errlen)
 static void
 disconnect(struct source *s)
 {
-	if (s->ssh != NULL && !s->timed_out)
+	if (s->ssh != NULL)
 		wd_arm(s);
 	if (s->sftp != NULL)
 		sftp_free(s->sftp);
@@ -530,6 +539,7 @@ connect_once(struct source *s, ssh_key key, const char *password, char *err,
 	int	 port = s->port, rc;
 	bool	 no = false;
 
+	s->timed_out = 0;
 	if ((s->ssh = ssh_new()) == NULL)
 		fatalx("out of memory");
 	if (ssh_options_set(s->ssh, SSH_OPTIONS_HOST, s->host) < 0 ||
@@ -590,12 +600,11 @@ static struct source *
 sftp_src_open(const struct sync *sy, char *err, size_t errlen)
 {
 	struct source	*s;
+	struct sigaction sa;
 	ssh_key		 key = NULL;
 	char		*password = NULL;
 	int		 attempt, rc = CONN_FATAL;
 	unsigned	 delay;
-
-	struct sigaction sa;
 
 	/* A server that goes away mid-transfer is an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);

@@ -25,7 +25,9 @@ struct mapper {
 	char			*err;
 	size_t			 errlen;
 	int			 have_header;
+	int			 csv;		/* the format is CSV */
 	size_t			 ncols;		/* header columns */
+	size_t			 keyed;		/* data rows with a usable key */
 	const char		**v;		/* per slot, this row */
 	size_t			*len;
 	struct buf		 email;		/* lower-cased email */
@@ -357,6 +359,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 	}
 	rec.key = m->key.p;
 	rec.keylen = m->key.len;
+	if (rec.keylen > 0 && rec.key[0] != '=')
+		m->keyed++;
 	rec.v = m->v;
 	rec.len = m->len;
 	m->ls->rows++;
@@ -365,6 +369,36 @@ on_data(struct mapper *m, const struct rawrow *r)
 		return -1;
 	}
 	return m->fn(m->arg, &rec) != 0 ? -1 : 0;
+}
+
+/*
+ * A CSV row read as one value although the header has several columns,
+ * with another delimiter all through it ("E5;a@b.org;Ann;..." under a
+ * comma header): the export mixes delimiters. Its key cannot be known,
+ * so the person would look deleted; the file fails instead.
+ */
+static int
+row_mixed(struct mapper *m, const struct rawrow *r)
+{
+	static const char	 cand[] = ",;\t|";
+	static const char *const name[] = { "commas", "semicolons", "tabs",
+	    "'|' characters" };
+	size_t			 i, k, count;
+
+	if (!m->csv || r->nf != 1 || m->ncols < 2)
+		return 0;
+	for (k = 0; k < 4; k++) {
+		for (i = count = 0; i < r->len[0]; i++)
+			count += r->f[0][i] == cand[k];
+		if (count > 0 && count >= (m->ncols - 1) / 2) {
+			failf(m, "row %zu is one value with %zu %s in it "
+			    "although the header has %zu columns: the file mixes "
+			    "delimiters; export it again with one delimiter",
+			    r->row, count, name[k], m->ncols);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -376,6 +410,8 @@ on_raw(void *arg, const struct rawrow *r)
 		return on_header(m, r) == -1 ? 1 : 0;
 	if (row_blank(r))
 		return 0;
+	if (row_mixed(m, r))
+		return 1;
 	if (r->noeol && r->nf < m->ncols) {
 		failf(m, "the file ends inside row %zu (%zu of %zu columns, no "
 		    "line break): the export looks truncated", r->row, r->nf,
@@ -423,6 +459,7 @@ load_file(const char *path, const char *name, const struct sync *sy,
 	m.errlen = sizeof(cause);
 	got = load_sniff(path);
 	ls->format = got;
+	m.csv = got != FMT_XLSX;
 	if (sy->format == FMT_CSV && got == FMT_XLSX)
 		snprintf(cause, sizeof(cause), "the file is a ZIP/XLSX "
 		    "workbook but the sync's format is csv");
@@ -448,6 +485,13 @@ load_file(const char *path, const char *name, const struct sync *sy,
 	} else if (rc == 0 && ls->rows == 0) {
 		snprintf(cause, sizeof(cause), "the file has a header but "
 		    "no data rows");
+		rc = -1;
+	} else if (rc == 0 && m.keyed == 0 && sc->nkey > 0) {
+		/* Not one person can be matched: never "everyone left". */
+		snprintf(cause, sizeof(cause), "none of the %zu data rows has "
+		    "a value in the key column %s (formulas never calculated? "
+		    "open and save the file in the spreadsheet, or export "
+		    "values)", ls->rows, sc->slots[sc->keyslot[0]].column);
 		rc = -1;
 	}
 out:

@@ -479,6 +479,13 @@ store_open(const char *path, int readonly, char *err, size_t errlen)
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(st->db, 1);
 	if (!readonly) {
+		/* Keep the -wal and -shm files when this connection closes, so
+		 * auditors (read-only, no write access to the directory) can
+		 * still open the database. */
+		int persist = 1;
+
+		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL,
+		    &persist);
 		if (exec_sql(st->db, "PRAGMA journal_mode = WAL; "
 		    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
 		    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",

@@ -171,7 +171,7 @@ out user E4
 eq "user E4: exit 0" "$RC" 0
 contains "user: the failure alert" "$OUT" "2 sync failures detected"
 eq "user: each failed item listed with its error" \
-    "$(printf '%s\n' "$OUT" | grep -c 'failed: boom')" 2
+    "$(printf '%s\n' "$OUT" | grep -c '^  run 3 item [0-9]*: .* failed: boom')" 2
 contains "user: how to retry" "$OUT" "rostersync retry 3 "
 contains "user: source identity (the export's fields)" "$OUT" "department               Ops"
 contains "user: source has the export's email" "$(printf '%s\n' "$OUT" | sed -n '/^Source/,/^Directory/p')" "dan@x.org"
