@@ -105,6 +105,9 @@ contains "the error keeps the exit status and stderr" "$(q "SELECT error FROM it
 eq "the directory holds only what was applied" "$(q "SELECT count(*) FROM users WHERE key IN ('E5','E7')"):$(active)" "0:10"
 eq "the hook ran once per applied item" "$(grep -c '^create ' "$TMP/hook.log")" 10
 eq "the hook's environment is clean" "$(cat "$TMP/ctl/env")" "LANG PATH ROSTERSYNC_ITEM ROSTERSYNC_RUN ROSTERSYNC_SYNC"
+eq "users whose items failed show as Failed" \
+    "$(rs users --status failed --json | $PYTHON -c 'import json,sys; print(" ".join(sorted(u["employee_id"] for u in json.load(sys.stdin)["users"])))')" "E5 E7"
+contains "user E5: the failure alert" "$(rs user E5 2>&1)" "1 sync failure detected"
 seq5=$(q "SELECT seq FROM items WHERE run_id=1 AND key='E5'")
 rs items 1 --item "$seq5" >"$TMP/item.out" 2>&1
 contains "items --item shows the payload" "$(cat "$TMP/item.out")" '"employee_id":"E5"'
@@ -116,6 +119,8 @@ rs retry 1 >"$TMP/retry.out" 2>&1
 eq "retry after the hook is fixed: exit 0" "$?" 0
 eq "retry is a new run linked to the first" "$(q "SELECT trigger||'|'||parent_run||'|'||status FROM runs WHERE id=2")" "retry|1|success"
 eq "retry applied them" "$(active)" 12
+eq "after the retry nobody is Failed" "$(rs users --status failed --json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)["total"])')" 0
+eq "E5 is Synced" "$(rs users --email u5@ --json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)["users"][0]["status"])')" synced
 eq "the originals are resolved by the retry" "$(q "SELECT group_concat(DISTINCT resolved_by) FROM items WHERE run_id=1 AND key IN ('E5','E7')")" 2
 rs retry 1 >"$TMP/retry2.out" 2>&1
 contains "a second retry has nothing to do" "$(cat "$TMP/retry2.out")" "no failed items"
