@@ -84,6 +84,19 @@ close_rw(struct decider *d)
 	close(d->lock);
 }
 
+/* Reports rewritten after a decision go to the drop-zone again. */
+static void
+publish_rewritten(struct config *cfg, struct store *st, long long run)
+{
+	struct run	 r;
+
+	if (store_run_get(st, run, &r) != 0)
+		return;
+	if (!r.dry_run)
+		publish_run(cfg, st, config_sync(cfg, r.sync), run);
+	run_free(&r);
+}
+
 /* One line at the end of the run's log, and the log file rewritten. */
 static void
 log_note(struct config *cfg, struct store *st, long long run,
@@ -106,6 +119,7 @@ log_note(struct config *cfg, struct store *st, long long run,
 	store_runlog_put(st, run, b.p);
 	if (report_write_all(cfg, st, run) == 0)
 		store_run_reports_done(st, run);
+	publish_rewritten(cfg, st, run);
 	free(old);
 	free(line);
 	buf_free(&b);

@@ -195,8 +195,8 @@ why(struct source *s, char *err, size_t errlen, const char *doing,
 	case SSH_FX_PERMISSION_DENIED:
 	case SSH_FX_WRITE_PROTECT:
 		snprintf(err, errlen, "%s: permission denied %s %s (check "
-		    "the folder's owner and mode on the server for user %s)",
-		    s->url, doing, path, s->user);
+		    "owners and modes on the server: rostersync logs in as "
+		    "%s)", s->url, doing, path, s->user);
 		break;
 	case SSH_FX_FILE_ALREADY_EXISTS:
 		snprintf(err, errlen, "%s: %s %s: it already exists",
@@ -910,6 +910,7 @@ sftp_src_after(struct source *s, const char *name, enum after how,
     const char *sub, char *err, size_t errlen)
 {
 	char	*from = rpath(s->dir, name), *dir = NULL, *to = NULL;
+	char	*doing = NULL;
 	int	 rc = -1;
 
 	wd_arm(s);
@@ -924,12 +925,14 @@ sftp_src_after(struct source *s, const char *name, enum after how,
 	case AFTER_MOVE:
 		dir = subdir(s, sub);
 		to = rpath(dir, name);
+		xasprintf(&doing, "moving %s to", from);
 		if (mkdir_p(s, dir, err, errlen) == 0 &&
 		    (rc = rename_over(s, from, to)) != 0)
-			why(s, err, errlen, "moving to processed", from);
+			why(s, err, errlen, doing, to);
 		break;
 	}
 	wd_disarm(s);
+	free(doing);
 	free(from);
 	free(dir);
 	free(to);

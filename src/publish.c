@@ -69,6 +69,10 @@ upload_all(const struct sync *sy, struct store *st, struct upload *u,
 		    done == 1 ? "" : "s", sy->reports_remote);
 }
 
+/*
+ * Upload the report files the run has now. Call it whenever they were
+ * (re)written: files uploaded before are uploaded again.
+ */
 void
 publish_run(struct config *cfg, struct store *st, const struct sync *sy,
     long long run)

@@ -617,9 +617,18 @@ recover(struct config *cfg, struct store *st)
 	for (i = 0; i < cfg->nsyncs; i++)
 		recover_incoming(cfg, st, cfg->syncs[i].name);
 	n = store_runs_reports_pending(st, &ids);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		struct run r;
+
 		if (report_write_all(cfg, st, ids[i]) == 0)
 			store_run_reports_done(st, ids[i]);
+		if (store_run_get(st, ids[i], &r) == 0) {
+			if (!r.dry_run)
+				publish_run(cfg, st, config_sync(cfg, r.sync),
+				    r.id);
+			run_free(&r);
+		}
+	}
 	free(ids);
 }
 
@@ -816,7 +825,8 @@ run_main(struct config *cfg, const struct runopts *o)
 		return EXIT_FAIL;
 	}
 	recover(cfg, st);
-	publish_pending(cfg, st);
+	if (!o->fetch_only)
+		publish_pending(cfg, st);
 	if (o->file != NULL)
 		code = run_file(cfg, st, o);
 	else {

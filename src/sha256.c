@@ -5,11 +5,13 @@
  * struct sha256.
  *
  * Whole blocks go to one of two compression functions, chosen once by
- * what the CPU has: the x86 SHA extensions (SHA-NI: about 1.5 GB/s on
- * the machine of `make bench`, against about 0.3 GB/s), or a portable one
- * fully unrolled over a 16-word message schedule. Both take a run of
- * blocks, so the state stays in registers between them; test_load_csv
- * checks the known answers through whichever one the machine picks.
+ * what the CPU has: the x86 SHA extensions (SHA-NI), or a portable one
+ * unrolled over a 16-word message schedule. On the machine of `make
+ * bench` a 150 MB export hashes in 0.12 s with SHA-NI, 0.41 s portable
+ * (0.48 s before). Both take a run of blocks, so the state stays in
+ * registers between them; test_load_csv checks the known answers through
+ * whichever one the machine picks (build with -DSHA256_PORTABLE to test
+ * the other).
  */
 #include <string.h>
 

@@ -38,7 +38,7 @@ enum stmt {
 	ST_RUN_PENDING_ITEMS, ST_ITEM_LATER_DONE, ST_ITEM_COPY,
 	ST_CHANGES_COPY, ST_RUN_FOR_FILE,
 	ST_OBS_GET, ST_OBS_PUT, ST_OBS_FORGET, ST_OBS_NAMES,
-	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET,
+	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET, ST_PUB_REQUEUE,
 	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
 	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
@@ -324,6 +324,9 @@ static const char *const sql[ST__COUNT] = {
 	    "WHERE id = ?1",
 	[ST_PUB_SET] = "UPDATE publish SET state = ?2, attempts = attempts + "
 	    "?3, last_error = ?4, updated = ?5 WHERE id = ?1",
+	[ST_PUB_REQUEUE] = "UPDATE publish SET state = 'pending', "
+	    "attempts = 0, last_error = NULL, updated = ?3 "
+	    "WHERE run_id = ?1 AND path = ?2",
 };
 
 static const char schema_v1[] =
@@ -1714,12 +1717,24 @@ store_observed_prune(struct store *st, const char *sync,
 
 /* --------------------------------------------------- report uploads */
 
-/* A report file of a run to upload: its id, 0 if it is there already. */
+/*
+ * A report file of a run to upload: its id, or 0 when the file was
+ * recorded before (it was written again, so it is uploaded again).
+ */
 long long
 store_publish_add(struct store *st, long long run, const char *sync,
     const char *path)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_PUB_ADD);
+	sqlite3_stmt	*s = store_stmt(st, ST_PUB_REQUEUE);
+
+	sqlite3_bind_int64(s, 1, run);
+	bind_text(s, 2, path);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	if (sqlite3_changes(st->db) > 0)
+		return 0;
+	s = store_stmt(st, ST_PUB_ADD);
 
 	sqlite3_bind_int64(s, 1, run);
 	bind_text(s, 2, sync);

@@ -99,14 +99,20 @@ eq "happy: six report files on the server" \
 rs run >"$TMP/happy3.out" 2>&1
 eq "happy: a run with nothing new exits 0" "$?" 0
 eq "happy: and does nothing twice" "$(nruns)" 2
+rdrop "$TMP/third.csv" day1.csv	# the same name again, new content
+rs run >"$TMP/happy4.out" 2>&1
+eq "happy: an export under a name used before runs" \
+    "$?,$(qq "SELECT count(*) FROM runs WHERE file_name = 'day1.csv'")" "0,2"
+cmp -s "$TMP/third.csv" "$INBOX/processed/day1.csv"
+eq "happy: and replaces the older one in processed/" "$?" 0
 
 # --- fetch only fetches; the source file stays until its run is recorded
 sftp_sandbox fetchonly
 rdrop "$TMP/small.csv" f.csv
 rs fetch >"$TMP/fetch.out" 2>&1
 eq "fetch: exit 0" "$?" 0
-eq "fetch: queued, no run" "$(qq "SELECT state FROM files"),$(nruns)" \
-    "fetched,0"
+eq "fetch: queued, not processed" "$(qq "SELECT state FROM files"),$(qq \
+    "SELECT count(*) FROM runs WHERE status NOT IN ('queued')")" "fetched,0"
 check "fetch: the export stays on the server" test -f "$INBOX/f.csv"
 rs run >"$TMP/fetch2.out" 2>&1
 eq "fetch: the next run processes it" "$(qq "SELECT status FROM runs")" \
@@ -126,6 +132,25 @@ rs run >/dev/null 2>&1
 rs run >/dev/null 2>&1
 check "after leave: the export stays" test -f "$INBOX/l.csv"
 eq "after leave: processed once" "$(nruns)" 1
+
+# --- the move to processed/ fails: retried next run, nothing run twice
+sftp_sandbox movefail 'pattern = "*.csv";'
+rdrop "$TMP/small.csv" mv.csv
+echo "in the way" >"$INBOX/processed"
+rs run >"$TMP/movefail1.out" 2>&1
+eq "move fails: the run itself succeeds" \
+    "$?,$(qq "SELECT status FROM runs")" "0,success"
+contains "move fails: logged, with the cause and what happens next" \
+    "$(cat "$TMP/movefail1.out")" \
+    "$INBOX/processed is in the way: it is not a folder; will try again next run"
+check "move fails: the export stays on the server" test -f "$INBOX/mv.csv"
+check "move fails: the local copy is archived" \
+    test -f "$SPOOL/archive/hr/1-mv.csv"
+rm "$INBOX/processed"
+rs run >"$TMP/movefail2.out" 2>&1
+eq "move retried: no second run" "$?,$(nruns)" "0,1"
+check "move retried: the export is in processed/" \
+    test -f "$INBOX/processed/mv.csv" -a ! -e "$INBOX/mv.csv"
 
 # --- settling: a file still being written is not taken
 sftp_sandbox settle
