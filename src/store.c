@@ -1243,6 +1243,39 @@ store_items_set_status(struct store *st, long long run, enum itemstatus is)
 	return store_exec(st, s);
 }
 
+/* Columns c.. of a row as an item view (seq, type, status, key, email,
+ * name, team, error, field, old, new). */
+static void
+itemview_read(sqlite3_stmt *s, int c, struct itemview *v)
+{
+	v->seq = sqlite3_column_int64(s, c);
+	v->type = itemtype_parse(col_text(s, c + 1));
+	v->status = itemstatus_parse(col_text(s, c + 2));
+	v->key = col_text(s, c + 3);
+	v->email = col_text(s, c + 4);
+	v->name = col_text(s, c + 5);
+	v->team = col_text(s, c + 6);
+	v->error = col_text(s, c + 7);
+	v->field = sqlite3_column_type(s, c + 8) == SQLITE_NULL ? NULL :
+	    col_text(s, c + 8);
+	v->old = col_text(s, c + 9);
+	v->new = col_text(s, c + 10);
+}
+
+/* Columns c.. of a row as an issue view (seq, type, row, key, field,
+ * message, fix). */
+static void
+issueview_read(sqlite3_stmt *s, int c, struct issueview *v)
+{
+	v->seq = sqlite3_column_int64(s, c);
+	v->type = issuetype_parse(col_text(s, c + 1));
+	v->row = sqlite3_column_int64(s, c + 2);
+	v->key = col_text(s, c + 3);
+	v->field = col_text(s, c + 4);
+	v->message = col_text(s, c + 5);
+	v->fix = col_text(s, c + 6);
+}
+
 /*
  * Every change of a run, one call per (item, field) pair; an item without
  * field changes is one call with field NULL. Stops when fn returns non-0.
@@ -1257,18 +1290,7 @@ store_item_each(struct store *st, long long run,
 
 	sqlite3_bind_int64(s, 1, run);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		v.seq = sqlite3_column_int64(s, 0);
-		v.type = itemtype_parse(col_text(s, 1));
-		v.status = itemstatus_parse(col_text(s, 2));
-		v.key = col_text(s, 3);
-		v.email = col_text(s, 4);
-		v.name = col_text(s, 5);
-		v.team = col_text(s, 6);
-		v.error = col_text(s, 7);
-		v.field = sqlite3_column_type(s, 8) == SQLITE_NULL ? NULL :
-		    col_text(s, 8);
-		v.old = col_text(s, 9);
-		v.new = col_text(s, 10);
+		itemview_read(s, 0, &v);
 		if (fn(arg, &v) != 0)
 			break;
 	}
@@ -1286,13 +1308,7 @@ store_issue_each(struct store *st, long long run,
 
 	sqlite3_bind_int64(s, 1, run);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		v.seq = sqlite3_column_int64(s, 0);
-		v.type = issuetype_parse(col_text(s, 1));
-		v.row = sqlite3_column_int64(s, 2);
-		v.key = col_text(s, 3);
-		v.field = col_text(s, 4);
-		v.message = col_text(s, 5);
-		v.fix = col_text(s, 6);
+		issueview_read(s, 0, &v);
 		if (fn(arg, &v) != 0)
 			break;
 	}
@@ -2015,18 +2031,7 @@ store_view_user_items(struct store *st, const char *sync, const char *key,
 	bind_text(s, 2, key);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		run = sqlite3_column_int64(s, 0);
-		v.seq = sqlite3_column_int64(s, 1);
-		v.type = itemtype_parse(col_text(s, 2));
-		v.status = itemstatus_parse(col_text(s, 3));
-		v.key = col_text(s, 4);
-		v.email = col_text(s, 5);
-		v.name = col_text(s, 6);
-		v.team = col_text(s, 7);
-		v.error = col_text(s, 8);
-		v.field = sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL :
-		    col_text(s, 9);
-		v.old = col_text(s, 10);
-		v.new = col_text(s, 11);
+		itemview_read(s, 1, &v);
 		if (fn(arg, run, &v) != 0)
 			break;
 	}
@@ -2048,13 +2053,7 @@ store_view_user_issues(struct store *st, const char *sync, const char *key,
 	bind_text(s, 2, key);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		run = sqlite3_column_int64(s, 0);
-		v.seq = sqlite3_column_int64(s, 1);
-		v.type = issuetype_parse(col_text(s, 2));
-		v.row = sqlite3_column_int64(s, 3);
-		v.key = col_text(s, 4);
-		v.field = col_text(s, 5);
-		v.message = col_text(s, 6);
-		v.fix = col_text(s, 7);
+		issueview_read(s, 1, &v);
 		if (fn(arg, run, &v) != 0)
 			break;
 	}
