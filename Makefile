@@ -7,7 +7,7 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
-LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat
+LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat -pthread
 PREFIX	?= /usr/local
 
 # Every Debian package a build, the demo or the tests need: the one list.
@@ -16,7 +16,8 @@ DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libsqlite3-dev libzip-dev libexpat1-dev \
 	openssh-server openssh-client sqlite3 python3 python3-openpyxl \
 	libreoffice-calc-nogui zip unzip time \
-	systemd groff-base mandoc
+	systemd groff-base mandoc \
+	valgrind clang libclang-rt-14-dev
 
 ifeq ($(SANITIZE),1)
 BUILD	 = build/asan
@@ -120,10 +121,40 @@ demo: deps
 	$(MAKE) rostersync
 	bash fixtures/demo/run.sh
 
+# make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGETS="csv xlsx config"]: the
+# libFuzzer targets tests/fuzz_*.c, built with clang, ASan and UBSan in
+# build/fuzz, each run for FUZZ_SECONDS (tests/fuzz_run.sh). Crash inputs
+# go to build/fuzz/crashes/; fixed, they join fixtures/fuzz/TARGET/, which
+# make check replays (test_fuzz_replay).
+FUZZ_SECONDS ?= 600
+FUZZ_CC	 = clang
+FUZZ_DIR = build/fuzz
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=all
+FUZZ_OBJS = $(filter-out $(FUZZ_DIR)/main.o,$(SRCS:src/%.c=$(FUZZ_DIR)/%.o))
+FUZZERS	 = $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_xlsx $(FUZZ_DIR)/fuzz_config
+
+$(FUZZ_DIR)/%.o: src/%.c src/rostersync.h
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c \
+	    -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz_%.c tests/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_OBJS) $(LDLIBS)
+
+fuzz: deps
+	$(MAKE) $(FUZZERS)
+	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz_run.sh
+
+# The replay driver includes the fuzz targets.
+$(BUILD)/test_fuzz_replay: tests/fuzz.h tests/fuzz_csv.c tests/fuzz_xlsx.c \
+	tests/fuzz_config.c
+
 clean:
 	rm -rf build rostersync
 
-.PHONY: all deps check check-asan bench demo clean
+.PHONY: all deps check check-asan bench demo fuzz clean
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the program, its units and
 # sysusers.d/tmpfiles.d snippets (under $(PREFIX)/lib, where systemd looks

@@ -215,6 +215,7 @@ rm -rf "$WORK/spool"
 mv "$WORK/snap" "$WORK/spool"
 drop "$in-upd.csv" upd.csv
 measure "changes-200k run" "${RSC[@]}" run || bad "changes-200k: exit status not 0"
+say "  $(phases "$WORK/changes-200k run.err")"
 r=$(last_run)
 check_truth "$r" "$in-upd.json"
 measure "report xlsx 200k" "${RSC[@]}" report "$r" --format xlsx \
@@ -223,7 +224,8 @@ measure "report csv 200k" "${RSC[@]}" report "$r" --format csv \
     -o "$WORK/report.csv" || bad "report csv: exit status not 0"
 nchg=$(q "SELECT count(*) FROM changes WHERE run_id = $r")
 say "  the report holds $nchg changes"
-rm -rf "$WORK/spool"		# 600 MB per million users
+# 600 MB per million users, and every input twice (processed/, archive/)
+rm -rf "$WORK/spool" "$WORK/drop" "$WORK/report.xlsx" "$WORK/report.csv"
 
 # 5. XLSX read
 if [ -s "$xin.xlsx" ]; then

@@ -396,7 +396,9 @@ static const char schema_v1[] =
     "ALTER TABLE items ADD COLUMN resolved_by INTEGER;"
     "CREATE INDEX items_key ON items(key);"
     "CREATE INDEX users_inactive ON users(sync, deactivated_at) "
-    "  WHERE active = 0;";
+    "  WHERE active = 0;"
+    "CREATE INDEX items_pending ON items(run_id, seq) "
+    "  WHERE status = 'pending';";
 
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -1067,6 +1069,9 @@ store_dir_scan(struct store *st, const char *sync,
 		    (uint64_t)sqlite3_column_int64(s, 1),
 		    sqlite3_column_int(s, 2));
 	sqlite3_reset(s);
+	/* The scan filled the page cache with a million rows it will not
+	 * read again: give that memory back before the export loads. */
+	sqlite3_db_release_memory(st->db);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
