@@ -205,6 +205,35 @@ cmd_cancel(struct config *cfg, int argc, char **argv)
 
 /* ------------------------------------------------------- retry, confirm */
 
+/*
+ * An item named "12:5" or "12 5" (run 12, item 5); with run_alone, "12"
+ * alone names the run (item 0).
+ */
+static int
+item_args(int argc, char **argv, long long *run, long long *seq,
+    int run_alone)
+{
+	char	*copy, *colon;
+	int	 rc = -1;
+
+	*seq = 0;
+	if (argc == 2)
+		return parse_ll(argv[0], 1, INT64_MAX, run) == 0 &&
+		    parse_ll(argv[1], 1, INT64_MAX, seq) == 0 ? 0 : -1;
+	if (argc != 1)
+		return -1;
+	copy = xstrdup(argv[0]);
+	if ((colon = strchr(copy, ':')) != NULL) {
+		*colon = '\0';
+		if (parse_ll(copy, 1, INT64_MAX, run) == 0 &&
+		    parse_ll(colon + 1, 1, INT64_MAX, seq) == 0)
+			rc = 0;
+	} else if (run_alone && parse_ll(copy, 1, INT64_MAX, run) == 0)
+		rc = 0;
+	free(copy);
+	return rc;
+}
+
 static void
 retry_start(struct store *st, const struct run *orig, struct run *r,
     long long from)
@@ -280,9 +309,8 @@ cmd_retry(struct config *cfg, int argc, char **argv)
 	size_t		 n;
 	int		 rc, failed;
 
-	if (argc < 2 || argc > 3 || parse_ll(argv[1], 1, INT64_MAX, &from) ||
-	    (argc == 3 && parse_ll(argv[2], 1, INT64_MAX, &only))) {
-		log_warnx("usage: rostersync retry RUN [ITEM]");
+	if (item_args(argc - 1, argv + 1, &from, &only, 1) == -1) {
+		log_warnx("usage: rostersync retry RUN [ITEM] (or RUN:ITEM)");
 		return EXIT_USAGE;
 	}
 	if ((rc = open_rw(cfg, &d)) != 0)
@@ -301,7 +329,7 @@ cmd_retry(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	if (orig.status == RS_IN_PROGRESS || orig.status == RS_PENDING ||
-	    (n = store_items_todo(d.st, from, only, &seqs)) == 0) {
+	    (n = store_items_todo(d.st, from, only, 1, &seqs)) == 0) {
 		printf("run %lld has no failed item%s to retry\n", from,
 		    only ? " with that number" : "s");
 		rc = EXIT_OK;
@@ -332,22 +360,6 @@ out:
 	return rc;
 }
 
-/* "12:5" (run 12, item 5). */
-static int
-parse_item(const char *s, long long *run, long long *seq)
-{
-	char	*copy = xstrdup(s), *colon = strchr(copy, ':');
-	int	 rc = -1;
-
-	if (colon != NULL) {
-		*colon = '\0';
-		if (parse_ll(copy, 1, INT64_MAX, run) == 0 &&
-		    parse_ll(colon + 1, 1, INT64_MAX, seq) == 0)
-			rc = 0;
-	}
-	free(copy);
-	return rc;
-}
 
 static int
 confirm_item(struct config *cfg, struct store *st, struct itemfull *it,
@@ -402,7 +414,7 @@ cmd_confirm(struct config *cfg, int argc, char **argv)
 			reason = optarg;
 		else
 			return EXIT_USAGE;
-	if (optind + 1 != argc || parse_item(argv[optind], &run, &seq) == -1) {
+	if (item_args(argc - optind, argv + optind, &run, &seq, 0) == -1) {
 		log_warnx("usage: rostersync confirm RUN:ITEM [--reason TEXT]");
 		return EXIT_USAGE;
 	}

@@ -366,7 +366,7 @@ hook_apply_run(struct store *st, const struct sync *sy, long long run)
 	size_t		 n, i;
 	int		 failed = 0, rc;
 
-	n = store_items_todo(st, run, 0, &seqs);
+	n = store_items_todo(st, run, 0, 0, &seqs);
 	for (i = 0; i < n; i++) {
 		if ((rc = hook_apply_item(st, sy, run, seqs[i])) == -1) {
 			free(seqs);
@@ -395,7 +395,7 @@ hook_recover(struct store *st)
 	for (i = 0; i < n; i++) {
 		log_warnx("item %lld:%lld: the process died while its hook ran;"
 		    " it may or may not be applied: check, then rostersync "
-		    "confirm %lld:%lld or rostersync retry %lld %lld", p[2 * i],
+		    "confirm %lld:%lld or rostersync retry %lld:%lld", p[2 * i],
 		    p[2 * i + 1], p[2 * i], p[2 * i + 1], p[2 * i],
 		    p[2 * i + 1]);
 		store_item_finish(st, p[2 * i], p[2 * i + 1], IST_FAILED,

@@ -670,7 +670,7 @@ int		 store_item_finish(struct store *, long long run, long long seq,
 int		 store_item_resolve(struct store *, long long run,
 		    long long seq, long long by);
 size_t		 store_items_todo(struct store *, long long run,
-		    long long only, long long **seqs);
+		    long long only, int failed_too, long long **seqs);
 int		 store_item_changes(struct store *, long long run,
 		    long long seq, void (*)(void *, const char *field,
 		    const char *new), void *);

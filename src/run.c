@@ -205,11 +205,12 @@ log_summary(const struct run *r)
 }
 
 /* Move a processed input out of incoming/. */
-static void
+static int
 archive_input(struct config *cfg, struct store *st, const struct ledger *l,
     const struct run *r)
 {
 	char	*name, *dest;
+	int	 rc = -1;
 
 	xasprintf(&name, "%lld-%s", r->id, l->name);
 	dest = spool_path(cfg, r->status == RS_LOADFAIL ? "failed" :
@@ -219,14 +220,44 @@ archive_input(struct config *cfg, struct store *st, const struct ledger *l,
 		fault("run.archived");
 		store_file_set(st, l->id, "processed", dest, r->id);
 		log_info("input kept as %s", dest);
-	}
+		rc = 0;
+	} else
+		log_warnx("the input stays in incoming/ and is archived by the "
+		    "next run");
 	free(dest);
+	return rc;
 }
 
+/* The move to archive/ happened, the ledger did not hear of it: a crash. */
 static void
+archived_already(struct config *cfg, struct store *st, const struct ledger *l,
+    const struct run *r)
+{
+	static const char *const kinds[] = { "archive", "failed" };
+	char		*p;
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		xasprintf(&p, "%s/%s/%s/%lld-%s", cfg->spool, kinds[i], l->sync,
+		    r->id, l->name);
+		if (access(p, F_OK) == 0) {
+			store_file_set(st, l->id, "processed", p, r->id);
+			free(p);
+			return;
+		}
+		free(p);
+	}
+	log_warnx("the input of run %lld (%s) is neither in incoming/ nor in "
+	    "archive/: it was removed by hand", r->id, l->name);
+}
+
+/* The run log, the reports and their upload; -1 if a file failed. */
+static int
 run_finish(struct config *cfg, struct store *st, struct run *r,
     FILE *logf, char **logtext)
 {
+	int	 rc = 0;
+
 	char	 dir[1024];
 
 	log_summary(r);
@@ -241,9 +272,15 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 	fault("run.reported");
 	if (report_write_all(cfg, st, r->id) == 0)
 		store_run_reports_done(st, r->id);
+	else {
+		log_warnx("the reports of run %lld could not all be written; "
+		    "the next run writes them", r->id);
+		rc = -1;
+	}
 	if (!r->dry_run)
 		publish_run(cfg, st, config_sync(cfg, r->sync), r->id);
 	fault("run.published");
+	return rc;
 }
 
 /* With an apply hook, the directory is written item by item after the
@@ -313,7 +350,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	size_t		 loglen = 0;
 	enum runstatus	 status;
 	int64_t		 t0;
-	int		 code, hook, qstatus;
+	int		 code, hook, qstatus, spool_failed = 0;
 
 	run_start(&r, cfg, st, sy, l, o);
 	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
@@ -363,14 +400,18 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		log_info("%s in one transaction in %lld ms", j.apply ?
 		    "applied to the directory" : "recorded, directory "
 		    "unchanged,", (long long)(now_ms() - t0));
-		if (!o->dry_run && l->id > 0)
-			archive_input(cfg, st, l, &r);
+		if (!o->dry_run && l->id > 0 &&
+		    archive_input(cfg, st, l, &r) == -1)
+			spool_failed = 1;
 		if (hook)
 			run_hook_phase(st, sy, &r, status);
 	}
 	job_free(&j);
-	run_finish(cfg, st, &r, logf, &logtext);
+	if (run_finish(cfg, st, &r, logf, &logtext) == -1)
+		spool_failed = 1;
 	code = runstatus_exit(r.status);
+	if (spool_failed && code != EXIT_FAIL)
+		code = EXIT_FAIL;	/* the outcome is recorded; files lag */
 	log_context(0, NULL);
 	run_free(&r);
 	return code;
@@ -530,7 +571,10 @@ recover_processed(struct config *cfg, struct store *st)
 		    store_run_get(st, l.run_id, &r) == 0) {
 			log_info("finishing run %lld: archiving %s", r.id,
 			    l.name);
-			archive_input(cfg, st, &l, &r);
+			if (access(l.local, F_OK) == 0)
+				archive_input(cfg, st, &l, &r);
+			else
+				archived_already(cfg, st, &l, &r);
 			run_free(&r);
 		}
 		ledger_free(&l);

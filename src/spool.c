@@ -47,15 +47,38 @@ mkdir_p(const char *path)
 	return rc;
 }
 
+/*
+ * A directory of the spool must be a directory, not a symbolic link that
+ * would send the spool's files (personal data) somewhere else.
+ */
+static int
+not_a_link(const char *path)
+{
+	struct stat	 st;
+
+	if (lstat(path, &st) == -1 || !S_ISLNK(st.st_mode))
+		return 1;
+	log_warnx("%s is a symbolic link: refused (the spool's directories "
+	    "must be real directories)", path);
+	return 0;
+}
+
 /* SPOOL/kind/sync[/name]; the directory is created. NULL on failure. */
 char *
 spool_path(const struct config *cfg, const char *kind, const char *sync,
     const char *name)
 {
-	char	*dir, *p;
+	char	*top, *dir, *p;
+	int	 ok;
 
-	xasprintf(&dir, "%s/%s%s%s", cfg->spool, kind, sync ? "/" : "",
-	    sync ? sync : "");
+	xasprintf(&top, "%s/%s", cfg->spool, kind);
+	xasprintf(&dir, "%s%s%s", top, sync ? "/" : "", sync ? sync : "");
+	ok = not_a_link(top) && not_a_link(dir);
+	free(top);
+	if (!ok) {
+		free(dir);
+		return NULL;
+	}
 	if (mkdir_p(dir) == -1) {
 		log_warn("cannot create %s", dir);
 		free(dir);

@@ -267,8 +267,8 @@ static const char *const sql[ST__COUNT] = {
 	[ST_ITEM_RESOLVE] = "UPDATE items SET resolved_by = ?3 "
 	    "WHERE run_id = ?1 AND seq = ?2",
 	[ST_ITEM_TODO] = "SELECT seq FROM items WHERE run_id = ?1 AND "
-	    "(?2 = 0 OR seq = ?2) AND status IN ('failed', 'pending') AND "
-	    "resolved_by IS NULL ORDER BY seq",
+	    "(?2 = 0 OR seq = ?2) AND (status = 'pending' OR "
+	    "(?3 AND status = 'failed')) AND resolved_by IS NULL ORDER BY seq",
 	[ST_ITEM_CHANGES] = "SELECT field, ifnull(new, '') FROM changes "
 	    "WHERE run_id = ?1 AND seq = ?2 ORDER BY n",
 	[ST_ATTEMPT_BEGIN] = "INSERT INTO attempts(run_id, seq, n, started, "
@@ -1440,10 +1440,14 @@ store_item_resolve(struct store *st, long long run, long long seq,
 	return store_exec(st, s);
 }
 
-/* Items of a run still to apply (pending) or to retry (failed). */
+/*
+ * Items of a run still to apply (pending, never attempted) and, with
+ * failed_too, those to retry. An item a crash cut inside the hook is
+ * failed, so only a person's retry or confirm ever runs it again.
+ */
 size_t
 store_items_todo(struct store *st, long long run, long long only,
-    long long **seqs)
+    int failed_too, long long **seqs)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_TODO);
 	size_t		 n = 0;
@@ -1451,6 +1455,7 @@ store_items_todo(struct store *st, long long run, long long only,
 	*seqs = NULL;
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, only);
+	sqlite3_bind_int(s, 3, failed_too);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		*seqs = xrealloc(*seqs, (n + 1) * sizeof(**seqs));
 		(*seqs)[n++] = sqlite3_column_int64(s, 0);
