@@ -3,6 +3,7 @@
  * configuration, and the options of run and fetch.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -181,6 +182,10 @@ main(int argc, char **argv)
 	int			 c, verbosity = 0, rc;
 
 	umask(027);
+	/* A file-size limit or a closed pipe is an error to report, not a
+	 * reason to die half-way: writes then fail with EFBIG or EPIPE. */
+	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
 	log_init(0);
 	while ((c = getopt(argc, argv, "+c:vqh")) != -1) {
 		switch (c) {
