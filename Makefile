@@ -133,6 +133,7 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=all
 FUZZ_OBJS = $(filter-out $(FUZZ_DIR)/main.o,$(SRCS:src/%.c=$(FUZZ_DIR)/%.o))
 FUZZERS	 = $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_xlsx $(FUZZ_DIR)/fuzz_config
+.SECONDARY: $(FUZZ_OBJS)
 
 $(FUZZ_DIR)/%.o: src/%.c src/rostersync.h
 	@mkdir -p $(FUZZ_DIR)

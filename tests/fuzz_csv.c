@@ -1,0 +1,87 @@
+/*
+ * libFuzzer target: the CSV loader through load_file(), as a run calls
+ * it, for two permissive syncs: one taking the header as it is, one with
+ * a mapping. The input is the file. `make fuzz` builds and runs it.
+ */
+#include "fuzz.h"
+
+static char *fuzz_csv_keys[] = { "employee_id" };
+static char *fuzz_csv_keys2[] = { "company", "employee_id" };
+static char *fuzz_csv_ignore[] = { "notes" };
+static char *fuzz_csv_keep[] = { "title" };
+
+/* The header as it is: every column a field. */
+static struct sync fuzz_csv_plain = {
+	.name = "fuzz", .format = FMT_CSV,
+	.keys = fuzz_csv_keys, .nkeys = 1,
+	.ignore = fuzz_csv_ignore, .nignore = 1,
+	.keep_empty = fuzz_csv_keep, .nkeep_empty = 1,
+	.terminated_field = "employment_status", .team_field = "department",
+};
+
+/* A mapping, a composite key. */
+static struct slot fuzz_csv_slots[] = {
+	{ "company", "Company", -1, 1, 1, 0 },
+	{ "employee_id", "Employee ID", F_EMPLOYEE_ID, 2, 1, 0 },
+	{ "email", "E-mail", F_EMAIL, 0, 0, 0 },
+	{ "manager_id", "Manager", F_MANAGER_ID, 0, 0, 0 },
+	{ "department", "Dept", F_DEPARTMENT, 0, 0, 1 },
+};
+static struct sync fuzz_csv_mapped = {
+	.name = "fuzz2", .format = FMT_AUTO,
+	.slots = fuzz_csv_slots, .nslots = 5,
+	.keys = fuzz_csv_keys2, .nkeys = 2,
+	.team_field = "department",
+};
+
+struct fuzz_csv_seen {
+	const struct schema	*sc;
+	unsigned		 h;
+};
+
+static int
+fuzz_csv_record(void *arg, const struct record *r)
+{
+	struct fuzz_csv_seen	*s = arg;
+	size_t			 i;
+
+	s->h += fuzz_touch(r->key, r->keylen) + (unsigned)r->row;
+	for (i = 0; i < s->sc->nslots; i++)
+		s->h += fuzz_touch(r->v[i], r->len[i]);
+	return 0;
+}
+
+static void
+fuzz_csv_load(const char *path, const struct sync *sy)
+{
+	struct schema		 sc;
+	struct loadstat		 ls;
+	struct fuzz_csv_seen	 s = { &sc, 0 };
+	char			 err[MAX_ERRMSG];
+
+	if (load_file(path, "fuzz.csv", sy, &sc, &ls, fuzz_csv_record, &s,
+	    err, sizeof(err)) == -1 && strlen(err) >= sizeof(err))
+		abort();
+	schema_free(&sc);
+}
+
+static int
+fuzz_csv_one(const uint8_t *data, size_t size)
+{
+	static struct fuzzfile	 f;
+	const char		*path = fuzz_write(&f, ".csv", data, size);
+
+	fuzz_csv_load(path, &fuzz_csv_plain);
+	fuzz_csv_load(path, &fuzz_csv_mapped);
+	return 0;
+}
+
+#ifndef FUZZ_REPLAY
+int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_csv_one(data, size);
+}
+#endif
