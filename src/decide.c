@@ -329,7 +329,7 @@ cmd_retry(struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	if (orig.status == RS_IN_PROGRESS || orig.status == RS_PENDING ||
-	    (n = store_items_todo(d.st, from, only, 1, &seqs)) == 0) {
+	    (n = store_items_to_apply(d.st, from, only, 1, &seqs)) == 0) {
 		printf("run %lld has no failed item%s to retry\n", from,
 		    only ? " with that number" : "s");
 		rc = EXIT_OK;

@@ -366,7 +366,7 @@ hook_apply_run(struct store *st, const struct sync *sy, long long run)
 	size_t		 n, i;
 	int		 failed = 0, rc;
 
-	n = store_items_todo(st, run, 0, 0, &seqs);
+	n = store_items_to_apply(st, run, 0, 0, &seqs);
 	for (i = 0; i < n; i++) {
 		if ((rc = hook_apply_item(st, sy, run, seqs[i])) == -1) {
 			free(seqs);

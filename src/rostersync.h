@@ -669,7 +669,7 @@ int		 store_item_finish(struct store *, long long run, long long seq,
 		    enum itemstatus, const char *error);
 int		 store_item_resolve(struct store *, long long run,
 		    long long seq, long long by);
-size_t		 store_items_todo(struct store *, long long run,
+size_t		 store_items_to_apply(struct store *, long long run,
 		    long long only, int failed_too, long long **seqs);
 int		 store_item_changes(struct store *, long long run,
 		    long long seq, void (*)(void *, const char *field,

@@ -1446,7 +1446,7 @@ store_item_resolve(struct store *st, long long run, long long seq,
  * failed, so only a person's retry or confirm ever runs it again.
  */
 size_t
-store_items_todo(struct store *st, long long run, long long only,
+store_items_to_apply(struct store *st, long long run, long long only,
     int failed_too, long long **seqs)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_TODO);
