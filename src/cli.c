@@ -153,7 +153,7 @@ on_hist_run(void *arg, const struct run *r)
  * that day: "--since 2024-01-10 --until 2024-01-10" is the runs of the
  * 10th.
  */
-static int
+int
 parse_when(const char *s, time_t *out, int until)
 {
 	if ((*out = time_parse_iso(s)) == (time_t)-1) {

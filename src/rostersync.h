@@ -825,6 +825,8 @@ int	 cmd_history(struct config *, int, char **);
 int	 cmd_show(struct config *, int, char **);
 int	 cmd_items(struct config *, int, char **);
 int	 cmd_report(struct config *, int, char **);
+/* A --since/--until date; a bare date given to --until includes that day. */
+int	 parse_when(const char *, time_t *out, int until);
 
 /* Which report files a run gets (report.c). */
 enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };

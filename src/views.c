@@ -213,20 +213,6 @@ jrun(struct buf *b, const char *k, long long id)
 		jkv(b, k, NULL);
 }
 
-/* A --since or --until bound; a bare date given to --until includes it. */
-static int
-view_when(const char *s, time_t *out, int until)
-{
-	if ((*out = time_parse_iso(s)) == (time_t)-1) {
-		log_warnx("'%s' is not a date (YYYY-MM-DD or "
-		    "YYYY-MM-DDTHH:MM[:SS], UTC)", s);
-		return -1;
-	}
-	if (until && strchr(s, 'T') == NULL && strchr(s, ' ') == NULL)
-		*out += 86400;
-	return 0;
-}
-
 /* -------------------------------------------------------------- facts */
 
 /* "sync\0key" (and "\0type" when type >= 0) in f->kb. */
@@ -707,8 +693,8 @@ users_options(int argc, char **argv, struct ulist *l)
 		switch (c) {
 		case 'e': l->email = optarg; break;
 		case 's': l->sync = optarg; break;
-		case 'a': if (view_when(optarg, &l->since, 0)) return -1; break;
-		case 'b': if (view_when(optarg, &l->until, 1)) return -1; break;
+		case 'a': if (parse_when(optarg, &l->since, 0)) return -1; break;
+		case 'b': if (parse_when(optarg, &l->until, 1)) return -1; break;
 		case 'j': l->json = 1; break;
 		case 'S':
 			if ((l->status = ustatus_parse(optarg)) < 0) {
