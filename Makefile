@@ -44,6 +44,7 @@ SRCS	 = src/util.c \
 	   src/load_xlsx.c \
 	   src/validate.c \
 	   src/diff.c \
+	   src/snapshot.c \
 	   src/guard.c \
 	   src/apply.c \
 	   src/hook.c \

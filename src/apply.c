@@ -129,6 +129,7 @@ write_user(struct job *j, uint32_t id, struct buf *b)
 	d.fields = b->p;
 	d.fieldslen = b->len;
 	d.run = j->run->id;
+	d.email_same = (e->flags & E_SAMEMAIL) != 0;
 	return store_dir_put(j->st, &d);
 }
 
@@ -146,6 +147,16 @@ write_teams(struct job *j)
 	return 0;
 }
 
+static void
+on_purged(void *arg, const char *key, size_t n)
+{
+	struct job	*j = arg;
+	uint32_t	 e = ent_get(j, key, n);
+
+	if (e != ENT_NONE)
+		j->e[e].flags |= E_GONE;
+}
+
 static int
 write_directory(struct job *j)
 {
@@ -161,14 +172,17 @@ write_directory(struct job *j)
 			goto out;
 		if (i == j->ne / 2)
 			fault("apply.half");
-		if ((f & E_DELETE) && !j->hold_deletes &&
-		    store_dir_remove(j->st, sy->name, j->e[i].key,
+		if (!(f & E_DELETE) || j->hold_deletes)
+			continue;
+		if (store_dir_remove(j->st, sy->name, j->e[i].key,
 		    sy->delete_mode == DEL_DEACTIVATE, j->run->id) == -1)
 			goto out;
+		j->e[i].flags |= sy->delete_mode == DEL_DEACTIVATE ? E_DEACT :
+		    E_GONE;
 	}
 	if (sy->delete_mode == DEL_DEACTIVATE) {
 		purged = store_dir_purge(j->st, sy->name, time(NULL) -
-		    (time_t)sy->grace_days * 86400);
+		    (time_t)sy->grace_days * 86400, on_purged, j);
 		if (purged < 0)
 			goto out;
 		if (purged > 0)
@@ -177,7 +191,8 @@ write_directory(struct job *j)
 	}
 	if (j->sc.team_slot >= 0 && write_teams(j) == -1)
 		goto out;
-	rc = store_sync_bump(j->st, sy->name);
+	if ((rc = store_sync_bump(j->st, sy->name)) == 0)
+		snap_save(j, 1);
 out:
 	buf_free(&b);
 	return rc;

@@ -19,8 +19,21 @@ ent_get(struct job *j, const char *k, size_t n)
 	return strmap_get(&j->keys, k, n);
 }
 
+/* Room for n more keys, and a little for the export's new ones. */
+void
+ent_reserve(struct job *j, size_t n)
+{
+	n += n / 16 + 1024;
+	if (j->ne + n > j->ecap) {
+		j->ecap = j->ne + n;
+		j->e = xrealloc(j->e, j->ecap * sizeof(*j->e));
+	}
+	strmap_reserve(&j->keys, j->ne + n);
+}
+
+/* A key that outlives the job (the arena, or the snapshot's buffer). */
 uint32_t
-ent_add(struct job *j, const char *k, size_t n)
+ent_add_stored(struct job *j, const char *k, size_t n)
 {
 	struct ent	*e;
 
@@ -30,11 +43,17 @@ ent_add(struct job *j, const char *k, size_t n)
 	}
 	e = &j->e[j->ne];
 	memset(e, 0, sizeof(*e));
-	e->key = arena_strndup(&j->a, k, n);
+	e->key = k;
 	e->keylen = (uint32_t)n;
 	e->mgr = e->rec = e->team = ENT_NONE;
 	strmap_put(&j->keys, e->key, n, (uint32_t)j->ne);
 	return (uint32_t)j->ne++;
+}
+
+uint32_t
+ent_add(struct job *j, const char *k, size_t n)
+{
+	return ent_add_stored(j, arena_strndup(&j->a, k, n), n);
 }
 
 uint32_t
@@ -137,10 +156,25 @@ int
 diff_load_dir(struct job *j)
 {
 	const char	*sync = j->sy->name;
+	int		 rc;
 
 	j->active_before = 0;
-	if (store_dir_scan(j->st, sync, on_dir_user, j) == -1 ||
-	    store_team_scan(j->st, sync, on_dir_team, j) == -1) {
+	if (store_read_begin(j->st) == -1)
+		return -1;
+	if (snap_load(j) == -1) {
+		log_debug("no key snapshot of this directory version: "
+		    "reading the users table");
+		j->scanned = 1;
+		j->active_before = 0;
+		rc = store_dir_scan(j->st, sync, on_dir_user, j);
+		if (rc == 0)	/* in the same read transaction: consistent */
+			snap_save(j, 0);
+	} else
+		rc = 0;
+	if (rc == 0)
+		rc = store_team_scan(j->st, sync, on_dir_team, j);
+	store_read_end(j->st);
+	if (rc == -1) {
 		log_warnx("cannot read the directory: %s",
 		    store_errmsg(j->st));
 		return -1;
@@ -167,6 +201,26 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 		k->len[i] = (uint32_t)r->len[i];
 	}
 	j->e[ent].rec = (uint32_t)j->nkept++;
+}
+
+/* The row's email and manager, for validate_cross(). */
+static void
+keep_xrow(struct job *j, uint32_t id, const struct record *r)
+{
+	struct xrow	*x;
+	int		 s;
+
+	if (j->norder == j->ordercap) {
+		j->ordercap = j->ordercap ? j->ordercap * 2 : 4096;
+		j->order = xrealloc(j->order, j->ordercap * sizeof(*j->order));
+	}
+	x = &j->order[j->norder++];
+	x->ent = id;
+	x->email = x->mgrkey = NULL;
+	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0)
+		x->email = arena_strndup(&j->xa, r->v[s], r->len[s]);
+	if ((s = j->sc.canon[F_MANAGER_ID]) >= 0 && r->len[s] > 0)
+		x->mgrkey = arena_strndup(&j->xa, r->v[s], r->len[s]);
 }
 
 static int
@@ -212,6 +266,12 @@ diff_on_record(void *arg, const struct record *r)
 		j->slot_seed[i] = hash64(j->sc.slots[i].name,
 		    strlen(j->sc.slots[i].name), 0);
 	j->seeded = 1;
+	if (r->peek_key[0] != NULL)
+		strmap_prefetch(&j->keys, r->peek_key[0], r->peek_len[0]);
+	if (r->peek_key[1] != NULL &&
+	    (id = strmap_peek(&j->keys, r->peek_key[1], r->peek_len[1])) !=
+	    STRMAP_NONE)
+		__builtin_prefetch(&j->e[id]);
 	skip = validate_row(j, r);
 	if (r->keylen == 0)
 		return 0;
@@ -238,10 +298,7 @@ diff_on_record(void *arg, const struct record *r)
 		e->flags |= E_SKIP;
 		return 0;
 	}
-	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0)
-		e->email = arena_strndup(&j->a, r->v[s], r->len[s]);
-	if ((s = j->sc.canon[F_MANAGER_ID]) >= 0 && r->len[s] > 0)
-		e->mgrkey = arena_strndup(&j->a, r->v[s], r->len[s]);
+	keep_xrow(j, id, r);
 	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
 		e->team = team_intern(j, r->v[s], r->len[s]);
 	if (is_terminated(j, r)) {
@@ -405,7 +462,7 @@ compare_user(struct job *j, uint32_t id)
 	struct kept	*k = &j->kept[e->rec];
 	struct item	*up = NULL, *it;
 	struct oldrow	 o;
-	int		 m = j->sc.canon[F_MANAGER_ID], t = j->sc.team_slot;
+	int		 m = j->sc.canon[F_MANAGER_ID], t = j->sc.team_slot, em;
 	size_t		 i;
 
 	old_fields(j, e, &o);
@@ -429,6 +486,9 @@ compare_user(struct job *j, uint32_t id)
 	e->new_hash = kept_hash(j, k);
 	if (up != NULL || e->new_hash != e->dir_hash)
 		e->flags |= E_WRITE;
+	if ((e->flags & E_ACTIVE) && (em = j->sc.canon[F_EMAIL]) >= 0 &&
+	    same(k, &o, (size_t)em))
+		e->flags |= E_SAMEMAIL;
 	if (m >= 0 && !same(k, &o, (size_t)m))
 		e->flags |= E_WRITE;
 }
@@ -610,6 +670,9 @@ job_free(struct job *j)
 	arena_free(&j->a);
 	strmap_free(&j->keys);
 	strmap_free(&j->teams);
+	free(j->snap);
+	free(j->order);
+	arena_free(&j->xa);
 	free(j->e);
 	free(j->kept);
 	free(j->iss);

@@ -89,7 +89,8 @@ static int
 dir_get(struct source *s, const char *name, int out, struct sha256 *h,
     long long *size, char *err, size_t errlen)
 {
-	char		*p, *blk = xmalloc(COPY_BLOCK);
+	char		*p, *buf = xmalloc(2 * COPY_BLOCK), *blk = buf;
+	struct sha256_bg *bg = NULL;
 	struct stat	 st;
 	ssize_t		 n, w;
 	int		 fd, rc = -1;
@@ -107,8 +108,15 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 		snprintf(err, errlen, "%s is no longer a regular file", p);
 		goto out;
 	}
+	/* Two blocks: one is hashed on a second thread while it is written
+	 * out and the other is read. */
+	if (st.st_size >= 4 * COPY_BLOCK)
+		bg = sha256_bg_start(h);
 	while ((n = read(fd, blk, COPY_BLOCK)) > 0) {
-		sha256_update(h, blk, (size_t)n);
+		if (bg != NULL)
+			sha256_bg_give(bg, blk, (size_t)n);
+		else
+			sha256_update(h, blk, (size_t)n);
 		for (w = 0; w < n; ) {
 			ssize_t k = write(out, blk + w, (size_t)(n - w));
 
@@ -119,6 +127,7 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 			}
 			w += k;
 		}
+		blk = blk == buf ? buf + COPY_BLOCK : buf;
 		*size += n;
 		if (*size > MAX_INPUT_SIZE) {
 			snprintf(err, errlen, "%s is larger than %lld bytes",
@@ -132,9 +141,10 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 	else
 		rc = 0;
 out:
+	sha256_bg_end(bg);
 	if (fd != -1)
 		close(fd);
-	free(blk);
+	free(buf);
 	free(p);
 	return rc;
 }

@@ -359,6 +359,17 @@ on_data(struct mapper *m, const struct rawrow *r)
 	}
 	rec.key = m->key.p;
 	rec.keylen = m->key.len;
+	if (sc->nkey == 1) {
+		int c = sc->col[sc->keyslot[0]];
+
+		for (i = 0; i < 2; i++)
+			if (c >= 0 && (size_t)c < r->peek[i].nf) {
+				n = r->peek[i].len[c];
+				rec.peek_key[i] = trim(r->peek[i].base +
+				    r->peek[i].off[c], &n);
+				rec.peek_len[i] = n;
+			}
+	}
 	if (rec.keylen > 0 && rec.key[0] != '=')
 		m->keyed++;
 	rec.v = m->v;

@@ -194,6 +194,21 @@ batch_room(struct batch *b, size_t n)
 }
 
 /* Give fn the records of b in order: 1 if it stopped, else 0. */
+/* Rows ahead that the caller may prefetch for (see struct rawrow). */
+#define PEEK_FAR	16
+#define PEEK_NEAR	8
+
+static void
+peek(const struct batch *b, size_t i, struct rowpeek *p)
+{
+	if (i >= b->nrow)
+		return;
+	p->base = b->data.p;
+	p->off = b->foff + b->row[i].f0;
+	p->len = b->flen + b->row[i].f0;
+	p->nf = b->row[i].nf;
+}
+
 static int
 batch_deliver(struct csvr *r, const struct batch *b)
 {
@@ -213,6 +228,8 @@ batch_deliver(struct csvr *r, const struct batch *b)
 		rr.ff = b->ff + w->f0;
 		rr.wide = w->wide;
 		rr.noeol = w->noeol;
+		peek(b, i + PEEK_FAR, &rr.peek[0]);
+		peek(b, i + PEEK_NEAR, &rr.peek[1]);
 		if (r->fn(r->arg, &rr) != 0)
 			return 1;
 	}

@@ -105,6 +105,10 @@ struct strmap {
 uint32_t strmap_get(const struct strmap *, const char *, size_t);
 /* Insert a key that is not there yet; it must outlive the map. */
 void	 strmap_put(struct strmap *, const char *, size_t, uint32_t);
+void	 strmap_reserve(struct strmap *, size_t n);	/* room for n keys */
+/* Hints for a loop over keys; a peek's value may be another key's. */
+void	 strmap_prefetch(const struct strmap *, const char *, size_t);
+uint32_t strmap_peek(const struct strmap *, const char *, size_t);
 void	 strmap_free(struct strmap *);
 
 /* JSON text: a string escaped into b, and a flat {"k":"v"} object read. */
@@ -133,6 +137,10 @@ void	 sha256_init(struct sha256 *);
 void	 sha256_update(struct sha256 *, const void *, size_t);
 void	 sha256_final(struct sha256 *, unsigned char out[32]);
 void	 sha256_hex(const unsigned char in[32], char out[65]);
+/* Hash blocks on a second thread while copying them (sha256.c). */
+struct sha256_bg *sha256_bg_start(struct sha256 *);
+void	 sha256_bg_give(struct sha256_bg *, const void *, size_t);
+void	 sha256_bg_end(struct sha256_bg *);
 
 /* ---------------------------------------------------------------- log.c */
 
@@ -290,6 +298,12 @@ struct rawrow {
 	const unsigned char	*ff;	/* FF_* per field */
 	int			 wide;	/* non-empty fields past MAX_COLUMNS dropped */
 	int			 noeol;	/* the file ended in this row, no line break */
+	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
+		const char	*base;	/* field i at base + off[i] */
+		const size_t	*off;
+		const size_t	*len;
+		size_t		 nf;
+	}			 peek[2];
 };
 /* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
 typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
@@ -327,6 +341,8 @@ struct record {
 	size_t		*len;
 	unsigned	 bad;		/* REC_* problems the loader saw */
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
+	const char	*peek_key[2];	/* keys of rows further on, or NULL: */
+	size_t		 peek_len[2];	/* hints only (untrimmed, may be wrong) */
 };
 #define REC_UTF8	0x01	/* invalid UTF-8 in a value */
 #define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
@@ -576,8 +592,11 @@ struct dirrow {
 	const char	*fields;	/* every field as a JSON object */
 	size_t		 fieldslen;
 	long long	 run;
+	int		 email_same;	/* the stored email is this one already */
 };
 long long	 store_sync_version(struct store *, const char *sync);
+long long	 store_sync_state(struct store *, const char *sync,
+		    uint64_t *nonce);
 int		 store_sync_bump(struct store *, const char *sync);
 long long	 store_dir_active(struct store *, const char *sync);
 int		 store_dir_scan(struct store *, const char *sync,
@@ -588,7 +607,8 @@ char		*store_dir_fields(struct store *, const char *sync,
 int		 store_dir_put(struct store *, const struct dirrow *);
 int		 store_dir_remove(struct store *, const char *sync,
 		    const char *key, int deactivate, long long run);
-int		 store_dir_purge(struct store *, const char *sync, time_t);
+int		 store_dir_purge(struct store *, const char *sync, time_t,
+		    void (*)(void *, const char *key, size_t), void *);
 int		 store_dir_dump(struct store *, const char *sync, FILE *);
 int		 store_team_scan(struct store *, const char *sync,
 		    void (*)(void *, const char *, long long), void *);
@@ -700,9 +720,7 @@ int		 store_report_base_used(struct store *, const char *sync,
 
 /* One key seen in the directory, in the export, or in both. */
 struct ent {
-	const char	*key;		/* arena */
-	const char	*email;		/* export's email (arena), or NULL */
-	const char	*mgrkey;	/* export's manager_id (arena), or NULL */
+	const char	*key;		/* arena or the key snapshot */
 	uint64_t	 dir_hash;	/* fingerprint the directory holds */
 	uint64_t	 new_hash;	/* fingerprint of the export's row */
 	uint32_t	 keylen;
@@ -727,6 +745,16 @@ struct ent {
 #define E_DONE		0x1000	/* scratch for graph walks */
 #define E_IMPACT	0x2000	/* has an item or an issue */
 #define E_WRITE		0x4000	/* its row is written to the directory */
+#define E_GONE		0x8000	/* removed from the directory by this run */
+#define E_DEACT		0x10000	/* deactivated by this run */
+#define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
+
+/* What the cross-row checks need of each export row, in row order. */
+struct xrow {
+	uint32_t	 ent;
+	const char	*email;		/* lower-cased (xa), or NULL */
+	const char	*mgrkey;	/* manager_id (xa), or NULL */
+};
 
 /* A row kept whole because it is new or changed. */
 struct kept {
@@ -759,6 +787,11 @@ struct job {
 	struct ent	*e;		/* every key */
 	size_t		 ne, ecap;
 	struct strmap	 keys;		/* key -> ent */
+	struct xrow	*order;		/* the export's keys in row order */
+	size_t		 norder, ordercap;
+	struct arena	 xa;		/* their emails and manager ids */
+	char		*snap;		/* the key snapshot the keys point into */
+	int		 scanned;	/* the keys came from the users table */
 	struct kept	*kept;
 	size_t		 nkept, keptcap;
 	struct issuerow	*iss;
@@ -780,9 +813,23 @@ struct job {
 	int		 hold_deletes;	/* the guard holds only deletions */
 };
 
+/*
+ * snapshot.c: the directory's keys, fingerprints and active flags as of
+ * one version, in spool/cache/SYNC/directory.keys, so that a run reads
+ * one file instead of scanning a million users. snap_load() fills the
+ * key table when the file carries the directory's current version and
+ * nonce (0), else returns -1 and the caller scans. snap_save() writes
+ * the directory the job leaves behind (after write_directory(), inside
+ * its transaction), or as loaded when the job scanned and applies nothing.
+ */
+int	 snap_load(struct job *);
+void	 snap_save(struct job *, int after_write);
+
 /* diff.c: the key table, fingerprints and the items. */
 uint32_t ent_get(struct job *, const char *, size_t);
 uint32_t ent_add(struct job *, const char *, size_t);
+uint32_t ent_add_stored(struct job *, const char *, size_t);
+void	 ent_reserve(struct job *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
 uint64_t rec_hash(const struct job *, const char *const *v,
 	    const size_t *len);

@@ -6,12 +6,14 @@
  * failed/), the reports are written, and the run is marked reported. A
  * crash between any two of these steps is finished by recover().
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,6 +129,17 @@ run_start(struct run *r, struct config *cfg, struct store *st,
 	r->report_base = choose_report_base(cfg, st, sy->name, r->started);
 }
 
+/* -v: where the time and the memory of a run go. */
+static void
+phase(const char *what, int64_t t0)
+{
+	struct rusage	 ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	log_debug("%s done at %lld ms, peak RSS %ld MB", what,
+	    (long long)(now_ms() - t0), ru.ru_maxrss / 1024);
+}
+
 /* Load, validate, diff and guard; the outcome the run should record. */
 static enum runstatus
 run_pipeline(struct job *j, const struct ledger *l, int dry_run)
@@ -139,8 +152,9 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 		j->run->error = xstrdup("cannot read the directory");
 		return RS_FAILED;
 	}
-	log_info("directory: %lld active users, %zu known", j->active_before,
-	    j->ne);
+	log_info("directory: %lld active users, %zu known (%s) in %lld ms",
+	    j->active_before, j->ne, j->scanned ? "users table" : "key snapshot",
+	    (long long)(now_ms() - t0));
 	if (load_file(l->local, l->name, j->sy, &j->sc, &j->ls,
 	    diff_on_record, j, err, sizeof(err)) == -1) {
 		log_msg(LOG_ERR, "data load failed: %s", err);
@@ -156,6 +170,7 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	fault("run.loaded");
 	validate_cross(j);
 	validate_seats(j);
+	phase("cross-row checks", t0);
 	diff_items(j);
 	status = guard_check(j, dry_run);
 	fault("run.diffed");
@@ -400,6 +415,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		log_info("%s in one transaction in %lld ms", j.apply ?
 		    "applied to the directory" : "recorded, directory "
 		    "unchanged,", (long long)(now_ms() - t0));
+		phase("the transaction", t0);
 		if (!o->dry_run && l->id > 0 &&
 		    archive_input(cfg, st, l, &r) == -1)
 			spool_failed = 1;
@@ -409,6 +425,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	job_free(&j);
 	if (run_finish(cfg, st, &r, logf, &logtext) == -1)
 		spool_failed = 1;
+	phase("archive and reports", t0);
 	code = runstatus_exit(r.status);
 	if (spool_failed && code != EXIT_FAIL)
 		code = EXIT_FAIL;	/* the outcome is recorded; files lag */

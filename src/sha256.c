@@ -13,6 +13,8 @@
  * whichever one the machine picks (build with -DSHA256_PORTABLE to test
  * the other).
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
@@ -283,4 +285,90 @@ sha256_hex(const unsigned char in[32], char out[65])
 		out[2 * i + 1] = hex[in[i] & 0x0f];
 	}
 	out[64] = '\0';
+}
+
+/* ------------------------------------------------- hashing alongside */
+
+/*
+ * A second thread hashes each block while the caller writes it out and
+ * reads the next: a copy costs the longer of the two, not their sum. The
+ * caller hands over one block at a time (sha256_bg_give() waits for the
+ * one before), and must not change a block until the block after it has
+ * been given.
+ */
+struct sha256_bg {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct sha256	*h;
+	const void	*p;		/* the block to hash, NULL: none */
+	size_t		 n;
+	int		 quit;
+};
+
+static void *
+sha256_bg_main(void *arg)
+{
+	struct sha256_bg	*b = arg;
+
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		while (b->p == NULL && !b->quit)
+			pthread_cond_wait(&b->cv, &b->mu);
+		if (b->p == NULL)
+			break;
+		pthread_mutex_unlock(&b->mu);
+		sha256_update(b->h, b->p, b->n);
+		pthread_mutex_lock(&b->mu);
+		b->p = NULL;
+		pthread_cond_broadcast(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+/* NULL when no thread can be made: the caller hashes itself. */
+struct sha256_bg *
+sha256_bg_start(struct sha256 *h)
+{
+	struct sha256_bg	*b = xcalloc(1, sizeof(*b));
+
+	b->h = h;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	if (pthread_create(&b->th, NULL, sha256_bg_main, b) != 0) {
+		pthread_mutex_destroy(&b->mu);
+		pthread_cond_destroy(&b->cv);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+sha256_bg_give(struct sha256_bg *b, const void *p, size_t n)
+{
+	pthread_mutex_lock(&b->mu);
+	while (b->p != NULL)
+		pthread_cond_wait(&b->cv, &b->mu);
+	b->p = p;
+	b->n = n;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Wait for the last block, end the thread and free b (NULL is fine). */
+void
+sha256_bg_end(struct sha256_bg *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->quit = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->th, NULL);
+	pthread_mutex_destroy(&b->mu);
+	pthread_cond_destroy(&b->cv);
+	free(b);
 }

@@ -15,7 +15,7 @@
 
 #include "rostersync.h"
 
-#define SCHEMA_VERSION	1
+#define SCHEMA_VERSION	2
 #define BUSY_TIMEOUT_MS	10000
 
 enum stmt {
@@ -25,7 +25,7 @@ enum stmt {
 	ST_RUN_LIST_NEW, ST_RUN_LIST_OLD, ST_RUN_APPLIED_SHA,
 	ST_FILE_BY_SHA, ST_FILE_BY_STAT, ST_FILE_INSERT, ST_FILE_SET,
 	ST_FILE_SOURCE_DONE, ST_FILE_GET, ST_FILE_LIST_STATE, ST_FILE_LOCAL,
-	ST_DIR_SCAN, ST_DIR_FIELDS, ST_DIR_ACTIVE, ST_DIR_PUT,
+	ST_DIR_SCAN, ST_DIR_FIELDS, ST_DIR_ACTIVE, ST_DIR_PUT, ST_DIR_PUT_KEEPMAIL,
 	ST_DIR_DEACTIVATE, ST_DIR_DELETE, ST_DIR_PURGE, ST_DIR_DUMP,
 	ST_TEAM_SCAN, ST_TEAM_CLEAR, ST_TEAM_PUT,
 	ST_ITEM_INSERT, ST_CHANGE_INSERT, ST_ISSUE_INSERT, ST_ITEM_LIST,
@@ -50,6 +50,7 @@ struct store {
 	sqlite3		*db;
 	int		 readonly;
 	sqlite3_stmt	*st[ST__COUNT];
+	char		*bumped;	/* sync versioned in this transaction */
 };
 
 /* Columns of runs in the order run_bind() and run_read() use. */
@@ -142,9 +143,10 @@ static const char *const sql[ST__COUNT] = {
 	    "r.id = i.run_id WHERE r.started >= ?1 AND r.dry_run = 0 AND "
 	    "i.status IN ('applied', 'confirmed')",
 
-	[ST_SYNC_VERSION] = "SELECT version FROM syncs WHERE name = ?1",
-	[ST_SYNC_BUMP] = "INSERT INTO syncs(name, version) VALUES (?1, 1) "
-	    "ON CONFLICT(name) DO UPDATE SET version = version + 1",
+	[ST_SYNC_VERSION] = "SELECT version, nonce FROM syncs WHERE name = ?1",
+	[ST_SYNC_BUMP] = "INSERT INTO syncs(name, version, nonce) "
+	    "VALUES (?1, 1, random()) ON CONFLICT(name) DO UPDATE SET "
+	    "version = version + 1, nonce = random()",
 
 	[ST_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES (NULL, ?2, "
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -218,12 +220,20 @@ static const char *const sql[ST__COUNT] = {
 	    "?9, NULL) ON CONFLICT(sync, key) DO UPDATE SET email = ?3, "
 	    "name = ?4, manager = ?5, team = ?6, active = 1, hash = ?7, "
 	    "fields = ?8, updated_run = ?9, deactivated_at = NULL",
+	/* The same for a user whose email stays: not naming the column
+	 * spares a page of the users_email index per update. */
+	[ST_DIR_PUT_KEEPMAIL] = "INSERT INTO users(sync, key, email, name, "
+	    "manager, team, active, hash, fields, created_run, updated_run, "
+	    "deactivated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, "
+	    "?9, NULL) ON CONFLICT(sync, key) DO UPDATE SET "
+	    "name = ?4, manager = ?5, team = ?6, active = 1, hash = ?7, "
+	    "fields = ?8, updated_run = ?9, deactivated_at = NULL",
 	[ST_DIR_DEACTIVATE] = "UPDATE users SET active = 0, "
 	    "deactivated_at = ?3, updated_run = ?4 WHERE sync = ?1 AND "
 	    "key = ?2",
 	[ST_DIR_DELETE] = "DELETE FROM users WHERE sync = ?1 AND key = ?2",
 	[ST_DIR_PURGE] = "DELETE FROM users WHERE sync = ?1 AND active = 0 "
-	    "AND deactivated_at < ?2",
+	    "AND deactivated_at < ?2 RETURNING key",
 	[ST_DIR_DUMP] = "SELECT key, email, name, manager, team, active, "
 	    "fields FROM users WHERE sync = ?1 ORDER BY key",
 
@@ -400,9 +410,15 @@ static const char schema_v1[] =
     "CREATE INDEX items_pending ON items(run_id, seq) "
     "  WHERE status = 'pending';";
 
+/* v2: a random nonce changed with every version (the key snapshot's
+ * check, snapshot.c). */
+static const char schema_v2[] =
+    "ALTER TABLE syncs ADD COLUMN nonce INTEGER NOT NULL DEFAULT 0;";
+
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1,
+	schema_v2,
 };
 
 static int
@@ -518,6 +534,7 @@ store_close(struct store *st)
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
+	free(st->bumped);
 	free(st);
 }
 
@@ -563,6 +580,8 @@ store_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
+	free(st->bumped);
+	st->bumped = NULL;
 	if (exec_sql(st->db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1) {
 		log_warnx("database: cannot begin a transaction: %s", err);
 		return -1;
@@ -580,6 +599,8 @@ store_commit(struct store *st)
 		store_rollback(st);
 		return -1;
 	}
+	free(st->bumped);
+	st->bumped = NULL;
 	return 0;
 }
 
@@ -588,6 +609,8 @@ store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	free(st->bumped);
+	st->bumped = NULL;
 }
 
 int
@@ -1023,23 +1046,48 @@ store_file_known_local(struct store *st, const char *local)
 long long
 store_sync_version(struct store *st, const char *sync)
 {
+	uint64_t	 nonce;
+
+	return store_sync_state(st, sync, &nonce);
+}
+
+/* The directory's version and the random nonce that came with it. */
+long long
+store_sync_state(struct store *st, const char *sync, uint64_t *nonce)
+{
 	sqlite3_stmt	*s = store_stmt(st, ST_SYNC_VERSION);
 	long long	 v = 0;
 
+	*nonce = 0;
 	bind_text(s, 1, sync);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (sqlite3_step(s) == SQLITE_ROW) {
 		v = sqlite3_column_int64(s, 0);
+		*nonce = (uint64_t)sqlite3_column_int64(s, 1);
+	}
 	sqlite3_reset(s);
 	return v;
 }
 
+/*
+ * A new directory version (and nonce): once per transaction, so every
+ * writer of the users table below can call it and a transaction that
+ * changes the directory always leaves a version no snapshot carries.
+ */
 int
 store_sync_bump(struct store *st, const char *sync)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_SYNC_BUMP);
+	sqlite3_stmt	*s;
+	int		 intx = !sqlite3_get_autocommit(st->db);
 
+	if (intx && st->bumped != NULL && strcmp(st->bumped, sync) == 0)
+		return 0;
+	s = store_stmt(st, ST_SYNC_BUMP);
 	bind_text(s, 1, sync);
-	return store_exec(st, s);
+	if (store_exec(st, s) == -1)
+		return -1;
+	if (intx && st->bumped == NULL)
+		st->bumped = xstrdup(sync);
+	return 0;
 }
 
 long long
@@ -1093,8 +1141,11 @@ store_dir_fields(struct store *st, const char *sync, const char *key)
 int
 store_dir_put(struct store *st, const struct dirrow *d)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_DIR_PUT);
+	sqlite3_stmt	*s = store_stmt(st, d->email_same ? ST_DIR_PUT_KEEPMAIL :
+			    ST_DIR_PUT);
 
+	if (store_sync_bump(st, d->sync) == -1)
+		return -1;
 	bind_text(s, 1, d->sync);
 	bind_text(s, 2, d->key);
 	bind_text(s, 3, d->email);
@@ -1113,6 +1164,8 @@ store_dir_remove(struct store *st, const char *sync, const char *key,
 {
 	sqlite3_stmt	*s;
 
+	if (store_sync_bump(st, sync) == -1)
+		return -1;
 	s = store_stmt(st, deactivate ? ST_DIR_DEACTIVATE : ST_DIR_DELETE);
 	bind_text(s, 1, sync);
 	bind_text(s, 2, key);
@@ -1123,17 +1176,33 @@ store_dir_remove(struct store *st, const char *sync, const char *key,
 	return store_exec(st, s);
 }
 
-/* Deactivated users past their grace period leave the directory. */
+/*
+ * Deactivated users past their grace period leave the directory; fn (if
+ * not NULL) hears each key. Returns how many, or -1.
+ */
 int
-store_dir_purge(struct store *st, const char *sync, time_t before)
+store_dir_purge(struct store *st, const char *sync, time_t before,
+    void (*fn)(void *, const char *, size_t), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_DIR_PURGE);
+	int		 rc, n = 0;
 
+	if (store_sync_bump(st, sync) == -1)
+		return -1;
 	bind_text(s, 1, sync);
 	sqlite3_bind_int64(s, 2, before);
-	if (store_exec(st, s) == -1)
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (fn != NULL)
+			fn(arg, (const char *)sqlite3_column_text(s, 0),
+			    (size_t)sqlite3_column_bytes(s, 0));
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
 		return -1;
-	return sqlite3_changes(st->db);
+	}
+	return n;
 }
 
 /* Every user of a sync in key order, one line each (for tests). */

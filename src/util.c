@@ -484,13 +484,50 @@ strmap_get(const struct strmap *m, const char *k, size_t len)
 	return m->e[i].k ? m->e[i].val : STRMAP_NONE;
 }
 
+/*
+ * For loops over many keys: strmap_prefetch() a key some rounds ahead
+ * (its slot comes into cache), strmap_peek() it nearer (its key and
+ * value: the caller may prefetch what the value indexes), then
+ * strmap_get() finds it without waiting for memory.
+ */
+void
+strmap_prefetch(const struct strmap *m, const char *k, size_t len)
+{
+	if (m->cap == 0 || len > SM_LENMAX)
+		return;
+	__builtin_prefetch(&m->e[(size_t)strmap_hash(k, len) & (m->cap - 1)]);
+}
+
+uint32_t
+strmap_peek(const struct strmap *m, const char *k, size_t len)
+{
+	size_t			 mask = m->cap - 1, i;
+	uint64_t		 h;
+	uint32_t		 tl;
+	const struct strmap_ent	*e;
+
+	if (m->cap == 0 || len > SM_LENMAX)
+		return STRMAP_NONE;
+	h = strmap_hash(k, len);
+	tl = SM_TAG(h) | (uint32_t)len;
+	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+		e = &m->e[i];
+		if (e->k == NULL)
+			return STRMAP_NONE;
+		if (e->tl == tl) {
+			__builtin_prefetch(e->k);
+			return e->val;
+		}
+	}
+}
+
 static void
-strmap_grow(struct strmap *m)
+strmap_resize(struct strmap *m, size_t cap)
 {
 	struct strmap	 old = *m;
 	size_t		 i, j, mask;
 
-	m->cap = old.cap ? old.cap * 2 : 1024;
+	m->cap = cap;
 	m->e = xcalloc(m->cap, sizeof(*m->e));
 	mask = m->cap - 1;
 	for (i = 0; i < old.cap; i++) {
@@ -520,8 +557,8 @@ strmap_put(struct strmap *m, const char *k, size_t len, uint32_t val)
 		fatalx("strmap: a key of %zu bytes", len);
 	if (strmap_seed == 0)
 		strmap_seed_init();
-	if ((m->n + 1) * 2 > m->cap)
-		strmap_grow(m);
+	if ((m->n + 1) * 8 > m->cap * 5)	/* at most 5/8 full */
+		strmap_resize(m, m->cap ? m->cap * 2 : 1024);
 	h = strmap_hash(k, len);
 	i = strmap_find(m, k, len, h);
 	if (m->e[i].k == NULL)
@@ -529,6 +566,17 @@ strmap_put(struct strmap *m, const char *k, size_t len, uint32_t val)
 	m->e[i].k = k;
 	m->e[i].tl = SM_TAG(h) | (uint32_t)len;
 	m->e[i].val = val;
+}
+
+void
+strmap_reserve(struct strmap *m, size_t n)
+{
+	size_t	 cap = m->cap ? m->cap : 1024;
+
+	while (cap * 5 < n * 8)
+		cap *= 2;
+	if (cap > m->cap)
+		strmap_resize(m, cap);
 }
 
 void

@@ -164,38 +164,74 @@ stays(const struct ent *e)
 	    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE));
 }
 
+/* Prefetching over the export's keys in row order, this far ahead: */
+#define AHEAD	8
+
+static void
+email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
+{
+	struct ent	*e = &j->e[x->ent], *o = &j->e[first->ent];
+	const char	*fix = "give each person their own address in the HR "
+			    "system";
+
+	if (!(o->flags & E_SKIP)) {
+		o->flags |= E_SKIP;
+		issue_add(j, ISS_USER_SKIPPED, o->row, o->key,
+		    canon_names[F_EMAIL], fix, "the email %s is also "
+		    "used by %s on row %u", x->email, e->key, e->row);
+	}
+	e->flags |= E_SKIP;
+	issue_add(j, ISS_USER_SKIPPED, e->row, e->key, canon_names[F_EMAIL],
+	    fix, "the email %s is also used by %s on row %u", x->email,
+	    o->key, o->row);
+}
+
+/* Each address on one live row only; in row order, the first named. */
 static void
 check_emails(struct job *j)
 {
 	struct strmap	 seen = { 0 };
-	const char	*fix = "give each person their own address in the HR "
-			    "system";
 	size_t		 i;
 	uint32_t	 o;
 
-	for (i = 0; i < j->ne; i++) {
-		struct ent *e = &j->e[i];
+	strmap_reserve(&seen, j->norder);
+	for (i = 0; i < j->norder; i++) {
+		const struct xrow *x = &j->order[i], *a = x + AHEAD;
 
-		if (!live(e) || e->email == NULL)
+		if (i + AHEAD < j->norder) {
+			__builtin_prefetch(&j->e[a->ent]);
+			if (a->email != NULL)
+				strmap_prefetch(&seen, a->email,
+				    strlen(a->email));
+		}
+		if (!live(&j->e[x->ent]) || x->email == NULL)
 			continue;
-		o = strmap_get(&seen, e->email, strlen(e->email));
-		if (o == STRMAP_NONE) {
-			strmap_put(&seen, e->email, strlen(e->email),
+		o = strmap_get(&seen, x->email, strlen(x->email));
+		if (o == STRMAP_NONE)
+			strmap_put(&seen, x->email, strlen(x->email),
 			    (uint32_t)i);
-			continue;
-		}
-		if (!(j->e[o].flags & E_SKIP)) {
-			j->e[o].flags |= E_SKIP;
-			issue_add(j, ISS_USER_SKIPPED, j->e[o].row, j->e[o].key,
-			    canon_names[F_EMAIL], fix, "the email %s is also "
-			    "used by %s on row %u", e->email, e->key, e->row);
-		}
-		e->flags |= E_SKIP;
-		issue_add(j, ISS_USER_SKIPPED, e->row, e->key,
-		    canon_names[F_EMAIL], fix, "the email %s is also used by "
-		    "%s on row %u", e->email, j->e[o].key, j->e[o].row);
+		else
+			email_conflict(j, x, &j->order[o]);
 	}
 	strmap_free(&seen);
+}
+
+static void
+manager_ahead(struct job *j, size_t i)
+{
+	const struct xrow	*a;
+	uint32_t		 m;
+
+	if (i + 2 * AHEAD < j->norder &&
+	    (a = &j->order[i + 2 * AHEAD])->mgrkey != NULL) {
+		__builtin_prefetch(&j->e[a->ent]);
+		strmap_prefetch(&j->keys, a->mgrkey, strlen(a->mgrkey));
+	}
+	if (i + AHEAD < j->norder &&
+	    (a = &j->order[i + AHEAD])->mgrkey != NULL &&
+	    (m = strmap_peek(&j->keys, a->mgrkey, strlen(a->mgrkey))) !=
+	    STRMAP_NONE)
+		__builtin_prefetch(&j->e[m]);
 }
 
 static void
@@ -204,12 +240,14 @@ check_managers(struct job *j)
 	size_t	 i;
 	uint32_t m;
 
-	for (i = 0; i < j->ne; i++) {
-		struct ent *e = &j->e[i];
+	for (i = 0; i < j->norder; i++) {
+		const struct xrow *x = &j->order[i];
+		struct ent *e = &j->e[x->ent];
 
-		if (!live(e) || e->mgrkey == NULL)
+		manager_ahead(j, i);
+		if (!live(e) || x->mgrkey == NULL)
 			continue;
-		if (strcmp(e->mgrkey, e->key) == 0) {
+		if (strcmp(x->mgrkey, e->key) == 0) {
 			e->flags |= E_MGR_KEEP;
 			issue_add(j, ISS_MANAGER_CYCLE, e->row, e->key,
 			    canon_names[F_MANAGER_ID], "correct the manager "
@@ -217,7 +255,7 @@ check_managers(struct job *j)
 			    "manager; the manager is not assigned", e->key);
 			continue;
 		}
-		m = ent_get(j, e->mgrkey, strlen(e->mgrkey));
+		m = ent_get(j, x->mgrkey, strlen(x->mgrkey));
 		if (m != ENT_NONE && stays(&j->e[m])) {
 			e->mgr = m;
 			continue;
@@ -227,7 +265,7 @@ check_managers(struct job *j)
 		    canon_names[F_MANAGER_ID], "add the manager to the export "
 		    "or correct the manager id", "manager %s is neither in "
 		    "the export nor in the directory; the user is applied "
-		    "without a manager", e->mgrkey);
+		    "without a manager", x->mgrkey);
 	}
 }
 
@@ -250,7 +288,10 @@ cycle_mark(struct job *j, const uint32_t *path, size_t from, size_t n)
 		j->e[path[i]].mgr = ENT_NONE;
 }
 
-/* Management loops: walk up from every user, marking the path. */
+/*
+ * Management loops: walk up from every user of the export, in row order,
+ * marking the path. (Keys only in the directory have no manager here.)
+ */
 static void
 check_cycles(struct job *j)
 {
@@ -258,9 +299,9 @@ check_cycles(struct job *j)
 	size_t		 i, n, k;
 	uint32_t	 x;
 
-	for (i = 0; i < j->ne; i++) {
+	for (i = 0; i < j->norder; i++) {
 		n = 0;
-		for (x = (uint32_t)i; x != ENT_NONE &&
+		for (x = j->order[i].ent; x != ENT_NONE &&
 		    !(j->e[x].flags & E_DONE); x = j->e[x].mgr) {
 			if (j->e[x].flags & E_VISIT) {
 				for (k = 0; path[k] != x; k++)
@@ -285,6 +326,11 @@ validate_cross(struct job *j)
 	check_emails(j);
 	check_managers(j);
 	check_cycles(j);
+	/* The rows' emails and manager ids are not needed after this. */
+	free(j->order);
+	j->order = NULL;
+	j->norder = j->ordercap = 0;
+	arena_free(&j->xa);
 }
 
 static int

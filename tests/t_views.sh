@@ -121,8 +121,11 @@ csv h3 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
     "E8,hal@x.org,Hal,Kay,Eng,Dev,E99,Active" \
     "E10,ida@x.org,Ida,Sun,Eng,Dev,E1,Active"
 rs run --sync hr >/dev/null 2>&1
+# (A hand edit of users must change the sync's version and nonce, as
+# rostersync's own writers do, or the key snapshot would still hold E10.)
 q "UPDATE items SET status = 'failed', error = 'no seat' WHERE run_id = 4 AND key = 'E10';
-   DELETE FROM users WHERE key = 'E10'"
+   DELETE FROM users WHERE key = 'E10';
+   UPDATE syncs SET version = version + 1, nonce = random() WHERE name = 'hr'"
 # Run 5: a dry run that would hire E9 (never applied).
 printf '%s\n' "$H" "E9,jo@x.org,Jo,Park,Eng,Dev,E1,Active" >"$TMP/dry.csv"
 tail -n +2 "$TMP/h3.csv" >>"$TMP/dry.csv"

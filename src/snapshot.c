@@ -1,0 +1,265 @@
+/*
+ * The key snapshot: what a run needs of the directory before it reads an
+ * export (each user's key, fingerprint and active flag) in one file, so a
+ * daily run on a million users reads 25 MB instead of scanning the users
+ * table. It is a cache and never the truth: the file carries the
+ * directory version and the random nonce of that version (store.c bumps
+ * both in every transaction that writes users), and a body checksum. Any
+ * mismatch, a short file or a bad checksum, and the run scans the table
+ * as before and writes the file again.
+ *
+ * The file is written before the run's transaction commits, under the
+ * version that commit will make; if the commit fails, no directory ever
+ * has that nonce. It is not fsync'd: after a power cut it may be stale or
+ * torn, which the version, nonce and checksum catch.
+ *
+ * Layout (host byte order: the file never leaves the machine):
+ *   header   magic, version, nonce, n, key bytes, checksum of the body
+ *   body     uint64 hash[n], uint32 keyoff[n + 1], uint8 active[n],
+ *            keys (each NUL-terminated; key i at keyoff[i])
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+#define SNAP_MAGIC	"RSKEYS1\n"
+#define SNAP_NAME	"directory.keys"
+
+struct snaphdr {
+	char		 magic[8];
+	uint64_t	 version;
+	uint64_t	 nonce;
+	uint64_t	 n;
+	uint64_t	 keybytes;
+	uint64_t	 sum;
+};
+
+static char *
+snap_path(const struct job *j)
+{
+	return spool_path(j->cfg, "cache", j->sy->name, SNAP_NAME);
+}
+
+static size_t
+body_size(uint64_t n, uint64_t keybytes)
+{
+	return (size_t)(n * 8 + (n + 1) * 4 + n + keybytes);
+}
+
+/* The whole file, or NULL (absent, unreadable, or of a wrong size). */
+static char *
+read_all(const char *path, size_t *len)
+{
+	struct stat	 sb;
+	char		*p;
+	size_t		 got = 0;
+	ssize_t		 r;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (size_t)sb.st_size < sizeof(struct snaphdr) ||
+	    sb.st_size > (off_t)1 << 34) {
+		close(fd);
+		return NULL;
+	}
+	p = xmalloc((size_t)sb.st_size);
+	while (got < (size_t)sb.st_size &&
+	    ((r = read(fd, p + got, (size_t)sb.st_size - got)) > 0 ||
+	    (r == -1 && errno == EINTR)))
+		got += r > 0 ? (size_t)r : 0;
+	close(fd);
+	if (got != (size_t)sb.st_size) {
+		free(p);
+		return NULL;
+	}
+	*len = got;
+	return p;
+}
+
+/* Does the body hold together: offsets rising, each key ended by NUL? */
+static int
+body_ok(const struct snaphdr *h, const char *body)
+{
+	const uint32_t	*off = (const uint32_t *)(body + h->n * 8);
+	const char	*keys = body + h->n * 13 + 4;
+	uint64_t	 i;
+
+	if (off[0] != 0 || off[h->n] != h->keybytes)
+		return 0;
+	for (i = 0; i < h->n; i++)
+		if (off[i + 1] <= off[i] || keys[off[i + 1] - 1] != '\0')
+			return 0;
+	return 1;
+}
+
+int
+snap_load(struct job *j)
+{
+	struct snaphdr	 h;
+	const uint64_t	*hash;
+	const uint32_t	*off;
+	const uint8_t	*act;
+	const char	*keys;
+	char		*path, *p;
+	uint64_t	 nonce, i;
+	long long	 version;
+	size_t		 len;
+
+	version = store_sync_state(j->st, j->sy->name, &nonce);
+	if ((path = snap_path(j)) == NULL)
+		return -1;
+	p = read_all(path, &len);
+	free(path);
+	if (p == NULL)
+		return -1;
+	memcpy(&h, p, sizeof(h));
+	if (memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
+	    h.version != (uint64_t)version || h.nonce != nonce ||
+	    h.n > MAX_ROWS || h.keybytes > len ||
+	    len != sizeof(h) + body_size(h.n, h.keybytes) ||
+	    hash64(p + sizeof(h), len - sizeof(h), h.version ^ h.nonce) !=
+	    h.sum || !body_ok(&h, p + sizeof(h))) {
+		free(p);
+		return -1;
+	}
+	hash = (const uint64_t *)(p + sizeof(h));
+	off = (const uint32_t *)(hash + h.n);
+	act = (const uint8_t *)(off + h.n + 1);
+	keys = (const char *)(act + h.n);
+	ent_reserve(j, (size_t)h.n);
+	for (i = 0; i < h.n; i++) {
+		uint32_t e = ent_add_stored(j, keys + off[i],
+		    off[i + 1] - off[i] - 1);
+
+		j->e[e].flags = E_DIR | (act[i] ? E_ACTIVE : 0);
+		j->e[e].dir_hash = hash[i];
+		j->active_before += act[i] != 0;
+	}
+	j->snap = p;
+	return 0;
+}
+
+/* After the run: is ent i in the directory, and how? */
+static int
+stored(const struct ent *e, int after, uint64_t *hash, int *active)
+{
+	if (after && (e->flags & E_GONE))
+		return 0;
+	if (after && (e->flags & E_WRITE)) {
+		*hash = e->new_hash;
+		*active = 1;
+		return 1;
+	}
+	if (!(e->flags & E_DIR))
+		return 0;
+	*hash = e->dir_hash;
+	*active = (e->flags & E_ACTIVE) && !(after && (e->flags & E_DEACT));
+	return 1;
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const char	*s = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, s, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static char *
+snap_build(struct job *j, int after, struct snaphdr *h, size_t *len)
+{
+	uint64_t	*hash;
+	uint32_t	*off;
+	uint8_t		*act;
+	char		*body, *keys;
+	size_t		 i, n = 0, kb = 0, k;
+	uint64_t	 hv;
+	int		 a;
+
+	for (i = 0; i < j->ne; i++)
+		if (stored(&j->e[i], after, &hv, &a)) {
+			n++;
+			kb += j->e[i].keylen + 1;
+		}
+	if (kb > UINT32_MAX)
+		return NULL;
+	*len = body_size(n, kb);
+	body = xmalloc(*len);
+	hash = (uint64_t *)body;
+	off = (uint32_t *)(hash + n);
+	act = (uint8_t *)(off + n + 1);
+	keys = (char *)(act + n);
+	for (i = 0, k = 0, off[0] = 0; i < j->ne; i++) {
+		const struct ent *e = &j->e[i];
+
+		if (!stored(e, after, &hv, &a))
+			continue;
+		hash[k] = hv;
+		act[k] = (uint8_t)a;
+		memcpy(keys + off[k], e->key, e->keylen + 1);
+		off[k + 1] = off[k] + e->keylen + 1;
+		k++;
+	}
+	memcpy(h->magic, SNAP_MAGIC, 8);
+	h->n = n;
+	h->keybytes = kb;
+	return body;
+}
+
+/*
+ * Write the snapshot of the directory this job leaves (after_write: the
+ * run's writes applied, in its transaction) or found. Failures only cost
+ * the next run a scan: they are logged, never fatal.
+ */
+void
+snap_save(struct job *j, int after_write)
+{
+	struct snaphdr	 h;
+	char		*path, *tmp, *body;
+	size_t		 len;
+	uint64_t	 nonce;
+	int		 fd, ok;
+
+	memset(&h, 0, sizeof(h));
+	h.version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
+	h.nonce = nonce;
+	if ((body = snap_build(j, after_write, &h, &len)) == NULL)
+		return;
+	h.sum = hash64(body, len, h.version ^ h.nonce);
+	if ((path = snap_path(j)) == NULL) {
+		free(body);
+		return;
+	}
+	xasprintf(&tmp, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	ok = fd != -1 && write_all(fd, &h, sizeof(h)) == 0 &&
+	    write_all(fd, body, len) == 0;
+	if (fd != -1 && close(fd) == -1)
+		ok = 0;
+	if (!ok || rename(tmp, path) == -1) {
+		log_warn("cannot write the key snapshot %s (the next run "
+		    "reads the directory instead)", tmp);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+	free(body);
+}
