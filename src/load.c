@@ -330,7 +330,10 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_TOOLONG, (int)i);
 		if (r->ff != NULL && (r->ff[c] & FF_ERROR))
 			mark(&rec, REC_CELLERR, (int)i);
-		if (!utf8_valid(m->v[i], n))
+		/* Trimming takes ASCII off the ends: it cannot make
+		 * a field valid UTF-8, nor a valid one invalid. */
+		if (r->utf8_checked ? (r->ff[c] & FF_BADUTF8) != 0 :
+		    !utf8_valid(m->v[i], n))
 			mark(&rec, REC_UTF8, (int)i);
 	}
 	for (i = m->ncols; i < r->nf; i++)

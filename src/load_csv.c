@@ -228,6 +228,7 @@ batch_deliver(struct csvr *r, const struct batch *b)
 		rr.ff = b->ff + w->f0;
 		rr.wide = w->wide;
 		rr.noeol = w->noeol;
+		rr.utf8_checked = 1;
 		peek(b, i + PEEK_FAR, &rr.peek[0]);
 		peek(b, i + PEEK_NEAR, &rr.peek[1]);
 		if (r->fn(r->arg, &rr) != 0)
@@ -295,6 +296,9 @@ csvr_field(void *s, size_t len, void *arg)
 		len = field_cut(s, MAX_FIELD_LEN);
 		ff = FF_TRUNC;
 	}
+	/* Checked here, on the reading thread, while the bytes are hot. */
+	if (!utf8_valid(s, len))
+		ff |= FF_BADUTF8;
 	if (b->nf == b->fcap) {
 		b->fcap = b->fcap ? b->fcap * 2 : 1024;
 		b->foff = xrealloc(b->foff, b->fcap * sizeof(*b->foff));

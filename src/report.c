@@ -6,6 +6,7 @@
  * the same content as the run wrote.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -235,8 +236,6 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 		return -1;
 	xasprintf(&tmp, "%s/.%s%s.tmp", dir, r->report_base, f->ext);
 	xasprintf(&final, "%s/%s%s", dir, r->report_base, f->ext);
-	fault(f->fmt == RF_CSV ? "report.csv" : f->fmt == RF_XLSX ?
-	    "report.xlsx" : "report.log");
 	if (write_format(st, r, f, tmp) == -1)
 		log_warn("cannot write the report %s", final);
 	else if (rename(tmp, final) == -1)
@@ -251,11 +250,56 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 	return rc;
 }
 
+/*
+ * The spreadsheet in a child process, with a connection of its own, while
+ * the parent writes the other files and checkpoints the WAL: on a big run
+ * these take about as long. The child's exit status says how it went; -1
+ * when no child could be made (the caller writes it itself).
+ */
+static pid_t
+xlsx_start(struct config *cfg, const struct run *r)
+{
+	struct store	*cs;
+	char		 err[MAX_ERRMSG];
+	pid_t		 pid;
+	int		 rc;
+
+	fflush(NULL);
+	if ((pid = fork()) != 0)
+		return pid;
+	if ((cs = store_open(cfg->database, 1, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		_exit(1);
+	}
+	rc = write_named(cfg, cs, r, &formats[RF_XLSX]);
+	store_close(cs);
+	_exit(rc == 0 ? 0 : 1);
+}
+
+static int
+xlsx_wait(pid_t pid)
+{
+	int	 status;
+
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("waitpid");
+			return -1;
+		}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static const char *const fault_point[RF__COUNT] = {
+	[RF_CSV] = "report.csv", [RF_XLSX] = "report.xlsx",
+	[RF_LOG] = "report.log",
+};
+
 int
 report_write_all(struct config *cfg, struct store *st, long long id)
 {
 	struct run	 r;
 	size_t		 i;
+	pid_t		 child = -1;
 	int		 rc = 0;
 
 	if (store_run_get(st, id, &r) != 0)
@@ -266,10 +310,21 @@ report_write_all(struct config *cfg, struct store *st, long long id)
 		report_basename(r.started, base, sizeof(base));
 		r.report_base = xstrdup(base);
 	}
-	for (i = 0; i < RF__COUNT; i++)
-		if (report_due(r.status, formats[i].fmt) &&
-		    write_named(cfg, st, &r, &formats[i]) == -1)
+	for (i = 0; i < RF__COUNT; i++) {
+		if (!report_due(r.status, formats[i].fmt))
+			continue;
+		fault(fault_point[i]);
+		if (formats[i].fmt == RF_XLSX &&
+		    (child = xlsx_start(cfg, &r)) != -1)
+			continue;
+		if (write_named(cfg, st, &r, &formats[i]) == -1)
 			rc = -1;
+	}
+	store_checkpoint(st);
+	if (child != -1 && xlsx_wait(child) == -1) {
+		log_warnx("the XLSX report of run %lld was not written", id);
+		rc = -1;
+	}
 	run_free(&r);
 	return rc;
 }

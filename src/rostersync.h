@@ -288,6 +288,7 @@ struct sync *config_sync(struct config *, const char *name);
 /* Per-field flags a format may set on a raw row. */
 #define FF_TRUNC	0x01	/* longer than MAX_FIELD_LEN; cut there */
 #define FF_ERROR	0x02	/* a spreadsheet error value such as #N/A */
+#define FF_BADUTF8	0x04	/* not UTF-8 (set when utf8_checked) */
 
 /* One row as a format read it; valid only during the callback. */
 struct rawrow {
@@ -298,6 +299,7 @@ struct rawrow {
 	const unsigned char	*ff;	/* FF_* per field */
 	int			 wide;	/* non-empty fields past MAX_COLUMNS dropped */
 	int			 noeol;	/* the file ended in this row, no line break */
+	int			 utf8_checked; /* ff has FF_BADUTF8 where due */
 	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
 		const char	*base;	/* field i at base + off[i] */
 		const size_t	*off;
@@ -528,6 +530,8 @@ int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int		 store_commit(struct store *);
 void		 store_rollback(struct store *);
 int		 store_integrity(struct store *, char *out, size_t outlen);
+void		 store_defer_checkpoint(struct store *);
+void		 store_checkpoint(struct store *);
 
 /* Filters of the history view; since/until (time_t)-1 when unset. */
 struct runfilter {

@@ -402,6 +402,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	status = run_pipeline(&j, l, o->dry_run);
 	hook = hold_for_hook(&j);
 	t0 = now_ms();
+	store_defer_checkpoint(st);	/* done while the reports are written */
 	if (run_commit(&j, hook ? RS_IN_PROGRESS : status, l) == -1) {
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
 		    "applied, the file stays queued", store_errmsg(st));
@@ -425,6 +426,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	job_free(&j);
 	if (run_finish(cfg, st, &r, logf, &logtext) == -1)
 		spool_failed = 1;
+	store_checkpoint(st);
 	phase("archive and reports", t0);
 	code = runstatus_exit(r.status);
 	if (spool_failed && code != EXIT_FAIL)

@@ -135,8 +135,12 @@ snap_load(struct job *j)
 	keys = (const char *)(act + h.n);
 	ent_reserve(j, (size_t)h.n);
 	for (i = 0; i < h.n; i++) {
-		uint32_t e = ent_add_stored(j, keys + off[i],
-		    off[i + 1] - off[i] - 1);
+		uint32_t e;
+
+		if (i + 16 < h.n)	/* the slot of a key further on */
+			strmap_prefetch(&j->keys, keys + off[i + 16],
+			    off[i + 17] - off[i + 16] - 1);
+		e = ent_add_stored(j, keys + off[i], off[i + 1] - off[i] - 1);
 
 		j->e[e].flags = E_DIR | (act[i] ? E_ACTIVE : 0);
 		j->e[e].dir_hash = hash[i];

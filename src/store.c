@@ -613,6 +613,29 @@ store_rollback(struct store *st)
 	st->bumped = NULL;
 }
 
+/*
+ * A big transaction's commit need not copy the WAL into the database
+ * itself: after store_defer_checkpoint(), that waits for
+ * store_checkpoint(), which the caller runs while other work goes on
+ * (report.c), and which turns the automatic checkpoints back on.
+ */
+void
+store_defer_checkpoint(struct store *st)
+{
+	sqlite3_wal_autocheckpoint(st->db, 0);
+}
+
+void
+store_checkpoint(struct store *st)
+{
+	if (st->readonly)
+		return;
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) != SQLITE_OK)
+		log_debug("database: checkpoint: %s", sqlite3_errmsg(st->db));
+	sqlite3_wal_autocheckpoint(st->db, 1000);	/* SQLite's default */
+}
+
 int
 store_integrity(struct store *st, char *out, size_t outlen)
 {
