@@ -262,7 +262,8 @@ snap_save(struct job *j, int after_write)
 		log_warn("cannot write the key snapshot %s (the next run "
 		    "reads the directory instead)", tmp);
 		unlink(tmp);
-	}
+	} else if (after_write)
+		fault("snapshot.written");	/* before the commit */
 	free(tmp);
 	free(path);
 	free(body);

@@ -208,6 +208,7 @@ load.row5000 1
 run.loaded 1
 run.diffed 1
 apply.half 1
+snapshot.written 1
 run.before_commit 1
 run.committed 0
 run.archived 0
