@@ -94,6 +94,7 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 uint64_t hash64(const void *, size_t, uint64_t seed);
+uint64_t hash_seed(void);	/* random per process, for untrusted text */
 
 /* Open-addressing map from a string to a uint32_t; keys are not copied. */
 #define STRMAP_NONE	UINT32_MAX

@@ -473,6 +473,15 @@ strmap_find(const struct strmap *m, const char *k, size_t len, uint64_t h)
 	}
 }
 
+/* A seed for hashes of untrusted text, random per process. */
+uint64_t
+hash_seed(void)
+{
+	if (strmap_seed == 0)
+		strmap_seed_init();
+	return strmap_seed;
+}
+
 uint32_t
 strmap_get(const struct strmap *m, const char *k, size_t len)
 {

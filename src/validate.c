@@ -186,34 +186,81 @@ email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
 	    o->key, o->row);
 }
 
-/* Each address on one live row only; in row order, the first named. */
+/* A live row's email and where it is, sorted by the email's hash. */
+struct mailkey {
+	uint64_t	 h;
+	uint64_t	 i;		/* index in j->order: the row order */
+};
+
+/* Stable LSD radix sort on h, 16 bits a pass. */
+static void
+mailkey_sort(struct mailkey *a, size_t n)
+{
+	struct mailkey	*tmp = xmalloc((n + 1) * sizeof(*tmp)), *from = a,
+			*to = tmp, *sw;
+	size_t		*count = xmalloc(65536 * sizeof(*count)), i, sum, c;
+	int		 shift;
+
+	for (shift = 0; shift < 64; shift += 16) {
+		memset(count, 0, 65536 * sizeof(*count));
+		for (i = 0; i < n; i++)
+			count[(from[i].h >> shift) & 0xffff]++;
+		for (i = 0, sum = 0; i < 65536; i++) {
+			c = count[i];
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			to[count[(from[i].h >> shift) & 0xffff]++] = from[i];
+		sw = from;
+		from = to;
+		to = sw;
+	}
+	/* Four passes: the sorted keys are back in a. */
+	free(tmp);
+	free(count);
+}
+
+/*
+ * Each address on one live row only: every row that shares one is
+ * skipped, and each message names the first of them in row order. The
+ * emails are grouped by sorting their hashes (a million random inserts
+ * into a map cost more), then compared as strings within a group.
+ */
 static void
 check_emails(struct job *j)
 {
-	struct strmap	 seen = { 0 };
-	size_t		 i;
-	uint32_t	 o;
+	struct mailkey	*k = xmalloc((j->norder + 1) * sizeof(*k));
+	uint64_t	 seed = hash_seed();
+	size_t		 n = 0, i, a, b, y;
 
-	strmap_reserve(&seen, j->norder);
 	for (i = 0; i < j->norder; i++) {
-		const struct xrow *x = &j->order[i], *a = x + AHEAD;
+		const struct xrow *x = &j->order[i];
 
-		if (i + AHEAD < j->norder) {
-			__builtin_prefetch(&j->e[a->ent]);
-			if (a->email != NULL)
-				strmap_prefetch(&seen, a->email,
-				    strlen(a->email));
-		}
-		if (!live(&j->e[x->ent]) || x->email == NULL)
+		if (i + AHEAD < j->norder)
+			__builtin_prefetch(&j->e[x[AHEAD].ent]);
+		if (x->email == NULL || !live(&j->e[x->ent]))
 			continue;
-		o = strmap_get(&seen, x->email, strlen(x->email));
-		if (o == STRMAP_NONE)
-			strmap_put(&seen, x->email, strlen(x->email),
-			    (uint32_t)i);
-		else
-			email_conflict(j, x, &j->order[o]);
+		k[n].h = hash64(x->email, strlen(x->email), seed);
+		k[n++].i = i;
 	}
-	strmap_free(&seen);
+	mailkey_sort(k, n);
+	for (a = 0; a < n; a = b) {
+		for (b = a + 1; b < n && k[b].h == k[a].h; b++)
+			;
+		for (i = a + 1; i < b; i++) {
+			const struct xrow *x = &j->order[k[i].i];
+
+			/* The first earlier row with the same address. */
+			for (y = a; y < i; y++)
+				if (strcmp(j->order[k[y].i].email,
+				    x->email) == 0)
+					break;
+			if (y < i)
+				email_conflict(j, x, &j->order[k[y].i]);
+		}
+	}
+	free(k);
 }
 
 static void

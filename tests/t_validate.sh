@@ -52,6 +52,22 @@ eq "duplicate id: no delete" "$(q "SELECT count(*) FROM items WHERE run_id = 2 A
 contains "shared email: flagged" "$(issue 2 user_skipped E4)" "the email same@x.org is also used by E3"
 eq "shared email: neither created" "$(q "SELECT count(*) FROM users WHERE key IN ('E3','E4')")" 0
 
+# Three rows on one address (in two spellings), between others: each later
+# row names the first, in row order; the first names the second.
+sandbox mail3
+NAME=m3 csv "E9,dup@x.org,A,A,Eng,Dev,,Active" \
+    "E1,one@x.org,B,B,Eng,Dev,,Active" \
+    "E5,DUP@x.org,C,C,Eng,Dev,,Active" \
+    "E2,two@x.org,D,D,Eng,Dev,,Active" \
+    "E7,dup@x.org,E,E,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+mails=$(q "SELECT row || ' ' || key || ': ' || message FROM issues WHERE run_id = 1 ORDER BY row, seq")
+eq "three on one email: three issues, each row once" "$(printf '%s\n' "$mails" | wc -l)" 3
+contains "three on one email: the first names the second" "$mails" "2 E9: the email dup@x.org is also used by E5 on row 4"
+contains "three on one email: the second names the first" "$mails" "4 E5: the email dup@x.org is also used by E9 on row 2"
+contains "three on one email: the third names the first" "$mails" "6 E7: the email dup@x.org is also used by E9 on row 2"
+eq "three on one email: only the others are created" "$(q "SELECT group_concat(key) FROM (SELECT key FROM users ORDER BY key)")" "E1,E2"
+
 # --- managers: not found, self, loops
 sandbox mgr
 NAME=m1 csv "E1,a@x.org,A,A,Eng,Dev,,Active" \
