@@ -172,7 +172,8 @@ drop() {
 }
 # The phase times of a run from its log lines (loaded, diff, applied).
 phases() {
-	sed -n 's/.*loaded .* in \([0-9]*\) ms/load+scan \1 ms/p;
+	sed -n 's/.*known (\(.*\)) in \([0-9]*\) ms/directory from the \1 \2 ms, /p;
+	    s/.*loaded .* in \([0-9]*\) ms/loaded at \1 ms/p;
 	    s/.*diff: .* in \([0-9]*\) ms/, to diff \1 ms/p;
 	    s/.*transaction in \([0-9]*\) ms/, apply \1 ms/p' "$1" | tr -d '\n'
 }

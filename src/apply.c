@@ -191,8 +191,11 @@ write_directory(struct job *j)
 	}
 	if (j->sc.team_slot >= 0 && write_teams(j) == -1)
 		goto out;
-	if ((rc = store_sync_bump(j->st, sy->name)) == 0)
+	/* The writes above moved the directory's version (store.c); a run
+	 * that changed nothing keeps it, and its key snapshot stays good. */
+	if (store_bumped(j->st))
 		snap_save(j, 1);
+	rc = 0;
 out:
 	buf_free(&b);
 	return rc;

@@ -603,6 +603,7 @@ long long	 store_sync_version(struct store *, const char *sync);
 long long	 store_sync_state(struct store *, const char *sync,
 		    uint64_t *nonce);
 int		 store_sync_bump(struct store *, const char *sync);
+int		 store_bumped(struct store *);	/* in this transaction */
 long long	 store_dir_active(struct store *, const char *sync);
 int		 store_dir_scan(struct store *, const char *sync,
 		    void (*)(void *, const char *key, size_t keylen,

@@ -1091,6 +1091,13 @@ store_sync_state(struct store *st, const char *sync, uint64_t *nonce)
 	return v;
 }
 
+/* Has this transaction moved a directory's version? */
+int
+store_bumped(struct store *st)
+{
+	return st->bumped != NULL;
+}
+
 /*
  * A new directory version (and nonce): once per transaction, so every
  * writer of the users table below can call it and a transaction that
@@ -1210,8 +1217,6 @@ store_dir_purge(struct store *st, const char *sync, time_t before,
 	sqlite3_stmt	*s = store_stmt(st, ST_DIR_PURGE);
 	int		 rc, n = 0;
 
-	if (store_sync_bump(st, sync) == -1)
-		return -1;
 	bind_text(s, 1, sync);
 	sqlite3_bind_int64(s, 2, before);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1225,6 +1230,8 @@ store_dir_purge(struct store *st, const char *sync, time_t before,
 		log_warnx("database: %s", sqlite3_errmsg(st->db));
 		return -1;
 	}
+	if (n > 0 && store_sync_bump(st, sync) == -1)
+		return -1;
 	return n;
 }
 
