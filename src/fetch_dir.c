@@ -92,7 +92,7 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 	char		*p, *buf = xmalloc(2 * COPY_BLOCK), *blk = buf;
 	struct sha256_bg *bg = NULL;
 	struct stat	 st;
-	ssize_t		 n, w;
+	ssize_t		 n;
 	int		 fd, rc = -1;
 
 	xasprintf(&p, "%s/%s", s->dir, name);
@@ -117,15 +117,10 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 			sha256_bg_give(bg, blk, (size_t)n);
 		else
 			sha256_update(h, blk, (size_t)n);
-		for (w = 0; w < n; ) {
-			ssize_t k = write(out, blk + w, (size_t)(n - w));
-
-			if (k == -1) {
-				snprintf(err, errlen, "cannot write the spool "
-				    "copy: %s", strerror(errno));
-				goto out;
-			}
-			w += k;
+		if (write_full(out, blk, (size_t)n) == -1) {
+			snprintf(err, errlen, "cannot write the spool copy: %s",
+			    strerror(errno));
+			goto out;
 		}
 		blk = blk == buf ? buf + COPY_BLOCK : buf;
 		*size += n;
@@ -236,16 +231,12 @@ dir_put(struct source *s, const char *local, const char *sub,
 		    strerror(errno));
 		goto out;
 	}
-	while ((n = read(in, blk, COPY_BLOCK)) > 0) {
-		ssize_t w, k;
-
-		for (w = 0; w < n; w += k)
-			if ((k = write(out, blk + w, (size_t)(n - w))) == -1) {
-				snprintf(err, errlen, "cannot write %s: %s",
-				    part, strerror(errno));
-				goto out;
-			}
-	}
+	while ((n = read(in, blk, COPY_BLOCK)) > 0)
+		if (write_full(out, blk, (size_t)n) == -1) {
+			snprintf(err, errlen, "cannot write %s: %s", part,
+			    strerror(errno));
+			goto out;
+		}
 	if (n == -1 || fsync(out) == -1) {
 		snprintf(err, errlen, "cannot copy %s to %s: %s", local, part,
 		    strerror(errno));

@@ -754,23 +754,6 @@ sftp_src_exists(struct source *s, const char *name)
 	return rc;
 }
 
-static int
-write_all(int fd, const char *b, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if ((w = write(fd, b, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Download name into fd, hashing it. Anything short of the whole file (a
  * connection lost, a timeout, fewer bytes than the server said it has) is
@@ -809,7 +792,7 @@ sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
 		if ((n = sftp_read(f, blk, SFTP_READ_BLOCK)) <= 0)
 			break;
 		sha256_update(h, blk, (size_t)n);
-		if (write_all(fd, blk, (size_t)n) == -1) {
+		if (write_full(fd, blk, (size_t)n) == -1) {
 			snprintf(err, errlen, "cannot write the spool copy of "
 			    "%s: %s", name, strerror(errno));
 			goto out;

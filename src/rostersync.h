@@ -94,7 +94,8 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 uint64_t hash64(const void *, size_t, uint64_t seed);
-uint64_t hash_seed(void);	/* random per process, for untrusted text */
+uint64_t hash_seed(void);
+int	 write_full(int fd, const void *, size_t);	/* 0, or -1 (errno) */	/* random per process, for untrusted text */
 
 /* Open-addressing map from a string to a uint32_t; keys are not copied. */
 #define STRMAP_NONE	UINT32_MAX

@@ -168,24 +168,6 @@ stored(const struct ent *e, int after, uint64_t *hash, int *active)
 	return 1;
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char	*s = p;
-	ssize_t		 w;
-
-	while (n > 0) {
-		if ((w = write(fd, s, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static char *
 snap_build(struct job *j, int after, struct snaphdr *h, size_t *len)
 {
@@ -254,8 +236,8 @@ snap_save(struct job *j, int after_write)
 	xasprintf(&tmp, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 	    0640);
-	ok = fd != -1 && write_all(fd, &h, sizeof(h)) == 0 &&
-	    write_all(fd, body, len) == 0;
+	ok = fd != -1 && write_full(fd, &h, sizeof(h)) == 0 &&
+	    write_full(fd, body, len) == 0;
 	if (fd != -1 && close(fd) == -1)
 		ok = 0;
 	if (!ok || rename(tmp, path) == -1) {

@@ -473,6 +473,25 @@ strmap_find(const struct strmap *m, const char *k, size_t len, uint64_t h)
 	}
 }
 
+/* All of n bytes to fd, through EINTR and short writes; 0 or -1. */
+int
+write_full(int fd, const void *p, size_t n)
+{
+	const char	*s = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = write(fd, s, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* A seed for hashes of untrusted text, random per process. */
 uint64_t
 hash_seed(void)
