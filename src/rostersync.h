@@ -33,6 +33,7 @@
 
 struct store;
 struct job;
+struct oldahead;
 
 #define RS_VERSION		"0.1.0"
 #define RS_DEFAULT_CONFIG	"/etc/rostersync/rostersync.conf"
@@ -755,6 +756,7 @@ struct ent {
 #define E_GONE		0x8000	/* removed from the directory by this run */
 #define E_DEACT		0x10000	/* deactivated by this run */
 #define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
+#define E_OLDREAD	0x40000	/* its stored row was read ahead (oldjson) */
 
 /* What the cross-row checks need of each export row, in row order. */
 struct xrow {
@@ -797,6 +799,8 @@ struct job {
 	struct xrow	*order;		/* the export's keys in row order */
 	size_t		 norder, ordercap;
 	struct arena	 xa;		/* their emails and manager ids */
+	struct oldahead	*ahead;		/* stored rows being read (diff.c) */
+	char		**oldjson;	/* per entry: its stored row, read ahead */
 	char		*snap;		/* the key snapshot the keys point into */
 	int		 scanned;	/* the keys came from the users table */
 	struct kept	*kept;
@@ -845,6 +849,8 @@ uint64_t fields_hash(const char *json);
 void	 job_free(struct job *);
 int	 diff_load_dir(struct job *);
 int	 diff_on_record(void *job, const struct record *);
+/* Start reading the stored rows diff_items() will need (after the load). */
+void	 diff_read_ahead(struct job *);
 int	 diff_items(struct job *);
 const char *ent_value(const struct job *, uint32_t ent, int slot);
 void	 fields_json(const struct job *, const struct kept *, struct buf *);

@@ -168,6 +168,7 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	    j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ? "XLSX" :
 	    "CSV", (long long)(now_ms() - t0));
 	fault("run.loaded");
+	diff_read_ahead(j);	/* beside the cross-row checks */
 	validate_cross(j);
 	validate_seats(j);
 	phase("cross-row checks", t0);
