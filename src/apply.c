@@ -193,8 +193,8 @@ write_directory(struct job *j)
 		goto out;
 	/* The writes above moved the directory's version (store.c); a run
 	 * that changed nothing keeps it, and its key snapshot stays good. */
-	if (store_bumped(j->st))
-		snap_save(j, 1);
+	if (store_bumped(j->st))	/* written while the items are stored */
+		j->saving = snap_save_start(j, 1);
 	rc = 0;
 out:
 	buf_free(&b);
@@ -223,11 +223,14 @@ count(struct job *j)
 int
 apply_run(struct job *j, enum runstatus status)
 {
+	int	 rc;
+
 	count(j);
-	if (store_items(j) == -1 || store_issues(j) == -1)
-		return -1;
-	if (j->apply && write_directory(j) == -1)
-		return -1;
-	j->run->status = status;
-	return 0;
+	rc = (j->apply && write_directory(j) == -1) ||
+	    store_items(j) == -1 || store_issues(j) == -1 ? -1 : 0;
+	snap_save_end(j->saving);
+	j->saving = NULL;
+	if (rc == 0)
+		j->run->status = status;
+	return rc;
 }

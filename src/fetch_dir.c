@@ -15,6 +15,7 @@
 #include "rostersync.h"
 
 #define COPY_BLOCK	(256 * 1024)
+#define WRITEBACK_EVERY	(16 * 1024 * 1024)
 
 struct source {
 	char	*dir;
@@ -122,6 +123,10 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 			    strerror(errno));
 			goto out;
 		}
+		/* Start writing back what is copied, so that the fsync
+		 * after the copy has little left to wait for. */
+		if ((*size + n) % WRITEBACK_EVERY < (long long)n)
+			sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
 		blk = blk == buf ? buf + COPY_BLOCK : buf;
 		*size += n;
 		if (*size > MAX_INPUT_SIZE) {

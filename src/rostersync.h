@@ -34,6 +34,7 @@
 struct store;
 struct job;
 struct oldahead;
+struct snapjob;
 
 #define RS_VERSION		"0.1.0"
 #define RS_DEFAULT_CONFIG	"/etc/rostersync/rostersync.conf"
@@ -800,6 +801,7 @@ struct job {
 	size_t		 norder, ordercap;
 	struct arena	 xa;		/* their emails and manager ids */
 	struct oldahead	*ahead;		/* stored rows being read (diff.c) */
+	struct snapjob	*saving;	/* the key snapshot being written */
 	char		**oldjson;	/* per entry: its stored row, read ahead */
 	char		*snap;		/* the key snapshot the keys point into */
 	int		 scanned;	/* the keys came from the users table */
@@ -835,6 +837,9 @@ struct job {
  */
 int	 snap_load(struct job *);
 void	 snap_save(struct job *, int after_write);
+/* The same on a second thread: start, go on, then wait for it. */
+struct snapjob *snap_save_start(struct job *, int after_write);
+void	 snap_save_end(struct snapjob *);
 
 /* diff.c: the key table, fingerprints and the items. */
 uint32_t ent_get(struct job *, const char *, size_t);

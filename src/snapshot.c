@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,44 +210,102 @@ snap_build(struct job *j, int after, struct snaphdr *h, size_t *len)
 	return body;
 }
 
+/* One snapshot being written, on a thread of its own. */
+struct snapjob {
+	pthread_t	 th;
+	int		 threaded;	/* th is to be joined */
+	struct job	*j;
+	int		 after;
+	struct snaphdr	 h;
+	char		*path;
+	int		 ok;
+	int		 err;		/* errno of a failure */
+};
+
+static void *
+snap_main(void *arg)
+{
+	struct snapjob	*s = arg;
+	char		*tmp, *body;
+	size_t		 len;
+	int		 fd;
+
+	if ((body = snap_build(s->j, s->after, &s->h, &len)) == NULL) {
+		s->err = EOVERFLOW;
+		return NULL;
+	}
+	s->h.sum = hash64(body, len, s->h.version ^ s->h.nonce);
+	xasprintf(&tmp, "%s.tmp", s->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	s->ok = fd != -1 && write_full(fd, &s->h, sizeof(s->h)) == 0 &&
+	    write_full(fd, body, len) == 0;
+	s->err = errno;
+	if (fd != -1 && close(fd) == -1 && s->ok) {
+		s->ok = 0;
+		s->err = errno;
+	}
+	if (s->ok && rename(tmp, s->path) == -1) {
+		s->ok = 0;
+		s->err = errno;
+	}
+	if (!s->ok)
+		unlink(tmp);
+	free(tmp);
+	free(body);
+	return NULL;
+}
+
 /*
- * Write the snapshot of the directory this job leaves (after_write: the
- * run's writes applied, in its transaction) or found. Failures only cost
- * the next run a scan: they are logged, never fatal.
+ * Start writing the snapshot of the directory this job leaves
+ * (after_write: the run's writes applied, in its transaction, which must
+ * not commit before snap_save_end()) or found. The job's entries must not
+ * change until then. NULL when there is nothing to wait for.
  */
+struct snapjob *
+snap_save_start(struct job *j, int after_write)
+{
+	struct snapjob	*s = xcalloc(1, sizeof(*s));
+	uint64_t	 nonce;
+
+	s->j = j;
+	s->after = after_write;
+	s->h.version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
+	s->h.nonce = nonce;
+	if ((s->path = snap_path(j)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	if (pthread_create(&s->th, NULL, snap_main, s) == 0)
+		s->threaded = 1;
+	else
+		snap_main(s);
+	return s;
+}
+
+/*
+ * Wait for it. Failures only cost the next run a scan: they are logged,
+ * never fatal.
+ */
+void
+snap_save_end(struct snapjob *s)
+{
+	if (s == NULL)
+		return;
+	if (s->threaded)
+		pthread_join(s->th, NULL);
+	if (!s->ok) {
+		errno = s->err;
+		log_warn("cannot write the key snapshot %s (the next run "
+		    "reads the directory instead)", s->path);
+	} else if (s->after)
+		fault("snapshot.written");	/* before the commit */
+	free(s->path);
+	free(s);
+}
+
 void
 snap_save(struct job *j, int after_write)
 {
-	struct snaphdr	 h;
-	char		*path, *tmp, *body;
-	size_t		 len;
-	uint64_t	 nonce;
-	int		 fd, ok;
-
-	memset(&h, 0, sizeof(h));
-	h.version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
-	h.nonce = nonce;
-	if ((body = snap_build(j, after_write, &h, &len)) == NULL)
-		return;
-	h.sum = hash64(body, len, h.version ^ h.nonce);
-	if ((path = snap_path(j)) == NULL) {
-		free(body);
-		return;
-	}
-	xasprintf(&tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0640);
-	ok = fd != -1 && write_full(fd, &h, sizeof(h)) == 0 &&
-	    write_full(fd, body, len) == 0;
-	if (fd != -1 && close(fd) == -1)
-		ok = 0;
-	if (!ok || rename(tmp, path) == -1) {
-		log_warn("cannot write the key snapshot %s (the next run "
-		    "reads the directory instead)", tmp);
-		unlink(tmp);
-	} else if (after_write)
-		fault("snapshot.written");	/* before the commit */
-	free(tmp);
-	free(path);
-	free(body);
+	snap_save_end(snap_save_start(j, after_write));
 }
