@@ -206,7 +206,7 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 
 /* The row's email and manager, for validate_cross(). */
 static void
-keep_xrow(struct job *j, uint32_t id, const struct record *r)
+keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 {
 	struct xrow	*x;
 	int		 s;
@@ -217,10 +217,17 @@ keep_xrow(struct job *j, uint32_t id, const struct record *r)
 	}
 	x = &j->order[j->norder++];
 	x->ent = id;
+	x->mgr = ENT_NONE;
 	x->email = x->mgrkey = NULL;
 	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0)
 		x->email = arena_strndup(&j->xa, r->v[s], r->len[s]);
-	if ((s = j->sc.canon[F_MANAGER_ID]) >= 0 && r->len[s] > 0)
+	if ((s = j->sc.canon[F_MANAGER_ID]) < 0 || r->len[s] == 0)
+		return;
+	/* A row equal to the stored one names the stored manager, whose
+	 * entry the key snapshot gives: no copy, no lookup later. */
+	if (unchanged && id < j->ndirmgr && j->dirmgr[id] < DIRMGR_UNKNOWN)
+		x->mgr = j->dirmgr[id];
+	else
 		x->mgrkey = arena_strndup(&j->xa, r->v[s], r->len[s]);
 }
 
@@ -260,7 +267,7 @@ diff_on_record(void *arg, const struct record *r)
 	struct job	*j = arg;
 	struct ent	*e;
 	uint32_t	 id;
-	int		 skip, s;
+	int		 skip, s, changed;
 	size_t		 i;
 
 	for (i = 0; !j->seeded && i < j->sc.nslots; i++)
@@ -271,8 +278,11 @@ diff_on_record(void *arg, const struct record *r)
 		strmap_prefetch(&j->keys, r->peek_key[0], r->peek_len[0]);
 	if (r->peek_key[1] != NULL &&
 	    (id = strmap_peek(&j->keys, r->peek_key[1], r->peek_len[1])) !=
-	    STRMAP_NONE)
+	    STRMAP_NONE) {
 		__builtin_prefetch(&j->e[id]);
+		if (id < j->ndirmgr)
+			__builtin_prefetch(&j->dirmgr[id]);
+	}
 	skip = validate_row(j, r);
 	if (r->keylen == 0)
 		return 0;
@@ -299,15 +309,17 @@ diff_on_record(void *arg, const struct record *r)
 		e->flags |= E_SKIP;
 		return 0;
 	}
-	keep_xrow(j, id, r);
 	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
 		e->team = team_intern(j, r->v[s], r->len[s]);
 	if (is_terminated(j, r)) {
 		e->flags |= E_TERM;
+		keep_xrow(j, id, r, 0);
 		return 0;
 	}
 	e->new_hash = rec_hash(j, r->v, r->len);
-	if (needs_compare(j, e, r))
+	changed = needs_compare(j, e, r);
+	keep_xrow(j, id, r, !changed);
+	if (changed)
 		keep_record(j, id, r);
 	if (r->row == 5000)
 		fault("load.row5000");

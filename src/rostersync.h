@@ -726,6 +726,8 @@ int		 store_report_base_used(struct store *, const char *sync,
 /* -------------------------------------------- the work of one run (job) */
 
 #define ENT_NONE	UINT32_MAX
+#define DIRMGR_NONE	ENT_NONE	/* the stored manager is empty */
+#define DIRMGR_UNKNOWN	(UINT32_MAX - 1) /* not known without a lookup */
 
 /* One key seen in the directory, in the export, or in both. */
 struct ent {
@@ -762,6 +764,7 @@ struct ent {
 /* What the cross-row checks need of each export row, in row order. */
 struct xrow {
 	uint32_t	 ent;
+	uint32_t	 mgr;		/* the manager's entry when mgrkey is NULL */
 	const char	*email;		/* lower-cased (xa), or NULL */
 	const char	*mgrkey;	/* manager_id (xa), or NULL */
 };
@@ -804,6 +807,8 @@ struct job {
 	struct snapjob	*saving;	/* the key snapshot being written */
 	char		**oldjson;	/* per entry: its stored row, read ahead */
 	char		*snap;		/* the key snapshot the keys point into */
+	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
+	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
 	int		 scanned;	/* the keys came from the users table */
 	struct kept	*kept;
 	size_t		 nkept, keptcap;

@@ -15,8 +15,12 @@
  *
  * Layout (host byte order: the file never leaves the machine):
  *   header   magic, version, nonce, n, key bytes, checksum of the body
- *   body     uint64 hash[n], uint32 keyoff[n + 1], uint8 active[n],
- *            keys (each NUL-terminated; key i at keyoff[i])
+ *   body     uint64 hash[n], uint32 mgr[n], uint32 keyoff[n + 1],
+ *            uint8 active[n], keys (each NUL-terminated; key i at
+ *            keyoff[i])
+ * mgr[i] is the entry whose key is user i's stored manager, DIRMGR_NONE
+ * when that is empty, DIRMGR_UNKNOWN when no user has that key or this
+ * run did not know it: an unchanged row then needs no manager lookup.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +32,7 @@
 
 #include "rostersync.h"
 
-#define SNAP_MAGIC	"RSKEYS1\n"
+#define SNAP_MAGIC	"RSKEYS2\n"
 #define SNAP_NAME	"directory.keys"
 
 struct snaphdr {
@@ -49,7 +53,7 @@ snap_path(const struct job *j)
 static size_t
 body_size(uint64_t n, uint64_t keybytes)
 {
-	return (size_t)(n * 8 + (n + 1) * 4 + n + keybytes);
+	return (size_t)(n * 8 + n * 4 + (n + 1) * 4 + n + keybytes);
 }
 
 /* The whole file, or NULL (absent, unreadable, or of a wrong size). */
@@ -88,14 +92,16 @@ read_all(const char *path, size_t *len)
 static int
 body_ok(const struct snaphdr *h, const char *body)
 {
-	const uint32_t	*off = (const uint32_t *)(body + h->n * 8);
-	const char	*keys = body + h->n * 13 + 4;
+	const uint32_t	*mgr = (const uint32_t *)(body + h->n * 8);
+	const uint32_t	*off = mgr + h->n;
+	const char	*keys = (const char *)(off + h->n + 1) + h->n;
 	uint64_t	 i;
 
 	if (off[0] != 0 || off[h->n] != h->keybytes)
 		return 0;
 	for (i = 0; i < h->n; i++)
-		if (off[i + 1] <= off[i] || keys[off[i + 1] - 1] != '\0')
+		if (off[i + 1] <= off[i] || keys[off[i + 1] - 1] != '\0' ||
+		    (mgr[i] >= h->n && mgr[i] < DIRMGR_UNKNOWN))
 			return 0;
 	return 1;
 }
@@ -105,7 +111,7 @@ snap_load(struct job *j)
 {
 	struct snaphdr	 h;
 	const uint64_t	*hash;
-	const uint32_t	*off;
+	const uint32_t	*off, *mgr;
 	const uint8_t	*act;
 	const char	*keys;
 	char		*path, *p;
@@ -113,6 +119,8 @@ snap_load(struct job *j)
 	long long	 version;
 	size_t		 len;
 
+	if (j->ne != 0)		/* entry i must be snapshot user i */
+		return -1;
 	version = store_sync_state(j->st, j->sy->name, &nonce);
 	if ((path = snap_path(j)) == NULL)
 		return -1;
@@ -131,7 +139,8 @@ snap_load(struct job *j)
 		return -1;
 	}
 	hash = (const uint64_t *)(p + sizeof(h));
-	off = (const uint32_t *)(hash + h.n);
+	mgr = (const uint32_t *)(hash + h.n);
+	off = mgr + h.n;
 	act = (const uint8_t *)(off + h.n + 1);
 	keys = (const char *)(act + h.n);
 	ent_reserve(j, (size_t)h.n);
@@ -148,6 +157,8 @@ snap_load(struct job *j)
 		j->active_before += act[i] != 0;
 	}
 	j->snap = p;
+	j->dirmgr = mgr;	/* entry i is snapshot user i */
+	j->ndirmgr = (size_t)h.n;
 	return 0;
 }
 
@@ -169,28 +180,53 @@ stored(const struct ent *e, int after, uint64_t *hash, int *active)
 	return 1;
 }
 
+/* The entry whose key is e's stored manager, or DIRMGR_*. */
+static uint32_t
+stored_mgr(struct job *j, const struct ent *e, int after)
+{
+	const struct kept	*k;
+	size_t			 i = (size_t)(e - j->e);
+	int			 m = j->sc.canon[F_MANAGER_ID];
+	uint32_t		 t;
+
+	if (after && (e->flags & E_WRITE)) {
+		k = &j->kept[e->rec];
+		if (m < 0 || k->len[m] == 0)
+			return DIRMGR_NONE;
+		t = ent_get(j, k->v[m], k->len[m]);
+		return t == ENT_NONE ? DIRMGR_UNKNOWN : t;
+	}
+	return i < j->ndirmgr ? j->dirmgr[i] : DIRMGR_UNKNOWN;
+}
+
 static char *
 snap_build(struct job *j, int after, struct snaphdr *h, size_t *len)
 {
 	uint64_t	*hash;
-	uint32_t	*off;
+	uint32_t	*off, *mgr, *pos, t;
 	uint8_t		*act;
 	char		*body, *keys;
 	size_t		 i, n = 0, kb = 0, k;
 	uint64_t	 hv;
 	int		 a;
 
-	for (i = 0; i < j->ne; i++)
+	pos = xmalloc((j->ne + 1) * sizeof(*pos));
+	for (i = 0; i < j->ne; i++) {
+		pos[i] = DIRMGR_NONE;
 		if (stored(&j->e[i], after, &hv, &a)) {
-			n++;
+			pos[i] = (uint32_t)n++;
 			kb += j->e[i].keylen + 1;
 		}
-	if (kb > UINT32_MAX)
+	}
+	if (kb > UINT32_MAX) {
+		free(pos);
 		return NULL;
+	}
 	*len = body_size(n, kb);
 	body = xmalloc(*len);
 	hash = (uint64_t *)body;
-	off = (uint32_t *)(hash + n);
+	mgr = (uint32_t *)(hash + n);
+	off = mgr + n;
 	act = (uint8_t *)(off + n + 1);
 	keys = (char *)(act + n);
 	for (i = 0, k = 0, off[0] = 0; i < j->ne; i++) {
@@ -200,10 +236,15 @@ snap_build(struct job *j, int after, struct snaphdr *h, size_t *len)
 			continue;
 		hash[k] = hv;
 		act[k] = (uint8_t)a;
+		t = stored_mgr(j, e, after);
+		/* A manager no longer stored: only a lookup can tell. */
+		mgr[k] = t < DIRMGR_UNKNOWN ? (pos[t] != DIRMGR_NONE ? pos[t] :
+		    DIRMGR_UNKNOWN) : t;
 		memcpy(keys + off[k], e->key, e->keylen + 1);
 		off[k + 1] = off[k] + e->keylen + 1;
 		k++;
 	}
+	free(pos);
 	memcpy(h->magic, SNAP_MAGIC, 8);
 	h->n = n;
 	h->keybytes = kb;

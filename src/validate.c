@@ -269,10 +269,14 @@ manager_ahead(struct job *j, size_t i)
 	const struct xrow	*a;
 	uint32_t		 m;
 
-	if (i + 2 * AHEAD < j->norder &&
-	    (a = &j->order[i + 2 * AHEAD])->mgrkey != NULL) {
+	if (i + 2 * AHEAD < j->norder) {
+		a = &j->order[i + 2 * AHEAD];
 		__builtin_prefetch(&j->e[a->ent]);
-		strmap_prefetch(&j->keys, a->mgrkey, strlen(a->mgrkey));
+		if (a->mgrkey != NULL)
+			strmap_prefetch(&j->keys, a->mgrkey,
+			    strlen(a->mgrkey));
+		else if (a->mgr != ENT_NONE)
+			__builtin_prefetch(&j->e[a->mgr]);
 	}
 	if (i + AHEAD < j->norder &&
 	    (a = &j->order[i + AHEAD])->mgrkey != NULL &&
@@ -284,17 +288,23 @@ manager_ahead(struct job *j, size_t i)
 static void
 check_managers(struct job *j)
 {
-	size_t	 i;
-	uint32_t m;
+	const char	*mk;
+	size_t		 i;
+	uint32_t	 m;
 
 	for (i = 0; i < j->norder; i++) {
 		const struct xrow *x = &j->order[i];
 		struct ent *e = &j->e[x->ent];
 
 		manager_ahead(j, i);
-		if (!live(e) || x->mgrkey == NULL)
+		if (!live(e) || (x->mgrkey == NULL && x->mgr == ENT_NONE))
 			continue;
-		if (strcmp(x->mgrkey, e->key) == 0) {
+		/* Resolved from the key snapshot, or looked up by key. */
+		m = x->mgrkey == NULL ? x->mgr :
+		    ent_get(j, x->mgrkey, strlen(x->mgrkey));
+		mk = x->mgrkey != NULL ? x->mgrkey : j->e[m].key;
+		if (x->mgrkey == NULL ? m == x->ent :
+		    strcmp(x->mgrkey, e->key) == 0) {
 			e->flags |= E_MGR_KEEP;
 			issue_add(j, ISS_MANAGER_CYCLE, e->row, e->key,
 			    canon_names[F_MANAGER_ID], "correct the manager "
@@ -302,7 +312,6 @@ check_managers(struct job *j)
 			    "manager; the manager is not assigned", e->key);
 			continue;
 		}
-		m = ent_get(j, x->mgrkey, strlen(x->mgrkey));
 		if (m != ENT_NONE && stays(&j->e[m])) {
 			e->mgr = m;
 			continue;
@@ -312,7 +321,7 @@ check_managers(struct job *j)
 		    canon_names[F_MANAGER_ID], "add the manager to the export "
 		    "or correct the manager id", "manager %s is neither in "
 		    "the export nor in the directory; the user is applied "
-		    "without a manager", x->mgrkey);
+		    "without a manager", mk);
 	}
 }
 

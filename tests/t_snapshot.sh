@@ -36,6 +36,30 @@ H=$(head -1 "$TMP/d2.csv")
 	awk -F, 'NR == 3' "$TMP/d2.csv"
 } >"$TMP/d2x.csv"
 eq "day 2 has the generator's header" "$(head -1 "$TMP/d2x.csv")" "$H"
+# Two more, through rows that stay the same: the manager of several
+# unchanged people leaves (their manager is not found), and a manager
+# starts to report to one of their unchanged reports (a loop through an
+# unchanged row: the snapshot resolves that row's manager).
+$PYTHON - "$TMP/d1.csv" "$TMP/d2x.csv" >"$TMP/d2y.csv" <<'PY'
+import collections, csv, sys
+old = {r["employee_id"]: r for r in csv.DictReader(open(sys.argv[1]))}
+rows = list(csv.DictReader(open(sys.argv[2])))
+same = [r for r in rows if old.get(r["employee_id"]) == r]
+count = collections.Counter(r["manager_id"] for r in same if r["manager_id"])
+bymgr = collections.defaultdict(list)
+for r in same:
+    bymgr[r["manager_id"]].append(r["employee_id"])
+(gone, _), (boss, _) = count.most_common(2)
+rows = [r for r in rows if r["employee_id"] != gone]
+for r in rows:
+    if r["employee_id"] == boss:
+        r["manager_id"] = bymgr[boss][0]
+w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0].keys()), lineterminator="\n")
+w.writeheader()
+w.writerows(rows)
+print("gone=%s boss=%s report=%s" % (gone, boss, bymgr[boss][0]), file=sys.stderr)
+PY
+mv "$TMP/d2y.csv" "$TMP/d2x.csv"
 
 sandbox snap
 drop "$TMP/d1.csv" day1.csv
@@ -54,6 +78,10 @@ check "day 2 ends Success or Needs Attention (exit $rc)" \
 eq "day 2 read the snapshot" "$(source_of "$SB/r2.out")" "known (key snapshot)"
 check "day 2 has issues to compare (dup id, email, manager, loop)" \
     test "$(q "SELECT count(DISTINCT type) FROM issues WHERE run_id = 2")" -ge 3
+check "day 2: unchanged people whose manager left (5 or more)" \
+    test "$(q "SELECT count(*) FROM issues WHERE run_id = 2 AND type = 'manager_not_found'")" -ge 6
+check "day 2: a loop through an unchanged row" \
+    test "$(q "SELECT count(*) FROM issues WHERE run_id = 2 AND type = 'manager_cycle' AND message LIKE '%loop of 2%' AND key NOT LIKE 'X%'")" -ge 2
 run_dump 2 >"$TMP/with.dump"
 dump >"$TMP/with.dir"
 
