@@ -296,9 +296,6 @@ csvr_field(void *s, size_t len, void *arg)
 		len = field_cut(s, MAX_FIELD_LEN);
 		ff = FF_TRUNC;
 	}
-	/* Checked here, on the reading thread, while the bytes are hot. */
-	if (!utf8_valid(s, len))
-		ff |= FF_BADUTF8;
 	if (b->nf == b->fcap) {
 		b->fcap = b->fcap ? b->fcap * 2 : 1024;
 		b->foff = xrealloc(b->foff, b->fcap * sizeof(*b->foff));
@@ -313,6 +310,27 @@ csvr_field(void *s, size_t len, void *arg)
 	memcpy(b->data.p + b->data.len, s, len);
 	b->data.len += len;
 	b->data.p[b->data.len++] = '\0';
+}
+
+/*
+ * UTF-8, checked on the reading thread while the bytes are hot: the row's
+ * fields lie one after the other, each ended by a NUL, which no sequence
+ * can span, so one check of the whole row answers for every field unless
+ * it fails; then each field is checked.
+ */
+static void
+mark_utf8(struct batch *b, const struct brow *w)
+{
+	size_t	 k, at;
+
+	if (w->nf == 0)
+		return;
+	at = b->foff[w->f0];
+	if (utf8_valid(b->data.p + at, b->data.len - at))
+		return;
+	for (k = w->f0; k < w->f0 + w->nf; k++)
+		if (!utf8_valid(b->data.p + b->foff[k], b->flen[k]))
+			b->ff[k] |= FF_BADUTF8;
 }
 
 /* libcsv's record callback: close the record; hand over a full batch. */
@@ -339,6 +357,7 @@ csvr_record(int c, void *arg)
 	w->nf = r->nf;
 	w->wide = r->wide;
 	w->noeol = c == -1;
+	mark_utf8(b, w);
 	r->nf = 0;
 	r->wide = 0;
 	if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
