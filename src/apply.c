@@ -219,15 +219,38 @@ count(struct job *j)
 	r->active_before = j->active_before;
 }
 
+#define BULK_ITEMS	10000	/* items that make a load a bulk one */
+
+static int
+any_stored(const struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->ne; i++)
+		if (j->e[i].flags & E_DIR)
+			return 1;
+	return 0;
+}
+
 /* Store the outcome; the caller holds the transaction. */
 int
 apply_run(struct job *j, enum runstatus status)
 {
-	int	 rc;
+	int	 rc, bulk;
 
 	count(j);
+	/* Into an empty directory, many rows: indexes after, by sorting. */
+	bulk = j->apply && j->ne > 0 && j->nit >= BULK_ITEMS &&
+	    j->active_before == 0 && !any_stored(j);
+	if (bulk) {
+		log_info("a first load of %zu items: the email and item "
+		    "indexes are built after the rows", j->nit);
+		if (store_bulk_begin(j->st) == -1)
+			return -1;
+	}
 	rc = (j->apply && write_directory(j) == -1) ||
-	    store_items(j) == -1 || store_issues(j) == -1 ? -1 : 0;
+	    store_items(j) == -1 || store_issues(j) == -1 ||
+	    (bulk && store_bulk_end(j->st) == -1) ? -1 : 0;
 	snap_save_end(j->saving);
 	j->saving = NULL;
 	if (rc == 0)

@@ -535,6 +535,8 @@ int		 store_commit(struct store *);
 void		 store_rollback(struct store *);
 int		 store_integrity(struct store *, char *out, size_t outlen);
 void		 store_defer_checkpoint(struct store *);
+int		 store_bulk_begin(struct store *);	/* indexes dropped */
+int		 store_bulk_end(struct store *);	/* and built again */
 void		 store_checkpoint(struct store *);
 
 /* Filters of the history view; since/until (time_t)-1 when unset. */

@@ -614,6 +614,39 @@ store_rollback(struct store *st)
 }
 
 /*
+ * A bulk load (a first run into an empty directory) inserts a million
+ * users and items at random places of two indexes; building them after
+ * the rows, by sorting, is cheaper. Inside the caller's transaction, so a
+ * crash leaves the indexes as they were. The definitions are the
+ * schema's.
+ */
+int
+store_bulk_begin(struct store *st)
+{
+	char	 err[MAX_ERRMSG];
+
+	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_key",
+	    err, sizeof(err)) == -1) {
+		log_warnx("database: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_bulk_end(struct store *st)
+{
+	char	 err[MAX_ERRMSG];
+
+	if (exec_sql(st->db, "CREATE INDEX users_email ON users(email); "
+	    "CREATE INDEX items_key ON items(key)", err, sizeof(err)) == -1) {
+		log_warnx("database: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A big transaction's commit need not copy the WAL into the database
  * itself: after store_defer_checkpoint(), that waits for
  * store_checkpoint(), which the caller runs while other work goes on

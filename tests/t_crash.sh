@@ -239,6 +239,38 @@ crash hook hook.after 0 hook.after:3
 crash hook run.committed 0
 crash hook run.before_commit 1
 npoints=$((npoints + 2))
+# A first run into an empty directory drops two indexes and builds them
+# after its rows (apply.c, bulk): killed in the middle, it leaves them as
+# they were, and the next run equals a clean first run.
+sandbox bulkclean
+drop "$TMP/big1.csv" day1.csv
+rs run >/dev/null 2>&1
+dump >"$TMP/clean-day1.dump"
+sandbox bulk
+drop "$TMP/big1.csv" day1.csv
+{ ROSTERSYNC_FAULT=apply.half "$ROSTERSYNC" -c "$CONF" run \
+    >"$SB/crash.out" 2>&1; } 2>/dev/null
+eq "bulk first run: killed in the middle (status 137)" "$?" 137
+indexes() { qq "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master
+    WHERE type = 'index' AND name IN ('users_email', 'items_key') ORDER BY name)"; }
+eq "bulk first run: both indexes are still there" "$(indexes)" \
+    "items_key,users_email"
+eq "bulk first run: the directory is still empty" \
+    "$(qq "SELECT count(*) FROM users")" 0
+rs run >"$SB/after.out" 2>&1
+eq "bulk first run: the next run exits 0" "$?" 0
+contains "bulk first run: it builds the indexes after the rows" \
+    "$(cat "$SB/after.out")" "indexes are built after the rows"
+dump >"$SB/after.dump"
+check "bulk first run: the directory equals a clean first run's" \
+    cmp -s "$SB/after.dump" "$TMP/clean-day1.dump"
+eq "bulk first run: the indexes are there after it" "$(indexes)" \
+    "items_key,users_email"
+eq "bulk first run: the database is sound" \
+    "$(qq "PRAGMA integrity_check")" ok
+eq "bulk first run: the email index finds a user" \
+    "$(qq "EXPLAIN QUERY PLAN SELECT key FROM users WHERE email = 'x'" | grep -c users_email)" 1
+
 check "at least 20 different fault points were crashed ($npoints)" \
     test "$npoints" -ge 20
 eq "every fault point in the source is covered" \
