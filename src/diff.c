@@ -441,13 +441,10 @@ read_ahead_join(struct job *j)
 	pthread_join(oa->th, &ok);
 	if (ok != NULL) {
 		j->oldjson = xcalloc(j->ne + 1, sizeof(*j->oldjson));
-		/* A row it did not get (an error, or none) is read again
-		 * by old_fields() on this thread's connection. */
+		/* A row it did not get (an error, or none) stays NULL and
+		 * old_fields() reads it again on this thread's connection. */
 		for (i = 0; i < oa->n; i++)
-			if (oa->json[i] != NULL) {
-				j->oldjson[oa->ids[i]] = oa->json[i];
-				j->e[oa->ids[i]].flags |= E_OLDREAD;
-			}
+			j->oldjson[oa->ids[i]] = oa->json[i];
 	}
 	free(oa->ids);
 	free(oa->json);
@@ -466,9 +463,7 @@ old_fields(struct job *j, const struct ent *e, struct oldrow *o)
 		o->v[i] = "";
 		o->len[i] = 0;
 	}
-	if (e->flags & E_OLDREAD)
-		json = j->oldjson[e - j->e];
-	else
+	if (j->oldjson == NULL || (json = j->oldjson[e - j->e]) == NULL)
 		json = mine = store_dir_fields(j->st, j->sy->name, e->key);
 	if (json == NULL)
 		return;

@@ -761,7 +761,6 @@ struct ent {
 #define E_GONE		0x8000	/* removed from the directory by this run */
 #define E_DEACT		0x10000	/* deactivated by this run */
 #define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
-#define E_OLDREAD	0x40000	/* its stored row was read ahead (oldjson) */
 
 /* What the cross-row checks need of each export row, in row order. */
 struct xrow {
@@ -807,7 +806,7 @@ struct job {
 	struct arena	 xa;		/* their emails and manager ids */
 	struct oldahead	*ahead;		/* stored rows being read (diff.c) */
 	struct snapjob	*saving;	/* the key snapshot being written */
-	char		**oldjson;	/* per entry: its stored row, read ahead */
+	char		**oldjson;	/* per entry: its stored row read ahead, or NULL */
 	char		*snap;		/* the key snapshot the keys point into */
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */

@@ -33,7 +33,7 @@ enum stmt {
 	ST_REPORT_BASE_USED,
 	ST_RUN_SUPERSEDE, ST_RUN_DELETE_ITEMS, ST_RUN_DELETE_CHANGES,
 	ST_RUN_DELETE_ISSUES, ST_ITEM_GET, ST_ITEM_FIELDS, ST_ITEM_FINISH,
-	ST_ITEM_RESOLVE, ST_ITEM_TODO, ST_ITEM_CHANGES, ST_ATTEMPT_BEGIN,
+	ST_ITEM_RESOLVE, ST_ITEM_TO_APPLY, ST_ITEM_CHANGES, ST_ATTEMPT_BEGIN,
 	ST_ATTEMPT_END, ST_ATTEMPT_LIST, ST_ATTEMPT_OPEN, ST_TEAM_RECOUNT,
 	ST_RUN_PENDING_ITEMS, ST_ITEM_LATER_DONE, ST_ITEM_COPY,
 	ST_CHANGES_COPY, ST_RUN_FOR_FILE,
@@ -276,7 +276,7 @@ static const char *const sql[ST__COUNT] = {
 	    "applied_at = ?5 WHERE run_id = ?1 AND seq = ?2",
 	[ST_ITEM_RESOLVE] = "UPDATE items SET resolved_by = ?3 "
 	    "WHERE run_id = ?1 AND seq = ?2",
-	[ST_ITEM_TODO] = "SELECT seq FROM items WHERE run_id = ?1 AND "
+	[ST_ITEM_TO_APPLY] = "SELECT seq FROM items WHERE run_id = ?1 AND "
 	    "(?2 = 0 OR seq = ?2) AND (status = 'pending' OR "
 	    "(?3 AND status = 'failed')) AND resolved_by IS NULL ORDER BY seq",
 	[ST_ITEM_CHANGES] = "SELECT field, ifnull(new, '') FROM changes "
@@ -1581,7 +1581,7 @@ size_t
 store_items_to_apply(struct store *st, long long run, long long only,
     int failed_too, long long **seqs)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_TODO);
+	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_TO_APPLY);
 	size_t		 n = 0;
 
 	*seqs = NULL;

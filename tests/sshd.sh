@@ -115,17 +115,17 @@ sshd_start() {
 
 # The pids under sshd: its sessions and their children.
 sshd_sessions() {
-	local todo=$SSHD_PID p kids
+	local queue=$SSHD_PID p kids
 	[ -n "$SSHD_PID" ] || return 0
-	while [ -n "$todo" ]; do
-		set -- $todo
+	while [ -n "$queue" ]; do
+		set -- $queue
 		p=$1
 		shift
-		todo="$*"
+		queue="$*"
 		kids=$(ps -o pid= --ppid "$p" 2>/dev/null | tr -d ' ')
 		for k in $kids; do
 			echo "$k"
-			todo="$todo $k"
+			queue="$queue $k"
 		done
 	done
 }
