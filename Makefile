@@ -23,6 +23,8 @@ ifeq ($(SANITIZE),1)
 BUILD	 = build/asan
 CFLAGS	 = -O1 -g -fno-omit-frame-pointer
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all
+# and checks of the work a second thread does ahead (diff.c)
+CPPFLAGS += -DRS_SELFCHECK
 else
 BUILD	 = build/release
 SANFLAGS =

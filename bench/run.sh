@@ -116,12 +116,15 @@ declare -A WALL RSS
 # in its environment the command runs N times and the fastest counts: a
 # stray process on this shared machine would otherwise decide a ratio.
 # With PREP=FUNCTION, FUNCTION K runs before each time, untimed (to put
-# the same starting state back).
+# the same starting state back). Every timed command starts after a
+# sync(1): a gigabyte of copies still being written back would slow the
+# fsyncs of whichever command came next.
 measure() {
 	local name=$1 tf=$WORK/$1.time rc wall rss k best="" brss=0
 	shift
 	for ((k = 0; k < ${REPEAT:-1}; k++)); do
 		[ -n "${PREP:-}" ] && "$PREP" "$k"
+		sync	# the copies a PREP made are on disk before the clock starts
 		$TIME -v -o "$tf" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
 		rc=$?
 		wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {

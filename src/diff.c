@@ -79,16 +79,33 @@ team_intern(struct job *j, const char *name, size_t n)
 	return t;
 }
 
+void
+slot_seeds(const struct schema *sc, uint64_t *seed)
+{
+	size_t	 i;
+
+	for (i = 0; i < sc->nslots; i++)
+		seed[i] = hash64(sc->slots[i].name, strlen(sc->slots[i].name),
+		    0);
+}
+
 /* The fingerprint of a row: every slot's name and value. */
 uint64_t
-rec_hash(const struct job *j, const char *const *v, const size_t *len)
+fingerprint(const uint64_t *seed, size_t n, const char *const *v,
+    const size_t *len)
 {
 	uint64_t	 h = FP_SEED;
 	size_t		 i;
 
-	for (i = 0; i < j->sc.nslots; i++)
-		h = hash64(v[i], len[i], h ^ j->slot_seed[i]);
+	for (i = 0; i < n; i++)
+		h = hash64(v[i], len[i], h ^ seed[i]);
 	return h;
+}
+
+uint64_t
+rec_hash(const struct job *j, const char *const *v, const size_t *len)
+{
+	return fingerprint(j->slot_seed, j->sc.nslots, v, len);
 }
 
 static uint64_t
@@ -219,8 +236,15 @@ keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 	x->ent = id;
 	x->mgr = ENT_NONE;
 	x->email = x->mgrkey = NULL;
-	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0)
+	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0) {
 		x->email = arena_strndup(&j->xa, r->v[s], r->len[s]);
+		x->eh = r->prepped ? r->prep.eh : email_hash(r->v[s], r->len[s]);
+#ifdef RS_SELFCHECK
+		if (x->eh != email_hash(r->v[s], r->len[s]))
+			fatalx("row %zu: the reading thread's email hash "
+			    "differs", r->row);
+#endif
+	}
 	if ((s = j->sc.canon[F_MANAGER_ID]) < 0 || r->len[s] == 0)
 		return;
 	/* A row equal to the stored one names the stored manager, whose
@@ -240,8 +264,11 @@ is_terminated(const struct job *j, const struct record *r)
 
 	if (s < 0 || r->len[s] == 0)
 		return 0;
+	/* The value is its length: a trimmed one may go on unterminated. */
 	for (i = 0; i < sy->nterminated_values; i++)
-		if (strcasecmp(r->v[s], sy->terminated_values[i]) == 0)
+		if (strlen(sy->terminated_values[i]) == r->len[s] &&
+		    strncasecmp(r->v[s], sy->terminated_values[i],
+		    r->len[s]) == 0)
 			return 1;
 	return 0;
 }
@@ -268,11 +295,9 @@ diff_on_record(void *arg, const struct record *r)
 	struct ent	*e;
 	uint32_t	 id;
 	int		 skip, s, changed;
-	size_t		 i;
 
-	for (i = 0; !j->seeded && i < j->sc.nslots; i++)
-		j->slot_seed[i] = hash64(j->sc.slots[i].name,
-		    strlen(j->sc.slots[i].name), 0);
+	if (!j->seeded)
+		slot_seeds(&j->sc, j->slot_seed);
 	j->seeded = 1;
 	if (r->peek_key[0] != NULL)
 		strmap_prefetch(&j->keys, r->peek_key[0], r->peek_len[0]);
@@ -316,7 +341,13 @@ diff_on_record(void *arg, const struct record *r)
 		keep_xrow(j, id, r, 0);
 		return 0;
 	}
-	e->new_hash = rec_hash(j, r->v, r->len);
+	/* Made on the loader's reading thread, usually (load.c). */
+	e->new_hash = r->prepped ? r->prep.fp : rec_hash(j, r->v, r->len);
+#ifdef RS_SELFCHECK
+	if (r->prepped && r->prep.fp != rec_hash(j, r->v, r->len))
+		fatalx("row %zu: the reading thread's fingerprint differs",
+		    r->row);
+#endif
 	changed = needs_compare(j, e, r);
 	keep_xrow(j, id, r, !changed);
 	if (changed)

@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -32,6 +33,11 @@ struct mapper {
 	size_t			*len;
 	struct buf		 email;		/* lower-cased email */
 	struct buf		 key;		/* joined key */
+
+	/* For the reading thread (prep_row): set once, then read there. */
+	atomic_int		 mapped;	/* the header is mapped */
+	int			 prep_ok;	/* no column in two slots */
+	uint64_t		 seed[MAX_SLOTS]; /* slot_seeds() */
 };
 
 static void
@@ -261,6 +267,8 @@ schema_finish(struct mapper *m)
 static int
 on_header(struct mapper *m, const struct rawrow *h)
 {
+	size_t	 i, k;
+
 	m->have_header = 1;
 	m->ncols = h->nf;
 	m->ls->columns = h->nf;
@@ -279,7 +287,67 @@ on_header(struct mapper *m, const struct rawrow *h)
 		return -1;
 	m->v = xcalloc(m->sc->nslots, sizeof(*m->v));
 	m->len = xcalloc(m->sc->nslots, sizeof(*m->len));
+	slot_seeds(m->sc, m->seed);
+	(void)hash_seed();	/* set here, read there (email_hash()) */
+	m->prep_ok = 1;
+	for (i = 0; i < m->sc->nslots; i++)
+		for (k = i + 1; k < m->sc->nslots; k++)
+			if (m->sc->col[i] >= 0 && m->sc->col[i] == m->sc->col[k])
+				m->prep_ok = 0;
+	atomic_store_explicit(&m->mapped, 1, memory_order_release);
 	return 0;
+}
+
+/* ASCII lower case of n bytes at s into b; its text. */
+static const char *
+lower_into(struct buf *b, const char *s, size_t n)
+{
+	size_t	 i;
+
+	buf_reset(b);
+	buf_add(b, s, n);
+	for (i = 0; i < b->len; i++)
+		b->p[i] = (char)tolower((unsigned char)b->p[i]);
+	return b->p ? b->p : "";
+}
+
+/*
+ * The loader's reading thread, as it reads a row (load_csv_prep()): what
+ * on_data() would do to the fields of the slots, done there and in place
+ * (trimmed, the email lower-cased), and the fingerprint of the values,
+ * rather than on the thread that runs the diff. Not for rows read before
+ * the header is mapped, nor when a column feeds two slots.
+ */
+static int
+prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
+{
+	struct mapper	*m = arg;
+	const struct schema *sc = m->sc;
+	const char	*v[MAX_SLOTS];
+	size_t		 vlen[MAX_SLOTS], i, k;
+	int		 c;
+
+	if (!atomic_load_explicit(&m->mapped, memory_order_acquire) ||
+	    !m->prep_ok)
+		return 0;
+	for (i = 0; i < sc->nslots; i++) {
+		c = sc->col[i];
+		if (c < 0 || (size_t)c >= nf) {
+			v[i] = "";
+			vlen[i] = 0;
+			continue;
+		}
+		f[c] = (char *)trim(f[c], &len[c]);
+		f[c][len[c]] = '\0';
+		if (i == (size_t)sc->canon[F_EMAIL])
+			for (k = 0; k < len[c]; k++)
+				f[c][k] = (char)tolower((unsigned char)f[c][k]);
+		v[i] = f[c];
+		vlen[i] = len[c];
+	}
+	out->fp = fingerprint(m->seed, sc->nslots, v, vlen);
+	out->eh = (c = sc->canon[F_EMAIL]) >= 0 ? email_hash(v[c], vlen[c]) : 0;
+	return 1;
 }
 
 static int
@@ -324,7 +392,7 @@ on_data(struct mapper *m, const struct rawrow *r)
 			continue;
 		}
 		n = r->len[c];
-		m->v[i] = trim(r->f[c], &n);
+		m->v[i] = r->prepped ? r->f[c] : trim(r->f[c], &n);
 		m->len[i] = n;
 		if (r->ff != NULL && (r->ff[c] & FF_TRUNC))
 			mark(&rec, REC_TOOLONG, (int)i);
@@ -336,32 +404,44 @@ on_data(struct mapper *m, const struct rawrow *r)
 		    !utf8_valid(m->v[i], n))
 			mark(&rec, REC_UTF8, (int)i);
 	}
+#ifdef RS_SELFCHECK
+	for (i = 0; r->prepped && i < sc->nslots; i++) {
+		n = m->len[i];
+		if (trim(m->v[i], &n) != m->v[i] || n != m->len[i] ||
+		    m->v[i][n] != '\0' || ((int)i == sc->canon[F_EMAIL] &&
+		    strcspn(m->v[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") < n))
+			fatalx("row %zu: the reading thread's slot %zu is not "
+			    "as this thread makes it", r->row, i);
+	}
+#endif
 	for (i = m->ncols; i < r->nf; i++)
 		if (r->len[i] > 0)
 			mark(&rec, REC_WIDE, -1);
 	if (r->wide)
 		mark(&rec, REC_WIDE, -1);
-	if (sc->canon[F_EMAIL] >= 0) {
+	if (sc->canon[F_EMAIL] >= 0 && !r->prepped) {
 		int e = sc->canon[F_EMAIL];
 
-		buf_reset(&m->email);
-		buf_add(&m->email, m->v[e], m->len[e]);
-		for (i = 0; i < m->email.len; i++)
-			m->email.p[i] = (char)tolower((unsigned char)m->email.p[i]);
-		m->v[e] = m->email.p ? m->email.p : "";
+		m->v[e] = lower_into(&m->email, m->v[e], m->len[e]);
 	}
-	buf_reset(&m->key);
-	buf_addc(&m->key, 0);
-	buf_reset(&m->key);
-	for (i = 0; i < sc->nkey; i++) {
-		int k = sc->keyslot[i];
+	if (sc->nkey == 1 && r->prepped) {
+		/* The field itself, trimmed and ended in place (prep_row). */
+		rec.key = m->v[sc->keyslot[0]];
+		rec.keylen = m->len[sc->keyslot[0]];
+	} else {
+		buf_reset(&m->key);
+		buf_addc(&m->key, 0);
+		buf_reset(&m->key);
+		for (i = 0; i < sc->nkey; i++) {
+			int k = sc->keyslot[i];
 
-		if (i > 0)
-			buf_addc(&m->key, '/');
-		buf_add(&m->key, m->v[k], m->len[k]);
+			if (i > 0)
+				buf_addc(&m->key, '/');
+			buf_add(&m->key, m->v[k], m->len[k]);
+		}
+		rec.key = m->key.p;
+		rec.keylen = m->key.len;
 	}
-	rec.key = m->key.p;
-	rec.keylen = m->key.len;
 	if (sc->nkey == 1) {
 		int c = sc->col[sc->keyslot[0]];
 
@@ -377,6 +457,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 		m->keyed++;
 	rec.v = m->v;
 	rec.len = m->len;
+	rec.prepped = r->prepped;
+	rec.prep = r->prep;
 	m->ls->rows++;
 	if (m->ls->rows > MAX_ROWS) {
 		failf(m, "more than %d data rows", MAX_ROWS);
@@ -489,7 +571,8 @@ load_file(const char *path, const char *name, const struct sync *sy,
 		rc = load_xlsx(path, sy->sheet, on_raw, &m, cause,
 		    sizeof(cause));
 	else
-		rc = load_csv(path, on_raw, &m, cause, sizeof(cause));
+		rc = load_csv_prep(path, on_raw, prep_row, &m, cause,
+		    sizeof(cause));
 	if (rc == 1 && cause[0] == '\0')
 		snprintf(cause, sizeof(cause), "loading stopped");
 	if (rc == 0 && !m.have_header) {

@@ -11,9 +11,19 @@
  *            the delimiter can be chosen: Excel's "sep=X" line (skipped),
  *            else the most frequent of , ; TAB | outside quotes in the
  *            header line, ties going to the first in that order.
- *   parse    libcsv; the fields of many records are collected in a
- *            batch (one byte buffer and offsets, reused), so there is no
- *            allocation per field.
+ *   parse    a plain line (below) is split here; anything else goes
+ *            through libcsv. The fields of many records are collected in
+ *            a batch (one byte buffer and offsets, reused), so there is
+ *            no allocation per field.
+ *
+ * Most lines of an export are plain: no quote, no CR but the one before
+ * the LF, shorter than MAX_FIELD_LEN, and met while libcsv is between
+ * rows. For those, libcsv's rules are short: a field at each delimiter,
+ * spaces and tabs (unless the delimiter) dropped around it, a line of
+ * nothing else skipped. csvr_plain() applies them at a few times libcsv's
+ * speed; any other line, and a line's end when a chunk cut it, goes to
+ * libcsv, which then holds the rest of that row. The rows are the same
+ * either way: test_load_csv and the CSV fuzzer compare the two.
  *
  * A file of CSV_THREAD_MIN bytes or more is read and parsed by a second
  * thread while the caller's thread hands the rows of full batches to fn
@@ -51,6 +61,10 @@
 
 #include "rostersync.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define CSV_CHUNK	(256 * 1024)	/* bytes per read(2) */
 #define CSV_UTF8_CHUNK	(64 * 1024)	/* iconv output per call */
 #define CSV_HEAD_MAX	(256 * 1024)	/* text searched for the header's end */
@@ -63,6 +77,8 @@
 #define CSV_NBATCH	3		/* one filling, one in fn, one queued */
 #define CSV_THREAD_MIN	(4 * 1024 * 1024) /* smaller files: one thread */
 
+int	 load_csv_plain_lines = 1;
+
 /* One record in a batch. */
 struct brow {
 	size_t			 row;		/* record number: header is 1 */
@@ -70,6 +86,8 @@ struct brow {
 	size_t			 nf;
 	int			 wide;		/* dropped a non-empty field */
 	int			 noeol;		/* the file ended in it */
+	int			 prepped;	/* by the prep, with prep */
+	struct rowprep		 prep;
 };
 
 /* Records parsed and not yet given to fn. */
@@ -87,6 +105,7 @@ struct batch {
 struct csvr {
 	struct csv_parser	 cp;
 	rawrow_fn		 fn;
+	rowprep_fn		 prep;		/* on the reading thread */
 	void			*arg;
 	char			 err[MAX_ERRMSG]; /* the reader's error */
 	int			 status;	/* 0, 1 stopped, -1 error */
@@ -95,6 +114,9 @@ struct csvr {
 	unsigned long long	 off;		/* file offset of rbuf[0] */
 
 	int			 started;	/* the delimiter is chosen */
+	unsigned char		 cls[256];	/* C_* of each byte */
+	unsigned char		 delim;
+	struct buf		 unq;		/* a field with "" undone */
 	struct buf		 head;		/* text until then */
 	size_t			 hscan;		/* head bytes searched */
 	int			 hquote;	/* inside quotes at hscan */
@@ -117,6 +139,7 @@ struct csvr {
 	size_t			 nfree;
 	int			 stop;		/* fn stopped: read no more */
 	const char		*f[MAX_COLUMNS]; /* fn's view of a record */
+	char			*pf[MAX_COLUMNS]; /* the prep's */
 
 	char			 rbuf[CSV_CHUNK];
 	char			 ubuf[CSV_UTF8_CHUNK];
@@ -229,6 +252,8 @@ batch_deliver(struct csvr *r, const struct batch *b)
 		rr.wide = w->wide;
 		rr.noeol = w->noeol;
 		rr.utf8_checked = 1;
+		rr.prepped = w->prepped;
+		rr.prep = w->prep;
 		peek(b, i + PEEK_FAR, &rr.peek[0]);
 		peek(b, i + PEEK_NEAR, &rr.peek[1]);
 		if (r->fn(r->arg, &rr) != 0)
@@ -333,6 +358,25 @@ mark_utf8(struct batch *b, const struct brow *w)
 			b->ff[k] |= FF_BADUTF8;
 }
 
+/* The prep of the record w, on the reading thread; fields it trimmed
+ * start further on. */
+static void
+prep_record(struct csvr *r, struct batch *b, struct brow *w)
+{
+	size_t	 k;
+
+	w->prepped = 0;
+	if (r->prep == NULL)
+		return;
+	for (k = 0; k < w->nf; k++)
+		r->pf[k] = b->data.p + b->foff[w->f0 + k];
+	if (!(w->prepped = r->prep(r->arg, w->nf, r->pf, b->flen + w->f0,
+	    &w->prep)))
+		return;
+	for (k = 0; k < w->nf; k++)
+		b->foff[w->f0 + k] = (size_t)(r->pf[k] - b->data.p);
+}
+
 /* libcsv's record callback: close the record; hand over a full batch. */
 static void
 csvr_record(int c, void *arg)
@@ -358,6 +402,7 @@ csvr_record(int c, void *arg)
 	w->wide = r->wide;
 	w->noeol = c == -1;
 	mark_utf8(b, w);
+	prep_record(r, b, w);
 	r->nf = 0;
 	r->wide = 0;
 	if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
@@ -379,6 +424,209 @@ csvr_parse(struct csvr *r, const char *p, size_t n)
 		    " (inside quotes: is one never closed?)" : "");
 	else
 		csvr_err(r, "CSV parser: %s", csv_strerror(e));
+}
+
+/* ------------------------------------------------------- plain lines */
+
+#define C_DELIM		1
+#define C_SPACE		2	/* space or tab, not the delimiter */
+#define C_NL		3
+#define C_QUOTE		4
+#define C_CR		5
+
+/* A field of a plain line: its bytes, and whether "" stands for ". */
+struct span {
+	const unsigned char	*s;
+	size_t			 n;
+	int			 quoted;
+	int			 esc;
+};
+
+static void
+plain_classes(struct csvr *r, unsigned char delim)
+{
+	memset(r->cls, 0, sizeof(r->cls));
+	r->cls[' '] = r->cls['\t'] = C_SPACE;
+	r->cls['"'] = C_QUOTE;
+	r->cls['\r'] = C_CR;
+	r->cls['\n'] = C_NL;
+	r->cls[delim] = C_DELIM;
+	r->delim = delim;
+}
+
+/*
+ * The first of the bytes a, b, c, d in [p, end), or end: 16 bytes at a
+ * time where SSE2 is (every x86-64), never reading past end.
+ */
+static const unsigned char *
+find4(const unsigned char *p, const unsigned char *end, unsigned char a,
+    unsigned char b, unsigned char c, unsigned char d)
+{
+#ifdef __SSE2__
+	const __m128i	 va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b),
+			 vc = _mm_set1_epi8((char)c), vd = _mm_set1_epi8((char)d);
+	__m128i		 v;
+	unsigned	 m;
+
+	for (; end - p >= 16; p += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, vc), _mm_cmpeq_epi8(v, vd))));
+		if (m != 0)
+			return p + __builtin_ctz(m);
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == a || *p == b || *p == c || *p == d)
+			return p;
+	return end;
+}
+
+/* A quoted field from its opening quote at *pp to end: its span, or -1. */
+static int
+plain_quoted(const unsigned char **pp, const unsigned char *end,
+    struct span *f)
+{
+	const unsigned char	*e = *pp + 1;
+
+	f->s = e;
+	f->quoted = 1;
+	f->esc = 0;
+	for (;; e += 2) {
+		e = find4(e, end, '"', '\n', '\r', '"');
+		if (e == end || *e != '"')
+			return -1;	/* no end, or a line break inside */
+		if (e + 1 == end || e[1] != '"')
+			break;
+		f->esc = 1;	/* "" */
+	}
+	f->n = (size_t)(e - f->s);
+	*pp = e + 1;
+	return 0;
+}
+
+/* An unquoted field at *pp: its span without the spaces after, or -1. */
+static int
+plain_bare(const struct csvr *r, const unsigned char **pp,
+    const unsigned char *end, struct span *f)
+{
+	const unsigned char	*e;
+
+	e = find4(*pp, end, r->delim, '"', '\r', '\n');
+	if (e < end && (r->cls[*e] == C_QUOTE || (*e == '\r' &&
+	    (e + 1 == end || e[1] != '\n'))))
+		return -1;	/* a quote inside, or a CR of its own */
+	f->s = *pp;
+	f->quoted = f->esc = 0;
+	*pp = e;
+	while (e > f->s && r->cls[e[-1]] == C_SPACE)
+		e--;
+	f->n = (size_t)(e - f->s);
+	return 0;
+}
+
+/*
+ * Split the line at p into f (at most MAX_COLUMNS + 1 fields): its
+ * length with the LF, or 0 when it is not plain or has no LF in n.
+ */
+static size_t
+plain_split(const struct csvr *r, const unsigned char *p, size_t n,
+    struct span *f, size_t *nf)
+{
+	const unsigned char	*e = p, *end = p + (n < MAX_FIELD_LEN ? n :
+				    MAX_FIELD_LEN);
+
+	for (*nf = 0;; (*nf)++) {
+		while (e < end && r->cls[*e] == C_SPACE)
+			e++;
+		if (*nf > MAX_COLUMNS || (e < end && *e == '"' ?
+		    plain_quoted(&e, end, &f[*nf]) : plain_bare(r, &e, end,
+		    &f[*nf])) == -1)
+			return 0;
+		while (e < end && r->cls[*e] == C_SPACE)
+			e++;
+		if (e == end)
+			return 0;
+		if (r->cls[*e] == C_DELIM) {
+			e++;
+			continue;
+		}
+		if (*e == '\r' && e + 1 < end)
+			e++;
+		if (*e != '\n')
+			return 0;	/* a stray byte after a closing quote */
+		(*nf)++;
+		return (size_t)(e - p) + 1;
+	}
+}
+
+/* Hand a split line to the batch as libcsv would. */
+static void
+plain_emit(struct csvr *r, const struct span *f, size_t nf)
+{
+	size_t	 i, k;
+
+	for (i = 0; i < nf; i++) {
+		if (!f[i].esc) {
+			csvr_field((void *)f[i].s, f[i].n, r);
+			continue;
+		}
+		buf_reset(&r->unq);
+		for (k = 0; k < f[i].n; k++) {
+			buf_addc(&r->unq, (char)f[i].s[k]);
+			k += f[i].s[k] == '"';	/* the second of "" */
+		}
+		csvr_field(r->unq.p, r->unq.len, r);
+	}
+	csvr_record('\n', r);
+}
+
+/*
+ * The plain line at p: handed over as libcsv would, and its length; or 0
+ * when it is not plain (libcsv's then).
+ */
+static size_t
+plain_line(struct csvr *r, const unsigned char *p, size_t n)
+{
+	struct span	 f[MAX_COLUMNS + 1];
+	size_t		 nf, len;
+
+	if ((len = plain_split(r, p, n, f, &nf)) == 0)
+		return 0;
+	if (nf == 1 && f[0].n == 0 && !f[0].quoted)
+		return len;	/* spaces at most: libcsv skips the line */
+	plain_emit(r, f, nf);
+	return len;
+}
+
+/*
+ * Text after the header's delimiter is known: plain lines here, the rest
+ * through libcsv, one line at a time while it is inside a row.
+ */
+static void
+csvr_feed(struct csvr *r, const char *p, size_t n)
+{
+	const char	*nl;
+	size_t		 len;
+
+	while (n > 0 && r->status == 0) {
+		if (!load_csv_plain_lines) {
+			csvr_parse(r, p, n);
+			return;
+		}
+		if (r->cp.pstate == 0 &&
+		    (len = plain_line(r, (const unsigned char *)p, n)) > 0) {
+			p += len;
+			n -= len;
+			continue;
+		}
+		nl = memchr(p, '\n', n);
+		len = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		csvr_parse(r, p, len);
+		p += len;
+		n -= len;
+	}
 }
 
 /* ------------------------------------------------------------- head */
@@ -458,7 +706,8 @@ csvr_start(struct csvr *r)
 	if ((skip = sep_line(p, n, &delim)) == 0)
 		delim = detect_delim(p, n);
 	csv_set_delim(&r->cp, (unsigned char)delim);
-	csvr_parse(r, p + skip, n - skip);
+	plain_classes(r, (unsigned char)delim);
+	csvr_feed(r, p + skip, n - skip);
 	buf_free(&r->head);
 }
 
@@ -473,7 +722,7 @@ csvr_text(struct csvr *r, const char *p, size_t n)
 	size_t	 len;
 
 	if (r->started) {
-		csvr_parse(r, p, n);
+		csvr_feed(r, p, n);
 		return;
 	}
 	while (r->head.len == 0 && n > 0 && (*p == ' ' || *p == '\t' ||
@@ -750,12 +999,13 @@ csvr_open(struct csvr *r, const char *path, off_t *size)
 
 /* A reader for one file; free with csvr_free(). */
 static struct csvr *
-csvr_new(rawrow_fn fn, void *arg)
+csvr_new(rawrow_fn fn, rowprep_fn prep, void *arg)
 {
 	struct csvr	*r;
 
 	r = xcalloc(1, sizeof(*r));
 	r->fn = fn;
+	r->prep = prep;
 	r->arg = arg;
 	r->cd = (iconv_t)-1;
 	r->cur = &r->b[0];
@@ -777,6 +1027,7 @@ csvr_free(struct csvr *r)
 	if (r->cd != (iconv_t)-1)
 		iconv_close(r->cd);
 	buf_free(&r->head);
+	buf_free(&r->unq);
 	for (i = 0; i < CSV_NBATCH; i++)
 		batch_free(&r->b[i]);
 	if (r->threaded) {
@@ -794,13 +1045,21 @@ csvr_free(struct csvr *r)
 int
 load_csv(const char *path, rawrow_fn fn, void *arg, char *err, size_t errlen)
 {
+	return load_csv_prep(path, fn, NULL, arg, err, errlen);
+}
+
+/* The same, with prep called for every record on the reading thread. */
+int
+load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep, void *arg,
+    char *err, size_t errlen)
+{
 	struct csvr	*r;
 	off_t		 size = 0;
 	int		 fd, rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	r = csvr_new(fn, arg);
+	r = csvr_new(fn, prep, arg);
 	if ((fd = csvr_open(r, path, &size)) != -1) {
 		if (size >= CSV_THREAD_MIN && csvr_spawn(r, fd) == 0)
 			r->status = csvr_consume(r) ? 1 : r->status;

@@ -304,6 +304,11 @@ struct rawrow {
 	int			 wide;	/* non-empty fields past MAX_COLUMNS dropped */
 	int			 noeol;	/* the file ended in this row, no line break */
 	int			 utf8_checked; /* ff has FF_BADUTF8 where due */
+	int			 prepped; /* the prep saw it: prep, see below */
+	struct rowprep {
+		uint64_t	 fp;	/* fingerprint of the slots' values */
+		uint64_t	 eh;	/* hash of the email (validate.c) */
+	}			 prep;
 	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
 		const char	*base;	/* field i at base + off[i] */
 		const size_t	*off;
@@ -313,6 +318,15 @@ struct rawrow {
 };
 /* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
 typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
+/*
+ * On the reading thread, as a row is read, work for fn done ahead: the
+ * prep may trim fields in place (moving f[i] on, shortening len[i] and
+ * writing a NUL at the new end) and change their bytes, and returns 1
+ * having filled *out, or 0 having changed nothing. The row's prepped and
+ * prep tell fn.
+ */
+typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
+	    struct rowprep *out);
 
 /*
  * The formats: read path and call fn for every row, the header first.
@@ -322,6 +336,10 @@ typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
  */
 int	 load_csv(const char *path, rawrow_fn fn, void *arg, char *err,
 	    size_t errlen);
+int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
+	    void *arg, char *err, size_t errlen);
+/* 0: every byte through libcsv (tests and the fuzzer compare the two). */
+extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 	    char *err, size_t errlen);
 
@@ -349,6 +367,8 @@ struct record {
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
 	const char	*peek_key[2];	/* keys of rows further on, or NULL: */
 	size_t		 peek_len[2];	/* hints only (untrimmed, may be wrong) */
+	int		 prepped;	/* prep holds v's fingerprint and */
+	struct rowprep	 prep;		/* email hash (load.c, prep_row) */
 };
 #define REC_UTF8	0x01	/* invalid UTF-8 in a value */
 #define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
@@ -768,6 +788,7 @@ struct xrow {
 	uint32_t	 mgr;		/* the manager's entry when mgrkey is NULL */
 	const char	*email;		/* lower-cased (xa), or NULL */
 	const char	*mgrkey;	/* manager_id (xa), or NULL */
+	uint64_t	 eh;		/* email_hash() of email */
 };
 
 /* A row kept whole because it is new or changed. */
@@ -854,6 +875,13 @@ uint32_t ent_add_stored(struct job *, const char *, size_t);
 void	 ent_reserve(struct job *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
 uint64_t rec_hash(const struct job *, const char *const *v,
+	    const size_t *len);
+/* The hash that groups equal emails (validate.c), seeded per process. */
+uint64_t email_hash(const char *, size_t);
+/* rec_hash()'s parts, for the loader: the seeds of a schema's slots, and
+ * the fingerprint of values in slot order. */
+void	 slot_seeds(const struct schema *, uint64_t *seed);
+uint64_t fingerprint(const uint64_t *seed, size_t n, const char *const *v,
 	    const size_t *len);
 /* The same fingerprint from a stored fields object (in slot order). */
 uint64_t fields_hash(const char *json);

@@ -15,7 +15,7 @@
 
 #include "rostersync.h"
 
-#define SCHEMA_VERSION	2
+#define SCHEMA_VERSION	3
 #define BUSY_TIMEOUT_MS	10000
 
 enum stmt {
@@ -132,9 +132,10 @@ static const char *const sql[ST__COUNT] = {
 	    "sync = ?2) ORDER BY 1, 2",
 	[ST_VIEW_USER_ITEMS] = "SELECT i.run_id, i.seq, i.type, i.status, "
 	    "i.key, i.email, i.name, i.team, i.error, c.field, c.old, c.new "
-	    "FROM items i JOIN runs r ON r.id = i.run_id LEFT JOIN changes c "
-	    "ON c.run_id = i.run_id AND c.seq = i.seq WHERE r.sync = ?1 AND "
-	    "i.key = ?2 ORDER BY i.run_id DESC, i.seq, c.n",
+	    "FROM items i INDEXED BY items_run_key LEFT JOIN changes c ON "
+	    "c.run_id = i.run_id AND c.seq = i.seq WHERE i.run_id IN (SELECT "
+	    "id FROM runs WHERE sync = ?1) AND i.key = ?2 "
+	    "ORDER BY i.run_id DESC, i.seq, c.n",
 	[ST_VIEW_USER_ISSUES] = "SELECT s.run_id, s.seq, s.type, s.row, s.key, "
 	    "s.field, s.message, s.fix FROM issues s JOIN runs r ON "
 	    "r.id = s.run_id WHERE r.sync = ?1 AND s.key = ?2 "
@@ -308,11 +309,11 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_PENDING_ITEMS] = "SELECT DISTINCT i.run_id FROM items i JOIN "
 	    "runs r ON r.id = i.run_id WHERE i.status = 'pending' AND "
 	    "r.status = 'in_progress' ORDER BY i.run_id",
-	[ST_ITEM_LATER_DONE] = "SELECT l.run_id FROM items o JOIN items l ON "
-	    "l.key = o.key AND l.type = o.type AND l.run_id > o.run_id "
-	    "JOIN runs r ON r.id = l.run_id WHERE o.run_id = ?1 AND "
-	    "o.seq = ?2 AND l.status IN ('applied', 'confirmed') AND "
-	    "r.sync = (SELECT sync FROM runs WHERE id = ?1) LIMIT 1",
+	[ST_ITEM_LATER_DONE] = "SELECT l.run_id FROM items o JOIN items l "
+	    "INDEXED BY items_run_key ON l.key = o.key AND l.type = o.type "
+	    "WHERE o.run_id = ?1 AND o.seq = ?2 AND l.run_id IN (SELECT id FROM runs WHERE id > ?1 "
+	    "AND sync = (SELECT sync FROM runs WHERE id = ?1)) AND "
+	    "l.status IN ('applied', 'confirmed') LIMIT 1",
 	[ST_ITEM_STATUS_ALL] = "UPDATE items SET status = ?2 WHERE "
 	    "run_id = ?1",
 
@@ -415,10 +416,21 @@ static const char schema_v1[] =
 static const char schema_v2[] =
     "ALTER TABLE syncs ADD COLUMN nonce INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * v3: items found by key within a run. An index on the key alone took a
+ * run's items at random places among every item ever stored (a daily run
+ * rewrote all its pages, more each year); under the run id they land
+ * together. A user's history seeks once per run of the sync.
+ */
+static const char schema_v3[] =
+    "DROP INDEX items_key;"
+    "CREATE INDEX items_run_key ON items(run_id, key);";
+
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 static int
@@ -625,7 +637,7 @@ store_bulk_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
-	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_key",
+	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_run_key",
 	    err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
@@ -639,7 +651,8 @@ store_bulk_end(struct store *st)
 	char	 err[MAX_ERRMSG];
 
 	if (exec_sql(st->db, "CREATE INDEX users_email ON users(email); "
-	    "CREATE INDEX items_key ON items(key)", err, sizeof(err)) == -1) {
+	    "CREATE INDEX items_run_key ON items(run_id, key)", err,
+	    sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
 	}

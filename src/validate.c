@@ -186,6 +186,13 @@ email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
 	    o->key, o->row);
 }
 
+/* Seeded per process: an export cannot aim many emails at one hash. */
+uint64_t
+email_hash(const char *s, size_t n)
+{
+	return hash64(s, n, hash_seed());
+}
+
 /* A live row's email and where it is, sorted by the email's hash. */
 struct mailkey {
 	uint64_t	 h;
@@ -231,7 +238,6 @@ static void
 check_emails(struct job *j)
 {
 	struct mailkey	*k = xmalloc((j->norder + 1) * sizeof(*k));
-	uint64_t	 seed = hash_seed();
 	size_t		 n = 0, i, a, b, y;
 
 	for (i = 0; i < j->norder; i++) {
@@ -241,7 +247,7 @@ check_emails(struct job *j)
 			__builtin_prefetch(&j->e[x[AHEAD].ent]);
 		if (x->email == NULL || !live(&j->e[x->ent]))
 			continue;
-		k[n].h = hash64(x->email, strlen(x->email), seed);
+		k[n].h = x->eh;	/* made as the row was read */
 		k[n++].i = i;
 	}
 	mailkey_sort(k, n);

@@ -132,4 +132,56 @@ eq "same content: one run" "$(q "SELECT count(*) FROM runs")" 1
 contains "same content: logged as a duplicate" "$(cat "$TMP/twice.out")" duplicate
 eq "duplicates leave the drop-zone" "$(ls "$DROP" | grep -c csv)" 0
 
+# --- rows after the first batch are trimmed, lower-cased and fingerprinted
+# on the reading thread (load.c, prep_row): the same 1,000 messy rows
+# (spaces inside quotes, upper-case emails, " Terminated " statuses, CRLF)
+# first, where the diff's thread does that work, or last, where the
+# reading thread does, give the same directory and the same items.
+$GEN --rows 4000 --seed 61 -o "$TMP/m.csv"
+$PYTHON - "$TMP/m.csv" "$TMP/messy-first.csv" "$TMP/messy-last.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
+head, body = rows[0], rows[1:]
+def messy(r):
+    r = ["  %s  " % v if i % 2 else v for i, v in enumerate(r)]
+    r[1] = r[1].upper()
+    r[9] = " Terminated " if int(r[0][1:]) % 5 == 0 else r[9]
+    return r
+dirty = [messy(r) for r in body[:1000]]
+def write(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        w.writerow(head)
+        for r in rows:
+            w.writerow(r)
+write(sys.argv[2], dirty + body[1000:])
+write(sys.argv[3], body[1000:] + dirty)
+PY
+TERM_CONF='terminated_field = "employment_status";
+	terminated_values = [ "Terminated" ]; team_field = "department";'
+for order in first last; do
+	sandbox "messy-$order" "$TERM_CONF"
+	drop "$TMP/messy-$order.csv" day1.csv
+	rs run >"$TMP/messy-$order.out" 2>&1
+	echo "exit $?" >"$TMP/messy-$order.items"
+	dump >"$TMP/messy-$order.dump"
+	q "SELECT type, status, key, email, name, team FROM items ORDER BY key,
+	    type, name; SELECT type, key, field FROM issues ORDER BY key, type,
+	    field" >>"$TMP/messy-$order.items"
+done
+eq "messy rows: Needs Attention (managers who left)" "$(status_of 1)" \
+    needs_attention
+check "messy rows first or last: the same directory" \
+    cmp -s "$TMP/messy-first.dump" "$TMP/messy-last.dump"
+check "messy rows first or last: the same exit, items and issues" \
+    cmp -s "$TMP/messy-first.items" "$TMP/messy-last.items"
+eq "messy rows: emails stored in lower case" \
+    "$(q "SELECT count(*) FROM users WHERE email != lower(email)")" 0
+eq "messy rows: values stored trimmed" \
+    "$(q "SELECT count(*) FROM users WHERE name != trim(name) OR team != trim(team)")" 0
+eq "messy rows: ' Terminated ' (quoted, spaced) is terminated" \
+    "$(q "SELECT count(*) FROM users WHERE CAST(substr(key, 2) AS INTEGER) % 5 = 0 AND key <= 'E0001000'")" 0
+eq "messy rows: nobody else is left out" \
+    "$(q "SELECT count(*) FROM users")" 3800
+
 finish

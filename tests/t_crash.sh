@@ -252,9 +252,9 @@ drop "$TMP/big1.csv" day1.csv
     >"$SB/crash.out" 2>&1; } 2>/dev/null
 eq "bulk first run: killed in the middle (status 137)" "$?" 137
 indexes() { qq "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master
-    WHERE type = 'index' AND name IN ('users_email', 'items_key') ORDER BY name)"; }
+    WHERE type = 'index' AND name IN ('users_email', 'items_run_key') ORDER BY name)"; }
 eq "bulk first run: both indexes are still there" "$(indexes)" \
-    "items_key,users_email"
+    "items_run_key,users_email"
 eq "bulk first run: the directory is still empty" \
     "$(qq "SELECT count(*) FROM users")" 0
 rs run >"$SB/after.out" 2>&1
@@ -265,7 +265,7 @@ dump >"$SB/after.dump"
 check "bulk first run: the directory equals a clean first run's" \
     cmp -s "$SB/after.dump" "$TMP/clean-day1.dump"
 eq "bulk first run: the indexes are there after it" "$(indexes)" \
-    "items_key,users_email"
+    "items_run_key,users_email"
 eq "bulk first run: the database is sound" \
     "$(qq "PRAGMA integrity_check")" ok
 eq "bulk first run: the email index finds a user" \

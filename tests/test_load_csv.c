@@ -21,6 +21,7 @@
 /* What a load handed to the callback. */
 struct got {
 	struct buf	 dump;		/* "ROW:[v][v]...\n" per row */
+	struct buf	 flags;		/* per row: each FF_*, wide, noeol */
 	size_t		 rows;
 	size_t		 maxnf;
 	size_t		 maxlen;	/* the longest value */
@@ -124,6 +125,9 @@ got_row(void *arg, const struct rawrow *rr)
 	for (i = 0; i < rr->nf; i++)
 		got_value(g, rr, i);
 	buf_addc(&g->dump, '\n');
+	for (i = 0; i < rr->nf; i++)
+		buf_addc(&g->flags, 'A' + rr->ff[i]);
+	buf_printf(&g->flags, "%d%d\n", rr->wide, rr->noeol);
 	if (rr->nf > g->maxnf)
 		g->maxnf = rr->nf;
 	if (rr->wide)
@@ -135,6 +139,7 @@ static void
 got_free(struct got *g)
 {
 	buf_free(&g->dump);
+	buf_free(&g->flags);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -714,6 +719,127 @@ test_utf16_split(void)
 	buf_free(&data);
 }
 
+/* ------------------------------------------- plain lines against libcsv */
+
+static uint64_t	 rng = 88172645463325252ULL;
+
+static unsigned
+rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static int
+buf_same(const struct buf *a, const struct buf *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p,
+	    a->len) == 0);
+}
+
+/*
+ * Load data with the plain-line path and with libcsv alone: 1 when the
+ * rows, their flags, the outcome and the message are the same.
+ */
+static int
+both_ways(const char *data, size_t len, size_t stop_after)
+{
+	struct got	 a = { 0 }, b = { 0 };
+	char		 ea[MAX_ERRMSG], eb[MAX_ERRMSG];
+	int		 ra, rb, same;
+
+	a.stop_after = b.stop_after = stop_after;
+	ra = load_bytes(data, len, &a, ea, sizeof(ea));
+	load_csv_plain_lines = 0;
+	rb = load_bytes(data, len, &b, eb, sizeof(eb));
+	load_csv_plain_lines = 1;
+	same = ra == rb && a.rows == b.rows && buf_same(&a.dump, &b.dump) &&
+	    buf_same(&a.flags, &b.flags) && (ra != -1 || strcmp(ea, eb) == 0);
+	if (!same)
+		diag("plain: rc %d rows %zu \"%s\"\n%s\nlibcsv: rc %d rows "
+		    "%zu \"%s\"\n%s", ra, a.rows, ra == -1 ? ea : "",
+		    a.dump.p ? a.dump.p : "", rb, b.rows, rb == -1 ? eb : "",
+		    b.dump.p ? b.dump.p : "");
+	got_free(&a);
+	got_free(&b);
+	return same;
+}
+
+/* The lines libcsv's rules make interesting, each after a header. */
+static void
+test_plain_cases(void)
+{
+	static const char *const cases[] = {
+		"a,b\n", "\"x\",\"y\"\n", "\"a\"\"b\",c\n",
+		"\"a\"\"\"\"\",c\n", "\"a\" ,b\n", "\"a\"x,b\n",
+		" \"a\" , \"b\" \n", "a\"b,c\n", "\"\",\"\"\n", "\"\"\n",
+		"  \n", "\t\n", " \t \r\n", "a,\n", ",\n", ",,\n",
+		"\"a\nb\",c\n", "\"a\rb\",c\n", "a\rb\n", "a,b\r\n",
+		"a,b\r\r\n", "\"a\"\r\n", "\"a\"\r", "\"a\"\rb\n",
+		"  a  ,  b  \n", "\" a \",\" b \"\n", "\"a\" \"b\",c\n",
+		"\"a\"\"\n\"\",b\n", "x,\"y\nz\"\"\",w\nq,r\n",
+		"\"abc", "abc", "a,b", "\"a\",", "a\n\n\nb\n", "\"\"\"\"\n",
+		"\"a,b\";c|d\n", "\xc3\xa9,\"\xe2\x82\xac\"\n",
+		"\xff,\"\xfe\"\n", "\"a\"  \t,b\n", "a \"q\" b,c\n",
+	};
+	static const char *const heads[] = { "h1,h2,h3\n", "h1;h2\n",
+	    "h1\th2\n", "sep=|\nh1|h2\n", "h\n" };
+	struct buf	 t = { 0 };
+	size_t		 i, h, bad = 0;
+
+	for (h = 0; h < sizeof(heads) / sizeof(heads[0]); h++)
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			buf_reset(&t);
+			buf_adds(&t, heads[h]);
+			buf_adds(&t, cases[i]);
+			buf_adds(&t, cases[(i * 7 + h) %
+			    (sizeof(cases) / sizeof(cases[0]))]);
+			bad += !both_ways(t.p, t.len, 0);
+		}
+	tap(bad == 0, "plain lines: %zu hand-made files read as libcsv reads "
+	    "them", h * i);
+	buf_free(&t);
+}
+
+/* Random bytes of CSV's alphabet, short and long (across read chunks,
+ * and past CSV_THREAD_MIN, on two threads). */
+static void
+test_plain_random(void)
+{
+	static const char *const atoms[] = { "a", "bc", " ", "\t", ",",
+	    ";", "\"", "\"\"", "\r", "\n", "\r\n", "\xc3\xa9", "|",
+	    "\",\"", "\"\n" };
+	struct buf	 t = { 0 };
+	size_t		 i, k, n, bad = 0, big = 0;
+
+	for (i = 0; i < 3000; i++) {
+		buf_reset(&t);
+		buf_adds(&t, rnd(4) ? "id,name,x\n" : "");
+		n = rnd(60);
+		for (k = 0; k < n; k++)
+			buf_adds(&t, atoms[rnd(sizeof(atoms) / sizeof(atoms[0]))]);
+		bad += !both_ways(t.p, t.len, rnd(8) == 0 ? 1 + rnd(3) : 0);
+	}
+	tap(bad == 0, "plain lines: 3000 random short files read as libcsv "
+	    "reads them");
+	/* Mostly plain rows with some of every kind, 5 MB. */
+	buf_reset(&t);
+	buf_adds(&t, "id,name,city,note\n");
+	for (i = 0; t.len < 5 * 1024 * 1024; i++) {
+		buf_printf(&t, "E%zu,%s,\"%s\",%s\n", i, rnd(2) ? "Ann" :
+		    " Bo ", rnd(3) ? "London, UK" : "Quote \"\"Q\"\"",
+		    rnd(50) ? "x" : rnd(2) ? "\"multi\nline\"" : "a\"b");
+		if (rnd(200) == 0)
+			buf_adds(&t, rnd(2) ? "\r\n" : "  \n");
+	}
+	big = both_ways(t.p, t.len, 0);
+	tap(big, "plain lines: a 5 MB file of %zu rows, some quoted across "
+	    "lines, read as libcsv reads it", i);
+	buf_free(&t);
+}
+
 /* ----------------------------------------------------------- sha256 */
 
 /* Hash n bytes of c fed in pieces of the sizes in step (0: all at once). */
@@ -786,6 +912,8 @@ main(void)
 	test_big(ENC_UTF16LE, "UTF-16LE");
 	test_big(ENC_UTF16BE, "UTF-16BE");
 	test_utf16_split();
+	test_plain_cases();
+	test_plain_random();
 	test_sha256();
 	if (rmdir(tmpdir) == -1)
 		log_warn("rmdir %s", tmpdir);
