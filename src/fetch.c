@@ -159,7 +159,8 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 	if (part == NULL)
 		return NULL;
 	unlink(part);
-	fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	/* Read too: a local copy is hashed as read back (fetch_dir.c). */
+	fd = open(part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0640);
 	if (fd == -1) {
 		log_warn("cannot create %s", part);

@@ -15,6 +15,7 @@
 #include "rostersync.h"
 
 #define COPY_BLOCK	(256 * 1024)
+#define KCOPY_BLOCK	(8 * 1024 * 1024) /* per copy_file_range(2) */
 #define WRITEBACK_EVERY	(16 * 1024 * 1024)
 
 struct source {
@@ -86,6 +87,92 @@ dir_exists(struct source *s, const char *name)
 	return rc;
 }
 
+/* Start writing back what is copied, so that the fsync after the copy
+ * has little left to wait for. */
+static void
+writeback(int out, long long size, long long n)
+{
+	if (size % WRITEBACK_EVERY < n)
+		sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+/* n bytes of out at offset at into p: 0, or -1. */
+static int
+read_copy(int out, char *p, size_t n, long long at)
+{
+	ssize_t	 r;
+
+	while (n > 0) {
+		if ((r = pread(out, p, n, (off_t)at)) == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+		at += r;
+	}
+	return 0;
+}
+
+/*
+ * The copy made by the kernel (copy_file_range(2): no trip through this
+ * process), in KCOPY_BLOCK steps, each read back from the copy and hashed
+ * on a second thread while the next is made. (Read back, not mapped: an
+ * munmap(2) per step would stall the other threads of the process, such
+ * as the key snapshot's reader, snapshot.c.) Returns 0, or -1 with err,
+ * or 1 when the kernel cannot copy between these two files, before any
+ * byte is copied: the caller copies by hand.
+ */
+static int
+kernel_copy(int fd, int out, struct sha256 *h, long long *size,
+    const char *name, char *err, size_t errlen)
+{
+	struct sha256_bg *bg;
+	char		*buf, *blk;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	if ((bg = sha256_bg_start(h)) == NULL)
+		return 1;
+	blk = buf = xmalloc(2 * (size_t)KCOPY_BLOCK);
+	for (;;) {
+		n = copy_file_range(fd, NULL, out, NULL, KCOPY_BLOCK, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && *size == 0 && (errno == EXDEV ||
+		    errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+			rc = 1;
+			break;
+		}
+		if (n <= 0) {
+			if (n == -1)
+				snprintf(err, errlen, "cannot copy %s: %s", name,
+				    strerror(errno));
+			else
+				rc = 0;
+			break;
+		}
+		/* The block before is being hashed: not this one. */
+		if (read_copy(out, blk, (size_t)n, *size) == -1) {
+			snprintf(err, errlen, "cannot read the spool copy "
+			    "back: %s", strerror(errno));
+			break;
+		}
+		sha256_bg_give(bg, blk, (size_t)n);
+		blk = blk == buf ? buf + KCOPY_BLOCK : buf;
+		writeback(out, *size + n, n);
+		*size += n;
+		if (*size > MAX_INPUT_SIZE) {
+			snprintf(err, errlen, "%s is larger than %lld bytes",
+			    name, (long long)MAX_INPUT_SIZE);
+			break;
+		}
+	}
+	sha256_bg_end(bg);
+	free(buf);
+	return rc;
+}
+
 static int
 dir_get(struct source *s, const char *name, int out, struct sha256 *h,
     long long *size, char *err, size_t errlen)
@@ -109,8 +196,12 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 		snprintf(err, errlen, "%s is no longer a regular file", p);
 		goto out;
 	}
-	/* Two blocks: one is hashed on a second thread while it is written
-	 * out and the other is read. */
+	if (st.st_size >= 4 * COPY_BLOCK &&
+	    (rc = kernel_copy(fd, out, h, size, name, err, errlen)) != 1)
+		goto out;
+	rc = -1;
+	/* By hand, two blocks: one is hashed on a second thread while it is
+	 * written out and the other is read. */
 	if (st.st_size >= 4 * COPY_BLOCK)
 		bg = sha256_bg_start(h);
 	while ((n = read(fd, blk, COPY_BLOCK)) > 0) {
@@ -123,10 +214,7 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 			    strerror(errno));
 			goto out;
 		}
-		/* Start writing back what is copied, so that the fsync
-		 * after the copy has little left to wait for. */
-		if ((*size + n) % WRITEBACK_EVERY < (long long)n)
-			sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
+		writeback(out, *size + n, n);
 		blk = blk == buf ? buf + COPY_BLOCK : buf;
 		*size += n;
 		if (*size > MAX_INPUT_SIZE) {

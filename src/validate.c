@@ -199,33 +199,47 @@ struct mailkey {
 	uint64_t	 i;		/* index in j->order: the row order */
 };
 
-/* Stable LSD radix sort on h, 16 bits a pass. */
+#define MK_BITS		16		/* buckets of the first pass */
+
+/* Stable insertion sort on h: the buckets hold a few keys each. */
+static void
+mailkey_isort(struct mailkey *a, size_t n)
+{
+	struct mailkey	 t;
+	size_t		 i, k;
+
+	for (i = 1; i < n; i++) {
+		t = a[i];
+		for (k = i; k > 0 && a[k - 1].h > t.h; k--)
+			a[k] = a[k - 1];
+		a[k] = t;
+	}
+}
+
+/*
+ * Sort on h, stably (rows keep their order within equal hashes): one
+ * pass into buckets by the top MK_BITS bits, which leaves the hashes of
+ * a million emails about sixteen to a bucket, then each bucket in place.
+ */
 static void
 mailkey_sort(struct mailkey *a, size_t n)
 {
-	struct mailkey	*tmp = xmalloc((n + 1) * sizeof(*tmp)), *from = a,
-			*to = tmp, *sw;
-	size_t		*count = xmalloc(65536 * sizeof(*count)), i, sum, c;
-	int		 shift;
+	struct mailkey	*tmp = xmalloc((n + 1) * sizeof(*tmp));
+	size_t		*at = xcalloc((1 << MK_BITS) + 1, sizeof(*at));
+	size_t		 i, b;
 
-	for (shift = 0; shift < 64; shift += 16) {
-		memset(count, 0, 65536 * sizeof(*count));
-		for (i = 0; i < n; i++)
-			count[(from[i].h >> shift) & 0xffff]++;
-		for (i = 0, sum = 0; i < 65536; i++) {
-			c = count[i];
-			count[i] = sum;
-			sum += c;
-		}
-		for (i = 0; i < n; i++)
-			to[count[(from[i].h >> shift) & 0xffff]++] = from[i];
-		sw = from;
-		from = to;
-		to = sw;
-	}
-	/* Four passes: the sorted keys are back in a. */
+	for (i = 0; i < n; i++)
+		at[(a[i].h >> (64 - MK_BITS)) + 1]++;
+	for (b = 0; b < (1 << MK_BITS); b++)
+		at[b + 1] += at[b];
+	for (i = 0; i < n; i++)
+		tmp[at[a[i].h >> (64 - MK_BITS)]++] = a[i];
+	/* at[b] is now where bucket b + 1 starts. */
+	for (b = 0, i = 0; b < (1 << MK_BITS); i = at[b++])
+		mailkey_isort(tmp + i, at[b] - i);
+	memcpy(a, tmp, n * sizeof(*a));
 	free(tmp);
-	free(count);
+	free(at);
 }
 
 /*
@@ -238,23 +252,26 @@ static void
 check_emails(struct job *j)
 {
 	struct mailkey	*k = xmalloc((j->norder + 1) * sizeof(*k));
-	size_t		 n = 0, i, a, b, y;
+	size_t		 n = 0, i, a, b, y, end;
 
 	for (i = 0; i < j->norder; i++) {
-		const struct xrow *x = &j->order[i];
-
-		if (i + AHEAD < j->norder)
-			__builtin_prefetch(&j->e[x[AHEAD].ent]);
-		if (x->email == NULL || !live(&j->e[x->ent]))
+		if (j->order[i].email == NULL)
 			continue;
-		k[n].h = x->eh;	/* made as the row was read */
+		k[n].h = j->order[i].eh;	/* made as the row was read */
 		k[n++].i = i;
 	}
 	mailkey_sort(k, n);
 	for (a = 0; a < n; a = b) {
 		for (b = a + 1; b < n && k[b].h == k[a].h; b++)
 			;
-		for (i = a + 1; i < b; i++) {
+		if (b - a < 2)
+			continue;
+		/* The group's live rows, as they were before its conflicts
+		 * (a row's email puts it in one group only). */
+		for (i = end = a; i < b; i++)
+			if (live(&j->e[j->order[k[i].i].ent]))
+				k[end++] = k[i];
+		for (i = a + 1; i < end; i++) {
 			const struct xrow *x = &j->order[k[i].i];
 
 			/* The first earlier row with the same address. */
@@ -362,6 +379,12 @@ check_cycles(struct job *j)
 	uint32_t	 x;
 
 	for (i = 0; i < j->norder; i++) {
+		/* The row's entry, then its manager's, ahead. */
+		if (i + 2 * AHEAD < j->norder)
+			__builtin_prefetch(&j->e[j->order[i + 2 * AHEAD].ent]);
+		if (i + AHEAD < j->norder &&
+		    (x = j->e[j->order[i + AHEAD].ent].mgr) != ENT_NONE)
+			__builtin_prefetch(&j->e[x]);
 		n = 0;
 		for (x = j->order[i].ent; x != ENT_NONE &&
 		    !(j->e[x].flags & E_DONE); x = j->e[x].mgr) {

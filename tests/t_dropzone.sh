@@ -283,6 +283,12 @@ drop "$TMP/200k.csv" big.csv
 rs run >/dev/null 2>&1
 eq "crash: the clean run succeeds" "$(status_of 1)" success
 dump >"$TMP/clean200k.dump"
+# 30 MB: copied by the kernel in 8 MB steps, hashed from the copy's pages
+check "a 30 MB export: the kept input is the export, byte for byte" \
+    cmp -s "$SPOOL/archive/hr/1-big.csv" "$TMP/200k.csv"
+eq "a 30 MB export: the ledger's sha256 is the file's" \
+    "$(qq "SELECT sha256 FROM files WHERE id = 1")" \
+    "$(sha256sum <"$TMP/200k.csv" | cut -d' ' -f1)"
 sandbox crash
 drop "$TMP/200k.csv" big.csv
 # kill_at WHEN: start a run and kill -9 it. WHEN is a delay in seconds;
