@@ -232,6 +232,14 @@ any_stored(const struct job *j)
 	return 0;
 }
 
+/* Into an empty directory, many rows: a first load (store.c's bulk). */
+int
+apply_bulk(const struct job *j)
+{
+	return j->apply && j->ne > 0 && j->nit >= BULK_ITEMS &&
+	    j->active_before == 0 && !any_stored(j);
+}
+
 /* Store the outcome; the caller holds the transaction. */
 int
 apply_run(struct job *j, enum runstatus status)
@@ -239,10 +247,8 @@ apply_run(struct job *j, enum runstatus status)
 	int	 rc, bulk;
 
 	count(j);
-	/* Into an empty directory, many rows: indexes after, by sorting. */
-	bulk = j->apply && j->ne > 0 && j->nit >= BULK_ITEMS &&
-	    j->active_before == 0 && !any_stored(j);
-	if (bulk) {
+	/* Indexes after the rows, by sorting. */
+	if ((bulk = apply_bulk(j))) {
 		log_info("a first load of %zu items: the email and item "
 		    "indexes are built after the rows", j->nit);
 		if (store_bulk_begin(j->st) == -1)

@@ -125,7 +125,7 @@ read_copy(int out, char *p, size_t n, long long at)
  */
 static int
 kernel_copy(int fd, int out, struct sha256 *h, long long *size,
-    const char *name, char *err, size_t errlen)
+    const char *name, const char *path, char *err, size_t errlen)
 {
 	struct sha256_bg *bg;
 	char		*buf, *blk;
@@ -145,11 +145,15 @@ kernel_copy(int fd, int out, struct sha256 *h, long long *size,
 			break;
 		}
 		if (n <= 0) {
-			if (n == -1)
-				snprintf(err, errlen, "cannot copy %s: %s", name,
-				    strerror(errno));
-			else
+			if (n == 0)
 				rc = 0;
+			else if (errno == EFBIG || errno == ENOSPC ||
+			    errno == EDQUOT)	/* the writing side */
+				snprintf(err, errlen, "cannot write the spool "
+				    "copy: %s", strerror(errno));
+			else
+				snprintf(err, errlen, "cannot read %s: %s", path,
+				    strerror(errno));
 			break;
 		}
 		/* The block before is being hashed: not this one. */
@@ -197,7 +201,7 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 		goto out;
 	}
 	if (st.st_size >= 4 * COPY_BLOCK &&
-	    (rc = kernel_copy(fd, out, h, size, name, err, errlen)) != 1)
+	    (rc = kernel_copy(fd, out, h, size, name, p, err, errlen)) != 1)
 		goto out;
 	rc = -1;
 	/* By hand, two blocks: one is hashed on a second thread while it is

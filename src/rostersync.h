@@ -551,6 +551,9 @@ struct store	*store_open(const char *path, int readonly, char *err,
 void		 store_close(struct store *);
 const char	*store_errmsg(struct store *);
 int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
+int		 store_begin_big(struct store *); /* and early writeback */
+void		 store_journal_rollback(struct store *);	/* first loads */
+void		 store_journal_wal(struct store *);
 int		 store_commit(struct store *);
 void		 store_rollback(struct store *);
 int		 store_integrity(struct store *, char *out, size_t outlen);
@@ -970,6 +973,7 @@ const char *whoami(void);
 
 /* apply.c: the run's outcome, inside the caller's transaction. */
 int	 apply_run(struct job *, enum runstatus);
+int	 apply_bulk(const struct job *);	/* a first load into nothing */
 
 /* ---------------------------------------------------------- calendar.c */
 

@@ -185,9 +185,14 @@ static int
 run_commit(struct job *j, enum runstatus status, const struct ledger *l)
 {
 	struct run	*r = j->run;
+	int		 rc;
 
-	if (store_begin(j->st) == -1)
+	if (apply_bulk(j))
+		store_journal_rollback(j->st);
+	if (store_begin_big(j->st) == -1) {
+		store_journal_wal(j->st);
 		return -1;
+	}
 	if (apply_run(j, status) == -1)
 		goto fail;
 	r->finished = time(NULL);
@@ -198,9 +203,12 @@ run_commit(struct job *j, enum runstatus status, const struct ledger *l)
 	if (!r->dry_run && l->id > 0 &&
 	    store_file_set(j->st, l->id, "processed", l->local, r->id) == -1)
 		goto fail;
-	return store_commit(j->st);
+	rc = store_commit(j->st);
+	store_journal_wal(j->st);
+	return rc;
 fail:
 	store_rollback(j->st);
+	store_journal_wal(j->st);
 	return -1;
 }
 

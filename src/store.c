@@ -6,6 +6,9 @@
  * PRAGMA user_version; migrations only go forward.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +49,16 @@ enum stmt {
 	ST__COUNT
 };
 
+struct nudge;
+static void	 nudge_stop(struct nudge *);
+
 struct store {
 	sqlite3		*db;
 	int		 readonly;
 	sqlite3_stmt	*st[ST__COUNT];
 	char		*bumped;	/* sync versioned in this transaction */
+	struct nudge	*wal;		/* store_begin_big() .. commit */
+	int		 rollback;	/* store_journal_rollback() */
 };
 
 /* Columns of runs in the order run_bind() and run_read() use. */
@@ -543,6 +551,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	nudge_stop(st->wal);
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
@@ -601,12 +610,177 @@ store_begin(struct store *st)
 	return 0;
 }
 
+/*
+ * Writeback started early. While a big transaction writes the WAL, or a
+ * checkpoint the database, a thread asks the kernel every NUDGE_MS to
+ * start writing what is dirty (sync_file_range(2)), so that the fsync
+ * that ends it finds little left to wait for. What is durable, and when,
+ * stays SQLite's.
+ */
+#define NUDGE_MS	10
+
+struct nudge {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 fd;
+	int		 stop;
+};
+
+static void *
+nudge_main(void *arg)
+{
+	struct nudge	*n = arg;
+	struct timespec	 ts;
+
+	pthread_mutex_lock(&n->mu);
+	while (!n->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += NUDGE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+		if (n->stop)
+			break;
+		pthread_mutex_unlock(&n->mu);
+		sync_file_range(n->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		pthread_mutex_lock(&n->mu);
+	}
+	pthread_mutex_unlock(&n->mu);
+	return NULL;
+}
+
+/* Nudge the database's file (suffix "") or its WAL ("-wal"); or NULL. */
+static struct nudge *
+nudge_start(struct store *st, const char *suffix)
+{
+	struct nudge	*n;
+	const char	*db = sqlite3_db_filename(st->db, "main");
+	char		*path;
+	sigset_t	 all, old;
+	int		 e;
+
+	if (db == NULL || *db == '\0')
+		return NULL;
+	n = xcalloc(1, sizeof(*n));
+	xasprintf(&path, "%s%s", db, suffix);
+	n->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (n->fd == -1) {
+		free(n);
+		return NULL;
+	}
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_cond_init(&n->cv, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(&n->th, NULL, nudge_main, n);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		pthread_mutex_destroy(&n->mu);
+		pthread_cond_destroy(&n->cv);
+		close(n->fd);
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void
+nudge_stop(struct nudge *n)
+{
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->mu);
+	n->stop = 1;
+	pthread_cond_signal(&n->cv);
+	pthread_mutex_unlock(&n->mu);
+	pthread_join(n->th, NULL);
+	pthread_mutex_destroy(&n->mu);
+	pthread_cond_destroy(&n->cv);
+	close(n->fd);
+	free(n);
+}
+
+/* A transaction that writes much: its writes go to disk as they come. */
+int
+store_begin_big(struct store *st)
+{
+	if (store_begin(st) == -1)
+		return -1;
+	st->wal = nudge_start(st, st->rollback ? "" : "-wal");
+	return 0;
+}
+
+/* PRAGMA journal_mode = mode; 0 if the mode is now mode. */
+static int
+journal_mode(struct store *st, const char *mode)
+{
+	sqlite3_stmt	*s;
+	char		 q[64];
+	int		 ok = 0;
+
+	snprintf(q, sizeof(q), "PRAGMA journal_mode = %s", mode);
+	if (sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		ok = sqlite3_column_text(s, 0) != NULL &&
+		    strcasecmp((const char *)sqlite3_column_text(s, 0),
+		    mode) == 0;
+	sqlite3_finalize(s);
+	return ok ? 0 : -1;
+}
+
+/*
+ * A first load writes a database of nothing into one of a million users:
+ * in a rollback journal only the few pages that were there are saved
+ * first, and the new ones are written once, into the database, where the
+ * WAL would take them all twice (into the WAL, then a checkpoint). As
+ * crash-safe (synchronous FULL). Only with no other connection open;
+ * else the WAL it stays. store_journal_wal() goes back.
+ */
+static void
+persist_wal(struct store *st, int on)
+{
+	sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+}
+
+void
+store_journal_rollback(struct store *st)
+{
+	if (st->readonly)
+		return;
+	persist_wal(st, 0);	/* a WAL file kept would keep the WAL mode */
+	if (journal_mode(st, "delete") == -1) {
+		persist_wal(st, 1);
+		return;
+	}
+	st->rollback = 1;
+}
+
+void
+store_journal_wal(struct store *st)
+{
+	if (!st->rollback)
+		return;
+	st->rollback = 0;
+	if (journal_mode(st, "wal") == -1)
+		log_warnx("database: cannot go back to WAL mode: %s",
+		    sqlite3_errmsg(st->db));
+	persist_wal(st, 1);
+}
+
 int
 store_commit(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
+	int	 rc = exec_sql(st->db, "COMMIT", err, sizeof(err));
 
-	if (exec_sql(st->db, "COMMIT", err, sizeof(err)) == -1) {
+	nudge_stop(st->wal);
+	st->wal = NULL;
+	if (rc == -1) {
 		log_warnx("database: cannot commit: %s", err);
 		store_rollback(st);
 		return -1;
@@ -619,6 +793,8 @@ store_commit(struct store *st)
 void
 store_rollback(struct store *st)
 {
+	nudge_stop(st->wal);
+	st->wal = NULL;
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	free(st->bumped);
@@ -674,11 +850,15 @@ store_defer_checkpoint(struct store *st)
 void
 store_checkpoint(struct store *st)
 {
+	struct nudge	*n;
+
 	if (st->readonly)
 		return;
+	n = nudge_start(st, "");
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    NULL, NULL) != SQLITE_OK)
 		log_debug("database: checkpoint: %s", sqlite3_errmsg(st->db));
+	nudge_stop(n);
 	sqlite3_wal_autocheckpoint(st->db, 1000);	/* SQLite's default */
 }
 
