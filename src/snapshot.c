@@ -263,6 +263,30 @@ struct snapjob {
 	int		 err;		/* errno of a failure */
 };
 
+/*
+ * Over the snapshot already there, in place: this run read it, so its
+ * pages are in the page cache, and overwriting them costs a tenth of
+ * writing new ones (26 MB: 4 ms, against 50 in a run). It is a cache: a
+ * crash in the middle leaves a torn file, which the checksum refuses.
+ * 1 when written; 0 when there is none, or not a regular file, or the
+ * write failed (snap_main() then renames a new one in).
+ */
+static int
+snap_overwrite(struct snapjob *s, const char *body, size_t len)
+{
+	struct stat	 sb;
+	int		 fd, ok;
+
+	fd = open(s->path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    write_full(fd, &s->h, sizeof(s->h)) == 0 &&
+	    write_full(fd, body, len) == 0 &&
+	    ftruncate(fd, (off_t)(sizeof(s->h) + len)) == 0;
+	return close(fd) == 0 && ok;
+}
+
 static void *
 snap_main(void *arg)
 {
@@ -276,6 +300,11 @@ snap_main(void *arg)
 		return NULL;
 	}
 	s->h.sum = hash64(body, len, s->h.version ^ s->h.nonce);
+	if (snap_overwrite(s, body, len)) {
+		s->ok = 1;
+		free(body);
+		return NULL;
+	}
 	xasprintf(&tmp, "%s.tmp", s->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 	    0640);

@@ -193,5 +193,7 @@ check "a symlinked snapshot: the run still ends well (exit $?)" \
 eq "a symlinked snapshot is not read" "$(source_of "$SB/r3.out")" \
     "known (users table)"
 check "/etc/passwd is untouched" grep -q "^root:" /etc/passwd
+check "the link is replaced by a snapshot file of its own" \
+    test -f "$SB/$SNAP" -a ! -L "$SB/$SNAP"
 
 finish
