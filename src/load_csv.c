@@ -52,7 +52,6 @@
 #include <fcntl.h>
 #include <iconv.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,9 +944,7 @@ csvr_consume(struct csvr *r)
 static int
 csvr_spawn(struct csvr *r, int fd)
 {
-	sigset_t	 all, old;
-	size_t		 i;
-	int		 e;
+	size_t	 i;
 
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
@@ -955,11 +952,7 @@ csvr_spawn(struct csvr *r, int fd)
 		r->free[r->nfree++] = &r->b[i];
 	r->fd = fd;
 	r->threaded = 1;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = pthread_create(&r->tid, NULL, csvr_thread, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
+	if (thread_start(&r->tid, csvr_thread, r) != 0) {
 		r->threaded = 0;
 		r->nfree = 0;
 		pthread_cond_destroy(&r->cv);

@@ -25,7 +25,6 @@
  * used in the C locale, which the daemon never changes.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1144,9 +1143,7 @@ inflater_done(struct inflater *f)
 static int
 inflater_start(struct inflater *f, zip_file_t *zf)
 {
-	sigset_t	 all, old;
 	size_t		 i;
-	int		 e;
 
 	memset(f, 0, sizeof(*f));
 	f->zf = zf;
@@ -1154,11 +1151,7 @@ inflater_start(struct inflater *f, zip_file_t *zf)
 		f->chunk[i] = xmalloc(XLSX_CHUNK);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = pthread_create(&f->tid, NULL, inflater_run, f);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e == 0)
+	if (thread_start(&f->tid, inflater_run, f) == 0)
 		return 0;
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);

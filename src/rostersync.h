@@ -26,6 +26,7 @@
 #ifndef ROSTERSYNC_H
 #define ROSTERSYNC_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -128,6 +129,9 @@ int64_t	 now_ms(void);
 int	 parse_ll(const char *, long long min, long long max, long long *out);
 /* Crash tests: SIGKILL here when ROSTERSYNC_FAULT names this point. */
 void	 fault(const char *point);
+/* A helper thread, which takes no signals (the main thread handles them);
+ * pthread_create()'s result. */
+int	 thread_start(pthread_t *, void *(*fn)(void *), void *arg);
 
 /* ------------------------------------------------------------ sha256.c */
 

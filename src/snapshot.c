@@ -346,7 +346,7 @@ snap_save_start(struct job *j, int after_write)
 		free(s);
 		return NULL;
 	}
-	if (pthread_create(&s->th, NULL, snap_main, s) == 0)
+	if (thread_start(&s->th, snap_main, s) == 0)
 		s->threaded = 1;
 	else
 		snap_main(s);

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,8 +658,6 @@ nudge_start(struct store *st, const char *suffix)
 	struct nudge	*n;
 	const char	*db = sqlite3_db_filename(st->db, "main");
 	char		*path;
-	sigset_t	 all, old;
-	int		 e;
 
 	if (db == NULL || *db == '\0')
 		return NULL;
@@ -674,11 +671,7 @@ nudge_start(struct store *st, const char *suffix)
 	}
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	e = pthread_create(&n->th, NULL, nudge_main, n);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
+	if (thread_start(&n->th, nudge_main, n) != 0) {
 		pthread_mutex_destroy(&n->mu);
 		pthread_cond_destroy(&n->cv);
 		close(n->fd);

@@ -750,6 +750,21 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ threads */
+
+int
+thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t	 all, old;
+	int		 e;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
+}
+
 /* ------------------------------------------------------------- faults */
 
 /*
