@@ -87,13 +87,23 @@ dir_exists(struct source *s, const char *name)
 	return rc;
 }
 
-/* Start writing back what is copied, so that the fsync after the copy
- * has little left to wait for. */
-static void
-writeback(int out, long long size, long long n)
+/*
+ * n more bytes are in the copy: start writing back what is copied, so
+ * that the fsync after the copy has little left to wait for, and count
+ * them; -1 (err) past MAX_INPUT_SIZE.
+ */
+static int
+copied(int out, long long *size, long long n, const char *name, char *err,
+    size_t errlen)
 {
-	if (size % WRITEBACK_EVERY < n)
+	*size += n;
+	if (*size % WRITEBACK_EVERY < n)
 		sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (*size <= MAX_INPUT_SIZE)
+		return 0;
+	snprintf(err, errlen, "%s is larger than %lld bytes", name,
+	    (long long)MAX_INPUT_SIZE);
+	return -1;
 }
 
 /* n bytes of out at offset at into p: 0, or -1. */
@@ -164,13 +174,8 @@ kernel_copy(int fd, int out, struct sha256 *h, long long *size,
 		}
 		sha256_bg_give(bg, blk, (size_t)n);
 		blk = blk == buf ? buf + KCOPY_BLOCK : buf;
-		writeback(out, *size + n, n);
-		*size += n;
-		if (*size > MAX_INPUT_SIZE) {
-			snprintf(err, errlen, "%s is larger than %lld bytes",
-			    name, (long long)MAX_INPUT_SIZE);
+		if (copied(out, size, n, name, err, errlen) == -1)
 			break;
-		}
 	}
 	sha256_bg_end(bg);
 	free(buf);
@@ -218,14 +223,9 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 			    strerror(errno));
 			goto out;
 		}
-		writeback(out, *size + n, n);
 		blk = blk == buf ? buf + COPY_BLOCK : buf;
-		*size += n;
-		if (*size > MAX_INPUT_SIZE) {
-			snprintf(err, errlen, "%s is larger than %lld bytes",
-			    name, (long long)MAX_INPUT_SIZE);
+		if (copied(out, size, n, name, err, errlen) == -1)
 			goto out;
-		}
 	}
 	if (n == -1)
 		snprintf(err, errlen, "cannot read %s: %s", p,

@@ -298,16 +298,23 @@ on_header(struct mapper *m, const struct rawrow *h)
 	return 0;
 }
 
+/* ASCII lower case, in place. */
+static void
+lower_ascii(char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		s[i] = (char)tolower((unsigned char)s[i]);
+}
+
 /* ASCII lower case of n bytes at s into b; its text. */
 static const char *
 lower_into(struct buf *b, const char *s, size_t n)
 {
-	size_t	 i;
-
 	buf_reset(b);
 	buf_add(b, s, n);
-	for (i = 0; i < b->len; i++)
-		b->p[i] = (char)tolower((unsigned char)b->p[i]);
+	lower_ascii(b->p, b->len);
 	return b->p ? b->p : "";
 }
 
@@ -324,7 +331,7 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 	struct mapper	*m = arg;
 	const struct schema *sc = m->sc;
 	const char	*v[MAX_SLOTS];
-	size_t		 vlen[MAX_SLOTS], i, k;
+	size_t		 vlen[MAX_SLOTS], i;
 	int		 c;
 
 	if (!atomic_load_explicit(&m->mapped, memory_order_acquire) ||
@@ -340,8 +347,7 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 		f[c] = (char *)trim(f[c], &len[c]);
 		f[c][len[c]] = '\0';
 		if (i == (size_t)sc->canon[F_EMAIL])
-			for (k = 0; k < len[c]; k++)
-				f[c][k] = (char)tolower((unsigned char)f[c][k]);
+			lower_ascii(f[c], len[c]);
 		v[i] = f[c];
 		vlen[i] = len[c];
 	}
