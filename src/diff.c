@@ -27,7 +27,8 @@ ent_reserve(struct job *j, size_t n)
 	n += n / 16 + 1024;
 	if (j->ne + n > j->ecap) {
 		j->ecap = j->ne + n;
-		j->e = xrealloc(j->e, j->ecap * sizeof(*j->e));
+		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
+		    j->ecap * sizeof(*j->e));
 	}
 	strmap_reserve(&j->keys, j->ne + n);
 }
@@ -40,7 +41,8 @@ ent_add_stored(struct job *j, const char *k, size_t n)
 
 	if (j->ne == j->ecap) {
 		j->ecap = j->ecap ? j->ecap * 2 : 4096;
-		j->e = xrealloc(j->e, j->ecap * sizeof(*j->e));
+		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
+		    j->ecap * sizeof(*j->e));
 	}
 	e = &j->e[j->ne];
 	memset(e, 0, sizeof(*e));
@@ -287,6 +289,58 @@ needs_compare(const struct job *j, const struct ent *e,
 	return 0;
 }
 
+/* The key table's slots of rows further on into cache (load.c's peeks). */
+static void
+prefetch_ahead(struct job *j, const struct record *r)
+{
+	uint32_t	 id;
+
+	if (r->peek_hashed[0])
+		strmap_prefetch_h(&j->keys, r->peek_len[0], r->peek_kh[0]);
+	else if (r->peek_key[0] != NULL)
+		strmap_prefetch(&j->keys, r->peek_key[0], r->peek_len[0]);
+	id = r->peek_hashed[1] ? strmap_peek_h(&j->keys, r->peek_len[1],
+	    r->peek_kh[1]) : r->peek_key[1] != NULL ? strmap_peek(&j->keys,
+	    r->peek_key[1], r->peek_len[1]) : STRMAP_NONE;
+	if (id != STRMAP_NONE) {
+		__builtin_prefetch(&j->e[id]);
+		if (id < j->ndirmgr)
+			__builtin_prefetch(&j->dirmgr[id]);
+	}
+}
+
+/*
+ * The entry of the row's key, or ENT_NONE. An export usually lists people
+ * in the order of the one before, which is the key table's: the entry
+ * after the last row's is tried first, and while that keeps being right
+ * (in_order) nothing is hashed or prefetched. Out of order, it is tried
+ * again every GUESS_EVERY rows.
+ */
+#define GUESS_EVERY	16
+
+static uint32_t
+find_key(struct job *j, const struct record *r)
+{
+	const struct ent	*e;
+
+	if ((j->in_order || r->row % GUESS_EVERY == 0) && j->next < j->ne) {
+		e = &j->e[j->next];
+		if (e->keylen == r->keylen &&
+		    memcmp(e->key, r->key, r->keylen) == 0) {
+			j->in_order = 1;
+			return j->next;
+		}
+	}
+	j->in_order = 0;
+#ifdef RS_SELFCHECK
+	if (r->prepped && r->prep.kh_ok &&
+	    r->prep.kh != strmap_keyhash(r->key, r->keylen))
+		fatalx("row %zu: the reading thread's key hash differs", r->row);
+#endif
+	return r->prepped && r->prep.kh_ok ? strmap_get_h(&j->keys, r->key,
+	    r->keylen, r->prep.kh) : ent_get(j, r->key, r->keylen);
+}
+
 /* The loader's callback: one export row into the key table. */
 int
 diff_on_record(void *arg, const struct record *r)
@@ -299,20 +353,14 @@ diff_on_record(void *arg, const struct record *r)
 	if (!j->seeded)
 		slot_seeds(&j->sc, j->slot_seed);
 	j->seeded = 1;
-	if (r->peek_key[0] != NULL)
-		strmap_prefetch(&j->keys, r->peek_key[0], r->peek_len[0]);
-	if (r->peek_key[1] != NULL &&
-	    (id = strmap_peek(&j->keys, r->peek_key[1], r->peek_len[1])) !=
-	    STRMAP_NONE) {
-		__builtin_prefetch(&j->e[id]);
-		if (id < j->ndirmgr)
-			__builtin_prefetch(&j->dirmgr[id]);
-	}
+	if (!j->in_order)
+		prefetch_ahead(j, r);
 	skip = validate_row(j, r);
 	if (r->keylen == 0)
 		return 0;
-	if ((id = ent_get(j, r->key, r->keylen)) == ENT_NONE)
+	if ((id = find_key(j, r)) == ENT_NONE)
 		id = ent_add(j, r->key, r->keylen);
+	j->next = id + 1;
 	e = &j->e[id];
 	if (e->flags & E_NEW) {
 		if ((e->flags & E_DUP) == 0)

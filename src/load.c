@@ -353,6 +353,12 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 	}
 	out->fp = fingerprint(m->seed, sc->nslots, v, vlen);
 	out->eh = (c = sc->canon[F_EMAIL]) >= 0 ? email_hash(v[c], vlen[c]) : 0;
+	/* The key table's hash of the key, for three looks on fn's side. */
+	if ((out->kh_ok = sc->nkey == 1 && sc->col[sc->keyslot[0]] >= 0)) {
+		c = sc->keyslot[0];
+		out->kh = strmap_keyhash(v[c], vlen[c]);
+		out->kcol = (unsigned)sc->col[c];
+	}
 	return 1;
 }
 
@@ -451,13 +457,22 @@ on_data(struct mapper *m, const struct rawrow *r)
 	if (sc->nkey == 1) {
 		int c = sc->col[sc->keyslot[0]];
 
-		for (i = 0; i < 2; i++)
-			if (c >= 0 && (size_t)c < r->peek[i].nf) {
-				n = r->peek[i].len[c];
-				rec.peek_key[i] = trim(r->peek[i].base +
-				    r->peek[i].off[c], &n);
-				rec.peek_len[i] = n;
+		for (i = 0; i < 2; i++) {
+			const struct rowpeek *pk = &r->peek[i];
+
+			if (pk->key != NULL) {	/* trimmed and hashed */
+				rec.peek_key[i] = pk->key;
+				rec.peek_len[i] = pk->keylen;
+				rec.peek_kh[i] = pk->kh;
+				rec.peek_hashed[i] = 1;
+				continue;
 			}
+			if (c < 0 || (size_t)c >= pk->nf)
+				continue;
+			n = pk->len[c];
+			rec.peek_key[i] = trim(pk->base + pk->off[c], &n);
+			rec.peek_len[i] = n;
+		}
 	}
 	if (rec.keylen > 0 && rec.key[0] != '=')
 		m->keyed++;

@@ -16,13 +16,16 @@
  *            a batch (one byte buffer and offsets, reused), so there is
  *            no allocation per field.
  *
- * Most lines of an export are plain: no quote, no CR but the one before
- * the LF, shorter than MAX_FIELD_LEN, and met while libcsv is between
- * rows. For those, libcsv's rules are short: a field at each delimiter,
- * spaces and tabs (unless the delimiter) dropped around it, a line of
- * nothing else skipped. csvr_plain() applies them at a few times libcsv's
- * speed; any other line, and a line's end when a chunk cut it, goes to
- * libcsv, which then holds the rest of that row. The rows are the same
+ * Most lines of an export are plain: no quote inside a field (a field
+ * quoted whole is fine), no CR but the one before the LF, shorter than
+ * MAX_FIELD_LEN, and met while libcsv is between rows. For those, libcsv's
+ * rules are short: a field at each delimiter, spaces and tabs (unless the
+ * delimiter) dropped around it, a line of nothing else skipped.
+ * fast_line() applies them to the usual line (no "" inside quotes, at
+ * most MAX_COLUMNS fields) from the positions of its special bytes, and
+ * plain_line() to the other plain ones, at several times libcsv's speed;
+ * any other line, and a line's end when a chunk cut it, goes to libcsv,
+ * which then holds the rest of that row. The rows are the same
  * either way: test_load_csv and the CSV fuzzer compare the two.
  *
  * A file of CSV_THREAD_MIN bytes or more is read and parsed by a second
@@ -87,6 +90,7 @@ struct brow {
 	int			 noeol;		/* the file ended in it */
 	int			 prepped;	/* by the prep, with prep */
 	struct rowprep		 prep;
+	size_t			 koff, klen;	/* its key, if prep.kh_ok */
 };
 
 /* Records parsed and not yet given to fn. */
@@ -123,6 +127,7 @@ struct csvr {
 	size_t			 nrec;		/* records parsed */
 	size_t			 nf;		/* fields in this record */
 	int			 wide;		/* dropped a non-empty field */
+	int			 ascii;		/* the record has no byte >= 0x80 */
 	struct batch		*cur;		/* the batch being filled */
 
 	/* The hand-over between the reading thread and fn's. */
@@ -215,6 +220,19 @@ batch_room(struct batch *b, size_t n)
 	b->data.cap = cap;
 }
 
+/* Room for n more fields. */
+static void
+batch_fields(struct batch *b, size_t n)
+{
+	if (b->fcap - b->nf >= n)
+		return;
+	while (b->fcap - b->nf < n)
+		b->fcap = b->fcap ? b->fcap * 2 : 1024;
+	b->foff = xrealloc(b->foff, b->fcap * sizeof(*b->foff));
+	b->flen = xrealloc(b->flen, b->fcap * sizeof(*b->flen));
+	b->ff = xrealloc(b->ff, b->fcap * sizeof(*b->ff));
+}
+
 /* Give fn the records of b in order: 1 if it stopped, else 0. */
 /* Rows ahead that the caller may prefetch for (see struct rawrow). */
 #define PEEK_FAR	16
@@ -223,12 +241,23 @@ batch_room(struct batch *b, size_t n)
 static void
 peek(const struct batch *b, size_t i, struct rowpeek *p)
 {
+	const struct brow	*w;
+
 	if (i >= b->nrow)
 		return;
+	w = &b->row[i];
+	if (w->prepped && w->prep.kh_ok) {
+		/* From the row alone: its fields' offsets are further away
+		 * in memory, and not in cache yet. */
+		p->key = b->data.p + w->koff;
+		p->keylen = w->klen;
+		p->kh = w->prep.kh;
+		return;
+	}
 	p->base = b->data.p;
-	p->off = b->foff + b->row[i].f0;
-	p->len = b->flen + b->row[i].f0;
-	p->nf = b->row[i].nf;
+	p->off = b->foff + w->f0;
+	p->len = b->flen + w->f0;
+	p->nf = w->nf;
 }
 
 static int
@@ -320,12 +349,7 @@ csvr_field(void *s, size_t len, void *arg)
 		len = field_cut(s, MAX_FIELD_LEN);
 		ff = FF_TRUNC;
 	}
-	if (b->nf == b->fcap) {
-		b->fcap = b->fcap ? b->fcap * 2 : 1024;
-		b->foff = xrealloc(b->foff, b->fcap * sizeof(*b->foff));
-		b->flen = xrealloc(b->flen, b->fcap * sizeof(*b->flen));
-		b->ff = xrealloc(b->ff, b->fcap * sizeof(*b->ff));
-	}
+	batch_fields(b, 1);
 	b->foff[b->nf] = b->data.len;
 	b->flen[b->nf] = len;
 	b->ff[b->nf++] = ff;
@@ -374,6 +398,11 @@ prep_record(struct csvr *r, struct batch *b, struct brow *w)
 		return;
 	for (k = 0; k < w->nf; k++)
 		b->foff[w->f0 + k] = (size_t)(r->pf[k] - b->data.p);
+	if (w->prep.kh_ok && w->prep.kcol < w->nf) {
+		w->koff = b->foff[w->f0 + w->prep.kcol];
+		w->klen = b->flen[w->f0 + w->prep.kcol];
+	} else
+		w->prep.kh_ok = 0;
 }
 
 /* libcsv's record callback: close the record; hand over a full batch. */
@@ -400,10 +429,12 @@ csvr_record(int c, void *arg)
 	w->nf = r->nf;
 	w->wide = r->wide;
 	w->noeol = c == -1;
-	mark_utf8(b, w);
+	if (!r->ascii)
+		mark_utf8(b, w);
 	prep_record(r, b, w);
 	r->nf = 0;
 	r->wide = 0;
+	r->ascii = 0;
 	if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
 		batch_ready(r, 0);
 }
@@ -600,6 +631,183 @@ plain_line(struct csvr *r, const unsigned char *p, size_t n)
 }
 
 /*
+ * The common plain line, whole: at most MAX_COLUMNS fields, each bare or
+ * quoted without "" inside, and no CR but one before the LF. Its special
+ * bytes are found 16 at a time into lists of positions, the line is
+ * copied into the batch once and its fields are ended in place, where a
+ * delimiter, a closing quote or a trimmed space was. Its length with the
+ * LF, or 0: then plain_line() decides.
+ */
+#define FAST_MARKS	(2 * MAX_COLUMNS)
+
+struct marks {
+	uint32_t	 d[FAST_MARKS], q[FAST_MARKS];	/* delimiters, quotes */
+	size_t		 nd, nq, ncr;
+	uint32_t	 cr;		/* the last CR */
+	unsigned	 hi;		/* a byte >= 0x80 was seen */
+};
+
+/* Note the bits of m (positions off + bit) in list l: 0, or -1 if full. */
+static int
+marks_add(uint32_t *l, size_t *n, unsigned m, size_t off)
+{
+	for (; m != 0; m &= m - 1) {
+		if (*n == FAST_MARKS)
+			return -1;
+		l[(*n)++] = (uint32_t)(off + (size_t)__builtin_ctz(m));
+	}
+	return 0;
+}
+
+/* One byte at off: 1 if it is the LF, -1 if a list is full, else 0. */
+static int
+marks_byte(const struct csvr *r, struct marks *k, unsigned char c,
+    size_t off)
+{
+	k->hi |= c & 0x80;
+	if (c == '\n')
+		return 1;
+	if (c == '\r') {
+		k->ncr++;
+		k->cr = (uint32_t)off;
+	}
+	if (c == r->delim)
+		return marks_add(k->d, &k->nd, 1, off);
+	if (c == '"')
+		return marks_add(k->q, &k->nq, 1, off);
+	return 0;
+}
+
+/* The LF of the line at p within lim bytes, its marks before it; or -1. */
+static long
+fast_scan(const struct csvr *r, const unsigned char *p, size_t lim,
+    struct marks *k)
+{
+	size_t	 off = 0;
+	int	 rc;
+
+	k->nd = k->nq = k->ncr = 0;
+	k->hi = 0;
+#ifdef __SSE2__
+	{
+		const __m128i vd = _mm_set1_epi8((char)r->delim),
+		    vq = _mm_set1_epi8('"'), vl = _mm_set1_epi8('\n'),
+		    vr = _mm_set1_epi8('\r');
+
+		for (; lim - off >= 16; off += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)
+			    (const void *)(p + off));
+			unsigned ml = (unsigned)_mm_movemask_epi8(
+			    _mm_cmpeq_epi8(v, vl));
+			unsigned keep = ml ? (1u << __builtin_ctz(ml)) - 1 :
+			    0xffffu;
+			unsigned mc = (unsigned)_mm_movemask_epi8(
+			    _mm_cmpeq_epi8(v, vr)) & keep;
+
+			k->hi |= (unsigned)_mm_movemask_epi8(v) & keep;
+			if (mc != 0) {
+				k->ncr += (size_t)__builtin_popcount(mc);
+				k->cr = (uint32_t)(off + 31 -
+				    (size_t)__builtin_clz(mc));
+			}
+			if (marks_add(k->d, &k->nd, (unsigned)_mm_movemask_epi8(
+			    _mm_cmpeq_epi8(v, vd)) & keep, off) == -1 ||
+			    marks_add(k->q, &k->nq, (unsigned)_mm_movemask_epi8(
+			    _mm_cmpeq_epi8(v, vq)) & keep, off) == -1)
+				return -1;
+			if (ml != 0)
+				return (long)(off + (size_t)__builtin_ctz(ml));
+		}
+	}
+#endif
+	for (; off < lim; off++)
+		if ((rc = marks_byte(r, k, p[off], off)) != 0)
+			return rc == 1 ? (long)off : -1;
+	return -1;
+}
+
+/* The fields of a scanned line ending at ce into fs/fe: their count,
+ * *quoted if the first was quoted; or 0. */
+static size_t
+fast_fields(const struct csvr *r, const unsigned char *p, size_t ce,
+    const struct marks *k, uint32_t *fs, uint32_t *fe, int *quoted)
+{
+	size_t	 s = 0, e, di = 0, qi = 0, nf;
+
+	for (nf = 0; nf < MAX_COLUMNS; nf++) {
+		while (s < ce && r->cls[p[s]] == C_SPACE)
+			s++;
+		if (s < ce && p[s] == '"') {
+			if (qi + 1 >= k->nq || k->q[qi] != s)
+				return 0;
+			e = k->q[qi + 1];	/* "" inside fails below */
+			qi += 2;
+			fs[nf] = (uint32_t)s + 1;
+			fe[nf] = (uint32_t)e;
+			for (e++; e < ce && r->cls[p[e]] == C_SPACE; e++)
+				;
+			while (di < k->nd && k->d[di] < e)
+				di++;	/* delimiters inside the quotes */
+			if (e < ce && (di == k->nd || k->d[di] != e))
+				return 0;	/* a stray byte after the quote */
+			if (nf == 0)
+				*quoted = 1;
+		} else {
+			e = di < k->nd ? k->d[di] : ce;
+			if (qi < k->nq && k->q[qi] < e)
+				return 0;	/* a quote inside */
+			fs[nf] = (uint32_t)s;
+			fe[nf] = (uint32_t)e;
+			while (fe[nf] > s && r->cls[p[fe[nf] - 1]] == C_SPACE)
+				fe[nf]--;
+		}
+		if (e == ce)
+			return nf + 1;
+		s = e + 1;
+		di++;
+	}
+	return 0;
+}
+
+static size_t
+fast_line(struct csvr *r, const unsigned char *p, size_t n)
+{
+	struct marks	 k;
+	uint32_t	 fs[MAX_COLUMNS], fe[MAX_COLUMNS];
+	struct batch	*b = r->cur;
+	size_t		 ce, nf, i, base;
+	long		 lf;
+	int		 quoted = 0;
+	char		*d;
+
+	lf = fast_scan(r, p, n < MAX_FIELD_LEN ? n : MAX_FIELD_LEN, &k);
+	if (lf < 0 || k.ncr > 1 || (k.ncr == 1 && k.cr + 1 != (size_t)lf))
+		return 0;
+	ce = (size_t)lf - k.ncr;
+	if ((nf = fast_fields(r, p, ce, &k, fs, fe, &quoted)) == 0)
+		return 0;
+	if (nf == 1 && fs[0] == fe[0] && !quoted)
+		return (size_t)lf + 1;	/* spaces at most: libcsv skips it */
+	batch_room(b, ce + 1);
+	batch_fields(b, nf);
+	base = b->data.len;
+	d = b->data.p + base;
+	memcpy(d, p, ce);
+	d[ce] = '\0';
+	b->data.len += ce + 1;
+	for (i = 0; i < nf; i++) {
+		d[fe[i]] = '\0';
+		b->foff[b->nf] = base + fs[i];
+		b->flen[b->nf] = fe[i] - fs[i];
+		b->ff[b->nf++] = 0;
+	}
+	r->nf = nf;
+	r->ascii = k.hi == 0;
+	csvr_record('\n', r);
+	return (size_t)lf + 1;
+}
+
+/*
  * Text after the header's delimiter is known: plain lines here, the rest
  * through libcsv, one line at a time while it is inside a row.
  */
@@ -615,7 +823,8 @@ csvr_feed(struct csvr *r, const char *p, size_t n)
 			return;
 		}
 		if (r->cp.pstate == 0 &&
-		    (len = plain_line(r, (const unsigned char *)p, n)) > 0) {
+		    ((len = fast_line(r, (const unsigned char *)p, n)) > 0 ||
+		    (len = plain_line(r, (const unsigned char *)p, n)) > 0)) {
 			p += len;
 			n -= len;
 			continue;

@@ -93,12 +93,16 @@ void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
+/* Big arrays read at random (huge pages where granted); free() them. */
+void	*big_alloc(size_t);
+void	*big_calloc(size_t, size_t);
+void	*big_realloc(void *, size_t used, size_t);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 uint64_t hash64(const void *, size_t, uint64_t seed);
-uint64_t hash_seed(void);
-int	 write_full(int fd, const void *, size_t);	/* 0, or -1 (errno) */	/* random per process, for untrusted text */
+uint64_t hash_seed(void);	/* random per process, for untrusted text */
+int	 write_full(int fd, const void *, size_t);	/* 0, or -1 (errno) */
 
 /* Open-addressing map from a string to a uint32_t; keys are not copied. */
 #define STRMAP_NONE	UINT32_MAX
@@ -114,6 +118,12 @@ void	 strmap_reserve(struct strmap *, size_t n);	/* room for n keys */
 /* Hints for a loop over keys; a peek's value may be another key's. */
 void	 strmap_prefetch(const struct strmap *, const char *, size_t);
 uint32_t strmap_peek(const struct strmap *, const char *, size_t);
+/* The same with the key's hash made before (on another thread, say):
+ * strmap_keyhash() once hash_seed() has been called. */
+uint64_t strmap_keyhash(const char *, size_t);
+uint32_t strmap_get_h(const struct strmap *, const char *, size_t, uint64_t);
+void	 strmap_prefetch_h(const struct strmap *, size_t, uint64_t);
+uint32_t strmap_peek_h(const struct strmap *, size_t, uint64_t);
 void	 strmap_free(struct strmap *);
 
 /* JSON text: a string escaped into b, and a flat {"k":"v"} object read. */
@@ -312,12 +322,18 @@ struct rawrow {
 	struct rowprep {
 		uint64_t	 fp;	/* fingerprint of the slots' values */
 		uint64_t	 eh;	/* hash of the email (validate.c) */
+		uint64_t	 kh;	/* strmap_keyhash() of a one-field key */
+		int		 kh_ok;	/* kh is made */
+		unsigned	 kcol;	/* and that key's column */
 	}			 prep;
 	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
 		const char	*base;	/* field i at base + off[i] */
 		const size_t	*off;
 		const size_t	*len;
 		size_t		 nf;
+		const char	*key;	/* or, prepped with kh_ok: the key, */
+		size_t		 keylen; /* trimmed, and its hash */
+		uint64_t	 kh;
 	}			 peek[2];
 };
 /* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
@@ -371,6 +387,8 @@ struct record {
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
 	const char	*peek_key[2];	/* keys of rows further on, or NULL: */
 	size_t		 peek_len[2];	/* hints only (untrimmed, may be wrong) */
+	uint64_t	 peek_kh[2];	/* their strmap_keyhash(), if peek_hashed */
+	int		 peek_hashed[2];
 	int		 prepped;	/* prep holds v's fingerprint and */
 	struct rowprep	 prep;		/* email hash (load.c, prep_row) */
 };
@@ -630,6 +648,7 @@ struct dirrow {
 	size_t		 fieldslen;
 	long long	 run;
 	int		 email_same;	/* the stored email is this one already */
+	int		 stored;	/* the key is in the directory */
 };
 long long	 store_sync_version(struct store *, const char *sync);
 long long	 store_sync_state(struct store *, const char *sync,
@@ -839,6 +858,8 @@ struct job {
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
 	int		 scanned;	/* the keys came from the users table */
+	uint32_t	 next;		/* the entry after the last row's */
+	int		 in_order;	/* and it was the row's (diff.c) */
 	struct kept	*kept;
 	size_t		 nkept, keptcap;
 	struct issuerow	*iss;

@@ -3,6 +3,8 @@
  * a fast non-cryptographic hash, UTF-8 checking, time and number parsing.
  */
 #include <ctype.h>
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -40,6 +42,59 @@ xrealloc(void *p, size_t n)
 
 	if (q == NULL)
 		fatalx("out of memory (%zu bytes)", n);
+	return q;
+}
+
+/*
+ * Arrays of a million entries, read in no order: on huge pages where the
+ * kernel grants them on request (transparent_hugepage "madvise", Debian's
+ * default). A lookup then misses the TLB far less, and the array takes a
+ * few page faults instead of thousands: on a virtual machine both cost
+ * the most. Smaller ones are malloc's as usual; either is free()d.
+ */
+#define BIG_MIN		(4u << 20)
+#define HUGE_PAGE	(2u << 20)
+
+void *
+big_alloc(size_t n)
+{
+	void	*p;
+	size_t	 round = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+
+	if (n < BIG_MIN)
+		return xmalloc(n);
+	if (posix_memalign(&p, HUGE_PAGE, round) != 0)
+		fatalx("out of memory (%zu bytes)", n);
+	(void)madvise(p, round, MADV_HUGEPAGE);	/* a hint: may be refused */
+	return p;
+}
+
+void *
+big_calloc(size_t n, size_t sz)
+{
+	void	*p;
+
+	if (sz != 0 && n > SIZE_MAX / sz)
+		fatalx("out of memory (%zu x %zu bytes)", n, sz);
+	if (n * sz < BIG_MIN)
+		return xcalloc(n, sz);
+	p = big_alloc(n * sz);
+	memset(p, 0, n * sz);
+	return p;
+}
+
+/* Grow p, of which the first used bytes matter, to n bytes. */
+void *
+big_realloc(void *p, size_t used, size_t n)
+{
+	void	*q;
+
+	if (n < BIG_MIN)
+		return xrealloc(p, n);
+	q = big_alloc(n);
+	if (p != NULL)
+		memcpy(q, p, used < n ? used : n);
+	free(p);
 	return q;
 }
 
@@ -501,15 +556,27 @@ hash_seed(void)
 	return strmap_seed;
 }
 
+uint64_t
+strmap_keyhash(const char *k, size_t len)
+{
+	return strmap_hash(k, len);
+}
+
 uint32_t
-strmap_get(const struct strmap *m, const char *k, size_t len)
+strmap_get_h(const struct strmap *m, const char *k, size_t len, uint64_t h)
 {
 	size_t	 i;
 
 	if (m->cap == 0 || len > SM_LENMAX)
 		return STRMAP_NONE;
-	i = strmap_find(m, k, len, strmap_hash(k, len));
+	i = strmap_find(m, k, len, h);
 	return m->e[i].k ? m->e[i].val : STRMAP_NONE;
+}
+
+uint32_t
+strmap_get(const struct strmap *m, const char *k, size_t len)
+{
+	return strmap_get_h(m, k, len, strmap_hash(k, len));
 }
 
 /*
@@ -519,24 +586,34 @@ strmap_get(const struct strmap *m, const char *k, size_t len)
  * strmap_get() finds it without waiting for memory.
  */
 void
-strmap_prefetch(const struct strmap *m, const char *k, size_t len)
+strmap_prefetch_h(const struct strmap *m, size_t len, uint64_t h)
 {
 	if (m->cap == 0 || len > SM_LENMAX)
 		return;
-	__builtin_prefetch(&m->e[(size_t)strmap_hash(k, len) & (m->cap - 1)]);
+	__builtin_prefetch(&m->e[(size_t)h & (m->cap - 1)]);
+}
+
+void
+strmap_prefetch(const struct strmap *m, const char *k, size_t len)
+{
+	strmap_prefetch_h(m, len, strmap_hash(k, len));
 }
 
 uint32_t
 strmap_peek(const struct strmap *m, const char *k, size_t len)
 {
+	return strmap_peek_h(m, len, strmap_hash(k, len));
+}
+
+uint32_t
+strmap_peek_h(const struct strmap *m, size_t len, uint64_t h)
+{
 	size_t			 mask = m->cap - 1, i;
-	uint64_t		 h;
 	uint32_t		 tl;
 	const struct strmap_ent	*e;
 
 	if (m->cap == 0 || len > SM_LENMAX)
 		return STRMAP_NONE;
-	h = strmap_hash(k, len);
 	tl = SM_TAG(h) | (uint32_t)len;
 	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
 		e = &m->e[i];
@@ -556,7 +633,7 @@ strmap_resize(struct strmap *m, size_t cap)
 	size_t		 i, j, mask;
 
 	m->cap = cap;
-	m->e = xcalloc(m->cap, sizeof(*m->e));
+	m->e = big_calloc(m->cap, sizeof(*m->e));
 	mask = m->cap - 1;
 	for (i = 0; i < old.cap; i++) {
 		const struct strmap_ent *e = &old.e[i];

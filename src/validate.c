@@ -224,7 +224,7 @@ mailkey_isort(struct mailkey *a, size_t n)
 static void
 mailkey_sort(struct mailkey *a, size_t n)
 {
-	struct mailkey	*tmp = xmalloc((n + 1) * sizeof(*tmp));
+	struct mailkey	*tmp = big_alloc((n + 1) * sizeof(*tmp));
 	size_t		*at = xcalloc((1 << MK_BITS) + 1, sizeof(*at));
 	size_t		 i, b;
 

@@ -824,6 +824,24 @@ test_plain_random(void)
 	}
 	tap(bad == 0, "plain lines: 3000 random short files read as libcsv "
 	    "reads them");
+	/* Longer lines: the special bytes at every place of a 16-byte
+	 * block the line scanner reads at once. */
+	for (i = bad = 0; i < 2000; i++) {
+		static const char *const words[] = { "abcdefghijklmno",
+		    "0123456", "\xc3\xa9t\xc3\xa9", ",", ",", ",", "\"",
+		    " ", "\t", "\"x, y\"", "\r\n", "\n", "\r", "\"\"",
+		    "\xff", "\xe2\x82" };
+
+		buf_reset(&t);
+		buf_adds(&t, "id,name,x\n");
+		n = 20 + rnd(200);
+		for (k = 0; k < n; k++)
+			buf_adds(&t, rnd(3) ? words[rnd(6)] :
+			    words[rnd(sizeof(words) / sizeof(words[0]))]);
+		bad += !both_ways(t.p, t.len, 0);
+	}
+	tap(bad == 0, "plain lines: 2000 random files of long lines read as "
+	    "libcsv reads them");
 	/* Mostly plain rows with some of every kind, 5 MB. */
 	buf_reset(&t);
 	buf_adds(&t, "id,name,city,note\n");
