@@ -106,16 +106,83 @@ body_ok(const struct snaphdr *h, const char *body)
 	return 1;
 }
 
+/* The key table of a snapshot, filled on a second thread (snap_load). */
+struct keyfill {
+	struct strmap	*map;
+	const uint32_t	*off;
+	const char	*keys;
+	uint64_t	 n;
+};
+
+static void *
+keyfill_main(void *arg)
+{
+	struct keyfill	*kf = arg;
+	const uint32_t	*off = kf->off;
+	uint64_t	 i;
+
+	for (i = 0; i < kf->n; i++) {
+		if (i + 16 < kf->n)	/* the slot of a key further on */
+			strmap_prefetch(kf->map, kf->keys + off[i + 16],
+			    off[i + 17] - off[i + 16] - 1);
+		strmap_put(kf->map, kf->keys + off[i], off[i + 1] - off[i] - 1,
+		    (uint32_t)i);
+	}
+	return NULL;
+}
+
+/*
+ * Snapshot user i as entry i. A second thread fills the key table
+ * meanwhile (the reserve made room, so the map does not grow), and this
+ * one checks the sum too: a torn file undoes both.
+ */
+static int
+snap_fill(struct job *j, const struct snaphdr *h, const char *body,
+    size_t len)
+{
+	const uint64_t	*hash = (const uint64_t *)body;
+	const uint32_t	*mgr = (const uint32_t *)(hash + h->n);
+	const uint32_t	*off = mgr + h->n;
+	const uint8_t	*act = (const uint8_t *)(off + h->n + 1);
+	struct keyfill	 kf = { &j->keys, off, (const char *)(act + h->n),
+			    h->n };
+	pthread_t	 th;
+	uint64_t	 i;
+	int		 threaded, ok;
+
+	ent_reserve(j, (size_t)h->n);
+	threaded = thread_start(&th, keyfill_main, &kf) == 0;
+	ok = hash64(body, len, h->version ^ h->nonce) == h->sum;
+	for (i = 0; ok && i < h->n; i++) {
+		struct ent *e = &j->e[i];
+
+		memset(e, 0, sizeof(*e));
+		e->key = kf.keys + off[i];
+		e->keylen = off[i + 1] - off[i] - 1;
+		e->mgr = e->rec = e->team = ENT_NONE;
+		e->flags = E_DIR | (act[i] ? E_ACTIVE : 0);
+		e->dir_hash = hash[i];
+		j->active_before += act[i] != 0;
+	}
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (ok)
+		keyfill_main(&kf);
+	if (!ok) {
+		strmap_free(&j->keys);
+		j->active_before = 0;
+		return -1;
+	}
+	j->ne = (size_t)h->n;
+	return 0;
+}
+
 int
 snap_load(struct job *j)
 {
 	struct snaphdr	 h;
-	const uint64_t	*hash;
-	const uint32_t	*off, *mgr;
-	const uint8_t	*act;
-	const char	*keys;
 	char		*path, *p;
-	uint64_t	 nonce, i;
+	uint64_t	 nonce;
 	long long	 version;
 	size_t		 len;
 
@@ -133,31 +200,14 @@ snap_load(struct job *j)
 	    h.version != (uint64_t)version || h.nonce != nonce ||
 	    h.n > MAX_ROWS || h.keybytes > len ||
 	    len != sizeof(h) + body_size(h.n, h.keybytes) ||
-	    hash64(p + sizeof(h), len - sizeof(h), h.version ^ h.nonce) !=
-	    h.sum || !body_ok(&h, p + sizeof(h))) {
+	    !body_ok(&h, p + sizeof(h)) ||
+	    snap_fill(j, &h, p + sizeof(h), len - sizeof(h)) == -1) {
 		free(p);
 		return -1;
 	}
-	hash = (const uint64_t *)(p + sizeof(h));
-	mgr = (const uint32_t *)(hash + h.n);
-	off = mgr + h.n;
-	act = (const uint8_t *)(off + h.n + 1);
-	keys = (const char *)(act + h.n);
-	ent_reserve(j, (size_t)h.n);
-	for (i = 0; i < h.n; i++) {
-		uint32_t e;
-
-		if (i + 16 < h.n)	/* the slot of a key further on */
-			strmap_prefetch(&j->keys, keys + off[i + 16],
-			    off[i + 17] - off[i + 16] - 1);
-		e = ent_add_stored(j, keys + off[i], off[i + 1] - off[i] - 1);
-
-		j->e[e].flags = E_DIR | (act[i] ? E_ACTIVE : 0);
-		j->e[e].dir_hash = hash[i];
-		j->active_before += act[i] != 0;
-	}
 	j->snap = p;
-	j->dirmgr = mgr;	/* entry i is snapshot user i */
+	j->dirmgr = (const uint32_t *)(p + sizeof(h) + h.n * 8);
+					/* entry i is snapshot user i */
 	j->ndirmgr = (size_t)h.n;
 	return 0;
 }
