@@ -274,6 +274,44 @@ if [ -s "$xin.xlsx" ]; then
 	fi
 fi
 
+# 5b. the day-2 export fetched over SFTP from a real sshd on 127.0.0.1
+# (tests/sshd.sh: needs root and openssh-server), `rostersync fetch` only
+. "$TOP/tests/sshd.sh"
+sftp_prep() {
+	rm -rf "$WORK/sftp-spool"
+	mkdir -p "$WORK/sftp-spool" "$WORK/remote"
+}
+if sshd_usable; then
+	sshd_setup "$WORK/sshd" >/dev/null 2>&1
+	mkdir -p "$WORK/remote"
+	cp "$in-day2.csv" "$WORK/remote/day2.csv"
+	touch -d '-1 hour' "$WORK/remote/day2.csv"
+	echo "$KNOWN_LINE" >"$WORK/known_hosts"
+	install -m 0600 /dev/null "$WORK/sftp.conf"
+	cat >"$WORK/sftp.conf" <<EOF
+database = "sftp-spool/rostersync.db";
+spool = "sftp-spool";
+timezone = "UTC";
+syncs = ( { name = "hr"; settle_seconds = 0; key = "employee_id";
+	source = "sftp://root@127.0.0.1:$SSHD_PORT$WORK/remote";
+	sftp = { known_hosts = "$WORK/known_hosts"; identity = "$CLIENT_KEY";
+	    retries = 0; }; } );
+EOF
+	if sshd_start; then
+		REPEAT=$N PREP=sftp_prep measure "sftp fetch (loopback)" "$RS" \
+		    -c "$WORK/sftp.conf" fetch || bad "sftp fetch: exit status not 0"
+		expect "sftp fetch: the copy's sha256" "$(sqlite3 \
+		    "$WORK/sftp-spool/rostersync.db" "SELECT sha256 FROM files")" \
+		    "$(sha256sum "$in-day2.csv" | cut -d' ' -f1)"
+	else
+		say "bench: sshd did not start: no SFTP case"
+	fi
+	sshd_stop
+	rm -rf "$WORK/sftp-spool" "$WORK/remote" "$WORK/sshd"
+else
+	say "bench: no SFTP case (needs root, openssh-server and ssh-keygen)"
+fi
+
 # 6. the peers, on the pair of the daily run
 counts_py() {	# the counts of gen_hr's truth, as "k=v ..."
 	$PYTHON -c 'import json,sys

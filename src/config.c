@@ -58,7 +58,8 @@ static const char *const sync_names[] = {
 static const char *const hook_names[] = { "path", "args", "timeout", NULL };
 static const char *const sftp_names[] = {
 	"known_hosts", "identity", "passphrase_file", "password_file",
-	"accept_new_host_key", "timeout", "retries", NULL
+	"accept_new_host_key", "timeout", "retries", "read_size",
+	"read_requests", NULL
 };
 
 /* Enumerations, in the order of their enum. */
@@ -1194,6 +1195,8 @@ sftp_group(struct ctx *c, const config_setting_t *o, struct sftpopt *so,
 	get_bool(c, o, "accept_new_host_key", &so->accept_new_host_key);
 	get_int(c, o, "timeout", 1, 600, &so->timeout);
 	get_int(c, o, "retries", 0, 10, &so->retries);
+	get_int(c, o, "read_size", 1024, 1024 * 1024, &so->read_size);
+	get_int(c, o, "read_requests", 1, 64, &so->read_requests);
 	c->gpfx = "";
 	if (so->passphrase_file != NULL &&
 	    config_setting_get_member(o, "identity") == NULL)
@@ -1263,6 +1266,8 @@ sync_defaults(struct sync *s)
 	s->hook.timeout = 30;
 	s->sftp.timeout = 30;
 	s->sftp.retries = 3;
+	s->sftp.read_size = 64 * 1024;
+	s->sftp.read_requests = 16;
 }
 
 static int

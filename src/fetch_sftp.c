@@ -33,7 +33,6 @@
 
 #include "rostersync.h"
 
-#define SFTP_READ_BLOCK		(64 * 1024)	/* bytes per read request */
 #define SFTP_WRITE_BLOCK	(32 * 1024)	/* bytes per write request */
 #define SFTP_MAX_ENTRIES	100000	/* files in one listed folder */
 #define SFTP_BACKOFF_MAX	8	/* seconds between two attempts, at most */
@@ -536,7 +535,7 @@ connect_once(struct source *s, ssh_key key, const char *password, char *err,
     size_t errlen)
 {
 	long	 timeout = s->opt->timeout;
-	int	 port = s->port, rc;
+	int	 port = s->port, rc, nodelay = 1;
 	bool	 no = false;
 
 	s->timed_out = 0;
@@ -547,6 +546,7 @@ connect_once(struct source *s, ssh_key key, const char *password, char *err,
 	    ssh_options_set(s->ssh, SSH_OPTIONS_USER, s->user) < 0 ||
 	    ssh_options_set(s->ssh, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
 	    ssh_options_set(s->ssh, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_options_set(s->ssh, SSH_OPTIONS_NODELAY, &nodelay) < 0 ||
 	    ssh_options_set(s->ssh, SSH_OPTIONS_KNOWNHOSTS,
 	    s->opt->known_hosts) < 0 ||
 	    ssh_options_set(s->ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
@@ -755,6 +755,114 @@ sftp_src_exists(struct source *s, const char *name)
 }
 
 /*
+ * A download keeps read_requests requests of read_size bytes in flight,
+ * as OpenSSH's sftp(1) does: one at a time, every request would wait a
+ * round trip (a 150 MB export over a link of 20 ms: 46 s instead of 3).
+ * Each asks for its own offset; the replies are taken in order. A server
+ * may answer with fewer bytes than asked (OpenSSH's gives at most about
+ * 255 KB): the rest of that block is then read at once, before the next
+ * reply, so the copy stays in order.
+ */
+struct pipe {
+	struct source	*s;
+	sftp_file	 f;
+	int		 id[64];
+	uint64_t	 off[64];	/* of each request in flight, in order */
+	int		 head, n;	/* the ring of them */
+	uint64_t	 next;		/* the offset to ask for next */
+	int		 eof;		/* a reply said the file ends */
+	int		 grew;		/* and a later one had data */
+	int		 shorts;	/* replies shorter than asked */
+};
+
+/* Ask for more until read_requests are in flight: 0, or -1. */
+static int
+pipe_fill(struct pipe *pp)
+{
+	const struct sftpopt *o = pp->s->opt;
+	int		 k, id;
+
+	while (!pp->eof && pp->n < o->read_requests) {
+		if (sftp_seek64(pp->f, pp->next) < 0 ||
+		    (id = sftp_async_read_begin(pp->f,
+		    (uint32_t)o->read_size)) < 0)
+			return -1;
+		k = (pp->head + pp->n++) % 64;
+		pp->id[k] = id;
+		pp->off[k] = pp->next;
+		pp->next += (uint64_t)o->read_size;
+	}
+	return 0;
+}
+
+/*
+ * The next block, in order, into blk (read_size bytes): its length, 0 at
+ * the end of the file, or -1. The replies to requests past the end are
+ * taken (libssh keeps each reply until it is) and must be empty.
+ */
+static ssize_t
+pipe_next(struct pipe *pp, char *blk, uint64_t *at)
+{
+	uint32_t	 len = (uint32_t)pp->s->opt->read_size;
+	int		 k, n, m;
+
+	if (pipe_fill(pp) == -1)
+		return -1;
+	while (pp->n > 0) {
+		k = pp->head;
+		pp->head = (pp->head + 1) % 64;
+		pp->n--;
+		*at = pp->off[k];
+		wd_arm(pp->s);
+		if ((n = sftp_async_read(pp->f, blk, len, (uint32_t)pp->id[k])) < 0)
+			return -1;
+		if (pp->eof) {
+			if (n > 0) {
+				pp->grew = 1;
+				return -1;
+			}
+			continue;
+		}
+		if (n == 0) {
+			pp->eof = 1;
+			continue;
+		}
+		/* A short reply: the rest of the block, now. */
+		if ((uint32_t)n < len && pp->shorts++ == 0)
+			log_debug("%s: the server sends at most %d bytes a "
+			    "read; the rest of each block is asked for again",
+			    pp->s->url, n);
+		while ((uint32_t)n < len) {
+			wd_arm(pp->s);
+			if (sftp_seek64(pp->f, *at + (uint64_t)n) < 0 ||
+			    (m = (int)sftp_read(pp->f, blk + n, len - (size_t)n)) < 0)
+				return -1;
+			if (m == 0) {
+				pp->eof = 1;
+				break;
+			}
+			n += m;
+		}
+		return n;
+	}
+	return 0;
+}
+
+/* Take the replies still due (on an error: the file is closed next). */
+static void
+pipe_drain(struct pipe *pp, char *blk)
+{
+	while (pp->n > 0) {
+		wd_arm(pp->s);
+		if (sftp_async_read(pp->f, blk, (uint32_t)pp->s->opt->read_size,
+		    (uint32_t)pp->id[pp->head]) < 0)
+			break;
+		pp->head = (pp->head + 1) % 64;
+		pp->n--;
+	}
+}
+
+/*
  * Download name into fd, hashing it. Anything short of the whole file (a
  * connection lost, a timeout, fewer bytes than the server said it has) is
  * an error: the caller then throws the partial copy away.
@@ -763,10 +871,13 @@ static int
 sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
     long long *size, char *err, size_t errlen)
 {
-	char		*p = rpath(s->dir, name), *blk = xmalloc(SFTP_READ_BLOCK);
+	char		*p = rpath(s->dir, name);
+	char		*blk = xmalloc((size_t)s->opt->read_size);
+	struct pipe	 pp = { .s = s };
 	sftp_file	 f;
 	sftp_attributes	 a;
 	long long	 expect = -1;
+	uint64_t	 at;
 	ssize_t		 n;
 	int		 rc = -1;
 
@@ -787,10 +898,16 @@ sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
 			expect = (long long)a->size;
 		sftp_attributes_free(a);
 	}
+	pp.f = f;
 	for (;;) {
-		wd_arm(s);
-		if ((n = sftp_read(f, blk, SFTP_READ_BLOCK)) <= 0)
+		if ((n = pipe_next(&pp, blk, &at)) <= 0)
 			break;
+		if (at != (uint64_t)*size) {	/* cannot be: in order */
+			snprintf(err, errlen, "%s: a reply for offset %llu came "
+			    "after %lld bytes", s->url, (unsigned long long)at,
+			    *size);
+			goto out;
+		}
 		sha256_update(h, blk, (size_t)n);
 		if (write_full(fd, blk, (size_t)n) == -1) {
 			snprintf(err, errlen, "cannot write the spool copy of "
@@ -804,8 +921,12 @@ sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
 			goto out;
 		}
 	}
-	if (n < 0) {
+	if (n < 0 && pp.grew)
+		snprintf(err, errlen, "%s: %s changed while it was downloaded",
+		    s->url, p);
+	else if (n < 0)
 		why(s, err, errlen, "reading", p);
+	if (n < 0) {
 		snprintf(err + strlen(err), errlen - strlen(err), "; %lld "
 		    "bytes had arrived: the partial copy was thrown away, the "
 		    "file is downloaded again next run", *size);
@@ -820,6 +941,7 @@ sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
 	rc = 0;
 out:
 	if (f != NULL) {
+		pipe_drain(&pp, blk);
 		wd_arm(s);
 		sftp_close(f);
 	}

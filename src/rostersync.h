@@ -223,6 +223,8 @@ struct sftpopt {
 	int	 accept_new_host_key; /* trust an unknown key once */
 	int	 timeout;	/* seconds, connect and each I/O */
 	int	 retries;	/* attempts on transient failures */
+	int	 read_size;	/* bytes asked for by one read request */
+	int	 read_requests;	/* read requests kept in flight */
 };
 
 /* One named sync: a source of exports and what to do with them. */

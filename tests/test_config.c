@@ -223,6 +223,7 @@ test_defaults(void)
 	    s->grace_days == 30 && s->keep_reports_days == 365 &&
 	    s->keep_inputs_days == 90 && s->hook.argv == NULL &&
 	    s->sftp.timeout == 30 && s->sftp.retries == 3 &&
+	    s->sftp.read_size == 65536 && s->sftp.read_requests == 16 &&
 	    !s->sftp.accept_new_host_key && s->line == 1,
 	    "sync defaults: guard, retention, hook, sftp");
 	config_free(&cfg);
@@ -352,6 +353,14 @@ test_sources(void)
 	bad("sftp source with a bad port", "syncs = ( { name = \"hr\";\n"
 	    "source = \"sftp://u@host:70000/in\"; sftp = { known_hosts = "
 	    "\"/k\"; identity = \"/i\"; }; } );\n", 1, 2, "port must be", NULL);
+	bad("sftp reads too small", "syncs = ( { name = \"hr\";\n"
+	    "source = \"sftp://u@host/in\"; sftp = { known_hosts = \"/k\"; "
+	    "identity = \"/i\"; read_size = 100; }; } );\n", 1, 2,
+	    "read_size must be a whole number from 1024 to 1048576", NULL);
+	bad("sftp reads in flight out of range", "syncs = ( { name = "
+	    "\"hr\";\nsource = \"sftp://u@host/in\"; sftp = { known_hosts = "
+	    "\"/k\"; identity = \"/i\"; read_requests = 65; }; } );\n", 1, 2,
+	    "read_requests must be a whole number from 1 to 64", NULL);
 	bad("sftp source without a path", "syncs = ( { name = \"hr\";\n"
 	    "source = \"sftp://u@host:22\"; sftp = { known_hosts = \"/k\"; "
 	    "identity = \"/i\"; }; } );\n", 1, 2, "has no folder", NULL);
