@@ -224,6 +224,8 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 }
 
 /* The row's email and manager, for validate_cross(). */
+const char	 email_stored[] = "(the stored email)";
+
 static void
 keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 {
@@ -239,7 +241,8 @@ keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 	x->mgr = ENT_NONE;
 	x->email = x->mgrkey = NULL;
 	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0) {
-		x->email = arena_strndup(&j->xa, r->v[s], r->len[s]);
+		x->email = unchanged ? email_stored :
+		    arena_strndup(&j->xa, r->v[s], r->len[s]);
 		x->eh = r->prepped ? r->prep.eh : email_hash(r->v[s], r->len[s]);
 #ifdef RS_SELFCHECK
 		if (x->eh != email_hash(r->v[s], r->len[s]))

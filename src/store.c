@@ -27,7 +27,7 @@ enum stmt {
 	ST_RUN_LIST_NEW, ST_RUN_LIST_OLD, ST_RUN_APPLIED_SHA,
 	ST_FILE_BY_SHA, ST_FILE_BY_STAT, ST_FILE_INSERT, ST_FILE_SET,
 	ST_FILE_SOURCE_DONE, ST_FILE_GET, ST_FILE_LIST_STATE, ST_FILE_LOCAL,
-	ST_DIR_SCAN, ST_DIR_FIELDS, ST_DIR_ACTIVE, ST_DIR_PUT, ST_DIR_PUT_KEEPMAIL,
+	ST_DIR_SCAN, ST_DIR_FIELDS, ST_DIR_EMAIL, ST_DIR_ACTIVE, ST_DIR_PUT, ST_DIR_PUT_KEEPMAIL,
 	ST_DIR_DEACTIVATE, ST_DIR_DELETE, ST_DIR_PURGE, ST_DIR_DUMP,
 	ST_TEAM_SCAN, ST_TEAM_CLEAR, ST_TEAM_PUT,
 	ST_ITEM_INSERT, ST_CHANGE_INSERT, ST_ISSUE_INSERT, ST_ITEM_LIST,
@@ -218,6 +218,8 @@ static const char *const sql[ST__COUNT] = {
 	[ST_FILE_LOCAL] = "SELECT id FROM files WHERE local = ?1",
 
 	[ST_DIR_SCAN] = "SELECT key, hash, active FROM users WHERE sync = ?1",
+	[ST_DIR_EMAIL] = "SELECT email FROM users WHERE sync = ?1 AND "
+	    "key = ?2",
 	[ST_DIR_FIELDS] = "SELECT fields FROM users WHERE sync = ?1 AND "
 	    "key = ?2",
 	[ST_DIR_ACTIVE] = "SELECT count(*) FROM users WHERE sync = ?1 AND "
@@ -1373,10 +1375,25 @@ store_dir_scan(struct store *st, const char *sync,
 }
 
 /* The stored fields of one user as JSON, or NULL. Caller frees. */
+static char *dir_column(struct store *, int, const char *, const char *);
+
 char *
 store_dir_fields(struct store *st, const char *sync, const char *key)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_DIR_FIELDS);
+	return dir_column(st, ST_DIR_FIELDS, sync, key);
+}
+
+char *
+store_dir_email(struct store *st, const char *sync, const char *key)
+{
+	return dir_column(st, ST_DIR_EMAIL, sync, key);
+}
+
+/* The one column statement q reads of a stored user, or NULL. */
+static char *
+dir_column(struct store *st, int q, const char *sync, const char *key)
+{
+	sqlite3_stmt	*s = store_stmt(st, q);
 	char		*v = NULL;
 
 	bind_text(s, 1, sync);

@@ -167,6 +167,31 @@ stays(const struct ent *e)
 /* Prefetching over the export's keys in row order, this far ahead: */
 #define AHEAD	8
 
+/* Two rows' addresses, the same? (One that could not be read is not.) */
+static int
+same_email(const char *a, const char *b)
+{
+	return a != email_stored && b != email_stored && strcmp(a, b) == 0;
+}
+
+/* A row's stored email, read now that it must be compared. */
+static void
+stored_email(struct job *j, struct xrow *x)
+{
+	char	*v;
+
+	if (x->email != email_stored)
+		return;
+	if ((v = store_dir_email(j->st, j->sy->name, j->e[x->ent].key)) ==
+	    NULL) {
+		log_warnx("database: the email of %s cannot be read: %s",
+		    j->e[x->ent].key, store_errmsg(j->st));
+		return;	/* compared with nothing */
+	}
+	x->email = arena_strndup(&j->xa, v, strlen(v));
+	free(v);
+}
+
 static void
 email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
 {
@@ -266,6 +291,8 @@ check_emails(struct job *j)
 			;
 		if (b - a < 2)
 			continue;
+		for (i = a; i < b; i++)
+			stored_email(j, &j->order[k[i].i]);
 		/* The group's live rows, as they were before its conflicts
 		 * (a row's email puts it in one group only). */
 		for (i = end = a; i < b; i++)
@@ -276,8 +303,8 @@ check_emails(struct job *j)
 
 			/* The first earlier row with the same address. */
 			for (y = a; y < i; y++)
-				if (strcmp(j->order[k[y].i].email,
-				    x->email) == 0)
+				if (same_email(j->order[k[y].i].email,
+				    x->email))
 					break;
 			if (y < i)
 				email_conflict(j, x, &j->order[k[y].i]);

@@ -68,6 +68,25 @@ contains "three on one email: the second names the first" "$mails" "4 E5: the em
 contains "three on one email: the third names the first" "$mails" "6 E7: the email dup@x.org is also used by E9 on row 2"
 eq "three on one email: only the others are created" "$(q "SELECT group_concat(key) FROM (SELECT key FROM users ORDER BY key)")" "E1,E2"
 
+# An address taken by a user whose row is the same as yesterday: that row's
+# email is not kept in memory (diff.c, email_stored) but read back from the
+# directory to be compared, and the messages name it.
+sandbox mailold
+NAME=o1 csv "E1,old@x.org,A,A,Eng,Dev,,Active" \
+    "E2,two@x.org,B,B,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+NAME=o2 csv "E1,old@x.org,A,A,Eng,Dev,,Active" \
+    "E2,OLD@x.org,B,B,Eng,Dev,,Active" \
+    "E3,three@x.org,C,C,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+mails=$(q "SELECT row || ' ' || key || ': ' || message FROM issues WHERE run_id = 2 ORDER BY row, seq")
+eq "email of an unchanged row: two issues" "$(printf '%s\n' "$mails" | wc -l)" 2
+contains "email of an unchanged row: named from the directory" "$mails" \
+    "2 E1: the email old@x.org is also used by E2 on row 3"
+contains "email of an unchanged row: the changed row names it" "$mails" \
+    "3 E2: the email old@x.org is also used by E1 on row 2"
+eq "email of an unchanged row: E2 keeps its old address" "$(user E2 email)" two@x.org
+
 # --- managers: not found, self, loops
 sandbox mgr
 NAME=m1 csv "E1,a@x.org,A,A,Eng,Dev,,Active" \
