@@ -11,6 +11,17 @@ changed_fields() {
 AND i.seq = c.seq WHERE c.run_id = $1 AND i.type IN ('update','manager')"
 }
 
+# run_outcome NAME: a run; its exit, items and issues (without row numbers)
+# in $TMP/NAME.items, the directory in $TMP/NAME.dump, to compare.
+run_outcome() {
+	rs run >"$TMP/$1.out" 2>&1
+	echo "exit $?" >"$TMP/$1.items"
+	dump >"$TMP/$1.dump"
+	q "SELECT type, status, key, email, name, team FROM items ORDER BY key,
+	    type, name; SELECT type, key, field FROM issues ORDER BY key, type,
+	    field" >>"$TMP/$1.items"
+}
+
 # check_truth RUN TRUTH.json LABEL
 check_truth() {
 	local r=$1 t=$2 l=$3
@@ -162,12 +173,7 @@ TERM_CONF='terminated_field = "employment_status";
 for order in first last; do
 	sandbox "messy-$order" "$TERM_CONF"
 	drop "$TMP/messy-$order.csv" day1.csv
-	rs run >"$TMP/messy-$order.out" 2>&1
-	echo "exit $?" >"$TMP/messy-$order.items"
-	dump >"$TMP/messy-$order.dump"
-	q "SELECT type, status, key, email, name, team FROM items ORDER BY key,
-	    type, name; SELECT type, key, field FROM issues ORDER BY key, type,
-	    field" >>"$TMP/messy-$order.items"
+	run_outcome "messy-$order"
 done
 eq "messy rows: Needs Attention (managers who left)" "$(status_of 1)" \
     needs_attention
@@ -203,12 +209,7 @@ for o in shuffled sorted; do
 	drop "$TMP/d1.csv" day1.csv
 	rs run >/dev/null 2>&1
 	drop "$TMP/o-$o.csv" day2.csv
-	rs run >"$TMP/o-$o.out" 2>&1
-	echo "exit $?" >"$TMP/o-$o.items"
-	dump >"$TMP/o-$o.dump"
-	q "SELECT type, status, key, email, name, team FROM items ORDER BY key,
-	    type, name; SELECT type, key, field FROM issues ORDER BY key, type,
-	    field" >>"$TMP/o-$o.items"
+	run_outcome "o-$o"
 done
 eq "rows in order: the duplicated id is two issues" \
     "$(q "SELECT count(*) FROM issues WHERE run_id = 2 AND message LIKE '%on%row%'")" 2
