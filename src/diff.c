@@ -223,9 +223,9 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 	j->e[ent].rec = (uint32_t)j->nkept++;
 }
 
-/* The row's email and manager, for validate_cross(). */
 const char	 email_stored[] = "(the stored email)";
 
+/* The row's email and manager, for validate_cross(). */
 static void
 keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 {

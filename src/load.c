@@ -288,7 +288,7 @@ on_header(struct mapper *m, const struct rawrow *h)
 	m->v = xcalloc(m->sc->nslots, sizeof(*m->v));
 	m->len = xcalloc(m->sc->nslots, sizeof(*m->len));
 	slot_seeds(m->sc, m->seed);
-	(void)hash_seed();	/* set here, read there (email_hash()) */
+	(void)hash_seed();	/* set here, read there (the prep's hashes) */
 	m->prep_ok = 1;
 	for (i = 0; i < m->sc->nslots; i++)
 		for (k = i + 1; k < m->sc->nslots; k++)

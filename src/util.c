@@ -2,9 +2,9 @@
  * Small helpers every stage uses: buffers, an arena, checked allocation,
  * a fast non-cryptographic hash, UTF-8 checking, time and number parsing.
  */
-#include <ctype.h>
 #include <sys/mman.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <signal.h>
