@@ -59,7 +59,7 @@ static const char *const hook_names[] = { "path", "args", "timeout", NULL };
 static const char *const sftp_names[] = {
 	"known_hosts", "identity", "passphrase_file", "password_file",
 	"accept_new_host_key", "timeout", "retries", "read_size",
-	"read_requests", NULL
+	"read_requests", "write_size", NULL
 };
 
 /* Enumerations, in the order of their enum. */
@@ -1197,6 +1197,7 @@ sftp_group(struct ctx *c, const config_setting_t *o, struct sftpopt *so,
 	get_int(c, o, "retries", 0, 10, &so->retries);
 	get_int(c, o, "read_size", 1024, 1024 * 1024, &so->read_size);
 	get_int(c, o, "read_requests", 1, 64, &so->read_requests);
+	get_int(c, o, "write_size", 1024, 261120, &so->write_size);
 	c->gpfx = "";
 	if (so->passphrase_file != NULL &&
 	    config_setting_get_member(o, "identity") == NULL)
@@ -1268,6 +1269,7 @@ sync_defaults(struct sync *s)
 	s->sftp.retries = 3;
 	s->sftp.read_size = 64 * 1024;
 	s->sftp.read_requests = 16;
+	s->sftp.write_size = 32 * 1024;
 }
 
 static int

@@ -33,7 +33,6 @@
 
 #include "rostersync.h"
 
-#define SFTP_WRITE_BLOCK	(32 * 1024)	/* bytes per write request */
 #define SFTP_MAX_ENTRIES	100000	/* files in one listed folder */
 #define SFTP_BACKOFF_MAX	8	/* seconds between two attempts, at most */
 #define SECRET_MAX		1024	/* bytes in a password or passphrase */
@@ -1050,7 +1049,7 @@ sftp_src_put(struct source *s, const char *local, const char *sub,
     const char *name, char *err, size_t errlen)
 {
 	char		*dir = subdir(s, sub), *final = rpath(dir, name), *part;
-	char		*blk = xmalloc(SFTP_WRITE_BLOCK);
+	char		*blk = xmalloc((size_t)s->opt->write_size);
 	sftp_file	 f = NULL;
 	ssize_t		 n;
 	int		 fd = -1, rc = -1;
@@ -1070,7 +1069,9 @@ sftp_src_put(struct source *s, const char *local, const char *sub,
 		why(s, err, errlen, "writing", part);
 		goto out;
 	}
-	while ((n = read(fd, blk, SFTP_WRITE_BLOCK)) > 0) {
+	/* One write at a time (libssh 0.10 has no asynchronous write): each
+	 * waits a round trip, hence write_size. */
+	while ((n = read(fd, blk, (size_t)s->opt->write_size)) > 0) {
 		wd_arm(s);
 		if (sftp_write(f, blk, (size_t)n) != n) {
 			why(s, err, errlen, "writing", part);

@@ -225,6 +225,7 @@ struct sftpopt {
 	int	 retries;	/* attempts on transient failures */
 	int	 read_size;	/* bytes asked for by one read request */
 	int	 read_requests;	/* read requests kept in flight */
+	int	 write_size;	/* bytes in one write request */
 };
 
 /* One named sync: a source of exports and what to do with them. */

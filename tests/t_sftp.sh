@@ -472,6 +472,22 @@ EOF
 contains "short reads: the log says the server sends less" \
     "$(cat "$TMP/reads-short.out")" "the server sends at most"
 
+# --- uploads in writes of 200,000 bytes (OpenSSH takes up to 261,120):
+# reports of several writes each arrive whole
+sftp_sandbox bigwrites
+set_sftp write_size 200000
+$GEN --rows 5000 --seed 7 -o "$TMP/five.csv"
+rdrop "$TMP/five.csv" five.csv
+rs run >"$TMP/bigwrites.out" 2>&1
+eq "big writes: the run succeeds" "$?" 0
+base=$(qq "SELECT report_base FROM runs WHERE id = 1")
+check "big writes: the CSV report takes several writes" test \
+    "$(stat -c %s "$SPOOL/reports/hr/$base.csv")" -gt 400000
+for ext in csv xlsx log; do
+	cmp -s "$SPOOL/reports/hr/$base.$ext" "$INBOX/reports/$base.$ext"
+	eq "big writes: the $ext report is on the server, identical" "$?" 0
+done
+
 # --- hostile remote names are refused and create nothing outside the spool
 sftp_sandbox hostile
 long=$(printf 'x%.0s' $(seq 1 246)).csv	# 250 bytes

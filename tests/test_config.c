@@ -224,6 +224,7 @@ test_defaults(void)
 	    s->keep_inputs_days == 90 && s->hook.argv == NULL &&
 	    s->sftp.timeout == 30 && s->sftp.retries == 3 &&
 	    s->sftp.read_size == 65536 && s->sftp.read_requests == 16 &&
+	    s->sftp.write_size == 32768 &&
 	    !s->sftp.accept_new_host_key && s->line == 1,
 	    "sync defaults: guard, retention, hook, sftp");
 	config_free(&cfg);
@@ -361,6 +362,10 @@ test_sources(void)
 	    "\"hr\";\nsource = \"sftp://u@host/in\"; sftp = { known_hosts = "
 	    "\"/k\"; identity = \"/i\"; read_requests = 65; }; } );\n", 1, 2,
 	    "read_requests must be a whole number from 1 to 64", NULL);
+	bad("sftp writes too large", "syncs = ( { name = \"hr\";\n"
+	    "source = \"sftp://u@host/in\"; sftp = { known_hosts = \"/k\"; "
+	    "identity = \"/i\"; write_size = 300000; }; } );\n", 1, 2,
+	    "write_size must be a whole number from 1024 to 261120", NULL);
 	bad("sftp source without a path", "syncs = ( { name = \"hr\";\n"
 	    "source = \"sftp://u@host:22\"; sftp = { known_hosts = \"/k\"; "
 	    "identity = \"/i\"; }; } );\n", 1, 2, "has no folder", NULL);
