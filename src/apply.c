@@ -157,14 +157,6 @@ on_purged(void *arg, const char *key, size_t n)
 		j->e[e].flags |= E_GONE;
 }
 
-static int
-cmp_written(const void *a, const void *b, void *arg)
-{
-	const struct ent	*e = arg;
-
-	return strcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key);
-}
-
 /*
  * The users this run writes or removes, in the order of their keys: the
  * users table's order. An export in no order (a shuffled first load
@@ -182,7 +174,7 @@ written(struct job *j, size_t *n)
 		if ((j->e[i].flags & E_WRITE) || ((j->e[i].flags & E_DELETE) &&
 		    !j->hold_deletes))
 			w[(*n)++] = (uint32_t)i;
-	qsort_r(w, *n, sizeof(*w), cmp_written, j->e);
+	qsort_r(w, *n, sizeof(*w), cmp_ent_key, j->e);
 	return w;
 }
 

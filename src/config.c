@@ -1196,7 +1196,7 @@ sftp_group(struct ctx *c, const config_setting_t *o, struct sftpopt *so,
 	get_int(c, o, "timeout", 1, 600, &so->timeout);
 	get_int(c, o, "retries", 0, 10, &so->retries);
 	get_int(c, o, "read_size", 1024, 1024 * 1024, &so->read_size);
-	get_int(c, o, "read_requests", 1, 64, &so->read_requests);
+	get_int(c, o, "read_requests", 1, MAX_SFTP_REQUESTS, &so->read_requests);
 	get_int(c, o, "write_size", 1024, 261120, &so->write_size);
 	c->gpfx = "";
 	if (so->passphrase_file != NULL &&

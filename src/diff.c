@@ -33,23 +33,36 @@ ent_reserve(struct job *j, size_t n)
 	strmap_reserve(&j->keys, j->ne + n);
 }
 
+/* qsort_r(): entry ids in the order of their keys; arg is the entries. */
+int
+cmp_ent_key(const void *a, const void *b, void *arg)
+{
+	const struct ent	*e = arg;
+
+	return strcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key);
+}
+
+/* An entry of key k, nowhere yet (not in the key table either). */
+void
+ent_init(struct ent *e, const char *k, size_t n)
+{
+	memset(e, 0, sizeof(*e));
+	e->key = k;
+	e->keylen = (uint32_t)n;
+	e->mgr = e->rec = e->team = ENT_NONE;
+}
+
 /* A key that outlives the job (the arena, or the snapshot's buffer). */
 uint32_t
 ent_add_stored(struct job *j, const char *k, size_t n)
 {
-	struct ent	*e;
-
 	if (j->ne == j->ecap) {
 		j->ecap = j->ecap ? j->ecap * 2 : 4096;
 		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
 		    j->ecap * sizeof(*j->e));
 	}
-	e = &j->e[j->ne];
-	memset(e, 0, sizeof(*e));
-	e->key = k;
-	e->keylen = (uint32_t)n;
-	e->mgr = e->rec = e->team = ENT_NONE;
-	strmap_put(&j->keys, e->key, n, (uint32_t)j->ne);
+	ent_init(&j->e[j->ne], k, n);
+	strmap_put(&j->keys, k, n, (uint32_t)j->ne);
 	return (uint32_t)j->ne++;
 }
 
@@ -448,14 +461,6 @@ struct oldahead {
 	char		**json;		/* each one's stored fields, or NULL */
 };
 
-static int
-cmp_ent_key(const void *a, const void *b, void *arg)
-{
-	const struct ent	*e = arg;
-
-	return strcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key);
-}
-
 static void *
 oldahead_main(void *arg)
 {
@@ -725,11 +730,7 @@ static int32_t	*sort_depth;
 static int
 cmp_key(const void *a, const void *b, void *arg)
 {
-	const struct job	*j = arg;
-	const struct ent	*x = &j->e[*(const uint32_t *)a];
-	const struct ent	*y = &j->e[*(const uint32_t *)b];
-
-	return strcmp(x->key, y->key);
+	return cmp_ent_key(a, b, ((const struct job *)arg)->e);
 }
 
 static int

@@ -765,8 +765,8 @@ sftp_src_exists(struct source *s, const char *name)
 struct pipe {
 	struct source	*s;
 	sftp_file	 f;
-	int		 id[64];
-	uint64_t	 off[64];	/* of each request in flight, in order */
+	int		 id[MAX_SFTP_REQUESTS];
+	uint64_t	 off[MAX_SFTP_REQUESTS];	/* of each request in flight, in order */
 	int		 head, n;	/* the ring of them */
 	uint64_t	 next;		/* the offset to ask for next */
 	int		 eof;		/* a reply said the file ends */
@@ -786,7 +786,7 @@ pipe_fill(struct pipe *pp)
 		    (id = sftp_async_read_begin(pp->f,
 		    (uint32_t)o->read_size)) < 0)
 			return -1;
-		k = (pp->head + pp->n++) % 64;
+		k = (pp->head + pp->n++) % MAX_SFTP_REQUESTS;
 		pp->id[k] = id;
 		pp->off[k] = pp->next;
 		pp->next += (uint64_t)o->read_size;
@@ -800,7 +800,7 @@ pipe_fill(struct pipe *pp)
  * taken (libssh keeps each reply until it is) and must be empty.
  */
 static ssize_t
-pipe_next(struct pipe *pp, char *blk, uint64_t *at)
+pipe_next(struct pipe *pp, char *blk)
 {
 	uint32_t	 len = (uint32_t)pp->s->opt->read_size;
 	int		 k, n, m;
@@ -809,9 +809,8 @@ pipe_next(struct pipe *pp, char *blk, uint64_t *at)
 		return -1;
 	while (pp->n > 0) {
 		k = pp->head;
-		pp->head = (pp->head + 1) % 64;
+		pp->head = (pp->head + 1) % MAX_SFTP_REQUESTS;
 		pp->n--;
-		*at = pp->off[k];
 		wd_arm(pp->s);
 		if ((n = sftp_async_read(pp->f, blk, len, (uint32_t)pp->id[k])) < 0)
 			return -1;
@@ -833,7 +832,7 @@ pipe_next(struct pipe *pp, char *blk, uint64_t *at)
 			    pp->s->url, n);
 		while ((uint32_t)n < len) {
 			wd_arm(pp->s);
-			if (sftp_seek64(pp->f, *at + (uint64_t)n) < 0 ||
+			if (sftp_seek64(pp->f, pp->off[k] + (uint64_t)n) < 0 ||
 			    (m = (int)sftp_read(pp->f, blk + n, len - (size_t)n)) < 0)
 				return -1;
 			if (m == 0) {
@@ -856,7 +855,7 @@ pipe_drain(struct pipe *pp, char *blk)
 		if (sftp_async_read(pp->f, blk, (uint32_t)pp->s->opt->read_size,
 		    (uint32_t)pp->id[pp->head]) < 0)
 			break;
-		pp->head = (pp->head + 1) % 64;
+		pp->head = (pp->head + 1) % MAX_SFTP_REQUESTS;
 		pp->n--;
 	}
 }
@@ -876,7 +875,6 @@ sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
 	sftp_file	 f;
 	sftp_attributes	 a;
 	long long	 expect = -1;
-	uint64_t	 at;
 	ssize_t		 n;
 	int		 rc = -1;
 
@@ -899,14 +897,8 @@ sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
 	}
 	pp.f = f;
 	for (;;) {
-		if ((n = pipe_next(&pp, blk, &at)) <= 0)
+		if ((n = pipe_next(&pp, blk)) <= 0)
 			break;
-		if (at != (uint64_t)*size) {	/* cannot be: in order */
-			snprintf(err, errlen, "%s: a reply for offset %llu came "
-			    "after %lld bytes", s->url, (unsigned long long)at,
-			    *size);
-			goto out;
-		}
 		sha256_update(h, blk, (size_t)n);
 		if (write_full(fd, blk, (size_t)n) == -1) {
 			snprintf(err, errlen, "cannot write the spool copy of "

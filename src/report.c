@@ -310,17 +310,18 @@ report_write_all(struct config *cfg, struct store *st, long long id)
 		report_basename(r.started, base, sizeof(base));
 		r.report_base = xstrdup(base);
 	}
-	/* The spreadsheet, the longest, is begun first. */
+	/* The spreadsheet, the longest, is begun first; here if no child. */
 	if (report_due(r.status, RF_XLSX)) {
 		fault(fault_point[RF_XLSX]);
-		child = xlsx_start(cfg, &r);
+		if ((child = xlsx_start(cfg, &r)) == -1 &&
+		    write_named(cfg, st, &r, &formats[RF_XLSX]) == -1)
+			rc = -1;
 	}
 	for (i = 0; i < RF__COUNT; i++) {
-		if (!report_due(r.status, formats[i].fmt) ||
-		    (formats[i].fmt == RF_XLSX && child != -1))
+		if (formats[i].fmt == RF_XLSX ||
+		    !report_due(r.status, formats[i].fmt))
 			continue;
-		if (formats[i].fmt != RF_XLSX)
-			fault(fault_point[i]);
+		fault(fault_point[i]);
 		if (write_named(cfg, st, &r, &formats[i]) == -1)
 			rc = -1;
 	}

@@ -51,6 +51,7 @@ struct snapjob;
 #define MAX_INPUT_SIZE		(8LL * 1024 * 1024 * 1024) /* one input file */
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
+#define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
@@ -907,6 +908,8 @@ void	 snap_save_end(struct snapjob *);
 /* diff.c: the key table, fingerprints and the items. */
 uint32_t ent_get(struct job *, const char *, size_t);
 uint32_t ent_add(struct job *, const char *, size_t);
+void	 ent_init(struct ent *, const char *key, size_t);
+int	 cmp_ent_key(const void *, const void *, void *ents); /* qsort_r */
 uint32_t ent_add_stored(struct job *, const char *, size_t);
 void	 ent_reserve(struct job *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);

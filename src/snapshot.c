@@ -156,10 +156,7 @@ snap_fill(struct job *j, const struct snaphdr *h, const char *body,
 	for (i = 0; ok && i < h->n; i++) {
 		struct ent *e = &j->e[i];
 
-		memset(e, 0, sizeof(*e));
-		e->key = kf.keys + off[i];
-		e->keylen = off[i + 1] - off[i] - 1;
-		e->mgr = e->rec = e->team = ENT_NONE;
+		ent_init(e, kf.keys + off[i], off[i + 1] - off[i] - 1);
 		e->flags = E_DIR | (act[i] ? E_ACTIVE : 0);
 		e->dir_hash = hash[i];
 		j->active_before += act[i] != 0;

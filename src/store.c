@@ -1375,20 +1375,6 @@ store_dir_scan(struct store *st, const char *sync,
 }
 
 /* The stored fields of one user as JSON, or NULL. Caller frees. */
-static char *dir_column(struct store *, int, const char *, const char *);
-
-char *
-store_dir_fields(struct store *st, const char *sync, const char *key)
-{
-	return dir_column(st, ST_DIR_FIELDS, sync, key);
-}
-
-char *
-store_dir_email(struct store *st, const char *sync, const char *key)
-{
-	return dir_column(st, ST_DIR_EMAIL, sync, key);
-}
-
 /* The one column statement q reads of a stored user, or NULL. */
 static char *
 dir_column(struct store *st, int q, const char *sync, const char *key)
@@ -1403,6 +1389,19 @@ dir_column(struct store *st, int q, const char *sync, const char *key)
 	sqlite3_reset(s);
 	return v;
 }
+
+char *
+store_dir_fields(struct store *st, const char *sync, const char *key)
+{
+	return dir_column(st, ST_DIR_FIELDS, sync, key);
+}
+
+char *
+store_dir_email(struct store *st, const char *sync, const char *key)
+{
+	return dir_column(st, ST_DIR_EMAIL, sync, key);
+}
+
 
 int
 store_dir_put(struct store *st, const struct dirrow *d)
