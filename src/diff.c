@@ -205,6 +205,8 @@ diff_load_dir(struct job *j)
 	} else
 		rc = 0;
 	if (rc == 0)
+		known_load(j);
+	if (rc == 0)
 		rc = store_team_scan(j->st, sync, on_dir_team, j);
 	store_read_end(j->st);
 	if (rc == -1) {
@@ -238,12 +240,11 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 
 const char	 email_stored[] = "(the stored email)";
 
-/* The row's email and manager, for validate_cross(). */
-static void
-keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
+/* The next row in row order, for validate_cross(). */
+static struct xrow *
+xrow_add(struct job *j, uint32_t id)
 {
 	struct xrow	*x;
-	int		 s;
 
 	if (j->norder == j->ordercap) {
 		j->ordercap = j->ordercap ? j->ordercap * 2 : 4096;
@@ -253,6 +254,18 @@ keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 	x->ent = id;
 	x->mgr = ENT_NONE;
 	x->email = x->mgrkey = NULL;
+	return x;
+}
+
+/* The row's email and manager, for validate_cross(). */
+static void
+keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
+{
+	struct xrow	*x = xrow_add(j, id);
+	int		 s;
+
+	x->lh[0] = r->prep.lh[0];	/* kept if the entry has E_LINE */
+	x->lh[1] = r->prep.lh[1];
 	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0) {
 		x->email = unchanged ? email_stored :
 		    arena_strndup(&j->xa, r->v[s], r->len[s]);
@@ -311,6 +324,12 @@ prefetch_ahead(struct job *j, const struct record *r)
 {
 	uint32_t	 id;
 
+	if (r->peek_known[1] != 0) {
+		id = r->peek_known[1] - 1;
+		__builtin_prefetch(&j->e[id]);
+		__builtin_prefetch(&j->dirmgr[id]);
+		return;
+	}
 	if (r->peek_hashed[0])
 		strmap_prefetch_h(&j->keys, r->peek_len[0], r->peek_kh[0]);
 	else if (r->peek_key[0] != NULL)
@@ -357,6 +376,77 @@ find_key(struct job *j, const struct record *r)
 	    r->keylen, r->prep.kh) : ent_get(j, r->key, r->keylen);
 }
 
+/* A second row of e's key: neither is applied. */
+static void
+dup_row(struct job *j, struct ent *e, size_t row)
+{
+	if ((e->flags & E_DUP) == 0)
+		issue_add(j, ISS_USER_SKIPPED, e->row, e->key,
+		    canon_names[F_EMPLOYEE_ID], "give each person "
+		    "one row and a unique id in the HR system",
+		    "the id %s is on several rows", e->key);
+	e->flags |= E_DUP | E_SKIP;
+	e->rec = ENT_NONE;
+	issue_add(j, ISS_USER_SKIPPED, (long long)row, e->key,
+	    canon_names[F_EMPLOYEE_ID], "give each person one row "
+	    "and a unique id in the HR system",
+	    "the id %s is also on row %u", e->key, e->row);
+}
+
+/*
+ * A known line (struct known): the row of the stored user it was last
+ * time, unchanged. What diff_on_record() makes of such a row, from what
+ * the snapshot keeps: its email's hash and team, its stored manager.
+ */
+static int
+on_known(struct job *j, const struct record *r)
+{
+	uint32_t	 id = r->prep.known - 1, t = r->prep.kteam;
+	struct ent	*e = &j->e[id];
+	struct xrow	*x;
+
+	prefetch_ahead(j, r);
+	j->next = id + 1;
+	if (e->flags & E_NEW) {
+		dup_row(j, e, r->row);
+		return 0;
+	}
+	e->flags |= E_NEW | E_LINE;
+	e->row = (uint32_t)r->row;
+	if (t < j->kn.nteam) {
+		if (j->kn.tmap[t] == ENT_NONE)
+			j->kn.tmap[t] = team_intern(j, j->kn.tname[t],
+			    j->kn.tlen[t]);
+		e->team = j->kn.tmap[t];
+	}
+	e->new_hash = e->dir_hash;
+	x = xrow_add(j, id);
+	x->lh[0] = r->prep.lh[0];
+	x->lh[1] = r->prep.lh[1];
+	if (r->prep.kflags & LI_EMAIL) {
+		x->email = email_stored;
+		x->eh = r->prep.eh;
+	}
+	x->mgr = j->dirmgr[id];		/* known: not DIRMGR_UNKNOWN */
+	if (r->row == 5000)
+		fault("load.row5000");
+	return 0;
+}
+
+/* Can the row be a known line next time, if it is stored as it is? */
+static int
+line_clean(const struct job *j, const struct record *r)
+{
+	size_t	 i;
+
+	if (!r->prep.lh_ok)
+		return 0;
+	for (i = 0; i < j->sc.nslots; i++)
+		if (j->sc.slots[i].keep_empty && r->len[i] == 0)
+			return 0;
+	return 1;
+}
+
 /* The loader's callback: one export row into the key table. */
 int
 diff_on_record(void *arg, const struct record *r)
@@ -369,6 +459,8 @@ diff_on_record(void *arg, const struct record *r)
 	if (!j->seeded)
 		slot_seeds(&j->sc, j->slot_seed);
 	j->seeded = 1;
+	if (r->prep.known)
+		return on_known(j, r);
 	if (!j->in_order)
 		prefetch_ahead(j, r);
 	skip = validate_row(j, r);
@@ -379,17 +471,7 @@ diff_on_record(void *arg, const struct record *r)
 	j->next = id + 1;
 	e = &j->e[id];
 	if (e->flags & E_NEW) {
-		if ((e->flags & E_DUP) == 0)
-			issue_add(j, ISS_USER_SKIPPED, e->row, e->key,
-			    canon_names[F_EMPLOYEE_ID], "give each person "
-			    "one row and a unique id in the HR system",
-			    "the id %s is on several rows", e->key);
-		e->flags |= E_DUP | E_SKIP;
-		e->rec = ENT_NONE;
-		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, e->key,
-		    canon_names[F_EMPLOYEE_ID], "give each person one row "
-		    "and a unique id in the HR system",
-		    "the id %s is also on row %u", e->key, e->row);
+		dup_row(j, e, r->row);
 		return 0;
 	}
 	e->flags |= E_NEW;
@@ -405,6 +487,8 @@ diff_on_record(void *arg, const struct record *r)
 		keep_xrow(j, id, r, 0);
 		return 0;
 	}
+	if (line_clean(j, r))
+		e->flags |= E_LINE;
 	/* Made on the loader's reading thread, usually (load.c). */
 	e->new_hash = r->prepped ? r->prep.fp : rec_hash(j, r->v, r->len);
 #ifdef RS_SELFCHECK
@@ -878,6 +962,8 @@ job_free(struct job *j)
 	strmap_free(&j->keys);
 	strmap_free(&j->teams);
 	free(j->snap);
+	known_free(&j->kn);
+	free(j->lines);
 	free(j->order);
 	arena_free(&j->xa);
 	free(j->e);

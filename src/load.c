@@ -38,6 +38,9 @@ struct mapper {
 	atomic_int		 mapped;	/* the header is mapped */
 	int			 prep_ok;	/* no column in two slots */
 	uint64_t		 seed[MAX_SLOTS]; /* slot_seeds() */
+	struct known		*kn;		/* known lines, or NULL */
+	uint64_t		 lseed;		/* their hashes' seed */
+	int			 kn_on;		/* kn's lines are of this load */
 };
 
 static void
@@ -264,6 +267,57 @@ schema_finish(struct mapper *m)
 	return 0;
 }
 
+/*
+ * What a known line stands for besides its bytes: the delimiter, the
+ * header's width and mapping, and the sync's rules for a row. Change
+ * KNOWN_RULES whenever what a row turns into (trimming, checks, the
+ * diff's reading of it) changes.
+ */
+#define KNOWN_RULES	"rostersync known lines 1 " RS_VERSION
+
+static void
+ctx_add(uint64_t *h, const void *p, size_t n)
+{
+	*h = hash64(p, n, *h ^ n);
+}
+
+static void
+ctx_int(uint64_t *h, long long v)
+{
+	ctx_add(h, &v, sizeof(v));
+}
+
+static uint64_t
+load_context(const struct mapper *m, const struct rawrow *hdr)
+{
+	const struct schema	*sc = m->sc;
+	const struct sync	*sy = m->sy;
+	uint64_t		 h = 0;
+	size_t			 i;
+
+	ctx_add(&h, KNOWN_RULES, sizeof(KNOWN_RULES));
+	ctx_int(&h, hdr->delim);
+	ctx_int(&h, (long long)m->ncols);
+	for (i = 0; i < sc->nslots; i++) {
+		ctx_add(&h, sc->slots[i].name, strlen(sc->slots[i].name) + 1);
+		ctx_int(&h, sc->col[i]);
+		ctx_int(&h, sc->slots[i].canon);
+		ctx_int(&h, sc->slots[i].key);
+		ctx_int(&h, sc->slots[i].required);
+		ctx_int(&h, sc->slots[i].keep_empty);
+	}
+	for (i = 0; i < sc->nkey; i++)
+		ctx_int(&h, sc->keyslot[i]);
+	for (i = 0; i < F__COUNT; i++)
+		ctx_int(&h, sc->canon[i]);
+	ctx_int(&h, sc->term_slot);
+	ctx_int(&h, sc->team_slot);
+	for (i = 0; i < sy->nterminated_values; i++)
+		ctx_add(&h, sy->terminated_values[i],
+		    strlen(sy->terminated_values[i]) + 1);
+	return h | 1;	/* 0 is "no load" */
+}
+
 static int
 on_header(struct mapper *m, const struct rawrow *h)
 {
@@ -289,6 +343,11 @@ on_header(struct mapper *m, const struct rawrow *h)
 	m->len = xcalloc(m->sc->nslots, sizeof(*m->len));
 	slot_seeds(m->sc, m->seed);
 	(void)hash_seed();	/* set here, read there (the prep's hashes) */
+	if (m->kn != NULL && m->csv) {
+		m->kn->now = load_context(m, h);
+		m->lseed = m->kn->lseed ^ m->kn->now;
+		m->kn_on = m->kn->n > 0 && m->kn->ctx == m->kn->now;
+	}
 	m->prep_ok = 1;
 	for (i = 0; i < m->sc->nslots; i++)
 		for (k = i + 1; k < m->sc->nslots; k++)
@@ -362,6 +421,58 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 	return 1;
 }
 
+/*
+ * The reading thread's known lines (load_csv.c): each line's two hashes,
+ * and, where this load's lines are the snapshot's, its entry. Three
+ * passes over the group: hash and fetch the table's slot, look it up and
+ * fetch the entry's line, compare.
+ */
+static int
+known_lines(void *arg, size_t n, const char *const *line, const size_t *len,
+    struct rowprep *out)
+{
+	struct mapper		*m = arg;
+	const struct known	*kn = m->kn;
+	uint64_t		 v, tag;
+	uint32_t		 cand[KNOWN_GROUP];
+	size_t			 i, s;
+
+	if (!atomic_load_explicit(&m->mapped, memory_order_acquire))
+		return 0;
+	for (i = 0; i < n; i++) {
+		hash128(line[i], len[i], m->lseed, out[i].lh);
+		out[i].lh_ok = 1;
+		out[i].known = 0;
+		if (m->kn_on)
+			__builtin_prefetch(&kn->slot[out[i].lh[0] & kn->mask]);
+	}
+	if (!m->kn_on)
+		return 1;
+	for (i = 0; i < n; i++) {
+		tag = out[i].lh[0] & ~KN_ID;
+		cand[i] = ENT_NONE;
+		for (s = out[i].lh[0] & kn->mask; (v = kn->slot[s]) != 0;
+		    s = (s + 1) & kn->mask)
+			if ((v & ~KN_ID) == tag) {
+				cand[i] = (uint32_t)((v & KN_ID) - 1);
+				__builtin_prefetch(&kn->li[cand[i]]);
+				break;
+			}
+	}
+	for (i = 0; i < n; i++) {
+		const struct lineinfo *li;
+
+		if (cand[i] == ENT_NONE || (li = &kn->li[cand[i]])->h2 !=
+		    out[i].lh[1] || !(li->flags & LI_LINE))
+			continue;
+		out[i].known = cand[i] + 1;
+		out[i].eh = li->eh;
+		out[i].kteam = li->team;
+		out[i].kflags = li->flags;
+	}
+	return 1;
+}
+
 static int
 row_blank(const struct rawrow *r)
 {
@@ -383,6 +494,10 @@ mark(struct record *rec, unsigned what, int slot)
 		rec->bad_slot = slot;
 	rec->bad |= what;
 }
+
+static void	 rec_peeks(const struct mapper *, const struct rawrow *,
+		    struct record *);
+static int	 rec_give(struct mapper *, const struct record *);
 
 /* Map one data row to the schema and hand it on. */
 static int
@@ -454,38 +569,77 @@ on_data(struct mapper *m, const struct rawrow *r)
 		rec.key = m->key.p;
 		rec.keylen = m->key.len;
 	}
-	if (sc->nkey == 1) {
-		int c = sc->col[sc->keyslot[0]];
-
-		for (i = 0; i < 2; i++) {
-			const struct rowpeek *pk = &r->peek[i];
-
-			if (pk->key != NULL) {	/* trimmed and hashed */
-				rec.peek_key[i] = pk->key;
-				rec.peek_len[i] = pk->keylen;
-				rec.peek_kh[i] = pk->kh;
-				rec.peek_hashed[i] = 1;
-				continue;
-			}
-			if (c < 0 || (size_t)c >= pk->nf)
-				continue;
-			n = pk->len[c];
-			rec.peek_key[i] = trim(pk->base + pk->off[c], &n);
-			rec.peek_len[i] = n;
-		}
-	}
+	rec_peeks(m, r, &rec);
 	if (rec.keylen > 0 && rec.key[0] != '=')
 		m->keyed++;
 	rec.v = m->v;
 	rec.len = m->len;
 	rec.prepped = r->prepped;
 	rec.prep = r->prep;
+	return rec_give(m, &rec);
+}
+
+/* The keys of rows further on, for the diff to prefetch. */
+static void
+rec_peeks(const struct mapper *m, const struct rawrow *r, struct record *rec)
+{
+	const struct schema	*sc = m->sc;
+	size_t			 i, n;
+
+	if (sc->nkey == 1) {
+		int c = sc->col[sc->keyslot[0]];
+
+		for (i = 0; i < 2; i++) {
+			const struct rowpeek *pk = &r->peek[i];
+
+			if (pk->known != 0) {
+				rec->peek_known[i] = pk->known;
+				continue;
+			}
+			if (pk->key != NULL) {	/* trimmed and hashed */
+				rec->peek_key[i] = pk->key;
+				rec->peek_len[i] = pk->keylen;
+				rec->peek_kh[i] = pk->kh;
+				rec->peek_hashed[i] = 1;
+				continue;
+			}
+			if (c < 0 || (size_t)c >= pk->nf)
+				continue;
+			n = pk->len[c];
+			rec->peek_key[i] = trim(pk->base + pk->off[c], &n);
+			rec->peek_len[i] = n;
+		}
+	}
+}
+
+/* Count the row and hand it on. */
+static int
+rec_give(struct mapper *m, const struct record *rec)
+{
 	m->ls->rows++;
 	if (m->ls->rows > MAX_ROWS) {
 		failf(m, "more than %d data rows", MAX_ROWS);
 		return -1;
 	}
-	return m->fn(m->arg, &rec) != 0 ? -1 : 0;
+	return m->fn(m->arg, rec) != 0 ? -1 : 0;
+}
+
+/* A known line: the row of a stored user as it was (struct known). */
+static int
+on_known(struct mapper *m, const struct rawrow *r)
+{
+	struct record	 rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.row = r->row;
+	rec.bad_slot = -1;
+	rec.prepped = 1;
+	rec.prep = r->prep;
+	rec_peeks(m, r, &rec);
+	if (r->prep.kflags & LI_KEYED)
+		m->keyed++;
+	m->ls->known++;
+	return rec_give(m, &rec);
 }
 
 /*
@@ -525,6 +679,8 @@ on_raw(void *arg, const struct rawrow *r)
 
 	if (!m->have_header)
 		return on_header(m, r) == -1 ? 1 : 0;
+	if (r->prepped && r->prep.known)
+		return on_known(m, r) == -1 ? 1 : 0;
 	if (row_blank(r))
 		return 0;
 	if (row_mixed(m, r))
@@ -556,8 +712,8 @@ load_sniff(const char *path)
 
 int
 load_file(const char *path, const char *name, const struct sync *sy,
-    struct schema *sc, struct loadstat *ls, record_fn fn, void *arg,
-    char *err, size_t errlen)
+    struct schema *sc, struct loadstat *ls, struct known *kn, record_fn fn,
+    void *arg, char *err, size_t errlen)
 {
 	struct mapper	 m;
 	char		 cause[MAX_ERRMSG] = "";
@@ -572,6 +728,7 @@ load_file(const char *path, const char *name, const struct sync *sy,
 	m.ls = ls;
 	m.fn = fn;
 	m.arg = arg;
+	m.kn = kn;
 	m.err = cause;
 	m.errlen = sizeof(cause);
 	got = load_sniff(path);
@@ -592,8 +749,8 @@ load_file(const char *path, const char *name, const struct sync *sy,
 		rc = load_xlsx(path, sy->sheet, on_raw, &m, cause,
 		    sizeof(cause));
 	else
-		rc = load_csv_prep(path, on_raw, prep_row, &m, cause,
-		    sizeof(cause));
+		rc = load_csv_prep(path, on_raw, prep_row,
+		    kn != NULL ? known_lines : NULL, &m, cause, sizeof(cause));
 	if (rc == 1 && cause[0] == '\0')
 		snprintf(cause, sizeof(cause), "loading stopped");
 	if (rc == 0 && !m.have_header) {

@@ -109,6 +109,8 @@ struct csvr {
 	struct csv_parser	 cp;
 	rawrow_fn		 fn;
 	rowprep_fn		 prep;		/* on the reading thread */
+	rowknown_fn		 known;		/* and this, for whole lines */
+	const struct rowprep	*line;		/* the record's line, hashed */
 	void			*arg;
 	char			 err[MAX_ERRMSG]; /* the reader's error */
 	int			 status;	/* 0, 1 stopped, -1 error */
@@ -246,6 +248,10 @@ peek(const struct batch *b, size_t i, struct rowpeek *p)
 	if (i >= b->nrow)
 		return;
 	w = &b->row[i];
+	if (w->prepped && w->prep.known) {
+		p->known = w->prep.known;
+		return;
+	}
 	if (w->prepped && w->prep.kh_ok) {
 		/* From the row alone: its fields' offsets are further away
 		 * in memory, and not in cache yet. */
@@ -282,6 +288,7 @@ batch_deliver(struct csvr *r, const struct batch *b)
 		rr.utf8_checked = 1;
 		rr.prepped = w->prepped;
 		rr.prep = w->prep;
+		rr.delim = r->delim;
 		peek(b, i + PEEK_FAR, &rr.peek[0]);
 		peek(b, i + PEEK_NEAR, &rr.peek[1]);
 		if (r->fn(r->arg, &rr) != 0)
@@ -315,6 +322,25 @@ batch_ready(struct csvr *r, int last)
 		pthread_cond_wait(&r->cv, &r->mu);
 	if (!last)
 		r->cur = r->free[--r->nfree];
+	if (r->stop && r->status == 0)
+		r->status = 1;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * The header, alone, to fn at once, and wait until fn has taken it: the
+ * header maps the columns, and the hashes of known lines and the prep
+ * are made only from then on, for every data row.
+ */
+static void
+header_ready(struct csvr *r)
+{
+	batch_ready(r, 0);
+	if (!r->threaded)
+		return;
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && (r->nfull > 0 || r->nfree < CSV_NBATCH - 1))
+		pthread_cond_wait(&r->cv, &r->mu);
 	if (r->stop && r->status == 0)
 		r->status = 1;
 	pthread_mutex_unlock(&r->mu);
@@ -389,6 +415,18 @@ prep_record(struct csvr *r, struct batch *b, struct brow *w)
 	size_t	 k;
 
 	w->prepped = 0;
+	w->prep.lh_ok = 0;
+	w->prep.known = 0;
+	if (r->line != NULL && r->line->known) {
+		w->prepped = 1;		/* nothing to parse: a known line */
+		w->prep = *r->line;
+		return;
+	}
+	if (r->line != NULL) {
+		w->prep.lh_ok = 1;
+		w->prep.lh[0] = r->line->lh[0];
+		w->prep.lh[1] = r->line->lh[1];
+	}
 	if (r->prep == NULL)
 		return;
 	for (k = 0; k < w->nf; k++)
@@ -435,7 +473,9 @@ csvr_record(int c, void *arg)
 	r->nf = 0;
 	r->wide = 0;
 	r->ascii = 0;
-	if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
+	if (w->row == 1 && r->known != NULL)
+		header_ready(r);
+	else if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
 		batch_ready(r, 0);
 }
 
@@ -808,6 +848,50 @@ fast_line(struct csvr *r, const unsigned char *p, size_t n)
 }
 
 /*
+ * Known lines: the whole lines at p (at most KNOWN_GROUP, each ending in
+ * an LF within MAX_FIELD_LEN bytes), hashed and looked up together so
+ * that their memory is fetched side by side. A known one is a row of no
+ * fields; the others are parsed here, with their hashes, while they are
+ * plain; the first that is not, and what follows it, is left to the
+ * caller. Returns the bytes taken.
+ */
+static size_t
+known_group(struct csvr *r, const char *p, size_t n)
+{
+	const char	*line[KNOWN_GROUP], *nl;
+	size_t		 len[KNOWN_GROUP], k, i, at = 0, got;
+	struct rowprep	 pr[KNOWN_GROUP];
+
+	for (k = 0; k < KNOWN_GROUP && at < n; k++) {
+		nl = memchr(p + at, '\n', n - at < MAX_FIELD_LEN ? n - at :
+		    MAX_FIELD_LEN);
+		if (nl == NULL)
+			break;
+		line[k] = p + at;
+		len[k] = (size_t)(nl - line[k]);
+		at += len[k] + 1;
+	}
+	if (k == 0 || !r->known(r->arg, k, line, len, pr))
+		return 0;
+	for (i = 0, at = 0; i < k && r->status == 0; i++, at += got) {
+		r->line = &pr[i];
+		if (pr[i].known) {
+			r->nf = 0;
+			r->ascii = 1;
+			csvr_record('\n', r);
+			got = len[i] + 1;
+		} else if ((got = fast_line(r, (const unsigned char *)line[i],
+		    len[i] + 1)) == 0)
+			got = plain_line(r, (const unsigned char *)line[i],
+			    len[i] + 1);
+		r->line = NULL;
+		if (got != len[i] + 1)
+			break;	/* libcsv's, from this line on */
+	}
+	return at;
+}
+
+/*
  * Text after the header's delimiter is known: plain lines here, the rest
  * through libcsv, one line at a time while it is inside a row.
  */
@@ -821,6 +905,12 @@ csvr_feed(struct csvr *r, const char *p, size_t n)
 		if (!load_csv_plain_lines) {
 			csvr_parse(r, p, n);
 			return;
+		}
+		if (r->cp.pstate == 0 && r->known != NULL && r->nrec > 0 &&
+		    (len = known_group(r, p, n)) > 0) {
+			p += len;
+			n -= len;
+			continue;
 		}
 		if (r->cp.pstate == 0 &&
 		    ((len = fast_line(r, (const unsigned char *)p, n)) > 0 ||
@@ -1201,13 +1291,14 @@ csvr_open(struct csvr *r, const char *path, off_t *size)
 
 /* A reader for one file; free with csvr_free(). */
 static struct csvr *
-csvr_new(rawrow_fn fn, rowprep_fn prep, void *arg)
+csvr_new(rawrow_fn fn, rowprep_fn prep, rowknown_fn known, void *arg)
 {
 	struct csvr	*r;
 
 	r = xcalloc(1, sizeof(*r));
 	r->fn = fn;
 	r->prep = prep;
+	r->known = known;
 	r->arg = arg;
 	r->cd = (iconv_t)-1;
 	r->cur = &r->b[0];
@@ -1247,13 +1338,14 @@ csvr_free(struct csvr *r)
 int
 load_csv(const char *path, rawrow_fn fn, void *arg, char *err, size_t errlen)
 {
-	return load_csv_prep(path, fn, NULL, arg, err, errlen);
+	return load_csv_prep(path, fn, NULL, NULL, arg, err, errlen);
 }
 
-/* The same, with prep called for every record on the reading thread. */
+/* The same, with prep called for every record on the reading thread, and
+ * known for whole lines (both may be NULL). */
 int
-load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep, void *arg,
-    char *err, size_t errlen)
+load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
+    rowknown_fn known, void *arg, char *err, size_t errlen)
 {
 	struct csvr	*r;
 	off_t		 size = 0;
@@ -1261,7 +1353,7 @@ load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep, void *arg,
 
 	if (errlen > 0)
 		err[0] = '\0';
-	r = csvr_new(fn, prep, arg);
+	r = csvr_new(fn, prep, known, arg);
 	if ((fd = csvr_open(r, path, &size)) != -1) {
 		if (size >= CSV_THREAD_MIN && csvr_spawn(r, fd) == 0)
 			r->status = csvr_consume(r) ? 1 : r->status;

@@ -33,6 +33,7 @@
 #include <time.h>
 
 struct store;
+struct known;
 struct job;
 struct oldahead;
 struct snapjob;
@@ -102,6 +103,8 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 uint64_t hash64(const void *, size_t, uint64_t seed);
+/* Two 64-bit hashes of one text, made independently in one pass. */
+void	 hash128(const void *, size_t, uint64_t seed, uint64_t out[2]);
 uint64_t hash_seed(void);	/* random per process, for untrusted text */
 int	 write_full(int fd, const void *, size_t);	/* 0, or -1 (errno) */
 
@@ -329,6 +332,11 @@ struct rawrow {
 		uint64_t	 kh;	/* strmap_keyhash() of a one-field key */
 		int		 kh_ok;	/* kh is made */
 		unsigned	 kcol;	/* and that key's column */
+		int		 lh_ok;	/* the row is one whole line, hashed: */
+		uint64_t	 lh[2];	/* hash128() of it (load.c's seed) */
+		uint32_t	 known;	/* a known line: its entry + 1, */
+		uint32_t	 kteam;	/* and struct lineinfo's team, flags */
+		uint32_t	 kflags;
 	}			 prep;
 	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
 		const char	*base;	/* field i at base + off[i] */
@@ -338,7 +346,9 @@ struct rawrow {
 		const char	*key;	/* or, prepped with kh_ok: the key, */
 		size_t		 keylen; /* trimmed, and its hash */
 		uint64_t	 kh;
+		uint32_t	 known;	/* or a known line's entry + 1 */
 	}			 peek[2];
+	int			 delim;	/* CSV: the delimiter, else 0 */
 };
 /* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
 typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
@@ -351,6 +361,16 @@ typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
  */
 typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
 	    struct rowprep *out);
+/*
+ * Known lines (CSV only), on the reading thread: at the start of a
+ * record, for up to KNOWN_GROUP whole lines (each without its LF), hash
+ * each (lh_ok, lh) and look it up; a known line is handed to fn as a row
+ * of no fields with prepped and prep.known set, the others are parsed
+ * as usual with their hashes. 0 when the caller wants no hashes (yet).
+ */
+#define KNOWN_GROUP	16
+typedef int (*rowknown_fn)(void *arg, size_t n, const char *const *line,
+	    const size_t *len, struct rowprep *out);
 
 /*
  * The formats: read path and call fn for every row, the header first.
@@ -361,7 +381,7 @@ typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
 int	 load_csv(const char *path, rawrow_fn fn, void *arg, char *err,
 	    size_t errlen);
 int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
-	    void *arg, char *err, size_t errlen);
+	    rowknown_fn known, void *arg, char *err, size_t errlen);
 /* 0: every byte through libcsv (tests and the fuzzer compare the two). */
 extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
@@ -393,8 +413,10 @@ struct record {
 	size_t		 peek_len[2];	/* hints only (untrimmed, may be wrong) */
 	uint64_t	 peek_kh[2];	/* their strmap_keyhash(), if peek_hashed */
 	int		 peek_hashed[2];
+	uint32_t	 peek_known[2];	/* or known lines' entries + 1 */
 	int		 prepped;	/* prep holds v's fingerprint and */
-	struct rowprep	 prep;		/* email hash (load.c, prep_row) */
+	struct rowprep	 prep;		/* email hash (load.c, prep_row); */
+	/* prep.known: a known line, with no key nor values (v, len NULL) */
 };
 #define REC_UTF8	0x01	/* invalid UTF-8 in a value */
 #define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
@@ -406,6 +428,7 @@ struct loadstat {
 	enum fmt	 format;	/* what the content was */
 	size_t		 rows;		/* data rows read (blank ones not counted) */
 	size_t		 columns;	/* header columns */
+	size_t		 known;		/* rows that were known lines */
 };
 
 /*
@@ -414,8 +437,8 @@ struct loadstat {
  * naming the file and the cause in err: the run is Data Load Failed.
  */
 int	 load_file(const char *path, const char *name, const struct sync *,
-	    struct schema *, struct loadstat *, record_fn fn, void *arg,
-	    char *err, size_t errlen);
+	    struct schema *, struct loadstat *, struct known *,
+	    record_fn fn, void *arg, char *err, size_t errlen);
 void	 schema_free(struct schema *);
 enum fmt load_sniff(const char *path);	/* FMT_XLSX for a ZIP, else FMT_CSV */
 
@@ -813,6 +836,52 @@ struct ent {
 #define E_GONE		0x8000	/* removed from the directory by this run */
 #define E_DEACT		0x10000	/* deactivated by this run */
 #define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
+#define E_LINE		0x40000	/* its row, one whole clean line, hashed */
+#define E_LINEMAIL	0x80000	/* and that row has an email */
+
+/*
+ * Known lines: the key snapshot's companion file (snapshot.c) keeps, for
+ * each stored user whose stored fields are exactly what one CSV line of
+ * an export gave, two hashes of that line (seeded per directory and by
+ * the load's context: the header's mapping and the sync's row rules),
+ * the email's hash and the team. A line of the next export equal to it
+ * is that user, unchanged: no parsing, validation nor key lookup.
+ */
+struct lineinfo {
+	uint64_t	 h1;		/* the line's hashes */
+	uint64_t	 h2;
+	uint64_t	 eh;		/* email_hash() of the email */
+	uint32_t	 team;		/* index in the file's teams, or UINT32_MAX */
+	uint32_t	 flags;		/* LI_* */
+};
+#define LI_LINE		0x1	/* the entry has a known line */
+#define LI_EMAIL	0x2	/* its email is not empty */
+#define LI_KEYED	0x4	/* its key counts as one (load.c's keyed) */
+#define KN_ID		((1ULL << 25) - 1)	/* slot bits of the entry */
+
+struct known {
+	uint64_t	 lseed;		/* lines are hashed with lseed ^ ctx */
+	uint64_t	 eseed;		/* email_hash()'s seed */
+	uint64_t	 ctx;		/* the context of the file's lines */
+	uint64_t	 now;		/* this load's (load.c), 0 before */
+	size_t		 n;		/* entries; 0: no lines known */
+	const struct lineinfo *li;	/* per entry */
+	uint64_t	*slot;		/* h1 & ~KN_ID | entry + 1; 0: empty */
+	size_t		 mask;
+	const char	**tname;	/* the file's teams */
+	size_t		*tlen;
+	uint32_t	*tmap;		/* each one's team in the job, or NONE */
+	size_t		 nteam;
+	char		*file;		/* the file as read */
+	pthread_t	 th;		/* reading it (snapshot.c) */
+	int		 reading;
+	int		 ok;
+};
+/* What the next file keeps of an entry with E_LINE (known_keep()). */
+struct lineout {
+	uint64_t	 lh[2];		/* its line's hashes */
+	uint64_t	 eh;		/* its email's hash */
+};
 
 /* What the cross-row checks need of each export row, in row order. */
 struct xrow {
@@ -821,6 +890,7 @@ struct xrow {
 	const char	*email;		/* lower-cased (xa), NULL, or: */
 	const char	*mgrkey;	/* manager_id (xa), or NULL */
 	uint64_t	 eh;		/* email_hash() of email */
+	uint64_t	 lh[2];		/* the line's hashes, if ent has E_LINE */
 };
 /* The email of a row equal to its stored user: the directory's, not
  * copied (a million rows, 28 MB); validate.c reads the few it compares. */
@@ -864,6 +934,8 @@ struct job {
 	struct snapjob	*saving;	/* the key snapshot being written */
 	char		**oldjson;	/* per entry: its stored row read ahead, or NULL */
 	char		*snap;		/* the key snapshot the keys point into */
+	struct known	 kn;		/* its known lines (snapshot.c) */
+	struct lineout	*lines;		/* per entry, for the next ones */
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
 	int		 scanned;	/* the keys came from the users table */
@@ -901,6 +973,12 @@ struct job {
  */
 int	 snap_load(struct job *);
 void	 snap_save(struct job *, int after_write);
+/* The known lines of the snapshot snap_load() read, if any, and seeds
+ * either way; known_free() once the load is over. */
+void	 known_load(struct job *);
+void	 known_free(struct known *);
+/* Keep what the next file needs of the rows (j->order) in j->lines. */
+void	 known_keep(struct job *);
 /* The same on a second thread: start, go on, then wait for it. */
 struct snapjob *snap_save_start(struct job *, int after_write);
 void	 snap_save_end(struct snapjob *);
@@ -917,6 +995,7 @@ uint64_t rec_hash(const struct job *, const char *const *v,
 	    const size_t *len);
 /* The hash that groups equal emails (validate.c), seeded per process. */
 uint64_t email_hash(const char *, size_t);
+void	 email_hash_seed(uint64_t);	/* before any email_hash() */
 /* rec_hash()'s parts, for the loader: the seeds of a schema's slots, and
  * the fingerprint of values in slot order. */
 void	 slot_seeds(const struct schema *, uint64_t *seed);

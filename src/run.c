@@ -155,18 +155,20 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	log_info("directory: %lld active users, %zu known (%s) in %lld ms",
 	    j->active_before, j->ne, j->scanned ? "users table" : "key snapshot",
 	    (long long)(now_ms() - t0));
-	if (load_file(l->local, l->name, j->sy, &j->sc, &j->ls,
+	if (load_file(l->local, l->name, j->sy, &j->sc, &j->ls, &j->kn,
 	    diff_on_record, j, err, sizeof(err)) == -1) {
+		known_free(&j->kn);
 		log_msg(LOG_ERR, "data load failed: %s", err);
 		j->run->error = xstrdup(err);
 		j->run->rows = (long long)j->ls.rows;
 		j->nit = 0;
 		return RS_LOADFAIL;
 	}
+	known_free(&j->kn);
 	j->run->rows = (long long)j->ls.rows;
-	log_info("loaded %zu rows of %zu columns as %s in %lld ms",
-	    j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ? "XLSX" :
-	    "CSV", (long long)(now_ms() - t0));
+	log_info("loaded %zu rows of %zu columns as %s (%zu known lines) in "
+	    "%lld ms", j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ?
+	    "XLSX" : "CSV", j->ls.known, (long long)(now_ms() - t0));
 	fault("run.loaded");
 	diff_read_ahead(j);	/* beside the cross-row checks */
 	validate_cross(j);

@@ -21,19 +21,39 @@
  * mgr[i] is the entry whose key is user i's stored manager, DIRMGR_NONE
  * when that is empty, DIRMGR_UNKNOWN when no user has that key or this
  * run did not know it: an unchanged row then needs no manager lookup.
+ *
+ * Beside it, directory.lines holds the known lines (struct known) of the
+ * same version and nonce, for the same n users:
+ *   header   magic, version, nonce, n, lseed, eseed, ctx, teams, team
+ *            bytes, the key snapshot's checksum (entry i there is entry
+ *            i here), checksum of the body
+ *   body     struct lineinfo li[n], uint32 teamoff[teams + 1], team
+ *            names (each NUL-terminated)
+ * A user has a line when the run that wrote the file read its row from
+ * one whole CSV line, found nothing wrong with it, and stores exactly
+ * what it says: active, every field as given, its manager known.
+ *
+ * Each file is written in one pass over the users, its sections side by
+ * side through small buffers (no second copy of a million users in
+ * memory), so the checksum is per section (body_sum()).
  */
+#include <sys/random.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rostersync.h"
 
-#define SNAP_MAGIC	"RSKEYS2\n"
+#define SNAP_MAGIC	"RSKEYS3\n"
 #define SNAP_NAME	"directory.keys"
+#define LINES_MAGIC	"RSLINES1"
+#define LINES_NAME	"directory.lines"
+#define CHUNK		(256 * 1024)	/* checksum block and write buffer */
 
 struct snaphdr {
 	char		 magic[8];
@@ -44,16 +64,68 @@ struct snaphdr {
 	uint64_t	 sum;
 };
 
+struct linehdr {
+	char		 magic[8];
+	uint64_t	 version;
+	uint64_t	 nonce;
+	uint64_t	 n;
+	uint64_t	 lseed;
+	uint64_t	 eseed;
+	uint64_t	 ctx;
+	uint64_t	 nteam;
+	uint64_t	 teambytes;
+	uint64_t	 keysum;	/* the key snapshot's sum: its users */
+	uint64_t	 sum;
+};
+
 static char *
-snap_path(const struct job *j)
+snap_path(const struct job *j, const char *name)
 {
-	return spool_path(j->cfg, "cache", j->sy->name, SNAP_NAME);
+	return spool_path(j->cfg, "cache", j->sy->name, name);
+}
+
+/*
+ * A body is written in sections, side by side (one pass over the users),
+ * so its checksum is per section: hash64() chained over the section's
+ * CHUNK-byte blocks, then the sections' sums hashed together.
+ */
+#define MAXSECT		5
+
+static uint64_t
+body_sum(const char *p, const size_t *size, size_t nsect, uint64_t seed)
+{
+	uint64_t	 sum[MAXSECT];
+	size_t		 i, k, len;
+
+	for (i = 0; i < nsect; i++) {
+		sum[i] = seed + i;
+		for (len = size[i]; len > 0; p += k, len -= k) {
+			k = len < CHUNK ? len : CHUNK;
+			sum[i] = hash64(p, k, sum[i]);
+		}
+	}
+	return hash64(sum, nsect * sizeof(sum[0]), seed);
+}
+
+/* The key snapshot's sections, their sizes: 5 of them. */
+static void
+keys_sections(uint64_t n, uint64_t keybytes, size_t *size)
+{
+	size[0] = (size_t)n * 8;		/* hash */
+	size[1] = (size_t)n * 4;		/* mgr */
+	size[2] = ((size_t)n + 1) * 4;		/* keyoff */
+	size[3] = (size_t)n;			/* active */
+	size[4] = (size_t)keybytes;		/* keys */
 }
 
 static size_t
-body_size(uint64_t n, uint64_t keybytes)
+total(const size_t *size, size_t nsect)
 {
-	return (size_t)(n * 8 + n * 4 + (n + 1) * 4 + n + keybytes);
+	size_t	 i, t = 0;
+
+	for (i = 0; i < nsect; i++)
+		t += size[i];
+	return t;
 }
 
 /* The whole file, or NULL (absent, unreadable, or of a wrong size). */
@@ -138,7 +210,7 @@ keyfill_main(void *arg)
  */
 static int
 snap_fill(struct job *j, const struct snaphdr *h, const char *body,
-    size_t len)
+    const size_t *size)
 {
 	const uint64_t	*hash = (const uint64_t *)body;
 	const uint32_t	*mgr = (const uint32_t *)(hash + h->n);
@@ -152,7 +224,7 @@ snap_fill(struct job *j, const struct snaphdr *h, const char *body,
 
 	ent_reserve(j, (size_t)h->n);
 	threaded = thread_start(&th, keyfill_main, &kf) == 0;
-	ok = hash64(body, len, h->version ^ h->nonce) == h->sum;
+	ok = body_sum(body, size, 5, h->version ^ h->nonce) == h->sum;
 	for (i = 0; ok && i < h->n; i++) {
 		struct ent *e = &j->e[i];
 
@@ -174,6 +246,167 @@ snap_fill(struct job *j, const struct snaphdr *h, const char *body,
 	return 0;
 }
 
+/* ------------------------------------------------ known lines, read */
+
+static uint64_t
+random64(void)
+{
+	uint64_t	 v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = hash_seed() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)now_ms();
+	return v | 1;
+}
+
+/* The lines file's sections, their sizes: 3 of them. */
+static void
+lines_sections(const struct linehdr *h, size_t *size)
+{
+	size[0] = (size_t)h->n * sizeof(struct lineinfo);
+	size[1] = ((size_t)h->nteam + 1) * 4;	/* teamoff */
+	size[2] = (size_t)h->teambytes;		/* names */
+}
+
+/* Does the file's body hold together? */
+static int
+lines_ok(const struct linehdr *h, const char *body, size_t len)
+{
+	const struct lineinfo	*li = (const struct lineinfo *)body;
+	const uint32_t		*toff = (const uint32_t *)(li + h->n);
+	const char		*names = (const char *)(toff + h->nteam + 1);
+	size_t			 size[3];
+	uint64_t		 i;
+
+	lines_sections(h, size);
+	if (len != total(size, 3) || body_sum(body, size, 3, h->version ^
+	    h->nonce) != h->sum || toff[0] != 0 ||
+	    toff[h->nteam] != h->teambytes)
+		return 0;
+	for (i = 0; i < h->nteam; i++)
+		if (toff[i + 1] <= toff[i] || names[toff[i + 1] - 1] != '\0')
+			return 0;
+	for (i = 0; i < h->n; i++)
+		if (li[i].team != UINT32_MAX && li[i].team >= h->nteam)
+			return 0;
+	return 1;
+}
+
+/* The table from a line's first hash to its entry (struct known). */
+static void
+known_table(struct known *kn)
+{
+	size_t	 i, s, lines = 0, cap = 1024;
+
+	for (i = 0; i < kn->n; i++)
+		lines += (kn->li[i].flags & LI_LINE) != 0;
+	while (cap * 5 < lines * 8)
+		cap *= 2;
+	kn->slot = big_calloc(cap, sizeof(*kn->slot));
+	kn->mask = cap - 1;
+	for (i = 0; i < kn->n; i++) {
+		if (i + 8 < kn->n)
+			__builtin_prefetch(&kn->slot[kn->li[i + 8].h1 &
+			    kn->mask], 1);
+		if (!(kn->li[i].flags & LI_LINE))
+			continue;
+		for (s = kn->li[i].h1 & kn->mask; kn->slot[s] != 0;
+		    s = (s + 1) & kn->mask)
+			;
+		kn->slot[s] = (kn->li[i].h1 & ~KN_ID) | (i + 1);
+	}
+}
+
+/* The file read whole and checked against the key snapshot's header;
+ * 0, or -1 when it is absent or not this snapshot's. */
+static int
+lines_read(struct known *kn, const char *path, const struct snaphdr *sh)
+{
+	struct linehdr	 h;
+	const uint32_t	*toff;
+	const char	*names;
+	char		*p;
+	size_t		 len, i;
+
+	if ((p = read_all(path, &len)) == NULL)
+		return -1;
+	memcpy(&h, p, sizeof(h) <= len ? sizeof(h) : len);
+	if (len < sizeof(h) || memcmp(h.magic, LINES_MAGIC, 8) != 0 ||
+	    h.version != sh->version || h.nonce != sh->nonce ||
+	    h.n != sh->n || h.keysum != sh->sum || h.nteam > MAX_ROWS ||
+	    h.teambytes > len || h.n * sizeof(struct lineinfo) > len ||
+	    !lines_ok(&h, p + sizeof(h), len - sizeof(h))) {
+		free(p);
+		return -1;
+	}
+	kn->file = p;
+	kn->lseed = h.lseed;
+	kn->eseed = h.eseed;
+	kn->ctx = h.ctx;
+	kn->n = (size_t)h.n;
+	kn->li = (const struct lineinfo *)(p + sizeof(h));
+	toff = (const uint32_t *)(kn->li + h.n);
+	names = (const char *)(toff + h.nteam + 1);
+	kn->nteam = (size_t)h.nteam;
+	kn->tname = xcalloc(kn->nteam + 1, sizeof(*kn->tname));
+	kn->tlen = xcalloc(kn->nteam + 1, sizeof(*kn->tlen));
+	kn->tmap = xcalloc(kn->nteam + 1, sizeof(*kn->tmap));
+	for (i = 0; i < kn->nteam; i++) {
+		kn->tname[i] = names + toff[i];
+		kn->tlen[i] = toff[i + 1] - toff[i] - 1;
+		kn->tmap[i] = ENT_NONE;
+	}
+	known_table(kn);
+	return 0;
+}
+
+/* The lines file, read on a thread of its own while the keys are. */
+struct linejob {
+	struct known	*kn;
+	char		*path;
+	struct snaphdr	 h;
+};
+
+static void *
+lines_main(void *arg)
+{
+	struct linejob	*lj = arg;
+
+	lj->kn->ok = lines_read(lj->kn, lj->path, &lj->h) == 0;
+	free(lj->path);
+	free(lj);
+	return NULL;
+}
+
+static void
+lines_start(struct job *j, const struct snaphdr *h)
+{
+	struct linejob	*lj;
+	char		*path;
+
+	known_free(&j->kn);
+	if ((path = snap_path(j, LINES_NAME)) == NULL)
+		return;
+	lj = xcalloc(1, sizeof(*lj));
+	lj->kn = &j->kn;
+	lj->path = path;
+	lj->h = *h;
+	if (thread_start(&j->kn.th, lines_main, lj) == 0)
+		j->kn.reading = 1;
+	else
+		lines_main(lj);
+}
+
+/* Wait for it; the lines go with the keys (used: the keys are good). */
+static void
+lines_end(struct job *j, int used)
+{
+	if (j->kn.reading)
+		pthread_join(j->kn.th, NULL);
+	j->kn.reading = 0;
+	if (!used || !j->kn.ok)
+		known_free(&j->kn);
+}
+
 int
 snap_load(struct job *j)
 {
@@ -181,33 +414,41 @@ snap_load(struct job *j)
 	char		*path, *p;
 	uint64_t	 nonce;
 	long long	 version;
-	size_t		 len;
+	size_t		 len, size[5];
 
 	if (j->ne != 0)		/* entry i must be snapshot user i */
 		return -1;
 	version = store_sync_state(j->st, j->sy->name, &nonce);
-	if ((path = snap_path(j)) == NULL)
+	if ((path = snap_path(j, SNAP_NAME)) == NULL)
 		return -1;
 	p = read_all(path, &len);
 	free(path);
 	if (p == NULL)
 		return -1;
 	memcpy(&h, p, sizeof(h));
+	keys_sections(h.n, h.keybytes, size);
 	if (memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
 	    h.version != (uint64_t)version || h.nonce != nonce ||
 	    h.n > MAX_ROWS || h.keybytes > len ||
-	    len != sizeof(h) + body_size(h.n, h.keybytes) ||
-	    !body_ok(&h, p + sizeof(h)) ||
-	    snap_fill(j, &h, p + sizeof(h), len - sizeof(h)) == -1) {
+	    len != sizeof(h) + total(size, 5) ||
+	    !body_ok(&h, p + sizeof(h))) {
 		free(p);
 		return -1;
 	}
+	lines_start(j, &h);	/* beside the keys */
+	if (snap_fill(j, &h, p + sizeof(h), size) == -1) {
+		lines_end(j, 0);
+		free(p);
+		return -1;
+	}
+	lines_end(j, 1);
 	j->snap = p;
 	j->dirmgr = (const uint32_t *)(p + sizeof(h) + h.n * 8);
 					/* entry i is snapshot user i */
 	j->ndirmgr = (size_t)h.n;
 	return 0;
 }
+
 
 /* After the run: is ent i in the directory, and how? */
 static int
@@ -246,130 +487,337 @@ stored_mgr(struct job *j, const struct ent *e, int after)
 	return i < j->ndirmgr ? j->dirmgr[i] : DIRMGR_UNKNOWN;
 }
 
-static char *
-snap_build(struct job *j, int after, struct snaphdr *h, size_t *len)
-{
-	uint64_t	*hash;
-	uint32_t	*off, *mgr, *pos, t;
-	uint8_t		*act;
-	char		*body, *keys;
-	size_t		 i, n = 0, kb = 0, k;
-	uint64_t	 hv;
-	int		 a;
-
-	pos = xmalloc((j->ne + 1) * sizeof(*pos));
-	for (i = 0; i < j->ne; i++) {
-		pos[i] = DIRMGR_NONE;
-		if (stored(&j->e[i], after, &hv, &a)) {
-			pos[i] = (uint32_t)n++;
-			kb += j->e[i].keylen + 1;
-		}
-	}
-	if (kb > UINT32_MAX) {
-		free(pos);
-		return NULL;
-	}
-	*len = body_size(n, kb);
-	body = xmalloc(*len);
-	hash = (uint64_t *)body;
-	mgr = (uint32_t *)(hash + n);
-	off = mgr + n;
-	act = (uint8_t *)(off + n + 1);
-	keys = (char *)(act + n);
-	for (i = 0, k = 0, off[0] = 0; i < j->ne; i++) {
-		const struct ent *e = &j->e[i];
-
-		if (!stored(e, after, &hv, &a))
-			continue;
-		hash[k] = hv;
-		act[k] = (uint8_t)a;
-		t = stored_mgr(j, e, after);
-		/* A manager no longer stored: only a lookup can tell. */
-		mgr[k] = t < DIRMGR_UNKNOWN ? (pos[t] != DIRMGR_NONE ? pos[t] :
-		    DIRMGR_UNKNOWN) : t;
-		memcpy(keys + off[k], e->key, e->keylen + 1);
-		off[k + 1] = off[k] + e->keylen + 1;
-		k++;
-	}
-	free(pos);
-	memcpy(h->magic, SNAP_MAGIC, 8);
-	h->n = n;
-	h->keybytes = kb;
-	return body;
-}
-
 /* One snapshot being written, on a thread of its own. */
 struct snapjob {
 	pthread_t	 th;
 	int		 threaded;	/* th is to be joined */
 	struct job	*j;
 	int		 after;
-	struct snaphdr	 h;
-	char		*path;
-	int		 ok;
-	int		 err;		/* errno of a failure */
+	uint64_t	 version;
+	uint64_t	 nonce;
+	uint32_t	*pos;		/* per entry: its place in the file */
+	size_t		 n;		/* users in the file */
+	size_t		 kb;		/* their key bytes */
+	uint64_t	 keysum;	/* the key snapshot's checksum */
+	const char	*failed;	/* the file that could not be written */
+	int		 err;		/* and errno */
 };
 
-/*
- * Over the snapshot already there, in place: this run read it, so its
- * pages are in the page cache, and overwriting them costs a tenth of
- * writing new ones (26 MB: 4 ms, against 50 in a run). It is a cache: a
- * crash in the middle leaves a torn file, which the checksum refuses.
- * 1 when written; 0 when there is none, or not a regular file, or the
- * write failed (snap_main() then renames a new one in).
- */
+/* Where each entry goes in the file (DIRMGR_NONE: it does not); 0, or
+ * -1 when the keys do not fit the offsets. */
 static int
-snap_overwrite(struct snapjob *s, const char *body, size_t len)
+snap_positions(struct snapjob *s)
+{
+	struct job	*j = s->j;
+	uint64_t	 hv;
+	size_t		 i;
+	int		 a;
+
+	s->pos = xmalloc((j->ne + 1) * sizeof(*s->pos));
+	for (i = 0; i < j->ne; i++) {
+		s->pos[i] = DIRMGR_NONE;
+		if (stored(&j->e[i], s->after, &hv, &a)) {
+			s->pos[i] = (uint32_t)s->n++;
+			s->kb += j->e[i].keylen + 1;
+		}
+	}
+	return s->kb > UINT32_MAX ? -1 : 0;
+}
+
+/* e's stored manager as a place in the file, or DIRMGR_*. */
+static uint32_t
+mgr_pos(struct snapjob *s, const struct ent *e)
+{
+	uint32_t	 t = stored_mgr(s->j, e, s->after);
+
+	/* A manager no longer stored: only a lookup can tell. */
+	if (t < DIRMGR_UNKNOWN)
+		return s->pos[t] != DIRMGR_NONE ? s->pos[t] : DIRMGR_UNKNOWN;
+	return t;
+}
+
+
+/* ------------------------------------------------- writing, streamed */
+
+/*
+ * One cache file being written: over the one there, in place (this run
+ * read it, so its pages are in the page cache, and overwriting them
+ * costs a tenth of writing new ones: 26 MB, 4 ms against 50 in a run),
+ * or, where there is none or it is not a regular file, as a new file
+ * renamed in. Its sections are filled side by side, each through a
+ * buffer of its own; the header with the checksum goes last.
+ */
+struct cw {
+	int		 fd;
+	const char	*path;
+	char		*tmp;		/* the new file, or NULL: in place */
+	size_t		 hlen;
+	off_t		 end;
+	int		 ok;
+	int		 err;
+	uint64_t	 seed;
+	size_t		 nsect;
+	struct sect {
+		char		*buf;
+		size_t		 fill;
+		off_t		 off;	/* where buf goes */
+		uint64_t	 sum;
+	}		 s[MAXSECT];
+};
+
+static void
+cw_open(struct cw *w, const char *path, size_t hlen, const size_t *size,
+    size_t nsect, uint64_t seed)
 {
 	struct stat	 sb;
-	int		 fd, ok;
+	size_t		 i;
 
-	fd = open(s->path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1)
-		return 0;
-	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    write_full(fd, &s->h, sizeof(s->h)) == 0 &&
-	    write_full(fd, body, len) == 0 &&
-	    ftruncate(fd, (off_t)(sizeof(s->h) + len)) == 0;
-	return close(fd) == 0 && ok;
+	memset(w, 0, sizeof(*w));
+	w->path = path;
+	w->hlen = hlen;
+	w->end = (off_t)hlen;
+	w->seed = seed;
+	w->nsect = nsect;
+	for (i = 0; i < nsect; i++) {
+		w->s[i].buf = xmalloc(CHUNK);
+		w->s[i].off = w->end;
+		w->s[i].sum = seed + i;
+		w->end += (off_t)size[i];
+	}
+	w->fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (w->fd != -1 && (fstat(w->fd, &sb) == -1 || !S_ISREG(sb.st_mode))) {
+		close(w->fd);
+		w->fd = -1;
+	}
+	if (w->fd == -1) {
+		xasprintf(&w->tmp, "%s.tmp", path);
+		w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0640);
+	}
+	w->ok = w->fd != -1;
+	w->err = errno;
+}
+
+static void
+cw_flush(struct cw *w, struct sect *s)
+{
+	size_t	 at = 0;
+	ssize_t	 k;
+
+	if (s->fill == 0)
+		return;
+	s->sum = hash64(s->buf, s->fill, s->sum);
+	while (w->ok && at < s->fill) {
+		k = pwrite(w->fd, s->buf + at, s->fill - at, s->off + (off_t)at);
+		if (k > 0)
+			at += (size_t)k;
+		else if (k == 0 || errno != EINTR) {
+			w->ok = 0;
+			w->err = k == 0 ? EIO : errno;
+		}
+	}
+	s->off += (off_t)s->fill;
+	s->fill = 0;
+}
+
+/* n bytes at p onto section i. */
+static void
+cw_put(struct cw *w, size_t i, const void *p, size_t n)
+{
+	struct sect	*s = &w->s[i];
+	const char	*c = p;
+	size_t		 k;
+
+	while (n > 0) {
+		k = CHUNK - s->fill < n ? CHUNK - s->fill : n;
+		memcpy(s->buf + s->fill, c, k);
+		s->fill += k;
+		c += k;
+		n -= k;
+		if (s->fill == CHUNK)
+			cw_flush(w, s);
+	}
+}
+
+/* The rest of the sections; the body's checksum (body_sum()). */
+static uint64_t
+cw_sum(struct cw *w)
+{
+	uint64_t	 sum[MAXSECT];
+	size_t		 i;
+
+	for (i = 0; i < w->nsect; i++) {
+		cw_flush(w, &w->s[i]);
+		sum[i] = w->s[i].sum;
+		free(w->s[i].buf);
+		w->s[i].buf = NULL;
+	}
+	return hash64(sum, w->nsect * sizeof(sum[0]), w->seed);
+}
+
+/* The header, then the file in place; 0, or -1 with errno. */
+static int
+cw_close(struct cw *w, const void *hdr)
+{
+	if (w->ok && (pwrite(w->fd, hdr, w->hlen, 0) != (ssize_t)w->hlen ||
+	    ftruncate(w->fd, w->end) == -1)) {
+		w->ok = 0;
+		w->err = errno ? errno : EIO;
+	}
+	if (w->fd != -1 && close(w->fd) == -1 && w->ok) {
+		w->ok = 0;
+		w->err = errno;
+	}
+	if (w->ok && w->tmp != NULL && rename(w->tmp, w->path) == -1) {
+		w->ok = 0;
+		w->err = errno;
+	}
+	if (!w->ok && w->tmp != NULL)
+		unlink(w->tmp);
+	free(w->tmp);
+	errno = w->err;
+	return w->ok ? 0 : -1;
+}
+
+/* The key snapshot, in one pass over the entries. */
+static int
+keys_write(struct snapjob *s, const char *path)
+{
+	struct job	*j = s->j;
+	struct snaphdr	 h;
+	struct cw	 w;
+	uint64_t	 hv;
+	uint32_t	 off = 0, m;
+	uint8_t		 act;
+	size_t		 i, size[5];
+	int		 a;
+
+	keys_sections(s->n, s->kb, size);
+	cw_open(&w, path, sizeof(h), size, 5, s->version ^ s->nonce);
+	cw_put(&w, 2, &off, sizeof(off));
+	for (i = 0; i < j->ne; i++) {
+		const struct ent *e = &j->e[i];
+
+		if (s->pos[i] == DIRMGR_NONE)
+			continue;
+		(void)stored(e, s->after, &hv, &a);
+		m = mgr_pos(s, e);
+		off += e->keylen + 1;
+		act = (uint8_t)a;
+		cw_put(&w, 0, &hv, sizeof(hv));
+		cw_put(&w, 1, &m, sizeof(m));
+		cw_put(&w, 2, &off, sizeof(off));
+		cw_put(&w, 3, &act, 1);
+		cw_put(&w, 4, e->key, e->keylen + 1);
+	}
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, SNAP_MAGIC, 8);
+	h.version = s->version;
+	h.nonce = s->nonce;
+	h.n = s->n;
+	h.keybytes = s->kb;
+	h.sum = s->keysum = cw_sum(&w);
+	return cw_close(&w, &h);
+}
+
+/* Entry i's line in the next file: is it stored as its line says? */
+static void
+line_of(struct snapjob *s, size_t i, struct lineinfo *li)
+{
+	struct job		*j = s->j;
+	const struct ent	*e = &j->e[i];
+	const struct lineout	*o;
+	uint64_t		 hv;
+	int			 a;
+
+	memset(li, 0, sizeof(*li));
+	li->team = UINT32_MAX;
+	if (j->lines == NULL || (e->flags & (E_LINE | E_DUP | E_SKIP |
+	    E_TERM | E_SEAT | E_MGR_CLEAR | E_MGR_KEEP)) != E_LINE ||
+	    !stored(e, s->after, &hv, &a) || !a || hv != e->new_hash ||
+	    mgr_pos(s, e) == DIRMGR_UNKNOWN)
+		return;
+	o = &j->lines[i];
+	li->h1 = o->lh[0];
+	li->h2 = o->lh[1];
+	li->flags = LI_LINE;
+	if (e->flags & E_LINEMAIL) {
+		li->flags |= LI_EMAIL;
+		li->eh = o->eh;
+	}
+	if (e->keylen > 0 && e->key[0] != '=')
+		li->flags |= LI_KEYED;
+	li->team = e->team;
+}
+
+/* The known lines beside it, for the same users in the same order. */
+static int
+lines_write(struct snapjob *s, const char *path)
+{
+	struct job	*j = s->j;
+	struct linehdr	 h;
+	struct lineinfo	 li;
+	struct cw	 w;
+	uint32_t	 u = 0;
+	size_t		 i, size[3];
+
+	memset(&h, 0, sizeof(h));
+	h.n = s->n;
+	h.nteam = j->nteam;
+	for (i = 0; i < j->nteam; i++)
+		h.teambytes += strlen(j->team[i]) + 1;
+	lines_sections(&h, size);
+	cw_open(&w, path, sizeof(h), size, 3, s->version ^ s->nonce);
+	for (i = 0; i < j->ne; i++)
+		if (s->pos[i] != DIRMGR_NONE) {
+			line_of(s, i, &li);
+			cw_put(&w, 0, &li, sizeof(li));
+		}
+	for (i = 0; i < j->nteam; i++) {
+		cw_put(&w, 1, &u, sizeof(u));
+		u += (uint32_t)strlen(j->team[i]) + 1;
+		cw_put(&w, 2, j->team[i], strlen(j->team[i]) + 1);
+	}
+	cw_put(&w, 1, &u, sizeof(u));
+	memcpy(h.magic, LINES_MAGIC, 8);
+	h.version = s->version;
+	h.nonce = s->nonce;
+	h.lseed = j->kn.lseed;
+	h.eseed = j->kn.eseed;
+	h.ctx = j->kn.now;
+	h.keysum = s->keysum;
+	h.sum = cw_sum(&w);
+	return cw_close(&w, &h);
 }
 
 static void *
 snap_main(void *arg)
 {
 	struct snapjob	*s = arg;
-	char		*tmp, *body;
-	size_t		 len;
-	int		 fd;
+	char		*path;
 
-	if ((body = snap_build(s->j, s->after, &s->h, &len)) == NULL) {
+	if (snap_positions(s) == -1) {
+		s->failed = SNAP_NAME;
 		s->err = EOVERFLOW;
 		return NULL;
 	}
-	s->h.sum = hash64(body, len, s->h.version ^ s->h.nonce);
-	if (snap_overwrite(s, body, len)) {
-		s->ok = 1;
-		free(body);
+	if ((path = snap_path(s->j, SNAP_NAME)) == NULL ||
+	    keys_write(s, path) == -1) {
+		s->failed = SNAP_NAME;
+		s->err = errno;
+		free(path);
 		return NULL;
 	}
-	xasprintf(&tmp, "%s.tmp", s->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0640);
-	s->ok = fd != -1 && write_full(fd, &s->h, sizeof(s->h)) == 0 &&
-	    write_full(fd, body, len) == 0;
-	s->err = errno;
-	if (fd != -1 && close(fd) == -1 && s->ok) {
-		s->ok = 0;
+	free(path);
+	/* Lines only where this run hashed them (a CSV load). */
+	if (s->j->kn.now == 0)
+		return NULL;
+	if ((path = snap_path(s->j, LINES_NAME)) == NULL ||
+	    lines_write(s, path) == -1) {
+		s->failed = LINES_NAME;
 		s->err = errno;
 	}
-	if (s->ok && rename(tmp, s->path) == -1) {
-		s->ok = 0;
-		s->err = errno;
-	}
-	if (!s->ok)
-		unlink(tmp);
-	free(tmp);
-	free(body);
+	free(path);
 	return NULL;
 }
 
@@ -387,12 +835,8 @@ snap_save_start(struct job *j, int after_write)
 
 	s->j = j;
 	s->after = after_write;
-	s->h.version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
-	s->h.nonce = nonce;
-	if ((s->path = snap_path(j)) == NULL) {
-		free(s);
-		return NULL;
-	}
+	s->version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
+	s->nonce = nonce;
 	if (thread_start(&s->th, snap_main, s) == 0)
 		s->threaded = 1;
 	else
@@ -401,8 +845,8 @@ snap_save_start(struct job *j, int after_write)
 }
 
 /*
- * Wait for it. Failures only cost the next run a scan: they are logged,
- * never fatal.
+ * Wait for it. Failures only cost the next run a scan (or its known
+ * lines): they are logged, never fatal.
  */
 void
 snap_save_end(struct snapjob *s)
@@ -411,13 +855,13 @@ snap_save_end(struct snapjob *s)
 		return;
 	if (s->threaded)
 		pthread_join(s->th, NULL);
-	if (!s->ok) {
+	if (s->failed != NULL) {
 		errno = s->err;
-		log_warn("cannot write the key snapshot %s (the next run "
-		    "reads the directory instead)", s->path);
+		log_warn("cannot write the cache file %s of sync %s (the next "
+		    "run does without)", s->failed, s->j->sy->name);
 	} else if (s->after)
 		fault("snapshot.written");	/* before the commit */
-	free(s->path);
+	free(s->pos);
 	free(s);
 }
 
@@ -425,4 +869,69 @@ void
 snap_save(struct job *j, int after_write)
 {
 	snap_save_end(snap_save_start(j, after_write));
+}
+
+/* ------------------------------------------------ known lines, kept */
+
+/*
+ * This run's seeds: the lines file's, read with the key snapshot, so
+ * that its hashes hold; or new random ones.
+ */
+void
+known_load(struct job *j)
+{
+	struct known	*kn = &j->kn;
+
+	if (kn->file == NULL) {
+		known_free(kn);
+		kn->lseed = random64();
+		kn->eseed = random64();
+		kn->ctx = 0;
+	}
+	email_hash_seed(kn->eseed);
+}
+
+/* Before the rows go (validate_cross()): their lines' hashes and email
+ * hashes, per entry, for the file snap_save() writes. */
+void
+known_keep(struct job *j)
+{
+	size_t	 i;
+
+	free(j->lines);
+	j->lines = NULL;
+	if (j->kn.now == 0)
+		return;
+	j->lines = big_alloc((j->ne + 1) * sizeof(*j->lines));
+	for (i = 0; i < j->norder; i++) {
+		const struct xrow	*x = &j->order[i];
+		struct ent		*e = &j->e[x->ent];
+
+		if (!(e->flags & E_LINE))
+			continue;
+		j->lines[x->ent].lh[0] = x->lh[0];
+		j->lines[x->ent].lh[1] = x->lh[1];
+		j->lines[x->ent].eh = x->eh;
+		if (x->email != NULL)
+			e->flags |= E_LINEMAIL;
+	}
+}
+
+/* What the load needed; the seeds and this load's context stay. */
+void
+known_free(struct known *kn)
+{
+	free(kn->file);
+	free(kn->slot);
+	free(kn->tname);
+	free(kn->tlen);
+	free(kn->tmap);
+	kn->file = NULL;
+	kn->slot = NULL;
+	kn->tname = NULL;
+	kn->tlen = NULL;
+	kn->tmap = NULL;
+	kn->li = NULL;
+	kn->n = kn->nteam = 0;
+	kn->ok = 0;
 }

@@ -346,6 +346,35 @@ hash64(const void *p, size_t n, uint64_t seed)
 	return mix64(h);
 }
 
+/*
+ * Two hashes of one text for known lines (snapshot.c), where the pair
+ * stands for the text: lanes of different multipliers and rotations,
+ * each word in both, so that the one loop makes both.
+ */
+void
+hash128(const void *p, size_t n, uint64_t seed, uint64_t out[2])
+{
+	const unsigned char	*s = p;
+	uint64_t		 a = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+	uint64_t		 b = ~seed ^ (n * 0xc2b2ae3d27d4eb4fULL);
+	uint64_t		 w;
+
+	while (n >= 8) {
+		w = rd64(s);
+		a ^= mix64(w + 0x9e3779b97f4a7c15ULL);
+		a = (a << 27 | a >> 37) * 0xff51afd7ed558ccdULL;
+		b ^= (w ^ 0x165667b19e3779f9ULL) * 0x94d049bb133111ebULL;
+		b = (b << 31 | b >> 33) * 0xc4ceb9fe1a85ec53ULL;
+		s += 8;
+		n -= 8;
+	}
+	w = tail_word(s, n) ^ ((uint64_t)n << 56);
+	a ^= mix64(w);
+	b ^= (w ^ 0x165667b19e3779f9ULL) * 0x94d049bb133111ebULL;
+	out[0] = mix64(a);
+	out[1] = mix64(b ^ (b >> 29));
+}
+
 /* ---------------------------------------------------------------- text */
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */

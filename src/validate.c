@@ -211,11 +211,23 @@ email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
 	    o->key, o->row);
 }
 
-/* Seeded per process: an export cannot aim many emails at one hash. */
+/*
+ * Seeded per process, or per directory where known lines keep hashes
+ * from one run to the next (email_hash_seed(), from a random seed kept
+ * in the spool): an export cannot aim many emails at one hash.
+ */
+static uint64_t	 email_seed;
+
+void
+email_hash_seed(uint64_t seed)
+{
+	email_seed = seed;
+}
+
 uint64_t
 email_hash(const char *s, size_t n)
 {
-	return hash64(s, n, hash_seed());
+	return hash64(s, n, email_seed ? email_seed : hash_seed());
 }
 
 /* A live row's email and where it is, sorted by the email's hash. */
@@ -439,6 +451,7 @@ validate_cross(struct job *j)
 	check_managers(j);
 	check_cycles(j);
 	/* The rows' emails and manager ids are not needed after this. */
+	known_keep(j);
 	free(j->order);
 	j->order = NULL;
 	j->norder = j->ordercap = 0;

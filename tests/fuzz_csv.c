@@ -60,8 +60,8 @@ fuzz_csv_load(const char *path, const struct sync *sy)
 	struct fuzz_csv_seen	 s = { &sc, 0 };
 	char			 err[MAX_ERRMSG];
 
-	if (load_file(path, "fuzz.csv", sy, &sc, &ls, fuzz_csv_record, &s,
-	    err, sizeof(err)) == -1 && strlen(err) >= sizeof(err))
+	if (load_file(path, "fuzz.csv", sy, &sc, &ls, NULL, fuzz_csv_record,
+	    &s, err, sizeof(err)) == -1 && strlen(err) >= sizeof(err))
 		abort();
 	schema_free(&sc);
 }
