@@ -393,6 +393,44 @@ dup_row(struct job *j, struct ent *e, size_t row)
 	    "the id %s is also on row %u", e->key, e->row);
 }
 
+static int	 line_clean(const struct job *, const struct record *);
+
+#ifdef RS_SELFCHECK
+/* A known line, parsed all the same (load_csv.c): is it what on_known()
+ * took it for, a clean row of that stored user, equal to it? */
+static void
+known_check(struct job *j, uint32_t id, const struct record *r)
+{
+	const struct ent	*e = &j->e[id];
+	size_t			 n = j->niss;
+	uint32_t		 d = j->dirmgr[id], t = ENT_NONE;
+	int			 s, mail;
+
+	if (r->v == NULL || r->keylen != e->keylen ||
+	    memcmp(r->key, e->key, r->keylen) != 0)
+		fatalx("row %zu: a known line is not %s's", r->row, e->key);
+	if (!(e->flags & E_ACTIVE) || rec_hash(j, r->v, r->len) !=
+	    e->dir_hash || is_terminated(j, r) || !line_clean(j, r) ||
+	    validate_row(j, r) != 0 || j->niss != n)
+		fatalx("row %zu: a known line is not %s unchanged", r->row,
+		    e->key);
+	s = j->sc.canon[F_EMAIL];
+	mail = s >= 0 && r->len[s] > 0;
+	if (mail != ((r->prep.kflags & LI_EMAIL) != 0) ||
+	    (mail && email_hash(r->v[s], r->len[s]) != r->prep.eh))
+		fatalx("row %zu: a known line's email hash differs", r->row);
+	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
+		t = team_intern(j, r->v[s], r->len[s]);
+	if (t != e->team)
+		fatalx("row %zu: a known line's team differs", r->row);
+	s = j->sc.canon[F_MANAGER_ID];
+	if (s < 0 || r->len[s] == 0 ? d != DIRMGR_NONE : d >= j->ne ||
+	    j->e[d].keylen != r->len[s] ||
+	    memcmp(j->e[d].key, r->v[s], r->len[s]) != 0)
+		fatalx("row %zu: a known line's manager differs", r->row);
+}
+#endif
+
 /*
  * A known line (struct known): the row of the stored user it was last
  * time, unchanged. What diff_on_record() makes of such a row, from what
@@ -428,6 +466,9 @@ on_known(struct job *j, const struct record *r)
 		x->eh = r->prep.eh;
 	}
 	x->mgr = j->dirmgr[id];		/* known: not DIRMGR_UNKNOWN */
+#ifdef RS_SELFCHECK
+	known_check(j, id, r);
+#endif
 	if (r->row == 5000)
 		fault("load.row5000");
 	return 0;

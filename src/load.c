@@ -572,6 +572,7 @@ on_data(struct mapper *m, const struct rawrow *r)
 	rec_peeks(m, r, &rec);
 	if (rec.keylen > 0 && rec.key[0] != '=')
 		m->keyed++;
+	m->ls->known += r->prep.known != 0;	/* parsed: RS_SELFCHECK */
 	rec.v = m->v;
 	rec.len = m->len;
 	rec.prepped = r->prepped;
@@ -679,7 +680,7 @@ on_raw(void *arg, const struct rawrow *r)
 
 	if (!m->have_header)
 		return on_header(m, r) == -1 ? 1 : 0;
-	if (r->prepped && r->prep.known)
+	if (r->prepped && r->prep.known && r->nf == 0)
 		return on_known(m, r) == -1 ? 1 : 0;
 	if (row_blank(r))
 		return 0;
