@@ -872,7 +872,8 @@ struct known {
 	size_t		*tlen;
 	uint32_t	*tmap;		/* each one's team in the job, or NONE */
 	size_t		 nteam;
-	char		*file;		/* the file as read */
+	char		*file;		/* the file, mapped */
+	size_t		 filelen;
 	pthread_t	 th;		/* reading it (snapshot.c) */
 	int		 reading;
 	int		 ok;

@@ -37,6 +37,7 @@
  * side through small buffers (no second copy of a million users in
  * memory), so the checksum is per section (body_sum()).
  */
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -316,8 +317,33 @@ known_table(struct known *kn)
 	}
 }
 
-/* The file read whole and checked against the key snapshot's header;
- * 0, or -1 when it is absent or not this snapshot's. */
+/*
+ * The file mapped (read only, and only during the load: the page cache's
+ * pages, no copy) and checked against the key snapshot's header; 0, or
+ * -1 when it is absent or not this snapshot's.
+ */
+static char *
+map_all(const char *path, size_t *len)
+{
+	struct stat	 sb;
+	void		*p;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (size_t)sb.st_size < sizeof(struct linehdr) ||
+	    sb.st_size > (off_t)1 << 34 ||
+	    (p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE |
+	    MAP_POPULATE, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return p;
+}
+
 static int
 lines_read(struct known *kn, const char *path, const struct snaphdr *sh)
 {
@@ -327,7 +353,7 @@ lines_read(struct known *kn, const char *path, const struct snaphdr *sh)
 	char		*p;
 	size_t		 len, i;
 
-	if ((p = read_all(path, &len)) == NULL)
+	if ((p = map_all(path, &len)) == NULL)
 		return -1;
 	memcpy(&h, p, sizeof(h) <= len ? sizeof(h) : len);
 	if (len < sizeof(h) || memcmp(h.magic, LINES_MAGIC, 8) != 0 ||
@@ -335,10 +361,11 @@ lines_read(struct known *kn, const char *path, const struct snaphdr *sh)
 	    h.n != sh->n || h.keysum != sh->sum || h.nteam > MAX_ROWS ||
 	    h.teambytes > len || h.n * sizeof(struct lineinfo) > len ||
 	    !lines_ok(&h, p + sizeof(h), len - sizeof(h))) {
-		free(p);
+		munmap(p, len);
 		return -1;
 	}
 	kn->file = p;
+	kn->filelen = len;
 	kn->lseed = h.lseed;
 	kn->eseed = h.eseed;
 	kn->ctx = h.ctx;
@@ -921,7 +948,8 @@ known_keep(struct job *j)
 void
 known_free(struct known *kn)
 {
-	free(kn->file);
+	if (kn->file != NULL)
+		munmap(kn->file, kn->filelen);
 	free(kn->slot);
 	free(kn->tname);
 	free(kn->tlen);
