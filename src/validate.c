@@ -254,29 +254,38 @@ mailkey_isort(struct mailkey *a, size_t n)
 }
 
 /*
- * Sort on h, stably (rows keep their order within equal hashes): one
- * pass into buckets by the top MK_BITS bits, which leaves the hashes of
- * a million emails about sixteen to a bucket, then each bucket in place.
+ * The rows' emails sorted on h, stably (rows keep their order within
+ * equal hashes): one pass into buckets by the top MK_BITS bits, which
+ * leaves the hashes of a million emails about sixteen to a bucket, then
+ * each bucket in place. Their count in *np; free() it.
  */
-static void
-mailkey_sort(struct mailkey *a, size_t n)
+static struct mailkey *
+mailkey_sort(const struct job *j, size_t *np)
 {
-	struct mailkey	*tmp = big_alloc((n + 1) * sizeof(*tmp));
+	struct mailkey	*a;
 	size_t		*at = xcalloc((1 << MK_BITS) + 1, sizeof(*at));
-	size_t		 i, b;
+	size_t		 i, b, n = 0;
 
-	for (i = 0; i < n; i++)
-		at[(a[i].h >> (64 - MK_BITS)) + 1]++;
+	for (i = 0; i < j->norder; i++)
+		if (j->order[i].email != NULL) {
+			at[(j->order[i].eh >> (64 - MK_BITS)) + 1]++;
+			n++;
+		}
 	for (b = 0; b < (1 << MK_BITS); b++)
 		at[b + 1] += at[b];
-	for (i = 0; i < n; i++)
-		tmp[at[a[i].h >> (64 - MK_BITS)]++] = a[i];
+	a = big_alloc((n + 1) * sizeof(*a));
+	for (i = 0; i < j->norder; i++)
+		if (j->order[i].email != NULL) {
+			b = at[j->order[i].eh >> (64 - MK_BITS)]++;
+			a[b].h = j->order[i].eh;  /* made as the row was read */
+			a[b].i = i;
+		}
 	/* at[b] is now where bucket b + 1 starts. */
 	for (b = 0, i = 0; b < (1 << MK_BITS); i = at[b++])
-		mailkey_isort(tmp + i, at[b] - i);
-	memcpy(a, tmp, n * sizeof(*a));
-	free(tmp);
+		mailkey_isort(a + i, at[b] - i);
 	free(at);
+	*np = n;
+	return a;
 }
 
 /*
@@ -288,16 +297,10 @@ mailkey_sort(struct mailkey *a, size_t n)
 static void
 check_emails(struct job *j)
 {
-	struct mailkey	*k = xmalloc((j->norder + 1) * sizeof(*k));
-	size_t		 n = 0, i, a, b, y, end;
+	struct mailkey	*k;
+	size_t		 n, i, a, b, y, end;
 
-	for (i = 0; i < j->norder; i++) {
-		if (j->order[i].email == NULL)
-			continue;
-		k[n].h = j->order[i].eh;	/* made as the row was read */
-		k[n++].i = i;
-	}
-	mailkey_sort(k, n);
+	k = mailkey_sort(j, &n);
 	for (a = 0; a < n; a = b) {
 		for (b = a + 1; b < n && k[b].h == k[a].h; b++)
 			;
