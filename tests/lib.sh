@@ -70,5 +70,25 @@ drop() {
 	touch -d '-1 hour' "$dest"
 }
 last_run() { q "SELECT max(id) FROM runs"; }
+# rerun BASE FILE OUT: the sandbox put back to the copy BASE, the shell
+# code in $prep run in it, FILE dropped as day2.csv and run (output in OUT).
+rerun() {
+	rm -rf "$SB"
+	cp -a "$1" "$SB"
+	eval "${prep:-:}"
+	drop "$2" day2.csv
+	rs run >"$3" 2>&1
+}
+# The items, changes and issues of run $1 and its outcome, to compare.
+run_dump() {
+	q "SELECT seq, type, status, key, email, name, team FROM items
+	    WHERE run_id = $1 ORDER BY seq;
+	   SELECT seq, n, field, old, new FROM changes WHERE run_id = $1
+	    ORDER BY seq, n;
+	   SELECT seq, type, row, key, field, message FROM issues
+	    WHERE run_id = $1 ORDER BY seq;
+	   SELECT status, rows, n_create, n_update, n_manager, n_delete,
+	    skipped, active_before FROM runs WHERE id = $1"
+}
 status_of() { q "SELECT status FROM runs WHERE id = $1"; }
 count_of() { q "SELECT $2 FROM runs WHERE id = $1"; }

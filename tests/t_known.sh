@@ -8,16 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 
 LINES=spool/cache/hr/directory.lines
-run_dump() {
-	q "SELECT seq, type, status, key, email, name, team FROM items
-	    WHERE run_id = $1 ORDER BY seq;
-	   SELECT seq, n, field, old, new FROM changes WHERE run_id = $1
-	    ORDER BY seq, n;
-	   SELECT seq, type, row, key, field, message FROM issues
-	    WHERE run_id = $1 ORDER BY seq;
-	   SELECT status, rows, n_create, n_update, n_manager, n_delete,
-	    skipped, active_before FROM runs WHERE id = $1"
-}
 known_of() {	# the known lines a run's output reports
 	sed -n 's/.*as CSV (\([0-9]*\) known lines).*/\1/p' "$1" | head -1
 }
@@ -37,24 +27,15 @@ cp -a "$SB" "$TMP/base"
 # the lines file;
 # leaves the known count in $known and the run's output in $SB/with.out.
 with() {
-	local l=$1 f=$2
-	rm -rf "$SB"
-	cp -a "${base:-$TMP/base}" "$SB"
-	eval "${prep:-:}"
-	drop "$f" day2.csv
-	rs run >"$SB/with.out" 2>&1
-	known=$(known_of "$SB/with.out")
+	local l=$1 f=$2 p=${prep:-:}
+	rerun "${base:-$TMP/base}" "$f" "$TMP/with.out"
+	known=$(known_of "$TMP/with.out")
 	run_dump "$(last_run)" >"$TMP/with.run"
 	dump >"$TMP/with.dir"
-	cp "$SB/with.out" "$TMP/with.out"
-	rm -rf "$SB"
-	cp -a "${base:-$TMP/base}" "$SB"
-	eval "${prep:-:}"
-	rm -f "$SB/$LINES"
-	drop "$f" day2.csv
-	rs run >"$SB/without.out" 2>&1
+	prep="$p; rm -f \"\$SB/\$LINES\"" rerun "${base:-$TMP/base}" "$f" \
+	    "$TMP/without.out"
 	eq "$l: without the lines file none is known" \
-	    "$(known_of "$SB/without.out")" 0
+	    "$(known_of "$TMP/without.out")" 0
 	run_dump "$(last_run)" >"$SB/without.run"
 	dump >"$SB/without.dir"
 	check "$l: the same items, changes and issues" \

@@ -7,17 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 
 SNAP=spool/cache/hr/directory.keys
-# The items, changes and issues of a run, in a form to compare.
-run_dump() {
-	q "SELECT seq, type, status, key, email, name, team FROM items
-	    WHERE run_id = $1 ORDER BY seq;
-	   SELECT seq, n, field, old, new FROM changes WHERE run_id = $1
-	    ORDER BY seq, n;
-	   SELECT seq, type, row, key, field, message FROM issues
-	    WHERE run_id = $1 ORDER BY seq;
-	   SELECT status, n_create, n_update, n_manager, n_delete, skipped,
-	    active_before FROM runs WHERE id = $1"
-}
 source_of() {	# where run N found the directory, from its log
 	grep -o "known ([a-z ]*)" "$1" | head -1
 }
@@ -88,11 +77,7 @@ dump >"$TMP/with.dir"
 # The same day 2 from the users table: the same run, the same directory.
 same_as_snapshot() {	# LABEL: day 2 again from $TMP/base, after $prep
 	local l=$1 want=$2
-	rm -rf "$SB"
-	cp -a "$TMP/base" "$SB"
-	eval "$prep"
-	drop "$TMP/d2x.csv" day2.csv
-	rs run >"$SB/r2.out" 2>&1
+	rerun "$TMP/base" "$TMP/d2x.csv" "$SB/r2.out"
 	eq "$l: read from the $want" "$(source_of "$SB/r2.out")" "known ($want)"
 	run_dump 2 >"$SB/run.dump"
 	dump >"$SB/dir.dump"
