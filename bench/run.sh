@@ -120,7 +120,7 @@ declare -A WALL RSS
 # sync(1): a gigabyte of copies still being written back would slow the
 # fsyncs of whichever command came next.
 measure() {
-	local name=$1 tf=$WORK/$1.time rc wall rss k best="" brss=0
+	local name=$1 tf=$WORK/$1.time rc wall rss k best="" brss=0 all=""
 	shift
 	for ((k = 0; k < ${REPEAT:-1}; k++)); do
 		[ -n "${PREP:-}" ] && "$PREP" "$k"
@@ -134,6 +134,7 @@ measure() {
 		rss=$(awk -F': ' '/Maximum resident set size/ {
 		    printf "%.0f", $2 / 1024 }' "$tf")
 		[ "$rc" = 0 ] || break
+		all="$all $wall"
 		if [ -z "$best" ] || awk -v a="$wall" -v b="$best" \
 		    'BEGIN { exit !(a < b) }'; then best=$wall; fi
 		[ "$rss" -gt "$brss" ] && brss=$rss
@@ -141,7 +142,8 @@ measure() {
 	[ -n "$best" ] && wall=$best rss=$brss
 	names+=("$name") walls+=("$wall") rsss+=("$rss")
 	WALL[$name]=$wall RSS[$name]=$rss
-	say "bench: $name: $wall s, $rss MB (exit $rc)"
+	say "bench: $name: $wall s, $rss MB (exit $rc)$([ "${REPEAT:-1}" -gt 1 ] &&
+	    echo "; each run:$all s")"
 	return $rc
 }
 
