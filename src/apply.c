@@ -60,6 +60,25 @@ payload(struct job *j, const struct item *it, long long seq, struct buf *b,
 	return b->p;
 }
 
+/* Item i as it is stored: numbered from 1, with its user's key. */
+static void
+item_row(const struct job *j, size_t i, struct itemrow *r)
+{
+	const struct item	*it = &j->it[i];
+
+	memset(r, 0, sizeof(*r));
+	r->seq = (long long)i + 1;
+	r->type = it->type;
+	r->status = it->status;
+	r->key = it->ent != ENT_NONE ? j->e[it->ent].key : NULL;
+	r->email = it->email;
+	r->name = it->name;
+	r->team = it->team;
+	r->error = it->error;
+	r->chg = j->chg + it->chg;
+	r->nchg = it->nchg;
+}
+
 static int
 store_items(struct job *j)
 {
@@ -69,26 +88,89 @@ store_items(struct job *j)
 	int		 rc = 0;
 
 	for (i = 0; rc == 0 && i < j->nit; i++) {
-		const struct item *it = &j->it[i];
-
-		memset(&r, 0, sizeof(r));
-		r.seq = (long long)i + 1;
-		r.type = it->type;
-		r.status = it->status;
-		r.key = it->ent != ENT_NONE ? j->e[it->ent].key : NULL;
-		r.email = it->email;
-		r.name = it->name;
-		r.team = it->team;
-		r.error = it->error;
-		r.chg = j->chg + it->chg;
-		r.nchg = it->nchg;
+		item_row(j, i, &r);
 		if (j->sy->hook.argv != NULL)
-			r.payload = payload(j, it, r.seq, &pb, &fb);
+			r.payload = payload(j, &j->it[i], r.seq, &pb, &fb);
 		rc = store_item_add(j->st, j->run->id, &r);
 	}
 	buf_free(&pb);
 	buf_free(&fb);
 	return rc;
+}
+
+/* The run's items and issues from memory, as the store gives them back
+ * (store_item_each(), store_issue_each()): report.c's source before the
+ * run is stored. */
+static int
+job_items(void *arg, int (*fn)(void *, const struct itemview *), void *a)
+{
+	const struct job	*j = arg;
+	struct itemrow		 r;
+	struct itemview		 v;
+	size_t			 i, k;
+
+	memset(&v, 0, sizeof(v));
+	for (i = 0; i < j->nit; i++) {
+		item_row(j, i, &r);
+		v.seq = r.seq;
+		v.type = (int)r.type;
+		v.status = (int)r.status;
+		v.key = r.key;
+		v.email = r.email;
+		v.name = r.name;
+		v.team = r.team;
+		v.error = r.error;
+		if (r.nchg == 0 && fn(a, &v) != 0)
+			return 0;
+		for (k = 0; k < r.nchg; k++) {
+			v.field = r.chg[k].field;
+			v.old = r.chg[k].old;
+			v.new = r.chg[k].new;
+			if (fn(a, &v) != 0)
+				return 0;
+		}
+		v.field = v.old = v.new = NULL;
+	}
+	return 0;
+}
+
+static int
+job_issues(void *arg, int (*fn)(void *, const struct issueview *), void *a)
+{
+	const struct job	*j = arg;
+	struct issueview	 v;
+	size_t			 i;
+
+	for (i = 0; i < j->niss; i++) {
+		const struct issuerow *is = &j->iss[i];
+
+		v.seq = (long long)i + 1;	/* as store_issues() numbers */
+		v.type = is->type;
+		v.row = is->row;
+		v.key = is->key;
+		v.field = is->field;
+		v.message = is->message;
+		v.fix = is->fix;
+		if (fn(a, &v) != 0)
+			break;
+	}
+	return 0;
+}
+
+static const char *
+job_why(void *arg)
+{
+	(void)arg;
+	return "";	/* memory does not fail */
+}
+
+void
+job_report_src(struct job *j, struct reportsrc *src)
+{
+	src->items = job_items;
+	src->issues = job_issues;
+	src->why = job_why;
+	src->arg = j;
 }
 
 static int

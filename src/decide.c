@@ -117,7 +117,7 @@ log_note(struct config *cfg, struct store *st, long long run,
 	time_iso(time(NULL), ts);
 	buf_printf(&b, "%s%s %s\n", old ? old : "", ts, line);
 	store_runlog_put(st, run, b.p);
-	if (report_write_all(cfg, st, run) == 0)
+	if (report_write_all(cfg, st, run, NULL) == 0)
 		store_run_reports_done(st, run);
 	publish_rewritten(cfg, st, run);
 	free(old);

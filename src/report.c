@@ -224,19 +224,28 @@ report_write_one(struct store *st, const struct run *r, enum rfmt fmt,
 	return write_format(st, r, &formats[fmt], path);
 }
 
-/* Temporary name, then rename: a reader never sees half a report. */
+/* Where a report of r is written (tmp) and then renamed to (final). */
 static int
-write_named(struct config *cfg, struct store *st, const struct run *r,
-    const struct format *f)
+report_paths(struct config *cfg, const struct run *r, const struct format *f,
+    char **tmp, char **final)
 {
-	char	*dir, *tmp, *final;
-	int	 rc = -1;
+	char	*dir;
 
 	if ((dir = spool_path(cfg, "reports", r->sync, NULL)) == NULL)
 		return -1;
-	xasprintf(&tmp, "%s/.%s%s.tmp", dir, r->report_base, f->ext);
-	xasprintf(&final, "%s/%s%s", dir, r->report_base, f->ext);
-	if (write_format(st, r, f, tmp) == -1)
+	xasprintf(tmp, "%s/.%s%s.tmp", dir, r->report_base, f->ext);
+	xasprintf(final, "%s/%s%s", dir, r->report_base, f->ext);
+	free(dir);
+	return 0;
+}
+
+/* A written tmp renamed (written: 0) or removed; 0 or -1. Frees both. */
+static int
+report_rename(int written, char *tmp, char *final)
+{
+	int	 rc = -1;
+
+	if (written == -1)
 		log_warn("cannot write the report %s", final);
 	else if (rename(tmp, final) == -1)
 		log_warn("cannot rename %s", tmp);
@@ -244,10 +253,67 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 		rc = fsync_dir_of(final);
 	if (rc == -1)
 		unlink(tmp);
-	free(dir);
 	free(tmp);
 	free(final);
 	return rc;
+}
+
+/* Temporary name, then rename: a reader never sees half a report. */
+static int
+write_named(struct config *cfg, struct store *st, const struct run *r,
+    const struct format *f)
+{
+	char	*tmp, *final;
+
+	if (report_paths(cfg, r, f, &tmp, &final) == -1)
+		return -1;
+	return report_rename(write_format(st, r, f, tmp), tmp, final);
+}
+
+/* A report begun and not finished (its run died, report_early()). */
+static void
+drop_tmp(struct config *cfg, const struct run *r, const struct format *f)
+{
+	char	*tmp, *final;
+
+	if (report_paths(cfg, r, f, &tmp, &final) == -1)
+		return;
+	unlink(tmp);
+	free(tmp);
+	free(final);
+}
+
+/*
+ * The XLSX report of run r, whose outcome will be status, begun from
+ * memory before the run is stored (run.c): report_write_all() finishes
+ * it. NULL when it is not due or cannot be begun.
+ */
+struct xlsxjob *
+report_early(struct config *cfg, const struct run *r, enum runstatus status,
+    const struct reportsrc *src)
+{
+	struct xlsxjob	*xj;
+	char		*tmp, *final;
+
+	if (!report_due(status, RF_XLSX) ||
+	    report_paths(cfg, r, &formats[RF_XLSX], &tmp, &final) == -1)
+		return NULL;
+	xj = report_xlsx_start(tmp, src);
+	free(tmp);
+	free(final);
+	return xj;
+}
+
+/* Finish the early report with the run r as stored, and rename it. */
+static int
+early_finish(struct config *cfg, const struct run *r, struct xlsxjob *xj)
+{
+	char	*tmp, *final;
+	int	 rc = report_xlsx_join(xj);
+
+	if (report_paths(cfg, r, &formats[RF_XLSX], &tmp, &final) == -1)
+		return -1;
+	return report_rename(rc, tmp, final);
 }
 
 /*
@@ -295,28 +361,47 @@ static const char *const fault_point[RF__COUNT] = {
 };
 
 int
-report_write_all(struct config *cfg, struct store *st, long long id)
+report_write_all(struct config *cfg, struct store *st, long long id,
+    struct xlsxjob *early)
 {
 	struct run	 r;
+	struct ckpt	*ck;
 	size_t		 i;
 	pid_t		 child = -1;
 	int		 rc = 0;
 
-	if (store_run_get(st, id, &r) != 0)
+	if (store_run_get(st, id, &r) != 0) {
+		if (early != NULL) {
+			report_xlsx_end(early, NULL);
+			report_xlsx_join(early);
+		}
 		return -1;
+	}
 	if (r.report_base == NULL) {
 		char base[128];
 
 		report_basename(r.started, base, sizeof(base));
 		r.report_base = xstrdup(base);
 	}
-	/* The spreadsheet, the longest, is begun first; here if no child. */
+	if (early != NULL && !report_due(r.status, RF_XLSX)) {
+		report_xlsx_end(early, NULL);
+		report_xlsx_join(early);
+		early = NULL;
+	}
+	for (i = 0; i < RF__COUNT; i++)
+		if (!report_due(r.status, formats[i].fmt))
+			drop_tmp(cfg, &r, &formats[i]);
+	/* The spreadsheet, the longest, is begun first (or finished, when
+	 * its rows were written beside the transaction); here if no child. */
 	if (report_due(r.status, RF_XLSX)) {
 		fault(fault_point[RF_XLSX]);
-		if ((child = xlsx_start(cfg, &r)) == -1 &&
+		if (early != NULL)
+			report_xlsx_end(early, &r);
+		else if ((child = xlsx_start(cfg, &r)) == -1 &&
 		    write_named(cfg, st, &r, &formats[RF_XLSX]) == -1)
 			rc = -1;
 	}
+	ck = store_checkpoint_start(st);	/* after the fork, if any */
 	for (i = 0; i < RF__COUNT; i++) {
 		if (formats[i].fmt == RF_XLSX ||
 		    !report_due(r.status, formats[i].fmt))
@@ -325,7 +410,11 @@ report_write_all(struct config *cfg, struct store *st, long long id)
 		if (write_named(cfg, st, &r, &formats[i]) == -1)
 			rc = -1;
 	}
-	store_checkpoint(st);
+	store_checkpoint_end(st, ck);
+	if (early != NULL && early_finish(cfg, &r, early) == -1) {
+		log_warnx("the XLSX report of run %lld was not written", id);
+		rc = -1;
+	}
 	if (child != -1 && xlsx_wait(child) == -1) {
 		log_warnx("the XLSX report of run %lld was not written", id);
 		rc = -1;

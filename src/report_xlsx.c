@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +104,15 @@ struct sheet {
 };
 
 /* One report being written. */
+enum { SH_SUMMARY, SH_CHANGES, SH_ISSUES, SH__COUNT };
 struct xlsx {
-	struct store	*st;
 	const struct run *r;
 	lxw_workbook	*wb;
 	lxw_format	*bold;		/* header row */
 	lxw_format	*date;		/* Started, Finished */
-	struct sheet	 sh;
+	struct sheet	 sheet[SH__COUNT];
+	struct sheet	*sh;		/* the one being written */
+	char		*dir;		/* for the library's temporary files */
 	struct buf	 b;		/* scratch for one cell's text */
 	int		 failed;
 	char		 why[MAX_ERRMSG]; /* the first failure */
@@ -136,7 +139,7 @@ static void
 check(struct xlsx *x, lxw_error err)
 {
 	if (err != LXW_NO_ERROR)
-		fail(x, "sheet %s row %u: %s", x->sh.name, x->sh.row + 1,
+		fail(x, "sheet %s row %u: %s", x->sh->name, x->sh->row + 1,
 		    lxw_strerror(err));
 }
 
@@ -222,7 +225,7 @@ put_str(struct xlsx *x, lxw_col_t col, const char *s)
 {
 	if (x->failed || s == NULL || *s == '\0')
 		return;
-	check(x, worksheet_write_string(x->sh.ws, x->sh.row, col,
+	check(x, worksheet_write_string(x->sh->ws, x->sh->row, col,
 	    cell_text(x, s), NULL));
 }
 
@@ -231,7 +234,7 @@ put_num(struct xlsx *x, lxw_col_t col, double d)
 {
 	if (x->failed)
 		return;
-	check(x, worksheet_write_number(x->sh.ws, x->sh.row, col, d, NULL));
+	check(x, worksheet_write_number(x->sh->ws, x->sh->row, col, d, NULL));
 }
 
 /* A time as a local date-time cell; 0 (no time) writes text instead. */
@@ -253,7 +256,7 @@ put_time(struct xlsx *x, lxw_col_t col, time_t t, const char *text)
 	dt.hour = tm.tm_hour;
 	dt.min = tm.tm_min;
 	dt.sec = tm.tm_sec;
-	check(x, worksheet_write_datetime(x->sh.ws, x->sh.row, col, &dt,
+	check(x, worksheet_write_datetime(x->sh->ws, x->sh->row, col, &dt,
 	    x->date));
 }
 
@@ -280,41 +283,42 @@ is_number(const char *s)
 	return *s == '\0' && digits <= 15;	/* exact in a double */
 }
 
-/* Start a sheet: widths, the bold header row, frozen below it. */
+/* Start sheet k: widths, the bold header row, frozen below it. */
 static void
-sheet_begin(struct xlsx *x, const char *name, const struct col *cols,
+sheet_begin(struct xlsx *x, int k, const char *name, const struct col *cols,
     size_t ncols)
 {
 	lxw_col_t	 c;
 
-	memset(&x->sh, 0, sizeof(x->sh));
-	x->sh.name = name;
-	x->sh.ncols = (lxw_col_t)ncols;
+	x->sh = &x->sheet[k];
+	memset(x->sh, 0, sizeof(*x->sh));
+	x->sh->name = name;
+	x->sh->ncols = (lxw_col_t)ncols;
 	if (x->failed)
 		return;
-	if ((x->sh.ws = workbook_add_worksheet(x->wb, name)) == NULL) {
+	if ((x->sh->ws = workbook_add_worksheet(x->wb, name)) == NULL) {
 		fail(x, "cannot add the sheet %s (no temporary file?)", name);
 		return;
 	}
-	for (c = 0; c < x->sh.ncols; c++) {
-		check(x, worksheet_set_column(x->sh.ws, c, c, cols[c].width,
+	for (c = 0; c < x->sh->ncols; c++) {
+		check(x, worksheet_set_column(x->sh->ws, c, c, cols[c].width,
 		    NULL));
 		if (!x->failed)
-			check(x, worksheet_write_string(x->sh.ws, 0, c,
+			check(x, worksheet_write_string(x->sh->ws, 0, c,
 			    cols[c].title, x->bold));
 	}
-	worksheet_freeze_panes(x->sh.ws, 1, 0);
+	worksheet_freeze_panes(x->sh->ws, 1, 0);
 }
 
 /* Move to the next data row; 0 when the sheet is full (it is counted). */
 static int
 sheet_next(struct xlsx *x)
 {
-	if (x->sh.row + 1 >= XLSX_ROW_LIMIT - 1) {
-		x->sh.over++;
+	if (x->sh->row + 1 >= XLSX_ROW_LIMIT - 1) {
+		x->sh->over++;
 		return 0;
 	}
-	x->sh.row++;
+	x->sh->row++;
 	return 1;
 }
 
@@ -326,17 +330,17 @@ sheet_end(struct xlsx *x)
 
 	if (x->failed)
 		return;
-	if (x->sh.over > 0) {
+	if (x->sh->over > 0) {
 		snprintf(note, sizeof(note), "%lld more rows not shown: a "
 		    "sheet holds %u rows. The CSV report has every row.",
-		    x->sh.over, (unsigned)XLSX_ROW_LIMIT);
-		log_warnx("XLSX report: sheet %s: %s", x->sh.name, note);
-		x->sh.row++;
+		    x->sh->over, (unsigned)XLSX_ROW_LIMIT);
+		log_warnx("XLSX report: sheet %s: %s", x->sh->name, note);
+		x->sh->row++;
 		put_str(x, 0, note);
 	}
 	if (!x->failed)
-		check(x, worksheet_autofilter(x->sh.ws, 0, 0, x->sh.row,
-		    x->sh.ncols - 1));
+		check(x, worksheet_autofilter(x->sh->ws, 0, 0, x->sh->row,
+		    x->sh->ncols - 1));
 }
 
 static void
@@ -405,24 +409,37 @@ issue_row(void *arg, const struct issueview *v)
 	return x->failed;
 }
 
+/* The sheets in their order (the summary first), headers only. */
 static void
-write_sheets(struct xlsx *x)
+sheets_begin(struct xlsx *x)
 {
-	sheet_begin(x, "Summary", summary_cols, nitems(summary_cols));
+	sheet_begin(x, SH_SUMMARY, "Summary", summary_cols,
+	    nitems(summary_cols));
+	sheet_begin(x, SH_CHANGES, "Changes", change_cols, nitems(change_cols));
+	sheet_begin(x, SH_ISSUES, "Issues", issue_cols, nitems(issue_cols));
+}
+
+/* The rows of the changes and the issues. */
+static void
+write_rows(struct xlsx *x, const struct reportsrc *src)
+{
+	x->sh = &x->sheet[SH_CHANGES];
+	if (!x->failed && src->items(src->arg, change_row, x) == -1)
+		fail(x, "reading the changes: %s", src->why(src->arg));
+	sheet_end(x);
+	x->sh = &x->sheet[SH_ISSUES];
+	if (!x->failed && src->issues(src->arg, issue_row, x) == -1)
+		fail(x, "reading the issues: %s", src->why(src->arg));
+	sheet_end(x);
+}
+
+static void
+write_summary(struct xlsx *x, const struct run *r)
+{
+	x->r = r;
+	x->sh = &x->sheet[SH_SUMMARY];
 	if (!x->failed)
-		report_summary(x->r, summary_pair, x);
-	sheet_end(x);
-
-	sheet_begin(x, "Changes", change_cols, nitems(change_cols));
-	if (!x->failed && store_item_each(x->st, x->r->id, change_row, x) ==
-	    -1)
-		fail(x, "reading the changes: %s", store_errmsg(x->st));
-	sheet_end(x);
-
-	sheet_begin(x, "Issues", issue_cols, nitems(issue_cols));
-	if (!x->failed && store_issue_each(x->st, x->r->id, issue_row, x) ==
-	    -1)
-		fail(x, "reading the issues: %s", store_errmsg(x->st));
+		report_summary(r, summary_pair, x);
 	sheet_end(x);
 }
 
@@ -470,60 +487,205 @@ sync_file(const char *path)
 	return rc;
 }
 
+/* The workbook at path, its temporary files beside it: 0 or -1. */
+static int
+xlsx_open(struct xlsx *x, const char *path)
+{
+	lxw_workbook_options	 opt;
+	int			 rc = -1;
+
+	memset(x, 0, sizeof(*x));
+	x->dir = dir_of(path);
+	memset(&opt, 0, sizeof(opt));
+	opt.constant_memory = LXW_TRUE;
+	opt.tmpdir = x->dir;
+	if (create_0640(path) == -1)
+		log_warn("XLSX report: %s", path);
+	else if ((x->wb = workbook_new_opt(path, &opt)) == NULL ||
+	    (x->bold = workbook_add_format(x->wb)) == NULL ||
+	    (x->date = workbook_add_format(x->wb)) == NULL)
+		log_warnx("XLSX report: %s: cannot start the workbook", path);
+	else {
+		format_set_bold(x->bold);
+		format_set_num_format(x->date, "yyyy-mm-dd hh:mm:ss");
+		sheets_begin(x);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* Close the workbook (the library zips it now) and sync the file; 0,
+ * or -1 with a warning and path removed. */
+static int
+xlsx_close(struct xlsx *x, const char *path)
+{
+	lxw_error	 err;
+	int		 rc = -1;
+
+	if (x->failed)
+		log_warnx("XLSX report: %s: %s", path, x->why);
+	else if (x->wb != NULL) {
+		err = workbook_close(x->wb);
+		x->wb = NULL;
+		if (err != LXW_NO_ERROR)
+			log_warnx("XLSX report: %s: %s", path,
+			    lxw_strerror(err));
+		else if (sync_file(path) == -1)
+			log_warn("XLSX report: %s", path);
+		else
+			rc = 0;
+	}
+	if (x->wb != NULL)
+		lxw_workbook_free(x->wb);
+	x->wb = NULL;
+	if (rc == -1)
+		unlink(path);
+	buf_free(&x->b);
+	free(x->dir);
+	return rc;
+}
+
+/* The store as a report's source. */
+struct storesrc {
+	struct store	*st;
+	long long	 run;
+};
+
+static int
+store_items(void *arg, int (*fn)(void *, const struct itemview *), void *a)
+{
+	struct storesrc	*s = arg;
+
+	return store_item_each(s->st, s->run, fn, a);
+}
+
+static int
+store_issues(void *arg, int (*fn)(void *, const struct issueview *), void *a)
+{
+	struct storesrc	*s = arg;
+
+	return store_issue_each(s->st, s->run, fn, a);
+}
+
+static const char *
+store_why(void *arg)
+{
+	return store_errmsg(((struct storesrc *)arg)->st);
+}
+
 /*
- * Write the XLSX report of run r to path, its temporary files beside it.
- * Returns 0, or -1 with a warning; path is removed on failure.
+ * Write the XLSX report of run r to path, from the store. Returns 0, or
+ * -1 with a warning; path is removed on failure.
  */
 int
 report_xlsx(struct store *st, const struct run *r, const char *path)
 {
-	struct xlsx		 x;
-	lxw_workbook_options	 opt;
-	lxw_error		 err;
-	char			*dir;
-	int			 rc = -1;
+	struct xlsx	 x;
+	struct storesrc	 ss = { st, r->id };
+	struct reportsrc src = { store_items, store_issues, store_why, &ss };
 
-	memset(&x, 0, sizeof(x));
-	x.st = st;
-	x.r = r;
-	dir = dir_of(path);
-	memset(&opt, 0, sizeof(opt));
-	opt.constant_memory = LXW_TRUE;
-	opt.tmpdir = dir;
-	if (create_0640(path) == -1) {
-		log_warn("XLSX report: %s", path);
-		goto out;
+	if (xlsx_open(&x, path) == 0) {
+		write_rows(&x, &src);
+		write_summary(&x, r);
 	}
-	if ((x.wb = workbook_new_opt(path, &opt)) == NULL ||
-	    (x.bold = workbook_add_format(x.wb)) == NULL ||
-	    (x.date = workbook_add_format(x.wb)) == NULL) {
-		log_warnx("XLSX report: %s: cannot start the workbook", path);
-		goto out;
+	return xlsx_close(&x, path);
+}
+
+/*
+ * The same begun before the run's outcome is stored (run.c): the rows
+ * from memory, on a thread of its own, while the transaction runs; the
+ * summary, the zip and the sync once report_xlsx_end() gives the run as
+ * it was stored. The source is read until report_xlsx_rows() returns.
+ */
+struct xlsxjob {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct xlsx	 x;
+	char		*path;
+	struct reportsrc src;
+	int		 opened;
+	int		 rows;		/* the rows are written */
+	int		 go;		/* 1: finish with r; -1: drop it */
+	const struct run *r;
+	int		 rc;
+};
+
+static void *
+xlsxjob_main(void *arg)
+{
+	struct xlsxjob	*xj = arg;
+
+	if ((xj->opened = xlsx_open(&xj->x, xj->path) == 0))
+		write_rows(&xj->x, &xj->src);
+	pthread_mutex_lock(&xj->mu);
+	xj->rows = 1;
+	pthread_cond_broadcast(&xj->cv);
+	while (xj->go == 0)
+		pthread_cond_wait(&xj->cv, &xj->mu);
+	pthread_mutex_unlock(&xj->mu);
+	if (xj->go < 0)
+		fail(&xj->x, "not finished: the run was not stored as it was");
+	else if (xj->opened)
+		write_summary(&xj->x, xj->r);
+	xj->rc = xlsx_close(&xj->x, xj->path);	/* failed: removed */
+	return NULL;
+}
+
+/* Start; NULL when no thread can be made (write it later instead). */
+struct xlsxjob *
+report_xlsx_start(const char *path, const struct reportsrc *src)
+{
+	struct xlsxjob	*xj = xcalloc(1, sizeof(*xj));
+
+	xj->path = xstrdup(path);
+	xj->src = *src;
+	xj->rc = -1;
+	pthread_mutex_init(&xj->mu, NULL);
+	pthread_cond_init(&xj->cv, NULL);
+	if (thread_start(&xj->th, xlsxjob_main, xj) != 0) {
+		pthread_mutex_destroy(&xj->mu);
+		pthread_cond_destroy(&xj->cv);
+		free(xj->path);
+		free(xj);
+		return NULL;
 	}
-	format_set_bold(x.bold);
-	format_set_num_format(x.date, "yyyy-mm-dd hh:mm:ss");
-	write_sheets(&x);
-	if (x.failed) {
-		log_warnx("XLSX report: %s: %s", path, x.why);
-		goto out;
-	}
-	err = workbook_close(x.wb);
-	x.wb = NULL;
-	if (err != LXW_NO_ERROR) {
-		log_warnx("XLSX report: %s: %s", path, lxw_strerror(err));
-		goto out;
-	}
-	if (sync_file(path) == -1) {
-		log_warn("XLSX report: %s", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (x.wb != NULL)
-		lxw_workbook_free(x.wb);
-	if (rc == -1)
-		unlink(path);
-	buf_free(&x.b);
-	free(dir);
+	return xj;
+}
+
+/* Wait until the rows are written: the source may go. */
+void
+report_xlsx_rows(struct xlsxjob *xj)
+{
+	pthread_mutex_lock(&xj->mu);
+	while (!xj->rows)
+		pthread_cond_wait(&xj->cv, &xj->mu);
+	pthread_mutex_unlock(&xj->mu);
+}
+
+/* Finish it with the run as stored (kept until report_xlsx_join()), or
+ * with NULL drop it. */
+void
+report_xlsx_end(struct xlsxjob *xj, const struct run *r)
+{
+	pthread_mutex_lock(&xj->mu);
+	xj->r = r;
+	xj->go = r != NULL ? 1 : -1;
+	pthread_cond_broadcast(&xj->cv);
+	pthread_mutex_unlock(&xj->mu);
+}
+
+/* Wait for it: 0 when the file is written, else -1. */
+int
+report_xlsx_join(struct xlsxjob *xj)
+{
+	int	 rc;
+
+	pthread_join(xj->th, NULL);
+	rc = xj->go > 0 ? xj->rc : -1;
+	pthread_mutex_destroy(&xj->mu);
+	pthread_cond_destroy(&xj->cv);
+	free(xj->path);
+	free(xj);
 	return rc;
 }

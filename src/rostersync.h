@@ -34,6 +34,7 @@
 
 struct store;
 struct known;
+struct xlsxjob;
 struct job;
 struct oldahead;
 struct snapjob;
@@ -610,6 +611,9 @@ void		 store_defer_checkpoint(struct store *);
 int		 store_bulk_begin(struct store *);	/* indexes dropped */
 int		 store_bulk_end(struct store *);	/* and built again */
 void		 store_checkpoint(struct store *);
+/* The same beside the caller's work (no fork() meanwhile), waited for. */
+struct ckpt	*store_checkpoint_start(struct store *);
+void		 store_checkpoint_end(struct store *, struct ckpt *);
 
 /* Filters of the history view; since/until (time_t)-1 when unset. */
 struct runfilter {
@@ -1050,8 +1054,13 @@ int	 parse_when(const char *, time_t *out, int until);
 enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
 /* "Sync Logs - 15 Jan 2024 10.30pm" for a start time, local time zone. */
 void	 report_basename(time_t, char *out, size_t outlen);
-/* Write every file due for the run under reports/SYNC/; -1 on failure. */
-int	 report_write_all(struct config *, struct store *, long long run);
+/* Write every file due for the run under reports/SYNC/; -1 on failure.
+ * early: its XLSX report begun by report_early(), or NULL. */
+int	 report_write_all(struct config *, struct store *, long long run,
+	    struct xlsxjob *early);
+struct reportsrc;
+struct xlsxjob *report_early(struct config *, const struct run *,
+	    enum runstatus, const struct reportsrc *);
 /* One report to path ("-": standard output), from the database. */
 int	 report_write_one(struct store *, const struct run *, enum rfmt,
 	    const char *path);
@@ -1064,6 +1073,20 @@ void	 time_local(time_t, char *out, size_t outlen);
 /* The writers: each formats one file and returns -1 on failure. */
 int	 report_csv(struct store *, const struct run *, FILE *);
 int	 report_xlsx(struct store *, const struct run *, const char *path);
+/* Where a report's items and issues come from: the store, or memory. */
+struct reportsrc {
+	int	 (*items)(void *, int (*)(void *, const struct itemview *),
+		    void *);
+	int	 (*issues)(void *, int (*)(void *, const struct issueview *),
+		    void *);
+	const char *(*why)(void *);	/* the cause of a -1 */
+	void	*arg;
+};
+/* The XLSX report begun before the run is stored (report_xlsx.c). */
+struct xlsxjob *report_xlsx_start(const char *path, const struct reportsrc *);
+void	 report_xlsx_rows(struct xlsxjob *);	/* the source may go */
+void	 report_xlsx_end(struct xlsxjob *, const struct run *); /* NULL: drop */
+int	 report_xlsx_join(struct xlsxjob *);
 int	 report_log(struct store *, const struct run *, FILE *);
 /* Would a spreadsheet take this value for a formula? */
 int	 cell_is_formula(const char *);
@@ -1089,6 +1112,8 @@ const char *whoami(void);
 
 /* apply.c: the run's outcome, inside the caller's transaction. */
 int	 apply_run(struct job *, enum runstatus);
+/* The job's items and issues as a report's source (before the commit). */
+void	 job_report_src(struct job *, struct reportsrc *);
 int	 apply_bulk(const struct job *);	/* a first load into nothing */
 
 /* ---------------------------------------------------------- calendar.c */

@@ -280,7 +280,7 @@ archived_already(struct config *cfg, struct store *st, const struct ledger *l,
 /* The run log, the reports and their upload; -1 if a file failed. */
 static int
 run_finish(struct config *cfg, struct store *st, struct run *r,
-    FILE *logf, char **logtext)
+    FILE *logf, char **logtext, struct xlsxjob *early)
 {
 	int	 rc = 0;
 
@@ -296,7 +296,7 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 	free(*logtext);
 	*logtext = NULL;
 	fault("run.reported");
-	if (report_write_all(cfg, st, r->id) == 0)
+	if (report_write_all(cfg, st, r->id, early) == 0)
 		store_run_reports_done(st, r->id);
 	else {
 		log_warnx("the reports of run %lld could not all be written; "
@@ -371,6 +371,8 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 {
 	struct run	 r;
 	struct job	 j;
+	struct reportsrc src;
+	struct xlsxjob	*early = NULL;
 	FILE		*logf;
 	char		*logtext = NULL;
 	size_t		 loglen = 0;
@@ -412,9 +414,19 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	j.allow_deletes = o->allow_deletes;
 	status = run_pipeline(&j, l, o->dry_run);
 	hook = hold_for_hook(&j);
+	/* The spreadsheet's rows beside the transaction, from memory (with
+	 * a hook, the items change after it). */
+	job_report_src(&j, &src);
+	if (!hook)
+		early = report_early(cfg, &r, status, &src);
 	t0 = now_ms();
 	store_defer_checkpoint(st);	/* done while the reports are written */
 	if (run_commit(&j, hook ? RS_IN_PROGRESS : status, l) == -1) {
+		if (early != NULL) {	/* its rows were not stored */
+			report_xlsx_end(early, NULL);
+			report_xlsx_join(early);
+			early = NULL;
+		}
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
 		    "applied, the file stays queued", store_errmsg(st));
 		r.status = RS_FAILED;
@@ -434,8 +446,10 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		if (hook)
 			run_hook_phase(st, sy, &r, status);
 	}
+	if (early != NULL)
+		report_xlsx_rows(early);	/* done with the job */
 	job_free(&j);
-	if (run_finish(cfg, st, &r, logf, &logtext) == -1)
+	if (run_finish(cfg, st, &r, logf, &logtext, early) == -1)
 		spool_failed = 1;
 	store_checkpoint(st);
 	phase("archive and reports", t0);
@@ -572,7 +586,7 @@ run_approve(struct config *cfg, struct store *st, long long id,
 	log_msg(LOG_NOTICE, "approved by %s%s%s", who, reason ? ": " : "",
 	    reason ? reason : "");
 	if ((rc = approve_apply(cfg, st, sy, &r, &l)) == EXIT_OK &&
-	    report_write_all(cfg, st, r.id) == 0)
+	    report_write_all(cfg, st, r.id, NULL) == 0)
 		store_run_reports_done(st, r.id);
 	log_context(0, NULL);
 out:
@@ -694,7 +708,7 @@ recover(struct config *cfg, struct store *st)
 	for (i = 0; i < n; i++) {
 		struct run r;
 
-		if (report_write_all(cfg, st, ids[i]) == 0)
+		if (report_write_all(cfg, st, ids[i], NULL) == 0)
 			store_run_reports_done(st, ids[i]);
 		if (store_run_get(st, ids[i], &r) == 0) {
 			if (!r.dry_run)

@@ -842,19 +842,81 @@ store_defer_checkpoint(struct store *st)
 	sqlite3_wal_autocheckpoint(st->db, 0);
 }
 
+/* A PASSIVE checkpoint of st's database on db, nudged along. */
+static void
+checkpoint(struct store *st, sqlite3 *db)
+{
+	struct nudge	*n = nudge_start(st, "");
+
+	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) != SQLITE_OK)
+		log_debug("database: checkpoint: %s", sqlite3_errmsg(db));
+	nudge_stop(n);
+}
+
 void
 store_checkpoint(struct store *st)
 {
-	struct nudge	*n;
-
 	if (st->readonly)
 		return;
-	n = nudge_start(st, "");
-	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    NULL, NULL) != SQLITE_OK)
-		log_debug("database: checkpoint: %s", sqlite3_errmsg(st->db));
-	nudge_stop(n);
+	checkpoint(st, st->db);
 	sqlite3_wal_autocheckpoint(st->db, 1000);	/* SQLite's default */
+}
+
+/*
+ * The same on a connection and a thread of their own, while this one
+ * goes on (the run's reports read it). Not across a fork(): a child
+ * must not inherit SQLite's locks held by the thread.
+ */
+struct ckpt {
+	struct store	*st;
+	sqlite3		*db;
+	pthread_t	 th;
+};
+
+static void *
+ckpt_main(void *arg)
+{
+	struct ckpt	*c = arg;
+
+	checkpoint(c->st, c->db);
+	return NULL;
+}
+
+struct ckpt *
+store_checkpoint_start(struct store *st)
+{
+	const char	*path = sqlite3_db_filename(st->db, "main");
+	struct ckpt	*c;
+	char		 err[MAX_ERRMSG];
+
+	if (st->readonly || path == NULL || *path == '\0')
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->st = st;
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
+	    exec_sql(c->db, "PRAGMA synchronous = FULL", err,
+	    sizeof(err)) == -1 || thread_start(&c->th, ckpt_main, c) != 0) {
+		sqlite3_close(c->db);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Wait for it (with NULL: checkpoint here instead). */
+void
+store_checkpoint_end(struct store *st, struct ckpt *c)
+{
+	if (c == NULL) {
+		store_checkpoint(st);
+		return;
+	}
+	pthread_join(c->th, NULL);
+	sqlite3_close(c->db);
+	free(c);
+	sqlite3_wal_autocheckpoint(st->db, 1000);
 }
 
 int
