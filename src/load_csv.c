@@ -427,11 +427,12 @@ prep_record(struct csvr *r, struct batch *b, struct brow *w)
 		w->prep.lh[0] = r->line->lh[0];
 		w->prep.lh[1] = r->line->lh[1];
 	}
-	if (r->prep == NULL)
-		return;
-	for (k = 0; k < w->nf; k++)
-		r->pf[k] = b->data.p + b->foff[w->f0 + k];
-	w->prepped = r->prep(r->arg, w->nf, r->pf, b->flen + w->f0, &w->prep);
+	if (r->prep != NULL) {
+		for (k = 0; k < w->nf; k++)
+			r->pf[k] = b->data.p + b->foff[w->f0 + k];
+		w->prepped = r->prep(r->arg, w->nf, r->pf, b->flen + w->f0,
+		    &w->prep);
+	}
 	if (r->line != NULL && r->line->known) {	/* RS_SELFCHECK */
 		w->prep.known = r->line->known;
 		w->prep.eh = r->line->eh;

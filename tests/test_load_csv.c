@@ -130,7 +130,7 @@ got_row(void *arg, const struct rawrow *rr)
 	}
 	g->at[g->nat++] = g->dump.len;
 	g->rows++;
-	g->known += rr->prepped && rr->prep.known;
+	g->known += rr->prep.known != 0;	/* parsed too: RS_SELFCHECK */
 	buf_printf(&g->dump, "%zu:", rr->row);
 	for (i = 0; i < rr->nf; i++)
 		got_value(g, rr, i);
