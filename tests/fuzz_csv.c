@@ -1,8 +1,9 @@
 /*
  * libFuzzer target: the CSV loader through load_file(), as a run calls
  * it, for two permissive syncs: one taking the header as it is, one with
- * a mapping; and load_csv() with and without its plain-line path, which
- * must agree. The input is the file. `make fuzz` builds and runs it.
+ * a mapping; and load_csv() with and without its plain-line path, and
+ * with every whole line taken and hashed for known lines (none known),
+ * which must agree. The input is the file. `make fuzz` builds and runs it.
  */
 #include "fuzz.h"
 
@@ -82,24 +83,52 @@ fuzz_csv_raw(void *arg, const struct rawrow *r)
 	return 0;
 }
 
-/* The plain-line path gives what libcsv alone gives, or the fuzzer
- * stops on the input. */
+/* Known lines as load.c asks for them, none of them known. */
+static int
+fuzz_csv_hashed(void *arg, size_t n, const char *const *line,
+    const size_t *len, struct rowprep *out)
+{
+	size_t	 i;
+
+	(void)arg;
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].lh_ok = 1;
+		out[i].lh[0] = hash64(line[i], len[i], 1);
+	}
+	return 1;
+}
+
+static int
+fuzz_csv_same(int ra, const struct buf *a, const char *ea, int rb,
+    const struct buf *b, const char *eb)
+{
+	return ra == rb && a->len == b->len && (a->len == 0 ||
+	    memcmp(a->p, b->p, a->len) == 0) && (ra != -1 ||
+	    strcmp(ea, eb) == 0);
+}
+
+/* The plain-line path and the known-line one give what libcsv alone
+ * gives, or the fuzzer stops on the input. */
 static void
 fuzz_csv_both_ways(const char *path)
 {
-	struct buf	 a = { 0 }, b = { 0 };
-	char		 ea[MAX_ERRMSG], eb[MAX_ERRMSG];
-	int		 ra, rb;
+	struct buf	 a = { 0 }, b = { 0 }, c = { 0 };
+	char		 ea[MAX_ERRMSG], eb[MAX_ERRMSG], ec[MAX_ERRMSG];
+	int		 ra, rb, rc;
 
 	ra = load_csv(path, fuzz_csv_raw, &a, ea, sizeof(ea));
+	rc = load_csv_prep(path, fuzz_csv_raw, NULL, fuzz_csv_hashed, &c, ec,
+	    sizeof(ec));
 	load_csv_plain_lines = 0;
 	rb = load_csv(path, fuzz_csv_raw, &b, eb, sizeof(eb));
 	load_csv_plain_lines = 1;
-	if (ra != rb || a.len != b.len || (a.len > 0 &&
-	    memcmp(a.p, b.p, a.len) != 0) || (ra == -1 && strcmp(ea, eb) != 0))
+	if (!fuzz_csv_same(ra, &a, ea, rb, &b, eb) ||
+	    !fuzz_csv_same(ra, &a, ea, rc, &c, ec))
 		abort();
 	buf_free(&a);
 	buf_free(&b);
+	buf_free(&c);
 }
 
 static int
