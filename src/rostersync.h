@@ -978,8 +978,9 @@ struct job {
  */
 int	 snap_load(struct job *);
 void	 snap_save(struct job *, int after_write);
-/* The known lines of the snapshot snap_load() read, if any, and seeds
- * either way; known_free() once the load is over. */
+/* snap_load() reads the known lines with the keys; known_load() sets
+ * this run's seeds (the file's, or new random ones); known_free() once
+ * the load is over. */
 void	 known_load(struct job *);
 void	 known_free(struct known *);
 /* Keep what the next file needs of the rows (j->order) in j->lines. */
