@@ -1005,6 +1005,7 @@ job_free(struct job *j)
 	free(j->snap);
 	known_free(&j->kn);
 	free(j->lines);
+	free(j->lineent);
 	free(j->order);
 	arena_free(&j->xa);
 	free(j->e);

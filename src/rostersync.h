@@ -841,7 +841,6 @@ struct ent {
 #define E_DEACT		0x10000	/* deactivated by this run */
 #define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
 #define E_LINE		0x40000	/* its row, one whole clean line, hashed */
-#define E_LINEMAIL	0x80000	/* and that row has an email */
 
 /*
  * Known lines: the key snapshot's companion file (snapshot.c) keeps, for
@@ -882,11 +881,13 @@ struct known {
 	int		 reading;
 	int		 ok;
 };
-/* What the next file keeps of an entry with E_LINE (known_keep()). */
+/* What the next file keeps of a row whose entry has E_LINE, in row
+ * order (known_keep()); lineent[] says whose it is. */
 struct lineout {
 	uint64_t	 lh[2];		/* its line's hashes */
 	uint64_t	 eh;		/* its email's hash */
 };
+#define LINE_MAIL	0x80000000U	/* in lineent[]: the row has an email */
 
 /* What the cross-row checks need of each export row, in row order. */
 struct xrow {
@@ -940,7 +941,9 @@ struct job {
 	char		**oldjson;	/* per entry: its stored row read ahead, or NULL */
 	char		*snap;		/* the key snapshot the keys point into */
 	struct known	 kn;		/* its known lines (snapshot.c) */
-	struct lineout	*lines;		/* per entry, for the next ones */
+	struct lineout	*lines;		/* for the next lines file */
+	uint32_t	*lineent;	/* each one's entry, LINE_MAIL */
+	size_t		 nlines;
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
 	int		 scanned;	/* the keys came from the users table */

@@ -526,6 +526,7 @@ struct snapjob {
 	size_t		 n;		/* users in the file */
 	size_t		 kb;		/* their key bytes */
 	uint64_t	 keysum;	/* the key snapshot's checksum */
+	uint32_t	*line;		/* per entry with E_LINE: its j->lines */
 	const char	*failed;	/* the file that could not be written */
 	int		 err;		/* and errno */
 };
@@ -759,16 +760,16 @@ line_of(struct snapjob *s, size_t i, struct lineinfo *li)
 
 	memset(li, 0, sizeof(*li));
 	li->team = UINT32_MAX;
-	if (j->lines == NULL || (e->flags & (E_LINE | E_DUP | E_SKIP |
+	if (s->line == NULL || (e->flags & (E_LINE | E_DUP | E_SKIP |
 	    E_TERM | E_SEAT | E_MGR_CLEAR | E_MGR_KEEP)) != E_LINE ||
 	    !stored(e, s->after, &hv, &a) || !a || hv != e->new_hash ||
 	    mgr_pos(s, e) == DIRMGR_UNKNOWN)
 		return;
-	o = &j->lines[i];
+	o = &j->lines[s->line[i]];
 	li->h1 = o->lh[0];
 	li->h2 = o->lh[1];
 	li->flags = LI_LINE;
-	if (e->flags & E_LINEMAIL) {
+	if (j->lineent[s->line[i]] & LINE_MAIL) {
 		li->flags |= LI_EMAIL;
 		li->eh = o->eh;
 	}
@@ -788,6 +789,12 @@ lines_write(struct snapjob *s, const char *path)
 	uint32_t	 u = 0;
 	size_t		 i, size[3];
 
+	/* Each entry's line (an entry with E_LINE has one row that has). */
+	if (j->lines != NULL) {
+		s->line = xmalloc((j->ne + 1) * sizeof(*s->line));
+		for (i = 0; i < j->nlines; i++)
+			s->line[j->lineent[i] & ~LINE_MAIL] = (uint32_t)i;
+	}
 	memset(&h, 0, sizeof(h));
 	h.n = s->n;
 	h.nteam = j->nteam;
@@ -889,6 +896,7 @@ snap_save_end(struct snapjob *s)
 	} else if (s->after)
 		fault("snapshot.written");	/* before the commit */
 	free(s->pos);
+	free(s->line);
 	free(s);
 }
 
@@ -918,30 +926,37 @@ known_load(struct job *j)
 	email_hash_seed(kn->eseed);
 }
 
-/* Before the rows go (validate_cross()): their lines' hashes and email
- * hashes, per entry, for the file snap_save() writes. */
+/*
+ * Before the rows go (validate_cross()): their lines' hashes and email
+ * hashes, for the file snap_save() writes, kept in row order in the
+ * rows' own array (each record smaller than a row, written at or before
+ * it: one pass, no new memory but the entries' ids), which the job takes.
+ */
 void
 known_keep(struct job *j)
 {
-	size_t	 i;
+	struct lineout	*o = (struct lineout *)(void *)j->order, t;
+	struct xrow	 x;
+	size_t		 i, n = 0;
 
-	free(j->lines);
-	j->lines = NULL;
-	if (j->kn.now == 0)
+	if (j->kn.now == 0 || j->order == NULL)
 		return;
-	j->lines = big_alloc((j->ne + 1) * sizeof(*j->lines));
+	j->lineent = xmalloc((j->norder + 1) * sizeof(*j->lineent));
 	for (i = 0; i < j->norder; i++) {
-		const struct xrow	*x = &j->order[i];
-		struct ent		*e = &j->e[x->ent];
-
-		if (!(e->flags & E_LINE))
+		/* Copies: o[0] lies over row 0, read first. */
+		memcpy(&x, &j->order[i], sizeof(x));
+		if (!(j->e[x.ent].flags & E_LINE))
 			continue;
-		j->lines[x->ent].lh[0] = x->lh[0];
-		j->lines[x->ent].lh[1] = x->lh[1];
-		j->lines[x->ent].eh = x->eh;
-		if (x->email != NULL)
-			e->flags |= E_LINEMAIL;
+		t.lh[0] = x.lh[0];
+		t.lh[1] = x.lh[1];
+		t.eh = x.eh;
+		memcpy(&o[n], &t, sizeof(t));
+		j->lineent[n++] = x.ent | (x.email != NULL ? LINE_MAIL : 0);
 	}
+	j->lines = xrealloc(o, (n + 1) * sizeof(*o));
+	j->nlines = n;
+	j->order = NULL;	/* it is j->lines now */
+	j->norder = j->ordercap = 0;
 }
 
 /* What the load needed; the seeds and this load's context stay. */
