@@ -129,35 +129,45 @@ total(const size_t *size, size_t nsect)
 	return t;
 }
 
+/* A cache file open for reading, its size in *len: a regular file of
+ * at least min bytes (a header) and at most 16 GB; or -1. */
+static int
+cache_open(const char *path, size_t min, size_t *len)
+{
+	struct stat	 sb;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (size_t)sb.st_size < min || sb.st_size > (off_t)1 << 34) {
+		close(fd);
+		return -1;
+	}
+	*len = (size_t)sb.st_size;
+	return fd;
+}
+
 /* The whole file, or NULL (absent, unreadable, or of a wrong size). */
 static char *
 read_all(const char *path, size_t *len)
 {
-	struct stat	 sb;
 	char		*p;
 	size_t		 got = 0;
 	ssize_t		 r;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = cache_open(path, sizeof(struct snaphdr), len)) == -1)
 		return NULL;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    (size_t)sb.st_size < sizeof(struct snaphdr) ||
-	    sb.st_size > (off_t)1 << 34) {
-		close(fd);
-		return NULL;
-	}
-	p = xmalloc((size_t)sb.st_size);
-	while (got < (size_t)sb.st_size &&
-	    ((r = read(fd, p + got, (size_t)sb.st_size - got)) > 0 ||
+	p = xmalloc(*len);
+	while (got < *len && ((r = read(fd, p + got, *len - got)) > 0 ||
 	    (r == -1 && errno == EINTR)))
 		got += r > 0 ? (size_t)r : 0;
 	close(fd);
-	if (got != (size_t)sb.st_size) {
+	if (got != *len) {
 		free(p);
 		return NULL;
 	}
-	*len = got;
 	return p;
 }
 
@@ -325,23 +335,14 @@ known_table(struct known *kn)
 static char *
 map_all(const char *path, size_t *len)
 {
-	struct stat	 sb;
-	void		*p;
-	int		 fd;
+	void	*p;
+	int	 fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = cache_open(path, sizeof(struct linehdr), len)) == -1)
 		return NULL;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    (size_t)sb.st_size < sizeof(struct linehdr) ||
-	    sb.st_size > (off_t)1 << 34 ||
-	    (p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE |
-	    MAP_POPULATE, fd, 0)) == MAP_FAILED) {
-		close(fd);
-		return NULL;
-	}
+	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
-	*len = (size_t)sb.st_size;
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static int
