@@ -256,7 +256,7 @@ written(struct job *j, size_t *n)
 		if ((j->e[i].flags & E_WRITE) || ((j->e[i].flags & E_DELETE) &&
 		    !j->hold_deletes))
 			w[(*n)++] = (uint32_t)i;
-	qsort_r(w, *n, sizeof(*w), cmp_ent_key, j->e);
+	ids_by_key(j->e, w, *n);
 	return w;
 }
 

@@ -33,13 +33,29 @@ ent_reserve(struct job *j, size_t n)
 	strmap_reserve(&j->keys, j->ne + n);
 }
 
-/* qsort_r(): entry ids in the order of their keys; arg is the entries. */
-int
+static int
 cmp_ent_key(const void *a, const void *b, void *arg)
 {
 	const struct ent	*e = arg;
 
 	return strcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key);
+}
+
+/*
+ * Entry ids put in the order of their keys. Exports usually come in key
+ * order already (a first load's million creates did): one pass finds
+ * that, and the sort is left out.
+ */
+void
+ids_by_key(const struct ent *e, uint32_t *ids, size_t n)
+{
+	size_t	 i;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(e[ids[i - 1]].key, e[ids[i]].key) > 0)
+			break;
+	if (i < n)
+		qsort_r(ids, n, sizeof(*ids), cmp_ent_key, (void *)e);
 }
 
 /* An entry of key k, nowhere yet (not in the key table either). */
@@ -595,7 +611,7 @@ oldahead_main(void *arg)
 	size_t		 i;
 
 	/* In key order: neighbours share the B-tree's pages. */
-	qsort_r(oa->ids, oa->n, sizeof(*oa->ids), cmp_ent_key, (void *)oa->e);
+	ids_by_key(oa->e, oa->ids, oa->n);
 	if ((st = store_open(oa->cfg->database, 1, err, sizeof(err))) == NULL)
 		return NULL;	/* old_fields() reads them itself */
 	for (i = 0; i < oa->n; i++)
@@ -850,23 +866,28 @@ delete_user(struct job *j, uint32_t id)
 
 /* --------------------------------------------------------- ordering */
 
-static int32_t	*sort_depth;
-
-static int
-cmp_key(const void *a, const void *b, void *arg)
+/* Ids already in key order, put in order of depth too: a stable
+ * counting sort, so each depth keeps its keys' order. */
+static void
+by_depth(uint32_t *ids, size_t n, const int32_t *depth)
 {
-	return cmp_ent_key(a, b, ((const struct job *)arg)->e);
-}
+	size_t		*at, i, top = 0;
+	uint32_t	*out;
 
-static int
-cmp_depth_key(const void *a, const void *b, void *arg)
-{
-	int32_t	 da = sort_depth[*(const uint32_t *)a];
-	int32_t	 db = sort_depth[*(const uint32_t *)b];
-
-	if (da != db)
-		return da < db ? -1 : 1;
-	return cmp_key(a, b, arg);
+	for (i = 0; i < n; i++)
+		if ((size_t)depth[ids[i]] > top)
+			top = (size_t)depth[ids[i]];
+	at = xcalloc(top + 2, sizeof(*at));
+	for (i = 0; i < n; i++)
+		at[depth[ids[i]] + 1]++;
+	for (i = 1; i <= top; i++)
+		at[i] += at[i - 1];
+	out = xmalloc((n + 1) * sizeof(*out));
+	for (i = 0; i < n; i++)
+		out[at[depth[ids[i]]]++] = ids[i];
+	memcpy(ids, out, n * sizeof(*ids));
+	free(out);
+	free(at);
 }
 
 static int
@@ -949,6 +970,7 @@ int
 diff_items(struct job *j)
 {
 	uint32_t	*c, *u, *d;
+	int32_t		*depth;
 	size_t		 nc = 0, nu = 0, nd = 0, i;
 
 	read_ahead_join(j);
@@ -967,12 +989,12 @@ diff_items(struct job *j)
 		    ((f & E_TERM) && !(f & E_SKIP))))
 			d[nd++] = (uint32_t)i;
 	}
-	sort_depth = create_depths(j, c, nc);
-	qsort_r(c, nc, sizeof(*c), cmp_depth_key, j);
-	free(sort_depth);
-	sort_depth = NULL;
-	qsort_r(u, nu, sizeof(*u), cmp_key, j);
-	qsort_r(d, nd, sizeof(*d), cmp_key, j);
+	depth = create_depths(j, c, nc);
+	ids_by_key(j->e, c, nc);
+	by_depth(c, nc, depth);
+	free(depth);
+	ids_by_key(j->e, u, nu);
+	ids_by_key(j->e, d, nd);
 
 	team_counts(j);
 	team_items(j, 1);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,33 +284,227 @@ drop_tmp(struct config *cfg, const struct run *r, const struct format *f)
 	free(final);
 }
 
+/* The store's rows of a run as a report's source. */
+static int
+store_items(void *arg, int (*fn)(void *, const struct itemview *), void *a)
+{
+	struct storesrc	*s = arg;
+
+	return store_item_each(s->st, s->run, fn, a);
+}
+
+static int
+store_issues(void *arg, int (*fn)(void *, const struct issueview *), void *a)
+{
+	struct storesrc	*s = arg;
+
+	return store_issue_each(s->st, s->run, fn, a);
+}
+
+static const char *
+store_why(void *arg)
+{
+	return store_errmsg(((struct storesrc *)arg)->st);
+}
+
+void
+report_store_src(struct store *st, long long run, struct storesrc *ss,
+    struct reportsrc *src)
+{
+	ss->st = st;
+	ss->run = run;
+	src->items = store_items;
+	src->issues = store_issues;
+	src->why = store_why;
+	src->arg = ss;
+}
+
 /*
- * The XLSX report of run r, whose outcome will be status, begun from
- * memory before the run is stored (run.c): report_write_all() finishes
- * it. NULL when it is not due or cannot be begun.
+ * Reports begun before their run is stored: on a thread of its own, while
+ * the transaction runs, the XLSX rows and the CSV rows (into a file with
+ * no name, copied in after the summary) from memory. Once the run is
+ * stored, report_write_all() gives it the run: the thread finishes the
+ * spreadsheet while the CSV file is put together here.
  */
-struct xlsxjob *
+struct early {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct reportsrc src;
+	char		*xlsx_tmp;
+	struct xlsx	*x;
+	FILE		*rows;		/* the CSV rows; NULL if they failed */
+	int		 rows_done;
+	int		 go;		/* 1: finish with r; -1: drop it */
+	const struct run *r;
+	int		 rc;		/* the spreadsheet's */
+};
+
+/* The CSV rows into a file with no name (nothing is left if the run
+ * dies); NULL when that cannot be (the CSV then comes from the store). */
+static FILE *
+csv_rows(const char *dir, const struct reportsrc *src)
+{
+	FILE	*fp;
+	int	 fd;
+
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1)
+		return NULL;
+	if ((fp = fdopen(fd, "w+")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if (report_csv_rows(src, fp) == -1 || fflush(fp) == EOF) {
+		fclose(fp);
+		return NULL;
+	}
+	return fp;
+}
+
+static void *
+early_main(void *arg)
+{
+	struct early	*e = arg;
+	char		*dir = xstrdup(e->xlsx_tmp), *slash;
+
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src);
+	e->rows = csv_rows(dir, &e->src);
+	free(dir);
+	pthread_mutex_lock(&e->mu);
+	e->rows_done = 1;
+	pthread_cond_broadcast(&e->cv);
+	while (e->go == 0)
+		pthread_cond_wait(&e->cv, &e->mu);
+	pthread_mutex_unlock(&e->mu);
+	e->rc = report_xlsx_finish(e->x, e->xlsx_tmp, e->go > 0 ? e->r : NULL);
+	return NULL;
+}
+
+struct early *
 report_early(struct config *cfg, const struct run *r, enum runstatus status,
     const struct reportsrc *src)
 {
-	struct xlsxjob	*xj;
-	char		*tmp, *final;
+	struct early	*e;
+	char		*final;
 
-	if (!report_due(status, RF_XLSX) ||
-	    report_paths(cfg, r, &formats[RF_XLSX], &tmp, &final) == -1)
+	if (!report_due(status, RF_XLSX) || !report_due(status, RF_CSV))
 		return NULL;
-	xj = report_xlsx_start(tmp, src);
-	free(tmp);
+	e = xcalloc(1, sizeof(*e));
+	if (report_paths(cfg, r, &formats[RF_XLSX], &e->xlsx_tmp, &final) ==
+	    -1) {
+		free(e);
+		return NULL;
+	}
 	free(final);
-	return xj;
+	e->src = *src;
+	e->rc = -1;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	if (thread_start(&e->th, early_main, e) != 0) {
+		pthread_mutex_destroy(&e->mu);
+		pthread_cond_destroy(&e->cv);
+		free(e->xlsx_tmp);
+		free(e);
+		return NULL;
+	}
+	return e;
 }
 
-/* Finish the early report with the run r as stored, and rename it. */
+void
+report_early_rows(struct early *e)
+{
+	pthread_mutex_lock(&e->mu);
+	while (!e->rows_done)
+		pthread_cond_wait(&e->cv, &e->mu);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Let the thread finish (r) or drop (NULL) the spreadsheet. */
+static void
+early_go(struct early *e, const struct run *r)
+{
+	pthread_mutex_lock(&e->mu);
+	e->r = r;
+	e->go = r != NULL ? 1 : -1;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Wait for the thread and free e: the spreadsheet's 0 or -1. */
 static int
-early_finish(struct config *cfg, const struct run *r, struct xlsxjob *xj)
+early_join(struct early *e)
+{
+	int	 rc;
+
+	pthread_join(e->th, NULL);
+	rc = e->go > 0 ? e->rc : -1;
+	if (e->rows != NULL)
+		fclose(e->rows);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+	free(e->xlsx_tmp);
+	free(e);
+	return rc;
+}
+
+void
+report_early_drop(struct early *e)
+{
+	if (e == NULL)
+		return;
+	early_go(e, NULL);
+	early_join(e);
+}
+
+/* The CSV report: its head for r, then the rows written early. */
+static int
+early_csv(const struct run *r, FILE *rows, FILE *fp)
+{
+	const size_t	 bufsz = 256 * 1024;
+	char		*buf;
+	size_t		 n;
+	int		 rc = 0;
+
+	report_csv_head(r, fp);
+	if (fseek(rows, 0, SEEK_SET) == -1)
+		return -1;
+	buf = xmalloc(bufsz);
+	while (rc == 0 && (n = fread(buf, 1, bufsz, rows)) > 0)
+		if (fwrite(buf, 1, n, fp) != n)
+			rc = -1;
+	free(buf);
+	return rc == -1 || ferror(rows) || ferror(fp) ? -1 : 0;
+}
+
+/* Write the CSV from the early rows, or (none) from the store. */
+static int
+early_csv_named(struct config *cfg, struct store *st, const struct run *r,
+    struct early *e)
 {
 	char	*tmp, *final;
-	int	 rc = report_xlsx_join(xj);
+	FILE	*fp;
+	int	 rc = -1;
+
+	if (e == NULL || e->rows == NULL)
+		return write_named(cfg, st, r, &formats[RF_CSV]);
+	if (report_paths(cfg, r, &formats[RF_CSV], &tmp, &final) == -1)
+		return -1;
+	if ((fp = create_file(tmp)) != NULL) {
+		rc = early_csv(r, e->rows, fp);
+		if (close_file(fp) == -1)
+			rc = -1;
+	}
+	return report_rename(rc, tmp, final);
+}
+
+/* Finish the early spreadsheet with the run r as stored, and rename it. */
+static int
+early_finish(struct config *cfg, const struct run *r, struct early *e)
+{
+	char	*tmp, *final;
+	int	 rc = early_join(e);
 
 	if (report_paths(cfg, r, &formats[RF_XLSX], &tmp, &final) == -1)
 		return -1;
@@ -362,7 +557,7 @@ static const char *const fault_point[RF__COUNT] = {
 
 int
 report_write_all(struct config *cfg, struct store *st, long long id,
-    struct xlsxjob *early)
+    struct early *early)
 {
 	struct run	 r;
 	struct ckpt	*ck;
@@ -371,10 +566,7 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	int		 rc = 0;
 
 	if (store_run_get(st, id, &r) != 0) {
-		if (early != NULL) {
-			report_xlsx_end(early, NULL);
-			report_xlsx_join(early);
-		}
+		report_early_drop(early);
 		return -1;
 	}
 	if (r.report_base == NULL) {
@@ -384,8 +576,7 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 		r.report_base = xstrdup(base);
 	}
 	if (early != NULL && !report_due(r.status, RF_XLSX)) {
-		report_xlsx_end(early, NULL);
-		report_xlsx_join(early);
+		report_early_drop(early);
 		early = NULL;
 	}
 	for (i = 0; i < RF__COUNT; i++)
@@ -396,7 +587,7 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	if (report_due(r.status, RF_XLSX)) {
 		fault(fault_point[RF_XLSX]);
 		if (early != NULL)
-			report_xlsx_end(early, &r);
+			early_go(early, &r);
 		else if ((child = xlsx_start(cfg, &r)) == -1 &&
 		    write_named(cfg, st, &r, &formats[RF_XLSX]) == -1)
 			rc = -1;
@@ -407,7 +598,9 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 		    !report_due(r.status, formats[i].fmt))
 			continue;
 		fault(fault_point[i]);
-		if (write_named(cfg, st, &r, &formats[i]) == -1)
+		if ((formats[i].fmt == RF_CSV ?
+		    early_csv_named(cfg, st, &r, early) :
+		    write_named(cfg, st, &r, &formats[i])) == -1)
 			rc = -1;
 	}
 	store_checkpoint_end(st, ck);

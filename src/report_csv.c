@@ -86,14 +86,32 @@ on_issue(void *arg, const struct issueview *is)
 	return 0;
 }
 
-int
-report_csv(struct store *st, const struct run *r, FILE *fp)
+/* The byte-order mark, the header row and the summary. */
+void
+report_csv_head(const struct run *r, FILE *fp)
 {
 	fputs("\xef\xbb\xbf", fp);
 	put_row(fp, columns);
 	report_summary(r, on_summary, fp);
-	if (store_item_each(st, r->id, on_item, fp) == -1 ||
-	    store_issue_each(st, r->id, on_issue, fp) == -1)
+}
+
+/* Every change, then every issue. */
+int
+report_csv_rows(const struct reportsrc *src, FILE *fp)
+{
+	if (src->items(src->arg, on_item, fp) == -1 ||
+	    src->issues(src->arg, on_issue, fp) == -1)
 		return -1;
 	return ferror(fp) ? -1 : 0;
+}
+
+int
+report_csv(struct store *st, const struct run *r, FILE *fp)
+{
+	struct storesrc	 ss;
+	struct reportsrc src;
+
+	report_store_src(st, r->id, &ss, &src);
+	report_csv_head(r, fp);
+	return report_csv_rows(&src, fp);
 }

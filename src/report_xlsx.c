@@ -12,7 +12,6 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,34 +544,6 @@ xlsx_close(struct xlsx *x, const char *path)
 	return rc;
 }
 
-/* The store as a report's source. */
-struct storesrc {
-	struct store	*st;
-	long long	 run;
-};
-
-static int
-store_items(void *arg, int (*fn)(void *, const struct itemview *), void *a)
-{
-	struct storesrc	*s = arg;
-
-	return store_item_each(s->st, s->run, fn, a);
-}
-
-static int
-store_issues(void *arg, int (*fn)(void *, const struct issueview *), void *a)
-{
-	struct storesrc	*s = arg;
-
-	return store_issue_each(s->st, s->run, fn, a);
-}
-
-static const char *
-store_why(void *arg)
-{
-	return store_errmsg(((struct storesrc *)arg)->st);
-}
-
 /*
  * Write the XLSX report of run r to path, from the store. Returns 0, or
  * -1 with a warning; path is removed on failure.
@@ -581,9 +552,10 @@ int
 report_xlsx(struct store *st, const struct run *r, const char *path)
 {
 	struct xlsx	 x;
-	struct storesrc	 ss = { st, r->id };
-	struct reportsrc src = { store_items, store_issues, store_why, &ss };
+	struct storesrc	 ss;
+	struct reportsrc src;
 
+	report_store_src(st, r->id, &ss, &src);
 	if (xlsx_open(&x, path) == 0) {
 		write_rows(&x, &src);
 		write_summary(&x, r);
@@ -592,100 +564,34 @@ report_xlsx(struct store *st, const struct run *r, const char *path)
 }
 
 /*
- * The same begun before the run's outcome is stored (run.c): the rows
- * from memory, on a thread of its own, while the transaction runs; the
- * summary, the zip and the sync once report_xlsx_end() gives the run as
- * it was stored. The source is read until report_xlsx_rows() returns.
+ * The same begun before the run's outcome is stored (report.c's early
+ * job): the rows now, from memory; the summary, the zip and the sync in
+ * report_xlsx_finish() with the run as it was stored.
  */
-struct xlsxjob {
-	pthread_t	 th;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	struct xlsx	 x;
-	char		*path;
-	struct reportsrc src;
-	int		 opened;
-	int		 rows;		/* the rows are written */
-	int		 go;		/* 1: finish with r; -1: drop it */
-	const struct run *r;
-	int		 rc;
-};
-
-static void *
-xlsxjob_main(void *arg)
+struct xlsx *
+report_xlsx_begin(const char *path, const struct reportsrc *src)
 {
-	struct xlsxjob	*xj = arg;
+	struct xlsx	*x = xmalloc(sizeof(*x));
 
-	if ((xj->opened = xlsx_open(&xj->x, xj->path) == 0))
-		write_rows(&xj->x, &xj->src);
-	pthread_mutex_lock(&xj->mu);
-	xj->rows = 1;
-	pthread_cond_broadcast(&xj->cv);
-	while (xj->go == 0)
-		pthread_cond_wait(&xj->cv, &xj->mu);
-	pthread_mutex_unlock(&xj->mu);
-	if (xj->go < 0)
-		fail(&xj->x, "not finished: the run was not stored as it was");
-	else if (xj->opened)
-		write_summary(&xj->x, xj->r);
-	xj->rc = xlsx_close(&xj->x, xj->path);	/* failed: removed */
-	return NULL;
+	if (xlsx_open(x, path) == 0)
+		write_rows(x, src);
+	else
+		fail(x, "cannot start the workbook");
+	return x;
 }
 
-/* Start; NULL when no thread can be made (write it later instead). */
-struct xlsxjob *
-report_xlsx_start(const char *path, const struct reportsrc *src)
-{
-	struct xlsxjob	*xj = xcalloc(1, sizeof(*xj));
-
-	xj->path = xstrdup(path);
-	xj->src = *src;
-	xj->rc = -1;
-	pthread_mutex_init(&xj->mu, NULL);
-	pthread_cond_init(&xj->cv, NULL);
-	if (thread_start(&xj->th, xlsxjob_main, xj) != 0) {
-		pthread_mutex_destroy(&xj->mu);
-		pthread_cond_destroy(&xj->cv);
-		free(xj->path);
-		free(xj);
-		return NULL;
-	}
-	return xj;
-}
-
-/* Wait until the rows are written: the source may go. */
-void
-report_xlsx_rows(struct xlsxjob *xj)
-{
-	pthread_mutex_lock(&xj->mu);
-	while (!xj->rows)
-		pthread_cond_wait(&xj->cv, &xj->mu);
-	pthread_mutex_unlock(&xj->mu);
-}
-
-/* Finish it with the run as stored (kept until report_xlsx_join()), or
- * with NULL drop it. */
-void
-report_xlsx_end(struct xlsxjob *xj, const struct run *r)
-{
-	pthread_mutex_lock(&xj->mu);
-	xj->r = r;
-	xj->go = r != NULL ? 1 : -1;
-	pthread_cond_broadcast(&xj->cv);
-	pthread_mutex_unlock(&xj->mu);
-}
-
-/* Wait for it: 0 when the file is written, else -1. */
+/* Finish it with r, or with NULL drop it: 0 when the file is written,
+ * else -1 with path removed. Frees x. */
 int
-report_xlsx_join(struct xlsxjob *xj)
+report_xlsx_finish(struct xlsx *x, const char *path, const struct run *r)
 {
 	int	 rc;
 
-	pthread_join(xj->th, NULL);
-	rc = xj->go > 0 ? xj->rc : -1;
-	pthread_mutex_destroy(&xj->mu);
-	pthread_cond_destroy(&xj->cv);
-	free(xj->path);
-	free(xj);
+	if (r == NULL)
+		fail(x, "not finished: the run was not stored as it was");
+	else
+		write_summary(x, r);
+	rc = xlsx_close(x, path);
+	free(x);
 	return rc;
 }

@@ -34,7 +34,8 @@
 
 struct store;
 struct known;
-struct xlsxjob;
+struct early;
+struct xlsx;
 struct job;
 struct oldahead;
 struct snapjob;
@@ -996,7 +997,7 @@ void	 snap_save_end(struct snapjob *);
 uint32_t ent_get(struct job *, const char *, size_t);
 uint32_t ent_add(struct job *, const char *, size_t);
 void	 ent_init(struct ent *, const char *key, size_t);
-int	 cmp_ent_key(const void *, const void *, void *ents); /* qsort_r */
+void	 ids_by_key(const struct ent *, uint32_t *ids, size_t);
 uint32_t ent_add_stored(struct job *, const char *, size_t);
 void	 ent_reserve(struct job *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
@@ -1059,12 +1060,31 @@ enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
 /* "Sync Logs - 15 Jan 2024 10.30pm" for a start time, local time zone. */
 void	 report_basename(time_t, char *out, size_t outlen);
 /* Write every file due for the run under reports/SYNC/; -1 on failure.
- * early: its XLSX report begun by report_early(), or NULL. */
+ * early: its reports begun by report_early(), or NULL. */
 int	 report_write_all(struct config *, struct store *, long long run,
-	    struct xlsxjob *early);
-struct reportsrc;
-struct xlsxjob *report_early(struct config *, const struct run *,
-	    enum runstatus, const struct reportsrc *);
+	    struct early *);
+/* Where a report's items and issues come from: the store, or memory. */
+struct reportsrc {
+	int	 (*items)(void *, int (*)(void *, const struct itemview *),
+		    void *);
+	int	 (*issues)(void *, int (*)(void *, const struct issueview *),
+		    void *);
+	const char *(*why)(void *);	/* the cause of a -1 */
+	void	*arg;
+};
+struct storesrc {
+	struct store	*st;
+	long long	 run;
+};
+/* The store's rows of run as a report's source (ss holds them). */
+void	 report_store_src(struct store *, long long run, struct storesrc *ss,
+	    struct reportsrc *);
+/* The CSV and XLSX rows of run r, whose outcome will be status, written
+ * from src on a thread beside the transaction; NULL when not due. */
+struct early *report_early(struct config *, const struct run *r,
+	    enum runstatus, const struct reportsrc *src);
+void	 report_early_rows(struct early *);	/* src may go now */
+void	 report_early_drop(struct early *);	/* its run was not stored */
 /* One report to path ("-": standard output), from the database. */
 int	 report_write_one(struct store *, const struct run *, enum rfmt,
 	    const char *path);
@@ -1076,21 +1096,14 @@ void	 report_summary(const struct run *,
 void	 time_local(time_t, char *out, size_t outlen);
 /* The writers: each formats one file and returns -1 on failure. */
 int	 report_csv(struct store *, const struct run *, FILE *);
+void	 report_csv_head(const struct run *, FILE *);
+int	 report_csv_rows(const struct reportsrc *, FILE *);
 int	 report_xlsx(struct store *, const struct run *, const char *path);
-/* Where a report's items and issues come from: the store, or memory. */
-struct reportsrc {
-	int	 (*items)(void *, int (*)(void *, const struct itemview *),
-		    void *);
-	int	 (*issues)(void *, int (*)(void *, const struct issueview *),
-		    void *);
-	const char *(*why)(void *);	/* the cause of a -1 */
-	void	*arg;
-};
-/* The XLSX report begun before the run is stored (report_xlsx.c). */
-struct xlsxjob *report_xlsx_start(const char *path, const struct reportsrc *);
-void	 report_xlsx_rows(struct xlsxjob *);	/* the source may go */
-void	 report_xlsx_end(struct xlsxjob *, const struct run *); /* NULL: drop */
-int	 report_xlsx_join(struct xlsxjob *);
+/* The XLSX report begun from src before its run is stored; finished (r)
+ * or dropped (NULL) after: 0 when written, else -1 and path removed. */
+struct xlsx *report_xlsx_begin(const char *path, const struct reportsrc *);
+int	 report_xlsx_finish(struct xlsx *, const char *path,
+	    const struct run *r);
 int	 report_log(struct store *, const struct run *, FILE *);
 /* Would a spreadsheet take this value for a formula? */
 int	 cell_is_formula(const char *);

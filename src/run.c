@@ -280,7 +280,7 @@ archived_already(struct config *cfg, struct store *st, const struct ledger *l,
 /* The run log, the reports and their upload; -1 if a file failed. */
 static int
 run_finish(struct config *cfg, struct store *st, struct run *r,
-    FILE *logf, char **logtext, struct xlsxjob *early)
+    FILE *logf, char **logtext, struct early *early)
 {
 	int	 rc = 0;
 
@@ -372,7 +372,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	struct run	 r;
 	struct job	 j;
 	struct reportsrc src;
-	struct xlsxjob	*early = NULL;
+	struct early	*early = NULL;
 	FILE		*logf;
 	char		*logtext = NULL;
 	size_t		 loglen = 0;
@@ -414,19 +414,16 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	j.allow_deletes = o->allow_deletes;
 	status = run_pipeline(&j, l, o->dry_run);
 	hook = hold_for_hook(&j);
-	/* The spreadsheet's rows beside the transaction, from memory (with
-	 * a hook, the items change after it). */
+	/* The reports' rows beside the transaction, from memory (with a
+	 * hook, the items change after it). */
 	job_report_src(&j, &src);
 	if (!hook)
 		early = report_early(cfg, &r, status, &src);
 	t0 = now_ms();
 	store_defer_checkpoint(st);	/* done while the reports are written */
 	if (run_commit(&j, hook ? RS_IN_PROGRESS : status, l) == -1) {
-		if (early != NULL) {	/* its rows were not stored */
-			report_xlsx_end(early, NULL);
-			report_xlsx_join(early);
-			early = NULL;
-		}
+		report_early_drop(early);	/* its rows were not stored */
+		early = NULL;
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
 		    "applied, the file stays queued", store_errmsg(st));
 		r.status = RS_FAILED;
@@ -447,7 +444,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 			run_hook_phase(st, sy, &r, status);
 	}
 	if (early != NULL)
-		report_xlsx_rows(early);	/* done with the job */
+		report_early_rows(early);	/* done with the job */
 	job_free(&j);
 	if (run_finish(cfg, st, &r, logf, &logtext, early) == -1)
 		spool_failed = 1;

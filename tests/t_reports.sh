@@ -129,6 +129,14 @@ rs report 2 --format xlsx -o "$TMP/again.xlsx" >/dev/null 2>&1
 $PYTHON "$TOP/tests/xlsx_dump.py" "$TMP/again.xlsx" >"$TMP/again.dump"
 eq "report --format xlsx regenerates the same content" \
     "$(grep -v 'Duration\|^META' "$TMP/again.dump" | md5sum)" "$(grep -v 'Duration\|^META' "$TMP/x.dump" | md5sum)"
+# The run wrote its CSV rows from memory during the transaction; the
+# report command reads them from the database.
+rs report 2 --format csv >"$TMP/again.csv" 2>/dev/null
+eq "report --format csv regenerates the same rows" \
+    "$(grep -v '^Summary,,,,,Duration' "$TMP/again.csv" | md5sum)" \
+    "$(grep -v '^Summary,,,,,Duration' "$SPOOL/reports/hr/$base.csv" | md5sum)"
+check "the CSV has change and issue rows" bash -c \
+    "grep -q '^Change,User updated,E1,' '$TMP/again.csv' && grep -q '^Issue,' '$TMP/again.csv'"
 
 # --- logging: journald priorities, run and sync on every line, -q and -v
 sandbox logs
