@@ -2,12 +2,15 @@
  * Report files: which runs get which files, their names, and the writing
  * itself. The formats are a table; each writer only formats, and this
  * file owns the files: a hidden temporary name, mode 0640, fsync, rename.
- * Every report is made from the database, so `rostersync report` gives
- * the same content as the run wrote.
+ * A run without a hook writes its reports' rows from memory beside its
+ * transaction (report_early()); every other report is made from the
+ * database, and `rostersync report` gives the same content as the run
+ * wrote (t_reports compares them).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -271,15 +274,41 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 	return report_rename(write_format(st, r, f, tmp), tmp, final);
 }
 
-/* A report begun and not finished (its run died, report_early()). */
+/* Files named tmp and more (an XLSX summary made apart, libzip's copy
+ * of a workbook being rewritten) left by a run that died. */
 static void
-drop_tmp(struct config *cfg, const struct run *r, const struct format *f)
+drop_tmp_more(const char *tmp)
+{
+	const char	*slash = strrchr(tmp, '/');
+	char		*dir = xstrndup(tmp, (size_t)(slash - tmp));
+	size_t		 n = strlen(slash + 1);
+	struct dirent	*de;
+	DIR		*d;
+
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (strncmp(de->d_name, slash + 1, n) == 0 &&
+			    de->d_name[n] == '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	free(dir);
+}
+
+/* A report begun and not finished (its run died, report_early()); with
+ * only_more, the files beside its temporary one only. */
+static void
+drop_tmp(struct config *cfg, const struct run *r, const struct format *f,
+    int only_more)
 {
 	char	*tmp, *final;
 
 	if (report_paths(cfg, r, f, &tmp, &final) == -1)
 		return;
-	unlink(tmp);
+	if (!only_more)
+		unlink(tmp);
+	if (f->fmt == RF_XLSX)
+		drop_tmp_more(tmp);
 	free(tmp);
 	free(final);
 }
@@ -322,9 +351,10 @@ report_store_src(struct store *st, long long run, struct storesrc *ss,
 /*
  * Reports begun before their run is stored: on a thread of its own, while
  * the transaction runs, the XLSX rows and the CSV rows (into a file with
- * no name, copied in after the summary) from memory. Once the run is
- * stored, report_write_all() gives it the run: the thread finishes the
- * spreadsheet while the CSV file is put together here.
+ * no name, copied in after the summary) from memory, then the workbook
+ * zipped but for its summary. Once the run is stored, report_write_all()
+ * gives it the run: the thread puts the summary in the spreadsheet while
+ * the CSV file is put together here.
  */
 struct early {
 	pthread_t	 th;
@@ -332,7 +362,8 @@ struct early {
 	pthread_cond_t	 cv;
 	struct reportsrc src;
 	char		*xlsx_tmp;
-	struct xlsx	*x;
+	struct xlsx_early *x;
+	long long	 summary_rows;
 	FILE		*rows;		/* the CSV rows; NULL if they failed */
 	int		 rows_done;
 	int		 go;		/* 1: finish with r; -1: drop it */
@@ -369,17 +400,28 @@ early_main(void *arg)
 
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
-	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src);
+	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src, e->summary_rows);
 	e->rows = csv_rows(dir, &e->src);
 	free(dir);
 	pthread_mutex_lock(&e->mu);
 	e->rows_done = 1;
 	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	report_xlsx_zip(e->x, e->xlsx_tmp);
+	pthread_mutex_lock(&e->mu);
 	while (e->go == 0)
 		pthread_cond_wait(&e->cv, &e->mu);
 	pthread_mutex_unlock(&e->mu);
 	e->rc = report_xlsx_finish(e->x, e->xlsx_tmp, e->go > 0 ? e->r : NULL);
 	return NULL;
+}
+
+static void
+count_pair(void *arg, const char *label, const char *value)
+{
+	(void)label;
+	(void)value;
+	(*(long long *)arg)++;
 }
 
 struct early *
@@ -399,6 +441,7 @@ report_early(struct config *cfg, const struct run *r, enum runstatus status,
 	}
 	free(final);
 	e->src = *src;
+	report_summary(r, count_pair, &e->summary_rows);
 	e->rc = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
@@ -501,11 +544,17 @@ early_csv_named(struct config *cfg, struct store *st, const struct run *r,
 
 /* Finish the early spreadsheet with the run r as stored, and rename it. */
 static int
-early_finish(struct config *cfg, const struct run *r, struct early *e)
+early_finish(struct config *cfg, struct store *st, const struct run *r,
+    struct early *e)
 {
 	char	*tmp, *final;
 	int	 rc = early_join(e);
 
+	if (rc == -1) {		/* written again, from the store */
+		log_debug("XLSX report of run %lld: begun early, not finished; "
+		    "written from the database", r->id);
+		return write_named(cfg, st, r, &formats[RF_XLSX]);
+	}
 	if (report_paths(cfg, r, &formats[RF_XLSX], &tmp, &final) == -1)
 		return -1;
 	return report_rename(rc, tmp, final);
@@ -580,8 +629,8 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 		early = NULL;
 	}
 	for (i = 0; i < RF__COUNT; i++)
-		if (!report_due(r.status, formats[i].fmt))
-			drop_tmp(cfg, &r, &formats[i]);
+		drop_tmp(cfg, &r, &formats[i], report_due(r.status,
+		    formats[i].fmt));
 	/* The spreadsheet, the longest, is begun first (or finished, when
 	 * its rows were written beside the transaction); here if no child. */
 	if (report_due(r.status, RF_XLSX)) {
@@ -604,7 +653,7 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 			rc = -1;
 	}
 	store_checkpoint_end(st, ck);
-	if (early != NULL && early_finish(cfg, &r, early) == -1) {
+	if (early != NULL && early_finish(cfg, st, &r, early) == -1) {
 		log_warnx("the XLSX report of run %lld was not written", id);
 		rc = -1;
 	}

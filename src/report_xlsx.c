@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <xlsxwriter.h>
+#include <zip.h>
 
 #include "rostersync.h"
 
@@ -507,6 +508,11 @@ xlsx_open(struct xlsx *x, const char *path)
 	else {
 		format_set_bold(x->bold);
 		format_set_num_format(x->date, "yyyy-mm-dd hh:mm:ss");
+		/* Their numbers in styles.xml now, as first use would give
+		 * them: the same in a workbook whose summary is made apart
+		 * (report_xlsx_finish()). */
+		lxw_format_get_xf_index(x->bold);
+		lxw_format_get_xf_index(x->date);
 		sheets_begin(x);
 		rc = 0;
 	}
@@ -565,33 +571,116 @@ report_xlsx(struct store *st, const struct run *r, const char *path)
 
 /*
  * The same begun before the run's outcome is stored (report.c's early
- * job): the rows now, from memory; the summary, the zip and the sync in
- * report_xlsx_finish() with the run as it was stored.
+ * job): the rows from memory, then (report_xlsx_zip()) the workbook
+ * zipped with the Summary sheet empty but for the autofilter of its
+ * summary_rows rows.
+ * report_xlsx_finish() puts the summary in, once the run is stored.
  */
-struct xlsx *
-report_xlsx_begin(const char *path, const struct reportsrc *src)
-{
-	struct xlsx	*x = xmalloc(sizeof(*x));
+struct xlsx_early {
+	struct xlsx	 x;
+	long long	 summary_rows;
+	int		 rc;		/* of the zipping */
+};
 
+struct xlsx_early *
+report_xlsx_begin(const char *path, const struct reportsrc *src,
+    long long summary_rows)
+{
+	struct xlsx_early *e = xcalloc(1, sizeof(*e));
+	struct xlsx	*x = &e->x;
+
+	e->summary_rows = summary_rows;
 	if (xlsx_open(x, path) == 0)
 		write_rows(x, src);
 	else
 		fail(x, "cannot start the workbook");
-	return x;
+	return e;
 }
 
-/* Finish it with r, or with NULL drop it: 0 when the file is written,
- * else -1 with path removed. Frees x. */
-int
-report_xlsx_finish(struct xlsx *x, const char *path, const struct run *r)
+/* Zip it (the source is not read any more). */
+void
+report_xlsx_zip(struct xlsx_early *e, const char *path)
 {
-	int	 rc;
+	struct xlsx	*x = &e->x;
 
-	if (r == NULL)
-		fail(x, "not finished: the run was not stored as it was");
-	else
-		write_summary(x, r);
-	rc = xlsx_close(x, path);
-	free(x);
+	x->sh = &x->sheet[SH_SUMMARY];
+	x->sh->row = (lxw_row_t)e->summary_rows;
+	sheet_end(x);
+	e->rc = xlsx_close(x, path);
+}
+
+/* The Summary sheet of the workbook at from put in the one at path. */
+static int
+swap_summary(const char *path, const char *from)
+{
+	static const char part[] = "xl/worksheets/sheet1.xml";
+	zip_t		*za, *zb;
+	zip_source_t	*zs;
+	zip_int64_t	 ia, ib;
+	int		 err, rc = -1;
+
+	if ((za = zip_open(path, 0, &err)) == NULL)
+		return -1;
+	if ((zb = zip_open(from, ZIP_RDONLY, &err)) == NULL) {
+		zip_discard(za);
+		return -1;
+	}
+	if ((ia = zip_name_locate(za, part, 0)) >= 0 &&
+	    (ib = zip_name_locate(zb, part, 0)) >= 0 &&
+	    (zs = zip_source_zip(za, zb, (zip_uint64_t)ib, 0, 0, -1)) !=
+	    NULL) {
+		if (zip_file_replace(za, (zip_uint64_t)ia, zs, 0) == -1)
+			zip_source_free(zs);
+		else
+			rc = 0;
+	}
+	if (rc == 0 && zip_close(za) == -1) {
+		log_warnx("XLSX report: %s: %s", path, zip_strerror(za));
+		rc = -1;
+	}
+	if (rc == -1)
+		zip_discard(za);
+	zip_discard(zb);
+	return rc;
+}
+
+/*
+ * Finish it with the run r as stored: its summary is made as a workbook
+ * of its own beside path (path XLSX_SUMMARY_TMP), whose Summary sheet
+ * takes the empty one's place; the other parts are copied as they were zipped.
+ * With r NULL, drop it. 0 when the file is written, else -1 with path
+ * removed (the caller then writes it from the store). Frees e.
+ */
+int
+report_xlsx_finish(struct xlsx_early *e, const char *path,
+    const struct run *r)
+{
+	struct xlsx	 b;
+	char		*sum;
+	int		 rc = -1;
+
+	xasprintf(&sum, "%s%s", path, XLSX_SUMMARY_TMP);
+	if (r != NULL && e->rc == 0 && xlsx_open(&b, sum) == 0) {
+		b.sh = &b.sheet[SH_CHANGES];
+		sheet_end(&b);
+		b.sh = &b.sheet[SH_ISSUES];
+		sheet_end(&b);
+		write_summary(&b, r);
+		if ((long long)b.sheet[SH_SUMMARY].row != e->summary_rows)
+			fail(&b, "the summary has %lld rows, not %lld",
+			    (long long)b.sheet[SH_SUMMARY].row,
+			    e->summary_rows);
+		if (xlsx_close(&b, sum) == 0) {
+			fault("report.summary");
+			if (swap_summary(path, sum) == 0 &&
+			    chmod(path, 0640) == 0 && sync_file(path) == 0)
+				rc = 0;
+		}
+	}
+	unlink(sum);
+	free(sum);
+	if (rc == -1)
+		unlink(path);
+	free(e);
 	return rc;
 }

@@ -35,7 +35,7 @@
 struct store;
 struct known;
 struct early;
-struct xlsx;
+struct xlsx_early;
 struct job;
 struct oldahead;
 struct snapjob;
@@ -1099,10 +1099,14 @@ int	 report_csv(struct store *, const struct run *, FILE *);
 void	 report_csv_head(const struct run *, FILE *);
 int	 report_csv_rows(const struct reportsrc *, FILE *);
 int	 report_xlsx(struct store *, const struct run *, const char *path);
-/* The XLSX report begun from src before its run is stored; finished (r)
- * or dropped (NULL) after: 0 when written, else -1 and path removed. */
-struct xlsx *report_xlsx_begin(const char *path, const struct reportsrc *);
-int	 report_xlsx_finish(struct xlsx *, const char *path,
+#define XLSX_SUMMARY_TMP ".summary.tmp"	/* its summary made apart */
+/* The XLSX report begun from src before its run is stored (its summary
+ * will have summary_rows rows); finished with the run as stored, or
+ * dropped (NULL): 0 when written, else -1 and path removed. */
+struct xlsx_early *report_xlsx_begin(const char *path,
+	    const struct reportsrc *src, long long summary_rows);
+void	 report_xlsx_zip(struct xlsx_early *, const char *path);
+int	 report_xlsx_finish(struct xlsx_early *, const char *path,
 	    const struct run *r);
 int	 report_log(struct store *, const struct run *, FILE *);
 /* Would a spreadsheet take this value for a formula? */

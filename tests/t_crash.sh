@@ -113,7 +113,7 @@ verify() {
 	    while read -r f; do [ -e "$f" ] || echo "$f"; done)" ""
 	eq "$l: nothing left in incoming/, no .part or .tmp in the spool" \
 	    "$(ls -A "$SPOOL/incoming/hr" 2>/dev/null; find "$SPOOL" \
-	    \( -name '*.part' -o -name '*.tmp' \) -print)" ""
+	    \( -name '*.part' -o -name '*.tmp' -o -name '*.tmp.*' \) -print)" ""
 	eq "$l: every run has its reports" \
 	    "$(qq "SELECT count(*) FROM runs WHERE reports_done = 0")" 0
 	bad=
@@ -215,6 +215,7 @@ run.archived 0
 run.logged 0
 report.csv 0
 report.xlsx 0
+report.summary 0
 report.log 0
 run.reported 0
 run.published 0
