@@ -647,8 +647,8 @@ swap_summary(const char *path, const char *from)
 /*
  * Finish it with the run r as stored: its summary is made as a workbook
  * of its own beside path (path XLSX_SUMMARY_TMP), whose Summary sheet
- * takes the empty one's place; the other parts are copied as they were zipped.
- * With r NULL, drop it. 0 when the file is written, else -1 with path
+ * takes the empty one's place; the other parts are copied as they were
+ * zipped. With r NULL, drop it. 0 when the file is written, else -1 with path
  * removed (the caller then writes it from the store). Frees e.
  */
 int
@@ -660,16 +660,19 @@ report_xlsx_finish(struct xlsx_early *e, const char *path,
 	int		 rc = -1;
 
 	xasprintf(&sum, "%s%s", path, XLSX_SUMMARY_TMP);
-	if (r != NULL && e->rc == 0 && xlsx_open(&b, sum) == 0) {
-		b.sh = &b.sheet[SH_CHANGES];
-		sheet_end(&b);
-		b.sh = &b.sheet[SH_ISSUES];
-		sheet_end(&b);
-		write_summary(&b, r);
-		if ((long long)b.sheet[SH_SUMMARY].row != e->summary_rows)
-			fail(&b, "the summary has %lld rows, not %lld",
-			    (long long)b.sheet[SH_SUMMARY].row,
-			    e->summary_rows);
+	if (r != NULL && e->rc == 0) {
+		if (xlsx_open(&b, sum) == 0) {
+			b.sh = &b.sheet[SH_CHANGES];
+			sheet_end(&b);
+			b.sh = &b.sheet[SH_ISSUES];
+			sheet_end(&b);
+			write_summary(&b, r);
+			if ((long long)b.sheet[SH_SUMMARY].row !=
+			    e->summary_rows)
+				fail(&b, "the summary has %lld rows, not %lld",
+				    (long long)b.sheet[SH_SUMMARY].row,
+				    e->summary_rows);
+		}
 		if (xlsx_close(&b, sum) == 0) {
 			fault("report.summary");
 			if (swap_summary(path, sum) == 0 &&
