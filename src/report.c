@@ -398,6 +398,7 @@ early_main(void *arg)
 	struct early	*e = arg;
 	char		*dir = xstrdup(e->xlsx_tmp), *slash;
 
+	thread_background();
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
 	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src, e->summary_rows);

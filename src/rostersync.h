@@ -148,6 +148,7 @@ void	 fault(const char *point);
 /* A helper thread, which takes no signals (the main thread handles them);
  * pthread_create()'s result. */
 int	 thread_start(pthread_t *, void *(*fn)(void *), void *arg);
+void	 thread_background(void);	/* give way to the other threads */
 
 /* ------------------------------------------------------------ sha256.c */
 

@@ -831,6 +831,7 @@ snap_main(void *arg)
 	struct snapjob	*s = arg;
 	char		*path;
 
+	thread_background();
 	if (snap_positions(s) == -1) {
 		s->failed = SNAP_NAME;
 		s->err = EOVERFLOW;

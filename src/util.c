@@ -2,6 +2,7 @@
  * Small helpers every stage uses: buffers, an arena, checked allocation,
  * a fast non-cryptographic hash, UTF-8 checking, time and number parsing.
  */
+#include <sys/resource.h>
 #include <sys/mman.h>
 
 #include <ctype.h>
@@ -869,6 +870,18 @@ thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 	e = pthread_create(th, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return e;
+}
+
+/*
+ * The calling thread gives way to the others: work beside the critical
+ * path (the reports' rows, the snapshot files) that has time to spare
+ * before it is waited for, while the main thread's transaction has none.
+ */
+void
+thread_background(void)
+{
+	if (gettid() != getpid())	/* not the main thread itself */
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 }
 
 /* ------------------------------------------------------------- faults */
