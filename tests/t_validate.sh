@@ -104,6 +104,16 @@ eq "loop of three: three issues" "$(q "SELECT count(*) FROM issues WHERE type = 
 eq "loop: managers not assigned" "$(user E4 manager)$(user E5 manager)$(user E6 manager)" ""
 eq "a good manager is assigned" "$(user E7 manager)" E1
 eq "creates come managers first" "$(q "SELECT group_concat(key) FROM (SELECT key FROM items WHERE run_id = 1 AND type = 'create' AND key IN ('E1','E7') ORDER BY seq)")" "E1,E7"
+# Managers whose ids sort after their reports': by depth, then by key.
+sandbox depth
+NAME=d1 csv "A1,a@x.org,A,A,Eng,Dev,B2,Active" \
+    "B2,b@x.org,B,B,Eng,Dev,C3,Active" \
+    "C3,c@x.org,C,C,Eng,Dev,,Active" \
+    "D4,d@x.org,D,D,Eng,Dev,,Active" \
+    "A0,z@x.org,Z,Z,Eng,Dev,C3,Active"
+rs run >/dev/null 2>&1
+eq "creates: each manager before their reports, each level in key order" \
+    "$(q "SELECT group_concat(key) FROM (SELECT key FROM items WHERE run_id = 1 AND type = 'create' ORDER BY seq)")" "C3,D4,A0,B2,A1"
 
 # --- seat limit
 sandbox seats "seat_limit = 5;"
