@@ -279,15 +279,17 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 static void
 drop_tmp_more(const char *tmp)
 {
-	const char	*slash = strrchr(tmp, '/');
-	char		*dir = xstrndup(tmp, (size_t)(slash - tmp));
-	size_t		 n = strlen(slash + 1);
+	const char	*name = strrchr(tmp, '/');
+	char		*dir = dir_of(tmp);
+	size_t		 n;
 	struct dirent	*de;
 	DIR		*d;
 
+	name = name != NULL ? name + 1 : tmp;
+	n = strlen(name);
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL)
-			if (strncmp(de->d_name, slash + 1, n) == 0 &&
+			if (strncmp(de->d_name, name, n) == 0 &&
 			    de->d_name[n] == '.')
 				unlinkat(dirfd(d), de->d_name, 0);
 		closedir(d);
@@ -396,11 +398,9 @@ static void *
 early_main(void *arg)
 {
 	struct early	*e = arg;
-	char		*dir = xstrdup(e->xlsx_tmp), *slash;
+	char		*dir = dir_of(e->xlsx_tmp);
 
 	thread_background();
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
 	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src, e->summary_rows);
 	e->rows = csv_rows(dir, &e->src);
 	free(dir);

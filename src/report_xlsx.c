@@ -443,19 +443,6 @@ write_summary(struct xlsx *x, const struct run *r)
 	sheet_end(x);
 }
 
-/* The directory of path, for the library's temporary files. */
-static char *
-dir_of(const char *path)
-{
-	const char	*slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
 /* Create path mode 0640 first: the library's fopen() keeps that mode. */
 static int
 create_0640(const char *path)

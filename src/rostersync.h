@@ -457,6 +457,7 @@ char	*spool_path(const struct config *, const char *kind, const char *sync,
 	    const char *name);		/* caller frees; dirs made 0750 */
 int	 spool_lock(const struct config *, int wait_seconds);	/* fd or -1 */
 int	 spool_move(const char *from, const char *to);
+char	*dir_of(const char *path);	/* allocated */
 int	 fsync_dir_of(const char *path);
 int	 name_ok(const char *name, char *why, size_t whylen);
 int	 name_ignored(const char *name);	/* dot, .part, .tmp, ... */

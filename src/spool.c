@@ -125,6 +125,19 @@ spool_lock(const struct config *cfg, int wait_seconds)
 	return fd;
 }
 
+/* The directory of path (".", "/" or a copy of its leading part). */
+char *
+dir_of(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
 int
 fsync_dir_of(const char *path)
 {
