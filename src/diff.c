@@ -149,21 +149,48 @@ kept_hash(const struct job *j, const struct kept *k)
 	return rec_hash(j, k->v, len);
 }
 
-void
-fields_json(const struct job *j, const struct kept *k, struct buf *b)
+/* Each slot's name as a JSON key, with the comma before it: once a job. */
+static void
+fields_keys(struct job *j)
 {
 	size_t	 i;
 
-	buf_reset(b);
-	buf_addc(b, '{');
 	for (i = 0; i < j->sc.nslots; i++) {
+		j->fkoff[i] = (uint32_t)j->fkeys.len;
 		if (i > 0)
-			buf_addc(b, ',');
-		json_str(b, j->sc.slots[i].name, strlen(j->sc.slots[i].name));
-		buf_addc(b, ':');
-		json_str(b, k->v[i], k->len[i]);
+			buf_addc(&j->fkeys, ',');
+		json_str(&j->fkeys, j->sc.slots[i].name,
+		    strlen(j->sc.slots[i].name));
+		buf_addc(&j->fkeys, ':');
 	}
-	buf_addc(b, '}');
+	j->fkoff[i] = (uint32_t)j->fkeys.len;
+}
+
+/* A user's fields as the users table keeps them: {"name":"value",...}. */
+void
+fields_json(struct job *j, const struct kept *k, struct buf *b)
+{
+	size_t	 i, need = 2;
+	char	*o;
+
+	if (j->fkeys.len == 0)
+		fields_keys(j);
+	need += j->fkeys.len;
+	for (i = 0; i < j->sc.nslots; i++)
+		need += 6 * (size_t)k->len[i] + 2;
+	buf_reset(b);
+	buf_grow(b, need);
+	o = b->p;
+	*o++ = '{';
+	for (i = 0; i < j->sc.nslots; i++) {
+		memcpy(o, j->fkeys.p + j->fkoff[i], j->fkoff[i + 1] -
+		    j->fkoff[i]);
+		o += j->fkoff[i + 1] - j->fkoff[i];
+		o = json_put(o, k->v[i], k->len[i]);
+	}
+	*o++ = '}';
+	*o = '\0';
+	b->len = (size_t)(o - b->p);
 }
 
 const char *
@@ -1024,6 +1051,7 @@ job_free(struct job *j)
 	arena_free(&j->a);
 	strmap_free(&j->keys);
 	strmap_free(&j->teams);
+	buf_free(&j->fkeys);
 	free(j->snap);
 	known_free(&j->kn);
 	free(j->lines);

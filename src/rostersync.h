@@ -75,6 +75,7 @@ struct buf {
 	size_t	 cap;
 };
 void	 buf_add(struct buf *, const void *, size_t);
+void	 buf_grow(struct buf *, size_t more);	/* room for more and a NUL */
 void	 buf_adds(struct buf *, const char *);
 void	 buf_addc(struct buf *, int);
 void	 buf_printf(struct buf *, const char *, ...)
@@ -134,6 +135,8 @@ void	 strmap_free(struct strmap *);
 
 /* JSON text: a string escaped into b, and a flat {"k":"v"} object read. */
 void	 json_str(struct buf *b, const char *, size_t);
+/* The same at o, which has room for 6 * n + 2 bytes; returns the end. */
+char	*json_put(char *o, const char *, size_t n);
 int	 json_flat_each(const char *,
 	    void (*)(void *, const char *k, const char *v, size_t vlen), void *);
 int	 utf8_valid(const char *, size_t);
@@ -966,6 +969,8 @@ struct job {
 	size_t		 nteam, teamcap;
 	struct strmap	 teams;		/* name -> team index */
 	uint64_t	 slot_seed[MAX_SLOTS]; /* per slot name, for fingerprints */
+	struct buf	 fkeys;		/* each slot's "name": (fields_json()) */
+	uint32_t	 fkoff[MAX_SLOTS + 1]; /* where each one starts */
 	int		 seeded;	/* slot_seed is filled */
 	long long	 active_before;
 	long long	 allow_deletes;	/* -1 none */
@@ -1022,7 +1027,7 @@ int	 diff_on_record(void *job, const struct record *);
 void	 diff_read_ahead(struct job *);
 int	 diff_items(struct job *);
 const char *ent_value(const struct job *, uint32_t ent, int slot);
-void	 fields_json(const struct job *, const struct kept *, struct buf *);
+void	 fields_json(struct job *, const struct kept *, struct buf *);
 const char *display_name(struct job *, const char *const *v);
 
 /* validate.c: issues. */

@@ -131,7 +131,7 @@ xasprintf(char **out, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- buf */
 
-static void
+void
 buf_grow(struct buf *b, size_t more)
 {
 	size_t	 need = b->len + more + 1;
@@ -723,44 +723,53 @@ strmap_free(struct strmap *m)
 
 /* --------------------------------------------------------------- json */
 
-void
-json_str(struct buf *b, const char *s, size_t n)
+/* s as a JSON string at o, which has room for 6 * n + 2 bytes; the end. */
+char *
+json_put(char *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t	 i, start = 0;
+	size_t	 i;
 
-	buf_addc(b, '"');
+	*o++ = '"';
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
 			continue;
-		buf_add(b, s + start, i - start);
-		start = i + 1;
+		}
+		*o++ = '\\';
 		switch (c) {
 		case '"':
-			buf_adds(b, "\\\"");
-			break;
 		case '\\':
-			buf_adds(b, "\\\\");
+			*o++ = (char)c;
 			break;
 		case '\n':
-			buf_adds(b, "\\n");
+			*o++ = 'n';
 			break;
 		case '\r':
-			buf_adds(b, "\\r");
+			*o++ = 'r';
 			break;
 		case '\t':
-			buf_adds(b, "\\t");
+			*o++ = 't';
 			break;
 		default:
-			buf_adds(b, "\\u00");
-			buf_addc(b, hex[c >> 4]);
-			buf_addc(b, hex[c & 15]);
+			memcpy(o, "u00", 3);
+			o += 3;
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
 		}
 	}
-	buf_add(b, s + start, n - start);
-	buf_addc(b, '"');
+	*o++ = '"';
+	return o;
+}
+
+void
+json_str(struct buf *b, const char *s, size_t n)
+{
+	buf_grow(b, 6 * n + 2);
+	b->len = (size_t)(json_put(b->p + b->len, s, n) - b->p);
+	b->p[b->len] = '\0';
 }
 
 static void

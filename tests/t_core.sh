@@ -218,4 +218,26 @@ check "rows in order or shuffled: the same directory" \
 check "rows in order or shuffled: the same exit, items and issues" \
     cmp -s "$TMP/o-shuffled.items" "$TMP/o-sorted.items"
 
+# --- a value JSON must escape keeps every character in the users table's
+# fields document (fields_json(): quotes, backslashes, a tab, a control
+# character, non-ASCII)
+$GEN --rows 3 --seed 13 -o "$TMP/esc.csv"
+$PYTHON - "$TMP/esc.csv" "$TMP/esc-title.txt" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8")))
+t = rows[0].index("title")
+rows[2][t] = 'Lead "Ops" \\ C:\\x\tcol\x01 caf\u00e9'
+csv.writer(open(sys.argv[1], "w", encoding="utf-8", newline=""),
+    lineterminator="\n").writerows(rows)
+open(sys.argv[2], "w", encoding="utf-8").write(rows[2][t])
+PY
+sandbox escapes
+drop "$TMP/esc.csv" day1.csv
+rs run >"$TMP/esc.out" 2>&1
+eq "escapes: every fields document is valid JSON" \
+    "$(q "SELECT count(*) FROM users WHERE json_valid(fields)")" 3
+eq "escapes: the title comes back as it was given" \
+    "$(q "SELECT json_extract(fields, '\$.title') FROM users WHERE key = 'E0000002'")" \
+    "$(cat "$TMP/esc-title.txt")"
+
 finish
