@@ -106,6 +106,19 @@ copied(int out, long long *size, long long n, const char *name, char *err,
 	return -1;
 }
 
+/*
+ * The n bytes of the source just copied, at offset at, leave the page
+ * cache: the copy reads the file once, and the spool copy then reuses
+ * those pages instead of taking as many new ones. (New page-cache pages
+ * cost a virtual machine a fault in its host each: a 148 MB copy took
+ * 0.12 s this way, 0.15-0.41 s the other.) A hint: dirty pages stay.
+ */
+static void
+source_done(int fd, long long at, long long n)
+{
+	(void)posix_fadvise(fd, (off_t)at, (off_t)n, POSIX_FADV_DONTNEED);
+}
+
 /* n bytes of out at offset at into p: 0, or -1. */
 static int
 read_copy(int out, char *p, size_t n, long long at)
@@ -173,6 +186,7 @@ kernel_copy(int fd, int out, struct sha256 *h, long long *size,
 			break;
 		}
 		sha256_bg_give(bg, blk, (size_t)n);
+		source_done(fd, *size, n);
 		blk = blk == buf ? buf + KCOPY_BLOCK : buf;
 		if (copied(out, size, n, name, err, errlen) == -1)
 			break;
@@ -223,6 +237,7 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 			    strerror(errno));
 			goto out;
 		}
+		source_done(fd, *size, n);
 		blk = blk == buf ? buf + COPY_BLOCK : buf;
 		if (copied(out, size, n, name, err, errlen) == -1)
 			goto out;

@@ -1180,16 +1180,24 @@ csvr_finish(struct csvr *r, size_t left)
 
 /*
  * Read fd chunk by chunk to the end, or to the first error or stop, then
- * hand over the last batch.
+ * hand over the last batch. The file is read once: each chunk read
+ * leaves the page cache (as the fetch's source does, fetch_dir.c), and
+ * the run's transaction reuses that memory.
  */
 static void
 csvr_run(struct csvr *r, int fd)
 {
 	size_t	 keep = 0, n, left;
 	ssize_t	 k;
+	off_t	 at = 0;
 
 	for (;;) {
 		k = read_full(fd, r->rbuf + keep, sizeof(r->rbuf) - keep);
+		if (k > 0) {
+			(void)posix_fadvise(fd, at, (off_t)k,
+			    POSIX_FADV_DONTNEED);
+			at += k;
+		}
 		if (k == -1) {
 			csvr_err(r, "read error: %s", strerror(errno));
 			break;

@@ -166,6 +166,36 @@ contains "leave: touched again is logged as a duplicate" \
     "$(cat "$TMP/leave3.out")" duplicate
 check "leave: input kept in archive/" test -f "$SPOOL/archive/hr/1-l.csv"
 
+# --- the copy reads the source once and lets its pages go (fetch_dir.c):
+# the spool copy takes their memory instead of as much again. Both ways of
+# copying: the kernel's (from 1 MB) and by hand.
+res() { fincore --bytes --noheadings --output RES "$1" | tr -d " "; }
+if command -v fincore >/dev/null; then
+	sandbox cache 'after = "leave";'
+	$GEN --rows 20000 --seed 62 -o "$TMP/c.csv"
+	drop "$TMP/c.csv" big.csv
+	drop "$TMP/small.csv" small.csv
+	sync "$DROP/big.csv" "$DROP/small.csv"	# clean pages: they can go
+	cat "$DROP/big.csv" "$DROP/small.csv" >/dev/null
+	check "cache: the source is cached before the fetch ($(res "$DROP/big.csv") bytes)" \
+	    test "$(res "$DROP/big.csv")" -gt 1000000
+	rs fetch >"$TMP/cache.out" 2>&1
+	eq "cache: the fetch takes both" "$(qq "SELECT count(*) FROM files")" 2
+	eq "cache: none of the big source is cached after" "$(res "$DROP/big.csv")" 0
+	eq "cache: nor of the small one" "$(res "$DROP/small.csv")" 0
+	check "cache: the copy is the source, byte for byte" \
+	    cmp -s "$DROP/big.csv" "$SPOOL"/incoming/hr/*-big.csv
+	# The load reads the copy once too (load_csv.c).
+	sync "$SPOOL"/incoming/hr/*-big.csv
+	rs run >"$TMP/cache-run.out" 2>&1
+	eq "cache: the copy's run is a Success" \
+	    "$(qq "SELECT status FROM runs r JOIN files f ON f.run_id = r.id WHERE f.name = 'big.csv'")" success
+	eq "cache: none of the archived copy is cached after its run" \
+	    "$(res "$(ls "$SPOOL"/archive/hr/*-big.csv)")" 0
+else
+	skip "cache: fincore (util-linux) is missing"
+fi
+
 # --- after = "delete": the source is removed once its run is recorded
 sandbox delete 'after = "delete";'
 drop "$TMP/small.csv" d.csv
