@@ -364,6 +364,10 @@ apply_run(struct job *j, enum runstatus status)
 	rc = (j->apply && write_directory(j) == -1) ||
 	    store_items(j) == -1 || store_issues(j) == -1 ||
 	    (bulk && store_bulk_end(j->st) == -1) ? -1 : 0;
+	/* While the snapshot is written beside, the pages this transaction
+	 * changed go to the WAL: the commit has only its sync left. */
+	if (rc == 0 && j->saving != NULL)
+		store_flush(j->st);
 	snap_save_end(j->saving);
 	j->saving = NULL;
 	if (rc == 0)

@@ -611,6 +611,7 @@ int		 store_begin_big(struct store *); /* and early writeback */
 void		 store_journal_rollback(struct store *);	/* first loads */
 void		 store_journal_wal(struct store *);
 int		 store_commit(struct store *);
+void		 store_flush(struct store *);	/* changed pages out before */
 void		 store_rollback(struct store *);
 int		 store_integrity(struct store *, char *out, size_t outlen);
 void		 store_defer_checkpoint(struct store *);

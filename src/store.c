@@ -849,6 +849,15 @@ store_bulk_end(struct store *st)
 	return 0;
 }
 
+/* The pages the open transaction changed, written out now (into the WAL)
+ * rather than at its commit; a failure leaves them to the commit. */
+void
+store_flush(struct store *st)
+{
+	if (sqlite3_db_cacheflush(st->db) != SQLITE_OK)
+		log_debug("database: flush: %s", sqlite3_errmsg(st->db));
+}
+
 /*
  * A big transaction's commit need not copy the WAL into the database
  * itself: after store_defer_checkpoint(), that waits for
