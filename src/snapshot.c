@@ -598,7 +598,6 @@ mgr_pos(struct snapjob *s, const struct ent *e)
 	return t;
 }
 
-
 static void
 cw_open(struct cw *w, const char *path, size_t hlen, const size_t *size,
     size_t nsect, uint64_t seed)
@@ -841,7 +840,7 @@ lines_body(struct snapjob *s)
 }
 
 static void *
-lines_main_w(void *arg)
+lines_body_main(void *arg)
 {
 	lines_body(arg);
 	return NULL;
@@ -866,7 +865,7 @@ snap_main(void *arg)
 	lines = s->j->kn.now != 0 &&
 	    (s->lpath = snap_path(s->j, LINES_NAME)) != NULL;
 	if (lines)
-		threaded = thread_start(&th, lines_main_w, s) == 0;
+		threaded = thread_start(&th, lines_body_main, s) == 0;
 	if ((path = snap_path(s->j, SNAP_NAME)) == NULL ||
 	    keys_write(s, path) == -1) {
 		s->failed = SNAP_NAME;
