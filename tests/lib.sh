@@ -2,7 +2,12 @@
 # spool, drop-zone, database), and shortcuts to run rostersync and query
 # its database. Sourced by tests/t_*.sh; TMP is the test's scratch dir.
 set -u
-TMP=${TMP:-$(mktemp -d)}
+# Run alone (not by run.sh, which gives TMP and removes it), a test
+# makes its own scratch dir and removes it when every check passed.
+if [ -z "${TMP:-}" ]; then
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/rostersync-test.XXXXXX")
+	TMP_MADE=1
+fi
 mkdir -p "$TMP"
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 ROSTERSYNC=${ROSTERSYNC:-$TOP/build/release/rostersync}
@@ -29,7 +34,14 @@ contains() {
 	if printf '%s' "$2" | grep -qF -- "$3"; then ok "$1"; else
 		not_ok "$1" "'$3' not in: $2"; fi
 }
-finish() { exit $tap_failed; }
+finish() {
+	if [ -n "${TMP_MADE:-}" ] && [ "$tap_failed" = 0 ]; then
+		rm -rf "$TMP"
+	elif [ -n "${TMP_MADE:-}" ]; then
+		echo "# scratch kept: $TMP"
+	fi
+	exit $tap_failed
+}
 
 # sandbox NAME [SETTINGS]: a config with one sync "hr" reading a drop-zone;
 # SETTINGS are extra lines inside the sync. Sets SB, CONF, DB, DROP, SPOOL.
