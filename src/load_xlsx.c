@@ -8,7 +8,8 @@
  * other element is skipped with everything inside it. What is kept:
  * the workbook's sheet list and relationships, one flag word per cell
  * style (date or time), and the shared strings. The worksheet itself is
- * never held; only the cells of the current row are.
+ * never held; only the cells of the current row are. A big table of
+ * shared strings is read by a thread of its own while the sheet is.
  *
  * The sheet is found the way the format says: the package relationships
  * name the workbook, the workbook lists its sheets, and the workbook's
@@ -26,6 +27,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +52,8 @@
 #define XLSX_MAX_NUMFMT		4096	/* custom number formats */
 #define XLSX_MAX_SST		(16 * 1024 * 1024) /* shared strings */
 #define XLSX_MAX_SST_BYTES	(256 * 1024 * 1024) /* their text */
+#define SST_BLOCK		(1024 * 1024)	/* text bytes per block */
+#define SST_SEG			65536	/* strings per index segment */
 #define XLSX_MAX_COL		16384	/* column XFD */
 #define XLSX_MAX_ROWNUM		1048576	/* rows in a sheet */
 #define XLSX_TEXT_CAP		(MAX_FIELD_LEN + 4) /* kept of one text */
@@ -121,6 +125,40 @@ struct numfmt {
 
 enum ctype { C_NUM, C_SST, C_STR, C_BOOL, C_ERR };
 
+struct sstr {
+	const char	*p;	/* NUL-terminated */
+	uint32_t	 len;
+};
+
+/*
+ * The shared strings, kept where they were put: blocks of text and
+ * segments of the index are never moved, so the sheet's thread can use
+ * string i while a thread of the table's own still appends (a big table
+ * is read beside the sheet: see sst_spawn()). Strings below pub are
+ * complete; the writer stores pub with release, the reader loads it with
+ * acquire. The rest is the writer's alone, or the thread's.
+ */
+struct sstore {
+	char		**block;
+	size_t		 nblock;
+	size_t		 used;		/* bytes used of the last block */
+	size_t		 bytes;		/* all text, the NULs too */
+	struct sstr	*seg[XLSX_MAX_SST / SST_SEG];
+	size_t		 n;		/* strings put */
+	atomic_size_t	 pub;		/* strings the sheet may use */
+
+	int		 threaded;	/* the rest is the thread's: */
+	pthread_t	 tid;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;		/* more strings, or done */
+	int		 done;		/* under mu: the thread ended ... */
+	int		 rc;		/* ... with part_parse()'s result */
+	atomic_int	 stop;		/* the sheet ended early: stop */
+	struct xlsx	*x;		/* the thread's own reader */
+	char		*part;
+	char		 err[MAX_ERRMSG];
+};
+
 /* A non-empty cell of the current row. */
 struct cellv {
 	size_t		 col;	/* 1-based */
@@ -136,7 +174,8 @@ struct xlsx {
 	size_t		 errlen;
 	int		 failed;	/* err is set; stop everything */
 	int		 fnstop;	/* the row callback asked to stop */
-	long long	 total;		/* bytes inflated, all parts so far */
+	atomic_llong	 tot;		/* bytes inflated, all parts so far */
+	atomic_llong	*total;		/* &tot, or the sheet reader's */
 	struct xparse	 xp;
 	struct buf	 text;		/* text kept, up to XLSX_TEXT_CAP */
 	size_t		 textlen;	/* ... and how long it really was */
@@ -154,10 +193,9 @@ struct xlsx {
 	unsigned char	*xfflag;	/* XF_* of each cell style */
 	size_t		 nxf;
 
-	struct buf	 sst;		/* shared strings, NUL-separated */
-	uint32_t	*sstoff;	/* where string i starts; nsst + 1 */
-	size_t		 nsst;
-	size_t		 sstcap;
+	struct sstore	 sst;		/* the shared strings, if we own them */
+	struct sstore	*ss;		/* &sst, or the sheet reader's */
+	struct sstore	*feeding;	/* the thread that fills *ss is us */
 
 	rawrow_fn	 fn;
 	void		*arg;
@@ -181,6 +219,9 @@ static void	 book_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 styles_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sst_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sst_end(struct xlsx *, enum xstate);
+static int	 sst_fed(struct sstore *, int);
+static int	 xlsx_open(struct xlsx *, const char *);
+static void	 xlsx_free(struct xlsx *);
 static void	 sheet_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sheet_end(struct xlsx *, enum xstate);
 
@@ -986,17 +1027,18 @@ part_locate(struct xlsx *x, const char *part)
 }
 
 /*
- * Refuse n inflated bytes of part (comp bytes compressed): too many for
- * the part or for the file, or too many for the compressed size.
+ * Refuse n inflated bytes of part (comp bytes compressed), all bytes of
+ * the file with them: too many for the part or for the file, or too many
+ * for the compressed size.
  */
 static int
 part_bomb(struct xlsx *x, const char *part, unsigned long long n,
-    unsigned long long comp, long long limit)
+    long long all, unsigned long long comp, long long limit)
 {
 	if (n > (unsigned long long)limit)
 		return xlsx_fail(x, "%s: decompressed size exceeds %lld bytes "
 		    "(zip bomb?)", part, limit);
-	if (n > (unsigned long long)(XLSX_MAX_TOTAL - x->total))
+	if (all > XLSX_MAX_TOTAL)
 		return xlsx_fail(x, "%s: decompressed size exceeds %lld bytes "
 		    "in all (zip bomb?)", part, XLSX_MAX_TOTAL);
 	if (n > XLSX_RATIO_FLOOR && n / XLSX_MAX_RATIO > comp)
@@ -1033,18 +1075,27 @@ part_xmlerr(struct xlsx *x)
 	    XML_ErrorString(XML_GetErrorCode(x->xp.p)));
 }
 
-/* Parse n inflated bytes already in expat's buffer; got counts them. */
+/*
+ * Parse n inflated bytes already in expat's buffer; got counts them, and
+ * so does the file's total, which a thread beside may add to as well.
+ */
 static int
 part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
     long long limit, unsigned long long *got)
 {
+	long long	 all = atomic_fetch_add(x->total, n) + n;
+	int		 rc;
+
 	*got += (unsigned long long)n;
-	if (part_bomb(x, x->xp.part, *got, st->comp_size, limit) == -1)
+	if (part_bomb(x, x->xp.part, *got, all, st->comp_size, limit) == -1)
 		return -1;
 	x->xp.fed += n;
 	if (XML_ParseBuffer(x->xp.p, (int)n, n == 0) != XML_STATUS_OK)
 		return part_xmlerr(x);
-	return part_token(x);
+	rc = part_token(x);
+	if (x->feeding != NULL)
+		rc = sst_fed(x->feeding, rc);
+	return rc;
 }
 
 /* Inflate the open part zf into the parser in chunks. */
@@ -1066,13 +1117,12 @@ part_feed(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 		if ((rc = part_parse_some(x, n, st, limit, &got)) != 0)
 			return rc;
 	} while (n > 0);
-	x->total += (long long)got;
 	return 0;
 }
 
 /*
- * A big part (the worksheet, the shared strings) is inflated by a second
- * thread, XLSX_NCHUNK chunks ahead of expat: zlib's share of the read
+ * A big part (the worksheet; the shared strings, if their own thread
+ * could not start) is inflated by a second thread, XLSX_NCHUNK chunks ahead of expat: zlib's share of the read
  * (about 15%) runs beside the parse. Only that thread touches the part's
  * zip_file_t until it is joined; fn is still called from expat's thread.
  */
@@ -1095,13 +1145,15 @@ inflater_run(void *arg)
 	struct inflater	*f = arg;
 	size_t		 tail = 0;
 	zip_int64_t	 n;
+	int		 stop;
 
 	do {
 		pthread_mutex_lock(&f->mu);
 		while (f->nready == XLSX_NCHUNK && !f->stop)
 			pthread_cond_wait(&f->cv, &f->mu);
+		stop = f->stop;
 		pthread_mutex_unlock(&f->mu);
-		if (f->stop)
+		if (stop)
 			break;
 		if ((n = zip_fread(f->zf, f->chunk[tail], XLSX_CHUNK)) < 0)
 			snprintf(f->err, sizeof(f->err), "%s",
@@ -1204,8 +1256,6 @@ part_feed_threaded(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 		rc = part_parse_some(x, n, st, limit, &got);
 	} while (rc == 0 && n > 0);
 	inflater_end(&f);
-	if (rc == 0)
-		x->total += (long long)got;
 	return rc;
 }
 
@@ -1229,12 +1279,14 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 	    (st.valid & (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE)) !=
 	    (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE))
 		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
-	if (part_bomb(x, part, st.size, st.comp_size, limit) == -1)
+	if (part_bomb(x, part, st.size, atomic_load(x->total) +
+	    (long long)(st.size < XLSX_MAX_TOTAL ? st.size : XLSX_MAX_TOTAL),
+	    st.comp_size, limit) == -1)
 		return -1;
 	if ((zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0)) == NULL)
 		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
 	xml_new(x, part, doc);
-	if (st.size >= XLSX_THREAD_MIN)
+	if (st.size >= XLSX_THREAD_MIN && x->feeding == NULL)
 		rc = part_feed_threaded(x, zf, &st, limit);
 	else
 		rc = part_feed(x, zf, &st, limit);
@@ -1495,27 +1547,190 @@ sst_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
 		text_reset(x);
 }
 
+/* Append a string (len < SST_BLOCK) and let the sheet have it. */
+static void
+sst_put(struct sstore *s, const char *t, size_t len)
+{
+	struct sstr	*e;
+	char		*w;
+
+	if (s->nblock == 0 || SST_BLOCK - s->used < len + 1) {
+		s->block = xrealloc(s->block, (s->nblock + 1) *
+		    sizeof(*s->block));
+		s->block[s->nblock++] = xmalloc(SST_BLOCK);
+		s->used = 0;
+	}
+	w = s->block[s->nblock - 1] + s->used;
+	if (len > 0)
+		memcpy(w, t, len);
+	w[len] = '\0';
+	s->used += len + 1;
+	s->bytes += len + 1;
+	if (s->n % SST_SEG == 0)
+		s->seg[s->n / SST_SEG] = xmalloc(SST_SEG * sizeof(*e));
+	e = &s->seg[s->n / SST_SEG][s->n % SST_SEG];
+	e->p = w;
+	e->len = (uint32_t)len;
+	s->n++;
+	atomic_store_explicit(&s->pub, s->n, memory_order_release);
+}
+
 static void
 sst_end(struct xlsx *x, enum xstate st)
 {
+	struct sstore	*s = x->ss;
+
 	if (st != K_SI)
 		return;
-	if (x->nsst == XLSX_MAX_SST || x->sst.len + x->text.len + 1 >
+	if (s->n == XLSX_MAX_SST || s->bytes + x->text.len + 1 >
 	    XLSX_MAX_SST_BYTES) {
 		xlsx_fail(x, "%s: more than %d shared strings or %d bytes",
 		    x->xp.part, XLSX_MAX_SST, XLSX_MAX_SST_BYTES);
 		return;
 	}
-	if (x->nsst + 2 > x->sstcap) {
-		x->sstcap = x->sstcap ? x->sstcap * 2 : 1024;
-		x->sstoff = xrealloc(x->sstoff, x->sstcap *
-		    sizeof(*x->sstoff));
-	}
-	x->sstoff[x->nsst] = (uint32_t)x->sst.len;
 	x->text.len = xstr_decode(x->text.p, x->text.len);
-	buf_add(&x->sst, x->text.p, x->text.len);
-	buf_addc(&x->sst, '\0');
-	x->sstoff[++x->nsst] = (uint32_t)x->sst.len;
+	sst_put(s, x->text.p, x->text.len);
+}
+
+/*
+ * String i, once there: a thread still reading the table is waited for.
+ * NULL if the table has no string i (it has *count; if its thread
+ * failed, sst_join() gives that error instead).
+ */
+static const struct sstr *
+sst_get(struct sstore *s, size_t i, size_t *count)
+{
+	size_t	 n = atomic_load_explicit(&s->pub, memory_order_acquire);
+
+	if (i >= n && s->threaded) {
+		pthread_mutex_lock(&s->mu);
+		while ((n = atomic_load_explicit(&s->pub,
+		    memory_order_acquire)) <= i && !s->done)
+			pthread_cond_wait(&s->cv, &s->mu);
+		pthread_mutex_unlock(&s->mu);
+	}
+	*count = n;
+	return i < n ? &s->seg[i / SST_SEG][i % SST_SEG] : NULL;
+}
+
+/* The table's thread parsed a chunk (rc): wake the sheet, or stop. */
+static int
+sst_fed(struct sstore *s, int rc)
+{
+	pthread_mutex_lock(&s->mu);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (rc == 0 && atomic_load(&s->stop))
+		return 1;
+	return rc;
+}
+
+static void *
+sst_main(void *arg)
+{
+	struct sstore	*s = arg;
+	int		 rc;
+
+	rc = part_parse(s->x, s->part, &doc_sst, XLSX_MAX_TOTAL);
+	pthread_mutex_lock(&s->mu);
+	s->rc = rc;
+	s->done = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void
+sst_thread_free(struct sstore *s)
+{
+	xlsx_free(s->x);
+	free(s->x);
+	s->x = NULL;
+	free(s->part);
+	s->part = NULL;
+}
+
+/*
+ * A big table of shared strings is read by a thread of its own, with its
+ * own handle on the archive and its own parser, while this one reads the
+ * sheet; a cell waits in sst_get() only for a string not yet read, which
+ * in a table kept in the order of first use (Excel's, LibreOffice's,
+ * libxlsxwriter's) is seldom. 0 if the thread runs; -1: read it here.
+ */
+static int
+sst_spawn(struct xlsx *x, const char *path, const char *part)
+{
+	struct sstore	*s = &x->sst;
+	zip_int64_t	 idx;
+	zip_stat_t	 st;
+
+	if ((idx = part_locate(x, part)) < 0 ||
+	    zip_stat_index(x->za, (zip_uint64_t)idx, 0, &st) == -1 ||
+	    !(st.valid & ZIP_STAT_SIZE) || st.size < XLSX_THREAD_MIN)
+		return -1;
+	s->x = xcalloc(1, sizeof(*s->x));
+	s->x->err = s->err;
+	s->x->errlen = sizeof(s->err);
+	s->x->total = x->total;
+	s->x->ss = s;
+	s->x->feeding = s;
+	buf_add(&s->x->text, "", 0);
+	s->part = xstrdup(part);
+	if (xlsx_open(s->x, path) == -1) {
+		sst_thread_free(s);
+		return -1;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (thread_start(&s->tid, sst_main, s) != 0) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		sst_thread_free(s);
+		return -1;
+	}
+	s->threaded = 1;
+	return 0;
+}
+
+/*
+ * The sheet is read, rc telling how: wait for the table's thread, stopped
+ * first unless the sheet ended well (a bad table fails the file even when
+ * the sheet did not need its bad part). The table's error comes first,
+ * as when it was read before the sheet. Returns the load's result.
+ */
+static int
+sst_join(struct xlsx *x, int rc)
+{
+	struct sstore	*s = &x->sst;
+
+	if (!s->threaded)
+		return rc;
+	if (rc != 0)
+		atomic_store(&s->stop, 1);
+	pthread_join(s->tid, NULL);
+	s->threaded = 0;
+	if (s->rc == -1) {
+		if (x->err != NULL && x->errlen > 0)
+			snprintf(x->err, x->errlen, "%s", s->err);
+		x->failed = 1;
+		rc = -1;
+	}
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	sst_thread_free(s);
+	return rc;
+}
+
+static void
+sst_free(struct sstore *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nblock; i++)
+		free(s->block[i]);
+	free(s->block);
+	for (i = 0; i < NELEM(s->seg); i++)
+		free(s->seg[i]);
 }
 
 /* -------------------------------------------------------------- sheet */
@@ -1604,17 +1819,22 @@ cell_begin(struct xlsx *x, const XML_Char **attr)
 static int
 cell_sst(struct xlsx *x, const char **v, size_t *n)
 {
-	long	 i = dec_parse(x->text.len ? x->text.p : "", XLSX_MAX_SST);
-	char	 c[4];
+	long			 i;
+	const struct sstr	*e = NULL;
+	size_t			 count = 0;
+	char			 c[4];
 
-	if (i < 0 || (size_t)i >= x->nsst) {
+	i = dec_parse(x->text.len ? x->text.p : "", XLSX_MAX_SST);
+	if (i >= 0)
+		e = sst_get(x->ss, (size_t)i, &count);
+	if (e == NULL) {
 		col_name(x->col, c);
 		return xlsx_fail(x, "%s: cell %s%zu: shared string '%.20s' "
 		    "out of range (%zu strings)", x->xp.part, c, x->rownum,
-		    x->text.len ? x->text.p : "", x->nsst);
+		    x->text.len ? x->text.p : "", count);
 	}
-	*v = x->sst.p + x->sstoff[i];
-	*n = x->sstoff[i + 1] - x->sstoff[i] - 1;
+	*v = e->p;
+	*n = e->len;
 	return 0;
 }
 
@@ -1803,7 +2023,7 @@ xlsx_open(struct xlsx *x, const char *path)
 
 /* The styles and shared strings the workbook's relationships name. */
 static int
-xlsx_tables(struct xlsx *x)
+xlsx_tables(struct xlsx *x, const char *path)
 {
 	char	*styles, *sst;
 	int	 rc = -1;
@@ -1815,7 +2035,8 @@ xlsx_tables(struct xlsx *x)
 		goto out;
 	styles_resolve(x);
 	buf_add(&x->text, "", 0);
-	if (sst != NULL && part_parse(x, sst, &doc_sst, XLSX_MAX_TOTAL) != 0)
+	if (sst != NULL && sst_spawn(x, path, sst) == -1 &&
+	    part_parse(x, sst, &doc_sst, XLSX_MAX_TOTAL) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1842,8 +2063,9 @@ xlsx_free(struct xlsx *x)
 	free(x->xfid);
 	free(x->xfflag);
 	buf_free(&x->text);
-	buf_free(&x->sst);
-	free(x->sstoff);
+	if (x->sst.threaded)
+		(void)sst_join(x, -1);
+	sst_free(&x->sst);
 	buf_free(&x->rowtext);
 	free(x->cells);
 	free(x->fv);
@@ -1870,15 +2092,17 @@ load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 	x.errlen = errlen;
 	x.fn = fn;
 	x.arg = arg;
+	x.total = &x.tot;
+	x.ss = &x.sst;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (xlsx_open(&x, path) == -1 || book_read(&x) == -1)
 		goto out;
 	if ((part = book_pick(&x, sheet)) == NULL)
 		goto out;
-	if (xlsx_tables(&x) == -1)
+	if (xlsx_tables(&x, path) == -1)
 		goto out;
-	rc = sheet_read(&x, part);
+	rc = sst_join(&x, sheet_read(&x, part));
 out:
 	free(part);
 	xlsx_free(&x);

@@ -466,6 +466,42 @@ test_hostile_xml(void)
 	    "rc %d, %zu rows, %lld ms", t->rc, t->nrows, (long long)t->ms);
 }
 
+/*
+ * A table of shared strings past 4 MB is read by a thread of its own
+ * while the sheet is: the sheet waits for strings not yet read, and the
+ * table's errors still fail the file, first.
+ */
+static void
+test_big_sst(void)
+{
+	struct tload	*t;
+
+	t = rows_of(hostile("big_sst.xlsx"), NULL);
+	expect_rows("big table: every row", t, 0, 50001);
+	expect_row("big table: the header waits for the last string", t, 0,
+	    1, "v159999-9999999999", "second", NULL);
+	expect_row("big table: the first data row", t, 1, 2,
+	    "v000000-0000000000", "v080000-0000000000", NULL);
+	expect_row("big table: the last data row", t, 50000, 50001,
+	    "v049999-9999999999", "v129999-9999999999", NULL);
+	t = rows_until(hostile("big_sst.xlsx"), NULL, 3);
+	expect_rows("big table: the row callback stops it", t, 1, 3);
+	expect_fail("big table: broken past what the sheet needs",
+	    rows_of(hostile("big_sst_late.xlsx"), NULL),
+	    "xl/sharedStrings.xml: malformed XML at line 160000");
+	t = rows_of(hostile("big_sst_early.xlsx"), NULL);
+	expect_fail("big table: broken before the string the sheet waits "
+	    "for", t, "xl/sharedStrings.xml: malformed XML at line 7: ");
+	ok(t->nrows == 0, "big table: no row given before that string",
+	    "%zu rows", t->nrows);
+	expect_fail("big table: index past its end",
+	    rows_of(hostile("big_sst_range.xlsx"), NULL), "cell A60000: "
+	    "shared string '160000' out of range (160000 strings)");
+	expect_fail("big table: the sheet's own error",
+	    rows_of(hostile("big_sst_sheet_bad.xlsx"), NULL),
+	    "row 3 out of order after row 9");
+}
+
 static void
 test_limits(void)
 {
@@ -669,6 +705,7 @@ main(int argc, char **argv)
 		test_api();
 		test_hostile_zip();
 		test_hostile_xml();
+		test_big_sst();
 		test_limits();
 	} else
 		ok(0, "hostile files made by tests/xlsx_helper.py", NULL);

@@ -329,11 +329,54 @@ def hostile_zip(d, good):
     open(d + "/corrupt_data.xlsx", "wb").write(bad)
 
 
+BIG_SST = 160000    # strings: 5.6 MB of table, read by a thread of its own
+
+
+def big_sst(bad_at=None):
+    """The big table: string i is "v%06d-" + i's last digit ten times."""
+    si = ['<si><t>v%06d-%s</t></si>' % (i, str(i % 10) * 10)
+          for i in range(BIG_SST)]
+    if bad_at is not None:
+        si[bad_at] = si[bad_at].replace("</si>", "</sx>")
+    return (XMLDECL + '<sst xmlns="%s" count="%d" uniqueCount="%d">' %
+            (MAIN, BIG_SST, BIG_SST) + "\n".join(si) + "</sst>")
+
+
+def sref(ref, i):
+    return '<c r="%s" t="s"><v>%d</v></c>' % (ref, i)
+
+
+def hostile_big_sst(d):
+    """Tables big enough for the thread, read while the sheet is: the
+    header needs the table's last string (the sheet waits for all of
+    it); row r > 1 has strings r - 2 and r - 2 + 80000."""
+    head = '<row r="1">%s%s</row>' % (sref("A1", BIG_SST - 1),
+                                       istr("B1", "second"))
+    rows = ['<row r="%d">%s%s</row>' % (r, sref("A%d" % r, r - 2),
+            sref("B%d" % r, r - 2 + 80000)) for r in range(2, 50002)]
+    body = "".join(rows)
+    w = lambda name, sheet, sst: write_zip(d + "/" + name,
+                                           minimal(sheet, sst=sst))
+    good = big_sst()
+    w("big_sst.xlsx", sheet_xml(head + body), good)
+    # the sheet needs only the first strings; the table breaks at its end
+    w("big_sst_late.xlsx", sheet_xml('<row r="1">%s</row>' %
+      sref("A1", 3)), big_sst(bad_at=BIG_SST - 2))
+    # the sheet waits for a string the table breaks before
+    w("big_sst_early.xlsx", sheet_xml(head), big_sst(bad_at=5))
+    w("big_sst_range.xlsx", sheet_xml("".join(rows[:20]) +
+      '<row r="60000">%s</row>' % sref("A60000", BIG_SST)), good)
+    w("big_sst_sheet_bad.xlsx", sheet_xml("".join(rows[:5]) +
+      '<row r="9">%s</row><row r="3">%s</row>' % (sref("A9", 7),
+                                                  sref("A3", 1))), good)
+
+
 def hostile(d, good):
     hostile_zip(d, good)
     hostile_xml(d)
     hostile_parts(d)
     hostile_bomb(d)
+    hostile_big_sst(d)
 
 
 # --------------------------------------------------------------- csvdump
