@@ -351,6 +351,7 @@ apply_bulk(const struct job *j)
 int
 apply_run(struct job *j, enum runstatus status)
 {
+	int64_t	 t0 = now_ms(), t1, t2;
 	int	 rc, bulk;
 
 	count(j);
@@ -361,9 +362,20 @@ apply_run(struct job *j, enum runstatus status)
 		if (store_bulk_begin(j->st) == -1)
 			return -1;
 	}
-	rc = (j->apply && write_directory(j) == -1) ||
-	    store_items(j) == -1 || store_issues(j) == -1 ||
-	    (bulk && store_bulk_end(j->st) == -1) ? -1 : 0;
+	rc = j->apply && write_directory(j) == -1 ? -1 : 0;
+	t1 = now_ms();
+	if (rc == 0 && (store_items(j) == -1 || store_issues(j) == -1))
+		rc = -1;
+	t2 = now_ms();
+	if (rc == 0 && bulk && store_bulk_end(j->st) == -1)
+		rc = -1;
+	if (rc == 0 && bulk)
+		log_debug("users written in %lld ms, items and issues in %lld "
+		    "ms, the indexes built in %lld ms", (long long)(t1 - t0),
+		    (long long)(t2 - t1), (long long)(now_ms() - t2));
+	else if (rc == 0)
+		log_debug("users written in %lld ms, items and issues in %lld "
+		    "ms", (long long)(t1 - t0), (long long)(t2 - t1));
 	/* While the snapshot is written beside, the pages this transaction
 	 * changed go to the WAL: the commit has only its sync left. */
 	if (rc == 0 && j->saving != NULL)

@@ -245,8 +245,10 @@ npoints=$((npoints + 2))
 # they were, and the next run equals a clean first run.
 sandbox bulkclean
 drop "$TMP/big1.csv" day1.csv
-rs run >/dev/null 2>&1
+rs -v run >"$SB/clean.out" 2>&1
 dump >"$TMP/clean-day1.dump"
+check "bulk first run: -v gives the transaction's three phases" \
+    grep -Eq "users written in [0-9]+ ms, items and issues in [0-9]+ ms, the indexes built in [0-9]+ ms$" "$SB/clean.out"
 sandbox bulk
 drop "$TMP/big1.csv" day1.csv
 { ROSTERSYNC_FAULT=apply.half "$ROSTERSYNC" -c "$CONF" run \
