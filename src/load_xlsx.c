@@ -53,6 +53,8 @@
 #define XLSX_MAX_SST		(16 * 1024 * 1024) /* shared strings */
 #define XLSX_MAX_SST_BYTES	(256 * 1024 * 1024) /* their text */
 #define SST_BLOCK		(1024 * 1024)	/* text bytes per block */
+#define SST_NBLOCK		(XLSX_MAX_SST_BYTES / (SST_BLOCK - \
+				    XLSX_TEXT_CAP - 1) + 2)
 #define SST_SEG			65536	/* strings per index segment */
 #define XLSX_MAX_COL		16384	/* column XFD */
 #define XLSX_MAX_ROWNUM		1048576	/* rows in a sheet */
@@ -126,9 +128,11 @@ struct numfmt {
 enum ctype { C_NUM, C_SST, C_STR, C_BOOL, C_ERR };
 
 struct sstr {
-	const char	*p;	/* NUL-terminated */
+	uint32_t	 at;	/* block * SST_BLOCK + offset; NUL-terminated */
 	uint32_t	 len;
 };
+_Static_assert((unsigned long long)SST_NBLOCK * SST_BLOCK <= UINT32_MAX,
+    "a string's place fits in 32 bits");
 
 /*
  * The shared strings, kept where they were put: blocks of text and
@@ -139,7 +143,7 @@ struct sstr {
  * acquire. The rest is the writer's alone, or the thread's.
  */
 struct sstore {
-	char		**block;
+	char		*block[SST_NBLOCK];
 	size_t		 nblock;
 	size_t		 used;		/* bytes used of the last block */
 	size_t		 bytes;		/* all text, the NULs too */
@@ -1555,8 +1559,8 @@ sst_put(struct sstore *s, const char *t, size_t len)
 	char		*w;
 
 	if (s->nblock == 0 || SST_BLOCK - s->used < len + 1) {
-		s->block = xrealloc(s->block, (s->nblock + 1) *
-		    sizeof(*s->block));
+		if (s->nblock == SST_NBLOCK)	/* XLSX_MAX_SST_BYTES first */
+			fatalx("shared strings: out of blocks");
 		s->block[s->nblock++] = xmalloc(SST_BLOCK);
 		s->used = 0;
 	}
@@ -1569,7 +1573,8 @@ sst_put(struct sstore *s, const char *t, size_t len)
 	if (s->n % SST_SEG == 0)
 		s->seg[s->n / SST_SEG] = xmalloc(SST_SEG * sizeof(*e));
 	e = &s->seg[s->n / SST_SEG][s->n % SST_SEG];
-	e->p = w;
+	e->at = (uint32_t)((s->nblock - 1) * SST_BLOCK + (size_t)(w -
+	    s->block[s->nblock - 1]));
 	e->len = (uint32_t)len;
 	s->n++;
 	atomic_store_explicit(&s->pub, s->n, memory_order_release);
@@ -1728,7 +1733,6 @@ sst_free(struct sstore *s)
 
 	for (i = 0; i < s->nblock; i++)
 		free(s->block[i]);
-	free(s->block);
 	for (i = 0; i < NELEM(s->seg); i++)
 		free(s->seg[i]);
 }
@@ -1833,7 +1837,7 @@ cell_sst(struct xlsx *x, const char **v, size_t *n)
 		    "out of range (%zu strings)", x->xp.part, c, x->rownum,
 		    x->text.len ? x->text.p : "", count);
 	}
-	*v = e->p;
+	*v = x->ss->block[e->at / SST_BLOCK] + e->at % SST_BLOCK;
 	*n = e->len;
 	return 0;
 }
