@@ -157,7 +157,6 @@ struct sstore {
 	pthread_cond_t	 cv;		/* more strings, or done */
 	int		 done;		/* under mu: the thread ended ... */
 	int		 rc;		/* ... with part_parse()'s result */
-	atomic_int	 stop;		/* the sheet ended early: stop */
 	struct xlsx	*x;		/* the thread's own reader */
 	char		*part;
 	char		 err[MAX_ERRMSG];
@@ -223,7 +222,7 @@ static void	 book_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 styles_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sst_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sst_end(struct xlsx *, enum xstate);
-static int	 sst_fed(struct sstore *, int);
+static void	 sst_fed(struct sstore *);
 static int	 xlsx_open(struct xlsx *, const char *);
 static void	 xlsx_free(struct xlsx *);
 static void	 sheet_start(struct xlsx *, enum xstate, const XML_Char **);
@@ -282,6 +281,8 @@ static const struct xdoc doc_sst = {
 static const struct xdoc doc_sheet = {
 	gram_sheet, NELEM(gram_sheet), sheet_start, sheet_end
 };
+
+size_t	 xlsx_thread_min = XLSX_THREAD_MIN;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -1088,7 +1089,6 @@ part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
     long long limit, unsigned long long *got)
 {
 	long long	 all = atomic_fetch_add(x->total, n) + n;
-	int		 rc;
 
 	*got += (unsigned long long)n;
 	if (part_bomb(x, x->xp.part, *got, all, st->comp_size, limit) == -1)
@@ -1096,10 +1096,9 @@ part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
 	x->xp.fed += n;
 	if (XML_ParseBuffer(x->xp.p, (int)n, n == 0) != XML_STATUS_OK)
 		return part_xmlerr(x);
-	rc = part_token(x);
 	if (x->feeding != NULL)
-		rc = sst_fed(x->feeding, rc);
-	return rc;
+		sst_fed(x->feeding);
+	return part_token(x);
 }
 
 /* Inflate the open part zf into the parser in chunks. */
@@ -1290,7 +1289,7 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 	if ((zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0)) == NULL)
 		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
 	xml_new(x, part, doc);
-	if (st.size >= XLSX_THREAD_MIN && x->feeding == NULL)
+	if (st.size >= xlsx_thread_min && x->feeding == NULL)
 		rc = part_feed_threaded(x, zf, &st, limit);
 	else
 		rc = part_feed(x, zf, &st, limit);
@@ -1618,16 +1617,13 @@ sst_get(struct sstore *s, size_t i, size_t *count)
 	return i < n ? &s->seg[i / SST_SEG][i % SST_SEG] : NULL;
 }
 
-/* The table's thread parsed a chunk (rc): wake the sheet, or stop. */
-static int
-sst_fed(struct sstore *s, int rc)
+/* The table's thread parsed a chunk: wake the sheet if it waits. */
+static void
+sst_fed(struct sstore *s)
 {
 	pthread_mutex_lock(&s->mu);
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	if (rc == 0 && atomic_load(&s->stop))
-		return 1;
-	return rc;
 }
 
 static void *
@@ -1671,7 +1667,7 @@ sst_spawn(struct xlsx *x, const char *path, const char *part)
 
 	if ((idx = part_locate(x, part)) < 0 ||
 	    zip_stat_index(x->za, (zip_uint64_t)idx, 0, &st) == -1 ||
-	    !(st.valid & ZIP_STAT_SIZE) || st.size < XLSX_THREAD_MIN)
+	    !(st.valid & ZIP_STAT_SIZE) || st.size < xlsx_thread_min)
 		return -1;
 	s->x = xcalloc(1, sizeof(*s->x));
 	s->x->err = s->err;
@@ -1698,10 +1694,12 @@ sst_spawn(struct xlsx *x, const char *path, const char *part)
 }
 
 /*
- * The sheet is read, rc telling how: wait for the table's thread, stopped
- * first unless the sheet ended well (a bad table fails the file even when
- * the sheet did not need its bad part). The table's error comes first,
- * as when it was read before the sheet. Returns the load's result.
+ * The sheet is read, rc telling how: wait for the table's thread to read
+ * all of it, however the sheet ended. A bad table fails the file, with
+ * its own error, even when the sheet did not need its bad part or failed
+ * too: the outcome is the one of reading the table before the sheet,
+ * whatever the two threads' timing (only the rows given to the callback
+ * before a table's error are more). Returns the load's result.
  */
 static int
 sst_join(struct xlsx *x, int rc)
@@ -1710,8 +1708,6 @@ sst_join(struct xlsx *x, int rc)
 
 	if (!s->threaded)
 		return rc;
-	if (rc != 0)
-		atomic_store(&s->stop, 1);
 	pthread_join(s->tid, NULL);
 	s->threaded = 0;
 	if (s->rc == -1) {

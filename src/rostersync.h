@@ -392,6 +392,9 @@ int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
 extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 	    char *err, size_t errlen);
+/* Parts of at least this many bytes are read with threads (4 MB; tests
+ * and the fuzzer compare with 1, threads for every part). */
+extern size_t	 xlsx_thread_min;
 
 /* The field layout of one load: the sync's slots, or the header's. */
 struct schema {

@@ -12,6 +12,7 @@
  * The LibreOffice round trip needs soffice and GEN_HR (default
  * /work/shared/bench/gen_hr.py); without them it is skipped.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -502,6 +503,73 @@ test_big_sst(void)
 	    "row 3 out of order after row 9");
 }
 
+/* Every row's number, fields and flags, folded (FNV-1a). */
+static uint64_t
+tload_digest(const struct tload *t)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+	size_t		 i, j, k;
+
+	for (i = 0; i < t->nrows; i++) {
+		h = (h ^ t->rows[i].row) * 1099511628211ULL;
+		for (j = 0; j < t->rows[i].nf; j++) {
+			for (k = 0; k < t->rows[i].len[j]; k++)
+				h = (h ^ (unsigned char)t->rows[i].f[j][k]) *
+				    1099511628211ULL;
+			h = (h ^ (0x100U | t->rows[i].ff[j])) *
+			    1099511628211ULL;
+		}
+	}
+	return h;
+}
+
+/* Read each .xlsx of dir with threads for every part: the same outcome. */
+static void
+threads_same(const char *dir, int *n, int *bad)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*de;
+	char		 path[PATH_MAX], err[MAX_ERRMSG];
+	uint64_t	 h;
+	size_t		 rows;
+	int		 rc;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, ".xlsx") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		rows_of(path, NULL);
+		rc = cur.rc, rows = cur.nrows, h = tload_digest(&cur);
+		snprintf(err, sizeof(err), "%s", cur.err);
+		xlsx_thread_min = 1;
+		rows_of(path, NULL);
+		xlsx_thread_min = 4 * 1024 * 1024;
+		(*n)++;
+		if (cur.rc == rc && (rc == -1 ? strcmp(cur.err, err) == 0 :
+		    cur.nrows == rows && tload_digest(&cur) == h))
+			continue;
+		if ((*bad)++ == 0)
+			printf("# %s: rc %d, %zu rows, err '%s'; with threads: "
+			    "rc %d, %zu rows, err '%s'\n", de->d_name, rc, rows,
+			    err, cur.rc, cur.nrows, cur.err);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+static void
+test_threads_same(void)
+{
+	char	 fixtures[PATH_MAX];
+	int	 n = 0, bad = 0;
+
+	snprintf(fixtures, sizeof(fixtures), "%s/fixtures/xlsx", top);
+	threads_same(fixtures, &n, &bad);
+	threads_same(tmp, &n, &bad);
+	ok(n >= 30 && bad == 0, "every fixture and hostile file reads the "
+	    "same with threads for every part", "%d files, %d differ", n, bad);
+}
+
 static void
 test_limits(void)
 {
@@ -706,6 +774,7 @@ main(int argc, char **argv)
 		test_hostile_zip();
 		test_hostile_xml();
 		test_big_sst();
+		test_threads_same();
 		test_limits();
 	} else
 		ok(0, "hostile files made by tests/xlsx_helper.py", NULL);
