@@ -352,6 +352,7 @@ int
 apply_run(struct job *j, enum runstatus status)
 {
 	int64_t	 t0 = now_ms(), t1, t2;
+	char	 idx[64] = "";
 	int	 rc, bulk;
 
 	count(j);
@@ -369,13 +370,12 @@ apply_run(struct job *j, enum runstatus status)
 	t2 = now_ms();
 	if (rc == 0 && bulk && store_bulk_end(j->st) == -1)
 		rc = -1;
-	if (rc == 0 && bulk)
+	if (bulk)
+		snprintf(idx, sizeof(idx), ", the indexes built in %lld ms",
+		    (long long)(now_ms() - t2));
+	if (rc == 0)
 		log_debug("users written in %lld ms, items and issues in %lld "
-		    "ms, the indexes built in %lld ms", (long long)(t1 - t0),
-		    (long long)(t2 - t1), (long long)(now_ms() - t2));
-	else if (rc == 0)
-		log_debug("users written in %lld ms, items and issues in %lld "
-		    "ms", (long long)(t1 - t0), (long long)(t2 - t1));
+		    "ms%s", (long long)(t1 - t0), (long long)(t2 - t1), idx);
 	/* While the snapshot is written beside, the pages this transaction
 	 * changed go to the WAL: the commit has only its sync left. */
 	if (rc == 0 && j->saving != NULL)

@@ -197,8 +197,8 @@ struct xlsx {
 	size_t		 nxf;
 
 	struct sstore	 sst;		/* the shared strings, if we own them */
-	struct sstore	*ss;		/* &sst, or the sheet reader's */
-	struct sstore	*feeding;	/* the thread that fills *ss is us */
+	struct sstore	*ss;		/* &sst; the sheet reader's in the
+					 * thread that reads the table */
 
 	rawrow_fn	 fn;
 	void		*arg;
@@ -1096,8 +1096,8 @@ part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
 	x->xp.fed += n;
 	if (XML_ParseBuffer(x->xp.p, (int)n, n == 0) != XML_STATUS_OK)
 		return part_xmlerr(x);
-	if (x->feeding != NULL)
-		sst_fed(x->feeding);
+	if (x->ss != &x->sst)		/* the table's own thread */
+		sst_fed(x->ss);
 	return part_token(x);
 }
 
@@ -1125,8 +1125,9 @@ part_feed(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 
 /*
  * A big part (the worksheet; the shared strings, if their own thread
- * could not start) is inflated by a second thread, XLSX_NCHUNK chunks ahead of expat: zlib's share of the read
- * (about 15%) runs beside the parse. Only that thread touches the part's
+ * could not start) is inflated by a second thread, XLSX_NCHUNK chunks
+ * ahead of expat: zlib's share of the read (about 15%) runs beside the
+ * parse. Only that thread touches the part's
  * zip_file_t until it is joined; fn is still called from expat's thread.
  */
 struct inflater {
@@ -1289,7 +1290,7 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 	if ((zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0)) == NULL)
 		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
 	xml_new(x, part, doc);
-	if (st.size >= xlsx_thread_min && x->feeding == NULL)
+	if (st.size >= xlsx_thread_min && x->ss == &x->sst)
 		rc = part_feed_threaded(x, zf, &st, limit);
 	else
 		rc = part_feed(x, zf, &st, limit);
@@ -1563,18 +1564,17 @@ sst_put(struct sstore *s, const char *t, size_t len)
 		s->block[s->nblock++] = xmalloc(SST_BLOCK);
 		s->used = 0;
 	}
+	if (s->n % SST_SEG == 0)
+		s->seg[s->n / SST_SEG] = xmalloc(SST_SEG * sizeof(*e));
+	e = &s->seg[s->n / SST_SEG][s->n % SST_SEG];
+	e->at = (uint32_t)((s->nblock - 1) * SST_BLOCK + s->used);
+	e->len = (uint32_t)len;
 	w = s->block[s->nblock - 1] + s->used;
 	if (len > 0)
 		memcpy(w, t, len);
 	w[len] = '\0';
 	s->used += len + 1;
 	s->bytes += len + 1;
-	if (s->n % SST_SEG == 0)
-		s->seg[s->n / SST_SEG] = xmalloc(SST_SEG * sizeof(*e));
-	e = &s->seg[s->n / SST_SEG][s->n % SST_SEG];
-	e->at = (uint32_t)((s->nblock - 1) * SST_BLOCK + (size_t)(w -
-	    s->block[s->nblock - 1]));
-	e->len = (uint32_t)len;
 	s->n++;
 	atomic_store_explicit(&s->pub, s->n, memory_order_release);
 }
@@ -1674,7 +1674,6 @@ sst_spawn(struct xlsx *x, const char *path, const char *part)
 	s->x->errlen = sizeof(s->err);
 	s->x->total = x->total;
 	s->x->ss = s;
-	s->x->feeding = s;
 	buf_add(&s->x->text, "", 0);
 	s->part = xstrdup(part);
 	if (xlsx_open(s->x, path) == -1) {
@@ -2063,9 +2062,7 @@ xlsx_free(struct xlsx *x)
 	free(x->xfid);
 	free(x->xfflag);
 	buf_free(&x->text);
-	if (x->sst.threaded)
-		(void)sst_join(x, -1);
-	sst_free(&x->sst);
+	sst_free(&x->sst);	/* its thread, if any, joined by load_xlsx() */
 	buf_free(&x->rowtext);
 	free(x->cells);
 	free(x->fv);

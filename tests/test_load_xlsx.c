@@ -531,7 +531,7 @@ threads_same(const char *dir, int *n, int *bad)
 	struct dirent	*de;
 	char		 path[PATH_MAX], err[MAX_ERRMSG];
 	uint64_t	 h;
-	size_t		 rows;
+	size_t		 rows, min = xlsx_thread_min;
 	int		 rc;
 
 	while (d != NULL && (de = readdir(d)) != NULL) {
@@ -543,7 +543,7 @@ threads_same(const char *dir, int *n, int *bad)
 		snprintf(err, sizeof(err), "%s", cur.err);
 		xlsx_thread_min = 1;
 		rows_of(path, NULL);
-		xlsx_thread_min = 4 * 1024 * 1024;
+		xlsx_thread_min = min;
 		(*n)++;
 		if (cur.rc == rc && (rc == -1 ? strcmp(cur.err, err) == 0 :
 		    cur.nrows == rows && tload_digest(&cur) == h))
