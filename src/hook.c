@@ -80,16 +80,14 @@ pump(struct hookio *io, int timeout_ms)
 static void
 child(const struct hook *h, int p[3][2], char *const env[])
 {
-	int	 i;
-
 	setpgid(0, 0);
 	dup2(p[0][0], 0);
 	dup2(p[1][1], 1);
 	dup2(p[2][1], 2);
-	for (i = 0; i < 3; i++) {
-		close(p[i][0]);
-		close(p[i][1]);
-	}
+	/* Nothing the caller left open reaches the hook: not the pipes'
+	 * other ends, not the database, not a descriptor inherited from
+	 * whoever started rostersync (O_CLOEXEC covers only our own). */
+	closefrom(3);
 	execve(h->argv[0], h->argv, env);
 	dprintf(2, "cannot run %s: %s\n", h->argv[0], strerror(errno));
 	_exit(127);

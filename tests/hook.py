@@ -5,7 +5,8 @@ Reads one item as JSON on standard input. Fails (exit 3, a message on
 stderr) for employee ids listed in CTLDIR/fail, hangs for those in
 CTLDIR/hang, writes 5 MB to stderr and fails for those in CTLDIR/spew;
 otherwise appends "TYPE ID RUN:ITEM" to LOG and answers JSON on stdout.
-It also records the names of its environment variables in CTLDIR/env.
+It also records the names of its environment variables in CTLDIR/env,
+and the descriptors it found open above 2 in CTLDIR/fds.
 """
 import json
 import os
@@ -13,6 +14,13 @@ import sys
 import time
 
 log, ctl = sys.argv[1], sys.argv[2]
+inherited = []
+for fd in range(3, 1024):
+    try:
+        os.fstat(fd)
+        inherited.append(str(fd))
+    except OSError:
+        pass
 item = json.load(sys.stdin)
 eid = item.get("employee_id") or item.get("team") or ""
 
@@ -27,6 +35,8 @@ def listed(name):
 
 with open(os.path.join(ctl, "env"), "w") as f:
     f.write(" ".join(sorted(os.environ)) + "\n")
+with open(os.path.join(ctl, "fds"), "w") as f:
+    f.write(" ".join(inherited) + "\n")
 if listed("hang"):
     time.sleep(3600)
 if listed("spew"):

@@ -97,13 +97,16 @@ sandbox hook "hook = { path = \"$TOP/tests/hook.py\"; args = [ \"$TMP/hook.log\"
 mkdir -p "$TMP/ctl"; : >"$TMP/hook.log"
 echo "E5 E7" >"$TMP/ctl/fail"
 mk h1.csv $(people 12)
-rs run >/dev/null 2>&1
+# A descriptor left open by whoever starts rostersync (here fd 7 on a
+# secret) must not reach the hook.
+(exec 7<"$CONF"; rs run >/dev/null 2>&1)
 eq "failed items: exit 6 (needs attention)" "$?" 6
 eq "failed items: Needs Attention" "$(status_of 1)" needs_attention
 eq "two items failed" "$(q "SELECT group_concat(key) FROM (SELECT key FROM items WHERE run_id=1 AND status='failed' ORDER BY key)")" "E5,E7"
 contains "the error keeps the exit status and stderr" "$(q "SELECT error FROM items WHERE run_id=1 AND key='E5'")" "status 3: the directory refused E5"
 eq "the directory holds only what was applied" "$(q "SELECT count(*) FROM users WHERE key IN ('E5','E7')"):$(active)" "0:10"
 eq "the hook ran once per applied item" "$(grep -c '^create ' "$TMP/hook.log")" 10
+eq "the hook inherits no descriptor above 2" "$(cat "$TMP/ctl/fds")" ""
 eq "the hook's environment is clean" "$(cat "$TMP/ctl/env")" "LANG PATH ROSTERSYNC_ITEM ROSTERSYNC_RUN ROSTERSYNC_SYNC"
 eq "users whose items failed show as Failed" \
     "$(rs users --status failed --json | $PYTHON -c 'import json,sys; print(" ".join(sorted(u["employee_id"] for u in json.load(sys.stdin)["users"])))')" "E5 E7"
