@@ -7,15 +7,18 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
-LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat -pthread
+LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat -lunistring \
+	   -pthread
 PREFIX	?= /usr/local
 
-# Every Debian package a build, the demo or the tests need: the one list.
+# Every Debian package rostersync needs, in one place: what the program
+# needs to build and run (make, make demo), and what the tests and the
+# bench add (make check, make bench, make fuzz).
 DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libssh-dev libcsv-dev libxlsxwriter-dev libconfig-dev \
-	libsqlite3-dev libzip-dev libexpat1-dev \
-	openssh-server openssh-client sqlite3 python3 python3-openpyxl \
-	libreoffice-calc-nogui zip unzip time \
+	libsqlite3-dev libzip-dev libexpat1-dev libunistring-dev
+DEBIAN_TEST_PACKAGES = openssh-server openssh-client sqlite3 python3 \
+	python3-openpyxl libreoffice-calc-nogui zip unzip time \
 	systemd groff-base mandoc \
 	valgrind clang libclang-rt-14-dev
 
@@ -93,30 +96,38 @@ $(BUILD)/rsbench: bench/rsbench.c $(LIBOBJS) src/rostersync.h | $(BUILD)
 $(BUILD):
 	mkdir -p $@
 
-# Install whatever Debian packages are missing (as root, with apt-get).
+# Install whatever Debian packages are missing (as root, with apt-get):
+# deps for the program, deps-test for the tests and the bench too.
 deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages PKGS="$(DEBIAN_PACKAGES)"
+
+deps-test:
+	@$(MAKE) --no-print-directory install-packages \
+	    PKGS="$(DEBIAN_PACKAGES) $(DEBIAN_TEST_PACKAGES)"
+
+install-packages:
+	@missing=""; for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "make deps: run as root to install:$$missing" >&2; \
+	        echo "make: run as root to install:$$missing" >&2; \
 	        exit 1; fi; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-check: deps
+check: deps-test
 	$(MAKE) all $(TESTS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
 
-check-asan: deps
+check-asan: deps-test
 	$(MAKE) SANITIZE=1 check
 
 # Not part of check: 1M-row exports, minutes of run time (bench/run.sh).
-bench: deps
+bench: deps-test
 	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench
 	BUILD=$(BUILD) bash bench/run.sh
 
@@ -147,7 +158,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz_%.c tests/fuzz.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	    $(FUZZ_OBJS) $(LDLIBS)
 
-fuzz: deps
+fuzz: deps-test
 	$(MAKE) $(FUZZERS)
 	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz_run.sh
 
@@ -158,7 +169,7 @@ $(BUILD)/test_fuzz_replay: tests/fuzz.h tests/fuzz_csv.c tests/fuzz_xlsx.c \
 clean:
 	rm -rf build rostersync
 
-.PHONY: all deps check check-asan bench demo fuzz clean
+.PHONY: all deps deps-test install-packages check check-asan bench demo fuzz clean
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the program, its units and
 # sysusers.d/tmpfiles.d snippets (under $(PREFIX)/lib, where systemd looks

@@ -48,10 +48,10 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 bad() { say "FAIL: $*"; failed=1; }
 
-[ -x "$TIME" ] || die "$TIME is missing (Debian package 'time'; make deps)"
+[ -x "$TIME" ] || die "$TIME is missing (Debian package 'time'; make deps-test)"
 [ -x "$RS" ] || die "$RS is missing (make BUILD=$BUILD)"
 [ -x "$RSB" ] || die "$RSB is missing (make BUILD=$BUILD $BUILD/rsbench)"
-command -v sqlite3 >/dev/null || die "the sqlite3 shell is missing (make deps)"
+command -v sqlite3 >/dev/null || die "the sqlite3 shell is missing (make deps-test)"
 mkdir -p "$CACHE"
 
 # ------------------------------------------------------------ the inputs
@@ -102,7 +102,7 @@ cached "$xin.csv" $GEN --rows "$XROWS" --seed 5 -o
 if command -v soffice >/dev/null; then
 	cached "$xin.xlsx" to_xlsx "$xin.csv"
 else
-	say "bench: soffice is missing: no XLSX case (make deps)"
+	say "bench: soffice is missing: no XLSX case (make deps-test)"
 fi
 
 # ------------------------------------------------------------ measuring
