@@ -839,6 +839,14 @@ compare_user(struct job *j, uint32_t id)
 
 	old_fields(j, e, &o);
 	finalize(j, e, k, &o);
+	/* The same address in another case is no change: the stored one
+	 * stays (and so does the fingerprint). */
+	if ((em = j->sc.canon[F_EMAIL]) >= 0 && !same(k, &o, (size_t)em) &&
+	    o.len[em] > 0 && email_same(k->v[em], k->len[em], o.v[em],
+	    o.len[em])) {
+		set_value(k, em, o.v[em], o.len[em]);
+		e->flags &= ~E_LINE;	/* stored unlike the line */
+	}
 	for (i = 0; i < j->sc.nslots; i++) {
 		if (j->sc.slots[i].key || (int)i == m || same(k, &o, i))
 			continue;

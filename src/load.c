@@ -273,7 +273,7 @@ schema_finish(struct mapper *m)
  * KNOWN_RULES whenever what a row turns into (trimming, checks, the
  * diff's reading of it) changes.
  */
-#define KNOWN_RULES	"rostersync known lines 1 " RS_VERSION
+#define KNOWN_RULES	"rostersync known lines 2 " RS_VERSION
 
 static void
 ctx_add(uint64_t *h, const void *p, size_t n)
@@ -367,14 +367,15 @@ lower_ascii(char *s, size_t n)
 		s[i] = (char)tolower((unsigned char)s[i]);
 }
 
-/* ASCII lower case of n bytes at s into b; its text. */
-static const char *
-lower_into(struct buf *b, const char *s, size_t n)
+static int
+ascii_text(const char *s, size_t n)
 {
-	buf_reset(b);
-	buf_add(b, s, n);
-	lower_ascii(b->p, b->len);
-	return b->p ? b->p : "";
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
 }
 
 /*
@@ -395,6 +396,10 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 
 	if (!atomic_load_explicit(&m->mapped, memory_order_acquire) ||
 	    !m->prep_ok)
+		return 0;
+	/* An email beyond ASCII changes length in lower case: on_data(). */
+	if ((c = sc->canon[F_EMAIL]) >= 0 && (c = sc->col[c]) >= 0 &&
+	    (size_t)c < nf && !ascii_text(f[c], len[c]))
 		return 0;
 	for (i = 0; i < sc->nslots; i++) {
 		c = sc->col[i];
@@ -549,7 +554,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 	if (sc->canon[F_EMAIL] >= 0 && !r->prepped) {
 		int e = sc->canon[F_EMAIL];
 
-		m->v[e] = lower_into(&m->email, m->v[e], m->len[e]);
+		m->v[e] = email_lower(&m->email, m->v[e], m->len[e],
+		    &m->len[e]);
 	}
 	if (sc->nkey == 1 && r->prepped) {
 		/* The field itself, trimmed and ended in place (prep_row). */

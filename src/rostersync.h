@@ -140,6 +140,15 @@ char	*json_put(char *o, const char *, size_t n);
 int	 json_flat_each(const char *,
 	    void (*)(void *, const char *k, const char *v, size_t vlen), void *);
 int	 utf8_valid(const char *, size_t);
+/*
+ * Email addresses: kept in lower case and compared with full Unicode case
+ * folding (libunistring, NFC), so "Ü1@EXAMPLE.COM" is "ü1@example.com".
+ * email_lower() and email_fold() write into b and return its text, with
+ * its length in *outn (ASCII keeps its length; other text may not).
+ */
+const char *email_lower(struct buf *b, const char *, size_t, size_t *outn);
+const char *email_fold(struct buf *b, const char *, size_t, size_t *outn);
+int	 email_same(const char *, size_t, const char *, size_t);
 /* "2026-11-24T22:26:39Z" for t (UTC); out must hold 21 bytes. */
 void	 time_iso(time_t t, char out[21]);
 time_t	 time_parse_iso(const char *);	/* (time_t)-1 when not a time */

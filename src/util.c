@@ -11,8 +11,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <unicase.h>
 
 #include "rostersync.h"
 
@@ -377,6 +380,81 @@ hash128(const void *p, size_t n, uint64_t seed, uint64_t out[2])
 }
 
 /* ---------------------------------------------------------------- text */
+
+/* ------------------------------------------------------------ emails */
+
+static int
+ascii_only(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/*
+ * Unicode case mapping of n bytes at s into b (libunistring, NFC): fold 1
+ * for full case folding (comparisons), 0 for lower case (what is kept).
+ * ASCII is done byte by byte; text that is not UTF-8 only in ASCII.
+ */
+static const char *
+email_map(struct buf *b, const char *s, size_t n, int fold, size_t *outn)
+{
+	uint8_t	*r;
+	size_t	 rn = 0, i;
+
+	buf_reset(b);
+	if (!ascii_only(s, n)) {
+		r = (fold ? u8_casefold : u8_tolower)((const uint8_t *)s, n,
+		    NULL, UNINORM_NFC, NULL, &rn);
+		if (r != NULL) {
+			buf_add(b, r, rn);
+			free(r);
+			*outn = rn;
+			return b->p ? b->p : "";
+		}
+	}
+	buf_add(b, s, n);
+	for (i = 0; i < n; i++)
+		if (b->p[i] >= 'A' && b->p[i] <= 'Z')
+			b->p[i] = (char)(b->p[i] - 'A' + 'a');
+	*outn = n;
+	return b->p ? b->p : "";
+}
+
+const char *
+email_lower(struct buf *b, const char *s, size_t n, size_t *outn)
+{
+	return email_map(b, s, n, 0, outn);
+}
+
+const char *
+email_fold(struct buf *b, const char *s, size_t n, size_t *outn)
+{
+	return email_map(b, s, n, 1, outn);
+}
+
+int
+email_same(const char *a, size_t na, const char *b, size_t nb)
+{
+	struct buf	 x = { 0 }, y = { 0 };
+	const char	*fa, *fb;
+	size_t		 la, lb;
+	int		 same;
+
+	if (na == nb && memcmp(a, b, na) == 0)
+		return 1;
+	if (ascii_only(a, na) && ascii_only(b, nb))
+		return na == nb && strncasecmp(a, b, na) == 0;
+	fa = email_fold(&x, a, na, &la);
+	fb = email_fold(&y, b, nb, &lb);
+	same = la == lb && memcmp(fa, fb, la) == 0;
+	buf_free(&x);
+	buf_free(&y);
+	return same;
+}
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
 int

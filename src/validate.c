@@ -171,7 +171,8 @@ stays(const struct ent *e)
 static int
 same_email(const char *a, const char *b)
 {
-	return a != email_stored && b != email_stored && strcmp(a, b) == 0;
+	return a != email_stored && b != email_stored &&
+	    email_same(a, strlen(a), b, strlen(b));
 }
 
 /* A row's stored email, read now that it must be compared. */
@@ -224,10 +225,28 @@ email_hash_seed(uint64_t seed)
 	email_seed = seed;
 }
 
+/*
+ * The hash of an address's case folding: addresses that differ only in
+ * case ("Ü1@EXAMPLE.COM", "ü1@example.com") group together. The loader
+ * has lowered ASCII already, whose folding that is.
+ */
 uint64_t
 email_hash(const char *s, size_t n)
 {
-	return hash64(s, n, email_seed ? email_seed : hash_seed());
+	uint64_t	 seed = email_seed ? email_seed : hash_seed(), h;
+	struct buf	 b = { 0 };
+	const char	*f;
+	size_t		 i, fn;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			break;
+	if (i == n)
+		return hash64(s, n, seed);
+	f = email_fold(&b, s, n, &fn);
+	h = hash64(f, fn, seed);
+	buf_free(&b);
+	return h;
 }
 
 /* A live row's email and where it is, sorted by the email's hash. */

@@ -87,6 +87,28 @@ contains "email of an unchanged row: the changed row names it" "$mails" \
     "3 E2: the email old@x.org is also used by E1 on row 2"
 eq "email of an unchanged row: E2 keeps its old address" "$(user E2 email)" two@x.org
 
+# --- emails fold case beyond ASCII (full Unicode case folding)
+sandbox mailuni
+NAME=u1 csv "E1,ü1@example.com,A,A,Eng,Dev,,Active" \
+    "E2,straße@example.com,B,B,Eng,Dev,,Active" \
+    "E3,ana@example.com,C,C,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+NAME=u2 csv "E1,Ü1@EXAMPLE.COM,A,A,Eng,Dev,,Active" \
+    "E2,STRASSE@EXAMPLE.COM,B,B,Eng,Dev,,Active" \
+    "E3,ana@example.com,C,C,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+eq "an address in another case (Ü/ü, SS/ß) is no update" "$(status_of 2):$(q "SELECT count(*) FROM items WHERE run_id = 2")" success:0
+eq "the stored address stays as it was" "$(user E1 email) $(user E2 email)" "ü1@example.com straße@example.com"
+NAME=u3 csv "E1,ü1@example.com,A,A,Eng,Dev,,Active" \
+    "E2,straße@example.com,B,B,Eng,Dev,,Active" \
+    "E3,ana@example.com,C,C,Eng,Dev,,Active" \
+    "E4,Ü1@Example.com,D,D,Eng,Dev,,Active" \
+    "E5,Ü9@EXAMPLE.COM,E,E,Eng,Dev,,Active"
+rs run >/dev/null 2>&1
+contains "one address on two ids differing only in ü/Ü: flagged" "$(issue 3 user_skipped E4)" "is also used by E1"
+eq "a new address beyond ASCII is kept in lower case" "$(user E5 email)" "ü9@example.com"
+eq "the new id on a taken address is not created" "$(q "SELECT count(*) FROM users WHERE key = 'E4'")" 0
+
 # --- managers: not found, self, loops
 sandbox mgr
 NAME=m1 csv "E1,a@x.org,A,A,Eng,Dev,,Active" \
