@@ -222,10 +222,15 @@ write_teams(struct job *j)
 
 	if (store_team_clear(j->st, j->sy->name) == -1)
 		return -1;
-	for (t = 0; t < j->nteam; t++)
-		if (j->team_new[t] > 0 && store_team_put(j->st, j->sy->name,
-		    j->team[t], j->team_new[t]) == -1)
+	for (t = 0; t < j->nteam; t++) {
+		/* Users whose deletion is held are members still. */
+		long long n = j->team_new[t] + (j->hold_deletes ?
+		    j->team_held[t] : 0);
+
+		if (n > 0 && store_team_put(j->st, j->sy->name, j->team[t],
+		    n) == -1)
 			return -1;
+	}
 	return 0;
 }
 

@@ -102,10 +102,12 @@ team_intern(struct job *j, const char *name, size_t n)
 		    j->teamcap * sizeof(*j->team_new));
 		j->team_old = xrealloc(j->team_old,
 		    j->teamcap * sizeof(*j->team_old));
+		j->team_held = xrealloc(j->team_held,
+		    j->teamcap * sizeof(*j->team_held));
 	}
 	t = (uint32_t)j->nteam++;
 	j->team[t] = arena_strndup(&j->a, name, n);
-	j->team_new[t] = j->team_old[t] = 0;
+	j->team_new[t] = j->team_old[t] = j->team_held[t] = 0;
 	strmap_put(&j->teams, j->team[t], n, t);
 	return t;
 }
@@ -891,12 +893,15 @@ delete_user(struct job *j, uint32_t id)
 	struct ent	*e = &j->e[id];
 	struct item	*it = item_new(j, IT_DELETE, id);
 	struct oldrow	 o;
-	int		 em = j->sc.canon[F_EMAIL];
+	int		 em = j->sc.canon[F_EMAIL], t;
 
 	old_fields(j, e, &o);
 	it->email = em >= 0 ? o.v[em] : "";
 	it->name = display_name(j, o.v);
 	e->flags |= E_DELETE;
+	/* A member still, should the guard hold this deletion. */
+	if ((t = j->sc.team_slot) >= 0 && o.len[t] > 0)
+		j->team_held[team_intern(j, o.v[t], o.len[t])]++;
 }
 
 /* --------------------------------------------------------- ordering */
@@ -962,10 +967,27 @@ create_depths(struct job *j, const uint32_t *c, size_t nc)
 	return d;
 }
 
+/* The team a user has in the directory, or ENT_NONE. */
+static uint32_t
+stored_team(struct job *j, uint32_t id)
+{
+	struct oldrow	 o;
+	int		 t = j->sc.team_slot;
+
+	old_fields(j, &j->e[id], &o);
+	return o.len[t] > 0 ? team_intern(j, o.v[t], o.len[t]) : ENT_NONE;
+}
+
+/*
+ * Members each team will have. A user whose row is skipped stays as the
+ * directory has them, in their stored team: no team is deleted while an
+ * active user is in it.
+ */
 static void
 team_counts(struct job *j)
 {
-	size_t	 i;
+	size_t		 i;
+	uint32_t	 t;
 
 	for (i = 0; i < j->ne; i++) {
 		const struct ent *e = &j->e[i];
@@ -973,8 +995,12 @@ team_counts(struct job *j)
 		    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE)) &&
 		    !(e->flags & E_SEAT);
 
-		if (stays && e->team != ENT_NONE)
-			j->team_new[e->team]++;
+		if (!stays)
+			continue;
+		t = (e->flags & E_SKIP) ? stored_team(j, (uint32_t)i) :
+		    e->team;
+		if (t != ENT_NONE)
+			j->team_new[t]++;
 	}
 }
 
@@ -1074,6 +1100,7 @@ job_free(struct job *j)
 	free(j->team);
 	free(j->team_new);
 	free(j->team_old);
+	free(j->team_held);
 	memset(j, 0, sizeof(*j));
 }
 

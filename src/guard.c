@@ -55,8 +55,10 @@ set_status(struct job *j, enum itemstatus deletes, enum itemstatus others)
 {
 	size_t	 i;
 
+	/* A team's deletion is a deletion: its members may be held. */
 	for (i = 0; i < j->nit; i++)
-		j->it[i].status = j->it[i].type == IT_DELETE ? deletes : others;
+		j->it[i].status = j->it[i].type == IT_DELETE ||
+		    j->it[i].type == IT_TEAM_DELETE ? deletes : others;
 }
 
 /*

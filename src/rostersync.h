@@ -979,6 +979,7 @@ struct job {
 	const char	**team;		/* team names (arena) */
 	long long	*team_new;	/* members per team in the export */
 	long long	*team_old;	/* members per team in the directory */
+	long long	*team_held;	/* members whose deletion may be held */
 	size_t		 nteam, teamcap;
 	struct strmap	 teams;		/* name -> team index */
 	uint64_t	 slot_seed[MAX_SLOTS]; /* per slot name, for fingerprints */

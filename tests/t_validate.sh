@@ -189,6 +189,26 @@ rs run >/dev/null 2>&1
 eq "a move: update + manager + team_member" "$(q "SELECT group_concat(type) FROM (SELECT type FROM items WHERE run_id = 2 ORDER BY seq)")" "update,manager,team_member"
 eq "manager change recorded old -> new" "$(q "SELECT old||'>'||new FROM changes c JOIN items i USING (run_id, seq) WHERE i.run_id = 2 AND i.type = 'manager'")" "E1>E3"
 
+# A team whose only member's row is skipped (the user is kept) stays.
+sandbox teamskip
+NAME=s1 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E2,b@x.org,B,B,Ops,Dev,E1,Active"
+rs run >/dev/null 2>&1
+NAME=s2 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E2,not-an-email,B,B,Ops,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "the only member skipped: no team_delete" "$(q "SELECT count(*) FROM items WHERE run_id = 2 AND type = 'team_delete'")" 0
+eq "the only member skipped: the team and its member stay" "$(q "SELECT name||':'||members FROM teams WHERE name = 'Ops'"):$(user E2 active)" "Ops:1:1"
+
+# Deletions held (on_threshold = "hold_deletes"): their teams stay too.
+sandbox teamhold 'on_threshold = "hold_deletes"; max_deletes = 1;'
+NAME=h1 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E2,b@x.org,B,B,Ops,Dev,E1,Active" \
+    "E3,c@x.org,C,C,Ops,Dev,E1,Active" "E4,d@x.org,D,D,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+NAME=h2 csv "E1,a@x.org,A,A,Eng,Boss,,Active" "E4,d@x.org,D,D,Eng,Lead,E1,Active"
+rs run >/dev/null 2>&1
+eq "deletions held: the update is applied" "$(status_of 2):$(user E4 "json_extract(fields,'\$.title')")" above_threshold:Lead
+eq "deletions held: the team's deletion is held with them" "$(q "SELECT status FROM items WHERE run_id = 2 AND type = 'team_delete'")" held
+eq "deletions held: the team keeps its members" "$(q "SELECT members FROM teams WHERE name = 'Ops'")" 2
+
 # --- row order does not matter
 sandbox order
 $GEN --rows 500 --seed 61 -o "$TMP/o.csv"
