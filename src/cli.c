@@ -104,10 +104,20 @@ run_json(struct buf *b, const struct run *r)
 		    r->issues[i]);
 	buf_printf(b, "},\"skipped\":%lld,\"impacted\":%lld,"
 	    "\"active_before\":%lld,\"threshold\":{\"max_deletes\":%lld,"
-	    "\"max_delete_percent\":%g,\"tripped\":%s},\"dry_run\":%s",
+	    "\"max_delete_percent\":%g,\"max_update_percent\":%g,"
+	    "\"tripped\":%s,\"tripped_by\":[%s%s%s]},\"dry_run\":%s",
 	    r->skipped, r->impacted, r->active_before, r->max_deletes,
-	    r->max_delete_percent, r->tripped ? "true" : "false",
+	    r->max_delete_percent, r->max_update_percent,
+	    r->tripped ? "true" : "false",
+	    (r->tripped & TRIP_DELETES) ? "\"deletes\"" : "",
+	    r->tripped == (TRIP_DELETES | TRIP_UPDATES) ? "," : "",
+	    (r->tripped & TRIP_UPDATES) ? "\"updates\"" : "",
 	    r->dry_run ? "true" : "false");
+	buf_printf(b, ",\"allow_deletes\":%lld,\"allow_updates\":%lld,"
+	    "\"allow_id_changes\":%lld", r->allow_deletes, r->allow_updates,
+	    r->allow_id_changes);
+	json_kv(b, "encoding", r->encoding, 1);
+	json_kv(b, "encoding_note", r->encoding_note, 1);
 	json_kv(b, "error", r->error, 1);
 	json_kv(b, "approver", r->approver, 1);
 	json_kv(b, "reason", r->reason, 1);
@@ -175,7 +185,7 @@ add_status(struct runfilter *f, const char *s)
 	if (k < 0) {
 		log_warnx("unknown status '%s' (for example: success, "
 		    "needs_attention, data_load_failed, above_threshold, "
-		    "failed)", s);
+		    "above_update_threshold, failed)", s);
 		return -1;
 	}
 	snprintf(f->statuses + len, sizeof(f->statuses) - len, "%s%s,",
@@ -367,15 +377,68 @@ input_path(struct buf *b, struct config *cfg, const struct run *r,
 	    r->file_name ? r->file_name : "");
 }
 
+/*
+ * The run held by a threshold: why, and the command that lets its file
+ * through once (the overrides each threshold that tripped needs).
+ */
+static void
+hints_above(struct config *cfg, struct store *st, const struct run *r,
+    struct buf *h, int json)
+{
+	struct buf	 p = { 0 }, q = { 0 }, most = { 0 }, cmd = { 0 };
+	long long	 changed = 0;
+
+	if (r->tripped & TRIP_DELETES) {
+		hint(h, json, "%lld deletions of %lld active users exceed the "
+		    "threshold (%lld users or %g%%). Nothing was deleted.",
+		    r->count[IT_DELETE], r->active_before, r->max_deletes,
+		    r->max_delete_percent);
+		buf_printf(&cmd, " --allow-deletes %lld", r->count[IT_DELETE]);
+	}
+	if ((r->tripped & TRIP_UPDATES) &&
+	    (changed = store_run_changed_fields(st, r->id, &most)) >= 0) {
+		hint(h, json, "%lld of %lld active users would have existing "
+		    "values changed, more than the update threshold (%g%%): "
+		    "%s. Nothing was changed. A file read in the wrong "
+		    "encoding or a shifted column looks like this: check the "
+		    "changes (rostersync items %lld --type update).", changed,
+		    r->active_before, r->max_update_percent, most.p ?
+		    most.p : "", r->id);
+		buf_printf(&cmd, " --allow-updates %lld", changed);
+	}
+	if (r->dry_run) {
+		/* A dry run's input stays where it was named. */
+		hint(h, json, "This was a dry run. If the changes are right, "
+		    "apply the file once: rostersync run --sync %s --file PATH"
+		    "%s (PATH: the %s given to --dry-run --file)", r->sync,
+		    cmd.p ? cmd.p : "", r->file_name ? r->file_name : "file");
+	} else {
+		input_path(&p, cfg, r, "archive");
+		shell_quote(&q, p.p);
+		hint(h, json, "If the changes are right, push this file "
+		    "through once: rostersync run --sync %s --file %s%s",
+		    r->sync, q.p, cmd.p ? cmd.p : "");
+	}
+	buf_free(&p);
+	buf_free(&q);
+	buf_free(&most);
+	buf_free(&cmd);
+}
+
 /* What a sysadmin should do next, by outcome. */
 static void
-hints(struct config *cfg, const struct run *r, struct buf *h, int json)
+hints(struct config *cfg, struct store *st, const struct run *r,
+    struct buf *h, int json)
 {
 	long long issues = r->issues[ISS_USER_SKIPPED] +
 	    r->issues[ISS_MANAGER_NOT_FOUND] + r->issues[ISS_MANAGER_CYCLE] +
-	    r->issues[ISS_SEAT_LIMIT];
-	struct buf	 p = { 0 }, q = { 0 };
+	    r->issues[ISS_SEAT_LIMIT] + r->issues[ISS_ID_CHANGED];
+	struct buf	 p = { 0 };
 
+	if (r->encoding_note != NULL)
+		hint(h, json, "The file was %s. If names look wrong in the "
+		    "report, set the sync's encoding to the one HR's export "
+		    "has.", r->encoding_note);
 	switch (r->status) {
 	case RS_LOADFAIL:
 		input_path(&p, cfg, r, "failed");
@@ -385,25 +448,8 @@ hints(struct config *cfg, const struct run *r, struct buf *h, int json)
 		    "; the file is kept as ", r->dry_run ? "" : p.p);
 		break;
 	case RS_THRESHOLD:
-		hint(h, json, "%lld deletions of %lld active users exceed the "
-		    "threshold (%lld users or %g%%). Nothing was deleted.",
-		    r->count[IT_DELETE], r->active_before, r->max_deletes,
-		    r->max_delete_percent);
-		if (r->dry_run) {
-			/* A dry run's input stays where it was named. */
-			hint(h, json, "This was a dry run. If the deletions "
-			    "are right, apply the file once: rostersync run "
-			    "--sync %s --file PATH --allow-deletes %lld (PATH: "
-			    "the %s given to --dry-run --file)", r->sync,
-			    r->count[IT_DELETE], r->file_name ? r->file_name :
-			    "file");
-			break;
-		}
-		input_path(&p, cfg, r, "archive");
-		shell_quote(&q, p.p);
-		hint(h, json, "If the deletions are right, push this file "
-		    "through once: rostersync run --sync %s --file %s "
-		    "--allow-deletes %lld", r->sync, q.p, r->count[IT_DELETE]);
+	case RS_UPD_THRESHOLD:
+		hints_above(cfg, st, r, h, json);
 		break;
 	case RS_PENDING:
 		hint(h, json, "The run waits for approval: rostersync approve "
@@ -421,11 +467,18 @@ hints(struct config *cfg, const struct run *r, struct buf *h, int json)
 		hint(h, json, "%lld issues (%lld rows skipped): rostersync "
 		    "items %lld --issue TYPE lists them with a suggested fix.",
 		    issues, r->skipped, r->id);
+	if (r->issues[ISS_ID_CHANGED] > 0)
+		hint(h, json, "%lld people seem to have a new employee id "
+		    "(the same email on a deleted id and a new one): neither "
+		    "change was applied. If the ids really changed, push the "
+		    "file through once with --allow-id-changes %lld; if a "
+		    "spreadsheet retyped the id column, export it again with "
+		    "the ids as text.", r->issues[ISS_ID_CHANGED],
+		    r->issues[ISS_ID_CHANGED]);
 	if (report_due(r->status, RF_CSV))
 		hint(h, json, "Report: %s/reports/%s/%s.csv (and .xlsx, .log)",
 		    cfg->spool, r->sync, r->report_base ? r->report_base : "");
 	buf_free(&p);
-	buf_free(&q);
 }
 
 int
@@ -452,7 +505,7 @@ cmd_show(struct config *cfg, int argc, char **argv)
 	}
 	if (json) {
 		buf_addc(&h, '[');
-		hints(cfg, &r, &h, 1);
+		hints(cfg, st, &r, &h, 1);
 		buf_addc(&h, ']');
 		run_json(&b, &r);
 		b.len--;
@@ -461,7 +514,7 @@ cmd_show(struct config *cfg, int argc, char **argv)
 	} else {
 		printf("Run %lld: %s\n\n", r.id, runstatus_label(r.status));
 		report_summary(&r, on_show_pair, NULL);
-		hints(cfg, &r, &h, 0);
+		hints(cfg, st, &r, &h, 0);
 		if (h.len)
 			printf("\nWhat to do\n%s", h.p);
 	}

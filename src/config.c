@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <iconv.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -48,10 +49,10 @@ static const char *const top_names[] = {
 };
 static const char *const sync_names[] = {
 	"name", "enabled", "source", "pattern", "format", "sheet",
-	"settle_seconds", "marker", "after", "processed_dir", "reports_remote",
+	"encoding", "settle_seconds", "marker", "after", "processed_dir", "reports_remote",
 	"mapping", "key", "required", "keep_if_empty", "ignore_columns",
 	"terminated_field", "terminated_values", "team_field", "max_deletes",
-	"max_delete_percent", "on_threshold", "approval", "seat_limit",
+	"max_delete_percent", "max_update_percent", "on_threshold", "approval", "seat_limit",
 	"delete_mode", "grace_days", "keep_reports_days", "keep_inputs_days",
 	"hook", "sftp", NULL
 };
@@ -805,6 +806,25 @@ source_is_sftp(const config_setting_t *g)
 	    strncmp(v, "sftp://", 7) == 0;
 }
 
+/* "auto", "utf-8", or a name iconv knows (checked now, not at 3 am). */
+static void
+parse_encoding(struct ctx *c, const config_setting_t *g, struct sync *s)
+{
+	iconv_t	 cd;
+
+	if (get_str(c, g, "encoding", 0, &s->encoding) != 1 ||
+	    enc_is_auto(s->encoding) || enc_is_utf8(s->encoding))
+		return;
+	if ((cd = iconv_open("UTF-8", s->encoding)) == (iconv_t)-1) {
+		cerr(c, config_setting_get_member(g, "encoding"), "encoding "
+		    "\"%s\" is not one iconv knows (\"auto\", \"utf-8\", "
+		    "\"windows-1252\", \"iso-8859-15\", ...; iconv -l lists "
+		    "them)", s->encoding);
+		return;
+	}
+	iconv_close(cd);
+}
+
 /* pattern, format, sheet, settling and what becomes of taken files. */
 static void
 parse_fetch(struct ctx *c, const config_setting_t *g, struct sync *s)
@@ -819,6 +839,7 @@ parse_fetch(struct ctx *c, const config_setting_t *g, struct sync *s)
 	if (get_enum(c, g, "format", fmt_words, &e) == 1)
 		s->format = (enum fmt)e;
 	get_str(c, g, "sheet", 0, &s->sheet);
+	parse_encoding(c, g, s);
 	get_int(c, g, "settle_seconds", 0, 86400, &s->settle_seconds);
 	get_bool(c, g, "marker", &s->use_marker);
 	if (get_enum(c, g, "after", after_words, &e) == 1)
@@ -1114,6 +1135,7 @@ parse_guard(struct ctx *c, const config_setting_t *g, struct sync *s)
 
 	get_ll(c, g, "max_deletes", 0, LLONG_MAX, &s->max_deletes);
 	get_pct(c, g, "max_delete_percent", &s->max_delete_percent);
+	get_pct(c, g, "max_update_percent", &s->max_update_percent);
 	if (get_enum(c, g, "on_threshold", onthr_words, &e) == 1)
 		s->on_threshold = (enum onthr)e;
 	if (get_enum(c, g, "approval", approval_words, &e) == 1)
@@ -1258,6 +1280,7 @@ sync_defaults(struct sync *s)
 	s->team_field = xstrdup("department");
 	s->max_deletes = 500;
 	s->max_delete_percent = 20;
+	s->max_update_percent = 25;
 	s->on_threshold = ONTHR_HOLD_ALL;
 	s->approval = APPROVE_NEVER;
 	s->delete_mode = DEL_DEACTIVATE;
@@ -1512,6 +1535,7 @@ sync_free(struct sync *s)
 	free(s->source);
 	free(s->pattern);
 	free(s->sheet);
+	free(s->encoding);
 	free(s->processed_dir);
 	free(s->reports_remote);
 	for (i = 0; i < s->nslots; i++) {

@@ -164,10 +164,10 @@ close_run(struct config *cfg, int argc, char **argv, enum runstatus to)
 	rc = EXIT_FAIL;
 	if (store_run_get(d.st, id, &r) != 0)
 		log_warnx("there is no run %lld", id);
-	else if (r.status != RS_PENDING && r.status != RS_THRESHOLD &&
+	else if (r.status != RS_PENDING && !runstatus_above(r.status) &&
 	    !(to == RS_CANCELLED && r.status == RS_QUEUED))
-		log_warnx("run %lld is %s: only a held run (Pending approval "
-		    "or Above Deactivation Threshold)%s can be %s", id,
+		log_warnx("run %lld is %s: only a held run (Pending approval, "
+		    "Above Deactivation or Update Threshold)%s can be %s", id,
 		    runstatus_label(r.status), to == RS_CANCELLED ?
 		    " or a Queued one" : "", verb);
 	else {
@@ -249,7 +249,7 @@ retry_start(struct store *st, const struct run *orig, struct run *r,
 	xasprintf(&r->file_name, "retry of run %lld", from);
 	snprintf(r->sha256, sizeof(r->sha256), "%s", orig->sha256);
 	r->started = time(NULL);
-	r->allow_deletes = -1;
+	r->allow_deletes = r->allow_updates = r->allow_id_changes = -1;
 	r->parent_run = from;
 	r->base_version = store_sync_version(st, orig->sync);
 	report_basename(r->started, base, sizeof(base));

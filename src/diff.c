@@ -930,6 +930,227 @@ by_depth(uint32_t *ids, size_t n, const int32_t *depth)
 	free(at);
 }
 
+/* ---------------------------------------------------------- id changes */
+
+/*
+ * An id as a spreadsheet that typed it as a number shows it: every part
+ * of the key (composite keys join parts with "/") made only of digits
+ * loses its leading zeros. Into b; its text.
+ */
+static const char *
+strip_zeros(struct buf *b, const char *k, size_t n)
+{
+	size_t	 i = 0, end, z;
+
+	buf_reset(b);
+	while (i <= n) {
+		for (end = i; end < n && k[end] != '/'; end++)
+			;
+		for (z = i; z < end && k[z] >= '0' && k[z] <= '9'; z++)
+			;
+		if (z == end)	/* digits only: drop zeros before the last */
+			for (z = i; z + 1 < end && k[z] == '0'; z++)
+				;
+		else
+			z = i;
+		if (i > 0)
+			buf_addc(b, '/');
+		buf_add(b, k + z, end - z);
+		i = end + 1;
+	}
+	return b->p ? b->p : "";
+}
+
+static int
+absent(const struct ent *e)		/* in the directory, not the export */
+{
+	return (e->flags & (E_ACTIVE | E_NEW)) == E_ACTIVE;
+}
+
+static int
+arriving(const struct ent *e)		/* in the export only */
+{
+	return (e->flags & (E_NEW | E_SKIP | E_TERM | E_ACTIVE)) == E_NEW;
+}
+
+int
+diff_ids_retyped(struct job *j, char *err, size_t errlen)
+{
+	struct strmap	 gone = { 0 };
+	struct arena	 a = { 0 };
+	struct buf	 b = { 0 };
+	const char	*s;
+	size_t		 i, n = 0, need, rows = j->ls.rows;
+	uint32_t	 x, ex = ENT_NONE, eg = ENT_NONE;
+
+	for (i = 0; i < j->ne; i++)
+		if (absent(&j->e[i])) {
+			s = strip_zeros(&b, j->e[i].key, j->e[i].keylen);
+			if (strmap_get(&gone, s, b.len) == STRMAP_NONE)
+				strmap_put(&gone, arena_strndup(&a, s, b.len),
+				    b.len, (uint32_t)i);
+		}
+	for (i = 0; gone.n > 0 && i < j->ne; i++) {
+		if (!arriving(&j->e[i]))
+			continue;
+		s = strip_zeros(&b, j->e[i].key, j->e[i].keylen);
+		if ((x = strmap_get(&gone, s, b.len)) == STRMAP_NONE)
+			continue;
+		if (n++ == 0)
+			ex = (uint32_t)i, eg = x;
+	}
+	strmap_free(&gone);
+	arena_free(&a);
+	buf_free(&b);
+	/* 10 rows or 1% of them, whichever is fewer (at least one). */
+	need = rows / 100 < 10 ? (rows + 99) / 100 : 10;
+	if (n == 0 || n < (need ? need : 1) ||
+	    (j->allow_id_changes >= 0 && (long long)n <= j->allow_id_changes))
+		return 0;
+	if (j->e[ex].keylen < j->e[eg].keylen)
+		snprintf(err, errlen, "%zu ids of the file match the "
+		    "directory's only without their leading zeros (%s in the "
+		    "directory is %s on row %u): a spreadsheet typed the id "
+		    "column as numbers. Format the id column as text (or "
+		    "export the file again from the HR system) and drop it "
+		    "again; nothing was applied", n, j->e[eg].key, j->e[ex].key,
+		    j->e[ex].row);
+	else
+		snprintf(err, errlen, "%zu ids of the file match the "
+		    "directory's only with leading zeros added (%s in the "
+		    "directory is %s on row %u): an earlier export had its ids "
+		    "typed as numbers. If this file is right, push it through "
+		    "once with --allow-id-changes %zu; nothing was applied", n,
+		    j->e[eg].key, j->e[ex].key, j->e[ex].row, n);
+	return -1;
+}
+
+/* The email the directory holds for a user, lower-cased; "" if none. */
+static const char *
+stored_mail(struct job *j, const struct ent *e)
+{
+	struct oldrow	 o;
+	int		 em = j->sc.canon[F_EMAIL];
+
+	old_fields(j, e, &o);
+	return o.v[em];
+}
+
+/* The issue of one person whose id changed, and what it holds back. */
+static void
+id_changed(struct job *j, uint32_t was, uint32_t now, const char *mail)
+{
+	struct buf	 a = { 0 }, b = { 0 };
+	struct ent	*o = &j->e[was], *n = &j->e[now];
+	int		 retyped;
+
+	retyped = strcmp(strip_zeros(&a, o->key, o->keylen),
+	    strip_zeros(&b, n->key, n->keylen)) == 0;
+	issue_add(j, ISS_ID_CHANGED, n->row, o->key,
+	    canon_names[F_EMPLOYEE_ID], retyped ? "format the id column as "
+	    "text and export the file again" : "correct the id in the HR "
+	    "system; if it really changed, push the file through once with "
+	    "--allow-id-changes", "employee id %s is now %s (row %u), same "
+	    "email %s: %s; neither the deletion nor the creation is applied",
+	    o->key, n->key, n->row, mail, retyped ? "was the id column typed "
+	    "as a number?" : "one person with a new id?");
+	n->flags |= E_SKIP | E_IMPACT;		/* not created */
+	o->flags |= E_KEPT | E_IMPACT;		/* not deleted */
+	buf_free(&a);
+	buf_free(&b);
+}
+
+/* Users whose manager is a new id held back keep their stored manager. */
+static void
+held_managers(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->ne; i++) {
+		struct ent *e = &j->e[i];
+
+		if (e->mgr == ENT_NONE || !(j->e[e->mgr].flags & E_SKIP) ||
+		    (j->e[e->mgr].flags & E_ACTIVE))
+			continue;
+		issue_add(j, ISS_MANAGER_NOT_FOUND, e->row, e->key,
+		    canon_names[F_MANAGER_ID], "see the id_changed issue of "
+		    "the manager", "manager %s is a new id whose creation is "
+		    "held (id_changed); the manager is not changed",
+		    j->e[e->mgr].key);
+		e->flags |= E_MGR_KEEP;
+		e->mgr = ENT_NONE;
+	}
+}
+
+/*
+ * One person, two ids: a delete and a create in one run whose emails are
+ * the same address. Neither is applied (each is taken out of c and d),
+ * unless --allow-id-changes lets that many through.
+ */
+static void
+id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
+{
+	struct strmap	 mail = { 0 };
+	struct arena	 a = { 0 };
+	struct buf	 b = { 0 };
+	uint32_t	*pair, x;
+	unsigned char	*taken;
+	const char	*m, *f;
+	size_t		 i, k, n = 0, fl;
+	int		 em = j->sc.canon[F_EMAIL];
+
+	if (*nc == 0 || *nd == 0 || em < 0)
+		return;
+	for (i = 0; i < *nc; i++) {
+		m = j->kept[j->e[c[i]].rec].v[em];
+		f = email_fold(&b, m, strlen(m), &fl);
+		if (fl > 0 && strmap_get(&mail, f, fl) == STRMAP_NONE)
+			strmap_put(&mail, arena_strndup(&a, f, fl), fl,
+			    (uint32_t)i);
+	}
+	/* pair[i]: the create (its index in c) of delete i, or ENT_NONE. */
+	pair = xcalloc(*nd + 1, sizeof(*pair));
+	taken = xcalloc(*nc + 1, 1);
+	for (i = 0; i < *nd; i++) {
+		pair[i] = ENT_NONE;
+		m = stored_mail(j, &j->e[d[i]]);
+		f = email_fold(&b, m, strlen(m), &fl);
+		if (fl > 0 && (x = strmap_get(&mail, f, fl)) != STRMAP_NONE &&
+		    !taken[x]) {
+			pair[i] = x;
+			taken[x] = 1;
+			n++;
+		}
+	}
+	if (n > 0 && j->allow_id_changes >= 0 &&
+	    (long long)n <= j->allow_id_changes) {
+		log_msg(LOG_NOTICE, "--allow-id-changes %lld lets %zu people's "
+		    "id changes through (each a deletion and a creation) for "
+		    "this run only", j->allow_id_changes, n);
+		n = 0;
+	}
+	for (i = k = 0; n > 0 && i < *nd; i++)
+		if (pair[i] != ENT_NONE) {
+			id_changed(j, d[i], c[pair[i]],
+			    stored_mail(j, &j->e[d[i]]));
+			c[pair[i]] = ENT_NONE;
+		} else
+			d[k++] = d[i];
+	if (n > 0) {
+		*nd = k;
+		for (i = k = 0; i < *nc; i++)
+			if (c[i] != ENT_NONE)
+				c[k++] = c[i];
+		*nc = k;
+		held_managers(j);
+	}
+	free(pair);
+	free(taken);
+	strmap_free(&mail);
+	arena_free(&a);
+	buf_free(&b);
+}
+
 static int
 is_create(const struct job *j, uint32_t id)
 {
@@ -995,10 +1216,12 @@ team_counts(struct job *j)
 		    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE)) &&
 		    !(e->flags & E_SEAT);
 
+		if (e->flags & E_KEPT)
+			stays = 1;
 		if (!stays)
 			continue;
-		t = (e->flags & E_SKIP) ? stored_team(j, (uint32_t)i) :
-		    e->team;
+		t = (e->flags & (E_SKIP | E_KEPT)) ? stored_team(j,
+		    (uint32_t)i) : e->team;
 		if (t != ENT_NONE)
 			j->team_new[t]++;
 	}
@@ -1050,6 +1273,7 @@ diff_items(struct job *j)
 		    ((f & E_TERM) && !(f & E_SKIP))))
 			d[nd++] = (uint32_t)i;
 	}
+	id_changes(j, c, &nc, d, &nd);
 	depth = create_depths(j, c, nc);
 	ids_by_key(j->e, c, nc);
 	by_depth(c, nc, depth);

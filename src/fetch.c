@@ -482,11 +482,12 @@ out:
 
 /*
  * run --file: an admin names a local file. Content already applied by an
- * earlier run is refused; held or failed content may run again.
+ * earlier run is refused, unless again (--allow-id-changes: the id
+ * changes such a run held); held or failed content may run again.
  */
 long long
 fetch_local(struct config *cfg, struct store *st, const struct sync *sy,
-    const char *path)
+    const char *path, int again)
 {
 	struct sync	 tmp = *sy;
 	struct srcfile	 f;
@@ -509,7 +510,10 @@ fetch_local(struct config *cfg, struct store *st, const struct sync *sy,
 	if (local == NULL)
 		goto out;
 	applied = store_run_applied_sha(st, sy->name, sha);
-	if (applied > 0) {
+	if (applied > 0 && again)
+		log_info("%s was applied by run %lld; run again for the id "
+		    "changes it held", path, applied);
+	else if (applied > 0) {
 		log_warnx("%s was already applied by run %lld; nothing to do",
 		    path, applied);
 		unlink(local);

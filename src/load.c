@@ -719,8 +719,8 @@ load_sniff(const char *path)
 
 int
 load_file(const char *path, const char *name, const struct sync *sy,
-    struct schema *sc, struct loadstat *ls, struct known *kn, record_fn fn,
-    void *arg, char *err, size_t errlen)
+    struct textenc *enc, struct schema *sc, struct loadstat *ls,
+    struct known *kn, record_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct mapper	 m;
 	char		 cause[MAX_ERRMSG] = "";
@@ -757,7 +757,10 @@ load_file(const char *path, const char *name, const struct sync *sy,
 		    sizeof(cause));
 	else
 		rc = load_csv_prep(path, on_raw, prep_row,
-		    kn != NULL ? known_lines : NULL, &m, cause, sizeof(cause));
+		    kn != NULL ? known_lines : NULL, &m, enc, cause,
+		    sizeof(cause));
+	if (rc == LOAD_NOT_UTF8)
+		goto out;
 	if (rc == 1 && cause[0] == '\0')
 		snprintf(cause, sizeof(cause), "loading stopped");
 	if (rc == 0 && !m.have_header) {
@@ -779,7 +782,7 @@ load_file(const char *path, const char *name, const struct sync *sy,
 out:
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", name, cause);
-		rc = -1;
+		rc = rc == LOAD_NOT_UTF8 ? rc : -1;
 	}
 	free(m.v);
 	free(m.len);

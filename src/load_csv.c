@@ -115,7 +115,9 @@ struct csvr {
 	char			 err[MAX_ERRMSG]; /* the reader's error */
 	int			 status;	/* 0, 1 stopped, -1 error */
 	int			 bomdone;	/* encoding decided */
-	iconv_t			 cd;		/* UTF-16 in, or (iconv_t)-1 */
+	iconv_t			 cd;		/* converted in, or (iconv_t)-1 */
+	struct textenc		*enc;		/* the setting and the decision */
+	struct textenc		 encauto;	/* enc when the caller gave none */
 	unsigned long long	 off;		/* file offset of rbuf[0] */
 
 	int			 started;	/* the delimiter is chosen */
@@ -348,6 +350,26 @@ header_ready(struct csvr *r)
 
 /* ---------------------------------------------------------- records */
 
+/*
+ * Line breaks inside a quoted field become LF (CR LF and a lone CR), so
+ * the same text saved on another system is the same value. In place;
+ * the new length.
+ */
+static size_t
+field_lf(char *s, size_t len)
+{
+	size_t	 i, o;
+
+	if (memchr(s, '\r', len) == NULL)
+		return len;
+	for (i = o = 0; i < len; i++) {
+		if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+			continue;
+		s[o++] = s[i] == '\r' ? '\n' : s[i];
+	}
+	return o;
+}
+
 /* libcsv's field callback: append one field to the record. */
 static void
 csvr_field(void *s, size_t len, void *arg)
@@ -358,6 +380,7 @@ csvr_field(void *s, size_t len, void *arg)
 
 	if (r->status != 0)
 		return;
+	len = field_lf(s, len);
 	if (len > MAX_FIELD_HARD) {
 		csvr_err(r, "a field longer than %d bytes at row %zu",
 		    MAX_FIELD_HARD, r->nrec + 1);
@@ -1050,30 +1073,113 @@ csvr_text(struct csvr *r, const char *p, size_t n)
 
 /* ---------------------------------------------------------- encoding */
 
-/* Skip a byte-order mark at p and set up UTF-16 conversion; its length. */
+int
+enc_is_auto(const char *want)
+{
+	return want == NULL || strcasecmp(want, "auto") == 0;
+}
+
+int
+enc_is_utf8(const char *want)
+{
+	return want != NULL && (strcasecmp(want, "utf-8") == 0 ||
+	    strcasecmp(want, "utf8") == 0);
+}
+
+/* The row the next byte of text is in (the header is row 1). */
+static size_t
+csvr_row_here(const struct csvr *r)
+{
+	return r->started ? r->nrec + 1 : 1;
+}
+
+/* Convert from `from` with iconv from now on; 0, or -1 (err). */
+static int
+csvr_iconv_open(struct csvr *r, const char *from)
+{
+	snprintf(r->enc->used, sizeof(r->enc->used), "%s", from);
+	if ((r->cd = iconv_open("UTF-8", from)) != (iconv_t)-1)
+		return 0;
+	csvr_err(r, "cannot convert from %s: %s", from, strerror(errno));
+	return -1;
+}
+
+/*
+ * The file's first bytes: a byte-order mark, and the encoding setting,
+ * decide how the rest is read. Returns the mark's length (skipped).
+ */
 static size_t
 csvr_bom(struct csvr *r, const unsigned char *p, size_t n)
 {
-	const char	*from = NULL;
+	const char	*want = r->enc->want, *bom = NULL;
+	size_t		 len = 0;
 
 	r->bomdone = 1;
 	if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
-		return 3;
-	if (n >= 2 && p[0] == 0xff && p[1] == 0xfe)
-		from = "UTF-16LE";
+		bom = "UTF-8", len = 3;
+	else if (n >= 2 && p[0] == 0xff && p[1] == 0xfe)
+		bom = "UTF-16LE", len = 2;
 	else if (n >= 2 && p[0] == 0xfe && p[1] == 0xff)
-		from = "UTF-16BE";
-	if (from == NULL)
+		bom = "UTF-16BE", len = 2;
+	if (!enc_is_auto(want) && !enc_is_utf8(want)) {
+		/* An explicit encoding: a mark must agree with it. */
+		if (bom != NULL && (len == 3 ||
+		    strncasecmp(want, "utf-16", 6) != 0)) {
+			csvr_err(r, "the file starts with a %s byte-order mark "
+			    "but the sync's encoding is \"%s\"", bom, want);
+			return 0;
+		}
+		(void)csvr_iconv_open(r, bom != NULL ? bom : want);
+		return len;
+	}
+	if (bom != NULL && len == 2 && enc_is_utf8(want)) {
+		csvr_err(r, "the file starts with a %s byte-order mark but the "
+		    "sync's encoding is \"%s\"", bom, want);
 		return 0;
-	if ((r->cd = iconv_open("UTF-8", from)) == (iconv_t)-1)
-		csvr_err(r, "cannot convert from %s: %s", from,
-		    strerror(errno));
-	return 2;
+	}
+	if (len == 2)
+		(void)csvr_iconv_open(r, bom);
+	else
+		snprintf(r->enc->used, sizeof(r->enc->used), "UTF-8");
+	return len;
 }
 
-/* Text that is UTF-8 (or so we hope): refuse NUL bytes, pass it on. */
-static void
-csvr_utf8(struct csvr *r, const char *p, size_t n)
+/*
+ * The first byte at p that is not UTF-8, or p + n; *cut is set when it
+ * only starts a character the next chunk may finish.
+ */
+static size_t
+utf8_prefix(const char *p, size_t n, int *cut)
+{
+	const unsigned char	*s = (const unsigned char *)p;
+	size_t			 i = 0, k, need;
+
+	*cut = 0;
+	while (i < n) {
+		if (utf8_valid(p + i, n - i))
+			return n;
+		/* Find the sequence that fails, from the last good one. */
+		for (; i < n && s[i] < 0x80; i++)
+			;
+		need = s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : 2;
+		if (i + need > n) {
+			for (k = i + 1; k < n && (s[k] & 0xc0) == 0x80; k++)
+				;
+			if (k == n && s[i] >= 0xc2 && s[i] <= 0xf4) {
+				*cut = 1;
+				return i;
+			}
+		}
+		if (!utf8_valid(p + i, need > n - i ? n - i : need))
+			return i;
+		i += need;
+	}
+	return n;
+}
+
+/* Text that must be UTF-8 (and has no NUL): pass it on. */
+static int
+csvr_text_checked(struct csvr *r, const char *p, size_t n)
 {
 	const char	*z;
 
@@ -1081,17 +1187,58 @@ csvr_utf8(struct csvr *r, const char *p, size_t n)
 		csvr_err(r, "NUL byte at offset %llu: this is not a text file "
 		    "(UTF-16 without a byte-order mark?)",
 		    r->off + (unsigned long long)(z - r->rbuf));
-		return;
+		return -1;
 	}
 	csvr_text(r, p, n);
+	return 0;
+}
+
+/* The byte at p is not UTF-8: the whole file is not. */
+static void
+csvr_not_utf8(struct csvr *r, const char *p, const char *why)
+{
+	struct textenc	*e = r->enc;
+
+	e->bad_off = r->off + (unsigned long long)(p - r->rbuf);
+	e->bad_row = csvr_row_here(r);
+	if (!enc_is_auto(e->want)) {
+		csvr_err(r, "row %zu: the byte at offset %llu %s UTF-8, the "
+		    "sync's encoding (save the export as UTF-8, or set "
+		    "encoding to the one it has)", e->bad_row, e->bad_off, why);
+		return;
+	}
+	if (r->status == 0) {
+		r->status = LOAD_NOT_UTF8;
+		snprintf(r->err, sizeof(r->err), "not UTF-8 at row %zu, "
+		    "offset %llu", e->bad_row, e->bad_off);
+	}
 }
 
 /*
- * Convert UTF-16 at p and pass the text on. Returns how many bytes at the
+ * UTF-8 text, checked before it is parsed. Returns how many bytes at the
+ * end start a character the next chunk finishes.
+ */
+static size_t
+csvr_utf8(struct csvr *r, const char *p, size_t n)
+{
+	size_t	 ok;
+	int	 cut;
+
+	ok = utf8_prefix(p, n, &cut);
+	if (csvr_text_checked(r, p, ok) == -1 || ok == n || r->status != 0)
+		return 0;
+	if (cut)
+		return n - ok;
+	csvr_not_utf8(r, p + ok, "is not");
+	return 0;
+}
+
+/*
+ * Convert text with iconv and pass it on. Returns how many bytes at the
  * end are an incomplete character, to be completed by the next chunk.
  */
 static size_t
-csvr_utf16(struct csvr *r, char *p, size_t n)
+csvr_iconv(struct csvr *r, char *p, size_t n)
 {
 	char	*out;
 	size_t	 outleft, k;
@@ -1103,16 +1250,23 @@ csvr_utf16(struct csvr *r, char *p, size_t n)
 		k = iconv(r->cd, &p, &n, &out, &outleft);
 		e = errno;
 		if (memchr(r->ubuf, '\0', (size_t)(out - r->ubuf)) != NULL) {
-			csvr_err(r, "a NUL character in UTF-16 text: this is "
-			    "not a text file");
+			csvr_err(r, "a NUL character in %s text: this is not "
+			    "a text file", r->enc->used);
 			break;
 		}
 		csvr_text(r, r->ubuf, (size_t)(out - r->ubuf));
 		if (k != (size_t)-1 || e == E2BIG)
 			continue;
-		if (e != EINVAL)
-			csvr_err(r, "invalid UTF-16 at offset %llu",
-			    r->off + (unsigned long long)(p - r->rbuf));
+		if (e != EINVAL && r->enc->fallback)
+			csvr_err(r, "row %zu: the byte 0x%02x at offset %llu is "
+			    "neither UTF-8 nor Windows-1252: set encoding to "
+			    "the file's encoding", csvr_row_here(r),
+			    (unsigned char)*p, r->off +
+			    (unsigned long long)(p - r->rbuf));
+		else if (e != EINVAL)
+			csvr_err(r, "row %zu: invalid %s at offset %llu",
+			    csvr_row_here(r), r->enc->used, r->off +
+			    (unsigned long long)(p - r->rbuf));
 		break;
 	}
 	return n;
@@ -1129,9 +1283,8 @@ csvr_chunk(struct csvr *r, size_t n)
 	if (r->status != 0)
 		return 0;
 	if (r->cd != (iconv_t)-1)
-		return csvr_utf16(r, r->rbuf + skip, n - skip);
-	csvr_utf8(r, r->rbuf + skip, n - skip);
-	return 0;
+		return csvr_iconv(r, r->rbuf + skip, n - skip);
+	return csvr_utf8(r, r->rbuf + skip, n - skip);
 }
 
 /* ------------------------------------------------------------- file */
@@ -1160,9 +1313,14 @@ read_full(int fd, char *p, size_t n)
 static void
 csvr_finish(struct csvr *r, size_t left)
 {
+	if (left > 0 && r->cd == (iconv_t)-1) {
+		csvr_not_utf8(r, r->rbuf, "starts a character the file cuts, "
+		    "not");
+		return;
+	}
 	if (left > 0) {
-		csvr_err(r, "invalid UTF-16 at offset %llu: the file ends "
-		    "inside a character", r->off);
+		csvr_err(r, "invalid %s at offset %llu: the file ends inside a "
+		    "character", r->enc->used, r->off);
 		return;
 	}
 	if (!r->started)
@@ -1311,11 +1469,16 @@ csvr_open(struct csvr *r, const char *path, off_t *size)
 
 /* A reader for one file; free with csvr_free(). */
 static struct csvr *
-csvr_new(rawrow_fn fn, rowprep_fn prep, rowknown_fn known, void *arg)
+csvr_new(rawrow_fn fn, rowprep_fn prep, rowknown_fn known, void *arg,
+    struct textenc *enc)
 {
 	struct csvr	*r;
 
 	r = xcalloc(1, sizeof(*r));
+	r->enc = enc != NULL ? enc : &r->encauto;
+	r->enc->used[0] = '\0';
+	r->enc->bad_off = 0;
+	r->enc->bad_row = 0;
 	r->fn = fn;
 	r->prep = prep;
 	r->known = known;
@@ -1358,14 +1521,15 @@ csvr_free(struct csvr *r)
 int
 load_csv(const char *path, rawrow_fn fn, void *arg, char *err, size_t errlen)
 {
-	return load_csv_prep(path, fn, NULL, NULL, arg, err, errlen);
+	return load_csv_prep(path, fn, NULL, NULL, arg, NULL, err, errlen);
 }
 
 /* The same, with prep called for every record on the reading thread, and
- * known for whole lines (both may be NULL). */
+ * known for whole lines (both may be NULL), and an encoding (NULL: auto). */
 int
 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
-    rowknown_fn known, void *arg, char *err, size_t errlen)
+    rowknown_fn known, void *arg, struct textenc *enc, char *err,
+    size_t errlen)
 {
 	struct csvr	*r;
 	off_t		 size = 0;
@@ -1373,7 +1537,7 @@ load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
 
 	if (errlen > 0)
 		err[0] = '\0';
-	r = csvr_new(fn, prep, known, arg);
+	r = csvr_new(fn, prep, known, arg, enc);
 	if ((fd = csvr_open(r, path, &size)) != -1) {
 		if (size >= CSV_THREAD_MIN && csvr_spawn(r, fd) == 0)
 			r->status = csvr_consume(r) ? 1 : r->status;
@@ -1382,7 +1546,7 @@ load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
 		close(fd);
 	}
 	rc = r->status;
-	if (rc == -1 && errlen > 0)
+	if ((rc == -1 || rc == LOAD_NOT_UTF8) && errlen > 0)
 		snprintf(err, errlen, "%s", r->err);
 	csvr_free(r);
 	return rc;

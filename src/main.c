@@ -68,12 +68,14 @@ run_options(int argc, char **argv, struct runopts *o, int fetch)
 		{ "file", required_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "allow-deletes", required_argument, NULL, 'a' },
+		{ "allow-updates", required_argument, NULL, 'u' },
+		{ "allow-id-changes", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 c;
 
 	memset(o, 0, sizeof(*o));
-	o->allow_deletes = -1;
+	o->allow_deletes = o->allow_updates = o->allow_id_changes = -1;
 	o->trigger = getenv("INVOCATION_ID") ? "timer" : "manual";
 	o->fetch_only = fetch;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -86,12 +88,20 @@ run_options(int argc, char **argv, struct runopts *o, int fetch)
 		else if (c == 'a' && !fetch && parse_ll(optarg, 0, INT32_MAX,
 		    &o->allow_deletes) == 0)
 			continue;
+		else if (c == 'u' && !fetch && parse_ll(optarg, 0, INT32_MAX,
+		    &o->allow_updates) == 0)
+			continue;
+		else if (c == 'i' && !fetch && parse_ll(optarg, 0, INT32_MAX,
+		    &o->allow_id_changes) == 0)
+			continue;
 		else
 			return -1;
 	}
-	if (o->allow_deletes >= 0 && o->file == NULL) {
-		log_warnx("--allow-deletes goes with --file: it lets one "
-		    "named file through");
+	if ((o->allow_deletes >= 0 || o->allow_updates >= 0 ||
+	    o->allow_id_changes >= 0) && o->file == NULL) {
+		log_warnx("--allow-deletes, --allow-updates and "
+		    "--allow-id-changes go with --file: they let one named "
+		    "file through");
 		return -1;
 	}
 	return optind == argc ? 0 : -1;

@@ -22,6 +22,8 @@ static const struct name runstatus[RS__COUNT] = {
 	[RS_LOADFAIL] = { "data_load_failed", "Data Load Failed" },
 	[RS_THRESHOLD] = { "above_threshold",
 	    "Above Deactivation Threshold" },
+	[RS_UPD_THRESHOLD] = { "above_update_threshold",
+	    "Above Update Threshold" },
 	[RS_APPROVED] = { "approved", "Approved" },
 	[RS_REJECTED] = { "rejected", "Rejected" },
 	[RS_CANCELLED] = { "cancelled", "Cancelled" },
@@ -53,6 +55,7 @@ static const struct name issuetype[ISS__COUNT] = {
 	    "No profile for Direct Manager" },
 	[ISS_MANAGER_CYCLE] = { "manager_cycle", "Management loop" },
 	[ISS_SEAT_LIMIT] = { "seat_limit_reached", "Workspace limit reached" },
+	[ISS_ID_CHANGED] = { "id_changed", "Employee id changed" },
 };
 
 /* A slug or a label, in any case; "-" and " " stand for "_". */
@@ -159,9 +162,17 @@ runstatus_exit(enum runstatus s)
 	case RS_LOADFAIL:
 		return EXIT_DATA;
 	case RS_THRESHOLD:
+	case RS_UPD_THRESHOLD:
 	case RS_PENDING:
 		return EXIT_HELD;
 	default:
 		return EXIT_FAIL;
 	}
+}
+
+/* Held by a threshold, with approval "never": the run that stopped. */
+int
+runstatus_above(enum runstatus s)
+{
+	return s == RS_THRESHOLD || s == RS_UPD_THRESHOLD;
 }

@@ -45,6 +45,7 @@ report_due(enum runstatus s, enum rfmt f)
 	case RS_APPROVED:
 	case RS_LOADFAIL:
 	case RS_THRESHOLD:
+	case RS_UPD_THRESHOLD:
 	case RS_PENDING:
 		return 1;
 	default:
@@ -59,6 +60,7 @@ report_kind(enum runstatus s)
 	case RS_LOADFAIL:
 		return "Error log";
 	case RS_THRESHOLD:
+	case RS_UPD_THRESHOLD:
 	case RS_PENDING:
 		return "Preview report (nothing applied)";
 	default:
@@ -136,6 +138,10 @@ report_summary(const struct run *r,
 	pair(fn, arg, "SHA-256", "%s", r->sha256);
 	pair(fn, arg, "File size (bytes)", "%lld", r->size);
 	pair(fn, arg, "Rows read", "%lld", r->rows);
+	if (r->encoding != NULL)
+		pair(fn, arg, "Encoding", "%s%s%s", r->encoding,
+		    r->encoding_note ? ": " : "", r->encoding_note ?
+		    r->encoding_note : "");
 	time_local(r->started, t, sizeof(t));
 	pair(fn, arg, "Started", "%s", t);
 	time_local(r->finished, t, sizeof(t));
@@ -152,10 +158,21 @@ report_summary(const struct run *r,
 	pair(fn, arg, "Threshold: max deletes", "%lld", r->max_deletes);
 	pair(fn, arg, "Threshold: max delete percent", "%g",
 	    r->max_delete_percent);
-	pair(fn, arg, "Threshold tripped", "%s", r->tripped ? "yes" : "no");
+	pair(fn, arg, "Threshold: max update percent", "%g",
+	    r->max_update_percent);
+	pair(fn, arg, "Threshold tripped", "%s",
+	    r->tripped == (TRIP_DELETES | TRIP_UPDATES) ? "deletions, updates" :
+	    r->tripped == TRIP_DELETES ? "deletions" :
+	    r->tripped == TRIP_UPDATES ? "updates" : "no");
 	if (r->allow_deletes >= 0)
 		pair(fn, arg, "One-time --allow-deletes", "%lld",
 		    r->allow_deletes);
+	if (r->allow_updates >= 0)
+		pair(fn, arg, "One-time --allow-updates", "%lld",
+		    r->allow_updates);
+	if (r->allow_id_changes >= 0)
+		pair(fn, arg, "One-time --allow-id-changes", "%lld",
+		    r->allow_id_changes);
 	pair(fn, arg, "Dry run", "%s", r->dry_run ? "yes" : "no");
 	pair(fn, arg, "Approver", "%s", r->approver ? r->approver : "");
 	pair(fn, arg, "Reason", "%s", r->reason ? r->reason : "");

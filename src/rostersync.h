@@ -256,6 +256,7 @@ struct sync {
 	char		*pattern;	/* fnmatch(3) glob on file names */
 	enum fmt	 format;
 	char		*sheet;		/* XLSX sheet name, NULL: first visible */
+	char		*encoding;	/* CSV: NULL ("auto"), "utf-8", iconv's */
 	int		 settle_seconds;
 	int		 use_marker;	/* wait for NAME.done instead of settling */
 	enum after	 after;		/* what becomes of the source file */
@@ -280,6 +281,7 @@ struct sync {
 
 	long long	 max_deletes;	/* default 500 */
 	double		 max_delete_percent; /* of active users, default 20 */
+	double		 max_update_percent; /* of active users, default 25 */
 	enum onthr	 on_threshold;
 	enum approval	 approval;
 	long long	 seat_limit;	/* 0: none */
@@ -388,15 +390,38 @@ typedef int (*rowknown_fn)(void *arg, size_t n, const char *const *line,
 	    const size_t *len, struct rowprep *out);
 
 /*
+ * A CSV file's encoding: one decision for the whole file, never row by
+ * row. want is the sync's `encoding`: "auto" (or NULL), "utf-8", or a
+ * name iconv(3) knows. auto: a byte-order mark decides (UTF-8, UTF-16),
+ * else valid UTF-8 is UTF-8; a byte that is not stops the load with
+ * LOAD_NOT_UTF8, and the caller loads the file again as Windows-1252
+ * (fallback set). An explicit encoding the bytes do not fit fails the
+ * file, naming the row and the byte offset.
+ */
+#define LOAD_NOT_UTF8	2		/* auto: load it again as Windows-1252 */
+#define ENC_FALLBACK	"windows-1252"	/* what Excel's plain CSV save writes */
+struct textenc {
+	const char		*want;		/* in */
+	int			 fallback;	/* in: the second load of auto */
+	char			 used[32];	/* out: "UTF-8", "UTF-16LE", ... */
+	unsigned long long	 bad_off;	/* out: the first byte not UTF-8 */
+	size_t			 bad_row;	/* and its row */
+};
+int	 enc_is_auto(const char *want);
+int	 enc_is_utf8(const char *want);
+
+/*
  * The formats: read path and call fn for every row, the header first.
- * Return 0 at the end of the file, 1 when fn stopped it, or -1 when the
- * file cannot be read as a whole, with the cause in err (without the file
- * name, which the caller adds).
+ * Return 0 at the end of the file, 1 when fn stopped it, LOAD_NOT_UTF8
+ * (CSV, encoding auto), or -1 when the file cannot be read as a whole,
+ * with the cause in err (without the file name, which the caller adds).
+ * enc may be NULL (auto).
  */
 int	 load_csv(const char *path, rawrow_fn fn, void *arg, char *err,
 	    size_t errlen);
 int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
-	    rowknown_fn known, void *arg, char *err, size_t errlen);
+	    rowknown_fn known, void *arg, struct textenc *enc, char *err,
+	    size_t errlen);
 /* 0: every byte through libcsv (tests and the fuzzer compare the two). */
 extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
@@ -450,13 +475,17 @@ struct loadstat {
 };
 
 /*
- * Load an input for a sync (name is what messages call it). Fills schema (free with schema_free()) and
- * calls fn for each non-blank data row. Returns 0, or -1 with a message
- * naming the file and the cause in err: the run is Data Load Failed.
+ * Load an input for a sync (name is what messages call it). Fills
+ * schema (free with schema_free()) and calls fn for each non-blank data
+ * row. Returns 0, or -1 with a message naming the file and the cause in
+ * err: the run is Data Load Failed; or LOAD_NOT_UTF8 (enc->want auto):
+ * the rows given to fn are void, and the file is to be loaded again with
+ * enc->want ENC_FALLBACK. enc (CSV; not for XLSX) tells what was read.
  */
 int	 load_file(const char *path, const char *name, const struct sync *,
-	    struct schema *, struct loadstat *, struct known *,
-	    record_fn fn, void *arg, char *err, size_t errlen);
+	    struct textenc *enc, struct schema *, struct loadstat *,
+	    struct known *, record_fn fn, void *arg, char *err,
+	    size_t errlen);
 void	 schema_free(struct schema *);
 enum fmt load_sniff(const char *path);	/* FMT_XLSX for a ZIP, else FMT_CSV */
 
@@ -512,7 +541,7 @@ extern const struct srcops srcops_sftp;
 int	 fetch_sync(struct config *, struct store *, const struct sync *);
 /* Copy a local file into the spool for run --file; ledger id or -1. */
 long long fetch_local(struct config *, struct store *, const struct sync *,
-	    const char *path);
+	    const char *path, int again);
 /* publish.c: a run's report files to the sync's reports_remote folder. */
 void	 publish_run(struct config *, struct store *, const struct sync *,
 	    long long run);
@@ -542,8 +571,8 @@ void	 fetch_after(struct config *, struct store *, const struct sync *,
 
 enum runstatus {
 	RS_QUEUED, RS_IN_PROGRESS, RS_PENDING, RS_SUCCESS, RS_ATTENTION,
-	RS_LOADFAIL, RS_THRESHOLD, RS_APPROVED, RS_REJECTED, RS_CANCELLED,
-	RS_FAILED, RS__COUNT
+	RS_LOADFAIL, RS_THRESHOLD, RS_UPD_THRESHOLD, RS_APPROVED, RS_REJECTED,
+	RS_CANCELLED, RS_FAILED, RS__COUNT
 };
 enum itemtype {
 	IT_CREATE, IT_UPDATE, IT_MANAGER, IT_DELETE, IT_TEAM_CREATE,
@@ -555,7 +584,7 @@ enum itemstatus {
 };
 enum issuetype {
 	ISS_USER_SKIPPED, ISS_MANAGER_NOT_FOUND, ISS_MANAGER_CYCLE,
-	ISS_SEAT_LIMIT, ISS__COUNT
+	ISS_SEAT_LIMIT, ISS_ID_CHANGED, ISS__COUNT
 };
 
 /* Names: slug (stored, used on the command line) and label (shown). */
@@ -571,6 +600,7 @@ const char	*issuetype_slug(enum issuetype);
 const char	*issuetype_label(enum issuetype);
 int		 issuetype_parse(const char *);
 int		 runstatus_exit(enum runstatus);	/* EXIT_* for a run */
+int		 runstatus_above(enum runstatus);	/* a threshold held it */
 
 /* One run: one input file of one sync through the pipeline. */
 struct run {
@@ -592,10 +622,13 @@ struct run {
 	long long	 skipped;	/* rows not applied */
 	long long	 impacted;	/* distinct users with an item or issue */
 	long long	 active_before;	/* active users before the run */
-	int		 tripped;	/* the threshold tripped */
-	long long	 max_deletes;	/* threshold in force */
+	int		 tripped;	/* TRIP_* of the thresholds tripped */
+	long long	 max_deletes;	/* thresholds in force */
 	double		 max_delete_percent;
-	long long	 allow_deletes;	/* one-time override, -1 none */
+	double		 max_update_percent;
+	long long	 allow_deletes;	/* one-time overrides, -1 none */
+	long long	 allow_updates;
+	long long	 allow_id_changes;
 	int		 dry_run;
 	long long	 base_version;	/* directory version diffed against */
 	char		*error;		/* why it failed, or NULL */
@@ -604,7 +637,11 @@ struct run {
 	char		*reason;
 	long long	 parent_run;	/* a retry: the run it retries */
 	time_t		 decided_at;	/* when it was approved/rejected */
+	char		*encoding;	/* a CSV input read as, or NULL */
+	char		*encoding_note;	/* why, when not as it said */
 };
+#define TRIP_DELETES	0x1	/* more deletions than the threshold */
+#define TRIP_UPDATES	0x2	/* more changed values than it */
 void	 run_free(struct run *);
 
 /* ------------------------------------------------------------- store.c */
@@ -654,6 +691,8 @@ size_t		 store_runs_reports_pending(struct store *, long long **);
 long long	 store_run_applied_sha(struct store *, const char *sync,
 		    const char *sha);
 long long	 store_run_count(struct store *, const struct runfilter *);
+long long	 store_run_changed_fields(struct store *, long long run,
+		    struct buf *most);
 int		 store_run_list(struct store *, const struct runfilter *,
 		    int (*)(void *, const struct run *), void *);
 
@@ -860,6 +899,7 @@ struct ent {
 #define E_DEACT		0x10000	/* deactivated by this run */
 #define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
 #define E_LINE		0x40000	/* its row, one whole clean line, hashed */
+#define E_KEPT		0x80000	/* not in the export, yet not deleted */
 
 /*
  * Known lines: the key snapshot's companion file (snapshot.c) keeps, for
@@ -987,7 +1027,9 @@ struct job {
 	uint32_t	 fkoff[MAX_SLOTS + 1]; /* where each one starts */
 	int		 seeded;	/* slot_seed is filled */
 	long long	 active_before;
-	long long	 allow_deletes;	/* -1 none */
+	long long	 allow_deletes;	/* one-time overrides, -1 none */
+	long long	 allow_updates;
+	long long	 allow_id_changes;
 	int		 apply;		/* 1: write the directory */
 	int		 hold_deletes;	/* the guard holds only deletions */
 };
@@ -1040,6 +1082,10 @@ int	 diff_on_record(void *job, const struct record *);
 /* Start reading the stored rows diff_items() will need (after the load). */
 void	 diff_read_ahead(struct job *);
 int	 diff_items(struct job *);
+/* Ids that match the directory's only without leading zeros (a
+ * spreadsheet typed the id column as numbers): -1 with err, the file
+ * fails whole; else 0. Before diff_items(). */
+int	 diff_ids_retyped(struct job *, char *err, size_t errlen);
 const char *ent_value(const struct job *, uint32_t ent, int slot);
 void	 fields_json(struct job *, const struct kept *, struct buf *);
 const char *display_name(struct job *, const char *const *v);
@@ -1062,7 +1108,9 @@ struct runopts {
 	const char	*sync;		/* only this sync, or NULL */
 	const char	*file;		/* run this local file (--file) */
 	int		 dry_run;
-	long long	 allow_deletes;	/* -1: none */
+	long long	 allow_deletes;	/* one-time overrides, -1: none */
+	long long	 allow_updates;
+	long long	 allow_id_changes;
 	const char	*trigger;	/* "timer" under systemd, else "manual" */
 	int		 fetch_only;	/* `fetch`: no processing */
 };

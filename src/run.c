@@ -123,7 +123,10 @@ run_start(struct run *r, struct config *cfg, struct store *st,
 	r->started = time(NULL);
 	r->max_deletes = sy->max_deletes;
 	r->max_delete_percent = sy->max_delete_percent;
+	r->max_update_percent = sy->max_update_percent;
 	r->allow_deletes = o->allow_deletes;
+	r->allow_updates = o->allow_updates;
+	r->allow_id_changes = o->allow_id_changes;
 	r->dry_run = o->dry_run;
 	r->base_version = store_sync_version(st, sy->name);
 	r->report_base = choose_report_base(cfg, st, sy->name, r->started);
@@ -140,6 +143,62 @@ phase(const char *what, int64_t t0)
 	    (long long)(now_ms() - t0), ru.ru_maxrss / 1024);
 }
 
+/* The job as it was before its load: what the run gave it, no more. */
+static void
+job_restart(struct job *j)
+{
+	struct job	 keep = *j;
+
+	job_free(j);
+	j->cfg = keep.cfg;
+	j->sy = keep.sy;
+	j->st = keep.st;
+	j->run = keep.run;
+	j->allow_deletes = keep.allow_deletes;
+	j->allow_updates = keep.allow_updates;
+	j->allow_id_changes = keep.allow_id_changes;
+}
+
+/*
+ * The directory and the export into the job. A CSV export that is not
+ * UTF-8 (encoding "auto") is read again, whole, as Windows-1252, and the
+ * run says so. 0, -1 (a load error in err), or -2 (the directory).
+ */
+static int
+run_load(struct job *j, const struct ledger *l, int64_t t0, char *err,
+    size_t errlen)
+{
+	struct textenc	 enc = { .want = j->sy->encoding };
+	int		 rc;
+
+	if (diff_load_dir(j) == -1)
+		return -2;
+	log_info("directory: %lld active users, %zu known (%s) in %lld ms",
+	    j->active_before, j->ne, j->scanned ? "users table" : "key snapshot",
+	    (long long)(now_ms() - t0));
+	rc = load_file(l->local, l->name, j->sy, &enc, &j->sc, &j->ls, &j->kn,
+	    diff_on_record, j, err, errlen);
+	if (rc == LOAD_NOT_UTF8) {
+		free(j->run->encoding_note);
+		xasprintf(&j->run->encoding_note, "read as Windows-1252: the "
+		    "file is not valid UTF-8 (row %zu, byte offset %llu)",
+		    enc.bad_row, enc.bad_off);
+		log_msg(LOG_NOTICE, "%s", j->run->encoding_note);
+		job_restart(j);
+		if (diff_load_dir(j) == -1)
+			return -2;
+		memset(&enc, 0, sizeof(enc));
+		enc.want = ENC_FALLBACK;
+		enc.fallback = 1;
+		rc = load_file(l->local, l->name, j->sy, &enc, &j->sc, &j->ls,
+		    &j->kn, diff_on_record, j, err, errlen);
+	}
+	free(j->run->encoding);
+	j->run->encoding = j->ls.format != FMT_XLSX && enc.used[0] != '\0' ?
+	    xstrdup(enc.used) : NULL;
+	return rc == 0 ? 0 : -1;
+}
+
 /* Load, validate, diff and guard; the outcome the run should record. */
 static enum runstatus
 run_pipeline(struct job *j, const struct ledger *l, int dry_run)
@@ -147,16 +206,13 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	char		 err[MAX_ERRMSG];
 	int64_t		 t0 = now_ms();
 	enum runstatus	 status;
+	int		 rc;
 
-	if (diff_load_dir(j) == -1) {
+	if ((rc = run_load(j, l, t0, err, sizeof(err))) == -2) {
 		j->run->error = xstrdup("cannot read the directory");
 		return RS_FAILED;
 	}
-	log_info("directory: %lld active users, %zu known (%s) in %lld ms",
-	    j->active_before, j->ne, j->scanned ? "users table" : "key snapshot",
-	    (long long)(now_ms() - t0));
-	if (load_file(l->local, l->name, j->sy, &j->sc, &j->ls, &j->kn,
-	    diff_on_record, j, err, sizeof(err)) == -1) {
+	if (rc == -1) {
 		known_free(&j->kn);
 		log_msg(LOG_ERR, "data load failed: %s", err);
 		j->run->error = xstrdup(err);
@@ -174,6 +230,13 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	validate_cross(j);
 	validate_seats(j);
 	phase("cross-row checks", t0);
+	if (diff_ids_retyped(j, err, sizeof(err)) == -1) {
+		log_msg(LOG_ERR, "data load failed: %s: %s", l->name, err);
+		xasprintf(&j->run->error, "%s: %s", l->name, err);
+		j->nit = j->niss = 0;	/* the one message says it all */
+		memset(j->run->issues, 0, sizeof(j->run->issues));
+		return RS_LOADFAIL;
+	}
 	diff_items(j);
 	status = guard_check(j, dry_run);
 	fault("run.diffed");
@@ -412,6 +475,8 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	j.st = st;
 	j.run = &r;
 	j.allow_deletes = o->allow_deletes;
+	j.allow_updates = o->allow_updates;
+	j.allow_id_changes = o->allow_id_changes;
 	status = run_pipeline(&j, l, o->dry_run);
 	hook = hold_for_hook(&j);
 	/* The reports' rows beside the transaction, from memory (with a
@@ -498,7 +563,7 @@ approve_apply(struct config *cfg, struct store *st, const struct sync *sy,
 	j.sy = sy;
 	j.st = st;
 	j.run = r;
-	j.allow_deletes = -1;
+	j.allow_deletes = j.allow_updates = j.allow_id_changes = -1;
 	switch (run_pipeline(&j, l, 0)) {
 	case RS_LOADFAIL:
 	case RS_FAILED:
@@ -551,7 +616,7 @@ run_approve(struct config *cfg, struct store *st, long long id,
 	if (r.status != RS_PENDING) {
 		log_warnx("run %lld is %s, not Pending approval: only a held "
 		    "run can be approved%s", id, runstatus_label(r.status),
-		    r.status == RS_THRESHOLD ? " (this sync's approval is "
+		    runstatus_above(r.status) ? " (this sync's approval is "
 		    "\"never\": see rostersync show for the --allow-deletes "
 		    "command)" : "");
 		goto out;
@@ -843,7 +908,9 @@ run_file(struct config *cfg, struct store *st, const struct runopts *o)
 		ledger_free(&l);
 		return code;
 	}
-	if ((id = fetch_local(cfg, st, sy, o->file)) == -1)
+	/* The id changes an applied run held are in its file still. */
+	if ((id = fetch_local(cfg, st, sy, o->file,
+	    o->allow_id_changes >= 0)) == -1)
 		return EXIT_FAIL;
 	if (store_file_get(st, id, &l) != 0)
 		return EXIT_FAIL;
@@ -935,5 +1002,7 @@ run_free(struct run *r)
 	free(r->report_base);
 	free(r->approver);
 	free(r->reason);
+	free(r->encoding);
+	free(r->encoding_note);
 	memset(r, 0, sizeof(*r));
 }

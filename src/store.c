@@ -17,7 +17,7 @@
 
 #include "rostersync.h"
 
-#define SCHEMA_VERSION	3
+#define SCHEMA_VERSION	4
 #define BUSY_TIMEOUT_MS	10000
 
 enum stmt {
@@ -44,7 +44,7 @@ enum stmt {
 	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
 	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
-	ST_VIEW_NAME,
+	ST_VIEW_NAME, ST_RUN_CHANGED_FIELDS,
 	ST__COUNT
 };
 
@@ -68,8 +68,10 @@ struct store {
 	"i_manager_not_found, i_manager_cycle, i_seat_limit, skipped, " \
 	"impacted, active_before, tripped, max_deletes, " \
 	"max_delete_percent, allow_deletes, dry_run, base_version, error, " \
-	"report_base, approver, reason, parent_run, decided_at"
-#define RUN_NCOLS 39
+	"report_base, approver, reason, parent_run, decided_at, encoding, " \
+	"encoding_note, i_id_changed, max_update_percent, allow_updates, " \
+	"allow_id_changes"
+#define RUN_NCOLS 45
 
 static const char *const sql[ST__COUNT] = {
 	/*
@@ -131,6 +133,13 @@ static const char *const sql[ST__COUNT] = {
 	    "FROM users WHERE (?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR "
 	    "instr(lower(email), lower(?2)) > 0) ORDER BY email, sync, key",
 	[ST_VIEW_NAME] = "SELECT name FROM users WHERE sync = ?1 AND key = ?2",
+	/* Existing values a run changes: the update threshold's fields. */
+	[ST_RUN_CHANGED_FIELDS] = "WITH ch(key, field) AS (SELECT i.key, "
+	    "c.field FROM changes c JOIN items i ON i.run_id = c.run_id AND "
+	    "i.seq = c.seq WHERE c.run_id = ?1 AND i.type IN ('update', "
+	    "'manager') AND c.old != '' AND c.old IS NOT c.new) SELECT field, "
+	    "count(DISTINCT key), (SELECT count(DISTINCT key) FROM ch) FROM ch "
+	    "GROUP BY field ORDER BY 2 DESC, 1 LIMIT 3",
 	[ST_VIEW_FIND] = "SELECT sync, key, email, name, manager, team, "
 	    "active, fields FROM users WHERE email = lower(?1) AND "
 	    "(?2 IS NULL OR sync = ?2) UNION SELECT sync, key, email, name, "
@@ -159,7 +168,8 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES (NULL, ?2, "
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)",
+	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, "
+	    "?43, ?44, ?45)",
 	[ST_RUN_UPDATE] = "UPDATE runs SET sync = ?2, trigger = ?3, "
 	    "status = ?4, source = ?5, file_name = ?6, sha256 = ?7, "
 	    "size = ?8, rows = ?9, file_id = ?10, started = ?11, "
@@ -172,7 +182,10 @@ static const char *const sql[ST__COUNT] = {
 	    "max_deletes = ?29, max_delete_percent = ?30, "
 	    "allow_deletes = ?31, dry_run = ?32, base_version = ?33, "
 	    "error = ?34, report_base = ?35, approver = ?36, reason = ?37, "
-	    "parent_run = ?38, decided_at = ?39 WHERE id = ?1",
+	    "parent_run = ?38, decided_at = ?39, encoding = ?40, "
+	    "encoding_note = ?41, i_id_changed = ?42, "
+	    "max_update_percent = ?43, allow_updates = ?44, "
+	    "allow_id_changes = ?45 WHERE id = ?1",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
 	    "error = 'interrupted', finished = ?1 "
@@ -272,7 +285,8 @@ static const char *const sql[ST__COUNT] = {
 	    "report_base = ?2 LIMIT 1",
 	[ST_RUN_SUPERSEDE] = "UPDATE runs SET status = 'cancelled', "
 	    "reason = ?3, decided_at = ?4 WHERE sync = ?1 AND id < ?2 AND "
-	    "status IN ('pending_approval', 'above_threshold')",
+	    "status IN ('pending_approval', 'above_threshold', "
+	    "'above_update_threshold')",
 	[ST_RUN_DELETE_ITEMS] = "DELETE FROM items WHERE run_id = ?1",
 	[ST_RUN_DELETE_CHANGES] = "DELETE FROM changes WHERE run_id = ?1",
 	[ST_RUN_DELETE_ISSUES] = "DELETE FROM issues WHERE run_id = ?1",
@@ -435,11 +449,28 @@ static const char schema_v3[] =
     "DROP INDEX items_key;"
     "CREATE INDEX items_run_key ON items(run_id, key);";
 
+/*
+ * v4: how the input's bytes were read (a CSV that is not UTF-8 is read
+ * as Windows-1252, and the run says so), the id_changed issues, the
+ * update threshold, and the one-time overrides of both.
+ */
+static const char schema_v4[] =
+    "ALTER TABLE runs ADD COLUMN encoding TEXT;"
+    "ALTER TABLE runs ADD COLUMN encoding_note TEXT;"
+    "ALTER TABLE runs ADD COLUMN i_id_changed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN max_update_percent REAL NOT NULL "
+    "DEFAULT 25;"
+    "ALTER TABLE runs ADD COLUMN allow_updates INTEGER NOT NULL "
+    "DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN allow_id_changes INTEGER NOT NULL "
+    "DEFAULT -1;";
+
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 static int
@@ -1027,7 +1058,7 @@ run_bind(sqlite3_stmt *s, const struct run *r)
 	sqlite3_bind_int64(s, 13, r->duration_ms);
 	for (i = 0; i < IT__COUNT; i++)
 		sqlite3_bind_int64(s, c++, r->count[i]);
-	for (i = 0; i < ISS__COUNT; i++)
+	for (i = 0; i <= ISS_SEAT_LIMIT; i++)	/* the first four */
 		sqlite3_bind_int64(s, c++, r->issues[i]);
 	sqlite3_bind_int64(s, 25, r->skipped);
 	sqlite3_bind_int64(s, 26, r->impacted);
@@ -1046,6 +1077,12 @@ run_bind(sqlite3_stmt *s, const struct run *r)
 		sqlite3_bind_int64(s, 38, r->parent_run);
 	if (r->decided_at > 0)
 		sqlite3_bind_int64(s, 39, r->decided_at);
+	bind_text(s, 40, r->encoding);
+	bind_text(s, 41, r->encoding_note);
+	sqlite3_bind_int64(s, 42, r->issues[ISS_ID_CHANGED]);
+	sqlite3_bind_double(s, 43, r->max_update_percent);
+	sqlite3_bind_int64(s, 44, r->allow_updates);
+	sqlite3_bind_int64(s, 45, r->allow_id_changes);
 }
 
 static void
@@ -1073,7 +1110,7 @@ run_read(sqlite3_stmt *s, struct run *r)
 	r->duration_ms = sqlite3_column_int64(s, 12);
 	for (i = 0; i < IT__COUNT; i++)
 		r->count[i] = sqlite3_column_int64(s, c++);
-	for (i = 0; i < ISS__COUNT; i++)
+	for (i = 0; i <= ISS_SEAT_LIMIT; i++)
 		r->issues[i] = sqlite3_column_int64(s, c++);
 	r->skipped = sqlite3_column_int64(s, 24);
 	r->impacted = sqlite3_column_int64(s, 25);
@@ -1090,6 +1127,12 @@ run_read(sqlite3_stmt *s, struct run *r)
 	r->reason = col_strdup(s, 36);
 	r->parent_run = sqlite3_column_int64(s, 37);
 	r->decided_at = (time_t)sqlite3_column_int64(s, 38);
+	r->encoding = col_strdup(s, 39);
+	r->encoding_note = col_strdup(s, 40);
+	r->issues[ISS_ID_CHANGED] = sqlite3_column_int64(s, 41);
+	r->max_update_percent = sqlite3_column_double(s, 42);
+	r->allow_updates = sqlite3_column_int64(s, 43);
+	r->allow_id_changes = sqlite3_column_int64(s, 44);
 }
 
 int
@@ -2522,4 +2565,26 @@ store_view_name(struct store *st, const char *sync, const char *key)
 		v = col_strdup(s, 0);
 	sqlite3_reset(s);
 	return v;
+}
+
+/*
+ * The users whose existing values a run changes, and in most the three
+ * fields changed most ("first_name (1939 users), ..."); -1 on error.
+ */
+long long
+store_run_changed_fields(struct store *st, long long run, struct buf *most)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_CHANGED_FIELDS);
+	long long	 users = 0, n;
+	int		 rc, k = 0;
+
+	sqlite3_bind_int64(s, 1, run);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		n = sqlite3_column_int64(s, 1);
+		users = sqlite3_column_int64(s, 2);
+		buf_printf(most, "%s%s (%lld user%s)", k++ ? ", " : "",
+		    col_text(s, 0), n, n == 1 ? "" : "s");
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? users : -1;
 }

@@ -1,9 +1,11 @@
 /*
  * libFuzzer target: the CSV loader through load_file(), as a run calls
  * it, for two permissive syncs: one taking the header as it is, one with
- * a mapping; and load_csv() with and without its plain-line path, and
- * with every whole line taken and hashed for known lines (none known),
- * which must agree. The input is the file. `make fuzz` builds and runs it.
+ * a mapping; as a run does for encoding "auto", a file that is not UTF-8
+ * is loaded again as Windows-1252, and once as ISO-8859-15 named; and
+ * load_csv() with and without its plain-line path, and with every whole
+ * line taken and hashed for known lines (none known), which must agree.
+ * The input is the file. `make fuzz` builds and runs it.
  */
 #include "fuzz.h"
 
@@ -53,18 +55,40 @@ fuzz_csv_record(void *arg, const struct record *r)
 	return 0;
 }
 
-static void
-fuzz_csv_load(const char *path, const struct sync *sy)
+static int
+fuzz_csv_load_as(const char *path, const struct sync *sy,
+    struct textenc *enc)
 {
 	struct schema		 sc;
 	struct loadstat		 ls;
 	struct fuzz_csv_seen	 s = { &sc, 0 };
 	char			 err[MAX_ERRMSG];
+	int			 rc;
 
-	if (load_file(path, "fuzz.csv", sy, &sc, &ls, NULL, fuzz_csv_record,
-	    &s, err, sizeof(err)) == -1 && strlen(err) >= sizeof(err))
+	rc = load_file(path, "fuzz.csv", sy, enc, &sc, &ls, NULL,
+	    fuzz_csv_record, &s, err, sizeof(err));
+	if (rc != 0 && strlen(err) >= sizeof(err))
 		abort();
 	schema_free(&sc);
+	return rc;
+}
+
+static void
+fuzz_csv_load(const char *path, const struct sync *sy)
+{
+	struct textenc	 enc = { .want = "auto" };
+
+	if (fuzz_csv_load_as(path, sy, &enc) != LOAD_NOT_UTF8)
+		return;
+	memset(&enc, 0, sizeof(enc));
+	enc.want = ENC_FALLBACK;
+	enc.fallback = 1;
+	/* What was not UTF-8 is read whole in the fallback, or fails. */
+	if (fuzz_csv_load_as(path, sy, &enc) == LOAD_NOT_UTF8)
+		abort();
+	memset(&enc, 0, sizeof(enc));
+	enc.want = "iso-8859-15";
+	(void)fuzz_csv_load_as(path, sy, &enc);
 }
 
 /* Every raw row as bytes: number, fields with their flags, wide, noeol. */
@@ -118,8 +142,8 @@ fuzz_csv_both_ways(const char *path)
 	int		 ra, rb, rc;
 
 	ra = load_csv(path, fuzz_csv_raw, &a, ea, sizeof(ea));
-	rc = load_csv_prep(path, fuzz_csv_raw, NULL, fuzz_csv_hashed, &c, ec,
-	    sizeof(ec));
+	rc = load_csv_prep(path, fuzz_csv_raw, NULL, fuzz_csv_hashed, &c, NULL,
+	    ec, sizeof(ec));
 	load_csv_plain_lines = 0;
 	rb = load_csv(path, fuzz_csv_raw, &b, eb, sizeof(eb));
 	load_csv_plain_lines = 1;

@@ -44,7 +44,8 @@ finish() {
 }
 
 # sandbox NAME [SETTINGS]: a config with one sync "hr" reading a drop-zone;
-# SETTINGS are extra lines inside the sync. Sets SB, CONF, DB, DROP, SPOOL.
+# SETTINGS are extra lines inside the sync, after SANDBOX_SETTINGS (which
+# a script sets for all its sandboxes). Sets SB, CONF, DB, DROP, SPOOL.
 sandbox() {
 	SB=$TMP/$1
 	rm -rf "$SB"
@@ -62,6 +63,7 @@ syncs = ( {
 	settle_seconds = 0;
 	key = "employee_id";
 	required = [ "employee_id", "email", "last_name" ];
+	${SANDBOX_SETTINGS:-}
 	${2:-}
 } );
 CONF

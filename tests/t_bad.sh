@@ -55,10 +55,12 @@ dump >"$TMP/good2.dump"
 #   issue: exit 6, Needs Attention, an issue on ROW, FIELD (- for none)
 #          whose message has TEXT; only the good rows applied
 #   ok:    exit 0, Success, the same as good2.csv
+#   enc:   exit 0, Success, every row read, the whole file in one
+#          encoding that the run names (TEXT); ROW is the first not UTF-8
 # A file name starting with big/ is made at test time.
 cases='
-utf8_invalid_row.csv	issue	6	first_name	first_name is not valid UTF-8
-utf8_invalid_header.csv	dlf	-	-	the header'"'"'s column 5 is not valid UTF-8
+utf8_invalid_row.csv	enc	6	-	read as Windows-1252: the file is not valid UTF-8 (row 6, byte offset
+utf8_invalid_header.csv	enc	1	-	read as Windows-1252: the file is not valid UTF-8 (row 1, byte offset
 utf16le_nobom.csv	dlf	-	-	NUL byte at offset 1: this is not a text file (UTF-16 without a byte-order mark?)
 nul_byte.csv	dlf	-	-	NUL byte at offset 270
 big/field_10mb.csv	issue	6	title	title is longer than 65536 bytes
@@ -149,6 +151,12 @@ while IFS='	' read -r file outcome row field text; do
 		    cmp -s "$SB/after.dump" "$TMP/good2.dump"
 		check "$name: the input is archived" \
 		    cmp -s "$path" "$SPOOL/archive/hr/2-$name";;
+	enc)
+		eq "$name: Success, exit 0" "$RC:$(status_of 2)" "0:success"
+		contains "$name: the run says how it was read" \
+		    "$(q "SELECT encoding_note FROM runs WHERE id = 2")" "$text"
+		eq "$name: no row skipped" "$(count_of 2 skipped)" 0
+		contains "$name: the log says so" "$(cat "$OUT")" "$text";;
 	ok)
 		eq "$name: Success, exit 0" "$RC:$(status_of 2)" "0:success"
 		dump >"$SB/after.dump"

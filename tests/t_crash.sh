@@ -9,6 +9,9 @@
 # proves that no item is applied twice; an item the crash cut inside the
 # hook is Failed for a person to check, and retry or confirm completes it.
 . "$(dirname "$0")/lib.sh"
+# The second exports here replace most values of the first on purpose:
+# not what the update threshold (t_integrity) is about.
+SANDBOX_SETTINGS='max_update_percent = 100;'
 
 qq() { sqlite3 -bail -cmd '.timeout 5000' "$DB" "$1"; }
 

@@ -222,7 +222,7 @@ eq "same content twice: both leave the drop-zone" \
 
 # --- run --file with a name an unfinished upload also has: the upload is
 # not touched (it is another file, and it is not complete yet)
-sandbox collide
+sandbox collide 'max_update_percent = 100;'	# other.csv is all new values
 set_conf settle_seconds 30
 mkdir -p "$SB/admin"
 cp "$TMP/small.csv" "$SB/admin/day9.csv"

@@ -147,7 +147,8 @@ eq "seat limit: 3 refused" "$(q "SELECT count(*) FROM issues WHERE type = 'seat_
 eq "seat limit: the highest ids wait" "$(q "SELECT group_concat(key) FROM (SELECT key FROM issues WHERE type='seat_limit_reached' ORDER BY key)")" "E6,E7,E8"
 
 # --- terminations, reactivation, clearing, keep_if_empty, deletion modes
-sandbox life 'keep_if_empty = [ "title" ]; max_delete_percent = 100;'
+sandbox life 'keep_if_empty = [ "title" ]; max_delete_percent = 100;
+    max_update_percent = 100;'
 NAME=l1 csv "E1,a@x.org,A,A,Eng,Boss,,Active" \
     "E2,b@x.org,B,B,Eng,Dev,E1,Active" \
     "E3,c@x.org,C,C,Ops,Dev,E1,Active"

@@ -202,7 +202,7 @@ load_bytes(const void *data, size_t len, struct got *g, char *err,
 	    fwrite(data, 1, len, fp) != len || fclose(fp) != 0)
 		fatal("%s", fixture);
 	rc = g->knowing ? load_csv_prep(fixture, got_row, NULL, got_known, g,
-	    err, errlen) : load_csv(fixture, got_row, g, err, errlen);
+	    NULL, err, errlen) : load_csv(fixture, got_row, g, err, errlen);
 	unlink(fixture);
 	return rc;
 }
@@ -488,10 +488,125 @@ test_bad_files(void)
 	FAIL_STR("UTF-16LE without a BOM", "a\0,\0b\0\n\0",
 	    "NUL byte at offset 1");
 	FAIL_STR("lone surrogate in UTF-16LE",
-	    "\xff\xfe" "a\0\n\0\x00\xdc\n\0", "invalid UTF-16 at offset 6");
+	    "\xff\xfe" "a\0\n\0\x00\xdc\n\0", "invalid UTF-16LE at offset 6");
 	FAIL_STR("UTF-16BE cut inside a character", "\xfe\xff\0a\0\n\0",
 	    "invalid UTF-16");
 	FAIL_STR("U+0000 in UTF-16", "\xff\xfe" "a\0\n\0\0\0\n\0", "NUL");
+}
+
+/* ------------------------------------------------------- encodings */
+
+/* Load s as encoding want: the rc, the rows in g, the message in err. */
+static int
+load_enc(const char *s, size_t n, const char *want, struct textenc *enc,
+    struct got *g, char *err, size_t errlen)
+{
+	FILE	*fp;
+	int	 rc;
+
+	if ((fp = fopen(fixture, "w")) == NULL ||
+	    fwrite(s, 1, n, fp) != n || fclose(fp) != 0)
+		fatal("%s", fixture);
+	memset(enc, 0, sizeof(*enc));
+	enc->want = want;
+	enc->fallback = want != NULL && strcmp(want, ENC_FALLBACK) == 0;
+	rc = load_csv_prep(fixture, got_row, NULL, NULL, g, enc, err, errlen);
+	unlink(fixture);
+	return rc;
+}
+
+/* One decision per file, never row by row. */
+static void
+test_encodings(void)
+{
+	/* What Excel's plain CSV save writes on Western Windows. */
+	static const char cp[] = "id,name\n1,Ann\n2,Jos\xe9\n3,\x80uro\n";
+	static const char u8[] = "id,name\n1,Ann\n2,Jos\xc3\xa9\n";
+	static const char bom[] = "\xef\xbb\xbfid,name\n1,Jos\xc3\xa9\n";
+	static const char u16[] = "\xff\xfei\0d\0\n\0";
+	static const char latin9[] = "id,name\n1,\xa4\n";
+	static const char undef[] = "id,name\n1,\x81x\n";
+	static const char crlf[] = "id,note\r\n1,\"one\r\ntwo\rthree\"\r\n";
+	struct textenc	 e;
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	rc = load_enc(cp, sizeof(cp) - 1, NULL, &e, &g, err, sizeof(err));
+	if (!tap(rc == LOAD_NOT_UTF8 && e.bad_row == 3 && e.bad_off == 19,
+	    "auto: not UTF-8 stops the load (row 3, offset 19)"))
+		diag("rc %d row %zu off %llu err %s", rc, e.bad_row,
+		    e.bad_off, err);
+	got_free(&g);
+	rc = load_enc(cp, sizeof(cp) - 1, ENC_FALLBACK, &e, &g, err,
+	    sizeof(err));
+	if (!tap(rc == 0 && strstr(g.dump.p, "[Jos\xc3\xa9]") &&
+	    strstr(g.dump.p, "[\xe2\x82\xacuro]") &&
+	    strcmp(e.used, "windows-1252") == 0, "Windows-1252: every row "
+	    "converted (\xc3\xa9, \xe2\x82\xac)"))
+		diag("rc %d used %s err %s dump %s", rc, e.used, err, g.dump.p);
+	got_free(&g);
+	rc = load_enc(cp, sizeof(cp) - 1, "utf-8", &e, &g, err, sizeof(err));
+	if (!tap(rc == -1 && strstr(err, "row 3: the byte at offset 19 is "
+	    "not UTF-8"), "explicit utf-8: the file fails, naming the row "
+	    "and the byte offset"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	rc = load_enc(u8, sizeof(u8) - 1, NULL, &e, &g, err, sizeof(err));
+	tap(rc == 0 && strcmp(e.used, "UTF-8") == 0 && g.rows == 3,
+	    "auto: valid UTF-8 is UTF-8");
+	got_free(&g);
+	rc = load_enc(bom, sizeof(bom) - 1, "windows-1252", &e, &g, err,
+	    sizeof(err));
+	if (!tap(rc == -1 && strstr(err, "UTF-8 byte-order mark but the "
+	    "sync's encoding is \"windows-1252\""), "a byte-order mark that "
+	    "contradicts the encoding fails the file"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	rc = load_enc(u16, sizeof(u16) - 1, "utf-8", &e, &g, err, sizeof(err));
+	tap(rc == -1 && strstr(err, "UTF-16LE byte-order mark") != NULL,
+	    "a UTF-16 mark under encoding utf-8 fails the file");
+	got_free(&g);
+	rc = load_enc(latin9, sizeof(latin9) - 1, "iso-8859-15", &e, &g, err,
+	    sizeof(err));
+	if (!tap(rc == 0 && strstr(g.dump.p, "[\xe2\x82\xac]"),
+	    "a named encoding (ISO-8859-15: 0xa4 is the euro sign)"))
+		diag("rc %d err %s dump %s", rc, err, g.dump.p);
+	got_free(&g);
+	rc = load_enc(undef, sizeof(undef) - 1, ENC_FALLBACK, &e, &g, err,
+	    sizeof(err));
+	if (!tap(rc == -1 && strstr(err, "row 2: the byte 0x81 at offset 10 "
+	    "is neither UTF-8 nor Windows-1252"), "a byte Windows-1252 does "
+	    "not have fails the fallback, naming it"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	rc = load_enc(crlf, sizeof(crlf) - 1, NULL, &e, &g, err, sizeof(err));
+	if (!tap(rc == 0 && strstr(g.dump.p, "[one\ntwo\nthree]"),
+	    "CR LF and a lone CR inside a quoted field are LF"))
+		diag("rc %d err %s dump %s", rc, err, g.dump.p);
+	got_free(&g);
+}
+
+/* A character cut by the read between two chunks is still UTF-8. */
+static void
+test_utf8_split(void)
+{
+	struct buf	 t = { 0 };
+	struct textenc	 e;
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG];
+	int		 rc;
+
+	buf_adds(&t, "id,name\n");
+	while (t.len < TEST_CHUNK - 1)
+		buf_adds(&t, "1,a\n");
+	t.len = TEST_CHUNK - 1;	/* the euro sign's first byte ends it */
+	buf_adds(&t, "\xe2\x82\xac\n");
+	rc = load_enc(t.p, t.len, "utf-8", &e, &g, err, sizeof(err));
+	if (!tap(rc == 0, "UTF-8 split across two reads is read whole"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	buf_free(&t);
 }
 
 static void
@@ -1028,6 +1143,8 @@ main(void)
 	test_dialect_extras();
 	test_detection();
 	test_bad_files();
+	test_encodings();
+	test_utf8_split();
 	test_open_errors();
 	test_fields();
 	test_wide();

@@ -95,6 +95,20 @@ want_issue(void *arg, const struct issueview *is)
 	return 0;
 }
 
+/* CR LF and a lone CR as LF, as load_csv() gives a quoted cell's text. */
+static void
+lf_only(struct buf *b)
+{
+	size_t	 i, o;
+
+	for (i = o = 0; i < b->len; i++) {
+		if (b->p[i] == '\r' && i + 1 < b->len && b->p[i + 1] == '\n')
+			continue;
+		b->p[o++] = b->p[i] == '\r' ? '\n' : b->p[i];
+	}
+	b->len = o;
+}
+
 static const char *const hostile[] = {
 	"Lee, Ann", "\"Acting\" Lead", "two\nlines", "Zoë Müller-Ødegård",
 	"=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "\tx",
@@ -160,7 +174,7 @@ main(void)
 	r.status = RS_ATTENTION;
 	r.file_name = "=cmd|' /C calc'!A0.csv";
 	r.started = r.finished = time(NULL);
-	r.allow_deletes = -1;
+	r.allow_deletes = r.allow_updates = r.allow_id_changes = -1;
 	store_run_insert(st, &r);
 	fill(st, &r);
 
@@ -186,6 +200,7 @@ main(void)
 	report_summary(&r, want_pair, &want);
 	store_item_each(st, r.id, want_item, &want);
 	store_issue_each(st, r.id, want_issue, &want);
+	lf_only(&want.b);	/* the loader reads a cell's CR as LF */
 	ok(got.n == want.n, "%zu rows read back, %zu expected", got.n, want.n);
 	ok(got.b.len == want.b.len && memcmp(got.b.p, want.b.p, got.b.len) == 0,
 	    "every cell equals the database's value (formulas neutralised)");

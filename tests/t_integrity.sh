@@ -1,0 +1,196 @@
+#!/bin/bash
+# Never apply what HR did not send: an export that is not UTF-8 is read
+# whole in one encoding (never row by row), ids a spreadsheet retyped are
+# caught (one person on two ids is an id_changed issue, a file of ids that
+# match only without their leading zeros fails whole), and a mass change
+# of existing values (a file read in the wrong encoding) is held like a
+# mass deletion, with its one-time override.
+. "$(dirname "$0")/lib.sh"
+
+H=employee_id,email,first_name,last_name,department,title,manager_id,location
+# latin N SEED [FIRST]: N people with accented Latin names (the names
+# Windows-1252 has), E1 their manager, ids from FIRST (default 1).
+latin() {
+	$PYTHON - "$@" <<'PY'
+import sys
+n, seed = int(sys.argv[1]), int(sys.argv[2])
+first = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+given = ["José", "Zoë", "Jürgen", "Ángela", "François", "Øyvind", "Ñuño",
+         "Ana", "Ève", "Maël", "Inês", "Björn"]
+family = ["Müller", "García", "Åström", "Lefèvre", "Núñez", "Weiß", "Smith",
+          "Ørsted"]
+town = ["Zürich", "Málaga", "Besançon", "København", "Paris", "São Paulo"]
+for i in range(first, first + n):
+    g = given[(i * 7 + seed) % len(given)]
+    f = family[(i * 3) % len(family)]
+    print("E%d,p%d@x.org,%s,%s,Eng,Dev €%d,%s,%s" % (
+        i, i, g, f, i % 5, "E1" if i > 1 else "", town[i % len(town)]))
+PY
+}
+mk() { { echo "$H"; cat; } >"$TMP/$1"; }
+cp1252() { iconv -f UTF-8 -t WINDOWS-1252 "$TMP/$1" >"$TMP/$2"; }
+active() { q "SELECT count(*) FROM users WHERE active = 1"; }
+report_of() { cat "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id = $1").$2"; }
+
+# ----------------------------------------------------------- encodings
+# Day 1 in UTF-8; day 2 the same people, 20 more, saved by Excel's plain
+# "CSV" (Windows-1252): every row is read, accented names and all.
+sandbox enc
+latin 300 1 | mk d1.csv
+drop "$TMP/d1.csv"
+rs run >/dev/null 2>&1
+eq "UTF-8 day 1: Success" "$(status_of 1)" success
+{ latin 300 1; latin 20 1 301; } | mk d2u.csv
+cp1252 d2u.csv d2.csv
+drop "$TMP/d2.csv"
+rs run >"$TMP/enc.out" 2>&1
+eq "a Windows-1252 export: exit 0" "$?" 0
+eq "a Windows-1252 export: Success, no row skipped" "$(status_of 2):$(count_of 2 skipped)" success:0
+eq "every accented new hire created" "$(count_of 2 n_create):$(active)" 20:320
+eq "no spurious update of the 300 unchanged people" "$(count_of 2 n_update)" 0
+eq "the names are stored as UTF-8" "$(q "SELECT json_extract(fields, '\$.first_name') || ' ' || json_extract(fields, '\$.location') FROM users WHERE key = 'E301'")" "$(sed -n '302p' "$TMP/d2u.csv" | cut -d, -f3,8 | tr , ' ')"
+contains "the log says how the file was read" "$(cat "$TMP/enc.out")" "read as Windows-1252: the file is not valid UTF-8 (row 2, byte offset"
+contains "show says so" "$(rs show 2)" "read as Windows-1252: the file is not valid UTF-8"
+eq "show --json: encoding" "$(rs show 2 --json | $PYTHON -c 'import json,sys; r=json.load(sys.stdin); print(r["encoding"], r["encoding_note"] is not None)')" "windows-1252 True"
+contains "the CSV report says so" "$(report_of 2 csv)" "read as Windows-1252"
+contains "the run log says so" "$(report_of 2 log)" "read as Windows-1252"
+eq "a UTF-8 run names its encoding, with no note" "$(q "SELECT encoding || '|' || ifnull(encoding_note, '') FROM runs WHERE id = 1")" "UTF-8|"
+
+# The same rows in Windows-1252 the next day: nothing changes.
+{ latin 300 1; latin 20 1 301; } | mk d3u.csv
+cp1252 d3u.csv d3.csv
+printf '\n' >>"$TMP/d3.csv"
+drop "$TMP/d3.csv"
+rs run >/dev/null 2>&1
+eq "Windows-1252 again: no items" "$(status_of 3):$(q "SELECT count(*) FROM items WHERE run_id = 3")" success:0
+
+# encoding = "utf-8": an invalid byte fails the whole file.
+sandbox encstrict 'encoding = "utf-8";'
+latin 50 1 | mk s1.csv
+drop "$TMP/s1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+{ latin 50 1; latin 5 1 51; } | mk s2u.csv
+cp1252 s2u.csv s2.csv
+drop "$TMP/s2.csv"
+rs run >"$TMP/strict.out" 2>&1
+eq "encoding utf-8, a Windows-1252 file: exit 4" "$?" 4
+eq "encoding utf-8: Data Load Failed" "$(status_of 2)" data_load_failed
+contains "the error names the row and the byte offset" "$(q "SELECT error FROM runs WHERE id = 2")" "s2.csv: row 2: the byte at offset"
+eq "encoding utf-8: nothing applied" "$(dump)" "$before"
+check "encoding utf-8: the input is kept" test -f "$SPOOL/failed/hr/2-s2.csv"
+
+# A named encoding is used as it is, with no note.
+sandbox encnamed 'encoding = "windows-1252";'
+latin 40 1 | mk n1u.csv
+cp1252 n1u.csv n1.csv
+drop "$TMP/n1.csv"
+rs run >/dev/null 2>&1
+eq "encoding windows-1252: Success" "$(status_of 1):$(active)" success:40
+eq "encoding windows-1252: named, no note" "$(q "SELECT encoding || '|' || ifnull(encoding_note, '') FROM runs WHERE id = 1")" "windows-1252|"
+sandbox encbad 'encoding = "klingon-8";'
+out=$(rs check-config 2>&1)
+eq "an encoding iconv does not know: exit 3" "$?" 3
+contains "check-config names it" "$out" "encoding \"klingon-8\" is not one iconv knows"
+
+# ---------------------------------------------------------- id changes
+idfile() {	# idfile NAME ID3 ROW: five people, the third with id ID3
+	printf '%s\n' "$H" "E1,a@x.org,A,A,Eng,Boss,,X" "E2,b@x.org,B,B,Eng,Dev,E1,X" \
+	    "$2,C@X.ORG,C,C,Eng,Dev,E1,X" "E4,d@x.org,D,D,Eng,Dev,$2,X" \
+	    "E5,e@x.org,E,E,Eng,Dev,E1,X" "$3" >"$TMP/$1"
+	drop "$TMP/$1"
+}
+sandbox ids
+idfile i1.csv E3 "E6,f@x.org,F,F,Eng,Dev,E1,X"
+sed -i 's/C@X.ORG/c@x.org/' "$DROP/i1.csv"; touch -d '-1 hour' "$DROP/i1.csv"
+rs run >/dev/null 2>&1
+idfile i2.csv N3 "E7,g@x.org,G,G,Eng,Dev,E1,X"
+rs run >"$TMP/ids.out" 2>&1
+eq "a delete and a create on one email: exit 6" "$?" 6
+eq "an id change: Needs Attention" "$(status_of 2)" needs_attention
+eq "an id_changed issue" "$(q "SELECT type || '|' || key || '|' || row FROM issues WHERE run_id = 2 AND type = 'id_changed'")" "id_changed|E3|4"
+contains "the issue says what happened" "$(q "SELECT message FROM issues WHERE run_id = 2 AND type = 'id_changed'")" "employee id E3 is now N3 (row 4), same email c@x.org"
+eq "neither the deletion nor the creation is an item" "$(q "SELECT group_concat(type || ' ' || key) FROM items WHERE run_id = 2 AND key IN ('E3','N3')")" ""
+eq "the old id stays active, the new one is not created" "$(q "SELECT group_concat(key || ':' || active) FROM users WHERE key IN ('E3','N3')")" "E3:1"
+eq "the rest is applied" "$(q "SELECT group_concat(type || ' ' || key) FROM (SELECT type, key FROM items WHERE run_id = 2 ORDER BY seq)")" "create E7,delete E6"
+eq "a user managed by the new id keeps their manager" "$(q "SELECT manager FROM users WHERE key = 'E4'")" E3
+eq "the team keeps its members" "$(q "SELECT members FROM teams WHERE name = 'Eng'")" 6
+contains "show says how to let it through" "$(rs show 2)" "--allow-id-changes 1"
+rs run --file "$DROP/processed/i2.csv" --allow-id-changes 1 >"$TMP/idok.out" 2>&1
+eq "--allow-id-changes 1: the held change is applied" "$?" 0
+eq "--allow-id-changes: a delete and a create" "$(q "SELECT group_concat(type || ' ' || key) FROM (SELECT type, key FROM items WHERE run_id = 3 ORDER BY seq)")" "create N3,manager E4,delete E3"
+eq "--allow-id-changes: recorded on the run" "$(count_of 3 allow_id_changes)" 1
+eq "--allow-id-changes: the new id is active" "$(q "SELECT group_concat(key || ':' || active) FROM (SELECT key, active FROM users WHERE key IN ('E3','N3') ORDER BY key)")" "E3:0,N3:1"
+
+# Ids typed as numbers: 0003311 became 3311 on most rows.
+sandbox zeros
+$PYTHON -c '
+print("'$H'")
+for i in range(1, 201):
+    print("%07d,p%d@x.org,P,L%d,Eng,Dev,%s,X" % (i, i, i, "0000001" if i > 1 else ""))
+' >"$TMP/z1.csv"
+drop "$TMP/z1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+$PYTHON -c '
+print("'$H'")
+for i in range(1, 201):
+    print("%d,p%d@x.org,P,L%d,Eng,Dev,%s,X" % (i, i, i, "1" if i > 1 else ""))
+' >"$TMP/z2.csv"
+drop "$TMP/z2.csv"
+rs run >"$TMP/zeros.out" 2>&1
+eq "ids without their leading zeros: exit 4" "$?" 4
+eq "ids without their leading zeros: the file fails whole" "$(status_of 2)" data_load_failed
+contains "one message names the cause and the fix" "$(q "SELECT error FROM runs WHERE id = 2")" "200 ids of the file match the directory's only without their leading zeros (0000001 in the directory is 1 on row 2): a spreadsheet typed the id column as numbers. Format the id column as text"
+eq "no issue per row: the one message" "$(q "SELECT count(*) FROM issues WHERE run_id = 2")" 0
+eq "ids without zeros: nothing applied" "$(dump)" "$before"
+# A few such ids among many (fewer than 10 and 1%) are left to id_changed.
+$PYTHON -c '
+print("'$H'")
+for i in range(1, 201):
+    print("%s,p%d@x.org,P,L%d,Eng,Dev,%s,X" % (str(i) if i == 7 else "%07d" % i, i, i, "0000001" if i > 1 else ""))
+' >"$TMP/z3.csv"
+drop "$TMP/z3.csv"
+rs run >/dev/null 2>&1
+eq "one id retyped among 200: an id_changed issue" "$(status_of 3):$(q "SELECT message FROM issues WHERE run_id = 3 AND type = 'id_changed'")" "needs_attention:employee id 0000007 is now 7 (row 8), same email p7@x.org: was the id column typed as a number?; neither the deletion nor the creation is applied"
+
+# ------------------------------------------------------ update threshold
+# A UTF-8 export read as Latin-1 and saved again: mojibake in most names.
+sandbox mojibake
+latin 200 1 | mk m1.csv
+drop "$TMP/m1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+iconv -f LATIN1 -t UTF-8 "$TMP/m1.csv" >"$TMP/m2.csv"
+drop "$TMP/m2.csv"
+rs run >"$TMP/moji.out" 2>&1
+eq "mass changes of existing values: exit 5 (held)" "$?" 5
+eq "mass changes: Above Update Threshold" "$(status_of 2)" above_update_threshold
+eq "mass changes: nothing applied" "$(dump)" "$before"
+eq "mass changes: every item held" "$(q "SELECT group_concat(DISTINCT status) FROM items WHERE run_id = 2")" held
+contains "the log names the fields changed most" "$(cat "$TMP/moji.out")" "most changed: title (200 users), first_name ("
+contains "show names them and the override" "$(rs show 2)" "--allow-updates"
+eq "show --json: tripped by updates" "$(rs show 2 --json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)["threshold"]["tripped_by"])')" "['updates']"
+contains "a preview report" "$(report_of 2 csv)" "Preview report"
+n=$(rs show 2 --json | $PYTHON -c 'import json,re,sys; print(re.search(r"--allow-updates (\d+)", " ".join(json.load(sys.stdin)["hints"])).group(1))')
+rs run --file "$SPOOL/archive/hr/2-m2.csv" --allow-updates $((n - 1)) >/dev/null 2>&1
+eq "--allow-updates below the count: held again" "$(status_of 3)" above_update_threshold
+rs run --file "$SPOOL/archive/hr/2-m2.csv" --allow-updates "$n" >/dev/null 2>&1
+eq "--allow-updates N: applied once" "$(status_of 4):$(count_of 4 allow_updates)" "success:$n"
+eq "the configured threshold is unchanged" "$(count_of 4 max_update_percent)" 25.0
+# Fields filled for the first time do not count.
+sandbox fill
+latin 100 1 | sed 's/,[^,]*$/,/' | mk f1.csv
+drop "$TMP/f1.csv"
+rs run >/dev/null 2>&1
+latin 100 1 | mk f2.csv
+drop "$TMP/f2.csv"
+rs run >/dev/null 2>&1
+eq "values filled for the first time: applied" "$(status_of 2):$(count_of 2 n_update)" success:100
+sandbox upd100 'max_update_percent = 100;'
+latin 20 1 | mk u1.csv; drop "$TMP/u1.csv"; rs run >/dev/null 2>&1
+iconv -f LATIN1 -t UTF-8 "$TMP/u1.csv" >"$TMP/u2.csv"; drop "$TMP/u2.csv"
+rs run >/dev/null 2>&1
+eq "max_update_percent = 100: never held" "$(status_of 2)" success
+
+finish
