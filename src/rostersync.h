@@ -55,6 +55,7 @@ struct snapjob;
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
+#define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
@@ -155,7 +156,8 @@ time_t	 time_parse_iso(const char *);	/* (time_t)-1 when not a time */
 int64_t	 now_ms(void);
 /* Parse a whole decimal number in [min, max]; -1 if it is not one. */
 int	 parse_ll(const char *, long long min, long long max, long long *out);
-/* Crash tests: SIGKILL here when ROSTERSYNC_FAULT names this point. */
+/* Tests: SIGKILL here when ROSTERSYNC_FAULT names this point; wait here
+ * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it. */
 void	 fault(const char *point);
 /* A helper thread, which takes no signals (the main thread handles them);
  * pthread_create()'s result. */
