@@ -488,6 +488,8 @@ struct srcfile {
 	long long	 size;
 	long long	 mtime;
 };
+/* get(): the copy is not the file HR finished writing; thrown away. */
+#define SRC_CHANGED	1
 /* A source backend (fetch_dir.c, fetch_sftp.c): chosen by URL scheme. */
 struct srcops {
 	const char	*prefix;	/* "dir:", "sftp://" */
@@ -495,8 +497,14 @@ struct srcops {
 	int		 (*list)(struct source *, struct srcfile **, size_t *,
 			    char *err, size_t);
 	int		 (*exists)(struct source *, const char *name);
-	/* Copy name into fd, hashing it; -1 with err on failure. */
-	int		 (*get)(struct source *, const char *name, int fd,
+	/*
+	 * Copy f->name into fd, hashing it, if it is still the file listed
+	 * (f->size and f->mtime; f->size -1: not listed) and nothing changes
+	 * it from open to the last byte. 0; SRC_CHANGED with err saying how
+	 * and f set to what the source holds now (size -1: nothing); -1 with
+	 * err on failure.
+	 */
+	int		 (*get)(struct source *, struct srcfile *f, int fd,
 			    struct sha256 *, long long *size, char *err,
 			    size_t);
 	int		 (*after)(struct source *, const char *name,
