@@ -141,19 +141,24 @@ settled(struct store *st, const struct sync *sy, const struct srcops *ops,
 }
 
 /*
- * Copy one source file into the spool. Returns the local path (to free)
- * with its sha256 and size, or NULL with nothing left behind.
+ * Copy one source file (f as listed; f->size -1: not listed) into the
+ * spool. Returns the local path (to free) with its sha256 and size, or
+ * NULL with nothing left behind; *changed is then set when the file was
+ * not the one listed or changed while it was read (why says how, and f
+ * what the source holds now).
  */
 static char *
 download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
-    struct source *src, const char *name, char sha[65], long long *size)
+    struct source *src, struct srcfile *f, char sha[65], long long *size,
+    int *changed, char *why, size_t whylen)
 {
 	struct sha256	 h;
 	unsigned char	 dig[32];
-	char		*part = NULL, *final = NULL, *tmpname, err[MAX_ERRMSG];
-	int		 fd;
+	char		*part = NULL, *final = NULL, *tmpname;
+	int		 fd, r;
 
-	xasprintf(&tmpname, ".%s.part", name);
+	*changed = 0;
+	xasprintf(&tmpname, ".%s.part", f->name);
 	part = spool_path(cfg, "incoming", sy->name, tmpname);
 	free(tmpname);
 	if (part == NULL)
@@ -168,8 +173,12 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 		return NULL;
 	}
 	sha256_init(&h);
-	if (ops->get(src, name, fd, &h, size, err, sizeof(err)) == -1) {
-		log_warnx("%s: %s", name, err);
+	fault("fetch.start");	/* listed and judged settled, not opened */
+	if ((r = ops->get(src, f, fd, &h, size, why, whylen)) != 0) {
+		if (r == SRC_CHANGED)
+			*changed = 1;
+		else
+			log_warnx("%s: %s", f->name, why);
 		goto fail;
 	}
 	if (fsync(fd) == -1) {
@@ -181,7 +190,7 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 	fd = -1;
 	sha256_final(&h, dig);
 	sha256_hex(dig, sha);
-	xasprintf(&tmpname, "%.12s-%s", sha, name);
+	xasprintf(&tmpname, "%.12s-%s", sha, f->name);
 	final = spool_path(cfg, "incoming", sy->name, tmpname);
 	free(tmpname);
 	if (final == NULL || spool_move(part, final) == -1)
@@ -196,6 +205,25 @@ fail:
 	free(part);
 	free(final);
 	return NULL;
+}
+
+/*
+ * A file that changed while it was read is taken once it is stable again:
+ * by its mtime on a local drop-zone (settled()), and on SFTP by a new
+ * observation, from what the source holds now, that must settle anew.
+ */
+static void
+settle_again(struct store *st, const struct sync *sy,
+    const struct srcops *ops, const struct srcfile *now)
+{
+	time_t	 first;
+
+	if (ops == &srcops_dir || sy->use_marker || sy->settle_seconds == 0)
+		return;
+	store_observed_forget(st, sy->name, now->name);
+	if (now->size >= 0)
+		(void)store_observe(st, sy->name, now->name, now->size,
+		    now->mtime, time(NULL), &first);
 }
 
 /* A copy the sync has seen before: logged, recorded, not processed. */
@@ -225,17 +253,31 @@ duplicate(struct config *cfg, struct store *st, const struct sync *sy,
 		fetch_after(cfg, st, sy, id);
 }
 
+/*
+ * Copy a settled file into the spool and queue it: 1, 0 when it is a
+ * duplicate or changed while it was read (not a failure: it is taken
+ * once stable), -1 on failure.
+ */
 static int
 take(struct config *cfg, struct store *st, const struct sync *sy,
     const struct srcops *ops, struct source *src, const struct srcfile *f)
 {
 	struct ledger	 l;
-	char		 sha[65], state[16], *local;
+	struct srcfile	 now = *f;
+	char		 sha[65], state[16], *local, why[MAX_ERRMSG];
 	long long	 size, id, run;
+	int		 changed;
 
-	if ((local = download(cfg, sy, ops, src, f->name, sha, &size)) ==
-	    NULL)
-		return -1;
+	if ((local = download(cfg, sy, ops, src, &now, sha, &size, &changed,
+	    why, sizeof(why))) == NULL) {
+		if (!changed)
+			return -1;
+		log_msg(LOG_NOTICE, "%s changed while being read; taken when "
+		    "it is stable (%s)", f->name, why);
+		settle_again(st, sy, ops, &now);
+		return 0;
+	}
+	store_observed_forget(st, sy->name, f->name);
 	if (store_file_by_sha(st, sy->name, sha, &id, state, sizeof(state),
 	    &run)) {
 		duplicate(cfg, st, sy, f, sha, local);
@@ -324,10 +366,8 @@ fetch_pass(struct config *cfg, struct store *st, const struct sync *sy,
 		if (found && wanted(cfg, st, sy, ops, src, &f[i], &again)) {
 			if ((r = take(cfg, st, sy, ops, src, &f[i])) == -1)
 				(*failed)++;
-			else {
+			else
 				*queued += r;
-				store_observed_forget(st, sy->name, f[i].name);
-			}
 		}
 		if (again) {
 			*recheck = xrealloc(*recheck, (*nrecheck + 1) *
@@ -425,9 +465,11 @@ source_is(const struct srcops *ops, struct source *src,
 		free(f[i].name);
 	}
 	free(f);
+	/* The copy was of the file as listed, unchanged while read. */
 	if (other)
-		log_info("%s at the source is a newer upload than the one "
-		    "taken; it is left for its own run", l->name);
+		log_info("%s at the source was written again after it was "
+		    "taken (its size or mtime is not the one taken); it is "
+		    "left for its own run", l->name);
 	return same;
 }
 
@@ -496,17 +538,24 @@ fetch_local(struct config *cfg, struct store *st, const struct sync *sy,
 	char		*copy = xstrdup(path), *copy2 = xstrdup(path), *local;
 	char		 sha[65], err[MAX_ERRMSG];
 	long long	 size, id = -1, applied;
+	int		 changed;
 	struct stat	 sb;
 
 	xasprintf(&tmp.source, "dir:%s", dirname(copy));
 	memset(&f, 0, sizeof(f));
 	f.name = basename(copy2);
+	f.size = -1;	/* not listed: any file the path names */
 	if ((src = srcops_dir.open(&tmp, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		goto out;
 	}
-	local = download(cfg, sy, &srcops_dir, src, f.name, sha, &size);
+	local = download(cfg, sy, &srcops_dir, src, &f, sha, &size, &changed,
+	    err, sizeof(err));
 	srcops_dir.close(src);
+	if (local == NULL && changed)
+		log_warnx("%s changed while being read; nothing was run from "
+		    "it: give it to run --file again once it is complete (%s)",
+		    path, err);
 	if (local == NULL)
 		goto out;
 	applied = store_run_applied_sha(st, sy->name, sha);

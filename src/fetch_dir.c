@@ -17,6 +17,7 @@
 #define COPY_BLOCK	(256 * 1024)
 #define KCOPY_BLOCK	(8 * 1024 * 1024) /* per copy_file_range(2) */
 #define WRITEBACK_EVERY	(16 * 1024 * 1024)
+#define TEST_BLOCK_MIN	4096	/* ROSTERSYNC_COPY_BLOCK, at least */
 
 struct source {
 	char	*dir;
@@ -119,6 +120,23 @@ source_done(int fd, long long at, long long n)
 	(void)posix_fadvise(fd, (off_t)at, (off_t)n, POSIX_FADV_DONTNEED);
 }
 
+/*
+ * The block size of a copy: normal, or for tests only the one
+ * ROSTERSYNC_COPY_BLOCK gives (TEST_BLOCK_MIN to KCOPY_BLOCK bytes, both
+ * kinds of copy), so that a file of a few hundred KB takes several blocks
+ * and a test can pause between two (fault point fetch.block). Read once.
+ */
+static size_t
+block_size(size_t normal)
+{
+	static long long	 forced = -1;
+
+	if (forced == -1 && parse_ll(getenv("ROSTERSYNC_COPY_BLOCK"),
+	    TEST_BLOCK_MIN, KCOPY_BLOCK, &forced) == -1)
+		forced = 0;
+	return forced > 0 ? (size_t)forced : normal;
+}
+
 /* n bytes of out at offset at into p: 0, or -1. */
 static int
 read_copy(int out, char *p, size_t n, long long at)
@@ -151,15 +169,16 @@ kernel_copy(int fd, int out, struct sha256 *h, long long *size,
     const char *name, const char *path, char *err, size_t errlen)
 {
 	struct sha256_bg *bg;
+	size_t		 bs = block_size(KCOPY_BLOCK);
 	char		*buf, *blk;
 	ssize_t		 n;
 	int		 rc = -1;
 
 	if ((bg = sha256_bg_start(h)) == NULL)
 		return 1;
-	blk = buf = xmalloc(2 * (size_t)KCOPY_BLOCK);
+	blk = buf = xmalloc(2 * bs);
 	for (;;) {
-		n = copy_file_range(fd, NULL, out, NULL, KCOPY_BLOCK, 0);
+		n = copy_file_range(fd, NULL, out, NULL, bs, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && *size == 0 && (errno == EXDEV ||
@@ -187,26 +206,147 @@ kernel_copy(int fd, int out, struct sha256 *h, long long *size,
 		}
 		sha256_bg_give(bg, blk, (size_t)n);
 		source_done(fd, *size, n);
-		blk = blk == buf ? buf + KCOPY_BLOCK : buf;
+		blk = blk == buf ? buf + bs : buf;
 		if (copied(out, size, n, name, err, errlen) == -1)
 			break;
+		fault("fetch.block");
 	}
 	sha256_bg_end(bg);
 	free(buf);
 	return rc;
 }
 
+/*
+ * The copy by hand, in two blocks: one is hashed on a second thread (for
+ * files of 4 blocks or more) while it is written out and the other is
+ * read. 0, or -1 with err.
+ */
 static int
-dir_get(struct source *s, const char *name, int out, struct sha256 *h,
+hand_copy(int fd, int out, long long filesize, struct sha256 *h,
+    long long *size, const char *name, const char *path, char *err,
+    size_t errlen)
+{
+	size_t		 bs = block_size(COPY_BLOCK);
+	char		*buf = xmalloc(2 * bs), *blk = buf;
+	struct sha256_bg *bg = NULL;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	if (filesize >= 4 * (long long)bs)
+		bg = sha256_bg_start(h);
+	while ((n = read(fd, blk, bs)) > 0) {
+		if (bg != NULL)
+			sha256_bg_give(bg, blk, (size_t)n);
+		else
+			sha256_update(h, blk, (size_t)n);
+		if (write_full(out, blk, (size_t)n) == -1) {
+			snprintf(err, errlen, "cannot write the spool copy: %s",
+			    strerror(errno));
+			goto out;
+		}
+		source_done(fd, *size, n);
+		blk = blk == buf ? buf + bs : buf;
+		if (copied(out, size, n, name, err, errlen) == -1)
+			goto out;
+		fault("fetch.block");
+	}
+	if (n == -1)
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    strerror(errno));
+	else
+		rc = 0;
+out:
+	sha256_bg_end(bg);
+	free(buf);
+	return rc;
+}
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Is the file opened (st) the one the listing saw and judged settled (f;
+ * size -1: not listed)? 0, or SRC_CHANGED with err.
+ */
+static int
+dir_listed(const struct stat *st, const struct srcfile *f, char *err,
+    size_t errlen)
+{
+	char	 then[21], now[21];
+
+	if (f->size < 0 || (st->st_size == f->size &&
+	    (long long)st->st_mtime == f->mtime))
+		return 0;
+	time_iso((time_t)f->mtime, then);
+	time_iso(st->st_mtime, now);
+	snprintf(err, errlen, "it changed after it was listed: %lld bytes, "
+	    "mtime %s then; %lld bytes, mtime %s when opened", f->size, then,
+	    (long long)st->st_size, now);
+	return SRC_CHANGED;
+}
+
+/*
+ * After the copy: is the file at path still the one opened (at: fstat
+ * then), the same device, inode, size, mtime and ctime by its descriptor
+ * and by its path, and were all its bytes copied? 0; SRC_CHANGED with
+ * err saying how, and f set to what path holds now; -1 with err.
+ */
+static int
+dir_unchanged(int fd, const char *path, const struct stat *at,
+    long long copied, struct srcfile *f, char *err, size_t errlen)
+{
+	struct stat	 now, p;
+	int		 gone;
+
+	if (fstat(fd, &now) == -1) {
+		snprintf(err, errlen, "cannot look at %s after the copy: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	gone = lstat(path, &p) == -1;
+	f->size = gone ? -1 : (long long)p.st_size;
+	f->mtime = gone ? -1 : (long long)p.st_mtime;
+	if (gone)
+		snprintf(err, errlen, "it was deleted or renamed while it was "
+		    "read");
+	else if (p.st_dev != at->st_dev || p.st_ino != at->st_ino)
+		snprintf(err, errlen, "another file took its name while it "
+		    "was read");
+	else if (now.st_size != at->st_size || p.st_size != at->st_size)
+		snprintf(err, errlen, "its size went from %lld to %lld bytes "
+		    "while it was read", (long long)at->st_size,
+		    (long long)now.st_size);
+	else if (copied != at->st_size)
+		snprintf(err, errlen, "%lld of its %lld bytes were read",
+		    copied, (long long)at->st_size);
+	else if (!same_time(&now.st_mtim, &at->st_mtim) ||
+	    !same_time(&now.st_ctim, &at->st_ctim) ||
+	    !same_time(&p.st_mtim, &at->st_mtim) ||
+	    !same_time(&p.st_ctim, &at->st_ctim))
+		snprintf(err, errlen, "it was written to while it was read: "
+		    "its mtime or ctime changed");
+	else
+		return 0;
+	return SRC_CHANGED;
+}
+
+/*
+ * Copy the file by the kernel from 4 blocks on, by hand below that or
+ * where the kernel cannot copy between the two files. fetch.block is a
+ * fault point right after open, after each block and after the last.
+ */
+static int
+dir_get(struct source *s, struct srcfile *f, int out, struct sha256 *h,
     long long *size, char *err, size_t errlen)
 {
-	char		*p, *buf = xmalloc(2 * COPY_BLOCK), *blk = buf;
-	struct sha256_bg *bg = NULL;
 	struct stat	 st;
-	ssize_t		 n;
-	int		 fd, rc = -1;
+	char		*p;
+	int		 fd, rc = -1, kernel = 0;
 
-	xasprintf(&p, "%s/%s", s->dir, name);
+	xasprintf(&p, "%s/%s", s->dir, f->name);
 	*size = 0;
 	/* Not blocking on a FIFO put in the file's place since the listing. */
 	if ((fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) ==
@@ -219,39 +359,25 @@ dir_get(struct source *s, const char *name, int out, struct sha256 *h,
 		snprintf(err, errlen, "%s is no longer a regular file", p);
 		goto out;
 	}
-	if (st.st_size >= 4 * COPY_BLOCK &&
-	    (rc = kernel_copy(fd, out, h, size, name, p, err, errlen)) != 1)
+	if ((rc = dir_listed(&st, f, err, errlen)) != 0)
 		goto out;
-	rc = -1;
-	/* By hand, two blocks: one is hashed on a second thread while it is
-	 * written out and the other is read. */
-	if (st.st_size >= 4 * COPY_BLOCK)
-		bg = sha256_bg_start(h);
-	while ((n = read(fd, blk, COPY_BLOCK)) > 0) {
-		if (bg != NULL)
-			sha256_bg_give(bg, blk, (size_t)n);
-		else
-			sha256_update(h, blk, (size_t)n);
-		if (write_full(out, blk, (size_t)n) == -1) {
-			snprintf(err, errlen, "cannot write the spool copy: %s",
-			    strerror(errno));
-			goto out;
-		}
-		source_done(fd, *size, n);
-		blk = blk == buf ? buf + COPY_BLOCK : buf;
-		if (copied(out, size, n, name, err, errlen) == -1)
-			goto out;
+	fault("fetch.block");
+	rc = 1;
+	if (st.st_size >= 4 * (long long)block_size(COPY_BLOCK))
+		kernel = (rc = kernel_copy(fd, out, h, size, f->name, p, err,
+		    errlen)) != 1;
+	if (rc == 1)
+		rc = hand_copy(fd, out, (long long)st.st_size, h, size,
+		    f->name, p, err, errlen);
+	if (rc == 0) {
+		log_debug("%s: %lld bytes copied %s", f->name, *size,
+		    kernel ? "by the kernel" : "by hand");
+		fault("fetch.block");
+		rc = dir_unchanged(fd, p, &st, *size, f, err, errlen);
 	}
-	if (n == -1)
-		snprintf(err, errlen, "cannot read %s: %s", p,
-		    strerror(errno));
-	else
-		rc = 0;
 out:
-	sha256_bg_end(bg);
 	if (fd != -1)
 		close(fd);
-	free(buf);
 	free(p);
 	return rc;
 }

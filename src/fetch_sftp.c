@@ -861,80 +861,167 @@ pipe_drain(struct pipe *pp, char *blk)
 }
 
 /*
- * Download name into fd, hashing it. Anything short of the whole file (a
- * connection lost, a timeout, fewer bytes than the server said it has) is
- * an error: the caller then throws the partial copy away.
+ * The size and mtime of a regular file from a (freed here): 0; -1 when
+ * a is NULL, not a regular file, or lacks them.
  */
 static int
-sftp_src_get(struct source *s, const char *name, int fd, struct sha256 *h,
+attr_take(sftp_attributes a, long long *size, long long *mtime)
+{
+	int	 ok;
+
+	ok = a != NULL && a->type == SSH_FILEXFER_TYPE_REGULAR &&
+	    (a->flags & SSH_FILEXFER_ATTR_SIZE) &&
+	    (a->flags & SSH_FILEXFER_ATTR_ACMODTIME);
+	if (ok) {
+		*size = a->size > (uint64_t)LLONG_MAX ? LLONG_MAX :
+		    (long long)a->size;
+		*mtime = (long long)a->mtime;
+	}
+	sftp_attributes_free(a);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The file just opened: its size and mtime into at. Is it the one the
+ * listing saw and judged settled (f; size -1: not listed)? 0, SRC_CHANGED
+ * or -1, with err.
+ */
+static int
+sftp_opened(struct source *s, sftp_file fh, const char *p,
+    const struct srcfile *f, struct srcfile *at, char *err, size_t errlen)
+{
+	sftp_attributes	 a;
+	char		 then[21], now[21];
+
+	wd_arm(s);
+	if ((a = sftp_fstat(fh)) == NULL) {
+		why(s, err, errlen, "checking the size and mtime of", p);
+		return -1;
+	}
+	wd_disarm(s);
+	if (attr_take(a, &at->size, &at->mtime) == -1) {
+		snprintf(err, errlen, "%s: %s is no longer a regular file, or "
+		    "the server does not give its size and mtime", s->url, p);
+		return -1;
+	}
+	if (f->size < 0 || (at->size == f->size && at->mtime == f->mtime))
+		return 0;
+	time_iso((time_t)f->mtime, then);
+	time_iso((time_t)at->mtime, now);
+	snprintf(err, errlen, "it changed after it was listed: %lld bytes, "
+	    "mtime %s then; %lld bytes, mtime %s when opened", f->size, then,
+	    at->size, now);
+	return SRC_CHANGED;
+}
+
+/*
+ * After the download (copied bytes; grew: the server sent more after the
+ * end): are the open file (sftp_fstat) and the path (sftp_lstat) still
+ * the size and mtime the file had at open (at)? 0; SRC_CHANGED with err
+ * saying how, and f set to what the path holds now; -1 with err.
+ */
+static int
+sftp_unchanged(struct source *s, sftp_file fh, const char *p,
+    const struct srcfile *at, long long copied, int grew, struct srcfile *f,
+    char *err, size_t errlen)
+{
+	sftp_attributes	 a;
+	long long	 hsize = -1, hmtime = -1;
+	int		 code;
+
+	wd_arm(s);
+	if ((a = sftp_fstat(fh)) == NULL) {
+		why(s, err, errlen, "checking the size and mtime of", p);
+		return -1;
+	}
+	(void)attr_take(a, &hsize, &hmtime);
+	wd_arm(s);
+	if ((a = sftp_lstat(s->sftp, p)) == NULL &&
+	    (code = sftp_get_error(s->sftp)) != SSH_FX_NO_SUCH_FILE &&
+	    code != SSH_FX_NO_SUCH_PATH) {
+		why(s, err, errlen, "checking the size and mtime of", p);
+		return -1;
+	}
+	wd_disarm(s);
+	if (attr_take(a, &f->size, &f->mtime) == -1) {
+		f->size = f->mtime = -1;
+		snprintf(err, errlen, "it was deleted, renamed or replaced "
+		    "while it was read");
+	} else if (grew || hsize != at->size || f->size != at->size)
+		snprintf(err, errlen, "its size went from %lld to %lld bytes "
+		    "while it was read", at->size,
+		    hsize != at->size ? hsize : f->size);
+	else if (copied != at->size)
+		snprintf(err, errlen, "%lld of its %lld bytes arrived", copied,
+		    at->size);
+	else if (hmtime != at->mtime || f->mtime != at->mtime)
+		snprintf(err, errlen, "it was written to while it was read: "
+		    "its mtime changed");
+	else
+		return 0;
+	return SRC_CHANGED;
+}
+
+/*
+ * Download f->name into fd, hashing it. Anything short of the whole file
+ * (a connection lost, a timeout) is an error, and a file not the one
+ * listed or changed while it was read is SRC_CHANGED: the caller then
+ * throws the partial copy away. fetch.block is a fault point right after
+ * open, after each block and after the last.
+ */
+static int
+sftp_src_get(struct source *s, struct srcfile *f, int fd, struct sha256 *h,
     long long *size, char *err, size_t errlen)
 {
-	char		*p = rpath(s->dir, name);
+	char		*p = rpath(s->dir, f->name);
 	char		*blk = xmalloc((size_t)s->opt->read_size);
 	struct pipe	 pp = { .s = s };
-	sftp_file	 f;
-	sftp_attributes	 a;
-	long long	 expect = -1;
+	struct srcfile	 at;
+	sftp_file	 fh;
 	ssize_t		 n;
 	int		 rc = -1;
 
 	*size = 0;
 	wd_arm(s);
-	if ((f = sftp_open(s->sftp, p, O_RDONLY, 0)) == NULL) {
+	if ((fh = sftp_open(s->sftp, p, O_RDONLY, 0)) == NULL) {
 		why(s, err, errlen, "reading", p);
 		goto out;
 	}
-	if ((a = sftp_fstat(f)) != NULL) {
-		if (a->type != SSH_FILEXFER_TYPE_REGULAR) {
-			snprintf(err, errlen, "%s: %s is no longer a regular "
-			    "file", s->url, p);
-			sftp_attributes_free(a);
-			goto out;
-		}
-		if (a->flags & SSH_FILEXFER_ATTR_SIZE)
-			expect = (long long)a->size;
-		sftp_attributes_free(a);
-	}
-	pp.f = f;
-	for (;;) {
-		if ((n = pipe_next(&pp, blk)) <= 0)
-			break;
+	if ((rc = sftp_opened(s, fh, p, f, &at, err, errlen)) != 0)
+		goto out;
+	rc = -1;
+	fault("fetch.block");
+	pp.f = fh;
+	while ((n = pipe_next(&pp, blk)) > 0) {
 		sha256_update(h, blk, (size_t)n);
 		if (write_full(fd, blk, (size_t)n) == -1) {
 			snprintf(err, errlen, "cannot write the spool copy of "
-			    "%s: %s", name, strerror(errno));
+			    "%s: %s", f->name, strerror(errno));
 			goto out;
 		}
 		*size += n;
 		if (*size > MAX_INPUT_SIZE) {
 			snprintf(err, errlen, "%s is larger than %lld bytes",
-			    name, (long long)MAX_INPUT_SIZE);
+			    f->name, (long long)MAX_INPUT_SIZE);
 			goto out;
 		}
+		fault("fetch.block");
 	}
-	if (n < 0 && pp.grew)
-		snprintf(err, errlen, "%s: %s changed while it was downloaded",
-		    s->url, p);
-	else if (n < 0)
+	if (n < 0 && !pp.grew) {
 		why(s, err, errlen, "reading", p);
-	if (n < 0) {
 		snprintf(err + strlen(err), errlen - strlen(err), "; %lld "
 		    "bytes had arrived: the partial copy was thrown away, the "
 		    "file is downloaded again next run", *size);
 		goto out;
 	}
-	if (expect > 0 && *size < expect) {
-		snprintf(err, errlen, "%s: the server sent %lld of the %lld "
-		    "bytes of %s; the partial copy was thrown away", s->url,
-		    *size, expect, p);
-		goto out;
-	}
-	rc = 0;
+	pipe_drain(&pp, blk);
+	fault("fetch.block");
+	rc = sftp_unchanged(s, fh, p, &at, *size, pp.grew, f, err, errlen);
 out:
-	if (f != NULL) {
+	if (fh != NULL) {
 		pipe_drain(&pp, blk);
 		wd_arm(s);
-		sftp_close(f);
+		sftp_close(fh);
 	}
 	wd_disarm(s);
 	free(blk);

@@ -55,6 +55,7 @@ struct snapjob;
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
+#define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
@@ -155,7 +156,8 @@ time_t	 time_parse_iso(const char *);	/* (time_t)-1 when not a time */
 int64_t	 now_ms(void);
 /* Parse a whole decimal number in [min, max]; -1 if it is not one. */
 int	 parse_ll(const char *, long long min, long long max, long long *out);
-/* Crash tests: SIGKILL here when ROSTERSYNC_FAULT names this point. */
+/* Tests: SIGKILL here when ROSTERSYNC_FAULT names this point; wait here
+ * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it. */
 void	 fault(const char *point);
 /* A helper thread, which takes no signals (the main thread handles them);
  * pthread_create()'s result. */
@@ -515,6 +517,8 @@ struct srcfile {
 	long long	 size;
 	long long	 mtime;
 };
+/* get(): the copy is not the file HR finished writing; thrown away. */
+#define SRC_CHANGED	1
 /* A source backend (fetch_dir.c, fetch_sftp.c): chosen by URL scheme. */
 struct srcops {
 	const char	*prefix;	/* "dir:", "sftp://" */
@@ -522,8 +526,14 @@ struct srcops {
 	int		 (*list)(struct source *, struct srcfile **, size_t *,
 			    char *err, size_t);
 	int		 (*exists)(struct source *, const char *name);
-	/* Copy name into fd, hashing it; -1 with err on failure. */
-	int		 (*get)(struct source *, const char *name, int fd,
+	/*
+	 * Copy f->name into fd, hashing it, if it is still the file listed
+	 * (f->size and f->mtime; f->size -1: not listed) and nothing changes
+	 * it from open to the last byte. 0; SRC_CHANGED with err saying how
+	 * and f set to what the source holds now (size -1: nothing); -1 with
+	 * err on failure.
+	 */
+	int		 (*get)(struct source *, struct srcfile *f, int fd,
 			    struct sha256 *, long long *size, char *err,
 			    size_t);
 	int		 (*after)(struct source *, const char *name,

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -973,34 +974,100 @@ thread_background(void)
 
 /* ------------------------------------------------------------- faults */
 
+/* A point named by an environment variable as POINT[:N]. */
+struct faultpt {
+	const char	*var;		/* the variable */
+	const char	*want;		/* its value; NULL: unset, or done */
+	size_t		 len;		/* of the point's name in it */
+	long		 left;		/* passes until it fires */
+};
+
+static struct faultpt	 fault_kill = { "ROSTERSYNC_FAULT", NULL, 0, 1 };
+static struct faultpt	 fault_pause = { "ROSTERSYNC_PAUSE", NULL, 0, 1 };
+static pthread_once_t	 fault_once = PTHREAD_ONCE_INIT;
+
+static void
+fault_read(struct faultpt *fp)
+{
+	const char	*colon;
+
+	if ((fp->want = getenv(fp->var)) == NULL)
+		return;
+	colon = strchr(fp->want, ':');
+	fp->len = colon != NULL ? (size_t)(colon - fp->want) :
+	    strlen(fp->want);
+	if (colon != NULL)
+		fp->left = strtol(colon + 1, NULL, 10);
+}
+
+static void
+fault_init(void)
+{
+	fault_read(&fault_kill);
+	fault_read(&fault_pause);
+}
+
+/* Is this the pass of point that fp names? Each fires once. */
+static int
+fault_hit(struct faultpt *fp, const char *point)
+{
+	if (fp->want == NULL || strlen(point) != fp->len ||
+	    strncmp(point, fp->want, fp->len) != 0)
+		return 0;
+	if (fp->left > 1) {
+		fp->left--;
+		return 0;
+	}
+	fp->want = NULL;
+	return 1;
+}
+
 /*
- * Crash tests: ROSTERSYNC_FAULT=POINT[:N] kills the process with SIGKILL
- * the Nth time (default the first) it passes the named point. Unset, this
- * costs a pointer comparison.
+ * Stop here until the test removes the marker file ROSTERSYNC_PAUSE_FILE
+ * (made here), PAUSE_MAX_SECONDS at most. The interval timer (the SFTP
+ * watchdog) is stopped meanwhile, and started again after.
+ */
+static void
+fault_wait(const char *point)
+{
+	const char		*marker = getenv("ROSTERSYNC_PAUSE_FILE");
+	struct itimerval	 off, saved;
+	struct timespec		 tick = { 0, 20 * 1000 * 1000 };
+	long			 n;
+	int			 fd;
+
+	if (marker == NULL || (fd = open(marker, O_WRONLY | O_CREAT |
+	    O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+		log_warnx("pause point %s: cannot make the marker file named "
+		    "by ROSTERSYNC_PAUSE_FILE; not pausing", point);
+		return;
+	}
+	close(fd);
+	memset(&off, 0, sizeof(off));
+	setitimer(ITIMER_REAL, &off, &saved);
+	for (n = PAUSE_MAX_SECONDS * 50L; n > 0 && access(marker, F_OK) == 0;
+	    n--)
+		nanosleep(&tick, NULL);
+	if (n == 0) {
+		log_warnx("pause point %s: %s still there after %d s; going "
+		    "on", point, marker, PAUSE_MAX_SECONDS);
+		unlink(marker);
+	}
+	setitimer(ITIMER_REAL, &saved, NULL);
+}
+
+/*
+ * Tests: ROSTERSYNC_FAULT=POINT[:N] kills the process with SIGKILL the Nth
+ * time (default the first) it passes the named point; ROSTERSYNC_PAUSE=
+ * POINT[:N] makes it wait there that once, until the test has done what
+ * it wants (fault_wait). Unset, this costs two pointer comparisons.
  */
 void
 fault(const char *point)
 {
-	static const char	*want;
-	static long		 left = -1;
-	static int		 init;
-	const char		*colon;
-	size_t			 n;
-
-	if (!init) {
-		init = 1;
-		want = getenv("ROSTERSYNC_FAULT");
-		if (want != NULL && (colon = strchr(want, ':')) != NULL)
-			left = strtol(colon + 1, NULL, 10);
-	}
-	if (want == NULL)
-		return;
-	n = (colon = strchr(want, ':')) ? (size_t)(colon - want) : strlen(want);
-	if (strlen(point) != n || strncmp(point, want, n) != 0)
-		return;
-	if (left > 1) {
-		left--;
-		return;
-	}
-	kill(getpid(), SIGKILL);
+	pthread_once(&fault_once, fault_init);
+	if (fault_hit(&fault_pause, point))
+		fault_wait(point);
+	if (fault_hit(&fault_kill, point))
+		kill(getpid(), SIGKILL);
 }

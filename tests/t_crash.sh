@@ -202,6 +202,8 @@ verify_hook() {
 # Every point, in the order a run passes them; 1: the point lies inside
 # a run that had not committed, which must end Failed (interrupted).
 points="
+fetch.start 0
+fetch.block 0
 fetch.copied 0
 fetch.renamed 0
 fetch.recorded 0

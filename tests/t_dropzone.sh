@@ -2,8 +2,9 @@
 # The local drop-zone (source = "dir:...") and the spool: which files are
 # taken and when (settle time, marker files, ignored names, the pattern,
 # symbolic links), where a taken file goes (incoming/, archive/, failed/)
-# and what becomes of the source (move, leave, delete), duplicates, two
-# runs at once, and recovery after a run is killed at random moments.
+# and what becomes of the source (move, leave, delete), duplicates, a
+# source changed while it is copied (the copy is not taken), two runs at
+# once, and recovery after a run is killed at random moments.
 . "$(dirname "$0")/lib.sh"
 
 # The sqlite3 shell waits for a writer instead of failing at once.
@@ -240,6 +241,208 @@ eq "the upload then gets its own run" \
 check "and then goes to processed/" test -f "$DROP/processed/day9.csv"
 cmp -s "$TMP/other.csv" "$DROP/processed/day9.csv"
 eq "processed/ holds the upload, byte for byte" "$?" 0
+
+# --- a file that changes while it is copied into the spool is not taken:
+# the copy is thrown away, nothing is run from it, and the finished file
+# is taken once it is stable. The copy pauses at the fault point
+# fetch.block (right after open, after each block, after the last) while
+# the test truncates, rewrites, appends to or deletes the source, in
+# blocks of ROSTERSYNC_COPY_BLOCK bytes: 16 KB, a kernel copy of a 300 KB
+# file in 19 blocks; 128 KB, one by hand in 3 (the kernel copies from 4).
+$GEN --rows 2000 --seed 81 -o "$TMP/sc1.csv"
+$GEN --seed 82 --mutate "$TMP/sc1.csv" -o "$TMP/sc2.csv"
+# Day 2 corrected in place: the same size, 40 cost centres changed.
+sed '2,41s/,CC-\([0-9]*\)$/,CX-\1/' "$TMP/sc2.csv" >"$TMP/sc2b.csv"
+head -n 1001 "$TMP/sc2.csv" >"$TMP/sc2half.csv"	# cut at a row boundary
+sc2size=$(stat -c %s "$TMP/sc2.csv")
+# reference NAME FILE...: the directory a clean sandbox holds once FILEs
+# ran in order, as day1.csv, day2.csv, ...
+reference() {
+	local name=$1 i=1 f
+	shift
+	sandbox "ref-$name"
+	for f; do
+		drop "$f" "day$i.csv"
+		rs run >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	dump >"$TMP/ref-$name.dump"
+}
+reference sc2 "$TMP/sc1.csv" "$TMP/sc2.csv"
+reference sc2b "$TMP/sc1.csv" "$TMP/sc2b.csv"
+check "stable copy: day 1 then day 2 is a run each" \
+    test "$(qq "SELECT group_concat(status) FROM runs")" = "success,success"
+# Day 1 applied, settle_seconds 30: the start of every case.
+sandbox stable
+set_conf settle_seconds 30
+drop "$TMP/sc1.csv" day1.csv
+rs run >/dev/null 2>&1
+rm -rf "$TMP/stable.saved"
+cp -a "$SB" "$TMP/stable.saved"
+# stable_case NAME: the sandbox back to day 1 applied.
+stable_case() {
+	sandbox "$1"
+	rm -rf "$SB"
+	cp -a "$TMP/stable.saved" "$SB"
+}
+# paused POINT:N BLOCK OUT ACTION...: rs (arguments in $args, default run)
+# paused at POINT the Nth time, with blocks of BLOCK bytes, while ACTION
+# runs; then let go. Its output in OUT, its exit status in prc, and
+# pause_seen says whether it did pause.
+paused() {
+	local point=$1 block=$2 out=$3 marker=$SB/paused pid n
+	shift 3
+	rm -f "$marker"
+	ROSTERSYNC_PAUSE=$point ROSTERSYNC_PAUSE_FILE=$marker \
+	    ROSTERSYNC_COPY_BLOCK=$block "$ROSTERSYNC" -v -c "$CONF" \
+	    ${args:-run} >"$out" 2>&1 &
+	pid=$!
+	for n in $(seq 1 300); do	# 30 s at most
+		[ -e "$marker" ] || ! kill -0 $pid 2>/dev/null && break
+		sleep 0.1
+	done
+	pause_seen=no
+	if [ -e "$marker" ]; then
+		pause_seen=yes
+		"$@"
+	fi
+	rm -f "$marker"
+	wait_for $pid 60
+	prc=$?
+}
+# not_taken WHAT OUT [GONE]: nothing came of the changed copy.
+not_taken() {
+	eq "$1: the copy paused while the source changed" "$pause_seen" yes
+	eq "$1: the run exits 0 (a file not yet complete is normal)" "$prc" 0
+	contains "$1: the log says so" "$(cat "$2")" \
+	    "day2.csv changed while being read; taken when it is stable"
+	eq "$1: no run from it, no ledger entry" \
+	    "$(qq "SELECT count(*) FROM runs"),$(qq "SELECT count(*) FROM files")" \
+	    "1,1"
+	eq "$1: nothing left in spool/incoming/hr/" \
+	    "$(find "$SPOOL/incoming/hr" -type f | wc -l)" 0
+	if [ -z "${3:-}" ]; then
+		check "$1: the source is still there" test -f "$DROP/day2.csv"
+	else
+		check "$1: the source is gone (deleted)" test ! -e "$DROP/day2.csv"
+	fi
+}
+# taken_later WHAT FINISHED REF: the finished file, once settled, is taken
+# by the next run and the directory holds what it says.
+taken_later() {
+	if [ -e "$DROP/day2.csv" ]; then
+		rs run >"$TMP/$1-wait.out" 2>&1
+		contains "$1: while it is fresh the next run waits" \
+		    "$(cat "$TMP/$1-wait.out")" "day2.csv is still being written"
+		eq "$1: and takes nothing" "$(qq "SELECT count(*) FROM runs")" 1
+	fi
+	cmp -s "$2" "$DROP/day2.csv" || cp "$2" "$DROP/day2.csv"
+	touch -d '-1 hour' "$DROP/day2.csv"
+	rs run >"$TMP/$1-later.out" 2>&1
+	eq "$1: once settled, the finished file is taken and applied" \
+	    "$?,$(qq "SELECT group_concat(status) FROM runs WHERE file_name = 'day2.csv'")" \
+	    "0,success"
+	eq "$1: the copy is the finished file" \
+	    "$(qq "SELECT sha256 FROM files WHERE name = 'day2.csv'")" \
+	    "$(sha256sum <"$2" | cut -d' ' -f1)"
+	dump >"$TMP/$1.dump"
+	check "$1: the directory holds what the finished file says" \
+	    cmp -s "$TMP/$1.dump" "$TMP/ref-$3.dump"
+}
+
+# Cut short at a row boundary after the first block (the kernel's copy).
+stable_case sc-truncate
+drop "$TMP/sc2.csv" day2.csv
+paused fetch.block:2 16384 "$TMP/sc-truncate.out" \
+    truncate -s "$(stat -c %s "$TMP/sc2half.csv")" "$DROP/day2.csv"
+contains "truncated: copied by the kernel" "$(cat "$TMP/sc-truncate.out")" \
+    "day2.csv: $(stat -c %s "$TMP/sc2half.csv") bytes copied by the kernel"
+not_taken truncated "$TMP/sc-truncate.out"
+taken_later truncated "$TMP/sc2.csv" sc2
+
+# Rewritten in place, the same size (dd conv=notrunc), copied by hand.
+stable_case sc-rewrite
+drop "$TMP/sc2.csv" day2.csv
+paused fetch.block:2 131072 "$TMP/sc-rewrite.out" \
+    dd if="$TMP/sc2b.csv" of="$DROP/day2.csv" conv=notrunc status=none
+contains "rewritten: copied by hand" "$(cat "$TMP/sc-rewrite.out")" \
+    "day2.csv: $sc2size bytes copied by hand"
+not_taken rewritten "$TMP/sc-rewrite.out"
+eq "rewritten: the source is the new content" \
+    "$(sha256sum <"$DROP/day2.csv")" "$(sha256sum <"$TMP/sc2b.csv")"
+taken_later rewritten "$TMP/sc2b.csv" sc2b
+
+# A stalled upload (half of day 2, an hour old) resumes after the last
+# block was copied: every byte copied matches, only the size after does.
+stable_case sc-append
+drop "$TMP/sc2half.csv" day2.csv
+nblk=$(( ($(stat -c %s "$TMP/sc2half.csv") + 16383) / 16384 ))
+paused "fetch.block:$((nblk + 2))" 16384 "$TMP/sc-append.out" \
+    sh -c 'tail -n +1002 "$1" >>"$2"' sh "$TMP/sc2.csv" "$DROP/day2.csv"
+contains "appended: after the last of $nblk blocks" \
+    "$(cat "$TMP/sc-append.out")" \
+    "day2.csv: $(stat -c %s "$TMP/sc2half.csv") bytes copied by the kernel"
+not_taken appended "$TMP/sc-append.out"
+check "appended: the source is the whole day 2" cmp -s "$DROP/day2.csv" "$TMP/sc2.csv"
+taken_later appended "$TMP/sc2.csv" sc2
+
+# Deleted right after it was opened (the whole file is still read).
+stable_case sc-delete
+drop "$TMP/sc2.csv" day2.csv
+paused fetch.block:1 131072 "$TMP/sc-delete.out" rm "$DROP/day2.csv"
+not_taken deleted "$TMP/sc-delete.out" gone
+taken_later deleted "$TMP/sc2.csv" sc2
+
+# Rewritten between the listing and the open: not the file judged settled.
+stable_case sc-listed
+drop "$TMP/sc2.csv" day2.csv
+paused fetch.start 16384 "$TMP/sc-listed.out" cp "$TMP/sc2b.csv" "$DROP/day2.csv"
+not_taken "replaced after the listing" "$TMP/sc-listed.out"
+contains "replaced after the listing: the log says how" \
+    "$(cat "$TMP/sc-listed.out")" "it changed after it was listed"
+taken_later "replaced after the listing" "$TMP/sc2b.csv" sc2b
+
+# run --file: the same check; nothing run, exit 1, the file left alone.
+stable_case sc-file
+mkdir -p "$SB/admin"
+cp "$TMP/sc2.csv" "$SB/admin/day2.csv"
+args="run --file $SB/admin/day2.csv" paused fetch.block:3 16384 \
+    "$TMP/sc-file.out" truncate -s 100000 "$SB/admin/day2.csv"
+eq "run --file, truncated: it paused" "$pause_seen" yes
+eq "run --file, truncated: exit 1 (the file named was not run)" "$prc" 1
+contains "run --file, truncated: the log says so" "$(cat "$TMP/sc-file.out")" \
+    "$SB/admin/day2.csv changed while being read; nothing was run from it"
+eq "run --file, truncated: no run, no ledger entry" \
+    "$(qq "SELECT count(*) FROM runs"),$(qq "SELECT count(*) FROM files")" "1,1"
+eq "run --file, truncated: nothing left in spool/incoming/hr/" \
+    "$(find "$SPOOL/incoming/hr" -type f | wc -l)" 0
+check "run --file, truncated: the file is left alone" \
+    test "$(stat -c %s "$SB/admin/day2.csv")" -eq 100000
+cp "$TMP/sc2.csv" "$SB/admin/day2.csv"
+rs run --file "$SB/admin/day2.csv" >"$TMP/sc-file2.out" 2>&1
+eq "run --file, complete: then it runs" \
+    "$?,$(qq "SELECT status FROM runs WHERE file_name = 'day2.csv'")" "0,success"
+dump >"$TMP/sc-file.dump"
+check "run --file, complete: the directory holds what the file says" \
+    cmp -s "$TMP/sc-file.dump" "$TMP/ref-sc2.dump"
+
+# Written again after it was taken (the copy queued by fetch): the run
+# applies the copy taken, and the new upload gets its own run.
+stable_case sc-after
+drop "$TMP/sc2.csv" day2.csv
+rs fetch >/dev/null 2>&1
+cp "$TMP/sc2b.csv" "$DROP/day2.csv"
+touch -d '-30 minutes' "$DROP/day2.csv"
+rs run >"$TMP/sc-after.out" 2>&1
+contains "written after it was taken: the log says so" \
+    "$(cat "$TMP/sc-after.out")" \
+    "day2.csv at the source was written again after it was taken"
+eq "written after it was taken: the copy taken and the new upload, a run each" \
+    "$(qq "SELECT group_concat(sha256) FROM (SELECT sha256 FROM runs WHERE file_name = 'day2.csv' ORDER BY id)")" \
+    "$(sha256sum <"$TMP/sc2.csv" | cut -d' ' -f1),$(sha256sum <"$TMP/sc2b.csv" | cut -d' ' -f1)"
+dump >"$TMP/sc-after.dump"
+check "written after it was taken: the directory holds the newer file" \
+    cmp -s "$TMP/sc-after.dump" "$TMP/ref-sc2b.dump"
 
 # --- the spool lock held by another process (flock(1)): deterministic
 sandbox lock

@@ -4,7 +4,8 @@
 # folder and the reports published back; settling observed across polls
 # and marker files; host keys (unknown, changed, accepted once); keys,
 # passphrases and password files; the server stopped, frozen or killed in
-# the middle of a download; hostile names; duplicates; publish failures
+# the middle of a download; a file changed on the server while it is
+# downloaded (not taken); hostile names; duplicates; publish failures
 # retried by the next run; publishing to a local drop-zone too.
 . "$(dirname "$0")/lib.sh"
 # The second exports here replace most values of the first on purpose:
@@ -452,6 +453,163 @@ eq "after the cut: the next run downloads it whole and succeeds" \
     "0,big.csv|success|$(stat -c %s "$TMP/big.csv")"
 cmp -s "$TMP/big.csv" "$SPOOL/archive/hr/1-big.csv"
 eq "after the cut: the archived copy is byte-identical" "$?" 0
+
+# --- a file that changes while it is downloaded is not taken: the copy is
+# thrown away, nothing is run from it, its settling starts over, and the
+# finished file is taken once it is stable. The download pauses at the
+# fault point fetch.block (right after open, after each block, after the
+# last) while the test rewrites, truncates, appends to or deletes the file
+# on the server; blocks of 16 KB (read_size), two in flight.
+$GEN --rows 2000 --seed 81 -o "$TMP/sc1.csv"
+$GEN --seed 82 --mutate "$TMP/sc1.csv" -o "$TMP/sc2.csv"
+# Day 2 corrected in place: the same size, 40 cost centres changed.
+sed '2,41s/,CC-\([0-9]*\)$/,CX-\1/' "$TMP/sc2.csv" >"$TMP/sc2b.csv"
+head -n 1001 "$TMP/sc2.csv" >"$TMP/sc2half.csv"	# cut at a row boundary
+sc2size=$(stat -c %s "$TMP/sc2.csv")
+# reference NAME FILE...: the directory a clean local sandbox holds once
+# FILEs ran in order.
+reference() {
+	local name=$1 i=1 f
+	shift
+	sandbox "ref-$name"
+	for f; do
+		cp "$f" "$DROP/day$i.csv"
+		touch -d '-1 hour' "$DROP/day$i.csv"
+		rs run >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	dump >"$TMP/ref-$name.dump"
+}
+reference sc2 "$TMP/sc1.csv" "$TMP/sc2.csv"
+reference sc2b "$TMP/sc1.csv" "$TMP/sc2b.csv"
+# Day 1 applied over SFTP: the start of every case.
+sftp_sandbox stable
+set_sftp read_size 16384
+set_sftp read_requests 2
+rdrop "$TMP/sc1.csv" day1.csv
+rs run >/dev/null 2>&1
+check "stable copy: day 1 is applied" test "$(qq "SELECT status FROM runs")" = success
+rm -rf "$TMP/stable.saved"
+cp -a "$SB" "$TMP/stable.saved"
+stable_case() {	# stable_case NAME: the sandbox back to day 1 applied
+	SB=$TMP/$1 CONF=$TMP/$1/rostersync.conf DB=$TMP/$1/spool/rostersync.db
+	SPOOL=$SB/spool INBOX=$SB/remote/inbox
+	rm -rf "$SB"
+	cp -a "$TMP/stable.saved" "$SB"
+	sed -i "s|$TMP/stable/|$SB/|g" "$CONF"
+}
+# paused POINT:N OUT ACTION...: a run paused at POINT the Nth time while
+# ACTION runs, then let go. Its output in OUT, its exit status in prc;
+# pause_seen says whether it did pause.
+paused() {
+	local point=$1 out=$2 marker=$SB/paused pid n
+	shift 2
+	rm -f "$marker"
+	ROSTERSYNC_PAUSE=$point ROSTERSYNC_PAUSE_FILE=$marker \
+	    "$ROSTERSYNC" -c "$CONF" run >"$out" 2>&1 &
+	pid=$!
+	for n in $(seq 1 300); do	# 30 s at most
+		[ -e "$marker" ] || ! kill -0 $pid 2>/dev/null && break
+		sleep 0.1
+	done
+	pause_seen=no
+	if [ -e "$marker" ]; then
+		pause_seen=yes
+		"$@"
+	fi
+	rm -f "$marker"
+	wait_for $pid 60
+	prc=$?
+}
+# not_taken WHAT OUT [GONE]: nothing came of the changed copy.
+not_taken() {
+	eq "$1: the download paused while the file changed" "$pause_seen" yes
+	eq "$1: the run exits 0 (a file not yet complete is normal)" "$prc" 0
+	contains "$1: the log says so" "$(cat "$2")" \
+	    "day2.csv changed while being read; taken when it is stable"
+	eq "$1: no run from it, no ledger entry" \
+	    "$(nruns),$(qq "SELECT count(*) FROM files")" "1,1"
+	eq "$1: nothing left in spool/incoming/hr/" \
+	    "$(find "$SPOOL/incoming/hr" -type f | wc -l)" 0
+	if [ -z "${3:-}" ]; then
+		check "$1: the file is still on the server" test -f "$INBOX/day2.csv"
+	else
+		check "$1: the file is gone (deleted)" test ! -e "$INBOX/day2.csv"
+	fi
+}
+# taken_later WHAT FINISHED REF: the finished file is taken by the next run
+# and the directory holds what it says.
+taken_later() {
+	cmp -s "$2" "$INBOX/day2.csv" || cp "$2" "$INBOX/day2.csv"
+	rs run >"$TMP/$1-later.out" 2>&1
+	eq "$1: the finished file is then taken and applied" \
+	    "$?,$(qq "SELECT group_concat(status) FROM runs WHERE file_name = 'day2.csv'")" \
+	    "0,success"
+	eq "$1: the copy is the finished file" \
+	    "$(qq "SELECT sha256 FROM files WHERE name = 'day2.csv'")" \
+	    "$(sha256sum <"$2" | cut -d' ' -f1)"
+	dump >"$TMP/$1.dump"
+	check "$1: the directory holds what the finished file says" \
+	    cmp -s "$TMP/$1.dump" "$TMP/ref-$3.dump"
+}
+
+# Rewritten in place, the same size (dd conv=notrunc), with settle_seconds
+# 600: the file must settle anew from what the server holds after.
+stable_case sc-rewrite
+set_conf settle_seconds 600
+rdrop "$TMP/sc2.csv" day2.csv
+rs run >/dev/null 2>&1
+qq "UPDATE observed SET first_seen = first_seen - 601"
+t0=$(date +%s)
+paused fetch.block:2 "$TMP/sc-rewrite.out" \
+    dd if="$TMP/sc2b.csv" of="$INBOX/day2.csv" conv=notrunc status=none
+not_taken "SFTP rewritten" "$TMP/sc-rewrite.out"
+contains "SFTP rewritten: the log says how" "$(cat "$TMP/sc-rewrite.out")" \
+    "it was written to while it was read: its mtime changed"
+eq "SFTP rewritten: settling starts over from what the server holds" \
+    "$(qq "SELECT size, mtime, first_seen >= $t0 FROM observed WHERE name = 'day2.csv'")" \
+    "$sc2size|$(stat -c %Y "$INBOX/day2.csv")|1"
+rs run >"$TMP/sc-rewrite2.out" 2>&1
+eq "SFTP rewritten: the next run waits for it to settle" "$?,$(nruns)" "0,1"
+contains "SFTP rewritten: saying so" "$(cat "$TMP/sc-rewrite2.out")" \
+    "day2.csv: size and mtime unchanged for"
+qq "UPDATE observed SET first_seen = first_seen - 601"
+taken_later "SFTP rewritten" "$TMP/sc2b.csv" sc2b
+
+# Cut short at a row boundary after the first block.
+stable_case sc-truncate
+rdrop "$TMP/sc2.csv" day2.csv
+paused fetch.block:2 "$TMP/sc-truncate.out" \
+    truncate -s "$(stat -c %s "$TMP/sc2half.csv")" "$INBOX/day2.csv"
+not_taken "SFTP truncated" "$TMP/sc-truncate.out"
+contains "SFTP truncated: the log says how" "$(cat "$TMP/sc-truncate.out")" \
+    "its size went from $sc2size to $(stat -c %s "$TMP/sc2half.csv") bytes"
+taken_later "SFTP truncated" "$TMP/sc2.csv" sc2
+
+# A stalled upload resumes after the last block was downloaded.
+stable_case sc-append
+rdrop "$TMP/sc2half.csv" day2.csv
+nblk=$(( ($(stat -c %s "$TMP/sc2half.csv") + 16383) / 16384 ))
+paused "fetch.block:$((nblk + 2))" "$TMP/sc-append.out" \
+    sh -c 'tail -n +1002 "$1" >>"$2"' sh "$TMP/sc2.csv" "$INBOX/day2.csv"
+not_taken "SFTP appended after the last of $nblk blocks" "$TMP/sc-append.out"
+taken_later "SFTP appended" "$TMP/sc2.csv" sc2
+
+# Deleted during the download; uploaded again later.
+stable_case sc-delete
+rdrop "$TMP/sc2.csv" day2.csv
+paused fetch.block:3 "$TMP/sc-delete.out" rm "$INBOX/day2.csv"
+not_taken "SFTP deleted" "$TMP/sc-delete.out" gone
+taken_later "SFTP deleted" "$TMP/sc2.csv" sc2
+
+# Replaced between the listing and the open: not the file judged settled.
+stable_case sc-listed
+rdrop "$TMP/sc2.csv" day2.csv
+paused fetch.start "$TMP/sc-listed.out" cp "$TMP/sc2b.csv" "$INBOX/day2.csv"
+not_taken "SFTP replaced after the listing" "$TMP/sc-listed.out"
+contains "SFTP replaced after the listing: the log says how" \
+    "$(cat "$TMP/sc-listed.out")" "it changed after it was listed"
+taken_later "SFTP replaced after the listing" "$TMP/sc2b.csv" sc2b
 
 # --- requests larger than the server answers (OpenSSH's sftp-server sends
 # at most about 255 KB a read): each short reply's rest is asked for again
