@@ -320,6 +320,7 @@ struct sync *config_sync(struct config *, const char *name);
 #define FF_TRUNC	0x01	/* longer than MAX_FIELD_LEN; cut there */
 #define FF_ERROR	0x02	/* a spreadsheet error value such as #N/A */
 #define FF_BADUTF8	0x04	/* not UTF-8 (set when utf8_checked) */
+#define FF_NOCALC	0x08	/* empty: a formula never calculated */
 
 /* One row as a format read it; valid only during the callback. */
 struct rawrow {
