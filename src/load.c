@@ -29,6 +29,10 @@ struct mapper {
 	int			 csv;		/* the format is CSV */
 	size_t			 ncols;		/* header columns */
 	size_t			 keyed;		/* data rows with a usable key */
+	int			 req[MAX_SLOTS]; /* required slots, not the key, */
+	size_t			 nreq;		/* that no row has filled yet */
+	size_t			 nocalc[MAX_SLOTS]; /* rows where a formula
+						 * never calculated left it empty */
 	const char		**v;		/* per slot, this row */
 	size_t			*len;
 	struct buf		 email;		/* lower-cased email */
@@ -318,6 +322,35 @@ load_context(const struct mapper *m, const struct rawrow *hdr)
 	return h | 1;	/* 0 is "no load" */
 }
 
+/* The header's columns as the sync's slots, key and required fields. */
+static int
+header_map(struct mapper *m, const struct rawrow *h)
+{
+	if (m->sy->slots != NULL) {
+		if (slots_from_mapping(m, h) == -1)
+			return -1;
+	} else if (slots_from_header(m, h) == -1)
+		return -1;
+	return schema_finish(m);
+}
+
+/* The required slots that are not part of the key, for req_see(). */
+static void
+req_init(struct mapper *m)
+{
+	const struct schema	*sc = m->sc;
+	size_t			 i, k;
+
+	for (i = 0; i < sc->nslots; i++) {
+		if (!sc->slots[i].required)
+			continue;
+		for (k = 0; k < sc->nkey && sc->keyslot[k] != (int)i; k++)
+			;
+		if (k == sc->nkey)
+			m->req[m->nreq++] = (int)i;
+	}
+}
+
 static int
 on_header(struct mapper *m, const struct rawrow *h)
 {
@@ -330,15 +363,9 @@ on_header(struct mapper *m, const struct rawrow *h)
 		failf(m, "the first row is empty: no header row");
 		return -1;
 	}
-	if (header_duplicates(m, h) == -1)
+	if (header_duplicates(m, h) == -1 || header_map(m, h) == -1)
 		return -1;
-	if (m->sy->slots != NULL) {
-		if (slots_from_mapping(m, h) == -1)
-			return -1;
-	} else if (slots_from_header(m, h) == -1)
-		return -1;
-	if (schema_finish(m) == -1)
-		return -1;
+	req_init(m);
 	m->v = xcalloc(m->sc->nslots, sizeof(*m->v));
 	m->len = xcalloc(m->sc->nslots, sizeof(*m->len));
 	slot_seeds(m->sc, m->seed);
@@ -495,6 +522,32 @@ mark(struct record *rec, unsigned what, int slot)
 	rec->bad |= what;
 }
 
+/*
+ * The required columns no row has filled yet: this row's value fills
+ * one, or was a formula never calculated (FF_NOCALC). A column filled
+ * leaves the list, so the rows after cost nothing.
+ */
+static void
+req_see(struct mapper *m, const struct rawrow *r)
+{
+	size_t	 k;
+	int	 i, c;
+
+	for (k = 0; k < m->nreq; ) {
+		i = m->req[k];
+		c = m->sc->col[i];
+		if (m->len[i] > 0) {
+			m->req[k] = m->req[--m->nreq];
+			m->nocalc[i] = 0;
+			continue;
+		}
+		if (c >= 0 && (size_t)c < r->nf && r->ff != NULL &&
+		    (r->ff[c] & FF_NOCALC))
+			m->nocalc[i]++;
+		k++;
+	}
+}
+
 static void	 rec_peeks(const struct mapper *, const struct rawrow *,
 		    struct record *);
 static int	 rec_give(struct mapper *, const struct record *);
@@ -541,6 +594,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 			    "as this thread makes it", r->row, i);
 	}
 #endif
+	if (m->nreq > 0)
+		req_see(m, r);
 	for (i = m->ncols; i < r->nf; i++)
 		if (r->len[i] > 0)
 			mark(&rec, REC_WIDE, -1);
@@ -639,6 +694,7 @@ on_known(struct mapper *m, const struct rawrow *r)
 	rec_peeks(m, r, &rec);
 	if (r->prep.kflags & LI_KEYED)
 		m->keyed++;
+	m->nreq = 0;	/* stored without an issue: every required field */
 	m->ls->known++;
 	return rec_give(m, &rec);
 }
@@ -693,6 +749,32 @@ on_raw(void *arg, const struct rawrow *r)
 		return 1;
 	}
 	return on_data(m, r) == -1 ? 1 : 0;
+}
+
+/*
+ * Every data row left a required column empty: the file fails, naming
+ * the columns, and when the cells were formulas never calculated, why.
+ */
+static void
+req_fail(struct mapper *m, char *cause, size_t len)
+{
+	const struct schema	*sc = m->sc;
+	struct buf		 cols = { 0 };
+	size_t			 i, k, nocalc = 0;
+
+	for (i = 0; i < sc->nslots; i++)
+		for (k = 0; k < m->nreq; k++)
+			if (m->req[k] == (int)i) {
+				buf_printf(&cols, "%s%s", cols.len ? ", " : "",
+				    sc->slots[i].column);
+				nocalc += m->nocalc[i];
+			}
+	snprintf(cause, len, "none of the %zu data rows has a value in the "
+	    "required column%s %s%s", m->ls->rows, m->nreq > 1 ? "s" : "",
+	    cols.p, nocalc > 0 ? " (formulas never calculated? open and "
+	    "save the file in the spreadsheet, or export values)" :
+	    " (check the export and the sync's mapping)");
+	buf_free(&cols);
 }
 
 enum fmt
@@ -768,6 +850,9 @@ load_file(const char *path, const char *name, const struct sync *sy,
 		    "a value in the key column %s (formulas never calculated? "
 		    "open and save the file in the spreadsheet, or export "
 		    "values)", ls->rows, sc->slots[sc->keyslot[0]].column);
+		rc = -1;
+	} else if (rc == 0 && m.nreq > 0) {
+		req_fail(&m, cause, sizeof(cause));
 		rc = -1;
 	}
 out:

@@ -2,7 +2,8 @@
 # XLSX inputs end to end: an export and its XLSX twins (converted by
 # LibreOffice, saved by openpyxl, exceljs, SheetJS and libxlsxwriter) give
 # identical runs and directories; dates as ISO text and ids under a
-# zero-padding format change nothing; hostile workbooks end as Data Load
+# zero-padding format change nothing; required columns of formulas never
+# calculated fail, naming the cause; hostile workbooks end as Data Load
 # Failed with the part and the cause named, nothing applied.
 . "$(dirname "$0")/lib.sh"
 
@@ -88,6 +89,29 @@ for p in exceljs sheetjs lxw; do
 	    "success 0"
 done
 eq "zero-padded ids: the directory unchanged" "$(dump)" "$before"
+
+# --- a required column of formulas never calculated fails the file
+for p in openpyxl exceljs; do
+	sandbox "f_$p"
+	drop "$P/producers_day1.csv"; rs run >/dev/null 2>&1
+	before=$(dump)
+	drop "$P/${p}_formulas.xlsx"
+	rs run >/dev/null 2>&1
+	eq "$p: email column of formulas without values: exit 4, Data Load Failed" \
+	    "$? $(status_of 2)" "4 data_load_failed"
+	contains "$p: the column and the hint named" \
+	    "$(q "SELECT error FROM runs WHERE id = 2")" \
+	    "none of the 40 data rows has a value in the required column email (formulas never calculated? open and save the file in the spreadsheet, or export values)"
+	eq "$p: the directory unchanged" "$(dump)" "$before"
+done
+sandbox req_empty
+printf 'employee_id,email,last_name\nE1,a@example.com,\nE2,b@example.com,\n' \
+    >"$TMP/noname.csv"
+drop "$TMP/noname.csv"
+rs run >/dev/null 2>&1
+contains "a required column empty in every row, no formulas: named, no formula hint" \
+    "$(q "SELECT error FROM runs WHERE id = 1")" \
+    "none of the 2 data rows has a value in the required column last_name (check the export and the sync's mapping)"
 
 # --- hostile workbooks: Data Load Failed, directory unchanged
 sandbox hostile
