@@ -29,6 +29,8 @@ struct mapper {
 	int			 csv;		/* the format is CSV */
 	size_t			 ncols;		/* header columns */
 	size_t			 keyed;		/* data rows with a usable key */
+	int			 nohead;	/* no header, or one without the
+						 * sync's columns (sheet_hint()) */
 	int			 req[MAX_SLOTS]; /* required slots, not the key, */
 	size_t			 nreq;		/* that no row has filled yet */
 	size_t			 nocalc[MAX_SLOTS]; /* rows where a formula
@@ -197,6 +199,7 @@ slots_from_mapping(struct mapper *m, const struct rawrow *h)
 		failf(m, "the header lacks the mapped column%s %s",
 		    strchr(missing.p, ',') ? "s" : "", missing.p);
 		buf_free(&missing);
+		m->nohead = 1;
 		return -1;
 	}
 	return 0;
@@ -248,6 +251,7 @@ schema_finish(struct mapper *m)
 		if ((k = find_slot(sc, sy->keys[i])) == -1) {
 			failf(m, "the key column '%s' is missing from the "
 			    "header", sy->keys[i]);
+			m->nohead = 1;
 			return -1;
 		}
 		sc->keyslot[sc->nkey++] = k;
@@ -258,6 +262,7 @@ schema_finish(struct mapper *m)
 		if ((k = find_slot(sc, sy->required[i])) == -1) {
 			failf(m, "the required column '%s' is missing from "
 			    "the header", sy->required[i]);
+			m->nohead = 1;
 			return -1;
 		}
 		if (sc->owned)
@@ -361,6 +366,7 @@ on_header(struct mapper *m, const struct rawrow *h)
 	m->ls->columns = h->nf;
 	if (h->nf == 0 || (h->nf == 1 && h->len[0] == 0)) {
 		failf(m, "the first row is empty: no header row");
+		m->nohead = 1;
 		return -1;
 	}
 	if (header_duplicates(m, h) == -1 || header_map(m, h) == -1)
@@ -777,6 +783,85 @@ req_fail(struct mapper *m, char *cause, size_t len)
 	buf_free(&cols);
 }
 
+/* A sheet's header, read by sheet_fits(). */
+struct probe {
+	const struct mapper	*m;
+	int			 fits;
+};
+
+static int
+probe_header(void *arg, const struct rawrow *h)
+{
+	struct probe	*p = arg;
+	struct mapper	 pm;
+	struct schema	 sc;
+	char		 err[MAX_ERRMSG];
+
+	memset(&pm, 0, sizeof(pm));
+	memset(&sc, 0, sizeof(sc));
+	pm.sy = p->m->sy;
+	pm.sc = &sc;
+	pm.err = err;
+	pm.errlen = sizeof(err);
+	p->fits = header_map(&pm, h) == 0;
+	schema_free(&sc);
+	return 1;
+}
+
+/* Would the sync's columns be found on that sheet of the workbook? */
+static int
+sheet_fits(const struct mapper *m, const char *path, const char *sheet)
+{
+	struct probe	 p = { m, 0 };
+	char		 err[MAX_ERRMSG];
+
+	return load_xlsx(path, sheet, probe_header, &p, err,
+	    sizeof(err)) != -1 && p.fits;
+}
+
+/*
+ * The sheet read has no header, or not the sync's columns, and the
+ * workbook has other sheets: say which was read, list the others, and
+ * suggest the sheet setting, naming a sheet whose header has the
+ * columns when one has (of the first MAX_SHEET_PROBES).
+ */
+static void
+sheet_hint(const struct mapper *m, const char *path, char *cause,
+    size_t len)
+{
+	struct xlsx_book b;
+	struct buf	 others = { 0 };
+	const char	*fit = NULL;
+	size_t		 i, probed = 0, n = strlen(cause);
+	char		 err[MAX_ERRMSG];
+
+	if (xlsx_book_sheets(path, m->sy->sheet, &b, err, sizeof(err)) == -1 ||
+	    b.read == b.n || b.n < 2)
+		goto out;
+	for (i = 0; i < b.n; i++) {
+		if (i == b.read)
+			continue;
+		buf_printf(&others, "%s'%s'%s", others.len ? ", " : "",
+		    b.name[i], b.hidden[i] ? " (hidden)" : "");
+		if (fit == NULL && probed++ < MAX_SHEET_PROBES &&
+		    sheet_fits(m, path, b.name[i]))
+			fit = b.name[i];
+	}
+	if (fit != NULL)
+		snprintf(cause + n, len - n, "; the sheet read was '%s': "
+		    "sheet '%s' has the columns, set sheet = \"%s\" in the "
+		    "sync (the workbook's other sheets: %s)", b.name[b.read],
+		    fit, fit, others.p);
+	else
+		snprintf(cause + n, len - n, "; the sheet read was '%s' (the "
+		    "workbook's other sheets: %s): if the data is on another "
+		    "sheet, name it with sheet = \"...\" in the sync",
+		    b.name[b.read], others.p);
+out:
+	buf_free(&others);
+	xlsx_book_free(&b);
+}
+
 enum fmt
 load_sniff(const char *path)
 {
@@ -839,6 +924,7 @@ load_file(const char *path, const char *name, const struct sync *sy,
 	if (rc == 0 && !m.have_header) {
 		snprintf(cause, sizeof(cause), "the file is empty: no "
 		    "header row");
+		m.nohead = 1;
 		rc = -1;
 	} else if (rc == 0 && ls->rows == 0) {
 		snprintf(cause, sizeof(cause), "the file has a header but "
@@ -855,6 +941,8 @@ load_file(const char *path, const char *name, const struct sync *sy,
 		req_fail(&m, cause, sizeof(cause));
 		rc = -1;
 	}
+	if (rc != 0 && m.nohead && got == FMT_XLSX)
+		sheet_hint(&m, path, cause, sizeof(cause));
 out:
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", name, cause);

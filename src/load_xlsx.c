@@ -2437,3 +2437,59 @@ out:
 	return rc;
 }
 
+/*
+ * The worksheets of the workbook at path, and which one load_xlsx()
+ * reads for sheet: what a load that found no usable header tells the
+ * user (load.c). The book must be freed with xlsx_book_free().
+ */
+int
+xlsx_book_sheets(const char *path, const char *sheet, struct xlsx_book *b,
+    char *err, size_t errlen)
+{
+	struct xlsx		 x;
+	const struct sheet	*want = NULL, *s;
+	size_t			 i;
+	int			 rc = -1;
+
+	memset(b, 0, sizeof(*b));
+	memset(&x, 0, sizeof(x));
+	x.err = err;
+	x.errlen = errlen;
+	x.total = &x.tot;
+	x.ss = &x.sst;
+	if (xlsx_open(&x, path) == -1 || book_read(&x) == -1)
+		goto out;
+	if (sheet != NULL)
+		want = book_byname(&x, sheet);	/* NULL: read will be n */
+	b->name = xcalloc(x.nsheets, sizeof(*b->name));
+	b->hidden = xcalloc(x.nsheets, sizeof(*b->hidden));
+	b->read = SIZE_MAX;
+	for (i = 0; i < x.nsheets; i++) {
+		s = &x.sheets[i];
+		if (book_worksheet(&x, s) == NULL)
+			continue;
+		if (b->read == SIZE_MAX && (sheet != NULL ? s == want :
+		    !s->hidden))
+			b->read = b->n;
+		b->hidden[b->n] = s->hidden;
+		b->name[b->n++] = xstrdup(s->name);
+	}
+	if (b->read == SIZE_MAX)
+		b->read = b->n;
+	rc = 0;
+out:
+	xlsx_free(&x);
+	return rc;
+}
+
+void
+xlsx_book_free(struct xlsx_book *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->name[i]);
+	free(b->name);
+	free(b->hidden);
+	memset(b, 0, sizeof(*b));
+}

@@ -2,9 +2,10 @@
 # XLSX inputs end to end: an export and its XLSX twins (converted by
 # LibreOffice, saved by openpyxl, exceljs, SheetJS and libxlsxwriter) give
 # identical runs and directories; dates as ISO text and ids under a
-# zero-padding format change nothing; required columns of formulas never
-# calculated fail, naming the cause; hostile workbooks end as Data Load
-# Failed with the part and the cause named, nothing applied.
+# zero-padding format change nothing; data on another sheet and required
+# columns of formulas never calculated fail with a message that says what
+# to do; hostile workbooks end as Data Load Failed with the part and the
+# cause named, nothing applied.
 . "$(dirname "$0")/lib.sh"
 
 to_xlsx() {	# to_xlsx CSV DIR: LibreOffice's conversion, dates detected
@@ -89,6 +90,43 @@ for p in exceljs sheetjs lxw; do
 	    "success 0"
 done
 eq "zero-padded ids: the directory unchanged" "$(dump)" "$before"
+
+# --- the data on another sheet: the message says which and what to set
+sandbox sheet
+drop "$P/openpyxl_second_sheet.xlsx"
+rs run >/dev/null 2>&1
+eq "data on the second sheet: Data Load Failed" "$(status_of 1)" \
+    data_load_failed
+msg=$(q "SELECT error FROM runs WHERE id = 1")
+contains "second sheet: the sheet read is named" "$msg" \
+    "the sheet read was 'Read me'"
+contains "second sheet: the sheet with the columns is suggested" "$msg" \
+    "sheet 'Staff' has the columns, set sheet = \"Staff\" in the sync"
+contains "second sheet: the other sheets are listed" "$msg" \
+    "other sheets: 'Staff', 'Old staff')"
+eq "second sheet: nothing applied" "$(q "SELECT count(*) FROM users")" 0
+sandbox sheet_set 'sheet = "Staff";'
+drop "$P/openpyxl_second_sheet.xlsx"
+rs run >/dev/null 2>&1
+eq "second sheet named in the sync: Success, 40 created" \
+    "$(status_of 1) $(count_of 1 n_create)" "success 40"
+sandbox sheet_none
+drop "$TOP/fixtures/xlsx/sheets.xlsx"
+rs run >/dev/null 2>&1
+msg=$(q "SELECT error FROM runs WHERE id = 1")
+contains "no sheet has the columns: the sheet read and the others named" \
+    "$msg" "the sheet read was 'Staff' (the workbook's other sheets: 'Secret' (hidden), 'Contractors')"
+contains "no sheet has the columns: how to name one" "$msg" \
+    'name it with sheet = "..." in the sync'
+sandbox sheet_one
+drop "$TOP/fixtures/xlsx/lo_text.xlsx"
+rs run >/dev/null 2>&1
+msg=$(q "SELECT error FROM runs WHERE id = 1")
+case "$msg" in
+*"missing from the header"*"sheet"*) not_ok "one sheet: no sheet hint" "$msg" ;;
+*"missing from the header"*) ok "one sheet: the message alone, no sheet hint" ;;
+*) not_ok "one sheet: the message alone, no sheet hint" "$msg" ;;
+esac
 
 # --- a required column of formulas never calculated fails the file
 for p in openpyxl exceljs; do

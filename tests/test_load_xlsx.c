@@ -933,6 +933,42 @@ test_producers(void)
 	    "%zu rows, flags %#x", t->nrows, flag(t, 1, 1));
 }
 
+/* The worksheets a load failure names (xlsx_book_sheets()). */
+static void
+test_book(void)
+{
+	struct xlsx_book b;
+	char		 path[PATH_MAX], err[MAX_ERRMSG];
+
+	snprintf(path, sizeof(path), "%s/fixtures/xlsx/"
+	    "openpyxl_second_sheet.xlsx", top);
+	ok(xlsx_book_sheets(path, NULL, &b, err, sizeof(err)) == 0 &&
+	    b.n == 3 && b.read == 0 && strcmp(b.name[0], "Read me") == 0 &&
+	    strcmp(b.name[1], "Staff") == 0 &&
+	    strcmp(b.name[2], "Old staff") == 0,
+	    "book: three sheets, the first one read", "n %zu read %zu", b.n,
+	    b.read);
+	xlsx_book_free(&b);
+	ok(xlsx_book_sheets(path, "staff", &b, err, sizeof(err)) == 0 &&
+	    b.read == 1, "book: the sheet named, without case", "read %zu",
+	    b.read);
+	xlsx_book_free(&b);
+	ok(xlsx_book_sheets(path, "Nope", &b, err, sizeof(err)) == 0 &&
+	    b.read == b.n, "book: no such sheet: none read", "read %zu",
+	    b.read);
+	xlsx_book_free(&b);
+	snprintf(path, sizeof(path), "%s/fixtures/xlsx/sheets.xlsx", top);
+	ok(xlsx_book_sheets(path, NULL, &b, err, sizeof(err)) == 0 &&
+	    b.n == 3 && b.hidden[0] && !b.hidden[1] && b.read == 1,
+	    "book: the first visible sheet is the one read", "n %zu read %zu",
+	    b.n, b.read);
+	xlsx_book_free(&b);
+	ok(xlsx_book_sheets(hostile("notzip.xlsx"), NULL, &b, err,
+	    sizeof(err)) == -1 && strstr(err, "not a valid XLSX") != NULL &&
+	    b.n == 0, "book: not a workbook", "err '%s'", err);
+	xlsx_book_free(&b);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int
@@ -984,6 +1020,7 @@ main(int argc, char **argv)
 	test_lines();
 	if (make_hostile() == 0) {
 		test_api();
+		test_book();
 		test_producers();
 		test_hostile_zip();
 		test_hostile_xml();
