@@ -29,6 +29,12 @@ struct mapper {
 	int			 csv;		/* the format is CSV */
 	size_t			 ncols;		/* header columns */
 	size_t			 keyed;		/* data rows with a usable key */
+	int			 nohead;	/* no header, or one without the
+						 * sync's columns (sheet_hint()) */
+	int			 req[MAX_SLOTS]; /* required slots, not the key, */
+	size_t			 nreq;		/* that no row has filled yet */
+	size_t			 nocalc[MAX_SLOTS]; /* rows where a formula
+						 * never calculated left it empty */
 	const char		**v;		/* per slot, this row */
 	size_t			*len;
 	struct buf		 email;		/* lower-cased email */
@@ -193,6 +199,7 @@ slots_from_mapping(struct mapper *m, const struct rawrow *h)
 		failf(m, "the header lacks the mapped column%s %s",
 		    strchr(missing.p, ',') ? "s" : "", missing.p);
 		buf_free(&missing);
+		m->nohead = 1;
 		return -1;
 	}
 	return 0;
@@ -244,6 +251,7 @@ schema_finish(struct mapper *m)
 		if ((k = find_slot(sc, sy->keys[i])) == -1) {
 			failf(m, "the key column '%s' is missing from the "
 			    "header", sy->keys[i]);
+			m->nohead = 1;
 			return -1;
 		}
 		sc->keyslot[sc->nkey++] = k;
@@ -254,6 +262,7 @@ schema_finish(struct mapper *m)
 		if ((k = find_slot(sc, sy->required[i])) == -1) {
 			failf(m, "the required column '%s' is missing from "
 			    "the header", sy->required[i]);
+			m->nohead = 1;
 			return -1;
 		}
 		if (sc->owned)
@@ -318,6 +327,35 @@ load_context(const struct mapper *m, const struct rawrow *hdr)
 	return h | 1;	/* 0 is "no load" */
 }
 
+/* The header's columns as the sync's slots, key and required fields. */
+static int
+header_map(struct mapper *m, const struct rawrow *h)
+{
+	if (m->sy->slots != NULL) {
+		if (slots_from_mapping(m, h) == -1)
+			return -1;
+	} else if (slots_from_header(m, h) == -1)
+		return -1;
+	return schema_finish(m);
+}
+
+/* The required slots that are not part of the key, for req_see(). */
+static void
+req_init(struct mapper *m)
+{
+	const struct schema	*sc = m->sc;
+	size_t			 i, k;
+
+	for (i = 0; i < sc->nslots; i++) {
+		if (!sc->slots[i].required)
+			continue;
+		for (k = 0; k < sc->nkey && sc->keyslot[k] != (int)i; k++)
+			;
+		if (k == sc->nkey)
+			m->req[m->nreq++] = (int)i;
+	}
+}
+
 static int
 on_header(struct mapper *m, const struct rawrow *h)
 {
@@ -328,17 +366,12 @@ on_header(struct mapper *m, const struct rawrow *h)
 	m->ls->columns = h->nf;
 	if (h->nf == 0 || (h->nf == 1 && h->len[0] == 0)) {
 		failf(m, "the first row is empty: no header row");
+		m->nohead = 1;
 		return -1;
 	}
-	if (header_duplicates(m, h) == -1)
+	if (header_duplicates(m, h) == -1 || header_map(m, h) == -1)
 		return -1;
-	if (m->sy->slots != NULL) {
-		if (slots_from_mapping(m, h) == -1)
-			return -1;
-	} else if (slots_from_header(m, h) == -1)
-		return -1;
-	if (schema_finish(m) == -1)
-		return -1;
+	req_init(m);
 	m->v = xcalloc(m->sc->nslots, sizeof(*m->v));
 	m->len = xcalloc(m->sc->nslots, sizeof(*m->len));
 	slot_seeds(m->sc, m->seed);
@@ -500,6 +533,32 @@ mark(struct record *rec, unsigned what, int slot)
 	rec->bad |= what;
 }
 
+/*
+ * The required columns no row has filled yet: this row's value fills
+ * one, or was a formula never calculated (FF_NOCALC). A column filled
+ * leaves the list, so the rows after cost nothing.
+ */
+static void
+req_see(struct mapper *m, const struct rawrow *r)
+{
+	size_t	 k;
+	int	 i, c;
+
+	for (k = 0; k < m->nreq; ) {
+		i = m->req[k];
+		c = m->sc->col[i];
+		if (m->len[i] > 0) {
+			m->req[k] = m->req[--m->nreq];
+			m->nocalc[i] = 0;
+			continue;
+		}
+		if (c >= 0 && (size_t)c < r->nf && r->ff != NULL &&
+		    (r->ff[c] & FF_NOCALC))
+			m->nocalc[i]++;
+		k++;
+	}
+}
+
 static void	 rec_peeks(const struct mapper *, const struct rawrow *,
 		    struct record *);
 static int	 rec_give(struct mapper *, const struct record *);
@@ -546,6 +605,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 			    "as this thread makes it", r->row, i);
 	}
 #endif
+	if (m->nreq > 0)
+		req_see(m, r);
 	for (i = m->ncols; i < r->nf; i++)
 		if (r->len[i] > 0)
 			mark(&rec, REC_WIDE, -1);
@@ -645,6 +706,7 @@ on_known(struct mapper *m, const struct rawrow *r)
 	rec_peeks(m, r, &rec);
 	if (r->prep.kflags & LI_KEYED)
 		m->keyed++;
+	m->nreq = 0;	/* stored without an issue: every required field */
 	m->ls->known++;
 	return rec_give(m, &rec);
 }
@@ -699,6 +761,111 @@ on_raw(void *arg, const struct rawrow *r)
 		return 1;
 	}
 	return on_data(m, r) == -1 ? 1 : 0;
+}
+
+/*
+ * Every data row left a required column empty: the file fails, naming
+ * the columns, and when the cells were formulas never calculated, why.
+ */
+static void
+req_fail(struct mapper *m, char *cause, size_t len)
+{
+	const struct schema	*sc = m->sc;
+	struct buf		 cols = { 0 };
+	size_t			 i, k, nocalc = 0;
+
+	for (i = 0; i < sc->nslots; i++)
+		for (k = 0; k < m->nreq; k++)
+			if (m->req[k] == (int)i) {
+				buf_printf(&cols, "%s%s", cols.len ? ", " : "",
+				    sc->slots[i].column);
+				nocalc += m->nocalc[i];
+			}
+	snprintf(cause, len, "none of the %zu data rows has a value in the "
+	    "required column%s %s%s", m->ls->rows, m->nreq > 1 ? "s" : "",
+	    cols.p, nocalc > 0 ? " (formulas never calculated? open and "
+	    "save the file in the spreadsheet, or export values)" :
+	    " (check the export and the sync's mapping)");
+	buf_free(&cols);
+}
+
+/* A sheet's header, read by sheet_fits(). */
+struct probe {
+	const struct mapper	*m;
+	int			 fits;
+};
+
+static int
+probe_header(void *arg, const struct rawrow *h)
+{
+	struct probe	*p = arg;
+	struct mapper	 pm;
+	struct schema	 sc;
+	char		 err[MAX_ERRMSG];
+
+	memset(&pm, 0, sizeof(pm));
+	memset(&sc, 0, sizeof(sc));
+	pm.sy = p->m->sy;
+	pm.sc = &sc;
+	pm.err = err;
+	pm.errlen = sizeof(err);
+	p->fits = header_map(&pm, h) == 0;
+	schema_free(&sc);
+	return 1;
+}
+
+/* Would the sync's columns be found on that sheet of the workbook? */
+static int
+sheet_fits(const struct mapper *m, const char *path, const char *sheet)
+{
+	struct probe	 p = { m, 0 };
+	char		 err[MAX_ERRMSG];
+
+	return load_xlsx(path, sheet, probe_header, &p, err,
+	    sizeof(err)) != -1 && p.fits;
+}
+
+/*
+ * The sheet read has no header, or not the sync's columns, and the
+ * workbook has other sheets: say which was read, list the others, and
+ * suggest the sheet setting, naming a sheet whose header has the
+ * columns when one has (of the first MAX_SHEET_PROBES).
+ */
+static void
+sheet_hint(const struct mapper *m, const char *path, char *cause,
+    size_t len)
+{
+	struct xlsx_book b;
+	struct buf	 others = { 0 };
+	const char	*fit = NULL;
+	size_t		 i, probed = 0, n = strlen(cause);
+	char		 err[MAX_ERRMSG];
+
+	if (xlsx_book_sheets(path, m->sy->sheet, &b, err, sizeof(err)) == -1 ||
+	    b.read == b.n || b.n < 2)
+		goto out;
+	for (i = 0; i < b.n; i++) {
+		if (i == b.read)
+			continue;
+		buf_printf(&others, "%s'%s'%s", others.len ? ", " : "",
+		    b.name[i], b.hidden[i] ? " (hidden)" : "");
+		if (fit == NULL && probed++ < MAX_SHEET_PROBES &&
+		    sheet_fits(m, path, b.name[i]))
+			fit = b.name[i];
+	}
+	if (fit != NULL)
+		snprintf(cause + n, len - n, "; the sheet read was '%s': "
+		    "sheet '%s' has the columns, set sheet = \"%s\" in the "
+		    "sync (the workbook's other sheets: %s)", b.name[b.read],
+		    fit, fit, others.p);
+	else
+		snprintf(cause + n, len - n, "; the sheet read was '%s' (the "
+		    "workbook's other sheets: %s): if the data is on another "
+		    "sheet, name it with sheet = \"...\" in the sync",
+		    b.name[b.read], others.p);
+out:
+	buf_free(&others);
+	xlsx_book_free(&b);
 }
 
 enum fmt
@@ -766,6 +933,7 @@ load_file(const char *path, const char *name, const struct sync *sy,
 	if (rc == 0 && !m.have_header) {
 		snprintf(cause, sizeof(cause), "the file is empty: no "
 		    "header row");
+		m.nohead = 1;
 		rc = -1;
 	} else if (rc == 0 && ls->rows == 0) {
 		snprintf(cause, sizeof(cause), "the file has a header but "
@@ -778,7 +946,12 @@ load_file(const char *path, const char *name, const struct sync *sy,
 		    "open and save the file in the spreadsheet, or export "
 		    "values)", ls->rows, sc->slots[sc->keyslot[0]].column);
 		rc = -1;
+	} else if (rc == 0 && m.nreq > 0) {
+		req_fail(&m, cause, sizeof(cause));
+		rc = -1;
 	}
+	if (rc != 0 && m.nohead && got == FMT_XLSX)
+		sheet_hint(&m, path, cause, sizeof(cause));
 out:
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", name, cause);

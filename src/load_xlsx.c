@@ -6,10 +6,11 @@
  * straight into expat, which runs as an explicit state machine: a grammar
  * table per part says which element may appear in which state, and any
  * other element is skipped with everything inside it. What is kept:
- * the workbook's sheet list and relationships, one flag word per cell
- * style (date or time), and the shared strings. The worksheet itself is
- * never held; only the cells of the current row are. A big table of
- * shared strings is read by a thread of its own while the sheet is.
+ * the workbook's sheet list and relationships, what each cell style's
+ * number format shows (a date, a time, or zeros padding a number), and
+ * the shared strings. The worksheet itself is never held; only the cells
+ * of the current row are. A big table of shared strings is read by a
+ * thread of its own while the sheet is.
  *
  * The sheet is found the way the format says: the package relationships
  * name the workbook, the workbook lists its sheets, and the workbook's
@@ -22,8 +23,14 @@
  * comment or processing instruction) may not grow past XLSX_MAX_TOKEN.
  *
  * Numbers are formatted without exponent or trailing ".0", dates (by cell
- * style) as YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS. strtod() and snprintf() are
- * used in the C locale, which the daemon never changes.
+ * style) as YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, and numbers whose format
+ * only pads with zeros ("0000000", "000.00") as Excel shows them. Date
+ * cells written as ISO 8601 text (t="d") read as a numeric date cell of
+ * the same style would; one that is not a date is flagged FF_ERROR, never
+ * taken as text. Strings lose their "_xHHHH_" escapes and their CR LF
+ * (and lone CR) become LF. A formula without a calculated value is an
+ * empty cell flagged FF_NOCALC. strtod() and snprintf() are used in the
+ * C locale, which the daemon never changes.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -63,9 +70,15 @@
 #define XLSX_MAX_SERIAL		2958466	/* 10000-01-01 in the 1900 system */
 #define XLSX_1904_OFFSET	1462	/* 1904-01-01 in the 1900 system */
 #define XLSX_EPOCH_UNIX		25569	/* 1970-01-01 in the 1900 system */
+#define XLSX_MAX_PAD		30	/* zeros before the point of a padding
+					 * format ("0000000"); more: as today */
+#define XLSX_MAX_DEC		30	/* zeros after it (Excel's limit) */
+#define XLSX_SIGDIG		15	/* significant digits Excel shows */
+#define XLSX_ISO_LEN		40	/* an ISO 8601 date cell's text */
 
 #define XF_DATE		0x01	/* a number format with day, month or year */
 #define XF_TIME		0x02	/* ... with hours, minutes or seconds */
+#define XF_PAD		0x04	/* only zeros: "0000000", "000.00" */
 
 /* Every state of every grammar; X_NONE is outside the root element. */
 enum xstate {
@@ -74,7 +87,8 @@ enum xstate {
 	W_BOOK, W_PR, W_SHEETS, W_SHEET,		/* workbook */
 	T_STYLES, T_FMTS, T_FMT, T_XFS, T_XF,		/* styles */
 	K_SST, K_SI, K_T, K_R, K_RT,			/* shared strings */
-	H_SHEET, H_DATA, H_ROW, H_C, H_V, H_IS, H_T, H_R, H_RT /* sheet */
+	H_SHEET, H_DATA, H_ROW, H_C, H_V, H_IS, H_T, H_R, H_RT, /* sheet */
+	H_F
 };
 
 /* In state parent, element name enters state; text: collect its text. */
@@ -120,12 +134,19 @@ struct sheet {
 	int	 hidden;
 };
 
-struct numfmt {
-	long		 id;
-	unsigned	 flags;	/* XF_* */
+/* What a number format shows: its XF_* and, for XF_PAD, the widths. */
+struct xfmt {
+	unsigned char	 flags;	/* XF_* */
+	unsigned char	 pad;	/* digits before the point, at least */
+	unsigned char	 dec;	/* digits after it, exactly */
 };
 
-enum ctype { C_NUM, C_SST, C_STR, C_BOOL, C_ERR };
+struct numfmt {
+	long		 id;
+	struct xfmt	 f;
+};
+
+enum ctype { C_NUM, C_SST, C_STR, C_BOOL, C_ERR, C_DATE };
 
 struct sstr {
 	uint32_t	 at;	/* block * SST_BLOCK + offset; NUL-terminated */
@@ -193,7 +214,7 @@ struct xlsx {
 	struct numfmt	*fmts;
 	size_t		 nfmts;
 	long		*xfid;		/* number format of each cell style */
-	unsigned char	*xfflag;	/* XF_* of each cell style */
+	struct xfmt	*xf;		/* what each cell style shows */
 	size_t		 nxf;
 
 	struct sstore	 sst;		/* the shared strings, if we own them */
@@ -207,6 +228,9 @@ struct xlsx {
 	size_t		 col;		/* current cell's column, 1-based */
 	enum ctype	 ctype;
 	unsigned	 cfmt;		/* XF_* of the current cell */
+	struct xfmt	 cxf;		/* its style's format, when XF_PAD */
+	int		 cformula;	/* it has a formula (<f>) */
+	int		 cvalue;	/* it has a <v> */
 	struct buf	 rowtext;
 	struct cellv	*cells;		/* MAX_COLUMNS */
 	size_t		 ncells;
@@ -262,6 +286,7 @@ static const struct xgram gram_sheet[] = {
 	{ H_IS,		"t",			H_T,		1 },
 	{ H_IS,		"r",			H_R,		0 },
 	{ H_R,		"t",			H_RT,		1 },
+	{ H_C,		"f",			H_F,		0 },	/* last: <v> first */
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -464,6 +489,35 @@ xstr_decode(char *s, size_t n)
 	return (size_t)(w - s);
 }
 
+/*
+ * CR LF and a lone CR as LF, in place (the text saved on another system
+ * is the same text). XML turns the line ends it holds into LF itself; a
+ * CR comes from "_x000D_" or "&#13;". Returns the new length.
+ */
+static size_t
+text_lf(char *s, size_t n)
+{
+	char	*r, *w, *e = s + n;
+
+	if ((r = memchr(s, '\r', n)) == NULL)
+		return n;
+	for (w = r; r < e; r++) {
+		if (*r != '\r')
+			*w++ = *r;
+		else if (r + 1 == e || r[1] != '\n')
+			*w++ = '\n';
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* A string's text as the cell shows it: escapes decoded, LF line ends. */
+static size_t
+xstr_text(char *s, size_t n)
+{
+	return text_lf(s, xstr_decode(s, n));
+}
+
 /* "A" for 1, "XFD" for 16384; out holds 4 bytes. */
 static void
 col_name(size_t col, char out[4])
@@ -652,7 +706,49 @@ numfmt_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-/* The XF_* of every cell style, from its number format. */
+/*
+ * A format code that only pads with zeros: "0000000", "00000", "0",
+ * "000.00" (one section, nothing else in it; the built-in formats 1 and
+ * 2 are "0" and "0.00"). 1 with the digits before the point and after
+ * it in f, else 0: such a format is read as Excel shows it (num_pad());
+ * any other stays as today.
+ */
+static int
+numfmt_pad(const char *s, struct xfmt *f)
+{
+	size_t	 pad, dec = 0;
+
+	pad = strspn(s, "0");
+	if (s[pad] == '.') {
+		dec = strspn(s + pad + 1, "0");
+		if (dec == 0)
+			return 0;
+		s++;
+	}
+	if (pad == 0 || s[pad + dec] != '\0' || pad > XLSX_MAX_PAD ||
+	    dec > XLSX_MAX_DEC)
+		return 0;
+	f->flags = XF_PAD;
+	f->pad = (unsigned char)pad;
+	f->dec = (unsigned char)dec;
+	return 1;
+}
+
+/* What a custom format code shows. */
+static struct xfmt
+numfmt_code(const char *code)
+{
+	struct xfmt	 f = { 0, 0, 0 };
+
+	if (!numfmt_pad(code, &f))
+		f.flags = (unsigned char)numfmt_class(code);
+	return f;
+}
+
+/*
+ * What every cell style shows, from its number format: a table made
+ * once, so that a cell costs one look-up (cell_begin()).
+ */
 static void
 styles_resolve(struct xlsx *x)
 {
@@ -661,13 +757,17 @@ styles_resolve(struct xlsx *x)
 
 	if (x->nfmts > 0)
 		qsort(x->fmts, x->nfmts, sizeof(*x->fmts), numfmt_cmp);
-	x->xfflag = xcalloc(x->nxf, 1);
+	x->xf = xcalloc(x->nxf, sizeof(*x->xf));
 	for (i = 0; i < x->nxf; i++) {
 		key.id = x->xfid[i];
 		f = x->nfmts == 0 ? NULL : bsearch(&key, x->fmts, x->nfmts,
 		    sizeof(*x->fmts), numfmt_cmp);
-		x->xfflag[i] = (unsigned char)(f != NULL ? f->flags :
-		    numfmt_builtin(key.id));
+		if (f != NULL)
+			x->xf[i] = f->f;
+		else if (key.id == 1 || key.id == 2)	/* "0", "0.00" */
+			numfmt_pad(key.id == 1 ? "0" : "0.00", &x->xf[i]);
+		else
+			x->xf[i].flags = (unsigned char)numfmt_builtin(key.id);
 	}
 }
 
@@ -872,8 +972,207 @@ num_date(double v, int date1904, unsigned fmt, char *out)
 }
 
 /*
- * The text of a number cell: a date by its style, else the number
- * reformatted, else (not a number at all) as written.
+ * The digits of |v| rounded half away from zero to dec decimals, as an
+ * integer (the point dec digits from its end) into r: more than dec
+ * digits, the first a zero unless a carry made it 1. Returns their
+ * number, or 0 if they do not fit in rlen bytes. The rounding is done
+ * on the XLSX_SIGDIG significant digits Excel keeps ("%.14e"), so 2.675
+ * is 2.68, as Excel and LibreOffice show it; past them the digits are
+ * zeros, as Excel shows 12345678901234567890 (12345678901234600000).
+ */
+static size_t
+num_round(double v, int dec, char *r, size_t rlen)
+{
+	char	 e[40];
+	char	 dig[XLSX_SIGDIG];
+	int	 point, keep, lead, i, n = 0;
+
+	snprintf(e, sizeof(e), "%.*e", XLSX_SIGDIG - 1, v < 0 ? -v : v);
+	dig[0] = e[0];
+	memcpy(dig + 1, e + 2, XLSX_SIGDIG - 1);
+	point = atoi(strchr(e, 'e') + 1) + 1;	/* digits before the point */
+	keep = point + dec;	/* digits of dig kept; dig[keep] rounds */
+	lead = dec + 1 - (keep > 0 ? keep : 0);	/* zeros: more than dec */
+	if (lead < 1)
+		lead = 1;			/* a place for a carry */
+	if ((size_t)lead + (keep > 0 ? (size_t)keep : 0) + 1 > rlen)
+		return 0;
+	for (i = 0; i < lead; i++)
+		r[n++] = '0';
+	for (i = 0; i < keep; i++)
+		r[n++] = i < XLSX_SIGDIG ? dig[i] : '0';
+	if (keep >= 0 && keep < XLSX_SIGDIG && dig[keep] >= '5')
+		for (i = n - 1; (r[i] = (char)(r[i] == '9' ? '0' :
+		    r[i] + 1)) == '0'; i--)
+			;
+	r[n] = '\0';
+	return (size_t)n;
+}
+
+/*
+ * A number under a format that only pads with zeros, as Excel shows it:
+ * "0000000" makes 3311 "0003311" and -3311 "-0003311" (the sign before
+ * the zeros), leaves 123456789 whole, and rounds 2.5 to "0000003";
+ * "000.00" makes 3.14159 "003.14". A negative number that rounds to zero
+ * keeps its sign ("-0000000"), as Excel shows it. -1 if it does not fit
+ * in out (XLSX_NUMLEN bytes: numbers past about 1e40): then as today.
+ */
+static int
+num_pad(double v, const struct xfmt *f, char *out)
+{
+	char	 r[XLSX_NUMLEN + 2], *o = out;
+	size_t	 n, skip, intlen, i;
+
+	if (!(v > -1e308 && v < 1e308) ||
+	    (n = num_round(v, f->dec, r, sizeof(r))) == 0)
+		return -1;
+	for (skip = 0; skip + 1 < n - f->dec && r[skip] == '0'; skip++)
+		;			/* leading zeros, the point's left kept */
+	intlen = n - f->dec - skip;
+	if (1 + (intlen > f->pad ? intlen : f->pad) + 1 + f->dec >=
+	    XLSX_NUMLEN)
+		return -1;
+	if (v < 0)
+		*o++ = '-';
+	for (i = intlen; i < f->pad; i++)
+		*o++ = '0';
+	memcpy(o, r + skip, intlen);
+	o += intlen;
+	if (f->dec > 0) {
+		*o++ = '.';
+		memcpy(o, r + n - f->dec, f->dec);
+		o += f->dec;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* The days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
+static long long
+days_civil(long long y, int m, int d)
+{
+	long long	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* n digits at *sp as a number in [min, max], moving *sp on; else -1. */
+static int
+iso_num(const char **sp, int n, int min, int max)
+{
+	int	 v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if ((*sp)[i] < '0' || (*sp)[i] > '9')
+			return -1;
+		v = v * 10 + ((*sp)[i] - '0');
+	}
+	*sp += n;
+	return v >= min && v <= max ? v : -1;
+}
+
+/*
+ * ISO 8601 as date cells hold it (t="d"; SheetJS, openpyxl):
+ * "YYYY-MM-DD", optionally "THH:MM", ":SS", ".fff" and "Z" or an offset
+ * "+HH:MM" ("+HHMM", "+HH"). The seconds since 1970-01-01 into *t (an
+ * offset taken off, as LibreOffice reads it; "Z" as it is, which is how
+ * SheetJS writes local time) and whether the fraction was half a second
+ * or more into *half. 0, or -1 if s is not such a date.
+ */
+static int
+iso_parse(const char *s, long long *t, int *half)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int	 y, m, d, hh = 0, mm = 0, ss = 0, sign, oh, om = 0;
+
+	*half = 0;
+	if ((y = iso_num(&s, 4, 1, 9999)) == -1 || *s++ != '-' ||
+	    (m = iso_num(&s, 2, 1, 12)) == -1 || *s++ != '-' ||
+	    (d = iso_num(&s, 2, 1, mdays[m - 1])) == -1)
+		return -1;
+	if (m == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400)))
+		return -1;
+	if (*s == 'T') {
+		s++;
+		if ((hh = iso_num(&s, 2, 0, 23)) == -1 || *s++ != ':' ||
+		    (mm = iso_num(&s, 2, 0, 59)) == -1)
+			return -1;
+		if (*s == ':' && (s++, ss = iso_num(&s, 2, 0, 59)) == -1)
+			return -1;
+		if ((*s == '.' || *s == ',') && s[1] >= '0' && s[1] <= '9') {
+			*half = s[1] >= '5';
+			for (s++; *s >= '0' && *s <= '9'; s++)
+				;
+		}
+	}
+	*t = days_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+	if (*s == 'Z')
+		s++;
+	else if (*s == '+' || *s == '-') {
+		sign = *s++ == '-' ? -1 : 1;
+		if ((oh = iso_num(&s, 2, 0, 23)) == -1 || (*s == ':' && *++s ==
+		    '\0') || (*s != '\0' && (om = iso_num(&s, 2, 0, 59)) == -1))
+			return -1;
+		*t -= sign * (oh * 3600 + om * 60);
+	}
+	return *s == '\0' ? 0 : -1;
+}
+
+/*
+ * A date cell written as ISO 8601 text (t="d") as the numeric date cell
+ * of its style shows it (num_date()): a date style gives "YYYY-MM-DD", a
+ * time style with a time of day "YYYY-MM-DDTHH:MM:SS" (to the nearest
+ * second), a time-only style on the system's day 0 "HH:MM:SS"; without
+ * a date or time style, a date with its time if it has one. -1 if s is
+ * not a date of years 1 to 9999. out holds XLSX_NUMLEN bytes.
+ */
+static int
+num_iso(const char *s, size_t n, unsigned fmt, int date1904, char *out)
+{
+	long long	 t, days, secs;
+	int		 half, y, m, d;
+	char		*o = out;
+
+	if (n > XLSX_ISO_LEN || iso_parse(s, &t, &half) == -1)
+		return -1;
+	if (!(fmt & (XF_DATE | XF_TIME)))
+		fmt = XF_DATE | XF_TIME;
+	if (fmt & XF_TIME)
+		t += half;
+	days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	secs = (fmt & XF_TIME) ? t - days * 86400 : 0;
+	civil(days, &y, &m, &d);
+	if (y < 1 || y > 9999)
+		return -1;
+	if (!(fmt & XF_DATE) && (days == days_civil(1899, 12, 30) ||
+	    days == days_civil(1899, 12, 31) || (date1904 &&
+	    days == days_civil(1904, 1, 1)))) {
+		*put_time(o, secs) = '\0';
+		return 0;
+	}
+	o = put_digits(o, y, 4);
+	*o++ = '-';
+	o = put_digits(o, m, 2);
+	*o++ = '-';
+	o = put_digits(o, d, 2);
+	if (secs != 0) {
+		*o++ = 'T';
+		o = put_time(o, secs);
+	}
+	*o = '\0';
+	return 0;
+}
+
+/*
+ * The text of a number cell: a date by its style, a number padded with
+ * zeros by its style, else the number reformatted, else (not a number
+ * at all) as written.
  */
 static const char *
 num_format(struct xlsx *x, const char *s, size_t n, char *out, size_t outlen)
@@ -883,7 +1182,10 @@ num_format(struct xlsx *x, const char *s, size_t n, char *out, size_t outlen)
 	if (!num_valid(s))
 		return s;
 	v = strtod(s, NULL);
-	if (x->cfmt != 0 && num_date(v, x->date1904, x->cfmt, out) == 0)
+	if ((x->cfmt & XF_PAD) && num_pad(v, &x->cxf, out) == 0)
+		return out;
+	if ((x->cfmt & (XF_DATE | XF_TIME)) &&
+	    num_date(v, x->date1904, x->cfmt, out) == 0)
 		return out;
 	if (num_canonical(s, n))
 		return s;
@@ -1534,7 +1836,7 @@ styles_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
 			return;
 		x->fmts = xrealloc(x->fmts, (x->nfmts + 1) * sizeof(*x->fmts));
 		x->fmts[x->nfmts].id = id;
-		x->fmts[x->nfmts++].flags = numfmt_class(code);
+		x->fmts[x->nfmts++].f = numfmt_code(code);
 	} else if (st == T_XF && x->nxf < XLSX_MAX_XF) {
 		x->xfid = xrealloc(x->xfid, (x->nxf + 1) * sizeof(*x->xfid));
 		x->xfid[x->nxf++] = id < 0 ? 0 : id;
@@ -1592,7 +1894,7 @@ sst_end(struct xlsx *x, enum xstate st)
 		    x->xp.part, XLSX_MAX_SST, XLSX_MAX_SST_BYTES);
 		return;
 	}
-	x->text.len = xstr_decode(x->text.p, x->text.len);
+	x->text.len = xstr_text(x->text.p, x->text.len);
 	sst_put(s, x->text.p, x->text.len);
 }
 
@@ -1771,8 +2073,10 @@ cell_type(const char *t)
 			return C_BOOL;
 		if (t[0] == 'e')
 			return C_ERR;
+		if (t[0] == 'd')
+			return C_DATE;
 	}
-	return C_STR;		/* str, inlineStr, d */
+	return C_STR;		/* str, inlineStr */
 }
 
 static void
@@ -1810,7 +2114,11 @@ cell_begin(struct xlsx *x, const XML_Char **attr)
 	x->col = col;
 	x->ctype = cell_type(t);
 	xf = s != NULL ? dec_parse(s, XLSX_MAX_XF) : 0;
-	x->cfmt = xf >= 0 && (size_t)xf < x->nxf ? x->xfflag[xf] : 0;
+	x->cfmt = 0;
+	if (xf >= 0 && (size_t)xf < x->nxf && (x->cfmt = x->xf[xf].flags) &
+	    XF_PAD)
+		x->cxf = x->xf[xf];
+	x->cformula = x->cvalue = 0;
 	text_reset(x);
 }
 
@@ -1864,13 +2172,27 @@ cell_value(struct xlsx *x, const char **v, size_t *n, unsigned char *ff,
 		}
 		break;
 	case C_STR:
-		x->text.len = xstr_decode(x->text.p, x->text.len);
+		x->text.len = xstr_text(x->text.p, x->text.len);
 		*n = x->text.len;
+		break;
+	case C_DATE:
+		if (*n == 0)
+			break;
+		if (num_iso(*v, *n, x->cfmt, x->date1904, num) == 0) {
+			*v = num;
+			*n = strlen(num);
+		} else
+			*ff |= FF_ERROR;	/* not a date: never as text */
 		break;
 	}
 	return 0;
 }
 
+/*
+ * A cell's value joins the row. An empty one is left out, unless it is
+ * a formula never calculated (no <v>, or an empty one that is not a
+ * string): that one is kept, empty, as FF_NOCALC.
+ */
 static void
 cell_end(struct xlsx *x)
 {
@@ -1880,10 +2202,15 @@ cell_end(struct xlsx *x)
 	unsigned char	 ff = 0;
 	struct cellv	*c;
 
-	if (cell_value(x, &v, &n, &ff, num) == -1 || n == 0)
+	if (cell_value(x, &v, &n, &ff, num) == -1)
 		return;
+	if (n == 0) {
+		if (!x->cformula || (x->cvalue && x->ctype == C_STR))
+			return;
+		ff |= FF_NOCALC;
+	}
 	if (x->col > MAX_COLUMNS) {
-		x->wide = 1;
+		x->wide |= n > 0;
 		return;
 	}
 	if (n > MAX_FIELD_LEN) {
@@ -1958,6 +2285,10 @@ sheet_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
 		row_begin(x, attr);
 	else if (st == H_C)
 		cell_begin(x, attr);
+	else if (st == H_V)
+		x->cvalue = 1;
+	else if (st == H_F)
+		x->cformula = 1;
 }
 
 static void
@@ -2060,7 +2391,7 @@ xlsx_free(struct xlsx *x)
 	free(x->book);
 	free(x->fmts);
 	free(x->xfid);
-	free(x->xfflag);
+	free(x->xf);
 	buf_free(&x->text);
 	sst_free(&x->sst);	/* its thread, if any, joined by load_xlsx() */
 	buf_free(&x->rowtext);
@@ -2104,4 +2435,61 @@ out:
 	free(part);
 	xlsx_free(&x);
 	return rc;
+}
+
+/*
+ * The worksheets of the workbook at path, and which one load_xlsx()
+ * reads for sheet: what a load that found no usable header tells the
+ * user (load.c). The book must be freed with xlsx_book_free().
+ */
+int
+xlsx_book_sheets(const char *path, const char *sheet, struct xlsx_book *b,
+    char *err, size_t errlen)
+{
+	struct xlsx		 x;
+	const struct sheet	*want = NULL, *s;
+	size_t			 i;
+	int			 rc = -1;
+
+	memset(b, 0, sizeof(*b));
+	memset(&x, 0, sizeof(x));
+	x.err = err;
+	x.errlen = errlen;
+	x.total = &x.tot;
+	x.ss = &x.sst;
+	if (xlsx_open(&x, path) == -1 || book_read(&x) == -1)
+		goto out;
+	if (sheet != NULL)
+		want = book_byname(&x, sheet);	/* NULL: read will be n */
+	b->name = xcalloc(x.nsheets, sizeof(*b->name));
+	b->hidden = xcalloc(x.nsheets, sizeof(*b->hidden));
+	b->read = SIZE_MAX;
+	for (i = 0; i < x.nsheets; i++) {
+		s = &x.sheets[i];
+		if (book_worksheet(&x, s) == NULL)
+			continue;
+		if (b->read == SIZE_MAX && (sheet != NULL ? s == want :
+		    !s->hidden))
+			b->read = b->n;
+		b->hidden[b->n] = s->hidden;
+		b->name[b->n++] = xstrdup(s->name);
+	}
+	if (b->read == SIZE_MAX)
+		b->read = b->n;
+	rc = 0;
+out:
+	xlsx_free(&x);
+	return rc;
+}
+
+void
+xlsx_book_free(struct xlsx_book *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->name[i]);
+	free(b->name);
+	free(b->hidden);
+	memset(b, 0, sizeof(*b));
 }

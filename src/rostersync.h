@@ -333,6 +333,7 @@ struct sync *config_sync(struct config *, const char *name);
 #define FF_TRUNC	0x01	/* longer than MAX_FIELD_LEN; cut there */
 #define FF_ERROR	0x02	/* a spreadsheet error value such as #N/A */
 #define FF_BADUTF8	0x04	/* not UTF-8 (set when utf8_checked) */
+#define FF_NOCALC	0x08	/* empty: a formula never calculated */
 
 /* One row as a format read it; valid only during the callback. */
 struct rawrow {
@@ -431,6 +432,21 @@ int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 /* Parts of at least this many bytes are read with threads (4 MB; tests
  * and the fuzzer compare with 1, threads for every part). */
 extern size_t	 xlsx_thread_min;
+/* The worksheets of a workbook, for a load failure's hint (load.c). */
+struct xlsx_book {
+	char	**name;		/* each worksheet's name, in the book's order */
+	int	 *hidden;	/* and whether it is hidden */
+	size_t	  n;
+	size_t	  read;		/* the one load_xlsx() reads for the sheet
+				 * asked for (NULL: the first visible); n if
+				 * none */
+};
+/* 0, or -1 with the cause in err; free with xlsx_book_free() either way. */
+int	 xlsx_book_sheets(const char *path, const char *sheet,
+	    struct xlsx_book *, char *err, size_t errlen);
+void	 xlsx_book_free(struct xlsx_book *);
+/* Other sheets whose header load.c reads for that hint, at most. */
+#define MAX_SHEET_PROBES	16
 
 /* The field layout of one load: the sync's slots, or the header's. */
 struct schema {

@@ -108,12 +108,13 @@ fuzz_xlsx_package(const char *path, const uint8_t *data, size_t size)
  * Read it twice: as it is, and with every part on threads of its own (the
  * shared strings beside the sheet, the inflating beside the parse). The
  * outcome must be the same; only a failed read may have given more rows
- * the second time.
+ * the second time. Then list its worksheets, as a load failure does.
  */
 static int
 fuzz_xlsx_one(const uint8_t *data, size_t size)
 {
 	static struct fuzzfile	 f;
+	struct xlsx_book	 b;
 	const char		*path;
 	char			 ea[MAX_ERRMSG], eb[MAX_ERRMSG];
 	unsigned		 ha = 0, hb = 0;
@@ -131,6 +132,10 @@ fuzz_xlsx_one(const uint8_t *data, size_t size)
 	xlsx_thread_min = min;
 	if (ra != rb || (ra == -1 ? strcmp(ea, eb) != 0 : ha != hb))
 		abort();
+	if (xlsx_book_sheets(path, "Data", &b, ea, sizeof(ea)) == 0 &&
+	    (b.read > b.n || (b.n > 0 && b.name[b.n - 1] == NULL)))
+		abort();
+	xlsx_book_free(&b);
 	return 0;
 }
 

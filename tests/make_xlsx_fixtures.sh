@@ -3,7 +3,11 @@
 #
 #   tests/mkxlsx.c (libxlsxwriter)  ids_dates, sheets, rich_unicode, sparse
 #   tests/xlsx_helper.py handmade   inline (inline strings, prefixed
-#                                   namespaces, errors), date1904
+#                                   namespaces, errors), date1904,
+#                                   dates_text (t="d"), lines (line ends,
+#                                   formulas without values)
+#   tests/producers/make.sh         openpyxl_*, exceljs_*, sheetjs_*, lxw_*
+#                                   and the CSV pair they are twins of
 #   LibreOffice from CSV            lo_ids_dates, lo_text
 #
 # Needs: cc, libxlsxwriter-dev, python3, soffice (libreoffice-calc-nogui).

@@ -1,7 +1,11 @@
 #!/bin/bash
-# XLSX inputs end to end: an export and its XLSX twin (converted by
-# LibreOffice) give identical runs and directories; hostile workbooks end
-# as Data Load Failed with the part and the cause named, nothing applied.
+# XLSX inputs end to end: an export and its XLSX twins (converted by
+# LibreOffice, saved by openpyxl, exceljs, SheetJS and libxlsxwriter) give
+# identical runs and directories; dates as ISO text and ids under a
+# zero-padding format change nothing; data on another sheet and required
+# columns of formulas never calculated fail with a message that says what
+# to do; hostile workbooks end as Data Load Failed with the part and the
+# cause named, nothing applied.
 . "$(dirname "$0")/lib.sh"
 
 to_xlsx() {	# to_xlsx CSV DIR: LibreOffice's conversion, dates detected
@@ -38,6 +42,114 @@ if command -v soffice >/dev/null 2>&1; then
 else
 	skip "soffice (libreoffice-calc-nogui) not installed: no XLSX twin run"
 fi
+
+# --- the same export saved by other writers (tests/producers/make.sh):
+# ids typed as numbers under the format 0000000, dates as numbers or as
+# ISO text (t="d"), notes with CR LF as "_x000D_", "&#13;" or bytes
+P=$TOP/fixtures/xlsx
+sandbox pcsv
+drop "$P/producers_day1.csv"; rs run >/dev/null 2>&1
+drop "$P/producers_day2.csv"; rs run >/dev/null 2>&1
+eq "the CSV pair: both days Success" "$(status_of 1) $(status_of 2)" \
+    "success success"
+p_items=$(items 2) p_dir=$(dump)
+check "the CSV pair: day 2 creates, updates, moves and deletes" test \
+    "$(q "SELECT count(DISTINCT type) FROM items WHERE run_id = 2")" -ge 4
+contains "the CSV pair: a two-line note is one field" "$p_dir" \
+    '"note":"first line\nsecond line 0"'
+for p in openpyxl openpyxl_wo exceljs sheetjs lxw; do
+	sandbox "p_$p"
+	drop "$P/${p}_day1.xlsx"; rs run >/dev/null 2>&1
+	drop "$P/${p}_day2.xlsx"; rs run >/dev/null 2>&1
+	eq "$p twins: both days Success, as the CSV" \
+	    "$(status_of 1) $(status_of 2)" "success success"
+	eq "$p twins: the same items, field by field" "$(items 2)" "$p_items"
+	eq "$p twins: the same directory" "$(dump)" "$p_dir"
+done
+
+# dates as ISO text (SheetJS: "2010-12-24T00:00:00.000Z") after the same
+# dates as numbers (exceljs): nothing changed
+sandbox dates
+drop "$P/exceljs_day1.xlsx"; rs run >/dev/null 2>&1
+drop "$P/sheetjs_day1.xlsx"; rs run >/dev/null 2>&1
+eq "t=\"d\" dates after numeric ones: Success, no items" \
+    "$(status_of 2) $(q "SELECT count(*) FROM items WHERE run_id = 2")" \
+    "success 0"
+eq "dates as ISO text read as YYYY-MM-DD" "$(q "SELECT json_extract(fields, \
+'\$.start_date') FROM users WHERE key = '0120000'")" 2010-12-24
+
+# ids typed as numbers under 0000000 keep matching the ids HR sent as text
+sandbox ids
+drop "$P/producers_day1.csv"; rs run >/dev/null 2>&1
+before=$(dump)
+for p in exceljs sheetjs lxw; do
+	drop "$P/${p}_day1.xlsx"; rs run >/dev/null 2>&1
+	r=$(last_run)
+	eq "$p: zero-padded ids match the directory: no creates, no deletes" \
+	    "$(status_of "$r") $(q "SELECT count(*) FROM items WHERE run_id = $r")" \
+	    "success 0"
+done
+eq "zero-padded ids: the directory unchanged" "$(dump)" "$before"
+
+# --- the data on another sheet: the message says which and what to set
+sandbox sheet
+drop "$P/openpyxl_second_sheet.xlsx"
+rs run >/dev/null 2>&1
+eq "data on the second sheet: Data Load Failed" "$(status_of 1)" \
+    data_load_failed
+msg=$(q "SELECT error FROM runs WHERE id = 1")
+contains "second sheet: the sheet read is named" "$msg" \
+    "the sheet read was 'Read me'"
+contains "second sheet: the sheet with the columns is suggested" "$msg" \
+    "sheet 'Staff' has the columns, set sheet = \"Staff\" in the sync"
+contains "second sheet: the other sheets are listed" "$msg" \
+    "other sheets: 'Staff', 'Old staff')"
+eq "second sheet: nothing applied" "$(q "SELECT count(*) FROM users")" 0
+sandbox sheet_set 'sheet = "Staff";'
+drop "$P/openpyxl_second_sheet.xlsx"
+rs run >/dev/null 2>&1
+eq "second sheet named in the sync: Success, 40 created" \
+    "$(status_of 1) $(count_of 1 n_create)" "success 40"
+sandbox sheet_none
+drop "$TOP/fixtures/xlsx/sheets.xlsx"
+rs run >/dev/null 2>&1
+msg=$(q "SELECT error FROM runs WHERE id = 1")
+contains "no sheet has the columns: the sheet read and the others named" \
+    "$msg" "the sheet read was 'Staff' (the workbook's other sheets: 'Secret' (hidden), 'Contractors')"
+contains "no sheet has the columns: how to name one" "$msg" \
+    'name it with sheet = "..." in the sync'
+sandbox sheet_one
+drop "$TOP/fixtures/xlsx/lo_text.xlsx"
+rs run >/dev/null 2>&1
+msg=$(q "SELECT error FROM runs WHERE id = 1")
+case "$msg" in
+*"missing from the header"*"sheet"*) not_ok "one sheet: no sheet hint" "$msg" ;;
+*"missing from the header"*) ok "one sheet: the message alone, no sheet hint" ;;
+*) not_ok "one sheet: the message alone, no sheet hint" "$msg" ;;
+esac
+
+# --- a required column of formulas never calculated fails the file
+for p in openpyxl exceljs; do
+	sandbox "f_$p"
+	drop "$P/producers_day1.csv"; rs run >/dev/null 2>&1
+	before=$(dump)
+	drop "$P/${p}_formulas.xlsx"
+	rs run >/dev/null 2>&1
+	eq "$p: email column of formulas without values: exit 4, Data Load Failed" \
+	    "$? $(status_of 2)" "4 data_load_failed"
+	contains "$p: the column and the hint named" \
+	    "$(q "SELECT error FROM runs WHERE id = 2")" \
+	    "none of the 40 data rows has a value in the required column email (formulas never calculated? open and save the file in the spreadsheet, or export values)"
+	eq "$p: the directory unchanged" "$(dump)" "$before"
+done
+sandbox req_empty
+printf 'employee_id,email,last_name\nE1,a@example.com,\nE2,b@example.com,\n' \
+    >"$TMP/noname.csv"
+drop "$TMP/noname.csv"
+rs run >/dev/null 2>&1
+contains "a required column empty in every row, no formulas: named, no formula hint" \
+    "$(q "SELECT error FROM runs WHERE id = 1")" \
+    "none of the 2 data rows has a value in the required column last_name (check the export and the sync's mapping)"
 
 # --- hostile workbooks: Data Load Failed, directory unchanged
 sandbox hostile

@@ -44,6 +44,8 @@ struct tload {
 	int64_t		 ms;
 };
 
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 static int		 ntest, nfail;
 static const char	*top = ".";
 static char		*tmp;		/* mkdtemp, under $TMP or /tmp */
@@ -234,7 +236,7 @@ test_ids_dates(void)
 	expect_row("ids_dates: 1900 system and Lotus 1900-02-29", t, 2, 3,
 	    "1002", "20000002", "1900-01-01", "1900-02-28", "1900-02-29",
 	    "1900-03-01", "100000000000000000000", "0.3", "999999999999999",
-	    "12.5", "-0.5", NULL);
+	    "12.50", "-0.5", NULL);
 	expect_row("ids_dates: far dates, midnight, small and large", t, 3, 4,
 	    "1003", "20000003", "9999-12-31", "1904-02-29", "2024-02-29", "",
 	    "1e-10", "1234567.891", "1000000000000000", "-42", "3.14159",
@@ -323,8 +325,8 @@ test_inline(void)
 	expect_row("inline: shortest numbers, non-numbers as written", t, 4,
 	    6, "0.30000000000000004", "1", "0", "0.001", "123456789012345680",
 	    "1.2345678901234568e+22", "abc", "0x1A", " 5", NULL);
-	expect_row("inline: _xHHHH_ escapes decoded, NUL and lone surrogate "
-	    "kept", t, 5, 7, "line1\r\nline2", "a_x0041_b",
+	expect_row("inline: _xHHHH_ escapes decoded, CR LF as LF, NUL and "
+	    "lone surrogate kept", t, 5, 7, "line1\nline2", "a_x0041_b",
 	    "\xf0\x9f\x98\x80", "_x0000_", "_xd800_x\xc3\xa9", NULL);
 }
 
@@ -723,6 +725,250 @@ test_roundtrip(void)
 	ok(first_diff(a, b, why, sizeof(why)) == 0, desc, "%s", why);
 }
 
+/* ----------------------------------------- values spreadsheets change */
+
+/*
+ * Numbers under padding formats (openpyxl_pad.xlsx, made by openpyxl):
+ * one column per format, "0000000", "00000", "000.00", the built-in
+ * "0", then two that are not padding and stay as today: "#,##0" and a
+ * format of two sections.
+ */
+static void
+test_pad(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/openpyxl_pad.xlsx", NULL);
+
+	expect_rows("pad: 16 rows", t, 0, 16);
+	expect_row("pad: 3311 padded to each width", t, 1, 2, "0003311",
+	    "03311", "3311.00", "3311", "3311", "3311", NULL);
+	expect_row("pad: the sign before the zeros", t, 2, 3, "-0003311",
+	    "-03311", "-3311.00", "-3311", "-3311", "-3311", NULL);
+	expect_row("pad: more digits than the width: all of them", t, 3, 4,
+	    "123456789", "123456789", "123456789.00", "123456789",
+	    "123456789", "123456789", NULL);
+	expect_row("pad: 0.4 rounds to zero", t, 4, 5, "0000000", "00000",
+	    "000.40", "0", "0.4", "0.4", NULL);
+	expect_row("pad: -0.4 rounds to zero and keeps its sign, as Excel "
+	    "shows it", t, 5, 6, "-0000000", "-00000", "-000.40", "-0",
+	    "-0.4", "-0.4", NULL);
+	expect_row("pad: halves round away from zero", t, 6, 7, "0000003",
+	    "00003", "002.50", "3", "2.5", "2.5", NULL);
+	expect_row("pad: negative halves too", t, 7, 8, "-0000003", "-00003",
+	    "-002.50", "-3", "-2.5", "-2.5", NULL);
+	expect_row("pad: decimals fixed by the format", t, 8, 9, "0000003",
+	    "00003", "003.14", "3", "3.14159", "3.14159", NULL);
+	expect_row("pad: 2.675 is 2.68 (15 digits, then rounded)", t, 9, 10,
+	    "0000003", "00003", "002.68", "3", "2.675", "2.675", NULL);
+	expect_row("pad: a carry adds a digit", t, 10, 11, "10000000",
+	    "10000000", "9999999.50", "10000000", "9999999.5", "9999999.5",
+	    NULL);
+	expect_row("pad: 20 digits shown with Excel's 15", t, 11, 12,
+	    "12345678901234600000", "12345678901234600000",
+	    "12345678901234600000.00", "12345678901234600000",
+	    "12345678901234570000", "12345678901234570000", NULL);
+	expect_row("pad: 16 digits shown with Excel's 15", t, 12, 13,
+	    "1234567890123460", "1234567890123460", "1234567890123460.00",
+	    "1234567890123460", "1234567890123456", "1234567890123456", NULL);
+	expect_row("pad: 1e21 written out", t, 13, 14,
+	    "1000000000000000000000", "1000000000000000000000",
+	    "1000000000000000000000.00", "1000000000000000000000", "1e+21",
+	    "1e+21", NULL);
+	expect_row("pad: too long to write out: as today", t, 14, 15, "1e+100",
+	    "1e+100", "1e+100", "1e+100", "1e+100", "1e+100", NULL);
+	expect_row("pad: zero", t, 15, 16, "0000000", "00000", "000.00", "0",
+	    "0", "0", NULL);
+}
+
+/* t="d": what the numeric date cell of the same style gives. */
+static void
+test_dates_text(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/dates_text.xlsx", NULL);
+	size_t		 i, c, bad = 0;
+
+	expect_rows("t=d: 25 rows", t, 0, 25);
+	expect_row("t=d: SheetJS's midnight", t, 1, 2,
+	    "2021-02-03T00:00:00.000Z", "2021-02-03", "2021-02-03",
+	    "2021-02-03", "2021-02-03", NULL);
+	expect_row("t=d: a bare date", t, 2, 3, "2021-02-03", "2021-02-03",
+	    "2021-02-03", "2021-02-03", "2021-02-03", NULL);
+	expect_row("t=d: openpyxl's midnight", t, 3, 4, "2021-02-03T00:00:00",
+	    "2021-02-03", "2021-02-03", "2021-02-03", "2021-02-03", NULL);
+	expect_row("t=d: a time of day: kept by time styles only", t, 4, 5,
+	    "2021-02-03T10:30:00.000Z", "2021-02-03T10:30:00", "2021-02-03",
+	    "2021-02-03T10:30:00", "2021-02-03T10:30:00", NULL);
+	expect_row("t=d: the same as its serial number", t, 24, 25, "serial",
+	    "44230.4375", "2021-02-03", "2021-02-03T10:30:00",
+	    "2021-02-03T10:30:00", NULL);
+	expect_row("t=d: minutes without seconds", t, 5, 6, "2021-02-03T10:30",
+	    "2021-02-03T10:30:00", "2021-02-03", "2021-02-03T10:30:00",
+	    "2021-02-03T10:30:00", NULL);
+	expect_row("t=d: an offset taken off (UTC)", t, 6, 7,
+	    "2021-02-03T23:30:00-05:00", "2021-02-04T04:30:00", "2021-02-04",
+	    "2021-02-04T04:30:00", "2021-02-04T04:30:00", NULL);
+	expect_row("t=d: an offset without a colon", t, 7, 8,
+	    "2021-02-03T10:30:00+0130", "2021-02-03T09:00:00", "2021-02-03",
+	    "2021-02-03T09:00:00", "2021-02-03T09:00:00", NULL);
+	expect_row("t=d: to the nearest second, the day by a date style as "
+	    "its serial", t, 8, 9, "2021-02-03T23:59:59.600", "2021-02-04",
+	    "2021-02-03", "2021-02-04", "2021-02-04", NULL);
+	expect_row("t=d: a time on day 0 under a time style", t, 9, 10,
+	    "1899-12-30T10:30:00", "1899-12-30T10:30:00", "1899-12-30",
+	    "1899-12-30T10:30:00", "10:30:00", NULL);
+	expect_row("t=d: years 1 and 9999", t, 11, 12, "0001-01-01",
+	    "0001-01-01", "0001-01-01", "0001-01-01", "0001-01-01", NULL);
+	for (i = 1; i < 13 && i < t->nrows; i++)
+		for (c = 1; c < 5; c++)
+			bad += flag(t, i, c) != 0;
+	ok(bad == 0, "t=d: dates are not flagged", "%zu flagged", bad);
+	for (i = 13; i < 24 && i < t->nrows; i++)
+		for (c = 1; c < 5; c++)
+			bad += flag(t, i, c) != FF_ERROR ||
+			    strcmp(t->rows[i].f[c], t->rows[i].f[0]) != 0;
+	ok(t->nrows == 25 && bad == 0, "t=d: 11 values that are not dates "
+	    "flagged FF_ERROR in every style (never a date as text)",
+	    "%zu wrong", bad);
+}
+
+/* Line ends and escapes in strings; formulas with and without values. */
+static void
+test_lines(void)
+{
+	struct tload	*t = rows_of("fixtures/xlsx/lines.xlsx", NULL);
+
+	expect_rows("lines: 4 rows", t, 0, 4);
+	expect_row("lines: shared strings: _x000D_ and LF, a lone CR, runs, "
+	    "an escaped escape, &#13;", t, 1, 2, "a\nb", "a\nb", "run\nnext",
+	    "keep_x000D_as text", "two\n\nends\n", NULL);
+	expect_row("lines: inline and formula strings", t, 2, 3, "in\nline",
+	    "lone\ncr", "f\nstr", NULL);
+	expect_row("lines: formulas never calculated are empty", t, 3, 4, "",
+	    "", "", "", "3", "", NULL);
+	ok(flag(t, 3, 0) == FF_NOCALC && flag(t, 3, 1) == FF_NOCALC &&
+	    flag(t, 3, 3) == FF_NOCALC && flag(t, 3, 5) == FF_NOCALC,
+	    "lines: <f> without <v>, or with an empty one, is FF_NOCALC",
+	    "flags %#x %#x %#x %#x", flag(t, 3, 0), flag(t, 3, 1),
+	    flag(t, 3, 3), flag(t, 3, 5));
+	ok(flag(t, 3, 2) == 0 && flag(t, 3, 4) == 0,
+	    "lines: an empty string result and a value are not",
+	    "flags %#x %#x", flag(t, 3, 2), flag(t, 3, 4));
+}
+
+/* A producer's twin reads exactly as the CSV it was made from. */
+static void
+twin_same(const char *xlsx, const char *csv)
+{
+	char	 a[PATH_MAX], b[PATH_MAX], x[PATH_MAX], why[600];
+	char	 desc[256], err[MAX_ERRMSG], *cmd;
+	FILE	*fp;
+	int	 rc;
+
+	snprintf(desc, sizeof(desc), "producers: %s reads as %s", xlsx, csv);
+	snprintf(a, sizeof(a), "%s/twin.txt", tmp);
+	snprintf(b, sizeof(b), "%s/twin_csv.txt", tmp);
+	snprintf(x, sizeof(x), "%s/fixtures/xlsx/%s", top, xlsx);
+	xasprintf(&cmd, "python3 '%s/tests/xlsx_helper.py' csvdump "
+	    "'%s/fixtures/xlsx/%s' '%s'", top, top, csv, b);
+	rc = system(cmd);
+	free(cmd);
+	if (rc != 0 || (fp = fopen(a, "w")) == NULL) {
+		ok(0, desc, "csvdump or %s failed", a);
+		return;
+	}
+	rc = load_xlsx(x, NULL, dump_row, fp, err, sizeof(err));
+	fclose(fp);
+	if (rc != 0) {
+		ok(0, desc, "load_xlsx: %d %s", rc, err);
+		return;
+	}
+	ok(first_diff(a, b, why, sizeof(why)) == 0, desc, "%s", why);
+}
+
+/*
+ * The twins of producers_day{1,2}.csv saved by other writers: ids as
+ * numbers under "0000000", dates as numbers or ISO text, notes with
+ * CR LF, shared, inline and formula strings.
+ */
+static void
+test_producers(void)
+{
+	static const char *const prod[] = { "openpyxl", "openpyxl_wo",
+	    "exceljs", "sheetjs", "lxw" };
+	char		 x[64], c[64];
+	struct tload	*t;
+	size_t		 i, d;
+
+	for (i = 0; i < NELEM(prod); i++)
+		for (d = 1; d <= 2; d++) {
+			snprintf(x, sizeof(x), "%s_day%zu.xlsx", prod[i], d);
+			snprintf(c, sizeof(c), "producers_day%zu.csv", d);
+			twin_same(x, c);
+		}
+	twin_same("sheetjs_sst_day1.xlsx", "producers_day1.csv");
+	t = rows_of("fixtures/xlsx/exceljs_day1.xlsx", NULL);
+	expect_row("exceljs: a padded id, a date, a plain number, two lines",
+	    t, 1, 2, "0120000", "ann.lee0@example.com", "Ann", "Lee",
+	    "Ann Lee", "", "Engineering", "Engineer", "Z\xc3\xbcrich",
+	    "2010-12-24", "4700", "first line\nsecond line 0", NULL);
+	t = rows_of("fixtures/xlsx/sheetjs_day1.xlsx", NULL);
+	expect_row("sheetjs: the same from t=\"d\" and _x000d_", t, 1, 2,
+	    "0120000", "ann.lee0@example.com", "Ann", "Lee", "Ann Lee", "",
+	    "Engineering", "Engineer", "Z\xc3\xbcrich", "2010-12-24", "4700",
+	    "first line\nsecond line 0", NULL);
+	t = rows_of("fixtures/xlsx/exceljs_ids_plain.xlsx", NULL);
+	ok(t->nrows == 41 && strcmp(t->rows[1].f[0], "120000") == 0 &&
+	    strcmp(t->rows[2].f[0], "3307") == 0 &&
+	    strcmp(t->rows[2].f[5], "120000") == 0,
+	    "exceljs: ids typed as plain numbers read as the numbers",
+	    "%zu rows", t->nrows);
+	t = rows_of("fixtures/xlsx/openpyxl_formulas.xlsx", NULL);
+	ok(t->nrows == 41 && t->rows[1].len[1] == 0 &&
+	    flag(t, 1, 1) == FF_NOCALC && flag(t, 40, 1) == FF_NOCALC,
+	    "openpyxl: formulas it never calculated are FF_NOCALC",
+	    "%zu rows, flags %#x", t->nrows, flag(t, 1, 1));
+	t = rows_of("fixtures/xlsx/exceljs_formulas.xlsx", NULL);
+	ok(t->nrows == 41 && t->rows[1].len[1] == 0 &&
+	    flag(t, 1, 1) == FF_NOCALC && flag(t, 1, 0) == 0,
+	    "exceljs: formulas without a result are FF_NOCALC",
+	    "%zu rows, flags %#x", t->nrows, flag(t, 1, 1));
+}
+
+/* The worksheets a load failure names (xlsx_book_sheets()). */
+static void
+test_book(void)
+{
+	struct xlsx_book b;
+	char		 path[PATH_MAX], err[MAX_ERRMSG];
+
+	snprintf(path, sizeof(path), "%s/fixtures/xlsx/"
+	    "openpyxl_second_sheet.xlsx", top);
+	ok(xlsx_book_sheets(path, NULL, &b, err, sizeof(err)) == 0 &&
+	    b.n == 3 && b.read == 0 && strcmp(b.name[0], "Read me") == 0 &&
+	    strcmp(b.name[1], "Staff") == 0 &&
+	    strcmp(b.name[2], "Old staff") == 0,
+	    "book: three sheets, the first one read", "n %zu read %zu", b.n,
+	    b.read);
+	xlsx_book_free(&b);
+	ok(xlsx_book_sheets(path, "staff", &b, err, sizeof(err)) == 0 &&
+	    b.read == 1, "book: the sheet named, without case", "read %zu",
+	    b.read);
+	xlsx_book_free(&b);
+	ok(xlsx_book_sheets(path, "Nope", &b, err, sizeof(err)) == 0 &&
+	    b.read == b.n, "book: no such sheet: none read", "read %zu",
+	    b.read);
+	xlsx_book_free(&b);
+	snprintf(path, sizeof(path), "%s/fixtures/xlsx/sheets.xlsx", top);
+	ok(xlsx_book_sheets(path, NULL, &b, err, sizeof(err)) == 0 &&
+	    b.n == 3 && b.hidden[0] && !b.hidden[1] && b.read == 1,
+	    "book: the first visible sheet is the one read", "n %zu read %zu",
+	    b.n, b.read);
+	xlsx_book_free(&b);
+	ok(xlsx_book_sheets(hostile("notzip.xlsx"), NULL, &b, err,
+	    sizeof(err)) == -1 && strstr(err, "not a valid XLSX") != NULL &&
+	    b.n == 0, "book: not a workbook", "err '%s'", err);
+	xlsx_book_free(&b);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int
@@ -769,8 +1015,13 @@ main(int argc, char **argv)
 	test_inline();
 	test_1904();
 	test_libreoffice();
+	test_pad();
+	test_dates_text();
+	test_lines();
 	if (make_hostile() == 0) {
 		test_api();
+		test_book();
+		test_producers();
 		test_hostile_zip();
 		test_hostile_xml();
 		test_big_sst();

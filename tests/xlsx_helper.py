@@ -4,7 +4,8 @@
 usage:
   xlsx_helper.py handmade DIR     write the hand-made fixtures (inline
                                   strings, prefixed namespaces, error cells,
-                                  the 1904 date system) into DIR
+                                  the 1904 date system, dates as ISO text,
+                                  line ends and formulas) into DIR
   xlsx_helper.py hostile DIR GOOD write the hostile files into DIR; GOOD is a
                                   valid XLSX to corrupt and truncate
   xlsx_helper.py csvdump IN OUT   write IN (a CSV) in the canonical row form
@@ -204,9 +205,78 @@ def handmade_1904(path):
     })
 
 
+# Date cells as ISO 8601 text (t="d"): the text, then the cell without a
+# style, with a date style (14), a date-time style (22), a time style (20).
+DATES_TEXT = ["2021-02-03T00:00:00.000Z", "2021-02-03", "2021-02-03T00:00:00",
+              "2021-02-03T10:30:00.000Z", "2021-02-03T10:30",
+              "2021-02-03T23:30:00-05:00", "2021-02-03T10:30:00+0130",
+              "2021-02-03T23:59:59.600", "1899-12-30T10:30:00", "2024-02-29",
+              "0001-01-01", "9999-12-31T23:59:59",
+              # not dates: flagged as errors, never taken as text
+              "garbage", "2021-02-30", "2023-02-29", "2021-13-01",
+              "2021-02-03 10:30:00", "20210203", "2021-02-03T24:00:00",
+              "2021-02-03T10:30:00+05:", "2021-02-03Z0", " 2021-02-03",
+              "9999-12-31T23:30:00-01:00"]
+
+
+def handmade_dates(path):
+    """t="d" cells in four styles, and a numeric twin of one date."""
+    styles = (XMLDECL + '<styleSheet xmlns="%s"><cellXfs count="4">'
+              '<xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="22"/>'
+              '<xf numFmtId="20"/></cellXfs></styleSheet>' % MAIN)
+    rows = ['<row r="1">%s</row>' % "".join(
+        istr("%s1" % c, h) for c, h in zip("ABCDE", ("text", "none", "date",
+                                                     "datetime", "time")))]
+    for i, v in enumerate(DATES_TEXT, start=2):
+        rows.append('<row r="%d">%s%s</row>' % (i, istr("A%d" % i, v), "".join(
+            '<c r="%s%d" t="d"%s><v>%s</v></c>' % (
+                c, i, ' s="%d"' % s if s else "", v)
+            for c, s in zip("BCDE", (0, 1, 2, 3)))))
+    n = len(DATES_TEXT) + 2
+    rows.append('<row r="%d">%s<c r="B%d"><v>44230.4375</v></c><c r="C%d" '
+                's="1"><v>44230.4375</v></c><c r="D%d" s="2"><v>44230.4375'
+                '</v></c><c r="E%d" s="3"><v>44230.4375</v></c></row>' % (
+                    n, istr("A%d" % n, "serial"), n, n, n, n))
+    parts = minimal(sheet_xml("".join(rows)), extra={"xl/styles.xml": styles})
+    parts["xl/_rels/workbook.xml.rels"] = rels(
+        ("rId1", "worksheet", "worksheets/sheet1.xml"),
+        ("rId2", "sharedStrings", "sharedStrings.xml"),
+        ("rId3", "styles", "styles.xml"))
+    write_zip(path, parts)
+
+
+def handmade_lines(path):
+    """Line ends in shared, inline and formula strings ("_x000D_",
+    "&#13;", an escaped "_x005F_"), and formulas with and without a
+    calculated value."""
+    sst = (XMLDECL + '<sst xmlns="%s"><si><t>id</t></si>'
+           '<si><t>a_x000D_\nb</t></si><si><t>a_x000D_b</t></si>'
+           '<si><r><t>run_x000D_</t></r><r><t>\nnext</t></r></si>'
+           '<si><t>keep_x005F_x000D_as text</t></si>'
+           '<si><t>two_x000D__x000D_\nends&#13;</t></si></sst>' % MAIN)
+    row2 = ('<row r="2">%s%s%s%s%s</row>' % (
+        '<c r="A2" t="s"><v>1</v></c>', '<c r="B2" t="s"><v>2</v></c>',
+        '<c r="C2" t="s"><v>3</v></c>', '<c r="D2" t="s"><v>4</v></c>',
+        '<c r="E2" t="s"><v>5</v></c>'))
+    row3 = ('<row r="3">%s%s%s</row>' % (
+        istr("A3", "in&#13;\nline"), istr("B3", "lone&#13;cr"),
+        '<c r="C3" t="str"><f>A3</f><v>f_x000d_\nstr</v></c>'))
+    row4 = ('<row r="4"><c r="A4"><f>1+1</f></c>'
+            '<c r="B4"><f>1+1</f><v></v></c>'
+            '<c r="C4" t="str"><f>""</f><v></v></c>'
+            '<c r="D4" t="b"><f>TRUE()</f></c>'
+            '<c r="E4"><f>1+2</f><v>3</v></c>'
+            '<c r="F4" t="str"><f>A1</f></c></row>')
+    write_zip(path, minimal(sheet_xml(
+        '<row r="1">%s</row>' % istr("A1", "head") + row2 + row3 + row4),
+        sst=sst))
+
+
 def handmade(d):
     handmade_inline(d + "/inline.xlsx")
     handmade_1904(d + "/date1904.xlsx")
+    handmade_dates(d + "/dates_text.xlsx")
+    handmade_lines(d + "/lines.xlsx")
 
 
 # --------------------------------------------------------------- hostile
