@@ -707,11 +707,12 @@ numfmt_cmp(const void *a, const void *b)
 }
 
 /*
- * A format code that only pads with zeros: "0000000", "00000", "0",
- * "000.00" (one section, nothing else in it; the built-in formats 1 and
- * 2 are "0" and "0.00"). 1 with the digits before the point and after
- * it in f, else 0: such a format is read as Excel shows it (num_pad());
- * any other stays as today.
+ * A format code that pads with zeros: "0000000", "00000", "000.00" (one
+ * section, nothing else in it, at least two zeros before the point). 1
+ * with the digits before the point and after it in f, else 0: such a
+ * format is read as Excel shows it (num_pad()); any other stays as
+ * today. "0" and "0.00" pad nothing: a value under them (an amount, a
+ * rate) keeps every digit it has, as before.
  */
 static int
 numfmt_pad(const char *s, struct xfmt *f)
@@ -725,7 +726,7 @@ numfmt_pad(const char *s, struct xfmt *f)
 			return 0;
 		s++;
 	}
-	if (pad == 0 || s[pad + dec] != '\0' || pad > XLSX_MAX_PAD ||
+	if (pad < 2 || s[pad + dec] != '\0' || pad > XLSX_MAX_PAD ||
 	    dec > XLSX_MAX_DEC)
 		return 0;
 	f->flags = XF_PAD;
@@ -764,8 +765,6 @@ styles_resolve(struct xlsx *x)
 		    sizeof(*x->fmts), numfmt_cmp);
 		if (f != NULL)
 			x->xf[i] = f->f;
-		else if (key.id == 1 || key.id == 2)	/* "0", "0.00" */
-			numfmt_pad(key.id == 1 ? "0" : "0.00", &x->xf[i]);
 		else
 			x->xf[i].flags = (unsigned char)numfmt_builtin(key.id);
 	}
