@@ -26,7 +26,7 @@
  * style) as YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, and numbers whose format
  * only pads with zeros ("0000000", "000.00") as Excel shows them. Date
  * cells written as ISO 8601 text (t="d") read as a numeric date cell of
- * the same style would; one that is not a date is flagged FF_ERROR, never
+ * the same style would; one that is not a date is flagged FF_BADDATE, never
  * taken as text. Strings lose their "_xHHHH_" escapes and their CR LF
  * (and lone CR) become LF. A formula without a calculated value is an
  * empty cell flagged FF_NOCALC. strtod() and snprintf() are used in the
@@ -2181,7 +2181,7 @@ cell_value(struct xlsx *x, const char **v, size_t *n, unsigned char *ff,
 			*v = num;
 			*n = strlen(num);
 		} else
-			*ff |= FF_ERROR;	/* not a date: never as text */
+			*ff |= FF_BADDATE;	/* never taken as text */
 		break;
 	}
 	return 0;

@@ -334,6 +334,7 @@ struct sync *config_sync(struct config *, const char *name);
 #define FF_ERROR	0x02	/* a spreadsheet error value such as #N/A */
 #define FF_BADUTF8	0x04	/* not UTF-8 (set when utf8_checked) */
 #define FF_NOCALC	0x08	/* empty: a formula never calculated */
+#define FF_BADDATE	0x10	/* a date cell whose text is not a date */
 
 /* One row as a format read it; valid only during the callback. */
 struct rawrow {
@@ -483,6 +484,7 @@ struct record {
 #define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
 #define REC_WIDE	0x04	/* non-empty fields past the header */
 #define REC_CELLERR	0x08	/* a spreadsheet error value (#N/A, ...) */
+#define REC_BADDATE	0x10	/* a date cell that is not a date */
 typedef int (*record_fn)(void *arg, const struct record *);
 
 struct loadstat {

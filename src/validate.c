@@ -100,6 +100,12 @@ row_flags(struct job *j, const struct record *r, const char *key)
 		    "fix the formula in the spreadsheet",
 		    "%s holds a spreadsheet error, not a value",
 		    f ? f : "a value");
+	else if (r->bad & REC_BADDATE)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, f,
+		    "correct the date in the HR system (YYYY-MM-DD)",
+		    "%s is a date cell whose text '%s' is not a date",
+		    f ? f : "a value", r->bad_slot >= 0 ? r->v[r->bad_slot] :
+		    "");
 	else if (r->bad & REC_WIDE)
 		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, NULL,
 		    "quote values that contain the delimiter",

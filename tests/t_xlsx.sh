@@ -151,6 +151,26 @@ contains "a required column empty in every row, no formulas: named, no formula h
     "$(q "SELECT error FROM runs WHERE id = 1")" \
     "none of the 2 data rows has a value in the required column last_name (check the export and the sync's mapping)"
 
+# --- a date cell (t="d") whose text is not a date: that row is skipped,
+# with an issue that says so
+sandbox baddate
+$PYTHON -c '
+import sys
+sys.path.insert(0, "'"$TOP"'/tests")
+import xlsx_helper as x
+rows = ["<row r=\"1\">%s</row>" % "".join(x.istr("%s1" % c, h) for c, h in
+        zip("ABCD", ("employee_id", "email", "last_name", "start_date")))]
+for i, (k, d) in enumerate((("E1", "2021-02-03"), ("E2", "soon")), start=2):
+    rows.append("<row r=\"%d\">%s%s%s<c r=\"D%d\" t=\"d\"><v>%s</v></c></row>" % (
+        i, x.istr("A%d" % i, k), x.istr("B%d" % i, k.lower() + "@x.org"),
+        x.istr("C%d" % i, "L"), i, d))
+x.write_zip(sys.argv[1], x.minimal(x.sheet_xml("".join(rows))))
+' "$TMP/baddate.xlsx"
+drop "$TMP/baddate.xlsx"
+rs run >/dev/null 2>&1
+eq "a t=\"d\" cell that is not a date: the row is skipped" "$(status_of 1):$(q "SELECT group_concat(key) FROM users")" needs_attention:E1
+eq "a t=\"d\" cell that is not a date: the issue says so" "$(q "SELECT row || '|' || field || '|' || message FROM issues WHERE run_id = 1")" "3|start_date|start_date is a date cell whose text 'soon' is not a date"
+
 # --- hostile workbooks: Data Load Failed, directory unchanged
 sandbox hostile
 $GEN --rows 50 --seed 73 -o "$TMP/base.csv"

@@ -823,10 +823,10 @@ test_dates_text(void)
 	ok(bad == 0, "t=d: dates are not flagged", "%zu flagged", bad);
 	for (i = 13; i < 24 && i < t->nrows; i++)
 		for (c = 1; c < 5; c++)
-			bad += flag(t, i, c) != FF_ERROR ||
+			bad += flag(t, i, c) != FF_BADDATE ||
 			    strcmp(t->rows[i].f[c], t->rows[i].f[0]) != 0;
 	ok(t->nrows == 25 && bad == 0, "t=d: 11 values that are not dates "
-	    "flagged FF_ERROR in every style (never a date as text)",
+	    "flagged FF_BADDATE in every style (never a date as text)",
 	    "%zu wrong", bad);
 }
 
