@@ -141,7 +141,7 @@ static const char *const sql[ST__COUNT] = {
 	    "count(DISTINCT key), (SELECT count(DISTINCT key) FROM ch) FROM ch "
 	    "GROUP BY field ORDER BY 2 DESC, 1 LIMIT 3",
 	[ST_VIEW_FIND] = "SELECT sync, key, email, name, manager, team, "
-	    "active, fields FROM users WHERE email = lower(?1) AND "
+	    "active, fields FROM users WHERE email = ?3 AND "
 	    "(?2 IS NULL OR sync = ?2) UNION SELECT sync, key, email, name, "
 	    "manager, team, active, fields FROM users WHERE sync IN (SELECT "
 	    "DISTINCT sync FROM runs) AND key = ?1 AND (?2 IS NULL OR "
@@ -2485,10 +2485,17 @@ store_view_find(struct store *st, const char *text, const char *sync,
     int (*fn)(void *, const struct userrow *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_FIND);
+	struct buf	 b = { 0 };
+	size_t		 n;
+	int		 rc;
 
 	bind_text(s, 1, text);
 	bind_text(s, 2, sync);
-	return userrows(st, s, fn, arg);
+	/* As the loader keeps emails: in lower case beyond ASCII too. */
+	bind_text(s, 3, email_lower(&b, text, strlen(text), &n));
+	rc = userrows(st, s, fn, arg);
+	buf_free(&b);
+	return rc;
 }
 
 /*

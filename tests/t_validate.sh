@@ -108,6 +108,7 @@ rs run >/dev/null 2>&1
 contains "one address on two ids differing only in ü/Ü: flagged" "$(issue 3 user_skipped E4)" "is also used by E1"
 eq "a new address beyond ASCII is kept in lower case" "$(user E5 email)" "ü9@example.com"
 eq "the new id on a taken address is not created" "$(q "SELECT count(*) FROM users WHERE key = 'E4'")" 0
+contains "user finds an address typed in another case (Ü9@EXAMPLE.COM)" "$(rs user Ü9@EXAMPLE.COM 2>&1)" "E5"
 
 # --- managers: not found, self, loops
 sandbox mgr
