@@ -90,6 +90,7 @@ hash_file(const char *path)
 	free(blk);
 	if (n == -1) {
 		fprintf(stderr, "rsbench: %s: %s\n", path, strerror(errno));
+		sha256_free(&h);
 		return 1;
 	}
 	sha256_final(&h, dig);

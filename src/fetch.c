@@ -199,6 +199,7 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 	free(part);
 	return final;
 fail:
+	sha256_free(&h);
 	if (fd != -1)
 		close(fd);
 	unlink(part);

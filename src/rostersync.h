@@ -166,15 +166,15 @@ void	 thread_background(void);	/* give way to the other threads */
 
 /* ------------------------------------------------------------ sha256.c */
 
+/* OpenSSL's SHA-256 (EVP): init, update, final (which frees it), or
+ * sha256_free() for a digest given up. */
 struct sha256 {
-	uint32_t	 h[8];
-	uint64_t	 n;		/* bytes hashed so far */
-	unsigned char	 blk[64];
-	size_t		 fill;
+	struct evp_md_ctx_st	*ctx;
 };
 void	 sha256_init(struct sha256 *);
 void	 sha256_update(struct sha256 *, const void *, size_t);
 void	 sha256_final(struct sha256 *, unsigned char out[32]);
+void	 sha256_free(struct sha256 *);
 void	 sha256_hex(const unsigned char in[32], char out[65]);
 /* Hash blocks on a second thread while copying them (sha256.c). */
 struct sha256_bg *sha256_bg_start(struct sha256 *);

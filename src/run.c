@@ -100,8 +100,10 @@ sha256_file(const char *path, char hex[65], long long *size)
 		*size += n;
 	}
 	close(fd);
-	if (n == -1)
+	if (n == -1) {
+		sha256_free(&h);
 		return -1;
+	}
 	sha256_final(&h, dig);
 	sha256_hex(dig, hex);
 	return 0;
