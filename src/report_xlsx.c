@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,48 +27,6 @@
 #endif
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
-/*
- * The deflate level. libxlsxwriter (1.1) deflates every part at zlib's
- * default, level 6, which is most of a big report's time, and has no
- * option for it. Its zip writer, minizip, is a shared library whose
- * entry it calls is defined here too, so that libxlsxwriter's calls come
- * here first; this passes them on to minizip at level 1: a 1M-row report
- * takes 6.2 s at 6 and 4.1 s at 1, and is a seventh bigger.
- * (Where minizip is built into libxlsxwriter this is never called, and
- * the level stays 6.) The types are minizip's (zip.h), spelt out.
- */
-#define ZIP_LEVEL	1
-#define ZIP_DEFLATED	8	/* zlib's Z_DEFLATED */
-
-typedef int (*zipopen4_fn)(void *, const char *, const void *, const void *,
-    unsigned, const void *, unsigned, const char *, int, int, int, int, int,
-    int, const char *, unsigned long, unsigned long, unsigned long, int);
-
-int	zipOpenNewFileInZip4_64(void *, const char *, const void *,
-	    const void *, unsigned, const void *, unsigned, const char *, int,
-	    int, int, int, int, int, const char *, unsigned long,
-	    unsigned long, unsigned long, int);
-
-int
-zipOpenNewFileInZip4_64(void *zf, const char *name, const void *zi,
-    const void *xl, unsigned nxl, const void *xg, unsigned nxg,
-    const char *comment, int method, int level, int raw, int wbits,
-    int memlevel, int strategy, const char *password, unsigned long crc,
-    unsigned long made_by, unsigned long flags, int zip64)
-{
-	static zipopen4_fn	 next;
-
-	if (next == NULL)
-		*(void **)&next = dlsym(RTLD_NEXT, "zipOpenNewFileInZip4_64");
-	if (next == NULL)
-		return -1;	/* ZIP_ERRNO: the report fails, said so */
-	if (method == ZIP_DEFLATED && !raw)
-		level = ZIP_LEVEL;
-	return next(zf, name, zi, xl, nxl, xg, nxg, comment, method, level,
-	    raw, wbits, memlevel, strategy, password, crc, made_by, flags,
-	    zip64);
-}
 
 /* One column of a sheet: its header and its width in characters. */
 struct col {
