@@ -21,7 +21,7 @@ static const struct command {
 	const char	*usage;
 } commands[] = {
 	{ "run", cmd_run, "run [--sync S] [--file PATH] [--dry-run] "
-	    "[--allow-deletes N]" },
+	    "[--allow-deletes N] [--allow-updates N] [--allow-id-changes N]" },
 	{ "fetch", cmd_fetch, "fetch [--sync S]" },
 	{ "history", cmd_history, "history [--sync S] [--status ST]... "
 	    "[--since DATE] [--until DATE] [--last Nd] [--oldest] [--page N] "
@@ -41,6 +41,7 @@ static const struct command {
 	{ "retry", cmd_retry, "retry RUN [ITEM]" },
 	{ "confirm", cmd_confirm, "confirm RUN:ITEM [--reason TEXT]" },
 	{ "check-config", cmd_check, "check-config" },
+	{ "cache", cmd_cache, "cache drop [--sync S]" },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 

@@ -50,6 +50,7 @@ static const struct {
 	{ "cancel", ROLE_CHANGE },
 	{ "retry", ROLE_CHANGE },
 	{ "confirm", ROLE_CHANGE },
+	{ "cache", ROLE_CHANGE },
 };
 #define NCOMMAND_ROLES	(sizeof(command_roles) / sizeof(command_roles[0]))
 

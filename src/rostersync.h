@@ -1083,6 +1083,8 @@ void	 known_keep(struct job *);
 /* The same on a second thread: start, go on, then wait for it. */
 struct snapjob *snap_save_start(struct job *, int after_write);
 void	 snap_save_end(struct snapjob *);
+/* cache drop [--sync S]: the command (EXIT_*). */
+int	 cmd_cache(struct config *, int, char **);
 
 /* diff.c: the key table, fingerprints and the items. */
 uint32_t ent_get(struct job *, const char *, size_t);

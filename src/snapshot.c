@@ -1009,3 +1009,64 @@ known_free(struct known *kn)
 	kn->n = kn->nteam = 0;
 	kn->ok = 0;
 }
+
+/* ------------------------------------------------------------ cache drop */
+
+/* Remove one sync's cache files; how many there were. */
+static int
+cache_drop_sync(const struct config *cfg, const char *sync)
+{
+	static const char *const names[] = { SNAP_NAME, LINES_NAME };
+	char		*p;
+	size_t		 i;
+	int		 n = 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((p = spool_path(cfg, "cache", sync, names[i])) == NULL)
+			continue;
+		if (unlink(p) == 0)
+			n++;
+		else if (errno != ENOENT)
+			log_warn("cannot remove %s", p);
+		free(p);
+	}
+	return n;
+}
+
+/*
+ * cache drop [--sync S]: the key snapshots and known lines go (under the
+ * spool lock, between runs); the next run reads the users table and
+ * writes them again. After an edit of the users table by hand, or to
+ * rule the caches out.
+ */
+int
+cmd_cache(struct config *cfg, int argc, char **argv)
+{
+	const char	*only = NULL;
+	size_t		 i;
+	int		 lock, n;
+
+	if (argc == 4 && strcmp(argv[2], "--sync") == 0)
+		only = argv[3];
+	if (argc < 2 || strcmp(argv[1], "drop") != 0 ||
+	    (argc != 2 && only == NULL)) {
+		log_warnx("usage: rostersync cache drop [--sync S]");
+		return EXIT_USAGE;
+	}
+	if (only != NULL && config_sync(cfg, only) == NULL) {
+		log_warnx("no sync named %s in %s", only, cfg->path);
+		return EXIT_USAGE;
+	}
+	if ((lock = spool_lock(cfg, cfg->lock_wait)) < 0)
+		return lock == -2 ? EXIT_BUSY : EXIT_FAIL;
+	for (i = 0; i < cfg->nsyncs; i++) {
+		if (only != NULL && strcmp(only, cfg->syncs[i].name) != 0)
+			continue;
+		n = cache_drop_sync(cfg, cfg->syncs[i].name);
+		log_msg(LOG_NOTICE, "sync %s: %s; its next run reads the users "
+		    "table", cfg->syncs[i].name, n ? "the key snapshot and "
+		    "the known lines dropped" : "no cache to drop");
+	}
+	close(lock);
+	return EXIT_OK;
+}
