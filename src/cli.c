@@ -77,6 +77,47 @@ json_time(struct buf *b, const char *k, time_t t)
 	json_kv(b, k, t ? iso : NULL, 1);
 }
 
+/* decision, decided_by (approver: its old name), decided_at, reason, and
+ * the overrides given ({"allow-deletes":12}). */
+static void
+run_json_decision(struct buf *b, const struct run *r)
+{
+	const struct override	*ov;
+	const char		*by = r->approver;
+	int			 n = 0;
+
+	if (by == NULL && r->decision == DEC_SUPERSEDE)
+		by = "rostersync";
+	json_kv(b, "decision", r->decision != DEC_NONE ?
+	    decision_slug(r->decision) : NULL, 1);
+	json_kv(b, "decided_by", by, 1);
+	json_time(b, "decided_at", r->decided_at);
+	json_kv(b, "reason", r->reason, 1);
+	json_kv(b, "approver", by, 1);
+	buf_adds(b, ",\"overrides\":{");
+	for (ov = overrides; ov->flag != NULL; ov++)
+		if (override_run(ov, r) >= 0)
+			buf_printf(b, "%s\"%s\":%lld", n++ ? "," : "", ov->flag,
+			    override_run(ov, r));
+	buf_addc(b, '}');
+}
+
+/* Per type, the items applied and failed (show --json). */
+static void
+run_json_outcome(struct buf *b, const struct run *r)
+{
+	int	 i, k;
+
+	for (k = 0; k < 2; k++) {
+		buf_printf(b, ",\"%s\":{", k ? "failed" : "applied");
+		for (i = 0; i < IT__COUNT; i++)
+			buf_printf(b, "%s\"%s\":%lld", i ? "," : "",
+			    itemtype_slug(i), k ? r->failed[i] : r->applied[i]);
+		buf_addc(b, '}');
+	}
+	buf_printf(b, ",\"confirmed\":%lld", r->confirmed);
+}
+
 /* A run as JSON: the stable shape documented in README.md. */
 static void
 run_json(struct buf *b, const struct run *r)
@@ -109,9 +150,13 @@ run_json(struct buf *b, const struct run *r)
 	    r->max_delete_percent, r->tripped ? "true" : "false",
 	    r->dry_run ? "true" : "false");
 	json_kv(b, "error", r->error, 1);
-	json_kv(b, "approver", r->approver, 1);
-	json_kv(b, "reason", r->reason, 1);
+	json_kv(b, "hint", r->hint, 1);
+	buf_printf(b, ",\"failures\":%lld", r->failures);
+	run_json_decision(b, r);
 	json_kv(b, "report_base", r->report_base, 1);
+	json_kv(b, "preview_base", r->preview_base, 1);
+	if (r->have_outcome)
+		run_json_outcome(b, r);
 	buf_addc(b, '}');
 }
 
@@ -367,6 +412,29 @@ input_path(struct buf *b, struct config *cfg, const struct run *r,
 	    r->file_name ? r->file_name : "");
 }
 
+/* Items the hook failed, and items done by hand. */
+static void
+failed_hints(const struct run *r, struct buf *h, int json)
+{
+	long long	 failed = 0;
+	int		 i;
+
+	for (i = 0; r->have_outcome && i < IT__COUNT; i++)
+		failed += r->failed[i];
+	if (failed > 0)
+		hint(h, json, "%lld item%s failed in the apply hook: rostersync "
+		    "items %lld --status failed lists them with the error; once "
+		    "the cause is fixed, rostersync retry %lld runs them again, "
+		    "or rostersync confirm %lld:ITEM --reason TEXT marks one "
+		    "done by hand.", failed, failed == 1 ? "" : "s", r->id,
+		    r->id, r->id);
+	if (r->confirmed > 0)
+		hint(h, json, "%lld item%s confirmed as done by hand: rostersync "
+		    "items %lld --status confirmed shows who, when and why.",
+		    r->confirmed, r->confirmed == 1 ? " was" : "s were",
+		    r->id);
+}
+
 /* What a sysadmin should do next, by outcome. */
 static void
 hints(struct config *cfg, const struct run *r, struct buf *h, int json)
@@ -403,20 +471,29 @@ hints(struct config *cfg, const struct run *r, struct buf *h, int json)
 		shell_quote(&q, p.p);
 		hint(h, json, "If the deletions are right, push this file "
 		    "through once: rostersync run --sync %s --file %s "
-		    "--allow-deletes %lld", r->sync, q.p, r->count[IT_DELETE]);
+		    "--allow-deletes %lld --reason 'WHY (recorded with your "
+		    "name)'", r->sync, q.p, r->count[IT_DELETE]);
 		break;
 	case RS_PENDING:
 		hint(h, json, "The run waits for approval: rostersync approve "
 		    "%lld, or rostersync reject %lld.", r->id, r->id);
 		break;
 	case RS_FAILED:
-		hint(h, json, "System error: %s. The input stays queued and "
-		    "runs again at the next run.", r->error ? r->error :
-		    "unknown");
+		if (r->failures > 0)
+			hint(h, json, "The source could not be read: %s.%s%s "
+			    "Nothing was fetched; every run tries again, and "
+			    "this run counts the failures until one succeeds.",
+			    r->error ? r->error : "unknown", r->hint ? " " : "",
+			    r->hint ? r->hint : "");
+		else
+			hint(h, json, "System error: %s. The input stays queued "
+			    "and runs again at the next run.", r->error ?
+			    r->error : "unknown");
 		break;
 	default:
 		break;
 	}
+	failed_hints(r, h, json);
 	if (issues > 0)
 		hint(h, json, "%lld issues (%lld rows skipped): rostersync "
 		    "items %lld --issue TYPE lists them with a suggested fix.",
@@ -424,6 +501,10 @@ hints(struct config *cfg, const struct run *r, struct buf *h, int json)
 	if (report_due(r->status, RF_CSV))
 		hint(h, json, "Report: %s/reports/%s/%s.csv (and .xlsx, .log)",
 		    cfg->spool, r->sync, r->report_base ? r->report_base : "");
+	if (r->preview_base != NULL)
+		hint(h, json, "The preview it was approved on: %s/reports/%s/"
+		    "%s.csv (and .xlsx, .log)", cfg->spool, r->sync,
+		    r->preview_base);
 	buf_free(&p);
 	buf_free(&q);
 }
@@ -450,6 +531,9 @@ cmd_show(struct config *cfg, int argc, char **argv)
 		store_close(st);
 		return rc;
 	}
+	if (store_run_outcome(st, &r) == -1)
+		log_warnx("cannot count the items of run %lld: %s", r.id,
+		    store_errmsg(st));
 	if (json) {
 		buf_addc(&h, '[');
 		hints(cfg, &r, &h, 1);
@@ -476,6 +560,7 @@ cmd_show(struct config *cfg, int argc, char **argv)
 
 struct itemq {
 	int		 type;		/* -1 all */
+	unsigned	 statuses;	/* 1 << enum itemstatus; 0 all */
 	int		 issue;		/* -1 all */
 	int		 want_items;
 	int		 want_issues;
@@ -503,6 +588,7 @@ on_item_row(void *arg, const struct itemview *v)
 	struct itemq	*q = arg;
 
 	if ((q->type >= 0 && v->type != q->type) ||
+	    (q->statuses != 0 && !(q->statuses & (1U << v->status))) ||
 	    !match_user(q, v->key, v->email, v->name))
 		return 0;
 	if (!q->json) {
@@ -578,9 +664,10 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 		{ "user", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "item", required_argument, NULL, 'n' },
+		{ "status", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	 c;
+	int	 c, k;
 
 	q->type = q->issue = -1;
 	q->want_items = q->want_issues = 1;
@@ -604,6 +691,18 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 				return -1;
 			}
 			q->want_items = 0;
+			break;
+		case 's':
+			if ((k = itemstatus_parse(optarg)) < 0) {
+				log_warnx("unknown item status '%s' (applied, "
+				    "failed, pending, held, preview, confirmed)",
+				    optarg);
+				return -1;
+			}
+			/* Applied means done: by the hook or by hand. */
+			q->statuses |= 1U << k | (k == IST_APPLIED ?
+			    1U << IST_CONFIRMED : 0);
+			q->want_issues = 0;
 			break;
 		case 'u': q->user = optarg; break;
 		case 'j': q->json = 1; break;
@@ -701,8 +800,8 @@ cmd_items(struct config *cfg, int argc, char **argv)
 
 	memset(&q, 0, sizeof(q));
 	if (items_options(argc, argv, &q, &arg) == -1) {
-		log_warnx("usage: rostersync items RUN [--type T] [--issue T] "
-		    "[--user TEXT] [--item N] [--json]");
+		log_warnx("usage: rostersync items RUN [--type T] [--status ST] "
+		    "[--issue T] [--user TEXT] [--item N] [--json]");
 		return EXIT_USAGE;
 	}
 	if ((st = open_ro(cfg)) == NULL)
@@ -785,7 +884,12 @@ cmd_report(struct config *cfg, int argc, char **argv)
 	if ((rc = load_run(st, argv[optind], &r)) != 0)
 		goto out;
 	rc = EXIT_FAIL;
-	if (!report_due(r.status, fmt)) {
+	if (store_run_outcome(st, &r) == -1) {
+		log_warnx("cannot count the items of run %lld: %s", r.id,
+		    store_errmsg(st));
+		goto out;
+	}
+	if (!report_available(&r, fmt)) {
 		log_warnx("run %lld is %s: it has no %s report (only its run "
 		    "log: --format log)", r.id, runstatus_label(r.status),
 		    fmt == RF_XLSX ? "XLSX" : "CSV");

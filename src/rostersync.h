@@ -548,6 +548,11 @@ enum issuetype {
 	ISS_USER_SKIPPED, ISS_MANAGER_NOT_FOUND, ISS_MANAGER_CYCLE,
 	ISS_SEAT_LIMIT, ISS__COUNT
 };
+/* Who decided a run's fate, beside the pipeline (run.decision). */
+enum decision {
+	DEC_NONE, DEC_APPROVE, DEC_REJECT, DEC_CANCEL, DEC_OVERRIDE,
+	DEC_SUPERSEDE, DEC__COUNT
+};
 
 /* Names: slug (stored, used on the command line) and label (shown). */
 const char	*runstatus_slug(enum runstatus);
@@ -562,6 +567,9 @@ const char	*issuetype_slug(enum issuetype);
 const char	*issuetype_label(enum issuetype);
 int		 issuetype_parse(const char *);
 int		 runstatus_exit(enum runstatus);	/* EXIT_* for a run */
+const char	*decision_slug(enum decision);	/* "approve", ... */
+const char	*decision_label(enum decision);	/* "Approved", ... */
+int		 decision_parse(const char *);	/* slug; DEC_NONE if not */
 
 /* One run: one input file of one sync through the pipeline. */
 struct run {
@@ -591,10 +599,20 @@ struct run {
 	long long	 base_version;	/* directory version diffed against */
 	char		*error;		/* why it failed, or NULL */
 	char		*report_base;	/* "Sync Logs - 15 Jan 2024 10.30pm" */
-	char		*approver;	/* who approved, rejected or cancelled */
-	char		*reason;
+	char		*approver;	/* who decided (decided_by in JSON) */
+	char		*reason;	/* why, as they said it */
 	long long	 parent_run;	/* a retry: the run it retries */
-	time_t		 decided_at;	/* when it was approved/rejected */
+	time_t		 decided_at;	/* when they decided */
+	enum decision	 decision;	/* what they decided, DEC_NONE */
+	char		*hint;		/* a failure: what to do about it */
+	long long	 failures;	/* a source failure: times in a row */
+	char		*preview_base;	/* an approved run: its preview report */
+	/* Filled by store_run_outcome() only (views, reports): per type,
+	 * items applied (or confirmed) and items failed. */
+	int		 have_outcome;
+	long long	 applied[IT__COUNT];
+	long long	 failed[IT__COUNT];
+	long long	 confirmed;	/* of those applied, done by hand */
 };
 void	 run_free(struct run *);
 
@@ -644,6 +662,13 @@ int		 store_runs_interrupted(struct store *);
 size_t		 store_runs_reports_pending(struct store *, long long **);
 long long	 store_run_applied_sha(struct store *, const char *sync,
 		    const char *sha);
+/* Per type, the run's items applied and failed (r->applied, r->failed). */
+int		 store_run_outcome(struct store *, struct run *);
+/* The sync's latest run (by id), or 0. */
+long long	 store_run_latest(struct store *, const char *sync);
+/* Queued runs of a ledger entry another run took: Cancelled, reason. */
+int		 store_runs_take_file(struct store *, long long file,
+		    long long by, const char *reason);
 long long	 store_run_count(struct store *, const struct runfilter *);
 int		 store_run_list(struct store *, const struct runfilter *,
 		    int (*)(void *, const struct run *), void *);
@@ -745,6 +770,8 @@ struct issuerow {
 	const char	*field;
 	const char	*message;
 	const char	*fix;
+	const char	*email;		/* as the row had them, or NULL */
+	const char	*name;
 };
 /* One (item, field) pair read back; field NULL for an item without. */
 struct itemview {
@@ -759,6 +786,7 @@ struct issueview {
 	int		 type;		/* enum issuetype */
 	long long	 row;
 	const char	*key, *field, *message, *fix;
+	const char	*email, *name;	/* "" when the row had none */
 };
 int		 store_item_add(struct store *, long long run,
 		    const struct itemrow *);
@@ -1053,9 +1081,30 @@ struct runopts {
 	const char	*file;		/* run this local file (--file) */
 	int		 dry_run;
 	long long	 allow_deletes;	/* -1: none */
+	const char	*reason;	/* why an override is given (--reason) */
 	const char	*trigger;	/* "timer" under systemd, else "manual" */
 	int		 fetch_only;	/* `fetch`: no processing */
 };
+
+/*
+ * The one-time overrides of the guard (`run --file F --allow-deletes N
+ * --reason TEXT`), a table in run.c: each needs --file and --reason, and
+ * the run records it (decision override) with who gave it, when and why.
+ * Another one is a long long in runopts and in run (-1: not given) and
+ * one line of the table. The table ends with a NULL flag.
+ */
+#define MAX_OVERRIDES	8
+struct override {
+	const char	*flag;		/* the option without "--" */
+	size_t		 opt;		/* offsetof(struct runopts, its value) */
+	size_t		 run;		/* offsetof(struct run, its value) */
+};
+extern const struct override overrides[];
+/* Its value in a runopts or a run: -1 when not given. */
+long long *override_opt(const struct override *, struct runopts *);
+long long override_run(const struct override *, const struct run *);
+/* "--allow-deletes 12 --allow-updates 3" of a run into b; 0 if none. */
+int	 override_describe(const struct run *, struct buf *b);
 int	 run_main(struct config *, const struct runopts *);	/* EXIT_* */
 
 /* cli.c: the read-only views; argv[0] is the command. EXIT_* */
@@ -1070,6 +1119,9 @@ int	 parse_when(const char *, time_t *out, int until);
 enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
 /* "Sync Logs - 15 Jan 2024 10.30pm" for a start time, local time zone. */
 void	 report_basename(time_t, char *out, size_t outlen);
+/* The same, unused by the sync's runs and files (" (2)"...); to free. */
+char	*report_base_new(const struct config *, struct store *,
+	    const char *sync, time_t);
 /* Write every file due for the run under reports/SYNC/; -1 on failure.
  * early: its reports begun by report_early(), or NULL. */
 int	 report_write_all(struct config *, struct store *, long long run,
@@ -1100,6 +1152,7 @@ void	 report_early_drop(struct early *);	/* its run was not stored */
 int	 report_write_one(struct store *, const struct run *, enum rfmt,
 	    const char *path);
 int	 report_due(enum runstatus, enum rfmt);
+int	 report_available(const struct run *, enum rfmt);
 const char *report_kind(enum runstatus);  /* "Result report", ... */
 /* The summary as label/value pairs, for every format and `show`. */
 void	 report_summary(const struct run *,

@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,45 +45,6 @@ worse(int a, int b)
 }
 
 static int
-report_exists(const struct config *cfg, const char *sync, const char *base)
-{
-	static const char *const ext[] = { ".log", ".csv", ".xlsx" };
-	struct stat	 sb;
-	char		*p;
-	size_t		 i;
-	int		 found = 0;
-
-	for (i = 0; i < 3 && !found; i++) {
-		xasprintf(&p, "%s/reports/%s/%s%s", cfg->spool, sync, base,
-		    ext[i]);
-		found = stat(p, &sb) == 0;
-		free(p);
-	}
-	return found;
-}
-
-/* "Sync Logs - 15 Jan 2024 10.30pm", with " (2)" on a collision. */
-static char *
-choose_report_base(const struct config *cfg, struct store *st,
-    const char *sync, time_t t)
-{
-	char	 base[128], *cand;
-	int	 k;
-
-	report_basename(t, base, sizeof(base));
-	for (k = 1; ; k++) {
-		if (k == 1)
-			cand = xstrdup(base);
-		else
-			xasprintf(&cand, "%s (%d)", base, k);
-		if (!store_report_base_used(st, sync, cand) &&
-		    !report_exists(cfg, sync, cand))
-			return cand;
-		free(cand);
-	}
-}
-
-static int
 sha256_file(const char *path, char hex[65], long long *size)
 {
 	struct sha256	 h;
@@ -107,6 +68,58 @@ sha256_file(const char *path, char hex[65], long long *size)
 	return 0;
 }
 
+/* The one-time overrides of the guard: flag, runopts field, run field. */
+const struct override overrides[] = {
+	{ "allow-deletes", offsetof(struct runopts, allow_deletes),
+	    offsetof(struct run, allow_deletes) },
+	{ NULL, 0, 0 }
+};
+
+long long *
+override_opt(const struct override *ov, struct runopts *o)
+{
+	return (long long *)(void *)((char *)o + ov->opt);
+}
+
+long long
+override_run(const struct override *ov, const struct run *r)
+{
+	return *(const long long *)(const void *)((const char *)r + ov->run);
+}
+
+int
+override_describe(const struct run *r, struct buf *b)
+{
+	const struct override	*ov;
+	int			 n = 0;
+
+	for (ov = overrides; ov->flag != NULL; ov++)
+		if (override_run(ov, r) >= 0)
+			buf_printf(b, "%s--%s %lld", n++ ? " " : "", ov->flag,
+			    override_run(ov, r));
+	return n;
+}
+
+/* An override given to this run: the decision, who, when and why. */
+static void
+run_override(struct run *r, const struct runopts *o)
+{
+	const struct override	*ov;
+	struct buf		 b = { 0 };
+
+	for (ov = overrides; ov->flag != NULL; ov++)
+		*(long long *)(void *)((char *)r + ov->run) =
+		    *(const long long *)(const void *)((const char *)o +
+		    ov->opt);
+	if (override_describe(r, &b) == 0)
+		return;
+	r->decision = DEC_OVERRIDE;
+	r->approver = xstrdup(whoami());
+	r->reason = xstrdup(o->reason ? o->reason : "");
+	r->decided_at = time(NULL);
+	buf_free(&b);
+}
+
 static void
 run_start(struct run *r, struct config *cfg, struct store *st,
     const struct sync *sy, const struct ledger *l, const struct runopts *o)
@@ -123,10 +136,10 @@ run_start(struct run *r, struct config *cfg, struct store *st,
 	r->started = time(NULL);
 	r->max_deletes = sy->max_deletes;
 	r->max_delete_percent = sy->max_delete_percent;
-	r->allow_deletes = o->allow_deletes;
+	run_override(r, o);
 	r->dry_run = o->dry_run;
 	r->base_version = store_sync_version(st, sy->name);
-	r->report_base = choose_report_base(cfg, st, sy->name, r->started);
+	r->report_base = report_base_new(cfg, st, sy->name, r->started);
 }
 
 /* -v: where the time and the memory of a run go. */
@@ -336,25 +349,32 @@ run_hook_phase(struct store *st, const struct sync *sy, struct run *r,
 		r->status = RS_FAILED;
 		free(r->error);
 		r->error = xstrdup("database error while applying items");
-	} else if (failed > 0 && want == RS_SUCCESS)
-		r->status = RS_ATTENTION;
+	} else if (failed > 0 && (want == RS_SUCCESS || want == RS_APPROVED))
+		r->status = RS_ATTENTION;	/* approved, yet not all done */
 	else
 		r->status = want;
 	if (failed > 0)
-		log_msg(LOG_WARNING, "%d items failed in the hook: rostersync "
-		    "items %lld --type ... shows them; rostersync retry %lld "
-		    "runs them again", failed, r->id, r->id);
+		log_msg(LOG_WARNING, "%d item%s failed in the hook: rostersync "
+		    "items %lld --status failed shows them; rostersync retry "
+		    "%lld runs them again, rostersync confirm %lld:ITEM marks "
+		    "one done by hand", failed, failed == 1 ? "" : "s", r->id,
+		    r->id, r->id);
 	r->finished = time(NULL);
 	r->duration_ms = (long long)(now_ms() - (int64_t)r->started * 1000);
 	store_run_update(st, r);
 }
 
-/* A newer file for the sync: its held runs would apply stale data. */
-static void
+/*
+ * A newer file for the sync: its held runs would apply stale data. And
+ * a Queued run of this very file (fetched, then run by another route)
+ * would wait for ever: it ends, saying which run took its file. Returns
+ * how many runs ended (their reports are written again).
+ */
+static int
 supersede(struct store *st, const struct sync *sy, const struct run *r)
 {
 	char	*why;
-	int	 n;
+	int	 n, k = 0;
 
 	xasprintf(&why, "superseded by run %lld: a newer file (%s) arrived",
 	    r->id, r->file_name);
@@ -362,6 +382,28 @@ supersede(struct store *st, const struct sync *sy, const struct run *r)
 		log_msg(LOG_NOTICE, "%d held run%s of this sync cancelled: %s",
 		    n, n > 1 ? "s" : "", why);
 	free(why);
+	xasprintf(&why, "taken by run %lld", r->id);
+	if (r->file_id > 0 && (k = store_runs_take_file(st, r->file_id, r->id,
+	    why)) > 0)
+		log_msg(LOG_NOTICE, "%d queued run%s of %s cancelled: %s", k,
+		    k > 1 ? "s" : "", r->file_name, why);
+	free(why);
+	return (n > 0 ? n : 0) + (k > 0 ? k : 0);
+}
+
+static void	 reports_catch_up(struct config *, struct store *);
+
+/* The run log and the journal say who let the file through, and why. */
+static void
+log_override(const struct run *r)
+{
+	struct buf	 b = { 0 };
+
+	override_describe(r, &b);
+	log_msg(LOG_NOTICE, "one-time override %s, given by %s: %s (the "
+	    "configured threshold does not change)", b.p, r->approver,
+	    r->reason);
+	buf_free(&b);
 }
 
 /* One input file through the pipeline; returns the run's exit status. */
@@ -378,7 +420,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	size_t		 loglen = 0;
 	enum runstatus	 status;
 	int64_t		 t0;
-	int		 code, hook, qstatus, spool_failed = 0;
+	int		 code, hook, qstatus, spool_failed = 0, closed = 0;
 
 	run_start(&r, cfg, st, sy, l, o);
 	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
@@ -398,13 +440,15 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	log_context(r.id, sy->name);
 	log_info("started: %s (%lld bytes, sha256 %s), trigger %s", l->name,
 	    l->size, l->sha256, r.trigger);
+	if (r.decision == DEC_OVERRIDE)
+		log_override(&r);
 	fault("run.started");
 	if (!o->dry_run && l->id > 0) {
 		store_file_set(st, l->id, "fetched", l->local, r.id);
 		fetch_after(cfg, st, sy, l->id);
 	}
 	if (!o->dry_run)
-		supersede(st, sy, &r);
+		closed = supersede(st, sy, &r);
 	fault("run.source_done");
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
@@ -448,6 +492,8 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	job_free(&j);
 	if (run_finish(cfg, st, &r, logf, &logtext, early) == -1)
 		spool_failed = 1;
+	if (closed > 0)
+		reports_catch_up(cfg, st);	/* their decision in them */
 	store_checkpoint(st);
 	phase("archive and reports", t0);
 	code = runstatus_exit(r.status);
@@ -527,7 +573,7 @@ approve_apply(struct config *cfg, struct store *st, const struct sync *sy,
 	}
 	if (hook)
 		run_hook_phase(st, sy, r, RS_APPROVED);
-	rc = EXIT_OK;
+	rc = runstatus_exit(r->status);
 out:
 	job_free(&j);
 	return rc;
@@ -580,9 +626,15 @@ run_approve(struct config *cfg, struct store *st, long long id,
 	r.approver = xstrdup(who);
 	r.reason = reason ? xstrdup(reason) : NULL;
 	r.decided_at = time(NULL);
+	r.decision = DEC_APPROVE;
+	/* The preview the approver saw stays; the result gets its own. */
+	free(r.preview_base);
+	r.preview_base = r.report_base;
+	r.report_base = report_base_new(cfg, st, r.sync, r.decided_at);
 	log_msg(LOG_NOTICE, "approved by %s%s%s", who, reason ? ": " : "",
 	    reason ? reason : "");
-	if ((rc = approve_apply(cfg, st, sy, &r, &l)) == EXIT_OK &&
+	rc = approve_apply(cfg, st, sy, &r, &l);
+	if ((rc == EXIT_OK || rc == EXIT_ATTENTION) &&
 	    report_write_all(cfg, st, r.id, NULL) == 0)
 		store_run_reports_done(st, r.id);
 	log_context(0, NULL);
@@ -673,7 +725,8 @@ resume_hook_runs(struct config *cfg, struct store *st)
 		    sy->hook.argv != NULL) {
 			log_context(r.id, r.sync);
 			log_warnx("resuming the items of an interrupted run");
-			run_hook_phase(st, sy, &r, r.decided_at ? RS_APPROVED :
+			run_hook_phase(st, sy, &r, r.decision == DEC_APPROVE ?
+			    RS_APPROVED :
 			    r.skipped || r.issues[ISS_MANAGER_NOT_FOUND] ||
 			    r.issues[ISS_MANAGER_CYCLE] ? RS_ATTENTION :
 			    RS_SUCCESS);
@@ -684,27 +737,16 @@ resume_hook_runs(struct config *cfg, struct store *st)
 	free(ids);
 }
 
+/* Reports not written yet (a crash, or a run another one closed). */
 static void
-recover(struct config *cfg, struct store *st)
+reports_catch_up(struct config *cfg, struct store *st)
 {
 	long long	*ids;
 	size_t		 n, i;
-	int		 k;
+	struct run	 r;
 
-	hook_recover(st);
-	resume_hook_runs(cfg, st);
-	if ((k = store_runs_interrupted(st)) > 0)
-		log_warnx("%d run%s left In Progress by a process that died: "
-		    "marked Failed (interrupted); their files run again", k,
-		    k > 1 ? "s" : "");
-	recover_processed(cfg, st);
-	fault("recover.archived");
-	for (i = 0; i < cfg->nsyncs; i++)
-		recover_incoming(cfg, st, cfg->syncs[i].name);
 	n = store_runs_reports_pending(st, &ids);
 	for (i = 0; i < n; i++) {
-		struct run r;
-
 		if (report_write_all(cfg, st, ids[i], NULL) == 0)
 			store_run_reports_done(st, ids[i]);
 		if (store_run_get(st, ids[i], &r) == 0) {
@@ -715,6 +757,24 @@ recover(struct config *cfg, struct store *st)
 		}
 	}
 	free(ids);
+}
+
+static void
+recover(struct config *cfg, struct store *st)
+{
+	int	 k;
+
+	hook_recover(st);
+	resume_hook_runs(cfg, st);
+	if ((k = store_runs_interrupted(st)) > 0)
+		log_warnx("%d run%s left In Progress by a process that died: "
+		    "marked Failed (interrupted); their files run again", k,
+		    k > 1 ? "s" : "");
+	recover_processed(cfg, st);
+	fault("recover.archived");
+	for (size_t i = 0; i < cfg->nsyncs; i++)
+		recover_incoming(cfg, st, cfg->syncs[i].name);
+	reports_catch_up(cfg, st);
 }
 
 /* ------------------------------------------------------------ the queue */
@@ -863,12 +923,13 @@ fetch_all(struct config *cfg, struct store *st, const struct runopts *o)
 
 		if (o->sync != NULL && strcmp(o->sync, sy->name) != 0)
 			continue;
-		if (!sy->enabled) {
-			if (o->sync != NULL)
-				log_warnx("sync %s is disabled (enabled = "
-				    "false)", sy->name);
+		/* A disabled sync runs only when named (run --sync S). */
+		if (!sy->enabled && o->sync == NULL)
 			continue;
-		}
+		if (!sy->enabled)
+			log_info("sync %s is disabled (enabled = false): it "
+			    "runs because --sync names it; the timer's runs "
+			    "leave it alone", sy->name);
 		log_context(0, sy->name);
 		if ((n = fetch_sync(cfg, st, sy)) < 0)
 			code = EXIT_FAIL;
@@ -935,5 +996,7 @@ run_free(struct run *r)
 	free(r->report_base);
 	free(r->approver);
 	free(r->reason);
+	free(r->hint);
+	free(r->preview_base);
 	memset(r, 0, sizeof(*r));
 }

@@ -17,7 +17,7 @@
 
 #include "rostersync.h"
 
-#define SCHEMA_VERSION	3
+#define SCHEMA_VERSION	4
 #define BUSY_TIMEOUT_MS	10000
 
 enum stmt {
@@ -41,6 +41,7 @@ enum stmt {
 	ST_CHANGES_COPY, ST_RUN_FOR_FILE,
 	ST_OBS_GET, ST_OBS_PUT, ST_OBS_FORGET, ST_OBS_NAMES,
 	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET, ST_PUB_REQUEUE,
+	ST_RUN_OUTCOME, ST_RUN_LATEST, ST_RUN_TAKE_FILE,
 	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
 	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
@@ -68,8 +69,9 @@ struct store {
 	"i_manager_not_found, i_manager_cycle, i_seat_limit, skipped, " \
 	"impacted, active_before, tripped, max_deletes, " \
 	"max_delete_percent, allow_deletes, dry_run, base_version, error, " \
-	"report_base, approver, reason, parent_run, decided_at"
-#define RUN_NCOLS 39
+	"report_base, approver, reason, parent_run, decided_at, decision, " \
+	"hint, failures, preview_base"
+#define RUN_NCOLS 43
 
 static const char *const sql[ST__COUNT] = {
 	/*
@@ -144,7 +146,8 @@ static const char *const sql[ST__COUNT] = {
 	    "id FROM runs WHERE sync = ?1) AND i.key = ?2 "
 	    "ORDER BY i.run_id DESC, i.seq, c.n",
 	[ST_VIEW_USER_ISSUES] = "SELECT s.run_id, s.seq, s.type, s.row, s.key, "
-	    "s.field, s.message, s.fix FROM issues s JOIN runs r ON "
+	    "s.field, s.message, s.fix, s.email, s.name FROM issues s JOIN "
+	    "runs r ON "
 	    "r.id = s.run_id WHERE r.sync = ?1 AND s.key = ?2 "
 	    "ORDER BY s.run_id DESC, s.seq",
 	[ST_VIEW_CHANGES_SINCE] = "SELECT count(*) FROM items i JOIN runs r ON "
@@ -159,7 +162,8 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_INSERT] = "INSERT INTO runs(" RUN_COLS ") VALUES (NULL, ?2, "
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
-	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)",
+	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, "
+	    "?43)",
 	[ST_RUN_UPDATE] = "UPDATE runs SET sync = ?2, trigger = ?3, "
 	    "status = ?4, source = ?5, file_name = ?6, sha256 = ?7, "
 	    "size = ?8, rows = ?9, file_id = ?10, started = ?11, "
@@ -172,7 +176,8 @@ static const char *const sql[ST__COUNT] = {
 	    "max_deletes = ?29, max_delete_percent = ?30, "
 	    "allow_deletes = ?31, dry_run = ?32, base_version = ?33, "
 	    "error = ?34, report_base = ?35, approver = ?36, reason = ?37, "
-	    "parent_run = ?38, decided_at = ?39 WHERE id = ?1",
+	    "parent_run = ?38, decided_at = ?39, decision = ?40, hint = ?41, "
+	    "failures = ?42, preview_base = ?43 WHERE id = ?1",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
 	    "error = 'interrupted', finished = ?1 "
@@ -195,6 +200,16 @@ static const char *const sql[ST__COUNT] = {
 	    "(?3 IS NULL OR started < ?3) AND "
 	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
 	    "ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	/* Applied counts confirmed too: done, by the hook or by hand. */
+	[ST_RUN_OUTCOME] = "SELECT type, status, count(*) FROM items WHERE "
+	    "run_id = ?1 AND status IN ('applied', 'confirmed', 'failed') "
+	    "GROUP BY type, status",
+	[ST_RUN_LATEST] = "SELECT max(id) FROM runs WHERE sync = ?1",
+	[ST_RUN_TAKE_FILE] = "UPDATE runs SET status = 'cancelled', "
+	    "reason = ?3, decision = 'supersede', decided_at = ?4, "
+	    "finished = ?4, reports_done = 0 WHERE file_id = ?1 AND "
+	    "id != ?2 AND "
+	    "status = 'queued'",
 	[ST_RUN_APPLIED_SHA] = "SELECT id FROM runs WHERE sync = ?1 AND "
 	    "sha256 = ?2 AND dry_run = 0 AND status IN ('success', "
 	    "'needs_attention', 'approved') ORDER BY id LIMIT 1",
@@ -258,20 +273,22 @@ static const char *const sql[ST__COUNT] = {
 	[ST_CHANGE_INSERT] = "INSERT INTO changes(run_id, seq, n, field, old, "
 	    "new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_ISSUE_INSERT] = "INSERT INTO issues(run_id, seq, type, row, key, "
-	    "field, message, fix) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "field, message, fix, email, name) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10)",
 	[ST_ITEM_LIST] = "SELECT i.seq, i.type, i.status, i.key, i.email, "
 	    "i.name, i.team, i.error, c.field, c.old, c.new FROM items i "
 	    "LEFT JOIN changes c ON c.run_id = i.run_id AND c.seq = i.seq "
 	    "WHERE i.run_id = ?1 ORDER BY i.seq, c.n",
-	[ST_ISSUE_LIST] = "SELECT seq, type, row, key, field, message, fix "
-	    "FROM issues WHERE run_id = ?1 ORDER BY seq",
+	[ST_ISSUE_LIST] = "SELECT seq, type, row, key, field, message, fix, "
+	    "email, name FROM issues WHERE run_id = ?1 ORDER BY seq",
 	[ST_LOG_PUT] = "INSERT OR REPLACE INTO runlogs(run_id, text) "
 	    "VALUES (?1, ?2)",
 	[ST_LOG_GET] = "SELECT text FROM runlogs WHERE run_id = ?1",
 	[ST_REPORT_BASE_USED] = "SELECT 1 FROM runs WHERE sync = ?1 AND "
 	    "report_base = ?2 LIMIT 1",
 	[ST_RUN_SUPERSEDE] = "UPDATE runs SET status = 'cancelled', "
-	    "reason = ?3, decided_at = ?4 WHERE sync = ?1 AND id < ?2 AND "
+	    "reason = ?3, decided_at = ?4, decision = 'supersede', "
+	    "reports_done = 0 WHERE sync = ?1 AND id < ?2 AND "
 	    "status IN ('pending_approval', 'above_threshold')",
 	[ST_RUN_DELETE_ITEMS] = "DELETE FROM items WHERE run_id = ?1",
 	[ST_RUN_DELETE_CHANGES] = "DELETE FROM changes WHERE run_id = ?1",
@@ -435,11 +452,34 @@ static const char schema_v3[] =
     "DROP INDEX items_key;"
     "CREATE INDEX items_run_key ON items(run_id, key);";
 
+/*
+ * v4: every decision with what it was (approve, reject, cancel,
+ * override, supersede); a failed run's hint and, for a source that stays
+ * down, how many times in a row it failed; an approved run's preview
+ * report; the email and name of the row an issue is about; files a
+ * source holds that are refused (a bad name, a link, a FIFO).
+ */
+static const char schema_v4[] =
+    "ALTER TABLE runs ADD COLUMN decision TEXT;"
+    "ALTER TABLE runs ADD COLUMN hint TEXT;"
+    "ALTER TABLE runs ADD COLUMN failures INTEGER;"
+    "ALTER TABLE runs ADD COLUMN preview_base TEXT;"
+    "UPDATE runs SET decision = CASE status WHEN 'approved' THEN 'approve' "
+    "  WHEN 'rejected' THEN 'reject' WHEN 'cancelled' THEN CASE WHEN "
+    "  approver IS NULL THEN 'supersede' ELSE 'cancel' END END "
+    "  WHERE decided_at IS NOT NULL;"
+    "ALTER TABLE issues ADD COLUMN email TEXT;"
+    "ALTER TABLE issues ADD COLUMN name TEXT;"
+    "CREATE TABLE refused(sync TEXT NOT NULL, name TEXT NOT NULL, "
+    "  reason TEXT NOT NULL, first_seen INTEGER NOT NULL, "
+    "  last_seen INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;";
+
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 static int
@@ -1046,6 +1086,12 @@ run_bind(sqlite3_stmt *s, const struct run *r)
 		sqlite3_bind_int64(s, 38, r->parent_run);
 	if (r->decided_at > 0)
 		sqlite3_bind_int64(s, 39, r->decided_at);
+	bind_text(s, 40, r->decision != DEC_NONE ? decision_slug(r->decision) :
+	    NULL);
+	bind_text(s, 41, r->hint);
+	if (r->failures > 0)
+		sqlite3_bind_int64(s, 42, r->failures);
+	bind_text(s, 43, r->preview_base);
 }
 
 static void
@@ -1090,6 +1136,10 @@ run_read(sqlite3_stmt *s, struct run *r)
 	r->reason = col_strdup(s, 36);
 	r->parent_run = sqlite3_column_int64(s, 37);
 	r->decided_at = (time_t)sqlite3_column_int64(s, 38);
+	r->decision = decision_parse(col_text(s, 39));
+	r->hint = col_strdup(s, 40);
+	r->failures = sqlite3_column_int64(s, 41);
+	r->preview_base = col_strdup(s, 42);
 }
 
 int
@@ -1181,6 +1231,63 @@ store_run_applied_sha(struct store *st, const char *sync, const char *sha)
 		id = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	return id;
+}
+
+/* 0, or -1; r->have_outcome says it is filled. */
+int
+store_run_outcome(struct store *st, struct run *r)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_OUTCOME);
+	int		 rc, t, k;
+
+	memset(r->applied, 0, sizeof(r->applied));
+	memset(r->failed, 0, sizeof(r->failed));
+	r->confirmed = 0;
+	sqlite3_bind_int64(s, 1, r->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = itemtype_parse(col_text(s, 0));
+		k = itemstatus_parse(col_text(s, 1));
+		if (t < 0 || k < 0)
+			continue;
+		if (k == IST_FAILED)
+			r->failed[t] += sqlite3_column_int64(s, 2);
+		else
+			r->applied[t] += sqlite3_column_int64(s, 2);
+		if (k == IST_CONFIRMED)
+			r->confirmed += sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	r->have_outcome = rc == SQLITE_DONE;
+	return r->have_outcome ? 0 : -1;
+}
+
+long long
+store_run_latest(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_LATEST);
+	long long	 id = 0;
+
+	bind_text(s, 1, sync);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return id;
+}
+
+/* How many Queued runs of the ledger entry file were cancelled, or -1. */
+int
+store_runs_take_file(struct store *st, long long file, long long by,
+    const char *reason)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_TAKE_FILE);
+
+	sqlite3_bind_int64(s, 1, file);
+	sqlite3_bind_int64(s, 2, by);
+	bind_text(s, 3, reason);
+	sqlite3_bind_int64(s, 4, time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_changes(st->db);
 }
 
 static void
@@ -1659,6 +1766,8 @@ store_issue_add(struct store *st, long long run, const struct issuerow *is)
 	bind_text(s, 6, is->field);
 	bind_text(s, 7, is->message);
 	bind_text(s, 8, is->fix);
+	bind_text(s, 9, is->email != NULL && *is->email ? is->email : NULL);
+	bind_text(s, 10, is->name != NULL && *is->name ? is->name : NULL);
 	return store_exec(st, s);
 }
 
@@ -1692,7 +1801,7 @@ itemview_read(sqlite3_stmt *s, int c, struct itemview *v)
 }
 
 /* Columns c.. of a row as an issue view (seq, type, row, key, field,
- * message, fix). */
+ * message, fix, email, name). */
 static void
 issueview_read(sqlite3_stmt *s, int c, struct issueview *v)
 {
@@ -1703,6 +1812,8 @@ issueview_read(sqlite3_stmt *s, int c, struct issueview *v)
 	v->field = col_text(s, c + 4);
 	v->message = col_text(s, c + 5);
 	v->fix = col_text(s, c + 6);
+	v->email = col_text(s, c + 7);
+	v->name = col_text(s, c + 8);
 }
 
 /*

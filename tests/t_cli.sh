@@ -359,8 +359,12 @@ base=$(q "SELECT report_base FROM runs WHERE id = 3")
 eq "a held run whose file ran again is Cancelled" "$(status_of 3)" cancelled
 check "its preview report written at the time stays" \
     test -f "$SPOOL/reports/hr/$base.csv"
+contains "its preview now says why it was cancelled" \
+    "$(cat "$SPOOL/reports/hr/$base.csv")" "superseded by run 5"
 out report 3 --format csv -o "$TMP/r3.csv"
-eq "report of a cancelled run: none (exit 1)" "$RC" 1
+eq "report of a cancelled run: its preview, made again (exit 0)" "$RC" 0
+check "report of a cancelled run: the same as the one in the spool" \
+    cmp "$TMP/r3.csv" "$SPOOL/reports/hr/$base.csv"
 rs report 4 --format csv >"$TMP/r4.csv" 2>/dev/null
 base=$(q "SELECT report_base FROM runs WHERE id = 4")
 check "report csv to stdout: identical" cmp "$TMP/r4.csv" "$SPOOL/reports/hr/$base.csv"
@@ -454,5 +458,19 @@ out run --bogus
 eq "run --bogus: exit 2" "$RC" 2
 out run --file "$TMP/does-not-exist.csv"
 eq "run --file missing: exit 1" "$RC" 1
+
+# ============================================ a disabled sync run by name
+two_syncs disabled
+$GEN --rows 20 --seed 5 -o "$TMP/dis.csv"
+cp "$TMP/dis.csv" "$DROP2/c.csv"
+touch -d '-1 hour' "$DROP2/c.csv"
+out run
+eq "disabled sync: the timer's run leaves it alone" \
+    "$RC:$(q "SELECT count(*) FROM runs WHERE sync = 'ctr'")" "0:0"
+out run --sync ctr
+eq "disabled sync: run --sync names it, and it runs" \
+    "$RC:$(q "SELECT status FROM runs WHERE sync = 'ctr'")" "0:success"
+contains "disabled sync: the log says why it ran" "$OUT" \
+    "sync ctr is disabled (enabled = false): it runs because --sync names it"
 
 finish

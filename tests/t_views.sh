@@ -197,23 +197,27 @@ eq "user: history newest first" \
     "$(printf '%s\n' "$hist" | awk '/^  Run /{print $2}' | xargs)" \
     "$(q "SELECT group_concat(id, ' ') FROM (SELECT DISTINCT r.id FROM items i JOIN runs r ON r.id = i.run_id WHERE i.key = 'E4' AND r.sync = 'hr' ORDER BY r.started DESC, r.id DESC)")"
 
-# Schema v2 -> v3: a database of the previous rostersync, with its index
-# on items(key): the views refuse it until a run migrates it; then the
-# history reads the same.
+# Schema v2 -> v4: a database of an older rostersync, with its index on
+# items(key) and without v4's columns: the views refuse it until a run
+# migrates it; then the history reads the same.
 hist_v3=$hist
 q "DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
-    PRAGMA user_version = 2"
+    ALTER TABLE runs DROP COLUMN decision; ALTER TABLE runs DROP COLUMN hint;
+    ALTER TABLE runs DROP COLUMN failures;
+    ALTER TABLE runs DROP COLUMN preview_base;
+    ALTER TABLE issues DROP COLUMN email; ALTER TABLE issues DROP COLUMN name;
+    DROP TABLE refused; PRAGMA user_version = 2"
 out user E4
 eq "migration v2 -> v3: the views refuse the old schema (exit 1)" "$RC" 1
 contains "migration v2 -> v3: and say how to migrate" "$OUT" \
-    "schema version 2, expected 3 (run rostersync once to migrate it)"
+    "schema version 2, expected 4 (run rostersync once to migrate it)"
 rs run >"$SB/migrate.out" 2>&1
 eq "migration v2 -> v3: a run exits 0" "$?" 0
 out user E4
 eq "migration v2 -> v3: user E4 exits 0" "$RC" 0
 eq "migration v2 -> v3: the history reads the same" \
     "$(printf '%s\n' "$OUT" | sed -n '/^History/,$p')" "$hist_v3"
-eq "migration v2 -> v3: schema version 3" "$(q "PRAGMA user_version")" 3
+eq "migration v2 -> v4: schema version 4" "$(q "PRAGMA user_version")" 4
 eq "migration v2 -> v3: items are indexed by run and key" \
     "$(q "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index'
     AND tbl_name = 'items' AND name LIKE 'items_%key' ORDER BY name")" \

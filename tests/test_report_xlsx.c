@@ -185,13 +185,17 @@ add_issues(struct store *st, long long run)
 {
 	const struct issuerow is[] = {
 		{ 1, ISS_USER_SKIPPED, 7, "E007", "email",
-		    "invalid email \"not-an-email\"", "=fix the address" },
+		    "invalid email \"not-an-email\"", "=fix the address",
+		    "not-an-email", "Ann Lee" },
 		{ 2, ISS_MANAGER_NOT_FOUND, 12, "E004", "manager_id",
-		    "manager E999 not found", "@x add E999 first" },
+		    "manager E999 not found", "@x add E999 first",
+		    "=cmd@x.org", "+Bob" },
 		{ 3, ISS_SEAT_LIMIT, 0, "E010", NULL,
-		    "seat limit 100 reached", "-2 raise seat_limit" },
+		    "seat limit 100 reached", "-2 raise seat_limit", NULL,
+		    NULL },
 		{ 4, ISS_MANAGER_CYCLE, 3, "Zo\xc3\xab", "manager_id",
-		    "loop: E1 -> E2 -> E1", "+1" },
+		    "loop: E1 -> E2 -> E1", "+1", "zoe@x.org",
+		    "Zo\xc3\xab M\xc3\xbcller" },
 	};
 	size_t		 i;
 
