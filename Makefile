@@ -7,13 +7,14 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
-LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat -pthread
+LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat \
+	   -lsystemd -pthread
 PREFIX	?= /usr/local
 
 # Every Debian package a build, the demo or the tests need: the one list.
 DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libssh-dev libcsv-dev libxlsxwriter-dev libconfig-dev \
-	libsqlite3-dev libzip-dev libexpat1-dev \
+	libsqlite3-dev libzip-dev libexpat1-dev libsystemd-dev \
 	openssh-server openssh-client sqlite3 python3 python3-openpyxl \
 	libreoffice-calc-nogui zip unzip time \
 	systemd groff-base mandoc \
@@ -60,6 +61,7 @@ SRCS	 = src/util.c \
 	   src/roles.c \
 	   src/run.c \
 	   src/cli.c \
+	   src/table.c \
 	   src/views.c \
 	   src/main.c
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

@@ -152,6 +152,7 @@ run_json(struct buf *b, const struct run *r)
 	json_kv(b, "error", r->error, 1);
 	json_kv(b, "hint", r->hint, 1);
 	buf_printf(b, ",\"failures\":%lld", r->failures);
+	json_time(b, "recovered_at", r->recovered_at);
 	run_json_decision(b, r);
 	json_kv(b, "report_base", r->report_base, 1);
 	json_kv(b, "preview_base", r->preview_base, 1);
@@ -168,11 +169,35 @@ struct hist {
 	long long	 n;
 };
 
+static const struct tcol hist_cols[] = {
+	{ "RUN", 6, TC_RIGHT }, { "STARTED", 23, 0 }, { "SYNC", 12, 0 },
+	{ "TRIGGER", 8, 0 }, { "STATUS", 28, 0 }, { "FILE", 24, 0 },
+	{ "CREATED", 7, TC_RIGHT }, { "UPDATED", 7, TC_RIGHT },
+	{ "DELETED", 7, TC_RIGHT }, { "MANAGER", 7, TC_RIGHT },
+	{ "ISSUES", 6, TC_RIGHT },
+};
+#define NHIST_COLS	(sizeof(hist_cols) / sizeof(hist_cols[0]))
+
+/* A run's status for a table: "Failed (12 times)", "Success (dry run)". */
+static void
+status_text(const struct run *r, char *out, size_t outlen)
+{
+	if (r->failures > 1)
+		snprintf(out, outlen, "%s (%lld times)",
+		    runstatus_label(r->status), r->failures);
+	else
+		snprintf(out, outlen, "%s%s", runstatus_label(r->status),
+		    r->dry_run ? " (dry run)" : "");
+}
+
 static int
 on_hist_run(void *arg, const struct run *r)
 {
 	struct hist	*h = arg;
-	char		 t[64], status[64];
+	char		 t[64], status[64], n[7][24];
+	const char	*cell[NHIST_COLS];
+	long long	 v[5];
+	int		 i;
 
 	if (h->json) {
 		if (h->n++)
@@ -181,15 +206,25 @@ on_hist_run(void *arg, const struct run *r)
 		return 0;
 	}
 	time_local(r->started, t, sizeof(t));
-	snprintf(status, sizeof(status), "%s%s", runstatus_label(r->status),
-	    r->dry_run ? " (dry run)" : "");
-	printf("%6lld  %-23.23s  %-12.12s  %-8.8s  %-28.28s  %-24.24s  "
-	    "%7lld %7lld %7lld %7lld %6lld\n", r->id, t, r->sync, r->trigger,
-	    status, r->file_name ? r->file_name : "",
-	    r->count[IT_CREATE], r->count[IT_UPDATE], r->count[IT_DELETE],
-	    r->count[IT_MANAGER], r->issues[ISS_USER_SKIPPED] +
-	    r->issues[ISS_MANAGER_NOT_FOUND] + r->issues[ISS_MANAGER_CYCLE] +
-	    r->issues[ISS_SEAT_LIMIT]);
+	status_text(r, status, sizeof(status));
+	v[0] = r->count[IT_CREATE];
+	v[1] = r->count[IT_UPDATE];
+	v[2] = r->count[IT_DELETE];
+	v[3] = r->count[IT_MANAGER];
+	v[4] = r->issues[ISS_USER_SKIPPED] + r->issues[ISS_MANAGER_NOT_FOUND] +
+	    r->issues[ISS_MANAGER_CYCLE] + r->issues[ISS_SEAT_LIMIT];
+	snprintf(n[0], sizeof(n[0]), "%lld", r->id);
+	for (i = 0; i < 5; i++)
+		snprintf(n[i + 1], sizeof(n[i + 1]), "%lld", v[i]);
+	cell[0] = n[0];
+	cell[1] = t;
+	cell[2] = r->sync;
+	cell[3] = r->trigger;
+	cell[4] = status;
+	cell[5] = r->file_name ? r->file_name : "-";
+	for (i = 0; i < 5; i++)
+		cell[6 + i] = n[i + 1];
+	table_row(hist_cols, NHIST_COLS, cell);
 	return 0;
 }
 
@@ -331,10 +366,7 @@ cmd_history(struct config *cfg, int argc, char **argv)
 	if (h.json)
 		buf_adds(&h.out, "{\"runs\":[");
 	else
-		printf("%6s  %-23s  %-12s  %-8s  %-28s  %-24s  %7s %7s %7s "
-		    "%7s %6s\n", "RUN", "STARTED", "SYNC", "TRIGGER", "STATUS",
-		    "FILE", "CREATED", "UPDATED", "DELETED", "MANAGER",
-		    "ISSUES");
+		table_head(hist_cols, NHIST_COLS);
 	store_run_list(st, &f, on_hist_run, &h);
 	if (h.json) {
 		buf_printf(&h.out, "],\"total\":%lld,\"first\":%lld,"
@@ -582,6 +614,66 @@ match_user(const struct itemq *q, const char *a, const char *b,
 	    || (c && strcasestr(c, q->user));
 }
 
+/* The changes, one row per (item, field); the key and email in full:
+ * they identify the user. */
+static const struct tcol item_cols[] = {
+	{ "ITEM", 5, TC_RIGHT }, { "TYPE", 24, 0 },
+	{ "EMPLOYEE ID", 11, TC_FULL }, { "EMAIL", 28, TC_FULL },
+	{ "NAME", 18, 0 }, { "FIELD", 16, 0 }, { "OLD VALUE", 20, 0 },
+	{ "", 2, 0 }, { "NEW VALUE", 20, 0 }, { "STATUS", 9, 0 },
+};
+#define NITEM_COLS	(sizeof(item_cols) / sizeof(item_cols[0]))
+
+static const struct tcol issue_cols[] = {
+	{ "ISSUE", 5, TC_RIGHT }, { "TYPE", 30, 0 }, { "ROW", 7, TC_RIGHT },
+	{ "EMPLOYEE ID", 11, TC_FULL }, { "EMAIL", 28, TC_FULL },
+	{ "NAME", 18, 0 }, { "FIELD", 14, 0 },
+	{ "MESSAGE AND SUGGESTED FIX", 0, TC_FULL },
+};
+#define NISSUE_COLS	(sizeof(issue_cols) / sizeof(issue_cols[0]))
+
+static void
+item_text(const struct itemview *v)
+{
+	const char	*cell[NITEM_COLS];
+	char		 seq[24];
+
+	snprintf(seq, sizeof(seq), "%lld", v->seq);
+	cell[0] = seq;
+	cell[1] = itemtype_label(v->type);
+	cell[2] = v->key;
+	cell[3] = v->email;
+	cell[4] = v->type == IT_TEAM_CREATE || v->type == IT_TEAM_DELETE ?
+	    v->team : v->name;
+	cell[5] = v->field ? v->field : "";
+	cell[6] = v->field ? v->old : "";
+	cell[7] = v->field ? "->" : "";
+	cell[8] = v->field ? v->new : "";
+	cell[9] = itemstatus_slug(v->status);
+	table_row(item_cols, NITEM_COLS, cell);
+}
+
+static void
+issue_text(const struct issueview *v)
+{
+	const char	*cell[NISSUE_COLS];
+	char		 seq[24], row[24], *msg;
+
+	snprintf(seq, sizeof(seq), "%lld", v->seq);
+	snprintf(row, sizeof(row), "%lld", v->row);
+	xasprintf(&msg, "%s (fix: %s)", v->message, v->fix);
+	cell[0] = seq;
+	cell[1] = issuetype_label(v->type);
+	cell[2] = row;
+	cell[3] = v->key;
+	cell[4] = v->email;
+	cell[5] = v->name;
+	cell[6] = v->field;
+	cell[7] = msg;
+	table_row(issue_cols, NISSUE_COLS, cell);
+	free(msg);
+}
+
 static int
 on_item_row(void *arg, const struct itemview *v)
 {
@@ -592,14 +684,7 @@ on_item_row(void *arg, const struct itemview *v)
 	    !match_user(q, v->key, v->email, v->name))
 		return 0;
 	if (!q->json) {
-		/* The key and email in full: they identify the user. */
-		printf("%5lld  %-24.24s  %-10s  %-28s  %-18.18s  "
-		    "%-16.16s  %-20.20s -> %-20.20s  %s\n", v->seq,
-		    itemtype_label(v->type), v->key, v->email,
-		    v->type == IT_TEAM_CREATE || v->type == IT_TEAM_DELETE ?
-		    v->team : v->name, v->field ? v->field : "",
-		    v->field ? v->old : "", v->field ? v->new : "",
-		    itemstatus_slug(v->status));
+		item_text(v);
 		return 0;
 	}
 	if (v->seq != q->last_seq) {
@@ -637,9 +722,7 @@ on_issue_row(void *arg, const struct issueview *v)
 	    !match_user(q, v->key, NULL, NULL))
 		return 0;
 	if (!q->json) {
-		printf("%5lld  %-30.30s  row %-7lld  %-10s  %-14.14s  %s"
-		    "  (fix: %s)\n", v->seq, issuetype_label(v->type), v->row,
-		    v->key, v->field, v->message, v->fix);
+		issue_text(v);
 		return 0;
 	}
 	if (q->n++)
@@ -651,6 +734,8 @@ on_issue_row(void *arg, const struct issueview *v)
 	json_kv(&q->out, "field", v->field[0] ? v->field : NULL, 1);
 	json_kv(&q->out, "message", v->message, 1);
 	json_kv(&q->out, "fix", v->fix, 1);
+	json_kv(&q->out, "email", v->email[0] ? v->email : NULL, 1);
+	json_kv(&q->out, "name", v->name[0] ? v->name : NULL, 1);
 	buf_addc(&q->out, '}');
 	return 0;
 }
@@ -819,16 +904,20 @@ cmd_items(struct config *cfg, int argc, char **argv)
 	}
 	if (q.json)
 		buf_printf(&q.out, "{\"run\":%lld,\"items\":[", r.id);
-	else if (q.want_items)
+	else if (q.want_items) {
 		printf("Changes of run %lld\n", r.id);
+		table_head(item_cols, NITEM_COLS);
+	}
 	if (q.want_items)
 		store_item_each(st, r.id, on_item_row, &q);
 	if (q.json) {
 		buf_adds(&q.out, q.n ? "]}],\"issues\":[" : "],\"issues\":[");
 		q.n = 0;
-	} else if (q.want_issues)
+	} else if (q.want_issues) {
 		printf("%sIssues of run %lld\n", q.want_items ? "\n" : "",
 		    r.id);
+		table_head(issue_cols, NISSUE_COLS);
+	}
 	if (q.want_issues)
 		store_issue_each(st, r.id, on_issue_row, &q);
 	if (q.json) {

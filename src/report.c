@@ -69,6 +69,8 @@ report_kind(enum runstatus s)
 	switch (s) {
 	case RS_LOADFAIL:
 		return "Error log";
+	case RS_FAILED:
+		return "Run log (the run failed; nothing applied)";
 	case RS_THRESHOLD:
 	case RS_PENDING:
 	case RS_REJECTED:
@@ -222,13 +224,18 @@ static void
 summary_failure(const struct run *r,
     void (*fn)(void *, const char *, const char *), void *arg)
 {
-	char	 a[64], b[64];
+	char	 a[64], b[64], c[64];
 
 	time_local(r->started, a, sizeof(a));
 	time_local(r->finished, b, sizeof(b));
+	time_local(r->recovered_at, c, sizeof(c));
 	if (r->failures > 1)
 		pair(fn, arg, "Failed", "%lld times in a row, since %s, last "
-		    "at %s", r->failures, a, b);
+		    "at %s%s%s", r->failures, a, b, r->recovered_at ? "; the "
+		    "source answered again at " : "", r->recovered_at ? c : "");
+	else if (r->failures > 0 && r->recovered_at)
+		pair(fn, arg, "Failed", "once; the source answered again at %s",
+		    c);
 	else
 		fn(arg, "Failed", "");
 	pair(fn, arg, "What to do", "%s", r->hint ? r->hint : "");
@@ -247,7 +254,8 @@ report_summary(const struct run *r,
 	pair(fn, arg, "Sync", "%s", r->sync);
 	pair(fn, arg, "Trigger", "%s", r->trigger);
 	pair(fn, arg, "Data source", "%s", r->source ? r->source : "");
-	pair(fn, arg, "File name", "%s", r->file_name ? r->file_name : "");
+	pair(fn, arg, "File name", "%s", r->file_name ? r->file_name :
+	    r->failures > 0 ? "none: the source could not be read" : "");
 	pair(fn, arg, "SHA-256", "%s", r->sha256);
 	pair(fn, arg, "File size (bytes)", "%lld", r->size);
 	pair(fn, arg, "Rows read", "%lld", r->rows);

@@ -53,6 +53,7 @@ struct snapjob;
 #define MAX_NAME_LEN		255	/* a file name taken from a source */
 #define MAX_INPUT_SIZE		(8LL * 1024 * 1024 * 1024) /* one input file */
 #define MAX_ERRMSG		512	/* one error message */
+#define MAX_HINT		2048	/* what to do about one */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
 
@@ -153,6 +154,22 @@ void	 fault(const char *point);
 int	 thread_start(pthread_t *, void *(*fn)(void *), void *arg);
 void	 thread_background(void);	/* give way to the other threads */
 
+/* ------------------------------------------------------------- table.c */
+
+/* A column of a text table: cells padded or cut ("…") to its width. */
+#define MAX_TABLE_COLS	16
+struct tcol {
+	const char	*title;
+	int		 width;		/* display columns */
+	int		 flags;
+};
+#define TC_RIGHT	0x1		/* aligned right (numbers) */
+#define TC_FULL		0x2		/* never cut (an id, an email) */
+int	 text_width(const char *);	/* columns a terminal shows */
+void	 text_cell(struct buf *, const char *, int width, int full, int right);
+void	 table_head(const struct tcol *, size_t);
+void	 table_row(const struct tcol *, size_t, const char *const *cell);
+
 /* ------------------------------------------------------------ sha256.c */
 
 struct sha256 {
@@ -190,6 +207,8 @@ void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 /* A copy of every line also goes here while set (the run log). */
 void	 log_tee(FILE *);
+/* A progress line: shown like log_info(), never in the run log. */
+void	 log_progress(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------- config.c */
 
@@ -476,6 +495,8 @@ struct srcfile {
 	char		*name;
 	long long	 size;
 	long long	 mtime;
+	const char	*special;	/* not a regular file: "a symbolic
+					 * link"...; NULL for a regular one */
 };
 /* A source backend (fetch_dir.c, fetch_sftp.c): chosen by URL scheme. */
 struct srcops {
@@ -499,8 +520,18 @@ struct srcops {
 extern const struct srcops srcops_dir;
 extern const struct srcops srcops_sftp;
 
-/* Fetch a sync's new settled files into the spool; -1 if unreachable. */
-int	 fetch_sync(struct config *, struct store *, const struct sync *);
+/* Why a fetch failed: the first error and what to do about it. */
+struct fetchfail {
+	char	 error[MAX_ERRMSG];
+	char	 hint[MAX_HINT];	/* "" when there is no advice */
+};
+/* Fetch a sync's new settled files into the spool: how many, or -1 when
+ * the source failed (ff says why; every error is logged once). */
+int	 fetch_sync(struct config *, struct store *, const struct sync *,
+	    struct fetchfail *ff);
+/* A backend's advice on the error it is about to return: the next
+ * failure's hint ("ask the server's administrator ..."). */
+void	 fetch_hint(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Copy a local file into the spool for run --file; ledger id or -1. */
 long long fetch_local(struct config *, struct store *, const struct sync *,
 	    const char *path);
@@ -518,6 +549,15 @@ int	 store_observed_forget(struct store *, const char *sync,
 	    const char *name);
 int	 store_observed_prune(struct store *, const char *sync,
 	    const struct srcfile *, size_t);
+/* Files a source holds that are refused: new ones logged once (1), all
+ * listed by status; forgotten once gone from the source. */
+int	 store_refused_note(struct store *, const char *sync,
+	    const char *name, const char *reason, time_t);
+int	 store_refused_each(struct store *, const char *sync,
+	    int (*)(void *, const char *name, const char *reason,
+	    time_t since), void *);
+int	 store_refused_prune(struct store *, const char *sync,
+	    char *const *names, size_t);
 long long store_publish_add(struct store *, long long run, const char *sync,
 	    const char *path);
 size_t	 store_publish_pending(struct store *, long long run, long long **);
@@ -567,6 +607,9 @@ const char	*issuetype_slug(enum issuetype);
 const char	*issuetype_label(enum issuetype);
 int		 issuetype_parse(const char *);
 int		 runstatus_exit(enum runstatus);	/* EXIT_* for a run */
+/* log.c: the run's status from now on (the journal's STATUS= field);
+ * cleared by log_context(). */
+void		 log_status(enum runstatus);
 const char	*decision_slug(enum decision);	/* "approve", ... */
 const char	*decision_label(enum decision);	/* "Approved", ... */
 int		 decision_parse(const char *);	/* slug; DEC_NONE if not */
@@ -607,6 +650,7 @@ struct run {
 	char		*hint;		/* a failure: what to do about it */
 	long long	 failures;	/* a source failure: times in a row */
 	char		*preview_base;	/* an approved run: its preview report */
+	time_t		 recovered_at;	/* a source failure: when it answered */
 	/* Filled by store_run_outcome() only (views, reports): per type,
 	 * items applied (or confirmed) and items failed. */
 	int		 have_outcome;
@@ -666,6 +710,9 @@ long long	 store_run_applied_sha(struct store *, const char *sync,
 int		 store_run_outcome(struct store *, struct run *);
 /* The sync's latest run (by id), or 0. */
 long long	 store_run_latest(struct store *, const char *sync);
+/* The source answered: its latest run, a source failure, is over. */
+long long	 store_run_recovered(struct store *, const char *sync,
+		    time_t, long long *failures);
 /* Queued runs of a ledger entry another run took: Cancelled, reason. */
 int		 store_runs_take_file(struct store *, long long file,
 		    long long by, const char *reason);
@@ -1069,6 +1116,8 @@ void	 issue_add(struct job *, enum issuetype, long long row,
 int	 validate_row(struct job *, const struct record *);
 void	 validate_cross(struct job *);
 void	 validate_seats(struct job *);
+/* After both: the cross-row issues get their row's email and name. */
+void	 validate_identify(struct job *);
 
 /* guard.c: the deactivation threshold; sets run->tripped and job->apply. */
 enum runstatus guard_check(struct job *, int dry_run);
@@ -1249,6 +1298,8 @@ struct syncrow {
 	long long	 applied;	/* latest applied export run */
 	long long	 last;		/* latest run of any kind */
 	long long	 active;	/* active users in the directory */
+	long long	 latest;	/* latest run not a dry run (by id) */
+	long long	 users;		/* users in the directory, any state */
 };
 /* A key named by runs: the rows of the store_view_* fact queries. */
 struct keyrow {

@@ -186,6 +186,7 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	diff_read_ahead(j);	/* beside the cross-row checks */
 	validate_cross(j);
 	validate_seats(j);
+	validate_identify(j);
 	phase("cross-row checks", t0);
 	diff_items(j);
 	status = guard_check(j, dry_run);
@@ -299,6 +300,7 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 
 	char	 dir[1024];
 
+	log_status(r->status);
 	log_summary(r);
 	snprintf(dir, sizeof(dir), "%s/reports/%s", cfg->spool, r->sync);
 	log_info("reports: %s/%s.*", dir, r->report_base);
@@ -438,6 +440,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		return EXIT_FAIL;
 	}
 	log_context(r.id, sy->name);
+	log_status(RS_IN_PROGRESS);
 	log_info("started: %s (%lld bytes, sha256 %s), trigger %s", l->name,
 	    l->size, l->sha256, r.trigger);
 	if (r.decision == DEC_OVERRIDE)
@@ -912,11 +915,118 @@ run_file(struct config *cfg, struct store *st, const struct runopts *o)
 	return code;
 }
 
+/* The run log of a source failure: the error and what to do. (Failing
+ * again, the run's summary counts it; the log does not grow.) */
+static void
+failure_log(struct store *st, const struct run *r)
+{
+	struct buf	 b = { 0 };
+	char		 ts[21];
+
+	time_iso(r->started, ts);
+	buf_printf(&b, "%s trigger %s, source %s\n%s error: %s\n", ts,
+	    r->trigger, r->source, ts, r->error);
+	if (r->hint != NULL)
+		buf_printf(&b, "%s what to do: %s\n", ts, r->hint);
+	buf_printf(&b, "%s nothing was fetched; the next run tries again\n",
+	    ts);
+	store_runlog_put(st, r->id, b.p);
+	buf_free(&b);
+}
+
+/* The sync's latest run, when it is this very failure of its source. */
+static int
+same_failure(struct store *st, const struct sync *sy, const struct runopts *o,
+    const struct fetchfail *ff, struct run *r)
+{
+	long long	 id = store_run_latest(st, sy->name);
+
+	if (id <= 0 || store_run_get(st, id, r) != 0)
+		return 0;
+	if (r->status == RS_FAILED && r->failures > 0 &&
+	    r->recovered_at == 0 && r->dry_run == o->dry_run &&
+	    r->error != NULL &&
+	    strcmp(r->error, ff->error) == 0)
+		return 1;
+	run_free(r);
+	return 0;
+}
+
+/*
+ * The source failed before a file was taken: a Failed run of the sync,
+ * with the error and what to do. A source that stays down does not add
+ * a run each time: the same failure, again with no other run between,
+ * counts in the run it made first ("failed 12 times since 02:00").
+ */
+static void
+source_failed(struct config *cfg, struct store *st, const struct sync *sy,
+    const struct runopts *o, const struct fetchfail *ff)
+{
+	struct run	 r;
+	char		 since[64];
+	int		 again;
+
+	if ((again = same_failure(st, sy, o, ff, &r))) {
+		r.failures++;
+		r.finished = time(NULL);
+		free(r.hint);
+		r.hint = ff->hint[0] ? xstrdup(ff->hint) : NULL;
+		if (store_run_update(st, &r) == -1)
+			goto out;
+	} else {
+		memset(&r, 0, sizeof(r));
+		r.sync = xstrdup(sy->name);
+		r.trigger = xstrdup(o->trigger);
+		r.status = RS_FAILED;
+		r.source = xstrdup(sy->source);
+		r.started = r.finished = time(NULL);
+		r.max_deletes = sy->max_deletes;
+		r.max_delete_percent = sy->max_delete_percent;
+		r.allow_deletes = -1;
+		r.dry_run = o->dry_run;
+		r.error = xstrdup(ff->error);
+		r.hint = ff->hint[0] ? xstrdup(ff->hint) : NULL;
+		r.failures = 1;
+		r.report_base = report_base_new(cfg, st, sy->name, r.started);
+		if (store_run_insert(st, &r) == -1)
+			goto out;
+	}
+	log_context(r.id, sy->name);
+	log_status(RS_FAILED);
+	time_local(r.started, since, sizeof(since));
+	if (again)
+		log_msg(LOG_NOTICE, "the source failed again: %lld times in a "
+		    "row since %s (recorded in run %lld)", r.failures, since,
+		    r.id);
+	else {
+		log_msg(LOG_NOTICE, "the source failed: recorded as run %lld, "
+		    "Failed", r.id);
+		failure_log(st, &r);
+	}
+	if (report_write_all(cfg, st, r.id, NULL) == 0)
+		store_run_reports_done(st, r.id);
+	log_context(0, sy->name);
+out:
+	run_free(&r);
+}
+
+/* The source was read: a failure the sync's latest run records is over. */
+static void
+source_answers(struct store *st, const struct sync *sy)
+{
+	long long	 id, n = 0;
+
+	if ((id = store_run_recovered(st, sy->name, time(NULL), &n)) > 0)
+		log_msg(LOG_NOTICE, "the source answers again (run %lld: it "
+		    "failed %lld time%s in a row)", id, n, n == 1 ? "" : "s");
+}
+
 static int
 fetch_all(struct config *cfg, struct store *st, const struct runopts *o)
 {
-	size_t	 i;
-	int	 code = EXIT_OK, n;
+	struct fetchfail ff;
+	size_t		 i;
+	int		 code = EXIT_OK, n;
 
 	for (i = 0; i < cfg->nsyncs; i++) {
 		struct sync *sy = &cfg->syncs[i];
@@ -931,10 +1041,13 @@ fetch_all(struct config *cfg, struct store *st, const struct runopts *o)
 			    "runs because --sync names it; the timer's runs "
 			    "leave it alone", sy->name);
 		log_context(0, sy->name);
-		if ((n = fetch_sync(cfg, st, sy)) < 0)
+		if ((n = fetch_sync(cfg, st, sy, &ff)) < 0) {
+			source_failed(cfg, st, sy, o, &ff);
 			code = EXIT_FAIL;
-		else
+		} else {
+			source_answers(st, sy);
 			log_info("%d new file%s", n, n == 1 ? "" : "s");
+		}
 		log_context(0, NULL);
 	}
 	return code;

@@ -41,7 +41,8 @@ enum stmt {
 	ST_CHANGES_COPY, ST_RUN_FOR_FILE,
 	ST_OBS_GET, ST_OBS_PUT, ST_OBS_FORGET, ST_OBS_NAMES,
 	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET, ST_PUB_REQUEUE,
-	ST_RUN_OUTCOME, ST_RUN_LATEST, ST_RUN_TAKE_FILE,
+	ST_RUN_OUTCOME, ST_RUN_LATEST, ST_RUN_TAKE_FILE, ST_RUN_RECOVERED,
+	ST_REFUSED_GET, ST_REFUSED_PUT, ST_REFUSED_LIST, ST_REFUSED_FORGET,
 	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
 	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
@@ -70,8 +71,8 @@ struct store {
 	"impacted, active_before, tripped, max_deletes, " \
 	"max_delete_percent, allow_deletes, dry_run, base_version, error, " \
 	"report_base, approver, reason, parent_run, decided_at, decision, " \
-	"hint, failures, preview_base"
-#define RUN_NCOLS 43
+	"hint, failures, preview_base, recovered_at"
+#define RUN_NCOLS 44
 
 static const char *const sql[ST__COUNT] = {
 	/*
@@ -90,8 +91,10 @@ static const char *const sql[ST__COUNT] = {
 	    ") ORDER BY r.started DESC, r.id DESC LIMIT 1), 0), "
 	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER BY "
 	    "r.started DESC, r.id DESC LIMIT 1), 0), (SELECT count(*) FROM "
-	    "users WHERE sync = s.sync AND active = 1) FROM (SELECT DISTINCT "
-	    "sync FROM runs) s ORDER BY s.sync",
+	    "users WHERE sync = s.sync AND active = 1), ifnull((SELECT "
+	    "max(r.id) FROM runs r WHERE r.sync = s.sync AND r.dry_run = 0), "
+	    "0), (SELECT count(*) FROM users WHERE sync = s.sync) FROM "
+	    "(SELECT DISTINCT sync FROM runs) s ORDER BY s.sync",
 	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM items i "
 	    "JOIN runs r ON r.id = i.run_id WHERE i.status = 'failed' AND "
 	    "i.key IS NOT NULL AND r.dry_run = 0",
@@ -163,7 +166,7 @@ static const char *const sql[ST__COUNT] = {
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
 	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, "
-	    "?43)",
+	    "?43, ?44)",
 	[ST_RUN_UPDATE] = "UPDATE runs SET sync = ?2, trigger = ?3, "
 	    "status = ?4, source = ?5, file_name = ?6, sha256 = ?7, "
 	    "size = ?8, rows = ?9, file_id = ?10, started = ?11, "
@@ -177,7 +180,8 @@ static const char *const sql[ST__COUNT] = {
 	    "allow_deletes = ?31, dry_run = ?32, base_version = ?33, "
 	    "error = ?34, report_base = ?35, approver = ?36, reason = ?37, "
 	    "parent_run = ?38, decided_at = ?39, decision = ?40, hint = ?41, "
-	    "failures = ?42, preview_base = ?43 WHERE id = ?1",
+	    "failures = ?42, preview_base = ?43, recovered_at = ?44 "
+	    "WHERE id = ?1",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
 	    "error = 'interrupted', finished = ?1 "
@@ -205,6 +209,9 @@ static const char *const sql[ST__COUNT] = {
 	    "run_id = ?1 AND status IN ('applied', 'confirmed', 'failed') "
 	    "GROUP BY type, status",
 	[ST_RUN_LATEST] = "SELECT max(id) FROM runs WHERE sync = ?1",
+	[ST_RUN_RECOVERED] = "UPDATE runs SET recovered_at = ?2 WHERE id = "
+	    "(SELECT max(id) FROM runs WHERE sync = ?1) AND failures > 0 AND "
+	    "recovered_at IS NULL RETURNING id, failures",
 	[ST_RUN_TAKE_FILE] = "UPDATE runs SET status = 'cancelled', "
 	    "reason = ?3, decision = 'supersede', decided_at = ?4, "
 	    "finished = ?4, reports_done = 0 WHERE file_id = ?1 AND "
@@ -351,6 +358,16 @@ static const char *const sql[ST__COUNT] = {
 	    "name = ?2",
 	[ST_OBS_NAMES] = "SELECT name FROM observed WHERE sync = ?1",
 
+	[ST_REFUSED_GET] = "SELECT reason FROM refused WHERE sync = ?1 AND "
+	    "name = ?2",
+	[ST_REFUSED_PUT] = "INSERT INTO refused(sync, name, reason, "
+	    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) ON "
+	    "CONFLICT(sync, name) DO UPDATE SET reason = ?3, last_seen = ?4",
+	[ST_REFUSED_LIST] = "SELECT name, reason, first_seen FROM refused "
+	    "WHERE sync = ?1 ORDER BY name",
+	[ST_REFUSED_FORGET] = "DELETE FROM refused WHERE sync = ?1 AND "
+	    "name = ?2",
+
 	[ST_PUB_ADD] = "INSERT INTO publish(run_id, sync, path, state, "
 	    "attempts, updated) SELECT ?1, ?2, ?3, 'pending', 0, ?4 "
 	    "WHERE NOT EXISTS (SELECT 1 FROM publish WHERE run_id = ?1 AND "
@@ -455,7 +472,8 @@ static const char schema_v3[] =
 /*
  * v4: every decision with what it was (approve, reject, cancel,
  * override, supersede); a failed run's hint and, for a source that stays
- * down, how many times in a row it failed; an approved run's preview
+ * down, how many times in a row it failed and when it answered again;
+ * an approved run's preview
  * report; the email and name of the row an issue is about; files a
  * source holds that are refused (a bad name, a link, a FIFO).
  */
@@ -464,6 +482,7 @@ static const char schema_v4[] =
     "ALTER TABLE runs ADD COLUMN hint TEXT;"
     "ALTER TABLE runs ADD COLUMN failures INTEGER;"
     "ALTER TABLE runs ADD COLUMN preview_base TEXT;"
+    "ALTER TABLE runs ADD COLUMN recovered_at INTEGER;"
     "UPDATE runs SET decision = CASE status WHEN 'approved' THEN 'approve' "
     "  WHEN 'rejected' THEN 'reject' WHEN 'cancelled' THEN CASE WHEN "
     "  approver IS NULL THEN 'supersede' ELSE 'cancel' END END "
@@ -1092,6 +1111,8 @@ run_bind(sqlite3_stmt *s, const struct run *r)
 	if (r->failures > 0)
 		sqlite3_bind_int64(s, 42, r->failures);
 	bind_text(s, 43, r->preview_base);
+	if (r->recovered_at > 0)
+		sqlite3_bind_int64(s, 44, r->recovered_at);
 }
 
 static void
@@ -1140,6 +1161,7 @@ run_read(sqlite3_stmt *s, struct run *r)
 	r->hint = col_strdup(s, 40);
 	r->failures = sqlite3_column_int64(s, 41);
 	r->preview_base = col_strdup(s, 42);
+	r->recovered_at = (time_t)sqlite3_column_int64(s, 43);
 }
 
 int
@@ -1270,6 +1292,29 @@ store_run_latest(struct store *st, const char *sync)
 	bind_text(s, 1, sync);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return id;
+}
+
+/*
+ * The sync's source answered: its latest run, if a source failure, is
+ * over. The run's id (and *failures) when there was one, else 0.
+ */
+long long
+store_run_recovered(struct store *st, const char *sync, time_t now,
+    long long *failures)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_RECOVERED);
+	long long	 id = 0;
+
+	bind_text(s, 1, sync);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		*failures = sqlite3_column_int64(s, 1);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			;
+	}
 	sqlite3_reset(s);
 	return id;
 }
@@ -2276,6 +2321,92 @@ store_observed_prune(struct store *st, const char *sync,
 	return rc;
 }
 
+/* ------------------------------------------------------ refused files */
+
+/*
+ * A file the source holds that is refused (name as shown, escaped):
+ * 1 when it is new or refused for another reason now, 0 when known, -1.
+ */
+int
+store_refused_note(struct store *st, const char *sync, const char *name,
+    const char *reason, time_t now)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_REFUSED_GET);
+	int		 known;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	known = sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp(col_text(s, 0), reason) == 0;
+	sqlite3_reset(s);
+	s = store_stmt(st, ST_REFUSED_PUT);
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	bind_text(s, 3, reason);
+	sqlite3_bind_int64(s, 4, now);
+	if (store_exec(st, s) == -1)
+		return -1;
+	return !known;
+}
+
+/* The refused files of a sync, by name. */
+int
+store_refused_each(struct store *st, const char *sync,
+    int (*fn)(void *, const char *name, const char *reason, time_t since),
+    void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_REFUSED_LIST);
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, col_text(s, 0), col_text(s, 1),
+		    (time_t)sqlite3_column_int64(s, 2)) != 0)
+			break;
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+on_refused_name(void *arg, const char *name, const char *reason,
+    time_t since)
+{
+	struct buf	*b = arg;
+
+	(void)reason;
+	(void)since;
+	buf_add(b, name, strlen(name) + 1);
+	return 0;
+}
+
+/* Refused files no longer at the source (not in names) are forgotten. */
+int
+store_refused_prune(struct store *st, const char *sync,
+    char *const *names, size_t n)
+{
+	struct buf	 b = { 0 };
+	const char	*p;
+	size_t		 i;
+	int		 rc, found;
+
+	if ((rc = store_refused_each(st, sync, on_refused_name, &b)) == -1)
+		return -1;
+	for (p = b.p; p != NULL && p < b.p + b.len; p += strlen(p) + 1) {
+		for (found = 0, i = 0; i < n && !found; i++)
+			found = strcmp(names[i], p) == 0;
+		if (!found) {
+			sqlite3_stmt *s = store_stmt(st, ST_REFUSED_FORGET);
+
+			bind_text(s, 1, sync);
+			bind_text(s, 2, p);
+			if (store_exec(st, s) == -1)
+				rc = -1;
+		}
+	}
+	buf_free(&b);
+	return rc;
+}
+
 /* --------------------------------------------------- report uploads */
 
 /*
@@ -2402,6 +2533,8 @@ store_view_syncs(struct store *st,
 		r.applied = sqlite3_column_int64(s, 2);
 		r.last = sqlite3_column_int64(s, 3);
 		r.active = sqlite3_column_int64(s, 4);
+		r.latest = sqlite3_column_int64(s, 5);
+		r.users = sqlite3_column_int64(s, 6);
 		if (fn(arg, &r) != 0)
 			break;
 	}

@@ -459,6 +459,61 @@ eq "run --bogus: exit 2" "$RC" 2
 out run --file "$TMP/does-not-exist.csv"
 eq "run --file missing: exit 1" "$RC" 1
 
+# ================================== tables aligned by display width
+# Greek, CJK and a combining mark (decomposed "ë", "ü") in names, and a
+# long Greek file name: each cell takes its column's width as a terminal
+# shows it, and a cut ends with "…" on a character boundary.
+sandbox widths
+H=employee_id,email,first_name,last_name,department,title,manager_id,employment_status
+printf '%s\n' "$H" \
+    "E1,anna@x.org,Αναστασία,Παπαδοπούλου-Κωνσταντινίδου,Eng,Dev,,Active" \
+    "E2,taro@x.org,山田太郎山田,太郎山田太郎,Eng,Dev,E1,Active" \
+    "E3,zoe@x.org,$(printf 'Zoe\xcc\x88'),$(printf 'Mu\xcc\x88ller'),Eng,Dev,E1,Active" \
+    "E4,bob@x.org,Bob,Lee,Eng,Dev,E1,Active" >"$TMP/w.csv"
+drop "$TMP/w.csv" "Εξαγωγή_προσωπικού_Ιανουαρίου_2024.csv"
+rs run >/dev/null 2>&1
+# layout TEXT: for each line holding TEXT, the display column where it
+# starts, as a terminal counts (wide 2, combining 0, "…" 1).
+layout() {
+	$PYTHON -c 'import sys, unicodedata
+def w(s):
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+data = sys.stdin.buffer.read().decode("utf-8")   # fails on a bad byte
+for line in data.splitlines():
+    if sys.argv[1] in line:
+        print(w(line[:line.index(sys.argv[1])]))' "$1"
+}
+out=$(rs items 1 --type create)
+check "items: the output is UTF-8 throughout" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+contains "items: a header row" "$out" "ITEM  TYPE"
+eq "items: the status column starts at one display column on every row" \
+    "$(printf '%s\n' "$out" | layout applied | sort -u | wc -l)" 1
+eq "items: and the header's STATUS is there too" \
+    "$(printf '%s\n' "$out" | layout STATUS)" \
+    "$(printf '%s\n' "$out" | layout applied | sort -u)"
+contains "items: a long Greek name is cut with … (18 columns)" "$out" "Αναστασία Παπαδοπ…"
+contains "items: wide CJK characters count two columns" "$out" "山田太郎山田 太郎…"
+contains "items: combining marks stay with their letter" "$out" \
+    "$(printf 'Zoe\xcc\x88 Mu\xcc\x88ller')"
+check "items: no replacement character (nothing cut mid-character)" \
+    test "$(printf '%s' "$out" | grep -c $'\xef\xbf\xbd')" -eq 0
+out=$(rs history)
+check "history: the output is UTF-8 throughout" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+contains "history: a header row" "$out" "RUN  STARTED"
+contains "history: the long file name cut with … at 24 columns" "$out" \
+    "Εξαγωγή_προσωπικού_Ιανο…"
+eq "history: the header and each row end at one display column" \
+    "$(printf '%s\n' "$out" | grep -v 'results$' | $PYTHON -c 'import sys, unicodedata
+w = lambda s: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+print(len({w(l) for l in sys.stdin.read().splitlines()}))')" 1
+out=$(rs users)
+contains "users: a header row" "$out" "EMAIL"
+check "users: the output is UTF-8 throughout" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+
 # ============================================ a disabled sync run by name
 two_syncs disabled
 $GEN --rows 20 --seed 5 -o "$TMP/dis.csv"

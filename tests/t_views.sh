@@ -205,6 +205,7 @@ q "DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
     ALTER TABLE runs DROP COLUMN decision; ALTER TABLE runs DROP COLUMN hint;
     ALTER TABLE runs DROP COLUMN failures;
     ALTER TABLE runs DROP COLUMN preview_base;
+    ALTER TABLE runs DROP COLUMN recovered_at;
     ALTER TABLE issues DROP COLUMN email; ALTER TABLE issues DROP COLUMN name;
     DROP TABLE refused; PRAGMA user_version = 2"
 out user E4

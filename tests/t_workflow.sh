@@ -289,7 +289,9 @@ eq "cancel: decision, person, reason" "$(rs show 3 --json | $PYTHON -c 'import j
 rs report 3 --format csv -o "$TMP/cancelled.csv" >/dev/null 2>&1
 eq "the preview of a cancelled run can be made again" "$?" 0
 contains "it is a preview" "$(cat "$TMP/cancelled.csv")" "Preview report (nothing applied)"
-eq "it lists the would-be deletions" "$(grep -c '^Change,User deleted,' "$TMP/cancelled.csv")" 11
+eq "it lists the would-be deletions" "$(grep '^Change,User deleted,' "$TMP/cancelled.csv" | cut -d, -f3 | sort -u | wc -l)" 11
+eq "each with the person's last values, old -> empty" \
+    "$(grep -c '^Change,User deleted,E12,u12@x.org,U12 L12,title,Dev,,held,' "$TMP/cancelled.csv")" 1
 eq "it says who cancelled" "$(summary "$TMP/cancelled.csv" "Decided by")" dave
 mk d4.csv $(people 8); rs run >/dev/null 2>&1
 mk d5.csv $(people 7); rs run >/dev/null 2>&1
