@@ -51,6 +51,7 @@ SRCS	 = src/util.c \
 	   src/guard.c \
 	   src/apply.c \
 	   src/hook.c \
+	   src/progress.c \
 	   src/decide.c \
 	   src/store.c \
 	   src/report.c \

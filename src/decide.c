@@ -271,17 +271,20 @@ retry_items(struct store *st, const struct sync *sy, struct run *r,
 	long long	 by, seq = 0;
 	int		 failed = 0, rc;
 
+	progress_begin("retrying items with the hook", (long long)n);
 	for (i = 0; i < n; i++) {
+		progress_add(i > 0);
 		if ((by = store_item_later_done(st, from, seqs[i])) > 0) {
 			store_item_resolve(st, from, seqs[i], by);
 			log_info("item %lld:%lld was applied by run %lld since; "
 			    "not retried", from, seqs[i], by);
 			continue;
 		}
-		if (store_item_copy(st, from, seqs[i], r->id, ++seq) == -1)
+		if (store_item_copy(st, from, seqs[i], r->id, ++seq) == -1 ||
+		    (rc = hook_apply_item(st, sy, r->id, seq)) == -1) {
+			progress_end();
 			return -1;
-		if ((rc = hook_apply_item(st, sy, r->id, seq)) == -1)
-			return -1;
+		}
 		if (rc == 0)
 			store_item_resolve(st, from, seqs[i], r->id);
 		failed += rc;
@@ -290,6 +293,7 @@ retry_items(struct store *st, const struct sync *sy, struct run *r,
 			itemfull_free(&it);
 		}
 	}
+	progress_end();
 	if (store_team_recount(st, sy->name) == -1 ||
 	    store_sync_bump(st, sy->name) == -1)
 		return -1;

@@ -495,7 +495,41 @@ struct early {
 	int		 go;		/* 1: finish with r; -1: drop it */
 	const struct run *r;
 	int		 rc;		/* the spreadsheet's */
+	struct run	 outcome;	/* applied, failed: counted from src */
 };
+
+struct counting {
+	struct run	*r;
+	long long	 seq;		/* the item last counted */
+};
+
+static int
+count_item(void *arg, const struct itemview *v)
+{
+	struct counting	*c = arg;
+
+	if (v->seq == c->seq)
+		return 0;	/* another field of the same item */
+	c->seq = v->seq;
+	if (v->status == IST_FAILED)
+		c->r->failed[v->type]++;
+	else if (v->status == IST_APPLIED || v->status == IST_CONFIRMED)
+		c->r->applied[v->type]++;
+	if (v->status == IST_CONFIRMED)
+		c->r->confirmed++;
+	return 0;
+}
+
+/* The outcome from the items in memory: what store_run_outcome() would
+ * read back, without reading a million items again. */
+static void
+early_outcome(struct early *e)
+{
+	struct counting	 c = { &e->outcome, 0 };
+
+	if (e->src.items(e->src.arg, count_item, &c) == 0)
+		e->outcome.have_outcome = 1;
+}
 
 /* The CSV rows into a file with no name (nothing is left if the run
  * dies); NULL when that cannot be (the CSV then comes from the store). */
@@ -525,6 +559,7 @@ early_main(void *arg)
 	char		*dir = dir_of(e->xlsx_tmp);
 
 	thread_background();
+	early_outcome(e);
 	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src, e->summary_rows);
 	e->rows = csv_rows(dir, &e->src);
 	free(dir);
@@ -587,6 +622,21 @@ report_early_rows(struct early *e)
 	while (!e->rows_done)
 		pthread_cond_wait(&e->cv, &e->mu);
 	pthread_mutex_unlock(&e->mu);
+}
+
+/* The outcome counted from memory into r (its rows are written: it is
+ * counted); 0, or -1 when it could not be (then from the store). */
+static int
+early_outcome_of(struct early *e, struct run *r)
+{
+	report_early_rows(e);
+	if (!e->outcome.have_outcome)
+		return -1;
+	memcpy(r->applied, e->outcome.applied, sizeof(r->applied));
+	memcpy(r->failed, e->outcome.failed, sizeof(r->failed));
+	r->confirmed = e->outcome.confirmed;
+	r->have_outcome = 1;
+	return 0;
 }
 
 /* Let the thread finish (r) or drop (NULL) the spreadsheet. */
@@ -740,7 +790,9 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	int		 rc = 0;
 
 	memset(&r, 0, sizeof(r));
-	if (store_run_get(st, id, &r) != 0 || store_run_outcome(st, &r) != 0) {
+	if (store_run_get(st, id, &r) != 0 || ((early == NULL ||
+	    early_outcome_of(early, &r) != 0) &&
+	    store_run_outcome(st, &r) != 0)) {
 		run_free(&r);
 		report_early_drop(early);
 		return -1;

@@ -170,6 +170,16 @@ void	 text_cell(struct buf *, const char *, int width, int full, int right);
 void	 table_head(const struct tcol *, size_t);
 void	 table_row(const struct tcol *, size_t, const char *const *cell);
 
+/* ---------------------------------------------------------- progress.c */
+
+#define PROGRESS_EVERY	5	/* seconds between two lines of a phase */
+#define PROGRESS_BATCH	8192	/* rows counted at once while loading */
+/* A long phase's progress, printed beside the work every PROGRESS_EVERY
+ * seconds (none for a phase shorter than that); total -1: not known. */
+void	 progress_begin(const char *what, long long total);
+void	 progress_add(long long);
+void	 progress_end(void);	/* then nothing prints until the next */
+
 /* ------------------------------------------------------------ sha256.c */
 
 struct sha256 {

@@ -153,6 +153,17 @@ phase(const char *what, int64_t t0)
 	    (long long)(now_ms() - t0), ru.ru_maxrss / 1024);
 }
 
+/* Each record of the load, counted for its progress, then diffed. */
+static long long	 loaded;
+
+static int
+load_record(void *job, const struct record *r)
+{
+	if (++loaded % PROGRESS_BATCH == 0)
+		progress_add(PROGRESS_BATCH);
+	return diff_on_record(job, r);
+}
+
 /* Load, validate, diff and guard; the outcome the run should record. */
 static enum runstatus
 run_pipeline(struct job *j, const struct ledger *l, int dry_run)
@@ -160,6 +171,7 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	char		 err[MAX_ERRMSG];
 	int64_t		 t0 = now_ms();
 	enum runstatus	 status;
+	int		 rc;
 
 	if (diff_load_dir(j) == -1) {
 		j->run->error = xstrdup("cannot read the directory");
@@ -168,8 +180,12 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	log_info("directory: %lld active users, %zu known (%s) in %lld ms",
 	    j->active_before, j->ne, j->scanned ? "users table" : "key snapshot",
 	    (long long)(now_ms() - t0));
-	if (load_file(l->local, l->name, j->sy, &j->sc, &j->ls, &j->kn,
-	    diff_on_record, j, err, sizeof(err)) == -1) {
+	loaded = 0;
+	progress_begin("loading the export (rows read)", -1);
+	rc = load_file(l->local, l->name, j->sy, &j->sc, &j->ls, &j->kn,
+	    load_record, j, err, sizeof(err));
+	progress_end();
+	if (rc == -1) {
 		known_free(&j->kn);
 		log_msg(LOG_ERR, "data load failed: %s", err);
 		j->run->error = xstrdup(err);
@@ -183,12 +199,15 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	    "%lld ms", j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ?
 	    "XLSX" : "CSV", j->ls.known, (long long)(now_ms() - t0));
 	fault("run.loaded");
+	progress_begin("checking the rows and comparing them with the "
+	    "directory", -1);
 	diff_read_ahead(j);	/* beside the cross-row checks */
 	validate_cross(j);
 	validate_seats(j);
 	validate_identify(j);
 	phase("cross-row checks", t0);
 	diff_items(j);
+	progress_end();
 	status = guard_check(j, dry_run);
 	fault("run.diffed");
 	log_info("diff: %zu items, %zu issues in %lld ms", j->nit, j->niss,
@@ -422,7 +441,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	size_t		 loglen = 0;
 	enum runstatus	 status;
 	int64_t		 t0;
-	int		 code, hook, qstatus, spool_failed = 0, closed = 0;
+	int		 code, hook, qstatus, spool_failed = 0, closed = 0, rc;
 
 	run_start(&r, cfg, st, sy, l, o);
 	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
@@ -468,7 +487,11 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		early = report_early(cfg, &r, status, &src);
 	t0 = now_ms();
 	store_defer_checkpoint(st);	/* done while the reports are written */
-	if (run_commit(&j, hook ? RS_IN_PROGRESS : status, l) == -1) {
+	progress_begin("writing the directory, items and issues in one "
+	    "transaction", -1);
+	rc = run_commit(&j, hook ? RS_IN_PROGRESS : status, l);
+	progress_end();
+	if (rc == -1) {
 		report_early_drop(early);	/* its rows were not stored */
 		early = NULL;
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "

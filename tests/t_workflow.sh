@@ -169,6 +169,27 @@ eq "a flood on stderr: the item failed" "$(q "SELECT status FROM items WHERE run
 check "a flood on stderr: what is kept is bounded (< 70 KB)" test "$(q "SELECT max(length(error)) FROM attempts WHERE run_id=$r")" -lt 70000
 check "a flood on stderr: memory stays small (< 100 MB)" test "$(tail -1 "$TMP/rss")" -lt 100000
 
+# --- a long apply shows its progress (done of total, rate, time left)
+# every few seconds; a short one shows none. (The interval is 1 s here
+# instead of 5: ROSTERSYNC_PROGRESS_SECONDS.)
+sandbox progress "hook = { path = \"$TOP/tests/hook.py\"; args = [ \"$TMP/hookp.log\", \"$TMP/ctlp\" ]; timeout = 10; };"
+mkdir -p "$TMP/ctlp"; : >"$TMP/hookp.log"
+mk p1.csv $(people 3)
+rs run >"$TMP/short.out" 2>&1
+eq "a short run: no progress lines" "$(grep -c 'with the hook:' "$TMP/short.out")" 0
+echo 0.4 >"$TMP/ctlp/sleep"
+mk p2.csv $(people 11)
+ROSTERSYNC_PROGRESS_SECONDS=1 rs run >"$TMP/long.out" 2>&1
+eq "a long apply: it succeeds" "$?" 0
+check "a long apply: progress lines while the hook runs" \
+    grep -q 'applying items with the hook: [0-9]* of 8 ([0-9]*%), [0-9.]* a second, about [0-9]* s left' "$TMP/long.out"
+check "the progress lines name the run" \
+    grep -q 'run 2 sync hr: applying items with the hook:' "$TMP/long.out"
+base=$(q "SELECT report_base FROM runs WHERE id=2")
+eq "progress lines stay out of the run log" \
+    "$(grep -c 'with the hook:' "$SPOOL/reports/hr/$base.log")" 0
+rm -f "$TMP/ctlp/sleep"
+
 # --- the override of approval = "never": --reason is mandatory, and the
 # run records who gave it (the user behind sudo, else the login name),
 # when and why
