@@ -171,12 +171,38 @@ struct hist {
 
 static const struct tcol hist_cols[] = {
 	{ "RUN", 6, TC_RIGHT }, { "STARTED", 23, 0 }, { "SYNC", 12, 0 },
-	{ "TRIGGER", 8, 0 }, { "STATUS", 28, 0 }, { "FILE", 24, 0 },
+	{ "SOURCE", 22, 0 }, { "TRIGGER", 8, 0 }, { "STATUS", 28, 0 },
+	{ "FILE", 24, 0 },
 	{ "CREATED", 7, TC_RIGHT }, { "UPDATED", 7, TC_RIGHT },
 	{ "DELETED", 7, TC_RIGHT }, { "MANAGER", 7, TC_RIGHT },
 	{ "ISSUES", 6, TC_RIGHT },
 };
 #define NHIST_COLS	(sizeof(hist_cols) / sizeof(hist_cols[0]))
+
+/*
+ * A source as the run list shows it (the seeds' "source connector"): its
+ * kind and where, "sftp hr@sftp.example.com" or "dir /srv/dropzone".
+ */
+static void
+source_text(const char *src, char *out, size_t outlen)
+{
+	const char	*rest, *end;
+
+	if (src == NULL)
+		snprintf(out, outlen, "-");
+	else if (strncmp(src, "sftp://", 7) == 0) {
+		rest = src + 7;
+		end = rest + strcspn(rest, "/");
+		/* user@host, without the port (an IPv6 host keeps its []) */
+		if (end > rest && memrchr(rest, ':', (size_t)(end - rest)) !=
+		    NULL && (end[-1] != ']'))
+			end = memrchr(rest, ':', (size_t)(end - rest));
+		snprintf(out, outlen, "sftp %.*s", (int)(end - rest), rest);
+	} else if (strncmp(src, "dir:", 4) == 0)
+		snprintf(out, outlen, "dir %s", src + 4);
+	else
+		snprintf(out, outlen, "%s", src);
+}
 
 /* A run's status for a table: "Failed (12 times)", "Success (dry run)". */
 static void
@@ -194,7 +220,7 @@ static int
 on_hist_run(void *arg, const struct run *r)
 {
 	struct hist	*h = arg;
-	char		 t[64], status[64], n[7][24];
+	char		 t[64], status[64], n[7][24], src[512];
 	const char	*cell[NHIST_COLS];
 	long long	 v[5];
 	int		 i;
@@ -216,14 +242,16 @@ on_hist_run(void *arg, const struct run *r)
 	snprintf(n[0], sizeof(n[0]), "%lld", r->id);
 	for (i = 0; i < 5; i++)
 		snprintf(n[i + 1], sizeof(n[i + 1]), "%lld", v[i]);
+	source_text(r->source, src, sizeof(src));
 	cell[0] = n[0];
 	cell[1] = t;
 	cell[2] = r->sync;
-	cell[3] = r->trigger;
-	cell[4] = status;
-	cell[5] = r->file_name ? r->file_name : "-";
+	cell[3] = src;
+	cell[4] = r->trigger;
+	cell[5] = status;
+	cell[6] = r->file_name ? r->file_name : "-";
 	for (i = 0; i < 5; i++)
-		cell[6 + i] = n[i + 1];
+		cell[7 + i] = n[i + 1];
 	table_row(hist_cols, NHIST_COLS, cell);
 	return 0;
 }
@@ -291,6 +319,7 @@ hist_options(int argc, char **argv, struct runfilter *f, long long *page,
 {
 	static const struct option lo[] = {
 		{ "sync", required_argument, NULL, 's' },
+		{ "source", required_argument, NULL, 'r' },
 		{ "status", required_argument, NULL, 'S' },
 		{ "since", required_argument, NULL, 'a' },
 		{ "until", required_argument, NULL, 'b' },
@@ -306,6 +335,7 @@ hist_options(int argc, char **argv, struct runfilter *f, long long *page,
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': f->sync = optarg; break;
+		case 'r': f->source = optarg; break;
 		case 'S': if (add_status(f, optarg) == -1) return -1; break;
 		case 'a': if (parse_when(optarg, &f->since, 0)) return -1; break;
 		case 'b': if (parse_when(optarg, &f->until, 1)) return -1; break;
@@ -591,7 +621,7 @@ cmd_show(struct config *cfg, int argc, char **argv)
 /* -------------------------------------------------------------- items */
 
 struct itemq {
-	int		 type;		/* -1 all */
+	unsigned	 types;		/* 1 << enum itemtype; 0 all */
 	unsigned	 statuses;	/* 1 << enum itemstatus; 0 all */
 	int		 issue;		/* -1 all */
 	int		 want_items;
@@ -679,7 +709,7 @@ on_item_row(void *arg, const struct itemview *v)
 {
 	struct itemq	*q = arg;
 
-	if ((q->type >= 0 && v->type != q->type) ||
+	if ((q->types != 0 && !(q->types & (1U << v->type))) ||
 	    (q->statuses != 0 && !(q->statuses & (1U << v->status))) ||
 	    !match_user(q, v->key, v->email, v->name))
 		return 0;
@@ -740,6 +770,25 @@ on_issue_row(void *arg, const struct issueview *v)
 	return 0;
 }
 
+/*
+ * The item types --type names, as a mask: one type, or a data type of
+ * the seeds' reports: users (create, update, manager, delete) or teams
+ * (team_create, team_delete, team_member). 0 if none.
+ */
+static int
+item_types(const char *s)
+{
+	int	 t;
+
+	if (strcasecmp(s, "users") == 0)
+		return 1 << IT_CREATE | 1 << IT_UPDATE | 1 << IT_MANAGER |
+		    1 << IT_DELETE;
+	if (strcasecmp(s, "teams") == 0)
+		return 1 << IT_TEAM_CREATE | 1 << IT_TEAM_DELETE |
+		    1 << IT_TEAM_MEMBER;
+	return (t = itemtype_parse(s)) < 0 ? 0 : 1 << t;
+}
+
 static int
 items_options(int argc, char **argv, struct itemq *q, const char **run)
 {
@@ -754,17 +803,18 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 	};
 	int	 c, k;
 
-	q->type = q->issue = -1;
+	q->issue = -1;
 	q->want_items = q->want_issues = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if ((q->type = itemtype_parse(optarg)) < 0) {
-				log_warnx("unknown item type '%s' (create, "
-				    "update, manager, delete, team_create, "
+			if ((k = item_types(optarg)) == 0) {
+				log_warnx("unknown item type '%s' (users: create, "
+				    "update, manager, delete; teams: team_create, "
 				    "team_delete, team_member)", optarg);
 				return -1;
 			}
+			q->types |= (unsigned)k;
 			q->want_issues = 0;
 			break;
 		case 'i':
@@ -885,8 +935,9 @@ cmd_items(struct config *cfg, int argc, char **argv)
 
 	memset(&q, 0, sizeof(q));
 	if (items_options(argc, argv, &q, &arg) == -1) {
-		log_warnx("usage: rostersync items RUN [--type T] [--status ST] "
-		    "[--issue T] [--user TEXT] [--item N] [--json]");
+		log_warnx("usage: rostersync items RUN [--type T|users|teams] "
+		    "[--status ST] [--issue T] [--user TEXT] [--item N] "
+		    "[--json]");
 		return EXIT_USAGE;
 	}
 	if ((st = open_ro(cfg)) == NULL)

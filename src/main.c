@@ -23,11 +23,12 @@ static const struct command {
 	{ "run", cmd_run, "run [--sync S] [--file PATH] [--dry-run] "
 	    "[--allow-deletes N --reason TEXT]" },
 	{ "fetch", cmd_fetch, "fetch [--sync S]" },
-	{ "history", cmd_history, "history [--sync S] [--status ST]... "
+	{ "history", cmd_history, "history [--sync S] [--source TEXT] "
+	    "[--status ST]... "
 	    "[--since DATE] [--until DATE] [--last Nd] [--oldest] [--page N] "
 	    "[--per-page N] [--json]" },
 	{ "show", cmd_show, "show RUN [--json]" },
-	{ "items", cmd_items, "items RUN [--type T] [--status ST] "
+	{ "items", cmd_items, "items RUN [--type T|users|teams] [--status ST] "
 	    "[--issue T] [--user TEXT] [--item N] [--json]" },
 	{ "report", cmd_report, "report RUN [--format csv|xlsx|log] "
 	    "[-o PATH]" },

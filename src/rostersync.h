@@ -251,6 +251,7 @@ struct slot {
 struct hook {
 	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
 	int	 timeout;	/* seconds per item */
+	char	*name;		/* what user shows it as: argv[0]'s file name */
 };
 
 /* The SFTP side of a source (fetch_sftp.c). */
@@ -700,6 +701,7 @@ void		 store_checkpoint_end(struct store *, struct ckpt *);
 /* Filters of the history view; since/until (time_t)-1 when unset. */
 struct runfilter {
 	const char	*sync;
+	const char	*source;	/* its kind (sftp, dir) or a part, or NULL */
 	time_t		 since;
 	time_t		 until;
 	char		 statuses[256];	/* ",slug,slug," or "" for all */

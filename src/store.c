@@ -73,6 +73,10 @@ struct store {
 	"report_base, approver, reason, parent_run, decided_at, decision, " \
 	"hint, failures, preview_base, recovered_at"
 #define RUN_NCOLS 44
+/* history --source: the kind of source (sftp, dir), or any part of it. */
+#define RUN_SOURCE "(?7 IS NULL OR CASE WHEN lower(?7) IN ('sftp', 'dir') " \
+	"THEN source LIKE lower(?7) || ':%' ELSE instr(lower(source), " \
+	"lower(?7)) > 0 END)"
 
 static const char *const sql[ST__COUNT] = {
 	/*
@@ -193,17 +197,17 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE "
 	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
 	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0)",
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE,
 	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE "
 	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
 	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
-	    "ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	    " ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
 	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE "
 	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
 	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
-	    "ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	    " ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
 	/* Applied counts confirmed too: done, by the hook or by hand. */
 	[ST_RUN_OUTCOME] = "SELECT type, status, count(*) FROM items WHERE "
 	    "run_id = ?1 AND status IN ('applied', 'confirmed', 'failed') "
@@ -1345,6 +1349,7 @@ filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 		sqlite3_bind_int64(s, 3, f->until);
 	if (f->statuses[0] != '\0')
 		bind_text(s, 4, f->statuses);
+	bind_text(s, 7, f->source);
 }
 
 long long

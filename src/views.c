@@ -1258,6 +1258,54 @@ text_activity(const struct uview *v)
 	    runstatus_label(last->r.status));
 }
 
+/* A run's changes for the user, per service (seed 004's per-service
+ * detail): those the directory took, and what the apply hook did. */
+struct services {
+	long long	 changes;	/* the user's items in the run */
+	long long	 dir;		/* applied to the directory */
+	long long	 hook[3];	/* applied, failed, pending by the hook */
+	const char	*hook_name;	/* NULL: the sync has no hook */
+};
+
+static void
+services(const struct uview *v, const struct hrun *h, struct services *sv)
+{
+	const struct hitem	*it;
+
+	memset(sv, 0, sizeof(*sv));
+	if (v->s != NULL && v->s->cf != NULL && v->s->cf->hook.argv != NULL)
+		sv->hook_name = v->s->cf->hook.name;
+	for (it = h->items; it != NULL; it = it->next) {
+		sv->changes++;
+		if (it->status == IST_APPLIED || it->status == IST_CONFIRMED)
+			sv->dir++;
+		if (it->status == IST_APPLIED)
+			sv->hook[0]++;
+		else if (it->status == IST_FAILED)
+			sv->hook[1]++;
+		else if (it->status == IST_PENDING)
+			sv->hook[2]++;
+	}
+}
+
+static void
+text_services(const struct uview *v, const struct hrun *h)
+{
+	struct services	 sv;
+	char		 label[96];
+
+	services(v, h, &sv);
+	if (sv.changes == 0)
+		return;
+	printf("    %-24s %lld of %lld change%s applied\n", "In the directory",
+	    sv.dir, sv.changes, sv.changes == 1 ? "" : "s");
+	if (sv.hook_name == NULL)
+		return;
+	snprintf(label, sizeof(label), "%s (apply hook)", sv.hook_name);
+	printf("    %-24s %lld applied, %lld failed, %lld pending\n", label,
+	    sv.hook[0], sv.hook[1], sv.hook[2]);
+}
+
 static void
 text_history(const struct uview *v)
 {
@@ -1275,6 +1323,7 @@ text_history(const struct uview *v)
 		printf("  Run %lld  %s  %s%s (%s)\n", h->r.id, t,
 		    runstatus_label(h->r.status), h->r.dry_run ? " (dry run)" :
 		    "", h->r.trigger ? h->r.trigger : "");
+		text_services(v, h);
 		for (it = h->items; it != NULL; it = it->next) {
 			printf("    %-24s %s%s%s\n", itemtype_label(it->type),
 			    itemstatus_slug(it->status), it->error ? ": " : "",
@@ -1303,6 +1352,32 @@ user_text(struct uview *v, const struct config *cfg)
 	text_history(v);
 }
 
+/* "services":[{"name":"directory",...},{"name":HOOK,"hook":true,...}] */
+static void
+json_services(struct buf *b, const struct uview *v, const struct hrun *h)
+{
+	struct services	 sv;
+
+	services(v, h, &sv);
+	buf_adds(b, ",\"services\":[{");
+	jkv(b, "name", "directory");
+	jbool(b, "hook", 0);
+	jnum(b, "changes", sv.changes);
+	jnum(b, "applied", sv.dir);
+	buf_addc(b, '}');
+	if (sv.hook_name != NULL) {
+		buf_adds(b, ",{");
+		jkv(b, "name", sv.hook_name);
+		jbool(b, "hook", 1);
+		jnum(b, "changes", sv.changes);
+		jnum(b, "applied", sv.hook[0]);
+		jnum(b, "failed", sv.hook[1]);
+		jnum(b, "pending", sv.hook[2]);
+		buf_addc(b, '}');
+	}
+	buf_addc(b, ']');
+}
+
 static void
 json_history(struct buf *b, const struct uview *v)
 {
@@ -1323,6 +1398,7 @@ json_history(struct buf *b, const struct uview *v)
 		jkv(b, "status_label", runstatus_label(h->r.status));
 		jkv(b, "trigger", h->r.trigger);
 		jbool(b, "dry_run", h->r.dry_run);
+		json_services(b, v, h);
 		buf_adds(b, ",\"items\":[");
 		for (it = h->items; it != NULL; it = it->next) {
 			buf_addc(b, '{');

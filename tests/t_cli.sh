@@ -197,6 +197,23 @@ contains "history: a bad date says the format" "$OUT" "YYYY-MM-DD"
 out history --last week
 eq "history: --last week exits 2" "$RC" 2
 
+# the source connector: a column, and a filter (its kind or a part)
+out history
+contains "history: a SOURCE column" "$OUT" "SOURCE"
+contains "history: the source's kind and where, cut to its width" "$OUT" \
+    "dir $(printf '%s' "$DROP2" | cut -c1-17)…"
+out history --source drop2
+eq "history --source PART: the runs of that source" "$(ids "$OUT")" "25 20 15 8 3"
+out history --source dir --per-page 100
+eq "history --source KIND: every drop-zone run" "$(ids "$OUT" | wc -w)" 25
+out history --source sftp
+contains "history --source sftp: none here" "$OUT" "0 results"
+out history --source DROP2 --status success --last 30d
+eq "history --source with other filters, any case" "$(ids "$OUT")" "25 20"
+eq "history --source --json: the same runs" \
+    "$(rs history --source drop2 --json | json "[r['id'] for r in d['runs']], d['total'], {r['source'] for r in d['runs']}")" \
+    "([25, 20, 15, 8, 3], 5, {'dir:$DROP2'})"
+
 # --json carries the same numbers as the text
 text=$(rs history 2>/dev/null)
 js=$(rs history --json 2>/dev/null)
@@ -345,6 +362,24 @@ out items 1 --user "nobody-matches-this"
 eq "items --user: no match, no rows" "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]')" 0
 out items 1 --type bogus
 eq "items: unknown type exits 2" "$RC" 2
+# By data type (seed 000): users (create, update, manager, delete) and
+# teams (team_create, team_delete, team_member).
+out items 1 --type teams
+eq "items --type teams: exit 0" "$RC" 0
+n_teams=$(q "SELECT n_team_create + n_team_delete + n_team_member FROM runs WHERE id = 1")
+check "items --type teams: the run has team items" test "$n_teams" -gt 0
+eq "items --type teams: every team item, nothing else" \
+    "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]')" "$n_teams"
+eq "items --type teams: only team types" \
+    "$(rs items 1 --type teams --json | json "sorted({i['type'] for i in d['items']}), len(d['issues'])")" \
+    "(['team_create'], 0)"
+eq "items --type users: every user item" \
+    "$(rs items 4 --type users --json | json "sorted({i['type'] for i in d['items']}), len(d['items'])")" \
+    "$(rs items 4 --json | json "sorted({i['type'] for i in d['items'] if not i['type'].startswith('team')}), sum(1 for i in d['items'] if not i['type'].startswith('team'))")"
+out items 1 --type users
+eq "items --type users: creates only here" \
+    "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]'):$(printf '%s\n' "$OUT" | grep -c 'Team created')" \
+    "$n_create:0"
 out items 999
 eq "items: a missing run exits 1" "$RC" 1
 

@@ -343,6 +343,35 @@ eq "users --json: the same statuses as the text" \
 eq "users --json: names from the directory" \
     "$(printf '%s' "$js" | json "[u['name'] for u in d['users'] if u['employee_id'] == 'E4']")" "['Dan Poe']"
 
+# Per-service detail (seed 004): under each run, the changes the
+# directory took and, with an apply hook, what the hook applied, failed
+# or has pending, named by the hook's name setting (by default the
+# program's file name). The hook here is only configured: the statuses
+# are runs 3 (where it "failed" E2's update) and 4 (where one applied).
+out user E2
+svc=$(printf '%s\n' "$OUT" | sed -n '/^  Run 3 /,/^  Run /p')
+contains "user: a run's changes the directory took" "$svc" \
+    "In the directory         0 of 1 change applied"
+check "user: no hook line while the sync has no hook" \
+    test "$(printf '%s' "$svc" | grep -c 'apply hook')" -eq 0
+sed -i '0,/key = "employee_id";/s//key = "employee_id";\n\t\thook = { path = "\/bin\/true"; name = "Workspace"; };/' "$CONF"
+out user E2
+svc=$(printf '%s\n' "$OUT" | sed -n '/^  Run 3 /,/^  Run /p')
+contains "user: the hook's line, by its name" "$svc" \
+    "Workspace (apply hook)   0 applied, 1 failed, 0 pending"
+svc=$(printf '%s\n' "$OUT" | sed -n '/^  Run 4 /,/^  Run /p')
+contains "user: another run the hook applied" "$svc" \
+    "Workspace (apply hook)   1 applied, 0 failed, 0 pending"
+contains "user: and the directory took it" "$svc" \
+    "In the directory         1 of 1 change applied"
+eq "user --json: services per run" \
+    "$(rs user E2 --json | json "[(h['run'], [(x['name'], x['hook'], x['changes'], x['applied'], x.get('failed')) for x in h['services']]) for h in d['history'] if h['run'] in (3, 4)]")" \
+    "[(4, [('directory', False, 1, 1, None), ('Workspace', True, 1, 1, 0)]), (3, [('directory', False, 1, 0, None), ('Workspace', True, 1, 0, 1)])]"
+sed -i 's|path = "/bin/true"; name = "Workspace";|path = "/bin/true";|' "$CONF"
+contains "user: without a name, the hook is the program's file name" \
+    "$(rs user E2 2>&1)" "true (apply hook)"
+sed -i '/hook = { path = "\/bin\/true"; };/d' "$CONF"
+
 # ================================================ a user who left
 sandbox gone 'delete_mode = "delete"; max_delete_percent = 100;'
 csv g1 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Dev,E9,Active"
