@@ -489,8 +489,10 @@ static const char schema_v4[] =
     "ALTER TABLE runs ADD COLUMN recovered_at INTEGER;"
     "UPDATE runs SET decision = CASE status WHEN 'approved' THEN 'approve' "
     "  WHEN 'rejected' THEN 'reject' WHEN 'cancelled' THEN CASE WHEN "
-    "  approver IS NULL THEN 'supersede' ELSE 'cancel' END END "
-    "  WHERE decided_at IS NOT NULL;"
+    "  approver IS NULL THEN 'supersede' ELSE 'cancel' END "
+    /* approved, then its hook's items cut short by a crash */
+    "  WHEN 'in_progress' THEN 'approve' WHEN 'needs_attention' THEN "
+    "  'approve' END WHERE decided_at IS NOT NULL;"
     "ALTER TABLE issues ADD COLUMN email TEXT;"
     "ALTER TABLE issues ADD COLUMN name TEXT;"
     "CREATE TABLE refused(sync TEXT NOT NULL, name TEXT NOT NULL, "
