@@ -8,7 +8,7 @@ WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
 LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat -lunistring \
-	   -lcrypto -pthread
+	   -lcrypto -lsystemd -pthread
 PREFIX	?= /usr/local
 
 # Every Debian package rostersync needs, in one place: what the program
@@ -16,7 +16,8 @@ PREFIX	?= /usr/local
 # bench add (make check, make bench, make fuzz).
 DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libssh-dev libcsv-dev libxlsxwriter-dev libconfig-dev \
-	libsqlite3-dev libzip-dev libexpat1-dev libunistring-dev libssl-dev
+	libsqlite3-dev libzip-dev libexpat1-dev libunistring-dev libssl-dev \
+	libsystemd-dev
 DEBIAN_TEST_PACKAGES = openssh-server openssh-client sqlite3 python3 \
 	python3-openpyxl libreoffice-calc-nogui zip unzip time \
 	systemd groff-base mandoc \
@@ -53,6 +54,7 @@ SRCS	 = src/util.c \
 	   src/guard.c \
 	   src/apply.c \
 	   src/hook.c \
+	   src/progress.c \
 	   src/decide.c \
 	   src/store.c \
 	   src/report.c \
@@ -63,6 +65,7 @@ SRCS	 = src/util.c \
 	   src/roles.c \
 	   src/run.c \
 	   src/cli.c \
+	   src/table.c \
 	   src/views.c \
 	   src/main.c
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

@@ -151,6 +151,8 @@ job_issues(void *arg, int (*fn)(void *, const struct issueview *), void *a)
 		v.field = is->field;
 		v.message = is->message;
 		v.fix = is->fix;
+		v.email = is->email ? is->email : "";
+		v.name = is->name ? is->name : "";
 		if (fn(a, &v) != 0)
 			break;
 	}

@@ -77,6 +77,47 @@ json_time(struct buf *b, const char *k, time_t t)
 	json_kv(b, k, t ? iso : NULL, 1);
 }
 
+/* decision, decided_by (approver: its old name), decided_at, reason, and
+ * the overrides given ({"allow-deletes":12}). */
+static void
+run_json_decision(struct buf *b, const struct run *r)
+{
+	const struct override	*ov;
+	const char		*by = r->approver;
+	int			 n = 0;
+
+	if (by == NULL && r->decision == DEC_SUPERSEDE)
+		by = "rostersync";
+	json_kv(b, "decision", r->decision != DEC_NONE ?
+	    decision_slug(r->decision) : NULL, 1);
+	json_kv(b, "decided_by", by, 1);
+	json_time(b, "decided_at", r->decided_at);
+	json_kv(b, "reason", r->reason, 1);
+	json_kv(b, "approver", by, 1);
+	buf_adds(b, ",\"overrides\":{");
+	for (ov = overrides; ov->flag != NULL; ov++)
+		if (override_run(ov, r) >= 0)
+			buf_printf(b, "%s\"%s\":%lld", n++ ? "," : "", ov->flag,
+			    override_run(ov, r));
+	buf_addc(b, '}');
+}
+
+/* Per type, the items applied and failed (show --json). */
+static void
+run_json_outcome(struct buf *b, const struct run *r)
+{
+	int	 i, k;
+
+	for (k = 0; k < 2; k++) {
+		buf_printf(b, ",\"%s\":{", k ? "failed" : "applied");
+		for (i = 0; i < IT__COUNT; i++)
+			buf_printf(b, "%s\"%s\":%lld", i ? "," : "",
+			    itemtype_slug(i), k ? r->failed[i] : r->applied[i]);
+		buf_addc(b, '}');
+	}
+	buf_printf(b, ",\"confirmed\":%lld", r->confirmed);
+}
+
 /* A run as JSON: the stable shape documented in README.md. */
 static void
 run_json(struct buf *b, const struct run *r)
@@ -119,9 +160,14 @@ run_json(struct buf *b, const struct run *r)
 	json_kv(b, "encoding", r->encoding, 1);
 	json_kv(b, "encoding_note", r->encoding_note, 1);
 	json_kv(b, "error", r->error, 1);
-	json_kv(b, "approver", r->approver, 1);
-	json_kv(b, "reason", r->reason, 1);
+	json_kv(b, "hint", r->hint, 1);
+	buf_printf(b, ",\"failures\":%lld", r->failures);
+	json_time(b, "recovered_at", r->recovered_at);
+	run_json_decision(b, r);
 	json_kv(b, "report_base", r->report_base, 1);
+	json_kv(b, "preview_base", r->preview_base, 1);
+	if (r->have_outcome)
+		run_json_outcome(b, r);
 	buf_addc(b, '}');
 }
 
@@ -133,11 +179,61 @@ struct hist {
 	long long	 n;
 };
 
+static const struct tcol hist_cols[] = {
+	{ "RUN", 6, TC_RIGHT }, { "STARTED", 23, 0 }, { "SYNC", 12, 0 },
+	{ "SOURCE", 22, 0 }, { "TRIGGER", 8, 0 }, { "STATUS", 28, 0 },
+	{ "FILE", 24, 0 },
+	{ "CREATED", 7, TC_RIGHT }, { "UPDATED", 7, TC_RIGHT },
+	{ "DELETED", 7, TC_RIGHT }, { "MANAGER", 7, TC_RIGHT },
+	{ "ISSUES", 6, TC_RIGHT },
+};
+#define NHIST_COLS	(sizeof(hist_cols) / sizeof(hist_cols[0]))
+
+/*
+ * A source as the run list shows it (the seeds' "source connector"): its
+ * kind and where, "sftp hr@sftp.example.com" or "dir /srv/dropzone".
+ */
+static void
+source_text(const char *src, char *out, size_t outlen)
+{
+	const char	*rest, *end;
+
+	if (src == NULL)
+		snprintf(out, outlen, "-");
+	else if (strncmp(src, "sftp://", 7) == 0) {
+		rest = src + 7;
+		end = rest + strcspn(rest, "/");
+		/* user@host, without the port (an IPv6 host keeps its []) */
+		if (end > rest && memrchr(rest, ':', (size_t)(end - rest)) !=
+		    NULL && (end[-1] != ']'))
+			end = memrchr(rest, ':', (size_t)(end - rest));
+		snprintf(out, outlen, "sftp %.*s", (int)(end - rest), rest);
+	} else if (strncmp(src, "dir:", 4) == 0)
+		snprintf(out, outlen, "dir %s", src + 4);
+	else
+		snprintf(out, outlen, "%s", src);
+}
+
+/* A run's status for a table: "Failed (12 times)", "Success (dry run)". */
+static void
+status_text(const struct run *r, char *out, size_t outlen)
+{
+	if (r->failures > 1)
+		snprintf(out, outlen, "%s (%lld times)",
+		    runstatus_label(r->status), r->failures);
+	else
+		snprintf(out, outlen, "%s%s", runstatus_label(r->status),
+		    r->dry_run ? " (dry run)" : "");
+}
+
 static int
 on_hist_run(void *arg, const struct run *r)
 {
 	struct hist	*h = arg;
-	char		 t[64], status[64];
+	char		 t[64], status[64], n[7][24], src[512];
+	const char	*cell[NHIST_COLS];
+	long long	 v[5];
+	int		 i;
 
 	if (h->json) {
 		if (h->n++)
@@ -146,15 +242,27 @@ on_hist_run(void *arg, const struct run *r)
 		return 0;
 	}
 	time_local(r->started, t, sizeof(t));
-	snprintf(status, sizeof(status), "%s%s", runstatus_label(r->status),
-	    r->dry_run ? " (dry run)" : "");
-	printf("%6lld  %-23.23s  %-12.12s  %-8.8s  %-28.28s  %-24.24s  "
-	    "%7lld %7lld %7lld %7lld %6lld\n", r->id, t, r->sync, r->trigger,
-	    status, r->file_name ? r->file_name : "",
-	    r->count[IT_CREATE], r->count[IT_UPDATE], r->count[IT_DELETE],
-	    r->count[IT_MANAGER], r->issues[ISS_USER_SKIPPED] +
-	    r->issues[ISS_MANAGER_NOT_FOUND] + r->issues[ISS_MANAGER_CYCLE] +
-	    r->issues[ISS_SEAT_LIMIT]);
+	status_text(r, status, sizeof(status));
+	v[0] = r->count[IT_CREATE];
+	v[1] = r->count[IT_UPDATE];
+	v[2] = r->count[IT_DELETE];
+	v[3] = r->count[IT_MANAGER];
+	v[4] = r->issues[ISS_USER_SKIPPED] + r->issues[ISS_MANAGER_NOT_FOUND] +
+	    r->issues[ISS_MANAGER_CYCLE] + r->issues[ISS_SEAT_LIMIT];
+	snprintf(n[0], sizeof(n[0]), "%lld", r->id);
+	for (i = 0; i < 5; i++)
+		snprintf(n[i + 1], sizeof(n[i + 1]), "%lld", v[i]);
+	source_text(r->source, src, sizeof(src));
+	cell[0] = n[0];
+	cell[1] = t;
+	cell[2] = r->sync;
+	cell[3] = src;
+	cell[4] = r->trigger;
+	cell[5] = status;
+	cell[6] = r->file_name ? r->file_name : "-";
+	for (i = 0; i < 5; i++)
+		cell[7 + i] = n[i + 1];
+	table_row(hist_cols, NHIST_COLS, cell);
 	return 0;
 }
 
@@ -221,6 +329,7 @@ hist_options(int argc, char **argv, struct runfilter *f, long long *page,
 {
 	static const struct option lo[] = {
 		{ "sync", required_argument, NULL, 's' },
+		{ "source", required_argument, NULL, 'r' },
 		{ "status", required_argument, NULL, 'S' },
 		{ "since", required_argument, NULL, 'a' },
 		{ "until", required_argument, NULL, 'b' },
@@ -236,6 +345,7 @@ hist_options(int argc, char **argv, struct runfilter *f, long long *page,
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': f->sync = optarg; break;
+		case 'r': f->source = optarg; break;
 		case 'S': if (add_status(f, optarg) == -1) return -1; break;
 		case 'a': if (parse_when(optarg, &f->since, 0)) return -1; break;
 		case 'b': if (parse_when(optarg, &f->until, 1)) return -1; break;
@@ -296,10 +406,7 @@ cmd_history(struct config *cfg, int argc, char **argv)
 	if (h.json)
 		buf_adds(&h.out, "{\"runs\":[");
 	else
-		printf("%6s  %-23s  %-12s  %-8s  %-28s  %-24s  %7s %7s %7s "
-		    "%7s %6s\n", "RUN", "STARTED", "SYNC", "TRIGGER", "STATUS",
-		    "FILE", "CREATED", "UPDATED", "DELETED", "MANAGER",
-		    "ISSUES");
+		table_head(hist_cols, NHIST_COLS);
 	store_run_list(st, &f, on_hist_run, &h);
 	if (h.json) {
 		buf_printf(&h.out, "],\"total\":%lld,\"first\":%lld,"
@@ -410,19 +517,44 @@ hints_above(struct config *cfg, struct store *st, const struct run *r,
 		/* A dry run's input stays where it was named. */
 		hint(h, json, "This was a dry run. If the changes are right, "
 		    "apply the file once: rostersync run --sync %s --file PATH"
-		    "%s (PATH: the %s given to --dry-run --file)", r->sync,
-		    cmd.p ? cmd.p : "", r->file_name ? r->file_name : "file");
+		    "%s --reason WHY (PATH: the %s given to --dry-run --file)",
+		    r->sync, cmd.p ? cmd.p : "", r->file_name ? r->file_name :
+		    "file");
 	} else {
 		input_path(&p, cfg, r, "archive");
 		shell_quote(&q, p.p);
 		hint(h, json, "If the changes are right, push this file "
-		    "through once: rostersync run --sync %s --file %s%s",
-		    r->sync, q.p, cmd.p ? cmd.p : "");
+		    "through once: rostersync run --sync %s --file %s%s "
+		    "--reason 'WHY (recorded with your name)'", r->sync, q.p,
+		    cmd.p ? cmd.p : "");
 	}
 	buf_free(&p);
 	buf_free(&q);
 	buf_free(&most);
 	buf_free(&cmd);
+}
+
+/* Items the hook failed, and items done by hand. */
+static void
+failed_hints(const struct run *r, struct buf *h, int json)
+{
+	long long	 failed = 0;
+	int		 i;
+
+	for (i = 0; r->have_outcome && i < IT__COUNT; i++)
+		failed += r->failed[i];
+	if (failed > 0)
+		hint(h, json, "%lld item%s failed in the apply hook: rostersync "
+		    "items %lld --status failed lists them with the error; once "
+		    "the cause is fixed, rostersync retry %lld runs them again, "
+		    "or rostersync confirm %lld:ITEM --reason TEXT marks one "
+		    "done by hand.", failed, failed == 1 ? "" : "s", r->id,
+		    r->id, r->id);
+	if (r->confirmed > 0)
+		hint(h, json, "%lld item%s confirmed as done by hand: rostersync "
+		    "items %lld --status confirmed shows who, when and why.",
+		    r->confirmed, r->confirmed == 1 ? " was" : "s were",
+		    r->id);
 }
 
 /* What a sysadmin should do next, by outcome. */
@@ -456,28 +588,44 @@ hints(struct config *cfg, struct store *st, const struct run *r,
 		    "%lld, or rostersync reject %lld.", r->id, r->id);
 		break;
 	case RS_FAILED:
-		hint(h, json, "System error: %s. The input stays queued and "
-		    "runs again at the next run.", r->error ? r->error :
-		    "unknown");
+		if (r->failures > 0)
+			hint(h, json, "The source could not be read: %s.%s%s "
+			    "Nothing was fetched; every run tries again, and "
+			    "this run counts the failures until one succeeds.",
+			    r->error ? r->error : "unknown", r->hint ? " " : "",
+			    r->hint ? r->hint : "");
+		else
+			hint(h, json, "System error: %s. The input stays queued "
+			    "and runs again at the next run.", r->error ?
+			    r->error : "unknown");
 		break;
 	default:
 		break;
 	}
+	failed_hints(r, h, json);
 	if (issues > 0)
 		hint(h, json, "%lld issues (%lld rows skipped): rostersync "
 		    "items %lld --issue TYPE lists them with a suggested fix.",
 		    issues, r->skipped, r->id);
-	if (r->issues[ISS_ID_CHANGED] > 0)
+	if (r->issues[ISS_ID_CHANGED] > 0) {
+		buf_reset(&p);
+		input_path(&p, cfg, r, "archive");
 		hint(h, json, "%lld people seem to have a new employee id "
 		    "(the same email on a deleted id and a new one): neither "
-		    "change was applied. If the ids really changed, push the "
-		    "file through once with --allow-id-changes %lld; if a "
-		    "spreadsheet retyped the id column, export it again with "
-		    "the ids as text.", r->issues[ISS_ID_CHANGED],
+		    "change was applied. If a spreadsheet retyped the id "
+		    "column, export it again with the ids as text; if the ids "
+		    "really changed, apply them once: rostersync run --sync %s "
+		    "--file '%s' --allow-id-changes %lld --reason 'WHY'.",
+		    r->issues[ISS_ID_CHANGED], r->sync, p.p,
 		    r->issues[ISS_ID_CHANGED]);
+	}
 	if (report_due(r->status, RF_CSV))
 		hint(h, json, "Report: %s/reports/%s/%s.csv (and .xlsx, .log)",
 		    cfg->spool, r->sync, r->report_base ? r->report_base : "");
+	if (r->preview_base != NULL)
+		hint(h, json, "The preview it was approved on: %s/reports/%s/"
+		    "%s.csv (and .xlsx, .log)", cfg->spool, r->sync,
+		    r->preview_base);
 	buf_free(&p);
 }
 
@@ -503,6 +651,9 @@ cmd_show(struct config *cfg, int argc, char **argv)
 		store_close(st);
 		return rc;
 	}
+	if (store_run_outcome(st, &r) == -1)
+		log_warnx("cannot count the items of run %lld: %s", r.id,
+		    store_errmsg(st));
 	if (json) {
 		buf_addc(&h, '[');
 		hints(cfg, st, &r, &h, 1);
@@ -528,7 +679,8 @@ cmd_show(struct config *cfg, int argc, char **argv)
 /* -------------------------------------------------------------- items */
 
 struct itemq {
-	int		 type;		/* -1 all */
+	unsigned	 types;		/* 1 << enum itemtype; 0 all */
+	unsigned	 statuses;	/* 1 << enum itemstatus; 0 all */
 	int		 issue;		/* -1 all */
 	int		 want_items;
 	int		 want_issues;
@@ -550,23 +702,77 @@ match_user(const struct itemq *q, const char *a, const char *b,
 	    || (c && strcasestr(c, q->user));
 }
 
+/* The changes, one row per (item, field); the key and email in full:
+ * they identify the user. */
+static const struct tcol item_cols[] = {
+	{ "ITEM", 5, TC_RIGHT }, { "TYPE", 24, 0 },
+	{ "EMPLOYEE ID", 11, TC_FULL }, { "EMAIL", 28, TC_FULL },
+	{ "NAME", 18, 0 }, { "FIELD", 16, 0 }, { "OLD VALUE", 20, 0 },
+	{ "", 2, 0 }, { "NEW VALUE", 20, 0 }, { "STATUS", 9, 0 },
+};
+#define NITEM_COLS	(sizeof(item_cols) / sizeof(item_cols[0]))
+
+static const struct tcol issue_cols[] = {
+	{ "ISSUE", 5, TC_RIGHT }, { "TYPE", 30, 0 }, { "ROW", 7, TC_RIGHT },
+	{ "EMPLOYEE ID", 11, TC_FULL }, { "EMAIL", 28, TC_FULL },
+	{ "NAME", 18, 0 }, { "FIELD", 14, 0 },
+	{ "MESSAGE AND SUGGESTED FIX", 0, TC_FULL },
+};
+#define NISSUE_COLS	(sizeof(issue_cols) / sizeof(issue_cols[0]))
+
+static void
+item_text(const struct itemview *v)
+{
+	const char	*cell[NITEM_COLS];
+	char		 seq[24];
+
+	snprintf(seq, sizeof(seq), "%lld", v->seq);
+	cell[0] = seq;
+	cell[1] = itemtype_label(v->type);
+	cell[2] = v->key;
+	cell[3] = v->email;
+	cell[4] = v->type == IT_TEAM_CREATE || v->type == IT_TEAM_DELETE ?
+	    v->team : v->name;
+	cell[5] = v->field ? v->field : "";
+	cell[6] = v->field ? v->old : "";
+	cell[7] = v->field ? "->" : "";
+	cell[8] = v->field ? v->new : "";
+	cell[9] = itemstatus_slug(v->status);
+	table_row(item_cols, NITEM_COLS, cell);
+}
+
+static void
+issue_text(const struct issueview *v)
+{
+	const char	*cell[NISSUE_COLS];
+	char		 seq[24], row[24], *msg;
+
+	snprintf(seq, sizeof(seq), "%lld", v->seq);
+	snprintf(row, sizeof(row), "%lld", v->row);
+	xasprintf(&msg, "%s (fix: %s)", v->message, v->fix);
+	cell[0] = seq;
+	cell[1] = issuetype_label(v->type);
+	cell[2] = row;
+	cell[3] = v->key;
+	cell[4] = v->email;
+	cell[5] = v->name;
+	cell[6] = v->field;
+	cell[7] = msg;
+	table_row(issue_cols, NISSUE_COLS, cell);
+	free(msg);
+}
+
 static int
 on_item_row(void *arg, const struct itemview *v)
 {
 	struct itemq	*q = arg;
 
-	if ((q->type >= 0 && v->type != q->type) ||
+	if ((q->types != 0 && !(q->types & (1U << v->type))) ||
+	    (q->statuses != 0 && !(q->statuses & (1U << v->status))) ||
 	    !match_user(q, v->key, v->email, v->name))
 		return 0;
 	if (!q->json) {
-		/* The key and email in full: they identify the user. */
-		printf("%5lld  %-24.24s  %-10s  %-28s  %-18.18s  "
-		    "%-16.16s  %-20.20s -> %-20.20s  %s\n", v->seq,
-		    itemtype_label(v->type), v->key, v->email,
-		    v->type == IT_TEAM_CREATE || v->type == IT_TEAM_DELETE ?
-		    v->team : v->name, v->field ? v->field : "",
-		    v->field ? v->old : "", v->field ? v->new : "",
-		    itemstatus_slug(v->status));
+		item_text(v);
 		return 0;
 	}
 	if (v->seq != q->last_seq) {
@@ -604,9 +810,7 @@ on_issue_row(void *arg, const struct issueview *v)
 	    !match_user(q, v->key, NULL, NULL))
 		return 0;
 	if (!q->json) {
-		printf("%5lld  %-30.30s  row %-7lld  %-10s  %-14.14s  %s"
-		    "  (fix: %s)\n", v->seq, issuetype_label(v->type), v->row,
-		    v->key, v->field, v->message, v->fix);
+		issue_text(v);
 		return 0;
 	}
 	if (q->n++)
@@ -618,8 +822,29 @@ on_issue_row(void *arg, const struct issueview *v)
 	json_kv(&q->out, "field", v->field[0] ? v->field : NULL, 1);
 	json_kv(&q->out, "message", v->message, 1);
 	json_kv(&q->out, "fix", v->fix, 1);
+	json_kv(&q->out, "email", v->email[0] ? v->email : NULL, 1);
+	json_kv(&q->out, "name", v->name[0] ? v->name : NULL, 1);
 	buf_addc(&q->out, '}');
 	return 0;
+}
+
+/*
+ * The item types --type names, as a mask: one type, or a data type of
+ * the seeds' reports: users (create, update, manager, delete) or teams
+ * (team_create, team_delete, team_member). 0 if none.
+ */
+static int
+item_types(const char *s)
+{
+	int	 t;
+
+	if (strcasecmp(s, "users") == 0)
+		return 1 << IT_CREATE | 1 << IT_UPDATE | 1 << IT_MANAGER |
+		    1 << IT_DELETE;
+	if (strcasecmp(s, "teams") == 0)
+		return 1 << IT_TEAM_CREATE | 1 << IT_TEAM_DELETE |
+		    1 << IT_TEAM_MEMBER;
+	return (t = itemtype_parse(s)) < 0 ? 0 : 1 << t;
 }
 
 static int
@@ -631,21 +856,23 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 		{ "user", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "item", required_argument, NULL, 'n' },
+		{ "status", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	 c;
+	int	 c, k;
 
-	q->type = q->issue = -1;
+	q->issue = -1;
 	q->want_items = q->want_issues = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if ((q->type = itemtype_parse(optarg)) < 0) {
-				log_warnx("unknown item type '%s' (create, "
-				    "update, manager, delete, team_create, "
+			if ((k = item_types(optarg)) == 0) {
+				log_warnx("unknown item type '%s' (users: create, "
+				    "update, manager, delete; teams: team_create, "
 				    "team_delete, team_member)", optarg);
 				return -1;
 			}
+			q->types |= (unsigned)k;
 			q->want_issues = 0;
 			break;
 		case 'i':
@@ -657,6 +884,18 @@ items_options(int argc, char **argv, struct itemq *q, const char **run)
 				return -1;
 			}
 			q->want_items = 0;
+			break;
+		case 's':
+			if ((k = itemstatus_parse(optarg)) < 0) {
+				log_warnx("unknown item status '%s' (applied, "
+				    "failed, pending, held, preview, confirmed)",
+				    optarg);
+				return -1;
+			}
+			/* Applied means done: by the hook or by hand. */
+			q->statuses |= 1U << k | (k == IST_APPLIED ?
+			    1U << IST_CONFIRMED : 0);
+			q->want_issues = 0;
 			break;
 		case 'u': q->user = optarg; break;
 		case 'j': q->json = 1; break;
@@ -754,8 +993,9 @@ cmd_items(struct config *cfg, int argc, char **argv)
 
 	memset(&q, 0, sizeof(q));
 	if (items_options(argc, argv, &q, &arg) == -1) {
-		log_warnx("usage: rostersync items RUN [--type T] [--issue T] "
-		    "[--user TEXT] [--item N] [--json]");
+		log_warnx("usage: rostersync items RUN [--type T|users|teams] "
+		    "[--status ST] [--issue T] [--user TEXT] [--item N] "
+		    "[--json]");
 		return EXIT_USAGE;
 	}
 	if ((st = open_ro(cfg)) == NULL)
@@ -773,16 +1013,20 @@ cmd_items(struct config *cfg, int argc, char **argv)
 	}
 	if (q.json)
 		buf_printf(&q.out, "{\"run\":%lld,\"items\":[", r.id);
-	else if (q.want_items)
+	else if (q.want_items) {
 		printf("Changes of run %lld\n", r.id);
+		table_head(item_cols, NITEM_COLS);
+	}
 	if (q.want_items)
 		store_item_each(st, r.id, on_item_row, &q);
 	if (q.json) {
 		buf_adds(&q.out, q.n ? "]}],\"issues\":[" : "],\"issues\":[");
 		q.n = 0;
-	} else if (q.want_issues)
+	} else if (q.want_issues) {
 		printf("%sIssues of run %lld\n", q.want_items ? "\n" : "",
 		    r.id);
+		table_head(issue_cols, NISSUE_COLS);
+	}
 	if (q.want_issues)
 		store_issue_each(st, r.id, on_issue_row, &q);
 	if (q.json) {
@@ -838,7 +1082,12 @@ cmd_report(struct config *cfg, int argc, char **argv)
 	if ((rc = load_run(st, argv[optind], &r)) != 0)
 		goto out;
 	rc = EXIT_FAIL;
-	if (!report_due(r.status, fmt)) {
+	if (store_run_outcome(st, &r) == -1) {
+		log_warnx("cannot count the items of run %lld: %s", r.id,
+		    store_errmsg(st));
+		goto out;
+	}
+	if (!report_available(&r, fmt)) {
 		log_warnx("run %lld is %s: it has no %s report (only its run "
 		    "log: --format log)", r.id, runstatus_label(r.status),
 		    fmt == RF_XLSX ? "XLSX" : "CSV");

@@ -56,7 +56,8 @@ static const char *const sync_names[] = {
 	"delete_mode", "grace_days", "keep_reports_days", "keep_inputs_days",
 	"hook", "sftp", NULL
 };
-static const char *const hook_names[] = { "path", "args", "timeout", NULL };
+static const char *const hook_names[] = { "path", "args", "timeout", "name",
+	NULL };
 static const char *const sftp_names[] = {
 	"known_hosts", "identity", "passphrase_file", "password_file",
 	"accept_new_host_key", "timeout", "retries", "read_size",
@@ -1193,10 +1194,15 @@ parse_hook(struct ctx *c, const config_setting_t *g, struct sync *s)
 	}
 	get_list(c, h, "args", LIST_EMPTY | LIST_DUPS, &args, &nargs);
 	get_int(c, h, "timeout", 1, 3600, &s->hook.timeout);
+	get_str(c, h, "name", 0, &s->hook.name);
 	c->gpfx = "";
-	if (path != NULL)
+	if (path != NULL) {
+		/* What people call the service it feeds: by default the
+		 * program's file name. */
+		if (s->hook.name == NULL)
+			s->hook.name = xstrdup(strrchr(path, '/') + 1);
 		hook_argv(s, path, args, nargs);
-	else
+	} else
 		strv_free(args, nargs);
 }
 
@@ -1553,6 +1559,7 @@ sync_free(struct sync *s)
 	for (i = 0; s->hook.argv != NULL && s->hook.argv[i] != NULL; i++)
 		free(s->hook.argv[i]);
 	free(s->hook.argv);
+	free(s->hook.name);
 	free(s->sftp.known_hosts);
 	free(s->sftp.identity);
 	free(s->sftp.passphrase_file);

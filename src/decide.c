@@ -136,10 +136,18 @@ cmd_approve(struct config *cfg, int argc, char **argv)
 	if ((rc = decision_args(argc, argv, &id, &reason,
 	    "approve RUN [--reason TEXT]")) != 0 || (rc = open_rw(cfg, &d)))
 		return rc;
-	if ((rc = run_approve(cfg, d.st, id, whoami(), reason)) == EXIT_OK) {
+	rc = run_approve(cfg, d.st, id, whoami(), reason);
+	if (rc == EXIT_OK) {
 		log_note(cfg, d.st, id, "approved by %s%s%s and applied",
 		    whoami(), reason ? ": " : "", reason ? reason : "");
 		printf("run %lld approved and applied\n", id);
+	} else if (rc == EXIT_ATTENTION) {
+		log_note(cfg, d.st, id, "approved by %s%s%s; items failed in "
+		    "the hook: Needs Attention", whoami(), reason ? ": " : "",
+		    reason ? reason : "");
+		printf("run %lld approved; items failed in the hook, so it "
+		    "Needs Attention: rostersync items %lld --status failed\n",
+		    id, id);
 	}
 	close_rw(&d);
 	return rc;
@@ -172,6 +180,7 @@ close_run(struct config *cfg, int argc, char **argv, enum runstatus to)
 		    " or a Queued one" : "", verb);
 	else {
 		r.status = to;
+		r.decision = to == RS_REJECTED ? DEC_REJECT : DEC_CANCEL;
 		free(r.approver);
 		free(r.reason);
 		r.approver = xstrdup(whoami());
@@ -235,12 +244,9 @@ item_args(int argc, char **argv, long long *run, long long *seq,
 }
 
 static void
-retry_start(struct store *st, const struct run *orig, struct run *r,
-    long long from)
+retry_start(const struct config *cfg, struct store *st,
+    const struct run *orig, struct run *r, long long from)
 {
-	char	 base[128];
-	int	 k;
-
 	memset(r, 0, sizeof(*r));
 	r->sync = xstrdup(orig->sync);
 	r->trigger = xstrdup("retry");
@@ -252,16 +258,7 @@ retry_start(struct store *st, const struct run *orig, struct run *r,
 	r->allow_deletes = r->allow_updates = r->allow_id_changes = -1;
 	r->parent_run = from;
 	r->base_version = store_sync_version(st, orig->sync);
-	report_basename(r->started, base, sizeof(base));
-	for (k = 1; ; k++) {
-		free(r->report_base);
-		if (k == 1)
-			r->report_base = xstrdup(base);
-		else
-			xasprintf(&r->report_base, "%s (%d)", base, k);
-		if (!store_report_base_used(st, r->sync, r->report_base))
-			break;
-	}
+	r->report_base = report_base_new(cfg, st, r->sync, r->started);
 }
 
 /* Each failed item once more, as items of the retry run r. */
@@ -274,17 +271,20 @@ retry_items(struct store *st, const struct sync *sy, struct run *r,
 	long long	 by, seq = 0;
 	int		 failed = 0, rc;
 
+	progress_begin("retrying items with the hook", (long long)n);
 	for (i = 0; i < n; i++) {
+		progress_add(i > 0);
 		if ((by = store_item_later_done(st, from, seqs[i])) > 0) {
 			store_item_resolve(st, from, seqs[i], by);
 			log_info("item %lld:%lld was applied by run %lld since; "
 			    "not retried", from, seqs[i], by);
 			continue;
 		}
-		if (store_item_copy(st, from, seqs[i], r->id, ++seq) == -1)
+		if (store_item_copy(st, from, seqs[i], r->id, ++seq) == -1 ||
+		    (rc = hook_apply_item(st, sy, r->id, seq)) == -1) {
+			progress_end();
 			return -1;
-		if ((rc = hook_apply_item(st, sy, r->id, seq)) == -1)
-			return -1;
+		}
 		if (rc == 0)
 			store_item_resolve(st, from, seqs[i], r->id);
 		failed += rc;
@@ -293,6 +293,7 @@ retry_items(struct store *st, const struct sync *sy, struct run *r,
 			itemfull_free(&it);
 		}
 	}
+	progress_end();
 	if (store_team_recount(st, sy->name) == -1 ||
 	    store_sync_bump(st, sy->name) == -1)
 		return -1;
@@ -335,7 +336,7 @@ cmd_retry(struct config *cfg, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	retry_start(d.st, &orig, &r, from);
+	retry_start(cfg, d.st, &orig, &r, from);
 	if (store_run_insert(d.st, &r) == -1)
 		goto out;
 	log_context(r.id, r.sync);
@@ -367,7 +368,7 @@ confirm_item(struct config *cfg, struct store *st, struct itemfull *it,
 {
 	struct run	 r;
 	struct sync	*sy;
-	char		*why;
+	char		*why, when[64];
 	int		 rc = -1;
 
 	if (store_run_get(st, it->run, &r) != 0)
@@ -377,8 +378,9 @@ confirm_item(struct config *cfg, struct store *st, struct itemfull *it,
 		run_free(&r);
 		return -1;
 	}
-	xasprintf(&why, "confirmed by %s%s%s", whoami(), reason ? ": " : "",
-	    reason ? reason : "");
+	time_local(time(NULL), when, sizeof(when));
+	xasprintf(&why, "confirmed by %s at %s%s%s", whoami(), when,
+	    reason ? ": " : "", reason ? reason : "");
 	if (store_begin(st) == 0) {
 		if (hook_dir_apply(st, sy, it, it->run) == 0 &&
 		    store_item_finish(st, it->run, it->seq, IST_CONFIRMED,

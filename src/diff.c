@@ -887,17 +887,25 @@ create_user(struct job *j, uint32_t id)
 	user_item(j, IT_CREATE, id, k);
 }
 
+/* A delete carries the person's last values, each field old -> empty:
+ * what was removed is answered from the report alone. */
 static void
 delete_user(struct job *j, uint32_t id)
 {
 	struct ent	*e = &j->e[id];
 	struct item	*it = item_new(j, IT_DELETE, id);
 	struct oldrow	 o;
-	int		 em = j->sc.canon[F_EMAIL], t;
+	int		 em = j->sc.canon[F_EMAIL], t = j->sc.team_slot;
+	size_t		 i;
 
 	old_fields(j, e, &o);
 	it->email = em >= 0 ? o.v[em] : "";
 	it->name = display_name(j, o.v);
+	if (t >= 0 && o.len[t] > 0)
+		it->team = o.v[t];
+	for (i = 0; i < j->sc.nslots; i++)
+		if (!j->sc.slots[i].key && o.len[i] > 0)
+			change_add(j, it, j->sc.slots[i].name, o.v[i], "");
 	e->flags |= E_DELETE;
 	/* A member still, should the guard hold this deletion. */
 	if ((t = j->sc.team_slot) >= 0 && o.len[t] > 0)

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,6 +67,36 @@ safe_name(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* A backend's advice on the error it is about to return (fetch_hint()). */
+static char	 hint_now[MAX_HINT];
+
+void
+fetch_hint(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(hint_now, sizeof(hint_now), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The source failed: an error (journal priority err) once, what to do
+ * about it, and the first failure of the fetch kept in ff for its run.
+ */
+static void
+fetch_failed(struct fetchfail *ff, const char *err)
+{
+	log_msg(LOG_ERR, "%s", err);
+	if (hint_now[0] != '\0')
+		log_msg(LOG_NOTICE, "what to do: %s", hint_now);
+	if (ff->error[0] == '\0') {
+		snprintf(ff->error, sizeof(ff->error), "%s", err);
+		snprintf(ff->hint, sizeof(ff->hint), "%s", hint_now);
+	}
+	hint_now[0] = '\0';
+}
+
 static int
 cmp_file(const void *a, const void *b)
 {
@@ -74,6 +105,22 @@ cmp_file(const void *a, const void *b)
 	if (x->mtime != y->mtime)
 		return x->mtime < y->mtime ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+/* "42 s", "17 min", "3 h", "2 days"; a clock ahead says "0 s". */
+static void
+span(long long secs, char *out, size_t outlen)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(out, outlen, "%lld s", secs);
+	else if (secs < 120 * 60)
+		snprintf(out, outlen, "%lld min", secs / 60);
+	else if (secs < 48 * 3600)
+		snprintf(out, outlen, "%lld h", secs / 3600);
+	else
+		snprintf(out, outlen, "%lld days", secs / 86400);
 }
 
 /*
@@ -87,6 +134,7 @@ settled_remote(struct store *st, const struct sync *sy,
     const struct srcfile *f, int *again)
 {
 	time_t	 now = time(NULL), first;
+	char	 age[32];
 	int	 r;
 
 	if (sy->settle_seconds == 0)
@@ -101,10 +149,13 @@ settled_remote(struct store *st, const struct sync *sy,
 		    "changed since the last look); waiting until they stay "
 		    "the same for %d s (settle_seconds)", f->name,
 		    sy->settle_seconds);
-	else if (r == 0)
-		log_info("%s is new; it is taken once its size and mtime stay "
-		    "the same for %d s (settle_seconds)", f->name,
+	else if (r == 0) {
+		span((long long)now - f->mtime, age, sizeof(age));
+		log_info("%s: seen for the first time (modified %s ago, by the "
+		    "server's clock); it is taken once its size and mtime "
+		    "stay the same for %d s (settle_seconds)", f->name, age,
 		    sy->settle_seconds);
+	}
 	else
 		log_info("%s: size and mtime unchanged for %llds; taken once "
 		    "they stay the same for %d s (settle_seconds)", f->name,
@@ -143,21 +194,24 @@ settled(struct store *st, const struct sync *sy, const struct srcops *ops,
 /*
  * Copy one source file (f as listed; f->size -1: not listed) into the
  * spool. Returns the local path (to free) with its sha256 and size, or
- * NULL with nothing left behind; *changed is then set when the file was
- * not the one listed or changed while it was read (why says how, and f
- * what the source holds now).
+ * NULL with nothing left behind and the cause in err; *changed is then
+ * set when the file was not the one listed or changed while it was read
+ * (err says how, and f what the source holds now).
  */
 static char *
 download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
     struct source *src, struct srcfile *f, char sha[65], long long *size,
-    int *changed, char *why, size_t whylen)
+    int *changed, char *err, size_t errlen)
 {
 	struct sha256	 h;
 	unsigned char	 dig[32];
-	char		*part = NULL, *final = NULL, *tmpname;
+	char		*part = NULL, *final = NULL, *tmpname, why[MAX_ERRMSG];
+	struct buf	 b = { 0 };
 	int		 fd, r;
 
 	*changed = 0;
+	snprintf(err, errlen, "%s: the spool copy could not be made (the "
+	    "warning before says why)", f->name);
 	xasprintf(&tmpname, ".%s.part", f->name);
 	part = spool_path(cfg, "incoming", sy->name, tmpname);
 	free(tmpname);
@@ -168,21 +222,27 @@ download(struct config *cfg, const struct sync *sy, const struct srcops *ops,
 	fd = open(part, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0640);
 	if (fd == -1) {
-		log_warn("cannot create %s", part);
+		snprintf(err, errlen, "cannot create %s: %s", part,
+		    strerror(errno));
 		free(part);
 		return NULL;
 	}
 	sha256_init(&h);
 	fault("fetch.start");	/* listed and judged settled, not opened */
-	if ((r = ops->get(src, f, fd, &h, size, why, whylen)) != 0) {
-		if (r == SRC_CHANGED)
+	if ((r = ops->get(src, f, fd, &h, size, why, sizeof(why))) != 0) {
+		if (r == SRC_CHANGED) {
 			*changed = 1;
-		else
-			log_warnx("%s: %s", f->name, why);
+			snprintf(err, errlen, "%s", why);
+		} else {
+			buf_printf(&b, "%s: %s", f->name, why); /* both long */
+			snprintf(err, errlen, "%s", b.p);
+			buf_free(&b);
+		}
 		goto fail;
 	}
 	if (fsync(fd) == -1) {
-		log_warn("cannot write %s to disk", part);
+		snprintf(err, errlen, "cannot write %s to disk: %s", part,
+		    strerror(errno));
 		goto fail;
 	}
 	fault("fetch.copied");
@@ -257,24 +317,25 @@ duplicate(struct config *cfg, struct store *st, const struct sync *sy,
 /*
  * Copy a settled file into the spool and queue it: 1, 0 when it is a
  * duplicate or changed while it was read (not a failure: it is taken
- * once stable), -1 on failure.
+ * once stable), -1 on failure (the cause in err).
  */
 static int
 take(struct config *cfg, struct store *st, const struct sync *sy,
-    const struct srcops *ops, struct source *src, const struct srcfile *f)
+    const struct srcops *ops, struct source *src, const struct srcfile *f,
+    char *err, size_t errlen)
 {
 	struct ledger	 l;
 	struct srcfile	 now = *f;
-	char		 sha[65], state[16], *local, why[MAX_ERRMSG];
+	char		 sha[65], state[16], *local;
 	long long	 size, id, run;
 	int		 changed;
 
 	if ((local = download(cfg, sy, ops, src, &now, sha, &size, &changed,
-	    why, sizeof(why))) == NULL) {
+	    err, errlen)) == NULL) {
 		if (!changed)
 			return -1;
 		log_msg(LOG_NOTICE, "%s changed while being read; taken when "
-		    "it is stable (%s)", f->name, why);
+		    "it is stable (%s)", f->name, err);
 		settle_again(st, sy, ops, &now);
 		return 0;
 	}
@@ -294,6 +355,8 @@ take(struct config *cfg, struct store *st, const struct sync *sy,
 	snprintf(l.state, sizeof(l.state), "fetched");
 	l.local = local;
 	if (store_file_insert(st, &l) == -1) {
+		snprintf(err, errlen, "%s: cannot record it in the ledger: %s",
+		    f->name, store_errmsg(st));
 		unlink(local);
 		free(local);
 		return -1;
@@ -305,24 +368,57 @@ take(struct config *cfg, struct store *st, const struct sync *sy,
 	return 1;
 }
 
+/* The names refused in one look at a source (as shown, escaped). */
+struct refusals {
+	char	**name;
+	size_t	 n;
+};
+
+/*
+ * A file of the source is refused: a warning the first time (and when
+ * the reason changes), recorded for status until it is gone.
+ */
+static void
+refuse(struct store *st, const struct sync *sy, const char *name,
+    const char *why, struct refusals *r)
+{
+	char	 shown[4 * MAX_NAME_LEN + 8];
+	int	 fresh;
+
+	safe_name(name, shown, sizeof(shown));
+	fresh = store_refused_note(st, sy->name, shown, why, time(NULL));
+	if (fresh != 0)
+		log_warnx("refusing the file \"%s\": %s (rostersync status "
+		    "lists it until it is removed)", shown, why);
+	else
+		log_info("still refusing the file \"%s\": %s", shown, why);
+	r->name = xrealloc(r->name, (r->n + 1) * sizeof(*r->name));
+	r->name[r->n++] = xstrdup(shown);
+}
+
 /* Is this file one to take now? *again: look again later in this run. */
 static int
 wanted(struct config *cfg, struct store *st, const struct sync *sy,
     const struct srcops *ops, struct source *src, const struct srcfile *f,
-    int *again)
+    int *again, struct refusals *refused)
 {
-	char		 why[128], shown[4 * MAX_NAME_LEN + 8];
+	char		 why[160];
 	long long	 seen;
 
 	if (name_ignored(f->name))
 		return 0;
 	if (!name_ok(f->name, why, sizeof(why))) {
-		safe_name(f->name, shown, sizeof(shown));
-		log_warnx("refusing the file \"%s\": %s", shown, why);
+		refuse(st, sy, f->name, why, refused);
 		return 0;
 	}
 	if (fnmatch(sy->pattern, f->name, FNM_PERIOD) != 0)
 		return 0;
+	if (f->special != NULL) {
+		snprintf(why, sizeof(why), "it is %s; only regular files are "
+		    "taken", f->special);
+		refuse(st, sy, f->name, why, refused);
+		return 0;
+	}
 	if ((seen = store_file_seen(st, sy->name, f->name, f->size,
 	    f->mtime)) > 0) {
 		struct ledger l;
@@ -345,15 +441,16 @@ wanted(struct config *cfg, struct store *st, const struct sync *sy,
 static int
 fetch_pass(struct config *cfg, struct store *st, const struct sync *sy,
     const struct srcops *ops, struct source *src, char ***recheck,
-    size_t *nrecheck, int *queued, int *failed)
+    size_t *nrecheck, int *queued, struct fetchfail *ff)
 {
 	struct srcfile	*f = NULL;
+	struct refusals	 refused = { NULL, 0 };
 	char		**only = *recheck, err[MAX_ERRMSG];
 	size_t		 n = 0, i, k, nonly = *nrecheck;
-	int		 r, again, found;
+	int		 r, again, found, failed = 0;
 
 	if (ops->list(src, &f, &n, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+		fetch_failed(ff, err);
 		return -1;
 	}
 	*recheck = NULL;
@@ -364,10 +461,13 @@ fetch_pass(struct config *cfg, struct store *st, const struct sync *sy,
 		for (found = only == NULL, k = 0; k < nonly && !found; k++)
 			found = strcmp(only[k], f[i].name) == 0;
 		again = 0;
-		if (found && wanted(cfg, st, sy, ops, src, &f[i], &again)) {
-			if ((r = take(cfg, st, sy, ops, src, &f[i])) == -1)
-				(*failed)++;
-			else
+		if (found && wanted(cfg, st, sy, ops, src, &f[i], &again,
+		    &refused)) {
+			if ((r = take(cfg, st, sy, ops, src, &f[i], err,
+			    sizeof(err))) == -1) {
+				fetch_failed(ff, err);
+				failed++;
+			} else
 				*queued += r;
 		}
 		if (again) {
@@ -378,17 +478,23 @@ fetch_pass(struct config *cfg, struct store *st, const struct sync *sy,
 	}
 	if (ops != &srcops_dir)
 		store_observed_prune(st, sy->name, f, n);
+	if (only == NULL)	/* a whole look: what is gone is forgotten */
+		store_refused_prune(st, sy->name, refused.name, refused.n);
+	for (k = 0; k < refused.n; k++)
+		free(refused.name[k]);
+	free(refused.name);
 	for (k = 0; k < nonly; k++)
 		free(only[k]);
 	free(only);
 	for (i = 0; i < n; i++)
 		free(f[i].name);
 	free(f);
-	return 0;
+	return failed ? -1 : 0;
 }
 
 int
-fetch_sync(struct config *cfg, struct store *st, const struct sync *sy)
+fetch_sync(struct config *cfg, struct store *st, const struct sync *sy,
+    struct fetchfail *ff)
 {
 	const struct srcops	*ops;
 	struct source		*src;
@@ -396,21 +502,28 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy)
 	size_t			 nrecheck = 0, k;
 	int			 queued = 0, failed = 0;
 
-	if ((ops = ops_for(sy)) == NULL)
-		return -1;
-	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
+	memset(ff, 0, sizeof(*ff));
+	hint_now[0] = '\0';
+	if ((ops = ops_for(sy)) == NULL) {
+		snprintf(err, sizeof(err), "source %s: this kind of source is "
+		    "not supported by this build", sy->source);
+		fetch_failed(ff, err);
 		return -1;
 	}
+	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+		fetch_failed(ff, err);
+		return -1;
+	}
+	hint_now[0] = '\0';	/* advice on an attempt that was retried */
 	if (fetch_pass(cfg, st, sy, ops, src, &recheck, &nrecheck, &queued,
-	    &failed) == -1)
+	    ff) == -1)
 		failed++;
 	else if (nrecheck > 0) {
 		log_info("looking again in %d s at %zu file%s still settling",
 		    sy->settle_seconds, nrecheck, nrecheck == 1 ? "" : "s");
 		sleep((unsigned)sy->settle_seconds);
 		if (fetch_pass(cfg, st, sy, ops, src, &recheck, &nrecheck,
-		    &queued, &failed) == -1)
+		    &queued, ff) == -1)
 			failed++;
 	}
 	for (k = 0; k < nrecheck; k++)
@@ -457,7 +570,7 @@ source_is(const struct srcops *ops, struct source *src,
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (strcmp(f[i].name, l->name) == 0) {
+		if (f[i].special == NULL && strcmp(f[i].name, l->name) == 0) {
 			if (f[i].size == l->size && f[i].mtime == l->mtime)
 				same = 1;
 			else
@@ -557,6 +670,8 @@ fetch_local(struct config *cfg, struct store *st, const struct sync *sy,
 		log_warnx("%s changed while being read; nothing was run from "
 		    "it: give it to run --file again once it is complete (%s)",
 		    path, err);
+	else if (local == NULL)
+		log_warnx("%s", err);
 	if (local == NULL)
 		goto out;
 	applied = store_run_applied_sha(st, sy->name, sha);

@@ -33,15 +33,41 @@ dir_open(const struct sync *sy, char *err, size_t errlen)
 	if (stat(dir, &st) == -1) {
 		snprintf(err, errlen, "drop-zone %s: %s", dir,
 		    strerror(errno));
+		if (errno == ENOENT)
+			fetch_hint("create the folder (mkdir -p %s) where HR "
+			    "drops the exports, or correct the sync's source "
+			    "in the configuration", dir);
+		else
+			fetch_hint("let the user rostersync runs as read and "
+			    "write %s and the folders above it", dir);
 		return NULL;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "drop-zone %s: not a directory", dir);
+		fetch_hint("the sync's source must name a folder: correct it "
+		    "in the configuration");
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->dir = xstrdup(dir);
 	return s;
+}
+
+/* What a folder entry is when it is not a regular file, or NULL. */
+static const char *
+special(mode_t m)
+{
+	if (S_ISREG(m))
+		return NULL;
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	return "not a regular file";
 }
 
 static int
@@ -61,12 +87,13 @@ dir_list(struct source *s, struct srcfile **out, size_t *n, char *err,
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
+		    AT_SYMLINK_NOFOLLOW) == -1 || S_ISDIR(st.st_mode))
 			continue;
 		f = xrealloc(f, (cnt + 1) * sizeof(*f));
 		f[cnt].name = xstrdup(de->d_name);
 		f[cnt].size = (long long)st.st_size;
 		f[cnt].mtime = (long long)st.st_mtime;
+		f[cnt].special = special(st.st_mode);	/* listed, refused */
 		cnt++;
 	}
 	closedir(d);

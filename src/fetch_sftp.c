@@ -163,13 +163,14 @@ subdir(const struct source *s, const char *sub)
 
 /* ------------------------------------------------------------ messages */
 
-/* Why the last SFTP request failed, as "doing what path: why". */
+/* Why an SFTP request failed with code and the message said (NULL: the
+ * session's last), as "doing what path: why". */
 static void
-why(struct source *s, char *err, size_t errlen, const char *doing,
-    const char *path)
+why_code(struct source *s, int code, const char *said, char *err,
+    size_t errlen, const char *doing, const char *path)
 {
-	int	 code = s->sftp != NULL ? sftp_get_error(s->sftp) : -1;
-
+	if (said == NULL)
+		said = ssh_get_error(s->ssh);
 	if (wd_disarm(s)) {
 		snprintf(err, errlen, "%s: timeout: the server did not answer "
 		    "within %d s while %s %s; the connection was closed "
@@ -202,8 +203,17 @@ why(struct source *s, char *err, size_t errlen, const char *doing,
 		break;
 	default:
 		snprintf(err, errlen, "%s: %s %s failed (SFTP status %d: %s)",
-		    s->url, doing, path, code, ssh_get_error(s->ssh));
+		    s->url, doing, path, code, said);
 	}
+}
+
+/* Why the last SFTP request failed. */
+static void
+why(struct source *s, char *err, size_t errlen, const char *doing,
+    const char *path)
+{
+	why_code(s, s->sftp != NULL ? sftp_get_error(s->sftp) : -1, NULL, err,
+	    errlen, doing, path);
 }
 
 /* The folder of "user@host" as ssh and known_hosts write it. */
@@ -236,6 +246,9 @@ secret_mode_ok(const char *url, const char *what, const char *path,
 		    "readable by group or others (mode %04o); run chmod 600 "
 		    "%s", url, what, path, (unsigned)(sb->st_mode & 07777),
 		    path);
+		fetch_hint("chmod 600 %s, owned by the user rostersync runs "
+		    "as (a secret others may read may have been copied: "
+		    "consider replacing it)", path);
 		return -1;
 	}
 	return 0;
@@ -256,6 +269,9 @@ secret_read(const char *url, const char *what, const char *path, char *err,
 	    fstat(fd, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the %s %s: %s", url,
 		    what, path, strerror(errno));
+		fetch_hint("put the %s at %s, mode 0600, owned by the user "
+		    "rostersync runs as, or correct its path in the sync's "
+		    "sftp settings", what, path);
 		goto out;
 	}
 	if (secret_mode_ok(url, what, path, &sb, err, errlen) == -1)
@@ -307,6 +323,9 @@ load_key(const struct source *s, char *err, size_t errlen)
 	if (stat(o->identity, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the private key %s: %s",
 		    s->url, o->identity, strerror(errno));
+		fetch_hint("put the private key at %s, mode 0600, owned by the "
+		    "user rostersync runs as, or correct sftp.identity",
+		    o->identity);
 		return NULL;
 	}
 	if (secret_mode_ok(s->url, "private key", o->identity, &sb, err,
@@ -323,12 +342,38 @@ load_key(const struct source *s, char *err, size_t errlen)
 		    o->passphrase_file != NULL ? "the passphrase in "
 		    "sftp.passphrase_file does not unlock it" : "it is "
 		    "encrypted and sftp.passphrase_file is not set");
+		fetch_hint("check the key with ssh-keygen -y -f %s (it asks "
+		    "for the passphrase), then write that passphrase in %s",
+		    o->identity, o->passphrase_file ? o->passphrase_file :
+		    "the file sftp.passphrase_file names");
 		return NULL;
 	}
 	return key;
 }
 
 /* ----------------------------------------------------------- connecting */
+
+/*
+ * How to learn the fingerprint the server should have, whatever the
+ * server is (OpenSSH, ProFTPD, a managed service): from its
+ * administrator. Static storage.
+ */
+static const char *
+ask_fingerprint(const struct source *s, const char *fp, const char *spec)
+{
+	static char	 text[768];
+
+	(void)spec;
+	snprintf(text, sizeof(text), "Ask the server's administrator for "
+	    "the SHA256 fingerprint of its host key and compare it with %s "
+	    "(they read it with ssh-keygen -lf on the server's public host "
+	    "key file: /etc/ssh/ssh_host_ed25519_key.pub for OpenSSH, the "
+	    "SFTPHostKey file for ProFTPD; a managed service shows it in its "
+	    "console; from a network you trust, ssh-keyscan -p %d %s | "
+	    "ssh-keygen -lf - shows what this server presents).", fp, s->port,
+	    s->host);
+	return text;
+}
 
 /*
  * Is the server's host key the one known_hosts holds? An unknown key is
@@ -365,14 +410,13 @@ check_host_key(struct source *s, char *err, size_t errlen)
 		break;
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
-		log_msg(LOG_ERR, "%s: HOST KEY CHANGED: the server presented "
-		    "the %s key %s, which is not the key %s holds for %s. "
-		    "Someone may be intercepting the connection, or the "
-		    "server's keys were replaced. If the change is expected "
-		    "(check the fingerprint with the server's administrator), "
-		    "remove the old key (ssh-keygen -R '%s' -f %s) and add "
-		    "this line to %s: %s", s->url, type, fp, kh, spec, spec,
-		    kh, kh, entry ? entry : "?");
+		fetch_hint("HOST KEY CHANGED: the server presented the %s key "
+		    "%s, which is not the key %s holds for %s. Someone may be "
+		    "intercepting the connection, or the server's keys were "
+		    "replaced. %s If it is the one they give, remove the old "
+		    "key (ssh-keygen -R '%s' -f %s) and add this line to %s: %s",
+		    type, fp, kh, spec, ask_fingerprint(s, fp, spec), spec, kh,
+		    kh, entry ? entry : "?");
 		snprintf(err, errlen, "%s: the server's host key changed (%s "
 		    "%s); refusing to connect (a changed key is never "
 		    "accepted automatically)", s->url, type, fp);
@@ -393,15 +437,12 @@ check_host_key(struct source *s, char *err, size_t errlen)
 			rc = 0;
 			break;
 		}
-		log_msg(LOG_ERR, "%s: unknown host key: the server presented "
-		    "the %s key %s, which is not in %s%s. Check the "
-		    "fingerprint with the server's administrator (on the "
-		    "server: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), "
-		    "then add this line to %s: %s (or set "
-		    "sftp.accept_new_host_key = true to accept it once)",
-		    s->url, type, fp, kh, state == SSH_KNOWN_HOSTS_NOT_FOUND ?
-		    " (the file does not exist)" : "", kh,
-		    entry ? entry : "?");
+		fetch_hint("the server presented the %s key %s, which is not "
+		    "in %s%s. %s If it is the one they give, add this line to "
+		    "%s: %s (or set sftp.accept_new_host_key = true to accept "
+		    "it once)", type, fp, kh, state ==
+		    SSH_KNOWN_HOSTS_NOT_FOUND ? " (the file does not exist)" :
+		    "", ask_fingerprint(s, fp, spec), kh, entry ? entry : "?");
 		snprintf(err, errlen, "%s: the server's host key is unknown "
 		    "(%s %s); refusing to connect", s->url, type, fp);
 		break;
@@ -460,9 +501,14 @@ authenticate(struct source *s, ssh_key key, const char *password, char *err,
 			goto lost;
 		auth_methods(s, methods, sizeof(methods));
 		snprintf(err, errlen, "%s: authentication failed for user %s "
-		    "with key %s (is its public key in that user's "
-		    "authorized_keys on the server? the server accepts: %s)",
-		    s->url, s->user, s->opt->identity, methods);
+		    "with key %s (is its public key authorized for that user "
+		    "on the server? the server accepts: %s)", s->url, s->user,
+		    s->opt->identity, methods);
+		fetch_hint("ask the server's administrator to authorize the "
+		    "public key %s.pub for user %s (OpenSSH: a line of that "
+		    "user's ~/.ssh/authorized_keys; ProFTPD: the file "
+		    "SFTPAuthorizedUserKeys names), or set sftp.identity to "
+		    "the key they authorized", s->opt->identity, s->user);
 	}
 	if (password != NULL) {
 		rc = ssh_userauth_password(s->ssh, NULL, password);
@@ -474,6 +520,10 @@ authenticate(struct source *s, ssh_key key, const char *password, char *err,
 		snprintf(err, errlen, "%s: authentication failed for user %s "
 		    "with the password in %s (the server accepts: %s)", s->url,
 		    s->user, s->opt->password_file, methods);
+		fetch_hint("check the password of user %s with the server's "
+		    "administrator and write it in %s (mode 0600), or log in "
+		    "with a key (sftp.identity) if the server accepts only "
+		    "those", s->user, s->opt->password_file);
 	}
 	if (rc == SSH_AUTH_PARTIAL)
 		snprintf(err, errlen, "%s: the server wants a second "
@@ -493,20 +543,46 @@ connect_error(struct source *s, char *err, size_t errlen)
 	const char	*e = ssh_get_error(s->ssh);
 
 	if (strcasestr(e, "refused") != NULL)
-		snprintf(err, errlen, "%s: connection refused (is sshd "
-		    "running on %s? port %d)", s->url, s->host, s->port);
+		snprintf(err, errlen, "%s: connection refused (is the SFTP "
+		    "server running on %s port %d?)", s->url, s->host, s->port);
 	else if (strcasestr(e, "timeout") != NULL ||
 	    strcasestr(e, "timed out") != NULL)
 		snprintf(err, errlen, "%s: timeout: no SSH answer from %s "
 		    "port %d within %d s (is the host up, the port open and "
-		    "sshd responsive? sftp.timeout is %d)", s->url, s->host,
-		    s->port, s->opt->timeout, s->opt->timeout);
+		    "the SFTP server responsive? sftp.timeout is %d)", s->url,
+		    s->host, s->port, s->opt->timeout, s->opt->timeout);
 	else if (strcasestr(e, "resolve") != NULL)
 		snprintf(err, errlen, "%s: cannot resolve the host name %s: %s",
 		    s->url, s->host, e);
 	else
 		snprintf(err, errlen, "%s: cannot connect to %s port %d: %s",
 		    s->url, s->host, s->port, e);
+	fetch_hint("check with the server's administrator that the SFTP "
+	    "server runs and listens on %s port %d, and that no firewall "
+	    "between the two hosts blocks it; every run tries again", s->host,
+	    s->port);
+}
+
+/*
+ * Sessions end with an SSH disconnect, not a dropped socket (servers log
+ * that as an error, ProFTPD as "Broken pipe"). libssh 0.10's
+ * ssh_disconnect() writes its message only if a poll saw the socket
+ * writable since the last write, else queues it, then closes the socket:
+ * one poll of the session first (it returns at once: the socket is
+ * writable) lets the message go out.
+ */
+static void
+writable(struct source *s)
+{
+	ssh_event	 ev;
+
+	if ((ev = ssh_event_new()) == NULL)
+		return;
+	if (ssh_event_add_session(ev, s->ssh) == SSH_OK) {
+		ssh_event_dopoll(ev, s->opt->timeout * 1000);
+		ssh_event_remove_session(ev, s->ssh);
+	}
+	ssh_event_free(ev);
 }
 
 static void
@@ -518,8 +594,10 @@ disconnect(struct source *s)
 		sftp_free(s->sftp);
 	s->sftp = NULL;
 	if (s->ssh != NULL) {
-		if (ssh_is_connected(s->ssh))
+		if (ssh_is_connected(s->ssh)) {
+			writable(s);
 			ssh_disconnect(s->ssh);
+		}
 		ssh_free(s->ssh);
 	}
 	wd_disarm(s);
@@ -586,7 +664,7 @@ login(struct source *s, ssh_key key, const char *password, char *err,
 	}
 	if (sftp_init(s->sftp) != SSH_OK) {
 		snprintf(err, errlen, "%s: the server does not start SFTP for "
-		    "user %s (is \"Subsystem sftp\" set in its sshd_config?): "
+		    "user %s (does it offer the SFTP subsystem to that user?): "
 		    "%s", s->url, s->user, ssh_get_error(s->ssh));
 		return ssh_is_connected(s->ssh) ? CONN_FATAL : CONN_AGAIN;
 	}
@@ -693,10 +771,12 @@ sftp_src_list(struct source *s, struct srcfile **out, size_t *n, char *err,
 		wd_arm(s);
 		if ((a = sftp_readdir(s->sftp, d)) == NULL)
 			break;
-		/* Regular files only: no symbolic links, folders, FIFOs. */
-		if (a->type == SSH_FILEXFER_TYPE_REGULAR && a->name != NULL &&
-		    (a->flags & SSH_FILEXFER_ATTR_SIZE) &&
-		    (a->flags & SSH_FILEXFER_ATTR_ACMODTIME)) {
+		/* Regular files are taken; links, FIFOs and the like are
+		 * listed to be refused; folders are not files at all. */
+		if (a->name != NULL && a->type != SSH_FILEXFER_TYPE_DIRECTORY &&
+		    (a->type != SSH_FILEXFER_TYPE_REGULAR ||
+		    ((a->flags & SSH_FILEXFER_ATTR_SIZE) &&
+		    (a->flags & SSH_FILEXFER_ATTR_ACMODTIME)))) {
 			if (cnt == SFTP_MAX_ENTRIES) {
 				snprintf(err, errlen, "%s: more than %d files "
 				    "in %s; move some away", s->url,
@@ -712,6 +792,11 @@ sftp_src_list(struct source *s, struct srcfile **out, size_t *n, char *err,
 			f[cnt].size = a->size > (uint64_t)LLONG_MAX ?
 			    LLONG_MAX : (long long)a->size;
 			f[cnt].mtime = (long long)a->mtime;
+			f[cnt].special = a->type == SSH_FILEXFER_TYPE_REGULAR ?
+			    NULL : a->type == SSH_FILEXFER_TYPE_SYMLINK ?
+			    "a symbolic link" : a->type ==
+			    SSH_FILEXFER_TYPE_SPECIAL ? "a special file (a "
+			    "FIFO, socket or device)" : "not a regular file";
 			cnt++;
 		}
 		sftp_attributes_free(a);
@@ -1034,18 +1119,24 @@ static int
 mkdir_p(struct source *s, const char *dir, char *err, size_t errlen)
 {
 	sftp_attributes	 a;
-	char		*p = xstrdup(dir), *c;
-	int		 rc = -1, last;
+	char		*p = xstrdup(dir), *c, said[256];
+	int		 rc = -1, last, code;
 
 	c = p + (*p == '/');
 	for (;;) {
 		c += strcspn(c, "/");
 		last = *c == '\0';
 		*c = '\0';
-		if ((a = sftp_stat(s->sftp, p)) == NULL) {
-			if (sftp_mkdir(s->sftp, p, 0750) != 0 &&
-			    (a = sftp_stat(s->sftp, p)) == NULL) {
-				why(s, err, errlen, "creating the folder", p);
+		if ((a = sftp_stat(s->sftp, p)) == NULL &&
+		    sftp_mkdir(s->sftp, p, 0750) != 0) {
+			/* The mkdir's error, not the stat's after it (made
+			 * meanwhile by another client, it is no error). */
+			code = sftp_get_error(s->sftp);
+			snprintf(said, sizeof(said), "%s",
+			    ssh_get_error(s->ssh));
+			if ((a = sftp_stat(s->sftp, p)) == NULL) {
+				why_code(s, code, said, err, errlen,
+				    "creating the folder", p);
 				goto out;
 			}
 		}

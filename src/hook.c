@@ -365,13 +365,17 @@ hook_apply_run(struct store *st, const struct sync *sy, long long run)
 	int		 failed = 0, rc;
 
 	n = store_items_to_apply(st, run, 0, 0, &seqs);
+	progress_begin("applying items with the hook", (long long)n);
 	for (i = 0; i < n; i++) {
 		if ((rc = hook_apply_item(st, sy, run, seqs[i])) == -1) {
+			progress_end();
 			free(seqs);
 			return -1;
 		}
 		failed += rc;
+		progress_add(1);
 	}
+	progress_end();
 	free(seqs);
 	if (store_team_recount(st, sy->name) == -1 ||
 	    store_sync_bump(st, sy->name) == -1)

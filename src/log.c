@@ -1,9 +1,17 @@
 /*
- * Logging to stderr. Under journald (JOURNAL_STREAM set) every line starts
- * with an sd-daemon priority prefix such as "<3>", so journalctl -p works;
- * in a terminal lines are plain. Each line names the run and sync it is
- * about, and may be copied to the run log (log_tee).
+ * Logging. Under systemd, when standard error is the journal (its device
+ * and inode are the ones JOURNAL_STREAM names, as systemd documents),
+ * every line goes through the journal's native protocol with the fields
+ * RUN=, SYNC= and STATUS= of the run it is about, so that `journalctl -u
+ * rostersync RUN=42` finds a run's lines; without the journal's socket,
+ * or should it refuse them, they go to standard error with an sd-daemon
+ * priority prefix such as "<3>" instead. Anywhere else lines are plain,
+ * on standard error. Each line names the run and sync it is about, and may
+ * be copied to the run log (log_tee).
  */
+#include <sys/stat.h>
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,17 +20,52 @@
 
 #include "rostersync.h"
 
+#include <systemd/sd-journal.h>	/* after: its syslog.h names LOG_ERR too */
+
+#define JOURNAL_SOCKET	"/run/systemd/journal/socket"	/* journald's */
+
+enum sink { SINK_PLAIN, SINK_PREFIX, SINK_NATIVE };
+
 static int		 verbosity;	/* -1 quiet, 0 normal, 1 verbose */
-static int		 journal;	/* stderr is a journald stream */
+static enum sink	 sink;
 static long long	 ctx_run;
 static char		 ctx_sync[64];
+static const char	*ctx_status;	/* a runstatus slug, or NULL */
 static FILE		*tee;
 
+/* Is standard error the stream JOURNAL_STREAM names ("DEV:INODE")? */
+static int
+stderr_is_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	struct stat		 sb;
+	unsigned long long	 dev, ino;
+	char			 end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &sb) == -1)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
+/*
+ * Where lines go. sd_journal_sendv() drops a line without a word when
+ * the journal's socket is missing: then the stream, with prefixes.
+ */
 void
 log_init(int v)
 {
+	struct stat	 sb;
+
 	verbosity = v;
-	journal = getenv("JOURNAL_STREAM") != NULL;
+	if (!stderr_is_journal())
+		sink = SINK_PLAIN;
+	else if (stat(JOURNAL_SOCKET, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		sink = SINK_NATIVE;
+	else
+		sink = SINK_PREFIX;
 }
 
 void
@@ -30,6 +73,13 @@ log_context(long long run, const char *sync)
 {
 	ctx_run = run;
 	snprintf(ctx_sync, sizeof(ctx_sync), "%s", sync ? sync : "");
+	ctx_status = NULL;
+}
+
+void
+log_status(enum runstatus s)
+{
+	ctx_status = runstatus_slug(s);
 }
 
 void
@@ -51,8 +101,68 @@ level_word(enum loglevel l)
 	}
 }
 
+/* One entry with its fields; 0, or -1 when the journal refused it. */
+static int
+journal_send(enum loglevel l, const char *line)
+{
+	char		 msg[2400], pri[16], run[32], sync[80], status[48];
+	struct iovec	 iov[6];
+	int		 n = 0;
+
+	snprintf(msg, sizeof(msg), "MESSAGE=%s", line);
+	snprintf(pri, sizeof(pri), "PRIORITY=%d", (int)l);
+	iov[n].iov_base = msg;
+	iov[n++].iov_len = strlen(msg);
+	iov[n].iov_base = pri;
+	iov[n++].iov_len = strlen(pri);
+	iov[n].iov_base = (char *)"SYSLOG_IDENTIFIER=rostersync";
+	iov[n++].iov_len = strlen("SYSLOG_IDENTIFIER=rostersync");
+	if (ctx_run > 0) {
+		snprintf(run, sizeof(run), "RUN=%lld", ctx_run);
+		iov[n].iov_base = run;
+		iov[n++].iov_len = strlen(run);
+	}
+	if (ctx_sync[0] != '\0') {
+		snprintf(sync, sizeof(sync), "SYNC=%s", ctx_sync);
+		iov[n].iov_base = sync;
+		iov[n++].iov_len = strlen(sync);
+	}
+	if (ctx_status != NULL) {
+		snprintf(status, sizeof(status), "STATUS=%s", ctx_status);
+		iov[n].iov_base = status;
+		iov[n++].iov_len = strlen(status);
+	}
+	return sd_journal_sendv(iov, n) < 0 ? -1 : 0;
+}
+
+/* The line where it is read: the journal, or standard error. */
 static void
-vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix)
+emit(enum loglevel l, const char *ctx, const char *msg, const char *suffix)
+{
+	char	 line[2304];
+	int	 saved = errno;
+
+	if (sink == SINK_NATIVE) {
+		snprintf(line, sizeof(line), "%s%s%s%s", ctx, msg,
+		    suffix ? ": " : "", suffix ? suffix : "");
+		if (journal_send(l, line) == 0) {
+			errno = saved;
+			return;
+		}
+		sink = SINK_PREFIX;	/* no socket: the stream, prefixed */
+	}
+	if (sink == SINK_PREFIX)
+		fprintf(stderr, "<%d>%s%s%s%s\n", (int)l, ctx, msg,
+		    suffix ? ": " : "", suffix ? suffix : "");
+	else
+		fprintf(stderr, "rostersync: %s%s%s%s%s\n", ctx,
+		    level_word(l), msg, suffix ? ": " : "", suffix ? suffix : "");
+	errno = saved;
+}
+
+static void
+vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
+    int to_tee)
 {
 	char	 ctx[128] = "", msg[2048];
 	int	 shown;
@@ -68,16 +178,9 @@ vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix)
 	    (l == LOG_DEBUG && verbosity > 0);
 	if (l <= LOG_WARNING)
 		shown = 1;
-	if (shown) {
-		if (journal)
-			fprintf(stderr, "<%d>%s%s%s%s\n", (int)l, ctx, msg,
-			    suffix ? ": " : "", suffix ? suffix : "");
-		else
-			fprintf(stderr, "rostersync: %s%s%s%s%s\n", ctx,
-			    level_word(l), msg, suffix ? ": " : "",
-			    suffix ? suffix : "");
-	}
-	if (tee != NULL && l != LOG_DEBUG) {
+	if (shown)
+		emit(l, ctx, msg, suffix);
+	if (to_tee && tee != NULL && l != LOG_DEBUG) {
 		char	 ts[21];
 
 		time_iso(time(NULL), ts);
@@ -92,7 +195,19 @@ log_msg(enum loglevel l, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(l, fmt, ap, NULL);
+	vlog(l, fmt, ap, NULL, 1);
+	va_end(ap);
+}
+
+void
+log_progress(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (verbosity < 0)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap, NULL, 0);
 	va_end(ap);
 }
 
@@ -103,7 +218,7 @@ log_warn(const char *fmt, ...)
 	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vlog(LOG_WARNING, fmt, ap, strerror(saved));
+	vlog(LOG_WARNING, fmt, ap, strerror(saved), 1);
 	va_end(ap);
 	errno = saved;
 }
@@ -114,7 +229,7 @@ log_warnx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_WARNING, fmt, ap, NULL);
+	vlog(LOG_WARNING, fmt, ap, NULL, 1);
 	va_end(ap);
 }
 
@@ -124,7 +239,7 @@ log_info(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_INFO, fmt, ap, NULL);
+	vlog(LOG_INFO, fmt, ap, NULL, 1);
 	va_end(ap);
 }
 
@@ -134,7 +249,7 @@ log_debug(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_DEBUG, fmt, ap, NULL);
+	vlog(LOG_DEBUG, fmt, ap, NULL, 1);
 	va_end(ap);
 }
 
@@ -145,7 +260,7 @@ fatal(const char *fmt, ...)
 	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap, strerror(saved));
+	vlog(LOG_ERR, fmt, ap, strerror(saved), 1);
 	va_end(ap);
 	exit(EXIT_FAIL);
 }
@@ -156,7 +271,7 @@ fatalx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap, NULL);
+	vlog(LOG_ERR, fmt, ap, NULL, 1);
 	va_end(ap);
 	exit(EXIT_FAIL);
 }

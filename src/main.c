@@ -21,14 +21,16 @@ static const struct command {
 	const char	*usage;
 } commands[] = {
 	{ "run", cmd_run, "run [--sync S] [--file PATH] [--dry-run] "
-	    "[--allow-deletes N] [--allow-updates N] [--allow-id-changes N]" },
+	    "[--allow-deletes N] [--allow-updates N] [--allow-id-changes N] "
+	    "[--reason TEXT]" },
 	{ "fetch", cmd_fetch, "fetch [--sync S]" },
-	{ "history", cmd_history, "history [--sync S] [--status ST]... "
+	{ "history", cmd_history, "history [--sync S] [--source TEXT] "
+	    "[--status ST]... "
 	    "[--since DATE] [--until DATE] [--last Nd] [--oldest] [--page N] "
 	    "[--per-page N] [--json]" },
 	{ "show", cmd_show, "show RUN [--json]" },
-	{ "items", cmd_items, "items RUN [--type T] [--issue T] "
-	    "[--user TEXT] [--item N] [--json]" },
+	{ "items", cmd_items, "items RUN [--type T|users|teams] [--status ST] "
+	    "[--issue T] [--user TEXT] [--item N] [--json]" },
 	{ "report", cmd_report, "report RUN [--format csv|xlsx|log] "
 	    "[-o PATH]" },
 	{ "users", cmd_users, "users [--email TEXT] [--status ST] [--sync S] "
@@ -61,22 +63,59 @@ usage(FILE *fp)
 	    "holds the lock.\nSee rostersync(8).\n", RS_DEFAULT_CONFIG);
 }
 
+#define OPT_OVERRIDE	256	/* getopt's value of overrides[k]: + k */
+
+/* The overrides given go with --file and a --reason that says why. */
+static int
+override_check(const struct runopts *o, const char *given)
+{
+	const char	*r = o->reason;
+
+	if (given == NULL) {
+		if (r == NULL)
+			return 0;
+		log_warnx("--reason goes with a one-time override such as "
+		    "--%s", overrides[0].flag);
+		return -1;
+	}
+	if (o->file == NULL) {
+		log_warnx("--%s goes with --file: it lets one named file "
+		    "through", given);
+		return -1;
+	}
+	while (r != NULL && (*r == ' ' || *r == '\t'))
+		r++;
+	if (r == NULL || *r == '\0') {
+		log_warnx("--%s needs --reason TEXT: the run records who let "
+		    "the file through, when, and why", given);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 run_options(int argc, char **argv, struct runopts *o, int fetch)
 {
-	static const struct option lo[] = {
+	static const struct option base[] = {
 		{ "sync", required_argument, NULL, 's' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "allow-deletes", required_argument, NULL, 'a' },
-		{ "allow-updates", required_argument, NULL, 'u' },
-		{ "allow-id-changes", required_argument, NULL, 'i' },
-		{ NULL, 0, NULL, 0 }
+		{ "reason", required_argument, NULL, 'r' },
 	};
-	int	 c;
+	struct option	 lo[sizeof(base) / sizeof(base[0]) + MAX_OVERRIDES + 1];
+	const char	*given = NULL;
+	size_t		 n = sizeof(base) / sizeof(base[0]), k;
+	int		 c;
 
 	memset(o, 0, sizeof(*o));
-	o->allow_deletes = o->allow_updates = o->allow_id_changes = -1;
+	memset(lo, 0, sizeof(lo));
+	memcpy(lo, base, sizeof(base));
+	for (k = 0; overrides[k].flag != NULL && k < MAX_OVERRIDES; k++) {
+		*override_opt(&overrides[k], o) = -1;
+		lo[n].name = overrides[k].flag;
+		lo[n].has_arg = required_argument;
+		lo[n++].val = OPT_OVERRIDE + (int)k;
+	}
 	o->trigger = getenv("INVOCATION_ID") ? "timer" : "manual";
 	o->fetch_only = fetch;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -86,25 +125,17 @@ run_options(int argc, char **argv, struct runopts *o, int fetch)
 			o->file = optarg;
 		else if (c == 'n' && !fetch)
 			o->dry_run = 1;
-		else if (c == 'a' && !fetch && parse_ll(optarg, 0, INT32_MAX,
-		    &o->allow_deletes) == 0)
-			continue;
-		else if (c == 'u' && !fetch && parse_ll(optarg, 0, INT32_MAX,
-		    &o->allow_updates) == 0)
-			continue;
-		else if (c == 'i' && !fetch && parse_ll(optarg, 0, INT32_MAX,
-		    &o->allow_id_changes) == 0)
-			continue;
+		else if (c == 'r' && !fetch)
+			o->reason = optarg;
+		else if (c >= OPT_OVERRIDE && !fetch && parse_ll(optarg, 0,
+		    INT32_MAX, override_opt(&overrides[c - OPT_OVERRIDE],
+		    o)) == 0)
+			given = overrides[c - OPT_OVERRIDE].flag;
 		else
 			return -1;
 	}
-	if ((o->allow_deletes >= 0 || o->allow_updates >= 0 ||
-	    o->allow_id_changes >= 0) && o->file == NULL) {
-		log_warnx("--allow-deletes, --allow-updates and "
-		    "--allow-id-changes go with --file: they let one named "
-		    "file through");
+	if (override_check(o, given) == -1)
 		return -1;
-	}
 	return optind == argc ? 0 : -1;
 }
 

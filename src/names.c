@@ -58,6 +58,16 @@ static const struct name issuetype[ISS__COUNT] = {
 	[ISS_ID_CHANGED] = { "id_changed", "Employee id changed" },
 };
 
+/* What someone decided about a run; the label reads "Approved by ...". */
+static const struct name decision[DEC__COUNT] = {
+	[DEC_NONE] = { "", "" },
+	[DEC_APPROVE] = { "approve", "Approved" },
+	[DEC_REJECT] = { "reject", "Rejected" },
+	[DEC_CANCEL] = { "cancel", "Cancelled" },
+	[DEC_OVERRIDE] = { "override", "Overridden" },
+	[DEC_SUPERSEDE] = { "supersede", "Superseded" },
+};
+
 /* A slug or a label, in any case; "-" and " " stand for "_". */
 static int
 lookup(const struct name *t, int n, const char *s)
@@ -145,6 +155,29 @@ int
 issuetype_parse(const char *s)
 {
 	return lookup(issuetype, ISS__COUNT, s);
+}
+
+const char *
+decision_slug(enum decision d)
+{
+	return (unsigned)d < DEC__COUNT ? decision[d].slug : "";
+}
+
+const char *
+decision_label(enum decision d)
+{
+	return (unsigned)d < DEC__COUNT ? decision[d].label : "";
+}
+
+int
+decision_parse(const char *s)
+{
+	int	 k;
+
+	for (k = 1; k < DEC__COUNT; k++)
+		if (strcmp(s, decision[k].slug) == 0)
+			return k;
+	return DEC_NONE;
 }
 
 /* The exit status a run's outcome gives `rostersync run`. */

@@ -53,15 +53,30 @@ report_due(enum runstatus s, enum rfmt f)
 	}
 }
 
+/* What report_due() gives, and the preview of a held run closed since
+ * (rejected, cancelled): written again with the decision. */
+int
+report_available(const struct run *r, enum rfmt f)
+{
+	if (report_due(r->status, f))
+		return 1;
+	return (r->status == RS_REJECTED || r->status == RS_CANCELLED) &&
+	    r->rows > 0;
+}
+
 const char *
 report_kind(enum runstatus s)
 {
 	switch (s) {
 	case RS_LOADFAIL:
 		return "Error log";
+	case RS_FAILED:
+		return "Run log (the run failed; nothing applied)";
 	case RS_THRESHOLD:
 	case RS_UPD_THRESHOLD:
 	case RS_PENDING:
+	case RS_REJECTED:
+	case RS_CANCELLED:
 		return "Preview report (nothing applied)";
 	default:
 		return "Result report";
@@ -81,6 +96,46 @@ report_basename(time_t t, char *out, size_t outlen)
 	snprintf(out, outlen, "Sync Logs - %d %s %d %d.%02d%s", tm.tm_mday,
 	    mon, tm.tm_year + 1900, h, tm.tm_min, tm.tm_hour < 12 ? "am" :
 	    "pm");
+}
+
+static int
+report_exists(const struct config *cfg, const char *sync, const char *base)
+{
+	static const char *const ext[] = { ".log", ".csv", ".xlsx" };
+	struct stat	 sb;
+	char		*p;
+	size_t		 i;
+	int		 found = 0;
+
+	for (i = 0; i < 3 && !found; i++) {
+		xasprintf(&p, "%s/reports/%s/%s%s", cfg->spool, sync, base,
+		    ext[i]);
+		found = stat(p, &sb) == 0;
+		free(p);
+	}
+	return found;
+}
+
+/* "Sync Logs - 15 Jan 2024 10.30pm", with " (2)" on a collision with
+ * a run's or a file's. Caller frees. */
+char *
+report_base_new(const struct config *cfg, struct store *st,
+    const char *sync, time_t t)
+{
+	char	 base[128], *cand;
+	int	 k;
+
+	report_basename(t, base, sizeof(base));
+	for (k = 1; ; k++) {
+		if (k == 1)
+			cand = xstrdup(base);
+		else
+			xasprintf(&cand, "%s (%d)", base, k);
+		if (!store_report_base_used(st, sync, cand) &&
+		    !report_exists(cfg, sync, cand))
+			return cand;
+		free(cand);
+	}
 }
 
 void
@@ -121,6 +176,73 @@ pair(void (*fn)(void *, const char *, const char *), void *arg,
 	fn(arg, label, v);
 }
 
+/* Per type, the items applied and failed; "" for a type with none. */
+static void
+summary_outcome(const struct run *r,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	char	 label[64];
+	int	 i, k;
+
+	for (i = 0; i < IT__COUNT; i++)
+		for (k = 0; k < 2; k++) {
+			snprintf(label, sizeof(label), "%s: %s",
+			    itemtype_label(i), k ? "failed" : "applied");
+			if (!r->have_outcome || r->count[i] == 0)
+				fn(arg, label, "");
+			else
+				pair(fn, arg, label, "%lld", k ? r->failed[i] :
+				    r->applied[i]);
+		}
+}
+
+/* Who decided what about the run, when and why. */
+static void
+summary_decision(const struct run *r,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	struct buf	 b = { 0 };
+	char		 t[64];
+
+	if (r->decision != DEC_NONE) {
+		buf_adds(&b, decision_label(r->decision));
+		if (r->decision == DEC_OVERRIDE) {
+			buf_adds(&b, " (");
+			override_describe(r, &b);
+			buf_adds(&b, ")");
+		}
+	}
+	pair(fn, arg, "Decision", "%s", b.p ? b.p : "");
+	pair(fn, arg, "Decided by", "%s", r->approver ? r->approver :
+	    r->decision == DEC_SUPERSEDE ? "rostersync" : "");
+	time_local(r->decided_at, t, sizeof(t));
+	pair(fn, arg, "Decided at", "%s", r->decided_at ? t : "");
+	pair(fn, arg, "Reason", "%s", r->reason ? r->reason : "");
+	buf_free(&b);
+}
+
+/* A failure: how often in a row, and what to do. */
+static void
+summary_failure(const struct run *r,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	char	 a[64], b[64], c[64];
+
+	time_local(r->started, a, sizeof(a));
+	time_local(r->finished, b, sizeof(b));
+	time_local(r->recovered_at, c, sizeof(c));
+	if (r->failures > 1)
+		pair(fn, arg, "Failed", "%lld times in a row, since %s, last "
+		    "at %s%s%s", r->failures, a, b, r->recovered_at ? "; the "
+		    "source answered again at " : "", r->recovered_at ? c : "");
+	else if (r->failures > 0 && r->recovered_at)
+		pair(fn, arg, "Failed", "once; the source answered again at %s",
+		    c);
+	else
+		fn(arg, "Failed", "");
+	pair(fn, arg, "What to do", "%s", r->hint ? r->hint : "");
+}
+
 void
 report_summary(const struct run *r,
     void (*fn)(void *, const char *, const char *), void *arg)
@@ -134,7 +256,8 @@ report_summary(const struct run *r,
 	pair(fn, arg, "Sync", "%s", r->sync);
 	pair(fn, arg, "Trigger", "%s", r->trigger);
 	pair(fn, arg, "Data source", "%s", r->source ? r->source : "");
-	pair(fn, arg, "File name", "%s", r->file_name ? r->file_name : "");
+	pair(fn, arg, "File name", "%s", r->file_name ? r->file_name :
+	    r->failures > 0 ? "none: the source could not be read" : "");
 	pair(fn, arg, "SHA-256", "%s", r->sha256);
 	pair(fn, arg, "File size (bytes)", "%lld", r->size);
 	pair(fn, arg, "Rows read", "%lld", r->rows);
@@ -150,6 +273,7 @@ report_summary(const struct run *r,
 	pair(fn, arg, "Duration (s)", "%.3f", (double)r->duration_ms / 1000);
 	for (i = 0; i < IT__COUNT; i++)
 		pair(fn, arg, itemtype_label(i), "%lld", r->count[i]);
+	summary_outcome(r, fn, arg);
 	for (i = 0; i < ISS__COUNT; i++)
 		pair(fn, arg, issuetype_label(i), "%lld", r->issues[i]);
 	pair(fn, arg, "Impacted users", "%lld", r->impacted);
@@ -174,9 +298,9 @@ report_summary(const struct run *r,
 		pair(fn, arg, "One-time --allow-id-changes", "%lld",
 		    r->allow_id_changes);
 	pair(fn, arg, "Dry run", "%s", r->dry_run ? "yes" : "no");
-	pair(fn, arg, "Approver", "%s", r->approver ? r->approver : "");
-	pair(fn, arg, "Reason", "%s", r->reason ? r->reason : "");
+	summary_decision(r, fn, arg);
 	pair(fn, arg, "Error", "%s", r->error ? r->error : "");
+	summary_failure(r, fn, arg);
 }
 
 /* A new file for a report: mode 0640, never through a link. */
@@ -388,7 +512,41 @@ struct early {
 	int		 go;		/* 1: finish with r; -1: drop it */
 	const struct run *r;
 	int		 rc;		/* the spreadsheet's */
+	struct run	 outcome;	/* applied, failed: counted from src */
 };
+
+struct counting {
+	struct run	*r;
+	long long	 seq;		/* the item last counted */
+};
+
+static int
+count_item(void *arg, const struct itemview *v)
+{
+	struct counting	*c = arg;
+
+	if (v->seq == c->seq)
+		return 0;	/* another field of the same item */
+	c->seq = v->seq;
+	if (v->status == IST_FAILED)
+		c->r->failed[v->type]++;
+	else if (v->status == IST_APPLIED || v->status == IST_CONFIRMED)
+		c->r->applied[v->type]++;
+	if (v->status == IST_CONFIRMED)
+		c->r->confirmed++;
+	return 0;
+}
+
+/* The outcome from the items in memory: what store_run_outcome() would
+ * read back, without reading a million items again. */
+static void
+early_outcome(struct early *e)
+{
+	struct counting	 c = { &e->outcome, 0 };
+
+	if (e->src.items(e->src.arg, count_item, &c) == 0)
+		e->outcome.have_outcome = 1;
+}
 
 /* The CSV rows into a file with no name (nothing is left if the run
  * dies); NULL when that cannot be (the CSV then comes from the store). */
@@ -418,6 +576,7 @@ early_main(void *arg)
 	char		*dir = dir_of(e->xlsx_tmp);
 
 	thread_background();
+	early_outcome(e);
 	e->x = report_xlsx_begin(e->xlsx_tmp, &e->src, e->summary_rows);
 	e->rows = csv_rows(dir, &e->src);
 	free(dir);
@@ -480,6 +639,21 @@ report_early_rows(struct early *e)
 	while (!e->rows_done)
 		pthread_cond_wait(&e->cv, &e->mu);
 	pthread_mutex_unlock(&e->mu);
+}
+
+/* The outcome counted from memory into r (its rows are written: it is
+ * counted); 0, or -1 when it could not be (then from the store). */
+static int
+early_outcome_of(struct early *e, struct run *r)
+{
+	report_early_rows(e);
+	if (!e->outcome.have_outcome)
+		return -1;
+	memcpy(r->applied, e->outcome.applied, sizeof(r->applied));
+	memcpy(r->failed, e->outcome.failed, sizeof(r->failed));
+	r->confirmed = e->outcome.confirmed;
+	r->have_outcome = 1;
+	return 0;
 }
 
 /* Let the thread finish (r) or drop (NULL) the spreadsheet. */
@@ -632,26 +806,28 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	pid_t		 child = -1;
 	int		 rc = 0;
 
-	if (store_run_get(st, id, &r) != 0) {
+	memset(&r, 0, sizeof(r));
+	if (store_run_get(st, id, &r) != 0 || ((early == NULL ||
+	    early_outcome_of(early, &r) != 0) &&
+	    store_run_outcome(st, &r) != 0)) {
+		run_free(&r);
 		report_early_drop(early);
 		return -1;
 	}
-	if (r.report_base == NULL) {
-		char base[128];
-
-		report_basename(r.started, base, sizeof(base));
-		r.report_base = xstrdup(base);
+	if (r.report_base == NULL) {	/* a run that never started */
+		r.report_base = report_base_new(cfg, st, r.sync, r.started);
+		store_run_update(st, &r);
 	}
-	if (early != NULL && !report_due(r.status, RF_XLSX)) {
+	if (early != NULL && !report_available(&r, RF_XLSX)) {
 		report_early_drop(early);
 		early = NULL;
 	}
 	for (i = 0; i < RF__COUNT; i++)
-		drop_tmp(cfg, &r, &formats[i], report_due(r.status,
+		drop_tmp(cfg, &r, &formats[i], report_available(&r,
 		    formats[i].fmt));
 	/* The spreadsheet, the longest, is begun first (or finished, when
 	 * its rows were written beside the transaction); here if no child. */
-	if (report_due(r.status, RF_XLSX)) {
+	if (report_available(&r, RF_XLSX)) {
 		fault(fault_point[RF_XLSX]);
 		if (early != NULL)
 			early_go(early, &r);
@@ -662,7 +838,7 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	ck = store_checkpoint_start(st);	/* after the fork, if any */
 	for (i = 0; i < RF__COUNT; i++) {
 		if (formats[i].fmt == RF_XLSX ||
-		    !report_due(r.status, formats[i].fmt))
+		    !report_available(&r, formats[i].fmt))
 			continue;
 		fault(fault_point[i]);
 		if ((formats[i].fmt == RF_CSV ?

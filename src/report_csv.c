@@ -78,7 +78,7 @@ on_issue(void *arg, const struct issueview *is)
 {
 	char		 row[24];
 	const char	*v[NCOLS] = { "Issue", issuetype_label(is->type),
-	    is->key, NULL, NULL, is->field, NULL, NULL, NULL, row,
+	    is->key, is->email, is->name, is->field, NULL, NULL, NULL, row,
 	    is->message, is->fix };
 
 	snprintf(row, sizeof(row), "%lld", is->row);

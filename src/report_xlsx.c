@@ -28,33 +28,36 @@
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* One column of a sheet: its header and its width in characters. */
+/* One column of a sheet: its header, its width in characters, and
+ * whether its long texts wrap (on screen and on paper). */
 struct col {
 	const char	*title;
 	double		 width;
+	int		 wrap;
 };
 
 static const struct col summary_cols[] = {
-	{ "Field", 32 }, { "Value", 48 },
+	{ "Field", 32, 0 }, { "Value", 56, 1 },
 };
 
 static const struct col change_cols[] = {
-	{ "Item", 10 }, { "Type", 24 }, { "Employee ID", 14 },
-	{ "Email", 32 }, { "Name", 24 }, { "Field", 18 },
-	{ "Old value", 30 }, { "New value", 30 }, { "Status", 12 },
-	{ "Error", 40 },
+	{ "Item", 10, 0 }, { "Type", 24, 0 }, { "Employee ID", 14, 0 },
+	{ "Email", 32, 0 }, { "Name", 24, 0 }, { "Field", 18, 0 },
+	{ "Old value", 30, 1 }, { "New value", 30, 1 }, { "Status", 12, 0 },
+	{ "Error", 40, 1 },
 };
 
 static const struct col issue_cols[] = {
-	{ "Issue", 10 }, { "Type", 28 }, { "Row", 10 },
-	{ "Employee ID", 14 }, { "Field", 18 }, { "Message", 40 },
-	{ "Suggested fix", 40 },
+	{ "Issue", 10, 0 }, { "Type", 28, 0 }, { "Row", 10, 0 },
+	{ "Employee ID", 14, 0 }, { "Email", 32, 0 }, { "Name", 24, 0 },
+	{ "Field", 18, 0 }, { "Message", 40, 1 }, { "Suggested fix", 40, 1 },
 };
 
 /* The sheet being written. */
 struct sheet {
 	lxw_worksheet	*ws;
 	const char	*name;
+	const struct col *cols;
 	lxw_col_t	 ncols;
 	lxw_row_t	 row;		/* last row written; 0 is the header */
 	long long	 over;		/* data rows past the sheet's last row */
@@ -67,6 +70,7 @@ struct xlsx {
 	lxw_workbook	*wb;
 	lxw_format	*bold;		/* header row */
 	lxw_format	*date;		/* Started, Finished */
+	lxw_format	*wrap;		/* long texts */
 	struct sheet	 sheet[SH__COUNT];
 	struct sheet	*sh;		/* the one being written */
 	char		*dir;		/* for the library's temporary files */
@@ -183,7 +187,8 @@ put_str(struct xlsx *x, lxw_col_t col, const char *s)
 	if (x->failed || s == NULL || *s == '\0')
 		return;
 	check(x, worksheet_write_string(x->sh->ws, x->sh->row, col,
-	    cell_text(x, s), NULL));
+	    cell_text(x, s), col < x->sh->ncols && x->sh->cols[col].wrap ?
+	    x->wrap : NULL));
 }
 
 static void
@@ -240,6 +245,19 @@ is_number(const char *s)
 	return *s == '\0' && digits <= 15;	/* exact in a double */
 }
 
+/*
+ * How a sheet prints: landscape, one page wide (as many long as it
+ * takes), the header row on every page. A 30-item report printed as ten
+ * pages of one to three columns each before.
+ */
+static void
+sheet_print(struct xlsx *x)
+{
+	worksheet_set_landscape(x->sh->ws);
+	worksheet_fit_to_pages(x->sh->ws, 1, 0);
+	check(x, worksheet_repeat_rows(x->sh->ws, 0, 0));
+}
+
 /* Start sheet k: widths, the bold header row, frozen below it. */
 static void
 sheet_begin(struct xlsx *x, int k, const char *name, const struct col *cols,
@@ -250,6 +268,7 @@ sheet_begin(struct xlsx *x, int k, const char *name, const struct col *cols,
 	x->sh = &x->sheet[k];
 	memset(x->sh, 0, sizeof(*x->sh));
 	x->sh->name = name;
+	x->sh->cols = cols;
 	x->sh->ncols = (lxw_col_t)ncols;
 	if (x->failed)
 		return;
@@ -259,12 +278,14 @@ sheet_begin(struct xlsx *x, int k, const char *name, const struct col *cols,
 	}
 	for (c = 0; c < x->sh->ncols; c++) {
 		check(x, worksheet_set_column(x->sh->ws, c, c, cols[c].width,
-		    NULL));
+		    cols[c].wrap ? x->wrap : NULL));
 		if (!x->failed)
 			check(x, worksheet_write_string(x->sh->ws, 0, c,
 			    cols[c].title, x->bold));
 	}
 	worksheet_freeze_panes(x->sh->ws, 1, 0);
+	if (!x->failed)
+		sheet_print(x);
 }
 
 /* Move to the next data row; 0 when the sheet is full (it is counted). */
@@ -360,9 +381,11 @@ issue_row(void *arg, const struct issueview *v)
 	if (v->row > 0)
 		put_num(x, 2, (double)v->row);
 	put_str(x, 3, v->key);
-	put_str(x, 4, v->field);
-	put_str(x, 5, v->message);
-	put_str(x, 6, v->fix);
+	put_str(x, 4, v->email);
+	put_str(x, 5, v->name);
+	put_str(x, 6, v->field);
+	put_str(x, 7, v->message);
+	put_str(x, 8, v->fix);
 	return x->failed;
 }
 
@@ -447,16 +470,20 @@ xlsx_open(struct xlsx *x, const char *path)
 		log_warn("XLSX report: %s", path);
 	else if ((x->wb = workbook_new_opt(path, &opt)) == NULL ||
 	    (x->bold = workbook_add_format(x->wb)) == NULL ||
-	    (x->date = workbook_add_format(x->wb)) == NULL)
+	    (x->date = workbook_add_format(x->wb)) == NULL ||
+	    (x->wrap = workbook_add_format(x->wb)) == NULL)
 		log_warnx("XLSX report: %s: cannot start the workbook", path);
 	else {
 		format_set_bold(x->bold);
 		format_set_num_format(x->date, "yyyy-mm-dd hh:mm:ss");
+		format_set_text_wrap(x->wrap);
+		format_set_align(x->wrap, LXW_ALIGN_VERTICAL_TOP);
 		/* Their numbers in styles.xml now, as first use would give
 		 * them: the same in a workbook whose summary is made apart
 		 * (report_xlsx_finish()). */
 		lxw_format_get_xf_index(x->bold);
 		lxw_format_get_xf_index(x->date);
+		lxw_format_get_xf_index(x->wrap);
 		sheets_begin(x);
 		rc = 0;
 	}

@@ -53,6 +53,7 @@ struct snapjob;
 #define MAX_NAME_LEN		255	/* a file name taken from a source */
 #define MAX_INPUT_SIZE		(8LL * 1024 * 1024 * 1024) /* one input file */
 #define MAX_ERRMSG		512	/* one error message */
+#define MAX_HINT		2048	/* what to do about one */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
@@ -164,6 +165,32 @@ void	 fault(const char *point);
 int	 thread_start(pthread_t *, void *(*fn)(void *), void *arg);
 void	 thread_background(void);	/* give way to the other threads */
 
+/* ------------------------------------------------------------- table.c */
+
+/* A column of a text table: cells padded or cut ("…") to its width. */
+#define MAX_TABLE_COLS	16
+struct tcol {
+	const char	*title;
+	int		 width;		/* display columns */
+	int		 flags;
+};
+#define TC_RIGHT	0x1		/* aligned right (numbers) */
+#define TC_FULL		0x2		/* never cut (an id, an email) */
+int	 text_width(const char *);	/* columns a terminal shows */
+void	 text_cell(struct buf *, const char *, int width, int full, int right);
+void	 table_head(const struct tcol *, size_t);
+void	 table_row(const struct tcol *, size_t, const char *const *cell);
+
+/* ---------------------------------------------------------- progress.c */
+
+#define PROGRESS_EVERY	5	/* seconds between two lines of a phase */
+#define PROGRESS_BATCH	8192	/* rows counted at once while loading */
+/* A long phase's progress, printed beside the work every PROGRESS_EVERY
+ * seconds (none for a phase shorter than that); total -1: not known. */
+void	 progress_begin(const char *what, long long total);
+void	 progress_add(long long);
+void	 progress_end(void);	/* then nothing prints until the next */
+
 /* ------------------------------------------------------------ sha256.c */
 
 /* OpenSSL's SHA-256 (EVP): init, update, final (which frees it), or
@@ -201,6 +228,8 @@ void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 /* A copy of every line also goes here while set (the run log). */
 void	 log_tee(FILE *);
+/* A progress line: shown like log_info(), never in the run log. */
+void	 log_progress(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------- config.c */
 
@@ -233,6 +262,7 @@ struct slot {
 struct hook {
 	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
 	int	 timeout;	/* seconds per item */
+	char	*name;		/* what user shows it as: argv[0]'s file name */
 };
 
 /* The SFTP side of a source (fetch_sftp.c). */
@@ -534,6 +564,8 @@ struct srcfile {
 	char		*name;
 	long long	 size;
 	long long	 mtime;
+	const char	*special;	/* not a regular file: "a symbolic
+					 * link"...; NULL for a regular one */
 };
 /* get(): the copy is not the file HR finished writing; thrown away. */
 #define SRC_CHANGED	1
@@ -565,8 +597,18 @@ struct srcops {
 extern const struct srcops srcops_dir;
 extern const struct srcops srcops_sftp;
 
-/* Fetch a sync's new settled files into the spool; -1 if unreachable. */
-int	 fetch_sync(struct config *, struct store *, const struct sync *);
+/* Why a fetch failed: the first error and what to do about it. */
+struct fetchfail {
+	char	 error[MAX_ERRMSG];
+	char	 hint[MAX_HINT];	/* "" when there is no advice */
+};
+/* Fetch a sync's new settled files into the spool: how many, or -1 when
+ * the source failed (ff says why; every error is logged once). */
+int	 fetch_sync(struct config *, struct store *, const struct sync *,
+	    struct fetchfail *ff);
+/* A backend's advice on the error it is about to return: the next
+ * failure's hint ("ask the server's administrator ..."). */
+void	 fetch_hint(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Copy a local file into the spool for run --file; ledger id or -1. */
 long long fetch_local(struct config *, struct store *, const struct sync *,
 	    const char *path, int again);
@@ -584,6 +626,15 @@ int	 store_observed_forget(struct store *, const char *sync,
 	    const char *name);
 int	 store_observed_prune(struct store *, const char *sync,
 	    const struct srcfile *, size_t);
+/* Files a source holds that are refused: new ones logged once (1), all
+ * listed by status; forgotten once gone from the source. */
+int	 store_refused_note(struct store *, const char *sync,
+	    const char *name, const char *reason, time_t);
+int	 store_refused_each(struct store *, const char *sync,
+	    int (*)(void *, const char *name, const char *reason,
+	    time_t since), void *);
+int	 store_refused_prune(struct store *, const char *sync,
+	    char *const *names, size_t);
 long long store_publish_add(struct store *, long long run, const char *sync,
 	    const char *path);
 size_t	 store_publish_pending(struct store *, long long run, long long **);
@@ -614,6 +665,11 @@ enum issuetype {
 	ISS_USER_SKIPPED, ISS_MANAGER_NOT_FOUND, ISS_MANAGER_CYCLE,
 	ISS_SEAT_LIMIT, ISS_ID_CHANGED, ISS__COUNT
 };
+/* Who decided a run's fate, beside the pipeline (run.decision). */
+enum decision {
+	DEC_NONE, DEC_APPROVE, DEC_REJECT, DEC_CANCEL, DEC_OVERRIDE,
+	DEC_SUPERSEDE, DEC__COUNT
+};
 
 /* Names: slug (stored, used on the command line) and label (shown). */
 const char	*runstatus_slug(enum runstatus);
@@ -629,6 +685,12 @@ const char	*issuetype_label(enum issuetype);
 int		 issuetype_parse(const char *);
 int		 runstatus_exit(enum runstatus);	/* EXIT_* for a run */
 int		 runstatus_above(enum runstatus);	/* a threshold held it */
+/* log.c: the run's status from now on (the journal's STATUS= field);
+ * cleared by log_context(). */
+void		 log_status(enum runstatus);
+const char	*decision_slug(enum decision);	/* "approve", ... */
+const char	*decision_label(enum decision);	/* "Approved", ... */
+int		 decision_parse(const char *);	/* slug; DEC_NONE if not */
 
 /* One run: one input file of one sync through the pipeline. */
 struct run {
@@ -661,12 +723,23 @@ struct run {
 	long long	 base_version;	/* directory version diffed against */
 	char		*error;		/* why it failed, or NULL */
 	char		*report_base;	/* "Sync Logs - 15 Jan 2024 10.30pm" */
-	char		*approver;	/* who approved, rejected or cancelled */
-	char		*reason;
+	char		*approver;	/* who decided (decided_by in JSON) */
+	char		*reason;	/* why, as they said it */
 	long long	 parent_run;	/* a retry: the run it retries */
-	time_t		 decided_at;	/* when it was approved/rejected */
+	time_t		 decided_at;	/* when they decided */
+	enum decision	 decision;	/* what they decided, DEC_NONE */
+	char		*hint;		/* a failure: what to do about it */
+	long long	 failures;	/* a source failure: times in a row */
+	char		*preview_base;	/* an approved run: its preview report */
+	time_t		 recovered_at;	/* a source failure: when it answered */
 	char		*encoding;	/* a CSV input read as, or NULL */
 	char		*encoding_note;	/* why, when not as it said */
+	/* Filled by store_run_outcome() only (views, reports): per type,
+	 * items applied (or confirmed) and items failed. */
+	int		 have_outcome;
+	long long	 applied[IT__COUNT];
+	long long	 failed[IT__COUNT];
+	long long	 confirmed;	/* of those applied, done by hand */
 };
 #define TRIP_DELETES	0x1	/* more deletions than the threshold */
 #define TRIP_UPDATES	0x2	/* more changed values than it */
@@ -702,6 +775,7 @@ void		 store_checkpoint_end(struct store *, struct ckpt *);
 /* Filters of the history view; since/until (time_t)-1 when unset. */
 struct runfilter {
 	const char	*sync;
+	const char	*source;	/* its kind (sftp, dir) or a part, or NULL */
 	time_t		 since;
 	time_t		 until;
 	char		 statuses[256];	/* ",slug,slug," or "" for all */
@@ -718,6 +792,16 @@ int		 store_runs_interrupted(struct store *);
 size_t		 store_runs_reports_pending(struct store *, long long **);
 long long	 store_run_applied_sha(struct store *, const char *sync,
 		    const char *sha);
+/* Per type, the run's items applied and failed (r->applied, r->failed). */
+int		 store_run_outcome(struct store *, struct run *);
+/* The sync's latest run (by id), or 0. */
+long long	 store_run_latest(struct store *, const char *sync);
+/* The source answered: its latest run, a source failure, is over. */
+long long	 store_run_recovered(struct store *, const char *sync,
+		    time_t, long long *failures);
+/* Queued runs of a ledger entry another run took: Cancelled, reason. */
+int		 store_runs_take_file(struct store *, long long file,
+		    long long by, const char *reason);
 long long	 store_run_count(struct store *, const struct runfilter *);
 long long	 store_run_changed_fields(struct store *, long long run,
 		    struct buf *most);
@@ -821,6 +905,8 @@ struct issuerow {
 	const char	*field;
 	const char	*message;
 	const char	*fix;
+	const char	*email;		/* as the row had them, or NULL */
+	const char	*name;
 };
 /* One (item, field) pair read back; field NULL for an item without. */
 struct itemview {
@@ -835,6 +921,7 @@ struct issueview {
 	int		 type;		/* enum issuetype */
 	long long	 row;
 	const char	*key, *field, *message, *fix;
+	const char	*email, *name;	/* "" when the row had none */
 };
 int		 store_item_add(struct store *, long long run,
 		    const struct itemrow *);
@@ -1127,6 +1214,8 @@ void	 issue_add(struct job *, enum issuetype, long long row,
 int	 validate_row(struct job *, const struct record *);
 void	 validate_cross(struct job *);
 void	 validate_seats(struct job *);
+/* After both: the cross-row issues get their row's email and name. */
+void	 validate_identify(struct job *);
 
 /* guard.c: the deactivation threshold; sets run->tripped and job->apply. */
 enum runstatus guard_check(struct job *, int dry_run);
@@ -1141,9 +1230,30 @@ struct runopts {
 	long long	 allow_deletes;	/* one-time overrides, -1: none */
 	long long	 allow_updates;
 	long long	 allow_id_changes;
+	const char	*reason;	/* why an override is given (--reason) */
 	const char	*trigger;	/* "timer" under systemd, else "manual" */
 	int		 fetch_only;	/* `fetch`: no processing */
 };
+
+/*
+ * The one-time overrides of the guard (`run --file F --allow-deletes N
+ * --reason TEXT`), a table in run.c: each needs --file and --reason, and
+ * the run records it (decision override) with who gave it, when and why.
+ * Another one is a long long in runopts and in run (-1: not given) and
+ * one line of the table. The table ends with a NULL flag.
+ */
+#define MAX_OVERRIDES	8
+struct override {
+	const char	*flag;		/* the option without "--" */
+	size_t		 opt;		/* offsetof(struct runopts, its value) */
+	size_t		 run;		/* offsetof(struct run, its value) */
+};
+extern const struct override overrides[];
+/* Its value in a runopts or a run: -1 when not given. */
+long long *override_opt(const struct override *, struct runopts *);
+long long override_run(const struct override *, const struct run *);
+/* "--allow-deletes 12 --allow-updates 3" of a run into b; 0 if none. */
+int	 override_describe(const struct run *, struct buf *b);
 int	 run_main(struct config *, const struct runopts *);	/* EXIT_* */
 
 /* cli.c: the read-only views; argv[0] is the command. EXIT_* */
@@ -1158,6 +1268,9 @@ int	 parse_when(const char *, time_t *out, int until);
 enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
 /* "Sync Logs - 15 Jan 2024 10.30pm" for a start time, local time zone. */
 void	 report_basename(time_t, char *out, size_t outlen);
+/* The same, unused by the sync's runs and files (" (2)"...); to free. */
+char	*report_base_new(const struct config *, struct store *,
+	    const char *sync, time_t);
 /* Write every file due for the run under reports/SYNC/; -1 on failure.
  * early: its reports begun by report_early(), or NULL. */
 int	 report_write_all(struct config *, struct store *, long long run,
@@ -1188,6 +1301,7 @@ void	 report_early_drop(struct early *);	/* its run was not stored */
 int	 report_write_one(struct store *, const struct run *, enum rfmt,
 	    const char *path);
 int	 report_due(enum runstatus, enum rfmt);
+int	 report_available(const struct run *, enum rfmt);
 const char *report_kind(enum runstatus);  /* "Result report", ... */
 /* The summary as label/value pairs, for every format and `show`. */
 void	 report_summary(const struct run *,
@@ -1284,6 +1398,8 @@ struct syncrow {
 	long long	 applied;	/* latest applied export run */
 	long long	 last;		/* latest run of any kind */
 	long long	 active;	/* active users in the directory */
+	long long	 latest;	/* latest run not a dry run (by id) */
+	long long	 users;		/* users in the directory, any state */
 };
 /* A key named by runs: the rows of the store_view_* fact queries. */
 struct keyrow {

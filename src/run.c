@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,45 +45,6 @@ worse(int a, int b)
 }
 
 static int
-report_exists(const struct config *cfg, const char *sync, const char *base)
-{
-	static const char *const ext[] = { ".log", ".csv", ".xlsx" };
-	struct stat	 sb;
-	char		*p;
-	size_t		 i;
-	int		 found = 0;
-
-	for (i = 0; i < 3 && !found; i++) {
-		xasprintf(&p, "%s/reports/%s/%s%s", cfg->spool, sync, base,
-		    ext[i]);
-		found = stat(p, &sb) == 0;
-		free(p);
-	}
-	return found;
-}
-
-/* "Sync Logs - 15 Jan 2024 10.30pm", with " (2)" on a collision. */
-static char *
-choose_report_base(const struct config *cfg, struct store *st,
-    const char *sync, time_t t)
-{
-	char	 base[128], *cand;
-	int	 k;
-
-	report_basename(t, base, sizeof(base));
-	for (k = 1; ; k++) {
-		if (k == 1)
-			cand = xstrdup(base);
-		else
-			xasprintf(&cand, "%s (%d)", base, k);
-		if (!store_report_base_used(st, sync, cand) &&
-		    !report_exists(cfg, sync, cand))
-			return cand;
-		free(cand);
-	}
-}
-
-static int
 sha256_file(const char *path, char hex[65], long long *size)
 {
 	struct sha256	 h;
@@ -109,6 +70,62 @@ sha256_file(const char *path, char hex[65], long long *size)
 	return 0;
 }
 
+/* The one-time overrides of the guard: flag, runopts field, run field. */
+const struct override overrides[] = {
+	{ "allow-deletes", offsetof(struct runopts, allow_deletes),
+	    offsetof(struct run, allow_deletes) },
+	{ "allow-updates", offsetof(struct runopts, allow_updates),
+	    offsetof(struct run, allow_updates) },
+	{ "allow-id-changes", offsetof(struct runopts, allow_id_changes),
+	    offsetof(struct run, allow_id_changes) },
+	{ NULL, 0, 0 }
+};
+
+long long *
+override_opt(const struct override *ov, struct runopts *o)
+{
+	return (long long *)(void *)((char *)o + ov->opt);
+}
+
+long long
+override_run(const struct override *ov, const struct run *r)
+{
+	return *(const long long *)(const void *)((const char *)r + ov->run);
+}
+
+int
+override_describe(const struct run *r, struct buf *b)
+{
+	const struct override	*ov;
+	int			 n = 0;
+
+	for (ov = overrides; ov->flag != NULL; ov++)
+		if (override_run(ov, r) >= 0)
+			buf_printf(b, "%s--%s %lld", n++ ? " " : "", ov->flag,
+			    override_run(ov, r));
+	return n;
+}
+
+/* An override given to this run: the decision, who, when and why. */
+static void
+run_override(struct run *r, const struct runopts *o)
+{
+	const struct override	*ov;
+	struct buf		 b = { 0 };
+
+	for (ov = overrides; ov->flag != NULL; ov++)
+		*(long long *)(void *)((char *)r + ov->run) =
+		    *(const long long *)(const void *)((const char *)o +
+		    ov->opt);
+	if (override_describe(r, &b) == 0)
+		return;
+	r->decision = DEC_OVERRIDE;
+	r->approver = xstrdup(whoami());
+	r->reason = xstrdup(o->reason ? o->reason : "");
+	r->decided_at = time(NULL);
+	buf_free(&b);
+}
+
 static void
 run_start(struct run *r, struct config *cfg, struct store *st,
     const struct sync *sy, const struct ledger *l, const struct runopts *o)
@@ -126,12 +143,10 @@ run_start(struct run *r, struct config *cfg, struct store *st,
 	r->max_deletes = sy->max_deletes;
 	r->max_delete_percent = sy->max_delete_percent;
 	r->max_update_percent = sy->max_update_percent;
-	r->allow_deletes = o->allow_deletes;
-	r->allow_updates = o->allow_updates;
-	r->allow_id_changes = o->allow_id_changes;
+	run_override(r, o);
 	r->dry_run = o->dry_run;
 	r->base_version = store_sync_version(st, sy->name);
-	r->report_base = choose_report_base(cfg, st, sy->name, r->started);
+	r->report_base = report_base_new(cfg, st, sy->name, r->started);
 }
 
 /* -v: where the time and the memory of a run go. */
@@ -143,6 +158,17 @@ phase(const char *what, int64_t t0)
 	getrusage(RUSAGE_SELF, &ru);
 	log_debug("%s done at %lld ms, peak RSS %ld MB", what,
 	    (long long)(now_ms() - t0), ru.ru_maxrss / 1024);
+}
+
+/* Each record of the load, counted for its progress, then diffed. */
+static long long	 loaded;
+
+static int
+load_record(void *job, const struct record *r)
+{
+	if (++loaded % PROGRESS_BATCH == 0)
+		progress_add(PROGRESS_BATCH);
+	return diff_on_record(job, r);
 }
 
 /* The job as it was before its load: what the run gave it, no more. */
@@ -159,6 +185,21 @@ job_restart(struct job *j)
 	j->allow_deletes = keep.allow_deletes;
 	j->allow_updates = keep.allow_updates;
 	j->allow_id_changes = keep.allow_id_changes;
+}
+
+/* One load of the export into the job, its rows counted for progress. */
+static int
+run_load_as(struct job *j, const struct ledger *l, struct textenc *enc,
+    char *err, size_t errlen)
+{
+	int	 rc;
+
+	loaded = 0;
+	progress_begin("loading the export (rows read)", -1);
+	rc = load_file(l->local, l->name, j->sy, enc, &j->sc, &j->ls, &j->kn,
+	    load_record, j, err, errlen);
+	progress_end();
+	return rc;
 }
 
 /*
@@ -178,8 +219,7 @@ run_load(struct job *j, const struct ledger *l, int64_t t0, char *err,
 	log_info("directory: %lld active users, %zu known (%s) in %lld ms",
 	    j->active_before, j->ne, j->scanned ? "users table" : "key snapshot",
 	    (long long)(now_ms() - t0));
-	rc = load_file(l->local, l->name, j->sy, &enc, &j->sc, &j->ls, &j->kn,
-	    diff_on_record, j, err, errlen);
+	rc = run_load_as(j, l, &enc, err, errlen);
 	if (rc == LOAD_NOT_UTF8) {
 		free(j->run->encoding_note);
 		xasprintf(&j->run->encoding_note, "read as Windows-1252: the "
@@ -192,8 +232,7 @@ run_load(struct job *j, const struct ledger *l, int64_t t0, char *err,
 		memset(&enc, 0, sizeof(enc));
 		enc.want = ENC_FALLBACK;
 		enc.fallback = 1;
-		rc = load_file(l->local, l->name, j->sy, &enc, &j->sc, &j->ls,
-		    &j->kn, diff_on_record, j, err, errlen);
+		rc = run_load_as(j, l, &enc, err, errlen);
 	}
 	free(j->run->encoding);
 	j->run->encoding = j->ls.format != FMT_XLSX && enc.used[0] != '\0' ?
@@ -228,11 +267,15 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	    "%lld ms", j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ?
 	    "XLSX" : "CSV", j->ls.known, (long long)(now_ms() - t0));
 	fault("run.loaded");
+	progress_begin("checking the rows and comparing them with the "
+	    "directory", -1);
 	diff_read_ahead(j);	/* beside the cross-row checks */
 	validate_cross(j);
 	validate_seats(j);
+	validate_identify(j);
 	phase("cross-row checks", t0);
 	if (diff_ids_retyped(j, err, sizeof(err)) == -1) {
+		progress_end();
 		log_msg(LOG_ERR, "data load failed: %s: %s", l->name, err);
 		xasprintf(&j->run->error, "%s: %s", l->name, err);
 		j->nit = j->niss = 0;	/* the one message says it all */
@@ -240,6 +283,7 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 		return RS_LOADFAIL;
 	}
 	diff_items(j);
+	progress_end();
 	status = guard_check(j, dry_run);
 	fault("run.diffed");
 	log_info("diff: %zu items, %zu issues in %lld ms", j->nit, j->niss,
@@ -351,6 +395,7 @@ run_finish(struct config *cfg, struct store *st, struct run *r,
 
 	char	 dir[1024];
 
+	log_status(r->status);
 	log_summary(r);
 	snprintf(dir, sizeof(dir), "%s/reports/%s", cfg->spool, r->sync);
 	log_info("reports: %s/%s.*", dir, r->report_base);
@@ -401,25 +446,32 @@ run_hook_phase(struct store *st, const struct sync *sy, struct run *r,
 		r->status = RS_FAILED;
 		free(r->error);
 		r->error = xstrdup("database error while applying items");
-	} else if (failed > 0 && want == RS_SUCCESS)
-		r->status = RS_ATTENTION;
+	} else if (failed > 0 && (want == RS_SUCCESS || want == RS_APPROVED))
+		r->status = RS_ATTENTION;	/* approved, yet not all done */
 	else
 		r->status = want;
 	if (failed > 0)
-		log_msg(LOG_WARNING, "%d items failed in the hook: rostersync "
-		    "items %lld --type ... shows them; rostersync retry %lld "
-		    "runs them again", failed, r->id, r->id);
+		log_msg(LOG_WARNING, "%d item%s failed in the hook: rostersync "
+		    "items %lld --status failed shows them; rostersync retry "
+		    "%lld runs them again, rostersync confirm %lld:ITEM marks "
+		    "one done by hand", failed, failed == 1 ? "" : "s", r->id,
+		    r->id, r->id);
 	r->finished = time(NULL);
 	r->duration_ms = (long long)(now_ms() - (int64_t)r->started * 1000);
 	store_run_update(st, r);
 }
 
-/* A newer file for the sync: its held runs would apply stale data. */
-static void
+/*
+ * A newer file for the sync: its held runs would apply stale data. And
+ * a Queued run of this very file (fetched, then run by another route)
+ * would wait for ever: it ends, saying which run took its file. Returns
+ * how many runs ended (their reports are written again).
+ */
+static int
 supersede(struct store *st, const struct sync *sy, const struct run *r)
 {
 	char	*why;
-	int	 n;
+	int	 n, k = 0;
 
 	xasprintf(&why, "superseded by run %lld: a newer file (%s) arrived",
 	    r->id, r->file_name);
@@ -427,6 +479,28 @@ supersede(struct store *st, const struct sync *sy, const struct run *r)
 		log_msg(LOG_NOTICE, "%d held run%s of this sync cancelled: %s",
 		    n, n > 1 ? "s" : "", why);
 	free(why);
+	xasprintf(&why, "taken by run %lld", r->id);
+	if (r->file_id > 0 && (k = store_runs_take_file(st, r->file_id, r->id,
+	    why)) > 0)
+		log_msg(LOG_NOTICE, "%d queued run%s of %s cancelled: %s", k,
+		    k > 1 ? "s" : "", r->file_name, why);
+	free(why);
+	return (n > 0 ? n : 0) + (k > 0 ? k : 0);
+}
+
+static void	 reports_catch_up(struct config *, struct store *);
+
+/* The run log and the journal say who let the file through, and why. */
+static void
+log_override(const struct run *r)
+{
+	struct buf	 b = { 0 };
+
+	override_describe(r, &b);
+	log_msg(LOG_NOTICE, "one-time override %s, given by %s: %s (the "
+	    "configured threshold does not change)", b.p, r->approver,
+	    r->reason);
+	buf_free(&b);
 }
 
 /* One input file through the pipeline; returns the run's exit status. */
@@ -443,7 +517,7 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	size_t		 loglen = 0;
 	enum runstatus	 status;
 	int64_t		 t0;
-	int		 code, hook, qstatus, spool_failed = 0;
+	int		 code, hook, qstatus, spool_failed = 0, closed = 0, rc;
 
 	run_start(&r, cfg, st, sy, l, o);
 	if ((logf = open_memstream(&logtext, &loglen)) == NULL)
@@ -461,15 +535,18 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		return EXIT_FAIL;
 	}
 	log_context(r.id, sy->name);
+	log_status(RS_IN_PROGRESS);
 	log_info("started: %s (%lld bytes, sha256 %s), trigger %s", l->name,
 	    l->size, l->sha256, r.trigger);
+	if (r.decision == DEC_OVERRIDE)
+		log_override(&r);
 	fault("run.started");
 	if (!o->dry_run && l->id > 0) {
 		store_file_set(st, l->id, "fetched", l->local, r.id);
 		fetch_after(cfg, st, sy, l->id);
 	}
 	if (!o->dry_run)
-		supersede(st, sy, &r);
+		closed = supersede(st, sy, &r);
 	fault("run.source_done");
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
@@ -488,7 +565,11 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		early = report_early(cfg, &r, status, &src);
 	t0 = now_ms();
 	store_defer_checkpoint(st);	/* done while the reports are written */
-	if (run_commit(&j, hook ? RS_IN_PROGRESS : status, l) == -1) {
+	progress_begin("writing the directory, items and issues in one "
+	    "transaction", -1);
+	rc = run_commit(&j, hook ? RS_IN_PROGRESS : status, l);
+	progress_end();
+	if (rc == -1) {
 		report_early_drop(early);	/* its rows were not stored */
 		early = NULL;
 		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
@@ -515,6 +596,8 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	job_free(&j);
 	if (run_finish(cfg, st, &r, logf, &logtext, early) == -1)
 		spool_failed = 1;
+	if (closed > 0)
+		reports_catch_up(cfg, st);	/* their decision in them */
 	store_checkpoint(st);
 	phase("archive and reports", t0);
 	code = runstatus_exit(r.status);
@@ -594,7 +677,7 @@ approve_apply(struct config *cfg, struct store *st, const struct sync *sy,
 	}
 	if (hook)
 		run_hook_phase(st, sy, r, RS_APPROVED);
-	rc = EXIT_OK;
+	rc = runstatus_exit(r->status);
 out:
 	job_free(&j);
 	return rc;
@@ -647,9 +730,15 @@ run_approve(struct config *cfg, struct store *st, long long id,
 	r.approver = xstrdup(who);
 	r.reason = reason ? xstrdup(reason) : NULL;
 	r.decided_at = time(NULL);
+	r.decision = DEC_APPROVE;
+	/* The preview the approver saw stays; the result gets its own. */
+	free(r.preview_base);
+	r.preview_base = r.report_base;
+	r.report_base = report_base_new(cfg, st, r.sync, r.decided_at);
 	log_msg(LOG_NOTICE, "approved by %s%s%s", who, reason ? ": " : "",
 	    reason ? reason : "");
-	if ((rc = approve_apply(cfg, st, sy, &r, &l)) == EXIT_OK &&
+	rc = approve_apply(cfg, st, sy, &r, &l);
+	if ((rc == EXIT_OK || rc == EXIT_ATTENTION) &&
 	    report_write_all(cfg, st, r.id, NULL) == 0)
 		store_run_reports_done(st, r.id);
 	log_context(0, NULL);
@@ -740,7 +829,8 @@ resume_hook_runs(struct config *cfg, struct store *st)
 		    sy->hook.argv != NULL) {
 			log_context(r.id, r.sync);
 			log_warnx("resuming the items of an interrupted run");
-			run_hook_phase(st, sy, &r, r.decided_at ? RS_APPROVED :
+			run_hook_phase(st, sy, &r, r.decision == DEC_APPROVE ?
+			    RS_APPROVED :
 			    r.skipped || r.issues[ISS_MANAGER_NOT_FOUND] ||
 			    r.issues[ISS_MANAGER_CYCLE] ? RS_ATTENTION :
 			    RS_SUCCESS);
@@ -751,27 +841,16 @@ resume_hook_runs(struct config *cfg, struct store *st)
 	free(ids);
 }
 
+/* Reports not written yet (a crash, or a run another one closed). */
 static void
-recover(struct config *cfg, struct store *st)
+reports_catch_up(struct config *cfg, struct store *st)
 {
 	long long	*ids;
 	size_t		 n, i;
-	int		 k;
+	struct run	 r;
 
-	hook_recover(st);
-	resume_hook_runs(cfg, st);
-	if ((k = store_runs_interrupted(st)) > 0)
-		log_warnx("%d run%s left In Progress by a process that died: "
-		    "marked Failed (interrupted); their files run again", k,
-		    k > 1 ? "s" : "");
-	recover_processed(cfg, st);
-	fault("recover.archived");
-	for (i = 0; i < cfg->nsyncs; i++)
-		recover_incoming(cfg, st, cfg->syncs[i].name);
 	n = store_runs_reports_pending(st, &ids);
 	for (i = 0; i < n; i++) {
-		struct run r;
-
 		if (report_write_all(cfg, st, ids[i], NULL) == 0)
 			store_run_reports_done(st, ids[i]);
 		if (store_run_get(st, ids[i], &r) == 0) {
@@ -782,6 +861,24 @@ recover(struct config *cfg, struct store *st)
 		}
 	}
 	free(ids);
+}
+
+static void
+recover(struct config *cfg, struct store *st)
+{
+	int	 k;
+
+	hook_recover(st);
+	resume_hook_runs(cfg, st);
+	if ((k = store_runs_interrupted(st)) > 0)
+		log_warnx("%d run%s left In Progress by a process that died: "
+		    "marked Failed (interrupted); their files run again", k,
+		    k > 1 ? "s" : "");
+	recover_processed(cfg, st);
+	fault("recover.archived");
+	for (size_t i = 0; i < cfg->nsyncs; i++)
+		recover_incoming(cfg, st, cfg->syncs[i].name);
+	reports_catch_up(cfg, st);
 }
 
 /* ------------------------------------------------------------ the queue */
@@ -921,28 +1018,139 @@ run_file(struct config *cfg, struct store *st, const struct runopts *o)
 	return code;
 }
 
+/* The run log of a source failure: the error and what to do. (Failing
+ * again, the run's summary counts it; the log does not grow.) */
+static void
+failure_log(struct store *st, const struct run *r)
+{
+	struct buf	 b = { 0 };
+	char		 ts[21];
+
+	time_iso(r->started, ts);
+	buf_printf(&b, "%s trigger %s, source %s\n%s error: %s\n", ts,
+	    r->trigger, r->source, ts, r->error);
+	if (r->hint != NULL)
+		buf_printf(&b, "%s what to do: %s\n", ts, r->hint);
+	buf_printf(&b, "%s nothing was fetched; the next run tries again\n",
+	    ts);
+	store_runlog_put(st, r->id, b.p);
+	buf_free(&b);
+}
+
+/* The sync's latest run, when it is this very failure of its source. */
+static int
+same_failure(struct store *st, const struct sync *sy, const struct runopts *o,
+    const struct fetchfail *ff, struct run *r)
+{
+	long long	 id = store_run_latest(st, sy->name);
+
+	if (id <= 0 || store_run_get(st, id, r) != 0)
+		return 0;
+	if (r->status == RS_FAILED && r->failures > 0 &&
+	    r->recovered_at == 0 && r->dry_run == o->dry_run &&
+	    r->error != NULL &&
+	    strcmp(r->error, ff->error) == 0)
+		return 1;
+	run_free(r);
+	return 0;
+}
+
+/*
+ * The source failed before a file was taken: a Failed run of the sync,
+ * with the error and what to do. A source that stays down does not add
+ * a run each time: the same failure, again with no other run between,
+ * counts in the run it made first ("failed 12 times since 02:00").
+ */
+static void
+source_failed(struct config *cfg, struct store *st, const struct sync *sy,
+    const struct runopts *o, const struct fetchfail *ff)
+{
+	struct run	 r;
+	char		 since[64];
+	int		 again;
+
+	if ((again = same_failure(st, sy, o, ff, &r))) {
+		r.failures++;
+		r.finished = time(NULL);
+		free(r.hint);
+		r.hint = ff->hint[0] ? xstrdup(ff->hint) : NULL;
+		if (store_run_update(st, &r) == -1)
+			goto out;
+	} else {
+		memset(&r, 0, sizeof(r));
+		r.sync = xstrdup(sy->name);
+		r.trigger = xstrdup(o->trigger);
+		r.status = RS_FAILED;
+		r.source = xstrdup(sy->source);
+		r.started = r.finished = time(NULL);
+		r.max_deletes = sy->max_deletes;
+		r.max_delete_percent = sy->max_delete_percent;
+		r.allow_deletes = -1;
+		r.dry_run = o->dry_run;
+		r.error = xstrdup(ff->error);
+		r.hint = ff->hint[0] ? xstrdup(ff->hint) : NULL;
+		r.failures = 1;
+		r.report_base = report_base_new(cfg, st, sy->name, r.started);
+		if (store_run_insert(st, &r) == -1)
+			goto out;
+	}
+	log_context(r.id, sy->name);
+	log_status(RS_FAILED);
+	time_local(r.started, since, sizeof(since));
+	if (again)
+		log_msg(LOG_NOTICE, "the source failed again: %lld times in a "
+		    "row since %s (recorded in run %lld)", r.failures, since,
+		    r.id);
+	else {
+		log_msg(LOG_NOTICE, "the source failed: recorded as run %lld, "
+		    "Failed", r.id);
+		failure_log(st, &r);
+	}
+	if (report_write_all(cfg, st, r.id, NULL) == 0)
+		store_run_reports_done(st, r.id);
+	log_context(0, sy->name);
+out:
+	run_free(&r);
+}
+
+/* The source was read: a failure the sync's latest run records is over. */
+static void
+source_answers(struct store *st, const struct sync *sy)
+{
+	long long	 id, n = 0;
+
+	if ((id = store_run_recovered(st, sy->name, time(NULL), &n)) > 0)
+		log_msg(LOG_NOTICE, "the source answers again (run %lld: it "
+		    "failed %lld time%s in a row)", id, n, n == 1 ? "" : "s");
+}
+
 static int
 fetch_all(struct config *cfg, struct store *st, const struct runopts *o)
 {
-	size_t	 i;
-	int	 code = EXIT_OK, n;
+	struct fetchfail ff;
+	size_t		 i;
+	int		 code = EXIT_OK, n;
 
 	for (i = 0; i < cfg->nsyncs; i++) {
 		struct sync *sy = &cfg->syncs[i];
 
 		if (o->sync != NULL && strcmp(o->sync, sy->name) != 0)
 			continue;
-		if (!sy->enabled) {
-			if (o->sync != NULL)
-				log_warnx("sync %s is disabled (enabled = "
-				    "false)", sy->name);
+		/* A disabled sync runs only when named (run --sync S). */
+		if (!sy->enabled && o->sync == NULL)
 			continue;
-		}
+		if (!sy->enabled)
+			log_info("sync %s is disabled (enabled = false): it "
+			    "runs because --sync names it; the timer's runs "
+			    "leave it alone", sy->name);
 		log_context(0, sy->name);
-		if ((n = fetch_sync(cfg, st, sy)) < 0)
+		if ((n = fetch_sync(cfg, st, sy, &ff)) < 0) {
+			source_failed(cfg, st, sy, o, &ff);
 			code = EXIT_FAIL;
-		else
+		} else {
+			source_answers(st, sy);
 			log_info("%d new file%s", n, n == 1 ? "" : "s");
+		}
 		log_context(0, NULL);
 	}
 	return code;
@@ -1006,5 +1214,7 @@ run_free(struct run *r)
 	free(r->reason);
 	free(r->encoding);
 	free(r->encoding_note);
+	free(r->hint);
+	free(r->preview_base);
 	memset(r, 0, sizeof(*r));
 }

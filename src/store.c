@@ -41,6 +41,8 @@ enum stmt {
 	ST_CHANGES_COPY, ST_RUN_FOR_FILE,
 	ST_OBS_GET, ST_OBS_PUT, ST_OBS_FORGET, ST_OBS_NAMES,
 	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET, ST_PUB_REQUEUE,
+	ST_RUN_OUTCOME, ST_RUN_LATEST, ST_RUN_TAKE_FILE, ST_RUN_RECOVERED,
+	ST_REFUSED_GET, ST_REFUSED_PUT, ST_REFUSED_LIST, ST_REFUSED_FORGET,
 	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
 	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
@@ -70,8 +72,13 @@ struct store {
 	"max_delete_percent, allow_deletes, dry_run, base_version, error, " \
 	"report_base, approver, reason, parent_run, decided_at, encoding, " \
 	"encoding_note, i_id_changed, max_update_percent, allow_updates, " \
-	"allow_id_changes"
-#define RUN_NCOLS 45
+	"allow_id_changes, decision, hint, failures, preview_base, " \
+	"recovered_at"
+#define RUN_NCOLS 50
+/* history --source: the kind of source (sftp, dir), or any part of it. */
+#define RUN_SOURCE "(?7 IS NULL OR CASE WHEN lower(?7) IN ('sftp', 'dir') " \
+	"THEN source LIKE lower(?7) || ':%' ELSE instr(lower(source), " \
+	"lower(?7)) > 0 END)"
 
 static const char *const sql[ST__COUNT] = {
 	/*
@@ -90,8 +97,10 @@ static const char *const sql[ST__COUNT] = {
 	    ") ORDER BY r.started DESC, r.id DESC LIMIT 1), 0), "
 	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER BY "
 	    "r.started DESC, r.id DESC LIMIT 1), 0), (SELECT count(*) FROM "
-	    "users WHERE sync = s.sync AND active = 1) FROM (SELECT DISTINCT "
-	    "sync FROM runs) s ORDER BY s.sync",
+	    "users WHERE sync = s.sync AND active = 1), ifnull((SELECT "
+	    "max(r.id) FROM runs r WHERE r.sync = s.sync AND r.dry_run = 0), "
+	    "0), (SELECT count(*) FROM users WHERE sync = s.sync) FROM "
+	    "(SELECT DISTINCT sync FROM runs) s ORDER BY s.sync",
 	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM items i "
 	    "JOIN runs r ON r.id = i.run_id WHERE i.status = 'failed' AND "
 	    "i.key IS NOT NULL AND r.dry_run = 0",
@@ -153,7 +162,8 @@ static const char *const sql[ST__COUNT] = {
 	    "id FROM runs WHERE sync = ?1) AND i.key = ?2 "
 	    "ORDER BY i.run_id DESC, i.seq, c.n",
 	[ST_VIEW_USER_ISSUES] = "SELECT s.run_id, s.seq, s.type, s.row, s.key, "
-	    "s.field, s.message, s.fix FROM issues s JOIN runs r ON "
+	    "s.field, s.message, s.fix, s.email, s.name FROM issues s JOIN "
+	    "runs r ON "
 	    "r.id = s.run_id WHERE r.sync = ?1 AND s.key = ?2 "
 	    "ORDER BY s.run_id DESC, s.seq",
 	[ST_VIEW_CHANGES_SINCE] = "SELECT count(*) FROM items i JOIN runs r ON "
@@ -169,7 +179,7 @@ static const char *const sql[ST__COUNT] = {
 	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
 	    "?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, "
-	    "?43, ?44, ?45)",
+	    "?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50)",
 	[ST_RUN_UPDATE] = "UPDATE runs SET sync = ?2, trigger = ?3, "
 	    "status = ?4, source = ?5, file_name = ?6, sha256 = ?7, "
 	    "size = ?8, rows = ?9, file_id = ?10, started = ?11, "
@@ -185,7 +195,9 @@ static const char *const sql[ST__COUNT] = {
 	    "parent_run = ?38, decided_at = ?39, encoding = ?40, "
 	    "encoding_note = ?41, i_id_changed = ?42, "
 	    "max_update_percent = ?43, allow_updates = ?44, "
-	    "allow_id_changes = ?45 WHERE id = ?1",
+	    "allow_id_changes = ?45, decision = ?46, hint = ?47, "
+	    "failures = ?48, preview_base = ?49, recovered_at = ?50 "
+	    "WHERE id = ?1",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
 	    "error = 'interrupted', finished = ?1 "
@@ -197,17 +209,30 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE "
 	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
 	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0)",
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE,
 	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE "
 	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
 	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
-	    "ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	    " ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
 	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE "
 	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
 	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) "
-	    "ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	    " ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	/* Applied counts confirmed too: done, by the hook or by hand. */
+	[ST_RUN_OUTCOME] = "SELECT type, status, count(*) FROM items WHERE "
+	    "run_id = ?1 AND status IN ('applied', 'confirmed', 'failed') "
+	    "GROUP BY type, status",
+	[ST_RUN_LATEST] = "SELECT max(id) FROM runs WHERE sync = ?1",
+	[ST_RUN_RECOVERED] = "UPDATE runs SET recovered_at = ?2 WHERE id = "
+	    "(SELECT max(id) FROM runs WHERE sync = ?1) AND failures > 0 AND "
+	    "recovered_at IS NULL RETURNING id, failures",
+	[ST_RUN_TAKE_FILE] = "UPDATE runs SET status = 'cancelled', "
+	    "reason = ?3, decision = 'supersede', decided_at = ?4, "
+	    "finished = ?4, reports_done = 0 WHERE file_id = ?1 AND "
+	    "id != ?2 AND "
+	    "status = 'queued'",
 	[ST_RUN_APPLIED_SHA] = "SELECT id FROM runs WHERE sync = ?1 AND "
 	    "sha256 = ?2 AND dry_run = 0 AND status IN ('success', "
 	    "'needs_attention', 'approved') ORDER BY id LIMIT 1",
@@ -271,20 +296,22 @@ static const char *const sql[ST__COUNT] = {
 	[ST_CHANGE_INSERT] = "INSERT INTO changes(run_id, seq, n, field, old, "
 	    "new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_ISSUE_INSERT] = "INSERT INTO issues(run_id, seq, type, row, key, "
-	    "field, message, fix) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "field, message, fix, email, name) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10)",
 	[ST_ITEM_LIST] = "SELECT i.seq, i.type, i.status, i.key, i.email, "
 	    "i.name, i.team, i.error, c.field, c.old, c.new FROM items i "
 	    "LEFT JOIN changes c ON c.run_id = i.run_id AND c.seq = i.seq "
 	    "WHERE i.run_id = ?1 ORDER BY i.seq, c.n",
-	[ST_ISSUE_LIST] = "SELECT seq, type, row, key, field, message, fix "
-	    "FROM issues WHERE run_id = ?1 ORDER BY seq",
+	[ST_ISSUE_LIST] = "SELECT seq, type, row, key, field, message, fix, "
+	    "email, name FROM issues WHERE run_id = ?1 ORDER BY seq",
 	[ST_LOG_PUT] = "INSERT OR REPLACE INTO runlogs(run_id, text) "
 	    "VALUES (?1, ?2)",
 	[ST_LOG_GET] = "SELECT text FROM runlogs WHERE run_id = ?1",
 	[ST_REPORT_BASE_USED] = "SELECT 1 FROM runs WHERE sync = ?1 AND "
 	    "report_base = ?2 LIMIT 1",
 	[ST_RUN_SUPERSEDE] = "UPDATE runs SET status = 'cancelled', "
-	    "reason = ?3, decided_at = ?4 WHERE sync = ?1 AND id < ?2 AND "
+	    "reason = ?3, decided_at = ?4, decision = 'supersede', "
+	    "reports_done = 0 WHERE sync = ?1 AND id < ?2 AND "
 	    "status IN ('pending_approval', 'above_threshold', "
 	    "'above_update_threshold')",
 	[ST_RUN_DELETE_ITEMS] = "DELETE FROM items WHERE run_id = ?1",
@@ -347,6 +374,16 @@ static const char *const sql[ST__COUNT] = {
 	[ST_OBS_FORGET] = "DELETE FROM observed WHERE sync = ?1 AND "
 	    "name = ?2",
 	[ST_OBS_NAMES] = "SELECT name FROM observed WHERE sync = ?1",
+
+	[ST_REFUSED_GET] = "SELECT reason FROM refused WHERE sync = ?1 AND "
+	    "name = ?2",
+	[ST_REFUSED_PUT] = "INSERT INTO refused(sync, name, reason, "
+	    "first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) ON "
+	    "CONFLICT(sync, name) DO UPDATE SET reason = ?3, last_seen = ?4",
+	[ST_REFUSED_LIST] = "SELECT name, reason, first_seen FROM refused "
+	    "WHERE sync = ?1 ORDER BY name",
+	[ST_REFUSED_FORGET] = "DELETE FROM refused WHERE sync = ?1 AND "
+	    "name = ?2",
 
 	[ST_PUB_ADD] = "INSERT INTO publish(run_id, sync, path, state, "
 	    "attempts, updated) SELECT ?1, ?2, ?3, 'pending', 0, ?4 "
@@ -452,7 +489,12 @@ static const char schema_v3[] =
 /*
  * v4: how the input's bytes were read (a CSV that is not UTF-8 is read
  * as Windows-1252, and the run says so), the id_changed issues, the
- * update threshold, and the one-time overrides of both.
+ * update threshold, and the one-time overrides of both; every decision
+ * with what it was (approve, reject, cancel, override, supersede); a
+ * failed run's hint and, for a source that stays down, how many times in
+ * a row it failed and when it answered again; an approved run's preview
+ * report; the email and name of the row an issue is about; files a
+ * source holds that are refused (a bad name, a link, a FIFO).
  */
 static const char schema_v4[] =
     "ALTER TABLE runs ADD COLUMN encoding TEXT;"
@@ -463,7 +505,23 @@ static const char schema_v4[] =
     "ALTER TABLE runs ADD COLUMN allow_updates INTEGER NOT NULL "
     "DEFAULT -1;"
     "ALTER TABLE runs ADD COLUMN allow_id_changes INTEGER NOT NULL "
-    "DEFAULT -1;";
+    "DEFAULT -1;"
+    "ALTER TABLE runs ADD COLUMN decision TEXT;"
+    "ALTER TABLE runs ADD COLUMN hint TEXT;"
+    "ALTER TABLE runs ADD COLUMN failures INTEGER;"
+    "ALTER TABLE runs ADD COLUMN preview_base TEXT;"
+    "ALTER TABLE runs ADD COLUMN recovered_at INTEGER;"
+    "UPDATE runs SET decision = CASE status WHEN 'approved' THEN 'approve' "
+    "  WHEN 'rejected' THEN 'reject' WHEN 'cancelled' THEN CASE WHEN "
+    "  approver IS NULL THEN 'supersede' ELSE 'cancel' END "
+    /* approved, then its hook's items cut short by a crash */
+    "  WHEN 'in_progress' THEN 'approve' WHEN 'needs_attention' THEN "
+    "  'approve' END WHERE decided_at IS NOT NULL;"
+    "ALTER TABLE issues ADD COLUMN email TEXT;"
+    "ALTER TABLE issues ADD COLUMN name TEXT;"
+    "CREATE TABLE refused(sync TEXT NOT NULL, name TEXT NOT NULL, "
+    "  reason TEXT NOT NULL, first_seen INTEGER NOT NULL, "
+    "  last_seen INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;";
 
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -1083,6 +1141,14 @@ run_bind(sqlite3_stmt *s, const struct run *r)
 	sqlite3_bind_double(s, 43, r->max_update_percent);
 	sqlite3_bind_int64(s, 44, r->allow_updates);
 	sqlite3_bind_int64(s, 45, r->allow_id_changes);
+	bind_text(s, 46, r->decision != DEC_NONE ? decision_slug(r->decision) :
+	    NULL);
+	bind_text(s, 47, r->hint);
+	if (r->failures > 0)
+		sqlite3_bind_int64(s, 48, r->failures);
+	bind_text(s, 49, r->preview_base);
+	if (r->recovered_at > 0)
+		sqlite3_bind_int64(s, 50, r->recovered_at);
 }
 
 static void
@@ -1133,6 +1199,11 @@ run_read(sqlite3_stmt *s, struct run *r)
 	r->max_update_percent = sqlite3_column_double(s, 42);
 	r->allow_updates = sqlite3_column_int64(s, 43);
 	r->allow_id_changes = sqlite3_column_int64(s, 44);
+	r->decision = decision_parse(col_text(s, 45));
+	r->hint = col_strdup(s, 46);
+	r->failures = sqlite3_column_int64(s, 47);
+	r->preview_base = col_strdup(s, 48);
+	r->recovered_at = (time_t)sqlite3_column_int64(s, 49);
 }
 
 int
@@ -1226,6 +1297,86 @@ store_run_applied_sha(struct store *st, const char *sync, const char *sha)
 	return id;
 }
 
+/* 0, or -1; r->have_outcome says it is filled. */
+int
+store_run_outcome(struct store *st, struct run *r)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_OUTCOME);
+	int		 rc, t, k;
+
+	memset(r->applied, 0, sizeof(r->applied));
+	memset(r->failed, 0, sizeof(r->failed));
+	r->confirmed = 0;
+	sqlite3_bind_int64(s, 1, r->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = itemtype_parse(col_text(s, 0));
+		k = itemstatus_parse(col_text(s, 1));
+		if (t < 0 || k < 0)
+			continue;
+		if (k == IST_FAILED)
+			r->failed[t] += sqlite3_column_int64(s, 2);
+		else
+			r->applied[t] += sqlite3_column_int64(s, 2);
+		if (k == IST_CONFIRMED)
+			r->confirmed += sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	r->have_outcome = rc == SQLITE_DONE;
+	return r->have_outcome ? 0 : -1;
+}
+
+long long
+store_run_latest(struct store *st, const char *sync)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_LATEST);
+	long long	 id = 0;
+
+	bind_text(s, 1, sync);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return id;
+}
+
+/*
+ * The sync's source answered: its latest run, if a source failure, is
+ * over. The run's id (and *failures) when there was one, else 0.
+ */
+long long
+store_run_recovered(struct store *st, const char *sync, time_t now,
+    long long *failures)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_RECOVERED);
+	long long	 id = 0;
+
+	bind_text(s, 1, sync);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		*failures = sqlite3_column_int64(s, 1);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			;
+	}
+	sqlite3_reset(s);
+	return id;
+}
+
+/* How many Queued runs of the ledger entry file were cancelled, or -1. */
+int
+store_runs_take_file(struct store *st, long long file, long long by,
+    const char *reason)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_TAKE_FILE);
+
+	sqlite3_bind_int64(s, 1, file);
+	sqlite3_bind_int64(s, 2, by);
+	bind_text(s, 3, reason);
+	sqlite3_bind_int64(s, 4, time(NULL));
+	if (store_exec(st, s) == -1)
+		return -1;
+	return sqlite3_changes(st->db);
+}
+
 static void
 filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 {
@@ -1236,6 +1387,7 @@ filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 		sqlite3_bind_int64(s, 3, f->until);
 	if (f->statuses[0] != '\0')
 		bind_text(s, 4, f->statuses);
+	bind_text(s, 7, f->source);
 }
 
 long long
@@ -1702,6 +1854,8 @@ store_issue_add(struct store *st, long long run, const struct issuerow *is)
 	bind_text(s, 6, is->field);
 	bind_text(s, 7, is->message);
 	bind_text(s, 8, is->fix);
+	bind_text(s, 9, is->email != NULL && *is->email ? is->email : NULL);
+	bind_text(s, 10, is->name != NULL && *is->name ? is->name : NULL);
 	return store_exec(st, s);
 }
 
@@ -1735,7 +1889,7 @@ itemview_read(sqlite3_stmt *s, int c, struct itemview *v)
 }
 
 /* Columns c.. of a row as an issue view (seq, type, row, key, field,
- * message, fix). */
+ * message, fix, email, name). */
 static void
 issueview_read(sqlite3_stmt *s, int c, struct issueview *v)
 {
@@ -1746,6 +1900,8 @@ issueview_read(sqlite3_stmt *s, int c, struct issueview *v)
 	v->field = col_text(s, c + 4);
 	v->message = col_text(s, c + 5);
 	v->fix = col_text(s, c + 6);
+	v->email = col_text(s, c + 7);
+	v->name = col_text(s, c + 8);
 }
 
 /*
@@ -2208,6 +2364,92 @@ store_observed_prune(struct store *st, const char *sync,
 	return rc;
 }
 
+/* ------------------------------------------------------ refused files */
+
+/*
+ * A file the source holds that is refused (name as shown, escaped):
+ * 1 when it is new or refused for another reason now, 0 when known, -1.
+ */
+int
+store_refused_note(struct store *st, const char *sync, const char *name,
+    const char *reason, time_t now)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_REFUSED_GET);
+	int		 known;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	known = sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp(col_text(s, 0), reason) == 0;
+	sqlite3_reset(s);
+	s = store_stmt(st, ST_REFUSED_PUT);
+	bind_text(s, 1, sync);
+	bind_text(s, 2, name);
+	bind_text(s, 3, reason);
+	sqlite3_bind_int64(s, 4, now);
+	if (store_exec(st, s) == -1)
+		return -1;
+	return !known;
+}
+
+/* The refused files of a sync, by name. */
+int
+store_refused_each(struct store *st, const char *sync,
+    int (*fn)(void *, const char *name, const char *reason, time_t since),
+    void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_REFUSED_LIST);
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, col_text(s, 0), col_text(s, 1),
+		    (time_t)sqlite3_column_int64(s, 2)) != 0)
+			break;
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+on_refused_name(void *arg, const char *name, const char *reason,
+    time_t since)
+{
+	struct buf	*b = arg;
+
+	(void)reason;
+	(void)since;
+	buf_add(b, name, strlen(name) + 1);
+	return 0;
+}
+
+/* Refused files no longer at the source (not in names) are forgotten. */
+int
+store_refused_prune(struct store *st, const char *sync,
+    char *const *names, size_t n)
+{
+	struct buf	 b = { 0 };
+	const char	*p;
+	size_t		 i;
+	int		 rc, found;
+
+	if ((rc = store_refused_each(st, sync, on_refused_name, &b)) == -1)
+		return -1;
+	for (p = b.p; p != NULL && p < b.p + b.len; p += strlen(p) + 1) {
+		for (found = 0, i = 0; i < n && !found; i++)
+			found = strcmp(names[i], p) == 0;
+		if (!found) {
+			sqlite3_stmt *s = store_stmt(st, ST_REFUSED_FORGET);
+
+			bind_text(s, 1, sync);
+			bind_text(s, 2, p);
+			if (store_exec(st, s) == -1)
+				rc = -1;
+		}
+	}
+	buf_free(&b);
+	return rc;
+}
+
 /* --------------------------------------------------- report uploads */
 
 /*
@@ -2334,6 +2576,8 @@ store_view_syncs(struct store *st,
 		r.applied = sqlite3_column_int64(s, 2);
 		r.last = sqlite3_column_int64(s, 3);
 		r.active = sqlite3_column_int64(s, 4);
+		r.latest = sqlite3_column_int64(s, 5);
+		r.users = sqlite3_column_int64(s, 6);
 		if (fn(arg, &r) != 0)
 			break;
 	}

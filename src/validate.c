@@ -42,6 +42,50 @@ issue_add(struct job *j, enum issuetype type, long long row, const char *key,
 		j->e[e].flags |= E_IMPACT;
 }
 
+/* A value of a row for a report: a copy, or NULL (empty, not UTF-8). */
+static const char *
+who_value(struct job *j, const char *v, size_t n)
+{
+	if (n == 0 || !utf8_valid(v, n))
+		return NULL;
+	return arena_strndup(&j->a, v, n);
+}
+
+/* Issues n.. (to the last) are about a row with these values (each
+ * NUL-terminated): its email and name, where they are not set. */
+static void
+issues_who(struct job *j, size_t n, size_t last, const char *const *v)
+{
+	int		 em = j->sc.canon[F_EMAIL];
+	const char	*name = display_name(j, v), *mail;
+
+	mail = em >= 0 ? who_value(j, v[em], strlen(v[em])) : NULL;
+	name = who_value(j, name, strlen(name));
+	for (; n < last; n++) {
+		if (j->iss[n].email == NULL)
+			j->iss[n].email = mail;
+		if (j->iss[n].name == NULL)
+			j->iss[n].name = name;
+	}
+}
+
+/*
+ * The issues of the cross-row checks: the email and name their row had,
+ * where the job kept the row (a new or changed one).
+ */
+void
+validate_identify(struct job *j)
+{
+	size_t		 i;
+	uint32_t	 e;
+
+	for (i = 0; i < j->niss; i++)
+		if (j->iss[i].email == NULL && j->iss[i].key != NULL &&
+		    (e = ent_get(j, j->iss[i].key, strlen(j->iss[i].key))) !=
+		    ENT_NONE && j->e[e].rec != ENT_NONE)
+			issues_who(j, i, i + 1, j->kept[j->e[e].rec].v);
+}
+
 /* A plain check: one @, a dotted domain, no spaces or controls. */
 static int
 email_ok(const char *s, size_t n)
@@ -115,9 +159,23 @@ row_flags(struct job *j, const struct record *r, const char *key)
 	return 1;
 }
 
-/* Row checks; 1 when the row must not be applied. */
+static int	 row_checks(struct job *, const struct record *);
+
+/* Row checks; 1 when the row must not be applied. Its issues say whose
+ * row it is (email, name) when the row has them. */
 int
 validate_row(struct job *j, const struct record *r)
+{
+	size_t	 n = j->niss;
+	int	 skip = row_checks(j, r);
+
+	if (j->niss > n)
+		issues_who(j, n, j->niss, r->v);
+	return skip;
+}
+
+static int
+row_checks(struct job *j, const struct record *r)
 {
 	const char	*key = r->keylen ? r->key : NULL;
 	size_t		 i;

@@ -10,7 +10,10 @@
  * holds:
  *
  *   In Progress	a run of their sync is in progress now.
- *   Failed		an unresolved failure: an item for the key with status
+ *   Failed		their sync's latest run (not a dry run) Failed, such as
+ *			a source that could not be read: their most recent
+ *			sync failed; or an unresolved failure: an item for the
+ *			key with status
  *			failed (not in a dry run) that no later item of the same
  *			sync, key and type reached applied or confirmed; or the
  *			sync's latest applied export run skipped their row (a
@@ -82,6 +85,12 @@ struct vsync {
 	time_t		 applied_at;	/* its finish: the users' latest sync */
 	long long	 last;		/* latest run of any kind, or 0 */
 	long long	 active;	/* active users in the directory */
+	long long	 users;		/* users in the directory, any state */
+	long long	 failing;	/* its latest run, when Failed, or 0 */
+	const char	*fail_error;	/* that run's (arena) */
+	const char	*fail_hint;
+	long long	 fail_count;	/* a source failure: times in a row */
+	time_t		 fail_since, fail_last;
 };
 
 /* A key the facts say something about; most users have none. */
@@ -301,7 +310,33 @@ on_sync(void *arg, const struct syncrow *r)
 	s->applied = r->applied;
 	s->last = r->last;
 	s->active = r->active;
+	s->users = r->users;
+	s->failing = r->latest;	/* kept by load_syncs() if it Failed */
 	return 0;
+}
+
+/* Is the sync's latest run Failed? Then everyone's latest sync failed. */
+static void
+load_failing(struct facts *f, struct store *st, struct vsync *s)
+{
+	struct run	 r;
+
+	if (s->failing <= 0 || store_run_get(st, s->failing, &r) != 0) {
+		s->failing = 0;
+		return;
+	}
+	if (r.status != RS_FAILED || r.recovered_at > 0)
+		s->failing = 0;
+	else {
+		s->fail_error = r.error ? arena_strndup(&f->a, r.error,
+		    strlen(r.error)) : "unknown";
+		s->fail_hint = r.hint ? arena_strndup(&f->a, r.hint,
+		    strlen(r.hint)) : NULL;
+		s->fail_count = r.failures;
+		s->fail_since = r.started;
+		s->fail_last = r.finished ? r.finished : r.started;
+	}
+	run_free(&r);
 }
 
 /* The configured syncs in their order, then others the runs know. */
@@ -317,6 +352,7 @@ load_syncs(struct facts *f, struct config *cfg, struct store *st)
 		return -1;
 	for (i = 0; i < f->nsy; i++) {
 		f->sy[i].cf = config_sync(cfg, f->sy[i].name);
+		load_failing(f, st, &f->sy[i]);
 		if (f->sy[i].applied > 0 &&
 		    store_run_get(st, f->sy[i].applied, &r) == 0) {
 			f->sy[i].applied_at = r.finished ? r.finished :
@@ -507,6 +543,8 @@ user_status(const struct vsync *s, const struct vuser *u, int in_dir)
 {
 	if (s != NULL && s->in_progress > 0)
 		return US_IN_PROGRESS;
+	if (s != NULL && s->failing > 0)
+		return US_FAILED;
 	return base_status(u, in_dir);
 }
 
@@ -527,11 +565,13 @@ latest_sync(const struct vsync *s, const struct vuser *u, int in_dir)
 }
 
 static long long
-failure_count(const struct vuser *u)
+failure_count(const struct vsync *s, const struct vuser *u)
 {
+	long long	 n = s != NULL && s->failing > 0;
+
 	if (u == NULL)
-		return 0;
-	return u->failures + ((u->flags & VU_SKIPPED) ? 1 : 0);
+		return n;
+	return n + u->failures + ((u->flags & VU_SKIPPED) ? 1 : 0);
 }
 
 /*
@@ -605,6 +645,13 @@ extra_cmp(const void *a, const void *b)
 	return row_cmp(u->email, u->sync, u->key, v->email, v->sync, v->key);
 }
 
+/* The email and the id in full: they identify the user. */
+static const struct tcol user_cols[] = {
+	{ "EMAIL", 32, TC_FULL }, { "EMPLOYEE ID", 12, TC_FULL },
+	{ "LATEST SYNC", 23, 0 }, { "SYNC", 12, 0 }, { "STATUS", 0, TC_FULL },
+};
+#define NUSER_COLS	(sizeof(user_cols) / sizeof(user_cols[0]))
+
 /* One user: filtered, counted, printed when on the page. */
 static void
 list_one(struct ulist *l, const char *sync, const char *key,
@@ -641,8 +688,12 @@ list_one(struct ulist *l, const char *sync, const char *key,
 		return;
 	}
 	time_local(t, lt, sizeof(lt));
-	printf("%-32s  %-12s  %-23s  %-12s  %s\n", email[0] ? email : "-",
-	    key, lt, sync, ustatus_names[us].label);
+	{
+		const char *cell[] = { email[0] ? email : "-", key, lt, sync,
+		    ustatus_names[us].label };
+
+		table_row(user_cols, NUSER_COLS, cell);
+	}
 }
 
 static void
@@ -788,8 +839,7 @@ cmd_users(struct config *cfg, int argc, char **argv)
 	if (l.json)
 		buf_adds(&l.out, "{\"users\":[");
 	else
-		printf("%-32s  %-12s  %-23s  %-12s  %s\n", "EMAIL",
-		    "EMPLOYEE ID", "LATEST SYNC", "SYNC", "STATUS");
+		table_head(user_cols, NUSER_COLS);
 	if (no_database(cfg)) {
 		users_footer(&l);
 		buf_free(&l.out);
@@ -1144,19 +1194,38 @@ text_overview(struct uview *v, const struct config *cfg)
 		printf("  %-24s none: %s\n", "Next scheduled sync", how);
 }
 
+/* The sync's latest run Failed: the user's latest sync did too. */
+static void
+text_sync_failure(const struct vsync *s)
+{
+	char	 a[64], b[64];
+
+	if (s == NULL || s->failing == 0)
+		return;
+	time_local(s->fail_since, a, sizeof(a));
+	time_local(s->fail_last, b, sizeof(b));
+	printf("  run %lld: the sync failed: %s\n", s->failing, s->fail_error);
+	if (s->fail_count > 1)
+		printf("    failed %lld times in a row since %s, last at %s\n",
+		    s->fail_count, a, b);
+	if (s->fail_hint != NULL)
+		printf("    what to do: %s\n", s->fail_hint);
+}
+
 /* The alert while failures are unresolved, and what failed (View errors). */
 static void
 text_failures(const struct uview *v)
 {
 	const struct hissue	*skip;
 	const struct hitem	*it;
-	long long		 nfail = failure_count(v->u), skiprun = 0;
+	long long		 nfail = failure_count(v->s, v->u), skiprun = 0;
 	size_t			 i;
 
 	if (nfail == 0)
 		return;
 	printf("\n%lld sync failure%s detected\n", nfail, nfail == 1 ? "" :
 	    "s");
+	text_sync_failure(v->s);
 	for (i = 0; i < v->nruns; i++)
 		for (it = v->runs[i].items; it != NULL; it = it->next)
 			if (unresolved(v, &v->runs[i], it))
@@ -1189,6 +1258,54 @@ text_activity(const struct uview *v)
 	    runstatus_label(last->r.status));
 }
 
+/* A run's changes for the user, per service (seed 004's per-service
+ * detail): those the directory took, and what the apply hook did. */
+struct services {
+	long long	 changes;	/* the user's items in the run */
+	long long	 dir;		/* applied to the directory */
+	long long	 hook[3];	/* applied, failed, pending by the hook */
+	const char	*hook_name;	/* NULL: the sync has no hook */
+};
+
+static void
+services(const struct uview *v, const struct hrun *h, struct services *sv)
+{
+	const struct hitem	*it;
+
+	memset(sv, 0, sizeof(*sv));
+	if (v->s != NULL && v->s->cf != NULL && v->s->cf->hook.argv != NULL)
+		sv->hook_name = v->s->cf->hook.name;
+	for (it = h->items; it != NULL; it = it->next) {
+		sv->changes++;
+		if (it->status == IST_APPLIED || it->status == IST_CONFIRMED)
+			sv->dir++;
+		if (it->status == IST_APPLIED)
+			sv->hook[0]++;
+		else if (it->status == IST_FAILED)
+			sv->hook[1]++;
+		else if (it->status == IST_PENDING)
+			sv->hook[2]++;
+	}
+}
+
+static void
+text_services(const struct uview *v, const struct hrun *h)
+{
+	struct services	 sv;
+	char		 label[96];
+
+	services(v, h, &sv);
+	if (sv.changes == 0)
+		return;
+	printf("    %-24s %lld of %lld change%s applied\n", "In the directory",
+	    sv.dir, sv.changes, sv.changes == 1 ? "" : "s");
+	if (sv.hook_name == NULL)
+		return;
+	snprintf(label, sizeof(label), "%s (apply hook)", sv.hook_name);
+	printf("    %-24s %lld applied, %lld failed, %lld pending\n", label,
+	    sv.hook[0], sv.hook[1], sv.hook[2]);
+}
+
 static void
 text_history(const struct uview *v)
 {
@@ -1206,6 +1323,7 @@ text_history(const struct uview *v)
 		printf("  Run %lld  %s  %s%s (%s)\n", h->r.id, t,
 		    runstatus_label(h->r.status), h->r.dry_run ? " (dry run)" :
 		    "", h->r.trigger ? h->r.trigger : "");
+		text_services(v, h);
 		for (it = h->items; it != NULL; it = it->next) {
 			printf("    %-24s %s%s%s\n", itemtype_label(it->type),
 			    itemstatus_slug(it->status), it->error ? ": " : "",
@@ -1234,6 +1352,32 @@ user_text(struct uview *v, const struct config *cfg)
 	text_history(v);
 }
 
+/* "services":[{"name":"directory",...},{"name":HOOK,"hook":true,...}] */
+static void
+json_services(struct buf *b, const struct uview *v, const struct hrun *h)
+{
+	struct services	 sv;
+
+	services(v, h, &sv);
+	buf_adds(b, ",\"services\":[{");
+	jkv(b, "name", "directory");
+	jbool(b, "hook", 0);
+	jnum(b, "changes", sv.changes);
+	jnum(b, "applied", sv.dir);
+	buf_addc(b, '}');
+	if (sv.hook_name != NULL) {
+		buf_adds(b, ",{");
+		jkv(b, "name", sv.hook_name);
+		jbool(b, "hook", 1);
+		jnum(b, "changes", sv.changes);
+		jnum(b, "applied", sv.hook[0]);
+		jnum(b, "failed", sv.hook[1]);
+		jnum(b, "pending", sv.hook[2]);
+		buf_addc(b, '}');
+	}
+	buf_addc(b, ']');
+}
+
 static void
 json_history(struct buf *b, const struct uview *v)
 {
@@ -1254,6 +1398,7 @@ json_history(struct buf *b, const struct uview *v)
 		jkv(b, "status_label", runstatus_label(h->r.status));
 		jkv(b, "trigger", h->r.trigger);
 		jbool(b, "dry_run", h->r.dry_run);
+		json_services(b, v, h);
 		buf_adds(b, ",\"items\":[");
 		for (it = h->items; it != NULL; it = it->next) {
 			buf_addc(b, '{');
@@ -1336,6 +1481,25 @@ json_overview(struct buf *b, struct uview *v, const struct config *cfg)
 	jkv(b, "next_sync_how", how);
 }
 
+/* "sync_failure": the sync's latest run when it Failed, or null. */
+static void
+json_sync_failure(struct buf *b, const struct vsync *s)
+{
+	buf_adds(b, ",\"sync_failure\":");
+	if (s == NULL || s->failing == 0) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '{');
+	jnum(b, "run", s->failing);
+	jkv(b, "error", s->fail_error);
+	jkv(b, "hint", s->fail_hint);
+	jnum(b, "failures", s->fail_count);
+	jtime(b, "since", s->fail_since);
+	jtime(b, "last", s->fail_last);
+	buf_addc(b, '}');
+}
+
 static void
 json_failures(struct buf *b, const struct uview *v)
 {
@@ -1345,7 +1509,8 @@ json_failures(struct buf *b, const struct uview *v)
 	size_t			 i;
 	int			 n = 0;
 
-	jnum(b, "failures", failure_count(v->u));
+	jnum(b, "failures", failure_count(v->s, v->u));
+	json_sync_failure(b, v->s);
 	buf_adds(b, ",\"failed_items\":[");
 	for (i = 0; i < v->nruns; i++)
 		for (it = v->runs[i].items; it != NULL; it = it->next) {
@@ -1530,7 +1695,8 @@ out:
 
 /* ------------------------------------------------------------- status */
 
-/* Failed users per sync (as `users --status failed` counts them). */
+/* Failed users per sync (as `users --status failed` counts them). Of a
+ * sync whose latest run Failed, everyone the directory holds. */
 static long long
 failed_users(const struct facts *f, const struct vsync *only)
 {
@@ -1539,6 +1705,10 @@ failed_users(const struct facts *f, const struct vsync *only)
 	long long		 n = 0;
 	size_t			 i;
 
+	for (i = 0; i < f->nsy; i++)
+		if ((only == NULL || only == &f->sy[i]) &&
+		    f->sy[i].in_progress == 0 && f->sy[i].failing > 0)
+			n += f->sy[i].users;
 	for (i = 0; i < f->nu; i++) {
 		u = &f->u[i];
 		if ((u->flags & VU_EXTRA) && !extra_listed(u))
@@ -1546,8 +1716,22 @@ failed_users(const struct facts *f, const struct vsync *only)
 		if (only != NULL && strcmp(only->name, u->sync) != 0)
 			continue;
 		s = vsync_find((struct facts *)f, u->sync);
+		if (s != NULL && s->failing > 0 && !(u->flags & VU_EXTRA))
+			continue;	/* counted with the directory */
 		n += user_status(s, u, !(u->flags & VU_EXTRA)) == US_FAILED;
 	}
+	return n;
+}
+
+/* Syncs whose latest run Failed. */
+static long long
+failing_syncs(const struct facts *f)
+{
+	long long	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < f->nsy; i++)
+		n += f->sy[i].failing > 0;
 	return n;
 }
 
@@ -1556,15 +1740,55 @@ struct metrics {
 	long long	 changes;	/* items applied, runs of the last 24 h */
 	long long	 in_progress;	/* runs in progress */
 	long long	 failed;	/* users whose status is Failed */
+	long long	 failing;	/* syncs whose latest run Failed */
 };
+
+struct refusedctx {
+	struct buf	*b;		/* JSON, or NULL: text */
+	int		 n;
+};
+
+static int
+on_refused(void *arg, const char *name, const char *reason, time_t since)
+{
+	struct refusedctx	*c = arg;
+	char			 t[64];
+
+	if (c->b == NULL) {
+		time_local(since, t, sizeof(t));
+		printf("      refused: \"%s\": %s (since %s)\n", name, reason,
+		    t);
+		return 0;
+	}
+	buf_adds(c->b, c->n++ ? ",{" : "{");
+	jkv(c->b, "name", name);
+	jkv(c->b, "reason", reason);
+	jtime(c->b, "since", since);
+	buf_addc(c->b, '}');
+	return 0;
+}
+
+/* The files its source holds that are refused (a bad name, a link...). */
+static void
+status_refused(struct buf *b, struct store *st, const struct vsync *s)
+{
+	struct refusedctx	 c = { b, 0 };
+
+	if (b != NULL)
+		buf_adds(b, ",\"refused\":[");
+	if (st != NULL)
+		store_refused_each(st, s->name, on_refused, &c);
+	if (b != NULL)
+		buf_addc(b, ']');
+}
 
 static void
 status_sync(struct buf *b, struct facts *f, const struct config *cfg,
-    const struct vsync *s, const struct run *r, int json)
+    struct store *st, const struct vsync *s, const struct run *r, int json)
 {
 	const char	*how;
 	time_t		 next = next_scheduled(f, cfg, s, &how);
-	char		 t[64], nt[64], last[96];
+	char		 t[64], nt[64], last[160];
 
 	if (json) {
 		buf_adds(b, b->p[b->len - 1] == '[' ? "{" : ",{");
@@ -1579,13 +1803,21 @@ status_sync(struct buf *b, struct facts *f, const struct config *cfg,
 		jkv(b, "last_status_label", r ? runstatus_label(r->status) :
 		    NULL);
 		jtime(b, "last_started", r ? r->started : 0);
+		jkv(b, "last_error", r && r->status == RS_FAILED ? r->error :
+		    NULL);
+		jnum(b, "failures", r ? r->failures : 0);
+		jbool(b, "failing", s->failing > 0);
 		jtime(b, "next_sync", next);
 		jkv(b, "next_sync_how", how);
+		status_refused(b, st, s);
 		buf_addc(b, '}');
 		return;
 	}
 	time_local(r ? r->started : 0, t, sizeof(t));
-	if (r != NULL)
+	if (r != NULL && r->failures > 1)
+		snprintf(last, sizeof(last), "%lld  %s  %s (%lld times)",
+		    r->id, t, runstatus_label(r->status), r->failures);
+	else if (r != NULL)
 		snprintf(last, sizeof(last), "%lld  %s  %s%s", r->id, t,
 		    runstatus_label(r->status), r->dry_run ? " (dry run)" : "");
 	else
@@ -1596,6 +1828,11 @@ status_sync(struct buf *b, struct facts *f, const struct config *cfg,
 		snprintf(nt, sizeof(nt), "none: %s", how);
 	printf("  %-12s  %-25s  %8lld  %6lld  %-50s  %s\n", s->name,
 	    sync_state(s), s->active, failed_users(f, s), last, nt);
+	if (s->failing > 0)
+		printf("      failing: %s%s%s\n", s->fail_error,
+		    s->fail_hint ? "; what to do: " : "",
+		    s->fail_hint ? s->fail_hint : "");
+	status_refused(NULL, st, s);
 }
 
 int
@@ -1643,21 +1880,24 @@ cmd_status(struct config *cfg, int argc, char **argv)
 		mx.in_progress += f.sy[i].in_progress;
 	}
 	mx.failed = failed_users(&f, NULL);
+	mx.failing = failing_syncs(&f);
 	if (json)
 		buf_printf(&b, "{\"users_active\":%lld,\"changes_24h\":%lld,"
-		    "\"in_progress\":%lld,\"failed\":%lld,\"syncs\":[",
-		    mx.users_active, mx.changes, mx.in_progress, mx.failed);
+		    "\"in_progress\":%lld,\"failed\":%lld,\"failing_syncs\":"
+		    "%lld,\"syncs\":[", mx.users_active, mx.changes,
+		    mx.in_progress, mx.failed, mx.failing);
 	else
-		printf("%-28s %lld\n%-28s %lld\n%-28s %lld\n%-28s %lld\n\n"
-		    "  %-12s  %-25s  %8s  %6s  %-50s  %s\n",
+		printf("%-28s %lld\n%-28s %lld\n%-28s %lld\n%-28s %lld\n"
+		    "%-28s %lld\n\n  %-12s  %-25s  %8s  %6s  %-50s  %s\n",
 		    "Users with an active sync", mx.users_active,
 		    "Changes (last 24 h)", mx.changes, "Syncs in progress",
-		    mx.in_progress, "Failed syncs", mx.failed, "SYNC", "STATE",
+		    mx.in_progress, "Failed syncs", mx.failed,
+		    "Syncs failing now", mx.failing, "SYNC", "STATE",
 		    "USERS", "FAILED", "LAST RUN", "NEXT SCHEDULED SYNC");
 	for (i = 0; i < f.nsy; i++) {
 		have = st != NULL && f.sy[i].last > 0 &&
 		    store_run_get(st, f.sy[i].last, &r) == 0;
-		status_sync(&b, &f, cfg, &f.sy[i], have ? &r : NULL, json);
+		status_sync(&b, &f, cfg, st, &f.sy[i], have ? &r : NULL, json);
 		if (have)
 			run_free(&r);
 	}

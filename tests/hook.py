@@ -5,6 +5,7 @@ Reads one item as JSON on standard input. Fails (exit 3, a message on
 stderr) for employee ids listed in CTLDIR/fail, hangs for those in
 CTLDIR/hang, writes 5 MB to stderr and fails for those in CTLDIR/spew;
 otherwise appends "TYPE ID RUN:ITEM" to LOG and answers JSON on stdout.
+With CTLDIR/sleep (seconds), every item takes that long first.
 It also records the names of its environment variables in CTLDIR/env,
 and the descriptors it found open above 2 in CTLDIR/fds.
 """
@@ -37,6 +38,11 @@ with open(os.path.join(ctl, "env"), "w") as f:
     f.write(" ".join(sorted(os.environ)) + "\n")
 with open(os.path.join(ctl, "fds"), "w") as f:
     f.write(" ".join(inherited) + "\n")
+try:
+    with open(os.path.join(ctl, "sleep")) as f:
+        time.sleep(float(f.read()))
+except FileNotFoundError:
+    pass
 if listed("hang"):
     time.sleep(3600)
 if listed("spew"):

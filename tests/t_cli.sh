@@ -197,6 +197,23 @@ contains "history: a bad date says the format" "$OUT" "YYYY-MM-DD"
 out history --last week
 eq "history: --last week exits 2" "$RC" 2
 
+# the source connector: a column, and a filter (its kind or a part)
+out history
+contains "history: a SOURCE column" "$OUT" "SOURCE"
+contains "history: the source's kind and where, cut to its width" "$OUT" \
+    "dir $(printf '%s' "$DROP2" | cut -c1-17)…"
+out history --source drop2
+eq "history --source PART: the runs of that source" "$(ids "$OUT")" "25 20 15 8 3"
+out history --source dir --per-page 100
+eq "history --source KIND: every drop-zone run" "$(ids "$OUT" | wc -w)" 25
+out history --source sftp
+contains "history --source sftp: none here" "$OUT" "0 results"
+out history --source DROP2 --status success --last 30d
+eq "history --source with other filters, any case" "$(ids "$OUT")" "25 20"
+eq "history --source --json: the same runs" \
+    "$(rs history --source drop2 --json | json "[r['id'] for r in d['runs']], d['total'], {r['source'] for r in d['runs']}")" \
+    "([25, 20, 15, 8, 3], 5, {'dir:$DROP2'})"
+
 # --json carries the same numbers as the text
 text=$(rs history 2>/dev/null)
 js=$(rs history --json 2>/dev/null)
@@ -345,6 +362,24 @@ out items 1 --user "nobody-matches-this"
 eq "items --user: no match, no rows" "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]')" 0
 out items 1 --type bogus
 eq "items: unknown type exits 2" "$RC" 2
+# By data type (seed 000): users (create, update, manager, delete) and
+# teams (team_create, team_delete, team_member).
+out items 1 --type teams
+eq "items --type teams: exit 0" "$RC" 0
+n_teams=$(q "SELECT n_team_create + n_team_delete + n_team_member FROM runs WHERE id = 1")
+check "items --type teams: the run has team items" test "$n_teams" -gt 0
+eq "items --type teams: every team item, nothing else" \
+    "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]')" "$n_teams"
+eq "items --type teams: only team types" \
+    "$(rs items 1 --type teams --json | json "sorted({i['type'] for i in d['items']}), len(d['issues'])")" \
+    "(['team_create'], 0)"
+eq "items --type users: every user item" \
+    "$(rs items 4 --type users --json | json "sorted({i['type'] for i in d['items']}), len(d['items'])")" \
+    "$(rs items 4 --json | json "sorted({i['type'] for i in d['items'] if not i['type'].startswith('team')}), sum(1 for i in d['items'] if not i['type'].startswith('team'))")"
+out items 1 --type users
+eq "items --type users: creates only here" \
+    "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]'):$(printf '%s\n' "$OUT" | grep -c 'Team created')" \
+    "$n_create:0"
 out items 999
 eq "items: a missing run exits 1" "$RC" 1
 
@@ -359,8 +394,12 @@ base=$(q "SELECT report_base FROM runs WHERE id = 3")
 eq "a held run whose file ran again is Cancelled" "$(status_of 3)" cancelled
 check "its preview report written at the time stays" \
     test -f "$SPOOL/reports/hr/$base.csv"
+contains "its preview now says why it was cancelled" \
+    "$(cat "$SPOOL/reports/hr/$base.csv")" "superseded by run 5"
 out report 3 --format csv -o "$TMP/r3.csv"
-eq "report of a cancelled run: none (exit 1)" "$RC" 1
+eq "report of a cancelled run: its preview, made again (exit 0)" "$RC" 0
+check "report of a cancelled run: the same as the one in the spool" \
+    cmp "$TMP/r3.csv" "$SPOOL/reports/hr/$base.csv"
 rs report 4 --format csv >"$TMP/r4.csv" 2>/dev/null
 base=$(q "SELECT report_base FROM runs WHERE id = 4")
 check "report csv to stdout: identical" cmp "$TMP/r4.csv" "$SPOOL/reports/hr/$base.csv"
@@ -454,5 +493,74 @@ out run --bogus
 eq "run --bogus: exit 2" "$RC" 2
 out run --file "$TMP/does-not-exist.csv"
 eq "run --file missing: exit 1" "$RC" 1
+
+# ================================== tables aligned by display width
+# Greek, CJK and a combining mark (decomposed "ë", "ü") in names, and a
+# long Greek file name: each cell takes its column's width as a terminal
+# shows it, and a cut ends with "…" on a character boundary.
+sandbox widths
+H=employee_id,email,first_name,last_name,department,title,manager_id,employment_status
+printf '%s\n' "$H" \
+    "E1,anna@x.org,Αναστασία,Παπαδοπούλου-Κωνσταντινίδου,Eng,Dev,,Active" \
+    "E2,taro@x.org,山田太郎山田,太郎山田太郎,Eng,Dev,E1,Active" \
+    "E3,zoe@x.org,$(printf 'Zoe\xcc\x88'),$(printf 'Mu\xcc\x88ller'),Eng,Dev,E1,Active" \
+    "E4,bob@x.org,Bob,Lee,Eng,Dev,E1,Active" >"$TMP/w.csv"
+drop "$TMP/w.csv" "Εξαγωγή_προσωπικού_Ιανουαρίου_2024.csv"
+rs run >/dev/null 2>&1
+# layout TEXT: for each line holding TEXT, the display column where it
+# starts, as a terminal counts (wide 2, combining 0, "…" 1).
+layout() {
+	$PYTHON -c 'import sys, unicodedata
+def w(s):
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+data = sys.stdin.buffer.read().decode("utf-8")   # fails on a bad byte
+for line in data.splitlines():
+    if sys.argv[1] in line:
+        print(w(line[:line.index(sys.argv[1])]))' "$1"
+}
+out=$(rs items 1 --type create)
+check "items: the output is UTF-8 throughout" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+contains "items: a header row" "$out" "ITEM  TYPE"
+eq "items: the status column starts at one display column on every row" \
+    "$(printf '%s\n' "$out" | layout applied | sort -u | wc -l)" 1
+eq "items: and the header's STATUS is there too" \
+    "$(printf '%s\n' "$out" | layout STATUS)" \
+    "$(printf '%s\n' "$out" | layout applied | sort -u)"
+contains "items: a long Greek name is cut with … (18 columns)" "$out" "Αναστασία Παπαδοπ…"
+contains "items: wide CJK characters count two columns" "$out" "山田太郎山田 太郎…"
+contains "items: combining marks stay with their letter" "$out" \
+    "$(printf 'Zoe\xcc\x88 Mu\xcc\x88ller')"
+check "items: no replacement character (nothing cut mid-character)" \
+    test "$(printf '%s' "$out" | grep -c $'\xef\xbf\xbd')" -eq 0
+out=$(rs history)
+check "history: the output is UTF-8 throughout" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+contains "history: a header row" "$out" "RUN  STARTED"
+contains "history: the long file name cut with … at 24 columns" "$out" \
+    "Εξαγωγή_προσωπικού_Ιανο…"
+eq "history: the header and each row end at one display column" \
+    "$(printf '%s\n' "$out" | grep -v 'results$' | $PYTHON -c 'import sys, unicodedata
+w = lambda s: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+print(len({w(l) for l in sys.stdin.read().splitlines()}))')" 1
+out=$(rs users)
+contains "users: a header row" "$out" "EMAIL"
+check "users: the output is UTF-8 throughout" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+
+# ============================================ a disabled sync run by name
+two_syncs disabled
+$GEN --rows 20 --seed 5 -o "$TMP/dis.csv"
+cp "$TMP/dis.csv" "$DROP2/c.csv"
+touch -d '-1 hour' "$DROP2/c.csv"
+out run
+eq "disabled sync: the timer's run leaves it alone" \
+    "$RC:$(q "SELECT count(*) FROM runs WHERE sync = 'ctr'")" "0:0"
+out run --sync ctr
+eq "disabled sync: run --sync names it, and it runs" \
+    "$RC:$(q "SELECT status FROM runs WHERE sync = 'ctr'")" "0:success"
+contains "disabled sync: the log says why it ran" "$OUT" \
+    "sync ctr is disabled (enabled = false): it runs because --sync names it"
 
 finish

@@ -122,7 +122,7 @@ check "half missing: every would-be deletion recorded" test \
 contains "half missing: the log says how to push it through" \
     "$(cat "$TMP/half.out")" "--allow-deletes"
 rs run --sync hr --file "$SPOOL/archive/hr/2-h2.csv" --allow-deletes 5000 \
-    >"$TMP/allow.out" 2>&1
+    --reason "half the company was sold" >"$TMP/allow.out" 2>&1
 contains "--allow-deletes: the file goes through once" \
     "success needs_attention" "$(status_of 3)"
 eq "--allow-deletes: deletions applied" \

@@ -37,6 +37,109 @@ rs run >"$TMP/empty.out" 2>&1
 eq "empty drop-zone: exit 0" "$?" 0
 contains "empty drop-zone: 0 new files" "$(cat "$TMP/empty.out")" "0 new files"
 
+# --- a missing drop-zone folder: a Failed run of the sync, without a
+# file, that every view shows; the same failure again counts in that run
+sandbox missing
+drop "$TMP/small.csv" day1.csv
+rs run >/dev/null 2>&1
+mv "$DROP" "$DROP.away"
+rs run >"$TMP/missing1.out" 2>&1
+eq "missing folder: exit 1" "$?" 1
+eq "missing folder: a Failed run, without a file" \
+    "$(qq "SELECT id, status, file_name IS NULL, failures, trigger FROM runs WHERE id = 2")" \
+    "2|failed|1|1|manual"
+contains "missing folder: the run has the error" \
+    "$(qq "SELECT error FROM runs WHERE id = 2")" "drop-zone $DROP: No such file or directory"
+contains "missing folder: and what to do" \
+    "$(qq "SELECT hint FROM runs WHERE id = 2")" "create the folder (mkdir -p $DROP)"
+eq "missing folder: the error is logged once" \
+    "$(grep -c "error: drop-zone $DROP: No such file" "$TMP/missing1.out")" 1
+rs run >"$TMP/missing2.out" 2>&1
+rs run >"$TMP/missing3.out" 2>&1
+eq "missing folder, three times: one run counts them" \
+    "$(qq "SELECT count(*), max(failures) FROM runs WHERE status = 'failed'")" "1|3"
+out=$(rs history 2>&1)
+eq "history: the failed run is listed" "$?" 0
+contains "history: its status says how often" "$out" "Failed (3 times)"
+contains "history: 2 results" "$out" "1-2 of 2 results"
+check "history: no unreadable bytes" \
+    "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
+eq "history --json: no file, the failures and the source" \
+    "$(rs history --json | $PYTHON -c 'import json,sys; r=json.load(sys.stdin)["runs"][0]; print(r["id"], r["file_name"], r["sha256"], r["failures"], r["source"] == "dir:" + sys.argv[1])' "$DROP")" \
+    "2 None None 3 True"
+out=$(rs show 2 2>&1)
+contains "show: the run" "$out" "Run 2: Failed"
+contains "show: no file" "$out" "none: the source could not be read"
+contains "show: how often, since when" "$out" "3 times in a row, since"
+contains "show: what to do" "$out" "create the folder (mkdir -p $DROP)"
+eq "show --json: the error and the hint" \
+    "$(rs show 2 --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); print(d["error"] is not None, d["hint"] is not None, d["failures"], len(d["hints"]) > 0)')" \
+    "True True 3 True"
+out=$(rs status 2>&1)
+contains "status: the sync is failing" "$out" "Syncs failing now            1"
+contains "status: every user's latest sync failed" "$out" "Failed syncs                 50"
+contains "status: the sync's last run" "$out" "Failed (3 times)"
+contains "status: the error and what to do" "$out" "failing: drop-zone $DROP: No such file or directory; what to do: create the folder"
+eq "status --json" "$(rs status --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); s=d["syncs"][0]; print(d["failed"], d["failing_syncs"], s["last_run"], s["last_status"], s["failures"], s["failing"])')" \
+    "50 1 2 failed 3 True"
+eq "users: everyone Failed" "$(rs users --status failed --json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)["total"])')" 50
+key=$(qq "SELECT key FROM users ORDER BY key LIMIT 1")
+out=$(rs user "$key" 2>&1)
+contains "user: the failure alert" "$out" "1 sync failure detected"
+contains "user: what failed" "$out" "run 2: the sync failed: drop-zone $DROP: No such file or directory"
+eq "user --json: the sync failure" "$(rs user "$key" --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); f=d["sync_failure"]; print(d["status"], d["failures"], f["run"], f["failures"])')" \
+    "failed 1 2 3"
+base=$(qq "SELECT report_base FROM runs WHERE id = 2")
+check "reports: the failed run has its run log" test -f "$SPOOL/reports/hr/$base.log"
+contains "run log: the error" "$(cat "$SPOOL/reports/hr/$base.log")" "error: drop-zone $DROP"
+contains "run log: what to do" "$(cat "$SPOOL/reports/hr/$base.log")" "what to do: create the folder"
+contains "run log: how often" "$(cat "$SPOOL/reports/hr/$base.log")" "3 times in a row"
+rs report 2 --format log >"$TMP/missing.log" 2>&1
+eq "report --format log of the failed run: exit 0" "$?" 0
+rs report 2 --format csv >/dev/null 2>&1
+eq "report --format csv of the failed run: none (exit 1)" "$?" 1
+mv "$DROP.away" "$DROP"
+rs run >"$TMP/missing4.out" 2>&1
+eq "folder back: exit 0, no new run" "$?:$(qq "SELECT count(*) FROM runs")" "0:2"
+contains "folder back: the log says so" "$(cat "$TMP/missing4.out")" "the source answers again (run 2: it failed 3 times in a row)"
+eq "folder back: nobody Failed, no sync failing" \
+    "$(rs status --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); print(d["failed"], d["failing_syncs"])')" "0 0"
+mv "$DROP" "$DROP.away"
+rs run >/dev/null 2>&1
+eq "failing again after that: a new Failed run" \
+    "$(qq "SELECT count(*) FROM runs WHERE status = 'failed'"):$(qq "SELECT failures FROM runs WHERE id = 3")" "2:1"
+mv "$DROP.away" "$DROP"
+
+# --- files refused at the source (a bad name, a link, a FIFO): in status
+# with the reason, warned about once, forgotten when they are gone
+sandbox refused 'pattern = "*.csv";'
+drop "$TMP/small.csv" good.csv
+ln -s "$TMP/small.csv" "$DROP/link.csv"
+mkfifo "$DROP/pipe.csv"
+drop "$TMP/other.csv" "$(printf 'bad\tname.csv')"
+mkfifo "$DROP/notes.fifo"	# does not match the pattern: not a concern
+rs run >"$TMP/refused1.out" 2>&1
+eq "refused: the run takes good.csv only" "$?:$(qq "SELECT group_concat(file_name) FROM runs")" "0:good.csv"
+contains "refused: the link is refused, saying why" "$(cat "$TMP/refused1.out")" \
+    'refusing the file "link.csv": it is a symbolic link; only regular files are taken'
+contains "refused: the FIFO is refused, saying why" "$(cat "$TMP/refused1.out")" \
+    'refusing the file "pipe.csv": it is a FIFO (named pipe)'
+out=$(rs status 2>&1)
+contains "status: lists the link" "$out" 'refused: "link.csv": it is a symbolic link'
+contains "status: lists the FIFO" "$out" 'refused: "pipe.csv": it is a FIFO (named pipe)'
+contains "status: lists the bad name, escaped" "$out" 'refused: "bad\x09name.csv": it contains'
+check "status: not what the pattern does not match" test "$(printf '%s' "$out" | grep -c notes.fifo)" -eq 0
+eq "status --json: the refused files with their reasons" \
+    "$(rs status --json | $PYTHON -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin)["syncs"][0]["refused"]))')" \
+    'bad\x09name.csv link.csv pipe.csv'
+rs run >"$TMP/refused2.out" 2>&1
+eq "refused: not a warning every run" "$(grep -c 'warning: refusing' "$TMP/refused2.out")" 0
+rm -f "$DROP/link.csv" "$DROP/pipe.csv"
+rs run >/dev/null 2>&1
+eq "refused: files gone from the source leave status" \
+    "$(rs status --json | $PYTHON -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin)["syncs"][0]["refused"]))')" \
+    'bad\x09name.csv'
+
 # --- settle rule: a file changed less than settle_seconds ago waits
 sandbox settle
 set_conf settle_seconds 30

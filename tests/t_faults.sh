@@ -137,6 +137,10 @@ eq "file-size limit: nothing queued, the directory unchanged" \
     "$(qq "SELECT count(*) FROM files WHERE name = 'day2.csv'"):$(dump | cmp -s - <(echo "$before") && echo same)" \
     "0:same"
 check "file-size limit: the export stays in the drop-zone" test -f "$DROP/day2.csv"
+eq "file-size limit: a Failed run of the sync says why" \
+    "$(qq "SELECT status, file_name IS NULL FROM runs WHERE id = 2")" "failed|1"
+contains "file-size limit: its error" "$(qq "SELECT error FROM runs WHERE id = 2")" \
+    "day2.csv: cannot write the spool copy: File too large"
 # SIGXFSZ at its default would kill the process (with a core) in the
 # middle of a write: main() ignores it, so the same limit is a clean error.
 ( ulimit -f 1024; exec "$ROSTERSYNC" -c "$CONF" run ) >"$SB/xfsz.out" 2>&1
@@ -145,9 +149,9 @@ eq "file-size limit, SIGXFSZ left at its default by the caller: exit 1, not kill
 contains "file-size limit, SIGXFSZ at its default: the same clear error" \
     "$(cat "$SB/xfsz.out")" "day2.csv: cannot write the spool copy: File too large"
 rs run >"$SB/after.out" 2>&1
-eq "file-size limit lifted: the next run succeeds" "$?:$(status_of 2)" "0:success"
+eq "file-size limit lifted: the next run succeeds" "$?:$(status_of "$(last_run)")" "0:success"
 no_temp "file-size limit lifted"
-cmp -s "$TMP/big.csv" "$SPOOL/archive/hr/2-day2.csv"
+cmp -s "$TMP/big.csv" "$SPOOL/archive/hr/$(last_run)-day2.csv"
 eq "file-size limit lifted: the export archived intact" "$?" 0
 
 # A spool on a small file system: the copy does not fit (ENOSPC).
@@ -169,7 +173,7 @@ if tmpfs "$SPOOL" 1m; then
 	check "spool full: the export stays in the drop-zone" test -f "$DROP/day2.csv"
 	grow "$SPOOL" 64m
 	rs run >"$SB/after.out" 2>&1
-	eq "spool grown: the next run succeeds" "$?:$(status_of 2)" "0:success"
+	eq "spool grown: the next run succeeds" "$?:$(status_of "$(last_run)")" "0:success"
 	no_temp "spool grown"
 else
 	skip "spool full: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
@@ -256,8 +260,8 @@ if ro "$SPOOL"; then
 	    test -f "$DROP/day2.csv"
 	rw "$SPOOL"
 	rs run >"$SB/after.out" 2>&1
-	eq "spool writable again: the next run succeeds" "$?:$(status_of 2)" \
-	    "0:success"
+	eq "spool writable again: the next run succeeds" \
+	    "$?:$(status_of "$(last_run)")" "0:success"
 else
 	skip "read-only spool: no way to make a directory read-only for root here"
 fi
@@ -278,7 +282,7 @@ if ro "$SPOOL/incoming/hr"; then
 	rw "$SPOOL/incoming/hr"
 	rs run >"$SB/after.out" 2>&1
 	eq "incoming/ writable again: the next run succeeds" \
-	    "$?:$(status_of 2)" "0:success"
+	    "$?:$(status_of "$(last_run)")" "0:success"
 else
 	skip "read-only incoming/: no way to make it read-only here"
 fi
@@ -508,7 +512,7 @@ eq "identity readable by the group: nothing fetched" \
     "$(q "SELECT count(*) FROM files")" 0
 chmod 0600 "$TMP/key"
 rs run >/dev/null 2>&1
-eq "identity 0600: the run succeeds" "$?:$(status_of 1)" "0:success"
+eq "identity 0600: the run succeeds" "$?:$(status_of "$(last_run)")" "0:success"
 
 SECRET="pw-$RANDOM-$RANDOM-correct-horse"
 printf '%s\n' "$SECRET" >"$TMP/secret"
@@ -550,7 +554,7 @@ contains "passphrase file readable by others: named" "$(cat "$SB/out")" \
     "$TMP/passphrase: it is readable by group or others (mode 0644)"
 chmod 0600 "$TMP/passphrase"
 rs -v run >"$SB/verbose.out" 2>&1
-eq "passphrase file 0600: the run succeeds" "$?:$(status_of 1)" "0:success"
+eq "passphrase file 0600: the run succeeds" "$?:$(status_of "$(last_run)")" "0:success"
 rs -v history >>"$SB/verbose.out" 2>&1
 rs report 1 --format csv >>"$SB/verbose.out" 2>&1
 eq "the passphrase is in no log, report, database or output" \

@@ -116,10 +116,12 @@ eq "the rest is applied" "$(q "SELECT group_concat(type || ' ' || key) FROM (SEL
 eq "a user managed by the new id keeps their manager" "$(q "SELECT manager FROM users WHERE key = 'E4'")" E3
 eq "the team keeps its members" "$(q "SELECT members FROM teams WHERE name = 'Eng'")" 6
 contains "show says how to let it through" "$(rs show 2)" "--allow-id-changes 1"
-rs run --file "$DROP/processed/i2.csv" --allow-id-changes 1 >"$TMP/idok.out" 2>&1
+rs run --file "$DROP/processed/i2.csv" --allow-id-changes 1 >/dev/null 2>&1
+eq "--allow-id-changes without --reason: exit 2" "$?" 2
+rs run --file "$DROP/processed/i2.csv" --allow-id-changes 1 --reason "HR re-keyed C" >"$TMP/idok.out" 2>&1
 eq "--allow-id-changes 1: the held change is applied" "$?" 0
 eq "--allow-id-changes: a delete and a create" "$(q "SELECT group_concat(type || ' ' || key) FROM (SELECT type, key FROM items WHERE run_id = 3 ORDER BY seq)")" "create N3,manager E4,delete E3"
-eq "--allow-id-changes: recorded on the run" "$(count_of 3 allow_id_changes)" 1
+eq "--allow-id-changes: recorded on the run, with who and why" "$(q "SELECT allow_id_changes || '|' || decision || '|' || approver || '|' || reason FROM runs WHERE id = 3")" "1|override|$(id -un)|HR re-keyed C"
 eq "--allow-id-changes: the new id is active" "$(q "SELECT group_concat(key || ':' || active) FROM (SELECT key, active FROM users WHERE key IN ('E3','N3') ORDER BY key)")" "E3:0,N3:1"
 
 # Ids typed as numbers: 0003311 became 3311 on most rows.
@@ -173,9 +175,11 @@ contains "show names them and the override" "$(rs show 2)" "--allow-updates"
 eq "show --json: tripped by updates" "$(rs show 2 --json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)["threshold"]["tripped_by"])')" "['updates']"
 contains "a preview report" "$(report_of 2 csv)" "Preview report"
 n=$(rs show 2 --json | $PYTHON -c 'import json,re,sys; print(re.search(r"--allow-updates (\d+)", " ".join(json.load(sys.stdin)["hints"])).group(1))')
-rs run --file "$SPOOL/archive/hr/2-m2.csv" --allow-updates $((n - 1)) >/dev/null 2>&1
-eq "--allow-updates below the count: held again" "$(status_of 3)" above_update_threshold
 rs run --file "$SPOOL/archive/hr/2-m2.csv" --allow-updates "$n" >/dev/null 2>&1
+eq "--allow-updates without --reason: exit 2, nothing run" "$?:$(q "SELECT count(*) FROM runs")" 2:2
+rs run --file "$SPOOL/archive/hr/2-m2.csv" --allow-updates $((n - 1)) --reason "test" >/dev/null 2>&1
+eq "--allow-updates below the count: held again" "$(status_of 3)" above_update_threshold
+rs run --file "$SPOOL/archive/hr/2-m2.csv" --allow-updates "$n" --reason "names fixed in HR" >/dev/null 2>&1
 eq "--allow-updates N: applied once" "$(status_of 4):$(count_of 4 allow_updates)" "success:$n"
 eq "the configured threshold is unchanged" "$(count_of 4 max_update_percent)" 25.0
 # Fields filled for the first time do not count.

@@ -62,6 +62,10 @@ wait_for() {
 	wait "$pid"
 }
 nruns() { qq "SELECT count(*) FROM runs"; }
+# The runs of files (a source failure is a run without a file).
+fileruns() { qq "SELECT $1 FROM runs WHERE file_name IS NOT NULL ORDER BY id"; }
+# failed_run FIELD: a field of the latest run, a Failed one of the source.
+failed_run() { qq "SELECT $1 FROM runs WHERE status = 'failed' AND file_name IS NULL ORDER BY id DESC LIMIT 1"; }
 FP=$(ssh-keygen -lf "$HOST_KEY.pub" | awk '{print $2}')
 
 $GEN --rows 50 --seed 1 -o "$TMP/small.csv"
@@ -71,6 +75,7 @@ $GEN --rows 50 --seed 3 -o "$TMP/third.csv"
 # --- happy path: fetched, processed, archived remotely, reports published
 sftp_sandbox happy
 rdrop "$TMP/small.csv" day1.csv
+log_from=$(($(wc -l <"$SSHD_DIR/sshd.log") + 1))
 rs run >"$TMP/happy.out" 2>&1
 eq "happy: exit 0" "$?" 0
 eq "happy: one successful run of day1.csv" \
@@ -94,6 +99,15 @@ eq "happy: the uploads are recorded as done" \
     "$(qq "SELECT group_concat(state) FROM publish")" "done,done,done"
 contains "happy: the log says where the reports went" \
     "$(cat "$TMP/happy.out")" "published 3 report files to reports/"
+sleep 0.5	# the server's log of the last session
+sessions=$(tail -n +"$log_from" "$SSHD_DIR/sshd.log")
+check "happy: sessions were opened" test \
+    "$(printf '%s\n' "$sessions" | grep -c 'Accepted publickey')" -ge 2
+eq "happy: every session ends with an SSH disconnect, not a dropped socket" \
+    "$(printf '%s\n' "$sessions" | grep -c 'Received disconnect from 127.0.0.1 port [0-9]*:11: Bye Bye')" \
+    "$(printf '%s\n' "$sessions" | grep -c 'Accepted publickey')"
+eq "happy: no connection closed without a disconnect" \
+    "$(printf '%s\n' "$sessions" | grep -c 'Connection closed by')" 0
 rdrop "$TMP/other.csv" day2.csv
 rs run >"$TMP/happy2.out" 2>&1
 eq "happy: the next day's export runs too" \
@@ -189,7 +203,9 @@ rdrop "$TMP/small.csv" slow.csv
 rs run >"$TMP/slow1.out" 2>&1
 eq "settle 600: first seen, not taken" "$(qq "SELECT count(*) FROM files")" 0
 contains "settle 600: the log says why" "$(cat "$TMP/slow1.out")" \
-    "slow.csv is new; it is taken once its size and mtime stay the same for 600 s"
+    "it is taken once its size and mtime stay the same for 600 s"
+contains "settle 600: an hour-old file is not called new" "$(cat "$TMP/slow1.out")" \
+    "slow.csv: seen for the first time (modified 60 min ago, by the server's clock)"
 eq "settle 600: the observation is in the store" \
     "$(qq "SELECT name, size FROM observed")" "slow.csv|$(stat -c %s "$TMP/small.csv")"
 qq "UPDATE observed SET first_seen = first_seen - 601"
@@ -238,7 +254,21 @@ contains "unknown host key: the message shows the SHA256 fingerprint" \
 contains "unknown host key: and the exact known_hosts line to add" \
     "$(cat "$TMP/unknown.out")" "add this line to $KH: $KNOWN_LINE"
 eq "unknown host key: nothing fetched" "$(qq "SELECT count(*) FROM files")" 0
+eq "unknown host key: one error line (journal priority err), no warning" \
+    "$(grep -c 'error: .*host key is unknown' "$TMP/unknown.out"),$(grep -c 'warning:' "$TMP/unknown.out")" "1,0"
 eq "unknown host key: known_hosts left alone" "$(wc -c <"$KH")" 0
+eq "unknown host key: a Failed run of the sync, without a file" \
+    "$(qq "SELECT status, file_name IS NULL, failures FROM runs")" "failed|1|1"
+contains "unknown host key: the run has the error" "$(failed_run error)" \
+    "the server's host key is unknown (ssh-ed25519 $FP); refusing to connect"
+contains "unknown host key: and what to do, whatever the server is" \
+    "$(failed_run hint)" "Ask the server's administrator for the SHA256 fingerprint of its host key"
+contains "unknown host key: the hint names ProFTPD too" "$(failed_run hint)" \
+    "the SFTPHostKey file for ProFTPD"
+contains "unknown host key: the hint has the line to add" "$(failed_run hint)" \
+    "add this line to $KH: $KNOWN_LINE"
+contains "unknown host key: show gives the error and the hint" \
+    "$(rs show "$(failed_run id)" 2>&1)" "The source could not be read"
 ssh-keygen -q -t ed25519 -N '' -f "$SB/other_host"
 echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$SB/other_host.pub")" >"$KH"
 cp "$KH" "$SB/kh.before"
@@ -257,10 +287,14 @@ eq "changed host key: refused even with accept_new_host_key" "$?" 1
 cmp -s "$KH" "$SB/kh.before"
 eq "changed host key: known_hosts left alone" "$?" 0
 eq "changed host key: nothing fetched" "$(qq "SELECT count(*) FROM files")" 0
+eq "changed host key, twice: one Failed run counts both" \
+    "$(failed_run failures),$(qq "SELECT count(*) FROM runs WHERE status = 'failed'")" "2,2"
 rm -f "$KH"
 rs run >"$TMP/accept.out" 2>&1
 eq "accept_new_host_key: an unknown key is accepted, the run succeeds" \
-    "$?,$(qq "SELECT status FROM runs")" "0,success"
+    "$?,$(fileruns status)" "0,success"
+check "accept_new_host_key: the failure is over (the source answers)" \
+    test "$(failed_run recovered_at)" -gt 0
 contains "accept_new_host_key: the log says so, with the fingerprint" \
     "$(cat "$TMP/accept.out")" \
     "the server's ssh-ed25519 host key $FP was unknown; accepted once"
@@ -286,7 +320,16 @@ contains "wrong client key: refused, saying with which key" \
 check "wrong client key: not retried" \
     test "$(grep -c 'trying again' "$TMP/wrongkey.out")" -eq 0
 eq "wrong client key: nothing fetched" "$(qq "SELECT count(*) FROM files")" 0
+eq "wrong client key: one error line (journal priority err), no warning" \
+    "$(grep -c 'error: .*authentication failed' "$TMP/wrongkey.out"),$(grep -c 'warning:' "$TMP/wrongkey.out")" "1,0"
 check "wrong client key: the export stays on the server" test -f "$INBOX/a.csv"
+eq "wrong client key: a Failed run" "$(nruns),$(failed_run failures)" "1,1"
+contains "wrong client key: the run has the error" "$(failed_run error)" \
+    "authentication failed for user root with key $SB/wrong_key"
+contains "wrong client key: and what to do" "$(failed_run hint)" \
+    "ask the server's administrator to authorize the public key $SB/wrong_key.pub for user root"
+check "wrong client key: the message does not assume OpenSSH's authorized_keys alone" \
+    test "$(grep -c "in that user's authorized_keys" "$TMP/wrongkey.out")" -eq 0
 chmod 0644 "$SB/wrong_key"
 rs run >"$TMP/keymode.out" 2>&1
 eq "key readable by others: exit 1" "$?" 1
@@ -300,6 +343,8 @@ eq "password file readable by others: exit 1" "$?" 1
 contains "password file readable by others: refused, naming the file" \
     "$(cat "$TMP/pwmode.out")" \
     "refusing the password file $SB/password: it is readable by group or others (mode 0644); run chmod 600 $SB/password"
+eq "password file readable by others: one error line" \
+    "$(grep -c 'error: .*refusing the password file' "$TMP/pwmode.out")" 1
 chmod 0600 "$SB/password"
 rs run >"$TMP/pw.out" 2>&1
 eq "wrong password: exit 1" "$?" 1
@@ -317,7 +362,7 @@ contains "wrong passphrase: the key cannot be loaded" \
 printf 'open sesame\n' >"$SB/passphrase"
 rs run >"$TMP/pass2.out" 2>&1
 eq "key with a passphrase file: the run succeeds" \
-    "$?,$(qq "SELECT status FROM runs")" "0,success"
+    "$?,$(fileruns status)" "0,success"
 cp "$CLIENT_KEY.pub" "$SSHD_DIR/authorized_keys"
 
 # --- the server stopped: the run fails cleanly; nothing lost or done twice
@@ -332,23 +377,47 @@ t1=$(date +%s)
 eq "server stopped: exit 1" "$rc" 1
 contains "server stopped: a message a sysadmin can act on" \
     "$(cat "$TMP/down1.out")" \
-    "connection refused (is sshd running on 127.0.0.1? port $SSHD_PORT)"
+    "connection refused (is the SFTP server running on 127.0.0.1 port $SSHD_PORT?)"
 contains "server stopped: retried with backoff (1 s, then 2 s)" \
     "$(cat "$TMP/down1.out")" "trying again in 2 s (attempt 3 of 3)"
 contains "server stopped: then gave up" "$(cat "$TMP/down1.out")" \
     "gave up after 3 attempts"
+eq "server stopped: giving up is one error line" \
+    "$(grep -c 'error: .*gave up after 3 attempts' "$TMP/down1.out")" 1
 check "server stopped: the backoff took 3 s, not more than 10" \
     test $((t1 - t0)) -ge 3 -a $((t1 - t0)) -le 10
-eq "server stopped: no run, nothing in the ledger" \
-    "$(nruns),$(qq "SELECT count(*) FROM files")" "0,0"
+eq "server stopped: a Failed run, nothing in the ledger" \
+    "$(nruns),$(failed_run status),$(qq "SELECT count(*) FROM files")" \
+    "1,failed,0"
+contains "server stopped: the run has the error" "$(failed_run error)" \
+    "connection refused (is the SFTP server running on 127.0.0.1 port $SSHD_PORT?); gave up after 3 attempts"
+contains "server stopped: and what to do" "$(failed_run hint)" \
+    "runs and listens on 127.0.0.1 port $SSHD_PORT"
 check "server stopped: the export is still on the server" \
     test -f "$INBOX/down.csv"
+rs run >"$TMP/down1b.out" 2>&1
+eq "server still stopped: the same Failed run counts it, no new run" \
+    "$?,$(nruns),$(failed_run failures)" "1,1,2"
+contains "server still stopped: the log says how often" \
+    "$(cat "$TMP/down1b.out")" "the source failed again: 2 times in a row since"
+contains "server still stopped: show says it too" "$(rs show 1 2>&1)" \
+    "2 times in a row, since"
+eq "server still stopped: history shows it" \
+    "$(rs history --json | $PYTHON -c 'import json,sys; r=json.load(sys.stdin)["runs"][0]; print(r["status"], r["file_name"], r["failures"])')" \
+    "failed None 2"
+eq "server still stopped: status counts the sync as failing" \
+    "$(rs status --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); print(d["failing_syncs"], d["syncs"][0]["failing"], d["syncs"][0]["failures"])')" \
+    "1 True 2"
 sshd_start
 rs run >"$TMP/down2.out" 2>&1
 eq "server back: the next run succeeds" \
-    "$?,$(qq "SELECT file_name, status FROM runs")" "0,down.csv|success"
+    "$?,$(fileruns "file_name, status")" "0,down.csv|success"
+contains "server back: the log says the source answers again" \
+    "$(cat "$TMP/down2.out")" "the source answers again (run 1: it failed 2 times in a row)"
+eq "server back: the sync is no longer failing" \
+    "$(rs status --json | $PYTHON -c 'import json,sys; print(json.load(sys.stdin)["failing_syncs"])')" 0
 rs run >/dev/null 2>&1
-eq "server back: nothing done twice" "$(nruns)" 1
+eq "server back: nothing done twice" "$(nruns)" 2
 check "server back: the export is in processed/" \
     test -f "$INBOX/processed/down.csv"
 # A server that comes back while the run waits to retry.
@@ -363,6 +432,8 @@ wait_for "$bg" 30
 eq "server back during the backoff: the run succeeds" \
     "$?,$(qq "SELECT status FROM runs WHERE file_name = 'back.csv'")" \
     "0,success"
+eq "server back during the backoff: no Failed run" \
+    "$(qq "SELECT count(*) FROM runs WHERE status = 'failed'")" 1
 contains "server back during the backoff: it was retried" \
     "$(cat "$TMP/down3.out")" "trying again in"
 # A server that accepts connections but does not answer: a timeout.
@@ -378,6 +449,8 @@ eq "frozen server: exit 1" "$rc" 1
 contains "frozen server: a timeout, said so" "$(cat "$TMP/frozen.out")" \
     "timeout: no SSH answer from 127.0.0.1 port $SSHD_PORT within 2 s"
 check "frozen server: it gave up within 10 s" test $((t1 - t0)) -le 10
+contains "frozen server: fetch records a Failed run too" "$(failed_run error)" \
+    "timeout: no SSH answer from 127.0.0.1 port $SSHD_PORT within 2 s"
 rs run >/dev/null 2>&1
 eq "frozen server: once thawed all is well" "$?" 0
 
@@ -419,8 +492,10 @@ mid_case() {	# mid_case WHAT ACTION: a download cut by ACTION
 	eq "$what mid-download: the run exits 1" "$rc" 1
 	contains "$what mid-download: the log says what happened" \
 	    "$(cat "$TMP/mid-$what.out")" "the partial copy was thrown away"
-	eq "$what mid-download: no run, nothing in the ledger" \
-	    "$(nruns),$(qq "SELECT count(*) FROM files")" "0,0"
+	eq "$what mid-download: a Failed run, no run of a file, nothing in the ledger" \
+	    "$(failed_run status),$(fileruns "count(*)"),$(qq "SELECT count(*) FROM files")" "failed,0,0"
+	contains "$what mid-download: the Failed run says what happened" \
+	    "$(failed_run error)" "the partial copy was thrown away"
 	eq "$what mid-download: no partial file left in the spool" \
 	    "$(find "$SPOOL/incoming" "$SPOOL/archive" -type f 2>/dev/null | wc -l)" 0
 	check "$what mid-download: the export is still on the server" \
@@ -449,9 +524,9 @@ set_sftp read_size 65536
 set_sftp read_requests 16
 rs run >"$TMP/mid-after.out" 2>&1
 eq "after the cut: the next run downloads it whole and succeeds" \
-    "$?,$(qq "SELECT file_name, status, size FROM runs")" \
+    "$?,$(fileruns "file_name, status, size")" \
     "0,big.csv|success|$(stat -c %s "$TMP/big.csv")"
-cmp -s "$TMP/big.csv" "$SPOOL/archive/hr/1-big.csv"
+cmp -s "$TMP/big.csv" "$SPOOL/archive/hr/$(fileruns id)-big.csv"
 eq "after the cut: the archived copy is byte-identical" "$?" 0
 
 # --- a file that changes while it is downloaded is not taken: the copy is
@@ -648,6 +723,51 @@ for ext in csv xlsx log; do
 	cmp -s "$SPOOL/reports/hr/$base.$ext" "$INBOX/reports/$base.$ext"
 	eq "big writes: the $ext report is on the server, identical" "$?" 0
 done
+
+# --- a folder the login may not create (processed/, reports/): the real
+# error, not the "no such file" of the look that came after it. Root may
+# create anything, so this logs in as a user of its own.
+PERM_U=rst-sftp-$$
+if command -v useradd >/dev/null && useradd --system --no-create-home \
+    -s /usr/sbin/nologin -p '*' "$PERM_U" 2>/dev/null; then
+	PERM_DIR=$(mktemp -d /tmp/rostersync-sftp-perm.XXXXXX)
+	trap 'sshd_stop; userdel "$PERM_U" 2>/dev/null; rm -rf "$PERM_DIR"' EXIT
+	chmod 0755 "$PERM_DIR"
+	# sshd reads authorized_keys as the user: it must reach the file
+	# (traverse only, and only for this case).
+	opened=""
+	d=$SSHD_DIR
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do
+		if [ "$(stat -c %A "$d" | cut -c10)" != x ]; then
+			chmod o+x "$d" && opened="$opened $d"
+		fi
+		d=$(dirname "$d")
+	done
+	chmod o+r "$SSHD_DIR/authorized_keys"
+	sftp_sandbox perm 'pattern = "*.csv";'
+	INBOX=$PERM_DIR/inbox
+	mkdir -p "$INBOX"
+	chmod 0755 "$INBOX"	# root's: the login reads it, cannot write it
+	sed -i "s|sftp://root@127.0.0.1:$SSHD_PORT[^\"]*\"|sftp://$PERM_U@127.0.0.1:$SSHD_PORT$INBOX\"|" "$CONF"
+	rdrop "$TMP/small.csv" perm.csv
+	chmod 0644 "$INBOX/perm.csv"
+	rs run >"$TMP/perm.out" 2>&1
+	eq "no write permission: the file itself is taken and runs" \
+	    "$(fileruns "file_name, status")" "perm.csv|success"
+	contains "no write permission: processed/ cannot be made, said as it is" \
+	    "$(cat "$TMP/perm.out")" \
+	    "permission denied creating the folder $INBOX/processed (check owners and modes on the server: rostersync logs in as $PERM_U)"
+	contains "no write permission: reports/ the same" "$(cat "$TMP/perm.out")" \
+	    "permission denied creating the folder $INBOX/reports"
+	eq "no write permission: never \"no such file\"" \
+	    "$(grep -c 'no such file or folder on the server' "$TMP/perm.out")" 0
+	check "no write permission: the export stays on the server" \
+	    test -f "$INBOX/perm.csv"
+	for d in $opened; do chmod o-x "$d"; done
+	chmod o-r "$SSHD_DIR/authorized_keys"
+else
+	skip "no write permission: needs root and useradd for a login of its own"
+fi
 
 # --- hostile remote names are refused and create nothing outside the spool
 sftp_sandbox hostile

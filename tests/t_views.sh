@@ -200,8 +200,8 @@ eq "user: history newest first" \
     "$(q "SELECT group_concat(id, ' ') FROM (SELECT DISTINCT r.id FROM items i JOIN runs r ON r.id = i.run_id WHERE i.key = 'E4' AND r.sync = 'hr' ORDER BY r.started DESC, r.id DESC)")"
 
 # Schema v2 -> v4: a database of an older rostersync, with its index on
-# items(key) and without the runs' columns of v4: the views refuse it
-# until a run migrates it; then the history reads the same.
+# items(key) and without v4's columns: the views refuse it until a run
+# migrates it; then the history reads the same.
 hist_v3=$hist
 q "DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
     ALTER TABLE runs DROP COLUMN encoding;
@@ -210,7 +210,12 @@ q "DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
     ALTER TABLE runs DROP COLUMN max_update_percent;
     ALTER TABLE runs DROP COLUMN allow_updates;
     ALTER TABLE runs DROP COLUMN allow_id_changes;
-    PRAGMA user_version = 2"
+    ALTER TABLE runs DROP COLUMN decision; ALTER TABLE runs DROP COLUMN hint;
+    ALTER TABLE runs DROP COLUMN failures;
+    ALTER TABLE runs DROP COLUMN preview_base;
+    ALTER TABLE runs DROP COLUMN recovered_at;
+    ALTER TABLE issues DROP COLUMN email; ALTER TABLE issues DROP COLUMN name;
+    DROP TABLE refused; PRAGMA user_version = 2"
 out user E4
 eq "migration v2 -> v3: the views refuse the old schema (exit 1)" "$RC" 1
 contains "migration v2 -> v3: and say how to migrate" "$OUT" \
@@ -345,6 +350,35 @@ eq "users --json: the same statuses as the text" \
     "$(rows "$(rs users --per-page 100 2>/dev/null)" | awk '{k = $1; $1 = ""; sub(/^ /, ""); gsub(/ /, "_"); printf "%s%s=%s", n++ ? " " : "", k, $0}')"
 eq "users --json: names from the directory" \
     "$(printf '%s' "$js" | json "[u['name'] for u in d['users'] if u['employee_id'] == 'E4']")" "['Dan Poe']"
+
+# Per-service detail (seed 004): under each run, the changes the
+# directory took and, with an apply hook, what the hook applied, failed
+# or has pending, named by the hook's name setting (by default the
+# program's file name). The hook here is only configured: the statuses
+# are runs 3 (where it "failed" E2's update) and 4 (where one applied).
+out user E2
+svc=$(printf '%s\n' "$OUT" | sed -n '/^  Run 3 /,/^  Run /p')
+contains "user: a run's changes the directory took" "$svc" \
+    "In the directory         0 of 1 change applied"
+check "user: no hook line while the sync has no hook" \
+    test "$(printf '%s' "$svc" | grep -c 'apply hook')" -eq 0
+sed -i '0,/key = "employee_id";/s//key = "employee_id";\n\t\thook = { path = "\/bin\/true"; name = "Workspace"; };/' "$CONF"
+out user E2
+svc=$(printf '%s\n' "$OUT" | sed -n '/^  Run 3 /,/^  Run /p')
+contains "user: the hook's line, by its name" "$svc" \
+    "Workspace (apply hook)   0 applied, 1 failed, 0 pending"
+svc=$(printf '%s\n' "$OUT" | sed -n '/^  Run 4 /,/^  Run /p')
+contains "user: another run the hook applied" "$svc" \
+    "Workspace (apply hook)   1 applied, 0 failed, 0 pending"
+contains "user: and the directory took it" "$svc" \
+    "In the directory         1 of 1 change applied"
+eq "user --json: services per run" \
+    "$(rs user E2 --json | json "[(h['run'], [(x['name'], x['hook'], x['changes'], x['applied'], x.get('failed')) for x in h['services']]) for h in d['history'] if h['run'] in (3, 4)]")" \
+    "[(4, [('directory', False, 1, 1, None), ('Workspace', True, 1, 1, 0)]), (3, [('directory', False, 1, 0, None), ('Workspace', True, 1, 0, 1)])]"
+sed -i 's|path = "/bin/true"; name = "Workspace";|path = "/bin/true";|' "$CONF"
+contains "user: without a name, the hook is the program's file name" \
+    "$(rs user E2 2>&1)" "true (apply hook)"
+sed -i '/hook = { path = "\/bin\/true"; };/d' "$CONF"
 
 # ================================================ a user who left
 sandbox gone 'delete_mode = "delete"; max_delete_percent = 100;'

@@ -460,6 +460,16 @@ test_hook(void)
 	    streq(s->hook.argv[1], "--realm") && streq(s->hook.argv[2], "") &&
 	    streq(s->hook.argv[3], "x") && s->hook.argv[4] == NULL &&
 	    s->hook.timeout == 5, "hook argv is path, args..., NULL");
+	ok(s != NULL && streq(s->hook.name, "rs-hook"),
+	    "hook name: the program's file name by default");
+	config_free(&cfg);
+	good("hook with a name", "hookname.conf",
+	    "syncs = ( { name = \"hr\"; source = \"dir:/x\";\n"
+	    "hook = { path = \"/usr/libexec/rs-hook\"; name = \"Google "
+	    "Workspace\"; }; } );\n", &cfg);
+	s = config_sync(&cfg, "hr");
+	ok(s != NULL && streq(s->hook.name, "Google Workspace"),
+	    "hook name as configured");
 	config_free(&cfg);
 	bad("hook with a relative path", "syncs = ( { name = \"hr\";\n"
 	    "source = \"dir:/x\";\nhook = {\npath = \"rs-hook\"; }; } );\n",

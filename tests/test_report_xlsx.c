@@ -185,13 +185,17 @@ add_issues(struct store *st, long long run)
 {
 	const struct issuerow is[] = {
 		{ 1, ISS_USER_SKIPPED, 7, "E007", "email",
-		    "invalid email \"not-an-email\"", "=fix the address" },
+		    "invalid email \"not-an-email\"", "=fix the address",
+		    "not-an-email", "Ann Lee" },
 		{ 2, ISS_MANAGER_NOT_FOUND, 12, "E004", "manager_id",
-		    "manager E999 not found", "@x add E999 first" },
+		    "manager E999 not found", "@x add E999 first",
+		    "=cmd@x.org", "+Bob" },
 		{ 3, ISS_SEAT_LIMIT, 0, "E010", NULL,
-		    "seat limit 100 reached", "-2 raise seat_limit" },
+		    "seat limit 100 reached", "-2 raise seat_limit", NULL,
+		    NULL },
 		{ 4, ISS_MANAGER_CYCLE, 3, "Zo\xc3\xab", "manager_id",
-		    "loop: E1 -> E2 -> E1", "+1" },
+		    "loop: E1 -> E2 -> E1", "+1", "zoe@x.org",
+		    "Zo\xc3\xab M\xc3\xbcller" },
 	};
 	size_t		 i;
 
@@ -465,6 +469,8 @@ want_issue(void *arg, const struct issueview *v)
 	else
 		want_str(w, NULL);
 	want_str(w, v->key);
+	want_str(w, v->email);
+	want_str(w, v->name);
 	want_str(w, v->field);
 	want_str(w, v->message);
 	want_str(w, v->fix);
@@ -510,8 +516,8 @@ static const char *const change_hdr[] = {
 	"New value", "Status", "Error",
 };
 static const char *const issue_hdr[] = {
-	"Issue", "Type", "Row", "Employee ID", "Field", "Message",
-	"Suggested fix",
+	"Issue", "Type", "Row", "Employee ID", "Email", "Name", "Field",
+	"Message", "Suggested fix",
 };
 
 /* ------------------------------------------------------- the comparing */
@@ -588,6 +594,36 @@ check_sheet(const struct dump *d, const char *sheet, const struct want *w)
 	ok(widths, "%s: every column has a width of 8 to 60", sheet);
 	ok(streq(meta(d, sheet, "formulas"), "0"), "%s: no formula cells",
 	    sheet);
+	ok(streq(meta(d, sheet, "orientation"), "landscape") &&
+	    streq(meta(d, sheet, "fit_to_page"), "1") &&
+	    streq(meta(d, sheet, "fit_width"), "1") &&
+	    streq(meta(d, sheet, "fit_height"), "0"), "%s: prints landscape, "
+	    "one page wide (orientation %s, fit %s, %s x %s)", sheet,
+	    meta(d, sheet, "orientation"), meta(d, sheet, "fit_to_page"),
+	    meta(d, sheet, "fit_width"), meta(d, sheet, "fit_height"));
+	ok(streq(meta(d, sheet, "print_title_rows"), "$1:$1"), "%s: the header "
+	    "row repeats on every printed page (%s)", sheet,
+	    meta(d, sheet, "print_title_rows"));
+}
+
+/* Do the texts of column col (a letter) wrap, in rows 2 to last? */
+static int
+wraps(const struct dump *d, const char *sheet, char col, size_t last)
+{
+	const struct rec *g;
+	char	 key[16];
+	size_t	 row, n = 0;
+
+	for (row = 2; row <= last; row++) {
+		g = cell_at(d, sheet, row, (size_t)(col - 'A' + 1));
+		if (g == NULL || g->f[4][0] != 's')
+			continue;
+		snprintf(key, sizeof(key), "wrap.%c%zu", col, row);
+		if (!streq(meta(d, sheet, key), "1"))
+			return 0;
+		n++;
+	}
+	return n > 0;
 }
 
 /* Is there a string cell holding exactly s? */
@@ -643,11 +679,18 @@ test_small(struct store *st)
 	want_header(&wc, change_hdr, 10);
 	store_item_each(st, r.id, want_item, &wc);
 	check_sheet(&d, "Changes", &wc);
-	want_header(&wi, issue_hdr, 7);
+	want_header(&wi, issue_hdr, 9);
 	store_issue_each(st, r.id, want_issue, &wi);
 	check_sheet(&d, "Issues", &wi);
 	ok(wc.n / wc.ncol == 13 && wi.n / wi.ncol == 5,
 	    "the database gave 12 change rows and 4 issue rows");
+	ok(wraps(&d, "Changes", 'G', 13) && wraps(&d, "Changes", 'H', 13) &&
+	    wraps(&d, "Issues", 'H', 5) && wraps(&d, "Issues", 'I', 5) &&
+	    wraps(&d, "Summary", 'B', ws.n / ws.ncol),
+	    "long texts wrap: old and new values, messages, fixes, summary "
+	    "values");
+	ok(!wraps(&d, "Changes", 'C', 13) && !wraps(&d, "Issues", 'D', 5),
+	    "ids do not wrap");
 
 	for (i = 0; i < sizeof(injections) / sizeof(injections[0]); i++)
 		ok(has_string(&d, injections[i]), "'%s' is a plain string "
@@ -691,7 +734,7 @@ test_empty(struct store *st)
 	if (!ok(dump_load(&d, path) == 0, "openpyxl reads it"))
 		return;
 	ok(streq(meta(&d, "Changes", "autofilter"), "A1:J1") &&
-	    streq(meta(&d, "Issues", "autofilter"), "A1:G1") &&
+	    streq(meta(&d, "Issues", "autofilter"), "A1:I1") &&
 	    streq(meta(&d, "Changes", "max_row"), "1"),
 	    "Changes and Issues hold only their headers, with autofilters");
 	ok(cell_at(&d, "Summary", 13, 2) != NULL &&

@@ -10,7 +10,10 @@ TAB, LF and CR as \\\\ \\t \\n \\r, other control characters as \\xHH.
   SHEET name
   META  sheet key value     freeze, autofilter, max_row, max_col, bold
                             (1 if every header cell is bold), formulas
-                            (cells of type f), width.A ..., numfmt.B2 ...
+                            (cells of type f), width.A ..., numfmt.B2 ...,
+                            orientation, fit_to_page (1 or 0), fit_width,
+                            fit_height, print_title_rows ("$1:$1"), wrap.G2
+                            (1 for a data cell whose text wraps)
   CELL  sheet row col type value
         type: s string, n number, d date-time ("YYYY-MM-DD HH:MM:SS",
         rounded to the second), b bool, e error, f formula, - empty
@@ -76,6 +79,18 @@ def dump(path):
         emit("META", name, "max_col", ws.max_column)
         bold = all(ws.cell(1, c).font.b for c in range(1, ws.max_column + 1))
         emit("META", name, "bold", 1 if bold else 0)
+        # How it prints: ws.page_setup and the print titles.
+        ps = ws.page_setup
+        emit("META", name, "orientation", ps.orientation or "")
+        emit("META", name, "fit_to_page",
+             1 if ws.sheet_properties.pageSetUpPr is not None and
+             ws.sheet_properties.pageSetUpPr.fitToPage else 0)
+        # fitToWidth and fitToHeight are 1 when the file leaves them out
+        emit("META", name, "fit_width",
+             1 if ps.fitToWidth is None else ps.fitToWidth)
+        emit("META", name, "fit_height",
+             1 if ps.fitToHeight is None else ps.fitToHeight)
+        emit("META", name, "print_title_rows", ws.print_title_rows or "")
         formulas = 0
         for c in range(1, ws.max_column + 1):
             letter = get_column_letter(c)
@@ -95,6 +110,8 @@ def dump(path):
                 if t == "d":
                     emit("META", name, "numfmt." + cell.coordinate,
                          cell.number_format)
+                if t != "-" and cell.row > 1 and cell.alignment.wrap_text:
+                    emit("META", name, "wrap." + cell.coordinate, 1)
                 emit("CELL", name, cell.row, cell.column, t, v)
         emit("META", name, "formulas", formulas)
 
