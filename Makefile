@@ -32,6 +32,7 @@ endif
 
 # One source per stage of the pipeline (see src/rostersync.h).
 SRCS	 = src/util.c \
+	   src/json.c \
 	   src/log.c \
 	   src/sha256.c \
 	   src/names.c \
@@ -50,6 +51,7 @@ SRCS	 = src/util.c \
 	   src/guard.c \
 	   src/apply.c \
 	   src/hook.c \
+	   src/hook_stream.c \
 	   src/decide.c \
 	   src/store.c \
 	   src/report.c \
