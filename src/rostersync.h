@@ -1190,6 +1190,16 @@ int	 apply_run(struct job *, enum runstatus);
 void	 job_report_src(struct job *, struct reportsrc *);
 int	 apply_bulk(const struct job *);	/* a first load into nothing */
 
+/* ---------------------------------------------------- rostersync-ldap.c */
+
+/* The LDAP connector (its own program; see rostersync-ldap(8)). */
+#define LDAPC_MAPS		64	/* fields with a --map */
+#define LDAPC_MAP_ATTRS		5	/* attributes of one field, and a NULL */
+#define LDAPC_ATTRS		128	/* attributes in one operation */
+#define LDAPC_VALUES		8	/* values of one attribute we set */
+#define LDAPC_SECRET_MAX	4096	/* bytes of the password file read */
+#define LDAPC_LINE_MAX		(16 * 1024 * 1024) /* one item's line */
+
 /* ---------------------------------------------------------- calendar.c */
 
 /*
