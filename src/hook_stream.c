@@ -35,6 +35,7 @@
 #include "rostersync.h"
 
 #define STREAM_ERR_MAX	(64 * 1024)	/* stderr kept per program */
+#define STREAM_GATHER_MS 2		/* answers gathered before a commit */
 
 /* One item on its way: what it owns and needs, and the item itself. */
 struct sitem {
@@ -289,15 +290,10 @@ stream_lost(struct stream *s, int grace_ms, const char *why)
 
 /* ------------------------------------------------------------- sending */
 
-/*
- * The next items that may go, up to the window: their attempts recorded
- * in one transaction, then their lines queued for the program.
- */
+/* The next items that may go, up to the window, into fl (not recorded). */
 static void
-stream_send(struct stream *s)
+stream_pick(struct stream *s)
 {
-	size_t	 first = s->nfl, i;
-
 	while (s->next < s->n && s->nfl < (size_t)s->sy->hook.window) {
 		if (!s->have_head) {
 			if (sitem_load(s, s->next, &s->head) == -1) {
@@ -312,28 +308,6 @@ stream_send(struct stream *s)
 		s->fl[s->nfl++] = s->head;
 		s->have_head = 0;
 		s->next++;
-	}
-	if (s->nfl == first)
-		return;
-	if (store_begin(s->st) == -1) {
-		s->dberr = 1;
-		return;
-	}
-	for (i = first; i < s->nfl; i++)
-		if (store_attempt_begin(s->st, s->run, s->fl[i].it.seq,
-		    s->fl[i].line.p) == -1)
-			s->dberr = 1;
-	if (s->dberr || store_commit(s->st) == -1) {
-		store_rollback(s->st);
-		s->dberr = 1;
-		return;
-	}
-	fault("stream.recorded");
-	if (first == 0)
-		s->last = now_ms();	/* the clock runs from the first */
-	for (i = first; i < s->nfl; i++) {
-		buf_add(&s->wb, s->fl[i].line.p, s->fl[i].line.len);
-		buf_addc(&s->wb, '\n');
 	}
 }
 
@@ -408,45 +382,90 @@ out:
 	return rc;
 }
 
-/* The whole lines read so far, recorded in one transaction. */
-static void
-stream_lines(struct stream *s)
+/* The whole answer lines read so far, inside the caller's transaction;
+ * 1 when one is not an answer (why says so), with those before it done. */
+static int
+stream_answers(struct stream *s, int *answered, char *why, size_t whylen)
 {
-	char	 why[256], msg[400];
 	size_t	 off = 0, n;
 	char	*nl;
-	int	 rc = 0, began = 0;
+	int	 rc = 0;
 
 	while (rc == 0 && (nl = memchr(s->rb.p + off, '\n',
 	    s->rb.len - off)) != NULL) {
 		n = (size_t)(nl - (s->rb.p + off));
-		if (!began && store_begin(s->st) == -1) {
-			s->dberr = 1;
-			return;
-		}
-		began = 1;
 		if (n > 0 && (rc = stream_answer(s, s->rb.p + off, n, why,
-		    sizeof(why))) == -1)
+		    whylen)) == -1)
 			s->dberr = 1;
+		*answered += n > 0 && rc == 0;
 		off += n + 1;
 	}
-	if (began && (s->dberr || store_commit(s->st) == -1)) {
+	memmove(s->rb.p, s->rb.p + off, s->rb.len - off);
+	s->rb.len -= off;
+	return rc == 1;
+}
+
+/*
+ * One transaction: the answers read so far, then, with send and once the
+ * window is half empty, the attempts of the next items; their lines are
+ * queued for the program only after the commit. Few commits, each of
+ * many items.
+ */
+static void
+stream_batch(struct stream *s, int send)
+{
+	char	 why[256], msg[400];
+	size_t	 first, i;
+	int	 bad, answered = 0;
+
+	if (store_begin(s->st) == -1) {
+		s->dberr = 1;
+		return;
+	}
+	bad = stream_answers(s, &answered, why, sizeof(why));
+	first = s->nfl;
+	if (send && !bad && !s->dberr &&
+	    s->nfl <= (size_t)s->sy->hook.window / 2)
+		stream_pick(s);
+	for (i = first; i < s->nfl && !s->dberr; i++)
+		if (store_attempt_begin(s->st, s->run, s->fl[i].it.seq,
+		    s->fl[i].line.p) == -1)
+			s->dberr = 1;
+	if (s->dberr || store_commit(s->st) == -1) {
 		store_rollback(s->st);
 		s->dberr = 1;
 		return;
 	}
-	fault("stream.answered");
-	memmove(s->rb.p, s->rb.p + off, s->rb.len - off);
-	s->rb.len -= off;
-	if (began)
-		s->last = now_ms();
-	if (rc == 1) {
+	if (answered > 0)
+		fault("stream.answered");
+	if (s->nfl > first)
+		fault("stream.recorded");
+	if (answered > 0 || first == 0)
+		s->last = now_ms();	/* the clock runs from then */
+	for (i = first; i < s->nfl; i++) {
+		buf_add(&s->wb, s->fl[i].line.p, s->fl[i].line.len);
+		buf_addc(&s->wb, '\n');
+	}
+	if (bad) {
 		snprintf(msg, sizeof(msg), "the hook wrote a line that is not "
 		    "an answer (%s) and was stopped", why);
 		stream_lost(s, 0, msg);
 	} else if (s->rb.len > HOOK_LINE_MAX)
 		stream_lost(s, 0, "the hook wrote a line longer than "
 		    "1 MiB and was stopped");
+}
+
+static size_t
+lines_in(const struct buf *b)
+{
+	const char	*p = b->p, *e = b->p + b->len;
+	size_t		 n = 0;
+
+	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -459,14 +478,15 @@ keep_err(struct stream *s, const char *p, size_t n)
 		    STREAM_ERR_MAX - s->eb.len);
 }
 
-/* One round of poll: write lines, read answers and stderr. */
-static void
+/* One round of poll: write lines, read answers and stderr. Whether
+ * answer bytes came. */
+static int
 stream_pump(struct stream *s, int timeout_ms)
 {
 	struct pollfd	 pf[3];
 	char		 chunk[65536];
 	ssize_t		 n;
-	int		 i;
+	int		 i, got = 0;
 
 	for (i = 0; i < 3; i++) {
 		pf[i].fd = i == 0 && s->woff == s->wb.len ? -1 : s->fd[i];
@@ -474,7 +494,7 @@ stream_pump(struct stream *s, int timeout_ms)
 		pf[i].revents = 0;
 	}
 	if (poll(pf, 3, timeout_ms) <= 0)
-		return;
+		return 0;
 	if (pf[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
 		n = write(s->fd[0], s->wb.p + s->woff, s->wb.len - s->woff);
 		if (n > 0 && (s->woff += (size_t)n) == s->wb.len) {
@@ -492,10 +512,11 @@ stream_pump(struct stream *s, int timeout_ms)
 	if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 		if ((n = read(s->fd[1], chunk, sizeof(chunk))) > 0) {
 			buf_add(&s->rb, chunk, (size_t)n);
-			stream_lines(s);
+			got = 1;
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			close_fd(&s->fd[1]);
 	}
+	return got;
 }
 
 /* The program closed its output: it is done, or gone too early. */
@@ -537,6 +558,8 @@ static void
 stream_loop(struct stream *s)
 {
 	int64_t	 wait;
+	size_t	 nl;
+	int	 fresh = 0;
 	char	 why[128];
 
 	while (!s->dberr && (s->next < s->n || s->nfl > 0)) {
@@ -545,7 +568,13 @@ stream_loop(struct stream *s)
 				break;
 			stream_start(s);
 		}
-		stream_send(s);
+		/* Answers are taken in batches: half the window's, or what
+		 * came before a short quiet moment. */
+		nl = lines_in(&s->rb);
+		if (s->nfl == 0 || (nl > 0 && (!fresh || nl * 2 >= s->nfl)))
+			stream_batch(s, 1);
+		if (s->pid == 0 || s->dberr || (s->next == s->n && s->nfl == 0))
+			continue;
 		wait = s->nfl > 0 ? s->last + (int64_t)s->sy->hook.timeout *
 		    1000 - now_ms() : 1000;
 		if (wait <= 0) {
@@ -554,9 +583,14 @@ stream_loop(struct stream *s)
 			stream_lost(s, 0, why);
 			continue;
 		}
-		stream_pump(s, wait > 1000 ? 1000 : (int)wait);
-		if (s->pid != 0 && s->fd[1] == -1)
-			stream_closed(s);
+		if (lines_in(&s->rb) > 0 && wait > STREAM_GATHER_MS)
+			wait = STREAM_GATHER_MS;
+		fresh = stream_pump(s, wait > 1000 ? 1000 : (int)wait);
+		if (s->pid != 0 && s->fd[1] == -1) {
+			stream_batch(s, 0);	/* the answers it gave */
+			if (s->pid != 0)
+				stream_closed(s);
+		}
 	}
 	if (s->pid != 0 && s->dberr)
 		stream_reap(s, 0);	/* its open attempts: hook_recover() */

@@ -18,7 +18,11 @@
  * modify control), a delete of what is gone succeeds, so a run cut short
  * and retried ends with the same tree.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -364,6 +368,18 @@ kill_connection(const char *why)
 	say("%s", why);
 }
 
+/* Requests go out as they are made: without TCP_NODELAY a small one
+ * behind another waits for the server's delayed ACK (40 ms on Linux). */
+static void
+nodelay(void)
+{
+	int	 fd = -1, one = 1;
+
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS &&
+	    fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 /* Connect and bind; 0, or -1 with the server's reason in dead. */
 static int
 conn_open(const char *password)
@@ -402,6 +418,7 @@ conn_open(const char *password)
 		    rc, diag && *diag ? ": " : "", diag ? diag : "");
 		goto fail;
 	}
+	nodelay();	/* connected by now */
 	return 0;
 fail:
 	ldap_memfree(diag);
