@@ -212,6 +212,22 @@ check "after the crash: nothing sent twice" sent_once
 rs retry 1 >/dev/null 2>&1
 eq "after the crash: retry converges" "$?:$(active)" "0:30"
 
+# --- rostersync dies just after it recorded answers: nothing in doubt
+# but what was in flight; the rest resumes at the next run
+stream_sandbox crash2 4
+mk d1.csv $(people 30)
+ROSTERSYNC_FAULT=stream.answered:2 "$ROSTERSYNC" -c "$CONF" run >/dev/null 2>&1
+eq "a crash after answers: killed there" "$?" 137
+for n in $(seq 1 50); do pgrep -f "stream_hook.py $LOG" >/dev/null || break; sleep 0.1; done
+applied=$(q "SELECT count(*) FROM items WHERE run_id=1 AND status='applied'")
+check "a crash after answers: those answers are kept" test "$applied" -ge 1
+rs run >/dev/null 2>&1
+check "after it: nothing sent twice" sent_once
+eq "after it: nothing pending" "$(q "SELECT count(*) FROM items WHERE run_id=1 AND status='pending'")" 0
+eq "after it: every item applied or failed for a person to check" "$(q "SELECT count(*) FROM items WHERE run_id=1 AND (status='applied' OR (status='failed' AND error LIKE '%check, then confirm or retry%'))")" "$(q "SELECT count(*) FROM items WHERE run_id=1")"
+rs retry 1 >/dev/null 2>&1
+eq "after it: retry converges" "$(active)" 30
+
 # --- the example of rostersync(8), copied as a sysadmin would
 sed -n '/^#!\/usr\/bin\/python3$/,/^\.Ed$/p' "$TOP/src/rostersync.8" |
     sed '$d' >"$TMP/example.py"
