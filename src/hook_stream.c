@@ -262,9 +262,12 @@ stream_lost(struct stream *s, int grace_ms, const char *why)
 	snprintf(err, sizeof(err), "%s%s%s; %zu item%s in flight: check, "
 	    "then confirm or retry", why, line[0] ? ": " : "", line, s->nfl,
 	    s->nfl == 1 ? " was" : "s were");
-	log_warnx("the hook %s: %s", s->sy->hook.name, err);
-	if (s->nfl == 0)
+	if (s->nfl == 0) {
+		log_warnx("the hook %s: %s%s%s; no item was in flight",
+		    s->sy->hook.name, why, line[0] ? ": " : "", line);
 		return;
+	}
+	log_warnx("the hook %s: %s", s->sy->hook.name, err);
 	if (store_begin(s->st) == -1) {
 		s->dberr = 1;
 		return;
