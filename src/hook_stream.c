@@ -203,6 +203,7 @@ stream_start(struct stream *s)
 	buf_reset(&s->rb);
 	buf_reset(&s->eb);
 	buf_add(&s->eb, "", 0);
+	buf_add(&s->rb, "", 0);		/* never a NULL buffer */
 	s->woff = 0;
 	s->pid = hook_spawn(&s->sy->hook, env, s->fd);
 	s->starts++;
