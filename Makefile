@@ -17,9 +17,9 @@ PREFIX	?= /usr/local
 DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libssh-dev libcsv-dev libxlsxwriter-dev libconfig-dev \
 	libsqlite3-dev libzip-dev libexpat1-dev libunistring-dev libssl-dev \
-	libsystemd-dev
+	libsystemd-dev libldap-dev
 DEBIAN_TEST_PACKAGES = openssh-server openssh-client sqlite3 python3 \
-	python3-openpyxl libreoffice-calc-nogui zip unzip time \
+	python3-openpyxl slapd ldap-utils libreoffice-calc-nogui zip unzip time \
 	systemd groff-base mandoc \
 	valgrind clang libclang-rt-14-dev
 
@@ -36,6 +36,7 @@ endif
 
 # One source per stage of the pipeline (see src/rostersync.h).
 SRCS	 = src/util.c \
+	   src/json.c \
 	   src/log.c \
 	   src/sha256.c \
 	   src/names.c \
@@ -54,6 +55,7 @@ SRCS	 = src/util.c \
 	   src/guard.c \
 	   src/apply.c \
 	   src/hook.c \
+	   src/hook_stream.c \
 	   src/progress.c \
 	   src/decide.c \
 	   src/store.c \
@@ -73,10 +75,17 @@ LIBOBJS	 = $(filter-out $(BUILD)/main.o,$(OBJS))
 TESTS	 = $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 
 ifeq ($(SANITIZE),1)
-all: $(BUILD)/rostersync $(TESTS)
+all: $(BUILD)/rostersync $(BUILD)/rostersync-ldap $(TESTS)
 else
-all: rostersync
+all: rostersync $(BUILD)/rostersync-ldap
 endif
+
+# The LDAP connector: a program of its own, with the few objects it needs.
+LDAP_OBJS = $(BUILD)/rostersync-ldap.o $(BUILD)/util.o $(BUILD)/json.o \
+	   $(BUILD)/log.o $(BUILD)/names.o
+$(BUILD)/rostersync-ldap: $(LDAP_OBJS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(LDAP_OBJS) -lldap -llber -lunistring \
+	    -lsystemd -pthread
 
 rostersync: $(BUILD)/rostersync
 	cp $(BUILD)/rostersync $@
@@ -118,8 +127,16 @@ install-packages:
 	    if [ "$$(id -u)" != 0 ]; then \
 	        echo "make: run as root to install:$$missing" >&2; \
 	        exit 1; fi; \
+	    policy=""; case " $$missing " in *" slapd "*) \
+	        echo "slapd slapd/no_configuration boolean true" | \
+	            debconf-set-selections; \
+	        if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	            policy=/usr/sbin/policy-rc.d; \
+	            printf '#!/bin/sh\nexit 101\n' >$$policy; \
+	            chmod 0755 $$policy; fi;; esac; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends $$missing; \
+	    rc=$$?; [ -n "$$policy" ] && rm -f $$policy; exit $$rc; \
 	fi
 
 check: deps-test
@@ -183,17 +200,22 @@ clean:
 # $(BINDIR). On a live system (no DESTDIR, as root) it also creates the user,
 # groups and directories and reloads systemd; see README.md, Operations.
 BINDIR	 = $(PREFIX)/bin
+LIBEXECDIR = $(PREFIX)/lib/rostersync
 MANDIR	 = $(PREFIX)/share/man
 UNITDIR	 = $(PREFIX)/lib/systemd/system
 SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
 TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
 CONFDIR	 = /etc/rostersync
 
-install: $(BUILD)/rostersync
+install: $(BUILD)/rostersync $(BUILD)/rostersync-ldap
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(BUILD)/rostersync $(DESTDIR)$(BINDIR)/rostersync
+	install -m 0755 $(BUILD)/rostersync-ldap \
+	    $(DESTDIR)$(LIBEXECDIR)/rostersync-ldap
+	install -m 0644 src/rostersync-ldap.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|^ExecStart=/usr/bin/rostersync |ExecStart=$(BINDIR)/rostersync |' \
 	    systemd/rostersync.service >$(BUILD)/rostersync.service
 	install -m 0644 $(BUILD)/rostersync.service systemd/rostersync.timer \
@@ -234,6 +256,8 @@ uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 	    systemctl disable --now rostersync.timer 2>/dev/null; true; fi
 	rm -f $(DESTDIR)$(BINDIR)/rostersync \
+	    $(DESTDIR)$(LIBEXECDIR)/rostersync-ldap \
+	    $(DESTDIR)$(MANDIR)/man8/rostersync-ldap.8 \
 	    $(DESTDIR)$(UNITDIR)/rostersync.service \
 	    $(DESTDIR)$(UNITDIR)/rostersync.timer \
 	    $(DESTDIR)$(SYSUSERSDIR)/rostersync.conf \
@@ -244,7 +268,7 @@ uninstall:
 	@c=$(DESTDIR)$(CONFDIR)/rostersync.conf; \
 	if cmp -s etc/rostersync.conf $$c; then echo "rm -f $$c"; rm -f $$c; \
 	elif [ -e $$c ]; then echo "kept $$c: it was changed"; fi
-	@rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null; true
+	@rmdir $(DESTDIR)$(CONFDIR) $(DESTDIR)$(LIBEXECDIR) 2>/dev/null; true
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
 	    systemctl daemon-reload 2>/dev/null; true; fi
 	@echo "kept the data in /var/lib/rostersync and /var/spool/rostersync," \

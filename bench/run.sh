@@ -14,6 +14,15 @@
 #                      `unzip -p` of the sheet (the inflate time)
 #   6 peers            peer_python_diff.py and peer_sqlite_diff.sh on the
 #                      pair of case 2, their counts checked too
+#   7 apply hook       a trivial Python hook (bench/hook_trivial.py) in
+#                      exec mode (the first BENCH_EXEC_ROWS rows, 1,000)
+#                      and stream mode (BENCH_HOOK_ROWS, 25,000): time
+#                      per item, stream at least 50 times faster
+#   8 LDAP             case 2's items through rostersync-ldap (window 64,
+#                      then 1) into a slapd holding day 1, against
+#                      ldapmodify -f of the same changes as LDIF
+#                      (bench/ldap_ldif.py); each tree compared with the
+#                      directory (tests/ldap_tree.py)
 #
 # The daily run, the unchanged re-run and the peers run 3 times each
 # (BENCH_REPEAT), each time from the same state, and the fastest counts;
@@ -28,7 +37,8 @@
 #
 # Environment: BUILD (build/release), BENCH_ROWS (1000000), BENCH_REPEAT
 # (3), PYTHON
-# (/usr/bin/python3), SHARED (../shared/bench), BENCH_SKIP_PEERS=1.
+# (/usr/bin/python3), SHARED (../shared/bench), BENCH_SKIP_PEERS=1,
+# BENCH_HOOK_ROWS (25000), BENCH_EXEC_ROWS (1000), BENCH_SLAPD_NOSYNC=1.
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -237,6 +247,116 @@ expect "unchanged: run $r status" \
     "$(q "SELECT status FROM runs WHERE id = $r")" success
 expect "unchanged: items" "$(q "SELECT count(*) FROM items WHERE run_id = $r")" 0
 
+# 7. the apply hook: the same items through a trivial Python hook
+# (bench/hook_trivial.py) one process per item (exec) and one per run
+# (stream); exec takes the first BENCH_EXEC_ROWS rows of the export only
+# (a process start per item: 25,000 would take most of an hour), and the
+# time per item is compared.
+HROWS=${BENCH_HOOK_ROWS:-25000}
+EROWS=${BENCH_EXEC_ROWS:-1000}
+cached "$CACHE/$gname-hook$HROWS.csv" $GEN --rows "$HROWS" --seed 7 -o
+head -n $((EROWS + 1)) "$CACHE/$gname-hook$HROWS.csv" >"$WORK/hook-exec.csv"
+# hook_case MODE CSV: a fresh directory, that file, the hook in MODE
+hook_case() {
+	rm -rf "$WORK/hook"
+	mkdir -p "$WORK/hook/drop" "$WORK/hook/spool"
+	cp "$2" "$WORK/hook/drop/export.csv"
+	touch -d '-1 hour' "$WORK/hook/drop/export.csv"
+	sed -e 's|max_delete_percent = 50;|&\n\t\thook = { path = "'"$TOP"'/bench/hook_trivial.py"; mode = "'"$1"'"; };|' \
+	    -e 's|"spool|"hook/spool|; s|"dir:drop"|"dir:hook/drop"|' \
+	    bench/bench.conf >"$WORK/hook-$1.conf"
+}
+hq() { sqlite3 "$WORK/hook/spool/rostersync.db" "$1"; }
+hook_case exec "$WORK/hook-exec.csv"
+measure "hook exec ($EROWS rows)" "$RS" -c "$WORK/hook-exec.conf" run ||
+    bad "hook exec: exit status not 0"
+nexec=$(hq "SELECT count(*) FROM items WHERE status = 'applied'")
+expect "hook exec: every item applied" "$nexec" \
+    "$(hq "SELECT count(*) FROM items")"
+hook_case stream "$CACHE/$gname-hook$HROWS.csv"
+measure "hook stream ($HROWS rows)" "$RS" -c "$WORK/hook-stream.conf" run ||
+    bad "hook stream: exit status not 0"
+nstream=$(hq "SELECT count(*) FROM items WHERE status = 'applied'")
+expect "hook stream: every item applied" "$nstream" \
+    "$(hq "SELECT count(*) FROM items")"
+say "  items: exec $nexec, stream $nstream"
+rm -rf "$WORK/hook" "$WORK/hook-exec.csv"
+
+# 8. the daily run's items through rostersync-ldap into a slapd holding
+# day 1 (tests/slapd.sh: mdb, fsync on every write as a production server
+# does, unless BENCH_SLAPD_NOSYNC=1), against ldapmodify -f of the same
+# changes as LDIF (bench/ldap_ldif.py) into the same state, one operation
+# at a time; each from a copy of the day-1 database. Both trees are then
+# compared with the directory (tests/ldap_tree.py).
+. "$TOP/tests/slapd.sh"
+LDAPC=$TOP/$BUILD/rostersync-ldap
+ldap_day1() {	# slapd stopped; its database as day 1 left it
+	slapd_stop
+	rm -rf "$SLAPD_DIR/db"
+	cp -a "$WORK/ldap-day1" "$SLAPD_DIR/db"
+	slapd_start
+}
+ldap_tree_ok() {	# ldap_tree_ok DB: the tree equals that directory
+	local d=$WORK/ldap-ldif
+	mkdir -p "$d"
+	lsearch -s one -b "$SLAPD_PEOPLE" >"$d/people" &&
+	    lsearch -s one -b "$SLAPD_GROUPS" >"$d/groups" &&
+	    lsearch -s one -b "$SLAPD_DISABLED" >"$d/disabled" &&
+	    $PYTHON "$TOP/tests/ldap_tree.py" "$1" hr "$d/people" \
+	    "$d/groups" "$d/disabled" >"$d/diff" 2>&1 ||
+	    { head -5 "$d/diff" >&2; return 1; }
+}
+ldap_prep() {
+	ldap_day1
+	rm -rf "$WORK/spool"
+	cp -a "$WORK/snap" "$WORK/spool"
+	drop "$in-day2.csv" day2.csv
+}
+if slapd_usable && [ -x "$LDAPC" ]; then
+	[ "${BENCH_SLAPD_NOSYNC:-0}" = 1 ] || export SLAPD_SYNC=1
+	slapd_setup "$WORK/slapd"
+	slapd_start && slapd_base || bad "slapd: cannot start"
+	say "bench: slapd holding day 1 (slapadd)"
+	slapd_stop
+	$PYTHON "$TOP/bench/ldap_ldif.py" tree "$WORK/snap/rostersync.db" \
+	    "$SLAPD_PEOPLE" "$SLAPD_GROUPS" >"$WORK/day1.ldif"
+	/usr/sbin/slapadd -q -f "$SLAPD_DIR/slapd.conf" -l "$WORK/day1.ldif" ||
+	    bad "slapadd of day 1 failed"
+	rm -f "$WORK/day1.ldif"
+	cp -a "$SLAPD_DIR/db" "$WORK/ldap-day1"
+	slapd_start || bad "slapd: cannot start"
+	cp "$SLAPD_PWFILE" "$WORK/ldap.pw"
+	sed -e 's|max_delete_percent = 50;|&\n\t\thook = { path = "'"$LDAPC"'"; args = [ "--uri", "'"$SLAPD_URI"'", "--bind-dn", "'"$SLAPD_ADMIN"'", "--password-file", "'"$WORK/ldap.pw"'", "--base", "'"$SLAPD_PEOPLE"'", "--groups-base", "'"$SLAPD_GROUPS"'", "--disabled-base", "'"$SLAPD_DISABLED"'" ]; mode = "stream"; window = WINDOW; timeout = 120; };|' \
+	    bench/bench.conf >"$WORK/ldap.conf.in"
+	for w in 64 1; do
+		sed "s|WINDOW|$w|" "$WORK/ldap.conf.in" >"$WORK/ldap-w$w.conf"
+		REPEAT=1 PREP=ldap_prep measure "daily run, rostersync-ldap w$w" \
+		    "$RS" -c "$WORK/ldap-w$w.conf" run ||
+		    bad "daily run through rostersync-ldap (window $w): exit status not 0"
+		r=$(last_run)
+		say "  items: $(q "SELECT count(*) FROM items WHERE run_id = $r"), $(q "SELECT group_concat(n || ' ' || status, ', ') FROM (SELECT status, count(*) AS n FROM items WHERE run_id = $r GROUP BY status)")"
+		ldap_tree_ok "$WORK/spool/rostersync.db" &&
+		    say "  ok  the tree equals the directory (window $w)" ||
+		    bad "rostersync-ldap window $w: the tree differs from the directory"
+	done
+	$PYTHON "$TOP/bench/ldap_ldif.py" changes "$WORK/spool/rostersync.db" \
+	    "$r" "$WORK/snap/rostersync.db" "$SLAPD_PEOPLE" "$SLAPD_GROUPS" \
+	    "$SLAPD_DISABLED" \
+	    >"$WORK/changes.ldif"
+	say "  the peer's LDIF: $(grep -c '^changetype' "$WORK/changes.ldif") operations"
+	ldap_day1
+	measure "ldapmodify -f (the peer)" ldapmodify -x -H "$SLAPD_URI" \
+	    -D "$SLAPD_ADMIN" -y "$SLAPD_PWFILE" -f "$WORK/changes.ldif" ||
+	    bad "ldapmodify: exit status not 0"
+	ldap_tree_ok "$WORK/spool/rostersync.db" &&
+	    say "  ok  the peer's tree equals the directory" ||
+	    bad "ldapmodify: the tree differs from the directory"
+	slapd_stop
+	rm -rf "$WORK/slapd" "$WORK/ldap-day1" "$WORK/changes.ldif"
+else
+	say "bench: no LDAP case (needs slapd, ldap-utils and $LDAPC)"
+fi
+
 # 4. ~200,000 changes on the day-1 directory, and their reports alone
 rm -rf "$WORK/spool"
 mv "$WORK/snap" "$WORK/spool"
@@ -377,6 +497,26 @@ if has "xlsx read (rsbench)"; then
 	has "xlsx read (openpyxl)" && target "openpyxl / xlsx read" \
 	    "${WALL[xlsx read (openpyxl)]}" "${WALL[xlsx read (rsbench)]}" \
 	    ">=" 6
+fi
+if has "hook stream ($HROWS rows)"; then
+	pe=$(awk -v w="${WALL[hook exec ($EROWS rows)]}" -v n="$nexec" \
+	    'BEGIN { printf "%.6f", w / n }')
+	ps=$(awk -v w="${WALL[hook stream ($HROWS rows)]}" -v n="$nstream" \
+	    'BEGIN { printf "%.6f", w / n }')
+	echo "  hook per item: exec $pe s, stream $ps s"
+	target "hook exec / stream, per item" "$pe" "$ps" ">=" 50
+fi
+if has "ldapmodify -f (the peer)"; then
+	echo "  LDAP: rostersync-ldap window 64 ${WALL[daily run, rostersync-ldap w64]} s, window 1 ${WALL[daily run, rostersync-ldap w1]} s, ldapmodify ${WALL[ldapmodify -f (the peer)]} s"
+	target "rostersync-ldap w64 / ldapmodify" \
+	    "${WALL[daily run, rostersync-ldap w64]}" \
+	    "${WALL[ldapmodify -f (the peer)]}" "<=" 1
+	target "rostersync-ldap w1 / ldapmodify" \
+	    "${WALL[daily run, rostersync-ldap w1]}" \
+	    "${WALL[ldapmodify -f (the peer)]}" "<=" 1
+	target "rostersync-ldap w64 / w1 (the window)" \
+	    "${WALL[daily run, rostersync-ldap w64]}" \
+	    "${WALL[daily run, rostersync-ldap w1]}" "<=" 1
 fi
 echo "memory (peak RSS MB):"
 printf '  %-44s %7s  (target <= 256)  %s\n' "daily run" \

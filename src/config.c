@@ -56,8 +56,9 @@ static const char *const sync_names[] = {
 	"delete_mode", "grace_days", "keep_reports_days", "keep_inputs_days",
 	"hook", "sftp", NULL
 };
-static const char *const hook_names[] = { "path", "args", "timeout", "name",
-	NULL };
+static const char *const hook_names[] = {
+	"path", "args", "timeout", "mode", "window", "name", NULL
+};
 static const char *const sftp_names[] = {
 	"known_hosts", "identity", "passphrase_file", "password_file",
 	"accept_new_host_key", "timeout", "retries", "read_size",
@@ -69,6 +70,7 @@ static const char *const fmt_words[] = { "auto", "csv", "xlsx", NULL };
 static const char *const after_words[] = { "move", "delete", "leave", NULL };
 static const char *const delmode_words[] = { "deactivate", "delete", NULL };
 static const char *const onthr_words[] = { "hold_all", "hold_deletes", NULL };
+static const char *const hookmode_words[] = { "exec", "stream", NULL };
 static const char *const approval_words[] = {
 	"never", "above_threshold", "always", NULL
 };
@@ -1171,6 +1173,7 @@ parse_hook(struct ctx *c, const config_setting_t *g, struct sync *s)
 	config_setting_t	*h;
 	char			*path = NULL, **args = NULL, b[80];
 	size_t			 nargs = 0;
+	int			 e;
 
 	if ((h = config_setting_get_member(g, "hook")) == NULL)
 		return;
@@ -1194,11 +1197,12 @@ parse_hook(struct ctx *c, const config_setting_t *g, struct sync *s)
 	}
 	get_list(c, h, "args", LIST_EMPTY | LIST_DUPS, &args, &nargs);
 	get_int(c, h, "timeout", 1, 3600, &s->hook.timeout);
+	if (get_enum(c, h, "mode", hookmode_words, &e) == 1)
+		s->hook.mode = (enum hookmode)e;
+	get_int(c, h, "window", 1, HOOK_WINDOW_MAX, &s->hook.window);
 	get_str(c, h, "name", 0, &s->hook.name);
 	c->gpfx = "";
 	if (path != NULL) {
-		/* What people call the service it feeds: by default the
-		 * program's file name. */
 		if (s->hook.name == NULL)
 			s->hook.name = xstrdup(strrchr(path, '/') + 1);
 		hook_argv(s, path, args, nargs);
@@ -1294,6 +1298,7 @@ sync_defaults(struct sync *s)
 	s->keep_reports_days = 365;
 	s->keep_inputs_days = 90;
 	s->hook.timeout = 30;
+	s->hook.window = 64;
 	s->sftp.timeout = 30;
 	s->sftp.retries = 3;
 	s->sftp.read_size = 64 * 1024;

@@ -261,18 +261,39 @@ retry_start(const struct config *cfg, struct store *st,
 	r->report_base = report_base_new(cfg, st, r->sync, r->started);
 }
 
+/* In stream mode: the copies new[0..n-1] of old[] through one program. */
+static int
+retry_stream(struct store *st, const struct sync *sy, struct run *r,
+    long long from, const long long *old, const long long *new, size_t n)
+{
+	int	*done = xcalloc(n + 1, sizeof(*done));
+	int	 failed = hook_stream(st, sy, r->id, new, n, done);
+	size_t	 i;
+
+	for (i = 0; failed >= 0 && i < n; i++) {
+		if (done[i] == 1)
+			store_item_resolve(st, from, old[i], r->id);
+		else if (done[i] < 0)
+			failed++;	/* not sent: pending in the retry */
+	}
+	free(done);
+	return failed;
+}
+
 /* Each failed item once more, as items of the retry run r. */
 static int
 retry_items(struct store *st, const struct sync *sy, struct run *r,
     long long from, const long long *seqs, size_t n)
 {
 	struct itemfull	 it;
-	size_t		 i;
-	long long	 by, seq = 0;
-	int		 failed = 0, rc;
+	size_t		 i, m = 0;
+	long long	 by, seq = 0, *old, *new;
+	int		 failed = 0, rc = 0;
 
+	old = xcalloc(n + 1, sizeof(*old));
+	new = xcalloc(n + 1, sizeof(*new));
 	progress_begin("retrying items with the hook", (long long)n);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && rc != -1; i++) {
 		progress_add(i > 0);
 		if ((by = store_item_later_done(st, from, seqs[i])) > 0) {
 			store_item_resolve(st, from, seqs[i], by);
@@ -280,20 +301,28 @@ retry_items(struct store *st, const struct sync *sy, struct run *r,
 			    "not retried", from, seqs[i], by);
 			continue;
 		}
-		if (store_item_copy(st, from, seqs[i], r->id, ++seq) == -1 ||
-		    (rc = hook_apply_item(st, sy, r->id, seq)) == -1) {
-			progress_end();
-			return -1;
-		}
-		if (rc == 0)
-			store_item_resolve(st, from, seqs[i], r->id);
-		failed += rc;
-		if (store_item_get(st, r->id, seq, &it) == 0) {
+		if (store_item_copy(st, from, seqs[i], r->id, ++seq) == -1)
+			rc = -1;
+		old[m] = seqs[i];
+		new[m++] = seq;
+		if (rc == 0 && store_item_get(st, r->id, seq, &it) == 0) {
 			r->count[it.type]++;
 			itemfull_free(&it);
 		}
+		if (rc == -1 || sy->hook.mode == HOOK_STREAM)
+			continue;
+		if ((rc = hook_apply_item(st, sy, r->id, seq)) == 0)
+			store_item_resolve(st, from, seqs[i], r->id);
+		else if (rc == 1)
+			failed++;
 	}
+	if (rc != -1 && sy->hook.mode == HOOK_STREAM)
+		rc = failed = retry_stream(st, sy, r, from, old, new, m);
 	progress_end();
+	free(old);
+	free(new);
+	if (rc == -1)
+		return -1;
 	if (store_team_recount(st, sy->name) == -1 ||
 	    store_sync_bump(st, sy->name) == -1)
 		return -1;

@@ -93,6 +93,30 @@ child(const struct hook *h, int p[3][2], char *const env[])
 	_exit(127);
 }
 
+pid_t
+hook_spawn(const struct hook *h, char *const env[], int fd[3])
+{
+	int		 p[3][2], i;
+	pid_t		 pid;
+
+	for (i = 0; i < 3; i++)
+		if (pipe2(p[i], O_CLOEXEC) == -1)
+			fatal("pipe2");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0)
+		child(h, p, env);
+	setpgid(pid, pid);	/* before any kill(-pid), whoever runs first */
+	fd[0] = p[0][1];
+	fd[1] = p[1][0];
+	fd[2] = p[2][0];
+	close(p[0][0]);
+	close(p[1][1]);
+	close(p[2][1]);
+	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	return pid;
+}
+
 /*
  * Run the hook once. Returns its exit status (128 + signal when killed),
  * or -1 when it could not be started; *timed_out tells a timeout.
@@ -101,25 +125,12 @@ static int
 hook_exec(const struct hook *h, const char *payload, char *const env[],
     struct hookio *io, int *timed_out)
 {
-	int		 p[3][2], i, status = 0;
+	int		 i, status = 0;
 	pid_t		 pid;
 	int64_t		 deadline = now_ms() + (int64_t)h->timeout * 1000;
 
 	*timed_out = 0;
-	for (i = 0; i < 3; i++)
-		if (pipe2(p[i], O_CLOEXEC) == -1)
-			fatal("pipe2");
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0)
-		child(h, p, env);
-	io->fd[0] = p[0][1];
-	io->fd[1] = p[1][0];
-	io->fd[2] = p[2][0];
-	close(p[0][0]);
-	close(p[1][1]);
-	close(p[2][1]);
-	fcntl(io->fd[0], F_SETFL, O_NONBLOCK);
+	pid = hook_spawn(h, env, io->fd);
 	io->in = payload;
 	io->inlen = strlen(payload);
 	while ((io->fd[0] != -1 || io->fd[1] != -1 || io->fd[2] != -1) &&
@@ -361,22 +372,30 @@ int
 hook_apply_run(struct store *st, const struct sync *sy, long long run)
 {
 	long long	*seqs;
-	size_t		 n, i;
-	int		 failed = 0, rc;
+	size_t		 n, i, sent = 0;
+	int		 failed = 0, rc, *done;
 
 	n = store_items_to_apply(st, run, 0, 0, &seqs);
+	done = xcalloc(n + 1, sizeof(*done));
 	progress_begin("applying items with the hook", (long long)n);
-	for (i = 0; i < n; i++) {
+	if (sy->hook.mode == HOOK_STREAM)
+		failed = hook_stream(st, sy, run, seqs, n, done);
+	for (i = 0; sy->hook.mode == HOOK_EXEC && i < n; i++) {
 		if ((rc = hook_apply_item(st, sy, run, seqs[i])) == -1) {
-			progress_end();
-			free(seqs);
-			return -1;
+			failed = -1;
+			break;
 		}
 		failed += rc;
 		progress_add(1);
 	}
 	progress_end();
+	for (i = 0; i < n; i++)
+		sent += sy->hook.mode == HOOK_EXEC || done[i] >= 0;
+	free(done);
 	free(seqs);
+	if (failed < 0)
+		return -1;
+	n = sent;
 	if (store_team_recount(st, sy->name) == -1 ||
 	    store_sync_bump(st, sy->name) == -1)
 		return -1;

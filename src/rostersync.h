@@ -26,6 +26,8 @@
 #ifndef ROSTERSYNC_H
 #define ROSTERSYNC_H
 
+#include <sys/types.h>
+
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -208,6 +210,30 @@ struct sha256_bg *sha256_bg_start(struct sha256 *);
 void	 sha256_bg_give(struct sha256_bg *, const void *, size_t);
 void	 sha256_bg_end(struct sha256_bg *);
 
+/* --------------------------------------------------------------- json.c */
+
+/* A JSON value read from another program's line (json.c). */
+#define JSON_MAX_DEPTH		16	/* arrays and objects inside each other */
+#define JSON_MAX_NODES		100000	/* values in one text */
+enum jtype { J_NULL, J_FALSE, J_TRUE, J_NUM, J_STR, J_ARR, J_OBJ };
+struct jval {
+	enum jtype	 type;
+	const char	*key;		/* its key, inside an object */
+	const char	*str;		/* J_STR decoded, J_NUM as written */
+	size_t		 len;		/* of str */
+	const char	*raw;		/* the value's text in the input */
+	size_t		 rawlen;
+	struct jval	*child;		/* J_ARR, J_OBJ: the first element */
+	struct jval	*next;		/* the next sibling */
+	size_t		 n;		/* J_ARR, J_OBJ: elements */
+};
+struct jval	*json_parse(const char *, size_t, struct arena *, char *err,
+		    size_t errlen);
+const struct jval *json_get(const struct jval *obj, const char *key);
+const char	*json_get_str(const struct jval *obj, const char *key);
+int		 json_int(const struct jval *, long long min, long long max,
+		    long long *out);
+
 /* ---------------------------------------------------------------- log.c */
 
 enum loglevel { LOG_ERR = 3, LOG_WARNING = 4, LOG_NOTICE = 5, LOG_INFO = 6,
@@ -258,11 +284,18 @@ struct slot {
 	int	 keep_empty;	/* an empty value keeps the directory's value */
 };
 
-/* The apply hook: run with execve for every item (issue 6). */
+/* The apply hook: run with execve for every item, or once per run and
+ * fed items as JSON lines (stream mode, hook_stream.c). */
+enum hookmode	{ HOOK_EXEC, HOOK_STREAM };
+#define HOOK_WINDOW_MAX		1024	/* stream: items in flight at most */
+#define HOOK_LINE_MAX		(1024 * 1024) /* stream: one answer line */
+#define HOOK_STARTS		3	/* stream: program starts per run */
 struct hook {
 	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
-	int	 timeout;	/* seconds per item */
-	char	*name;		/* what user shows it as: argv[0]'s file name */
+	int	 timeout;	/* seconds per item (stream: for an answer) */
+	enum hookmode mode;	/* default HOOK_EXEC */
+	int	 window;	/* stream: items in flight, default 64 */
+	char	*name;		/* a label for views; default argv[0]'s name */
 };
 
 /* The SFTP side of a source (fetch_sftp.c). */
@@ -1332,6 +1365,14 @@ int	 hook_apply_run(struct store *, const struct sync *, long long run);
 int	 hook_dir_apply(struct store *, const struct sync *,
 	    const struct itemfull *, long long run);
 void	 hook_recover(struct store *);
+/* Start argv with the item's environment env; fd[] gets the pipes to its
+ * stdin, stdout and stderr (ours, close-on-exec). Its own process group. */
+pid_t	 hook_spawn(const struct hook *, char *const env[], int fd[3]);
+/* hook_stream.c: items seqs[0..n-1] of run through one program per run;
+ * done[i] set to 1 applied, 0 failed, -1 not sent. Returns the number
+ * that failed, or -1 on a database error. */
+int	 hook_stream(struct store *, const struct sync *, long long run,
+	    const long long *seqs, size_t n, int *done);
 
 /* decide.c: approve, reject, cancel, retry, confirm. EXIT_* */
 int	 cmd_approve(struct config *, int, char **);
@@ -1349,6 +1390,16 @@ int	 apply_run(struct job *, enum runstatus);
 /* The job's items and issues as a report's source (before the commit). */
 void	 job_report_src(struct job *, struct reportsrc *);
 int	 apply_bulk(const struct job *);	/* a first load into nothing */
+
+/* ---------------------------------------------------- rostersync-ldap.c */
+
+/* The LDAP connector (its own program; see rostersync-ldap(8)). */
+#define LDAPC_MAPS		64	/* fields with a --map */
+#define LDAPC_MAP_ATTRS		5	/* attributes of one field, and a NULL */
+#define LDAPC_ATTRS		128	/* attributes in one operation */
+#define LDAPC_VALUES		8	/* values of one attribute we set */
+#define LDAPC_SECRET_MAX	4096	/* bytes of the password file read */
+#define LDAPC_LINE_MAX		(16 * 1024 * 1024) /* one item's line */
 
 /* ---------------------------------------------------------- calendar.c */
 

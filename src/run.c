@@ -441,12 +441,27 @@ run_hook_phase(struct store *st, const struct sync *sy, struct run *r,
     enum runstatus want)
 {
 	int	 failed = hook_apply_run(st, sy, r->id);
+	long long *left = NULL;
+	size_t	 nleft = failed < 0 ? 0 : store_items_to_apply(st, r->id, 0,
+		    0, &left);
 
+	free(left);
+	if (failed == 0) {	/* and those an earlier pass failed */
+		failed = (int)(store_items_to_apply(st, r->id, 0, 1, &left) -
+		    nleft);
+		free(left);
+	}
+	if (nleft > 0) {
+		free(r->error);
+		xasprintf(&r->error, "the hook stopped %d times: %zu items "
+		    "wait for the next run", HOOK_STARTS, nleft);
+	}
 	if (failed < 0) {
 		r->status = RS_FAILED;
 		free(r->error);
 		r->error = xstrdup("database error while applying items");
-	} else if (failed > 0 && (want == RS_SUCCESS || want == RS_APPROVED))
+	} else if ((failed > 0 || nleft > 0) && (want == RS_SUCCESS ||
+	    want == RS_APPROVED))
 		r->status = RS_ATTENTION;	/* approved, yet not all done */
 	else
 		r->status = want;
@@ -829,11 +844,17 @@ resume_hook_runs(struct config *cfg, struct store *st)
 		    sy->hook.argv != NULL) {
 			log_context(r.id, r.sync);
 			log_warnx("resuming the items of an interrupted run");
+			free(r.error);
+			r.error = NULL;
 			run_hook_phase(st, sy, &r, r.decision == DEC_APPROVE ?
 			    RS_APPROVED :
 			    r.skipped || r.issues[ISS_MANAGER_NOT_FOUND] ||
-			    r.issues[ISS_MANAGER_CYCLE] ? RS_ATTENTION :
+			    r.issues[ISS_MANAGER_CYCLE] ||
+			    r.issues[ISS_ID_CHANGED] ? RS_ATTENTION :
 			    RS_SUCCESS);
+			if (report_write_all(cfg, st, r.id, NULL) == 0)
+				store_run_reports_done(st, r.id);
+			publish_run(cfg, st, sy, r.id);
 			log_context(0, NULL);
 		}
 		run_free(&r);

@@ -358,7 +358,8 @@ static const char *const sql[ST__COUNT] = {
 	    "run_id = ?1 AND seq = ?2",
 	[ST_RUN_PENDING_ITEMS] = "SELECT DISTINCT i.run_id FROM items i JOIN "
 	    "runs r ON r.id = i.run_id WHERE i.status = 'pending' AND "
-	    "r.status = 'in_progress' ORDER BY i.run_id",
+	    "i.resolved_by IS NULL AND "
+	    "r.status IN ('in_progress', 'needs_attention') ORDER BY i.run_id",
 	[ST_ITEM_LATER_DONE] = "SELECT l.run_id FROM items o JOIN items l "
 	    "INDEXED BY items_run_key ON l.key = o.key AND l.type = o.type "
 	    "WHERE o.run_id = ?1 AND o.seq = ?2 AND l.run_id IN (SELECT id FROM runs WHERE id > ?1 "

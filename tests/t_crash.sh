@@ -286,6 +286,8 @@ eq "every fault point in the source is covered" \
     sed 's/fault("\(.*\)")/\1/' | while read -r p; do
 	grep -q "^$p " <<<"$points
 hook.before 0
-hook.after 0" || echo "$p"; done)" ""
+hook.after 0
+stream.recorded 0
+stream.answered 0" || echo "$p"; done)" ""	# stream.*: t_stream.sh
 
 finish

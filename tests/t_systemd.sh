@@ -31,6 +31,8 @@ for f in usr/local/bin/rostersync:755 \
     usr/local/lib/tmpfiles.d/rostersync.conf:644 \
     usr/local/share/man/man8/rostersync.8:644 \
     usr/local/share/man/man5/rostersync.conf.5:644 \
+    usr/local/lib/rostersync/rostersync-ldap:755 \
+    usr/local/share/man/man8/rostersync-ldap.8:644 \
     etc/rostersync:750 etc/rostersync/rostersync.conf:640; do
 	eq "install: /${f%:*} mode ${f#*:}" "$(mode_of "$D/${f%:*}")" "${f#*:}"
 done

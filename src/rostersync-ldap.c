@@ -1,0 +1,1252 @@
+/*
+ * rostersync-ldap: an apply hook in stream mode (hook.c, hook_stream.c)
+ * that provisions an LDAP directory with the OpenLDAP client library.
+ * It reads one item per line on standard input and answers one line per
+ * item on standard output when its LDAP operations complete, with up to
+ * `window` items at work at once: every operation is asynchronous
+ * (ldap_*_ext with message ids), so the server works on a window of them
+ * while the connector reads and answers.
+ *
+ * People are inetOrgPerson entries uid=EMPLOYEE_ID,BASE (the mapping of
+ * fields to attributes is a table that --map changes); teams are
+ * groupOfNames entries cn=TEAM,GROUPS-BASE whose member values are the
+ * people's DNs (a group without members holds the empty DN, since the
+ * schema wants one). DNs are made with ldap_rdn2str(), filters escaped
+ * with ldap_bv2escaped_filter_value(). Each item converges: a create of an
+ * entry that exists updates it (or brings it back from --disabled-base), a
+ * member added twice or removed when absent is no error (the permissive
+ * modify control), a delete of what is gone succeeds, so a run cut short
+ * and retried ends with the same tree.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ldap.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "rostersync.h"
+
+/* ------------------------------------------------------------ options */
+
+struct fmap {
+	const char	*field;
+	const char	*attr[LDAPC_MAP_ATTRS]; /* NULL-terminated */
+	int		 given;		/* --map replaced the default */
+};
+
+static struct fmap	 maps[LDAPC_MAPS] = {
+	{ "employee_id", { "uid" }, 0 },
+	{ "email", { "mail" }, 0 },
+	{ "first_name", { "givenName" }, 0 },
+	{ "last_name", { "sn" }, 0 },
+	{ "display_name", { "displayName", "cn" }, 0 },
+	{ "title", { "title" }, 0 },
+	{ "department", { "departmentNumber" }, 0 },
+	{ "location", { "l" }, 0 },
+	{ "employment_status", { "employeeType" }, 0 },
+	{ "manager_id", { "manager" }, 0 },
+};
+static size_t		 nmaps = 10;
+
+struct opts {
+	const char	*uri, *binddn, *pwfile, *base, *gbase, *dbase, *cafile;
+	const char	*team_field;
+	int		 starttls, window, timeout;
+};
+static struct opts	 o;
+
+static void
+say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+say(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	fputs("rostersync-ldap: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void __attribute__((noreturn))
+usage(const char *why)
+{
+	if (why != NULL)
+		say("%s", why);
+	fprintf(stderr, "usage: rostersync-ldap --uri URI --base DN "
+	    "[--bind-dn DN --password-file FILE]\n"
+	    "\t[--starttls] [--ca-file FILE] [--groups-base DN] "
+	    "[--disabled-base DN]\n"
+	    "\t[--team-field FIELD] [--map FIELD=ATTRIBUTE]... "
+	    "[--window N] [--timeout S]\n");
+	exit(2);
+}
+
+static int
+attr_ok(const char *a)
+{
+	size_t	 i;
+
+	for (i = 0; a[i] != '\0'; i++)
+		if (!((a[i] >= 'a' && a[i] <= 'z') || (a[i] >= 'A' &&
+		    a[i] <= 'Z') || (i > 0 && ((a[i] >= '0' && a[i] <= '9') ||
+		    a[i] == '-'))))
+			return 0;
+	return i > 0 && i < 64;
+}
+
+/* --map FIELD=ATTRIBUTE: the first replaces FIELD's default attributes,
+ * the next add to them; FIELD= maps it to nothing. */
+static void
+map_option(char *arg)
+{
+	char		*eq = strchr(arg, '=');
+	struct fmap	*m = NULL;
+	size_t		 i, k;
+
+	if (eq == NULL || eq == arg)
+		usage("--map wants FIELD=ATTRIBUTE");
+	*eq++ = '\0';
+	if (*eq != '\0' && !attr_ok(eq))
+		usage("--map: not an attribute name");
+	for (i = 0; i < nmaps; i++)
+		if (strcmp(maps[i].field, arg) == 0)
+			m = &maps[i];
+	if (m == NULL) {
+		if (nmaps == LDAPC_MAPS)
+			usage("--map: too many fields");
+		m = &maps[nmaps++];
+		m->field = arg;
+	}
+	if (!m->given)
+		memset(m->attr, 0, sizeof(m->attr));
+	m->given = 1;
+	for (k = 0; k < LDAPC_MAP_ATTRS - 1 && m->attr[k] != NULL; k++)
+		;
+	if (*eq != '\0' && k == LDAPC_MAP_ATTRS - 1)
+		usage("--map: too many attributes for one field");
+	if (*eq != '\0')
+		m->attr[k] = eq;
+}
+
+static const struct fmap *
+map_of(const char *field)
+{
+	size_t	 i;
+
+	for (i = 0; i < nmaps; i++)
+		if (strcmp(maps[i].field, field) == 0)
+			return &maps[i];
+	return NULL;
+}
+
+static int
+num_option(const char *arg, int min, int max, const char *what)
+{
+	long long	 v;
+
+	if (parse_ll(arg, min, max, &v) == -1) {
+		say("%s must be a whole number from %d to %d, not %s", what,
+		    min, max, arg);
+		usage(NULL);
+	}
+	return (int)v;
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "uri", required_argument, NULL, 'H' },
+		{ "bind-dn", required_argument, NULL, 'D' },
+		{ "password-file", required_argument, NULL, 'y' },
+		{ "base", required_argument, NULL, 'b' },
+		{ "groups-base", required_argument, NULL, 'g' },
+		{ "disabled-base", required_argument, NULL, 'd' },
+		{ "starttls", no_argument, NULL, 'Z' },
+		{ "ca-file", required_argument, NULL, 'C' },
+		{ "map", required_argument, NULL, 'm' },
+		{ "team-field", required_argument, NULL, 't' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*w = getenv("ROSTERSYNC_WINDOW");
+	int		 c;
+
+	o.window = w != NULL ? num_option(w, 1, HOOK_WINDOW_MAX,
+	    "ROSTERSYNC_WINDOW") : 64;
+	o.timeout = 30;
+	o.team_field = "department";
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'H': o.uri = optarg; break;
+		case 'D': o.binddn = optarg; break;
+		case 'y': o.pwfile = optarg; break;
+		case 'b': o.base = optarg; break;
+		case 'g': o.gbase = optarg; break;
+		case 'd': o.dbase = optarg; break;
+		case 'Z': o.starttls = 1; break;
+		case 'C': o.cafile = optarg; break;
+		case 'm': map_option(optarg); break;
+		case 't': o.team_field = optarg; break;
+		case 'w': o.window = num_option(optarg, 1, HOOK_WINDOW_MAX,
+		    "--window"); break;
+		case 'T': o.timeout = num_option(optarg, 1, 3600,
+		    "--timeout"); break;
+		default: usage(NULL);
+		}
+	}
+	if (optind != argc)
+		usage("unexpected arguments");
+	if (o.uri == NULL || o.base == NULL)
+		usage("--uri and --base are required");
+	if ((o.binddn == NULL) != (o.pwfile == NULL))
+		usage("--bind-dn and --password-file go together");
+	if (map_of("employee_id") == NULL ||
+	    map_of("employee_id")->attr[0] == NULL)
+		usage("employee_id must map to the attribute of the RDN");
+}
+
+/* ---------------------------------------------------------- the secret */
+
+/* The first line of the password file, refused when group or others
+ * may read it; NULL with a message in err. Free it with free(). */
+static char *
+read_secret(const char *path, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		 buf[LDAPC_SECRET_MAX + 1];
+	ssize_t		 n = -1;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "cannot read the password file %s: %s",
+		    path, strerror(errno));
+	} else if (!S_ISREG(sb.st_mode))
+		snprintf(err, errlen, "the password file %s is not a regular "
+		    "file", path);
+	else if ((sb.st_mode & 077) != 0)
+		snprintf(err, errlen, "refusing the password file %s: it is "
+		    "readable by group or others (mode %04o); run chmod 600 %s",
+		    path, (unsigned)(sb.st_mode & 07777), path);
+	else if ((n = read(fd, buf, LDAPC_SECRET_MAX)) < 0)
+		snprintf(err, errlen, "cannot read the password file %s: %s",
+		    path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return xstrdup(buf);
+}
+
+/* -------------------------------------------------------- the connection */
+
+struct ljob;
+struct op;
+typedef void (*op_done)(struct ljob *, struct op *, int rc, const char *diag);
+
+/* One LDAP operation in flight. */
+struct op {
+	int		 msgid;		/* 0: a free slot */
+	struct ljob	*j;
+	op_done		 done;
+	char		*dn;		/* the entry it is about (malloc) */
+};
+
+/* One item at work. */
+struct ljob {
+	int		 used;
+	long long	 run, item;
+	int		 type;		/* enum itemtype */
+	struct arena	 a;
+	const struct jval *v;		/* the item (in a) */
+	const char	*key;		/* employee id */
+	char		*dn;		/* the person's DN, or the group's */
+	char		*rdn;		/* its RDN */
+	int		 pending;	/* operations in flight */
+	char		*err;		/* the first failure (malloc) */
+	const char	*did;		/* what was done, for the response */
+	struct buf	 found;		/* delete: the groups found, NUL-separated */
+	size_t		 nfound;
+};
+
+static LDAP		*ld;
+static char		*dead;		/* why the server cannot be used */
+static char		*base_dn, *gbase_dn, *dbase_dn; /* normalised */
+static struct op	*ops;
+static size_t		 nops;
+static struct ljob	*jobs;
+static size_t		 njobs;		/* in use */
+static LDAPControl	 permissive = { LDAP_CONTROL_X_PERMISSIVE_MODIFY,
+			    { 0, NULL }, 0 };
+static LDAPControl	*mod_ctrls[] = { &permissive, NULL };
+
+/* A DN given on the command line, checked and in its LDAPv3 form. */
+static char *
+dn_option(const char *what, const char *s)
+{
+	LDAPDN	 dn = NULL;
+	char	*out = NULL;
+
+	if (s == NULL)
+		return NULL;
+	if (ldap_str2dn(s, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
+	    dn == NULL || ldap_dn2str(dn, &out, LDAP_DN_FORMAT_LDAPV3) !=
+	    LDAP_SUCCESS) {
+		say("%s: not a DN: %s", what, s);
+		usage(NULL);
+	}
+	ldap_dnfree(dn);
+	return out;
+}
+
+/* "ATTR=VALUE" escaped as RFC 4514 says; NULL for an empty value. */
+static char *
+rdn_make(const char *attr, const char *value)
+{
+	LDAPAVA		 ava;
+	LDAPAVA		*rdn[2] = { &ava, NULL };
+	char		*s = NULL, *copy;
+
+	if (value == NULL || value[0] == '\0')
+		return NULL;
+	memset(&ava, 0, sizeof(ava));
+	ava.la_attr.bv_val = (char *)attr;
+	ava.la_attr.bv_len = strlen(attr);
+	ava.la_value.bv_val = (char *)value;
+	ava.la_value.bv_len = strlen(value);
+	ava.la_flags = LDAP_AVA_STRING;
+	if (ldap_rdn2str(rdn, &s, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+		return NULL;
+	copy = xstrdup(s);
+	ldap_memfree(s);
+	return copy;
+}
+
+/* RDN,PARENT; NULL for an empty value. Free with free(). */
+static char *
+dn_make(const char *attr, const char *value, const char *parent)
+{
+	char	*rdn = rdn_make(attr, value), *dn;
+
+	if (rdn == NULL)
+		return NULL;
+	xasprintf(&dn, "%s,%s", rdn, parent);
+	free(rdn);
+	return dn;
+}
+
+static char *
+person_dn(const char *key, const char *parent)
+{
+	return dn_make(map_of("employee_id")->attr[0], key, parent);
+}
+
+static void
+kill_connection(const char *why)
+{
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	ld = NULL;
+	say("%s", why);
+}
+
+/* Requests go out as they are made: without TCP_NODELAY a small one
+ * behind another waits for the server's delayed ACK (40 ms on Linux). */
+static void
+nodelay(void)
+{
+	int	 fd = -1, one = 1;
+
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS &&
+	    fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Connect and bind; 0, or -1 with the server's reason in dead. */
+static int
+conn_open(const char *password)
+{
+	struct berval	 cred;
+	struct timeval	 tv = { o.timeout, 0 };
+	int		 v3 = LDAP_VERSION3, rc, off = 0;
+	char		*diag = NULL;
+
+	if ((rc = ldap_initialize(&ld, o.uri)) != LDAP_SUCCESS) {
+		xasprintf(&dead, "%s: %s", o.uri, ldap_err2string(rc));
+		return -1;
+	}
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	ldap_set_option(ld, LDAP_OPT_REFERRALS, &off);
+	if (o.cafile != NULL) {
+		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, o.cafile);
+		ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &off);
+	}
+	if (o.starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) !=
+	    LDAP_SUCCESS) {
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+		xasprintf(&dead, "%s: StartTLS: %s (%d)%s%s", o.uri,
+		    ldap_err2string(rc), rc, diag && *diag ? ": " : "",
+		    diag ? diag : "");
+		goto fail;
+	}
+	cred.bv_val = (char *)(password ? password : "");
+	cred.bv_len = strlen(cred.bv_val);
+	if ((rc = ldap_sasl_bind_s(ld, o.binddn, LDAP_SASL_SIMPLE, &cred,
+	    NULL, NULL, NULL)) != LDAP_SUCCESS) {
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+		xasprintf(&dead, "%s: bind as %s: %s (%d)%s%s", o.uri,
+		    o.binddn ? o.binddn : "(anonymous)", ldap_err2string(rc),
+		    rc, diag && *diag ? ": " : "", diag ? diag : "");
+		goto fail;
+	}
+	nodelay();	/* connected by now */
+	return 0;
+fail:
+	ldap_memfree(diag);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	ld = NULL;
+	return -1;
+}
+
+/* ------------------------------------------------------------ answers */
+
+static void
+answer(struct ljob *j)
+{
+	struct buf	 b = { 0 };
+
+	buf_printf(&b, "{\"run\":%lld,\"item\":%lld,\"ok\":%s", j->run,
+	    j->item, j->err ? "false" : "true");
+	if (j->err != NULL) {
+		buf_adds(&b, ",\"error\":");
+		json_str(&b, j->err, strlen(j->err));
+	} else {
+		buf_adds(&b, ",\"response\":{\"dn\":");
+		json_str(&b, j->dn ? j->dn : "", j->dn ? strlen(j->dn) : 0);
+		buf_adds(&b, ",\"did\":");
+		json_str(&b, j->did, strlen(j->did));
+		buf_addc(&b, '}');
+	}
+	buf_adds(&b, "}\n");
+	fwrite(b.p, 1, b.len, stdout);
+	buf_free(&b);
+	arena_free(&j->a);
+	free(j->dn);
+	free(j->rdn);
+	free(j->err);
+	buf_free(&j->found);
+	memset(j, 0, sizeof(*j));
+	njobs--;
+}
+
+static void
+fail(struct ljob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct ljob *j, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (j->err != NULL)
+		return;		/* the first failure tells */
+	va_start(ap, fmt);
+	if (vasprintf(&j->err, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+}
+
+/* An LDAP failure: the server's words and the entry's DN. */
+static void
+fail_ldap(struct ljob *j, const char *what, const char *dn, int rc,
+    const char *diag)
+{
+	fail(j, "%s %s: %s (%d)%s%s", what, dn, ldap_err2string(rc), rc,
+	    diag && *diag ? ": " : "", diag ? diag : "");
+}
+
+/* -------------------------------------------------- launching operations */
+
+static void
+op_track(struct ljob *j, int rc, int msgid, op_done done, const char *dn,
+    const char *what)
+{
+	size_t	 i;
+
+	if (rc != LDAP_SUCCESS) {
+		fail_ldap(j, what, dn, rc, NULL);
+		if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
+			kill_connection("the server went away");
+		return;
+	}
+	for (i = 0; i < nops && ops[i].msgid != 0; i++)
+		;
+	if (i == nops) {
+		ops = xrealloc(ops, (nops + 16) * sizeof(*ops));
+		memset(ops + nops, 0, 16 * sizeof(*ops));
+		nops += 16;
+	}
+	ops[i].msgid = msgid;
+	ops[i].j = j;
+	ops[i].done = done;
+	ops[i].dn = xstrdup(dn);
+	j->pending++;
+}
+
+/* Modifications as LDAPMod, built on the job's arena. */
+struct mods {
+	LDAPMod		*m[LDAPC_ATTRS + 1];
+	size_t		 n;
+};
+
+static void
+mods_add(struct ljob *j, struct mods *ms, int op, const char *attr,
+    const char *val)
+{
+	LDAPMod	*m;
+	size_t	 i, k;
+
+	for (i = 0; i < ms->n; i++)	/* a second value of an attribute */
+		if (ms->m[i]->mod_op == op && strcasecmp(ms->m[i]->mod_type,
+		    attr) == 0 && val != NULL && ms->m[i]->mod_values != NULL)
+			break;
+	if (i == ms->n) {
+		if (ms->n == LDAPC_ATTRS)
+			return;
+		m = arena_alloc(&j->a, sizeof(*m));
+		memset(m, 0, sizeof(*m));
+		m->mod_op = op;
+		m->mod_type = (char *)attr;
+		if (val != NULL) {
+			m->mod_values = arena_alloc(&j->a, (LDAPC_VALUES + 1) *
+			    sizeof(char *));
+			memset(m->mod_values, 0, (LDAPC_VALUES + 1) *
+			    sizeof(char *));
+		}
+		ms->m[ms->n++] = m;
+		ms->m[ms->n] = NULL;
+	}
+	m = ms->m[i];
+	for (k = 0; val != NULL && k < LDAPC_VALUES && m->mod_values[k]; k++)
+		if (strcmp(m->mod_values[k], val) == 0)
+			return;
+	if (val != NULL && k < LDAPC_VALUES)
+		m->mod_values[k] = (char *)val;
+}
+
+static void
+do_add(struct ljob *j, const char *dn, struct mods *ms, op_done done)
+{
+	int	 id = 0, rc = ld ? ldap_add_ext(ld, dn, ms->m, NULL, NULL, &id) :
+		    LDAP_SERVER_DOWN;
+
+	op_track(j, rc, id, done, dn, "add");
+}
+
+static void
+do_modify(struct ljob *j, const char *dn, struct mods *ms, op_done done)
+{
+	int	 id = 0, rc = ld ? ldap_modify_ext(ld, dn, ms->m, mod_ctrls,
+		    NULL, &id) : LDAP_SERVER_DOWN;
+
+	op_track(j, rc, id, done, dn, "modify");
+}
+
+static void
+do_delete(struct ljob *j, const char *dn, op_done done)
+{
+	int	 id = 0, rc = ld ? ldap_delete_ext(ld, dn, NULL, NULL, &id) :
+		    LDAP_SERVER_DOWN;
+
+	op_track(j, rc, id, done, dn, "delete");
+}
+
+static void
+do_rename(struct ljob *j, const char *dn, const char *rdn, const char *to,
+    op_done done)
+{
+	int	 id = 0, rc = ld ? ldap_rename(ld, dn, rdn, to, 1, NULL, NULL,
+		    &id) : LDAP_SERVER_DOWN;
+
+	op_track(j, rc, id, done, dn, "move");
+}
+
+/* ------------------------------------------------------------- people */
+
+static const char *
+field_value(struct ljob *j, const char *field, const char *v)
+{
+	if (v != NULL && v[0] != '\0' && strcmp(field, "manager_id") == 0) {
+		char *dn = person_dn(v, base_dn);
+		const char *copy = arena_strndup(&j->a, dn, strlen(dn));
+
+		free(dn);
+		return copy;
+	}
+	return v;
+}
+
+/* cn is mandatory: the display name, else the name, else the key. */
+static const char *
+cn_fallback(const struct ljob *j)
+{
+	const char	*n = json_get_str(j->v, "name");
+
+	return n != NULL && n[0] != '\0' ? n : j->key;
+}
+
+static int
+has_values(const struct mods *ms, const char *attr)
+{
+	size_t	 i;
+
+	for (i = 0; i < ms->n; i++)
+		if (strcasecmp(ms->m[i]->mod_type, attr) == 0 &&
+		    ms->m[i]->mod_values != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * The person's attributes from the item's fields: with LDAP_MOD_ADD the
+ * values there are; with LDAP_MOD_REPLACE every mapped attribute, an
+ * empty field removing it. Fields the item lacks are left alone.
+ */
+static void
+person_attrs(struct ljob *j, struct mods *ms, int op)
+{
+	const struct jval	*fields = json_get(j->v, "fields");
+	const char		*v;
+	size_t			 i, k;
+
+	for (i = 0; i < nmaps; i++) {
+		if ((v = json_get_str(fields, maps[i].field)) == NULL)
+			continue;
+		v = field_value(j, maps[i].field, v);
+		for (k = 0; maps[i].attr[k] != NULL; k++) {
+			if (v[0] != '\0')
+				mods_add(j, ms, op, maps[i].attr[k], v);
+			else if (op == LDAP_MOD_REPLACE &&
+			    strcasecmp(maps[i].attr[k], "cn") != 0)
+				mods_add(j, ms, op, maps[i].attr[k], NULL);
+		}
+	}
+	if (!has_values(ms, "cn"))
+		mods_add(j, ms, op, "cn", cn_fallback(j));
+}
+
+static void joined(struct ljob *, struct op *, int, const char *);
+
+static void
+group_added(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
+		fail_ldap(j, "add", op->dn, rc, diag);
+}
+
+/* cn=TEAM,GROUPS-BASE with one member (the empty DN: none yet). */
+static void
+group_add(struct ljob *j, const char *team, const char *member)
+{
+	struct mods	 ms = { .n = 0 };
+	char		*dn = dn_make("cn", team, gbase_dn);
+
+	if (dn == NULL)
+		return;
+	mods_add(j, &ms, LDAP_MOD_ADD, "objectClass", "groupOfNames");
+	mods_add(j, &ms, LDAP_MOD_ADD, "cn", team);
+	mods_add(j, &ms, LDAP_MOD_ADD, "member", member);
+	do_add(j, dn, &ms, group_added);
+	free(dn);
+}
+
+static void
+unplaced(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_ATTRIBUTE &&
+	    rc != LDAP_OBJECT_CLASS_VIOLATION)
+		fail_ldap(j, "join", op->dn, rc, diag);
+}
+
+/* Joined: the empty DN that stood for no members goes, if there. A
+ * group that is not there is made (a team_create lost). */
+static void
+joined(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	struct mods	 ms = { .n = 0 };
+	LDAPDN		 dn = NULL;
+	char		*team;
+
+	if (rc == LDAP_SUCCESS || rc == LDAP_TYPE_OR_VALUE_EXISTS) {
+		mods_add(j, &ms, LDAP_MOD_DELETE, "member", "");
+		do_modify(j, op->dn, &ms, unplaced);
+	} else if (rc == LDAP_NO_SUCH_OBJECT && ldap_str2dn(op->dn, &dn,
+	    LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS && dn != NULL) {
+		team = arena_strndup(&j->a, dn[0][0]->la_value.bv_val,
+		    dn[0][0]->la_value.bv_len);
+		ldap_dnfree(dn);
+		group_add(j, team, j->dn);
+	} else
+		fail_ldap(j, "join", op->dn, rc, diag);
+}
+
+static void
+group_join(struct ljob *j, const char *team)
+{
+	struct mods	 ms = { .n = 0 };
+	char		*gdn = dn_make("cn", team, gbase_dn);
+
+	if (gdn == NULL || gbase_dn == NULL) {
+		free(gdn);
+		return;
+	}
+	mods_add(j, &ms, LDAP_MOD_ADD, "member", j->dn);
+	do_modify(j, gdn, &ms, joined);
+	free(gdn);
+}
+
+static void
+left_last(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT &&
+	    rc != LDAP_NO_SUCH_ATTRIBUTE)
+		fail_ldap(j, "leave", op->dn, rc, diag);
+}
+
+/* Leaving the last member: the empty DN stands in (groupOfNames). */
+static void
+left(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	struct mods	 ms = { .n = 0 };
+
+	if (rc == LDAP_OBJECT_CLASS_VIOLATION) {
+		mods_add(j, &ms, LDAP_MOD_ADD, "member", "");
+		mods_add(j, &ms, LDAP_MOD_DELETE, "member", j->dn);
+		do_modify(j, op->dn, &ms, left_last);
+	} else
+		left_last(j, op, rc, diag);
+}
+
+static void
+group_leave(struct ljob *j, const char *gdn)
+{
+	struct mods	 ms = { .n = 0 };
+
+	mods_add(j, &ms, LDAP_MOD_DELETE, "member", j->dn);
+	do_modify(j, gdn, &ms, left);
+}
+
+/* The person's team from the item's fields, if teams are provisioned. */
+static void
+person_join(struct ljob *j)
+{
+	const char	*team = json_get_str(json_get(j->v, "fields"),
+			    o.team_field);
+
+	if (gbase_dn != NULL && team != NULL && team[0] != '\0')
+		group_join(j, team);
+}
+
+static void
+replaced(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc != LDAP_SUCCESS)
+		fail_ldap(j, "modify", op->dn, rc, diag);
+	else
+		person_join(j);
+}
+
+static void
+create_replace(struct ljob *j)
+{
+	struct mods	 ms = { .n = 0 };
+
+	person_attrs(j, &ms, LDAP_MOD_REPLACE);
+	do_modify(j, j->dn, &ms, replaced);
+}
+
+static void
+created(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc == LDAP_ALREADY_EXISTS) {
+		j->did = "updated (it existed)";
+		create_replace(j);
+	} else if (rc != LDAP_SUCCESS)
+		fail_ldap(j, "add", op->dn, rc, diag);
+	else
+		person_join(j);
+}
+
+static void
+create_add(struct ljob *j)
+{
+	struct mods	 ms = { .n = 0 };
+	static const char *const oc[] = { "top", "person",
+	    "organizationalPerson", "inetOrgPerson" };
+	size_t		 i;
+
+	j->did = "added";
+	for (i = 0; i < 4; i++)
+		mods_add(j, &ms, LDAP_MOD_ADD, "objectClass", oc[i]);
+	person_attrs(j, &ms, LDAP_MOD_ADD);
+	do_add(j, j->dn, &ms, created);
+}
+
+/* A deactivated person comes back from --disabled-base, or is added. */
+static void
+moved_back(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		create_add(j);
+	else if (rc != LDAP_SUCCESS)
+		fail_ldap(j, "move back", op->dn, rc, diag);
+	else {
+		j->did = "moved back from the disabled base and updated";
+		create_replace(j);
+	}
+}
+
+static void
+item_create(struct ljob *j)
+{
+	char	*old;
+
+	if (dbase_dn == NULL) {
+		create_add(j);
+		return;
+	}
+	old = person_dn(j->key, dbase_dn);
+	do_rename(j, old, j->rdn, base_dn, moved_back);
+	free(old);
+}
+
+static void
+modified(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc != LDAP_SUCCESS)
+		fail_ldap(j, "modify", op->dn, rc, diag);
+}
+
+/* update and manager: the changed attributes only. */
+static void
+item_modify(struct ljob *j)
+{
+	const struct jval	*c = json_get(j->v, "changes");
+	const struct fmap	*m;
+	const char		*f, *v;
+	struct mods		 ms = { .n = 0 };
+	size_t			 k;
+
+	for (c = c ? c->child : NULL; c != NULL; c = c->next) {
+		if ((f = json_get_str(c, "field")) == NULL ||
+		    (m = map_of(f)) == NULL || strcmp(f, "employee_id") == 0)
+			continue;
+		if ((v = json_get_str(c, "new")) == NULL)
+			v = "";
+		v = field_value(j, f, v);
+		for (k = 0; m->attr[k] != NULL; k++)
+			if (v[0] == '\0' && strcasecmp(m->attr[k], "cn") == 0)
+				mods_add(j, &ms, LDAP_MOD_REPLACE, "cn",
+				    cn_fallback(j));
+			else
+				mods_add(j, &ms, LDAP_MOD_REPLACE, m->attr[k],
+				    v[0] ? v : NULL);
+	}
+	j->did = ms.n ? "modified" : "nothing mapped changed";
+	if (ms.n > 0)
+		do_modify(j, j->dn, &ms, modified);
+}
+
+/* team_member: out of the old team's group, into the new one's. */
+static void
+item_team_member(struct ljob *j)
+{
+	const struct jval	*c = json_get(j->v, "changes");
+	const char		*old = NULL, *new = json_get_str(j->v, "team");
+	char			*gdn;
+
+	j->did = gbase_dn ? "moved between groups" : "no --groups-base";
+	for (c = c ? c->child : NULL; c != NULL; c = c->next)
+		if (json_get_str(c, "field") != NULL &&
+		    strcmp(json_get_str(c, "field"), o.team_field) == 0) {
+			old = json_get_str(c, "old");
+			new = json_get_str(c, "new");
+		}
+	if (gbase_dn == NULL)
+		return;
+	if ((gdn = dn_make("cn", old, gbase_dn)) != NULL)
+		group_leave(j, gdn);
+	free(gdn);
+	if (new != NULL && new[0] != '\0')
+		group_join(j, new);
+}
+
+/* ------------------------------------------------------------ deletes */
+
+static void
+gone(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		j->did = "not there: nothing to do";
+	else if (rc != LDAP_SUCCESS)
+		fail_ldap(j, "delete", op->dn, rc, diag);
+}
+
+static void moved_away(struct ljob *, struct op *, int, const char *);
+
+/* A stale copy in the disabled base is replaced by the entry moved. */
+static void
+stale_gone(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT)
+		fail_ldap(j, "delete", op->dn, rc, diag);
+	else
+		do_rename(j, j->dn, j->rdn, dbase_dn, moved_away);
+}
+
+static void
+moved_away(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	char	*stale;
+
+	if (rc == LDAP_ALREADY_EXISTS && strcmp(j->did, "moved") == 0) {
+		j->did = "moved (over an older copy)";
+		stale = person_dn(j->key, dbase_dn);
+		do_delete(j, stale, stale_gone);
+		free(stale);
+	} else if (rc == LDAP_NO_SUCH_OBJECT)
+		j->did = "not there: nothing to do";
+	else if (rc != LDAP_SUCCESS)
+		fail_ldap(j, "move", op->dn, rc, diag);
+}
+
+static void
+person_remove(struct ljob *j)
+{
+	if (dbase_dn != NULL) {
+		j->did = "moved";
+		do_rename(j, j->dn, j->rdn, dbase_dn, moved_away);
+	} else {
+		j->did = "deleted";
+		do_delete(j, j->dn, gone);
+	}
+}
+
+/* The groups naming the person found: leave each, then go. */
+static void
+searched(struct ljob *j, struct op *op, int rc, const char *diag)
+{
+	const char	*g;
+	size_t		 i;
+
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+		fail_ldap(j, "search", op->dn, rc, diag);
+		return;
+	}
+	for (i = 0, g = j->found.p; i < j->nfound; i++, g += strlen(g) + 1)
+		group_leave(j, g);
+	person_remove(j);
+}
+
+static void
+item_delete(struct ljob *j)
+{
+	struct berval	 bv, esc = { 0, NULL };
+	char		*filter, *attrs[] = { LDAP_NO_ATTRS, NULL };
+	int		 id = 0, rc;
+
+	if (gbase_dn == NULL) {
+		person_remove(j);
+		return;
+	}
+	bv.bv_val = j->dn;
+	bv.bv_len = strlen(j->dn);
+	if (ldap_bv2escaped_filter_value(&bv, &esc) != 0)
+		fatalx("out of memory");
+	xasprintf(&filter, "(&(objectClass=groupOfNames)(member=%s))",
+	    esc.bv_val);
+	ber_memfree(esc.bv_val);
+	rc = ld ? ldap_search_ext(ld, gbase_dn, LDAP_SCOPE_ONELEVEL, filter,
+	    attrs, 0, NULL, NULL, NULL, LDAP_NO_LIMIT, &id) : LDAP_SERVER_DOWN;
+	op_track(j, rc, id, searched, gbase_dn, "search");
+	free(filter);
+}
+
+/* ---------------------------------------------------------- one item */
+
+static void
+item_start(struct ljob *j)
+{
+	const char	*team = json_get_str(j->v, "team");
+
+	switch (j->type) {
+	case IT_CREATE:
+		item_create(j);
+		break;
+	case IT_UPDATE:
+	case IT_MANAGER:
+		item_modify(j);
+		break;
+	case IT_DELETE:
+		item_delete(j);
+		break;
+	case IT_TEAM_MEMBER:
+		item_team_member(j);
+		break;
+	case IT_TEAM_CREATE:
+		j->did = gbase_dn ? "added" : "no --groups-base";
+		if (gbase_dn != NULL)
+			group_add(j, team, "");
+		break;
+	case IT_TEAM_DELETE:
+		j->did = gbase_dn ? "deleted" : "no --groups-base";
+		if (gbase_dn != NULL)
+			do_delete(j, j->dn, gone);
+		break;
+	}
+}
+
+/* The item's DN: the person's, or the group's for team items. */
+static int
+item_dn(struct ljob *j)
+{
+	const char	*team = json_get_str(j->v, "team");
+
+	if (j->type == IT_TEAM_CREATE || j->type == IT_TEAM_DELETE) {
+		if (gbase_dn == NULL)
+			return 0;
+		j->dn = dn_make("cn", team, gbase_dn);
+		if (j->dn == NULL)
+			fail(j, "a team item without a team");
+		return j->dn ? 0 : -1;
+	}
+	j->key = json_get_str(j->v, "employee_id");
+	j->rdn = rdn_make(map_of("employee_id")->attr[0], j->key);
+	j->dn = person_dn(j->key, base_dn);
+	if (j->dn == NULL || j->rdn == NULL)
+		fail(j, "an item without an employee_id");
+	return j->dn ? 0 : -1;
+}
+
+/* A line from rostersync: a job, answered when its operations end. */
+static void
+take_line(const char *line, size_t n, const char *password)
+{
+	struct ljob	*j;
+	char		 err[256];
+	size_t		 i;
+
+	for (i = 0; jobs[i].used; i++)
+		;
+	j = &jobs[i];
+	j->used = 1;
+	njobs++;
+	if ((j->v = json_parse(line, n, &j->a, err, sizeof(err))) == NULL ||
+	    json_int(json_get(j->v, "run"), 1, INT64_MAX, &j->run) == -1 ||
+	    json_int(json_get(j->v, "item"), 1, INT64_MAX, &j->item) == -1) {
+		say("a line that is not an item (%s): skipped", err[0] ? err :
+		    "no run and item");
+		arena_free(&j->a);
+		memset(j, 0, sizeof(*j));
+		njobs--;
+		return;
+	}
+	j->did = "";
+	if ((j->type = itemtype_parse(json_get_str(j->v, "type") ?
+	    json_get_str(j->v, "type") : "")) < 0)
+		fail(j, "an item of an unknown type");
+	else if (item_dn(j) == 0) {
+		if (ld == NULL && dead == NULL)
+			conn_open(password);
+		if (dead != NULL)
+			fail(j, "%s", dead);
+		else
+			item_start(j);
+	}
+	if (j->pending == 0)
+		answer(j);
+}
+
+/* --------------------------------------------------------- the results */
+
+static struct op *
+op_find(int msgid)
+{
+	size_t	 i;
+
+	for (i = 0; i < nops; i++)
+		if (ops[i].msgid == msgid)
+			return &ops[i];
+	return NULL;
+}
+
+static void
+op_finish(struct op *op, int rc, const char *diag)
+{
+	struct op	 done = *op;
+
+	memset(op, 0, sizeof(*op));
+	done.j->pending--;
+	done.done(done.j, &done, rc, diag);
+	free(done.dn);
+	if (done.j->pending == 0)
+		answer(done.j);
+}
+
+static void
+on_result(LDAPMessage *res)
+{
+	struct op	*op = op_find(ldap_msgid(res));
+	char		*dn, *diag = NULL;
+	int		 rc, err = LDAP_OTHER;
+
+	if (op == NULL)
+		return;
+	if (ldap_msgtype(res) == LDAP_RES_SEARCH_ENTRY) {
+		if ((dn = ldap_get_dn(ld, res)) != NULL) {
+			buf_add(&op->j->found, dn, strlen(dn) + 1);
+			op->j->nfound++;
+			ldap_memfree(dn);
+		}
+		return;
+	}
+	if (ldap_msgtype(res) == LDAP_RES_SEARCH_REFERENCE)
+		return;
+	rc = ldap_parse_result(ld, res, &err, NULL, &diag, NULL, NULL, 0);
+	op_finish(op, rc == LDAP_SUCCESS ? err : rc, diag);
+	ldap_memfree(diag);
+}
+
+/* The connection broke: every operation in flight failed with it. */
+static void
+conn_lost(void)
+{
+	size_t	 i;
+	int	 rc = LDAP_SERVER_DOWN;
+
+	if (ld != NULL)
+		ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc);
+	kill_connection("the connection to the server broke");
+	for (i = 0; i < nops; i++)
+		if (ops[i].msgid != 0)
+			op_finish(&ops[i], rc, "the connection broke");
+}
+
+/* Every result that has come, without waiting. */
+static void
+drain(void)
+{
+	struct timeval	 zero = { 0, 0 };
+	LDAPMessage	*res;
+	int		 t;
+
+	while (ld != NULL && njobs > 0) {
+		res = NULL;
+		t = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &res);
+		if (t == 0)
+			break;
+		if (t < 0) {
+			conn_lost();
+			break;
+		}
+		on_result(res);
+		ldap_msgfree(res);
+	}
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void
+loop(const char *password)
+{
+	struct buf	 in = { 0 };
+	struct pollfd	 pf[2];
+	char		 chunk[65536], *nl;
+	ssize_t		 n;
+	size_t		 off;
+	int		 eof = 0, fd;
+
+	jobs = xcalloc((size_t)o.window, sizeof(*jobs));
+	buf_add(&in, "", 0);
+	while (!eof || njobs > 0 || memchr(in.p, '\n', in.len) != NULL) {
+		for (off = 0; njobs < (size_t)o.window && (nl = memchr(in.p +
+		    off, '\n', in.len - off)) != NULL; off = (size_t)(nl -
+		    in.p) + 1)
+			if (nl > in.p + off)
+				take_line(in.p + off, (size_t)(nl - in.p) - off,
+				    password);
+		memmove(in.p, in.p + off, in.len - off);
+		in.len -= off;
+		if (in.len > LDAPC_LINE_MAX)
+			fatalx("an input line longer than %d bytes",
+			    LDAPC_LINE_MAX);
+		drain();
+		fflush(stdout);
+		if (eof && njobs == 0)
+			break;
+		fd = -1;
+		if (ld != NULL && njobs > 0)
+			ldap_get_option(ld, LDAP_OPT_DESC, &fd);
+		pf[0].fd = !eof && njobs < (size_t)o.window ? 0 : -1;
+		pf[1].fd = fd;
+		pf[0].events = pf[1].events = POLLIN;
+		pf[0].revents = pf[1].revents = 0;
+		if (poll(pf, 2, 1000) <= 0 || !(pf[0].revents & (POLLIN |
+		    POLLHUP | POLLERR)))
+			continue;
+		if ((n = read(0, chunk, sizeof(chunk))) > 0)
+			buf_add(&in, chunk, (size_t)n);
+		else if (n == 0 || errno != EINTR)
+			eof = 1;
+	}
+	buf_free(&in);
+	free(jobs);
+}
+
+int
+main(int argc, char **argv)
+{
+	char	*password = NULL, err[MAX_ERRMSG];
+
+	parse_options(argc, argv);
+	base_dn = dn_option("--base", o.base);
+	gbase_dn = dn_option("--groups-base", o.gbase);
+	dbase_dn = dn_option("--disabled-base", o.dbase);
+	if (o.pwfile != NULL && (password = read_secret(o.pwfile, err,
+	    sizeof(err))) == NULL) {
+		say("%s", err);
+		xasprintf(&dead, "%s", err);	/* every item says so */
+	}
+	if (dead == NULL && conn_open(password) == -1)
+		say("%s", dead);
+	loop(password);
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	if (password != NULL)
+		explicit_bzero(password, strlen(password));
+	free(password);
+	ldap_memfree(base_dn);
+	ldap_memfree(gbase_dn);
+	ldap_memfree(dbase_dn);
+	free(dead);
+	free(ops);
+	return 0;
+}
