@@ -59,6 +59,7 @@ struct snapjob;
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
+#define DIRPAGE_CHARS		2	/* an email page: its first characters */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
@@ -1463,7 +1464,7 @@ struct keyrow {
 	time_t		 when;		/* extras: that run's finish (or start) */
 	int		 gone;		/* extras: in the directory once */
 };
-/* A user as the directory has them; fields NULL from store_view_users. */
+/* A user as the directory has them; fields NULL from store_view_walk(). */
 struct userrow {
 	const char	*sync, *key, *email, *name, *manager, *team;
 	const char	*fields;	/* JSON object, as the export had it */
@@ -1473,16 +1474,23 @@ int	 store_view_syncs(struct store *,
 	    int (*)(void *, const struct syncrow *), void *);
 int	 store_view_failed(struct store *,
 	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_done_after(struct store *, long long run,
-	    int (*)(void *, const struct keyrow *), void *);
 int	 store_view_warnings(struct store *,
-	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_touches(struct store *, long long run,
 	    int (*)(void *, const struct keyrow *), void *);
 int	 store_view_extras(struct store *,
 	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_users(struct store *, const char *sync, const char *email,
+int	 store_view_walk(struct store *, const char *from, size_t fromlen,
+	    long long skip, int (*)(void *, const struct userrow *), void *);
+int	 store_view_domain(struct store *, const char *lo, size_t lolen,
+	    const char *hi, size_t hilen,
 	    int (*)(void *, const struct userrow *), void *);
+int	 store_view_pages(struct store *, int (*)(void *, const char *prefix,
+	    size_t prefixlen, const char *sync, long long n), void *);
+int	 store_view_exported(struct store *, long long run);
+/* An email's page in dirpages: the length of its first DIRPAGE_CHARS
+ * characters, as SQLite's substr() counts them. */
+size_t	 dirpage_len(const char *email);
+/* Items of a run stored done as they were inserted (apply.c). */
+int	 store_run_done_add(struct store *, long long run, long long n);
 int	 store_view_find(struct store *, const char *text, const char *sync,
 	    int (*)(void *, const struct userrow *), void *);
 int	 store_view_user_items(struct store *, const char *sync,

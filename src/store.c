@@ -17,7 +17,7 @@
 
 #include "rostersync.h"
 
-#define SCHEMA_VERSION	4
+#define SCHEMA_VERSION	5
 #define BUSY_TIMEOUT_MS	10000
 
 enum stmt {
@@ -43,15 +43,32 @@ enum stmt {
 	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET, ST_PUB_REQUEUE,
 	ST_RUN_OUTCOME, ST_RUN_LATEST, ST_RUN_TAKE_FILE, ST_RUN_RECOVERED,
 	ST_REFUSED_GET, ST_REFUSED_PUT, ST_REFUSED_LIST, ST_REFUSED_FORGET,
-	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
-	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
+	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_WARNINGS, ST_VIEW_EXTRAS,
+	ST_VIEW_PAGES, ST_VIEW_WALK, ST_VIEW_WALK_NULL, ST_VIEW_DOMAIN,
+	ST_VIEW_FIND, ST_VIEW_EXPORTED,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
 	ST_VIEW_NAME, ST_RUN_CHANGED_FIELDS,
+	ST_RUN_DONE_ADD, ST_DIRCOUNT_ADD, ST_DIRPAGES_ADD,
+	ST_RUN_COUNT_SYNC, ST_RUN_LIST_NEW_SYNC, ST_RUN_LIST_OLD_SYNC,
 	ST__COUNT
 };
 
 struct nudge;
 static void	 nudge_stop(struct nudge *);
+static void	 bind_text(sqlite3_stmt *, int, const char *);
+static void	 bind_textn(sqlite3_stmt *, int, const char *, size_t);
+static const char *col_text(sqlite3_stmt *, int);
+static void	 plan_steps(struct store *);
+
+/* The counts a bulk load adds itself (its insert trigger is dropped). */
+struct bulkcount {
+	struct arena	 a;
+	struct strmap	 map;		/* "prefix\0sync" -> index */
+	const char	**key;		/* those keys (arena) */
+	size_t		*keylen;
+	long long	*n;
+	size_t		 nkeys;
+};
 
 struct store {
 	sqlite3		*db;
@@ -60,6 +77,7 @@ struct store {
 	char		*bumped;	/* sync versioned in this transaction */
 	struct nudge	*wal;		/* store_begin_big() .. commit */
 	int		 rollback;	/* store_journal_rollback() */
+	struct bulkcount *bulk;		/* store_bulk_begin() .. end */
 };
 
 /* Columns of runs in the order run_bind() and run_read() use. */
@@ -79,68 +97,110 @@ struct store {
 #define RUN_SOURCE "(?7 IS NULL OR CASE WHEN lower(?7) IN ('sftp', 'dir') " \
 	"THEN source LIKE lower(?7) || ':%' ELSE instr(lower(source), " \
 	"lower(?7)) > 0 END)"
+/* The history's filters but the sync: started in [?2, ?3), statuses ?4. */
+#define RUN_FILTER "started >= ?2 AND started < ?3 AND (?4 IS NULL OR " \
+	"instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+/* The items items_open holds (the words of its WHERE: a query names
+ * them to use it), and their statuses. */
+#define ITEM_OPEN(i)	i ".status NOT IN ('applied', 'confirmed')"
+#define ITEM_OPEN_LIST	"('held', 'preview', 'pending', 'failed')"
+/* An email's domain (all of it without an @), as users_domain has it. */
+#define EMAIL_DOMAIN	"substr(email, instr(email, '@') + 1)"
+/* An email's page in dirpages: its first DIRPAGE_CHARS characters. */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+#define DIRPAGE(e)	"substr(ifnull(" e ", ''), 1, " STR(DIRPAGE_CHARS) ")"
 
 static const char *const sql[ST__COUNT] = {
 	/*
-	 * The per-user views (views.c). An applied export run applied a
-	 * whole export: not a dry run nor a retry; success, needs_attention
-	 * or approved, or above_threshold with items applied (hold_deletes).
+	 * The per-user views (views.c) and the history (cli.c). Every one
+	 * finds what it reads through an index (t_plans.sh checks each
+	 * plan): the directory by email (users_email) or domain
+	 * (users_domain), a run's items by key (items_run_key), the items
+	 * not done (items_open), issues by key and type; counts come from
+	 * dircount, dirpages and runs.n_done, which the schema's triggers
+	 * and apply keep in the writer's transaction.
+	 *
+	 * An applied export run applied a whole export: not a dry run nor a
+	 * retry; success, needs_attention or approved, or above_threshold
+	 * with items applied (hold_deletes): done (its n_done) or failed.
+	 * VIEW_EXPORT(r) says it of the run r without reading its items.
 	 */
-#define VIEW_EXPORT_RUNS "SELECT e.id FROM runs e WHERE e.dry_run = 0 AND " \
-	"e.trigger != 'retry' AND (e.status IN ('success', 'needs_attention', " \
-	"'approved') OR (e.status = 'above_threshold' AND EXISTS (SELECT 1 " \
-	"FROM items x WHERE x.run_id = e.id AND x.status IN ('applied', " \
-	"'failed', 'confirmed'))))"
-	[ST_VIEW_SYNCS] = "SELECT s.sync, (SELECT count(*) FROM runs WHERE "
-	    "sync = s.sync AND status = 'in_progress'), ifnull((SELECT r.id "
-	    "FROM runs r WHERE r.sync = s.sync AND r.id IN (" VIEW_EXPORT_RUNS
-	    ") ORDER BY r.started DESC, r.id DESC LIMIT 1), 0), "
-	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER BY "
-	    "r.started DESC, r.id DESC LIMIT 1), 0), (SELECT count(*) FROM "
-	    "users WHERE sync = s.sync AND active = 1), ifnull((SELECT "
-	    "max(r.id) FROM runs r WHERE r.sync = s.sync AND r.dry_run = 0), "
-	    "0), (SELECT count(*) FROM users WHERE sync = s.sync) FROM "
-	    "(SELECT DISTINCT sync FROM runs) s ORDER BY s.sync",
-	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM items i "
-	    "JOIN runs r ON r.id = i.run_id WHERE i.status = 'failed' AND "
-	    "i.key IS NOT NULL AND r.dry_run = 0",
-	[ST_VIEW_DONE_AFTER] = "SELECT r.sync, i.key, i.type, i.run_id FROM "
-	    "items i JOIN runs r ON r.id = i.run_id WHERE i.run_id > ?1 AND "
-	    "i.status IN ('applied', 'confirmed') AND i.key IS NOT NULL AND "
-	    "r.dry_run = 0",
+#define VIEW_EXPORT(r) "(" r ".dry_run = 0 AND " r ".trigger != 'retry' " \
+	"AND (" r ".status IN ('success', 'needs_attention', 'approved') OR (" \
+	r ".status = 'above_threshold' AND (" r ".n_done > 0 OR EXISTS " \
+	"(SELECT 1 FROM items x INDEXED BY items_open WHERE x.status = " \
+	"'failed' AND " ITEM_OPEN("x") " AND x.run_id = " r ".id)))))"
+	/* Every sync of the runs, one seek of runs_sync_id each (a loose
+	 * index scan), with what its runs say and its directory's counts. */
+	[ST_VIEW_SYNCS] = "WITH RECURSIVE s(sync) AS (SELECT (SELECT "
+	    "min(sync) FROM runs) UNION ALL SELECT (SELECT min(sync) FROM "
+	    "runs WHERE sync > s.sync) FROM s WHERE s.sync IS NOT NULL) "
+	    "SELECT s.sync, (SELECT count(*) FROM runs INDEXED BY "
+	    "runs_running WHERE sync = s.sync AND status = 'in_progress'), "
+	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync AND "
+	    VIEW_EXPORT("r") " ORDER BY r.started DESC, r.id DESC LIMIT 1), "
+	    "0), ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER "
+	    "BY r.started DESC, r.id DESC LIMIT 1), 0), ifnull(d.active, 0), "
+	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync AND "
+	    "r.dry_run = 0 ORDER BY r.id DESC LIMIT 1), 0), "
+	    "ifnull(d.users, 0) FROM s LEFT JOIN dircount d ON d.sync = "
+	    "s.sync WHERE s.sync IS NOT NULL ORDER BY s.sync",
+	/* Failed items of real runs that no later real run of the sync
+	 * applied (the same key and type, applied or confirmed). */
+	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM "
+	    "items i INDEXED BY items_open JOIN runs r ON r.id = i.run_id "
+	    "WHERE i.status = 'failed' AND " ITEM_OPEN("i") " AND i.key IS "
+	    "NOT NULL AND r.dry_run = 0 AND NOT EXISTS (SELECT 1 FROM runs l "
+	    "JOIN items d INDEXED BY items_run_key ON d.run_id = l.id AND "
+	    "d.key = i.key WHERE l.sync = r.sync AND l.id > i.run_id AND "
+	    "l.dry_run = 0 AND d.type = i.type AND d.status IN ('applied', "
+	    "'confirmed'))",
+	/* Warning issues of applied export runs that no later applied
+	 * export run of the sync names the key in (an item or an issue). */
 	[ST_VIEW_WARNINGS] = "SELECT r.sync, s.key, s.run_id FROM issues s "
-	    "JOIN runs r ON r.id = s.run_id WHERE s.type IN "
-	    "('manager_not_found', 'manager_cycle', 'seat_limit_reached') AND "
-	    "s.key IS NOT NULL AND s.key != '' AND s.run_id IN ("
-	    VIEW_EXPORT_RUNS ")",
-	[ST_VIEW_TOUCHES] = "SELECT r.sync, t.key, t.run_id FROM (SELECT "
-	    "run_id, key FROM items WHERE run_id > ?1 UNION ALL SELECT run_id, "
-	    "key FROM issues WHERE run_id > ?1) t JOIN runs r ON "
-	    "r.id = t.run_id WHERE t.key IS NOT NULL AND t.key != '' AND "
-	    "t.run_id IN (" VIEW_EXPORT_RUNS ")",
-	/* Keys outside the directory named by an unapplied item or an issue. */
+	    "INDEXED BY issues_type JOIN runs r ON r.id = s.run_id WHERE "
+	    "s.type IN ('manager_not_found', 'manager_cycle', "
+	    "'seat_limit_reached') AND s.key > '' AND " VIEW_EXPORT("r")
+	    " AND NOT EXISTS (SELECT 1 FROM runs l WHERE l.sync = r.sync AND "
+	    "l.id > s.run_id AND " VIEW_EXPORT("l") " AND (EXISTS (SELECT 1 "
+	    "FROM items d INDEXED BY items_run_key WHERE d.run_id = l.id AND "
+	    "d.key = s.key) OR EXISTS (SELECT 1 FROM issues e INDEXED BY "
+	    "issues_key WHERE e.key = s.key AND e.run_id = l.id)))",
+	/* Keys outside the directory named by an item not done or by an
+	 * issue; gone: created once (an applied create of a real run). */
 	[ST_VIEW_EXTRAS] = "WITH c(sync, key, email, name, run) AS (SELECT "
-	    "r.sync, i.key, i.email, i.name, i.run_id FROM items i JOIN runs r "
-	    "ON r.id = i.run_id WHERE i.key IS NOT NULL AND i.status NOT IN "
-	    "('applied', 'confirmed') UNION ALL SELECT r.sync, s.key, NULL, "
-	    "NULL, s.run_id FROM issues s JOIN runs r ON r.id = s.run_id WHERE "
-	    "s.key IS NOT NULL AND s.key != ''), "
+	    "r.sync, i.key, i.email, i.name, i.run_id FROM items i INDEXED BY "
+	    "items_open JOIN runs r ON r.id = i.run_id WHERE i.status IN "
+	    ITEM_OPEN_LIST " AND " ITEM_OPEN("i") " AND i.key IS NOT NULL "
+	    "UNION ALL SELECT r.sync, s.key, NULL, NULL, s.run_id FROM issues "
+	    "s INDEXED BY issues_key JOIN runs r ON r.id = s.run_id WHERE "
+	    "s.key > ''), "
 	    "x(sync, key, email, name, run) AS MATERIALIZED (SELECT sync, key, "
 	    "max(email), max(name), max(run) FROM c WHERE NOT EXISTS (SELECT 1 "
 	    "FROM users u WHERE u.sync = c.sync AND u.key = c.key) "
-	    "GROUP BY sync, key), "
-	    "gone(sync, key) AS MATERIALIZED (SELECT DISTINCT r.sync, i.key "
-	    "FROM items i JOIN runs r ON r.id = i.run_id WHERE i.type = "
-	    "'create' AND i.status IN ('applied', 'confirmed') AND "
-	    "r.dry_run = 0 AND (r.sync, i.key) IN (SELECT sync, key FROM x)) "
+	    "GROUP BY sync, key) "
 	    "SELECT x.sync, x.key, x.email, x.name, x.run, "
-	    "ifnull(r.finished, r.started), EXISTS (SELECT 1 FROM gone g "
-	    "WHERE g.sync = x.sync AND g.key = x.key) FROM x JOIN runs r ON "
-	    "r.id = x.run",
-	/* Only what users_email covers: 100,000 rows in a few ms. */
-	[ST_VIEW_USERS] = "SELECT sync, key, email, '', '', '', 0, NULL "
-	    "FROM users WHERE (?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR "
-	    "instr(lower(email), lower(?2)) > 0) ORDER BY email, sync, key",
+	    "ifnull(r.finished, r.started), EXISTS (SELECT 1 FROM runs l JOIN "
+	    "items d INDEXED BY items_run_key ON d.run_id = l.id AND d.key = "
+	    "x.key WHERE l.sync = x.sync AND l.dry_run = 0 AND l.n_create > 0 "
+	    "AND d.type = 'create' AND d.status IN ('applied', 'confirmed')) "
+	    "FROM x JOIN runs r ON r.id = x.run",
+	/* How many users each sync has under each email prefix: where a
+	 * page starts, without reading the rows before it. */
+	[ST_VIEW_PAGES] = "SELECT prefix, sync, n FROM dirpages WHERE n > 0 "
+	    "ORDER BY prefix, sync",
+	/* The directory in (email, sync, key) order from an email on,
+	 * offset rows skipped; users_email covers it. */
+	[ST_VIEW_WALK] = "SELECT sync, key, email FROM users INDEXED BY "
+	    "users_email WHERE email >= ?1 ORDER BY email, sync, key "
+	    "LIMIT -1 OFFSET ?2",
+	[ST_VIEW_WALK_NULL] = "SELECT sync, key, email FROM users INDEXED BY "
+	    "users_email WHERE email IS NULL ORDER BY sync, key",
+	/* Users whose email's domain is in [?1, ?2). */
+	[ST_VIEW_DOMAIN] = "SELECT sync, key, email FROM users INDEXED BY "
+	    "users_domain WHERE " EMAIL_DOMAIN " >= ?1 AND " EMAIL_DOMAIN
+	    " < ?2",
 	[ST_VIEW_NAME] = "SELECT name FROM users WHERE sync = ?1 AND key = ?2",
 	/* Existing values a run changes: the update threshold's fields. */
 	[ST_RUN_CHANGED_FIELDS] = "WITH ch(key, field) AS (SELECT i.key, "
@@ -153,8 +213,10 @@ static const char *const sql[ST__COUNT] = {
 	    "active, fields FROM users WHERE email = ?3 AND "
 	    "(?2 IS NULL OR sync = ?2) UNION SELECT sync, key, email, name, "
 	    "manager, team, active, fields FROM users WHERE sync IN (SELECT "
-	    "DISTINCT sync FROM runs) AND key = ?1 AND (?2 IS NULL OR "
+	    "sync FROM dircount) AND key = ?1 AND (?2 IS NULL OR "
 	    "sync = ?2) ORDER BY 1, 2",
+	[ST_VIEW_EXPORTED] = "SELECT 1 FROM runs r WHERE r.id = ?1 AND "
+	    VIEW_EXPORT("r"),
 	[ST_VIEW_USER_ITEMS] = "SELECT i.run_id, i.seq, i.type, i.status, "
 	    "i.key, i.email, i.name, i.team, i.error, c.field, c.old, c.new "
 	    "FROM items i INDEXED BY items_run_key LEFT JOIN changes c ON "
@@ -162,13 +224,20 @@ static const char *const sql[ST__COUNT] = {
 	    "id FROM runs WHERE sync = ?1) AND i.key = ?2 "
 	    "ORDER BY i.run_id DESC, i.seq, c.n",
 	[ST_VIEW_USER_ISSUES] = "SELECT s.run_id, s.seq, s.type, s.row, s.key, "
-	    "s.field, s.message, s.fix, s.email, s.name FROM issues s JOIN "
-	    "runs r ON "
-	    "r.id = s.run_id WHERE r.sync = ?1 AND s.key = ?2 "
-	    "ORDER BY s.run_id DESC, s.seq",
-	[ST_VIEW_CHANGES_SINCE] = "SELECT count(*) FROM items i JOIN runs r ON "
-	    "r.id = i.run_id WHERE r.started >= ?1 AND r.dry_run = 0 AND "
-	    "i.status IN ('applied', 'confirmed')",
+	    "s.field, s.message, s.fix, s.email, s.name FROM issues s INDEXED "
+	    "BY issues_key JOIN runs r ON r.id = s.run_id WHERE r.sync = ?1 "
+	    "AND s.key = ?2 ORDER BY s.run_id DESC, s.seq",
+	/* Items applied or confirmed: counted with each run (n_done). */
+	[ST_VIEW_CHANGES_SINCE] = "SELECT ifnull(sum(n_done), 0) FROM runs "
+	    "WHERE started >= ?1 AND dry_run = 0",
+	[ST_RUN_DONE_ADD] = "UPDATE runs SET n_done = n_done + ?2 "
+	    "WHERE id = ?1",
+	[ST_DIRCOUNT_ADD] = "INSERT INTO dircount(sync, users, active) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(sync) DO UPDATE SET users = "
+	    "users + excluded.users, active = active + excluded.active",
+	[ST_DIRPAGES_ADD] = "INSERT INTO dirpages(prefix, sync, n) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(prefix, sync) DO UPDATE SET "
+	    "n = n + excluded.n",
 
 	[ST_SYNC_VERSION] = "SELECT version, nonce FROM syncs WHERE name = ?1",
 	[ST_SYNC_BUMP] = "INSERT INTO syncs(name, version, nonce) "
@@ -206,20 +275,21 @@ static const char *const sql[ST__COUNT] = {
 	    " AND status NOT IN ('in_progress', 'queued') ORDER BY id",
 	[ST_RUN_REPORTS_DONE] = "UPDATE runs SET reports_done = 1 "
 	    "WHERE id = ?1",
-	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE "
-	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
-	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE,
-	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE "
-	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
-	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	/* The history, with and without a sync: either way through an
+	 * index on the start time (unset bounds are the extremes). */
+	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE " RUN_FILTER,
+	[ST_RUN_COUNT_SYNC] = "SELECT count(*) FROM runs WHERE sync = ?1 AND "
+	    RUN_FILTER,
+	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE " RUN_FILTER
 	    " ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
-	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE "
-	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
-	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	[ST_RUN_LIST_NEW_SYNC] = "SELECT " RUN_COLS " FROM runs WHERE sync = "
+	    "?1 AND " RUN_FILTER " ORDER BY started DESC, id DESC "
+	    "LIMIT ?5 OFFSET ?6",
+	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE " RUN_FILTER
 	    " ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	[ST_RUN_LIST_OLD_SYNC] = "SELECT " RUN_COLS " FROM runs WHERE sync = "
+	    "?1 AND " RUN_FILTER " ORDER BY started ASC, id ASC "
+	    "LIMIT ?5 OFFSET ?6",
 	/* Applied counts confirmed too: done, by the hook or by hand. */
 	[ST_RUN_OUTCOME] = "SELECT type, status, count(*) FROM items WHERE "
 	    "run_id = ?1 AND status IN ('applied', 'confirmed', 'failed') "
@@ -524,12 +594,100 @@ static const char schema_v4[] =
     "  reason TEXT NOT NULL, first_seen INTEGER NOT NULL, "
     "  last_seen INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;";
 
+/*
+ * The directory's counts, kept by triggers in the transaction that writes
+ * users (whoever writes it, a crash leaves them with the rows): users and
+ * active users per sync, and users per sync and email page (the first
+ * DIRPAGE_CHARS characters), which say where a page of the users view
+ * starts without reading the rows before it. A bulk load (apply.c) drops
+ * the insert trigger and adds its own counts (store_bulk_end).
+ */
+#define USERS_COUNTED_TRIGGER \
+    "CREATE TRIGGER users_counted AFTER INSERT ON users BEGIN " \
+    "  INSERT INTO dircount VALUES (new.sync, 1, new.active) " \
+    "  ON CONFLICT(sync) DO UPDATE SET users = users + 1, " \
+    "  active = active + excluded.active; " \
+    "  INSERT INTO dirpages VALUES (" DIRPAGE("new.email") ", new.sync, 1) " \
+    "  ON CONFLICT(prefix, sync) DO UPDATE SET n = n + 1; " \
+    "END;"
+/*
+ * v5: the views answer through indexes (views.c, store.c's view
+ * statements): the directory's counts (above), the domain of emails,
+ * the runs of a sync by id and those in progress, the items not done
+ * (failed, held, previewed, pending), issues by key and by type, and per
+ * run the items done (applied or confirmed), counted where the items are
+ * written and kept by triggers when their status changes.
+ */
+static const char schema_v5[] =
+    "CREATE TABLE dircount(sync TEXT NOT NULL PRIMARY KEY, "
+    "  users INTEGER NOT NULL, active INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE dirpages(prefix TEXT NOT NULL, sync TEXT NOT NULL, "
+    "  n INTEGER NOT NULL, PRIMARY KEY(prefix, sync)) WITHOUT ROWID;"
+    "INSERT INTO dircount SELECT sync, count(*), sum(active) FROM users "
+    "  GROUP BY sync;"
+    "INSERT INTO dirpages SELECT " DIRPAGE("email") ", sync, count(*) "
+    "  FROM users GROUP BY 1, 2;"
+    USERS_COUNTED_TRIGGER
+    "CREATE TRIGGER users_uncounted AFTER DELETE ON users BEGIN "
+    "  UPDATE dircount SET users = users - 1, active = active - "
+    "  old.active WHERE sync = old.sync; "
+    "  UPDATE dirpages SET n = n - 1 WHERE prefix = " DIRPAGE("old.email")
+    "  AND sync = old.sync; "
+    "END;"
+    "CREATE TRIGGER users_active AFTER UPDATE OF active ON users "
+    "WHEN old.active IS NOT new.active AND old.sync IS new.sync BEGIN "
+    "  UPDATE dircount SET active = active + new.active - old.active "
+    "  WHERE sync = new.sync; "
+    "END;"
+    "CREATE TRIGGER users_email AFTER UPDATE OF email ON users "
+    "WHEN old.sync IS new.sync AND " DIRPAGE("old.email") " IS NOT "
+    DIRPAGE("new.email") " BEGIN "
+    "  UPDATE dirpages SET n = n - 1 WHERE prefix = " DIRPAGE("old.email")
+    "  AND sync = old.sync; "
+    "  INSERT INTO dirpages VALUES (" DIRPAGE("new.email") ", new.sync, 1) "
+    "  ON CONFLICT(prefix, sync) DO UPDATE SET n = n + 1; "
+    "END;"
+    /* by hand only: rostersync never moves a user to another sync */
+    "CREATE TRIGGER users_moved AFTER UPDATE OF sync ON users "
+    "WHEN old.sync IS NOT new.sync BEGIN "
+    "  UPDATE dircount SET users = users - 1, active = active - "
+    "  old.active WHERE sync = old.sync; "
+    "  INSERT INTO dircount VALUES (new.sync, 1, new.active) "
+    "  ON CONFLICT(sync) DO UPDATE SET users = users + 1, "
+    "  active = active + excluded.active; "
+    "  UPDATE dirpages SET n = n - 1 WHERE prefix = " DIRPAGE("old.email")
+    "  AND sync = old.sync; "
+    "  INSERT INTO dirpages VALUES (" DIRPAGE("new.email") ", new.sync, 1) "
+    "  ON CONFLICT(prefix, sync) DO UPDATE SET n = n + 1; "
+    "END;"
+    "CREATE INDEX users_domain ON users(" EMAIL_DOMAIN ");"
+    "CREATE INDEX runs_sync_id ON runs(sync);"
+    "CREATE INDEX runs_running ON runs(sync) WHERE status = 'in_progress';"
+    "CREATE INDEX items_open ON items(status, run_id, key) WHERE "
+    "status NOT IN ('applied', 'confirmed');"
+    "CREATE INDEX issues_key ON issues(key, run_id);"
+    "CREATE INDEX issues_type ON issues(type, run_id);"
+    "ALTER TABLE runs ADD COLUMN n_done INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE runs SET n_done = (SELECT count(*) FROM items WHERE run_id = "
+    "  runs.id AND status IN ('applied', 'confirmed'));"
+    "CREATE TRIGGER items_done AFTER UPDATE OF status ON items "
+    "WHEN (old.status IN ('applied', 'confirmed')) IS NOT "
+    "(new.status IN ('applied', 'confirmed')) BEGIN "
+    "  UPDATE runs SET n_done = n_done + iif(new.status IN ('applied', "
+    "  'confirmed'), 1, -1) WHERE id = new.run_id; "
+    "END;"
+    "CREATE TRIGGER items_undone AFTER DELETE ON items "
+    "WHEN old.status IN ('applied', 'confirmed') BEGIN "
+    "  UPDATE runs SET n_done = n_done - 1 WHERE id = old.run_id; "
+    "END;";
+
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 static int
@@ -590,6 +748,40 @@ migrate(sqlite3 *db, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * The length of an email's page in dirpages: its first DIRPAGE_CHARS
+ * characters as SQLite's substr() counts them (a byte from 0xc0 up and
+ * the 0x80-0xbf bytes after it are one character), up to a NUL.
+ */
+size_t
+dirpage_len(const char *email)
+{
+	const unsigned char	*z = (const unsigned char *)email, *e = z;
+	int			 k;
+
+	if (z == NULL)
+		return 0;
+	for (k = 0; k < DIRPAGE_CHARS && *e != '\0'; k++)
+		if (*e++ >= 0xc0)
+			while ((*e & 0xc0) == 0x80)
+				e++;
+	return (size_t)(e - z);
+}
+
+/* Safe to call with NULL. */
+static void
+bulk_free(struct bulkcount *b)
+{
+	if (b == NULL)
+		return;
+	arena_free(&b->a);
+	strmap_free(&b->map);
+	free(b->key);
+	free(b->keylen);
+	free(b->n);
+	free(b);
 }
 
 /*
@@ -659,6 +851,8 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	nudge_stop(st->wal);
+	bulk_free(st->bulk);
+	plan_steps(st);
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
@@ -670,6 +864,50 @@ const char *
 store_errmsg(struct store *st)
 {
 	return sqlite3_errmsg(st->db);
+}
+
+/*
+ * For the tests of query plans (t_plans.sh): with ROSTERSYNC_PLANS naming
+ * a file, each statement prepared is appended to it ("SQL text"), then
+ * its EXPLAIN QUERY PLAN, one "PLAN detail" a line; when the store
+ * closes, how many steps of SQLite's virtual machine each ran ("STEPS n
+ * text"): a count of the work done, the same on any machine.
+ */
+static void
+plan_note(struct store *st, const char *q)
+{
+	const char	*path = getenv("ROSTERSYNC_PLANS");
+	sqlite3_stmt	*s;
+	char		*eq;
+	FILE		*fp;
+
+	if (path == NULL || (fp = fopen(path, "ae")) == NULL)
+		return;
+	fprintf(fp, "SQL %s\n", q);
+	xasprintf(&eq, "EXPLAIN QUERY PLAN %s", q);
+	if (sqlite3_prepare_v2(st->db, eq, -1, &s, NULL) == SQLITE_OK) {
+		while (sqlite3_step(s) == SQLITE_ROW)
+			fprintf(fp, "PLAN %s\n", col_text(s, 3));
+		sqlite3_finalize(s);
+	}
+	free(eq);
+	fclose(fp);
+}
+
+static void
+plan_steps(struct store *st)
+{
+	const char	*path = getenv("ROSTERSYNC_PLANS");
+	FILE		*fp;
+	size_t		 i;
+
+	if (path == NULL || (fp = fopen(path, "ae")) == NULL)
+		return;
+	for (i = 0; i < ST__COUNT; i++)
+		if (st->st[i] != NULL)
+			fprintf(fp, "STEPS %d %s\n", sqlite3_stmt_status(st->st[i],
+			    SQLITE_STMTSTATUS_VM_STEP, 0), sql[i]);
+	fclose(fp);
 }
 
 /* The prepared statement for id, reset and with its bindings cleared. */
@@ -684,6 +922,7 @@ store_stmt(struct store *st, enum stmt id)
 			fatalx("store: cannot prepare statement %d: %s",
 			    (int)id, sqlite3_errmsg(st->db));
 		st->st[id] = s;
+		plan_note(st, sql[id]);
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -896,6 +1135,8 @@ store_rollback(struct store *st)
 {
 	nudge_stop(st->wal);
 	st->wal = NULL;
+	bulk_free(st->bulk);
+	st->bulk = NULL;
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	free(st->bumped);
@@ -904,20 +1145,82 @@ store_rollback(struct store *st)
 
 /*
  * A bulk load (a first run into an empty directory) inserts a million
- * users and items at random places of two indexes; building them after
- * the rows, by sorting, is cheaper. Inside the caller's transaction, so a
- * crash leaves the indexes as they were. The definitions are the
- * schema's.
+ * users and items at random places of three indexes; building them after
+ * the rows, by sorting, is cheaper. The insert trigger that counts users
+ * (two upserts a row) goes too: store_dir_put() counts them in memory and
+ * store_bulk_end() adds the sums. Inside the caller's transaction, so a
+ * crash leaves the indexes and the trigger as they were. The definitions
+ * are the schema's.
  */
 int
 store_bulk_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
-	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_run_key",
+	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_run_key; "
+	    "DROP INDEX users_domain; DROP TRIGGER users_counted",
 	    err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
+	}
+	bulk_free(st->bulk);
+	st->bulk = xcalloc(1, sizeof(*st->bulk));
+	return 0;
+}
+
+/* A user the bulk load inserts, counted under its email page. */
+static void
+bulk_note(struct bulkcount *b, const char *sync, const char *email)
+{
+	struct buf	 k = { 0 };
+	size_t		 plen = dirpage_len(email);
+	uint32_t	 i;
+	char		*key;
+
+	buf_add(&k, email ? email : "", plen);
+	buf_addc(&k, '\0');
+	buf_adds(&k, sync);
+	if ((i = strmap_get(&b->map, k.p, k.len)) == STRMAP_NONE) {
+		key = arena_alloc(&b->a, k.len + 1);
+		memcpy(key, k.p, k.len + 1);
+		b->key = xrealloc(b->key, (b->nkeys + 1) * sizeof(*b->key));
+		b->keylen = xrealloc(b->keylen, (b->nkeys + 1) *
+		    sizeof(*b->keylen));
+		b->n = xrealloc(b->n, (b->nkeys + 1) * sizeof(*b->n));
+		b->key[b->nkeys] = key;
+		b->keylen[b->nkeys] = k.len;
+		b->n[b->nkeys] = 0;
+		i = (uint32_t)b->nkeys++;
+		strmap_put(&b->map, key, k.len, i);
+	}
+	b->n[i]++;
+	buf_free(&k);
+}
+
+/* Add the bulk load's counts: its users are all new and active. */
+static int
+bulk_counts(struct store *st)
+{
+	struct bulkcount *b = st->bulk;
+	sqlite3_stmt	*s;
+	const char	*sync;
+	size_t		 i, plen;
+
+	for (i = 0; i < b->nkeys; i++) {
+		plen = strlen(b->key[i]);
+		sync = b->key[i] + plen + 1;
+		s = store_stmt(st, ST_DIRPAGES_ADD);
+		bind_textn(s, 1, b->key[i], plen);
+		bind_text(s, 2, sync);
+		sqlite3_bind_int64(s, 3, b->n[i]);
+		if (store_exec(st, s) == -1)
+			return -1;
+		s = store_stmt(st, ST_DIRCOUNT_ADD);
+		bind_text(s, 1, sync);
+		sqlite3_bind_int64(s, 2, b->n[i]);
+		sqlite3_bind_int64(s, 3, b->n[i]);
+		if (store_exec(st, s) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -927,11 +1230,17 @@ store_bulk_end(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
+	if (st->bulk != NULL && bulk_counts(st) == -1)
+		return -1;
+	bulk_free(st->bulk);
+	st->bulk = NULL;
 	/* One helper thread sorts beside this one (a quarter faster on
 	 * a million rows). */
 	if (exec_sql(st->db, "PRAGMA threads = 1; "
 	    "CREATE INDEX users_email ON users(email); "
 	    "CREATE INDEX items_run_key ON items(run_id, key); "
+	    "CREATE INDEX users_domain ON users(" EMAIL_DOMAIN "); "
+	    USERS_COUNTED_TRIGGER
 	    "PRAGMA threads = 0", err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
@@ -1378,14 +1687,15 @@ store_runs_take_file(struct store *st, long long file, long long by,
 	return sqlite3_changes(st->db);
 }
 
+/* Unset bounds are the extremes: every query has a range on started. */
 static void
 filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 {
 	bind_text(s, 1, f->sync);
-	if (f->since != (time_t)-1)
-		sqlite3_bind_int64(s, 2, f->since);
-	if (f->until != (time_t)-1)
-		sqlite3_bind_int64(s, 3, f->until);
+	sqlite3_bind_int64(s, 2, f->since != (time_t)-1 ? f->since :
+	    INT64_MIN);
+	sqlite3_bind_int64(s, 3, f->until != (time_t)-1 ? f->until :
+	    INT64_MAX);
 	if (f->statuses[0] != '\0')
 		bind_text(s, 4, f->statuses);
 	bind_text(s, 7, f->source);
@@ -1394,7 +1704,8 @@ filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 long long
 store_run_count(struct store *st, const struct runfilter *f)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_RUN_COUNT);
+	sqlite3_stmt	*s = store_stmt(st, f->sync ? ST_RUN_COUNT_SYNC :
+			    ST_RUN_COUNT);
 	long long	 n = 0;
 
 	filter_bind(s, f);
@@ -1412,7 +1723,12 @@ store_run_list(struct store *st, const struct runfilter *f,
 	struct run	 r;
 	int		 rc;
 
-	s = store_stmt(st, f->oldest ? ST_RUN_LIST_OLD : ST_RUN_LIST_NEW);
+	if (f->oldest)
+		s = store_stmt(st, f->sync ? ST_RUN_LIST_OLD_SYNC :
+		    ST_RUN_LIST_OLD);
+	else
+		s = store_stmt(st, f->sync ? ST_RUN_LIST_NEW_SYNC :
+		    ST_RUN_LIST_NEW);
 	filter_bind(s, f);
 	sqlite3_bind_int64(s, 5, f->limit);
 	sqlite3_bind_int64(s, 6, f->offset);
@@ -1697,6 +2013,8 @@ store_dir_put(struct store *st, const struct dirrow *d)
 
 	if (store_sync_bump(st, d->sync) == -1)
 		return -1;
+	if (st->bulk != NULL)	/* a new user: apply_bulk() says none is */
+		bulk_note(st->bulk, d->sync, d->email);
 	bind_text(s, 1, d->sync);
 	bind_text(s, 2, d->key);
 	bind_text(s, 3, d->email);
@@ -2629,7 +2947,8 @@ keyrows(struct store *st, sqlite3_stmt *s, int kind,
 	return 0;
 }
 
-/* Failed items of runs that were not dry runs: sync, key, type, run. */
+/* Failed items of real runs that no later real run applied (the same
+ * key and type): sync, key, type, run. */
 int
 store_view_failed(struct store *st, int (*fn)(void *, const struct keyrow *),
     void *arg)
@@ -2637,34 +2956,13 @@ store_view_failed(struct store *st, int (*fn)(void *, const struct keyrow *),
 	return keyrows(st, store_stmt(st, ST_VIEW_FAILED), 'i', fn, arg);
 }
 
-/* Applied or confirmed items of runs after run (not dry runs). */
-int
-store_view_done_after(struct store *st, long long run,
-    int (*fn)(void *, const struct keyrow *), void *arg)
-{
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_DONE_AFTER);
-
-	sqlite3_bind_int64(s, 1, run);
-	return keyrows(st, s, 'i', fn, arg);
-}
-
-/* Warning issues of applied export runs: sync, key, run. */
+/* Warnings still standing: no later applied export run named the key
+ * (sync, key, run). */
 int
 store_view_warnings(struct store *st,
     int (*fn)(void *, const struct keyrow *), void *arg)
 {
 	return keyrows(st, store_stmt(st, ST_VIEW_WARNINGS), 'r', fn, arg);
-}
-
-/* Keys with an item or an issue in applied export runs after run. */
-int
-store_view_touches(struct store *st, long long run,
-    int (*fn)(void *, const struct keyrow *), void *arg)
-{
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_TOUCHES);
-
-	sqlite3_bind_int64(s, 1, run);
-	return keyrows(st, s, 'r', fn, arg);
 }
 
 /*
@@ -2707,21 +3005,118 @@ userrows(struct store *st, sqlite3_stmt *s,
 	return 0;
 }
 
-/*
- * The directory in (email, sync, key) order; sync NULL for all, email
- * NULL or a text the email contains, in any case. Only sync, key and
- * email are read (the index has them): name, manager and team are "",
- * fields NULL; store_view_name() has the name.
- */
-int
-store_view_users(struct store *st, const char *sync, const char *email,
+/* Step rows of (sync, key, email): 1 when fn stopped, 0 at the end. */
+static int
+walkrows(struct store *st, sqlite3_stmt *s,
     int (*fn)(void *, const struct userrow *), void *arg)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USERS);
+	struct userrow	 u;
+	int		 rc, stop = 0;
 
-	bind_text(s, 1, sync);
-	bind_text(s, 2, email);
-	return userrows(st, s, fn, arg);
+	memset(&u, 0, sizeof(u));
+	u.name = u.manager = u.team = "";
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		u.sync = col_text(s, 0);
+		u.key = col_text(s, 1);
+		u.email = col_text(s, 2);
+		if ((stop = fn(arg, &u)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return stop != 0;
+}
+
+/*
+ * The directory in (email, sync, key) order from the first email at or
+ * after from (NULL: from the start, users without an email first), the
+ * first skip rows passed over; only sync, key and email are read (the
+ * index has them): name, manager and team are "", fields NULL. Stops
+ * when fn returns non-0: then 1, at the end 0, -1 on error.
+ */
+int
+store_view_walk(struct store *st, const char *from, size_t fromlen,
+    long long skip, int (*fn)(void *, const struct userrow *), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if (from == NULL) {
+		s = store_stmt(st, ST_VIEW_WALK_NULL);
+		while (skip > 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			skip--;
+		if (skip == 0 && (rc = walkrows(st, s, fn, arg)) != 0)
+			return rc;
+		sqlite3_reset(s);
+		from = "";
+		fromlen = 0;
+	}
+	s = store_stmt(st, ST_VIEW_WALK);
+	bind_textn(s, 1, from, fromlen);
+	sqlite3_bind_int64(s, 2, skip);
+	return walkrows(st, s, fn, arg);
+}
+
+/* Users whose email's domain (after its @) is in [lo, hi), in no order. */
+int
+store_view_domain(struct store *st, const char *lo, size_t lolen,
+    const char *hi, size_t hilen, int (*fn)(void *, const struct userrow *),
+    void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_DOMAIN);
+
+	bind_textn(s, 1, lo, lolen);
+	bind_textn(s, 2, hi, hilen);
+	return walkrows(st, s, fn, arg) < 0 ? -1 : 0;
+}
+
+/* The users of each sync under each email page, in page order. */
+int
+store_view_pages(struct store *st,
+    int (*fn)(void *, const char *, size_t, const char *, long long),
+    void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_PAGES);
+	int		 rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, col_text(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+		    col_text(s, 1), sqlite3_column_int64(s, 2)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Is the run an applied export run (VIEW_EXPORT)? 1, 0, or -1. */
+int
+store_view_exported(struct store *st, long long run)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_EXPORTED);
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, run);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Items of the run stored done (applied or confirmed) as they were
+ * inserted: the triggers count the changes of status after. */
+int
+store_run_done_add(struct store *st, long long run, long long n)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_RUN_DONE_ADD);
+
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int64(s, 2, n);
+	return store_exec(st, s);
 }
 
 /* Users whose email (any case) or key is text, in one sync or all. */
@@ -2790,7 +3185,8 @@ store_view_user_issues(struct store *st, const char *sync, const char *key,
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Items applied or confirmed in runs started at or after since. */
+/* Items applied or confirmed in runs started at or after since (the
+ * runs' n_done). */
 long long
 store_view_changes_since(struct store *st, time_t since)
 {
