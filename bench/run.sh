@@ -23,6 +23,10 @@
 #                      ldapmodify -f of the same changes as LDIF
 #                      (bench/ldap_ldif.py); each tree compared with the
 #                      directory (tests/ldap_tree.py)
+#   9 views            bench/views.sh: user, users --email, users --page
+#                      40000, items --user and status on the directory of
+#                      case 2, and users and status on 1,000 syncs of
+#                      1,000 users; the median of 5 against the targets
 #
 # The daily run, the unchanged re-run and the peers run 3 times each
 # (BENCH_REPEAT), each time from the same state, and the fastest counts;
@@ -230,6 +234,16 @@ REPEAT=$N PREP=daily_prep measure "daily run" "${RSC[@]}" run ||
     bad "daily run: exit status not 0"
 say "  $(phases "$WORK/daily run.err")"
 check_truth "$(last_run)" "$in-day2.json"
+
+# ------------------------------------------------------------ 9. views
+# The interactive views (bench/views.sh) on the directory of the daily
+# run (day 1 and day 2), then on 1,000 syncs cut from day 1.
+. "$TOP/bench/views.sh"
+views_bench "$RS" "$WORK/bench.conf" "$WORK/spool/rostersync.db" "$ROWS"
+views_tenants "$RS" "$WORK/tenants" "$in-day1.csv" "$ROWS" ||
+    bad "views: the 1,000 syncs could not be made"
+rm -rf "$WORK/tenants"
+# ------------------------------------------------------------ 9. end
 
 # 3. unchanged re-run: the same rows, other bytes (not a duplicate): K+1
 # newlines more each time; the directory stays as the daily run left it
@@ -518,6 +532,7 @@ if has "ldapmodify -f (the peer)"; then
 	    "${WALL[daily run, rostersync-ldap w64]}" \
 	    "${WALL[daily run, rostersync-ldap w1]}" "<=" 1
 fi
+views_table
 echo "memory (peak RSS MB):"
 printf '  %-44s %7s  (target <= 256)  %s\n' "daily run" \
     "${RSS[daily run]}" "$([ "${RSS[daily run]}" -le 256 ] && echo ok ||
