@@ -219,6 +219,8 @@ write_user(struct job *j, uint32_t id, struct buf *b)
 	d.fieldslen = b->len;
 	d.run = j->run->id;
 	d.email_same = (e->flags & E_SAMEMAIL) != 0;
+	d.stored = (e->flags & E_DIR) != 0;
+	d.active_same = (e->flags & (E_DIR | E_ACTIVE)) == (E_DIR | E_ACTIVE);
 	return store_dir_put(j->st, &d);
 }
 
@@ -281,6 +283,10 @@ write_directory(struct job *j)
 	size_t			 i, n;
 	int			 rc = -1, purged;
 
+	/* The counts the store keeps with the directory say what the run
+	 * found, or are made again (after an edit by hand). */
+	if (store_counts_check(j->st, sy->name, j->active_before) == -1)
+		return -1;
 	w = written(j, &n);
 	for (i = 0; i < n; i++) {
 		struct ent *e = &j->e[w[i]];

@@ -883,7 +883,8 @@ struct dirrow {
 	size_t		 fieldslen;
 	long long	 run;
 	int		 email_same;	/* the stored email is this one already */
-	int		 stored;	/* the key is in the directory */
+	int		 active_same;	/* stored and active: its state stays */
+	int		 stored;	/* the key is in the directory (a hint) */
 };
 long long	 store_sync_version(struct store *, const char *sync);
 long long	 store_sync_state(struct store *, const char *sync,
@@ -1489,6 +1490,8 @@ int	 store_view_exported(struct store *, long long run);
 /* An email's page in dirpages: the length of its first DIRPAGE_CHARS
  * characters, as SQLite's substr() counts them. */
 size_t	 dirpage_len(const char *email);
+/* The counts of sync made again when they do not say active users. */
+int	 store_counts_check(struct store *, const char *sync, long long active);
 /* Items of a run stored done as they were inserted (apply.c). */
 int	 store_run_done_add(struct store *, long long run, long long n);
 int	 store_view_find(struct store *, const char *text, const char *sync,

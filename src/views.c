@@ -53,8 +53,9 @@
  * facts the filter takes, users found by their domain). The block's size
  * and where a page starts in it come from the counts the store keeps
  * (users per sync and per email page): a page reads at most one email
- * page of the directory before its rows, and no query runs per user.
- * `user` reads only its user's history.
+ * page of the directory before its rows; a query runs per user the
+ * facts tell of (their email), none per other user. `user` reads only
+ * its user's history.
  */
 #include <errno.h>
 #include <getopt.h>
