@@ -1198,7 +1198,7 @@ store_bulk_end(struct store *st)
 
 /* The two counts under key kind (1: a sync's users and active users, 2:
  * users of sync under email's page, 3: items done of the run numbered
- * sync), made 0 the first time. */
+ * sync, and that number), made 0 the first time. */
 static long long *
 counts_slot(struct store *st, int kind, const char *sync, const char *email)
 {
@@ -1309,9 +1309,9 @@ counts_write(struct store *st)
 			continue;
 		sync = c->key[i] + 1;
 		slen = strnlen(sync, c->keylen[i] - 1);
-		if (c->key[i][0] == 3) {
+		if (c->key[i][0] == 3) {	/* n: items done, the run */
 			s = store_stmt(st, ST_RUN_DONE_ADD);
-			sqlite3_bind_int64(s, 1, strtoll(sync, NULL, 10));
+			sqlite3_bind_int64(s, 1, c->n[i][1]);
 			sqlite3_bind_int64(s, 2, c->n[i][0]);
 		} else if (c->key[i][0] == 1) {
 			s = store_stmt(st, ST_DIRCOUNT_ADD);
@@ -3299,10 +3299,13 @@ store_view_exported(struct store *st, long long run)
 int
 store_run_done_add(struct store *st, long long run, long long n)
 {
-	char	 id[24];
+	char		 id[24];
+	long long	*v;
 
 	snprintf(id, sizeof(id), "%lld", run);
-	counts_slot(st, 3, id, NULL)[0] += n;
+	v = counts_slot(st, 3, id, NULL);
+	v[0] += n;
+	v[1] = run;
 	return 0;
 }
 
