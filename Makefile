@@ -46,9 +46,11 @@ SRCS	 = src/util.c \
 	   src/fetch_dir.c \
 	   src/fetch_sftp.c \
 	   src/publish.c \
+	   src/known.c \
 	   src/load.c \
 	   src/load_csv.c \
 	   src/load_xlsx.c \
+	   src/job.c \
 	   src/validate.c \
 	   src/diff.c \
 	   src/snapshot.c \
@@ -59,6 +61,7 @@ SRCS	 = src/util.c \
 	   src/progress.c \
 	   src/decide.c \
 	   src/store.c \
+	   src/summary.c \
 	   src/report.c \
 	   src/report_csv.c \
 	   src/report_xlsx.c \
@@ -93,10 +96,10 @@ rostersync: $(BUILD)/rostersync
 $(BUILD)/rostersync: $(OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(BUILD)/%.o: src/%.c src/rostersync.h | $(BUILD)
+$(BUILD)/%.o: src/%.c src/rostersync.h src/known.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -c -o $@ $<
 
-$(BUILD)/test_%: tests/test_%.c $(LIBOBJS) src/rostersync.h | $(BUILD)
+$(BUILD)/test_%: tests/test_%.c $(LIBOBJS) src/rostersync.h src/known.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -Werror -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
@@ -169,7 +172,7 @@ FUZZ_OBJS = $(filter-out $(FUZZ_DIR)/main.o,$(SRCS:src/%.c=$(FUZZ_DIR)/%.o))
 FUZZERS	 = $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_xlsx $(FUZZ_DIR)/fuzz_config
 .SECONDARY: $(FUZZ_OBJS)
 
-$(FUZZ_DIR)/%.o: src/%.c src/rostersync.h
+$(FUZZ_DIR)/%.o: src/%.c src/rostersync.h src/known.h
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c \
 	    -o $@ $<

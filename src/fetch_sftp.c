@@ -246,7 +246,7 @@ secret_mode_ok(const char *url, const char *what, const char *path,
 		    "readable by group or others (mode %04o); run chmod 600 "
 		    "%s", url, what, path, (unsigned)(sb->st_mode & 07777),
 		    path);
-		fetch_hint("chmod 600 %s, owned by the user rostersync runs "
+		log_hint("chmod 600 %s, owned by the user rostersync runs "
 		    "as (a secret others may read may have been copied: "
 		    "consider replacing it)", path);
 		return -1;
@@ -269,7 +269,7 @@ secret_read(const char *url, const char *what, const char *path, char *err,
 	    fstat(fd, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the %s %s: %s", url,
 		    what, path, strerror(errno));
-		fetch_hint("put the %s at %s, mode 0600, owned by the user "
+		log_hint("put the %s at %s, mode 0600, owned by the user "
 		    "rostersync runs as, or correct its path in the sync's "
 		    "sftp settings", what, path);
 		goto out;
@@ -323,7 +323,7 @@ load_key(const struct source *s, char *err, size_t errlen)
 	if (stat(o->identity, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the private key %s: %s",
 		    s->url, o->identity, strerror(errno));
-		fetch_hint("put the private key at %s, mode 0600, owned by the "
+		log_hint("put the private key at %s, mode 0600, owned by the "
 		    "user rostersync runs as, or correct sftp.identity",
 		    o->identity);
 		return NULL;
@@ -342,7 +342,7 @@ load_key(const struct source *s, char *err, size_t errlen)
 		    o->passphrase_file != NULL ? "the passphrase in "
 		    "sftp.passphrase_file does not unlock it" : "it is "
 		    "encrypted and sftp.passphrase_file is not set");
-		fetch_hint("check the key with ssh-keygen -y -f %s (it asks "
+		log_hint("check the key with ssh-keygen -y -f %s (it asks "
 		    "for the passphrase), then write that passphrase in %s",
 		    o->identity, o->passphrase_file ? o->passphrase_file :
 		    "the file sftp.passphrase_file names");
@@ -410,7 +410,7 @@ check_host_key(struct source *s, char *err, size_t errlen)
 		break;
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
-		fetch_hint("HOST KEY CHANGED: the server presented the %s key "
+		log_hint("HOST KEY CHANGED: the server presented the %s key "
 		    "%s, which is not the key %s holds for %s. Someone may be "
 		    "intercepting the connection, or the server's keys were "
 		    "replaced. %s If it is the one they give, remove the old "
@@ -437,7 +437,7 @@ check_host_key(struct source *s, char *err, size_t errlen)
 			rc = 0;
 			break;
 		}
-		fetch_hint("the server presented the %s key %s, which is not "
+		log_hint("the server presented the %s key %s, which is not "
 		    "in %s%s. %s If it is the one they give, add this line to "
 		    "%s: %s (or set sftp.accept_new_host_key = true to accept "
 		    "it once)", type, fp, kh, state ==
@@ -504,7 +504,7 @@ authenticate(struct source *s, ssh_key key, const char *password, char *err,
 		    "with key %s (is its public key authorized for that user "
 		    "on the server? the server accepts: %s)", s->url, s->user,
 		    s->opt->identity, methods);
-		fetch_hint("ask the server's administrator to authorize the "
+		log_hint("ask the server's administrator to authorize the "
 		    "public key %s.pub for user %s (OpenSSH: a line of that "
 		    "user's ~/.ssh/authorized_keys; ProFTPD: the file "
 		    "SFTPAuthorizedUserKeys names), or set sftp.identity to "
@@ -520,7 +520,7 @@ authenticate(struct source *s, ssh_key key, const char *password, char *err,
 		snprintf(err, errlen, "%s: authentication failed for user %s "
 		    "with the password in %s (the server accepts: %s)", s->url,
 		    s->user, s->opt->password_file, methods);
-		fetch_hint("check the password of user %s with the server's "
+		log_hint("check the password of user %s with the server's "
 		    "administrator and write it in %s (mode 0600), or log in "
 		    "with a key (sftp.identity) if the server accepts only "
 		    "those", s->user, s->opt->password_file);
@@ -557,7 +557,7 @@ connect_error(struct source *s, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "%s: cannot connect to %s port %d: %s",
 		    s->url, s->host, s->port, e);
-	fetch_hint("check with the server's administrator that the SFTP "
+	log_hint("check with the server's administrator that the SFTP "
 	    "server runs and listens on %s port %d, and that no firewall "
 	    "between the two hosts blocks it; every run tries again", s->host,
 	    s->port);

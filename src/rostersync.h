@@ -36,6 +36,8 @@
 
 struct store;
 struct known;
+struct rawhint;
+struct rowhint;
 struct early;
 struct xlsx_early;
 struct job;
@@ -254,6 +256,14 @@ void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 /* A copy of every line also goes here while set (the run log). */
 void	 log_tee(FILE *);
+/*
+ * Advice on the error a module is about to return ("ask the server's
+ * administrator ..."), for whoever logs that error: log_hint() keeps it,
+ * log_hint_take() hands it over into out ("" when none; out may be NULL
+ * to drop it) and forgets it.
+ */
+void	 log_hint(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_hint_take(char *out, size_t outlen);
 /* A progress line: shown like log_info(), never in the run log. */
 void	 log_progress(const char *, ...) __attribute__((format(printf, 1, 2)));
 
@@ -409,52 +419,12 @@ struct rawrow {
 	int			 wide;	/* non-empty fields past MAX_COLUMNS dropped */
 	int			 noeol;	/* the file ended in this row, no line break */
 	int			 utf8_checked; /* ff has FF_BADUTF8 where due */
-	int			 prepped; /* the prep saw it: prep, see below */
-	struct rowprep {
-		uint64_t	 fp;	/* fingerprint of the slots' values */
-		uint64_t	 eh;	/* hash of the email (validate.c) */
-		uint64_t	 kh;	/* strmap_keyhash() of a one-field key */
-		int		 kh_ok;	/* kh is made */
-		unsigned	 kcol;	/* and that key's column */
-		int		 lh_ok;	/* the row is one whole line, hashed: */
-		uint64_t	 lh[2];	/* hash128() of it (load.c's seed) */
-		uint32_t	 known;	/* a known line: its entry + 1, */
-		uint32_t	 kteam;	/* and struct lineinfo's team, flags */
-		uint32_t	 kflags;
-	}			 prep;
-	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
-		const char	*base;	/* field i at base + off[i] */
-		const size_t	*off;
-		const size_t	*len;
-		size_t		 nf;
-		const char	*key;	/* or, prepped with kh_ok: the key, */
-		size_t		 keylen; /* trimmed, and its hash */
-		uint64_t	 kh;
-		uint32_t	 known;	/* or a known line's entry + 1 */
-	}			 peek[2];
+	const struct rawhint	*hint;	/* the known-lines fast path's
+					 * (known.h), or NULL */
 	int			 delim;	/* CSV: the delimiter, else 0 */
 };
 /* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
 typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
-/*
- * On the reading thread, as a row is read, work for fn done ahead: the
- * prep may trim fields in place (moving f[i] on, shortening len[i] and
- * writing a NUL at the new end) and change their bytes, and returns 1
- * having filled *out, or 0 having changed nothing. The row's prepped and
- * prep tell fn.
- */
-typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
-	    struct rowprep *out);
-/*
- * Known lines (CSV only), on the reading thread: at the start of a
- * record, for up to KNOWN_GROUP whole lines (each without its LF), hash
- * each (lh_ok, lh) and look it up; a known line is handed to fn as a row
- * of no fields with prepped and prep.known set, the others are parsed
- * as usual with their hashes. 0 when the caller wants no hashes (yet).
- */
-#define KNOWN_GROUP	16
-typedef int (*rowknown_fn)(void *arg, size_t n, const char *const *line,
-	    const size_t *len, struct rowprep *out);
 
 /*
  * A CSV file's encoding: one decision for the whole file, never row by
@@ -486,9 +456,9 @@ int	 enc_is_utf8(const char *want);
  */
 int	 load_csv(const char *path, rawrow_fn fn, void *arg, char *err,
 	    size_t errlen);
-int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
-	    rowknown_fn known, void *arg, struct textenc *enc, char *err,
-	    size_t errlen);
+/* The same with an encoding (known.h has the one with the fast path). */
+int	 load_csv_enc(const char *path, rawrow_fn fn, void *arg,
+	    struct textenc *enc, char *err, size_t errlen);
 /* 0: every byte through libcsv (tests and the fuzzer compare the two). */
 extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
@@ -534,14 +504,9 @@ struct record {
 	size_t		*len;
 	unsigned	 bad;		/* REC_* problems the loader saw */
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
-	const char	*peek_key[2];	/* keys of rows further on, or NULL: */
-	size_t		 peek_len[2];	/* hints only (untrimmed, may be wrong) */
-	uint64_t	 peek_kh[2];	/* their strmap_keyhash(), if peek_hashed */
-	int		 peek_hashed[2];
-	uint32_t	 peek_known[2];	/* or known lines' entries + 1 */
-	int		 prepped;	/* prep holds v's fingerprint and */
-	struct rowprep	 prep;		/* email hash (load.c, prep_row); */
-	/* prep.known: a known line, with no key nor values (v, len NULL) */
+	const struct rowhint *hint;	/* the known-lines fast path's (known.h):
+					 * never NULL; a known line has no key
+					 * nor values (v, len NULL) */
 };
 #define REC_UTF8	0x01	/* invalid UTF-8 in a value */
 #define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
@@ -639,9 +604,6 @@ struct fetchfail {
  * the source failed (ff says why; every error is logged once). */
 int	 fetch_sync(struct config *, struct store *, const struct sync *,
 	    struct fetchfail *ff);
-/* A backend's advice on the error it is about to return: the next
- * failure's hint ("ask the server's administrator ..."). */
-void	 fetch_hint(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Copy a local file into the spool for run --file; ledger id or -1. */
 long long fetch_local(struct config *, struct store *, const struct sync *,
 	    const char *path, int again);
@@ -1206,7 +1168,7 @@ void	 snap_save_end(struct snapjob *);
 /* cache drop [--sync S]: the command (EXIT_*). */
 int	 cmd_cache(struct config *, int, char **);
 
-/* diff.c: the key table, fingerprints and the items. */
+/* job.c: the key table, the teams, and how a user's row reads. */
 uint32_t ent_get(struct job *, const char *, size_t);
 uint32_t ent_add(struct job *, const char *, size_t);
 void	 ent_init(struct ent *, const char *key, size_t);
@@ -1214,18 +1176,15 @@ void	 ids_by_key(const struct ent *, uint32_t *ids, size_t);
 uint32_t ent_add_stored(struct job *, const char *, size_t);
 void	 ent_reserve(struct job *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
+const char *ent_value(const struct job *, uint32_t ent, int slot);
+/* A user's fields as the users table keeps them, into b. */
+void	 fields_json(struct job *, const struct kept *, struct buf *b);
+/* The display name of a row's values: in the job's arena, or v's own. */
+const char *display_name(struct job *, const char *const *v);
+
+/* diff.c: the export against the directory: the items. */
 uint64_t rec_hash(const struct job *, const char *const *v,
 	    const size_t *len);
-/* The hash that groups equal emails (validate.c), seeded per process. */
-uint64_t email_hash(const char *, size_t);
-void	 email_hash_seed(uint64_t);	/* before any email_hash() */
-/* rec_hash()'s parts, for the loader: the seeds of a schema's slots, and
- * the fingerprint of values in slot order. */
-void	 slot_seeds(const struct schema *, uint64_t *seed);
-uint64_t fingerprint(const uint64_t *seed, size_t n, const char *const *v,
-	    const size_t *len);
-/* The same fingerprint from a stored fields object (in slot order). */
-uint64_t fields_hash(const char *json);
 void	 job_free(struct job *);
 int	 diff_load_dir(struct job *);
 int	 diff_on_record(void *job, const struct record *);
@@ -1236,9 +1195,6 @@ int	 diff_items(struct job *);
  * spreadsheet typed the id column as numbers): -1 with err, the file
  * fails whole; else 0. Before diff_items(). */
 int	 diff_ids_retyped(struct job *, char *err, size_t errlen);
-const char *ent_value(const struct job *, uint32_t ent, int slot);
-void	 fields_json(struct job *, const struct kept *, struct buf *);
-const char *display_name(struct job *, const char *const *v);
 
 /* validate.c: issues. */
 void	 issue_add(struct job *, enum issuetype, long long row,
@@ -1270,7 +1226,7 @@ struct runopts {
 
 /*
  * The one-time overrides of the guard (`run --file F --allow-deletes N
- * --reason TEXT`), a table in run.c: each needs --file and --reason, and
+ * --reason TEXT`), a table in guard.c: each needs --file and --reason, and
  * the run records it (decision override) with who gave it, when and why.
  * Another one is a long long in runopts and in run (-1: not given) and
  * one line of the table. The table ends with a NULL flag.
@@ -1383,7 +1339,6 @@ int	 cmd_confirm(struct config *, int, char **);
 /* run.c: a held run applied after approval; EXIT_* */
 int	 run_approve(struct config *, struct store *, long long run,
 	    const char *who, const char *reason);
-const char *whoami(void);
 
 /* apply.c: the run's outcome, inside the caller's transaction. */
 int	 apply_run(struct job *, enum runstatus);
@@ -1435,6 +1390,8 @@ int	 next_sync(const struct config *, char *out, size_t outlen,
  */
 int	 role_check(const char *command, const struct config *cfg, char *why,
 	    size_t whylen);
+/* Who decides: the user behind sudo, else the calling one (static). */
+const char *whoami(void);
 
 /* --------------------------------------- store.c: facts for views.c */
 

@@ -48,7 +48,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rostersync.h"
+#include "known.h"
 
 #define SNAP_MAGIC	"RSKEYS3\n"
 #define SNAP_NAME	"directory.keys"

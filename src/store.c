@@ -2840,3 +2840,22 @@ store_run_changed_fields(struct store *st, long long run, struct buf *most)
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? users : -1;
 }
+
+/* What a run read from the store holds; the run may be reused. */
+void
+run_free(struct run *r)
+{
+	free(r->sync);
+	free(r->trigger);
+	free(r->source);
+	free(r->file_name);
+	free(r->error);
+	free(r->report_base);
+	free(r->approver);
+	free(r->reason);
+	free(r->encoding);
+	free(r->encoding_note);
+	free(r->hint);
+	free(r->preview_base);
+	memset(r, 0, sizeof(*r));
+}
