@@ -1,27 +1,49 @@
 /*
- * rostersync: keep a user directory in step with HR exports.
- *
- * One run takes one input file of one sync through the pipeline:
+ * rostersync: keep a user directory in step with HR exports. This header
+ * is the map: the records that flow between the stages, every limit, and
+ * every module's prototypes under its name. One run takes one input file
+ * of one sync through the pipeline:
  *
  *   fetch -> load -> validate -> diff -> guard -> apply -> report -> publish
  *
- *   fetch.c       finds settled files at a sync's source (fetch_dir.c is the
- *                 local drop-zone backend), copies each durably into
- *                 spool/incoming/SYNC/ and records it in the ledger
- *   load.c        picks the format by content, maps the header to the sync's
- *                 slots and hands one struct record per data row to the run;
- *                 the formats (load_csv.c, load_xlsx.c) only emit raw rows
+ * Each stage calls the ones before it and the shared parts below them
+ * all, never a later stage nor one that calls it back (t_layers.sh checks
+ * this on the objects). The files, top to bottom:
+ *
+ *   main.c        the command table, options         (on top)
+ *   run.c         one run end to end, recovery of interrupted runs
+ *   decide.c      approve, reject, cancel, retry, confirm
+ *   cli.c views.c the read-only views: history, show, items, report;
+ *                 users, user, status (table.c: text tables)
+ *   fetch.c       settled files into spool/incoming/SYNC/, the ledger;
+ *                 fetch_dir.c (a local drop-zone), fetch_sftp.c (libssh)
+ *   load.c        the format by content, the header mapped to the sync's
+ *                 slots, one struct record per row; load_csv.c and
+ *                 load_xlsx.c only emit raw rows
  *   validate.c    row checks while loading, cross-row checks after: issues
  *   diff.c        the export against the directory: items
- *   guard.c       the deactivation threshold and the approval mode
- *   apply.c       one transaction: directory, items, issues, run status
- *   report.c      report files (report_csv.c, ...) and the run log (runlog.c)
- *   store.c       every SQL statement
- *   run.c         one run end to end, and recovery of interrupted runs
- *   cli.c         the read-only views: history, show, items
+ *   guard.c       the thresholds, the approval mode, one-time overrides
+ *   apply.c       one transaction: directory, items, issues, run status;
+ *                 hook.c, hook_stream.c: the apply hook, exec and stream
+ *   report.c      the report files (a table of formats); summary.c what
+ *                 every report says; report_csv.c, report_xlsx.c,
+ *                 runlog.c one writer per format
+ *   publish.c     the reports back to the source
+ *   ---- shared by the stages, below them ----
+ *   snapshot.c    the key snapshot and the known lines files (a cache)
+ *   job.c         the job's key table, teams, and how a row reads
+ *   known.c       the known-lines fast path's hashes (private: known.h)
+ *   store.c       every SQL statement (nothing else speaks SQL)
+ *   spool.c       the lock, durable moves, names, retention
+ *   config.c      libconfig, checked      calendar.c  OnCalendar
+ *   roles.c       who may run what         names.c     status names
+ *   progress.c    a long phase's progress  log.c       stderr, journal
+ *   sha256.c      SHA-256 (libcrypto)      json.c      a bounded reader
+ *   util.c        buffers, arenas, hash maps, emails, time
  *
- * Nothing after load.c knows whether the input was CSV or XLSX, and nothing
- * outside store.c speaks SQL.
+ * rostersync-ldap.c is another program: the LDAP connector the stream
+ * hook feeds. Nothing after load.c knows whether the input was CSV or
+ * XLSX. A function that returns memory says who frees it above it.
  */
 #ifndef ROSTERSYNC_H
 #define ROSTERSYNC_H
@@ -95,14 +117,14 @@ struct arena {
 	size_t	 used;		/* bytes handed out, for statistics */
 };
 void	*arena_alloc(struct arena *, size_t);
-char	*arena_strndup(struct arena *, const char *, size_t);
+char	*arena_strndup(struct arena *, const char *, size_t); /* the arena's */
 void	 arena_free(struct arena *);
 
 /* Out of memory is fatal at once (the first error level). */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
-char	*xstrdup(const char *);
+char	*xstrdup(const char *);	/* these three: the caller frees */
 char	*xstrndup(const char *, size_t);
 /* Big arrays read at random (huge pages where granted); free() them. */
 void	*big_alloc(size_t);
@@ -549,7 +571,7 @@ char	*spool_path(const struct config *, const char *kind, const char *sync,
 	    const char *name);		/* caller frees; dirs made 0750 */
 int	 spool_lock(const struct config *, int wait_seconds);	/* fd or -1 */
 int	 spool_move(const char *from, const char *to);
-char	*dir_of(const char *path);	/* allocated */
+char	*dir_of(const char *path);	/* the caller frees */
 int	 fsync_dir_of(const char *path);
 int	 name_ok(const char *name, char *why, size_t whylen);
 int	 name_ignored(const char *name);	/* dot, .part, .tmp, ... */
@@ -750,7 +772,7 @@ struct store;
 struct store	*store_open(const char *path, int readonly, char *err,
 		    size_t errlen);
 void		 store_close(struct store *);
-const char	*store_errmsg(struct store *);
+const char	*store_errmsg(struct store *);	/* SQLite's, until the next call */
 int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int		 store_begin_big(struct store *); /* and early writeback */
 void		 store_journal_rollback(struct store *);	/* first loads */
@@ -855,6 +877,7 @@ long long	 store_dir_active(struct store *, const char *sync);
 int		 store_dir_scan(struct store *, const char *sync,
 		    void (*)(void *, const char *key, size_t keylen,
 		    uint64_t hash, int active), void *);
+/* A stored user's email and fields (JSON), or NULL: the caller frees. */
 char		*store_dir_email(struct store *, const char *sync,
 		    const char *key);
 char		*store_dir_fields(struct store *, const char *sync,
@@ -942,6 +965,7 @@ int		 store_run_clear_items(struct store *, long long run);
 int		 store_item_get(struct store *, long long run, long long seq,
 		    struct itemfull *);
 void		 itemfull_free(struct itemfull *);
+/* An item's payload fields (JSON), or NULL: the caller frees. */
 char		*store_item_fields(struct store *, long long, long long);
 int		 store_item_finish(struct store *, long long run, long long seq,
 		    enum itemstatus, const char *error);
@@ -968,6 +992,7 @@ long long	 store_run_for_file(struct store *, long long file, int *status);
 size_t		 store_runs_with_pending(struct store *, long long **ids);
 int		 store_team_recount(struct store *, const char *sync);
 int		 store_runlog_put(struct store *, long long run, const char *);
+/* A run's log text, or NULL: the caller frees. */
 char		*store_runlog_get(struct store *, long long run);
 int		 store_report_base_used(struct store *, const char *sync,
 		    const char *base);
@@ -1449,6 +1474,7 @@ int	 store_view_user_issues(struct store *, const char *sync,
 	    const char *key, int (*)(void *, long long run,
 	    const struct issueview *), void *);
 long long store_view_changes_since(struct store *, time_t since);
+/* A user's display name, or NULL: the caller frees. */
 char	*store_view_name(struct store *, const char *sync, const char *key);
 
 /* views.c: per-user status and the metrics (seeds 001, 004). EXIT_* */
