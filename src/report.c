@@ -3,12 +3,13 @@
  * itself. The formats are a table; each writer only formats, and this
  * file owns the files: a hidden temporary name, mode 0640, fsync, rename.
  * A run without a hook writes its reports' rows from memory beside its
- * transaction (report_early()); every other report is made from the
- * database, and `rostersync report` gives the same content as the run
- * wrote (t_reports compares them).
+ * transaction (report_early(), a thread: a first load's million rows
+ * cost the second CPU seconds, not the run); every other report is made
+ * from the database by the same writers, one file after the other, and
+ * `rostersync report` gives the same content as the run wrote
+ * (t_reports compares them).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -527,42 +528,19 @@ early_finish(struct config *cfg, struct store *st, const struct run *r,
 }
 
 /*
- * The spreadsheet in a child process, with a connection of its own, while
- * the parent writes the other files and checkpoints the WAL: on a big run
- * these take about as long. The child's exit status says how it went; -1
- * when no child could be made (the caller writes it itself).
+ * One file of the table: the CSV and the spreadsheet a run began from
+ * memory (report_early()) are finished from what was begun, every other
+ * file is written from the database.
  */
-static pid_t
-xlsx_start(struct config *cfg, const struct run *r)
-{
-	struct store	*cs;
-	char		 err[MAX_ERRMSG];
-	pid_t		 pid;
-	int		 rc;
-
-	fflush(NULL);
-	if ((pid = fork()) != 0)
-		return pid;
-	if ((cs = store_open(cfg->database, 1, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
-		_exit(1);
-	}
-	rc = write_named(cfg, cs, r, &formats[RF_XLSX]);
-	store_close(cs);
-	_exit(rc == 0 ? 0 : 1);
-}
-
 static int
-xlsx_wait(pid_t pid)
+write_report(struct config *cfg, struct store *st, const struct run *r,
+    const struct format *f, struct early *early)
 {
-	int	 status;
-
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			log_warn("waitpid");
-			return -1;
-		}
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	if (early != NULL && f->fmt == RF_CSV)
+		return early_csv_named(cfg, st, r, early);
+	if (early != NULL && f->fmt == RF_XLSX)
+		return early_finish(cfg, st, r, early);
+	return write_named(cfg, st, r, f);
 }
 
 static const char *const fault_point[RF__COUNT] = {
@@ -577,7 +555,6 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	struct run	 r;
 	struct ckpt	*ck;
 	size_t		 i;
-	pid_t		 child = -1;
 	int		 rc = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -599,36 +576,20 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	for (i = 0; i < RF__COUNT; i++)
 		drop_tmp(cfg, &r, &formats[i], report_available(&r,
 		    formats[i].fmt));
-	/* The spreadsheet, the longest, is begun first (or finished, when
-	 * its rows were written beside the transaction); here if no child. */
-	if (report_available(&r, RF_XLSX)) {
-		fault(fault_point[RF_XLSX]);
-		if (early != NULL)
-			early_go(early, &r);
-		else if ((child = xlsx_start(cfg, &r)) == -1 &&
-		    write_named(cfg, st, &r, &formats[RF_XLSX]) == -1)
-			rc = -1;
-	}
-	ck = store_checkpoint_start(st);	/* after the fork, if any */
+	if (early != NULL)	/* its spreadsheet zipped while the rest is */
+		early_go(early, &r);
+	ck = store_checkpoint_start(st);
 	for (i = 0; i < RF__COUNT; i++) {
-		if (formats[i].fmt == RF_XLSX ||
-		    !report_available(&r, formats[i].fmt))
+		if (!report_available(&r, formats[i].fmt))
 			continue;
 		fault(fault_point[i]);
-		if ((formats[i].fmt == RF_CSV ?
-		    early_csv_named(cfg, st, &r, early) :
-		    write_named(cfg, st, &r, &formats[i])) == -1)
+		if (write_report(cfg, st, &r, &formats[i], early) == -1) {
+			log_warnx("the %s report of run %lld was not written",
+			    formats[i].ext + 1, id);
 			rc = -1;
+		}
 	}
 	store_checkpoint_end(st, ck);
-	if (early != NULL && early_finish(cfg, st, &r, early) == -1) {
-		log_warnx("the XLSX report of run %lld was not written", id);
-		rc = -1;
-	}
-	if (child != -1 && xlsx_wait(child) == -1) {
-		log_warnx("the XLSX report of run %lld was not written", id);
-		rc = -1;
-	}
 	run_free(&r);
 	return rc;
 }
