@@ -497,7 +497,7 @@ diff_read_ahead(struct job *j)
 	oa->sync = j->sy->name;
 	oa->e = j->e;
 	oa->json = xcalloc(oa->n + 1, sizeof(*oa->json));
-	if (oa->n == 0 || thread_start(&oa->th, oldahead_main, oa) != 0) {
+	if (oa->n == 0 || thread_start("diff-read-ahead", &oa->th, oldahead_main, oa) != 0) {
 		free(oa->ids);
 		free(oa->json);
 		free(oa);

@@ -1432,7 +1432,7 @@ csvr_spawn(struct csvr *r, int fd)
 		r->free[r->nfree++] = &r->b[i];
 	r->fd = fd;
 	r->threaded = 1;
-	if (thread_start(&r->tid, csvr_thread, r) != 0) {
+	if (thread_start("csv-reader", &r->tid, csvr_thread, r) != 0) {
 		r->threaded = 0;
 		r->nfree = 0;
 		pthread_cond_destroy(&r->cv);

@@ -1508,7 +1508,7 @@ inflater_start(struct inflater *f, zip_file_t *zf)
 		f->chunk[i] = xmalloc(XLSX_CHUNK);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	if (thread_start(&f->tid, inflater_run, f) == 0)
+	if (thread_start("xlsx-inflate", &f->tid, inflater_run, f) == 0)
 		return 0;
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
@@ -1983,7 +1983,7 @@ sst_spawn(struct xlsx *x, const char *path, const char *part)
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	if (thread_start(&s->tid, sst_main, s) != 0) {
+	if (thread_start("xlsx-strings", &s->tid, sst_main, s) != 0) {
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
 		sst_thread_free(s);

@@ -397,7 +397,7 @@ report_early(struct config *cfg, const struct run *r, enum runstatus status,
 	e->rc = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
-	if (thread_start(&e->th, early_main, e) != 0) {
+	if (thread_start("reports-early", &e->th, early_main, e) != 0) {
 		pthread_mutex_destroy(&e->mu);
 		pthread_cond_destroy(&e->cv);
 		free(e->xlsx_tmp);

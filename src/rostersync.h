@@ -186,9 +186,14 @@ int	 parse_ll(const char *, long long min, long long max, long long *out);
 /* Tests: SIGKILL here when ROSTERSYNC_FAULT names this point; wait here
  * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it. */
 void	 fault(const char *point);
-/* A helper thread, which takes no signals (the main thread handles them);
- * pthread_create()'s result. */
-int	 thread_start(pthread_t *, void *(*fn)(void *), void *arg);
+/*
+ * A helper thread, which takes no signals (the main thread handles them);
+ * pthread_create()'s result. Every one is a speed-up with a fallback on
+ * the calling thread, which ROSTERSYNC_SERIAL=NAME[,NAME...] or "all"
+ * chooses instead (tests compare the outcomes, the bench the times).
+ */
+int	 thread_start(const char *name, pthread_t *, void *(*fn)(void *),
+	    void *arg);
 void	 thread_background(void);	/* give way to the other threads */
 
 /* ------------------------------------------------------------- table.c */

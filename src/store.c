@@ -779,7 +779,7 @@ nudge_start(struct store *st, const char *suffix)
 	}
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
-	if (thread_start(&n->th, nudge_main, n) != 0) {
+	if (thread_start("wal-writeback", &n->th, nudge_main, n) != 0) {
 		pthread_mutex_destroy(&n->mu);
 		pthread_cond_destroy(&n->cv);
 		close(n->fd);
@@ -1015,7 +1015,7 @@ store_checkpoint_start(struct store *st)
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
 	    exec_sql(c->db, "PRAGMA synchronous = FULL", err,
-	    sizeof(err)) == -1 || thread_start(&c->th, ckpt_main, c) != 0) {
+	    sizeof(err)) == -1 || thread_start("checkpoint", &c->th, ckpt_main, c) != 0) {
 		sqlite3_close(c->db);
 		free(c);
 		return NULL;
