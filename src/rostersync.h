@@ -1482,7 +1482,7 @@ long long store_view_changes_since(struct store *, time_t since);
 /* A user's display name, or NULL: the caller frees. */
 char	*store_view_name(struct store *, const char *sync, const char *key);
 
-/* views.c: per-user status and the metrics (seeds 001, 004). EXIT_* */
+/* views.c: per-user status and the metrics. EXIT_* */
 int	 cmd_users(struct config *, int, char **);
 int	 cmd_user(struct config *, int, char **);
 int	 cmd_status(struct config *, int, char **);
