@@ -1,5 +1,5 @@
 /*
- * Who may run which command. The roles of the seeds map to Unix groups:
+ * Who may run which command. The roles (admin, auditor) map to Unix groups:
  *
  *	root, the rostersync user	every command
  *	rostersync-admins		every command
