@@ -43,6 +43,7 @@ SRCS	 = src/util.c \
 	   src/fetch.c \
 	   src/fetch_dir.c \
 	   src/fetch_sftp.c \
+	   src/sftp_xfer.c \
 	   src/publish.c \
 	   src/load.c \
 	   src/load_csv.c \
