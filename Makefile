@@ -94,6 +94,10 @@ $(BUILD)/rsbench: bench/rsbench.c $(LIBOBJS) src/rostersync.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
+# The bench's latency proxy (loopback only): SFTP at WAN latency.
+$(BUILD)/latproxy: bench/latproxy.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
 $(BUILD):
 	mkdir -p $@
 
@@ -129,7 +133,7 @@ check-asan: deps-test
 
 # Not part of check: 1M-row exports, minutes of run time (bench/run.sh).
 bench: deps-test
-	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench
+	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench $(BUILD)/latproxy
 	BUILD=$(BUILD) bash bench/run.sh
 
 demo: deps
