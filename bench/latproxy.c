@@ -143,20 +143,17 @@ accept_one(int lfd, int port)
 static int
 dir_read(struct dir *d, int64_t now)
 {
-	struct chunk	*k = malloc(sizeof(*k) + PROXY_READ);
+	static char	 buf[PROXY_READ];
+	struct chunk	*k;
 	ssize_t		 n;
 
-	if (k == NULL)
-		return -1;
-	n = read(d->from, k->data, PROXY_READ);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		free(k);
+	n = read(d->from, buf, sizeof(buf));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	}
-	if (n == -1) {
-		free(k);
+	/* As many bytes as were read: small reads stay small. */
+	if (n == -1 || (k = malloc(sizeof(*k) + (size_t)n)) == NULL)
 		return -1;
-	}
+	memcpy(k->data, buf, (size_t)n);
 	k->next = NULL;
 	k->due = now + delay;
 	k->len = (size_t)n;

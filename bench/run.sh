@@ -463,6 +463,7 @@ else
 	mkdir -p "$W/remote/reports" "$W/remote/sftp-up"
 	cp "$in-day2.csv" "$W/remote/day2.csv"
 	touch -d '-1 hour' "$W/remote/day2.csv"
+	SSHD_STARTED=0	# a port of its own, taken again if someone has it
 	sshd_setup "$W/sshd" >/dev/null 2>&1
 	if wan_load && sshd_start; then
 		say "bench: wan: download $(stat -c %s "$in-day2.csv") bytes," \
