@@ -4,9 +4,12 @@
 # folder and the reports published back; settling observed across polls
 # and marker files; host keys (unknown, changed, accepted once); keys,
 # passphrases and password files; the server stopped, frozen or killed in
-# the middle of a download; a file changed on the server while it is
-# downloaded (not taken); hostile names; duplicates; publish failures
-# retried by the next run; publishing to a local drop-zone too.
+# the middle of a download, or one stream's channel closed; a file changed
+# on the server while it is downloaded (not taken); downloads and uploads
+# over several streams byte for byte, an upload cut, servers allowing
+# fewer sessions per connection, the settings checked; hostile names;
+# duplicates; publish failures retried by the next run; publishing to a
+# local drop-zone too.
 . "$(dirname "$0")/lib.sh"
 # The second exports here replace most values of the first on purpose:
 # not what the update threshold (t_integrity) is about.
