@@ -45,6 +45,7 @@ SRCS	 = src/util.c \
 	   src/fetch.c \
 	   src/fetch_dir.c \
 	   src/fetch_sftp.c \
+	   src/sftp_xfer.c \
 	   src/publish.c \
 	   src/known.c \
 	   src/load.c \
@@ -108,6 +109,10 @@ $(BUILD)/rsbench: bench/rsbench.c $(LIBOBJS) src/rostersync.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
+# The bench's latency proxy (loopback only): SFTP at WAN latency.
+$(BUILD)/latproxy: bench/latproxy.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
 $(BUILD):
 	mkdir -p $@
 
@@ -151,7 +156,7 @@ check-asan: deps-test
 
 # Not part of check: 1M-row exports, minutes of run time (bench/run.sh).
 bench: deps-test
-	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench
+	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench $(BUILD)/latproxy
 	BUILD=$(BUILD) bash bench/run.sh
 
 demo: deps

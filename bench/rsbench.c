@@ -5,12 +5,17 @@
  * usage: rsbench xlsx FILE [SHEET]	load_xlsx() over FILE
  *	  rsbench csv FILE		load_csv() over FILE
  *	  rsbench sha256 FILE		sha256 of FILE, read in 256 KB blocks
+ *	  rsbench put CONFIG SYNC DIR FILE...
+ *					upload each FILE to DIR at SYNC's
+ *					source, as reports are published
  *
  * The readers print "rows=N cells=N bytes=N digest=HEX" on standard
  * output: every row's values folded into one 64-bit digest, so that a
  * CSV export and the XLSX made from it can be checked for the same
  * content. Exit 0, or 1 with the reader's error on standard error.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -99,14 +104,72 @@ hash_file(const char *path)
 	return 0;
 }
 
+/* The uploads of publish.c: one connection, each file to dir/NAME.part,
+ * renamed. Prints "files=N bytes=N". */
+static int
+put_files(const char *conf, const char *name, const char *dir, int n,
+    char **files)
+{
+	const struct srcops	*ops;
+	struct config		 cfg;
+	struct errlist		 errs = { 0 };
+	struct source		*src;
+	struct sync		*sy;
+	struct stat		 sb;
+	char			 err[MAX_ERRMSG];
+	long long		 bytes = 0;
+	int			 i, rc = 1;
+
+	if (config_load(conf, &cfg, &errs) == -1) {
+		for (i = 0; i < (int)errs.n; i++)
+			fprintf(stderr, "rsbench: %s\n", errs.msg[i]);
+		goto out;
+	}
+	if ((sy = config_sync(&cfg, name)) == NULL ||
+	    (ops = fetch_ops(sy)) == NULL || ops->put == NULL) {
+		fprintf(stderr, "rsbench: %s: no sync %s with uploads\n", conf,
+		    name);
+		goto out;
+	}
+	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "rsbench: %s\n", err);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const char *base = strrchr(files[i], '/');
+
+		if (stat(files[i], &sb) == -1 || ops->put(src, files[i], dir,
+		    base != NULL ? base + 1 : files[i], err, sizeof(err)) != 0)
+			break;
+		bytes += (long long)sb.st_size;
+	}
+	ops->close(src);
+	if (i < n)
+		fprintf(stderr, "rsbench: %s: %s\n", files[i], err);
+	else {
+		printf("files=%d bytes=%lld\n", n, bytes);
+		rc = 0;
+	}
+out:
+	errlist_free(&errs);
+	config_free(&cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 6 && strcmp(argv[1], "put") == 0) {
+		log_init(0);
+		return put_files(argv[2], argv[3], argv[4], argc - 5,
+		    argv + 5);
+	}
 	if (argc >= 3 && strcmp(argv[1], "sha256") == 0)
 		return hash_file(argv[2]);
 	if (argc >= 3 && (strcmp(argv[1], "xlsx") == 0 ||
 	    strcmp(argv[1], "csv") == 0))
 		return read_file(argv[1], argv[2], argc > 3 ? argv[3] : NULL);
-	fprintf(stderr, "usage: rsbench xlsx|csv|sha256 FILE [SHEET]\n");
+	fprintf(stderr, "usage: rsbench xlsx|csv|sha256 FILE [SHEET]\n"
+	    "       rsbench put CONFIG SYNC DIR FILE...\n");
 	return 2;
 }

@@ -12,6 +12,10 @@
 #   5 XLSX read        100,000 rows x 12 columns saved by LibreOffice:
 #                      bench/rsbench (load_xlsx() alone) vs openpyxl vs
 #                      `unzip -p` of the sheet (the inflate time)
+#   5c SFTP at WAN     the day-2 export down and a first load's reports
+#                      up through a latency proxy (bench/latproxy.c) at
+#                      RTT 0, 20, 50 ms, against OpenSSH's sftp; its own
+#                      table (BENCH_WAN_RTTS, BENCH_WAN_REPEAT)
 #   6 peers            peer_python_diff.py and peer_sqlite_diff.sh on the
 #                      pair of case 2, their counts checked too
 #   7 apply hook       a trivial Python hook (bench/hook_trivial.py) in
@@ -433,6 +437,186 @@ EOF
 else
 	say "bench: no SFTP case (needs root, openssh-server and ssh-keygen)"
 fi
+
+# ==================================================== 5c. SFTP at WAN latency
+# The day-2 export downloaded (`rostersync fetch`) and a first load's
+# reports uploaded (`rsbench put`: publish.c's uploads) through
+# bench/latproxy, a TCP proxy on 127.0.0.1 that holds each direction for
+# RTT/2, against OpenSSH's sftp in batch mode with the same key, the same
+# sshd (tests/sshd.sh) and the same files; each the median of
+# BENCH_WAN_REPEAT (3) runs, at each RTT of BENCH_WAN_RTTS (ms, default
+# "0 20 50": about a minute and a half; "0 20 50 100" adds another;
+# BENCH_WAN_RTTS= skips the section). The ratios are speeds: sftp's time
+# / rostersync's. Targets at 50 ms: download >= 0.8, upload >= 0.5 (at 0
+# ms: rostersync's times no worse than the last runs', bench/HISTORY.md).
+# Every copy is checked: the download's SHA-256, each upload byte for
+# byte.
+WAN_RTTS=${BENCH_WAN_RTTS-0 20 50}
+WAN_N=${BENCH_WAN_REPEAT:-3}
+LATPROXY=$TOP/$BUILD/latproxy
+W=$WORK/wan
+# wan_ratio A B: A / B; wan_target LABEL A B LIMIT: and whether >= LIMIT.
+wan_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
+	if (a == "" || b == "" || b + 0 == 0) print "n/a";
+	else printf "%.2f", a / b }'; }
+wan_target() {
+	local r v=MISSED
+	r=$(wan_ratio "$2" "$3")
+	[ "$r" = n/a ] && v=n/a
+	awk -v r="$r" -v l="$4" 'BEGIN { exit !(r != "n/a" && r + 0 >= l + 0) }' &&
+	    v=ok
+	printf '  %-44s %7s  (target >= %s)  %s\n' "$1" "$r" "$4" "$v"
+}
+# wan_median V...: the middle value.
+wan_median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { print v[int((NR + 1) / 2)] }'; }
+# wan_time CMD...: CMD's wall time in seconds (its output in $W/last.out).
+wan_time() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$@" >"$W/last.out" 2>&1 || bad "$*: exit status not 0"
+	t1=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+# wan_proxy DELAY_MS: a latproxy to the sshd; sets WAN_PORT, WAN_PROXY.
+wan_proxy() {
+	local n
+	rm -f "$W/proxy.port"
+	"$LATPROXY" "$SSHD_PORT" "$1" 1800 >"$W/proxy.port" 2>&1 &
+	WAN_PROXY=$!
+	for n in $(seq 1 50); do
+		WAN_PORT=$(head -1 "$W/proxy.port" 2>/dev/null)
+		[ -n "$WAN_PORT" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# wan_conf: rostersync's and sftp's settings for the proxy's port.
+wan_conf() {
+	echo "[127.0.0.1]:$WAN_PORT $(cut -d' ' -f1,2 "$HOST_KEY.pub")" \
+	    >"$W/known_hosts"
+	install -m 0600 /dev/null "$W/wan.conf"
+	cat >"$W/wan.conf" <<EOF
+database = "spool/rostersync.db";
+spool = "spool";
+timezone = "UTC";
+syncs = ( { name = "hr"; settle_seconds = 0; key = "employee_id";
+	after = "leave";
+	source = "sftp://root@127.0.0.1:$WAN_PORT$W/remote";
+	sftp = { known_hosts = "$W/known_hosts"; identity = "$CLIENT_KEY";
+	    retries = 0; }; } );
+EOF
+	WAN_SFTP=(sftp -q -b - -i "$CLIENT_KEY" -P "$WAN_PORT"
+	    -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts"
+	    -o GlobalKnownHostsFile=/dev/null root@127.0.0.1)
+}
+wan_sftp_get() { echo "get $W/remote/day2.csv $W/got.csv" | "${WAN_SFTP[@]}"; }
+wan_sftp_put() {
+	local f
+	for f in "${WAN_UP[@]}"; do
+		echo "put \"$f\" \"$W/remote/sftp-up/$(basename "$f")\""
+	done | "${WAN_SFTP[@]}"
+}
+wan_rs_get() {
+	rm -rf "$W/spool"
+	mkdir -p "$W/spool"
+	(cd "$W" && "$RS" -c wan.conf fetch)
+}
+wan_rs_put() { (cd "$W" && "$RSB" put wan.conf hr "$W/remote/reports" \
+    "${WAN_UP[@]}"); }
+# wan_check: the last download and uploads are the files, byte for byte.
+wan_check() {
+	local f
+	expect "wan: the download's sha256" "$(sqlite3 "$W/spool/rostersync.db" \
+	    "SELECT sha256 FROM files")" "$(sha256sum <"$in-day2.csv" |
+	    cut -d' ' -f1)"
+	for f in "${WAN_UP[@]}"; do
+		cmp -s "$f" "$W/remote/reports/$(basename "$f")" ||
+		    bad "wan: $(basename "$f") uploaded is not the file"
+	done
+}
+# wan_case RTT: the four transfers WAN_N times, alternating; the medians.
+wan_case() {
+	local k gs=() gr=() ps=() pr=()
+	wan_proxy $(($1 / 2)) || { bad "wan: latproxy did not start"; return; }
+	wan_conf
+	for ((k = 0; k < WAN_N; k++)); do
+		rm -f "$W/got.csv" "$W"/remote/sftp-up/* "$W"/remote/reports/*
+		gs+=("$(wan_time wan_sftp_get)")
+		gr+=("$(wan_time wan_rs_get)")
+		ps+=("$(wan_time wan_sftp_put)")
+		pr+=("$(wan_time wan_rs_put)")
+		say "bench: wan $1 ms: get sftp ${gs[k]} s rostersync ${gr[k]} s," \
+		    "put sftp ${ps[k]} s rostersync ${pr[k]} s"
+	done
+	wan_check
+	kill "$WAN_PROXY" 2>/dev/null
+	wait "$WAN_PROXY" 2>/dev/null
+	WAN_ROWS+=("$1 $(wan_median "${gs[@]}") $(wan_median "${gr[@]}")
+	    $(wan_median "${ps[@]}") $(wan_median "${pr[@]}")")
+}
+# wan_load: a first load of the day-1 export (a local drop-zone), whose
+# reports the uploads send.
+wan_load() {
+	mkdir -p "$W/load/drop" "$W/load/spool"
+	sed 's#^\(database\|spool\) = "spool#\1 = "load/spool#;
+	    s#"dir:drop"#"dir:load/drop"#' bench/bench.conf >"$W/load.conf"
+	chmod 0600 "$W/load.conf"
+	cp "$in-day1.csv" "$W/load/drop/day1.csv"
+	touch -d '-1 hour' "$W/load/drop/day1.csv"
+	(cd "$W" && "$RS" -c load.conf run >/dev/null 2>&1) ||
+	    { bad "wan: the first load failed"; return 1; }
+	WAN_UP=("$W"/load/spool/reports/hr/*)
+	rm -rf "$W/load/drop" "$W/load/spool/archive" "$W/load/spool/"*.db*
+}
+WAN_ROWS=()
+if [ -z "$WAN_RTTS" ]; then
+	say "bench: no SFTP at WAN latency case (BENCH_WAN_RTTS is empty)"
+elif ! sshd_usable || ! command -v sftp >/dev/null; then
+	say "bench: no SFTP at WAN latency case (needs root, openssh-server" \
+	    "and openssh-client)"
+elif [ ! -x "$LATPROXY" ]; then
+	say "bench: no SFTP at WAN latency case ($LATPROXY is missing:" \
+	    "make $BUILD/latproxy)"
+else
+	rm -rf "$W"
+	mkdir -p "$W/remote/reports" "$W/remote/sftp-up"
+	cp "$in-day2.csv" "$W/remote/day2.csv"
+	touch -d '-1 hour' "$W/remote/day2.csv"
+	SSHD_STARTED=0	# a port of its own, taken again if someone has it
+	sshd_setup "$W/sshd" >/dev/null 2>&1
+	if wan_load && sshd_start; then
+		say "bench: wan: download $(stat -c %s "$in-day2.csv") bytes," \
+		    "upload $(cat "${WAN_UP[@]}" | wc -c) bytes in" \
+		    "${#WAN_UP[@]} files"
+		for r in $WAN_RTTS; do
+			wan_case "$r"
+		done
+	else
+		bad "wan: the first load failed or sshd did not start"
+	fi
+	sshd_stop
+	echo
+	echo "SFTP at WAN latency (median of $WAN_N; speed = sftp's time /" \
+	    "rostersync's):"
+	printf '%6s %25s %25s\n' "RTT ms" "download s: rs / sftp" \
+	    "upload s: rs / sftp"
+	for row in "${WAN_ROWS[@]}"; do
+		set -- $row
+		printf '%6s %9s / %-6s %6sx %9s / %-6s %6sx\n' "$1" "$3" \
+		    "$2" "$(wan_ratio "$2" "$3")" "$5" "$4" \
+		    "$(wan_ratio "$4" "$5")"
+	done
+	for row in "${WAN_ROWS[@]}"; do
+		set -- $row
+		if [ "$1" = 50 ]; then
+			wan_target "download speed / sftp's at 50 ms" "$2" "$3" 0.8
+			wan_target "upload speed / sftp's at 50 ms" "$4" "$5" 0.5
+		fi
+	done
+	rm -rf "$W"
+fi
+# ================================================ end of SFTP at WAN latency
 
 # 6. the peers, on the pair of the daily run
 counts_py() {	# the counts of gen_hr's truth, as "k=v ..."

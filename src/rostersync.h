@@ -16,7 +16,8 @@
  *   cli.c views.c the read-only views: history, show, items, report;
  *                 users, user, status (table.c: text tables)
  *   fetch.c       settled files into spool/incoming/SYNC/, the ledger;
- *                 fetch_dir.c (a local drop-zone), fetch_sftp.c (libssh)
+ *                 fetch_dir.c (a local drop-zone), fetch_sftp.c (libssh;
+ *                 sftp_xfer.c moves its file data over several channels)
  *   load.c        the format by content, the header mapped to the sync's
  *                 slots, one struct record per row; load_csv.c and
  *                 load_xlsx.c only emit raw rows
@@ -81,7 +82,12 @@ struct snapjob;
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_HINT		2048	/* what to do about one */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
-#define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
+#define MAX_SFTP_REQUESTS	64	/* SFTP requests in flight per stream */
+#define SFTP_STREAMS_MAX	8	/* SFTP channels one transfer uses */
+#define SFTP_WINDOW_MAX		(8 * 1024 * 1024) /* in flight on one, at most */
+#define SFTP_REPLY_MAX		(256 * 1024) /* an SFTP reply other than data */
+#define SFTP_HANDLE_MAX		256	/* bytes in an SFTP file handle */
+#define SFTP_READ_MIN		1024	/* a server's read limit taken, at least */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
 
 /* Exit codes, documented in README.md and rostersync(8). */
@@ -345,8 +351,10 @@ struct sftpopt {
 	int	 timeout;	/* seconds, connect and each I/O */
 	int	 retries;	/* attempts on transient failures */
 	int	 read_size;	/* bytes asked for by one read request */
-	int	 read_requests;	/* read requests kept in flight */
+	int	 read_requests;	/* read requests in flight per stream */
 	int	 write_size;	/* bytes in one write request */
+	int	 write_requests; /* write requests in flight per stream */
+	int	 streams;	/* SFTP channels a transfer may use */
 };
 
 /* One named sync: a source of exports and what to do with them. */
@@ -667,6 +675,51 @@ int	 store_publish_set(struct store *, long long id, const char *state,
 /* The source file is done with: move, delete or leave it (ledger id). */
 void	 fetch_after(struct config *, struct store *, const struct sync *,
 	    long long file_id);
+
+/* -------------------------------------------------------- sftp_xfer.c */
+
+/*
+ * File data over several SFTP channels ("streams") of one SSH
+ * connection, each with requests for disjoint ranges in flight, for
+ * fetch_sftp.c. step(arg) is called before each wait on the server (the
+ * caller's watchdog). xfer_get() and xfer_put() return 0, -1 with err
+ * ("doing PATH: why"), XFER_STOP (a callback stopped it: the caller
+ * knows why), XFER_CHANGED (the handles on the file disagree: err, and
+ * path_end the other one) or XFER_NONE (the server opens no channel
+ * besides the caller's SFTP session: the caller transfers on that).
+ */
+#define XFER_STOP	1
+#define XFER_CHANGED	2
+#define XFER_NONE	3
+struct ssh_session_struct;
+struct xfer;
+/* A remote file's size and mtime: -1 when not a regular file, or gone. */
+struct xattr {
+	long long	 size;
+	long long	 mtime;
+};
+/* A download: its callbacks (0 to go on), what it found. */
+struct xget {
+	int		(*opened)(void *, const struct xattr *);
+	int		(*data)(void *, const void *, size_t);	/* in order */
+	int		(*last)(void *);	/* after the last byte */
+	void		*arg;
+	long long	 size_hint;	/* as listed: how many streams */
+	long long	 copied;	/* bytes handed to data() */
+	int		 streams;	/* used */
+	struct xattr	 at_end;	/* the open file's, after the last byte */
+	struct xattr	 path_end;	/* the path's then (lstat) */
+};
+/* Free with xfer_free(), before the session. */
+struct xfer *xfer_new(struct ssh_session_struct *, const struct sftpopt *,
+	    void (*step)(void *), void *arg);
+void	 xfer_free(struct xfer *);
+int	 xfer_get(struct xfer *, const char *path, struct xget *, char *err,
+	    size_t errlen);
+/* size bytes of fd to path (created 0640 or truncated), its size then
+ * checked; *streams: how many were used. */
+int	 xfer_put(struct xfer *, int fd, long long size, const char *path,
+	    int *streams, char *err, size_t errlen);
 
 /* ------------------------------------------------------ runs and items */
 

@@ -64,7 +64,7 @@ for c in sccs:
             "%s -> %s: %s" % (a, b, ", ".join(sorted(calls[a][b])[:3]))
             for a in c for b in c if b in calls[a]) + ")")
 # Stages in pipeline order, each with the files it is made of.
-stages = [["fetch", "fetch_dir", "fetch_sftp"],
+stages = [["fetch", "fetch_dir", "fetch_sftp", "sftp_xfer"],
           ["load", "load_csv", "load_xlsx"], ["validate"], ["diff"],
           ["guard"], ["apply", "hook", "hook_stream"],
           ["report", "summary", "report_csv", "report_xlsx", "runlog"],
