@@ -47,6 +47,7 @@ SRCS	 = src/util.c \
 	   src/load.c \
 	   src/load_csv.c \
 	   src/load_xlsx.c \
+	   src/xmltok.c \
 	   src/validate.c \
 	   src/diff.c \
 	   src/snapshot.c \
