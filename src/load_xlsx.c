@@ -12,6 +12,9 @@
  * of the current row are. A big table of shared strings is read by a
  * thread of its own while the sheet is.
  *
+ * A big worksheet is parsed on a thread of its own, and its rows are
+ * given to the callback on the caller's thread in batches (pipe_run()).
+ *
  * The worksheet, most of the bytes, goes through a tokenizer of its own
  * first (xmltok.c: the plain shapes of rows, cells and their text, in a
  * quarter of expat's time), which gives the same events to the same
@@ -86,6 +89,9 @@
 #define XLSX_SIGDIG		15	/* significant digits Excel shows */
 #define XLSX_ISO_LEN		40	/* an ISO 8601 date cell's text */
 #define XLSX_HANDOFF		2	/* sheet_fast(): the rest is expat's */
+#define XLSX_BATCH_ROWS		4096	/* rows a batch hands over, ... */
+#define XLSX_BATCH_BYTES	(256 * 1024) /* ... or bytes of their fields */
+#define XLSX_NBATCH		3	/* one filling, one in fn, one queued */
 
 #define XF_DATE		0x01	/* a number format with day, month or year */
 #define XF_TIME		0x02	/* ... with hours, minutes or seconds */
@@ -206,6 +212,8 @@ struct cellv {
 	unsigned char	 ff;
 };
 
+struct xpipe;
+
 struct xlsx {
 	zip_t		*za;
 	char		*err;
@@ -253,6 +261,7 @@ struct xlsx {
 	const char	**fv;		/* MAX_COLUMNS each */
 	size_t		*lenv;
 	unsigned char	*ffv;
+	struct xpipe	*pipe;		/* rows to fn's thread, or NULL */
 };
 
 static void	 rels_start(struct xlsx *, enum xstate, const XML_Char **);
@@ -264,6 +273,7 @@ static void	 sst_fed(struct sstore *);
 static int	 xlsx_open(struct xlsx *, const char *);
 static void	 xlsx_free(struct xlsx *);
 static void	 sheet_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 pipe_row(struct xlsx *, const struct rawrow *);
 static void	 sheet_end(struct xlsx *, enum xstate);
 
 static const struct xgram gram_rels[] = {
@@ -324,6 +334,7 @@ static const struct xdoc doc_sheet = {
 size_t	 xlsx_thread_min = XLSX_THREAD_MIN;
 int	 xlsx_fast_sheet = 1;
 unsigned long long xlsx_fast_rows;
+unsigned long long xlsx_piped_rows;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -2490,7 +2501,9 @@ row_end(struct xlsx *x)
 	x->emitted++;
 	if (x->xp.p == NULL)		/* the tokenizer's */
 		xlsx_fast_rows++;
-	if (x->fn(x->arg, &rr) != 0) {
+	if (x->pipe != NULL)
+		pipe_row(x, &rr);
+	else if (x->fn(x->arg, &rr) != 0) {
 		x->fnstop = 1;
 		if (x->xp.p != NULL)
 			XML_StopParser(x->xp.p, XML_FALSE);
@@ -2521,6 +2534,259 @@ sheet_end(struct xlsx *x, enum xstate st)
 		row_end(x);
 }
 
+/* Parse the worksheet part, its rows to row_end(): 0, 1 or -1. */
+static int
+sheet_parse(struct xlsx *x, const char *part)
+{
+	int	 rc;
+
+	rc = part_parse(x, part, &doc_sheet, XLSX_MAX_TOTAL);
+	if (rc == 0 && !x->sawsheet)
+		rc = xlsx_fail(x, "%s: not a worksheet", part);
+	return rc;
+}
+
+/* ------------------------------------------------ rows to fn's thread */
+
+/*
+ * A big worksheet is parsed on a thread of its own (with the inflater
+ * beside it), and its rows are given to fn on the caller's thread, in
+ * batches of copies, while the next are parsed: the rows' own work (the
+ * mapping, the checks, the diff) runs beside the parse. The outcome is
+ * the one of a parse on the caller's thread: the same rows in the same
+ * order, then the parse's result; fn stopping the load stops the parse
+ * at its next row, and what the parse met after that row is never told.
+ */
+struct xbrow {
+	size_t		 row;
+	size_t		 f0;		/* its first field in the batch */
+	size_t		 nf;
+	int		 wide;
+};
+
+struct xbatch {
+	struct buf	 data;		/* the fields, each NUL-terminated */
+	size_t		*off;		/* per field: where in data */
+	size_t		*len;
+	unsigned char	*ff;
+	size_t		 nf, fcap;
+	struct xbrow	*rows;
+	size_t		 nrows;
+};
+
+struct xpipe {
+	pthread_t	 tid;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct xbatch	 b[XLSX_NBATCH];
+	size_t		 tail;		/* the parse fills b[tail] */
+	size_t		 head;		/* fn reads b[head] */
+	size_t		 nready;	/* handed over, not yet given back */
+	int		 done;		/* the parse ended, with rc */
+	int		 rc;
+	atomic_int	 stop;		/* fn stopped the load */
+	const char	**fv;		/* fn's row, MAX_COLUMNS */
+	const char	*part;
+	char		 err[MAX_ERRMSG]; /* the parse's error */
+};
+
+/* Hand over b[tail] (on the parse's thread) and wait for a free one. */
+static void
+pipe_hand(struct xpipe *pp)
+{
+	pthread_mutex_lock(&pp->mu);
+	pp->nready++;
+	pthread_cond_broadcast(&pp->cv);
+	while (pp->nready == XLSX_NBATCH)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	pp->tail = (pp->tail + 1) % XLSX_NBATCH;
+	pthread_mutex_unlock(&pp->mu);
+}
+
+/* A row of the parse into the batch it fills (row_end()). */
+static void
+pipe_row(struct xlsx *x, const struct rawrow *rr)
+{
+	struct xpipe	*pp = x->pipe;
+	struct xbatch	*b = &pp->b[pp->tail];
+	size_t		 i, n;
+
+	if (atomic_load_explicit(&pp->stop, memory_order_relaxed)) {
+		x->fnstop = 1;
+		if (x->xp.p != NULL)
+			XML_StopParser(x->xp.p, XML_FALSE);
+		return;
+	}
+	if (b->nf + rr->nf > b->fcap) {
+		b->fcap = b->nf + rr->nf + 4 * MAX_COLUMNS;
+		b->off = xrealloc(b->off, b->fcap * sizeof(*b->off));
+		b->len = xrealloc(b->len, b->fcap * sizeof(*b->len));
+		b->ff = xrealloc(b->ff, b->fcap);
+	}
+	if (b->rows == NULL)
+		b->rows = xcalloc(XLSX_BATCH_ROWS, sizeof(*b->rows));
+	b->rows[b->nrows].row = rr->row;
+	b->rows[b->nrows].f0 = b->nf;
+	b->rows[b->nrows].nf = rr->nf;
+	b->rows[b->nrows++].wide = rr->wide;
+	for (i = n = 0; i < rr->nf; i++)
+		n += rr->len[i] + 1;
+	buf_grow(&b->data, n);
+	for (i = 0; i < rr->nf; i++, b->nf++) {
+		b->off[b->nf] = b->data.len;
+		b->len[b->nf] = rr->len[i];
+		b->ff[b->nf] = rr->ff[i];
+		memcpy(b->data.p + b->data.len, rr->f[i], rr->len[i] + 1);
+		b->data.len += rr->len[i] + 1;
+	}
+	if (b->nrows == XLSX_BATCH_ROWS || b->data.len >= XLSX_BATCH_BYTES)
+		pipe_hand(pp);
+}
+
+static void *
+pipe_main(void *arg)
+{
+	struct xlsx	*x = arg;
+	struct xpipe	*pp = x->pipe;
+	int		 rc;
+
+	rc = sheet_parse(x, pp->part);
+	if (pp->b[pp->tail].nrows > 0)
+		pipe_hand(pp);
+	pthread_mutex_lock(&pp->mu);
+	pp->rc = rc;
+	pp->done = 1;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	return NULL;
+}
+
+/* Row i of b to fn, with the next two as its peeks; fn's result. */
+static int
+pipe_give(struct xlsx *x, const struct xbatch *b, size_t i)
+{
+	const struct xbrow	*r = &b->rows[i];
+	struct rawrow		 rr;
+	size_t			 k;
+
+	memset(&rr, 0, sizeof(rr));
+	for (k = 0; k < r->nf; k++)
+		x->pipe->fv[k] = b->data.p + b->off[r->f0 + k];
+	rr.row = r->row;
+	rr.nf = r->nf;
+	rr.f = x->pipe->fv;
+	rr.len = b->len + r->f0;
+	rr.ff = b->ff + r->f0;
+	rr.wide = r->wide;
+	xlsx_piped_rows++;
+	for (k = 0; k < 2 && i + 1 + k < b->nrows; k++) {
+		rr.peek[k].base = b->data.p;
+		rr.peek[k].off = b->off + b->rows[i + 1 + k].f0;
+		rr.peek[k].len = b->len + b->rows[i + 1 + k].f0;
+		rr.peek[k].nf = b->rows[i + 1 + k].nf;
+	}
+	return x->fn(x->arg, &rr);
+}
+
+/* fn's side: every batch, as it comes, until the parse ended. */
+static int
+pipe_drain(struct xlsx *x)
+{
+	struct xpipe	*pp = x->pipe;
+	struct xbatch	*b;
+	size_t		 i;
+	int		 stop = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&pp->mu);
+		while (pp->nready == 0 && !pp->done)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->nready == 0) {
+			pthread_mutex_unlock(&pp->mu);
+			return stop;
+		}
+		b = &pp->b[pp->head];
+		pthread_mutex_unlock(&pp->mu);
+		for (i = 0; !stop && i < b->nrows; i++)
+			if (pipe_give(x, b, i) != 0) {
+				stop = 1;
+				atomic_store(&pp->stop, 1);
+			}
+		b->nrows = b->nf = 0;
+		buf_reset(&b->data);
+		pthread_mutex_lock(&pp->mu);
+		pp->head = (pp->head + 1) % XLSX_NBATCH;
+		pp->nready--;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+	}
+}
+
+static void
+pipe_free(struct xpipe *pp)
+{
+	size_t	 i;
+
+	for (i = 0; i < XLSX_NBATCH; i++) {
+		buf_free(&pp->b[i].data);
+		free(pp->b[i].off);
+		free(pp->b[i].len);
+		free(pp->b[i].ff);
+		free(pp->b[i].rows);
+	}
+	pthread_cond_destroy(&pp->cv);
+	pthread_mutex_destroy(&pp->mu);
+	free(pp->fv);
+	free(pp);
+}
+
+/*
+ * The worksheet on a thread of its own, its rows to fn here: 0, 1 or -1
+ * as sheet_parse() on this thread, or -2 if the thread did not start.
+ */
+static int
+pipe_run(struct xlsx *x, const char *part)
+{
+	struct xpipe	*pp = xcalloc(1, sizeof(*pp));
+	char		*err = x->err;
+	int		 rc;
+
+	pp->part = part;
+	pp->fv = xcalloc(MAX_COLUMNS, sizeof(*pp->fv));
+	pthread_mutex_init(&pp->mu, NULL);
+	pthread_cond_init(&pp->cv, NULL);
+	x->pipe = pp;
+	x->err = pp->err;		/* fn may write to err meanwhile */
+	if (thread_start(&pp->tid, pipe_main, x) != 0) {
+		x->pipe = NULL;
+		x->err = err;
+		pipe_free(pp);
+		return -2;
+	}
+	rc = pipe_drain(x);
+	pthread_join(pp->tid, NULL);
+	x->err = err;
+	x->pipe = NULL;
+	if (rc == 0 && (rc = pp->rc) == -1 && err != NULL && x->errlen > 0)
+		snprintf(err, x->errlen, "%s", pp->err);
+	pipe_free(pp);
+	return rc;
+}
+
+/* The size of a part as the archive says, or 0. */
+static unsigned long long
+part_size(struct xlsx *x, const char *part)
+{
+	zip_int64_t	 idx;
+	zip_stat_t	 st;
+
+	if ((idx = part_locate(x, part)) < 0 ||
+	    zip_stat_index(x->za, (zip_uint64_t)idx, 0, &st) == -1 ||
+	    !(st.valid & ZIP_STAT_SIZE))
+		return 0;
+	return st.size;
+}
+
 /* Read the worksheet part, calling fn per row: 0, 1 or -1. */
 static int
 sheet_read(struct xlsx *x, const char *part)
@@ -2532,10 +2798,10 @@ sheet_read(struct xlsx *x, const char *part)
 	x->lenv = xcalloc(MAX_COLUMNS, sizeof(*x->lenv));
 	x->ffv = xcalloc(MAX_COLUMNS, sizeof(*x->ffv));
 	buf_add(&x->rowtext, "", 0);
-	rc = part_parse(x, part, &doc_sheet, XLSX_MAX_TOTAL);
-	if (rc == 0 && !x->sawsheet)
-		rc = xlsx_fail(x, "%s: not a worksheet", part);
-	return rc;
+	if (part_size(x, part) >= xlsx_thread_min &&
+	    (rc = pipe_run(x, part)) != -2)
+		return rc;
+	return sheet_parse(x, part);
 }
 
 /* ------------------------------------------------------------ the load */

@@ -434,9 +434,11 @@ int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
  * and the fuzzer compare with 1, threads for every part). */
 extern size_t	 xlsx_thread_min;
 /* 0: the worksheet through expat alone, not the tokenizer first (tests
- * and the fuzzer compare the two); rows the tokenizer gave, all loads. */
+ * and the fuzzer compare the two); rows the tokenizer gave, all loads;
+ * rows given to fn while a thread of their own parsed the sheet. */
 extern int	 xlsx_fast_sheet;
 extern unsigned long long xlsx_fast_rows;
+extern unsigned long long xlsx_piped_rows;
 /* The worksheets of a workbook, for a load failure's hint (load.c). */
 struct xlsx_book {
 	char	**name;		/* each worksheet's name, in the book's order */

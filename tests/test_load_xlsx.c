@@ -659,7 +659,8 @@ test_fast(void)
 		{ "tok_attr_ws.xlsx", 6, 6 }, { "tok_empty_before.xlsx", 6, 3 },
 	};
 	unsigned long long	 fast;
-	size_t			 i;
+	struct tload		*t;
+	size_t			 i, min;
 	char			 desc[128];
 
 	fast_fixtures();
@@ -697,6 +698,20 @@ test_fast(void)
 	expect_fail("fast: an unknown entity",
 	    rows_of(hostile("tok_entity.xlsx"), NULL),
 	    "malformed XML at line 7: undefined entity");
+	min = xlsx_thread_min;
+	xlsx_thread_min = 1;
+	t = rows_until(hostile("tok_late_token.xlsx"), NULL, 100);
+	xlsx_thread_min = min;
+	ok(t->rc == 1 && t->nrows == 100 && t->err[0] == '\0',
+	    "piped: the callback stops the load: its rows, not the parse's "
+	    "error further on", "rc %d, %zu rows, err '%s'", t->rc, t->nrows,
+	    t->err);
+	xlsx_piped_rows = 0;
+	t = rows_of(hostile("big_sst.xlsx"), NULL);
+	ok(t->rc == 0 && t->nrows == 50001 && xlsx_piped_rows == 50001,
+	    "piped: a sheet past 4 MB is parsed on a thread of its own, its "
+	    "rows given here", "rc %d, %zu rows, %llu piped", t->rc, t->nrows,
+	    xlsx_piped_rows);
 	fast = fast_rows(hostile("tok_late_token.xlsx"));
 	ok(cur.rc == -1 && strstr(cur.err, "XML token longer than") != NULL &&
 	    cur.nrows == 3000 && fast == 3000,
