@@ -89,10 +89,16 @@ $(BUILD)/test_%: tests/test_%.c $(LIBOBJS) src/rostersync.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -Werror -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
-# The benchmark's own program: the readers and the hash on their own.
-$(BUILD)/rsbench: bench/rsbench.c $(LIBOBJS) src/rostersync.h | $(BUILD)
+# The benchmark's own programs: the readers and the hash on their own,
+# SQLite's part of a first load, and the XLSX twin of an export.
+BENCHPROGS = $(BUILD)/rsbench $(BUILD)/sqlite_floor $(BUILD)/csv2xlsx
+$(BUILD)/rsbench $(BUILD)/sqlite_floor: $(BUILD)/%: bench/%.c $(LIBOBJS) \
+	    src/rostersync.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
+
+$(BUILD)/csv2xlsx: bench/csv2xlsx.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lxlsxwriter -lcsv
 
 $(BUILD):
 	mkdir -p $@
@@ -129,7 +135,7 @@ check-asan: deps-test
 
 # Not part of check: 1M-row exports, minutes of run time (bench/run.sh).
 bench: deps-test
-	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench
+	$(MAKE) $(BUILD)/rostersync $(BENCHPROGS)
 	BUILD=$(BUILD) bash bench/run.sh
 
 demo: deps
