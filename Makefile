@@ -52,6 +52,7 @@ SRCS	 = src/util.c \
 	   src/load_csv.c \
 	   src/load_xlsx.c \
 	   src/job.c \
+	   src/xmltok.c \
 	   src/validate.c \
 	   src/diff.c \
 	   src/snapshot.c \
@@ -104,14 +105,21 @@ $(BUILD)/test_%: tests/test_%.c $(LIBOBJS) src/rostersync.h src/known.h | $(BUIL
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -Werror -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
-# The benchmark's own program: the readers and the hash on their own.
-$(BUILD)/rsbench: bench/rsbench.c $(LIBOBJS) src/rostersync.h | $(BUILD)
+# The benchmark's own programs: the readers and the hash on their own,
+# SQLite's part of a first load, and the XLSX twin of an export.
+BENCHPROGS = $(BUILD)/rsbench $(BUILD)/sqlite_floor $(BUILD)/csv2xlsx \
+	     $(BUILD)/latproxy
+$(BUILD)/rsbench $(BUILD)/sqlite_floor: $(BUILD)/%: bench/%.c $(LIBOBJS) \
+	    src/rostersync.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS)
 
 # The bench's latency proxy (loopback only): SFTP at WAN latency.
 $(BUILD)/latproxy: bench/latproxy.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
+$(BUILD)/csv2xlsx: bench/csv2xlsx.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lxlsxwriter -lcsv
 
 $(BUILD):
 	mkdir -p $@
@@ -156,7 +164,7 @@ check-asan: deps-test
 
 # Not part of check: 1M-row exports, minutes of run time (bench/run.sh).
 bench: deps-test
-	$(MAKE) $(BUILD)/rostersync $(BUILD)/rsbench $(BUILD)/latproxy
+	$(MAKE) $(BUILD)/rostersync $(BENCHPROGS)
 	BUILD=$(BUILD) bash bench/run.sh
 
 demo: deps

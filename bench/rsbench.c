@@ -3,11 +3,16 @@
  * `make bench` (bench/run.sh times it with /usr/bin/time).
  *
  * usage: rsbench xlsx FILE [SHEET]	load_xlsx() over FILE
+ *	  rsbench xlsx-expat FILE [SHEET]	the same, the sheet through
+ *					expat alone (no tokenizer first)
  *	  rsbench csv FILE		load_csv() over FILE
  *	  rsbench sha256 FILE		sha256 of FILE, read in 256 KB blocks
  *	  rsbench put CONFIG SYNC DIR FILE...
  *					upload each FILE to DIR at SYNC's
  *					source, as reports are published
+ *	  rsbench evict FILE...		drop the files' pages from the page
+ *					cache (posix_fadvise DONTNEED; dirty
+ *					pages stay: sync first)
  *
  * The readers print "rows=N cells=N bytes=N digest=HEX" on standard
  * output: every row's values folded into one 64-bit digest, so that a
@@ -61,7 +66,9 @@ read_file(const char *kind, const char *path, const char *sheet)
 	char		 err[MAX_ERRMSG];
 	int		 rc;
 
-	if (strcmp(kind, "xlsx") == 0)
+	xlsx_fast_sheet = strcmp(kind, "xlsx-expat") != 0;
+	xlsx_fast_rows = 0;
+	if (strncmp(kind, "xlsx", 4) == 0)
 		rc = load_xlsx(path, sheet, on_row, &c, err, sizeof(err));
 	else
 		rc = load_csv(path, on_row, &c, err, sizeof(err));
@@ -72,6 +79,28 @@ read_file(const char *kind, const char *path, const char *sheet)
 	printf("rows=%llu cells=%llu bytes=%llu digest=%016llx\n", c.rows,
 	    c.cells, c.bytes, (unsigned long long)c.digest);
 	return 0;
+}
+
+static int
+evict(int n, char **path)
+{
+	int	 i, fd, e, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((fd = open(path[i], O_RDONLY | O_CLOEXEC)) == -1) {
+			fprintf(stderr, "rsbench: %s: %s\n", path[i],
+			    strerror(errno));
+			rc = 1;
+			continue;
+		}
+		if ((e = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)) != 0) {
+			fprintf(stderr, "rsbench: %s: %s\n", path[i],
+			    strerror(e));
+			rc = 1;
+		}
+		close(fd);
+	}
+	return rc;
 }
 
 static int
@@ -166,10 +195,13 @@ main(int argc, char **argv)
 	}
 	if (argc >= 3 && strcmp(argv[1], "sha256") == 0)
 		return hash_file(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "evict") == 0)
+		return evict(argc - 2, argv + 2);
 	if (argc >= 3 && (strcmp(argv[1], "xlsx") == 0 ||
-	    strcmp(argv[1], "csv") == 0))
+	    strcmp(argv[1], "xlsx-expat") == 0 || strcmp(argv[1], "csv") == 0))
 		return read_file(argv[1], argv[2], argc > 3 ? argv[3] : NULL);
-	fprintf(stderr, "usage: rsbench xlsx|csv|sha256 FILE [SHEET]\n"
+	fprintf(stderr, "usage: rsbench xlsx|xlsx-expat|csv|sha256 FILE "
+	    "[SHEET] | evict FILE...\n"
 	    "       rsbench put CONFIG SYNC DIR FILE...\n");
 	return 2;
 }

@@ -501,6 +501,12 @@ int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 /* Parts of at least this many bytes are read with threads (4 MB; tests
  * and the fuzzer compare with 1, threads for every part). */
 extern size_t	 xlsx_thread_min;
+/* 0: the worksheet through expat alone, not the tokenizer first (tests
+ * and the fuzzer compare the two); rows the tokenizer gave, all loads;
+ * rows given to fn while a thread of their own parsed the sheet. */
+extern int	 xlsx_fast_sheet;
+extern unsigned long long xlsx_fast_rows;
+extern unsigned long long xlsx_piped_rows;
 /* The worksheets of a workbook, for a load failure's hint (load.c). */
 struct xlsx_book {
 	char	**name;		/* each worksheet's name, in the book's order */
@@ -516,6 +522,31 @@ int	 xlsx_book_sheets(const char *path, const char *sheet,
 void	 xlsx_book_free(struct xlsx_book *);
 /* Other sheets whose header load.c reads for that hint, at most. */
 #define MAX_SHEET_PROBES	16
+
+/*
+ * xmltok.c: the worksheet's few shapes of XML, read ahead of expat. The
+ * callbacks return 0, XT_STOP (stop here), or, start and text only,
+ * XT_HAND before changing anything (expat takes over at this token).
+ */
+#define XT_MAXDEPTH	64	/* open elements; deeper: expat's */
+#define XT_MAXNAME	64	/* bytes of an element's name, the NUL too */
+#define XT_MAXATTR	32	/* attributes of one tag */
+#define XT_MAXREF	8	/* digits of a character reference */
+#define XT_STOP		1	/* a callback asked to stop */
+#define XT_HAND		2	/* expat's from xtok_handoff() on */
+#define XT_MORE		3	/* (inside xmltok.c: a token not whole yet) */
+struct xtok;
+struct xtok_cb {
+	int	(*start)(void *arg, const char *name, const char **attr);
+	int	(*end)(void *arg);
+	int	(*text)(void *arg, const char *s, size_t len);
+};
+/* Must be freed with xtok_free(). */
+struct xtok	*xtok_new(const struct xtok_cb *, void *arg, size_t maxtok);
+void		 xtok_free(struct xtok *);
+void		*xtok_buffer(struct xtok *, size_t n);
+int		 xtok_parse(struct xtok *, size_t n, int final);
+unsigned long long xtok_handoff(const struct xtok *);
 
 /* The field layout of one load: the sync's slots, or the header's. */
 struct schema {

@@ -65,7 +65,7 @@ for c in sccs:
             for a in c for b in c if b in calls[a]) + ")")
 # Stages in pipeline order, each with the files it is made of.
 stages = [["fetch", "fetch_dir", "fetch_sftp", "sftp_xfer"],
-          ["load", "load_csv", "load_xlsx"], ["validate"], ["diff"],
+          ["load", "load_csv", "load_xlsx", "xmltok"], ["validate"], ["diff"],
           ["guard"], ["apply", "hook", "hook_stream"],
           ["report", "summary", "report_csv", "report_xlsx", "runlog"],
           ["publish"]]
