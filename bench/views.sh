@@ -18,34 +18,36 @@
 # elsewhere). RS is the program timed (default build/release/rostersync):
 # an older build gives the numbers before.
 
-# views_time CMD...: the median of 5 wall times of CMD, in seconds.
-views_time() {
-	local i t0 ts=()
+# views_times CMD...: 5 wall times of CMD in seconds, after a warm run.
+views_times() {
+	local i t0
 
 	"$@" >/dev/null 2>&1	# warm: the pages it reads in the cache
 	for i in 1 2 3 4 5; do
 		t0=$EPOCHREALTIME
 		"$@" >/dev/null 2>&1
-		ts+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" \
-		    'BEGIN { printf "%.3f", b - a }')")
+		awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
 	done
-	printf '%s\n' "${ts[@]}" | sort -n | sed -n 3p
 }
+# views_time CMD...: their median.
+views_time() { views_times "$@" | sort -n | sed -n 3p; }
 
 VIEWS_OUT=()
 # views_case NAME TARGET CMD...: timed, printed, kept for the table.
 views_case() {
-	local name=$1 target=$2 w v
+	local name=$1 target=$2 ts w v
 	shift 2
-	w=$(views_time "$@")
+	ts=$(views_times "$@" | tr '\n' ' ')
+	w=$(printf '%s\n' $ts | sort -n | sed -n 3p)
 	v=$(awk -v w="$w" -v t="$target" 'BEGIN { print (w <= t ? "ok" : "MISSED") }')
 	VIEWS_OUT+=("$(printf '  %-44s %7s s  (target <= %s)  %s' "$name" "$w" \
 	    "$target" "$v")")
-	printf 'bench: views: %s: %s s (median of 5)\n' "$name" "$w" >&2
-	# in bench/run.sh: a row of its table too
-	if declare -p names >/dev/null 2>&1; then
-		names+=("$name") walls+=("$w") rsss+=("-")
-		WALL[$name]=$w RSS[$name]=-
+	printf 'bench: views: %s: %s s (median of 5: %s)\n' "$name" "$w" \
+	    "$ts" >&2
+	# in bench/run.sh: a row of its table too (the 5 times as rounds)
+	if declare -p WALLS >/dev/null 2>&1; then
+		names+=("$name")
+		WALLS[$name]=$ts RSS[$name]=-
 	fi
 }
 

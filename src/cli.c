@@ -1,5 +1,5 @@
 /*
- * The read-only views: history (the seeds' sync history, with filters and
+ * The read-only views: history (the sync history, with filters and
  * paging), show (one run's summary with troubleshooting hints), items (a
  * run's changes and issues, filtered), report (a report file regenerated
  * from the database). Each has --json with a stable shape (README.md).
@@ -190,7 +190,7 @@ static const struct tcol hist_cols[] = {
 #define NHIST_COLS	(sizeof(hist_cols) / sizeof(hist_cols[0]))
 
 /*
- * A source as the run list shows it (the seeds' "source connector"): its
+ * A source as the run list shows it (its "source connector"): its
  * kind and where, "sftp hr@sftp.example.com" or "dir /srv/dropzone".
  */
 static void
@@ -830,7 +830,7 @@ on_issue_row(void *arg, const struct issueview *v)
 
 /*
  * The item types --type names, as a mask: one type, or a data type of
- * the seeds' reports: users (create, update, manager, delete) or teams
+ * the reports: users (create, update, manager, delete) or teams
  * (team_create, team_delete, team_member). 0 if none.
  */
 static int

@@ -62,7 +62,7 @@ static const char *const hook_names[] = {
 static const char *const sftp_names[] = {
 	"known_hosts", "identity", "passphrase_file", "password_file",
 	"accept_new_host_key", "timeout", "retries", "read_size",
-	"read_requests", "write_size", NULL
+	"read_requests", "write_size", "write_requests", "streams", NULL
 };
 
 /* Enumerations, in the order of their enum. */
@@ -1230,6 +1230,9 @@ sftp_group(struct ctx *c, const config_setting_t *o, struct sftpopt *so,
 	get_int(c, o, "read_size", 1024, 1024 * 1024, &so->read_size);
 	get_int(c, o, "read_requests", 1, MAX_SFTP_REQUESTS, &so->read_requests);
 	get_int(c, o, "write_size", 1024, 261120, &so->write_size);
+	get_int(c, o, "write_requests", 1, MAX_SFTP_REQUESTS,
+	    &so->write_requests);
+	get_int(c, o, "streams", 1, SFTP_STREAMS_MAX, &so->streams);
 	c->gpfx = "";
 	if (so->passphrase_file != NULL &&
 	    config_setting_get_member(o, "identity") == NULL)
@@ -1304,6 +1307,8 @@ sync_defaults(struct sync *s)
 	s->sftp.read_size = 64 * 1024;
 	s->sftp.read_requests = 16;
 	s->sftp.write_size = 32 * 1024;
+	s->sftp.write_requests = 64;
+	s->sftp.streams = 4;
 }
 
 static int

@@ -13,25 +13,6 @@
 
 #include "rostersync.h"
 
-/* Who decides: the user behind sudo, else the calling user. */
-const char *
-whoami(void)
-{
-	static char	 name[64];
-	struct passwd	*pw;
-	const char	*sudo = getenv("SUDO_USER");
-
-	pw = getpwuid(getuid());
-	/* root, or the service user reached with sudo -u rostersync */
-	if ((getuid() == 0 || (pw != NULL && strcmp(pw->pw_name,
-	    RS_USER) == 0)) && sudo != NULL && *sudo != '\0')
-		snprintf(name, sizeof(name), "%s", sudo);
-	else if (pw != NULL)
-		snprintf(name, sizeof(name), "%s", pw->pw_name);
-	else
-		snprintf(name, sizeof(name), "uid %u", (unsigned)getuid());
-	return name;
-}
 
 /* RUN [--reason TEXT]; 0 or an exit status. */
 static int

@@ -10,130 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "rostersync.h"
+#include "known.h"
 
-#define FP_SEED		0x72737973796e6331ULL	/* "rssync1" */
-
-uint32_t
-ent_get(struct job *j, const char *k, size_t n)
-{
-	return strmap_get(&j->keys, k, n);
-}
-
-/* Room for n more keys, and a little for the export's new ones. */
-void
-ent_reserve(struct job *j, size_t n)
-{
-	n += n / 16 + 1024;
-	if (j->ne + n > j->ecap) {
-		j->ecap = j->ne + n;
-		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
-		    j->ecap * sizeof(*j->e));
-	}
-	strmap_reserve(&j->keys, j->ne + n);
-}
-
-static int
-cmp_ent_key(const void *a, const void *b, void *arg)
-{
-	const struct ent	*e = arg;
-
-	return strcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key);
-}
-
-/*
- * Entry ids put in the order of their keys. Exports usually come in key
- * order already (a first load's million creates did): one pass finds
- * that, and the sort is left out.
- */
-void
-ids_by_key(const struct ent *e, uint32_t *ids, size_t n)
-{
-	size_t	 i;
-
-	for (i = 1; i < n; i++)
-		if (strcmp(e[ids[i - 1]].key, e[ids[i]].key) > 0)
-			break;
-	if (i < n)
-		qsort_r(ids, n, sizeof(*ids), cmp_ent_key, (void *)e);
-}
-
-/* An entry of key k, nowhere yet (not in the key table either). */
-void
-ent_init(struct ent *e, const char *k, size_t n)
-{
-	memset(e, 0, sizeof(*e));
-	e->key = k;
-	e->keylen = (uint32_t)n;
-	e->mgr = e->rec = e->team = ENT_NONE;
-}
-
-/* A key that outlives the job (the arena, or the snapshot's buffer). */
-uint32_t
-ent_add_stored(struct job *j, const char *k, size_t n)
-{
-	if (j->ne == j->ecap) {
-		j->ecap = j->ecap ? j->ecap * 2 : 4096;
-		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
-		    j->ecap * sizeof(*j->e));
-	}
-	ent_init(&j->e[j->ne], k, n);
-	strmap_put(&j->keys, k, n, (uint32_t)j->ne);
-	return (uint32_t)j->ne++;
-}
-
-uint32_t
-ent_add(struct job *j, const char *k, size_t n)
-{
-	return ent_add_stored(j, arena_strndup(&j->a, k, n), n);
-}
-
-uint32_t
-team_intern(struct job *j, const char *name, size_t n)
-{
-	uint32_t	 t = strmap_get(&j->teams, name, n);
-
-	if (t != STRMAP_NONE)
-		return t;
-	if (j->nteam == j->teamcap) {
-		j->teamcap = j->teamcap ? j->teamcap * 2 : 64;
-		j->team = xrealloc(j->team, j->teamcap * sizeof(*j->team));
-		j->team_new = xrealloc(j->team_new,
-		    j->teamcap * sizeof(*j->team_new));
-		j->team_old = xrealloc(j->team_old,
-		    j->teamcap * sizeof(*j->team_old));
-		j->team_held = xrealloc(j->team_held,
-		    j->teamcap * sizeof(*j->team_held));
-	}
-	t = (uint32_t)j->nteam++;
-	j->team[t] = arena_strndup(&j->a, name, n);
-	j->team_new[t] = j->team_old[t] = j->team_held[t] = 0;
-	strmap_put(&j->teams, j->team[t], n, t);
-	return t;
-}
-
-void
-slot_seeds(const struct schema *sc, uint64_t *seed)
-{
-	size_t	 i;
-
-	for (i = 0; i < sc->nslots; i++)
-		seed[i] = hash64(sc->slots[i].name, strlen(sc->slots[i].name),
-		    0);
-}
-
-/* The fingerprint of a row: every slot's name and value. */
-uint64_t
-fingerprint(const uint64_t *seed, size_t n, const char *const *v,
-    const size_t *len)
-{
-	uint64_t	 h = FP_SEED;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		h = hash64(v[i], len[i], h ^ seed[i]);
-	return h;
-}
 
 uint64_t
 rec_hash(const struct job *j, const char *const *v, const size_t *len)
@@ -149,60 +27,6 @@ kept_hash(const struct job *j, const struct kept *k)
 	for (i = 0; i < j->sc.nslots; i++)
 		len[i] = k->len[i];
 	return rec_hash(j, k->v, len);
-}
-
-/* Each slot's name as a JSON key, with the comma before it: once a job. */
-static void
-fields_keys(struct job *j)
-{
-	size_t	 i;
-
-	for (i = 0; i < j->sc.nslots; i++) {
-		j->fkoff[i] = (uint32_t)j->fkeys.len;
-		if (i > 0)
-			buf_addc(&j->fkeys, ',');
-		json_str(&j->fkeys, j->sc.slots[i].name,
-		    strlen(j->sc.slots[i].name));
-		buf_addc(&j->fkeys, ':');
-	}
-	j->fkoff[i] = (uint32_t)j->fkeys.len;
-}
-
-/* A user's fields as the users table keeps them: {"name":"value",...}. */
-void
-fields_json(struct job *j, const struct kept *k, struct buf *b)
-{
-	size_t	 i, need = 2;
-	char	*o;
-
-	if (j->fkeys.len == 0)
-		fields_keys(j);
-	need += j->fkeys.len;
-	for (i = 0; i < j->sc.nslots; i++)
-		need += 6 * (size_t)k->len[i] + 2;
-	buf_reset(b);
-	buf_grow(b, need);
-	o = b->p;
-	*o++ = '{';
-	for (i = 0; i < j->sc.nslots; i++) {
-		memcpy(o, j->fkeys.p + j->fkoff[i], j->fkoff[i + 1] -
-		    j->fkoff[i]);
-		o += j->fkoff[i + 1] - j->fkoff[i];
-		o = json_put(o, k->v[i], k->len[i]);
-	}
-	*o++ = '}';
-	*o = '\0';
-	b->len = (size_t)(o - b->p);
-}
-
-const char *
-ent_value(const struct job *j, uint32_t ent, int slot)
-{
-	uint32_t	 r = j->e[ent].rec;
-
-	if (slot < 0 || r == ENT_NONE)
-		return "";
-	return j->kept[r].v[slot];
 }
 
 static void
@@ -283,8 +107,6 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 	j->e[ent].rec = (uint32_t)j->nkept++;
 }
 
-const char	 email_stored[] = "(the stored email)";
-
 /* The next row in row order, for validate_cross(). */
 static struct xrow *
 xrow_add(struct job *j, uint32_t id)
@@ -309,12 +131,12 @@ keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
 	struct xrow	*x = xrow_add(j, id);
 	int		 s;
 
-	x->lh[0] = r->prep.lh[0];	/* kept if the entry has E_LINE */
-	x->lh[1] = r->prep.lh[1];
+	x->lh[0] = r->hint->prep.lh[0];	/* kept if the entry has E_LINE */
+	x->lh[1] = r->hint->prep.lh[1];
 	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0) {
 		x->email = unchanged ? email_stored :
 		    arena_strndup(&j->xa, r->v[s], r->len[s]);
-		x->eh = r->prepped ? r->prep.eh : email_hash(r->v[s], r->len[s]);
+		x->eh = r->hint->prepped ? r->hint->prep.eh : email_hash(r->v[s], r->len[s]);
 #ifdef RS_SELFCHECK
 		if (x->eh != email_hash(r->v[s], r->len[s]))
 			fatalx("row %zu: the reading thread's email hash "
@@ -369,19 +191,19 @@ prefetch_ahead(struct job *j, const struct record *r)
 {
 	uint32_t	 id;
 
-	if (r->peek_known[1] != 0) {
-		id = r->peek_known[1] - 1;
+	if (r->hint->peek_known[1] != 0) {
+		id = r->hint->peek_known[1] - 1;
 		__builtin_prefetch(&j->e[id]);
 		__builtin_prefetch(&j->dirmgr[id]);
 		return;
 	}
-	if (r->peek_hashed[0])
-		strmap_prefetch_h(&j->keys, r->peek_len[0], r->peek_kh[0]);
-	else if (r->peek_key[0] != NULL)
-		strmap_prefetch(&j->keys, r->peek_key[0], r->peek_len[0]);
-	id = r->peek_hashed[1] ? strmap_peek_h(&j->keys, r->peek_len[1],
-	    r->peek_kh[1]) : r->peek_key[1] != NULL ? strmap_peek(&j->keys,
-	    r->peek_key[1], r->peek_len[1]) : STRMAP_NONE;
+	if (r->hint->peek_hashed[0])
+		strmap_prefetch_h(&j->keys, r->hint->peek_len[0], r->hint->peek_kh[0]);
+	else if (r->hint->peek_key[0] != NULL)
+		strmap_prefetch(&j->keys, r->hint->peek_key[0], r->hint->peek_len[0]);
+	id = r->hint->peek_hashed[1] ? strmap_peek_h(&j->keys, r->hint->peek_len[1],
+	    r->hint->peek_kh[1]) : r->hint->peek_key[1] != NULL ? strmap_peek(&j->keys,
+	    r->hint->peek_key[1], r->hint->peek_len[1]) : STRMAP_NONE;
 	if (id != STRMAP_NONE) {
 		__builtin_prefetch(&j->e[id]);
 		if (id < j->ndirmgr)
@@ -413,12 +235,12 @@ find_key(struct job *j, const struct record *r)
 	}
 	j->in_order = 0;
 #ifdef RS_SELFCHECK
-	if (r->prepped && r->prep.kh_ok &&
-	    r->prep.kh != strmap_keyhash(r->key, r->keylen))
+	if (r->hint->prepped && r->hint->prep.kh_ok &&
+	    r->hint->prep.kh != strmap_keyhash(r->key, r->keylen))
 		fatalx("row %zu: the reading thread's key hash differs", r->row);
 #endif
-	return r->prepped && r->prep.kh_ok ? strmap_get_h(&j->keys, r->key,
-	    r->keylen, r->prep.kh) : ent_get(j, r->key, r->keylen);
+	return r->hint->prepped && r->hint->prep.kh_ok ? strmap_get_h(&j->keys, r->key,
+	    r->keylen, r->hint->prep.kh) : ent_get(j, r->key, r->keylen);
 }
 
 /* A second row of e's key: neither is applied. */
@@ -461,8 +283,8 @@ known_check(struct job *j, uint32_t id, const struct record *r)
 		    e->key);
 	s = j->sc.canon[F_EMAIL];
 	mail = s >= 0 && r->len[s] > 0;
-	if (mail != ((r->prep.kflags & LI_EMAIL) != 0) ||
-	    (mail && email_hash(r->v[s], r->len[s]) != r->prep.eh))
+	if (mail != ((r->hint->prep.kflags & LI_EMAIL) != 0) ||
+	    (mail && email_hash(r->v[s], r->len[s]) != r->hint->prep.eh))
 		fatalx("row %zu: a known line's email hash differs", r->row);
 	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
 		t = team_intern(j, r->v[s], r->len[s]);
@@ -484,7 +306,7 @@ known_check(struct job *j, uint32_t id, const struct record *r)
 static int
 on_known(struct job *j, const struct record *r)
 {
-	uint32_t	 id = r->prep.known - 1, t = r->prep.kteam;
+	uint32_t	 id = r->hint->prep.known - 1, t = r->hint->prep.kteam;
 	struct ent	*e = &j->e[id];
 	struct xrow	*x;
 
@@ -504,11 +326,11 @@ on_known(struct job *j, const struct record *r)
 	}
 	e->new_hash = e->dir_hash;
 	x = xrow_add(j, id);
-	x->lh[0] = r->prep.lh[0];
-	x->lh[1] = r->prep.lh[1];
-	if (r->prep.kflags & LI_EMAIL) {
+	x->lh[0] = r->hint->prep.lh[0];
+	x->lh[1] = r->hint->prep.lh[1];
+	if (r->hint->prep.kflags & LI_EMAIL) {
 		x->email = email_stored;
-		x->eh = r->prep.eh;
+		x->eh = r->hint->prep.eh;
 	}
 	x->mgr = j->dirmgr[id];		/* known: not DIRMGR_UNKNOWN */
 #ifdef RS_SELFCHECK
@@ -525,7 +347,7 @@ line_clean(const struct job *j, const struct record *r)
 {
 	size_t	 i;
 
-	if (!r->prep.lh_ok)
+	if (!r->hint->prep.lh_ok)
 		return 0;
 	for (i = 0; i < j->sc.nslots; i++)
 		if (j->sc.slots[i].keep_empty && r->len[i] == 0)
@@ -545,7 +367,7 @@ diff_on_record(void *arg, const struct record *r)
 	if (!j->seeded)
 		slot_seeds(&j->sc, j->slot_seed);
 	j->seeded = 1;
-	if (r->prep.known)
+	if (r->hint->prep.known)
 		return on_known(j, r);
 	if (!j->in_order)
 		prefetch_ahead(j, r);
@@ -576,9 +398,9 @@ diff_on_record(void *arg, const struct record *r)
 	if (line_clean(j, r))
 		e->flags |= E_LINE;
 	/* Made on the loader's reading thread, usually (load.c). */
-	e->new_hash = r->prepped ? r->prep.fp : rec_hash(j, r->v, r->len);
+	e->new_hash = r->hint->prepped ? r->hint->prep.fp : rec_hash(j, r->v, r->len);
 #ifdef RS_SELFCHECK
-	if (r->prepped && r->prep.fp != rec_hash(j, r->v, r->len))
+	if (r->hint->prepped && r->hint->prep.fp != rec_hash(j, r->v, r->len))
 		fatalx("row %zu: the reading thread's fingerprint differs",
 		    r->row);
 #endif
@@ -675,7 +497,7 @@ diff_read_ahead(struct job *j)
 	oa->sync = j->sy->name;
 	oa->e = j->e;
 	oa->json = xcalloc(oa->n + 1, sizeof(*oa->json));
-	if (oa->n == 0 || thread_start(&oa->th, oldahead_main, oa) != 0) {
+	if (oa->n == 0 || thread_start("diff-read-ahead", &oa->th, oldahead_main, oa) != 0) {
 		free(oa->ids);
 		free(oa->json);
 		free(oa);
@@ -727,26 +549,6 @@ old_fields(struct job *j, const struct ent *e, struct oldrow *o)
 		log_warnx("user %s: the stored fields are not valid JSON",
 		    e->key);
 	free(mine);
-}
-
-const char *
-display_name(struct job *j, const char *const *v)
-{
-	int		 d = j->sc.canon[F_DISPLAY_NAME];
-	int		 f = j->sc.canon[F_FIRST_NAME];
-	int		 l = j->sc.canon[F_LAST_NAME];
-	const char	*first = f >= 0 ? v[f] : "", *last = l >= 0 ? v[l] : "";
-	char		*s;
-	size_t		 nf = strlen(first), nl = strlen(last);
-
-	if (d >= 0 && v[d][0] != '\0')
-		return v[d];
-	s = arena_alloc(&j->a, nf + nl + 2);
-	memcpy(s, first, nf);
-	s[nf] = nf && nl ? ' ' : '\0';
-	memcpy(s + nf + (nf && nl), last, nl);
-	s[nf + (nf && nl) + nl] = '\0';
-	return s;
 }
 
 static struct item *
@@ -1336,23 +1138,3 @@ job_free(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-struct fphash {
-	uint64_t	 h;
-};
-
-static void
-on_fp_field(void *arg, const char *k, const char *v, size_t n)
-{
-	struct fphash	*f = arg;
-
-	f->h = hash64(v, n, f->h ^ hash64(k, strlen(k), 0));
-}
-
-uint64_t
-fields_hash(const char *json)
-{
-	struct fphash	 f = { FP_SEED };
-
-	json_flat_each(json, on_fp_field, &f);
-	return f.h;
-}

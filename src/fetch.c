@@ -67,19 +67,6 @@ safe_name(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* A backend's advice on the error it is about to return (fetch_hint()). */
-static char	 hint_now[MAX_HINT];
-
-void
-fetch_hint(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(hint_now, sizeof(hint_now), fmt, ap);
-	va_end(ap);
-}
-
 /*
  * The source failed: an error (journal priority err) once, what to do
  * about it, and the first failure of the fetch kept in ff for its run.
@@ -87,14 +74,16 @@ fetch_hint(const char *fmt, ...)
 static void
 fetch_failed(struct fetchfail *ff, const char *err)
 {
+	char	 hint[MAX_HINT];
+
+	log_hint_take(hint, sizeof(hint));
 	log_msg(LOG_ERR, "%s", err);
-	if (hint_now[0] != '\0')
-		log_msg(LOG_NOTICE, "what to do: %s", hint_now);
+	if (hint[0] != '\0')
+		log_msg(LOG_NOTICE, "what to do: %s", hint);
 	if (ff->error[0] == '\0') {
 		snprintf(ff->error, sizeof(ff->error), "%s", err);
-		snprintf(ff->hint, sizeof(ff->hint), "%s", hint_now);
+		snprintf(ff->hint, sizeof(ff->hint), "%s", hint);
 	}
-	hint_now[0] = '\0';
 }
 
 static int
@@ -503,7 +492,7 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy,
 	int			 queued = 0, failed = 0;
 
 	memset(ff, 0, sizeof(*ff));
-	hint_now[0] = '\0';
+	log_hint_take(NULL, 0);
 	if ((ops = ops_for(sy)) == NULL) {
 		snprintf(err, sizeof(err), "source %s: this kind of source is "
 		    "not supported by this build", sy->source);
@@ -514,7 +503,7 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy,
 		fetch_failed(ff, err);
 		return -1;
 	}
-	hint_now[0] = '\0';	/* advice on an attempt that was retried */
+	log_hint_take(NULL, 0);	/* advice on an attempt that was retried */
 	if (fetch_pass(cfg, st, sy, ops, src, &recheck, &nrecheck, &queued,
 	    ff) == -1)
 		failed++;

@@ -34,17 +34,17 @@ dir_open(const struct sync *sy, char *err, size_t errlen)
 		snprintf(err, errlen, "drop-zone %s: %s", dir,
 		    strerror(errno));
 		if (errno == ENOENT)
-			fetch_hint("create the folder (mkdir -p %s) where HR "
+			log_hint("create the folder (mkdir -p %s) where HR "
 			    "drops the exports, or correct the sync's source "
 			    "in the configuration", dir);
 		else
-			fetch_hint("let the user rostersync runs as read and "
+			log_hint("let the user rostersync runs as read and "
 			    "write %s and the folders above it", dir);
 		return NULL;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "drop-zone %s: not a directory", dir);
-		fetch_hint("the sync's source must name a folder: correct it "
+		log_hint("the sync's source must name a folder: correct it "
 		    "in the configuration");
 		return NULL;
 	}

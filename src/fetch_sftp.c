@@ -47,6 +47,7 @@ struct source {
 	int		 port;
 	char		*dir;		/* absolute, or relative to home ("") */
 	int		 timed_out;	/* the watchdog cut the connection */
+	struct xfer	*xf;		/* its transfer streams, or NULL */
 	struct sigaction old_alrm;	/* restored by close */
 };
 
@@ -246,7 +247,7 @@ secret_mode_ok(const char *url, const char *what, const char *path,
 		    "readable by group or others (mode %04o); run chmod 600 "
 		    "%s", url, what, path, (unsigned)(sb->st_mode & 07777),
 		    path);
-		fetch_hint("chmod 600 %s, owned by the user rostersync runs "
+		log_hint("chmod 600 %s, owned by the user rostersync runs "
 		    "as (a secret others may read may have been copied: "
 		    "consider replacing it)", path);
 		return -1;
@@ -269,7 +270,7 @@ secret_read(const char *url, const char *what, const char *path, char *err,
 	    fstat(fd, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the %s %s: %s", url,
 		    what, path, strerror(errno));
-		fetch_hint("put the %s at %s, mode 0600, owned by the user "
+		log_hint("put the %s at %s, mode 0600, owned by the user "
 		    "rostersync runs as, or correct its path in the sync's "
 		    "sftp settings", what, path);
 		goto out;
@@ -323,7 +324,7 @@ load_key(const struct source *s, char *err, size_t errlen)
 	if (stat(o->identity, &sb) == -1) {
 		snprintf(err, errlen, "%s: cannot read the private key %s: %s",
 		    s->url, o->identity, strerror(errno));
-		fetch_hint("put the private key at %s, mode 0600, owned by the "
+		log_hint("put the private key at %s, mode 0600, owned by the "
 		    "user rostersync runs as, or correct sftp.identity",
 		    o->identity);
 		return NULL;
@@ -342,7 +343,7 @@ load_key(const struct source *s, char *err, size_t errlen)
 		    o->passphrase_file != NULL ? "the passphrase in "
 		    "sftp.passphrase_file does not unlock it" : "it is "
 		    "encrypted and sftp.passphrase_file is not set");
-		fetch_hint("check the key with ssh-keygen -y -f %s (it asks "
+		log_hint("check the key with ssh-keygen -y -f %s (it asks "
 		    "for the passphrase), then write that passphrase in %s",
 		    o->identity, o->passphrase_file ? o->passphrase_file :
 		    "the file sftp.passphrase_file names");
@@ -410,7 +411,7 @@ check_host_key(struct source *s, char *err, size_t errlen)
 		break;
 	case SSH_KNOWN_HOSTS_CHANGED:
 	case SSH_KNOWN_HOSTS_OTHER:
-		fetch_hint("HOST KEY CHANGED: the server presented the %s key "
+		log_hint("HOST KEY CHANGED: the server presented the %s key "
 		    "%s, which is not the key %s holds for %s. Someone may be "
 		    "intercepting the connection, or the server's keys were "
 		    "replaced. %s If it is the one they give, remove the old "
@@ -437,7 +438,7 @@ check_host_key(struct source *s, char *err, size_t errlen)
 			rc = 0;
 			break;
 		}
-		fetch_hint("the server presented the %s key %s, which is not "
+		log_hint("the server presented the %s key %s, which is not "
 		    "in %s%s. %s If it is the one they give, add this line to "
 		    "%s: %s (or set sftp.accept_new_host_key = true to accept "
 		    "it once)", type, fp, kh, state ==
@@ -504,7 +505,7 @@ authenticate(struct source *s, ssh_key key, const char *password, char *err,
 		    "with key %s (is its public key authorized for that user "
 		    "on the server? the server accepts: %s)", s->url, s->user,
 		    s->opt->identity, methods);
-		fetch_hint("ask the server's administrator to authorize the "
+		log_hint("ask the server's administrator to authorize the "
 		    "public key %s.pub for user %s (OpenSSH: a line of that "
 		    "user's ~/.ssh/authorized_keys; ProFTPD: the file "
 		    "SFTPAuthorizedUserKeys names), or set sftp.identity to "
@@ -520,7 +521,7 @@ authenticate(struct source *s, ssh_key key, const char *password, char *err,
 		snprintf(err, errlen, "%s: authentication failed for user %s "
 		    "with the password in %s (the server accepts: %s)", s->url,
 		    s->user, s->opt->password_file, methods);
-		fetch_hint("check the password of user %s with the server's "
+		log_hint("check the password of user %s with the server's "
 		    "administrator and write it in %s (mode 0600), or log in "
 		    "with a key (sftp.identity) if the server accepts only "
 		    "those", s->user, s->opt->password_file);
@@ -557,7 +558,7 @@ connect_error(struct source *s, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "%s: cannot connect to %s port %d: %s",
 		    s->url, s->host, s->port, e);
-	fetch_hint("check with the server's administrator that the SFTP "
+	log_hint("check with the server's administrator that the SFTP "
 	    "server runs and listens on %s port %d, and that no firewall "
 	    "between the two hosts blocks it; every run tries again", s->host,
 	    s->port);
@@ -740,6 +741,7 @@ sftp_src_close(struct source *s)
 {
 	if (s == NULL)
 		return;
+	xfer_free(s->xf);	/* its channels, before the session */
 	disconnect(s);
 	sigaction(SIGALRM, &s->old_alrm, NULL);
 	free(s->url);
@@ -839,113 +841,6 @@ sftp_src_exists(struct source *s, const char *name)
 }
 
 /*
- * A download keeps read_requests requests of read_size bytes in flight,
- * as OpenSSH's sftp(1) does: one at a time, every request would wait a
- * round trip (a 150 MB export over a link of 20 ms: 46 s instead of 3).
- * Each asks for its own offset; the replies are taken in order. A server
- * may answer with fewer bytes than asked (OpenSSH's gives at most about
- * 255 KB): the rest of that block is then read at once, before the next
- * reply, so the copy stays in order.
- */
-struct pipe {
-	struct source	*s;
-	sftp_file	 f;
-	int		 id[MAX_SFTP_REQUESTS];
-	uint64_t	 off[MAX_SFTP_REQUESTS];	/* of each request in flight, in order */
-	int		 head, n;	/* the ring of them */
-	uint64_t	 next;		/* the offset to ask for next */
-	int		 eof;		/* a reply said the file ends */
-	int		 grew;		/* and a later one had data */
-	int		 shorts;	/* replies shorter than asked */
-};
-
-/* Ask for more until read_requests are in flight: 0, or -1. */
-static int
-pipe_fill(struct pipe *pp)
-{
-	const struct sftpopt *o = pp->s->opt;
-	int		 k, id;
-
-	while (!pp->eof && pp->n < o->read_requests) {
-		if (sftp_seek64(pp->f, pp->next) < 0 ||
-		    (id = sftp_async_read_begin(pp->f,
-		    (uint32_t)o->read_size)) < 0)
-			return -1;
-		k = (pp->head + pp->n++) % MAX_SFTP_REQUESTS;
-		pp->id[k] = id;
-		pp->off[k] = pp->next;
-		pp->next += (uint64_t)o->read_size;
-	}
-	return 0;
-}
-
-/*
- * The next block, in order, into blk (read_size bytes): its length, 0 at
- * the end of the file, or -1. The replies to requests past the end are
- * taken (libssh keeps each reply until it is) and must be empty.
- */
-static ssize_t
-pipe_next(struct pipe *pp, char *blk)
-{
-	uint32_t	 len = (uint32_t)pp->s->opt->read_size;
-	int		 k, n, m;
-
-	if (pipe_fill(pp) == -1)
-		return -1;
-	while (pp->n > 0) {
-		k = pp->head;
-		pp->head = (pp->head + 1) % MAX_SFTP_REQUESTS;
-		pp->n--;
-		wd_arm(pp->s);
-		if ((n = sftp_async_read(pp->f, blk, len, (uint32_t)pp->id[k])) < 0)
-			return -1;
-		if (pp->eof) {
-			if (n > 0) {
-				pp->grew = 1;
-				return -1;
-			}
-			continue;
-		}
-		if (n == 0) {
-			pp->eof = 1;
-			continue;
-		}
-		/* A short reply: the rest of the block, now. */
-		if ((uint32_t)n < len && pp->shorts++ == 0)
-			log_debug("%s: the server sends at most %d bytes a "
-			    "read; the rest of each block is asked for again",
-			    pp->s->url, n);
-		while ((uint32_t)n < len) {
-			wd_arm(pp->s);
-			if (sftp_seek64(pp->f, pp->off[k] + (uint64_t)n) < 0 ||
-			    (m = (int)sftp_read(pp->f, blk + n, len - (size_t)n)) < 0)
-				return -1;
-			if (m == 0) {
-				pp->eof = 1;
-				break;
-			}
-			n += m;
-		}
-		return n;
-	}
-	return 0;
-}
-
-/* Take the replies still due (on an error: the file is closed next). */
-static void
-pipe_drain(struct pipe *pp, char *blk)
-{
-	while (pp->n > 0) {
-		wd_arm(pp->s);
-		if (sftp_async_read(pp->f, blk, (uint32_t)pp->s->opt->read_size,
-		    (uint32_t)pp->id[pp->head]) < 0)
-			break;
-		pp->head = (pp->head + 1) % MAX_SFTP_REQUESTS;
-		pp->n--;
-	}
-}
-
-/*
  * The size and mtime of a regular file from a (freed here): 0; -1 when
  * a is NULL, not a regular file, or lacks them.
  */
@@ -967,79 +862,163 @@ attr_take(sftp_attributes a, long long *size, long long *mtime)
 }
 
 /*
- * The file just opened: its size and mtime into at. Is it the one the
- * listing saw and judged settled (f; size -1: not listed)? 0, SRC_CHANGED
- * or -1, with err.
+ * Downloads and uploads move their data over several SFTP channels of
+ * the connection (sftp_xfer.c: sftp.streams, each with read_requests
+ * reads or write_requests writes in flight), as fast as the link goes.
+ * A server that opens no channel besides this SFTP session (MaxSessions
+ * 1) gets the transfer over the session itself: reads pipelined the same
+ * way on one channel, writes one at a time.
+ */
+
+/* The watchdog, before each wait of a transfer. */
+static void
+xf_step(void *arg)
+{
+	wd_arm(arg);
+}
+
+static struct xfer *
+xf(struct source *s)
+{
+	if (s->xf == NULL)
+		s->xf = xfer_new(s->ssh, s->opt, xf_step, s);
+	return s->xf;
+}
+
+/* A failed transfer (its words in err) as "URL: ...", or the timeout. */
+static void
+xf_why(struct source *s, char *err, size_t errlen, const char *doing,
+    const char *path)
+{
+	char	 m[MAX_ERRMSG];
+
+	if (wd_disarm(s)) {
+		why(s, err, errlen, doing, path);
+		return;
+	}
+	snprintf(m, sizeof(m), "%s", err);
+	snprintf(err, errlen, "%s: %s", s->url, m);
+}
+
+/* -v: how a transfer went (streams 0: over the SFTP session alone). */
+static void
+xf_done(const char *name, long long size, int64_t t0, int streams)
+{
+	long long	 ms = (long long)(now_ms() - t0);
+
+	if (streams > 0)
+		log_debug("%s: %lld bytes in %lld ms over %d SFTP stream%s",
+		    name, size, ms, streams, streams == 1 ? "" : "s");
+	else
+		log_debug("%s: %lld bytes in %lld ms over the SFTP session "
+		    "alone (the server opens no second channel)", name, size,
+		    ms);
+}
+
+/* A download under way: what the transfer's callbacks need. */
+struct dl {
+	struct source		*s;
+	const char		*path;
+	const struct srcfile	*listed;	/* size -1: not listed */
+	struct srcfile		 at;		/* the file as opened */
+	int			 fd;		/* the spool copy */
+	struct sha256		*h;
+	long long		*size;		/* bytes copied */
+	int			 rc;		/* why a callback stopped it */
+	int			 said;		/* err is the whole message */
+	char			*err;
+	size_t			 errlen;
+};
+
+/*
+ * The file just opened (a: its size and mtime). Is it the one the listing
+ * saw and judged settled? 0, or 1 with d->rc SRC_CHANGED or -1, and err.
  */
 static int
-sftp_opened(struct source *s, sftp_file fh, const char *p,
-    const struct srcfile *f, struct srcfile *at, char *err, size_t errlen)
+dl_opened(void *arg, const struct xattr *a)
 {
-	sftp_attributes	 a;
+	struct dl	*d = arg;
+	const struct srcfile *f = d->listed;
 	char		 then[21], now[21];
 
-	wd_arm(s);
-	if ((a = sftp_fstat(fh)) == NULL) {
-		why(s, err, errlen, "checking the size and mtime of", p);
-		return -1;
+	d->at.size = a->size;
+	d->at.mtime = a->mtime;
+	d->rc = -1;
+	if (a->size < 0) {
+		snprintf(d->err, d->errlen, "%s: %s is no longer a regular "
+		    "file, or the server does not give its size and mtime",
+		    d->s->url, d->path);
+		return 1;
 	}
-	wd_disarm(s);
-	if (attr_take(a, &at->size, &at->mtime) == -1) {
-		snprintf(err, errlen, "%s: %s is no longer a regular file, or "
-		    "the server does not give its size and mtime", s->url, p);
-		return -1;
+	if (a->size > MAX_INPUT_SIZE) {
+		snprintf(d->err, d->errlen, "%s: %s is larger than %lld bytes",
+		    d->s->url, d->path, (long long)MAX_INPUT_SIZE);
+		return 1;
 	}
-	if (f->size < 0 || (at->size == f->size && at->mtime == f->mtime))
-		return 0;
-	time_iso((time_t)f->mtime, then);
-	time_iso((time_t)at->mtime, now);
-	snprintf(err, errlen, "it changed after it was listed: %lld bytes, "
-	    "mtime %s then; %lld bytes, mtime %s when opened", f->size, then,
-	    at->size, now);
-	return SRC_CHANGED;
+	if (f->size >= 0 && (a->size != f->size || a->mtime != f->mtime)) {
+		time_iso((time_t)f->mtime, then);
+		time_iso((time_t)a->mtime, now);
+		snprintf(d->err, d->errlen, "it changed after it was listed: "
+		    "%lld bytes, mtime %s then; %lld bytes, mtime %s when "
+		    "opened", f->size, then, a->size, now);
+		d->rc = SRC_CHANGED;
+		return 1;
+	}
+	fault("fetch.block");
+	return 0;
+}
+
+/* Bytes in file order: hashed and written to the spool copy. */
+static int
+dl_data(void *arg, const void *p, size_t n)
+{
+	struct dl	*d = arg;
+
+	sha256_update(d->h, p, n);
+	if (write_full(d->fd, p, n) == -1) {
+		snprintf(d->err, d->errlen, "cannot write the spool copy of "
+		    "%s: %s", d->path, strerror(errno));
+		d->rc = -1;
+		return 1;
+	}
+	*d->size += (long long)n;
+	fault("fetch.block");
+	return 0;
+}
+
+static int
+dl_last(void *arg)
+{
+	(void)arg;
+	fault("fetch.block");
+	return 0;
 }
 
 /*
- * After the download (copied bytes; grew: the server sent more after the
- * end): are the open file (sftp_fstat) and the path (sftp_lstat) still
- * the size and mtime the file had at open (at)? 0; SRC_CHANGED with err
- * saying how, and f set to what the path holds now; -1 with err.
+ * After the download: are the open file (h) and the path (p) still the
+ * size and mtime the file had when opened (at), and did every byte
+ * arrive? 0; SRC_CHANGED with err saying how, and f set to what the
+ * path holds now.
  */
 static int
-sftp_unchanged(struct source *s, sftp_file fh, const char *p,
-    const struct srcfile *at, long long copied, int grew, struct srcfile *f,
-    char *err, size_t errlen)
+dl_unchanged(const struct srcfile *at, const struct xattr *h,
+    const struct xattr *p, long long copied, struct srcfile *f, char *err,
+    size_t errlen)
 {
-	sftp_attributes	 a;
-	long long	 hsize = -1, hmtime = -1;
-	int		 code;
-
-	wd_arm(s);
-	if ((a = sftp_fstat(fh)) == NULL) {
-		why(s, err, errlen, "checking the size and mtime of", p);
-		return -1;
-	}
-	(void)attr_take(a, &hsize, &hmtime);
-	wd_arm(s);
-	if ((a = sftp_lstat(s->sftp, p)) == NULL &&
-	    (code = sftp_get_error(s->sftp)) != SSH_FX_NO_SUCH_FILE &&
-	    code != SSH_FX_NO_SUCH_PATH) {
-		why(s, err, errlen, "checking the size and mtime of", p);
-		return -1;
-	}
-	wd_disarm(s);
-	if (attr_take(a, &f->size, &f->mtime) == -1) {
-		f->size = f->mtime = -1;
+	f->size = p->size;
+	f->mtime = p->mtime;
+	if (p->size < 0) {
+		f->mtime = -1;
 		snprintf(err, errlen, "it was deleted, renamed or replaced "
 		    "while it was read");
-	} else if (grew || hsize != at->size || f->size != at->size)
+	} else if (h->size != at->size || p->size != at->size)
 		snprintf(err, errlen, "its size went from %lld to %lld bytes "
 		    "while it was read", at->size,
-		    hsize != at->size ? hsize : f->size);
+		    h->size != at->size ? h->size : p->size);
 	else if (copied != at->size)
 		snprintf(err, errlen, "%lld of its %lld bytes arrived", copied,
 		    at->size);
-	else if (hmtime != at->mtime || f->mtime != at->mtime)
+	else if (h->mtime != at->mtime || p->mtime != at->mtime)
 		snprintf(err, errlen, "it was written to while it was read: "
 		    "its mtime changed");
 	else
@@ -1047,69 +1026,205 @@ sftp_unchanged(struct source *s, sftp_file fh, const char *p,
 	return SRC_CHANGED;
 }
 
+/* libssh's attributes of a regular file as an xattr (freed here). */
+static struct xattr
+xattr_of(sftp_attributes a)
+{
+	struct xattr	 x = { -1, -1 };
+
+	(void)attr_take(a, &x.size, &x.mtime);
+	return x;
+}
+
+/*
+ * One channel: libssh's SFTP session, read_requests reads of read_size
+ * in flight, up to the size the file had when opened. A reply shorter
+ * than asked is the server's limit: the rest of that read is asked for
+ * at once.
+ */
+struct pipe {
+	struct source	*s;
+	sftp_file	 f;
+	int		 id[MAX_SFTP_REQUESTS];
+	uint64_t	 off[MAX_SFTP_REQUESTS];	/* in order */
+	uint32_t	 len[MAX_SFTP_REQUESTS];
+	int		 head, n;	/* the ring of them */
+	uint64_t	 next;		/* the offset to ask for next */
+	uint64_t	 size;		/* where the file ends */
+	int		 shorts;	/* short replies (logged once) */
+};
+
+static int
+pipe_fill(struct pipe *pp)
+{
+	const struct sftpopt *o = pp->s->opt;
+	uint32_t	 len;
+	int		 k, id;
+
+	while (pp->n < o->read_requests && pp->next < pp->size) {
+		len = pp->size - pp->next < (uint64_t)o->read_size ?
+		    (uint32_t)(pp->size - pp->next) : (uint32_t)o->read_size;
+		if (sftp_seek64(pp->f, pp->next) < 0 ||
+		    (id = sftp_async_read_begin(pp->f, len)) < 0)
+			return -1;
+		k = (pp->head + pp->n++) % MAX_SFTP_REQUESTS;
+		pp->id[k] = id;
+		pp->off[k] = pp->next;
+		pp->len[k] = len;
+		pp->next += len;
+	}
+	return 0;
+}
+
+/* The next read in order into blk: its length, 0 at the end, -1. */
+static ssize_t
+pipe_next(struct pipe *pp, char *blk)
+{
+	uint32_t	 len;
+	int		 k, n, m;
+
+	if (pipe_fill(pp) == -1)
+		return -1;
+	if (pp->n == 0)
+		return 0;
+	k = pp->head;
+	pp->head = (pp->head + 1) % MAX_SFTP_REQUESTS;
+	pp->n--;
+	len = pp->len[k];
+	wd_arm(pp->s);
+	if ((n = sftp_async_read(pp->f, blk, len, (uint32_t)pp->id[k])) <= 0)
+		return n;
+	if ((uint32_t)n < len && pp->shorts++ == 0)
+		log_debug("%s: the server sends at most %d bytes a read "
+		    "(read_size is %d); the rest of each read is asked for "
+		    "again", pp->s->url, n, pp->s->opt->read_size);
+	while ((uint32_t)n < len) {
+		wd_arm(pp->s);
+		if (sftp_seek64(pp->f, pp->off[k] + (uint64_t)n) < 0 ||
+		    (m = (int)sftp_read(pp->f, blk + n, len - (size_t)n)) < 0)
+			return -1;
+		if (m == 0)
+			break;	/* the file is shorter now */
+		n += m;
+	}
+	return n;
+}
+
+/* Take the replies still due (libssh keeps each until it is). */
+static void
+pipe_drain(struct pipe *pp, char *blk)
+{
+	while (pp->n > 0) {
+		wd_arm(pp->s);
+		if (sftp_async_read(pp->f, blk, pp->len[pp->head],
+		    (uint32_t)pp->id[pp->head]) < 0)
+			break;
+		pp->head = (pp->head + 1) % MAX_SFTP_REQUESTS;
+		pp->n--;
+	}
+}
+
+/*
+ * The file's bytes over the SFTP session into d, as xfer_get() does
+ * (0, XFER_STOP or -1 with err) for a server that opens no second
+ * channel.
+ */
+static int
+dl_one_channel(struct source *s, struct dl *d, struct xget *g)
+{
+	char		*blk = xmalloc((size_t)s->opt->read_size);
+	struct pipe	 pp = { .s = s };
+	sftp_attributes	 a;
+	struct xattr	 at;
+	ssize_t		 n;
+	int		 rc = XFER_STOP, code;
+
+	wd_arm(s);
+	if ((pp.f = sftp_open(s->sftp, d->path, O_RDONLY, 0)) == NULL ||
+	    (a = sftp_fstat(pp.f)) == NULL)
+		goto fail;
+	at = xattr_of(a);
+	if (dl_opened(d, &at) != 0)
+		goto out;
+	pp.size = (uint64_t)at.size;
+	while ((n = pipe_next(&pp, blk)) > 0)
+		if (dl_data(d, blk, (size_t)n) != 0)
+			goto out;
+	if (n < 0)
+		goto fail;
+	pipe_drain(&pp, blk);
+	dl_last(d);
+	wd_arm(s);
+	if ((a = sftp_fstat(pp.f)) == NULL)
+		goto fail;
+	g->at_end = xattr_of(a);
+	wd_arm(s);
+	if ((a = sftp_lstat(s->sftp, d->path)) == NULL &&
+	    (code = sftp_get_error(s->sftp)) != SSH_FX_NO_SUCH_FILE &&
+	    code != SSH_FX_NO_SUCH_PATH)
+		goto fail;
+	g->path_end = xattr_of(a);
+	rc = 0;
+	goto out;
+fail:
+	why(s, d->err, d->errlen, "reading", d->path);
+	d->said = 1;
+	rc = -1;
+out:
+	if (pp.f != NULL) {
+		pipe_drain(&pp, blk);
+		wd_arm(s);
+		sftp_close(pp.f);
+	}
+	free(blk);
+	return rc;
+}
+
 /*
  * Download f->name into fd, hashing it. Anything short of the whole file
- * (a connection lost, a timeout) is an error, and a file not the one
- * listed or changed while it was read is SRC_CHANGED: the caller then
- * throws the partial copy away. fetch.block is a fault point right after
- * open, after each block and after the last.
+ * (a connection or a stream lost, a timeout) is an error, and a file not
+ * the one listed or changed while it was read is SRC_CHANGED: the caller
+ * then throws the partial copy away. fetch.block is a fault point right
+ * after open, after each block and after the last.
  */
 static int
 sftp_src_get(struct source *s, struct srcfile *f, int fd, struct sha256 *h,
     long long *size, char *err, size_t errlen)
 {
 	char		*p = rpath(s->dir, f->name);
-	char		*blk = xmalloc((size_t)s->opt->read_size);
-	struct pipe	 pp = { .s = s };
-	struct srcfile	 at;
-	sftp_file	 fh;
-	ssize_t		 n;
-	int		 rc = -1;
+	struct dl	 d = { .s = s, .path = p, .listed = f, .fd = fd, .h = h,
+			    .size = size, .err = err, .errlen = errlen };
+	struct xget	 g = { .opened = dl_opened, .data = dl_data,
+			    .last = dl_last, .arg = &d, .size_hint = f->size };
+	int64_t		 t0 = now_ms();
+	int		 rc;
 
 	*size = 0;
-	wd_arm(s);
-	if ((fh = sftp_open(s->sftp, p, O_RDONLY, 0)) == NULL) {
-		why(s, err, errlen, "reading", p);
-		goto out;
-	}
-	if ((rc = sftp_opened(s, fh, p, f, &at, err, errlen)) != 0)
-		goto out;
-	rc = -1;
-	fault("fetch.block");
-	pp.f = fh;
-	while ((n = pipe_next(&pp, blk)) > 0) {
-		sha256_update(h, blk, (size_t)n);
-		if (write_full(fd, blk, (size_t)n) == -1) {
-			snprintf(err, errlen, "cannot write the spool copy of "
-			    "%s: %s", f->name, strerror(errno));
-			goto out;
-		}
-		*size += n;
-		if (*size > MAX_INPUT_SIZE) {
-			snprintf(err, errlen, "%s is larger than %lld bytes",
-			    f->name, (long long)MAX_INPUT_SIZE);
-			goto out;
-		}
-		fault("fetch.block");
-	}
-	if (n < 0 && !pp.grew) {
-		why(s, err, errlen, "reading", p);
+	if ((rc = xfer_get(xf(s), p, &g, err, errlen)) == XFER_NONE)
+		rc = dl_one_channel(s, &d, &g);
+	wd_disarm(s);
+	switch (rc) {
+	case 0:
+		if ((rc = dl_unchanged(&d.at, &g.at_end, &g.path_end, *size,
+		    f, err, errlen)) == 0)
+			xf_done(f->name, *size, t0, g.streams);
+		break;
+	case XFER_STOP:
+		rc = d.rc;
+		break;
+	case XFER_CHANGED:
+		f->size = g.path_end.size;
+		f->mtime = g.path_end.mtime;
+		rc = SRC_CHANGED;
+		break;
+	default:
+		if (!d.said)
+			xf_why(s, err, errlen, "reading", p);
 		snprintf(err + strlen(err), errlen - strlen(err), "; %lld "
 		    "bytes had arrived: the partial copy was thrown away, the "
 		    "file is downloaded again next run", *size);
-		goto out;
+		rc = -1;
 	}
-	pipe_drain(&pp, blk);
-	fault("fetch.block");
-	rc = sftp_unchanged(s, fh, p, &at, *size, pp.grew, f, err, errlen);
-out:
-	if (fh != NULL) {
-		pipe_drain(&pp, blk);
-		wd_arm(s);
-		sftp_close(fh);
-	}
-	wd_disarm(s);
-	free(blk);
 	free(p);
 	return rc;
 }
@@ -1213,19 +1328,71 @@ sftp_src_after(struct source *s, const char *name, enum after how,
 	return rc == 0 ? 0 : -1;
 }
 
-/* Upload local as sub/name: written to sub/name.part, then renamed. */
+/* fd (size bytes) to part over the SFTP session, one write at a time. */
+static int
+put_one_channel(struct source *s, int fd, long long size, const char *part,
+    char *err, size_t errlen)
+{
+	char		*blk = xmalloc((size_t)s->opt->write_size);
+	sftp_attributes	 a;
+	sftp_file	 f;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	wd_arm(s);
+	if ((f = sftp_open(s->sftp, part, O_WRONLY | O_CREAT | O_TRUNC,
+	    0640)) == NULL)
+		goto fail;
+	while ((n = read(fd, blk, (size_t)s->opt->write_size)) > 0) {
+		wd_arm(s);
+		if (sftp_write(f, blk, (size_t)n) != n)
+			goto fail;
+	}
+	if (n == -1) {
+		snprintf(err, errlen, "cannot read the local file: %s",
+		    strerror(errno));
+		goto out;
+	}
+	wd_arm(s);
+	n = sftp_close(f);
+	f = NULL;
+	if (n != SSH_NO_ERROR || (a = sftp_stat(s->sftp, part)) == NULL)
+		goto fail;
+	if ((long long)a->size == size)
+		rc = 0;
+	else
+		snprintf(err, errlen, "%s: %s holds %llu bytes on the server "
+		    "after the upload, not %lld", s->url, part,
+		    (unsigned long long)a->size, size);
+	sftp_attributes_free(a);
+	goto out;
+fail:
+	why(s, err, errlen, "writing", part);
+out:
+	if (f != NULL) {
+		wd_arm(s);
+		sftp_close(f);
+	}
+	free(blk);
+	return rc;
+}
+
+/*
+ * Upload local as sub/name: written to sub/name.part, its size checked,
+ * then renamed.
+ */
 static int
 sftp_src_put(struct source *s, const char *local, const char *sub,
     const char *name, char *err, size_t errlen)
 {
 	char		*dir = subdir(s, sub), *final = rpath(dir, name), *part;
-	char		*blk = xmalloc((size_t)s->opt->write_size);
-	sftp_file	 f = NULL;
-	ssize_t		 n;
-	int		 fd = -1, rc = -1;
+	struct stat	 sb;
+	int64_t		 t0 = now_ms();
+	int		 fd = -1, rc = -1, streams = 0;
 
 	xasprintf(&part, "%s.part", final);
-	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
 		snprintf(err, errlen, "cannot read %s: %s", local,
 		    strerror(errno));
 		goto out;
@@ -1233,49 +1400,32 @@ sftp_src_put(struct source *s, const char *local, const char *sub,
 	wd_arm(s);
 	if (mkdir_p(s, dir, err, errlen) == -1)
 		goto out;
-	wd_arm(s);
-	if ((f = sftp_open(s->sftp, part, O_WRONLY | O_CREAT | O_TRUNC,
-	    0640)) == NULL) {
-		why(s, err, errlen, "writing", part);
-		goto out;
-	}
-	/* One write at a time (libssh 0.10 has no asynchronous write): each
-	 * waits a round trip, hence write_size. */
-	while ((n = read(fd, blk, (size_t)s->opt->write_size)) > 0) {
-		wd_arm(s);
-		if (sftp_write(f, blk, (size_t)n) != n) {
-			why(s, err, errlen, "writing", part);
-			goto out;
-		}
-	}
-	if (n == -1) {
-		snprintf(err, errlen, "cannot read %s: %s", local,
-		    strerror(errno));
-		goto out;
-	}
-	wd_arm(s);
-	n = sftp_close(f);
-	f = NULL;
-	if (n != SSH_NO_ERROR) {
-		why(s, err, errlen, "writing", part);
+	rc = xfer_put(xf(s), fd, (long long)sb.st_size, part, &streams, err,
+	    errlen);
+	if (rc == XFER_NONE)
+		rc = put_one_channel(s, fd, (long long)sb.st_size, part, err,
+		    errlen);
+	else if (rc != 0)
+		xf_why(s, err, errlen, "writing", part);
+	if (rc != 0) {
+		rc = -1;
 		goto out;
 	}
 	wd_arm(s);
 	if (rename_over(s, part, final) != 0) {
 		why(s, err, errlen, "renaming", part);
+		rc = -1;
 		goto out;
 	}
+	xf_done(name, (long long)sb.st_size, t0, streams);
 	rc = 0;
 out:
 	wd_arm(s);
-	if (f != NULL)
-		sftp_close(f);
 	if (rc == -1 && !s->timed_out && ssh_is_connected(s->ssh))
 		sftp_unlink(s->sftp, part);
 	wd_disarm(s);
 	if (fd != -1)
 		close(fd);
-	free(blk);
 	free(part);
 	free(final);
 	free(dir);

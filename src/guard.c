@@ -11,6 +11,7 @@
  * changed (a file read in another encoding, a shifted column) holds the
  * whole run the same way; --allow-updates N lets one file through.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,4 +225,40 @@ guard_check(struct job *j, int dry_run)
 	    dry_run ? IST_PREVIEW : IST_APPLIED);
 	j->apply = !dry_run;
 	return done;
+}
+
+/* The one-time overrides of the guard: flag, runopts field, run field. */
+const struct override overrides[] = {
+	{ "allow-deletes", offsetof(struct runopts, allow_deletes),
+	    offsetof(struct run, allow_deletes) },
+	{ "allow-updates", offsetof(struct runopts, allow_updates),
+	    offsetof(struct run, allow_updates) },
+	{ "allow-id-changes", offsetof(struct runopts, allow_id_changes),
+	    offsetof(struct run, allow_id_changes) },
+	{ NULL, 0, 0 }
+};
+
+long long *
+override_opt(const struct override *ov, struct runopts *o)
+{
+	return (long long *)(void *)((char *)o + ov->opt);
+}
+
+long long
+override_run(const struct override *ov, const struct run *r)
+{
+	return *(const long long *)(const void *)((const char *)r + ov->run);
+}
+
+int
+override_describe(const struct run *r, struct buf *b)
+{
+	const struct override	*ov;
+	int			 n = 0;
+
+	for (ov = overrides; ov->flag != NULL; ov++)
+		if (override_run(ov, r) >= 0)
+			buf_printf(b, "%s--%s %lld", n++ ? " " : "", ov->flag,
+			    override_run(ov, r));
+	return n;
 }

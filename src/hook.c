@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rostersync.h"
+#include "known.h"
 
 #define HOOK_OUT_MAX	(64 * 1024)	/* stdout or stderr kept per call */
 
@@ -364,46 +364,6 @@ fail:
 	return -1;
 }
 
-/*
- * Apply a run's pending items through the hook, in order; then the teams
- * and the directory version follow. Returns the number that failed, or -1.
- */
-int
-hook_apply_run(struct store *st, const struct sync *sy, long long run)
-{
-	long long	*seqs;
-	size_t		 n, i, sent = 0;
-	int		 failed = 0, rc, *done;
-
-	n = store_items_to_apply(st, run, 0, 0, &seqs);
-	done = xcalloc(n + 1, sizeof(*done));
-	progress_begin("applying items with the hook", (long long)n);
-	if (sy->hook.mode == HOOK_STREAM)
-		failed = hook_stream(st, sy, run, seqs, n, done);
-	for (i = 0; sy->hook.mode == HOOK_EXEC && i < n; i++) {
-		if ((rc = hook_apply_item(st, sy, run, seqs[i])) == -1) {
-			failed = -1;
-			break;
-		}
-		failed += rc;
-		progress_add(1);
-	}
-	progress_end();
-	for (i = 0; i < n; i++)
-		sent += sy->hook.mode == HOOK_EXEC || done[i] >= 0;
-	free(done);
-	free(seqs);
-	if (failed < 0)
-		return -1;
-	n = sent;
-	if (store_team_recount(st, sy->name) == -1 ||
-	    store_sync_bump(st, sy->name) == -1)
-		return -1;
-	if (n > 0)
-		log_info("the hook applied %zu of %zu items", n - (size_t)failed,
-		    n);
-	return failed;
-}
 
 /* Items a crash left inside the hook: failed, for a person to check. */
 void

@@ -22,6 +22,9 @@
  * depends on is in flight (its own user's, the manager it names, the team
  * it joins), deletions wait for everything before them, and team
  * deletions for the deletions.
+ *
+ * hook_apply_run() is here too: a run's items to the hook in either mode
+ * (exec mode's item by item is hook.c's hook_apply_item()).
  */
 #include <sys/wait.h>
 
@@ -635,4 +638,45 @@ hook_stream(struct store *st, const struct sync *sy, long long run,
 	buf_free(&s.rb);
 	buf_free(&s.eb);
 	return s.dberr ? -1 : s.failed;
+}
+
+/*
+ * Apply a run's pending items through the hook, in order; then the teams
+ * and the directory version follow. Returns the number that failed, or -1.
+ */
+int
+hook_apply_run(struct store *st, const struct sync *sy, long long run)
+{
+	long long	*seqs;
+	size_t		 n, i, sent = 0;
+	int		 failed = 0, rc, *done;
+
+	n = store_items_to_apply(st, run, 0, 0, &seqs);
+	done = xcalloc(n + 1, sizeof(*done));
+	progress_begin("applying items with the hook", (long long)n);
+	if (sy->hook.mode == HOOK_STREAM)
+		failed = hook_stream(st, sy, run, seqs, n, done);
+	for (i = 0; sy->hook.mode == HOOK_EXEC && i < n; i++) {
+		if ((rc = hook_apply_item(st, sy, run, seqs[i])) == -1) {
+			failed = -1;
+			break;
+		}
+		failed += rc;
+		progress_add(1);
+	}
+	progress_end();
+	for (i = 0; i < n; i++)
+		sent += sy->hook.mode == HOOK_EXEC || done[i] >= 0;
+	free(done);
+	free(seqs);
+	if (failed < 0)
+		return -1;
+	n = sent;
+	if (store_team_recount(st, sy->name) == -1 ||
+	    store_sync_bump(st, sy->name) == -1)
+		return -1;
+	if (n > 0)
+		log_info("the hook applied %zu of %zu items", n - (size_t)failed,
+		    n);
+	return failed;
 }

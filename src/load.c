@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "rostersync.h"
+#include "known.h"
 
 struct mapper {
 	const struct sync	*sy;
@@ -566,8 +566,17 @@ req_see(struct mapper *m, const struct rawrow *r)
 	}
 }
 
-static void	 rec_peeks(const struct mapper *, const struct rawrow *,
-		    struct record *);
+static void	 rec_peeks(const struct mapper *, const struct rawhint *,
+		    struct rowhint *);
+
+/* The hint of a row that has none (an XLSX row, or no prep). */
+static const struct rawhint	 nohint;
+
+static const struct rawhint *
+hint_of(const struct rawrow *r)
+{
+	return r->hint != NULL ? r->hint : &nohint;
+}
 static int	 rec_give(struct mapper *, const struct record *);
 
 /* Map one data row to the schema and hand it on. */
@@ -575,10 +584,13 @@ static int
 on_data(struct mapper *m, const struct rawrow *r)
 {
 	struct schema	*sc = m->sc;
+	const struct rawhint *rh = hint_of(r);
 	struct record	 rec;
+	struct rowhint	 h;
 	size_t		 i, n;
 
 	memset(&rec, 0, sizeof(rec));
+	memset(&h, 0, sizeof(h));
 	rec.row = r->row;
 	rec.bad_slot = -1;
 	for (i = 0; i < sc->nslots; i++) {
@@ -590,7 +602,7 @@ on_data(struct mapper *m, const struct rawrow *r)
 			continue;
 		}
 		n = r->len[c];
-		m->v[i] = r->prepped ? r->f[c] : trim(r->f[c], &n);
+		m->v[i] = rh->prepped ? r->f[c] : trim(r->f[c], &n);
 		m->len[i] = n;
 		if (r->ff != NULL && (r->ff[c] & FF_TRUNC))
 			mark(&rec, REC_TOOLONG, (int)i);
@@ -605,7 +617,7 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_UTF8, (int)i);
 	}
 #ifdef RS_SELFCHECK
-	for (i = 0; r->prepped && i < sc->nslots; i++) {
+	for (i = 0; rh->prepped && i < sc->nslots; i++) {
 		n = m->len[i];
 		if (trim(m->v[i], &n) != m->v[i] || n != m->len[i] ||
 		    m->v[i][n] != '\0' || ((int)i == sc->canon[F_EMAIL] &&
@@ -621,13 +633,13 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_WIDE, -1);
 	if (r->wide)
 		mark(&rec, REC_WIDE, -1);
-	if (sc->canon[F_EMAIL] >= 0 && !r->prepped) {
+	if (sc->canon[F_EMAIL] >= 0 && !rh->prepped) {
 		int e = sc->canon[F_EMAIL];
 
 		m->v[e] = email_lower(&m->email, m->v[e], m->len[e],
 		    &m->len[e]);
 	}
-	if (sc->nkey == 1 && r->prepped) {
+	if (sc->nkey == 1 && rh->prepped) {
 		/* The field itself, trimmed and ended in place (prep_row). */
 		rec.key = m->v[sc->keyslot[0]];
 		rec.keylen = m->len[sc->keyslot[0]];
@@ -645,20 +657,22 @@ on_data(struct mapper *m, const struct rawrow *r)
 		rec.key = m->key.p;
 		rec.keylen = m->key.len;
 	}
-	rec_peeks(m, r, &rec);
+	rec_peeks(m, rh, &h);
 	if (rec.keylen > 0 && rec.key[0] != '=')
 		m->keyed++;
-	m->ls->known += r->prep.known != 0;	/* parsed: RS_SELFCHECK */
+	m->ls->known += rh->prep.known != 0;	/* parsed: RS_SELFCHECK */
 	rec.v = m->v;
 	rec.len = m->len;
-	rec.prepped = r->prepped;
-	rec.prep = r->prep;
+	h.prepped = rh->prepped;
+	h.prep = rh->prep;
+	rec.hint = &h;
 	return rec_give(m, &rec);
 }
 
 /* The keys of rows further on, for the diff to prefetch. */
 static void
-rec_peeks(const struct mapper *m, const struct rawrow *r, struct record *rec)
+rec_peeks(const struct mapper *m, const struct rawhint *rh,
+    struct rowhint *h)
 {
 	const struct schema	*sc = m->sc;
 	size_t			 i, n;
@@ -667,24 +681,24 @@ rec_peeks(const struct mapper *m, const struct rawrow *r, struct record *rec)
 		int c = sc->col[sc->keyslot[0]];
 
 		for (i = 0; i < 2; i++) {
-			const struct rowpeek *pk = &r->peek[i];
+			const struct rowpeek *pk = &rh->peek[i];
 
 			if (pk->known != 0) {
-				rec->peek_known[i] = pk->known;
+				h->peek_known[i] = pk->known;
 				continue;
 			}
 			if (pk->key != NULL) {	/* trimmed and hashed */
-				rec->peek_key[i] = pk->key;
-				rec->peek_len[i] = pk->keylen;
-				rec->peek_kh[i] = pk->kh;
-				rec->peek_hashed[i] = 1;
+				h->peek_key[i] = pk->key;
+				h->peek_len[i] = pk->keylen;
+				h->peek_kh[i] = pk->kh;
+				h->peek_hashed[i] = 1;
 				continue;
 			}
 			if (c < 0 || (size_t)c >= pk->nf)
 				continue;
 			n = pk->len[c];
-			rec->peek_key[i] = trim(pk->base + pk->off[c], &n);
-			rec->peek_len[i] = n;
+			h->peek_key[i] = trim(pk->base + pk->off[c], &n);
+			h->peek_len[i] = n;
 		}
 	}
 }
@@ -705,15 +719,19 @@ rec_give(struct mapper *m, const struct record *rec)
 static int
 on_known(struct mapper *m, const struct rawrow *r)
 {
+	const struct rawhint *rh = hint_of(r);
 	struct record	 rec;
+	struct rowhint	 h;
 
 	memset(&rec, 0, sizeof(rec));
+	memset(&h, 0, sizeof(h));
 	rec.row = r->row;
 	rec.bad_slot = -1;
-	rec.prepped = 1;
-	rec.prep = r->prep;
-	rec_peeks(m, r, &rec);
-	if (r->prep.kflags & LI_KEYED)
+	h.prepped = 1;
+	h.prep = rh->prep;
+	rec_peeks(m, rh, &h);
+	rec.hint = &h;
+	if (rh->prep.kflags & LI_KEYED)
 		m->keyed++;
 	m->nreq = 0;	/* stored without an issue: every required field */
 	m->ls->known++;
@@ -757,7 +775,7 @@ on_raw(void *arg, const struct rawrow *r)
 
 	if (!m->have_header)
 		return on_header(m, r) == -1 ? 1 : 0;
-	if (r->prepped && r->prep.known && r->nf == 0)
+	if (hint_of(r)->prepped && hint_of(r)->prep.known && r->nf == 0)
 		return on_known(m, r) == -1 ? 1 : 0;
 	if (row_blank(r))
 		return 0;

@@ -61,7 +61,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "rostersync.h"
+#include "known.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -272,6 +272,7 @@ static int
 batch_deliver(struct csvr *r, const struct batch *b)
 {
 	struct rawrow	 rr;
+	struct rawhint	 h;
 	size_t		 i, k;
 
 	for (i = 0; i < b->nrow; i++) {
@@ -280,6 +281,7 @@ batch_deliver(struct csvr *r, const struct batch *b)
 		for (k = 0; k < w->nf; k++)
 			r->f[k] = b->data.p + b->foff[w->f0 + k];
 		memset(&rr, 0, sizeof(rr));
+		memset(&h, 0, sizeof(h));
 		rr.row = w->row;
 		rr.nf = w->nf;
 		rr.f = r->f;
@@ -288,11 +290,12 @@ batch_deliver(struct csvr *r, const struct batch *b)
 		rr.wide = w->wide;
 		rr.noeol = w->noeol;
 		rr.utf8_checked = 1;
-		rr.prepped = w->prepped;
-		rr.prep = w->prep;
+		h.prepped = w->prepped;
+		h.prep = w->prep;
+		rr.hint = &h;
 		rr.delim = r->delim;
-		peek(b, i + PEEK_FAR, &rr.peek[0]);
-		peek(b, i + PEEK_NEAR, &rr.peek[1]);
+		peek(b, i + PEEK_FAR, &h.peek[0]);
+		peek(b, i + PEEK_NEAR, &h.peek[1]);
 		if (r->fn(r->arg, &rr) != 0)
 			return 1;
 	}
@@ -1429,7 +1432,7 @@ csvr_spawn(struct csvr *r, int fd)
 		r->free[r->nfree++] = &r->b[i];
 	r->fd = fd;
 	r->threaded = 1;
-	if (thread_start(&r->tid, csvr_thread, r) != 0) {
+	if (thread_start("csv-reader", &r->tid, csvr_thread, r) != 0) {
 		r->threaded = 0;
 		r->nfree = 0;
 		pthread_cond_destroy(&r->cv);
@@ -1522,6 +1525,13 @@ int
 load_csv(const char *path, rawrow_fn fn, void *arg, char *err, size_t errlen)
 {
 	return load_csv_prep(path, fn, NULL, NULL, arg, NULL, err, errlen);
+}
+
+int
+load_csv_enc(const char *path, rawrow_fn fn, void *arg, struct textenc *enc,
+    char *err, size_t errlen)
+{
+	return load_csv_prep(path, fn, NULL, NULL, arg, enc, err, errlen);
 }
 
 /* The same, with prep called for every record on the reading thread, and

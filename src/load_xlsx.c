@@ -12,6 +12,19 @@
  * of the current row are. A big table of shared strings is read by a
  * thread of its own while the sheet is.
  *
+ * A big worksheet is parsed on a thread of its own, and its rows are
+ * given to the callback on the caller's thread in batches (pipe_run()).
+ *
+ * The worksheet, most of the bytes, goes through a tokenizer of its own
+ * first (xmltok.c: the plain shapes of rows, cells and their text, in a
+ * quarter of expat's time), which gives the same events to the same
+ * grammar. Where it meets anything else (a comment, CDATA, another
+ * encoding, an element of the grammar under a prefix, XML that is not
+ * well-formed) it stops, and expat reads the part again from its start,
+ * skipping the events given already: the rows and the errors are expat's
+ * in every case (test_load_xlsx and the fuzzer read every input both
+ * ways; xlsx_fast_sheet = 0 reads the sheet with expat alone).
+ *
  * The sheet is found the way the format says: the package relationships
  * name the workbook, the workbook lists its sheets, and the workbook's
  * relationships give each sheet's part. By default the first visible
@@ -42,7 +55,7 @@
 #include <expat.h>
 #include <zip.h>
 
-#include "rostersync.h"
+#include "known.h"	/* the rows' peeks */
 
 #define XLSX_CHUNK		(128 * 1024)	/* bytes inflated per read */
 #define XLSX_NCHUNK		4	/* chunks inflated ahead by a thread */
@@ -75,6 +88,10 @@
 #define XLSX_MAX_DEC		30	/* zeros after it (Excel's limit) */
 #define XLSX_SIGDIG		15	/* significant digits Excel shows */
 #define XLSX_ISO_LEN		40	/* an ISO 8601 date cell's text */
+#define XLSX_HANDOFF		2	/* sheet_fast(): the rest is expat's */
+#define XLSX_BATCH_ROWS		4096	/* rows a batch hands over, ... */
+#define XLSX_BATCH_BYTES	(256 * 1024) /* ... or bytes of their fields */
+#define XLSX_NBATCH		3	/* one filling, one in fn, one queued */
 
 #define XF_DATE		0x01	/* a number format with day, month or year */
 #define XF_TIME		0x02	/* ... with hours, minutes or seconds */
@@ -120,6 +137,9 @@ struct xparse {
 	size_t			 skip;		/* depth in unknown elements */
 	int			 collect;	/* the state collects text */
 	long long		 fed;		/* bytes given to expat */
+	unsigned long long	 replay;	/* events before this byte were
+						 * the tokenizer's: skipped */
+	unsigned long long	 counted;	/* bytes it counted already */
 };
 
 struct rel {
@@ -192,6 +212,8 @@ struct cellv {
 	unsigned char	 ff;
 };
 
+struct xpipe;
+
 struct xlsx {
 	zip_t		*za;
 	char		*err;
@@ -239,6 +261,7 @@ struct xlsx {
 	const char	**fv;		/* MAX_COLUMNS each */
 	size_t		*lenv;
 	unsigned char	*ffv;
+	struct xpipe	*pipe;		/* rows to fn's thread, or NULL */
 };
 
 static void	 rels_start(struct xlsx *, enum xstate, const XML_Char **);
@@ -250,6 +273,7 @@ static void	 sst_fed(struct sstore *);
 static int	 xlsx_open(struct xlsx *, const char *);
 static void	 xlsx_free(struct xlsx *);
 static void	 sheet_start(struct xlsx *, enum xstate, const XML_Char **);
+static void	 pipe_row(struct xlsx *, const struct rawrow *);
 static void	 sheet_end(struct xlsx *, enum xstate);
 
 static const struct xgram gram_rels[] = {
@@ -308,6 +332,9 @@ static const struct xdoc doc_sheet = {
 };
 
 size_t	 xlsx_thread_min = XLSX_THREAD_MIN;
+int	 xlsx_fast_sheet = 1;
+unsigned long long xlsx_fast_rows;
+unsigned long long xlsx_piped_rows;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -1203,10 +1230,14 @@ text_reset(struct xlsx *x)
 	x->textlen = 0;
 }
 
-static void XMLCALL
-xml_start(void *ud, const XML_Char *name, const XML_Char **attr)
+/*
+ * The grammar's handling of an element (local name, without its prefix),
+ * its end, and text: the same whether the events come from expat or from
+ * the tokenizer (xmltok.c).
+ */
+static void
+el_start(struct xlsx *x, const char *local, const XML_Char **attr)
 {
-	struct xlsx		*x = ud;
 	struct xparse		*xp = &x->xp;
 	const struct xgram	*g;
 	enum xstate		 cur;
@@ -1219,9 +1250,8 @@ xml_start(void *ud, const XML_Char *name, const XML_Char **attr)
 		return;
 	}
 	cur = xp->depth > 0 ? xp->stack[xp->depth - 1] : X_NONE;
-	name = xml_local(name);
 	for (i = 0, g = xp->doc->gram; i < xp->doc->ngram; i++, g++)
-		if (g->parent == cur && str_eq(g->name, name))
+		if (g->parent == cur && str_eq(g->name, local))
 			break;
 	if (i == xp->doc->ngram || xp->depth == XLSX_MAX_DEPTH) {
 		xp->skip = 1;
@@ -1233,14 +1263,12 @@ xml_start(void *ud, const XML_Char *name, const XML_Char **attr)
 		xp->doc->start(x, g->state, attr);
 }
 
-static void XMLCALL
-xml_end(void *ud, const XML_Char *name)
+static void
+el_end(struct xlsx *x)
 {
-	struct xlsx	*x = ud;
 	struct xparse	*xp = &x->xp;
 	enum xstate	 st;
 
-	(void)name;
 	if (x->failed || x->fnstop)
 		return;
 	if (xp->skip > 0) {
@@ -1253,15 +1281,19 @@ xml_end(void *ud, const XML_Char *name)
 		xp->doc->end(x, st);
 }
 
-static void XMLCALL
-xml_text(void *ud, const XML_Char *s, int len)
+/* Does text go into x->text now? */
+static inline int
+el_collects(const struct xlsx *x)
 {
-	struct xlsx	*x = ud;
-	size_t		 n = (size_t)len, room;
+	return !x->failed && !x->fnstop && x->xp.collect && x->xp.skip == 0;
+}
 
-	if (x->failed || x->fnstop)
-		return;
-	if (!x->xp.collect || x->xp.skip > 0)
+static void
+el_text(struct xlsx *x, const char *s, size_t n)
+{
+	size_t	 room;
+
+	if (!el_collects(x))
 		return;
 	x->textlen += n;
 	if (x->textlen > MAX_FIELD_HARD) {
@@ -1272,6 +1304,55 @@ xml_text(void *ud, const XML_Char *s, int len)
 	}
 	room = XLSX_TEXT_CAP - x->text.len;
 	buf_add(&x->text, s, n < room ? n : room);
+}
+
+/*
+ * Was this event given by the tokenizer already? After a hand-off expat
+ * reads the part again from its start (part_parse()), and the events
+ * before where the tokenizer stopped are skipped. Expat puts the end of
+ * an empty element ("<c/>") where its tag ends, with no bytes of its own.
+ */
+static inline int
+xml_replayed(struct xparse *xp, int end)
+{
+	unsigned long long	 at;
+
+	if (xp->replay == 0)
+		return 0;
+	at = (unsigned long long)XML_GetCurrentByteIndex(xp->p);
+	if (at < xp->replay || (end && at == xp->replay &&
+	    XML_GetCurrentByteCount(xp->p) == 0))
+		return 1;
+	xp->replay = 0;
+	return 0;
+}
+
+static void XMLCALL
+xml_start(void *ud, const XML_Char *name, const XML_Char **attr)
+{
+	struct xlsx	*x = ud;
+
+	if (!xml_replayed(&x->xp, 0))
+		el_start(x, xml_local(name), attr);
+}
+
+static void XMLCALL
+xml_end(void *ud, const XML_Char *name)
+{
+	struct xlsx	*x = ud;
+
+	(void)name;
+	if (!xml_replayed(&x->xp, 1))
+		el_end(x);
+}
+
+static void XMLCALL
+xml_text(void *ud, const XML_Char *s, int len)
+{
+	struct xlsx	*x = ud;
+
+	if (!xml_replayed(&x->xp, 0))
+		el_text(x, s, (size_t)len);
 }
 
 static void XMLCALL
@@ -1299,25 +1380,32 @@ xml_entity(void *ud, const XML_Char *name, int param, const XML_Char *value,
 	xlsx_fail(x, "%s: entity declarations not allowed", x->xp.part);
 }
 
-static XML_Parser
-xml_new(struct xlsx *x, const char *part, const struct xdoc *doc)
+/* A parser for the part being read, whose state x->xp keeps. */
+static void
+xml_parser(struct xlsx *x)
 {
 	XML_Parser	 p;
 
 	if ((p = XML_ParserCreate(NULL)) == NULL)
 		fatalx("out of memory creating an XML parser");
-	memset(&x->xp, 0, sizeof(x->xp));
 	x->xp.p = p;
-	x->xp.part = part;
-	x->xp.doc = doc;
+	x->xp.fed = 0;
 	XML_SetUserData(p, x);
 	XML_SetElementHandler(p, xml_start, xml_end);
 	XML_SetCharacterDataHandler(p, xml_text);
 	XML_SetStartDoctypeDeclHandler(p, xml_doctype);
 	XML_SetEntityDeclHandler(p, xml_entity);
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+}
+
+/* A part begins: no element open, no text. */
+static void
+xml_begin(struct xlsx *x, const char *part, const struct xdoc *doc)
+{
+	memset(&x->xp, 0, sizeof(x->xp));
+	x->xp.part = part;
+	x->xp.doc = doc;
 	text_reset(x);
-	return p;
 }
 
 /* ------------------------------------------------------------ parts */
@@ -1389,11 +1477,18 @@ static int
 part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
     long long limit, unsigned long long *got)
 {
-	long long	 all = atomic_fetch_add(x->total, n) + n;
+	unsigned long long	 before = *got;
+	long long		 all, add;
 
 	*got += (unsigned long long)n;
-	if (part_bomb(x, x->xp.part, *got, all, st->comp_size, limit) == -1)
-		return -1;
+	if (n == 0 || *got > x->xp.counted) {	/* not counted before */
+		add = before >= x->xp.counted ? n :
+		    (long long)(*got - x->xp.counted);
+		all = atomic_fetch_add(x->total, add) + add;
+		if (part_bomb(x, x->xp.part, *got, all, st->comp_size,
+		    limit) == -1)
+			return -1;
+	}
 	x->xp.fed += n;
 	if (XML_ParseBuffer(x->xp.p, (int)n, n == 0) != XML_STATUS_OK)
 		return part_xmlerr(x);
@@ -1508,7 +1603,7 @@ inflater_start(struct inflater *f, zip_file_t *zf)
 		f->chunk[i] = xmalloc(XLSX_CHUNK);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	if (thread_start(&f->tid, inflater_run, f) == 0)
+	if (thread_start("xlsx-inflate", &f->tid, inflater_run, f) == 0)
 		return 0;
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
@@ -1564,10 +1659,132 @@ part_feed_threaded(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 	return rc;
 }
 
+/* ------------------------------------------------- the sheet, fast */
+
+/*
+ * The tokenizer's events (xmltok.c) for the grammar. An element of the
+ * grammar's names under a prefix is left to expat, as anything the
+ * tokenizer does not take; so is text that would fail the file (expat
+ * names its line).
+ */
+static int
+doc_knows(const struct xdoc *doc, const char *local)
+{
+	size_t	 i;
+
+	for (i = 0; i < doc->ngram; i++)
+		if (str_eq(doc->gram[i].name, local))
+			return 1;
+	return 0;
+}
+
+static int
+fast_start(void *arg, const char *name, const char **attr)
+{
+	struct xlsx	*x = arg;
+	const char	*local = xml_local(name);
+
+	if (local != name && doc_knows(x->xp.doc, local))
+		return XT_HAND;
+	el_start(x, local, attr);
+	return x->failed || x->fnstop ? XT_STOP : 0;
+}
+
+static int
+fast_end(void *arg)
+{
+	struct xlsx	*x = arg;
+
+	el_end(x);
+	return x->failed || x->fnstop ? XT_STOP : 0;
+}
+
+static int
+fast_text(void *arg, const char *s, size_t n)
+{
+	struct xlsx	*x = arg;
+
+	if (el_collects(x) && x->textlen + n > MAX_FIELD_HARD)
+		return XT_HAND;
+	el_text(x, s, n);
+	return x->failed || x->fnstop ? XT_STOP : 0;
+}
+
+/* The next chunk of zf (a thread inflating ahead, if f): into t. */
+static zip_int64_t
+fast_chunk(struct xlsx *x, struct xtok *t, zip_file_t *zf,
+    struct inflater *f)
+{
+	const char	*c;
+	zip_int64_t	 n;
+
+	if (f == NULL) {
+		if ((n = zip_fread(zf, xtok_buffer(t, XLSX_CHUNK),
+		    XLSX_CHUNK)) < 0)
+			xlsx_fail(x, "%s: %s", x->xp.part,
+			    zip_file_strerror(zf));
+		return n;
+	}
+	c = inflater_next(f, &n);
+	if (n < 0)
+		xlsx_fail(x, "%s: %s", x->xp.part, f->err);
+	else
+		memcpy(xtok_buffer(t, (size_t)n), c, (size_t)n);
+	inflater_done(f);
+	return n;
+}
+
+/*
+ * The worksheet through the tokenizer, inflated as for expat (by a
+ * thread of its own ahead of it, for a big part), its bytes counted
+ * alike. 0, 1 or -1 as part_parse(), or XLSX_HANDOFF: expat must read
+ * the part from its start, skipping the events before x->xp.replay and
+ * not counting the x->xp.counted bytes again.
+ */
+static int
+sheet_fast(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
+    long long limit)
+{
+	static const struct xtok_cb cb = { fast_start, fast_end, fast_text };
+	struct xtok		*t = xtok_new(&cb, x, XLSX_MAX_TOKEN);
+	struct inflater		 f, *fp = NULL;
+	unsigned long long	 got = 0;
+	long long		 all;
+	zip_int64_t		 n;
+	int			 rc = 0;
+
+	if (st->size >= xlsx_thread_min && inflater_start(&f, zf) == 0)
+		fp = &f;
+	do {
+		if ((n = fast_chunk(x, t, zf, fp)) < 0)
+			break;
+		got += (unsigned long long)n;
+		all = atomic_fetch_add(x->total, n) + n;
+		if (part_bomb(x, x->xp.part, got, all, st->comp_size,
+		    limit) == -1)
+			break;
+		rc = xtok_parse(t, (size_t)n, n == 0);
+	} while (rc == 0 && n > 0);
+	if (fp != NULL)
+		inflater_end(fp);
+	if (x->failed)
+		rc = -1;
+	else if (rc == XT_STOP)
+		rc = 1;
+	else if (rc == XT_HAND) {
+		x->xp.replay = xtok_handoff(t);
+		x->xp.counted = got;
+		rc = XLSX_HANDOFF;
+	}
+	xtok_free(t);
+	return rc;
+}
+
 /*
  * Stream one part of the archive through expat with grammar doc, at most
- * limit bytes. Returns 0, 1 when the row callback stopped it, or -1 with
- * the error set.
+ * limit bytes; the worksheet through the tokenizer first, unless
+ * xlsx_fast_sheet is 0. Returns 0, 1 when the row callback stopped it,
+ * or -1 with the error set.
  */
 static int
 part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
@@ -1576,7 +1793,7 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 	zip_int64_t	 idx;
 	zip_stat_t	 st;
 	zip_file_t	*zf = NULL;
-	int		 rc = -1;
+	int		 rc = 0;
 
 	if ((idx = part_locate(x, part)) < 0)
 		return xlsx_fail(x, "missing part %s", part);
@@ -1590,7 +1807,20 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 		return -1;
 	if ((zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0)) == NULL)
 		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
-	xml_new(x, part, doc);
+	xml_begin(x, part, doc);
+	if (doc == &doc_sheet && xlsx_fast_sheet &&
+	    (rc = sheet_fast(x, zf, &st, limit)) != XLSX_HANDOFF) {
+		zip_fclose(zf);
+		return rc;
+	}
+	if (rc == XLSX_HANDOFF) {	/* expat's, from the start again */
+		zip_fclose(zf);
+		if ((zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0)) ==
+		    NULL)
+			return xlsx_fail(x, "%s: %s", part,
+			    zip_strerror(x->za));
+	}
+	xml_parser(x);
 	if (st.size >= xlsx_thread_min && x->ss == &x->sst)
 		rc = part_feed_threaded(x, zf, &st, limit);
 	else
@@ -1983,7 +2213,7 @@ sst_spawn(struct xlsx *x, const char *path, const char *part)
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	if (thread_start(&s->tid, sst_main, s) != 0) {
+	if (thread_start("xlsx-strings", &s->tid, sst_main, s) != 0) {
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
 		sst_thread_free(s);
@@ -2269,9 +2499,14 @@ row_end(struct xlsx *x)
 	rr.ff = x->ffv;
 	rr.wide = x->wide;
 	x->emitted++;
-	if (x->fn(x->arg, &rr) != 0) {
+	if (x->xp.p == NULL)		/* the tokenizer's */
+		xlsx_fast_rows++;
+	if (x->pipe != NULL)
+		pipe_row(x, &rr);
+	else if (x->fn(x->arg, &rr) != 0) {
 		x->fnstop = 1;
-		XML_StopParser(x->xp.p, XML_FALSE);
+		if (x->xp.p != NULL)
+			XML_StopParser(x->xp.p, XML_FALSE);
 	}
 }
 
@@ -2299,6 +2534,262 @@ sheet_end(struct xlsx *x, enum xstate st)
 		row_end(x);
 }
 
+/* Parse the worksheet part, its rows to row_end(): 0, 1 or -1. */
+static int
+sheet_parse(struct xlsx *x, const char *part)
+{
+	int	 rc;
+
+	rc = part_parse(x, part, &doc_sheet, XLSX_MAX_TOTAL);
+	if (rc == 0 && !x->sawsheet)
+		rc = xlsx_fail(x, "%s: not a worksheet", part);
+	return rc;
+}
+
+/* ------------------------------------------------ rows to fn's thread */
+
+/*
+ * A big worksheet is parsed on a thread of its own (with the inflater
+ * beside it), and its rows are given to fn on the caller's thread, in
+ * batches of copies, while the next are parsed: the rows' own work (the
+ * mapping, the checks, the diff) runs beside the parse. The outcome is
+ * the one of a parse on the caller's thread: the same rows in the same
+ * order, then the parse's result; fn stopping the load stops the parse
+ * at its next row, and what the parse met after that row is never told.
+ */
+struct xbrow {
+	size_t		 row;
+	size_t		 f0;		/* its first field in the batch */
+	size_t		 nf;
+	int		 wide;
+};
+
+struct xbatch {
+	struct buf	 data;		/* the fields, each NUL-terminated */
+	size_t		*off;		/* per field: where in data */
+	size_t		*len;
+	unsigned char	*ff;
+	size_t		 nf, fcap;
+	struct xbrow	*rows;
+	size_t		 nrows;
+};
+
+struct xpipe {
+	pthread_t	 tid;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct xbatch	 b[XLSX_NBATCH];
+	size_t		 tail;		/* the parse fills b[tail] */
+	size_t		 head;		/* fn reads b[head] */
+	size_t		 nready;	/* handed over, not yet given back */
+	int		 done;		/* the parse ended, with rc */
+	int		 rc;
+	atomic_int	 stop;		/* fn stopped the load */
+	const char	**fv;		/* fn's row, MAX_COLUMNS */
+	const char	*part;
+	char		 err[MAX_ERRMSG]; /* the parse's error */
+};
+
+/* Hand over b[tail] (on the parse's thread) and wait for a free one. */
+static void
+pipe_hand(struct xpipe *pp)
+{
+	pthread_mutex_lock(&pp->mu);
+	pp->nready++;
+	pthread_cond_broadcast(&pp->cv);
+	while (pp->nready == XLSX_NBATCH)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	pp->tail = (pp->tail + 1) % XLSX_NBATCH;
+	pthread_mutex_unlock(&pp->mu);
+}
+
+/* A row of the parse into the batch it fills (row_end()). */
+static void
+pipe_row(struct xlsx *x, const struct rawrow *rr)
+{
+	struct xpipe	*pp = x->pipe;
+	struct xbatch	*b = &pp->b[pp->tail];
+	size_t		 i, n;
+
+	if (atomic_load_explicit(&pp->stop, memory_order_relaxed)) {
+		x->fnstop = 1;
+		if (x->xp.p != NULL)
+			XML_StopParser(x->xp.p, XML_FALSE);
+		return;
+	}
+	if (b->nf + rr->nf > b->fcap) {
+		b->fcap = b->nf + rr->nf + 4 * MAX_COLUMNS;
+		b->off = xrealloc(b->off, b->fcap * sizeof(*b->off));
+		b->len = xrealloc(b->len, b->fcap * sizeof(*b->len));
+		b->ff = xrealloc(b->ff, b->fcap);
+	}
+	if (b->rows == NULL)
+		b->rows = xcalloc(XLSX_BATCH_ROWS, sizeof(*b->rows));
+	b->rows[b->nrows].row = rr->row;
+	b->rows[b->nrows].f0 = b->nf;
+	b->rows[b->nrows].nf = rr->nf;
+	b->rows[b->nrows++].wide = rr->wide;
+	for (i = n = 0; i < rr->nf; i++)
+		n += rr->len[i] + 1;
+	buf_grow(&b->data, n);
+	for (i = 0; i < rr->nf; i++, b->nf++) {
+		b->off[b->nf] = b->data.len;
+		b->len[b->nf] = rr->len[i];
+		b->ff[b->nf] = rr->ff[i];
+		memcpy(b->data.p + b->data.len, rr->f[i], rr->len[i] + 1);
+		b->data.len += rr->len[i] + 1;
+	}
+	if (b->nrows == XLSX_BATCH_ROWS || b->data.len >= XLSX_BATCH_BYTES)
+		pipe_hand(pp);
+}
+
+static void *
+pipe_main(void *arg)
+{
+	struct xlsx	*x = arg;
+	struct xpipe	*pp = x->pipe;
+	int		 rc;
+
+	rc = sheet_parse(x, pp->part);
+	if (pp->b[pp->tail].nrows > 0)
+		pipe_hand(pp);
+	pthread_mutex_lock(&pp->mu);
+	pp->rc = rc;
+	pp->done = 1;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	return NULL;
+}
+
+/* Row i of b to fn, with the next two as its peeks; fn's result. */
+static int
+pipe_give(struct xlsx *x, const struct xbatch *b, size_t i)
+{
+	const struct xbrow	*r = &b->rows[i];
+	struct rawrow		 rr;
+	struct rawhint		 h;	/* the peeks only: no prep */
+	size_t			 k;
+
+	memset(&rr, 0, sizeof(rr));
+	memset(&h, 0, sizeof(h));
+	for (k = 0; k < r->nf; k++)
+		x->pipe->fv[k] = b->data.p + b->off[r->f0 + k];
+	rr.row = r->row;
+	rr.nf = r->nf;
+	rr.f = x->pipe->fv;
+	rr.len = b->len + r->f0;
+	rr.ff = b->ff + r->f0;
+	rr.wide = r->wide;
+	xlsx_piped_rows++;
+	for (k = 0; k < 2 && i + 1 + k < b->nrows; k++) {
+		h.peek[k].base = b->data.p;
+		h.peek[k].off = b->off + b->rows[i + 1 + k].f0;
+		h.peek[k].len = b->len + b->rows[i + 1 + k].f0;
+		h.peek[k].nf = b->rows[i + 1 + k].nf;
+	}
+	rr.hint = &h;
+	return x->fn(x->arg, &rr);
+}
+
+/* fn's side: every batch, as it comes, until the parse ended. */
+static int
+pipe_drain(struct xlsx *x)
+{
+	struct xpipe	*pp = x->pipe;
+	struct xbatch	*b;
+	size_t		 i;
+	int		 stop = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&pp->mu);
+		while (pp->nready == 0 && !pp->done)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->nready == 0) {
+			pthread_mutex_unlock(&pp->mu);
+			return stop;
+		}
+		b = &pp->b[pp->head];
+		pthread_mutex_unlock(&pp->mu);
+		for (i = 0; !stop && i < b->nrows; i++)
+			if (pipe_give(x, b, i) != 0) {
+				stop = 1;
+				atomic_store(&pp->stop, 1);
+			}
+		b->nrows = b->nf = 0;
+		buf_reset(&b->data);
+		pthread_mutex_lock(&pp->mu);
+		pp->head = (pp->head + 1) % XLSX_NBATCH;
+		pp->nready--;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+	}
+}
+
+static void
+pipe_free(struct xpipe *pp)
+{
+	size_t	 i;
+
+	for (i = 0; i < XLSX_NBATCH; i++) {
+		buf_free(&pp->b[i].data);
+		free(pp->b[i].off);
+		free(pp->b[i].len);
+		free(pp->b[i].ff);
+		free(pp->b[i].rows);
+	}
+	pthread_cond_destroy(&pp->cv);
+	pthread_mutex_destroy(&pp->mu);
+	free(pp->fv);
+	free(pp);
+}
+
+/*
+ * The worksheet on a thread of its own, its rows to fn here: 0, 1 or -1
+ * as sheet_parse() on this thread, or -2 if the thread did not start.
+ */
+static int
+pipe_run(struct xlsx *x, const char *part)
+{
+	struct xpipe	*pp = xcalloc(1, sizeof(*pp));
+	char		*err = x->err;
+	int		 rc;
+
+	pp->part = part;
+	pp->fv = xcalloc(MAX_COLUMNS, sizeof(*pp->fv));
+	pthread_mutex_init(&pp->mu, NULL);
+	pthread_cond_init(&pp->cv, NULL);
+	x->pipe = pp;
+	x->err = pp->err;		/* fn may write to err meanwhile */
+	if (thread_start("xlsx-sheet", &pp->tid, pipe_main, x) != 0) {
+		x->pipe = NULL;
+		x->err = err;
+		pipe_free(pp);
+		return -2;
+	}
+	rc = pipe_drain(x);
+	pthread_join(pp->tid, NULL);
+	x->err = err;
+	x->pipe = NULL;
+	if (rc == 0 && (rc = pp->rc) == -1 && err != NULL && x->errlen > 0)
+		snprintf(err, x->errlen, "%s", pp->err);
+	pipe_free(pp);
+	return rc;
+}
+
+/* The size of a part as the archive says, or 0. */
+static unsigned long long
+part_size(struct xlsx *x, const char *part)
+{
+	zip_int64_t	 idx;
+	zip_stat_t	 st;
+
+	if ((idx = part_locate(x, part)) < 0 ||
+	    zip_stat_index(x->za, (zip_uint64_t)idx, 0, &st) == -1 ||
+	    !(st.valid & ZIP_STAT_SIZE))
+		return 0;
+	return st.size;
+}
+
 /* Read the worksheet part, calling fn per row: 0, 1 or -1. */
 static int
 sheet_read(struct xlsx *x, const char *part)
@@ -2310,10 +2801,10 @@ sheet_read(struct xlsx *x, const char *part)
 	x->lenv = xcalloc(MAX_COLUMNS, sizeof(*x->lenv));
 	x->ffv = xcalloc(MAX_COLUMNS, sizeof(*x->ffv));
 	buf_add(&x->rowtext, "", 0);
-	rc = part_parse(x, part, &doc_sheet, XLSX_MAX_TOTAL);
-	if (rc == 0 && !x->sawsheet)
-		rc = xlsx_fail(x, "%s: not a worksheet", part);
-	return rc;
+	if (part_size(x, part) >= xlsx_thread_min &&
+	    (rc = pipe_run(x, part)) != -2)
+		return rc;
+	return sheet_parse(x, part);
 }
 
 /* ------------------------------------------------------------ the load */

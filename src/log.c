@@ -181,9 +181,13 @@ vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
 	if (shown)
 		emit(l, ctx, msg, suffix);
 	if (to_tee && tee != NULL && l != LOG_DEBUG) {
-		char	 ts[21];
+		char		 ts[21];
+		time_t		 now = time(NULL);
+		struct tm	 tm;
 
-		time_iso(time(NULL), ts);
+		/* time_iso()'s form; util.c is above this module. */
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		fprintf(tee, "%s %s%s%s%s\n", ts, level_word(l), msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
 	}
@@ -274,4 +278,24 @@ fatalx(const char *fmt, ...)
 	vlog(LOG_ERR, fmt, ap, NULL, 1);
 	va_end(ap);
 	exit(EXIT_FAIL);
+}
+
+static char	 hint_now[MAX_HINT];
+
+void
+log_hint(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(hint_now, sizeof(hint_now), fmt, ap);
+	va_end(ap);
+}
+
+void
+log_hint_take(char *out, size_t outlen)
+{
+	if (out != NULL && outlen > 0)
+		snprintf(out, outlen, "%s", hint_now);
+	hint_now[0] = '\0';
 }

@@ -1,7 +1,7 @@
 /*
  * The names of run statuses, item types, item statuses and issue types:
  * the slug stored in the database and typed on the command line, and the
- * label people read (the seeds' wording).
+ * label people read (the wording sync products use).
  */
 #include <string.h>
 #include <strings.h>

@@ -116,7 +116,7 @@ progress_start(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if (thread_start(&th, progress_main, NULL) != 0)
+	if (thread_start("progress", &th, progress_main, NULL) != 0)
 		return -1;
 	pthread_detach(th);
 	started = 1;

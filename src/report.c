@@ -3,12 +3,13 @@
  * itself. The formats are a table; each writer only formats, and this
  * file owns the files: a hidden temporary name, mode 0640, fsync, rename.
  * A run without a hook writes its reports' rows from memory beside its
- * transaction (report_early()); every other report is made from the
- * database, and `rostersync report` gives the same content as the run
- * wrote (t_reports compares them).
+ * transaction (report_early(), a thread: a first load's million rows
+ * cost the second CPU seconds, not the run); every other report is made
+ * from the database by the same writers, one file after the other, and
+ * `rostersync report` gives the same content as the run wrote
+ * (t_reports compares them).
  */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -64,25 +65,6 @@ report_available(const struct run *r, enum rfmt f)
 	    r->rows > 0;
 }
 
-const char *
-report_kind(enum runstatus s)
-{
-	switch (s) {
-	case RS_LOADFAIL:
-		return "Error log";
-	case RS_FAILED:
-		return "Run log (the run failed; nothing applied)";
-	case RS_THRESHOLD:
-	case RS_UPD_THRESHOLD:
-	case RS_PENDING:
-	case RS_REJECTED:
-	case RS_CANCELLED:
-		return "Preview report (nothing applied)";
-	default:
-		return "Result report";
-	}
-}
-
 void
 report_basename(time_t t, char *out, size_t outlen)
 {
@@ -136,171 +118,6 @@ report_base_new(const struct config *cfg, struct store *st,
 			return cand;
 		free(cand);
 	}
-}
-
-void
-time_local(time_t t, char *out, size_t outlen)
-{
-	struct tm	 tm;
-
-	if (t == 0) {
-		snprintf(out, outlen, "-");
-		return;
-	}
-	localtime_r(&t, &tm);
-	strftime(out, outlen, "%Y-%m-%d %H:%M:%S %Z", &tm);
-}
-
-int
-cell_is_formula(const char *s)
-{
-	return s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
-	    s[0] == '\t' || s[0] == '\r';
-}
-
-static void
-pair(void (*fn)(void *, const char *, const char *), void *arg,
-    const char *label, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
-pair(void (*fn)(void *, const char *, const char *), void *arg,
-    const char *label, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	 v[1024];
-
-	va_start(ap, fmt);
-	vsnprintf(v, sizeof(v), fmt, ap);
-	va_end(ap);
-	fn(arg, label, v);
-}
-
-/* Per type, the items applied and failed; "" for a type with none. */
-static void
-summary_outcome(const struct run *r,
-    void (*fn)(void *, const char *, const char *), void *arg)
-{
-	char	 label[64];
-	int	 i, k;
-
-	for (i = 0; i < IT__COUNT; i++)
-		for (k = 0; k < 2; k++) {
-			snprintf(label, sizeof(label), "%s: %s",
-			    itemtype_label(i), k ? "failed" : "applied");
-			if (!r->have_outcome || r->count[i] == 0)
-				fn(arg, label, "");
-			else
-				pair(fn, arg, label, "%lld", k ? r->failed[i] :
-				    r->applied[i]);
-		}
-}
-
-/* Who decided what about the run, when and why. */
-static void
-summary_decision(const struct run *r,
-    void (*fn)(void *, const char *, const char *), void *arg)
-{
-	struct buf	 b = { 0 };
-	char		 t[64];
-
-	if (r->decision != DEC_NONE) {
-		buf_adds(&b, decision_label(r->decision));
-		if (r->decision == DEC_OVERRIDE) {
-			buf_adds(&b, " (");
-			override_describe(r, &b);
-			buf_adds(&b, ")");
-		}
-	}
-	pair(fn, arg, "Decision", "%s", b.p ? b.p : "");
-	pair(fn, arg, "Decided by", "%s", r->approver ? r->approver :
-	    r->decision == DEC_SUPERSEDE ? "rostersync" : "");
-	time_local(r->decided_at, t, sizeof(t));
-	pair(fn, arg, "Decided at", "%s", r->decided_at ? t : "");
-	pair(fn, arg, "Reason", "%s", r->reason ? r->reason : "");
-	buf_free(&b);
-}
-
-/* A failure: how often in a row, and what to do. */
-static void
-summary_failure(const struct run *r,
-    void (*fn)(void *, const char *, const char *), void *arg)
-{
-	char	 a[64], b[64], c[64];
-
-	time_local(r->started, a, sizeof(a));
-	time_local(r->finished, b, sizeof(b));
-	time_local(r->recovered_at, c, sizeof(c));
-	if (r->failures > 1)
-		pair(fn, arg, "Failed", "%lld times in a row, since %s, last "
-		    "at %s%s%s", r->failures, a, b, r->recovered_at ? "; the "
-		    "source answered again at " : "", r->recovered_at ? c : "");
-	else if (r->failures > 0 && r->recovered_at)
-		pair(fn, arg, "Failed", "once; the source answered again at %s",
-		    c);
-	else
-		fn(arg, "Failed", "");
-	pair(fn, arg, "What to do", "%s", r->hint ? r->hint : "");
-}
-
-void
-report_summary(const struct run *r,
-    void (*fn)(void *, const char *, const char *), void *arg)
-{
-	char	 t[64];
-	int	 i;
-
-	pair(fn, arg, "Report", "%s", report_kind(r->status));
-	pair(fn, arg, "Status", "%s", runstatus_label(r->status));
-	pair(fn, arg, "Run", "%lld", r->id);
-	pair(fn, arg, "Sync", "%s", r->sync);
-	pair(fn, arg, "Trigger", "%s", r->trigger);
-	pair(fn, arg, "Data source", "%s", r->source ? r->source : "");
-	pair(fn, arg, "File name", "%s", r->file_name ? r->file_name :
-	    r->failures > 0 ? "none: the source could not be read" : "");
-	pair(fn, arg, "SHA-256", "%s", r->sha256);
-	pair(fn, arg, "File size (bytes)", "%lld", r->size);
-	pair(fn, arg, "Rows read", "%lld", r->rows);
-	if (r->encoding != NULL)
-		pair(fn, arg, "Encoding", "%s%s%s", r->encoding,
-		    r->encoding_note ? ": " : "", r->encoding_note ?
-		    r->encoding_note : "");
-	time_local(r->started, t, sizeof(t));
-	pair(fn, arg, "Started", "%s", t);
-	time_local(r->finished, t, sizeof(t));
-	pair(fn, arg, "Finished", "%s", t);
-	pair(fn, arg, "Time zone", "%s", getenv("TZ") ? getenv("TZ") : "UTC");
-	pair(fn, arg, "Duration (s)", "%.3f", (double)r->duration_ms / 1000);
-	for (i = 0; i < IT__COUNT; i++)
-		pair(fn, arg, itemtype_label(i), "%lld", r->count[i]);
-	summary_outcome(r, fn, arg);
-	for (i = 0; i < ISS__COUNT; i++)
-		pair(fn, arg, issuetype_label(i), "%lld", r->issues[i]);
-	pair(fn, arg, "Impacted users", "%lld", r->impacted);
-	pair(fn, arg, "Rows skipped", "%lld", r->skipped);
-	pair(fn, arg, "Active users before", "%lld", r->active_before);
-	pair(fn, arg, "Threshold: max deletes", "%lld", r->max_deletes);
-	pair(fn, arg, "Threshold: max delete percent", "%g",
-	    r->max_delete_percent);
-	pair(fn, arg, "Threshold: max update percent", "%g",
-	    r->max_update_percent);
-	pair(fn, arg, "Threshold tripped", "%s",
-	    r->tripped == (TRIP_DELETES | TRIP_UPDATES) ? "deletions, updates" :
-	    r->tripped == TRIP_DELETES ? "deletions" :
-	    r->tripped == TRIP_UPDATES ? "updates" : "no");
-	if (r->allow_deletes >= 0)
-		pair(fn, arg, "One-time --allow-deletes", "%lld",
-		    r->allow_deletes);
-	if (r->allow_updates >= 0)
-		pair(fn, arg, "One-time --allow-updates", "%lld",
-		    r->allow_updates);
-	if (r->allow_id_changes >= 0)
-		pair(fn, arg, "One-time --allow-id-changes", "%lld",
-		    r->allow_id_changes);
-	pair(fn, arg, "Dry run", "%s", r->dry_run ? "yes" : "no");
-	summary_decision(r, fn, arg);
-	pair(fn, arg, "Error", "%s", r->error ? r->error : "");
-	summary_failure(r, fn, arg);
 }
 
 /* A new file for a report: mode 0640, never through a link. */
@@ -457,48 +274,6 @@ drop_tmp(struct config *cfg, const struct run *r, const struct format *f,
 }
 
 /* The store's rows of a run as a report's source. */
-static int
-store_items(void *arg, int (*fn)(void *, const struct itemview *), void *a)
-{
-	struct storesrc	*s = arg;
-
-	return store_item_each(s->st, s->run, fn, a);
-}
-
-static int
-store_issues(void *arg, int (*fn)(void *, const struct issueview *), void *a)
-{
-	struct storesrc	*s = arg;
-
-	return store_issue_each(s->st, s->run, fn, a);
-}
-
-static const char *
-store_why(void *arg)
-{
-	return store_errmsg(((struct storesrc *)arg)->st);
-}
-
-void
-report_store_src(struct store *st, long long run, struct storesrc *ss,
-    struct reportsrc *src)
-{
-	ss->st = st;
-	ss->run = run;
-	src->items = store_items;
-	src->issues = store_issues;
-	src->why = store_why;
-	src->arg = ss;
-}
-
-/*
- * Reports begun before their run is stored: on a thread of its own, while
- * the transaction runs, the XLSX rows and the CSV rows (into a file with
- * no name, copied in after the summary) from memory, then the workbook
- * zipped but for its summary. Once the run is stored, report_write_all()
- * gives it the run: the thread puts the summary in the spreadsheet while
- * the CSV file is put together here.
- */
 struct early {
 	pthread_t	 th;
 	pthread_mutex_t	 mu;
@@ -622,7 +397,7 @@ report_early(struct config *cfg, const struct run *r, enum runstatus status,
 	e->rc = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
-	if (thread_start(&e->th, early_main, e) != 0) {
+	if (thread_start("reports-early", &e->th, early_main, e) != 0) {
 		pthread_mutex_destroy(&e->mu);
 		pthread_cond_destroy(&e->cv);
 		free(e->xlsx_tmp);
@@ -753,42 +528,19 @@ early_finish(struct config *cfg, struct store *st, const struct run *r,
 }
 
 /*
- * The spreadsheet in a child process, with a connection of its own, while
- * the parent writes the other files and checkpoints the WAL: on a big run
- * these take about as long. The child's exit status says how it went; -1
- * when no child could be made (the caller writes it itself).
+ * One file of the table: the CSV and the spreadsheet a run began from
+ * memory (report_early()) are finished from what was begun, every other
+ * file is written from the database.
  */
-static pid_t
-xlsx_start(struct config *cfg, const struct run *r)
-{
-	struct store	*cs;
-	char		 err[MAX_ERRMSG];
-	pid_t		 pid;
-	int		 rc;
-
-	fflush(NULL);
-	if ((pid = fork()) != 0)
-		return pid;
-	if ((cs = store_open(cfg->database, 1, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
-		_exit(1);
-	}
-	rc = write_named(cfg, cs, r, &formats[RF_XLSX]);
-	store_close(cs);
-	_exit(rc == 0 ? 0 : 1);
-}
-
 static int
-xlsx_wait(pid_t pid)
+write_report(struct config *cfg, struct store *st, const struct run *r,
+    const struct format *f, struct early *early)
 {
-	int	 status;
-
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			log_warn("waitpid");
-			return -1;
-		}
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	if (early != NULL && f->fmt == RF_CSV)
+		return early_csv_named(cfg, st, r, early);
+	if (early != NULL && f->fmt == RF_XLSX)
+		return early_finish(cfg, st, r, early);
+	return write_named(cfg, st, r, f);
 }
 
 static const char *const fault_point[RF__COUNT] = {
@@ -803,7 +555,6 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	struct run	 r;
 	struct ckpt	*ck;
 	size_t		 i;
-	pid_t		 child = -1;
 	int		 rc = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -825,36 +576,20 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 	for (i = 0; i < RF__COUNT; i++)
 		drop_tmp(cfg, &r, &formats[i], report_available(&r,
 		    formats[i].fmt));
-	/* The spreadsheet, the longest, is begun first (or finished, when
-	 * its rows were written beside the transaction); here if no child. */
-	if (report_available(&r, RF_XLSX)) {
-		fault(fault_point[RF_XLSX]);
-		if (early != NULL)
-			early_go(early, &r);
-		else if ((child = xlsx_start(cfg, &r)) == -1 &&
-		    write_named(cfg, st, &r, &formats[RF_XLSX]) == -1)
-			rc = -1;
-	}
-	ck = store_checkpoint_start(st);	/* after the fork, if any */
+	if (early != NULL)	/* its spreadsheet zipped while the rest is */
+		early_go(early, &r);
+	ck = store_checkpoint_start(st);
 	for (i = 0; i < RF__COUNT; i++) {
-		if (formats[i].fmt == RF_XLSX ||
-		    !report_available(&r, formats[i].fmt))
+		if (!report_available(&r, formats[i].fmt))
 			continue;
 		fault(fault_point[i]);
-		if ((formats[i].fmt == RF_CSV ?
-		    early_csv_named(cfg, st, &r, early) :
-		    write_named(cfg, st, &r, &formats[i])) == -1)
+		if (write_report(cfg, st, &r, &formats[i], early) == -1) {
+			log_warnx("the %s report of run %lld was not written",
+			    formats[i].ext + 1, id);
 			rc = -1;
+		}
 	}
 	store_checkpoint_end(st, ck);
-	if (early != NULL && early_finish(cfg, st, &r, early) == -1) {
-		log_warnx("the XLSX report of run %lld was not written", id);
-		rc = -1;
-	}
-	if (child != -1 && xlsx_wait(child) == -1) {
-		log_warnx("the XLSX report of run %lld was not written", id);
-		rc = -1;
-	}
 	run_free(&r);
 	return rc;
 }

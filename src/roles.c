@@ -1,5 +1,5 @@
 /*
- * Who may run which command. The roles of the seeds map to Unix groups:
+ * Who may run which command. The roles (admin, auditor) map to Unix groups:
  *
  *	root, the rostersync user	every command
  *	rostersync-admins		every command
@@ -144,4 +144,24 @@ role_check(const char *command, const struct config *cfg, char *why,
 	    "can add you to one of them (adduser %s " RS_GROUP_AUDITORS ")",
 	    me, me);
 	return -1;
+}
+
+/* Who decides: the user behind sudo, else the calling user. */
+const char *
+whoami(void)
+{
+	static char	 name[64];
+	struct passwd	*pw;
+	const char	*sudo = getenv("SUDO_USER");
+
+	pw = getpwuid(getuid());
+	/* root, or the service user reached with sudo -u rostersync */
+	if ((getuid() == 0 || (pw != NULL && strcmp(pw->pw_name,
+	    RS_USER) == 0)) && sudo != NULL && *sudo != '\0')
+		snprintf(name, sizeof(name), "%s", sudo);
+	else if (pw != NULL)
+		snprintf(name, sizeof(name), "%s", pw->pw_name);
+	else
+		snprintf(name, sizeof(name), "uid %u", (unsigned)getuid());
+	return name;
 }

@@ -1,27 +1,50 @@
 /*
- * rostersync: keep a user directory in step with HR exports.
- *
- * One run takes one input file of one sync through the pipeline:
+ * rostersync: keep a user directory in step with HR exports. This header
+ * is the map: the records that flow between the stages, every limit, and
+ * every module's prototypes under its name. One run takes one input file
+ * of one sync through the pipeline:
  *
  *   fetch -> load -> validate -> diff -> guard -> apply -> report -> publish
  *
- *   fetch.c       finds settled files at a sync's source (fetch_dir.c is the
- *                 local drop-zone backend), copies each durably into
- *                 spool/incoming/SYNC/ and records it in the ledger
- *   load.c        picks the format by content, maps the header to the sync's
- *                 slots and hands one struct record per data row to the run;
- *                 the formats (load_csv.c, load_xlsx.c) only emit raw rows
+ * Each stage calls the ones before it and the shared parts below them
+ * all, never a later stage nor one that calls it back (t_layers.sh checks
+ * this on the objects). The files, top to bottom:
+ *
+ *   main.c        the command table, options         (on top)
+ *   run.c         one run end to end, recovery of interrupted runs
+ *   decide.c      approve, reject, cancel, retry, confirm
+ *   cli.c views.c the read-only views: history, show, items, report;
+ *                 users, user, status (table.c: text tables)
+ *   fetch.c       settled files into spool/incoming/SYNC/, the ledger;
+ *                 fetch_dir.c (a local drop-zone), fetch_sftp.c (libssh;
+ *                 sftp_xfer.c moves its file data over several channels)
+ *   load.c        the format by content, the header mapped to the sync's
+ *                 slots, one struct record per row; load_csv.c and
+ *                 load_xlsx.c only emit raw rows
  *   validate.c    row checks while loading, cross-row checks after: issues
  *   diff.c        the export against the directory: items
- *   guard.c       the deactivation threshold and the approval mode
- *   apply.c       one transaction: directory, items, issues, run status
- *   report.c      report files (report_csv.c, ...) and the run log (runlog.c)
- *   store.c       every SQL statement
- *   run.c         one run end to end, and recovery of interrupted runs
- *   cli.c         the read-only views: history, show, items
+ *   guard.c       the thresholds, the approval mode, one-time overrides
+ *   apply.c       one transaction: directory, items, issues, run status;
+ *                 hook.c, hook_stream.c: the apply hook, exec and stream
+ *   report.c      the report files (a table of formats); summary.c what
+ *                 every report says; report_csv.c, report_xlsx.c,
+ *                 runlog.c one writer per format
+ *   publish.c     the reports back to the source
+ *   ---- shared by the stages, below them ----
+ *   snapshot.c    the key snapshot and the known lines files (a cache)
+ *   job.c         the job's key table, teams, and how a row reads
+ *   known.c       the known-lines fast path's hashes (private: known.h)
+ *   store.c       every SQL statement (nothing else speaks SQL)
+ *   spool.c       the lock, durable moves, names, retention
+ *   config.c      libconfig, checked      calendar.c  OnCalendar
+ *   roles.c       who may run what         names.c     status names
+ *   progress.c    a long phase's progress  log.c       stderr, journal
+ *   sha256.c      SHA-256 (libcrypto)      json.c      a bounded reader
+ *   util.c        buffers, arenas, hash maps, emails, time
  *
- * Nothing after load.c knows whether the input was CSV or XLSX, and nothing
- * outside store.c speaks SQL.
+ * rostersync-ldap.c is another program: the LDAP connector the stream
+ * hook feeds. Nothing after load.c knows whether the input was CSV or
+ * XLSX. A function that returns memory says who frees it above it.
  */
 #ifndef ROSTERSYNC_H
 #define ROSTERSYNC_H
@@ -36,6 +59,8 @@
 
 struct store;
 struct known;
+struct rawhint;
+struct rowhint;
 struct early;
 struct xlsx_early;
 struct job;
@@ -57,7 +82,12 @@ struct snapjob;
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_HINT		2048	/* what to do about one */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
-#define MAX_SFTP_REQUESTS	64	/* SFTP read requests in flight */
+#define MAX_SFTP_REQUESTS	64	/* SFTP requests in flight per stream */
+#define SFTP_STREAMS_MAX	8	/* SFTP channels one transfer uses */
+#define SFTP_WINDOW_MAX		(8 * 1024 * 1024) /* in flight on one, at most */
+#define SFTP_REPLY_MAX		(256 * 1024) /* an SFTP reply other than data */
+#define SFTP_HANDLE_MAX		256	/* bytes in an SFTP file handle */
+#define SFTP_READ_MIN		1024	/* a server's read limit taken, at least */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
 #define DIRPAGE_CHARS		2	/* an email page: its first characters */
 
@@ -94,14 +124,14 @@ struct arena {
 	size_t	 used;		/* bytes handed out, for statistics */
 };
 void	*arena_alloc(struct arena *, size_t);
-char	*arena_strndup(struct arena *, const char *, size_t);
+char	*arena_strndup(struct arena *, const char *, size_t); /* the arena's */
 void	 arena_free(struct arena *);
 
 /* Out of memory is fatal at once (the first error level). */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
-char	*xstrdup(const char *);
+char	*xstrdup(const char *);	/* these three: the caller frees */
 char	*xstrndup(const char *, size_t);
 /* Big arrays read at random (huge pages where granted); free() them. */
 void	*big_alloc(size_t);
@@ -163,9 +193,14 @@ int	 parse_ll(const char *, long long min, long long max, long long *out);
 /* Tests: SIGKILL here when ROSTERSYNC_FAULT names this point; wait here
  * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it. */
 void	 fault(const char *point);
-/* A helper thread, which takes no signals (the main thread handles them);
- * pthread_create()'s result. */
-int	 thread_start(pthread_t *, void *(*fn)(void *), void *arg);
+/*
+ * A helper thread, which takes no signals (the main thread handles them);
+ * pthread_create()'s result. Every one is a speed-up with a fallback on
+ * the calling thread, which ROSTERSYNC_SERIAL=NAME[,NAME...] or "all"
+ * chooses instead (tests compare the outcomes, the bench the times).
+ */
+int	 thread_start(const char *name, pthread_t *, void *(*fn)(void *),
+	    void *arg);
 void	 thread_background(void);	/* give way to the other threads */
 
 /* ------------------------------------------------------------- table.c */
@@ -255,6 +290,14 @@ void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 /* A copy of every line also goes here while set (the run log). */
 void	 log_tee(FILE *);
+/*
+ * Advice on the error a module is about to return ("ask the server's
+ * administrator ..."), for whoever logs that error: log_hint() keeps it,
+ * log_hint_take() hands it over into out ("" when none; out may be NULL
+ * to drop it) and forgets it.
+ */
+void	 log_hint(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_hint_take(char *out, size_t outlen);
 /* A progress line: shown like log_info(), never in the run log. */
 void	 log_progress(const char *, ...) __attribute__((format(printf, 1, 2)));
 
@@ -309,8 +352,10 @@ struct sftpopt {
 	int	 timeout;	/* seconds, connect and each I/O */
 	int	 retries;	/* attempts on transient failures */
 	int	 read_size;	/* bytes asked for by one read request */
-	int	 read_requests;	/* read requests kept in flight */
+	int	 read_requests;	/* read requests in flight per stream */
 	int	 write_size;	/* bytes in one write request */
+	int	 write_requests; /* write requests in flight per stream */
+	int	 streams;	/* SFTP channels a transfer may use */
 };
 
 /* One named sync: a source of exports and what to do with them. */
@@ -410,52 +455,12 @@ struct rawrow {
 	int			 wide;	/* non-empty fields past MAX_COLUMNS dropped */
 	int			 noeol;	/* the file ended in this row, no line break */
 	int			 utf8_checked; /* ff has FF_BADUTF8 where due */
-	int			 prepped; /* the prep saw it: prep, see below */
-	struct rowprep {
-		uint64_t	 fp;	/* fingerprint of the slots' values */
-		uint64_t	 eh;	/* hash of the email (validate.c) */
-		uint64_t	 kh;	/* strmap_keyhash() of a one-field key */
-		int		 kh_ok;	/* kh is made */
-		unsigned	 kcol;	/* and that key's column */
-		int		 lh_ok;	/* the row is one whole line, hashed: */
-		uint64_t	 lh[2];	/* hash128() of it (load.c's seed) */
-		uint32_t	 known;	/* a known line: its entry + 1, */
-		uint32_t	 kteam;	/* and struct lineinfo's team, flags */
-		uint32_t	 kflags;
-	}			 prep;
-	struct rowpeek {	/* rows further on (nf 0: none), for prefetching */
-		const char	*base;	/* field i at base + off[i] */
-		const size_t	*off;
-		const size_t	*len;
-		size_t		 nf;
-		const char	*key;	/* or, prepped with kh_ok: the key, */
-		size_t		 keylen; /* trimmed, and its hash */
-		uint64_t	 kh;
-		uint32_t	 known;	/* or a known line's entry + 1 */
-	}			 peek[2];
+	const struct rawhint	*hint;	/* the known-lines fast path's
+					 * (known.h), or NULL */
 	int			 delim;	/* CSV: the delimiter, else 0 */
 };
 /* Return 0 to go on, non-zero to stop the load (the loader returns 1). */
 typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
-/*
- * On the reading thread, as a row is read, work for fn done ahead: the
- * prep may trim fields in place (moving f[i] on, shortening len[i] and
- * writing a NUL at the new end) and change their bytes, and returns 1
- * having filled *out, or 0 having changed nothing. The row's prepped and
- * prep tell fn.
- */
-typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
-	    struct rowprep *out);
-/*
- * Known lines (CSV only), on the reading thread: at the start of a
- * record, for up to KNOWN_GROUP whole lines (each without its LF), hash
- * each (lh_ok, lh) and look it up; a known line is handed to fn as a row
- * of no fields with prepped and prep.known set, the others are parsed
- * as usual with their hashes. 0 when the caller wants no hashes (yet).
- */
-#define KNOWN_GROUP	16
-typedef int (*rowknown_fn)(void *arg, size_t n, const char *const *line,
-	    const size_t *len, struct rowprep *out);
 
 /*
  * A CSV file's encoding: one decision for the whole file, never row by
@@ -487,9 +492,9 @@ int	 enc_is_utf8(const char *want);
  */
 int	 load_csv(const char *path, rawrow_fn fn, void *arg, char *err,
 	    size_t errlen);
-int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
-	    rowknown_fn known, void *arg, struct textenc *enc, char *err,
-	    size_t errlen);
+/* The same with an encoding (known.h has the one with the fast path). */
+int	 load_csv_enc(const char *path, rawrow_fn fn, void *arg,
+	    struct textenc *enc, char *err, size_t errlen);
 /* 0: every byte through libcsv (tests and the fuzzer compare the two). */
 extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
@@ -497,6 +502,12 @@ int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 /* Parts of at least this many bytes are read with threads (4 MB; tests
  * and the fuzzer compare with 1, threads for every part). */
 extern size_t	 xlsx_thread_min;
+/* 0: the worksheet through expat alone, not the tokenizer first (tests
+ * and the fuzzer compare the two); rows the tokenizer gave, all loads;
+ * rows given to fn while a thread of their own parsed the sheet. */
+extern int	 xlsx_fast_sheet;
+extern unsigned long long xlsx_fast_rows;
+extern unsigned long long xlsx_piped_rows;
 /* The worksheets of a workbook, for a load failure's hint (load.c). */
 struct xlsx_book {
 	char	**name;		/* each worksheet's name, in the book's order */
@@ -512,6 +523,31 @@ int	 xlsx_book_sheets(const char *path, const char *sheet,
 void	 xlsx_book_free(struct xlsx_book *);
 /* Other sheets whose header load.c reads for that hint, at most. */
 #define MAX_SHEET_PROBES	16
+
+/*
+ * xmltok.c: the worksheet's few shapes of XML, read ahead of expat. The
+ * callbacks return 0, XT_STOP (stop here), or, start and text only,
+ * XT_HAND before changing anything (expat takes over at this token).
+ */
+#define XT_MAXDEPTH	64	/* open elements; deeper: expat's */
+#define XT_MAXNAME	64	/* bytes of an element's name, the NUL too */
+#define XT_MAXATTR	32	/* attributes of one tag */
+#define XT_MAXREF	8	/* digits of a character reference */
+#define XT_STOP		1	/* a callback asked to stop */
+#define XT_HAND		2	/* expat's from xtok_handoff() on */
+#define XT_MORE		3	/* (inside xmltok.c: a token not whole yet) */
+struct xtok;
+struct xtok_cb {
+	int	(*start)(void *arg, const char *name, const char **attr);
+	int	(*end)(void *arg);
+	int	(*text)(void *arg, const char *s, size_t len);
+};
+/* Must be freed with xtok_free(). */
+struct xtok	*xtok_new(const struct xtok_cb *, void *arg, size_t maxtok);
+void		 xtok_free(struct xtok *);
+void		*xtok_buffer(struct xtok *, size_t n);
+int		 xtok_parse(struct xtok *, size_t n, int final);
+unsigned long long xtok_handoff(const struct xtok *);
 
 /* The field layout of one load: the sync's slots, or the header's. */
 struct schema {
@@ -535,14 +571,9 @@ struct record {
 	size_t		*len;
 	unsigned	 bad;		/* REC_* problems the loader saw */
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
-	const char	*peek_key[2];	/* keys of rows further on, or NULL: */
-	size_t		 peek_len[2];	/* hints only (untrimmed, may be wrong) */
-	uint64_t	 peek_kh[2];	/* their strmap_keyhash(), if peek_hashed */
-	int		 peek_hashed[2];
-	uint32_t	 peek_known[2];	/* or known lines' entries + 1 */
-	int		 prepped;	/* prep holds v's fingerprint and */
-	struct rowprep	 prep;		/* email hash (load.c, prep_row); */
-	/* prep.known: a known line, with no key nor values (v, len NULL) */
+	const struct rowhint *hint;	/* the known-lines fast path's (known.h):
+					 * never NULL; a known line has no key
+					 * nor values (v, len NULL) */
 };
 #define REC_UTF8	0x01	/* invalid UTF-8 in a value */
 #define REC_TOOLONG	0x02	/* a value longer than MAX_FIELD_LEN */
@@ -585,7 +616,7 @@ char	*spool_path(const struct config *, const char *kind, const char *sync,
 	    const char *name);		/* caller frees; dirs made 0750 */
 int	 spool_lock(const struct config *, int wait_seconds);	/* fd or -1 */
 int	 spool_move(const char *from, const char *to);
-char	*dir_of(const char *path);	/* allocated */
+char	*dir_of(const char *path);	/* the caller frees */
 int	 fsync_dir_of(const char *path);
 int	 name_ok(const char *name, char *why, size_t whylen);
 int	 name_ignored(const char *name);	/* dot, .part, .tmp, ... */
@@ -640,9 +671,6 @@ struct fetchfail {
  * the source failed (ff says why; every error is logged once). */
 int	 fetch_sync(struct config *, struct store *, const struct sync *,
 	    struct fetchfail *ff);
-/* A backend's advice on the error it is about to return: the next
- * failure's hint ("ask the server's administrator ..."). */
-void	 fetch_hint(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Copy a local file into the spool for run --file; ledger id or -1. */
 long long fetch_local(struct config *, struct store *, const struct sync *,
 	    const char *path, int again);
@@ -679,6 +707,51 @@ int	 store_publish_set(struct store *, long long id, const char *state,
 /* The source file is done with: move, delete or leave it (ledger id). */
 void	 fetch_after(struct config *, struct store *, const struct sync *,
 	    long long file_id);
+
+/* -------------------------------------------------------- sftp_xfer.c */
+
+/*
+ * File data over several SFTP channels ("streams") of one SSH
+ * connection, each with requests for disjoint ranges in flight, for
+ * fetch_sftp.c. step(arg) is called before each wait on the server (the
+ * caller's watchdog). xfer_get() and xfer_put() return 0, -1 with err
+ * ("doing PATH: why"), XFER_STOP (a callback stopped it: the caller
+ * knows why), XFER_CHANGED (the handles on the file disagree: err, and
+ * path_end the other one) or XFER_NONE (the server opens no channel
+ * besides the caller's SFTP session: the caller transfers on that).
+ */
+#define XFER_STOP	1
+#define XFER_CHANGED	2
+#define XFER_NONE	3
+struct ssh_session_struct;
+struct xfer;
+/* A remote file's size and mtime: -1 when not a regular file, or gone. */
+struct xattr {
+	long long	 size;
+	long long	 mtime;
+};
+/* A download: its callbacks (0 to go on), what it found. */
+struct xget {
+	int		(*opened)(void *, const struct xattr *);
+	int		(*data)(void *, const void *, size_t);	/* in order */
+	int		(*last)(void *);	/* after the last byte */
+	void		*arg;
+	long long	 size_hint;	/* as listed: how many streams */
+	long long	 copied;	/* bytes handed to data() */
+	int		 streams;	/* used */
+	struct xattr	 at_end;	/* the open file's, after the last byte */
+	struct xattr	 path_end;	/* the path's then (lstat) */
+};
+/* Free with xfer_free(), before the session. */
+struct xfer *xfer_new(struct ssh_session_struct *, const struct sftpopt *,
+	    void (*step)(void *), void *arg);
+void	 xfer_free(struct xfer *);
+int	 xfer_get(struct xfer *, const char *path, struct xget *, char *err,
+	    size_t errlen);
+/* size bytes of fd to path (created 0640 or truncated), its size then
+ * checked; *streams: how many were used. */
+int	 xfer_put(struct xfer *, int fd, long long size, const char *path,
+	    int *streams, char *err, size_t errlen);
 
 /* ------------------------------------------------------ runs and items */
 
@@ -789,7 +862,7 @@ struct store;
 struct store	*store_open(const char *path, int readonly, char *err,
 		    size_t errlen);
 void		 store_close(struct store *);
-const char	*store_errmsg(struct store *);
+const char	*store_errmsg(struct store *);	/* SQLite's, until the next call */
 int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int		 store_begin_big(struct store *); /* and early writeback */
 void		 store_journal_rollback(struct store *);	/* first loads */
@@ -895,6 +968,7 @@ long long	 store_dir_active(struct store *, const char *sync);
 int		 store_dir_scan(struct store *, const char *sync,
 		    void (*)(void *, const char *key, size_t keylen,
 		    uint64_t hash, int active), void *);
+/* A stored user's email and fields (JSON), or NULL: the caller frees. */
 char		*store_dir_email(struct store *, const char *sync,
 		    const char *key);
 char		*store_dir_fields(struct store *, const char *sync,
@@ -982,6 +1056,7 @@ int		 store_run_clear_items(struct store *, long long run);
 int		 store_item_get(struct store *, long long run, long long seq,
 		    struct itemfull *);
 void		 itemfull_free(struct itemfull *);
+/* An item's payload fields (JSON), or NULL: the caller frees. */
 char		*store_item_fields(struct store *, long long, long long);
 int		 store_item_finish(struct store *, long long run, long long seq,
 		    enum itemstatus, const char *error);
@@ -1008,6 +1083,7 @@ long long	 store_run_for_file(struct store *, long long file, int *status);
 size_t		 store_runs_with_pending(struct store *, long long **ids);
 int		 store_team_recount(struct store *, const char *sync);
 int		 store_runlog_put(struct store *, long long run, const char *);
+/* A run's log text, or NULL: the caller frees. */
 char		*store_runlog_get(struct store *, long long run);
 int		 store_report_base_used(struct store *, const char *sync,
 		    const char *base);
@@ -1208,7 +1284,7 @@ void	 snap_save_end(struct snapjob *);
 /* cache drop [--sync S]: the command (EXIT_*). */
 int	 cmd_cache(struct config *, int, char **);
 
-/* diff.c: the key table, fingerprints and the items. */
+/* job.c: the key table, the teams, and how a user's row reads. */
 uint32_t ent_get(struct job *, const char *, size_t);
 uint32_t ent_add(struct job *, const char *, size_t);
 void	 ent_init(struct ent *, const char *key, size_t);
@@ -1216,18 +1292,15 @@ void	 ids_by_key(const struct ent *, uint32_t *ids, size_t);
 uint32_t ent_add_stored(struct job *, const char *, size_t);
 void	 ent_reserve(struct job *, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
+const char *ent_value(const struct job *, uint32_t ent, int slot);
+/* A user's fields as the users table keeps them, into b. */
+void	 fields_json(struct job *, const struct kept *, struct buf *b);
+/* The display name of a row's values: in the job's arena, or v's own. */
+const char *display_name(struct job *, const char *const *v);
+
+/* diff.c: the export against the directory: the items. */
 uint64_t rec_hash(const struct job *, const char *const *v,
 	    const size_t *len);
-/* The hash that groups equal emails (validate.c), seeded per process. */
-uint64_t email_hash(const char *, size_t);
-void	 email_hash_seed(uint64_t);	/* before any email_hash() */
-/* rec_hash()'s parts, for the loader: the seeds of a schema's slots, and
- * the fingerprint of values in slot order. */
-void	 slot_seeds(const struct schema *, uint64_t *seed);
-uint64_t fingerprint(const uint64_t *seed, size_t n, const char *const *v,
-	    const size_t *len);
-/* The same fingerprint from a stored fields object (in slot order). */
-uint64_t fields_hash(const char *json);
 void	 job_free(struct job *);
 int	 diff_load_dir(struct job *);
 int	 diff_on_record(void *job, const struct record *);
@@ -1238,9 +1311,6 @@ int	 diff_items(struct job *);
  * spreadsheet typed the id column as numbers): -1 with err, the file
  * fails whole; else 0. Before diff_items(). */
 int	 diff_ids_retyped(struct job *, char *err, size_t errlen);
-const char *ent_value(const struct job *, uint32_t ent, int slot);
-void	 fields_json(struct job *, const struct kept *, struct buf *);
-const char *display_name(struct job *, const char *const *v);
 
 /* validate.c: issues. */
 void	 issue_add(struct job *, enum issuetype, long long row,
@@ -1272,7 +1342,7 @@ struct runopts {
 
 /*
  * The one-time overrides of the guard (`run --file F --allow-deletes N
- * --reason TEXT`), a table in run.c: each needs --file and --reason, and
+ * --reason TEXT`), a table in guard.c: each needs --file and --reason, and
  * the run records it (decision override) with who gave it, when and why.
  * Another one is a long long in runopts and in run (-1: not given) and
  * one line of the table. The table ends with a NULL flag.
@@ -1385,7 +1455,6 @@ int	 cmd_confirm(struct config *, int, char **);
 /* run.c: a held run applied after approval; EXIT_* */
 int	 run_approve(struct config *, struct store *, long long run,
 	    const char *who, const char *reason);
-const char *whoami(void);
 
 /* apply.c: the run's outcome, inside the caller's transaction. */
 int	 apply_run(struct job *, enum runstatus);
@@ -1437,6 +1506,8 @@ int	 next_sync(const struct config *, char *out, size_t outlen,
  */
 int	 role_check(const char *command, const struct config *cfg, char *why,
 	    size_t whylen);
+/* Who decides: the user behind sudo, else the calling one (static). */
+const char *whoami(void);
 
 /* --------------------------------------- store.c: facts for views.c */
 
@@ -1503,9 +1574,10 @@ int	 store_view_user_issues(struct store *, const char *sync,
 	    const char *key, int (*)(void *, long long run,
 	    const struct issueview *), void *);
 long long store_view_changes_since(struct store *, time_t since);
+/* A user's display name, or NULL: the caller frees. */
 char	*store_view_name(struct store *, const char *sync, const char *key);
 
-/* views.c: per-user status and the metrics (seeds 001, 004). EXIT_* */
+/* views.c: per-user status and the metrics. EXIT_* */
 int	 cmd_users(struct config *, int, char **);
 int	 cmd_user(struct config *, int, char **);
 int	 cmd_status(struct config *, int, char **);

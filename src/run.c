@@ -70,42 +70,6 @@ sha256_file(const char *path, char hex[65], long long *size)
 	return 0;
 }
 
-/* The one-time overrides of the guard: flag, runopts field, run field. */
-const struct override overrides[] = {
-	{ "allow-deletes", offsetof(struct runopts, allow_deletes),
-	    offsetof(struct run, allow_deletes) },
-	{ "allow-updates", offsetof(struct runopts, allow_updates),
-	    offsetof(struct run, allow_updates) },
-	{ "allow-id-changes", offsetof(struct runopts, allow_id_changes),
-	    offsetof(struct run, allow_id_changes) },
-	{ NULL, 0, 0 }
-};
-
-long long *
-override_opt(const struct override *ov, struct runopts *o)
-{
-	return (long long *)(void *)((char *)o + ov->opt);
-}
-
-long long
-override_run(const struct override *ov, const struct run *r)
-{
-	return *(const long long *)(const void *)((const char *)r + ov->run);
-}
-
-int
-override_describe(const struct run *r, struct buf *b)
-{
-	const struct override	*ov;
-	int			 n = 0;
-
-	for (ov = overrides; ov->flag != NULL; ov++)
-		if (override_run(ov, r) >= 0)
-			buf_printf(b, "%s--%s %lld", n++ ? " " : "", ov->flag,
-			    override_run(ov, r));
-	return n;
-}
-
 /* An override given to this run: the decision, who, when and why. */
 static void
 run_override(struct run *r, const struct runopts *o)
@@ -1222,20 +1186,3 @@ run_main(struct config *cfg, const struct runopts *o)
 	return code;
 }
 
-void
-run_free(struct run *r)
-{
-	free(r->sync);
-	free(r->trigger);
-	free(r->source);
-	free(r->file_name);
-	free(r->error);
-	free(r->report_base);
-	free(r->approver);
-	free(r->reason);
-	free(r->encoding);
-	free(r->encoding_note);
-	free(r->hint);
-	free(r->preview_base);
-	memset(r, 0, sizeof(*r));
-}

@@ -106,7 +106,7 @@ sha256_bg_start(struct sha256 *h)
 	b->h = h;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
-	if (thread_start(&b->th, sha256_bg_main, b) != 0) {
+	if (thread_start("sha256", &b->th, sha256_bg_main, b) != 0) {
 		pthread_mutex_destroy(&b->mu);
 		pthread_cond_destroy(&b->cv);
 		free(b);

@@ -48,7 +48,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rostersync.h"
+#include "known.h"
 
 #define SNAP_MAGIC	"RSKEYS3\n"
 #define SNAP_NAME	"directory.keys"
@@ -235,7 +235,7 @@ snap_fill(struct job *j, const struct snaphdr *h, const char *body,
 	int		 threaded, ok;
 
 	ent_reserve(j, (size_t)h->n);
-	threaded = thread_start(&th, keyfill_main, &kf) == 0;
+	threaded = thread_start("snapshot-keys", &th, keyfill_main, &kf) == 0;
 	ok = body_sum(body, size, 5, h->version ^ h->nonce) == h->sum;
 	for (i = 0; ok && i < h->n; i++) {
 		struct ent *e = &j->e[i];
@@ -419,7 +419,7 @@ lines_start(struct job *j, const struct snaphdr *h)
 	lj->kn = &j->kn;
 	lj->path = path;
 	lj->h = *h;
-	if (thread_start(&j->kn.th, lines_main, lj) == 0)
+	if (thread_start("snapshot-lines", &j->kn.th, lines_main, lj) == 0)
 		j->kn.reading = 1;
 	else
 		lines_main(lj);
@@ -865,7 +865,7 @@ snap_main(void *arg)
 	lines = s->j->kn.now != 0 &&
 	    (s->lpath = snap_path(s->j, LINES_NAME)) != NULL;
 	if (lines)
-		threaded = thread_start(&th, lines_body_main, s) == 0;
+		threaded = thread_start("snapshot-lines-body", &th, lines_body_main, s) == 0;
 	if ((path = snap_path(s->j, SNAP_NAME)) == NULL ||
 	    keys_write(s, path) == -1) {
 		s->failed = SNAP_NAME;
@@ -902,7 +902,7 @@ snap_save_start(struct job *j, int after_write)
 	s->after = after_write;
 	s->version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
 	s->nonce = nonce;
-	if (thread_start(&s->th, snap_main, s) == 0)
+	if (thread_start("snapshot-save", &s->th, snap_main, s) == 0)
 		s->threaded = 1;
 	else
 		snap_main(s);

@@ -1025,7 +1025,7 @@ nudge_start(struct store *st, const char *suffix)
 	}
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cv, NULL);
-	if (thread_start(&n->th, nudge_main, n) != 0) {
+	if (thread_start("wal-writeback", &n->th, nudge_main, n) != 0) {
 		pthread_mutex_destroy(&n->mu);
 		pthread_cond_destroy(&n->cv);
 		close(n->fd);
@@ -1408,7 +1408,7 @@ store_checkpoint_start(struct store *st)
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
 	    exec_sql(c->db, "PRAGMA synchronous = FULL", err,
-	    sizeof(err)) == -1 || thread_start(&c->th, ckpt_main, c) != 0) {
+	    sizeof(err)) == -1 || thread_start("checkpoint", &c->th, ckpt_main, c) != 0) {
 		sqlite3_close(c->db);
 		free(c);
 		return NULL;
@@ -3425,4 +3425,23 @@ store_run_changed_fields(struct store *st, long long run, struct buf *most)
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? users : -1;
+}
+
+/* What a run read from the store holds; the run may be reused. */
+void
+run_free(struct run *r)
+{
+	free(r->sync);
+	free(r->trigger);
+	free(r->source);
+	free(r->file_name);
+	free(r->error);
+	free(r->report_base);
+	free(r->approver);
+	free(r->reason);
+	free(r->encoding);
+	free(r->encoding_note);
+	free(r->hint);
+	free(r->preview_base);
+	memset(r, 0, sizeof(*r));
 }

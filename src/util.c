@@ -947,12 +947,44 @@ out:
 
 /* ------------------------------------------------------------ threads */
 
+/* Is the thread named name one ROSTERSYNC_SERIAL ("all", or names with
+ * commas) says to do without? */
+static int
+thread_serial(const char *name)
+{
+	static const char	*want;
+	static int		 init;
+	size_t			 n = strlen(name);
+	const char		*p;
+
+	if (!init) {
+		init = 1;
+		want = getenv("ROSTERSYNC_SERIAL");
+	}
+	if (want == NULL)
+		return 0;
+	if (strcmp(want, "all") == 0)
+		return strcmp(name, "progress") != 0;	/* not a speed-up */
+	for (p = want; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == want || p[-1] == ',') && (p[n] == ',' ||
+		    p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 int
-thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+thread_start(const char *name, pthread_t *th, void *(*fn)(void *),
+    void *arg)
 {
 	sigset_t	 all, old;
 	int		 e;
 
+	if (thread_serial(name)) {
+		log_debug("%s: on the calling thread (ROSTERSYNC_SERIAL)",
+		    name);
+		return EAGAIN;
+	}
+	log_debug("%s: a thread of its own", name);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = pthread_create(th, NULL, fn, arg);

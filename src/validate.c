@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rostersync.h"
+#include "known.h"
 
 void
 issue_add(struct job *j, enum issuetype type, long long row, const char *key,
@@ -276,42 +276,6 @@ email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
 	    o->key, o->row);
 }
 
-/*
- * Seeded per process, or per directory where known lines keep hashes
- * from one run to the next (email_hash_seed(), from a random seed kept
- * in the spool): an export cannot aim many emails at one hash.
- */
-static uint64_t	 email_seed;
-
-void
-email_hash_seed(uint64_t seed)
-{
-	email_seed = seed;
-}
-
-/*
- * The hash of an address's case folding: addresses that differ only in
- * case ("Ü1@EXAMPLE.COM", "ü1@example.com") group together. The loader
- * has lowered ASCII already, whose folding that is.
- */
-uint64_t
-email_hash(const char *s, size_t n)
-{
-	uint64_t	 seed = email_seed ? email_seed : hash_seed(), h;
-	struct buf	 b = { 0 };
-	const char	*f;
-	size_t		 i, fn;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			break;
-	if (i == n)
-		return hash64(s, n, seed);
-	f = email_fold(&b, s, n, &fn);
-	h = hash64(f, fn, seed);
-	buf_free(&b);
-	return h;
-}
 
 /* A live row's email and where it is, sorted by the email's hash. */
 struct mailkey {

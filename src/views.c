@@ -1,5 +1,5 @@
 /*
- * The per-user views of seeds 001 and 004 and the metrics: users (one row
+ * The per-user views and the metrics: users (one row
  * per user: email, latest sync, sync and status; filters and paging),
  * user (one user's source and directory identity, overview, failure
  * alert, last sync activity and full history) and status (the metric
@@ -66,7 +66,7 @@
 
 #include "rostersync.h"
 
-#define USERS_PER_PAGE	10	/* the seed's default */
+#define USERS_PER_PAGE	10	/* a page of users, as history's */
 #define USERS_MAX_PAGE	1000	/* --per-page at most */
 #define CHANGES_WINDOW	86400	/* "changes in the last 24 h" */
 #define RANGE_WALK_MAX	2048	/* --email: rows counted one by one, at most */
@@ -1622,7 +1622,7 @@ text_activity(const struct uview *v)
 	    runstatus_label(last->r.status));
 }
 
-/* A run's changes for the user, per service (seed 004's per-service
+/* A run's changes for the user, per service (the per-service
  * detail): those the directory took, and what the apply hook did. */
 struct services {
 	long long	 changes;	/* the user's items in the run */
@@ -1705,7 +1705,7 @@ text_history(const struct uview *v)
 	}
 }
 
-/* The detail panel of seed 004, as text. */
+/* The detail panel of one user, as text. */
 static void
 user_text(struct uview *v, const struct config *cfg)
 {

@@ -10,6 +10,8 @@
 #                     server "crashes", connections drop at once)
 #   sshd_pause / sshd_resume   freeze it (and its sessions) / thaw it
 #   sshd_sessions     the pids of its sessions
+#   sshd_kill_channel kill the server process of the newest SFTP channel
+#                     (that channel closes; the connection stays)
 
 SSHD=${SSHD:-/usr/sbin/sshd}
 SSHD_PID=
@@ -158,4 +160,19 @@ sshd_resume() {
 	for p in $SSHD_PID $(sshd_sessions); do
 		kill -CONT "$p" 2>/dev/null
 	done
+}
+
+# The newest internal-sftp process (one per SFTP channel) killed: 0, or 1
+# when there is none.
+sshd_kill_channel() {
+	local p last=
+	for p in $(sshd_sessions); do
+		case "$(cat "/proc/$p/cmdline" 2>/dev/null | tr '\0' ' ')" in
+		*internal-sftp*)
+			if [ -z "$last" ] || [ "$p" -gt "$last" ]; then
+				last=$p
+			fi ;;
+		esac
+	done
+	[ -n "$last" ] && kill -9 "$last"
 }

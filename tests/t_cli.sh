@@ -362,7 +362,7 @@ out items 1 --user "nobody-matches-this"
 eq "items --user: no match, no rows" "$(printf '%s\n' "$OUT" | grep -c '^ *[0-9]')" 0
 out items 1 --type bogus
 eq "items: unknown type exits 2" "$RC" 2
-# By data type (seed 000): users (create, update, manager, delete) and
+# By data type: users (create, update, manager, delete) and
 # teams (team_create, team_delete, team_member).
 out items 1 --type teams
 eq "items --type teams: exit 0" "$RC" 0

@@ -4,9 +4,12 @@
 # folder and the reports published back; settling observed across polls
 # and marker files; host keys (unknown, changed, accepted once); keys,
 # passphrases and password files; the server stopped, frozen or killed in
-# the middle of a download; a file changed on the server while it is
-# downloaded (not taken); hostile names; duplicates; publish failures
-# retried by the next run; publishing to a local drop-zone too.
+# the middle of a download, or one stream's channel closed; a file changed
+# on the server while it is downloaded (not taken); downloads and uploads
+# over several streams byte for byte, an upload cut, servers allowing
+# fewer sessions per connection, the settings checked; hostile names;
+# duplicates; publish failures retried by the next run; publishing to a
+# local drop-zone too.
 . "$(dirname "$0")/lib.sh"
 # The second exports here replace most values of the first on purpose:
 # not what the update threshold (t_integrity) is about.
@@ -519,6 +522,12 @@ if mid_case killed sshd_stop; then
 	    "the connection to the server was lost while reading"
 fi
 [ -z "$SSHD_PID" ] && sshd_start
+# One stream's channel closed by the server (its sftp-server killed)
+# while the connection stays.
+if mid_case channel sshd_kill_channel; then
+	contains "channel lost mid-download: said so, naming the stream" \
+	    "$(cat "$TMP/mid-channel.out")" "the server ended SFTP stream"
+fi
 set_sftp timeout 30
 set_sftp read_size 65536
 set_sftp read_requests 16
@@ -707,6 +716,156 @@ single 1024 1 small
 EOF
 contains "short reads: the log says the server sends less" \
     "$(cat "$TMP/reads-short.out")" "the server sends at most"
+
+# --- downloads and uploads over several SFTP streams (channels of the
+# connection, each with requests for its own ranges of the file in flight)
+# arrive byte for byte: empty, smaller than one request, not a multiple of
+# the request, exactly so many requests, and large enough for every
+# stream. Requests of 16 KB, two in flight per stream: a file gets a
+# stream per 32 KB, up to 4.
+# streams_used NAME OUT: the streams -v says NAME went over.
+streams_used() {
+	sed -n "s/.* $1: [0-9]* bytes in [0-9]* ms over \([0-9]*\) SFTP stream.*/\1/p" "$2"
+}
+sizes="0 1000 49153 131072 5243003"
+for n in $sizes; do
+	head -c "$n" /dev/urandom >"$TMP/rnd-$n.bin"
+done
+sftp_sandbox streams
+for k in read write; do
+	set_sftp ${k}_size 16384
+	set_sftp ${k}_requests 2
+done
+for n in $sizes; do
+	cp "$TMP/rnd-$n.bin" "$INBOX/"
+done
+rs -v fetch >"$TMP/streams-get.out" 2>&1
+eq "streams: the download exits 0" "$?" 0
+for n in $sizes; do
+	f=$(ls "$SPOOL"/incoming/hr/*-rnd-$n.bin 2>/dev/null | head -1)
+	cmp -s "$TMP/rnd-$n.bin" "${f:-/nonexistent}"
+	eq "streams: $n bytes downloaded byte for byte" "$?" 0
+	eq "streams: $n bytes: the ledger has their size and sha256" \
+	    "$(qq "SELECT size, sha256 FROM files WHERE name = 'rnd-$n.bin'")" \
+	    "$n|$(sha256sum <"$TMP/rnd-$n.bin" | cut -d' ' -f1)"
+done
+eq "streams: one stream for a file of a request or less, two for 48 KB, four for more" \
+    "$(for n in $sizes; do streams_used "rnd-$n.bin" "$TMP/streams-get.out"; done | xargs)" \
+    "1 1 2 4 4"
+check "streams: a last request shorter than the others is not a server's limit (-v)" \
+    test "$(grep -c 'sends at most' "$TMP/streams-get.out")" -eq 0
+# Uploads: the same files as reports waiting to be published.
+sftp_sandbox streams-up
+for k in read write; do
+	set_sftp ${k}_size 16384
+	set_sftp ${k}_requests 2
+done
+rs fetch >/dev/null 2>&1	# the database
+for n in $sizes; do
+	qq "INSERT INTO publish(run_id, sync, path, state) VALUES (1, 'hr', '$TMP/rnd-$n.bin', 'pending')"
+done
+rs -v run >"$TMP/streams-put.out" 2>&1
+eq "streams: the run that uploads exits 0" "$?" 0
+eq "streams: every upload is done" \
+    "$(qq "SELECT group_concat(state) FROM publish")" "done,done,done,done,done"
+for n in $sizes; do
+	cmp -s "$TMP/rnd-$n.bin" "$INBOX/reports/rnd-$n.bin"
+	eq "streams: $n bytes uploaded byte for byte" "$?" 0
+done
+eq "streams: uploads take streams as downloads do" \
+    "$(for n in $sizes; do streams_used "rnd-$n.bin" "$TMP/streams-put.out"; done | xargs)" \
+    "1 1 2 4 4"
+eq "streams: no .part left on the server" \
+    "$(ls -A "$INBOX/reports" | grep -c '\.part$')" 0
+
+# An upload cut when one stream's channel closes: published by the next
+# run, nothing under the final name before.
+head -c $((24 << 20)) /dev/urandom >"$TMP/big-up.bin"
+qq "INSERT INTO publish(run_id, sync, path, state) VALUES (1, 'hr', '$TMP/big-up.bin', 'pending')"
+set_sftp write_size 8192
+set_sftp timeout 5
+rs run >"$TMP/cut-put.out" 2>&1 &
+bg=$!
+for n in $(seq 1 200); do	# 10 s at most
+	[ -s "$INBOX/reports/big-up.bin.part" ] && break
+	sleep 0.05
+done
+sshd_kill_channel
+wait_for "$bg" 60
+rc=$?
+if grep -q 'published 1 report file' "$TMP/cut-put.out"; then
+	skip "channel lost mid-upload: the upload ended before the cut"
+else
+	eq "channel lost mid-upload: the run's outcome is unchanged (exit 0)" "$rc" 0
+	contains "channel lost mid-upload: said so, naming the stream" \
+	    "$(cat "$TMP/cut-put.out")" "the server ended SFTP stream"
+	check "channel lost mid-upload: nothing under the final name" \
+	    test ! -e "$INBOX/reports/big-up.bin"
+	eq "channel lost mid-upload: the upload waits for the next run" \
+	    "$(qq "SELECT state, attempts FROM publish WHERE path LIKE '%big-up.bin'")" \
+	    "pending|1"
+fi
+rs run >"$TMP/cut-put2.out" 2>&1
+eq "channel lost mid-upload: the next run uploads it" \
+    "$?,$(qq "SELECT state FROM publish WHERE path LIKE '%big-up.bin'")" "0,done"
+cmp -s "$TMP/big-up.bin" "$INBOX/reports/big-up.bin"
+eq "channel lost mid-upload: then it is on the server, byte for byte" "$?" 0
+check "channel lost mid-upload: and its .part is gone" \
+    test ! -e "$INBOX/reports/big-up.bin.part"
+rm -f "$TMP/big-up.bin"
+
+# A server that allows fewer sessions on a connection (MaxSessions): 3
+# leaves two streams beside the SFTP session; 1 leaves none, and the
+# transfers go over the session itself.
+sshd_with() {	# sshd_with [LINE]: sshd restarted, LINE added to its config
+	sshd_stop
+	sshd_config
+	[ -n "${1:-}" ] && echo "$1" >>"$SSHD_DIR/sshd_config"
+	sshd_start
+}
+for m in 3 1; do
+	sshd_with "MaxSessions $m"
+	sftp_sandbox "maxsessions$m"
+	set_sftp read_size 16384
+	set_sftp read_requests 2
+	cp "$TMP/rnd-5243003.bin" "$INBOX/"
+	rs -v fetch >"$TMP/ms$m-get.out" 2>&1
+	f=$(ls "$SPOOL"/incoming/hr/*-rnd-5243003.bin 2>/dev/null | head -1)
+	cmp -s "$TMP/rnd-5243003.bin" "${f:-/nonexistent}"
+	eq "MaxSessions $m: the download is byte for byte" "$?" 0
+	sftp_sandbox "maxsessions$m-up"
+	rs fetch >/dev/null 2>&1	# the database
+	qq "INSERT INTO publish(run_id, sync, path, state) VALUES (1, 'hr', '$TMP/rnd-5243003.bin', 'pending')"
+	rs -v run >"$TMP/ms$m-put.out" 2>&1
+	cmp -s "$TMP/rnd-5243003.bin" "$INBOX/reports/rnd-5243003.bin"
+	eq "MaxSessions $m: the upload is byte for byte" "$?" 0
+done
+contains "MaxSessions 3: -v says the server opened two streams" \
+    "$(cat "$TMP/ms3-get.out")" "the server opened 2 of the 4 SFTP streams asked for"
+eq "MaxSessions 3: the download and the upload went over two" \
+    "$(streams_used rnd-5243003.bin "$TMP/ms3-get.out"),$(streams_used rnd-5243003.bin "$TMP/ms3-put.out")" \
+    "2,2"
+contains "MaxSessions 1: -v says the transfers use the session" \
+    "$(cat "$TMP/ms1-get.out")" \
+    "the server opens no SFTP channel besides the session"
+check "MaxSessions 1: the download and the upload went over the session alone" \
+    test "$(cat "$TMP/ms1-get.out" "$TMP/ms1-put.out" | grep -c 'rnd-5243003.bin: 5243003 bytes in [0-9]* ms over the SFTP session alone')" -eq 2
+sshd_with
+
+# The settings are checked: check-config names the file, line and range.
+sftp_sandbox streams-conf
+set_sftp streams 9
+rs check-config >"$TMP/streams-conf.out" 2>&1
+eq "streams = 9: check-config exits 3" "$?" 3
+contains "streams = 9: check-config says the range, at the line" \
+    "$(cat "$TMP/streams-conf.out")" \
+    "$CONF:8: sync \"hr\": sftp.streams must be a whole number from 1 to 8, not 9"
+set_sftp streams 2
+set_sftp write_requests 65
+rs check-config >"$TMP/streams-conf2.out" 2>&1
+contains "write_requests = 65: refused by check-config" \
+    "$(cat "$TMP/streams-conf2.out")" \
+    "sftp.write_requests must be a whole number from 1 to 64"
 
 # --- uploads in writes of 200,000 bytes (OpenSSH takes up to 261,120):
 # reports of several writes each arrive whole

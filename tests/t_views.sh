@@ -1,5 +1,5 @@
 #!/bin/bash
-# The per-user views (seeds 001 and 004) and the metrics: users (every
+# The per-user views and the metrics: users (every
 # status for the right users, filters, paging at the edges), user (source
 # and directory identity, failure alert, last activity, the full history),
 # status (users with an active sync, changes in 24 h, in progress, failed),
@@ -357,7 +357,7 @@ eq "users --json: the same statuses as the text" \
 eq "users --json: names from the directory" \
     "$(printf '%s' "$js" | json "[u['name'] for u in d['users'] if u['employee_id'] == 'E4']")" "['Dan Poe']"
 
-# Per-service detail (seed 004): under each run, the changes the
+# Per-service detail: under each run, the changes the
 # directory took and, with an apply hook, what the hook applied, failed
 # or has pending, named by the hook's name setting (by default the
 # program's file name). The hook here is only configured: the statuses

@@ -224,8 +224,8 @@ test_defaults(void)
 	    s->keep_inputs_days == 90 && s->hook.argv == NULL &&
 	    s->sftp.timeout == 30 && s->sftp.retries == 3 &&
 	    s->sftp.read_size == 65536 && s->sftp.read_requests == 16 &&
-	    s->sftp.write_size == 32768 &&
-	    !s->sftp.accept_new_host_key && s->line == 1,
+	    s->sftp.write_size == 32768 && s->sftp.write_requests == 64 &&
+	    s->sftp.streams == 4 && !s->sftp.accept_new_host_key && s->line == 1,
 	    "sync defaults: guard, retention, hook, sftp");
 	config_free(&cfg);
 }
@@ -366,6 +366,18 @@ test_sources(void)
 	    "source = \"sftp://u@host/in\"; sftp = { known_hosts = \"/k\"; "
 	    "identity = \"/i\"; write_size = 300000; }; } );\n", 1, 2,
 	    "write_size must be a whole number from 1024 to 261120", NULL);
+	bad("sftp writes in flight out of range", "syncs = ( { name = "
+	    "\"hr\";\nsource = \"sftp://u@host/in\"; sftp = { known_hosts = "
+	    "\"/k\"; identity = \"/i\"; write_requests = 0; }; } );\n", 1, 2,
+	    "write_requests must be a whole number from 1 to 64", NULL);
+	bad("sftp streams out of range", "syncs = ( { name = \"hr\";\n"
+	    "source = \"sftp://u@host/in\"; sftp = { known_hosts = \"/k\"; "
+	    "identity = \"/i\"; streams = 9; }; } );\n", 1, 2,
+	    "streams must be a whole number from 1 to 8", NULL);
+	bad("sftp streams not a number", "syncs = ( { name = \"hr\";\n"
+	    "source = \"sftp://u@host/in\"; sftp = { known_hosts = \"/k\"; "
+	    "identity = \"/i\"; streams = \"many\"; }; } );\n", 1, 2,
+	    "streams must be a whole number from 1 to 8", NULL);
 	bad("sftp source without a path", "syncs = ( { name = \"hr\";\n"
 	    "source = \"sftp://u@host:22\"; sftp = { known_hosts = \"/k\"; "
 	    "identity = \"/i\"; }; } );\n", 1, 2, "has no folder", NULL);

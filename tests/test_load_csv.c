@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rostersync.h"
+#include "known.h"	/* load_csv_prep(), its known lines */
 
 #define TEST_DUMP_MAX	256	/* longer values are dumped as their length */
 #define TEST_CHUNK	(256 * 1024)	/* load_csv.c's read size */
@@ -130,7 +130,7 @@ got_row(void *arg, const struct rawrow *rr)
 	}
 	g->at[g->nat++] = g->dump.len;
 	g->rows++;
-	g->known += rr->prep.known != 0;	/* parsed too: RS_SELFCHECK */
+	g->known += rr->hint != NULL && rr->hint->prep.known != 0; /* RS_SELFCHECK */
 	buf_printf(&g->dump, "%zu:", rr->row);
 	for (i = 0; i < rr->nf; i++)
 		got_value(g, rr, i);

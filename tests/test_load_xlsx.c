@@ -525,15 +525,30 @@ tload_digest(const struct tload *t)
 	return h;
 }
 
-/* Read each .xlsx of dir with threads for every part: the same outcome. */
+/*
+ * The other ways a file is read: the sheet through expat alone (not the
+ * tokenizer first), and threads for every part. Each must give the same
+ * outcome: the same rows, or the same error.
+ */
+static const struct way {
+	const char	*name;
+	int		 fast;		/* xlsx_fast_sheet */
+	size_t		 thread_min;	/* xlsx_thread_min, or 0: as it is */
+} ways[] = {
+	{ "the sheet through expat alone", 0, 0 },
+	{ "threads for every part", 1, 1 },
+	{ "expat alone and threads for every part", 0, 1 },
+};
+
+/* Read each .xlsx of dir every way: the same outcome as the first. */
 static void
-threads_same(const char *dir, int *n, int *bad)
+ways_same(const char *dir, int *n, int *bad)
 {
 	DIR		*d = opendir(dir);
 	struct dirent	*de;
 	char		 path[PATH_MAX], err[MAX_ERRMSG];
 	uint64_t	 h;
-	size_t		 rows, min = xlsx_thread_min;
+	size_t		 rows, k, min = xlsx_thread_min;
 	int		 rc;
 
 	while (d != NULL && (de = readdir(d)) != NULL) {
@@ -543,33 +558,166 @@ threads_same(const char *dir, int *n, int *bad)
 		rows_of(path, NULL);
 		rc = cur.rc, rows = cur.nrows, h = tload_digest(&cur);
 		snprintf(err, sizeof(err), "%s", cur.err);
-		xlsx_thread_min = 1;
-		rows_of(path, NULL);
-		xlsx_thread_min = min;
 		(*n)++;
-		if (cur.rc == rc && (rc == -1 ? strcmp(cur.err, err) == 0 :
-		    cur.nrows == rows && tload_digest(&cur) == h))
-			continue;
-		if ((*bad)++ == 0)
-			printf("# %s: rc %d, %zu rows, err '%s'; with threads: "
-			    "rc %d, %zu rows, err '%s'\n", de->d_name, rc, rows,
-			    err, cur.rc, cur.nrows, cur.err);
+		for (k = 0; k < NELEM(ways); k++) {
+			xlsx_fast_sheet = ways[k].fast;
+			if (ways[k].thread_min > 0)
+				xlsx_thread_min = ways[k].thread_min;
+			rows_of(path, NULL);
+			xlsx_fast_sheet = 1;
+			xlsx_thread_min = min;
+			if (cur.rc == rc && (rc == -1 ? strcmp(cur.err, err) ==
+			    0 : cur.nrows == rows && tload_digest(&cur) == h))
+				continue;
+			if ((*bad)++ == 0)
+				printf("# %s: rc %d, %zu rows, err '%s'; with "
+				    "%s: rc %d, %zu rows, err '%s'\n",
+				    de->d_name, rc, rows, err, ways[k].name,
+				    cur.rc, cur.nrows, cur.err);
+		}
 	}
 	if (d != NULL)
 		closedir(d);
 }
 
 static void
-test_threads_same(void)
+test_ways_same(void)
 {
 	char	 fixtures[PATH_MAX];
 	int	 n = 0, bad = 0;
 
 	snprintf(fixtures, sizeof(fixtures), "%s/fixtures/xlsx", top);
-	threads_same(fixtures, &n, &bad);
-	threads_same(tmp, &n, &bad);
-	ok(n >= 30 && bad == 0, "every fixture and hostile file reads the "
-	    "same with threads for every part", "%d files, %d differ", n, bad);
+	ways_same(fixtures, &n, &bad);
+	ways_same(tmp, &n, &bad);
+	ok(n >= 50 && bad == 0, "every fixture and hostile file reads the "
+	    "same with the sheet through expat alone and with threads for "
+	    "every part", "%d files, %d ways differ", n, bad);
+}
+
+/* Load file as rows_of() does; the rows the tokenizer gave. */
+static unsigned long long
+fast_rows(const char *file)
+{
+	xlsx_fast_rows = 0;
+	rows_of(file, NULL);
+	return xlsx_fast_rows;
+}
+
+/* Every fixture but the hand-made one of prefixed names, the tokenizer's. */
+static void
+fast_fixtures(void)
+{
+	char		 dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2];
+	DIR		*d;
+	struct dirent	*de;
+	unsigned long long fast;
+	int		 n = 0, bad = 0;
+
+	snprintf(dir, sizeof(dir), "%s/fixtures/xlsx", top);
+	if ((d = opendir(dir)) == NULL) {
+		ok(0, "fast: fixtures", "%s", dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, ".xlsx") == NULL ||
+		    strcmp(de->d_name, "inline.xlsx") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fast = fast_rows(path);
+		n++;
+		if (cur.rc == 0 && cur.nrows > 0 && fast == cur.nrows)
+			continue;
+		if (bad++ == 0)
+			printf("# %s: rc %d, %zu rows, %llu by the tokenizer\n",
+			    de->d_name, cur.rc, cur.nrows, fast);
+	}
+	closedir(d);
+	ok(n >= 25 && bad == 0, "fast: every row of every producer's fixture "
+	    "is the tokenizer's", "%d files, %d not", n, bad);
+	fast = fast_rows("fixtures/xlsx/inline.xlsx");
+	ok(cur.rc == 0 && cur.nrows == 6 && fast == 0,
+	    "fast: prefixed names (x:worksheet) are expat's", "rc %d, %zu rows,"
+	    " %llu by the tokenizer", cur.rc, cur.nrows, fast);
+}
+
+/*
+ * The tokenizer (xmltok.c) takes the sheet's plain shapes and leaves the
+ * rest to expat, which goes on from there: the rows are the same either
+ * way (test_ways_same), and the counter says who gave them.
+ */
+static void
+test_fast(void)
+{
+	static const struct { const char *file; size_t rows, fast; } hand[] = {
+		{ "tok_comment.xlsx", 5, 3 }, { "tok_pi.xlsx", 5, 3 },
+		{ "tok_cdata.xlsx", 6, 3 }, { "tok_prefix.xlsx", 6, 3 },
+		{ "tok_deep.xlsx", 5, 3 }, { "tok_long_name.xlsx", 5, 3 },
+		{ "tok_name_utf8.xlsx", 5, 3 }, { "tok_many_attrs.xlsx", 6, 3 },
+		{ "tok_bom.xlsx", 5, 0 }, { "tok_latin1.xlsx", 6, 0 },
+		{ "tok_utf16.xlsx", 5, 0 }, { "tok_ws_tail.xlsx", 5, 5 },
+		{ "tok_refs.xlsx", 6, 6 }, { "tok_crlf.xlsx", 6, 6 },
+		{ "tok_attr_ws.xlsx", 6, 6 }, { "tok_empty_before.xlsx", 6, 3 },
+	};
+	unsigned long long	 fast;
+	struct tload		*t;
+	size_t			 i, min;
+	char			 desc[128];
+
+	fast_fixtures();
+	for (i = 0; i < NELEM(hand); i++) {
+		fast = fast_rows(hostile(hand[i].file));
+		snprintf(desc, sizeof(desc), "fast: %s: %zu rows, %zu of them "
+		    "the tokenizer's", hand[i].file, hand[i].rows,
+		    hand[i].fast);
+		ok(cur.rc == 0 && cur.nrows == hand[i].rows &&
+		    fast == hand[i].fast, desc, "rc %d, %zu rows, %llu by the "
+		    "tokenizer, err '%s'", cur.rc, cur.nrows, fast, cur.err);
+	}
+	rows_of(hostile("tok_refs.xlsx"), NULL);
+	expect_row("fast: references, a CR LF by reference, UTF-8", &cur, 3,
+	    4, "<>&\"'AB\xf0\x9f\x98\x80\nx", "caf\xc3\xa9 \xe6\x9d\xb1"
+	    "\xe4\xba\xac", NULL);
+	rows_of(hostile("tok_crlf.xlsx"), NULL);
+	expect_row("fast: CR LF and a lone CR as LF", &cur, 3, 4,
+	    "a\nb\nc\nd", NULL);
+	rows_of(hostile("tok_empty_before.xlsx"), NULL);
+	expect_row("fast: an empty cell, then expat's from a comment on", &cur,
+	    3, 4, "1", "", "3", NULL);
+	expect_fail("fast: junk after an empty root",
+	    rows_of(hostile("tok_empty_root.xlsx"), NULL),
+	    "junk after document element");
+	rows_of(hostile("tok_cdata.xlsx"), NULL);
+	expect_row("fast: CDATA, expat's", &cur, 3, 4, "a<b & c", NULL);
+	rows_of(hostile("tok_latin1.xlsx"), NULL);
+	expect_row("fast: another encoding, expat's", &cur, 3, 4,
+	    "caf\xc3\xa9", NULL);
+	expect_fail("fast: a mismatched tag after the tokenizer's rows",
+	    rows_of(hostile("tok_mismatch.xlsx"), NULL),
+	    "xl/worksheets/sheet1.xml: malformed XML at line 7: mismatched "
+	    "tag");
+	expect_fail("fast: an unknown entity",
+	    rows_of(hostile("tok_entity.xlsx"), NULL),
+	    "malformed XML at line 7: undefined entity");
+	min = xlsx_thread_min;
+	xlsx_thread_min = 1;
+	t = rows_until(hostile("tok_late_token.xlsx"), NULL, 100);
+	xlsx_thread_min = min;
+	ok(t->rc == 1 && t->nrows == 100 && t->err[0] == '\0',
+	    "piped: the callback stops the load: its rows, not the parse's "
+	    "error further on", "rc %d, %zu rows, err '%s'", t->rc, t->nrows,
+	    t->err);
+	xlsx_piped_rows = 0;
+	t = rows_of(hostile("big_sst.xlsx"), NULL);
+	ok(t->rc == 0 && t->nrows == 50001 && xlsx_piped_rows == 50001,
+	    "piped: a sheet past 4 MB is parsed on a thread of its own, its "
+	    "rows given here", "rc %d, %zu rows, %llu piped", t->rc, t->nrows,
+	    xlsx_piped_rows);
+	fast = fast_rows(hostile("tok_late_token.xlsx"));
+	ok(cur.rc == -1 && strstr(cur.err, "XML token longer than") != NULL &&
+	    cur.nrows == 3000 && fast == 3000,
+	    "fast: a token too long after 3000 rows: those rows, then "
+	    "expat's error", "rc %d, %zu rows, %llu by the tokenizer, err '%s'",
+	    cur.rc, cur.nrows, fast, cur.err);
 }
 
 static void
@@ -1025,7 +1173,8 @@ main(int argc, char **argv)
 		test_hostile_zip();
 		test_hostile_xml();
 		test_big_sst();
-		test_threads_same();
+		test_ways_same();
+		test_fast();
 		test_limits();
 	} else
 		ok(0, "hostile files made by tests/xlsx_helper.py", NULL);

@@ -441,12 +441,92 @@ def hostile_big_sst(d):
                                                   sref("A3", 1))), good)
 
 
+def tok_rows(first, last):
+    """Rows first..last of two inline strings, one a line each."""
+    return "".join('<row r="%d">%s%s</row>\n' % (r, istr("A%d" % r, "r%d" % r),
+                   istr("B%d" % r, "v%d" % r)) for r in range(first, last + 1))
+
+
+def tok_sheet(middle, head=XMLDECL, after=4, tail=""):
+    """Rows 1-3 in the shapes the tokenizer takes, then middle (bytes or
+    str), then rows after...after+1, then tail after the root."""
+    if isinstance(middle, str):
+        middle = middle.encode("utf-8")
+    start = (head + '<worksheet xmlns="%s">\n<sheetData>\n' % MAIN +
+             tok_rows(1, 3)).encode("utf-8")
+    end = (tok_rows(after, after + 1) + "</sheetData>\n</worksheet>" +
+           tail).encode("utf-8")
+    return start + middle + end
+
+
+def hostile_tokenizer(d):
+    """What the sheet's tokenizer (xmltok.c) leaves to expat, at the start
+    and after rows it has given: each must read as expat alone reads it,
+    rows or error (test_load_xlsx reads every file both ways)."""
+    w = lambda name, sheet: write_zip(d + "/" + name, minimal(sheet))
+    r4 = lambda cell: '<row r="4">%s</row>\n' % cell
+    # well-formed: expat takes over, the rows go on
+    w("tok_comment.xlsx", tok_sheet("<!-- a note -->\n", after=4))
+    w("tok_pi.xlsx", tok_sheet('<?mso-application progid="x"?>', after=4))
+    w("tok_cdata.xlsx", tok_sheet(r4('<c r="A4" t="inlineStr"><is><t>'
+      '<![CDATA[a<b & c]]></t></is></c>'), after=5))
+    w("tok_prefix.xlsx", tok_sheet('<x:row xmlns:x="%s" r="4">%s</x:row>' %
+      (MAIN, istr("A4", "p")), after=5))
+    w("tok_deep.xlsx", tok_sheet("<deep>" * 70 + "</deep>" * 70, after=4))
+    w("tok_long_name.xlsx", tok_sheet("<%s/>" % ("n" * 100), after=4))
+    w("tok_name_utf8.xlsx", tok_sheet("<\u00e9t\u00e9/>", after=4))
+    w("tok_many_attrs.xlsx", tok_sheet('<row r="4" %s>%s</row>' % (
+      " ".join('a%d="%d"' % (i, i) for i in range(40)), istr("A4", "m")),
+      after=5))
+    w("tok_bom.xlsx", b"\xef\xbb\xbf" + tok_sheet(""))
+    w("tok_latin1.xlsx", tok_sheet(r4(istr("A4", "caf\u00e9")), head=
+      '<?xml version="1.0" encoding="ISO-8859-1"?>\n', after=5).decode(
+      "utf-8").encode("latin-1"))
+    w("tok_utf16.xlsx", b"\xff\xfe" + tok_sheet("", head=
+      '<?xml version="1.0" encoding="UTF-16"?>').decode(
+      "utf-8").encode("utf-16-le"))
+    w("tok_ws_tail.xlsx", tok_sheet("", tail="\n\r\n \t"))
+    # an empty element just before: expat puts its end where it ends
+    w("tok_empty_before.xlsx", tok_sheet('<row r="4"><c r="A4"><v>1</v>'
+      '</c><c r="B4"/><!-- x --><c r="C4"><v>3</v></c></row>', after=5))
+    w("tok_empty_root.xlsx", XMLDECL + '<worksheet xmlns="%s"/><more/>' %
+      MAIN)
+    # taken by the tokenizer itself: the same rows as expat's
+    w("tok_refs.xlsx", tok_sheet(r4(istr("A4", "&lt;&gt;&amp;&quot;&apos;"
+      "&#65;&#x42;&#x1F600;&#13;&#10;x") + istr("B4", "caf\u00e9 \u6771"
+      "\u4eac")), after=5))
+    w("tok_crlf.xlsx", tok_sheet(r4(istr("A4", "a\r\nb\rc\nd")), after=5))
+    w("tok_attr_ws.xlsx", tok_sheet('<row\r\n r = "4"\tspans="1:2&#9;'
+      'x\r\ny" ht=\'1\r2\'\n>%s</row >' % istr("A4", "w"), after=5))
+    # not well-formed: expat's error, with its line
+    w("tok_mismatch.xlsx", tok_sheet('<row r="4"><c r="A4"><v>1</v></row>',
+      after=5))
+    w("tok_dup_attr.xlsx", tok_sheet('<row r="4" r="4"/>', after=5))
+    w("tok_no_space.xlsx", tok_sheet('<row r="4"spans="1:1"/>', after=5))
+    w("tok_entity.xlsx", tok_sheet(r4(istr("A4", "a&nbsp;b")), after=5))
+    w("tok_charref_nul.xlsx", tok_sheet(r4(istr("A4", "&#0;")), after=5))
+    w("tok_surrogate_ref.xlsx", tok_sheet(r4(istr("A4", "&#xD800;")),
+      after=5))
+    w("tok_bad_utf8.xlsx", tok_sheet(r4(istr("A4", "x")).encode().replace(
+      b">x<", b">\xff<"), after=5))
+    w("tok_fffe.xlsx", tok_sheet(r4(istr("A4", "\ufffe")), after=5))
+    w("tok_ctrl.xlsx", tok_sheet(r4(istr("A4", "a\x01b")), after=5))
+    w("tok_cdata_end.xlsx", tok_sheet(r4(istr("A4", "a]]>b")), after=5))
+    w("tok_lt_attr.xlsx", tok_sheet('<row r="4<"/>', after=5))
+    w("tok_junk_after.xlsx", tok_sheet("", tail="<again/>"))
+    w("tok_truncated.xlsx", tok_sheet("", after=4)[:-40])
+    # a token past XLSX_MAX_TOKEN after rows the tokenizer gave
+    w("tok_late_token.xlsx", tok_sheet(tok_rows(4, 3000) +
+      '<row r="3001" junk="%s"/>' % ("z" * (2 << 20)), after=3002))
+
+
 def hostile(d, good):
     hostile_zip(d, good)
     hostile_xml(d)
     hostile_parts(d)
     hostile_bomb(d)
     hostile_big_sst(d)
+    hostile_tokenizer(d)
 
 
 # --------------------------------------------------------------- csvdump
