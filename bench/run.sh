@@ -40,6 +40,11 @@
 #                      against ldapmodify -f of the same changes as LDIF
 #                      (bench/ldap_ldif.py); each tree compared with the
 #                      directory (tests/ldap_tree.py)
+#   views              bench/views.sh: user, users --email, users --page
+#                      40000, items --user and status on the daily run's
+#                      directory, and users, user and status on 1,000
+#                      syncs of 1,000 users; the median of 5 against the
+#                      targets
 #
 # The machine is shared, so cases are compared only within a run, and
 # run in rounds: every case of a group once (rostersync, the python peer,
@@ -410,6 +415,17 @@ bench_case "daily run (cold)" cold_prep cold_check "${RSC[@]}" run
     bench_case "daily run (xlsx)" xlsx_prep xlsx_check "${RSC[@]}" run
 bench_case "unchanged re-run" unchanged_prep unchanged_check "${RSC[@]}" run
 bench_rounds "$N"
+
+# ------------------------------------------------------------ views
+# The interactive views (bench/views.sh) on the directory of the daily
+# run (day 1 and day 2), then on 1,000 syncs cut from day 1.
+. "$TOP/bench/views.sh"
+fresh "$WORK/snap2"
+views_bench "$RS" "$WORK/bench.conf" "$WORK/spool/rostersync.db" "$ROWS"
+views_tenants "$RS" "$WORK/tenants" "$in-day1.csv" "$ROWS" ||
+    bad "views: the 1,000 syncs could not be made"
+rm -rf "$WORK/tenants"
+# ------------------------------------------------------------ views end
 rm -rf "$WORK/snap2"
 
 # 2. ~200,000 changes on the day-1 directory, and their reports alone
@@ -863,6 +879,7 @@ target "rostersync-ldap w1 / ldapmodify" "daily run, rostersync-ldap w1" \
     "ldapmodify -f (the peer)" "<=" 1
 target "rostersync-ldap w64 / w1 (the window)" \
     "daily run, rostersync-ldap w64" "daily run, rostersync-ldap w1" "<=" 1
+views_table
 echo "memory (peak RSS MB, the highest of the rounds):"
 memory "daily run" "$(mb 64 64)"
 memory "daily run (xlsx)" "$(mb 64 64)"

@@ -79,12 +79,14 @@ item_row(const struct job *j, size_t i, struct itemrow *r)
 	r->nchg = it->nchg;
 }
 
+/* The run's items, and how many of them are done (runs.n_done). */
 static int
 store_items(struct job *j)
 {
 	struct itemrow	 r;
 	struct buf	 pb = { 0 }, fb = { 0 };
 	size_t		 i;
+	long long	 done = 0;
 	int		 rc = 0;
 
 	for (i = 0; rc == 0 && i < j->nit; i++) {
@@ -92,9 +94,12 @@ store_items(struct job *j)
 		if (j->sy->hook.argv != NULL)
 			r.payload = payload(j, &j->it[i], r.seq, &pb, &fb);
 		rc = store_item_add(j->st, j->run->id, &r);
+		done += r.status == IST_APPLIED || r.status == IST_CONFIRMED;
 	}
 	buf_free(&pb);
 	buf_free(&fb);
+	if (rc == 0 && done > 0)
+		rc = store_run_done_add(j->st, j->run->id, done);
 	return rc;
 }
 
@@ -214,6 +219,8 @@ write_user(struct job *j, uint32_t id, struct buf *b)
 	d.fieldslen = b->len;
 	d.run = j->run->id;
 	d.email_same = (e->flags & E_SAMEMAIL) != 0;
+	d.stored = (e->flags & E_DIR) != 0;
+	d.active_same = (e->flags & (E_DIR | E_ACTIVE)) == (E_DIR | E_ACTIVE);
 	return store_dir_put(j->st, &d);
 }
 
@@ -276,6 +283,10 @@ write_directory(struct job *j)
 	size_t			 i, n;
 	int			 rc = -1, purged;
 
+	/* The counts the store keeps with the directory say what the run
+	 * found, or are made again (after an edit by hand). */
+	if (store_counts_check(j->st, sy->name, j->active_before) == -1)
+		return -1;
 	w = written(j, &n);
 	for (i = 0; i < n; i++) {
 		struct ent *e = &j->e[w[i]];

@@ -89,6 +89,7 @@ struct snapjob;
 #define SFTP_HANDLE_MAX		256	/* bytes in an SFTP file handle */
 #define SFTP_READ_MIN		1024	/* a server's read limit taken, at least */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
+#define DIRPAGE_CHARS		2	/* an email page: its first characters */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
@@ -955,7 +956,8 @@ struct dirrow {
 	size_t		 fieldslen;
 	long long	 run;
 	int		 email_same;	/* the stored email is this one already */
-	int		 stored;	/* the key is in the directory */
+	int		 active_same;	/* stored and active: its state stays */
+	int		 stored;	/* the key is in the directory (a hint) */
 };
 long long	 store_sync_version(struct store *, const char *sync);
 long long	 store_sync_state(struct store *, const char *sync,
@@ -1534,7 +1536,7 @@ struct keyrow {
 	time_t		 when;		/* extras: that run's finish (or start) */
 	int		 gone;		/* extras: in the directory once */
 };
-/* A user as the directory has them; fields NULL from store_view_users. */
+/* A user as the directory has them; fields NULL from store_view_walk(). */
 struct userrow {
 	const char	*sync, *key, *email, *name, *manager, *team;
 	const char	*fields;	/* JSON object, as the export had it */
@@ -1544,16 +1546,25 @@ int	 store_view_syncs(struct store *,
 	    int (*)(void *, const struct syncrow *), void *);
 int	 store_view_failed(struct store *,
 	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_done_after(struct store *, long long run,
-	    int (*)(void *, const struct keyrow *), void *);
 int	 store_view_warnings(struct store *,
-	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_touches(struct store *, long long run,
 	    int (*)(void *, const struct keyrow *), void *);
 int	 store_view_extras(struct store *,
 	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_users(struct store *, const char *sync, const char *email,
+int	 store_view_walk(struct store *, const char *from, size_t fromlen,
+	    long long skip, int (*)(void *, const struct userrow *), void *);
+int	 store_view_domain(struct store *, const char *lo, size_t lolen,
+	    const char *hi, size_t hilen,
 	    int (*)(void *, const struct userrow *), void *);
+int	 store_view_pages(struct store *, int (*)(void *, const char *prefix,
+	    size_t prefixlen, const char *sync, long long n), void *);
+int	 store_view_exported(struct store *, long long run);
+/* An email's page in dirpages: the length of its first DIRPAGE_CHARS
+ * characters, as SQLite's substr() counts them. */
+size_t	 dirpage_len(const char *email);
+/* The counts of sync made again when they do not say active users. */
+int	 store_counts_check(struct store *, const char *sync, long long active);
+/* Items of a run stored done as they were inserted (apply.c). */
+int	 store_run_done_add(struct store *, long long run, long long n);
 int	 store_view_find(struct store *, const char *text, const char *sync,
 	    int (*)(void *, const struct userrow *), void *);
 int	 store_view_user_items(struct store *, const char *sync,

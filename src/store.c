@@ -17,7 +17,7 @@
 
 #include "rostersync.h"
 
-#define SCHEMA_VERSION	4
+#define SCHEMA_VERSION	5
 #define BUSY_TIMEOUT_MS	10000
 
 enum stmt {
@@ -28,6 +28,7 @@ enum stmt {
 	ST_FILE_BY_SHA, ST_FILE_BY_STAT, ST_FILE_INSERT, ST_FILE_SET,
 	ST_FILE_SOURCE_DONE, ST_FILE_GET, ST_FILE_LIST_STATE, ST_FILE_LOCAL,
 	ST_DIR_SCAN, ST_DIR_FIELDS, ST_DIR_EMAIL, ST_DIR_ACTIVE, ST_DIR_PUT, ST_DIR_PUT_KEEPMAIL,
+	ST_DIR_INSERT, ST_DIR_PUT_KEEPBOTH, ST_DIR_OLD, ST_DIR_DEACTIVATE_ANY,
 	ST_DIR_DEACTIVATE, ST_DIR_DELETE, ST_DIR_PURGE, ST_DIR_DUMP,
 	ST_TEAM_SCAN, ST_TEAM_CLEAR, ST_TEAM_PUT,
 	ST_ITEM_INSERT, ST_CHANGE_INSERT, ST_ISSUE_INSERT, ST_ITEM_LIST,
@@ -43,15 +44,41 @@ enum stmt {
 	ST_PUB_ADD, ST_PUB_PENDING, ST_PUB_GET, ST_PUB_SET, ST_PUB_REQUEUE,
 	ST_RUN_OUTCOME, ST_RUN_LATEST, ST_RUN_TAKE_FILE, ST_RUN_RECOVERED,
 	ST_REFUSED_GET, ST_REFUSED_PUT, ST_REFUSED_LIST, ST_REFUSED_FORGET,
-	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_DONE_AFTER, ST_VIEW_WARNINGS,
-	ST_VIEW_TOUCHES, ST_VIEW_EXTRAS, ST_VIEW_USERS, ST_VIEW_FIND,
+	ST_VIEW_SYNCS, ST_VIEW_FAILED, ST_VIEW_WARNINGS, ST_VIEW_EXTRAS,
+	ST_VIEW_PAGES, ST_VIEW_WALK, ST_VIEW_WALK_NULL, ST_VIEW_DOMAIN,
+	ST_VIEW_FIND, ST_VIEW_EXPORTED,
 	ST_VIEW_USER_ITEMS, ST_VIEW_USER_ISSUES, ST_VIEW_CHANGES_SINCE,
 	ST_VIEW_NAME, ST_RUN_CHANGED_FIELDS,
+	ST_RUN_DONE_ADD, ST_DIRCOUNT_ADD, ST_DIRPAGES_ADD, ST_DIRCOUNT_ACTIVE,
+	ST_DIRCOUNT_CLEAR, ST_DIRPAGES_CLEAR, ST_DIRCOUNT_RECOUNT,
+	ST_DIRPAGES_RECOUNT,
+	ST_RUN_COUNT_SYNC, ST_RUN_LIST_NEW_SYNC, ST_RUN_LIST_OLD_SYNC,
 	ST__COUNT
 };
 
 struct nudge;
 static void	 nudge_stop(struct nudge *);
+static void	 bind_text(sqlite3_stmt *, int, const char *);
+static void	 bind_textn(sqlite3_stmt *, int, const char *, size_t);
+static const char *col_text(sqlite3_stmt *, int);
+static void	 plan_steps(struct store *);
+static int	 counts_write(struct store *);
+static char	*col_strdup(sqlite3_stmt *, int);
+
+/*
+ * What this transaction changes in the directory's counts (dircount,
+ * dirpages) and the runs' (n_done), added at its commit: "\001sync" ->
+ * users and active users of a sync, "\002sync\0prefix" -> users of an
+ * email page, "\003run" -> items done.
+ */
+struct counts {
+	struct arena	 a;
+	struct strmap	 map;
+	const char	**key;		/* arena */
+	size_t		*keylen;
+	long long	(*n)[2];
+	size_t		 nkeys;
+};
 
 struct store {
 	sqlite3		*db;
@@ -60,6 +87,7 @@ struct store {
 	char		*bumped;	/* sync versioned in this transaction */
 	struct nudge	*wal;		/* store_begin_big() .. commit */
 	int		 rollback;	/* store_journal_rollback() */
+	struct counts	*counts;	/* this transaction's, or NULL */
 };
 
 /* Columns of runs in the order run_bind() and run_read() use. */
@@ -79,68 +107,113 @@ struct store {
 #define RUN_SOURCE "(?7 IS NULL OR CASE WHEN lower(?7) IN ('sftp', 'dir') " \
 	"THEN source LIKE lower(?7) || ':%' ELSE instr(lower(source), " \
 	"lower(?7)) > 0 END)"
+/* The history's filters but the sync: started in [?2, ?3), statuses ?4. */
+#define RUN_FILTER "started >= ?2 AND started < ?3 AND (?4 IS NULL OR " \
+	"instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+/* The items items_open holds (the words of its WHERE: a query names
+ * them to use it), and their statuses. */
+#define ITEM_OPEN(i)	i ".status NOT IN ('applied', 'confirmed')"
+#define ITEM_OPEN_LIST	"('held', 'preview', 'pending', 'failed')"
+/* An email's domain (all of it without an @), as users_domain has it. */
+#define EMAIL_DOMAIN	"substr(email, instr(email, '@') + 1)"
+/* An email's page in dirpages: its first DIRPAGE_CHARS characters. */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+#define DIRPAGE(e)	"substr(ifnull(" e ", ''), 1, " STR(DIRPAGE_CHARS) ")"
 
 static const char *const sql[ST__COUNT] = {
 	/*
-	 * The per-user views (views.c). An applied export run applied a
-	 * whole export: not a dry run nor a retry; success, needs_attention
-	 * or approved, or above_threshold with items applied (hold_deletes).
+	 * The per-user views (views.c) and the history (cli.c). Every one
+	 * finds what it reads through an index (t_plans.sh checks each
+	 * plan): the directory by email (users_email) or domain
+	 * (users_domain), a run's items by key (items_run_key), the items
+	 * not done (items_open), issues by key and type; counts come from
+	 * dircount, dirpages and runs.n_done, which the schema's triggers
+	 * and apply keep in the writer's transaction.
+	 *
+	 * An applied export run applied a whole export: not a dry run nor a
+	 * retry; success, needs_attention or approved, or above_threshold
+	 * with items applied (hold_deletes): done (its n_done) or failed.
+	 * VIEW_EXPORT(r) says it of the run r without reading its items.
 	 */
-#define VIEW_EXPORT_RUNS "SELECT e.id FROM runs e WHERE e.dry_run = 0 AND " \
-	"e.trigger != 'retry' AND (e.status IN ('success', 'needs_attention', " \
-	"'approved') OR (e.status = 'above_threshold' AND EXISTS (SELECT 1 " \
-	"FROM items x WHERE x.run_id = e.id AND x.status IN ('applied', " \
-	"'failed', 'confirmed'))))"
-	[ST_VIEW_SYNCS] = "SELECT s.sync, (SELECT count(*) FROM runs WHERE "
-	    "sync = s.sync AND status = 'in_progress'), ifnull((SELECT r.id "
-	    "FROM runs r WHERE r.sync = s.sync AND r.id IN (" VIEW_EXPORT_RUNS
-	    ") ORDER BY r.started DESC, r.id DESC LIMIT 1), 0), "
-	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER BY "
-	    "r.started DESC, r.id DESC LIMIT 1), 0), (SELECT count(*) FROM "
-	    "users WHERE sync = s.sync AND active = 1), ifnull((SELECT "
-	    "max(r.id) FROM runs r WHERE r.sync = s.sync AND r.dry_run = 0), "
-	    "0), (SELECT count(*) FROM users WHERE sync = s.sync) FROM "
-	    "(SELECT DISTINCT sync FROM runs) s ORDER BY s.sync",
-	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM items i "
-	    "JOIN runs r ON r.id = i.run_id WHERE i.status = 'failed' AND "
-	    "i.key IS NOT NULL AND r.dry_run = 0",
-	[ST_VIEW_DONE_AFTER] = "SELECT r.sync, i.key, i.type, i.run_id FROM "
-	    "items i JOIN runs r ON r.id = i.run_id WHERE i.run_id > ?1 AND "
-	    "i.status IN ('applied', 'confirmed') AND i.key IS NOT NULL AND "
-	    "r.dry_run = 0",
+#define VIEW_EXPORT(r) "(" r ".dry_run = 0 AND " r ".trigger != 'retry' " \
+	"AND (" r ".status IN ('success', 'needs_attention', 'approved') OR (" \
+	r ".status = 'above_threshold' AND (" r ".n_done > 0 OR EXISTS " \
+	"(SELECT 1 FROM items x INDEXED BY items_open WHERE x.status = " \
+	"'failed' AND " ITEM_OPEN("x") " AND x.run_id = " r ".id)))))"
+	/* Every sync of the runs, one seek of runs_sync_id each (a loose
+	 * index scan), and any other with users, with what its runs say and
+	 * its directory's counts. */
+	[ST_VIEW_SYNCS] = "WITH RECURSIVE k(sync) AS (SELECT (SELECT "
+	    "min(sync) FROM runs) UNION ALL SELECT (SELECT min(sync) FROM "
+	    "runs WHERE sync > k.sync) FROM k WHERE k.sync IS NOT NULL), "
+	    "s(sync) AS (SELECT sync FROM k WHERE sync IS NOT NULL UNION "
+	    "SELECT sync FROM dircount WHERE users > 0) "
+	    "SELECT s.sync, (SELECT count(*) FROM runs INDEXED BY "
+	    "runs_running WHERE sync = s.sync AND status = 'in_progress'), "
+	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync AND "
+	    VIEW_EXPORT("r") " ORDER BY r.started DESC, r.id DESC LIMIT 1), "
+	    "0), ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync ORDER "
+	    "BY r.started DESC, r.id DESC LIMIT 1), 0), ifnull(d.active, 0), "
+	    "ifnull((SELECT r.id FROM runs r WHERE r.sync = s.sync AND "
+	    "r.dry_run = 0 ORDER BY r.id DESC LIMIT 1), 0), "
+	    "ifnull(d.users, 0) FROM s LEFT JOIN dircount d ON d.sync = "
+	    "s.sync ORDER BY s.sync",
+	/* Failed items of real runs that no later real run of the sync
+	 * applied (the same key and type, applied or confirmed). */
+	[ST_VIEW_FAILED] = "SELECT r.sync, i.key, i.type, i.run_id FROM "
+	    "items i INDEXED BY items_open JOIN runs r ON r.id = i.run_id "
+	    "WHERE i.status = 'failed' AND " ITEM_OPEN("i") " AND i.key IS "
+	    "NOT NULL AND r.dry_run = 0 AND NOT EXISTS (SELECT 1 FROM runs l "
+	    "JOIN items d INDEXED BY items_run_key ON d.run_id = l.id AND "
+	    "d.key = i.key WHERE l.sync = r.sync AND l.id > i.run_id AND "
+	    "l.dry_run = 0 AND d.type = i.type AND d.status IN ('applied', "
+	    "'confirmed'))",
+	/* Warning issues of applied export runs that no later applied
+	 * export run of the sync names the key in (an item or an issue). */
 	[ST_VIEW_WARNINGS] = "SELECT r.sync, s.key, s.run_id FROM issues s "
-	    "JOIN runs r ON r.id = s.run_id WHERE s.type IN "
-	    "('manager_not_found', 'manager_cycle', 'seat_limit_reached') AND "
-	    "s.key IS NOT NULL AND s.key != '' AND s.run_id IN ("
-	    VIEW_EXPORT_RUNS ")",
-	[ST_VIEW_TOUCHES] = "SELECT r.sync, t.key, t.run_id FROM (SELECT "
-	    "run_id, key FROM items WHERE run_id > ?1 UNION ALL SELECT run_id, "
-	    "key FROM issues WHERE run_id > ?1) t JOIN runs r ON "
-	    "r.id = t.run_id WHERE t.key IS NOT NULL AND t.key != '' AND "
-	    "t.run_id IN (" VIEW_EXPORT_RUNS ")",
-	/* Keys outside the directory named by an unapplied item or an issue. */
+	    "INDEXED BY issues_type JOIN runs r ON r.id = s.run_id WHERE "
+	    "s.type IN ('manager_not_found', 'manager_cycle', "
+	    "'seat_limit_reached') AND s.key > '' AND " VIEW_EXPORT("r")
+	    " AND NOT EXISTS (SELECT 1 FROM runs l WHERE l.sync = r.sync AND "
+	    "l.id > s.run_id AND " VIEW_EXPORT("l") " AND (EXISTS (SELECT 1 "
+	    "FROM items d INDEXED BY items_run_key WHERE d.run_id = l.id AND "
+	    "d.key = s.key) OR EXISTS (SELECT 1 FROM issues e INDEXED BY "
+	    "issues_key WHERE e.key = s.key AND e.run_id = l.id)))",
+	/* Keys outside the directory named by an item not done or by an
+	 * issue; gone: created once (an applied create of a real run). */
 	[ST_VIEW_EXTRAS] = "WITH c(sync, key, email, name, run) AS (SELECT "
-	    "r.sync, i.key, i.email, i.name, i.run_id FROM items i JOIN runs r "
-	    "ON r.id = i.run_id WHERE i.key IS NOT NULL AND i.status NOT IN "
-	    "('applied', 'confirmed') UNION ALL SELECT r.sync, s.key, NULL, "
-	    "NULL, s.run_id FROM issues s JOIN runs r ON r.id = s.run_id WHERE "
-	    "s.key IS NOT NULL AND s.key != ''), "
+	    "r.sync, i.key, i.email, i.name, i.run_id FROM items i INDEXED BY "
+	    "items_open JOIN runs r ON r.id = i.run_id WHERE i.status IN "
+	    ITEM_OPEN_LIST " AND " ITEM_OPEN("i") " AND i.key IS NOT NULL "
+	    "UNION ALL SELECT r.sync, s.key, NULL, NULL, s.run_id FROM issues "
+	    "s INDEXED BY issues_key JOIN runs r ON r.id = s.run_id WHERE "
+	    "s.key > ''), "
 	    "x(sync, key, email, name, run) AS MATERIALIZED (SELECT sync, key, "
 	    "max(email), max(name), max(run) FROM c WHERE NOT EXISTS (SELECT 1 "
 	    "FROM users u WHERE u.sync = c.sync AND u.key = c.key) "
-	    "GROUP BY sync, key), "
-	    "gone(sync, key) AS MATERIALIZED (SELECT DISTINCT r.sync, i.key "
-	    "FROM items i JOIN runs r ON r.id = i.run_id WHERE i.type = "
-	    "'create' AND i.status IN ('applied', 'confirmed') AND "
-	    "r.dry_run = 0 AND (r.sync, i.key) IN (SELECT sync, key FROM x)) "
+	    "GROUP BY sync, key) "
 	    "SELECT x.sync, x.key, x.email, x.name, x.run, "
-	    "ifnull(r.finished, r.started), EXISTS (SELECT 1 FROM gone g "
-	    "WHERE g.sync = x.sync AND g.key = x.key) FROM x JOIN runs r ON "
-	    "r.id = x.run",
-	/* Only what users_email covers: 100,000 rows in a few ms. */
-	[ST_VIEW_USERS] = "SELECT sync, key, email, '', '', '', 0, NULL "
-	    "FROM users WHERE (?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR "
-	    "instr(lower(email), lower(?2)) > 0) ORDER BY email, sync, key",
+	    "ifnull(r.finished, r.started), EXISTS (SELECT 1 FROM runs l JOIN "
+	    "items d INDEXED BY items_run_key ON d.run_id = l.id AND d.key = "
+	    "x.key WHERE l.sync = x.sync AND l.dry_run = 0 AND l.n_create > 0 "
+	    "AND d.type = 'create' AND d.status IN ('applied', 'confirmed')) "
+	    "FROM x JOIN runs r ON r.id = x.run",
+	/* How many users each sync has under each email prefix: where a
+	 * page starts, without reading the rows before it. */
+	[ST_VIEW_PAGES] = "SELECT prefix, sync, n FROM dirpages WHERE n > 0 "
+	    "ORDER BY prefix, sync",
+	/* The directory in (email, sync, key) order from an email on,
+	 * offset rows skipped; users_email covers it. */
+	[ST_VIEW_WALK] = "SELECT sync, key, email FROM users INDEXED BY "
+	    "users_email WHERE email >= ?1 ORDER BY email, sync, key "
+	    "LIMIT -1 OFFSET ?2",
+	[ST_VIEW_WALK_NULL] = "SELECT sync, key, email FROM users INDEXED BY "
+	    "users_email WHERE email IS NULL ORDER BY sync, key",
+	/* Users whose email's domain is in [?1, ?2). */
+	[ST_VIEW_DOMAIN] = "SELECT sync, key, email FROM users INDEXED BY "
+	    "users_domain WHERE " EMAIL_DOMAIN " >= ?1 AND " EMAIL_DOMAIN
+	    " < ?2",
 	[ST_VIEW_NAME] = "SELECT name FROM users WHERE sync = ?1 AND key = ?2",
 	/* Existing values a run changes: the update threshold's fields. */
 	[ST_RUN_CHANGED_FIELDS] = "WITH ch(key, field) AS (SELECT i.key, "
@@ -153,8 +226,10 @@ static const char *const sql[ST__COUNT] = {
 	    "active, fields FROM users WHERE email = ?3 AND "
 	    "(?2 IS NULL OR sync = ?2) UNION SELECT sync, key, email, name, "
 	    "manager, team, active, fields FROM users WHERE sync IN (SELECT "
-	    "DISTINCT sync FROM runs) AND key = ?1 AND (?2 IS NULL OR "
+	    "sync FROM dircount) AND key = ?1 AND (?2 IS NULL OR "
 	    "sync = ?2) ORDER BY 1, 2",
+	[ST_VIEW_EXPORTED] = "SELECT 1 FROM runs r WHERE r.id = ?1 AND "
+	    VIEW_EXPORT("r"),
 	[ST_VIEW_USER_ITEMS] = "SELECT i.run_id, i.seq, i.type, i.status, "
 	    "i.key, i.email, i.name, i.team, i.error, c.field, c.old, c.new "
 	    "FROM items i INDEXED BY items_run_key LEFT JOIN changes c ON "
@@ -162,13 +237,29 @@ static const char *const sql[ST__COUNT] = {
 	    "id FROM runs WHERE sync = ?1) AND i.key = ?2 "
 	    "ORDER BY i.run_id DESC, i.seq, c.n",
 	[ST_VIEW_USER_ISSUES] = "SELECT s.run_id, s.seq, s.type, s.row, s.key, "
-	    "s.field, s.message, s.fix, s.email, s.name FROM issues s JOIN "
-	    "runs r ON "
-	    "r.id = s.run_id WHERE r.sync = ?1 AND s.key = ?2 "
-	    "ORDER BY s.run_id DESC, s.seq",
-	[ST_VIEW_CHANGES_SINCE] = "SELECT count(*) FROM items i JOIN runs r ON "
-	    "r.id = i.run_id WHERE r.started >= ?1 AND r.dry_run = 0 AND "
-	    "i.status IN ('applied', 'confirmed')",
+	    "s.field, s.message, s.fix, s.email, s.name FROM issues s INDEXED "
+	    "BY issues_key JOIN runs r ON r.id = s.run_id WHERE r.sync = ?1 "
+	    "AND s.key = ?2 ORDER BY s.run_id DESC, s.seq",
+	/* Items applied or confirmed: counted with each run (n_done). */
+	[ST_VIEW_CHANGES_SINCE] = "SELECT ifnull(sum(n_done), 0) FROM runs "
+	    "WHERE started >= ?1 AND dry_run = 0",
+	[ST_RUN_DONE_ADD] = "UPDATE runs SET n_done = n_done + ?2 "
+	    "WHERE id = ?1",
+	[ST_DIRCOUNT_ADD] = "INSERT INTO dircount(sync, users, active) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(sync) DO UPDATE SET users = "
+	    "users + excluded.users, active = active + excluded.active",
+	[ST_DIRCOUNT_ACTIVE] = "SELECT ifnull((SELECT active FROM dircount "
+	    "WHERE sync = ?1), 0)",
+	/* A sync's counts made again from its users (after edits by hand). */
+	[ST_DIRCOUNT_CLEAR] = "DELETE FROM dircount WHERE sync = ?1",
+	[ST_DIRPAGES_CLEAR] = "DELETE FROM dirpages WHERE sync = ?1",
+	[ST_DIRCOUNT_RECOUNT] = "INSERT INTO dircount SELECT ?1, count(*), "
+	    "ifnull(sum(active), 0) FROM users WHERE sync = ?1",
+	[ST_DIRPAGES_RECOUNT] = "INSERT INTO dirpages SELECT " DIRPAGE("email")
+	    ", ?1, count(*) FROM users WHERE sync = ?1 GROUP BY 1",
+	[ST_DIRPAGES_ADD] = "INSERT INTO dirpages(prefix, sync, n) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT(prefix, sync) DO UPDATE SET "
+	    "n = n + excluded.n",
 
 	[ST_SYNC_VERSION] = "SELECT version, nonce FROM syncs WHERE name = ?1",
 	[ST_SYNC_BUMP] = "INSERT INTO syncs(name, version, nonce) "
@@ -206,20 +297,21 @@ static const char *const sql[ST__COUNT] = {
 	    " AND status NOT IN ('in_progress', 'queued') ORDER BY id",
 	[ST_RUN_REPORTS_DONE] = "UPDATE runs SET reports_done = 1 "
 	    "WHERE id = ?1",
-	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE "
-	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
-	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE,
-	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE "
-	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
-	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	/* The history, with and without a sync: either way through an
+	 * index on the start time (unset bounds are the extremes). */
+	[ST_RUN_COUNT] = "SELECT count(*) FROM runs WHERE " RUN_FILTER,
+	[ST_RUN_COUNT_SYNC] = "SELECT count(*) FROM runs WHERE sync = ?1 AND "
+	    RUN_FILTER,
+	[ST_RUN_LIST_NEW] = "SELECT " RUN_COLS " FROM runs WHERE " RUN_FILTER
 	    " ORDER BY started DESC, id DESC LIMIT ?5 OFFSET ?6",
-	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE "
-	    "(?1 IS NULL OR sync = ?1) AND (?2 IS NULL OR started >= ?2) AND "
-	    "(?3 IS NULL OR started < ?3) AND "
-	    "(?4 IS NULL OR instr(?4, ',' || status || ',') > 0) AND " RUN_SOURCE
+	[ST_RUN_LIST_NEW_SYNC] = "SELECT " RUN_COLS " FROM runs WHERE sync = "
+	    "?1 AND " RUN_FILTER " ORDER BY started DESC, id DESC "
+	    "LIMIT ?5 OFFSET ?6",
+	[ST_RUN_LIST_OLD] = "SELECT " RUN_COLS " FROM runs WHERE " RUN_FILTER
 	    " ORDER BY started ASC, id ASC LIMIT ?5 OFFSET ?6",
+	[ST_RUN_LIST_OLD_SYNC] = "SELECT " RUN_COLS " FROM runs WHERE sync = "
+	    "?1 AND " RUN_FILTER " ORDER BY started ASC, id ASC "
+	    "LIMIT ?5 OFFSET ?6",
 	/* Applied counts confirmed too: done, by the hook or by hand. */
 	[ST_RUN_OUTCOME] = "SELECT type, status, count(*) FROM items WHERE "
 	    "run_id = ?1 AND status IN ('applied', 'confirmed', 'failed') "
@@ -262,21 +354,33 @@ static const char *const sql[ST__COUNT] = {
 	    "key = ?2",
 	[ST_DIR_ACTIVE] = "SELECT count(*) FROM users WHERE sync = ?1 AND "
 	    "active = 1",
-	[ST_DIR_PUT] = "INSERT INTO users(sync, key, email, name, manager, "
-	    "team, active, hash, fields, created_run, updated_run, "
-	    "deactivated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, "
-	    "?9, NULL) ON CONFLICT(sync, key) DO UPDATE SET email = ?3, "
-	    "name = ?4, manager = ?5, team = ?6, active = 1, hash = ?7, "
-	    "fields = ?8, updated_run = ?9, deactivated_at = NULL",
-	/* The same for a user whose email stays: not naming the column
-	 * spares a page of the users_email index per update. */
-	[ST_DIR_PUT_KEEPMAIL] = "INSERT INTO users(sync, key, email, name, "
+	/*
+	 * A user written: inserted (a key there already is ignored), else
+	 * updated in place; store_dir_put() counts either (struct counts).
+	 */
+	[ST_DIR_INSERT] = "INSERT OR IGNORE INTO users(sync, key, email, name, "
 	    "manager, team, active, hash, fields, created_run, updated_run, "
 	    "deactivated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, "
-	    "?9, NULL) ON CONFLICT(sync, key) DO UPDATE SET "
-	    "name = ?4, manager = ?5, team = ?6, active = 1, hash = ?7, "
-	    "fields = ?8, updated_run = ?9, deactivated_at = NULL",
+	    "?9, NULL)",
+	[ST_DIR_PUT] = "UPDATE users SET email = ?3, name = ?4, manager = ?5, "
+	    "team = ?6, active = 1, hash = ?7, fields = ?8, updated_run = ?9, "
+	    "deactivated_at = NULL WHERE sync = ?1 AND key = ?2",
+	/* The same for a user whose email stays: not naming the column
+	 * spares a page of the users_email index per update. */
+	[ST_DIR_PUT_KEEPMAIL] = "UPDATE users SET name = ?4, manager = ?5, "
+	    "team = ?6, active = 1, hash = ?7, fields = ?8, updated_run = ?9, "
+	    "deactivated_at = NULL WHERE sync = ?1 AND key = ?2",
+	/* And for an active user whose email stays: nothing to count. */
+	[ST_DIR_PUT_KEEPBOTH] = "UPDATE users SET name = ?4, manager = ?5, "
+	    "team = ?6, hash = ?7, fields = ?8, updated_run = ?9 "
+	    "WHERE sync = ?1 AND key = ?2",
+	[ST_DIR_OLD] = "SELECT email, active FROM users WHERE sync = ?1 AND "
+	    "key = ?2",
+	/* An active user deactivated (a change counted), else any. */
 	[ST_DIR_DEACTIVATE] = "UPDATE users SET active = 0, "
+	    "deactivated_at = ?3, updated_run = ?4 WHERE sync = ?1 AND "
+	    "key = ?2 AND active = 1",
+	[ST_DIR_DEACTIVATE_ANY] = "UPDATE users SET active = 0, "
 	    "deactivated_at = ?3, updated_run = ?4 WHERE sync = ?1 AND "
 	    "key = ?2",
 	[ST_DIR_DELETE] = "DELETE FROM users WHERE sync = ?1 AND key = ?2",
@@ -323,7 +427,7 @@ static const char *const sql[ST__COUNT] = {
 	    "WHERE run_id = ?1 AND seq = ?2",
 	[ST_ITEM_FIELDS] = "SELECT json_extract(payload, '$.fields') FROM "
 	    "items WHERE run_id = ?1 AND seq = ?2",
-	[ST_ITEM_FINISH] = "UPDATE items SET status = ?3, error = ?4, "
+	[ST_ITEM_FINISH] = "UPDATE OR FAIL items SET status = ?3, error = ?4, "
 	    "applied_at = ?5 WHERE run_id = ?1 AND seq = ?2",
 	[ST_ITEM_RESOLVE] = "UPDATE items SET resolved_by = ?3 "
 	    "WHERE run_id = ?1 AND seq = ?2",
@@ -365,7 +469,7 @@ static const char *const sql[ST__COUNT] = {
 	    "WHERE o.run_id = ?1 AND o.seq = ?2 AND l.run_id IN (SELECT id FROM runs WHERE id > ?1 "
 	    "AND sync = (SELECT sync FROM runs WHERE id = ?1)) AND "
 	    "l.status IN ('applied', 'confirmed') LIMIT 1",
-	[ST_ITEM_STATUS_ALL] = "UPDATE items SET status = ?2 WHERE "
+	[ST_ITEM_STATUS_ALL] = "UPDATE OR FAIL items SET status = ?2 WHERE "
 	    "run_id = ?1",
 
 	[ST_OBS_GET] = "SELECT size, mtime, first_seen FROM observed "
@@ -524,12 +628,73 @@ static const char schema_v4[] =
     "  reason TEXT NOT NULL, first_seen INTEGER NOT NULL, "
     "  last_seen INTEGER NOT NULL, PRIMARY KEY(sync, name)) WITHOUT ROWID;";
 
+/*
+ * The directory's counts, kept in the transaction that writes users (a
+ * crash leaves them with the rows): users and active users per sync, and
+ * users per sync and email page (the first DIRPAGE_CHARS characters),
+ * which say where a page of the users view starts without reading the
+ * rows before it. store.c counts what it inserts and changes and adds
+ * that at the commit (struct counts); a deletion is counted by a trigger,
+ * so that a row deleted by hand is too. A trigger on insertions and
+ * updates cost the daily run's writes a quarter more work: SQLite gives
+ * a statement with a trigger its own journal (a copy of each page it
+ * touches) when the statement might fail halfway, and computing an email
+ * page (substr(), a function) might.
+ */
+#define USERS_UNCOUNTED_TRIGGER \
+    "CREATE TRIGGER users_uncounted AFTER DELETE ON users BEGIN " \
+    "  UPDATE OR IGNORE dircount SET users = users - 1, active = active - " \
+    "  old.active WHERE sync = old.sync; " \
+    "  UPDATE OR IGNORE dirpages SET n = n - 1 WHERE prefix = " \
+    DIRPAGE("old.email") " AND sync = old.sync; " \
+    "END;"
+/*
+ * v5: the views answer through indexes (views.c, store.c's view
+ * statements): the directory's counts (above), the domain of emails,
+ * the runs of a sync by id and those in progress, the items not done
+ * (failed, held, previewed, pending), issues by key and by type, and per
+ * run the items done (applied or confirmed), counted where the items are
+ * written and kept by triggers when their status changes.
+ */
+static const char schema_v5[] =
+    "CREATE TABLE dircount(sync TEXT NOT NULL PRIMARY KEY, "
+    "  users INTEGER NOT NULL, active INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE dirpages(prefix TEXT NOT NULL, sync TEXT NOT NULL, "
+    "  n INTEGER NOT NULL, PRIMARY KEY(prefix, sync)) WITHOUT ROWID;"
+    "INSERT INTO dircount SELECT sync, count(*), sum(active) FROM users "
+    "  GROUP BY sync;"
+    "INSERT INTO dirpages SELECT " DIRPAGE("email") ", sync, count(*) "
+    "  FROM users GROUP BY 1, 2;"
+    USERS_UNCOUNTED_TRIGGER
+    "CREATE INDEX users_domain ON users(" EMAIL_DOMAIN ");"
+    "CREATE INDEX runs_sync_id ON runs(sync);"
+    "CREATE INDEX runs_running ON runs(sync) WHERE status = 'in_progress';"
+    "CREATE INDEX items_open ON items(status, run_id, key) WHERE "
+    "status NOT IN ('applied', 'confirmed');"
+    "CREATE INDEX issues_key ON issues(key, run_id);"
+    "CREATE INDEX issues_type ON issues(type, run_id);"
+    "ALTER TABLE runs ADD COLUMN n_done INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE runs SET n_done = (SELECT count(*) FROM items WHERE run_id = "
+    "  runs.id AND status IN ('applied', 'confirmed'));"
+    /* (iif() is an expression, not a function: see above) */
+    "CREATE TRIGGER items_done AFTER UPDATE OF status ON items "
+    "WHEN (old.status IN ('applied', 'confirmed')) IS NOT "
+    "(new.status IN ('applied', 'confirmed')) BEGIN "
+    "  UPDATE OR IGNORE runs SET n_done = n_done + iif(new.status IN "
+    "  ('applied', 'confirmed'), 1, -1) WHERE id = new.run_id; "
+    "END;"
+    "CREATE TRIGGER items_undone AFTER DELETE ON items "
+    "WHEN old.status IN ('applied', 'confirmed') BEGIN "
+    "  UPDATE OR IGNORE runs SET n_done = n_done - 1 WHERE id = old.run_id; "
+    "END;";
+
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 static int
@@ -590,6 +755,40 @@ migrate(sqlite3 *db, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * The length of an email's page in dirpages: its first DIRPAGE_CHARS
+ * characters as SQLite's substr() counts them (a byte from 0xc0 up and
+ * the 0x80-0xbf bytes after it are one character), up to a NUL.
+ */
+size_t
+dirpage_len(const char *email)
+{
+	const unsigned char	*z = (const unsigned char *)email, *e = z;
+	int			 k;
+
+	if (z == NULL)
+		return 0;
+	for (k = 0; k < DIRPAGE_CHARS && *e != '\0'; k++)
+		if (*e++ >= 0xc0)
+			while ((*e & 0xc0) == 0x80)
+				e++;
+	return (size_t)(e - z);
+}
+
+/* Safe to call with NULL. */
+static void
+counts_free(struct counts *c)
+{
+	if (c == NULL)
+		return;
+	arena_free(&c->a);
+	strmap_free(&c->map);
+	free(c->key);
+	free(c->keylen);
+	free(c->n);
+	free(c);
 }
 
 /*
@@ -659,6 +858,8 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	nudge_stop(st->wal);
+	counts_free(st->counts);
+	plan_steps(st);
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
@@ -670,6 +871,50 @@ const char *
 store_errmsg(struct store *st)
 {
 	return sqlite3_errmsg(st->db);
+}
+
+/*
+ * For the tests of query plans (t_plans.sh): with ROSTERSYNC_PLANS naming
+ * a file, each statement prepared is appended to it ("SQL text"), then
+ * its EXPLAIN QUERY PLAN, one "PLAN detail" a line; when the store
+ * closes, how many steps of SQLite's virtual machine each ran ("STEPS n
+ * text"): a count of the work done, the same on any machine.
+ */
+static void
+plan_note(struct store *st, const char *q)
+{
+	const char	*path = getenv("ROSTERSYNC_PLANS");
+	sqlite3_stmt	*s;
+	char		*eq;
+	FILE		*fp;
+
+	if (path == NULL || (fp = fopen(path, "ae")) == NULL)
+		return;
+	fprintf(fp, "SQL %s\n", q);
+	xasprintf(&eq, "EXPLAIN QUERY PLAN %s", q);
+	if (sqlite3_prepare_v2(st->db, eq, -1, &s, NULL) == SQLITE_OK) {
+		while (sqlite3_step(s) == SQLITE_ROW)
+			fprintf(fp, "PLAN %s\n", col_text(s, 3));
+		sqlite3_finalize(s);
+	}
+	free(eq);
+	fclose(fp);
+}
+
+static void
+plan_steps(struct store *st)
+{
+	const char	*path = getenv("ROSTERSYNC_PLANS");
+	FILE		*fp;
+	size_t		 i;
+
+	if (path == NULL || (fp = fopen(path, "ae")) == NULL)
+		return;
+	for (i = 0; i < ST__COUNT; i++)
+		if (st->st[i] != NULL)
+			fprintf(fp, "STEPS %d %s\n", sqlite3_stmt_status(st->st[i],
+			    SQLITE_STMTSTATUS_VM_STEP, 0), sql[i]);
+	fclose(fp);
 }
 
 /* The prepared statement for id, reset and with its bindings cleared. */
@@ -684,6 +929,7 @@ store_stmt(struct store *st, enum stmt id)
 			fatalx("store: cannot prepare statement %d: %s",
 			    (int)id, sqlite3_errmsg(st->db));
 		st->st[id] = s;
+		plan_note(st, sql[id]);
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -877,7 +1123,13 @@ int
 store_commit(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
-	int	 rc = exec_sql(st->db, "COMMIT", err, sizeof(err));
+	int	 rc;
+
+	if (counts_write(st) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	rc = exec_sql(st->db, "COMMIT", err, sizeof(err));
 
 	nudge_stop(st->wal);
 	st->wal = NULL;
@@ -896,6 +1148,8 @@ store_rollback(struct store *st)
 {
 	nudge_stop(st->wal);
 	st->wal = NULL;
+	counts_free(st->counts);
+	st->counts = NULL;
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	free(st->bumped);
@@ -904,7 +1158,7 @@ store_rollback(struct store *st)
 
 /*
  * A bulk load (a first run into an empty directory) inserts a million
- * users and items at random places of two indexes; building them after
+ * users and items at random places of three indexes; building them after
  * the rows, by sorting, is cheaper. Inside the caller's transaction, so a
  * crash leaves the indexes as they were. The definitions are the
  * schema's.
@@ -914,8 +1168,8 @@ store_bulk_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
-	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_run_key",
-	    err, sizeof(err)) == -1) {
+	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_run_key; "
+	    "DROP INDEX users_domain", err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
 	}
@@ -932,11 +1186,150 @@ store_bulk_end(struct store *st)
 	if (exec_sql(st->db, "PRAGMA threads = 1; "
 	    "CREATE INDEX users_email ON users(email); "
 	    "CREATE INDEX items_run_key ON items(run_id, key); "
+	    "CREATE INDEX users_domain ON users(" EMAIL_DOMAIN "); "
 	    "PRAGMA threads = 0", err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------- counts */
+
+/* The two counts under key kind (1: a sync's users and active users, 2:
+ * users of sync under email's page, 3: items done of the run numbered
+ * sync, and that number), made 0 the first time. */
+static long long *
+counts_slot(struct store *st, int kind, const char *sync, const char *email)
+{
+	struct counts	*c = st->counts;
+	char		 k[MAX_EMAIL_LEN + 512], *key;
+	size_t		 n = 0, len = strlen(sync), plen;
+	uint32_t	 i;
+
+	if (c == NULL)
+		c = st->counts = xcalloc(1, sizeof(*c));
+	if (len > sizeof(k) - MAX_EMAIL_LEN - 8)
+		len = sizeof(k) - MAX_EMAIL_LEN - 8;	/* names are short */
+	k[n++] = (char)kind;
+	memcpy(k + n, sync, len);
+	n += len;
+	if (kind == 2) {
+		plen = dirpage_len(email);
+		k[n++] = '\0';
+		memcpy(k + n, email, plen);
+		n += plen;
+	}
+	if ((i = strmap_get(&c->map, k, n)) == STRMAP_NONE) {
+		key = arena_alloc(&c->a, n);
+		memcpy(key, k, n);
+		c->key = xrealloc(c->key, (c->nkeys + 1) * sizeof(*c->key));
+		c->keylen = xrealloc(c->keylen, (c->nkeys + 1) *
+		    sizeof(*c->keylen));
+		c->n = xrealloc(c->n, (c->nkeys + 1) * sizeof(*c->n));
+		c->key[c->nkeys] = key;
+		c->keylen[c->nkeys] = n;
+		c->n[c->nkeys][0] = c->n[c->nkeys][1] = 0;
+		i = (uint32_t)c->nkeys++;
+		strmap_put(&c->map, key, n, i);
+	}
+	return c->n[i];
+}
+
+/* n users come (1) or go (-1) with their email, active of them active. */
+static void
+count_users(struct store *st, const char *sync, const char *email, int n,
+    int active)
+{
+	long long	*v = counts_slot(st, 1, sync, NULL);
+
+	v[0] += n;
+	v[1] += active;
+	counts_slot(st, 2, sync, email ? email : "")[0] += n;
+}
+
+/* A user's email changed: from one page to another, maybe. */
+static void
+count_email(struct store *st, const char *sync, const char *old,
+    const char *new)
+{
+	size_t	 a = dirpage_len(old), b = dirpage_len(new);
+
+	if (a == b && (a == 0 || memcmp(old, new, a) == 0))
+		return;
+	counts_slot(st, 2, sync, old ? old : "")[0]--;
+	counts_slot(st, 2, sync, new ? new : "")[0]++;
+}
+
+/*
+ * The run found active users active in the sync's directory: when the
+ * counts say otherwise (the users table was edited by hand), they are
+ * made again from the users (a read of them all), in the caller's
+ * transaction. 1 made again, 0 right, -1 error.
+ */
+int
+store_counts_check(struct store *st, const char *sync, long long active)
+{
+	static const enum stmt redo[] = { ST_DIRCOUNT_CLEAR,
+	    ST_DIRPAGES_CLEAR, ST_DIRCOUNT_RECOUNT, ST_DIRPAGES_RECOUNT };
+	sqlite3_stmt	*s = store_stmt(st, ST_DIRCOUNT_ACTIVE);
+	long long	 n = -1;
+	size_t		 i;
+
+	bind_text(s, 1, sync);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (n == active)
+		return 0;
+	log_info("the directory's counts of sync %s say %lld active users, "
+	    "its users %lld (edited by hand?): counted again", sync, n,
+	    active);
+	for (i = 0; i < sizeof(redo) / sizeof(redo[0]); i++) {
+		s = store_stmt(st, redo[i]);
+		bind_text(s, 1, sync);
+		if (store_exec(st, s) == -1)
+			return -1;
+	}
+	return 1;
+}
+
+/* The counts this transaction changed, added (store_commit()). */
+static int
+counts_write(struct store *st)
+{
+	struct counts	*c = st->counts;
+	sqlite3_stmt	*s;
+	const char	*sync;
+	size_t		 i, slen;
+	int		 rc = 0;
+
+	for (i = 0; c != NULL && rc == 0 && i < c->nkeys; i++) {
+		if (c->n[i][0] == 0 && c->n[i][1] == 0)
+			continue;
+		sync = c->key[i] + 1;
+		slen = strnlen(sync, c->keylen[i] - 1);
+		if (c->key[i][0] == 3) {	/* n: items done, the run */
+			s = store_stmt(st, ST_RUN_DONE_ADD);
+			sqlite3_bind_int64(s, 1, c->n[i][1]);
+			sqlite3_bind_int64(s, 2, c->n[i][0]);
+		} else if (c->key[i][0] == 1) {
+			s = store_stmt(st, ST_DIRCOUNT_ADD);
+			bind_textn(s, 1, sync, slen);
+			sqlite3_bind_int64(s, 2, c->n[i][0]);
+			sqlite3_bind_int64(s, 3, c->n[i][1]);
+		} else {
+			s = store_stmt(st, ST_DIRPAGES_ADD);
+			bind_textn(s, 1, sync + slen + 1, c->keylen[i] - 2 -
+			    slen);
+			bind_textn(s, 2, sync, slen);
+			sqlite3_bind_int64(s, 3, c->n[i][0]);
+		}
+		rc = store_exec(st, s);
+	}
+	counts_free(c);
+	st->counts = NULL;
+	return rc;
 }
 
 /* The pages the open transaction changed, written out now (into the WAL)
@@ -1378,14 +1771,15 @@ store_runs_take_file(struct store *st, long long file, long long by,
 	return sqlite3_changes(st->db);
 }
 
+/* Unset bounds are the extremes: every query has a range on started. */
 static void
 filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 {
 	bind_text(s, 1, f->sync);
-	if (f->since != (time_t)-1)
-		sqlite3_bind_int64(s, 2, f->since);
-	if (f->until != (time_t)-1)
-		sqlite3_bind_int64(s, 3, f->until);
+	sqlite3_bind_int64(s, 2, f->since != (time_t)-1 ? f->since :
+	    INT64_MIN);
+	sqlite3_bind_int64(s, 3, f->until != (time_t)-1 ? f->until :
+	    INT64_MAX);
 	if (f->statuses[0] != '\0')
 		bind_text(s, 4, f->statuses);
 	bind_text(s, 7, f->source);
@@ -1394,7 +1788,8 @@ filter_bind(sqlite3_stmt *s, const struct runfilter *f)
 long long
 store_run_count(struct store *st, const struct runfilter *f)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_RUN_COUNT);
+	sqlite3_stmt	*s = store_stmt(st, f->sync ? ST_RUN_COUNT_SYNC :
+			    ST_RUN_COUNT);
 	long long	 n = 0;
 
 	filter_bind(s, f);
@@ -1412,7 +1807,12 @@ store_run_list(struct store *st, const struct runfilter *f,
 	struct run	 r;
 	int		 rc;
 
-	s = store_stmt(st, f->oldest ? ST_RUN_LIST_OLD : ST_RUN_LIST_NEW);
+	if (f->oldest)
+		s = store_stmt(st, f->sync ? ST_RUN_LIST_OLD_SYNC :
+		    ST_RUN_LIST_OLD);
+	else
+		s = store_stmt(st, f->sync ? ST_RUN_LIST_NEW_SYNC :
+		    ST_RUN_LIST_NEW);
 	filter_bind(s, f);
 	sqlite3_bind_int64(s, 5, f->limit);
 	sqlite3_bind_int64(s, 6, f->offset);
@@ -1689,14 +2089,10 @@ store_dir_email(struct store *st, const char *sync, const char *key)
 }
 
 
-int
-store_dir_put(struct store *st, const struct dirrow *d)
+/* d's values bound to a statement of users (ST_DIR_INSERT, ST_DIR_PUT*). */
+static void
+dir_bind(sqlite3_stmt *s, const struct dirrow *d)
 {
-	sqlite3_stmt	*s = store_stmt(st, d->email_same ? ST_DIR_PUT_KEEPMAIL :
-			    ST_DIR_PUT);
-
-	if (store_sync_bump(st, d->sync) == -1)
-		return -1;
 	bind_text(s, 1, d->sync);
 	bind_text(s, 2, d->key);
 	bind_text(s, 3, d->email);
@@ -1706,7 +2102,96 @@ store_dir_put(struct store *st, const struct dirrow *d)
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)d->hash);
 	bind_textn(s, 8, d->fields, d->fieldslen);
 	sqlite3_bind_int64(s, 9, d->run);
-	return store_exec(st, s);
+}
+
+/* One write of d by statement id: 1 a row changed, 0 none, -1 error. */
+static int
+dir_write(struct store *st, enum stmt id, const struct dirrow *d)
+{
+	sqlite3_stmt	*s = store_stmt(st, id);
+	int		 rc;
+
+	dir_bind(s, d);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return sqlite3_changes(st->db) > 0;
+}
+
+/* What a stored user has: their email (caller frees) and activity; 0
+ * found, 1 not, -1 error. */
+static int
+dir_old(struct store *st, const char *sync, const char *key, char **email,
+    int *active)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_DIR_OLD);
+	int		 rc;
+
+	bind_text(s, 1, sync);
+	bind_text(s, 2, key);
+	*email = NULL;
+	*active = 0;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*email = col_strdup(s, 0);
+		*active = sqlite3_column_int(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return rc == SQLITE_ROW ? 0 : 1;
+}
+
+/* A stored user updated, counted: nothing, when d says an active user
+ * keeps their email; else what the row had says. 1 updated, 0 not there,
+ * -1 error. */
+static int
+dir_update(struct store *st, const struct dirrow *d)
+{
+	char	*email;
+	int	 active, rc;
+
+	if (d->email_same && d->active_same)
+		return dir_write(st, ST_DIR_PUT_KEEPBOTH, d);
+	if ((rc = dir_old(st, d->sync, d->key, &email, &active)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = dir_write(st, d->email_same ? ST_DIR_PUT_KEEPMAIL :
+	    ST_DIR_PUT, d)) > 0) {
+		counts_slot(st, 1, d->sync, NULL)[1] += 1 - active;
+		if (!d->email_same)
+			count_email(st, d->sync, email, d->email);
+	}
+	free(email);
+	return rc;
+}
+
+/*
+ * A user inserted, or updated in place (d->stored says which to try
+ * first), and the directory's counts changed with it.
+ */
+int
+store_dir_put(struct store *st, const struct dirrow *d)
+{
+	int	 rc;
+
+	if (store_sync_bump(st, d->sync) == -1)
+		return -1;
+	if (d->stored && (rc = dir_update(st, d)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = dir_write(st, ST_DIR_INSERT, d)) > 0) {
+		count_users(st, d->sync, d->email, 1, 1);
+		return 0;
+	}
+	if (rc == 0 && !d->stored)	/* there after all */
+		rc = dir_update(st, d);
+	if (rc == 0)
+		log_warnx("database: user %s of sync %s neither inserted nor "
+		    "updated", d->key, d->sync);
+	return rc > 0 ? 0 : -1;
 }
 
 int
@@ -1714,17 +2199,32 @@ store_dir_remove(struct store *st, const char *sync, const char *key,
     int deactivate, long long run)
 {
 	sqlite3_stmt	*s;
+	int		 rc, i;
 
 	if (store_sync_bump(st, sync) == -1)
 		return -1;
-	s = store_stmt(st, deactivate ? ST_DIR_DEACTIVATE : ST_DIR_DELETE);
-	bind_text(s, 1, sync);
-	bind_text(s, 2, key);
-	if (deactivate) {
+	if (!deactivate) {	/* counted by the trigger users_uncounted */
+		s = store_stmt(st, ST_DIR_DELETE);
+		bind_text(s, 1, sync);
+		bind_text(s, 2, key);
+		return store_exec(st, s);
+	}
+	for (i = 0; i < 2; i++) {
+		s = store_stmt(st, i ? ST_DIR_DEACTIVATE_ANY :
+		    ST_DIR_DEACTIVATE);
+		bind_text(s, 1, sync);
+		bind_text(s, 2, key);
 		sqlite3_bind_int64(s, 3, time(NULL));
 		sqlite3_bind_int64(s, 4, run);
+		if ((rc = store_exec(st, s)) == -1)
+			return -1;
+		if (sqlite3_changes(st->db) > 0) {
+			if (i == 0)
+				counts_slot(st, 1, sync, NULL)[1]--;
+			break;
+		}
 	}
-	return store_exec(st, s);
+	return 0;
 }
 
 /*
@@ -2629,7 +3129,8 @@ keyrows(struct store *st, sqlite3_stmt *s, int kind,
 	return 0;
 }
 
-/* Failed items of runs that were not dry runs: sync, key, type, run. */
+/* Failed items of real runs that no later real run applied (the same
+ * key and type): sync, key, type, run. */
 int
 store_view_failed(struct store *st, int (*fn)(void *, const struct keyrow *),
     void *arg)
@@ -2637,34 +3138,13 @@ store_view_failed(struct store *st, int (*fn)(void *, const struct keyrow *),
 	return keyrows(st, store_stmt(st, ST_VIEW_FAILED), 'i', fn, arg);
 }
 
-/* Applied or confirmed items of runs after run (not dry runs). */
-int
-store_view_done_after(struct store *st, long long run,
-    int (*fn)(void *, const struct keyrow *), void *arg)
-{
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_DONE_AFTER);
-
-	sqlite3_bind_int64(s, 1, run);
-	return keyrows(st, s, 'i', fn, arg);
-}
-
-/* Warning issues of applied export runs: sync, key, run. */
+/* Warnings still standing: no later applied export run named the key
+ * (sync, key, run). */
 int
 store_view_warnings(struct store *st,
     int (*fn)(void *, const struct keyrow *), void *arg)
 {
 	return keyrows(st, store_stmt(st, ST_VIEW_WARNINGS), 'r', fn, arg);
-}
-
-/* Keys with an item or an issue in applied export runs after run. */
-int
-store_view_touches(struct store *st, long long run,
-    int (*fn)(void *, const struct keyrow *), void *arg)
-{
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_TOUCHES);
-
-	sqlite3_bind_int64(s, 1, run);
-	return keyrows(st, s, 'r', fn, arg);
 }
 
 /*
@@ -2707,21 +3187,126 @@ userrows(struct store *st, sqlite3_stmt *s,
 	return 0;
 }
 
-/*
- * The directory in (email, sync, key) order; sync NULL for all, email
- * NULL or a text the email contains, in any case. Only sync, key and
- * email are read (the index has them): name, manager and team are "",
- * fields NULL; store_view_name() has the name.
- */
-int
-store_view_users(struct store *st, const char *sync, const char *email,
+/* Step rows of (sync, key, email): 1 when fn stopped, 0 at the end. */
+static int
+walkrows(struct store *st, sqlite3_stmt *s,
     int (*fn)(void *, const struct userrow *), void *arg)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USERS);
+	struct userrow	 u;
+	int		 rc, stop = 0;
 
-	bind_text(s, 1, sync);
-	bind_text(s, 2, email);
-	return userrows(st, s, fn, arg);
+	memset(&u, 0, sizeof(u));
+	u.name = u.manager = u.team = "";
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		u.sync = col_text(s, 0);
+		u.key = col_text(s, 1);
+		u.email = col_text(s, 2);
+		if ((stop = fn(arg, &u)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return stop != 0;
+}
+
+/*
+ * The directory in (email, sync, key) order from the first email at or
+ * after from (NULL: from the start, users without an email first), the
+ * first skip rows passed over; only sync, key and email are read (the
+ * index has them): name, manager and team are "", fields NULL. Stops
+ * when fn returns non-0: then 1, at the end 0, -1 on error.
+ */
+int
+store_view_walk(struct store *st, const char *from, size_t fromlen,
+    long long skip, int (*fn)(void *, const struct userrow *), void *arg)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if (from == NULL) {
+		s = store_stmt(st, ST_VIEW_WALK_NULL);
+		while (skip > 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			skip--;
+		if (skip == 0 && (rc = walkrows(st, s, fn, arg)) != 0)
+			return rc;
+		sqlite3_reset(s);
+		from = "";
+		fromlen = 0;
+	}
+	s = store_stmt(st, ST_VIEW_WALK);
+	bind_textn(s, 1, from, fromlen);
+	sqlite3_bind_int64(s, 2, skip);
+	return walkrows(st, s, fn, arg);
+}
+
+/* Users whose email's domain (after its @) is in [lo, hi), in no order. */
+int
+store_view_domain(struct store *st, const char *lo, size_t lolen,
+    const char *hi, size_t hilen, int (*fn)(void *, const struct userrow *),
+    void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_DOMAIN);
+
+	bind_textn(s, 1, lo, lolen);
+	bind_textn(s, 2, hi, hilen);
+	return walkrows(st, s, fn, arg) < 0 ? -1 : 0;
+}
+
+/* The users of each sync under each email page, in page order. */
+int
+store_view_pages(struct store *st,
+    int (*fn)(void *, const char *, size_t, const char *, long long),
+    void *arg)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_PAGES);
+	int		 rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, col_text(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+		    col_text(s, 1), sqlite3_column_int64(s, 2)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Is the run an applied export run (VIEW_EXPORT)? 1, 0, or -1. */
+int
+store_view_exported(struct store *st, long long run)
+{
+	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_EXPORTED);
+	int		 rc;
+
+	sqlite3_bind_int64(s, 1, run);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Items of the run stored done (applied or confirmed) as they were
+ * inserted (the triggers count the changes of status after), added at
+ * the commit: the run's row is written then anyway, and a page written
+ * out (store_flush()) and changed again makes SQLite check its WAL again
+ * from there at the commit.
+ */
+int
+store_run_done_add(struct store *st, long long run, long long n)
+{
+	char		 id[24];
+	long long	*v;
+
+	snprintf(id, sizeof(id), "%lld", run);
+	v = counts_slot(st, 3, id, NULL);
+	v[0] += n;
+	v[1] = run;
+	return 0;
 }
 
 /* Users whose email (any case) or key is text, in one sync or all. */
@@ -2790,7 +3375,8 @@ store_view_user_issues(struct store *st, const char *sync, const char *key,
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Items applied or confirmed in runs started at or after since. */
+/* Items applied or confirmed in runs started at or after since (the
+ * runs' n_done). */
 long long
 store_view_changes_since(struct store *st, time_t since)
 {

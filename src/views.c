@@ -43,10 +43,19 @@
  * warned since.
  *
  * Scale: what makes a status other than Synced is rare (failed items, the
- * issues of applied runs, keys outside the directory). Those facts are
- * read once per command into a hash map; then the directory is read once
- * in email order, each row looked up, counted and, on the page, printed:
- * no query per user.
+ * warnings of applied runs, keys outside the directory). Those facts are
+ * read once per command into a hash map, each through an index (store.c);
+ * a sync in progress or failing gives all its users one status. So the
+ * list is a block (the directory users of the syncs whose users are
+ * listed as they come, in email order) with a few rows taken out (users
+ * of the block whose status the filter refuses) and a few put in (the
+ * others: keys outside the directory, users of the other syncs whose
+ * facts the filter takes, users found by their domain). The block's size
+ * and where a page starts in it come from the counts the store keeps
+ * (users per sync and per email page): a page reads at most one email
+ * page of the directory before its rows; a query runs per user the
+ * facts tell of (their email), none per other user. `user` reads only
+ * its user's history.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +69,7 @@
 #define USERS_PER_PAGE	10	/* a page of users, as history's */
 #define USERS_MAX_PAGE	1000	/* --per-page at most */
 #define CHANGES_WINDOW	86400	/* "changes in the last 24 h" */
+#define RANGE_WALK_MAX	2048	/* --email: rows counted one by one, at most */
 
 enum ustatus {
 	US_IN_PROGRESS, US_FAILED, US_WARNING, US_SYNCED, US_NEVER, US__COUNT
@@ -91,6 +101,7 @@ struct vsync {
 	const char	*fail_hint;
 	long long	 fail_count;	/* a source failure: times in a row */
 	time_t		 fail_since, fail_last;
+	int		 block;		/* users: its users are in the block */
 };
 
 /* A key the facts say something about; most users have none. */
@@ -107,27 +118,15 @@ struct vuser {
 #define VU_EXTRA	0x02	/* not in the directory */
 #define VU_GONE		0x04	/* not in the directory, but it was once */
 
-/* One failed item while the facts are read. */
-struct vfail {
-	uint32_t	 user;		/* in facts.u */
-	uint32_t	 tk;		/* in facts.tkdone */
-	long long	 run;
-};
-
 struct facts {
 	struct arena	 a;
 	struct vsync	*sy;
 	size_t		 nsy;
+	struct strmap	 symap;		/* name -> index in sy */
 	struct vuser	*u;
 	size_t		 nu, ucap;
 	struct strmap	 map;		/* "sync\0key" -> index in u */
 	struct buf	 kb;		/* scratch for lookups */
-	struct vfail	*fail;
-	size_t		 nfail, failcap;
-	struct strmap	 tk;		/* "sync\0key\0type" -> tkdone */
-	long long	*tkdone;	/* latest later run that applied it */
-	size_t		 ntk;
-	long long	 min_run;	/* scratch: the earliest run of a pass */
 	int		 next_done;	/* the next sync is computed */
 	int		 next_rc;
 	time_t		 next_at;
@@ -224,19 +223,13 @@ jrun(struct buf *b, const char *k, long long id)
 
 /* -------------------------------------------------------------- facts */
 
-/* "sync\0key" (and "\0type" when type >= 0) in f->kb. */
+/* "sync\0key" in f->kb. */
 static void
-fkey(struct facts *f, const char *sync, const char *key, int type)
+fkey(struct facts *f, const char *sync, const char *key)
 {
 	buf_reset(&f->kb);
 	buf_add(&f->kb, sync, strlen(sync) + 1);
 	buf_adds(&f->kb, key);
-	if (type >= 0) {
-		buf_addc(&f->kb, '\0');
-		buf_printf(&f->kb, "%d", type);
-	}
-	if (f->kb.p == NULL)
-		buf_adds(&f->kb, "");
 }
 
 static struct vuser *
@@ -244,7 +237,7 @@ vuser_find(struct facts *f, const char *sync, const char *key)
 {
 	uint32_t	 i;
 
-	fkey(f, sync, key, -1);
+	fkey(f, sync, key);
 	i = strmap_get(&f->map, f->kb.p, f->kb.len);
 	return i == STRMAP_NONE ? NULL : &f->u[i];
 }
@@ -256,7 +249,7 @@ vuser_get(struct facts *f, const char *sync, const char *key)
 	char		*k;
 	uint32_t	 i;
 
-	fkey(f, sync, key, -1);
+	fkey(f, sync, key);
 	if ((i = strmap_get(&f->map, f->kb.p, f->kb.len)) != STRMAP_NONE)
 		return i;
 	if (f->nu == f->ucap) {
@@ -277,12 +270,9 @@ vuser_get(struct facts *f, const char *sync, const char *key)
 static struct vsync *
 vsync_find(struct facts *f, const char *name)
 {
-	size_t	 i;
+	uint32_t	 i = strmap_get(&f->symap, name, strlen(name));
 
-	for (i = 0; i < f->nsy; i++)
-		if (strcmp(f->sy[i].name, name) == 0)
-			return &f->sy[i];
-	return NULL;
+	return i == STRMAP_NONE ? NULL : &f->sy[i];
 }
 
 static struct vsync *
@@ -294,6 +284,7 @@ vsync_add(struct facts *f, const char *name)
 	s = &f->sy[f->nsy++];
 	memset(s, 0, sizeof(*s));
 	s->name = arena_strndup(&f->a, name, strlen(name));
+	strmap_put(&f->symap, s->name, strlen(s->name), (uint32_t)(f->nsy - 1));
 	return s;
 }
 
@@ -347,7 +338,8 @@ load_syncs(struct facts *f, struct config *cfg, struct store *st)
 	size_t		 i;
 
 	for (i = 0; i < cfg->nsyncs; i++)
-		vsync_add(f, cfg->syncs[i].name);
+		if (vsync_find(f, cfg->syncs[i].name) == NULL)
+			vsync_add(f, cfg->syncs[i].name);
 	if (store_view_syncs(st, on_sync, f) == -1)
 		return -1;
 	for (i = 0; i < f->nsy; i++) {
@@ -363,66 +355,14 @@ load_syncs(struct facts *f, struct config *cfg, struct store *st)
 	return 0;
 }
 
+/* A failed item nothing later applied (the store says which). */
 static int
 on_failed(void *arg, const struct keyrow *r)
 {
 	struct facts	*f = arg;
-	struct vfail	*v;
-	uint32_t	 tk;
-	char		*k;
+	uint32_t	 i = vuser_get(f, r->sync, r->key);
 
-	if (f->nfail == f->failcap) {
-		f->failcap = f->failcap ? f->failcap * 2 : 64;
-		f->fail = xrealloc(f->fail, f->failcap * sizeof(*f->fail));
-	}
-	v = &f->fail[f->nfail++];
-	v->user = vuser_get(f, r->sync, r->key);
-	v->run = r->run;
-	fkey(f, r->sync, r->key, r->type);
-	if ((tk = strmap_get(&f->tk, f->kb.p, f->kb.len)) == STRMAP_NONE) {
-		k = arena_alloc(&f->a, f->kb.len + 1);
-		memcpy(k, f->kb.p, f->kb.len + 1);
-		f->tkdone = xrealloc(f->tkdone, (f->ntk + 1) *
-		    sizeof(*f->tkdone));
-		f->tkdone[f->ntk] = 0;
-		tk = (uint32_t)f->ntk++;
-		strmap_put(&f->tk, k, f->kb.len, tk);
-	}
-	v->tk = tk;
-	if (f->min_run == 0 || r->run < f->min_run)
-		f->min_run = r->run;
-	return 0;
-}
-
-static int
-on_done(void *arg, const struct keyrow *r)
-{
-	struct facts	*f = arg;
-	uint32_t	 tk;
-
-	fkey(f, r->sync, r->key, r->type);
-	if ((tk = strmap_get(&f->tk, f->kb.p, f->kb.len)) != STRMAP_NONE &&
-	    r->run > f->tkdone[tk])
-		f->tkdone[tk] = r->run;
-	return 0;
-}
-
-/* Failed items that nothing later applied, counted per user. */
-static int
-load_failures(struct facts *f, struct store *st)
-{
-	size_t	 i;
-
-	f->min_run = 0;
-	if (store_view_failed(st, on_failed, f) == -1)
-		return -1;
-	if (f->nfail == 0)
-		return 0;
-	if (store_view_done_after(st, f->min_run, on_done, f) == -1)
-		return -1;
-	for (i = 0; i < f->nfail; i++)
-		if (f->tkdone[f->fail[i].tk] < f->fail[i].run)
-			f->u[f->fail[i].user].failures++;
+	f->u[i].failures++;
 	return 0;
 }
 
@@ -444,6 +384,7 @@ on_skip(void *arg, const struct issueview *v)
 	return 0;
 }
 
+/* A warning no later applied export run named the key in: it stands. */
 static int
 on_warning(void *arg, const struct keyrow *r)
 {
@@ -452,19 +393,7 @@ on_warning(void *arg, const struct keyrow *r)
 	struct vuser	*u = &f->u[i];	/* after vuser_get: it may move u */
 
 	if (r->run > u->warn_run)
-		u->warn_run = r->run;
-	if (f->min_run == 0 || r->run < f->min_run)
-		f->min_run = r->run;
-	return 0;
-}
-
-static int
-on_touch(void *arg, const struct keyrow *r)
-{
-	struct vuser	*u = vuser_find(arg, r->sync, r->key);
-
-	if (u != NULL && r->run > u->touch_run)
-		u->touch_run = r->run;
+		u->warn_run = u->touch_run = r->run;
 	return 0;
 }
 
@@ -483,31 +412,32 @@ on_extra(void *arg, const struct keyrow *r)
 }
 
 /*
- * Read every fact a status needs, from one snapshot. The caller holds
- * the read transaction; free with facts_free() either way.
+ * Read the syncs and the keys outside the directory and, with all, every
+ * fact a status needs, from one snapshot. The caller holds the read
+ * transaction; free with facts_free() either way.
  */
 static int
-facts_load(struct facts *f, struct config *cfg, struct store *st)
+facts_load(struct facts *f, struct config *cfg, struct store *st, int all)
 {
 	struct skipctx	 c;
 	size_t		 i;
 
 	memset(f, 0, sizeof(*f));
-	if (load_syncs(f, cfg, st) == -1 || load_failures(f, st) == -1)
+	if (load_syncs(f, cfg, st) == -1)
 		return -1;
-	c.f = f;
-	for (i = 0; i < f->nsy; i++) {
-		c.s = &f->sy[i];
-		if (f->sy[i].applied > 0 &&
-		    store_issue_each(st, f->sy[i].applied, on_skip, &c) == -1)
+	if (all) {
+		if (store_view_failed(st, on_failed, f) == -1)
+			return -1;
+		c.f = f;
+		for (i = 0; i < f->nsy; i++) {
+			c.s = &f->sy[i];
+			if (f->sy[i].applied > 0 && store_issue_each(st,
+			    f->sy[i].applied, on_skip, &c) == -1)
+				return -1;
+		}
+		if (store_view_warnings(st, on_warning, f) == -1)
 			return -1;
 	}
-	f->min_run = 0;
-	if (store_view_warnings(st, on_warning, f) == -1)
-		return -1;
-	if (f->min_run > 0 &&
-	    store_view_touches(st, f->min_run, on_touch, f) == -1)
-		return -1;
 	return store_view_extras(st, on_extra, f);
 }
 
@@ -516,12 +446,10 @@ facts_free(struct facts *f)
 {
 	arena_free(&f->a);
 	free(f->sy);
+	strmap_free(&f->symap);
 	free(f->u);
 	strmap_free(&f->map);
 	buf_free(&f->kb);
-	free(f->fail);
-	strmap_free(&f->tk);
-	free(f->tkdone);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -608,10 +536,33 @@ sync_state(const struct vsync *s)
 
 /* -------------------------------------------------------------- users */
 
+/* A row listed apart from the block, or taken out of it. */
+struct lrow {
+	const char		*email, *sync, *key;	/* email "" when none */
+	const char		*name;		/* outside the directory */
+	const struct vuser	*u;		/* its facts, or NULL */
+	int			 in_dir;
+};
+
+struct lrows {
+	struct lrow	*r;
+	size_t		 n, cap;
+};
+
+/* Users of the block under one email page (of every sync in it). */
+struct page {
+	const char	*prefix;	/* arena */
+	size_t		 len;
+	long long	 n;
+};
+
 struct ulist {
 	struct facts	*f;
 	struct store	*st;
-	const char	*email;		/* filters */
+	const char	*email;		/* filters: --email as given */
+	const char	*lo;		/* its lower case (a prefix), or NULL */
+	size_t		 lolen;
+	struct buf	 lob, hib;	/* lo, and lo with a 0xff byte after */
 	const char	*sync;
 	int		 status;	/* -1: all */
 	time_t		 since, until;	/* (time_t)-1: unset */
@@ -619,8 +570,16 @@ struct ulist {
 	long long	 total;		/* rows that pass the filters */
 	int		 json;
 	struct buf	 out;
-	struct vuser	**extra;	/* listed, in (email, sync, key) order */
-	size_t		 nextra, next;
+	int		 all;		/* every sync with users is in the block */
+	int		 any;		/* some sync is */
+	long long	 nblock;	/* block users in lo's range */
+	long long	 lorank;	/* block users below lo, or -1 */
+	int		 paged;		/* pg is read */
+	struct lrows	 extra;		/* listed apart, in list order */
+	struct lrows	 gone;		/* block users not listed, in order */
+	struct page	*pg;		/* block users per email page */
+	size_t		 npg;
+	struct buf	 scratch;
 };
 
 static int
@@ -637,12 +596,50 @@ row_cmp(const char *e1, const char *s1, const char *k1, const char *e2,
 }
 
 static int
-extra_cmp(const void *a, const void *b)
+lrow_cmp(const void *a, const void *b)
 {
-	const struct vuser *u = *(const struct vuser *const *)a;
-	const struct vuser *v = *(const struct vuser *const *)b;
+	const struct lrow *x = a, *y = b;
 
-	return row_cmp(u->email, u->sync, u->key, v->email, v->sync, v->key);
+	return row_cmp(x->email, x->sync, x->key, y->email, y->sync, y->key);
+}
+
+/* Rows of v before the user (email, sync, key): a binary search. */
+static size_t
+lrows_below(const struct lrows *v, const struct userrow *r)
+{
+	size_t	 lo = 0, hi = v->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (row_cmp(v->r[mid].email, v->r[mid].sync, v->r[mid].key,
+		    r->email, r->sync, r->key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+lrows_add(struct ulist *l, struct lrows *v, const char *email,
+    const char *sync, const char *key, const char *name,
+    const struct vuser *u, int in_dir)
+{
+	struct arena	*a = &l->f->a;
+	struct lrow	*r;
+
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 64;
+		v->r = xrealloc(v->r, v->cap * sizeof(*v->r));
+	}
+	r = &v->r[v->n++];
+	r->email = arena_strndup(a, email ? email : "", email ? strlen(email) :
+	    0);
+	r->sync = arena_strndup(a, sync, strlen(sync));
+	r->key = arena_strndup(a, key, strlen(key));
+	r->name = name ? arena_strndup(a, name, strlen(name)) : "";
+	r->u = u;
+	r->in_dir = in_dir;
 }
 
 /* The email and the id in full: they identify the user. */
@@ -652,24 +649,16 @@ static const struct tcol user_cols[] = {
 };
 #define NUSER_COLS	(sizeof(user_cols) / sizeof(user_cols[0]))
 
-/* One user: filtered, counted, printed when on the page. */
+/* One row of the page, printed; n is its place in the list. */
 static void
-list_one(struct ulist *l, const char *sync, const char *key,
+print_user(struct ulist *l, long long n, const char *sync, const char *key,
     const char *email, const char *name, const struct vuser *u, int in_dir)
 {
 	struct vsync	*s = vsync_find(l->f, sync);
 	enum ustatus	 us = user_status(s, u, in_dir);
 	time_t		 t = latest_sync(s, u, in_dir);
 	char		 lt[64];
-	long long	 n;
 
-	if ((l->status >= 0 && (int)us != l->status) ||
-	    (l->since != (time_t)-1 && (t == 0 || t < l->since)) ||
-	    (l->until != (time_t)-1 && (t == 0 || t >= l->until)))
-		return;
-	n = l->total++;
-	if (n < l->offset || n >= l->offset + l->limit)
-		return;
 	if (l->json) {
 		char *dn = in_dir ? store_view_name(l->st, sync, key) : NULL;
 
@@ -696,31 +685,378 @@ list_one(struct ulist *l, const char *sync, const char *key,
 	}
 }
 
-static void
-list_extra(struct ulist *l, const struct vuser *u)
+static int
+time_ok(const struct ulist *l, time_t t)
 {
-	if ((l->sync != NULL && strcmp(l->sync, u->sync) != 0) ||
-	    (l->email != NULL && strcasestr(u->email, l->email) == NULL))
-		return;
-	list_one(l, u->sync, u->key, u->email, u->name, u, 0);
+	return !((l->since != (time_t)-1 && (t == 0 || t < l->since)) ||
+	    (l->until != (time_t)-1 && (t == 0 || t >= l->until)));
 }
 
 static int
-on_list_user(void *arg, const struct userrow *r)
+sync_ok(const struct ulist *l, const char *sync)
+{
+	return l->sync == NULL || strcmp(l->sync, sync) == 0;
+}
+
+/* Does email (in lower case) begin with --email's text? */
+static int
+email_prefix(const struct ulist *l, const char *email)
+{
+	return l->lo == NULL || strncmp(email, l->lo, l->lolen) == 0;
+}
+
+/* --email: the address begins with the text, or its domain does. */
+static int
+email_ok(struct ulist *l, const char *email)
+{
+	const char	*low, *at;
+	size_t		 n;
+
+	if (l->lo == NULL)
+		return 1;
+	low = email_lower(&l->scratch, email, strlen(email), &n);
+	if (email_prefix(l, low))
+		return 1;
+	at = strchr(low, '@');
+	return strncmp(at ? at + 1 : low, l->lo, l->lolen) == 0;
+}
+
+/* Is the sync's every user in the block? Its users are listed as they
+ * come when one status is theirs (in progress, failing) or most have it
+ * (Synced: the facts say who not). */
+static void
+block_syncs(struct ulist *l)
+{
+	struct vsync	*s;
+	size_t		 i;
+
+	l->all = 1;
+	for (i = 0; i < l->f->nsy; i++) {
+		s = &l->f->sy[i];
+		s->block = s->users > 0 && sync_ok(l, s->name) &&
+		    time_ok(l, s->applied_at) && (l->status < 0 ||
+		    (int)user_status(s, NULL, 1) == l->status);
+		if (s->users > 0 && !s->block)
+			l->all = 0;
+		l->any |= s->block;
+		if (s->block)
+			l->nblock += s->users;
+	}
+	if (!l->any)
+		l->all = 0;
+}
+
+static int
+in_block(struct ulist *l, const char *sync)
+{
+	struct vsync	*s;
+
+	if (l->all)
+		return 1;
+	return (s = vsync_find(l->f, sync)) != NULL && s->block;
+}
+
+/*
+ * The users the facts tell of: a key outside the directory is listed
+ * apart; so is a user of another sync whose facts the status filter
+ * takes; a user of the block whose status the filter refuses is taken
+ * out. Users found by their domain only are the domain's (on_domain).
+ */
+static void
+list_facts(struct ulist *l)
+{
+	struct vuser	*u;
+	struct vsync	*s;
+	enum ustatus	 us;
+	char		*email;
+	size_t		 i;
+
+	for (i = 0; i < l->f->nu; i++) {
+		u = &l->f->u[i];
+		s = vsync_find(l->f, u->sync);
+		if (u->flags & VU_EXTRA) {
+			if (extra_listed(u) && sync_ok(l, u->sync) &&
+			    email_ok(l, u->email) && time_ok(l, u->seen_at) &&
+			    (l->status < 0 ||
+			    (int)user_status(s, u, 0) == l->status))
+				lrows_add(l, &l->extra, u->email, u->sync,
+				    u->key, u->name, u, 0);
+			continue;
+		}
+		if (s == NULL || s->in_progress > 0 || s->failing > 0 ||
+		    (us = base_status(u, 1)) == US_SYNCED)
+			continue;	/* as every user of the sync */
+		if ((email = store_dir_email(l->st, u->sync, u->key)) == NULL)
+			continue;	/* not in the directory */
+		if (email_prefix(l, email)) {
+			if (s->block && l->status >= 0 && (int)us != l->status)
+				lrows_add(l, &l->gone, email, u->sync, u->key,
+				    NULL, u, 1);
+			else if (!s->block && sync_ok(l, u->sync) &&
+			    time_ok(l, s->applied_at) && (int)us == l->status)
+				lrows_add(l, &l->extra, email, u->sync,
+				    u->key, NULL, u, 1);
+		}
+		free(email);
+	}
+}
+
+/* A user whose domain begins with the text (and not the address). */
+static int
+on_domain(void *arg, const struct userrow *r)
 {
 	struct ulist	*l = arg;
-	struct vuser	*e;
+	struct vsync	*s;
+	struct vuser	*u;
 
-	while (l->next < l->nextra) {
-		e = l->extra[l->next];
-		if (row_cmp(e->email, e->sync, e->key, r->email, r->sync,
-		    r->key) >= 0)
-			break;
-		list_extra(l, e);
-		l->next++;
+	if (email_prefix(l, r->email) || !sync_ok(l, r->sync))
+		return 0;
+	s = vsync_find(l->f, r->sync);
+	u = vuser_find(l->f, r->sync, r->key);
+	if (time_ok(l, latest_sync(s, u, 1)) && (l->status < 0 ||
+	    (int)user_status(s, u, 1) == l->status))
+		lrows_add(l, &l->extra, r->email, r->sync, r->key, NULL, u, 1);
+	return 0;
+}
+
+static int
+on_page(void *arg, const char *prefix, size_t len, const char *sync,
+    long long n)
+{
+	struct ulist	*l = arg;
+	struct page	*p = l->npg ? &l->pg[l->npg - 1] : NULL;
+
+	if (!in_block(l, sync))
+		return 0;
+	if (p == NULL || p->len != len || memcmp(p->prefix, prefix, len)) {
+		l->pg = xrealloc(l->pg, (l->npg + 1) * sizeof(*l->pg));
+		p = &l->pg[l->npg++];
+		p->prefix = arena_strndup(&l->f->a, prefix, len);
+		p->len = len;
+		p->n = 0;
 	}
-	list_one(l, r->sync, r->key, r->email, r->name,
-	    vuser_find(l->f, r->sync, r->key), 1);
+	p->n += n;
+	return 0;
+}
+
+static int
+bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int	 c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+/* The block users per email page, read once. */
+static int
+users_pages(struct ulist *l)
+{
+	if (l->paged)
+		return 0;
+	l->paged = 1;
+	return store_view_pages(l->st, on_page, l);
+}
+
+struct counter {
+	struct ulist	*l;
+	const char	*e;		/* up to this email */
+	size_t		 elen;
+	long long	 n;
+	long long	 max;		/* rows read at most, or 0 */
+	int		 capped;	/* max rows read before e */
+};
+
+static int
+on_count(void *arg, const struct userrow *r)
+{
+	struct counter	*c = arg;
+
+	if (bytes_cmp(r->email, strlen(r->email), c->e, c->elen) >= 0)
+		return 1;
+	c->n += in_block(c->l, r->sync);
+	if (c->max > 0 && --c->max == 0)
+		return c->capped = 1;
+	return 0;
+}
+
+/* Block users whose email is below e: the pages before e's, then a
+ * walk of e's page; -1 on error. */
+static long long
+block_rank(struct ulist *l, const char *e, size_t elen)
+{
+	struct counter	 c = { l, e, elen, 0, 0, 0 };
+	size_t		 plen = dirpage_len(e), i;
+
+	if (users_pages(l) == -1)
+		return -1;
+	for (i = 0; i < l->npg; i++)
+		if (bytes_cmp(l->pg[i].prefix, l->pg[i].len, e, plen) < 0)
+			c.n += l->pg[i].n;
+	if (store_view_walk(l->st, e, plen, 0, on_count, &c) == -1)
+		return -1;
+	return c.n;
+}
+
+/* The block users in lo's range: counted one by one when they are few,
+ * else from the pages (a walk of at most two pages). */
+static int
+range_count(struct ulist *l)
+{
+	struct counter	 c = { l, l->hib.p, l->hib.len, 0, RANGE_WALK_MAX, 0 };
+	long long	 b;
+
+	if (store_view_walk(l->st, l->lo, l->lolen, 0, on_count, &c) == -1)
+		return -1;
+	if (!c.capped) {
+		l->nblock = c.n;
+		return 0;
+	}
+	if ((l->lorank = block_rank(l, l->lo, l->lolen)) < 0 ||
+	    (b = block_rank(l, l->hib.p, l->hib.len)) < 0)
+		return -1;
+	l->nblock = b - l->lorank;
+	return 0;
+}
+
+/* How many the list has: the block (in lo's range), less the rows taken
+ * out, with the rows listed apart. */
+static int
+users_count(struct ulist *l)
+{
+	if (l->any && l->lo != NULL && range_count(l) == -1)
+		return -1;
+	l->total = l->nblock - (long long)l->gone.n + (long long)l->extra.n;
+	return 0;
+}
+
+/* The list from a place in the block, merged with the rows apart. */
+struct merge {
+	struct ulist	*l;
+	long long	 skip;		/* block users to pass first */
+	long long	 t;		/* the block index of the first one read */
+	long long	 left;		/* block users from there on */
+	long long	 pos;		/* the list index of the next row */
+	size_t		 ei, gi;	/* next row apart, next taken out */
+	int		 started;
+	int		 full;		/* the page is */
+};
+
+/* Row n of the list: printed when on the page; 1 once the page is full. */
+static int
+emit(struct merge *m, const struct lrow *r)
+{
+	struct ulist	*l = m->l;
+	long long	 n = m->pos++;
+
+	if (n >= l->offset && n < l->offset + l->limit)
+		print_user(l, n, r->sync, r->key, r->email, r->name, r->u,
+		    r->in_dir);
+	return m->full = m->pos >= l->offset + l->limit;
+}
+
+static int
+lrow_cmp_row(const struct lrow *x, const struct userrow *r)
+{
+	return row_cmp(x->email, x->sync, x->key, r->email, r->sync, r->key);
+}
+
+static int
+lrow_before(const struct lrow *x, const struct userrow *r)
+{
+	return lrow_cmp_row(x, r) < 0;
+}
+
+static int
+on_merge(void *arg, const struct userrow *r)
+{
+	struct merge	*m = arg;
+	struct ulist	*l = m->l;
+	struct lrow	 b;
+
+	if (!in_block(l, r->sync))
+		return 0;
+	if (m->skip > 0) {
+		m->skip--;
+		return 0;
+	}
+	if (!email_prefix(l, r->email))
+		return 1;	/* past lo's range */
+	if (!m->started) {
+		/* Rows apart before the start are before the page: t is at
+		 * least the page's start less every row apart. */
+		m->started = 1;
+		if (m->t > 0) {
+			m->gi = lrows_below(&l->gone, r);
+			m->ei = lrows_below(&l->extra, r);
+			m->pos = m->t - (long long)m->gi + (long long)m->ei;
+		}
+	}
+	m->left--;
+	while (m->gi < l->gone.n && lrow_before(&l->gone.r[m->gi], r))
+		m->gi++;
+	if (m->gi < l->gone.n && !lrow_cmp_row(&l->gone.r[m->gi], r)) {
+		m->gi++;
+		return m->left <= 0;
+	}
+	while (m->ei < l->extra.n && lrow_before(&l->extra.r[m->ei], r))
+		if (emit(m, &l->extra.r[m->ei++]))
+			return 1;
+	b.email = r->email;
+	b.sync = r->sync;
+	b.key = r->key;
+	b.name = "";
+	b.u = vuser_find(l->f, r->sync, r->key);
+	b.in_dir = 1;
+	return emit(m, &b) || m->left <= 0;
+}
+
+/*
+ * The page: the block from t, its place less the rows apart (none of
+ * them can be after the page's start), found by the email pages; a walk
+ * reads at most one page of the directory before its first row.
+ */
+static int
+users_page(struct ulist *l)
+{
+	struct merge	 m;
+	long long	 t, g, cum = 0, k = 0;
+	const char	*from = l->lo;
+	size_t		 fromlen = l->lolen, i;
+	int		 rc;
+
+	memset(&m, 0, sizeof(m));
+	m.l = l;
+	if (l->offset >= l->total)
+		return 0;
+	t = l->offset - (long long)l->extra.n;
+	m.t = t = t > 0 ? t : 0;
+	m.left = l->nblock - t;
+	if (l->nblock > 0 && t > 0) {
+		if (users_pages(l) == -1 || (l->lo != NULL && l->lorank < 0 &&
+		    (l->lorank = block_rank(l, l->lo, l->lolen)) < 0))
+			return -1;
+		g = (l->lo != NULL ? l->lorank : 0) + t;
+		for (i = 0; i < l->npg && cum + l->pg[i].n <= g; i++)
+			cum += l->pg[i].n;
+		if (i < l->npg) {	/* else the counts are off: from lo */
+			from = l->pg[i].len ? l->pg[i].prefix : NULL;
+			fromlen = l->pg[i].len;
+			k = g - cum;
+		} else
+			k = t;
+	}
+	if (m.left > 0) {
+		if (!l->all) {
+			m.skip = k;
+			k = 0;
+		}
+		rc = store_view_walk(l->st, from, fromlen, k, on_merge, &m);
+		if (rc == -1)
+			return -1;
+	}
+	/* The block is done: what is apart after it. */
+	while (!m.full && m.ei < l->extra.n)
+		emit(&m, &l->extra.r[m.ei++]);
 	return 0;
 }
 
@@ -775,23 +1111,6 @@ users_options(int argc, char **argv, struct ulist *l)
 	return optind == argc ? 0 : -1;
 }
 
-/* The listed keys outside the directory, in list order. */
-static void
-list_extras(struct ulist *l)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->f->nu; i++) {
-		if (!extra_listed(&l->f->u[i]))
-			continue;
-		l->extra = xrealloc(l->extra, (l->nextra + 1) *
-		    sizeof(*l->extra));
-		l->extra[l->nextra++] = &l->f->u[i];
-	}
-	if (l->nextra > 1)
-		qsort(l->extra, l->nextra, sizeof(*l->extra), extra_cmp);
-}
-
 static void
 users_footer(struct ulist *l)
 {
@@ -814,6 +1133,48 @@ users_footer(struct ulist *l)
 		printf("%lld-%lld of %lld results\n", first, last, l->total);
 }
 
+/* --email's text in lower case (as the loader keeps emails) and the end
+ * of its range: the text and a 0xff byte, above any text it begins. */
+static void
+email_range(struct ulist *l)
+{
+	size_t	 n;
+
+	if (l->email == NULL || l->email[0] == '\0')
+		return;
+	l->lo = email_lower(&l->lob, l->email, strlen(l->email), &n);
+	l->lolen = n;
+	buf_add(&l->hib, l->lo, n);
+	buf_addc(&l->hib, 0xff);
+}
+
+/* The rows apart and taken out, in list order; -1 on a database error. */
+static int
+users_apart(struct ulist *l)
+{
+	list_facts(l);
+	if (l->lo != NULL && store_view_domain(l->st, l->lo, l->lolen,
+	    l->hib.p, l->hib.len, on_domain, l) == -1)
+		return -1;
+	if (l->extra.n > 1)
+		qsort(l->extra.r, l->extra.n, sizeof(*l->extra.r), lrow_cmp);
+	if (l->gone.n > 1)
+		qsort(l->gone.r, l->gone.n, sizeof(*l->gone.r), lrow_cmp);
+	return 0;
+}
+
+static void
+ulist_free(struct ulist *l)
+{
+	buf_free(&l->out);
+	buf_free(&l->lob);
+	buf_free(&l->hib);
+	buf_free(&l->scratch);
+	free(l->extra.r);
+	free(l->gone.r);
+	free(l->pg);
+}
+
 int
 cmd_users(struct config *cfg, int argc, char **argv)
 {
@@ -824,6 +1185,7 @@ cmd_users(struct config *cfg, int argc, char **argv)
 
 	memset(&l, 0, sizeof(l));
 	memset(&f, 0, sizeof(f));
+	l.lorank = -1;
 	l.status = -1;
 	l.since = l.until = (time_t)-1;
 	l.page = 1;
@@ -836,25 +1198,25 @@ cmd_users(struct config *cfg, int argc, char **argv)
 	}
 	l.offset = (l.page - 1) * l.limit;
 	l.f = &f;
+	email_range(&l);
 	if (l.json)
 		buf_adds(&l.out, "{\"users\":[");
 	else
 		table_head(user_cols, NUSER_COLS);
 	if (no_database(cfg)) {
 		users_footer(&l);
-		buf_free(&l.out);
+		ulist_free(&l);
 		return EXIT_OK;
 	}
 	if ((st = view_open(cfg)) == NULL)
 		goto out;
 	l.st = st;
-	if (store_read_begin(st) == -1 || facts_load(&f, cfg, st) == -1)
+	if (store_read_begin(st) == -1 || facts_load(&f, cfg, st, 1) == -1)
 		goto dberr;
-	list_extras(&l);
-	if (store_view_users(st, l.sync, l.email, on_list_user, &l) == -1)
+	block_syncs(&l);
+	if (users_apart(&l) == -1 || users_count(&l) == -1 ||
+	    users_page(&l) == -1)
 		goto dberr;
-	for (; l.next < l.nextra; l.next++)
-		list_extra(&l, l.extra[l.next]);
 	users_footer(&l);
 	rc = EXIT_OK;
 	goto out;
@@ -866,8 +1228,7 @@ out:
 		store_close(st);
 	}
 	facts_free(&f);
-	free(l.extra);
-	buf_free(&l.out);
+	ulist_free(&l);
 	return rc;
 }
 
@@ -910,7 +1271,8 @@ struct uview {
 	const char	*manager, *team, *fields;
 	int		 active;
 	int		 in_dir;
-	struct vuser	*u;		/* facts, or NULL */
+	struct vuser	*u;		/* &own */
+	struct vuser	 own;		/* the user's facts, from the history */
 	struct vsync	*s;
 	struct hrun	*runs;		/* newest first once sorted */
 	size_t		 nruns;
@@ -948,7 +1310,8 @@ on_match(void *arg, const struct userrow *r)
 	return 0;
 }
 
-/* Keys outside the directory that match too (active = -1 marks them). */
+/* Keys outside the directory that match too (active = -1 marks them);
+ * whether they are listed is for their history to say. */
 static void
 match_extras(struct facts *f, struct matches *m, const char *text,
     const char *sync)
@@ -959,7 +1322,8 @@ match_extras(struct facts *f, struct matches *m, const char *text,
 	for (i = 0; i < f->nu; i++) {
 		const struct vuser *u = &f->u[i];
 
-		if (!extra_listed(u) || (sync && strcmp(sync, u->sync) != 0) ||
+		if (!(u->flags & VU_EXTRA) ||
+		    (sync && strcmp(sync, u->sync) != 0) ||
 		    (strcmp(u->key, text) != 0 &&
 		    (u->email[0] == '\0' || strcasecmp(u->email, text) != 0)))
 			continue;
@@ -1575,32 +1939,95 @@ user_json(struct uview *v, const struct config *cfg)
 	buf_free(&b);
 }
 
+/*
+ * The user's facts from their history (every run that named them): the
+ * failed items nothing later applied, the row the sync's latest applied
+ * export run skipped, and a warning of an applied export run no later
+ * one named them in. For a key outside the directory, what the extras
+ * query said too (its email, name, when it was seen, gone). -1 on error.
+ */
+static int
+user_facts(struct uview *v, struct store *st)
+{
+	const struct vuser	*x = vuser_find(v->f, v->sync, v->key);
+	struct vuser		*u = &v->own;
+	const struct hitem	*it;
+	const struct hissue	*is;
+	long long		 skiprun;
+	size_t			 i;
+	int			 ex;
+
+	if (x != NULL && (x->flags & VU_EXTRA))
+		*u = *x;
+	u->failures = u->warn_run = u->touch_run = 0;
+	u->flags &= ~(unsigned)VU_SKIPPED;
+	v->u = u;
+	for (i = 0; i < v->nruns; i++) {
+		for (it = v->runs[i].items; it != NULL; it = it->next)
+			u->failures += unresolved(v, &v->runs[i], it);
+		if ((ex = store_view_exported(st, v->runs[i].r.id)) == -1)
+			return -1;
+		if (!ex)
+			continue;
+		if (v->runs[i].r.id > u->touch_run)
+			u->touch_run = v->runs[i].r.id;
+		for (is = v->runs[i].issues; is != NULL; is = is->next)
+			if ((is->type == ISS_MANAGER_NOT_FOUND ||
+			    is->type == ISS_MANAGER_CYCLE ||
+			    is->type == ISS_SEAT_LIMIT) &&
+			    v->runs[i].r.id > u->warn_run)
+				u->warn_run = v->runs[i].r.id;
+	}
+	if (skipped_issue(v, &skiprun) != NULL)
+		u->flags |= VU_SKIPPED;
+	return 0;
+}
+
+/* The view of match r: its history read and its facts made. */
+static int
+uview_load(struct uview *v, struct facts *f, struct arena *a,
+    const struct userrow *r, struct store *st)
+{
+	memset(v, 0, sizeof(*v));
+	v->f = f;
+	v->a = a;
+	v->sync = r->sync;
+	v->key = r->key;
+	v->email = r->email;
+	v->name = r->name;
+	v->manager = r->manager;
+	v->team = r->team;
+	v->fields = r->fields;
+	v->active = r->active;
+	v->in_dir = r->active >= 0;
+	v->s = vsync_find(f, v->sync);
+	if (load_history(v, st) == -1 || user_facts(v, st) == -1)
+		return -1;
+	return 0;
+}
+
 /* Exactly one user matches, or say why not: 0, else the exit status. */
 static int
-pick_user(struct matches *m, const char *text, const char *sync,
-    struct facts *f)
+pick_user(const struct uview *v, size_t n, const char *text,
+    const char *sync)
 {
 	size_t	 i;
 
-	if (m->n == 1)
+	if (n == 1)
 		return 0;
-	if (m->n == 0) {
+	if (n == 0) {
 		log_warnx("no user with the email or employee id '%s'%s%s "
 		    "(rostersync users --email TEXT searches)", text,
 		    sync ? " in sync " : "", sync ? sync : "");
 		return EXIT_FAIL;
 	}
-	log_warnx("%zu users match '%s'; name the sync with --sync:", m->n,
+	log_warnx("%zu users match '%s'; name the sync with --sync:", n,
 	    text);
-	for (i = 0; i < m->n; i++) {
-		struct vsync *s = vsync_find(f, m->m[i].sync);
-		struct vuser *u = vuser_find(f, m->m[i].sync, m->m[i].key);
-
+	for (i = 0; i < n; i++)
 		fprintf(stderr, "  --sync %-12s %-12s %-32s %s\n",
-		    m->m[i].sync, m->m[i].key, m->m[i].email,
-		    ustatus_names[user_status(s, u, m->m[i].active >= 0)]
+		    v[i].sync, v[i].key, v[i].email,
+		    ustatus_names[user_status(v[i].s, v[i].u, v[i].in_dir)]
 		    .label);
-	}
 	return EXIT_USAGE;
 }
 
@@ -1612,6 +2039,33 @@ uview_free(struct uview *v)
 	for (i = 0; i < v->nruns; i++)
 		run_free(&v->runs[i].r);
 	free(v->runs);
+	v->runs = NULL;
+	v->nruns = 0;
+}
+
+/* A view per match; a key outside the directory that left it (nothing
+ * failed or warned since) is no match. */
+static int
+user_matches(struct matches *m, struct facts *f, struct arena *a,
+    struct store *st, struct uview **vp, size_t *np)
+{
+	struct uview	*v = xcalloc(m->n + 1, sizeof(*v));
+	size_t		 i, n = 0;
+
+	*vp = v;
+	for (i = 0; i < m->n; i++) {
+		if (uview_load(&v[n], f, a, &m->m[i], st) == -1) {
+			uview_free(&v[n]);
+			*np = n;
+			return -1;
+		}
+		if (!v[n].in_dir && !extra_listed(v[n].u))
+			uview_free(&v[n]);
+		else
+			n++;
+	}
+	*np = n;
+	return 0;
 }
 
 int
@@ -1625,13 +2079,13 @@ cmd_user(struct config *cfg, int argc, char **argv)
 	struct facts	 f;
 	struct arena	 a = { 0 };
 	struct matches	 m = { 0 };
-	struct uview	 v;
+	struct uview	*v = NULL;
 	struct store	*st = NULL;
 	const char	*sync = NULL, *text;
+	size_t		 i, nv = 0;
 	int		 c, json = 0, rc = EXIT_FAIL;
 
 	memset(&f, 0, sizeof(f));
-	memset(&v, 0, sizeof(v));
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c == 's')
 			sync = optarg;
@@ -1653,38 +2107,26 @@ cmd_user(struct config *cfg, int argc, char **argv)
 	if ((st = view_open(cfg)) == NULL)
 		return EXIT_FAIL;
 	m.a = &a;
-	if (store_read_begin(st) == -1 || facts_load(&f, cfg, st) == -1 ||
+	if (store_read_begin(st) == -1 || facts_load(&f, cfg, st, 0) == -1 ||
 	    store_view_find(st, text, sync, on_match, &m) == -1)
 		goto dberr;
 	match_extras(&f, &m, text, sync);
-	if ((rc = pick_user(&m, text, sync, &f)) != 0)
-		goto out;
-	rc = EXIT_FAIL;
-	v.f = &f;
-	v.a = &a;
-	v.sync = m.m[0].sync;
-	v.key = m.m[0].key;
-	v.email = m.m[0].email;
-	v.name = m.m[0].name;
-	v.manager = m.m[0].manager;
-	v.team = m.m[0].team;
-	v.fields = m.m[0].fields;
-	v.active = m.m[0].active;
-	v.in_dir = m.m[0].active >= 0;
-	v.u = vuser_find(&f, v.sync, v.key);
-	v.s = vsync_find(&f, v.sync);
-	if (load_history(&v, st) == -1)
+	if (user_matches(&m, &f, &a, st, &v, &nv) == -1)
 		goto dberr;
+	if ((rc = pick_user(v, nv, text, sync)) != 0)
+		goto out;
 	if (json)
-		user_json(&v, cfg);
+		user_json(&v[0], cfg);
 	else
-		user_text(&v, cfg);
+		user_text(&v[0], cfg);
 	rc = EXIT_OK;
 	goto out;
 dberr:
 	log_warnx("cannot read the user: %s", store_errmsg(st));
 out:
-	uview_free(&v);
+	for (i = 0; i < nv; i++)
+		uview_free(&v[i]);
+	free(v);
 	store_read_end(st);
 	store_close(st);
 	facts_free(&f);
@@ -1864,7 +2306,7 @@ cmd_status(struct config *cfg, int argc, char **argv)
 		if ((st = view_open(cfg)) == NULL)
 			return EXIT_FAIL;
 		if (store_read_begin(st) == -1 ||
-		    facts_load(&f, cfg, st) == -1) {
+		    facts_load(&f, cfg, st, 1) == -1) {
 			log_warnx("cannot read the metrics: %s",
 			    store_errmsg(st));
 			goto out;

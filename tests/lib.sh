@@ -106,3 +106,20 @@ run_dump() {
 }
 status_of() { q "SELECT status FROM runs WHERE id = $1"; }
 count_of() { q "SELECT $2 FROM runs WHERE id = $1"; }
+# The counts the store keeps (users per sync and per email page, items
+# done per run) that differ from a recount: 0 when they are right.
+counts_off() {
+	sqlite3 -bail -cmd '.timeout 5000' "$DB" "
+	WITH d(sync, users, active) AS (SELECT sync, count(*), sum(active)
+	    FROM users GROUP BY sync),
+	p(prefix, sync, n) AS (SELECT substr(ifnull(email, ''), 1, 2), sync,
+	    count(*) FROM users GROUP BY 1, 2)
+	SELECT (SELECT count(*) FROM (SELECT * FROM dircount WHERE users > 0
+	    EXCEPT SELECT * FROM d)) + (SELECT count(*) FROM (SELECT * FROM d
+	    EXCEPT SELECT * FROM dircount)) + (SELECT count(*) FROM (SELECT *
+	    FROM dirpages WHERE n > 0 EXCEPT SELECT * FROM p)) + (SELECT
+	    count(*) FROM (SELECT * FROM p EXCEPT SELECT * FROM dirpages)) +
+	    (SELECT count(*) FROM runs WHERE n_done != (SELECT count(*) FROM
+	    items WHERE run_id = runs.id AND status IN ('applied',
+	    'confirmed')))"
+}

@@ -77,6 +77,8 @@ verify() {
 	    "$(qq "SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'interrupted'"):$(qq "SELECT count(*) FROM runs WHERE status = 'failed' AND error IS NOT 'interrupted'")" \
 	    "$want_int:0"
 	eq "$l: PRAGMA integrity_check" "$(qq "PRAGMA integrity_check")" ok
+	eq "$l: the counts kept with the directory and the runs are right" \
+	    "$(counts_off)" 0
 	if [ "$kind" == big ]; then
 		eq "$l: the runs that count are a clean run's" "$(runs_kept)" \
 		    "$CLEAN_BIG_RUNS"
@@ -274,6 +276,9 @@ check "bulk first run: the directory equals a clean first run's" \
     cmp -s "$SB/after.dump" "$TMP/clean-day1.dump"
 eq "bulk first run: the indexes are there after it" "$(indexes)" \
     "items_run_key,users_email"
+eq "bulk first run: the domain index too" \
+    "$(qq "SELECT count(*) FROM sqlite_master WHERE name = 'users_domain'")" 1
+eq "bulk first run: the counts it added are right" "$(counts_off)" 0
 eq "bulk first run: the database is sound" \
     "$(qq "PRAGMA integrity_check")" ok
 eq "bulk first run: the email index finds a user" \

@@ -199,11 +199,17 @@ eq "user: history newest first" \
     "$(printf '%s\n' "$hist" | awk '/^  Run /{print $2}' | xargs)" \
     "$(q "SELECT group_concat(id, ' ') FROM (SELECT DISTINCT r.id FROM items i JOIN runs r ON r.id = i.run_id WHERE i.key = 'E4' AND r.sync = 'hr' ORDER BY r.started DESC, r.id DESC)")"
 
-# Schema v2 -> v4: a database of an older rostersync, with its index on
-# items(key) and without v4's columns: the views refuse it until a run
-# migrates it; then the history reads the same.
+# Schema v2 -> v5: a database of an older rostersync, with its index on
+# items(key) and without v4's columns and v5's counts and indexes: the
+# views refuse it until a run migrates it; then the history reads the
+# same.
 hist_v3=$hist
-q "DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
+q "DROP TRIGGER users_uncounted; DROP TRIGGER items_done;
+    DROP TRIGGER items_undone; DROP TABLE dircount; DROP TABLE dirpages;
+    DROP INDEX users_domain; DROP INDEX runs_sync_id; DROP INDEX runs_running;
+    DROP INDEX items_open; DROP INDEX issues_key; DROP INDEX issues_type;
+    ALTER TABLE runs DROP COLUMN n_done;
+    DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
     ALTER TABLE runs DROP COLUMN encoding;
     ALTER TABLE runs DROP COLUMN encoding_note;
     ALTER TABLE runs DROP COLUMN i_id_changed;
@@ -219,14 +225,14 @@ q "DROP INDEX items_run_key; CREATE INDEX items_key ON items(key);
 out user E4
 eq "migration v2 -> v3: the views refuse the old schema (exit 1)" "$RC" 1
 contains "migration v2 -> v3: and say how to migrate" "$OUT" \
-    "schema version 2, expected 4 (run rostersync once to migrate it)"
+    "schema version 2, expected 5 (run rostersync once to migrate it)"
 rs run >"$SB/migrate.out" 2>&1
 eq "migration v2 -> v3: a run exits 0" "$?" 0
 out user E4
 eq "migration v2 -> v3: user E4 exits 0" "$RC" 0
 eq "migration v2 -> v3: the history reads the same" \
     "$(printf '%s\n' "$OUT" | sed -n '/^History/,$p')" "$hist_v3"
-eq "migration v2 -> v4: schema version 4" "$(q "PRAGMA user_version")" 4
+eq "migration v2 -> v5: schema version 5" "$(q "PRAGMA user_version")" 5
 eq "migration v2 -> v3: items are indexed by run and key" \
     "$(q "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index'
     AND tbl_name = 'items' AND name LIKE 'items_%key' ORDER BY name")" \
@@ -392,6 +398,45 @@ eq "gone: a deleted user is not listed" "$(rows "$OUT" | awk '{print $1}' | xarg
 out user E2
 eq "gone: user E2 is not found" "$RC" 1
 
+# ================================== the counts kept with the directory
+# Users and active users per sync and per email page (dircount,
+# dirpages) and the items each run applied (runs.n_done): the store
+# counts what it writes in the same transaction (a trigger counts
+# deletions); a run that finds the directory edited by hand counts it
+# again.
+sandbox counts 'max_delete_percent = 100; max_update_percent = 100;'
+dc() { q "SELECT users || '/' || active FROM dircount WHERE sync = 'hr'"; }
+csv k1 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Dev,E1,Active" \
+    "E3,cat@y.org,Cat,Orr,Eng,Dev,E1,Active" "E4,dan@x.org,Dan,Poe,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "counts: a first run" "$(dc):$(counts_off)" "4/4:0"
+# E1's email on another page, E3 deactivated, E5 hired
+csv k2 "E1,zed@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Dev,E1,Active" \
+    "E4,dan@x.org,Dan,Poe,Eng,Dev,E1,Active" "E5,eve@x.org,Eve,Moe,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "counts: an email to another page, a deactivation, a hire" "$(dc):$(counts_off)" "5/4:0"
+eq "counts: the pages" "$(q "SELECT group_concat(prefix || '=' || n, ' ') FROM (SELECT * FROM dirpages WHERE n > 0 ORDER BY prefix)")" \
+    "bo=1 ca=1 da=1 ev=1 ze=1"
+csv k3 "E1,zed@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Dev,E1,Active" \
+    "E3,cat@y.org,Cat,Orr,Eng,Dev,E1,Active" "E4,dan@x.org,Dan,Poe,Eng,Dev,E1,Active" \
+    "E5,eve@x.org,Eve,Moe,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "counts: a return" "$(dc):$(counts_off)" "5/5:0"
+q "DELETE FROM users WHERE key = 'E5';
+   UPDATE syncs SET version = version + 1, nonce = random() WHERE name = 'hr'"
+eq "counts: a user deleted by hand is counted at once" "$(dc):$(counts_off)" "4/4:0"
+q "UPDATE users SET active = 0 WHERE key = 'E4';
+   UPDATE syncs SET version = version + 1, nonce = random() WHERE name = 'hr'"
+eq "counts: one deactivated by hand is not (yet)" "$(dc)" "4/4"
+csv k4 "E1,zed@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Lead,E1,Active" \
+    "E3,cat@y.org,Cat,Orr,Eng,Dev,E1,Active" "E4,dan@x.org,Dan,Poe,Eng,Dev,E1,Active" \
+    "E5,eve@x.org,Eve,Moe,Eng,Dev,E1,Active"
+rs -v run >"$SB/k4.out" 2>&1
+contains "counts: the next run counts again" "$(cat "$SB/k4.out")" "counted again"
+eq "counts: and they are right" "$(dc):$(counts_off)" "5/5:0"
+eq "counts: items done per run" "$(q "SELECT group_concat(n_done, ' ') FROM runs ORDER BY id")" \
+    "$(q "SELECT group_concat((SELECT count(*) FROM items WHERE run_id = runs.id AND status IN ('applied', 'confirmed')), ' ') FROM runs ORDER BY id")"
+
 # ============================================================ paging
 sandbox paging
 $GEN --rows 25 --seed 3 -o "$TMP/p.csv"
@@ -435,5 +480,176 @@ eq "paging --json: the last partial page" \
 js=$(rs users --json --page 9 2>/dev/null)
 eq "paging --json: past the end" \
     "$(printf '%s' "$js" | json "len(d['users']), d['first'], d['last'], d['total']")" "(0, 0, 0, 25)"
+
+# ============================================ paging by email pages
+# A directory big enough for a first load in bulk (which adds its own
+# counts) and for many email pages, with users of every status: every
+# page of every list is the slice of the whole list it should be; the
+# whole list is the directory and the keys outside it in email order
+# (from SQL); --email takes the addresses, or the domains, that begin
+# with the text, in any case. The work of a page, a search, a user and
+# the metrics does not grow with the directory: SQLite's virtual machine
+# steps (ROSTERSYNC_PLANS), a count the same on any machine, stay under
+# the directory's size.
+sandbox big
+mkdir -p "$SB/drop2"
+cat >"$CONF" <<'CONF'
+database = "spool/rostersync.db";
+spool = "spool";
+timezone = "UTC";
+syncs = (
+	{ name = "hr"; source = "dir:drop"; settle_seconds = 0;
+	  key = "employee_id"; required = [ "employee_id", "email", "last_name" ];
+	  max_update_percent = 100; },
+	{ name = "ctr"; source = "dir:drop2"; settle_seconds = 0;
+	  key = "employee_id"; }
+);
+CONF
+$GEN --rows 12000 --seed 41 -o "$TMP/b1.csv"
+drop "$TMP/b1.csv"
+rs -v run --sync hr >"$SB/b1.out" 2>&1
+# A second sync of 600 users: the same ids, emails among hr's.
+$GEN --rows 600 --seed 43 -o "$SB/drop2/c1.csv"
+touch -d '-1 hour' "$SB/drop2/c1.csv"
+rs run --sync ctr >"$SB/c1.out" 2>&1
+contains "big: a first load in bulk" "$(cat "$SB/b1.out")" \
+    "indexes are built after the rows"
+eq "big: the counts a bulk load adds are right" "$(counts_off)" 0
+steps() {	# steps ARGS...: the steps of SQLite's machine `rs ARGS` ran
+	rm -f "$TMP/steps"
+	ROSTERSYNC_PLANS=$TMP/steps rs "$@" >/dev/null 2>&1
+	awk '$1 == "STEPS" { n += $2 } END { print n + 0 }' "$TMP/steps"
+}
+nusers=$(q "SELECT count(*) FROM users")
+mid=$(q "SELECT email FROM users ORDER BY email LIMIT 1 OFFSET 6000")
+for c in "users --page 1000" "users --page 1150 --status synced" \
+    "users --email $mid" "user $mid" "status"; do
+	# shellcheck disable=SC2086
+	n=$(steps $c)
+	check "big: $c: $n steps, under a quarter of the $nusers users" \
+	    test "$n" -gt 0 -a "$n" -lt "$((nusers / 4))"
+done
+# Day 2: rows with an invalid email (skipped: Failed), with an unknown
+# manager (Completed with Warning), new rows with an invalid email
+# (outside the directory), the rest the generator's next day; then items
+# failed by hand.
+$GEN --mutate "$TMP/b1.csv" --seed 42 -o "$TMP/b2.csv"
+$PYTHON - "$TMP/b2.csv" <<'EOF'
+import csv, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    rows = list(csv.reader(f))
+h, body = rows[0], rows[1:]
+e, m, k = h.index("email"), h.index("manager_id"), h.index("employee_id")
+for i, r in enumerate(body):
+    if i % 300 == 7:
+        r[e] = r[e].replace("@", "@@")
+    elif i % 300 == 11:
+        r[m] = "X%d" % i
+for i in range(25):
+    r = list(body[i])
+    r[k], r[e] = "N%05d" % i, "new%d.example.com" % i
+    body.append(r)
+with open(sys.argv[1], "w", newline="", encoding="utf-8") as f:
+    csv.writer(f, lineterminator="\n").writerows([h] + body)
+EOF
+drop "$TMP/b2.csv"
+rs run --sync hr >"$SB/b2.out" 2>&1
+q "UPDATE items SET status = 'failed', error = 'boom' WHERE run_id = 3 AND seq % 97 = 0 AND type = 'update'"
+# A dry run that would hire three people: Never Synced, their emails
+# among everyone's.
+head -1 "$TMP/b2.csv" >"$TMP/dry.csv"
+tail -n +2 "$TMP/b2.csv" | sed -n '1,3s/^E\([0-9]*\),\([^@]*\)@/D\1,\2x@/p' >>"$TMP/dry.csv"
+tail -n +2 "$TMP/b2.csv" >>"$TMP/dry.csv"
+rs run --sync hr --dry-run --file "$TMP/dry.csv" >"$SB/dry.out" 2>&1
+eq "big: the counts are right after a daily run and items failed by hand" \
+    "$(counts_off)" 0
+q "SELECT email, sync, key FROM users" >"$TMP/dir.txt"
+q "SELECT DISTINCT '', s.key, r.sync FROM issues s JOIN runs r ON r.id = s.run_id
+   WHERE s.key > '' AND NOT EXISTS (SELECT 1 FROM users u WHERE u.sync = r.sync AND u.key = s.key)
+   UNION SELECT email, key, 'hr' FROM items WHERE status = 'preview' AND type = 'create'" >"$TMP/outside.txt"
+eq "big: hr's second run and ctr's first, two syncs" \
+    "$(q "SELECT group_concat(sync || ':' || status, ' ') FROM runs WHERE dry_run = 0")" \
+    "hr:success ctr:success hr:needs_attention"
+# pages.py: the whole list (--per-page 1000, every page) against SQL, then
+# pages of 7 of each list against the slices of the whole one.
+cat >"$TMP/pages.py" <<'EOF'
+import json, random, subprocess, sys
+rs, conf, dirf, outf = sys.argv[1:5]
+def users(*args):
+    out = subprocess.run([rs, "-c", conf, "users", "--json"] + list(args),
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+def whole(*args):
+    rows, page = [], 1
+    while True:
+        d = users("--per-page", "1000", "--page", str(page), *args)
+        rows += d["users"]
+        if d["last"] >= d["total"]:
+            return rows, d["total"]
+        page += 1
+def key(u):
+    return (u["email"] or "", u["sync"], u["employee_id"])
+allrows, total = whole()
+want = []
+for line in open(dirf, encoding="utf-8"):
+    email, sync, k = line.rstrip("\n").split("|")
+    want.append((email, sync, k))
+for line in open(outf, encoding="utf-8"):
+    email, k, sync = line.rstrip("\n").split("|")
+    want.append((email, sync, k))
+want.sort()
+print("whole", total == len(want) and [key(u) for u in allrows] == want,
+      len(want))
+def domain(e):
+    return e.split("@", 1)[1] if "@" in e else e
+lists = {
+    "all": ([], allrows),
+    "synced": (["--status", "synced"], None),
+    "failed": (["--status", "failed"], None),
+    "warning": (["--status", "completed_with_warning"], None),
+    "never": (["--status", "never_synced"], None),
+    "email ma": (["--email", "MA"], None),
+    "email domain": (["--email", "example.c"], None),
+    "email one": (["--email", allrows[len(allrows) // 2]["email"]], None),
+    "email failed": (["--email", "j", "--status", "failed"], None),
+    "sync ctr": (["--sync", "ctr"], None),
+    "sync hr synced": (["--sync", "hr", "--status", "synced"], None),
+    "sync ctr email": (["--sync", "ctr", "--email", "s"], None),
+}
+rnd = random.Random(7)
+for name, (args, rows) in lists.items():
+    if rows is None:
+        rows = [u for u in allrows if
+                ("--sync" not in args or
+                 u["sync"] == args[args.index("--sync") + 1]) and
+                ("--status" not in args or
+                 u["status"] == args[args.index("--status") + 1]) and
+                ("--email" not in args or
+                 (u["email"] or "").startswith(args[args.index("--email") + 1].lower()) or
+                 domain(u["email"] or "").startswith(args[args.index("--email") + 1].lower()))]
+    last = (len(rows) + 6) // 7
+    pages = sorted({1, 2, last - 1, last, last + 1} |
+                   {rnd.randint(1, max(1, last)) for _ in range(12)})
+    bad = 0
+    for p in [p for p in pages if p >= 1]:
+        d = users("--per-page", "7", "--page", str(p), *args)
+        exp = rows[(p - 1) * 7:p * 7]
+        if ([key(u) for u in d["users"]] != [key(u) for u in exp] or
+                d["total"] != len(rows)):
+            bad += 1
+    print("list", name.replace(" ", "_"), len(rows), bad)
+EOF
+$PYTHON "$TMP/pages.py" "$ROSTERSYNC" "$CONF" "$TMP/dir.txt" \
+    "$TMP/outside.txt" >"$SB/pages.out" 2>&1
+eq "big: the whole list is the directory and the keys outside it, in order" \
+    "$(awk '$1 == "whole" { print $2 }' "$SB/pages.out")" True
+for l in all synced failed warning never email_ma email_domain email_one \
+    email_failed sync_ctr sync_hr_synced sync_ctr_email; do
+	eq "big: every page of 7 of the list $l is its slice" \
+	    "$(awk -v l="$l" '$1 == "list" && $2 == l { print $4 }' "$SB/pages.out")" 0
+done
+check "big: lists of every status have users" awk '$1 == "list" &&
+    $2 ~ /^(failed|warning|never|email_one)$/ && $3 == 0 { exit 1 }' \
+    "$SB/pages.out"
 
 finish

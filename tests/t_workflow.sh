@@ -157,6 +157,8 @@ rs confirm "$r:$s3" >/dev/null 2>&1
 eq "confirming twice is refused" "$?" 1
 rs retry "$r" >"$TMP/retry3.out" 2>&1
 contains "a confirmed item is not retried" "$(cat "$TMP/retry3.out")" "no failed items"
+eq "the counts kept with the directory and the runs are right after the hook, a retry and a confirm" \
+    "$(counts_off)" 0
 
 # --- a hook that hangs is killed at its timeout; one that floods stderr
 echo "E8" >"$TMP/ctl/hang"; echo "E9" >"$TMP/ctl/spew"; : >"$TMP/ctl/fail"
