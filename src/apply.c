@@ -29,14 +29,14 @@ static const char *
 payload(struct job *j, const struct item *it, long long seq, struct buf *b,
     struct buf *fields)
 {
-	const struct ent	*e = it->ent != ENT_NONE ? &j->e[it->ent] : NULL;
+	uint32_t		 e = it->ent;
 	size_t			 i;
 
 	buf_reset(b);
 	buf_printf(b, "{\"run\":%lld,\"item\":%lld", j->run->id, seq);
 	kv(b, "sync", j->sy->name);
 	kv(b, "type", itemtype_slug(it->type));
-	kv(b, "employee_id", e ? e->key : NULL);
+	kv(b, "employee_id", e != ENT_NONE ? ent_key(j, e) : NULL);
 	kv(b, "email", it->email);
 	kv(b, "name", it->name);
 	kv(b, "team", it->team);
@@ -51,8 +51,8 @@ payload(struct job *j, const struct item *it, long long seq, struct buf *b,
 		buf_addc(b, '}');
 	}
 	buf_addc(b, ']');
-	if (e != NULL && e->rec != ENT_NONE && it->type != IT_DELETE) {
-		fields_json(j, &j->kept[e->rec], fields);
+	if (e != ENT_NONE && j->erec[e] != ENT_NONE && it->type != IT_DELETE) {
+		fields_json(j, &j->kept[j->erec[e]], fields);
 		buf_adds(b, ",\"fields\":");
 		buf_add(b, fields->p, fields->len);
 	}
@@ -70,7 +70,7 @@ item_row(const struct job *j, size_t i, struct itemrow *r)
 	r->seq = (long long)i + 1;
 	r->type = it->type;
 	r->status = it->status;
-	r->key = it->ent != ENT_NONE ? j->e[it->ent].key : NULL;
+	r->key = it->ent != ENT_NONE ? ent_key(j, it->ent) : NULL;
 	r->email = it->email;
 	r->name = it->name;
 	r->team = it->team;
@@ -202,25 +202,24 @@ slot_or_empty(const struct kept *k, int slot)
 static int
 write_user(struct job *j, uint32_t id, struct buf *b)
 {
-	const struct ent	*e = &j->e[id];
-	const struct kept	*k = &j->kept[e->rec];
+	const struct kept	*k = &j->kept[j->erec[id]];
 	struct dirrow		 d;
 
 	fields_json(j, k, b);
 	memset(&d, 0, sizeof(d));
 	d.sync = j->sy->name;
-	d.key = e->key;
+	d.key = ent_key(j, id);
 	d.email = slot_or_empty(k, j->sc.canon[F_EMAIL]);
 	d.name = display_name(j, k->v);
 	d.manager = slot_or_empty(k, j->sc.canon[F_MANAGER_ID]);
 	d.team = slot_or_empty(k, j->sc.team_slot);
-	d.hash = e->new_hash;
+	d.hash = k->hash;
 	d.fields = b->p;
 	d.fieldslen = b->len;
 	d.run = j->run->id;
-	d.email_same = (e->flags & E_SAMEMAIL) != 0;
-	d.stored = (e->flags & E_DIR) != 0;
-	d.active_same = (e->flags & (E_DIR | E_ACTIVE)) == (E_DIR | E_ACTIVE);
+	d.email_same = (j->e[id].flags & E_SAMEMAIL) != 0;
+	d.stored = (j->e[id].flags & E_DIR) != 0;
+	d.active_same = (j->e[id].flags & (E_DIR | E_ACTIVE)) == (E_DIR | E_ACTIVE);
 	return store_dir_put(j->st, &d);
 }
 
@@ -253,6 +252,13 @@ on_purged(void *arg, const char *key, size_t n)
 		j->e[e].flags |= E_GONE;
 }
 
+static int
+written_one(const struct job *j, size_t i)
+{
+	return (j->e[i].flags & E_WRITE) || ((j->e[i].flags & E_DELETE) &&
+	    !j->hold_deletes);
+}
+
 /*
  * The users this run writes or removes, in the order of their keys: the
  * users table's order. An export in no order (a shuffled first load
@@ -262,15 +268,17 @@ on_purged(void *arg, const char *key, size_t n)
 static uint32_t *
 written(struct job *j, size_t *n)
 {
-	uint32_t	*w = xmalloc((j->ne + 1) * sizeof(*w));
-	size_t		 i;
+	uint32_t	*w;
+	size_t		 i, k = 0;
 
+	for (i = 0; i < j->ne; i++)
+		k += written_one(j, i);
+	w = xmalloc((k + 1) * sizeof(*w));
 	*n = 0;
 	for (i = 0; i < j->ne; i++)
-		if ((j->e[i].flags & E_WRITE) || ((j->e[i].flags & E_DELETE) &&
-		    !j->hold_deletes))
+		if (written_one(j, i))
 			w[(*n)++] = (uint32_t)i;
-	ids_by_key(j->e, w, *n);
+	ids_by_key(j, w, *n);
 	return w;
 }
 
@@ -289,19 +297,17 @@ write_directory(struct job *j)
 		return -1;
 	w = written(j, &n);
 	for (i = 0; i < n; i++) {
-		struct ent *e = &j->e[w[i]];
-
 		if (i == n / 2)
 			fault("apply.half");
-		if (e->flags & E_WRITE) {
+		if (j->e[w[i]].flags & E_WRITE) {
 			if (write_user(j, w[i], &b) == -1)
 				goto out;
 			continue;
 		}
-		if (store_dir_remove(j->st, sy->name, e->key,
+		if (store_dir_remove(j->st, sy->name, ent_key(j, w[i]),
 		    sy->delete_mode == DEL_DEACTIVATE, j->run->id) == -1)
 			goto out;
-		e->flags |= sy->delete_mode == DEL_DEACTIVATE ? E_DEACT :
+		j->e[w[i]].flags |= sy->delete_mode == DEL_DEACTIVATE ? E_DEACT :
 		    E_GONE;
 	}
 	if (sy->delete_mode == DEL_DEACTIVATE) {

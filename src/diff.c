@@ -5,6 +5,7 @@
  * kept whole and compared field by field against the stored row, so an
  * unchanged million-row export costs a hash lookup per row.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ on_dir_user(void *arg, const char *key, size_t n, uint64_t hash, int active)
 	uint32_t	 e = ent_add(j, key, n);
 
 	j->e[e].flags = E_DIR | (active ? E_ACTIVE : 0);
-	j->e[e].dir_hash = hash;
+	j->dhash[e] = hash;
 	j->active_before += active != 0;
 }
 
@@ -87,7 +88,7 @@ diff_load_dir(struct job *j)
 }
 
 static void
-keep_record(struct job *j, uint32_t ent, const struct record *r)
+keep_record(struct job *j, uint32_t ent, const struct record *r, uint64_t fp)
 {
 	struct kept	*k;
 	size_t		 i, n = j->sc.nslots;
@@ -98,59 +99,106 @@ keep_record(struct job *j, uint32_t ent, const struct record *r)
 	}
 	k = &j->kept[j->nkept];
 	k->ent = ent;
+	k->hash = fp;
 	k->v = arena_alloc(&j->a, n * sizeof(*k->v));
 	k->len = arena_alloc(&j->a, n * sizeof(*k->len));
 	for (i = 0; i < n; i++) {
 		k->v[i] = arena_strndup(&j->a, r->v[i], r->len[i]);
 		k->len[i] = (uint32_t)r->len[i];
 	}
-	j->e[ent].rec = (uint32_t)j->nkept++;
+	j->erec[ent] = (uint32_t)j->nkept++;
 }
 
-/* The next row in row order, for validate_cross(). */
-static struct xrow *
-xrow_add(struct job *j, uint32_t id)
-{
-	struct xrow	*x;
-
-	if (j->norder == j->ordercap) {
-		j->ordercap = j->ordercap ? j->ordercap * 2 : 4096;
-		j->order = xrealloc(j->order, j->ordercap * sizeof(*j->order));
-	}
-	x = &j->order[j->norder++];
-	x->ent = id;
-	x->mgr = ENT_NONE;
-	x->email = x->mgrkey = NULL;
-	return x;
-}
-
-/* The row's email and manager, for validate_cross(). */
+/* A row's email hash, kept until diff_loaded() makes j->eeh. */
 static void
-keep_xrow(struct job *j, uint32_t id, const struct record *r, int unchanged)
+hash_add(struct job *j, uint32_t id, uint32_t eh)
 {
-	struct xrow	*x = xrow_add(j, id);
-	int		 s;
+	if (j->nrh == j->rhcap) {
+		j->rhcap = j->rhcap ? j->rhcap * 2 : 4096;
+		j->rh = big_realloc(j->rh, j->nrh * sizeof(*j->rh),
+		    j->rhcap * sizeof(*j->rh));
+	}
+	j->rh[j->nrh].ent = id;
+	j->rh[j->nrh++].eh = eh;
+}
 
-	x->lh[0] = r->hint->prep.lh[0];	/* kept if the entry has E_LINE */
-	x->lh[1] = r->hint->prep.lh[1];
+/* A row hashed and not known: its line for the next lines file. */
+static void
+line_add(struct job *j, uint32_t id, const struct record *r, uint32_t eh,
+    int mail)
+{
+	struct lineout	*o;
+
+	if (j->nlines == j->linecap) {
+		j->linecap = j->linecap ? j->linecap * 2 : 4096;
+		j->lines = big_realloc(j->lines, j->nlines * sizeof(*j->lines),
+		    j->linecap * sizeof(*j->lines));
+	}
+	o = &j->lines[j->nlines++];
+	o->lh[0] = r->hint->prep.lh[0];
+	o->lh[1] = r->hint->prep.lh[1];
+	o->eh = eh;
+	o->ent = id | (mail ? LINE_MAIL : 0);
+}
+
+/* The entry of a manager_id: a key's, or a new entry of that key (which
+ * its own row may fill later; if none does, the manager is not found). */
+static uint32_t
+mgr_entry(struct job *j, const char *k, size_t n)
+{
+	uint32_t	 m = ent_get(j, k, n);
+
+	return m != ENT_NONE ? m : ent_add(j, k, n);
+}
+
+/*
+ * What the cross-row checks need of the row, by its entry: its place in
+ * row order, its email's hash (the email itself is the kept record's,
+ * a terminated row's copy, or, unchanged, the directory's), its manager's
+ * entry; and its line, for the next lines file.
+ */
+static void
+keep_row(struct job *j, uint32_t id, const struct record *r, int unchanged)
+{
+	struct rowmail	*t;
+	uint32_t	 eh = 0;
+	int		 s, mail = 0;
+
+	j->e[id].flags |= E_ORDER;
 	if ((s = j->sc.canon[F_EMAIL]) >= 0 && r->len[s] > 0) {
-		x->email = unchanged ? email_stored :
-		    arena_strndup(&j->xa, r->v[s], r->len[s]);
-		x->eh = r->hint->prepped ? r->hint->prep.eh : email_hash(r->v[s], r->len[s]);
+		eh = r->hint->prepped ? (uint32_t)r->hint->prep.eh :
+		    (uint32_t)email_hash(r->v[s], r->len[s]);
 #ifdef RS_SELFCHECK
-		if (x->eh != email_hash(r->v[s], r->len[s]))
+		if (eh != (uint32_t)email_hash(r->v[s], r->len[s]))
 			fatalx("row %zu: the reading thread's email hash "
 			    "differs", r->row);
 #endif
+		hash_add(j, id, eh);
+		j->e[id].flags |= E_MAIL;
+		mail = 1;
+		if (j->e[id].flags & E_TERM) {
+			if (j->ntmail == j->tmailcap) {
+				j->tmailcap = j->tmailcap ? j->tmailcap * 2 :
+				    64;
+				j->tmail = xrealloc(j->tmail, j->tmailcap *
+				    sizeof(*j->tmail));
+			}
+			t = &j->tmail[j->ntmail++];
+			t->ent = id;
+			t->email = arena_strndup(&j->a, r->v[s], r->len[s]);
+		}
 	}
-	if ((s = j->sc.canon[F_MANAGER_ID]) < 0 || r->len[s] == 0)
+	if ((j->e[id].flags & E_LINE) && j->kn.now != 0)
+		line_add(j, id, r, eh, mail);
+	if ((j->e[id].flags & E_TERM) || (s = j->sc.canon[F_MANAGER_ID]) < 0 ||
+	    r->len[s] == 0)
 		return;
 	/* A row equal to the stored one names the stored manager, whose
-	 * entry the key snapshot gives: no copy, no lookup later. */
+	 * entry the key snapshot gives: no lookup. */
 	if (unchanged && id < j->ndirmgr && j->dirmgr[id] < DIRMGR_UNKNOWN)
-		x->mgr = j->dirmgr[id];
+		j->e[id].mgr = j->dirmgr[id];
 	else
-		x->mgrkey = arena_strndup(&j->xa, r->v[s], r->len[s]);
+		j->e[id].mgr = mgr_entry(j, r->v[s], r->len[s]);
 }
 
 static int
@@ -172,17 +220,29 @@ is_terminated(const struct job *j, const struct record *r)
 }
 
 static int
-needs_compare(const struct job *j, const struct ent *e,
+needs_compare(const struct job *j, uint32_t id, uint64_t fp,
     const struct record *r)
 {
 	size_t	 i;
 
-	if ((e->flags & E_ACTIVE) == 0 || e->new_hash != e->dir_hash)
+	if ((j->e[id].flags & E_ACTIVE) == 0 || fp != j->dhash[id])
 		return 1;
 	for (i = 0; i < j->sc.nslots; i++)
 		if (j->sc.slots[i].keep_empty && r->len[i] == 0)
 			return 1;
 	return 0;
+}
+
+/* What a row of entry id touches, into cache. */
+static void
+prefetch_ent(const struct job *j, uint32_t id)
+{
+	__builtin_prefetch(&j->e[id].flags, 1);
+	__builtin_prefetch(&j->e[id].row, 1);
+	__builtin_prefetch(&j->e[id].mgr, 1);
+	__builtin_prefetch(&j->e[id].team, 1);
+	if (id < j->ndirmgr)
+		__builtin_prefetch(&j->dirmgr[id]);
 }
 
 /* The key table's slots of rows further on into cache (load.c's peeks). */
@@ -192,22 +252,21 @@ prefetch_ahead(struct job *j, const struct record *r)
 	uint32_t	 id;
 
 	if (r->hint->peek_known[1] != 0) {
-		id = r->hint->peek_known[1] - 1;
-		__builtin_prefetch(&j->e[id]);
-		__builtin_prefetch(&j->dirmgr[id]);
+		prefetch_ent(j, r->hint->peek_known[1] - 1);
 		return;
 	}
 	if (r->hint->peek_hashed[0])
-		strmap_prefetch_h(&j->keys, r->hint->peek_len[0], r->hint->peek_kh[0]);
+		ent_prefetch_h(j, r->hint->peek_kh[0]);
 	else if (r->hint->peek_key[0] != NULL)
-		strmap_prefetch(&j->keys, r->hint->peek_key[0], r->hint->peek_len[0]);
-	id = r->hint->peek_hashed[1] ? strmap_peek_h(&j->keys, r->hint->peek_len[1],
-	    r->hint->peek_kh[1]) : r->hint->peek_key[1] != NULL ? strmap_peek(&j->keys,
-	    r->hint->peek_key[1], r->hint->peek_len[1]) : STRMAP_NONE;
-	if (id != STRMAP_NONE) {
-		__builtin_prefetch(&j->e[id]);
-		if (id < j->ndirmgr)
-			__builtin_prefetch(&j->dirmgr[id]);
+		ent_prefetch_h(j, strmap_keyhash(r->hint->peek_key[0],
+		    r->hint->peek_len[0]));
+	id = r->hint->peek_hashed[1] ? ent_peek_h(j, r->hint->peek_kh[1]) :
+	    r->hint->peek_key[1] != NULL ? ent_peek_h(j,
+	    strmap_keyhash(r->hint->peek_key[1], r->hint->peek_len[1])) :
+	    ENT_NONE;
+	if (id != ENT_NONE && id < j->ne) {
+		prefetch_ent(j, id);
+		__builtin_prefetch(&j->dhash[id]);
 	}
 }
 
@@ -223,12 +282,9 @@ prefetch_ahead(struct job *j, const struct record *r)
 static uint32_t
 find_key(struct job *j, const struct record *r)
 {
-	const struct ent	*e;
-
 	if ((j->in_order || r->row % GUESS_EVERY == 0) && j->next < j->ne) {
-		e = &j->e[j->next];
-		if (e->keylen == r->keylen &&
-		    memcmp(e->key, r->key, r->keylen) == 0) {
+		if (ent_keylen(j, j->next) == r->keylen &&
+		    memcmp(ent_key(j, j->next), r->key, r->keylen) == 0) {
 			j->in_order = 1;
 			return j->next;
 		}
@@ -239,25 +295,25 @@ find_key(struct job *j, const struct record *r)
 	    r->hint->prep.kh != strmap_keyhash(r->key, r->keylen))
 		fatalx("row %zu: the reading thread's key hash differs", r->row);
 #endif
-	return r->hint->prepped && r->hint->prep.kh_ok ? strmap_get_h(&j->keys, r->key,
+	return r->hint->prepped && r->hint->prep.kh_ok ? ent_get_h(j, r->key,
 	    r->keylen, r->hint->prep.kh) : ent_get(j, r->key, r->keylen);
 }
 
-/* A second row of e's key: neither is applied. */
+/* A second row of entry id's key: neither is applied. */
 static void
-dup_row(struct job *j, struct ent *e, size_t row)
+dup_row(struct job *j, uint32_t id, size_t row)
 {
-	if ((e->flags & E_DUP) == 0)
-		issue_add(j, ISS_USER_SKIPPED, e->row, e->key,
+	if ((j->e[id].flags & E_DUP) == 0)
+		issue_add(j, ISS_USER_SKIPPED, j->e[id].row, ent_key(j, id),
 		    canon_names[F_EMPLOYEE_ID], "give each person "
 		    "one row and a unique id in the HR system",
-		    "the id %s is on several rows", e->key);
-	e->flags |= E_DUP | E_SKIP;
-	e->rec = ENT_NONE;
-	issue_add(j, ISS_USER_SKIPPED, (long long)row, e->key,
+		    "the id %s is on several rows", ent_key(j, id));
+	j->e[id].flags |= E_DUP | E_SKIP;
+	j->erec[id] = ENT_NONE;
+	issue_add(j, ISS_USER_SKIPPED, (long long)row, ent_key(j, id),
 	    canon_names[F_EMPLOYEE_ID], "give each person one row "
 	    "and a unique id in the HR system",
-	    "the id %s is also on row %u", e->key, e->row);
+	    "the id %s is also on row %u", ent_key(j, id), j->e[id].row);
 }
 
 static int	 line_clean(const struct job *, const struct record *);
@@ -268,32 +324,33 @@ static int	 line_clean(const struct job *, const struct record *);
 static void
 known_check(struct job *j, uint32_t id, const struct record *r)
 {
-	const struct ent	*e = &j->e[id];
 	size_t			 n = j->niss;
 	uint32_t		 d = j->dirmgr[id], t = ENT_NONE;
 	int			 s, mail;
 
-	if (r->v == NULL || r->keylen != e->keylen ||
-	    memcmp(r->key, e->key, r->keylen) != 0)
-		fatalx("row %zu: a known line is not %s's", r->row, e->key);
-	if (!(e->flags & E_ACTIVE) || rec_hash(j, r->v, r->len) !=
-	    e->dir_hash || is_terminated(j, r) || !line_clean(j, r) ||
+	if (r->v == NULL || r->keylen != ent_keylen(j, id) ||
+	    memcmp(r->key, ent_key(j, id), r->keylen) != 0)
+		fatalx("row %zu: a known line is not %s's", r->row,
+		    ent_key(j, id));
+	if (!(j->e[id].flags & E_ACTIVE) || rec_hash(j, r->v, r->len) !=
+	    j->dhash[id] || is_terminated(j, r) || !line_clean(j, r) ||
 	    validate_row(j, r) != 0 || j->niss != n)
 		fatalx("row %zu: a known line is not %s unchanged", r->row,
-		    e->key);
+		    ent_key(j, id));
 	s = j->sc.canon[F_EMAIL];
 	mail = s >= 0 && r->len[s] > 0;
-	if (mail != ((r->hint->prep.kflags & LI_EMAIL) != 0) ||
-	    (mail && email_hash(r->v[s], r->len[s]) != r->hint->prep.eh))
-		fatalx("row %zu: a known line's email hash differs", r->row);
+	if (mail != ((r->hint->prep.kflags & LI_EMAIL) != 0))
+		fatalx("row %zu: a known line's email differs", r->row);
+	if (mail)	/* known_mail() reads it from the file: compared there */
+		hash_add(j, id, (uint32_t)email_hash(r->v[s], r->len[s]));
 	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
 		t = team_intern(j, r->v[s], r->len[s]);
-	if (t != e->team)
+	if (t != j->e[id].team)
 		fatalx("row %zu: a known line's team differs", r->row);
 	s = j->sc.canon[F_MANAGER_ID];
 	if (s < 0 || r->len[s] == 0 ? d != DIRMGR_NONE : d >= j->ne ||
-	    j->e[d].keylen != r->len[s] ||
-	    memcmp(j->e[d].key, r->v[s], r->len[s]) != 0)
+	    ent_keylen(j, d) != r->len[s] ||
+	    memcmp(ent_key(j, d), r->v[s], r->len[s]) != 0)
 		fatalx("row %zu: a known line's manager differs", r->row);
 }
 #endif
@@ -307,32 +364,24 @@ static int
 on_known(struct job *j, const struct record *r)
 {
 	uint32_t	 id = r->hint->prep.known - 1, t = r->hint->prep.kteam;
-	struct ent	*e = &j->e[id];
-	struct xrow	*x;
 
 	prefetch_ahead(j, r);
 	j->next = id + 1;
-	if (e->flags & E_NEW) {
-		dup_row(j, e, r->row);
+	if (j->e[id].flags & E_NEW) {
+		dup_row(j, id, r->row);
 		return 0;
 	}
-	e->flags |= E_NEW | E_LINE;
-	e->row = (uint32_t)r->row;
+	j->e[id].flags |= E_NEW | E_LINE | E_KNOWN |
+	    (r->hint->prep.kflags & LI_EMAIL ? E_MAIL : 0);
+	j->e[id].row = (uint32_t)r->row;
 	if (t < j->kn.nteam) {
 		if (j->kn.tmap[t] == ENT_NONE)
 			j->kn.tmap[t] = team_intern(j, j->kn.tname[t],
 			    j->kn.tlen[t]);
-		e->team = j->kn.tmap[t];
+		j->e[id].team = j->kn.tmap[t];
 	}
-	e->new_hash = e->dir_hash;
-	x = xrow_add(j, id);
-	x->lh[0] = r->hint->prep.lh[0];
-	x->lh[1] = r->hint->prep.lh[1];
-	if (r->hint->prep.kflags & LI_EMAIL) {
-		x->email = email_stored;
-		x->eh = r->hint->prep.eh;
-	}
-	x->mgr = j->dirmgr[id];		/* known: not DIRMGR_UNKNOWN */
+	j->e[id].flags |= E_ORDER;
+	j->e[id].mgr = j->dirmgr[id];	/* known: not DIRMGR_UNKNOWN */
 #ifdef RS_SELFCHECK
 	known_check(j, id, r);
 #endif
@@ -360,8 +409,8 @@ int
 diff_on_record(void *arg, const struct record *r)
 {
 	struct job	*j = arg;
-	struct ent	*e;
 	uint32_t	 id;
+	uint64_t	 fp;
 	int		 skip, s, changed;
 
 	if (!j->seeded)
@@ -377,49 +426,161 @@ diff_on_record(void *arg, const struct record *r)
 	if ((id = find_key(j, r)) == ENT_NONE)
 		id = ent_add(j, r->key, r->keylen);
 	j->next = id + 1;
-	e = &j->e[id];
-	if (e->flags & E_NEW) {
-		dup_row(j, e, r->row);
+	if (j->e[id].flags & E_NEW) {
+		dup_row(j, id, r->row);
 		return 0;
 	}
-	e->flags |= E_NEW;
-	e->row = (uint32_t)r->row;
+	j->e[id].flags |= E_NEW;
+	j->e[id].row = (uint32_t)r->row;
 	if (skip) {
-		e->flags |= E_SKIP;
+		j->e[id].flags |= E_SKIP;
 		return 0;
 	}
 	if ((s = j->sc.team_slot) >= 0 && r->len[s] > 0)
-		e->team = team_intern(j, r->v[s], r->len[s]);
+		j->e[id].team = team_intern(j, r->v[s], r->len[s]);
 	if (is_terminated(j, r)) {
-		e->flags |= E_TERM;
-		keep_xrow(j, id, r, 0);
+		j->e[id].flags |= E_TERM;
+		keep_row(j, id, r, 0);
 		return 0;
 	}
 	if (line_clean(j, r))
-		e->flags |= E_LINE;
+		j->e[id].flags |= E_LINE;
 	/* Made on the loader's reading thread, usually (load.c). */
-	e->new_hash = r->hint->prepped ? r->hint->prep.fp : rec_hash(j, r->v, r->len);
+	fp = r->hint->prepped ? r->hint->prep.fp : rec_hash(j, r->v, r->len);
 #ifdef RS_SELFCHECK
 	if (r->hint->prepped && r->hint->prep.fp != rec_hash(j, r->v, r->len))
 		fatalx("row %zu: the reading thread's fingerprint differs",
 		    r->row);
 #endif
-	changed = needs_compare(j, e, r);
-	keep_xrow(j, id, r, !changed);
+	changed = needs_compare(j, id, fp, r);
 	if (changed)
-		keep_record(j, id, r);
+		keep_record(j, id, r, fp);
+	keep_row(j, id, r, !changed);	/* may add an entry: ids stay */
 	if (r->row == 5000)
 		fault("load.row5000");
 	return 0;
 }
 
+/* ------------------------------------------------------- the rows */
+
+/* A row's number and entry, for sorting the rows back into their order. */
+struct rowent {
+	uint32_t	 row;
+	uint32_t	 ent;
+};
+
+#define RADIX_BITS	16
+
+/* a sorted on row (LSD radix, two passes through b); both n long. */
+static void
+rows_sort(struct rowent *a, struct rowent *b, size_t n)
+{
+	size_t		*at = xmalloc(((1 << RADIX_BITS) + 1) * sizeof(*at));
+	size_t		 i, d;
+	unsigned	 shift;
+
+	for (shift = 0; shift < 32; shift += RADIX_BITS) {
+		memset(at, 0, ((1 << RADIX_BITS) + 1) * sizeof(*at));
+		for (i = 0; i < n; i++)
+			at[((a[i].row >> shift) & ((1 << RADIX_BITS) - 1)) +
+			    1]++;
+		for (d = 0; d < (1 << RADIX_BITS); d++)
+			at[d + 1] += at[d];
+		for (i = 0; i < n; i++)
+			b[at[(a[i].row >> shift) & ((1 << RADIX_BITS) - 1)]++] =
+			    a[i];
+		memcpy(a, b, n * sizeof(*a));
+	}
+	free(at);
+}
+
+/*
+ * The entries of the export in row order: by their rows, in an array of
+ * the rows (n is about the last row: a scatter and a compaction), or, in
+ * a file whose rows are sparse (blank lines), sorted.
+ */
+static void
+rows_in_order(struct job *j)
+{
+	struct rowent	*a, *b;
+	uint32_t	*at, top = 0;
+	size_t		 i, n = 0, k;
+
+	for (i = 0; i < j->ne; i++)
+		if (j->e[i].flags & E_ORDER) {
+			n++;
+			if (j->e[i].row > top)
+				top = j->e[i].row;
+		}
+	if ((size_t)top <= 2 * n + 1024) {
+		at = big_alloc(((size_t)top + 1) * sizeof(*at));
+		memset(at, 0xff, ((size_t)top + 1) * sizeof(*at));
+		for (i = 0; i < j->ne; i++)
+			if (j->e[i].flags & E_ORDER)
+				at[j->e[i].row] = (uint32_t)i;
+		for (i = k = 0; i <= top; i++)
+			if (at[i] != ENT_NONE)
+				at[k++] = at[i];
+		j->order = big_realloc(at, 0, (n + 1) * sizeof(*at));
+		j->norder = n;
+		return;
+	}
+	a = big_alloc((n + 1) * sizeof(*a));
+	b = big_alloc((n + 1) * sizeof(*b));
+	for (i = k = 0; i < j->ne; i++)
+		if (j->e[i].flags & E_ORDER) {
+			a[k].row = j->e[i].row;
+			a[k++].ent = (uint32_t)i;
+		}
+	rows_sort(a, b, n);
+	big_free(b);
+	j->order = big_alloc((n + 1) * sizeof(*j->order));
+	for (i = 0; i < n; i++)
+		j->order[i] = a[i].ent;
+	j->norder = n;
+	big_free(a);
+}
+
+/*
+ * The load is over and the known lines' table gone: what the cross-row
+ * checks need of the rows, made now rather than kept while loading (a
+ * million rows, 8 MB): the entries of the export in row order (each
+ * entry knows its row), and each row's email hash (a known line's from
+ * the lines file, another's as the load made it).
+ */
+void
+diff_loaded(struct job *j)
+{
+	size_t	 i;
+
+	rows_in_order(j);
+	j->eeh = big_calloc(j->ne + 1, sizeof(*j->eeh));
+	known_mail(j);
+	for (i = 0; i < j->nrh; i++) {
+#ifdef RS_SELFCHECK
+		if ((j->e[j->rh[i].ent].flags & E_KNOWN) &&
+		    j->eeh[j->rh[i].ent] != j->rh[i].eh)
+			fatalx("entry %u: a known line's email hash differs",
+			    j->rh[i].ent);
+#endif
+		j->eeh[j->rh[i].ent] = j->rh[i].eh;
+	}
+	big_free(j->rh);
+	j->rh = NULL;
+	j->nrh = j->rhcap = 0;
+}
+
 /* ------------------------------------------------------------- items */
 
-/* The stored fields of one user, per slot of this load. */
+/* The stored fields of one user, per slot of this load: in o->b, each
+ * NUL-terminated, until oldrow_free(); old_keep() copies one that an
+ * item keeps into the job's arena. */
 struct oldrow {
 	struct job	*j;
 	const char	*v[MAX_SLOTS];
 	uint32_t	 len[MAX_SLOTS];
+	size_t		 off[MAX_SLOTS];
+	struct buf	 b;
 };
 
 static void
@@ -430,10 +591,24 @@ on_old_field(void *arg, const char *k, const char *v, size_t n)
 
 	for (i = 0; i < o->j->sc.nslots; i++)
 		if (strcmp(o->j->sc.slots[i].name, k) == 0) {
-			o->v[i] = arena_strndup(&o->j->a, v, n);
+			o->off[i] = o->b.len;
+			buf_add(&o->b, v, n);
+			buf_addc(&o->b, '\0');
 			o->len[i] = (uint32_t)n;
 			return;
 		}
+}
+
+static const char *
+old_keep(struct job *j, const struct oldrow *o, size_t i)
+{
+	return o->len[i] == 0 ? "" : arena_strndup(&j->a, o->v[i], o->len[i]);
+}
+
+static void
+oldrow_free(struct oldrow *o)
+{
+	buf_free(&o->b);
 }
 
 /*
@@ -445,9 +620,10 @@ on_old_field(void *arg, const char *k, const char *v, size_t n)
  */
 struct oldahead {
 	pthread_t	 th;
+	int		 running;	/* th is to be joined */
 	const struct config *cfg;
 	const char	*sync;
-	const struct ent *e;
+	const struct job *j;
 	uint32_t	*ids;		/* the entries, sorted by key */
 	size_t		 n;
 	char		**json;		/* each one's stored fields, or NULL */
@@ -462,51 +638,99 @@ oldahead_main(void *arg)
 	size_t		 i;
 
 	/* In key order: neighbours share the B-tree's pages. */
-	ids_by_key(oa->e, oa->ids, oa->n);
+	ids_by_key(oa->j, oa->ids, oa->n);
 	if ((st = store_open(oa->cfg->database, 1, err, sizeof(err))) == NULL)
 		return NULL;	/* old_fields() reads them itself */
 	for (i = 0; i < oa->n; i++)
 		oa->json[i] = store_dir_fields(st, oa->sync,
-		    oa->e[oa->ids[i]].key);
+		    ent_key(oa->j, oa->ids[i]));
 	store_close(st);
 	return oa;
 }
 
 /* Would diff_items() read this user's stored row? (A superset.) */
 static int
-needs_old(const struct ent *e)
+needs_old(const struct job *j, uint32_t i)
 {
-	uint32_t	 f = e->flags;
+	uint32_t	 f = j->e[i].flags;
 
 	return (f & E_ACTIVE) && (!(f & E_NEW) || (f & E_TERM) ||
-	    e->rec != ENT_NONE);
+	    j->erec[i] != ENT_NONE);
 }
 
 void
 diff_read_ahead(struct job *j)
 {
 	struct oldahead	*oa;
-	size_t		 i;
+	size_t		 i, n = 0;
 
-	oa = xcalloc(1, sizeof(*oa));
-	oa->ids = xmalloc((j->ne + 1) * sizeof(*oa->ids));
 	for (i = 0; i < j->ne; i++)
-		if (needs_old(&j->e[i]))
+		n += needs_old(j, (uint32_t)i);
+	if (n == 0)
+		return;
+	oa = xcalloc(1, sizeof(*oa));
+	oa->ids = xmalloc(n * sizeof(*oa->ids));
+	for (i = 0; i < j->ne; i++)
+		if (needs_old(j, (uint32_t)i))
 			oa->ids[oa->n++] = (uint32_t)i;
 	oa->cfg = j->cfg;
 	oa->sync = j->sy->name;
-	oa->e = j->e;
-	oa->json = xcalloc(oa->n + 1, sizeof(*oa->json));
-	if (oa->n == 0 || thread_start("diff-read-ahead", &oa->th, oldahead_main, oa) != 0) {
+	oa->j = j;
+	oa->json = xcalloc(oa->n, sizeof(*oa->json));
+	if (thread_start("diff-read-ahead", &oa->th, oldahead_main, oa) != 0) {
 		free(oa->ids);
 		free(oa->json);
 		free(oa);
 		return;
 	}
+	oa->running = 1;
 	j->ahead = oa;
 }
 
-/* Wait for the thread; its rows go to j->oldjson, by entry. */
+/* Where entry e's row read ahead is, in the thread's arrays now sorted
+ * by entry (bsearch), or -1. */
+static long
+ahead_find(const struct oldahead *oa, uint32_t e)
+{
+	size_t	 lo = 0, hi = oa->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (oa->ids[mid] < e)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < oa->n && oa->ids[lo] == e ? (long)lo : -1;
+}
+
+/* The thread's rows sorted by entry: a shell sort of both arrays. */
+static void
+ahead_by_entry(struct oldahead *oa)
+{
+	size_t		 gap, i, k;
+	uint32_t	 id;
+	char		*js;
+
+	for (gap = 1; gap < oa->n / 3; gap = gap * 3 + 1)
+		;
+	for (; gap > 0; gap /= 3)
+		for (i = gap; i < oa->n; i++) {
+			id = oa->ids[i];
+			js = oa->json[i];
+			for (k = i; k >= gap && oa->ids[k - gap] > id;
+			    k -= gap) {
+				oa->ids[k] = oa->ids[k - gap];
+				oa->json[k] = oa->json[k - gap];
+			}
+			oa->ids[k] = id;
+			oa->json[k] = js;
+		}
+}
+
+/* Wait for the thread; its rows stay in j->ahead, by entry (a row it did
+ * not get, an error or none, is NULL and old_fields() reads it again on
+ * this thread's connection). */
 static void
 read_ahead_join(struct job *j)
 {
@@ -514,16 +738,29 @@ read_ahead_join(struct job *j)
 	void		*ok = NULL;
 	size_t		 i;
 
-	if (oa == NULL)
+	if (oa == NULL || !oa->running)
 		return;
 	pthread_join(oa->th, &ok);
-	if (ok != NULL) {
-		j->oldjson = xcalloc(j->ne + 1, sizeof(*j->oldjson));
-		/* A row it did not get (an error, or none) stays NULL and
-		 * old_fields() reads it again on this thread's connection. */
-		for (i = 0; i < oa->n; i++)
-			j->oldjson[oa->ids[i]] = oa->json[i];
-	}
+	oa->running = 0;
+	if (ok == NULL)
+		for (i = 0; i < oa->n; i++) {
+			free(oa->json[i]);
+			oa->json[i] = NULL;
+		}
+	ahead_by_entry(oa);
+}
+
+static void
+ahead_free(struct job *j)
+{
+	struct oldahead	*oa = j->ahead;
+	size_t		 i;
+
+	if (oa == NULL)
+		return;
+	read_ahead_join(j);
+	for (i = 0; i < oa->n; i++)
+		free(oa->json[i]);
 	free(oa->ids);
 	free(oa->json);
 	free(oa);
@@ -531,24 +768,25 @@ read_ahead_join(struct job *j)
 }
 
 static void
-old_fields(struct job *j, const struct ent *e, struct oldrow *o)
+old_fields(struct job *j, uint32_t e, struct oldrow *o)
 {
-	char	*json, *mine = NULL;
+	char	*json = NULL, *mine = NULL;
+	long	 at;
 	size_t	 i;
 
+	memset(o, 0, sizeof(*o));
 	o->j = j;
-	for (i = 0; i < j->sc.nslots; i++) {
-		o->v[i] = "";
-		o->len[i] = 0;
-	}
-	if (j->oldjson == NULL || (json = j->oldjson[e - j->e]) == NULL)
-		json = mine = store_dir_fields(j->st, j->sy->name, e->key);
+	if (j->ahead != NULL && (at = ahead_find(j->ahead, e)) >= 0)
+		json = j->ahead->json[at];
 	if (json == NULL)
-		return;
-	if (json_flat_each(json, on_old_field, o) == -1)
+		json = mine = store_dir_fields(j->st, j->sy->name,
+		    ent_key(j, e));
+	if (json != NULL && json_flat_each(json, on_old_field, o) == -1)
 		log_warnx("user %s: the stored fields are not valid JSON",
-		    e->key);
+		    ent_key(j, e));
 	free(mine);
+	for (i = 0; i < j->sc.nslots; i++)
+		o->v[i] = o->len[i] > 0 ? o->b.p + o->off[i] : "";
 }
 
 static struct item *
@@ -596,20 +834,21 @@ set_value(struct kept *k, int slot, const char *v, uint32_t n)
 
 /* Apply keep_if_empty and the manager decisions of validation. */
 static void
-finalize(struct job *j, struct ent *e, struct kept *k, const struct oldrow *o)
+finalize(struct job *j, uint32_t id, struct kept *k, const struct oldrow *o)
 {
 	int	 m = j->sc.canon[F_MANAGER_ID];
 	size_t	 i;
 
 	for (i = 0; o != NULL && i < j->sc.nslots; i++)
 		if (j->sc.slots[i].keep_empty && k->len[i] == 0)
-			set_value(k, (int)i, o->v[i], o->len[i]);
+			set_value(k, (int)i, old_keep(j, o, i), o->len[i]);
 	if (m < 0)
 		return;
-	if (e->flags & E_MGR_CLEAR)
+	if (j->e[id].flags & E_MGR_CLEAR)
 		set_value(k, m, "", 0);
-	else if (e->flags & E_MGR_KEEP)
-		set_value(k, m, o ? o->v[m] : "", o ? o->len[m] : 0);
+	else if (j->e[id].flags & E_MGR_KEEP)
+		set_value(k, m, o ? old_keep(j, o, (size_t)m) : "",
+		    o ? o->len[m] : 0);
 }
 
 static struct item *
@@ -634,58 +873,60 @@ same(const struct kept *k, const struct oldrow *o, size_t i)
 static void
 compare_user(struct job *j, uint32_t id)
 {
-	struct ent	*e = &j->e[id];
-	struct kept	*k = &j->kept[e->rec];
+	struct kept	*k = &j->kept[j->erec[id]];
 	struct item	*up = NULL, *it;
 	struct oldrow	 o;
 	int		 m = j->sc.canon[F_MANAGER_ID], t = j->sc.team_slot, em;
 	size_t		 i;
 
-	old_fields(j, e, &o);
-	finalize(j, e, k, &o);
+	old_fields(j, id, &o);
+	finalize(j, id, k, &o);
 	/* The same address in another case is no change: the stored one
 	 * stays (and so does the fingerprint). */
 	if ((em = j->sc.canon[F_EMAIL]) >= 0 && !same(k, &o, (size_t)em) &&
 	    o.len[em] > 0 && email_same(k->v[em], k->len[em], o.v[em],
 	    o.len[em])) {
-		set_value(k, em, o.v[em], o.len[em]);
-		e->flags &= ~E_LINE;	/* stored unlike the line */
+		set_value(k, em, old_keep(j, &o, (size_t)em), o.len[em]);
+		j->e[id].flags &= ~E_LINE;	/* stored unlike the line */
 	}
 	for (i = 0; i < j->sc.nslots; i++) {
 		if (j->sc.slots[i].key || (int)i == m || same(k, &o, i))
 			continue;
 		if (up == NULL)
 			up = user_item(j, IT_UPDATE, id, k);
-		change_add(j, up, j->sc.slots[i].name, o.v[i], k->v[i]);
+		change_add(j, up, j->sc.slots[i].name, old_keep(j, &o, i),
+		    k->v[i]);
 	}
 	if (m >= 0 && !same(k, &o, (size_t)m)) {
 		it = user_item(j, IT_MANAGER, id, k);
-		change_add(j, it, j->sc.slots[m].name, o.v[m], k->v[m]);
+		change_add(j, it, j->sc.slots[m].name,
+		    old_keep(j, &o, (size_t)m), k->v[m]);
 	}
 	if (t >= 0 && !same(k, &o, (size_t)t)) {
 		it = user_item(j, IT_TEAM_MEMBER, id, k);
 		it->team = k->v[t];
-		change_add(j, it, j->sc.slots[t].name, o.v[t], k->v[t]);
+		change_add(j, it, j->sc.slots[t].name,
+		    old_keep(j, &o, (size_t)t), k->v[t]);
 	}
-	e->new_hash = kept_hash(j, k);
-	if (up != NULL || e->new_hash != e->dir_hash)
-		e->flags |= E_WRITE;
-	if ((e->flags & E_ACTIVE) && (em = j->sc.canon[F_EMAIL]) >= 0 &&
+	k->hash = kept_hash(j, k);
+	if (up != NULL || k->hash != j->dhash[id])
+		j->e[id].flags |= E_WRITE;
+	if ((j->e[id].flags & E_ACTIVE) && (em = j->sc.canon[F_EMAIL]) >= 0 &&
 	    same(k, &o, (size_t)em))
-		e->flags |= E_SAMEMAIL;
+		j->e[id].flags |= E_SAMEMAIL;
 	if (m >= 0 && !same(k, &o, (size_t)m))
-		e->flags |= E_WRITE;
+		j->e[id].flags |= E_WRITE;
+	oldrow_free(&o);
 }
 
 static void
 create_user(struct job *j, uint32_t id)
 {
-	struct ent	*e = &j->e[id];
-	struct kept	*k = &j->kept[e->rec];
+	struct kept	*k = &j->kept[j->erec[id]];
 
-	finalize(j, e, k, NULL);
-	e->new_hash = kept_hash(j, k);
-	e->flags |= E_CREATE | E_WRITE;
+	finalize(j, id, k, NULL);
+	k->hash = kept_hash(j, k);
+	j->e[id].flags |= E_CREATE | E_WRITE;
 	user_item(j, IT_CREATE, id, k);
 }
 
@@ -694,13 +935,14 @@ create_user(struct job *j, uint32_t id)
 static void
 delete_user(struct job *j, uint32_t id)
 {
-	struct ent	*e = &j->e[id];
 	struct item	*it = item_new(j, IT_DELETE, id);
 	struct oldrow	 o;
 	int		 em = j->sc.canon[F_EMAIL], t = j->sc.team_slot;
 	size_t		 i;
 
-	old_fields(j, e, &o);
+	old_fields(j, id, &o);
+	for (i = 0; i < j->sc.nslots; i++)	/* the item keeps them all */
+		o.v[i] = old_keep(j, &o, i);
 	it->email = em >= 0 ? o.v[em] : "";
 	it->name = display_name(j, o.v);
 	if (t >= 0 && o.len[t] > 0)
@@ -708,10 +950,11 @@ delete_user(struct job *j, uint32_t id)
 	for (i = 0; i < j->sc.nslots; i++)
 		if (!j->sc.slots[i].key && o.len[i] > 0)
 			change_add(j, it, j->sc.slots[i].name, o.v[i], "");
-	e->flags |= E_DELETE;
+	j->e[id].flags |= E_DELETE;
 	/* A member still, should the guard hold this deletion. */
 	if ((t = j->sc.team_slot) >= 0 && o.len[t] > 0)
 		j->team_held[team_intern(j, o.v[t], o.len[t])]++;
+	oldrow_free(&o);
 }
 
 /* --------------------------------------------------------- ordering */
@@ -772,15 +1015,15 @@ strip_zeros(struct buf *b, const char *k, size_t n)
 }
 
 static int
-absent(const struct ent *e)		/* in the directory, not the export */
+absent(uint32_t f)		/* in the directory, not the export */
 {
-	return (e->flags & (E_ACTIVE | E_NEW)) == E_ACTIVE;
+	return (f & (E_ACTIVE | E_NEW)) == E_ACTIVE;
 }
 
 static int
-arriving(const struct ent *e)		/* in the export only */
+arriving(uint32_t f)		/* in the export only */
 {
-	return (e->flags & (E_NEW | E_SKIP | E_TERM | E_ACTIVE)) == E_NEW;
+	return (f & (E_NEW | E_SKIP | E_TERM | E_ACTIVE)) == E_NEW;
 }
 
 int
@@ -794,16 +1037,18 @@ diff_ids_retyped(struct job *j, char *err, size_t errlen)
 	uint32_t	 x, ex = ENT_NONE, eg = ENT_NONE;
 
 	for (i = 0; i < j->ne; i++)
-		if (absent(&j->e[i])) {
-			s = strip_zeros(&b, j->e[i].key, j->e[i].keylen);
+		if (absent(j->e[i].flags)) {
+			s = strip_zeros(&b, ent_key(j, (uint32_t)i),
+			    ent_keylen(j, (uint32_t)i));
 			if (strmap_get(&gone, s, b.len) == STRMAP_NONE)
 				strmap_put(&gone, arena_strndup(&a, s, b.len),
 				    b.len, (uint32_t)i);
 		}
 	for (i = 0; gone.n > 0 && i < j->ne; i++) {
-		if (!arriving(&j->e[i]))
+		if (!arriving(j->e[i].flags))
 			continue;
-		s = strip_zeros(&b, j->e[i].key, j->e[i].keylen);
+		s = strip_zeros(&b, ent_key(j, (uint32_t)i),
+		    ent_keylen(j, (uint32_t)i));
 		if ((x = strmap_get(&gone, s, b.len)) == STRMAP_NONE)
 			continue;
 		if (n++ == 0)
@@ -817,33 +1062,36 @@ diff_ids_retyped(struct job *j, char *err, size_t errlen)
 	if (n == 0 || n < (need ? need : 1) ||
 	    (j->allow_id_changes >= 0 && (long long)n <= j->allow_id_changes))
 		return 0;
-	if (j->e[ex].keylen < j->e[eg].keylen)
+	if (ent_keylen(j, ex) < ent_keylen(j, eg))
 		snprintf(err, errlen, "%zu ids of the file match the "
 		    "directory's only without their leading zeros (%s in the "
 		    "directory is %s on row %u): a spreadsheet typed the id "
 		    "column as numbers. Format the id column as text (or "
 		    "export the file again from the HR system) and drop it "
-		    "again; nothing was applied", n, j->e[eg].key, j->e[ex].key,
-		    j->e[ex].row);
+		    "again; nothing was applied", n, ent_key(j, eg),
+		    ent_key(j, ex), j->e[ex].row);
 	else
 		snprintf(err, errlen, "%zu ids of the file match the "
 		    "directory's only with leading zeros added (%s in the "
 		    "directory is %s on row %u): an earlier export had its ids "
 		    "typed as numbers. If this file is right, push it through "
 		    "once with --allow-id-changes %zu; nothing was applied", n,
-		    j->e[eg].key, j->e[ex].key, j->e[ex].row, n);
+		    ent_key(j, eg), ent_key(j, ex), j->e[ex].row, n);
 	return -1;
 }
 
 /* The email the directory holds for a user, lower-cased; "" if none. */
 static const char *
-stored_mail(struct job *j, const struct ent *e)
+stored_mail(struct job *j, uint32_t e)
 {
 	struct oldrow	 o;
+	const char	*mail;
 	int		 em = j->sc.canon[F_EMAIL];
 
 	old_fields(j, e, &o);
-	return o.v[em];
+	mail = old_keep(j, &o, (size_t)em);
+	oldrow_free(&o);
+	return mail;
 }
 
 /* The issue of one person whose id changed, and what it holds back. */
@@ -851,21 +1099,21 @@ static void
 id_changed(struct job *j, uint32_t was, uint32_t now, const char *mail)
 {
 	struct buf	 a = { 0 }, b = { 0 };
-	struct ent	*o = &j->e[was], *n = &j->e[now];
+	const char	*ok = ent_key(j, was), *nk = ent_key(j, now);
 	int		 retyped;
 
-	retyped = strcmp(strip_zeros(&a, o->key, o->keylen),
-	    strip_zeros(&b, n->key, n->keylen)) == 0;
-	issue_add(j, ISS_ID_CHANGED, n->row, o->key,
+	retyped = strcmp(strip_zeros(&a, ok, ent_keylen(j, was)),
+	    strip_zeros(&b, nk, ent_keylen(j, now))) == 0;
+	issue_add(j, ISS_ID_CHANGED, j->e[now].row, ok,
 	    canon_names[F_EMPLOYEE_ID], retyped ? "format the id column as "
 	    "text and export the file again" : "correct the id in the HR "
 	    "system; if it really changed, push the file through once with "
 	    "--allow-id-changes", "employee id %s is now %s (row %u), same "
 	    "email %s: %s; neither the deletion nor the creation is applied",
-	    o->key, n->key, n->row, mail, retyped ? "was the id column typed "
+	    ok, nk, j->e[now].row, mail, retyped ? "was the id column typed "
 	    "as a number?" : "one person with a new id?");
-	n->flags |= E_SKIP | E_IMPACT;		/* not created */
-	o->flags |= E_KEPT | E_IMPACT;		/* not deleted */
+	j->e[now].flags |= E_SKIP | E_IMPACT;	/* not created */
+	j->e[was].flags |= E_KEPT | E_IMPACT;	/* not deleted */
 	buf_free(&a);
 	buf_free(&b);
 }
@@ -877,18 +1125,18 @@ held_managers(struct job *j)
 	size_t	 i;
 
 	for (i = 0; i < j->ne; i++) {
-		struct ent *e = &j->e[i];
+		uint32_t m = j->e[i].mgr;
 
-		if (e->mgr == ENT_NONE || !(j->e[e->mgr].flags & E_SKIP) ||
-		    (j->e[e->mgr].flags & E_ACTIVE))
+		if (m == ENT_NONE || !(j->e[m].flags & E_SKIP) ||
+		    (j->e[m].flags & E_ACTIVE))
 			continue;
-		issue_add(j, ISS_MANAGER_NOT_FOUND, e->row, e->key,
-		    canon_names[F_MANAGER_ID], "see the id_changed issue of "
-		    "the manager", "manager %s is a new id whose creation is "
-		    "held (id_changed); the manager is not changed",
-		    j->e[e->mgr].key);
-		e->flags |= E_MGR_KEEP;
-		e->mgr = ENT_NONE;
+		issue_add(j, ISS_MANAGER_NOT_FOUND, j->e[i].row,
+		    ent_key(j, (uint32_t)i), canon_names[F_MANAGER_ID],
+		    "see the id_changed issue of the manager", "manager %s is "
+		    "a new id whose creation is held (id_changed); the "
+		    "manager is not changed", ent_key(j, m));
+		j->e[i].flags |= E_MGR_KEEP;
+		j->e[i].mgr = ENT_NONE;
 	}
 }
 
@@ -912,7 +1160,7 @@ id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
 	if (*nc == 0 || *nd == 0 || em < 0)
 		return;
 	for (i = 0; i < *nc; i++) {
-		m = j->kept[j->e[c[i]].rec].v[em];
+		m = j->kept[j->erec[c[i]]].v[em];
 		f = email_fold(&b, m, strlen(m), &fl);
 		if (fl > 0 && strmap_get(&mail, f, fl) == STRMAP_NONE)
 			strmap_put(&mail, arena_strndup(&a, f, fl), fl,
@@ -923,7 +1171,7 @@ id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
 	taken = xcalloc(*nc + 1, 1);
 	for (i = 0; i < *nd; i++) {
 		pair[i] = ENT_NONE;
-		m = stored_mail(j, &j->e[d[i]]);
+		m = stored_mail(j, d[i]);
 		f = email_fold(&b, m, strlen(m), &fl);
 		if (fl > 0 && (x = strmap_get(&mail, f, fl)) != STRMAP_NONE &&
 		    !taken[x]) {
@@ -942,7 +1190,7 @@ id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
 	for (i = k = 0; n > 0 && i < *nd; i++)
 		if (pair[i] != ENT_NONE) {
 			id_changed(j, d[i], c[pair[i]],
-			    stored_mail(j, &j->e[d[i]]));
+			    stored_mail(j, d[i]));
 			c[pair[i]] = ENT_NONE;
 		} else
 			d[k++] = d[i];
@@ -972,8 +1220,8 @@ is_create(const struct job *j, uint32_t id)
 static int32_t *
 create_depths(struct job *j, const uint32_t *c, size_t nc)
 {
-	int32_t		*d = xmalloc(j->ne * sizeof(*d));
-	uint32_t	*path = xmalloc((j->ne + 1) * sizeof(*path));
+	int32_t		*d = big_alloc(j->ne * sizeof(*d));
+	uint32_t	*path = big_alloc((j->ne + 1) * sizeof(*path));
 	size_t		 i, n;
 	uint32_t	 x;
 
@@ -994,7 +1242,7 @@ create_depths(struct job *j, const uint32_t *c, size_t nc)
 			    d[up] >= 0 ? d[up] + 1 : 0;
 		}
 	}
-	free(path);
+	big_free(path);
 	return d;
 }
 
@@ -1003,10 +1251,13 @@ static uint32_t
 stored_team(struct job *j, uint32_t id)
 {
 	struct oldrow	 o;
+	uint32_t	 team;
 	int		 t = j->sc.team_slot;
 
-	old_fields(j, &j->e[id], &o);
-	return o.len[t] > 0 ? team_intern(j, o.v[t], o.len[t]) : ENT_NONE;
+	old_fields(j, id, &o);
+	team = o.len[t] > 0 ? team_intern(j, o.v[t], o.len[t]) : ENT_NONE;
+	oldrow_free(&o);
+	return team;
 }
 
 /*
@@ -1021,17 +1272,16 @@ team_counts(struct job *j)
 	uint32_t	 t;
 
 	for (i = 0; i < j->ne; i++) {
-		const struct ent *e = &j->e[i];
-		int stays = (e->flags & E_NEW) && !(e->flags & E_TERM) &&
-		    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE)) &&
-		    !(e->flags & E_SEAT);
+		uint32_t f = j->e[i].flags;
+		int stays = (f & E_NEW) && !(f & E_TERM) &&
+		    (!(f & E_SKIP) || (f & E_ACTIVE)) && !(f & E_SEAT);
 
-		if (e->flags & E_KEPT)
+		if (f & E_KEPT)
 			stays = 1;
 		if (!stays)
 			continue;
-		t = (e->flags & (E_SKIP | E_KEPT)) ? stored_team(j,
-		    (uint32_t)i) : e->team;
+		t = (f & (E_SKIP | E_KEPT)) ? stored_team(j, (uint32_t)i) :
+		    j->e[i].team;
 		if (t != ENT_NONE)
 			j->team_new[t]++;
 	}
@@ -1063,33 +1313,39 @@ team_items(struct job *j, int creating)
 int
 diff_items(struct job *j)
 {
-	uint32_t	*c, *u, *d;
+	uint32_t	*c, *u, *d, f;
 	int32_t		*depth;
 	size_t		 nc = 0, nu = 0, nd = 0, i;
 
 	read_ahead_join(j);
-	c = xmalloc((j->ne + 1) * sizeof(*c));
-	u = xmalloc((j->ne + 1) * sizeof(*u));
-	d = xmalloc((j->ne + 1) * sizeof(*d));
+	for (i = 0; i < j->ne; i++)
+		nc += (j->e[i].flags & (E_NEW | E_ACTIVE)) != 0;
+	c = xmalloc((nc + 1) * sizeof(*c));
+	u = xmalloc((nc + 1) * sizeof(*u));
+	d = xmalloc((nc + 1) * sizeof(*d));
+	nc = 0;
 	for (i = 0; i < j->ne; i++) {
-		uint32_t f = j->e[i].flags;
-		int live = (f & E_NEW) && !(f & (E_SKIP | E_TERM));
+		int live;
 
+		f = j->e[i].flags;
+		live = (f & E_NEW) && !(f & (E_SKIP | E_TERM));
 		if (live && !(f & E_ACTIVE) && !(f & E_SEAT))
 			c[nc++] = (uint32_t)i;
-		else if (live && (f & E_ACTIVE) && j->e[i].rec != ENT_NONE)
+		else if (live && (f & E_ACTIVE) && j->erec[i] != ENT_NONE)
 			u[nu++] = (uint32_t)i;
 		if ((f & E_ACTIVE) && (!(f & E_NEW) ||
 		    ((f & E_TERM) && !(f & E_SKIP))))
 			d[nd++] = (uint32_t)i;
 	}
 	id_changes(j, c, &nc, d, &nd);
-	depth = create_depths(j, c, nc);
-	ids_by_key(j->e, c, nc);
-	by_depth(c, nc, depth);
-	free(depth);
-	ids_by_key(j->e, u, nu);
-	ids_by_key(j->e, d, nd);
+	if (nc > 0) {
+		depth = create_depths(j, c, nc);
+		ids_by_key(j, c, nc);
+		by_depth(c, nc, depth);
+		big_free(depth);
+	}
+	ids_by_key(j, u, nu);
+	ids_by_key(j, d, nd);
 
 	team_counts(j);
 	team_items(j, 1);
@@ -1103,30 +1359,36 @@ diff_items(struct job *j)
 	free(c);
 	free(u);
 	free(d);
+	ahead_free(j);		/* every stored row it read is parsed */
+	/* What the helper threads let go (those rows: 6 MB in a million)
+	 * stays in their heaps until given back, before the transaction
+	 * fills SQLite's cache. */
+	malloc_trim(0);
 	return 0;
 }
 
 void
 job_free(struct job *j)
 {
-	size_t	 i;
-
-	read_ahead_join(j);
-	for (i = 0; j->oldjson != NULL && i < j->ne; i++)
-		free(j->oldjson[i]);
-	free(j->oldjson);
+	ahead_free(j);
 	schema_free(&j->sc);
 	arena_free(&j->a);
-	strmap_free(&j->keys);
+	big_free(j->e);
+	big_free(j->erec);
+	big_free(j->eeh);
+	big_free(j->dhash);
+	big_free(j->koff);
+	big_free(j->kheap);
+	big_free(j->kt.slot);
+	big_free((void *)j->dirmgr);
 	strmap_free(&j->teams);
 	buf_free(&j->fkeys);
-	free(j->snap);
 	known_free(&j->kn);
-	free(j->lines);
-	free(j->lineent);
-	free(j->order);
-	arena_free(&j->xa);
-	free(j->e);
+	known_close(&j->kn);
+	big_free(j->lines);
+	big_free(j->order);
+	big_free(j->rh);
+	free(j->tmail);
 	free(j->kept);
 	free(j->iss);
 	free(j->it);
@@ -1137,4 +1399,3 @@ job_free(struct job *j)
 	free(j->team_held);
 	memset(j, 0, sizeof(*j));
 }
-

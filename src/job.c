@@ -1,40 +1,300 @@
 /*
  * The work of one run that every stage after the load shares: the key
- * table (every key of the directory and of the export, struct ent), the
- * teams, and how a user's row reads (its display name, its fields as the
- * users table keeps them). diff.c fills it; validation, the key snapshot
- * and apply read and mark it. Below all of them: it calls none.
+ * table (every key of the directory and of the export, an entry each),
+ * the teams, and how a user's row reads (its display name, its fields as
+ * the users table keeps them). diff.c fills it; validation, the key
+ * snapshot and apply read and mark it. Below all of them: it calls none.
+ *
+ * An entry is an index into one array per field (struct job: flags, row,
+ * manager, kept record, team, email hash, fingerprint), its key a piece of
+ * one heap of keys at a 32-bit offset, and the table from key to entry 4
+ * bytes a slot: about 45 bytes an entry where a struct with pointers and
+ * a map of them took 90, and the fields the transaction does not need
+ * are let go before it (job_trim()).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "known.h"
 
-uint32_t
-ent_get(struct job *j, const char *k, size_t n)
+#define KT_FILL_NUM	5	/* the key table at most 5/8 full */
+#define KT_FILL_DEN	8
+#define KT_AHEAD	16	/* keys hashed ahead while filling it */
+
+/* ------------------------------------------------------------ entries */
+
+/* Every per-entry array, and its element size. */
+#define ENT_ARRAYS(j)	{ (void **)&(j)->e, (void **)&(j)->erec, \
+	(void **)&(j)->dhash }
+static const size_t ent_size[] = { sizeof(struct ent), 4, 8 };
+#define NARRAYS		(sizeof(ent_size) / sizeof(ent_size[0]))
+
+/* Room for need entries. Arrays job_trim() let go stay gone. */
+static void
+ent_grow(struct job *j, size_t need)
 {
-	return strmap_get(&j->keys, k, n);
+	void	**a[] = ENT_ARRAYS(j);
+	size_t	 cap = j->ecap ? j->ecap : 4096, i;
+
+	if (need <= j->ecap)
+		return;
+	while (cap < need)
+		cap *= 2;
+	if (cap >= UINT32_MAX - 2)
+		fatalx("more than %u keys in one run", UINT32_MAX - 2);
+	for (i = 0; i < NARRAYS; i++)
+		if (*a[i] != NULL || j->ecap == 0)
+			*a[i] = big_realloc(*a[i], 0, cap * ent_size[i]);
+	j->koff = big_realloc(j->koff, 0, (cap + 1) * sizeof(*j->koff));
+	j->ecap = cap;
 }
 
-/* Room for n more keys, and a little for the export's new ones. */
-void
-ent_reserve(struct job *j, size_t n)
+/* Room for n more bytes of keys. */
+static void
+heap_grow(struct job *j, size_t n)
 {
-	n += n / 16 + 1024;
-	if (j->ne + n > j->ecap) {
-		j->ecap = j->ne + n;
-		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
-		    j->ecap * sizeof(*j->e));
+	size_t	 used = j->koff != NULL ? j->koff[j->ne] : 0, cap;
+
+	if (used + n <= j->kheapcap)
+		return;
+	cap = j->kheapcap ? j->kheapcap : 65536;
+	while (cap < used + n)
+		cap *= 2;
+	j->kheap = big_realloc(j->kheap, used, cap);
+	j->kheapcap = cap;
+}
+
+/* Entry i, nowhere yet. */
+static void
+ent_clear(struct job *j, uint32_t i)
+{
+	j->e[i].flags = 0;
+	j->e[i].row = 0;
+	j->e[i].mgr = j->e[i].team = j->erec[i] = ENT_NONE;
+	j->dhash[i] = 0;
+}
+
+/* ---------------------------------------------------------- key table */
+
+static inline size_t
+kt_pos(const struct keytab *t, uint64_t h)
+{
+	return (size_t)(((h & 0xffffffffu) * (uint64_t)t->cap) >> 32);
+}
+
+static inline uint32_t
+kt_tag(const struct keytab *t, uint64_t h)
+{
+	return t->idbits >= 32 ? 0 : (uint32_t)(h >> 32) >> t->idbits <<
+	    t->idbits;
+}
+
+static inline uint32_t
+kt_id(const struct keytab *t, uint32_t s)
+{
+	return t->idbits >= 32 ? s : s & ((1U << t->idbits) - 1);
+}
+
+/* Does slot s carry the tag? (Its key may still be another.) */
+static inline int
+kt_match(const struct keytab *t, uint32_t s, uint32_t tag)
+{
+	return t->idbits >= 32 || (s ^ tag) >> t->idbits == 0;
+}
+
+/* The slot of the entry of key k (hash h), or of the empty one that ends
+ * its run of slots. */
+static size_t
+kt_find(const struct job *j, const char *k, size_t n, uint64_t h)
+{
+	const struct keytab	*t = &j->kt;
+	uint32_t		 tag = kt_tag(t, h), s, id;
+	size_t			 i = kt_pos(t, h);
+
+	for (;; i = i + 1 == t->cap ? 0 : i + 1) {
+		if ((s = t->slot[i]) == 0)
+			return i;
+		if (!kt_match(t, s, tag))
+			continue;
+		id = kt_id(t, s) - 1;
+		if (ent_keylen(j, id) == n && memcmp(ent_key(j, id), k, n) == 0)
+			return i;
 	}
-	strmap_reserve(&j->keys, j->ne + n);
+}
+
+/* Entry id of key hash h into its slot (a key there already: replaced,
+ * as a later user of one key in a snapshot would be). */
+static void
+kt_put(struct job *j, uint32_t id, uint64_t h)
+{
+	struct keytab	*t = &j->kt;
+	size_t		 i = kt_find(j, ent_key(j, id), ent_keylen(j, id), h);
+
+	if (t->slot[i] == 0)
+		t->n++;
+	t->slot[i] = kt_tag(t, h) | (id + 1);
+}
+
+/* Every entry's key into the table (empty, with room for them). */
+static void
+kt_insert_all(struct job *j)
+{
+	struct keytab	*t = &j->kt;
+	uint64_t	 h[KT_AHEAD];
+	uint32_t	 i;
+
+	/* Hashed a few keys ahead, their slots fetched meanwhile. */
+	for (i = 0; i < j->ne + KT_AHEAD; i++) {
+		if (i >= KT_AHEAD)
+			kt_put(j, i - KT_AHEAD, h[i % KT_AHEAD]);
+		if (i < j->ne) {
+			h[i % KT_AHEAD] = strmap_keyhash(ent_key(j, i),
+			    ent_keylen(j, i));
+			__builtin_prefetch(&t->slot[kt_pos(t,
+			    h[i % KT_AHEAD])]);
+		}
+	}
+}
+
+/* A table of cap slots for every entry there is. */
+static void
+kt_build(struct job *j, size_t cap)
+{
+	struct keytab	*t = &j->kt;
+
+	if (cap > UINT32_MAX)
+		fatalx("more than %u keys in one run", UINT32_MAX);
+	big_free(t->slot);
+	t->slot = big_calloc(cap, sizeof(*t->slot));
+	t->cap = cap;
+	t->n = 0;
+	for (t->idbits = 1; t->idbits < 32 && (1ULL << t->idbits) <= cap;
+	    t->idbits++)
+		;
+	kt_insert_all(j);
+}
+
+/* Slots for n keys, at most KT_FILL_NUM/KT_FILL_DEN full. */
+static size_t
+kt_slots(size_t n)
+{
+	return n / KT_FILL_NUM * KT_FILL_DEN + 1024;
+}
+
+uint32_t
+ent_get_h(const struct job *j, const char *k, size_t n, uint64_t h)
+{
+	const struct keytab	*t = &j->kt;
+	uint32_t		 s;
+
+	if (t->cap == 0)
+		return ENT_NONE;
+	s = t->slot[kt_find(j, k, n, h)];
+	return s == 0 ? ENT_NONE : kt_id(t, s) - 1;
+}
+
+uint32_t
+ent_get(const struct job *j, const char *k, size_t n)
+{
+	return ent_get_h(j, k, n, strmap_keyhash(k, n));
+}
+
+void
+ent_prefetch_h(const struct job *j, uint64_t h)
+{
+	if (j->kt.cap > 0)
+		__builtin_prefetch(&j->kt.slot[kt_pos(&j->kt, h)]);
+}
+
+/* The first entry whose tag matches (a guess: its key is not read). */
+uint32_t
+ent_peek_h(const struct job *j, uint64_t h)
+{
+	const struct keytab	*t = &j->kt;
+	uint32_t		 tag, s;
+	size_t			 i;
+
+	if (t->cap == 0)
+		return ENT_NONE;
+	tag = kt_tag(t, h);
+	for (i = kt_pos(t, h);; i = i + 1 == t->cap ? 0 : i + 1) {
+		if ((s = t->slot[i]) == 0)
+			return ENT_NONE;
+		if (kt_match(t, s, tag))
+			return kt_id(t, s) - 1;
+	}
+}
+
+/* Room for n more entries and keybytes more bytes of keys, and a little
+ * for the export's new ones: the table then need not grow while a
+ * snapshot fills it. */
+void
+ent_reserve(struct job *j, size_t n, size_t keybytes)
+{
+	(void)hash_seed();	/* set here, before threads hash keys */
+	n += n / 16 + 1024;
+	ent_grow(j, j->ne + n);
+	heap_grow(j, keybytes + keybytes / 16 + 65536);
+	if (kt_slots(j->ne + n) > j->kt.cap)
+		kt_build(j, kt_slots(j->ne + n));
+}
+
+void
+ent_take(struct job *j, size_t n)
+{
+	size_t	 i;
+
+	for (i = j->ne; i < n; i++) {
+		j->e[i].row = 0;
+		j->e[i].mgr = j->erec[i] = j->e[i].team = ENT_NONE;
+	}
+	j->ne = n;
+}
+
+/* After ent_reserve() made the room (the table is empty): no growing. */
+void
+keytab_fill(struct job *j)
+{
+	if (j->kt.n == 0 && kt_slots(j->ne) <= j->kt.cap)
+		kt_insert_all(j);
+	else
+		kt_build(j, kt_slots(j->ne));
+}
+
+uint32_t
+ent_add(struct job *j, const char *k, size_t n)
+{
+	uint32_t	 id = (uint32_t)j->ne;
+	size_t		 end;
+
+	if (j->koff == NULL) {
+		(void)hash_seed();
+		ent_grow(j, 1);
+	}
+	end = j->koff[j->ne];
+	if (n >= MAX_KEY_BYTES - end)
+		fatalx("the keys of the export and the directory take more "
+		    "than %zu bytes", MAX_KEY_BYTES);
+	ent_grow(j, j->ne + 1);
+	heap_grow(j, n + 1);
+	if ((j->kt.n + 1) * KT_FILL_DEN > j->kt.cap * KT_FILL_NUM)
+		kt_build(j, kt_slots(2 * (j->ne + 1)));
+	memcpy(j->kheap + end, k, n);
+	j->kheap[end + n] = '\0';
+	j->koff[id + 1] = (uint32_t)(end + n + 1);
+	j->ne++;
+	ent_clear(j, id);
+	kt_put(j, id, strmap_keyhash(k, n));
+	return id;
 }
 
 static int
 cmp_ent_key(const void *a, const void *b, void *arg)
 {
-	const struct ent	*e = arg;
+	const struct job	*j = arg;
 
-	return strcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key);
+	return strcmp(ent_key(j, *(const uint32_t *)a),
+	    ent_key(j, *(const uint32_t *)b));
 }
 
 /*
@@ -43,46 +303,24 @@ cmp_ent_key(const void *a, const void *b, void *arg)
  * that, and the sort is left out.
  */
 void
-ids_by_key(const struct ent *e, uint32_t *ids, size_t n)
+ids_by_key(const struct job *j, uint32_t *ids, size_t n)
 {
 	size_t	 i;
 
 	for (i = 1; i < n; i++)
-		if (strcmp(e[ids[i - 1]].key, e[ids[i]].key) > 0)
+		if (strcmp(ent_key(j, ids[i - 1]), ent_key(j, ids[i])) > 0)
 			break;
 	if (i < n)
-		qsort_r(ids, n, sizeof(*ids), cmp_ent_key, (void *)e);
+		qsort_r(ids, n, sizeof(*ids), cmp_ent_key, (void *)j);
 }
 
-/* An entry of key k, nowhere yet (not in the key table either). */
-void
-ent_init(struct ent *e, const char *k, size_t n)
+struct kept *
+ent_kept(const struct job *j, uint32_t i)
 {
-	memset(e, 0, sizeof(*e));
-	e->key = k;
-	e->keylen = (uint32_t)n;
-	e->mgr = e->rec = e->team = ENT_NONE;
+	return j->erec[i] == ENT_NONE ? NULL : &j->kept[j->erec[i]];
 }
 
-/* A key that outlives the job (the arena, or the snapshot's buffer). */
-uint32_t
-ent_add_stored(struct job *j, const char *k, size_t n)
-{
-	if (j->ne == j->ecap) {
-		j->ecap = j->ecap ? j->ecap * 2 : 4096;
-		j->e = big_realloc(j->e, j->ne * sizeof(*j->e),
-		    j->ecap * sizeof(*j->e));
-	}
-	ent_init(&j->e[j->ne], k, n);
-	strmap_put(&j->keys, k, n, (uint32_t)j->ne);
-	return (uint32_t)j->ne++;
-}
-
-uint32_t
-ent_add(struct job *j, const char *k, size_t n)
-{
-	return ent_add_stored(j, arena_strndup(&j->a, k, n), n);
-}
+/* -------------------------------------------------------------- teams */
 
 uint32_t
 team_intern(struct job *j, const char *name, size_t n)
@@ -107,6 +345,8 @@ team_intern(struct job *j, const char *name, size_t n)
 	strmap_put(&j->teams, j->team[t], n, t);
 	return t;
 }
+
+/* ---------------------------------------------------------- user rows */
 
 /* Each slot's name as a JSON key, with the comma before it: once a job. */
 static void
@@ -152,16 +392,6 @@ fields_json(struct job *j, const struct kept *k, struct buf *b)
 	b->len = (size_t)(o - b->p);
 }
 
-const char *
-ent_value(const struct job *j, uint32_t ent, int slot)
-{
-	uint32_t	 r = j->e[ent].rec;
-
-	if (slot < 0 || r == ENT_NONE)
-		return "";
-	return j->kept[r].v[slot];
-}
-
 const char	 email_stored[] = "(the stored email)";
 
 
@@ -184,4 +414,3 @@ display_name(struct job *j, const char *const *v)
 	s[nf + (nf && nl) + nl] = '\0';
 	return s;
 }
-

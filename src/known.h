@@ -98,6 +98,59 @@ int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
 	    rowknown_fn known, void *arg, struct textenc *enc, char *err,
 	    size_t errlen);
 
+/*
+ * The known lines' table (struct known): a line's first hash picks the
+ * slot (its low half) and gives the tag (its high half); the slot holds
+ * the tag above the entry + 1, and the entry's second hash (kn->h2) is
+ * compared before a line is taken for that entry's.
+ */
+static inline size_t
+known_pos(const struct known *kn, uint64_t h1)
+{
+	return (size_t)(((h1 & 0xffffffffu) * (uint64_t)kn->cap) >> 32);
+}
+
+static inline uint32_t
+known_tag(const struct known *kn, uint64_t h1)
+{
+	return kn->idbits >= 32 ? 0 : (uint32_t)(h1 >> 32) >> kn->idbits <<
+	    kn->idbits;
+}
+
+/* The entry of the first slot at or after s whose tag is h1's (with s
+ * then that slot), or ENT_NONE. */
+static inline uint32_t
+known_probe(const struct known *kn, uint64_t h1, size_t *s)
+{
+	uint32_t	 tag = known_tag(kn, h1), v;
+	size_t		 i = *s;
+
+	for (;; i = i + 1 == kn->cap ? 0 : i + 1) {
+		if ((v = kn->slot[i]) == 0)
+			return ENT_NONE;
+		if (kn->idbits >= 32 || (v ^ tag) >> kn->idbits == 0) {
+			*s = i;
+			return (kn->idbits >= 32 ? v : v & ((1U << kn->idbits) -
+			    1)) - 1;
+		}
+	}
+}
+
+/* The entry whose line hashes to lh, or ENT_NONE. */
+static inline uint32_t
+known_find(const struct known *kn, const uint64_t lh[2])
+{
+	size_t		 s = known_pos(kn, lh[0]);
+	uint32_t	 id;
+
+	while ((id = known_probe(kn, lh[0], &s)) != ENT_NONE) {
+		if (kn->h2[id] == lh[1])
+			return id;
+		s = s + 1 == kn->cap ? 0 : s + 1;
+	}
+	return ENT_NONE;
+}
+
 /* ------------------------------------------------------------ known.c */
 
 /* The seeds of a schema's slots (their names), for fingerprint(). */

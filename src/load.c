@@ -470,7 +470,8 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
  * The reading thread's known lines (load_csv.c): each line's two hashes,
  * and, where this load's lines are the snapshot's, its entry. Three
  * passes over the group: hash and fetch the table's slot, look it up and
- * fetch the entry's line, compare.
+ * fetch the entry's second hash and info, compare (a tag that matched
+ * another line's goes on probing).
  */
 static int
 known_lines(void *arg, size_t n, const char *const *line, const size_t *len,
@@ -478,9 +479,8 @@ known_lines(void *arg, size_t n, const char *const *line, const size_t *len,
 {
 	struct mapper		*m = arg;
 	const struct known	*kn = m->kn;
-	uint64_t		 v, tag;
-	uint32_t		 cand[KNOWN_GROUP];
-	size_t			 i, s;
+	uint32_t		 cand[KNOWN_GROUP], info;
+	size_t			 i, s[KNOWN_GROUP];
 
 	if (!atomic_load_explicit(&m->mapped, memory_order_acquire))
 		return 0;
@@ -489,31 +489,31 @@ known_lines(void *arg, size_t n, const char *const *line, const size_t *len,
 		out[i].lh_ok = 1;
 		out[i].known = 0;
 		if (m->kn_on)
-			__builtin_prefetch(&kn->slot[out[i].lh[0] & kn->mask]);
+			__builtin_prefetch(&kn->slot[known_pos(kn,
+			    out[i].lh[0])]);
 	}
 	if (!m->kn_on)
 		return 1;
 	for (i = 0; i < n; i++) {
-		tag = out[i].lh[0] & ~KN_ID;
-		cand[i] = ENT_NONE;
-		for (s = out[i].lh[0] & kn->mask; (v = kn->slot[s]) != 0;
-		    s = (s + 1) & kn->mask)
-			if ((v & ~KN_ID) == tag) {
-				cand[i] = (uint32_t)((v & KN_ID) - 1);
-				__builtin_prefetch(&kn->li[cand[i]]);
-				break;
-			}
+		s[i] = known_pos(kn, out[i].lh[0]);
+		cand[i] = known_probe(kn, out[i].lh[0], &s[i]);
+		if (cand[i] != ENT_NONE) {
+			__builtin_prefetch(&kn->h2[cand[i]]);
+			__builtin_prefetch(&kn->info[cand[i]]);
+		}
 	}
 	for (i = 0; i < n; i++) {
-		const struct lineinfo *li;
-
-		if (cand[i] == ENT_NONE || (li = &kn->li[cand[i]])->h2 !=
-		    out[i].lh[1] || !(li->flags & LI_LINE))
+		if (cand[i] == ENT_NONE)
 			continue;
+		if (kn->h2[cand[i]] != out[i].lh[1] &&
+		    (cand[i] = known_find(kn, out[i].lh)) == ENT_NONE)
+			continue;
+		info = kn->info[cand[i]];
 		out[i].known = cand[i] + 1;
-		out[i].eh = li->eh;
-		out[i].kteam = li->team;
-		out[i].kflags = li->flags;
+		out[i].eh = 0;		/* the entry's, in the job (j->eeh) */
+		out[i].kteam = (info & KI_TEAM) == KI_TEAM ? UINT32_MAX :
+		    info & KI_TEAM;
+		out[i].kflags = info >> KI_SHIFT;
 	}
 	return 1;
 }

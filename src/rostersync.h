@@ -133,10 +133,12 @@ void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);	/* these three: the caller frees */
 char	*xstrndup(const char *, size_t);
-/* Big arrays read at random (huge pages where granted); free() them. */
+/* Big arrays read at random: mappings of their own (huge pages where
+ * granted), zero where not written; big_free() them (NULL is fine). */
 void	*big_alloc(size_t);
 void	*big_calloc(size_t, size_t);
 void	*big_realloc(void *, size_t used, size_t);
+void	 big_free(void *);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
@@ -855,6 +857,11 @@ void	 run_free(struct run *);
 /* ------------------------------------------------------------- store.c */
 
 struct store;
+/* SQLite's page cache of the run's connection; and during one big
+ * transaction (store_begin_big()), whose pages go out as it writes them
+ * in key order (docs/design.md, Memory). */
+#define STORE_CACHE_KB		65536
+#define STORE_BIG_CACHE_KB	24576
 /*
  * Open (creating and migrating) the database; readonly opens it for the
  * views. Returns NULL with a message in err.
@@ -1093,18 +1100,24 @@ int		 store_report_base_used(struct store *, const char *sync,
 #define ENT_NONE	UINT32_MAX
 #define DIRMGR_NONE	ENT_NONE	/* the stored manager is empty */
 #define DIRMGR_UNKNOWN	(UINT32_MAX - 1) /* not known without a lookup */
+/* Every key's bytes in the job, one buffer (job.c's key heap, u32 offsets). */
+#define MAX_KEY_BYTES	((size_t)UINT32_MAX - 1)
 
-/* One key seen in the directory, in the export, or in both. */
+/*
+ * The keys of the directory and of the export, each an entry: entry i is
+ * j->e[i] (what the load and the checks touch of it, in one cache line's
+ * quarter), j->erec[i], j->dhash[i] ... (struct job), its key
+ * ent_key(j, i). A million users take about 50 bytes each through a daily
+ * run, and 20 more while the known lines are looked up (docs/design.md,
+ * Memory).
+ */
 struct ent {
-	const char	*key;		/* arena or the key snapshot */
-	uint64_t	 dir_hash;	/* fingerprint the directory holds */
-	uint64_t	 new_hash;	/* fingerprint of the export's row */
-	uint32_t	 keylen;
-	uint32_t	 row;		/* first export row, 0 if none */
-	uint32_t	 mgr;		/* manager's ent, or ENT_NONE */
-	uint32_t	 rec;		/* kept record, or ENT_NONE */
-	uint32_t	 team;		/* team in the export, or ENT_NONE */
 	uint32_t	 flags;		/* E_* */
+	uint32_t	 row;		/* first export row, 0 if none */
+	uint32_t	 mgr;		/* manager's entry (a lookup of the row's
+					 * manager_id: the key table's, or a new
+					 * one), or ENT_NONE */
+	uint32_t	 team;		/* team in the export, or ENT_NONE */
 };
 #define E_DIR		0x0001	/* in the directory */
 #define E_ACTIVE	0x0002	/* active there */
@@ -1126,6 +1139,21 @@ struct ent {
 #define E_SAMEMAIL	0x20000	/* compared: the stored email stays */
 #define E_LINE		0x40000	/* its row, one whole clean line, hashed */
 #define E_KEPT		0x80000	/* not in the export, yet not deleted */
+#define E_KNOWN		0x100000 /* its row was a known line (struct known) */
+#define E_MAIL		0x200000 /* its row has an email (j->eeh) */
+#define E_ORDER		0x400000 /* its row is in j->order */
+
+/*
+ * The key table (job.c): open addressing on strmap_keyhash(), at most
+ * 5/8 full, 4 bytes a slot: the entry + 1 in the low bits, the hash's
+ * top bits above them, so that a probe reads a key only when those match.
+ */
+struct keytab {
+	uint32_t	*slot;		/* tag | entry + 1; 0: empty */
+	size_t		 cap;		/* slots */
+	size_t		 n;		/* keys */
+	unsigned	 idbits;	/* bits of the entry + 1 */
+};
 
 /*
  * Known lines: the key snapshot's companion file (snapshot.c) keeps, for
@@ -1138,51 +1166,54 @@ struct ent {
 struct lineinfo {
 	uint64_t	 h1;		/* the line's hashes */
 	uint64_t	 h2;
-	uint64_t	 eh;		/* email_hash() of the email */
+	uint64_t	 eh;		/* email_hash() of the email: low 32 bits */
 	uint32_t	 team;		/* index in the file's teams, or UINT32_MAX */
 	uint32_t	 flags;		/* LI_* */
 };
 #define LI_LINE		0x1	/* the entry has a known line */
 #define LI_EMAIL	0x2	/* its email is not empty */
 #define LI_KEYED	0x4	/* its key counts as one (load.c's keyed) */
-#define KN_ID		((1ULL << 25) - 1)	/* slot bits of the entry */
+/* struct known's info[]: the file's team of an entry, and its LI_*. */
+#define KI_SHIFT	29
+#define KI_TEAM		((1U << KI_SHIFT) - 1)	/* KI_TEAM itself: none */
 
+/*
+ * The lines file of the key snapshot's version, read while loading into a
+ * table like the key table's (on the line's first hash, the entry's
+ * second beside), then let go; the file stays open for the next one,
+ * which takes the known lines' records from it (snapshot.c).
+ */
 struct known {
 	uint64_t	 lseed;		/* lines are hashed with lseed ^ ctx */
 	uint64_t	 eseed;		/* email_hash()'s seed */
 	uint64_t	 ctx;		/* the context of the file's lines */
 	uint64_t	 now;		/* this load's (load.c), 0 before */
 	size_t		 n;		/* entries; 0: no lines known */
-	const struct lineinfo *li;	/* per entry */
-	uint64_t	*slot;		/* h1 & ~KN_ID | entry + 1; 0: empty */
-	size_t		 mask;
-	const char	**tname;	/* the file's teams */
+	uint32_t	*slot;		/* tag of h1 | entry + 1; 0: empty */
+	size_t		 cap;		/* slots */
+	unsigned	 idbits;
+	uint64_t	*h2;		/* per entry: its line's second hash */
+	uint32_t	*info;		/* per entry: LI_* << KI_SHIFT | team */
+	const char	**tname;	/* the file's teams (copied) */
 	size_t		*tlen;
 	uint32_t	*tmap;		/* each one's team in the job, or NONE */
 	size_t		 nteam;
-	char		*file;		/* the file, mapped */
-	size_t		 filelen;
+	char		*tnames;
+	int		 fd;		/* the file while ok (its records go
+					 * into the next one) */
 	pthread_t	 th;		/* reading it (snapshot.c) */
 	int		 reading;
 	int		 ok;
 };
-/* What the next file keeps of a row whose entry has E_LINE, in row
- * order (known_keep()); lineent[] says whose it is. */
+/* A row hashed this load and not known, kept for the next lines file
+ * (snapshot.c), in row order. */
 struct lineout {
 	uint64_t	 lh[2];		/* its line's hashes */
-	uint64_t	 eh;		/* its email's hash */
+	uint32_t	 eh;		/* its email's hash, low bits */
+	uint32_t	 ent;		/* its entry | LINE_MAIL */
 };
-#define LINE_MAIL	0x80000000U	/* in lineent[]: the row has an email */
+#define LINE_MAIL	0x80000000U	/* the row has an email */
 
-/* What the cross-row checks need of each export row, in row order. */
-struct xrow {
-	uint32_t	 ent;
-	uint32_t	 mgr;		/* the manager's entry when mgrkey is NULL */
-	const char	*email;		/* lower-cased (xa), NULL, or: */
-	const char	*mgrkey;	/* manager_id (xa), or NULL */
-	uint64_t	 eh;		/* email_hash() of email */
-	uint64_t	 lh[2];		/* the line's hashes, if ent has E_LINE */
-};
 /* The email of a row equal to its stored user: the directory's, not
  * copied (a million rows, 28 MB); validate.c reads the few it compares. */
 extern const char email_stored[];
@@ -1192,6 +1223,17 @@ struct kept {
 	uint32_t	 ent;
 	const char	**v;		/* per slot, in the arena */
 	uint32_t	*len;
+	uint64_t	 hash;		/* fingerprint of the values (as stored) */
+};
+/* A row's email hash, while loading (a known line's is the file's). */
+struct rowhash {
+	uint32_t	 ent;
+	uint32_t	 eh;		/* email_hash(), low bits */
+};
+/* A terminated row's email (its row is not kept). */
+struct rowmail {
+	uint32_t	 ent;
+	const char	*email;		/* lower-cased (arena) */
 };
 
 /* An item of the run before it is stored. */
@@ -1214,23 +1256,35 @@ struct job {
 	struct run	*run;
 	struct schema	 sc;
 	struct loadstat	 ls;
-	struct arena	 a;		/* keys, emails, values, messages */
-	struct ent	*e;		/* every key */
+	struct arena	 a;		/* emails, values, messages */
+	/* The entries (job.c grows these arrays together). */
 	size_t		 ne, ecap;
-	struct strmap	 keys;		/* key -> ent */
-	struct xrow	*order;		/* the export's keys in row order */
-	size_t		 norder, ordercap;
-	struct arena	 xa;		/* their emails and manager ids */
+	struct ent	*e;
+	uint32_t	*erec;		/* kept record, or ENT_NONE */
+	uint32_t	*eeh;		/* E_MAIL: email_hash() of its row's
+					 * email, low bits (made after the
+					 * load, for the checks) */
+	uint64_t	*dhash;		/* fingerprint the directory holds */
+	uint32_t	*koff;		/* key i at kheap + koff[i]; koff[ne]:
+					 * the end */
+	char		*kheap;		/* the keys, each NUL-terminated */
+	size_t		 kheapcap;
+	struct keytab	 kt;		/* key -> entry */
+	uint32_t	*order;		/* the export's entries in row order
+					 * (E_ORDER; made after the load) */
+	size_t		 norder;
+	struct rowhash	*rh;		/* the rows' email hashes, not known */
+	size_t		 nrh, rhcap;
+	struct lineout	*lines;		/* rows not known, for the next file */
+	size_t		 nlines, linecap;
+	struct rowmail	*tmail;		/* terminated rows' emails */
+	size_t		 ntmail, tmailcap;
 	struct oldahead	*ahead;		/* stored rows being read (diff.c) */
 	struct snapjob	*saving;	/* the key snapshot being written */
-	char		**oldjson;	/* per entry: its stored row read ahead, or NULL */
-	char		*snap;		/* the key snapshot the keys point into */
 	struct known	 kn;		/* its known lines (snapshot.c) */
-	struct lineout	*lines;		/* for the next lines file */
-	uint32_t	*lineent;	/* each one's entry, LINE_MAIL */
-	size_t		 nlines;
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
+	int		 snapfd;	/* the key snapshot read, or -1 */
 	int		 scanned;	/* the keys came from the users table */
 	uint32_t	 next;		/* the entry after the last row's */
 	int		 in_order;	/* and it was the row's (diff.c) */
@@ -1260,6 +1314,19 @@ struct job {
 	int		 hold_deletes;	/* the guard holds only deletions */
 };
 
+/* Entry i's key and its length (job.c's heap). */
+static inline const char *
+ent_key(const struct job *j, uint32_t i)
+{
+	return j->kheap + j->koff[i];
+}
+
+static inline uint32_t
+ent_keylen(const struct job *j, uint32_t i)
+{
+	return j->koff[i + 1] - j->koff[i] - 1;
+}
+
 /*
  * snapshot.c: the directory's keys, fingerprints and active flags as of
  * one version, in spool/cache/SYNC/directory.keys, so that a run reads
@@ -1276,8 +1343,10 @@ void	 snap_save(struct job *, int after_write);
  * the load is over. */
 void	 known_load(struct job *);
 void	 known_free(struct known *);
-/* Keep what the next file needs of the rows (j->order) in j->lines. */
-void	 known_keep(struct job *);
+/* The lines file the load read, closed (job_free()). */
+void	 known_close(struct known *);
+/* Its known lines' email hashes into j->eeh (E_KNOWN | E_MAIL). */
+void	 known_mail(struct job *);
 /* The same on a second thread: start, go on, then wait for it. */
 struct snapjob *snap_save_start(struct job *, int after_write);
 void	 snap_save_end(struct snapjob *);
@@ -1285,14 +1354,25 @@ void	 snap_save_end(struct snapjob *);
 int	 cmd_cache(struct config *, int, char **);
 
 /* job.c: the key table, the teams, and how a user's row reads. */
-uint32_t ent_get(struct job *, const char *, size_t);
+uint32_t ent_get(const struct job *, const char *, size_t);
+/* The same with strmap_keyhash() of the key made before. */
+uint32_t ent_get_h(const struct job *, const char *, size_t, uint64_t);
+/* Hints for a loop over keys: the slot of a key further on into cache;
+ * the entry a nearer one probably is (ENT_NONE: not there). */
+void	 ent_prefetch_h(const struct job *, uint64_t);
+uint32_t ent_peek_h(const struct job *, uint64_t);
+/* A new entry of a key not there yet, nowhere yet. */
 uint32_t ent_add(struct job *, const char *, size_t);
-void	 ent_init(struct ent *, const char *key, size_t);
-void	 ids_by_key(const struct ent *, uint32_t *ids, size_t);
-uint32_t ent_add_stored(struct job *, const char *, size_t);
-void	 ent_reserve(struct job *, size_t);
+/* Room for n more entries and keybytes more bytes of keys. */
+void	 ent_reserve(struct job *, size_t n, size_t keybytes);
+/* Entries 0..n-1 whose keys the caller put in kheap and koff (the key
+ * snapshot): each nowhere yet; then the key table, built from them. */
+void	 ent_take(struct job *, size_t n);
+void	 keytab_fill(struct job *);
+void	 ids_by_key(const struct job *, uint32_t *ids, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
-const char *ent_value(const struct job *, uint32_t ent, int slot);
+/* Entry i's kept record, or NULL. */
+struct kept *ent_kept(const struct job *, uint32_t);
 /* A user's fields as the users table keeps them, into b. */
 void	 fields_json(struct job *, const struct kept *, struct buf *b);
 /* The display name of a row's values: in the job's arena, or v's own. */
@@ -1304,6 +1384,9 @@ uint64_t rec_hash(const struct job *, const char *const *v,
 void	 job_free(struct job *);
 int	 diff_load_dir(struct job *);
 int	 diff_on_record(void *job, const struct record *);
+/* After the load (and known_free()): the rows in row order and their
+ * email hashes, for validate_cross(). */
+void	 diff_loaded(struct job *);
 /* Start reading the stored rows diff_items() will need (after the load). */
 void	 diff_read_ahead(struct job *);
 int	 diff_items(struct job *);

@@ -226,6 +226,7 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 		return RS_LOADFAIL;
 	}
 	known_free(&j->kn);
+	diff_loaded(j);
 	j->run->rows = (long long)j->ls.rows;
 	log_info("loaded %zu rows of %zu columns as %s (%zu known lines) in "
 	    "%lld ms", j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ?

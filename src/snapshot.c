@@ -33,9 +33,16 @@
  * one whole CSV line, found nothing wrong with it, and stores exactly
  * what it says: active, every field as given, its manager known.
  *
+ * Both are read section by section straight into the job's arrays; the
+ * lines into a table that goes after the load, the file staying open:
+ * the next lines file takes each known line's record from it, so no
+ * run keeps a million lines' hashes in memory.
+ *
  * Each file is written in one pass over the users, its sections side by
  * side through small buffers (no second copy of a million users in
- * memory), so the checksum is per section (body_sum()).
+ * memory), so the checksum is per section (sect_sum()). The lines file
+ * is written over the one read: entry i's record goes at or before i,
+ * after the record there was read.
  */
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -52,7 +59,8 @@
 
 #define SNAP_MAGIC	"RSKEYS3\n"
 #define SNAP_NAME	"directory.keys"
-#define LINES_MAGIC	"RSLINES1"
+#define LINES_MAGIC	"RSLINES2"	/* eh: the low 32 bits only */
+#define LINES_MAGIC1	"RSLINES1"	/* read too: its eh's low bits */
 #define LINES_NAME	"directory.lines"
 #define CHUNK		(256 * 1024)	/* checksum block and write buffer */
 #define LINE_AHEAD	16		/* entries fetched ahead in a loop */
@@ -94,18 +102,21 @@ snap_path(const struct job *j, const char *name)
 #define MAXSECT		5
 
 static uint64_t
-body_sum(const char *p, const size_t *size, size_t nsect, uint64_t seed)
+sect_sum(const void *p, size_t len, uint64_t sum)
 {
-	uint64_t	 sum[MAXSECT];
-	size_t		 i, k, len;
+	const char	*c = p;
+	size_t		 k;
 
-	for (i = 0; i < nsect; i++) {
-		sum[i] = seed + i;
-		for (len = size[i]; len > 0; p += k, len -= k) {
-			k = len < CHUNK ? len : CHUNK;
-			sum[i] = hash64(p, k, sum[i]);
-		}
+	for (; len > 0; c += k, len -= k) {
+		k = len < CHUNK ? len : CHUNK;
+		sum = hash64(c, k, sum);
 	}
+	return sum;
+}
+
+static uint64_t
+sums_of(const uint64_t *sum, size_t nsect, uint64_t seed)
+{
 	return hash64(sum, nsect * sizeof(sum[0]), seed);
 }
 
@@ -149,36 +160,30 @@ cache_open(const char *path, size_t min, size_t *len)
 	return fd;
 }
 
-/* The whole file, or NULL (absent, unreadable, or of a wrong size). */
-static char *
-read_all(const char *path, size_t *len)
+/* n bytes at off into p: 0, or -1 (an error, or the file ends first). */
+static int
+read_at(int fd, void *p, size_t n, off_t off)
 {
-	char		*p;
-	size_t		 got = 0;
-	ssize_t		 r;
-	int		 fd;
+	char	*c = p;
+	ssize_t	 r;
 
-	if ((fd = cache_open(path, sizeof(struct snaphdr), len)) == -1)
-		return NULL;
-	p = xmalloc(*len);
-	while (got < *len && ((r = read(fd, p + got, *len - got)) > 0 ||
-	    (r == -1 && errno == EINTR)))
-		got += r > 0 ? (size_t)r : 0;
-	close(fd);
-	if (got != *len) {
-		free(p);
-		return NULL;
+	while (n > 0) {
+		r = pread(fd, c, n < (1U << 30) ? n : (1U << 30), off);
+		if (r > 0) {
+			c += r;
+			n -= (size_t)r;
+			off += r;
+		} else if (r == 0 || errno != EINTR)
+			return -1;
 	}
-	return p;
+	return 0;
 }
 
 /* Does the body hold together: offsets rising, each key ended by NUL? */
 static int
-body_ok(const struct snaphdr *h, const char *body)
+body_ok(const struct snaphdr *h, const uint32_t *mgr, const uint32_t *off,
+    const char *keys)
 {
-	const uint32_t	*mgr = (const uint32_t *)(body + h->n * 8);
-	const uint32_t	*off = mgr + h->n;
-	const char	*keys = (const char *)(off + h->n + 1) + h->n;
 	uint64_t	 i;
 
 	if (off[0] != 0 || off[h->n] != h->keybytes)
@@ -190,71 +195,95 @@ body_ok(const struct snaphdr *h, const char *body)
 	return 1;
 }
 
-/* The key table of a snapshot, filled on a second thread (snap_load). */
-struct keyfill {
-	struct strmap	*map;
-	const uint32_t	*off;
-	const char	*keys;
-	uint64_t	 n;
-};
+/*
+ * The body's sections straight into the job's arrays (the fingerprints,
+ * the key offsets, the keys) and the stored managers into dirmgr; the
+ * active flags through a buffer into the entries' flags. The sections'
+ * sums into sum[]. 0, or -1.
+ */
+static int
+snap_read(struct job *j, int fd, const struct snaphdr *h, uint32_t *dirmgr,
+    uint64_t *sum)
+{
+	size_t		 size[5], i, k, x, n = (size_t)h->n;
+	off_t		 at[5];
+	uint64_t	 seed = h->version ^ h->nonce;
+	uint8_t		*act;
+
+	keys_sections(h->n, h->keybytes, size);
+	at[0] = (off_t)sizeof(*h);
+	for (i = 1; i < 5; i++)
+		at[i] = at[i - 1] + (off_t)size[i - 1];
+	if (read_at(fd, j->dhash, size[0], at[0]) == -1 ||
+	    read_at(fd, dirmgr, size[1], at[1]) == -1 ||
+	    read_at(fd, j->koff, size[2], at[2]) == -1 ||
+	    read_at(fd, j->kheap, size[4], at[4]) == -1 ||
+	    !body_ok(h, dirmgr, j->koff, j->kheap))
+		return -1;
+	sum[0] = sect_sum(j->dhash, size[0], seed);
+	sum[1] = sect_sum(dirmgr, size[1], seed + 1);
+	sum[2] = sect_sum(j->koff, size[2], seed + 2);
+	sum[4] = sect_sum(j->kheap, size[4], seed + 4);
+	act = xmalloc(CHUNK);
+	sum[3] = seed + 3;
+	for (i = 0; i < n; i += k) {
+		k = n - i < CHUNK ? n - i : CHUNK;
+		if (read_at(fd, act, k, at[3] + (off_t)i) == -1) {
+			free(act);
+			return -1;
+		}
+		sum[3] = hash64(act, k, sum[3]);
+		for (x = 0; x < k; x++) {
+			j->e[i + x].flags = E_DIR | (act[x] ? E_ACTIVE : 0);
+			j->active_before += act[x] != 0;
+		}
+	}
+	free(act);
+	return 0;
+}
 
 static void *
-keyfill_main(void *arg)
+keytab_main(void *arg)
 {
-	struct keyfill	*kf = arg;
-	const uint32_t	*off = kf->off;
-	uint64_t	 i;
-
-	for (i = 0; i < kf->n; i++) {
-		if (i + 16 < kf->n)	/* the slot of a key further on */
-			strmap_prefetch(kf->map, kf->keys + off[i + 16],
-			    off[i + 17] - off[i + 16] - 1);
-		strmap_put(kf->map, kf->keys + off[i], off[i + 1] - off[i] - 1,
-		    (uint32_t)i);
-	}
+	keytab_fill(arg);
 	return NULL;
 }
 
 /*
- * Snapshot user i as entry i. A second thread fills the key table
- * meanwhile (the reserve made room, so the map does not grow), and this
- * one checks the sum too: a torn file undoes both.
+ * Snapshot user i as entry i: the sections read, checked and summed while
+ * a second thread fills the key table (ent_reserve() made room, so it
+ * does not grow). A torn or foreign file undoes it all.
  */
 static int
-snap_fill(struct job *j, const struct snaphdr *h, const char *body,
-    const size_t *size)
+snap_fill(struct job *j, int fd, const struct snaphdr *h)
 {
-	const uint64_t	*hash = (const uint64_t *)body;
-	const uint32_t	*mgr = (const uint32_t *)(hash + h->n);
-	const uint32_t	*off = mgr + h->n;
-	const uint8_t	*act = (const uint8_t *)(off + h->n + 1);
-	struct keyfill	 kf = { &j->keys, off, (const char *)(act + h->n),
-			    h->n };
+	uint32_t	*dirmgr;
+	uint64_t	 sum[5];
 	pthread_t	 th;
-	uint64_t	 i;
-	int		 threaded, ok;
+	int		 threaded = 0, ok;
 
-	ent_reserve(j, (size_t)h->n);
-	threaded = thread_start("snapshot-keys", &th, keyfill_main, &kf) == 0;
-	ok = body_sum(body, size, 5, h->version ^ h->nonce) == h->sum;
-	for (i = 0; ok && i < h->n; i++) {
-		struct ent *e = &j->e[i];
-
-		ent_init(e, kf.keys + off[i], off[i + 1] - off[i] - 1);
-		e->flags = E_DIR | (act[i] ? E_ACTIVE : 0);
-		e->dir_hash = hash[i];
-		j->active_before += act[i] != 0;
+	ent_reserve(j, (size_t)h->n, (size_t)h->keybytes);
+	dirmgr = big_alloc((size_t)h->n * 4);
+	ok = snap_read(j, fd, h, dirmgr, sum) == 0 &&
+	    sums_of(sum, 5, h->version ^ h->nonce) == h->sum;
+	if (ok) {
+		ent_take(j, (size_t)h->n);
+		threaded = thread_start("snapshot-keys", &th, keytab_main,
+		    j) == 0;
+		if (!threaded)
+			keytab_fill(j);
+		if (threaded)
+			pthread_join(th, NULL);
 	}
-	if (threaded)
-		pthread_join(th, NULL);
-	else if (ok)
-		keyfill_main(&kf);
 	if (!ok) {
-		strmap_free(&j->keys);
+		big_free(dirmgr);
+		j->ne = 0;
+		j->koff[0] = 0;
 		j->active_before = 0;
 		return -1;
 	}
-	j->ne = (size_t)h->n;
+	j->dirmgr = dirmgr;		/* entry i is snapshot user i */
+	j->ndirmgr = (size_t)h->n;
 	return 0;
 }
 
@@ -279,113 +308,148 @@ lines_sections(const struct linehdr *h, size_t *size)
 	size[2] = (size_t)h->teambytes;		/* names */
 }
 
-/* Does the file's body hold together? */
-static int
-lines_ok(const struct linehdr *h, const char *body, size_t len)
+/* The table from a line's first hash to its entry, for n entries. */
+static void
+known_alloc(struct known *kn, size_t n)
 {
-	const struct lineinfo	*li = (const struct lineinfo *)body;
-	const uint32_t		*toff = (const uint32_t *)(li + h->n);
-	const char		*names = (const char *)(toff + h->nteam + 1);
-	size_t			 size[3];
-	uint64_t		 i;
-
-	lines_sections(h, size);
-	if (len != total(size, 3) || body_sum(body, size, 3, h->version ^
-	    h->nonce) != h->sum || toff[0] != 0 ||
-	    toff[h->nteam] != h->teambytes)
-		return 0;
-	for (i = 0; i < h->nteam; i++)
-		if (toff[i + 1] <= toff[i] || names[toff[i + 1] - 1] != '\0')
-			return 0;
-	for (i = 0; i < h->n; i++)
-		if (li[i].team != UINT32_MAX && li[i].team >= h->nteam)
-			return 0;
-	return 1;
+	kn->cap = n / 5 * 8 + 1024;	/* at most 5/8 full */
+	for (kn->idbits = 1; kn->idbits < 32 &&
+	    (1ULL << kn->idbits) <= kn->cap; kn->idbits++)
+		;
+	kn->slot = big_calloc(kn->cap, sizeof(*kn->slot));
+	kn->h2 = big_alloc(n * sizeof(*kn->h2));
+	kn->info = big_alloc(n * sizeof(*kn->info));
 }
 
-/* The table from a line's first hash to its entry (struct known). */
+/* Entry id's line into the table. */
 static void
-known_table(struct known *kn)
+known_put(struct known *kn, uint32_t id, const struct lineinfo *li)
 {
-	size_t	 i, s, lines = 0, cap = 1024;
+	size_t	 s = known_pos(kn, li->h1);
 
-	for (i = 0; i < kn->n; i++)
-		lines += (kn->li[i].flags & LI_LINE) != 0;
-	while (cap * 5 < lines * 8)
-		cap *= 2;
-	kn->slot = big_calloc(cap, sizeof(*kn->slot));
-	kn->mask = cap - 1;
-	for (i = 0; i < kn->n; i++) {
-		if (i + 8 < kn->n)
-			__builtin_prefetch(&kn->slot[kn->li[i + 8].h1 &
-			    kn->mask], 1);
-		if (!(kn->li[i].flags & LI_LINE))
-			continue;
-		for (s = kn->li[i].h1 & kn->mask; kn->slot[s] != 0;
-		    s = (s + 1) & kn->mask)
-			;
-		kn->slot[s] = (kn->li[i].h1 & ~KN_ID) | (i + 1);
-	}
+	while (kn->slot[s] != 0)
+		s = s + 1 == kn->cap ? 0 : s + 1;
+	kn->slot[s] = known_tag(kn, li->h1) | (id + 1);
+	kn->h2[id] = li->h2;
+	kn->info[id] = (li->flags & (LI_LINE | LI_EMAIL | LI_KEYED)) <<
+	    KI_SHIFT | (li->team == UINT32_MAX ? KI_TEAM : li->team);
 }
 
 /*
- * The file mapped (read only, and only during the load: the page cache's
- * pages, no copy) and checked against the key snapshot's header; 0, or
- * -1 when it is absent or not this snapshot's.
+ * The records, CHUNK bytes at a time: summed, checked (a team the file
+ * has), and each line into the table, a few slots fetched ahead. 0, or
+ * -1 with the section's sum in *sum either way.
  */
-static char *
-map_all(const char *path, size_t *len)
+static int
+lines_records(struct known *kn, int fd, const struct linehdr *h,
+    uint64_t *sum)
 {
-	void	*p;
-	int	 fd;
+	struct lineinfo	*li = xmalloc(CHUNK);
+	size_t		 per = CHUNK / sizeof(*li), i, k, x;
+	int		 rc = 0;
 
-	if ((fd = cache_open(path, sizeof(struct linehdr), len)) == -1)
-		return NULL;
-	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	*sum = h->version ^ h->nonce;
+	for (i = 0; rc == 0 && i < h->n; i += k) {
+		k = h->n - i < per ? h->n - i : per;
+		if (read_at(fd, li, k * sizeof(*li), (off_t)(sizeof(*h) +
+		    i * sizeof(*li))) == -1) {
+			rc = -1;
+			break;
+		}
+		*sum = hash64(li, k * sizeof(*li), *sum);
+		for (x = 0; x < k; x++) {
+			if (x + 8 < k)
+				__builtin_prefetch(&kn->slot[known_pos(kn,
+				    li[x + 8].h1)], 1);
+			if (li[x].team != UINT32_MAX && li[x].team >= h->nteam)
+				rc = -1;
+			else if (li[x].flags & LI_LINE)
+				known_put(kn, (uint32_t)(i + x), &li[x]);
+		}
+	}
+	free(li);
+	return rc;
 }
 
+/* The teams' offsets and names, checked, summed, and kept. 0, or -1. */
 static int
-lines_read(struct known *kn, const char *path, const struct snaphdr *sh)
+lines_teams(struct known *kn, int fd, const struct linehdr *h, uint64_t *sum)
 {
-	struct linehdr	 h;
-	const uint32_t	*toff;
-	const char	*names;
-	char		*p;
-	size_t		 len, i;
+	size_t		 size[3], i;
+	uint32_t	*toff;
+	off_t		 at;
 
-	if ((p = map_all(path, &len)) == NULL)
-		return -1;
-	memcpy(&h, p, sizeof(h) <= len ? sizeof(h) : len);
-	if (len < sizeof(h) || memcmp(h.magic, LINES_MAGIC, 8) != 0 ||
-	    h.version != sh->version || h.nonce != sh->nonce ||
-	    h.n != sh->n || h.keysum != sh->sum || h.nteam > MAX_ROWS ||
-	    h.teambytes > len || h.n * sizeof(struct lineinfo) > len ||
-	    !lines_ok(&h, p + sizeof(h), len - sizeof(h))) {
-		munmap(p, len);
+	lines_sections(h, size);
+	at = (off_t)(sizeof(*h) + size[0]);
+	toff = xmalloc(size[1]);
+	kn->tnames = xmalloc(size[2] + 1);
+	if (read_at(fd, toff, size[1], at) == -1 || read_at(fd, kn->tnames,
+	    size[2], at + (off_t)size[1]) == -1 || toff[0] != 0 ||
+	    toff[h->nteam] != h->teambytes) {
+		free(toff);
 		return -1;
 	}
-	kn->file = p;
-	kn->filelen = len;
-	kn->lseed = h.lseed;
-	kn->eseed = h.eseed;
-	kn->ctx = h.ctx;
-	kn->n = (size_t)h.n;
-	kn->li = (const struct lineinfo *)(p + sizeof(h));
-	toff = (const uint32_t *)(kn->li + h.n);
-	names = (const char *)(toff + h.nteam + 1);
-	kn->nteam = (size_t)h.nteam;
+	sum[1] = sect_sum(toff, size[1], (h->version ^ h->nonce) + 1);
+	sum[2] = sect_sum(kn->tnames, size[2], (h->version ^ h->nonce) + 2);
+	for (i = 0; i < h->nteam; i++)
+		if (toff[i + 1] <= toff[i] || kn->tnames[toff[i + 1] - 1] !=
+		    '\0') {
+			free(toff);
+			return -1;
+		}
+	kn->nteam = (size_t)h->nteam;
 	kn->tname = xcalloc(kn->nteam + 1, sizeof(*kn->tname));
 	kn->tlen = xcalloc(kn->nteam + 1, sizeof(*kn->tlen));
 	kn->tmap = xcalloc(kn->nteam + 1, sizeof(*kn->tmap));
 	for (i = 0; i < kn->nteam; i++) {
-		kn->tname[i] = names + toff[i];
+		kn->tname[i] = kn->tnames + toff[i];
 		kn->tlen[i] = toff[i + 1] - toff[i] - 1;
 		kn->tmap[i] = ENT_NONE;
 	}
-	known_table(kn);
+	free(toff);
 	return 0;
+}
+
+/*
+ * The lines file, checked against the key snapshot's header, into the
+ * table: 0 (the file stays open in kn->fd), or -1 when it is absent or
+ * not this snapshot's.
+ */
+static int
+lines_read(struct known *kn, const char *path, const struct snaphdr *sh)
+{
+	struct linehdr	 h;
+	size_t		 len, size[3];
+	uint64_t	 sum[3];
+	int		 fd;
+
+	if ((fd = cache_open(path, sizeof(struct linehdr), &len)) == -1)
+		return -1;
+	if (read_at(fd, &h, sizeof(h), 0) == -1 ||
+	    (memcmp(h.magic, LINES_MAGIC, 8) != 0 &&
+	    memcmp(h.magic, LINES_MAGIC1, 8) != 0) ||
+	    h.version != sh->version || h.nonce != sh->nonce ||
+	    h.n != sh->n || h.keysum != sh->sum || h.nteam > MAX_ROWS ||
+	    h.teambytes > len || h.n * sizeof(struct lineinfo) > len)
+		goto fail;
+	lines_sections(&h, size);
+	if (len != sizeof(h) + total(size, 3))
+		goto fail;
+	kn->n = (size_t)h.n;
+	known_alloc(kn, kn->n);
+	if (lines_records(kn, fd, &h, &sum[0]) == -1 ||
+	    lines_teams(kn, fd, &h, sum) == -1 ||
+	    sums_of(sum, 3, h.version ^ h.nonce) != h.sum)
+		goto fail;
+	kn->lseed = h.lseed;
+	kn->eseed = h.eseed;
+	kn->ctx = h.ctx;
+	kn->fd = fd;
+	return 0;
+fail:
+	close(fd);
+	known_free(kn);
+	return -1;
 }
 
 /* The lines file, read on a thread of its own while the keys are. */
@@ -412,6 +476,7 @@ lines_start(struct job *j, const struct snaphdr *h)
 	struct linejob	*lj;
 	char		*path;
 
+	known_close(&j->kn);
 	known_free(&j->kn);
 	if ((path = snap_path(j, LINES_NAME)) == NULL)
 		return;
@@ -432,82 +497,92 @@ lines_end(struct job *j, int used)
 	if (j->kn.reading)
 		pthread_join(j->kn.th, NULL);
 	j->kn.reading = 0;
-	if (!used || !j->kn.ok)
+	if (!used || !j->kn.ok) {
+		known_close(&j->kn);
 		known_free(&j->kn);
+	}
 }
 
 int
 snap_load(struct job *j)
 {
 	struct snaphdr	 h;
-	char		*path, *p;
+	char		*path;
 	uint64_t	 nonce;
 	long long	 version;
 	size_t		 len, size[5];
+	int		 fd, rc;
 
 	if (j->ne != 0)		/* entry i must be snapshot user i */
 		return -1;
 	version = store_sync_state(j->st, j->sy->name, &nonce);
 	if ((path = snap_path(j, SNAP_NAME)) == NULL)
 		return -1;
-	p = read_all(path, &len);
+	fd = cache_open(path, sizeof(struct snaphdr), &len);
 	free(path);
-	if (p == NULL)
+	if (fd == -1)
 		return -1;
-	memcpy(&h, p, sizeof(h));
-	keys_sections(h.n, h.keybytes, size);
-	if (memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
+	if (read_at(fd, &h, sizeof(h), 0) == -1 ||
+	    memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
 	    h.version != (uint64_t)version || h.nonce != nonce ||
-	    h.n > MAX_ROWS || h.keybytes > len ||
-	    len != sizeof(h) + total(size, 5) ||
-	    !body_ok(&h, p + sizeof(h))) {
-		free(p);
+	    h.n > MAX_ROWS || h.keybytes > len || h.keybytes > MAX_KEY_BYTES) {
+		close(fd);
 		return -1;
 	}
+	keys_sections(h.n, h.keybytes, size);
+	if (len != sizeof(h) + total(size, 5)) {
+		close(fd);
+		return -1;
+	}
+	ent_reserve(j, (size_t)h.n, (size_t)h.keybytes);
 	lines_start(j, &h);	/* beside the keys */
-	if (snap_fill(j, &h, p + sizeof(h), size) == -1) {
-		lines_end(j, 0);
-		free(p);
-		return -1;
-	}
-	lines_end(j, 1);
-	j->snap = p;
-	j->dirmgr = (const uint32_t *)(p + sizeof(h) + h.n * 8);
-					/* entry i is snapshot user i */
-	j->ndirmgr = (size_t)h.n;
-	return 0;
+	rc = snap_fill(j, fd, &h);
+	close(fd);
+	lines_end(j, rc == 0);
+	return rc;
 }
 
 
 /* After the run: is ent i in the directory, and how? */
 static int
-stored(const struct ent *e, int after, uint64_t *hash, int *active)
+stored(const struct job *j, uint32_t i, int after, uint64_t *hash,
+    int *active)
 {
-	if (after && (e->flags & E_GONE))
+	uint32_t	 f = j->e[i].flags;
+
+	if (after && (f & E_GONE))
 		return 0;
-	if (after && (e->flags & E_WRITE)) {
-		*hash = e->new_hash;
+	if (after && (f & E_WRITE)) {
+		*hash = j->kept[j->erec[i]].hash;
 		*active = 1;
 		return 1;
 	}
-	if (!(e->flags & E_DIR))
+	if (!(f & E_DIR))
 		return 0;
-	*hash = e->dir_hash;
-	*active = (e->flags & E_ACTIVE) && !(after && (e->flags & E_DEACT));
+	*hash = j->dhash[i];
+	*active = (f & E_ACTIVE) && !(after && (f & E_DEACT));
 	return 1;
 }
 
-/* The entry whose key is e's stored manager, or DIRMGR_*. */
+/* The fingerprint of what entry i's row said (its kept record's, or, a
+ * row equal to its stored user's, the directory's). */
+static uint64_t
+new_hash(const struct job *j, uint32_t i)
+{
+	return j->erec[i] != ENT_NONE ? j->kept[j->erec[i]].hash :
+	    j->dhash[i];
+}
+
+/* The entry whose key is entry i's stored manager, or DIRMGR_*. */
 static uint32_t
-stored_mgr(struct job *j, const struct ent *e, int after)
+stored_mgr(const struct job *j, uint32_t i, int after)
 {
 	const struct kept	*k;
-	size_t			 i = (size_t)(e - j->e);
 	int			 m = j->sc.canon[F_MANAGER_ID];
 	uint32_t		 t;
 
-	if (after && (e->flags & E_WRITE)) {
-		k = &j->kept[e->rec];
+	if (after && (j->e[i].flags & E_WRITE)) {
+		k = &j->kept[j->erec[i]];
 		if (m < 0 || k->len[m] == 0)
 			return DIRMGR_NONE;
 		t = ent_get(j, k->v[m], k->len[m]);
@@ -544,6 +619,16 @@ struct cw {
 	}		 s[MAXSECT];
 };
 
+/* The known lines' records of the file the load read, in entry order,
+ * a CHUNK at a time (the new file is written over it, but never ahead
+ * of what was read: entry i goes to a place at or before i). */
+struct oldlines {
+	int		 fd;
+	struct lineinfo	*buf;
+	size_t		 first;		/* the entry of buf[0] */
+	size_t		 count;
+};
+
 /* One snapshot being written, on a thread of its own. */
 struct snapjob {
 	pthread_t	 th;
@@ -552,12 +637,15 @@ struct snapjob {
 	int		 after;
 	uint64_t	 version;
 	uint64_t	 nonce;
-	uint32_t	*pos;		/* per entry: its place in the file */
+	uint32_t	*gone;		/* the entries not in the file, in order:
+					 * entry i's place is i less those
+					 * before it (few: no array of places) */
+	size_t		 ngone;
 	size_t		 n;		/* users in the file */
 	size_t		 kb;		/* their key bytes */
 	uint64_t	 keysum;	/* the key snapshot's checksum */
-	uint32_t	*line;		/* per entry with E_LINE: its j->lines,
-					 * | LINE_MAIL */
+	size_t		 cursor;	/* in j->lines, sorted by entry */
+	struct oldlines	 old;
 	char		*lpath;		/* the lines file, being written */
 	struct cw	 lw;
 	struct linehdr	 lh;
@@ -565,36 +653,59 @@ struct snapjob {
 	int		 err;		/* and errno */
 };
 
-/* Where each entry goes in the file (DIRMGR_NONE: it does not); 0, or
- * -1 when the keys do not fit the offsets. */
+/* Which entries the file leaves out, its users and their key bytes; 0,
+ * or -1 when the keys do not fit the offsets. */
 static int
 snap_positions(struct snapjob *s)
 {
 	struct job	*j = s->j;
 	uint64_t	 hv;
-	size_t		 i;
+	size_t		 i, cap = 0;
 	int		 a;
 
-	s->pos = xmalloc((j->ne + 1) * sizeof(*s->pos));
 	for (i = 0; i < j->ne; i++) {
-		s->pos[i] = DIRMGR_NONE;
-		if (stored(&j->e[i], s->after, &hv, &a)) {
-			s->pos[i] = (uint32_t)s->n++;
-			s->kb += j->e[i].keylen + 1;
+		if (stored(j, (uint32_t)i, s->after, &hv, &a)) {
+			s->n++;
+			s->kb += ent_keylen(j, (uint32_t)i) + 1;
+			continue;
 		}
+		if (s->ngone == cap) {
+			cap = cap ? cap * 2 : 1024;
+			s->gone = big_realloc(s->gone, s->ngone *
+			    sizeof(*s->gone), cap * sizeof(*s->gone));
+		}
+		s->gone[s->ngone++] = (uint32_t)i;
 	}
 	return s->kb > UINT32_MAX ? -1 : 0;
 }
 
-/* e's stored manager as a place in the file, or DIRMGR_*. */
+/* Entry i's place in the file, or DIRMGR_NONE when it is not there. */
 static uint32_t
-mgr_pos(struct snapjob *s, const struct ent *e)
+place(const struct snapjob *s, uint32_t i)
 {
-	uint32_t	 t = stored_mgr(s->j, e, s->after);
+	size_t	 lo = 0, hi = s->ngone, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->gone[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->ngone && s->gone[lo] == i)
+		return DIRMGR_NONE;
+	return i - (uint32_t)lo;
+}
+
+/* Entry i's stored manager as a place in the file, or DIRMGR_*. */
+static uint32_t
+mgr_pos(struct snapjob *s, uint32_t i)
+{
+	uint32_t	 t = stored_mgr(s->j, i, s->after), p;
 
 	/* A manager no longer stored: only a lookup can tell. */
 	if (t < DIRMGR_UNKNOWN)
-		return s->pos[t] != DIRMGR_NONE ? s->pos[t] : DIRMGR_UNKNOWN;
+		return (p = place(s, t)) != DIRMGR_NONE ? p : DIRMGR_UNKNOWN;
 	return t;
 }
 
@@ -672,7 +783,7 @@ cw_put(struct cw *w, size_t i, const void *p, size_t n)
 	}
 }
 
-/* The rest of the sections; the body's checksum (body_sum()). */
+/* The rest of the sections; the body's checksum (sums_of()). */
 static uint64_t
 cw_sum(struct cw *w)
 {
@@ -720,28 +831,25 @@ keys_write(struct snapjob *s, const char *path)
 	struct snaphdr	 h;
 	struct cw	 w;
 	uint64_t	 hv;
-	uint32_t	 off = 0, m;
+	uint32_t	 off = 0, m, i;
 	uint8_t		 act;
-	size_t		 i, size[5];
+	size_t		 size[5];
 	int		 a;
 
 	keys_sections(s->n, s->kb, size);
 	cw_open(&w, path, sizeof(h), size, 5, s->version ^ s->nonce);
 	cw_put(&w, 2, &off, sizeof(off));
 	for (i = 0; i < j->ne; i++) {
-		const struct ent *e = &j->e[i];
-
-		if (s->pos[i] == DIRMGR_NONE)
+		if (!stored(j, i, s->after, &hv, &a))
 			continue;
-		(void)stored(e, s->after, &hv, &a);
-		m = mgr_pos(s, e);
-		off += e->keylen + 1;
+		m = mgr_pos(s, i);
+		off += ent_keylen(j, i) + 1;
 		act = (uint8_t)a;
 		cw_put(&w, 0, &hv, sizeof(hv));
 		cw_put(&w, 1, &m, sizeof(m));
 		cw_put(&w, 2, &off, sizeof(off));
 		cw_put(&w, 3, &act, 1);
-		cw_put(&w, 4, e->key, e->keylen + 1);
+		cw_put(&w, 4, ent_key(j, i), ent_keylen(j, i) + 1);
 	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, SNAP_MAGIC, 8);
@@ -753,34 +861,90 @@ keys_write(struct snapjob *s, const char *path)
 	return cw_close(&w, &h);
 }
 
-/* Entry i's line in the next file: is it stored as its line says? */
+/* The old file's record of entry i (its line was known), or NULL. */
+static const struct lineinfo *
+old_line(struct oldlines *o, size_t i)
+{
+	size_t	 per = CHUNK / sizeof(*o->buf);
+
+	if (i < o->first || i >= o->first + o->count) {
+		if (o->buf == NULL)
+			o->buf = xmalloc(CHUNK);
+		o->first = i;
+		o->count = 0;
+		if (read_at(o->fd, o->buf, per * sizeof(*o->buf),
+		    (off_t)(sizeof(struct linehdr) + i * sizeof(*o->buf))) == 0)
+			o->count = per;
+		else	/* the file's last records: one at a time */
+			o->count = read_at(o->fd, o->buf, sizeof(*o->buf),
+			    (off_t)(sizeof(struct linehdr) + i *
+			    sizeof(*o->buf))) == 0;
+	}
+	return o->count > 0 ? &o->buf[i - o->first] : NULL;
+}
+
+/* Entry i's row hashed this load, or NULL (j->lines sorted by entry,
+ * visited in that order). */
+static const struct lineout *
+new_line(struct snapjob *s, uint32_t i)
+{
+	const struct job	*j = s->j;
+
+	while (s->cursor < j->nlines &&
+	    (j->lines[s->cursor].ent & ~LINE_MAIL) < i)
+		s->cursor++;
+	if (s->cursor < j->nlines &&
+	    (j->lines[s->cursor].ent & ~LINE_MAIL) == i)
+		return &j->lines[s->cursor];
+	return NULL;
+}
+
+/* Entry i's line in the next file: is it stored as its line says? A
+ * known line's record is the old file's, another the row's hashes. */
 static void
-line_of(struct snapjob *s, size_t i, struct lineinfo *li)
+line_of(struct snapjob *s, uint32_t i, struct lineinfo *li)
 {
 	struct job		*j = s->j;
-	const struct ent	*e = &j->e[i];
-	const struct lineout	*o;
+	const struct lineinfo	*o;
+	const struct lineout	*n;
 	uint64_t		 hv;
 	int			 a;
 
 	memset(li, 0, sizeof(*li));
 	li->team = UINT32_MAX;
-	if (s->line == NULL || (e->flags & (E_LINE | E_DUP | E_SKIP |
-	    E_TERM | E_SEAT | E_MGR_CLEAR | E_MGR_KEEP)) != E_LINE ||
-	    !stored(e, s->after, &hv, &a) || !a || hv != e->new_hash ||
-	    mgr_pos(s, e) == DIRMGR_UNKNOWN)
+	if ((j->e[i].flags & (E_LINE | E_DUP | E_SKIP | E_TERM | E_SEAT |
+	    E_MGR_CLEAR | E_MGR_KEEP)) != E_LINE ||
+	    !stored(j, i, s->after, &hv, &a) || !a || hv != new_hash(j, i) ||
+	    mgr_pos(s, i) == DIRMGR_UNKNOWN)
 		return;
-	o = &j->lines[s->line[i] & ~LINE_MAIL];
-	li->h1 = o->lh[0];
-	li->h2 = o->lh[1];
-	li->flags = LI_LINE;
-	if (s->line[i] & LINE_MAIL) {
-		li->flags |= LI_EMAIL;
-		li->eh = o->eh;
+	if (j->e[i].flags & E_KNOWN) {
+		if (!j->kn.ok || (o = old_line(&s->old, i)) == NULL ||
+		    !(o->flags & LI_LINE))
+			return;
+		li->h1 = o->h1;
+		li->h2 = o->h2;
+		li->eh = (uint32_t)o->eh;
+		li->flags = LI_LINE | (o->flags & LI_EMAIL);
+	} else {
+		if ((n = new_line(s, i)) == NULL)
+			return;
+		li->h1 = n->lh[0];
+		li->h2 = n->lh[1];
+		li->eh = n->eh;
+		li->flags = LI_LINE | (n->ent & LINE_MAIL ? LI_EMAIL : 0);
 	}
-	if (e->keylen > 0 && e->key[0] != '=')
+	if (ent_keylen(j, i) > 0 && ent_key(j, i)[0] != '=')
 		li->flags |= LI_KEYED;
-	li->team = e->team;
+	li->team = j->e[i].team;
+}
+
+static int
+cmp_lineout(const void *a, const void *b)
+{
+	uint32_t	 x = ((const struct lineout *)a)->ent & ~LINE_MAIL;
+	uint32_t	 y = ((const struct lineout *)b)->ent & ~LINE_MAIL;
+
+	return x < y ? -1 : x > y;
 }
 
 /*
@@ -794,40 +958,36 @@ lines_body(struct snapjob *s)
 	struct job	*j = s->j;
 	struct linehdr	*h = &s->lh;
 	struct lineinfo	 li;
-	uint32_t	 u = 0;
-	size_t		 i, size[3];
+	uint64_t	 hv;
+	uint32_t	 u = 0, i;
+	size_t		 k, size[3];
+	int		 a;
 
-	/* Each entry's line (an entry with E_LINE has one row that has),
-	 * and LINE_MAIL. */
-	if (j->lines != NULL) {
-		s->line = xmalloc((j->ne + 1) * sizeof(*s->line));
-		for (i = 0; i < j->nlines; i++)
-			s->line[j->lineent[i] & ~LINE_MAIL] = (uint32_t)i |
-			    (j->lineent[i] & LINE_MAIL);
-	}
+	/* The rows' lines, in the entries' order (a first load's are). */
+	for (k = 1; k < j->nlines; k++)
+		if ((j->lines[k - 1].ent & ~LINE_MAIL) >
+		    (j->lines[k].ent & ~LINE_MAIL))
+			break;
+	if (k < j->nlines)
+		qsort(j->lines, j->nlines, sizeof(*j->lines), cmp_lineout);
+	s->old.fd = j->kn.ok ? j->kn.fd : -1;
 	memset(h, 0, sizeof(*h));
 	h->n = s->n;
 	h->nteam = j->nteam;
-	for (i = 0; i < j->nteam; i++)
-		h->teambytes += strlen(j->team[i]) + 1;
+	for (k = 0; k < j->nteam; k++)
+		h->teambytes += strlen(j->team[k]) + 1;
 	lines_sections(h, size);
 	cw_open(&s->lw, s->lpath, sizeof(*h), size, 3, s->version ^ s->nonce);
 	for (i = 0; i < j->ne; i++) {
-		/* The lines are in row order, the entries in key order: a
-		 * line further on, fetched ahead. */
-		if (s->line != NULL && i + LINE_AHEAD < j->ne &&
-		    (j->e[i + LINE_AHEAD].flags & E_LINE))
-			__builtin_prefetch(&j->lines[s->line[i + LINE_AHEAD] &
-			    ~LINE_MAIL]);
-		if (s->pos[i] != DIRMGR_NONE) {
+		if (stored(j, i, s->after, &hv, &a)) {
 			line_of(s, i, &li);
 			cw_put(&s->lw, 0, &li, sizeof(li));
 		}
 	}
-	for (i = 0; i < j->nteam; i++) {
+	for (k = 0; k < j->nteam; k++) {
 		cw_put(&s->lw, 1, &u, sizeof(u));
-		u += (uint32_t)strlen(j->team[i]) + 1;
-		cw_put(&s->lw, 2, j->team[i], strlen(j->team[i]) + 1);
+		u += (uint32_t)strlen(j->team[k]) + 1;
+		cw_put(&s->lw, 2, j->team[k], strlen(j->team[k]) + 1);
 	}
 	cw_put(&s->lw, 1, &u, sizeof(u));
 	memcpy(h->magic, LINES_MAGIC, 8);
@@ -837,6 +997,8 @@ lines_body(struct snapjob *s)
 	h->eseed = j->kn.eseed;
 	h->ctx = j->kn.now;
 	h->sum = cw_sum(&s->lw);
+	free(s->old.buf);
+	s->old.buf = NULL;
 }
 
 static void *
@@ -926,8 +1088,7 @@ snap_save_end(struct snapjob *s)
 		    "run does without)", s->failed, s->j->sy->name);
 	} else if (s->after)
 		fault("snapshot.written");	/* before the commit */
-	free(s->pos);
-	free(s->line);
+	big_free(s->gone);
 	free(s);
 }
 
@@ -948,7 +1109,7 @@ known_load(struct job *j)
 {
 	struct known	*kn = &j->kn;
 
-	if (kn->file == NULL) {
+	if (!kn->ok) {
 		known_free(kn);
 		kn->lseed = random64();
 		kn->eseed = random64();
@@ -957,57 +1118,55 @@ known_load(struct job *j)
 	email_hash_seed(kn->eseed);
 }
 
-/*
- * Before the rows go (validate_cross()): their lines' hashes and email
- * hashes, for the file snap_save() writes, kept in row order in the
- * rows' own array (each record smaller than a row, written at or before
- * it: one pass, no new memory but the entries' ids), which the job takes.
- */
-void
-known_keep(struct job *j)
-{
-	struct lineout	*o = (struct lineout *)(void *)j->order, t;
-	struct xrow	 x;
-	size_t		 i, n = 0;
-
-	if (j->kn.now == 0 || j->order == NULL)
-		return;
-	j->lineent = xmalloc((j->norder + 1) * sizeof(*j->lineent));
-	for (i = 0; i < j->norder; i++) {
-		/* Copies: o[0] lies over row 0, read first. */
-		memcpy(&x, &j->order[i], sizeof(x));
-		if (!(j->e[x.ent].flags & E_LINE))
-			continue;
-		t.lh[0] = x.lh[0];
-		t.lh[1] = x.lh[1];
-		t.eh = x.eh;
-		memcpy(&o[n], &t, sizeof(t));
-		j->lineent[n++] = x.ent | (x.email != NULL ? LINE_MAIL : 0);
-	}
-	j->lines = xrealloc(o, (n + 1) * sizeof(*o));
-	j->nlines = n;
-	j->order = NULL;	/* it is j->lines now */
-	j->norder = j->ordercap = 0;
-}
-
-/* What the load needed; the seeds and this load's context stay. */
+/* What the load needed (the table); the seeds, this load's context and
+ * the file (its records for the next one) stay. */
 void
 known_free(struct known *kn)
 {
-	if (kn->file != NULL)
-		munmap(kn->file, kn->filelen);
-	free(kn->slot);
+	big_free(kn->slot);
+	big_free(kn->h2);
+	big_free(kn->info);
 	free(kn->tname);
 	free(kn->tlen);
 	free(kn->tmap);
-	kn->file = NULL;
+	free(kn->tnames);
 	kn->slot = NULL;
+	kn->h2 = NULL;
+	kn->info = NULL;
 	kn->tname = NULL;
 	kn->tlen = NULL;
 	kn->tmap = NULL;
-	kn->li = NULL;
-	kn->n = kn->nteam = 0;
+	kn->tnames = NULL;
+	kn->n = kn->nteam = kn->cap = 0;
+}
+
+/*
+ * The known lines' email hashes, which the load did not keep (their
+ * table was bigger then): the records again, read in order once the
+ * table is gone. A record that cannot be read leaves its hash 0, which
+ * only puts that email with others to compare as text.
+ */
+void
+known_mail(struct job *j)
+{
+	struct oldlines	 o = { j->kn.ok ? j->kn.fd : -1, NULL, 0, 0 };
+	const struct lineinfo *li;
+	uint32_t	 i;
+
+	for (i = 0; o.fd != -1 && i < j->ne && i < j->ndirmgr; i++)
+		if ((j->e[i].flags & (E_KNOWN | E_MAIL)) ==
+		    (E_KNOWN | E_MAIL) && (li = old_line(&o, i)) != NULL)
+			j->eeh[i] = (uint32_t)li->eh;
+	free(o.buf);
+}
+
+void
+known_close(struct known *kn)
+{
+	if (kn->ok)
+		close(kn->fd);
 	kn->ok = 0;
+	kn->fd = -1;
 }
 
 /* ------------------------------------------------------------ cache drop */

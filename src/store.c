@@ -88,6 +88,7 @@ struct store {
 	struct nudge	*wal;		/* store_begin_big() .. commit */
 	int		 rollback;	/* store_journal_rollback() */
 	struct counts	*counts;	/* this transaction's, or NULL */
+	int		 big;		/* in store_begin_big()'s transaction */
 };
 
 /* Columns of runs in the order run_bind() and run_read() use. */
@@ -806,6 +807,16 @@ sqlite_setup(void)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* SQLite's page cache of st, kb kilobytes at most. */
+static int
+cache_size(struct store *st, int kb)
+{
+	char	 q[64], err[MAX_ERRMSG];
+
+	snprintf(q, sizeof(q), "PRAGMA cache_size = -%d", kb);
+	return exec_sql(st->db, q, err, sizeof(err));
+}
+
 struct store *
 store_open(const char *path, int readonly, char *err, size_t errlen)
 {
@@ -835,8 +846,9 @@ store_open(const char *path, int readonly, char *err, size_t errlen)
 		    &persist);
 		if (exec_sql(st->db, "PRAGMA journal_mode = WAL; "
 		    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-		    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
-		    err, errlen) == -1 || migrate(st->db, err, errlen) == -1)
+		    "PRAGMA temp_store = MEMORY", err, errlen) == -1 ||
+		    cache_size(st, STORE_CACHE_KB) == -1 ||
+		    migrate(st->db, err, errlen) == -1)
 			goto fail;
 	} else if (user_version(st->db) != SCHEMA_VERSION) {
 		snprintf(err, errlen, "database %s has schema version %d, "
@@ -1058,6 +1070,10 @@ store_begin_big(struct store *st)
 	if (store_begin(st) == -1)
 		return -1;
 	st->wal = nudge_start(st, st->rollback ? "" : "-wal");
+	/* Its pages go out as they are written (the key order walks the
+	 * users table once): a cache of its own size, not the run's. */
+	(void)cache_size(st, STORE_BIG_CACHE_KB);
+	st->big = 1;
 	return 0;
 }
 
@@ -1119,6 +1135,15 @@ store_journal_wal(struct store *st)
 	persist_wal(st, 1);
 }
 
+/* After a big transaction, the run's cache again. */
+static void
+big_end(struct store *st)
+{
+	if (st->big)
+		(void)cache_size(st, STORE_CACHE_KB);
+	st->big = 0;
+}
+
 int
 store_commit(struct store *st)
 {
@@ -1133,6 +1158,7 @@ store_commit(struct store *st)
 
 	nudge_stop(st->wal);
 	st->wal = NULL;
+	big_end(st);
 	if (rc == -1) {
 		log_warnx("database: cannot commit: %s", err);
 		store_rollback(st);
@@ -1150,6 +1176,7 @@ store_rollback(struct store *st)
 	st->wal = NULL;
 	counts_free(st->counts);
 	st->counts = NULL;
+	big_end(st);
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	free(st->bumped);

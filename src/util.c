@@ -51,56 +51,95 @@ xrealloc(void *p, size_t n)
 }
 
 /*
- * Arrays of a million entries, read in no order: on huge pages where the
- * kernel grants them on request (transparent_hugepage "madvise", Debian's
- * default). A lookup then misses the TLB far less, and the array takes a
- * few page faults instead of thousands: on a virtual machine both cost
- * the most. Smaller ones are malloc's as usual; either is free()d.
+ * Arrays of a million entries, read in no order: their own mappings, on
+ * huge pages where the kernel grants them on request (transparent_hugepage
+ * "madvise", Debian's default). A lookup then misses the TLB far less,
+ * and the array takes a few page faults instead of thousands: on a
+ * virtual machine both cost the most. A mapping is zero until written and
+ * takes memory only where it is; big_free() gives it all back at once
+ * (free() would keep it in the heap), and big_realloc() grows it in place
+ * or moves its pages (mremap), never holding two copies.
  */
-#define BIG_MIN		(4u << 20)
+#define BIG_HUGE	(4u << 20)	/* from here on, huge pages asked for */
 #define HUGE_PAGE	(2u << 20)
+#define BIG_HEAD	4096		/* a page before the array: its size */
+
+static size_t
+big_round(size_t n, size_t to)
+{
+	if (n > SIZE_MAX - to)
+		fatalx("out of memory (%zu bytes)", n);
+	return (n + to - 1) & ~(to - 1);
+}
+
+/* The array at a mapping of len bytes (its head included) from base. */
+static void *
+big_at(char *base, size_t len, size_t n)
+{
+	*(size_t *)(void *)base = len;
+	/* The whole mapping, head too: one area that mremap() can move. */
+	if (n >= BIG_HUGE)
+		(void)madvise(base, len, MADV_HUGEPAGE);
+	return base + BIG_HEAD;
+}
 
 void *
 big_alloc(size_t n)
 {
-	void	*p;
-	size_t	 round = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	size_t	 len = BIG_HEAD + big_round(n ? n : 1, BIG_HEAD);
+	size_t	 extra = n >= BIG_HUGE ? HUGE_PAGE : 0, lead;
+	char	*p;
 
-	if (n < BIG_MIN)
-		return xmalloc(n);
-	if (posix_memalign(&p, HUGE_PAGE, round) != 0)
+	if ((p = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
 		fatalx("out of memory (%zu bytes)", n);
-	(void)madvise(p, round, MADV_HUGEPAGE);	/* a hint: may be refused */
-	return p;
+	if (extra) {	/* the array on a huge page's boundary */
+		lead = (HUGE_PAGE - (((uintptr_t)p + BIG_HEAD) &
+		    (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+		if (lead > 0)
+			munmap(p, lead);
+		if (extra - lead > 0)
+			munmap(p + lead + len, extra - lead);
+		p += lead;
+	}
+	return big_at(p, len, n);
 }
 
 void *
 big_calloc(size_t n, size_t sz)
 {
-	void	*p;
-
 	if (sz != 0 && n > SIZE_MAX / sz)
 		fatalx("out of memory (%zu x %zu bytes)", n, sz);
-	if (n * sz < BIG_MIN)
-		return xcalloc(n, sz);
-	p = big_alloc(n * sz);
-	memset(p, 0, n * sz);
-	return p;
+	return big_alloc(n * sz);	/* a new mapping is zero */
 }
 
-/* Grow p, of which the first used bytes matter, to n bytes. */
+/* Grow (or shrink) p to n bytes; what it held stays, the rest is zero. */
 void *
 big_realloc(void *p, size_t used, size_t n)
 {
-	void	*q;
+	char	*base, *q;
+	size_t	 len, newlen = BIG_HEAD + big_round(n ? n : 1, BIG_HEAD);
 
-	if (n < BIG_MIN)
-		return xrealloc(p, n);
-	q = big_alloc(n);
-	if (p != NULL)
-		memcpy(q, p, used < n ? used : n);
-	free(p);
-	return q;
+	(void)used;
+	if (p == NULL)
+		return big_alloc(n);
+	base = (char *)p - BIG_HEAD;
+	len = *(size_t *)(void *)base;
+	if ((q = mremap(base, len, newlen, MREMAP_MAYMOVE)) == MAP_FAILED)
+		fatalx("out of memory (%zu bytes)", n);
+	return big_at(q, newlen, n);
+}
+
+/* Safe with NULL. */
+void
+big_free(void *p)
+{
+	char	*base;
+
+	if (p == NULL)
+		return;
+	base = (char *)p - BIG_HEAD;
+	munmap(base, *(size_t *)(void *)base);
 }
 
 char *
@@ -757,7 +796,7 @@ strmap_resize(struct strmap *m, size_t cap)
 			j = (j + 1) & mask;
 		m->e[j] = *e;
 	}
-	free(old.e);
+	big_free(old.e);
 }
 
 /* Keys are at most SM_LENMAX bytes (loaders cut values far below). */
@@ -796,7 +835,7 @@ strmap_reserve(struct strmap *m, size_t n)
 void
 strmap_free(struct strmap *m)
 {
-	free(m->e);
+	big_free(m->e);
 	memset(m, 0, sizeof(*m));
 }
 

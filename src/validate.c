@@ -82,8 +82,8 @@ validate_identify(struct job *j)
 	for (i = 0; i < j->niss; i++)
 		if (j->iss[i].email == NULL && j->iss[i].key != NULL &&
 		    (e = ent_get(j, j->iss[i].key, strlen(j->iss[i].key))) !=
-		    ENT_NONE && j->e[e].rec != ENT_NONE)
-			issues_who(j, i, i + 1, j->kept[j->e[e].rec].v);
+		    ENT_NONE && j->erec[e] != ENT_NONE)
+			issues_who(j, i, i + 1, j->kept[j->erec[e]].v);
 }
 
 /* A plain check: one @, a dotted domain, no spaces or controls. */
@@ -215,17 +215,17 @@ row_checks(struct job *j, const struct record *r)
 }
 
 static int
-live(const struct ent *e)
+live(uint32_t f)
 {
-	return (e->flags & (E_NEW | E_SKIP | E_TERM)) == E_NEW;
+	return (f & (E_NEW | E_SKIP | E_TERM)) == E_NEW;
 }
 
 /* Will this key be an active user after the run? */
 static int
-stays(const struct ent *e)
+stays(uint32_t f)
 {
-	return (e->flags & E_NEW) && !(e->flags & E_TERM) &&
-	    (!(e->flags & E_SKIP) || (e->flags & E_ACTIVE));
+	return (f & E_NEW) && !(f & E_TERM) && (!(f & E_SKIP) ||
+	    (f & E_ACTIVE));
 }
 
 /* Prefetching over the export's keys in row order, this far ahead: */
@@ -239,100 +239,243 @@ same_email(const char *a, const char *b)
 	    email_same(a, strlen(a), b, strlen(b));
 }
 
-/* A row's stored email, read now that it must be compared. */
-static void
-stored_email(struct job *j, struct xrow *x)
+/* A terminated row's email (tmail, sorted by entry), or NULL. */
+static const char *
+term_email(const struct job *j, uint32_t id)
 {
-	char	*v;
+	size_t	 lo = 0, hi = j->ntmail, mid;
 
-	if (x->email != email_stored)
-		return;
-	if ((v = store_dir_email(j->st, j->sy->name, j->e[x->ent].key)) ==
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (j->tmail[mid].ent < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < j->ntmail && j->tmail[lo].ent == id ? j->tmail[lo].email :
+	    NULL;
+}
+
+/*
+ * The email of entry id's row, read now that it must be compared: its
+ * kept record's (a new or changed row), a terminated row's copy, or,
+ * for a row equal to its stored user, the directory's (into a).
+ */
+static const char *
+row_email(struct job *j, uint32_t id, struct arena *a)
+{
+	const char	*t;
+	char		*v;
+
+	if (j->e[id].flags & E_TERM)
+		return (t = term_email(j, id)) != NULL ? t : email_stored;
+	if (j->erec[id] != ENT_NONE)
+		return j->kept[j->erec[id]].v[j->sc.canon[F_EMAIL]];
+	if ((v = store_dir_email(j->st, j->sy->name, ent_key(j, id))) ==
 	    NULL) {
 		log_warnx("database: the email of %s cannot be read: %s",
-		    j->e[x->ent].key, store_errmsg(j->st));
-		return;	/* compared with nothing */
+		    ent_key(j, id), store_errmsg(j->st));
+		return email_stored;	/* compared with nothing */
 	}
-	x->email = arena_strndup(&j->xa, v, strlen(v));
+	t = arena_strndup(a, v, strlen(v));
 	free(v);
+	return t;
 }
 
 static void
-email_conflict(struct job *j, const struct xrow *x, const struct xrow *first)
+email_conflict(struct job *j, uint32_t x, const char *mail, uint32_t o)
 {
-	struct ent	*e = &j->e[x->ent], *o = &j->e[first->ent];
 	const char	*fix = "give each person their own address in the HR "
 			    "system";
 
-	if (!(o->flags & E_SKIP)) {
-		o->flags |= E_SKIP;
-		issue_add(j, ISS_USER_SKIPPED, o->row, o->key,
+	if (!(j->e[o].flags & E_SKIP)) {
+		j->e[o].flags |= E_SKIP;
+		issue_add(j, ISS_USER_SKIPPED, j->e[o].row, ent_key(j, o),
 		    canon_names[F_EMAIL], fix, "the email %s is also "
-		    "used by %s on row %u", x->email, e->key, e->row);
+		    "used by %s on row %u", mail, ent_key(j, x), j->e[x].row);
 	}
-	e->flags |= E_SKIP;
-	issue_add(j, ISS_USER_SKIPPED, e->row, e->key, canon_names[F_EMAIL],
-	    fix, "the email %s is also used by %s on row %u", x->email,
-	    o->key, o->row);
+	j->e[x].flags |= E_SKIP;
+	issue_add(j, ISS_USER_SKIPPED, j->e[x].row, ent_key(j, x),
+	    canon_names[F_EMAIL], fix, "the email %s is also used by %s on "
+	    "row %u", mail, ent_key(j, o), j->e[o].row);
 }
 
 
-/* A live row's email and where it is, sorted by the email's hash. */
+/* A row whose email's hash another row has too. */
 struct mailkey {
-	uint64_t	 h;
-	uint64_t	 i;		/* index in j->order: the row order */
+	uint32_t	 h;
+	uint32_t	 row;
+	uint32_t	 ent;
 };
 
 #define MK_BITS		16		/* buckets of the first pass */
 
-/* Stable insertion sort on h: the buckets hold a few keys each. */
-static void
-mailkey_isort(struct mailkey *a, size_t n)
+/* Does the export's row of entry i have an email? */
+static int
+has_mail(const struct job *j, size_t i)
 {
-	struct mailkey	 t;
+	return (j->e[i].flags & (E_ORDER | E_MAIL)) == (E_ORDER | E_MAIL);
+}
+
+/* Insertion sort: the buckets hold a few hashes each. */
+static void
+hash_isort(uint32_t *a, size_t n)
+{
+	uint32_t	 t;
 	size_t		 i, k;
 
 	for (i = 1; i < n; i++) {
 		t = a[i];
-		for (k = i; k > 0 && a[k - 1].h > t.h; k--)
+		for (k = i; k > 0 && a[k - 1] > t; k--)
 			a[k] = a[k - 1];
 		a[k] = t;
 	}
 }
 
 /*
- * The rows' emails sorted on h, stably (rows keep their order within
- * equal hashes): one pass into buckets by the top MK_BITS bits, which
- * leaves the hashes of a million emails about sixteen to a bucket, then
- * each bucket in place. Their count in *np; free() it.
+ * The email hashes that more than one row has, sorted (a few among a
+ * million): every row's hash sorted, one pass into buckets by the top
+ * MK_BITS bits (about sixteen to a bucket), then each bucket in place.
+ * Their count in *np; free() it.
  */
-static struct mailkey *
-mailkey_sort(const struct job *j, size_t *np)
+static uint32_t *
+hashes_shared(const struct job *j, size_t *np)
 {
-	struct mailkey	*a;
+	uint32_t	*a, *dup = NULL;
 	size_t		*at = xcalloc((1 << MK_BITS) + 1, sizeof(*at));
-	size_t		 i, b, n = 0;
+	size_t		 i, b, n = 0, nd = 0, cap = 0;
 
-	for (i = 0; i < j->norder; i++)
-		if (j->order[i].email != NULL) {
-			at[(j->order[i].eh >> (64 - MK_BITS)) + 1]++;
+	for (i = 0; i < j->ne; i++)
+		if (has_mail(j, i)) {
+			at[(j->eeh[i] >> (32 - MK_BITS)) + 1]++;
 			n++;
 		}
 	for (b = 0; b < (1 << MK_BITS); b++)
 		at[b + 1] += at[b];
 	a = big_alloc((n + 1) * sizeof(*a));
-	for (i = 0; i < j->norder; i++)
-		if (j->order[i].email != NULL) {
-			b = at[j->order[i].eh >> (64 - MK_BITS)]++;
-			a[b].h = j->order[i].eh;  /* made as the row was read */
-			a[b].i = i;
-		}
+	for (i = 0; i < j->ne; i++)
+		if (has_mail(j, i))
+			a[at[j->eeh[i] >> (32 - MK_BITS)]++] = j->eeh[i];
 	/* at[b] is now where bucket b + 1 starts. */
 	for (b = 0, i = 0; b < (1 << MK_BITS); i = at[b++])
-		mailkey_isort(a + i, at[b] - i);
+		hash_isort(a + i, at[b] - i);
 	free(at);
+	for (i = 1; i < n; i++)
+		if (a[i] == a[i - 1] && (nd == 0 || dup[nd - 1] != a[i])) {
+			if (nd == cap) {
+				cap = cap ? cap * 2 : 64;
+				dup = xrealloc(dup, cap * sizeof(*dup));
+			}
+			dup[nd++] = a[i];
+		}
+	big_free(a);
+	*np = nd;
+	return dup;
+}
+
+static int
+in_sorted(const uint32_t *a, size_t n, uint32_t v)
+{
+	size_t	 lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (a[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == v;
+}
+
+static int
+cmp_mailkey(const void *a, const void *b)
+{
+	const struct mailkey	*x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/*
+ * The rows whose email's hash another row has, grouped by the hash and
+ * in row order within a group. Their count in *np; free() it.
+ */
+static struct mailkey *
+mail_groups(const struct job *j, size_t *np)
+{
+	struct mailkey	*k = NULL;
+	uint64_t	 top[(1 << MK_BITS) / 64];	/* dup's top bits */
+	uint32_t	*dup, t;
+	size_t		 nd, i, n = 0, cap = 0;
+
+	dup = hashes_shared(j, &nd);
+	memset(top, 0, sizeof(top));
+	for (i = 0; i < nd; i++) {
+		t = dup[i] >> (32 - MK_BITS);
+		top[t / 64] |= 1ULL << (t % 64);
+	}
+	for (i = 0; nd > 0 && i < j->ne; i++)
+		if (has_mail(j, i) && (t = j->eeh[i] >> (32 - MK_BITS),
+		    top[t / 64] & 1ULL << (t % 64)) &&
+		    in_sorted(dup, nd, j->eeh[i])) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				k = xrealloc(k, cap * sizeof(*k));
+			}
+			k[n].h = j->eeh[i];
+			k[n].row = j->e[i].row;
+			k[n++].ent = (uint32_t)i;
+		}
+	free(dup);
+	if (n > 1)
+		qsort(k, n, sizeof(*k), cmp_mailkey);
 	*np = n;
-	return a;
+	return k;
+}
+
+/* One group of rows whose emails hash alike: every row that shares an
+ * address with an earlier live one is skipped. */
+static void
+email_group(struct job *j, const struct mailkey *k, size_t n,
+    struct arena *a)
+{
+	const char	**mail = xcalloc(n, sizeof(*mail));
+	uint32_t	*id = xcalloc(n, sizeof(*id));
+	size_t		 i, y, end = 0;
+
+	/* The group's live rows, as they were before its conflicts (a
+	 * row's email puts it in one group only); each email read. */
+	for (i = 0; i < n; i++) {
+		uint32_t e = k[i].ent;
+		const char *m = row_email(j, e, a);
+
+		if (live(j->e[e].flags)) {
+			id[end] = e;
+			mail[end++] = m;
+		}
+	}
+	for (i = 1; i < end; i++) {
+		/* The first earlier row with the same address. */
+		for (y = 0; y < i; y++)
+			if (same_email(mail[y], mail[i]))
+				break;
+		if (y < i)
+			email_conflict(j, id[i], mail[i], id[y]);
+	}
+	free(mail);
+	free(id);
+}
+
+/* The terminated rows' emails, sorted by entry for term_email(). */
+static int
+cmp_rowmail(const void *a, const void *b)
+{
+	uint32_t	 x = ((const struct rowmail *)a)->ent;
+	uint32_t	 y = ((const struct rowmail *)b)->ent;
+
+	return x < y ? -1 : x > y;
 }
 
 /*
@@ -345,95 +488,60 @@ static void
 check_emails(struct job *j)
 {
 	struct mailkey	*k;
-	size_t		 n, i, a, b, y, end;
+	struct arena	 a = { 0 };
+	size_t		 n, b, c;
 
-	k = mailkey_sort(j, &n);
-	for (a = 0; a < n; a = b) {
-		for (b = a + 1; b < n && k[b].h == k[a].h; b++)
+	if (j->ntmail > 1)
+		qsort(j->tmail, j->ntmail, sizeof(*j->tmail), cmp_rowmail);
+	k = mail_groups(j, &n);
+	for (b = 0; b < n; b = c) {
+		for (c = b + 1; c < n && k[c].h == k[b].h; c++)
 			;
-		if (b - a < 2)
-			continue;
-		for (i = a; i < b; i++)
-			stored_email(j, &j->order[k[i].i]);
-		/* The group's live rows, as they were before its conflicts
-		 * (a row's email puts it in one group only). */
-		for (i = end = a; i < b; i++)
-			if (live(&j->e[j->order[k[i].i].ent]))
-				k[end++] = k[i];
-		for (i = a + 1; i < end; i++) {
-			const struct xrow *x = &j->order[k[i].i];
-
-			/* The first earlier row with the same address. */
-			for (y = a; y < i; y++)
-				if (same_email(j->order[k[y].i].email,
-				    x->email))
-					break;
-			if (y < i)
-				email_conflict(j, x, &j->order[k[y].i]);
-		}
+		email_group(j, k + b, c - b, &a);
 	}
 	free(k);
+	arena_free(&a);
 }
 
-static void
-manager_ahead(struct job *j, size_t i)
-{
-	const struct xrow	*a;
-	uint32_t		 m;
-
-	if (i + 2 * AHEAD < j->norder) {
-		a = &j->order[i + 2 * AHEAD];
-		__builtin_prefetch(&j->e[a->ent]);
-		if (a->mgrkey != NULL)
-			strmap_prefetch(&j->keys, a->mgrkey,
-			    strlen(a->mgrkey));
-		else if (a->mgr != ENT_NONE)
-			__builtin_prefetch(&j->e[a->mgr]);
-	}
-	if (i + AHEAD < j->norder &&
-	    (a = &j->order[i + AHEAD])->mgrkey != NULL &&
-	    (m = strmap_peek(&j->keys, a->mgrkey, strlen(a->mgrkey))) !=
-	    STRMAP_NONE)
-		__builtin_prefetch(&j->e[m]);
-}
-
+/*
+ * Each row's manager, found as it was read (j->emgr: a key's entry, or
+ * a new entry of its own for a key no row nor user has): the manager
+ * stays only when that is a user after the run.
+ */
 static void
 check_managers(struct job *j)
 {
-	const char	*mk;
 	size_t		 i;
-	uint32_t	 m;
+	uint32_t	 id, m, a;
 
 	for (i = 0; i < j->norder; i++) {
-		const struct xrow *x = &j->order[i];
-		struct ent *e = &j->e[x->ent];
-
-		manager_ahead(j, i);
-		if (!live(e) || (x->mgrkey == NULL && x->mgr == ENT_NONE))
+		if (i + AHEAD < j->norder &&
+		    (a = j->e[j->order[i + AHEAD]].mgr) < j->ne)
+			__builtin_prefetch(&j->e[a].flags);
+		id = j->order[i];
+		m = j->e[id].mgr;
+		j->e[id].mgr = ENT_NONE;
+		if (!live(j->e[id].flags) || m == ENT_NONE)
 			continue;
-		/* Resolved from the key snapshot, or looked up by key. */
-		m = x->mgrkey == NULL ? x->mgr :
-		    ent_get(j, x->mgrkey, strlen(x->mgrkey));
-		mk = x->mgrkey != NULL ? x->mgrkey : j->e[m].key;
-		if (x->mgrkey == NULL ? m == x->ent :
-		    strcmp(x->mgrkey, e->key) == 0) {
-			e->flags |= E_MGR_KEEP;
-			issue_add(j, ISS_MANAGER_CYCLE, e->row, e->key,
-			    canon_names[F_MANAGER_ID], "correct the manager "
-			    "in the HR system", "%s is given as their own "
-			    "manager; the manager is not assigned", e->key);
+		if (m == id) {
+			j->e[id].flags |= E_MGR_KEEP;
+			issue_add(j, ISS_MANAGER_CYCLE, j->e[id].row,
+			    ent_key(j, id), canon_names[F_MANAGER_ID],
+			    "correct the manager in the HR system", "%s is "
+			    "given as their own manager; the manager is not "
+			    "assigned", ent_key(j, id));
 			continue;
 		}
-		if (m != ENT_NONE && stays(&j->e[m])) {
-			e->mgr = m;
+		if (stays(j->e[m].flags)) {
+			j->e[id].mgr = m;
 			continue;
 		}
-		e->flags |= E_MGR_CLEAR;
-		issue_add(j, ISS_MANAGER_NOT_FOUND, e->row, e->key,
+		j->e[id].flags |= E_MGR_CLEAR;
+		issue_add(j, ISS_MANAGER_NOT_FOUND, j->e[id].row, ent_key(j, id),
 		    canon_names[F_MANAGER_ID], "add the manager to the export "
 		    "or correct the manager id", "manager %s is neither in "
 		    "the export nor in the directory; the user is applied "
-		    "without a manager", mk);
+		    "without a manager", ent_key(j, m));
 	}
 }
 
@@ -443,14 +551,14 @@ cycle_mark(struct job *j, const uint32_t *path, size_t from, size_t n)
 	size_t	 i;
 
 	for (i = from; i < n; i++) {
-		struct ent *e = &j->e[path[i]];
+		uint32_t e = path[i];
 
-		e->flags |= E_MGR_KEEP;
-		issue_add(j, ISS_MANAGER_CYCLE, e->row, e->key,
+		j->e[e].flags |= E_MGR_KEEP;
+		issue_add(j, ISS_MANAGER_CYCLE, j->e[e].row, ent_key(j, e),
 		    canon_names[F_MANAGER_ID], "correct the managers in the "
 		    "HR system", "%s is in a management loop of %zu people "
-		    "(through %s); the manager is not changed", e->key,
-		    n - from, j->e[e->mgr].key);
+		    "(through %s); the manager is not changed", ent_key(j, e),
+		    n - from, ent_key(j, j->e[e].mgr));
 	}
 	for (i = from; i < n; i++)
 		j->e[path[i]].mgr = ENT_NONE;
@@ -463,20 +571,22 @@ cycle_mark(struct job *j, const uint32_t *path, size_t from, size_t n)
 static void
 check_cycles(struct job *j)
 {
-	uint32_t	*path = xmalloc((j->ne + 1) * sizeof(*path));
+	uint32_t	*path = big_alloc((j->ne + 1) * sizeof(*path));
 	size_t		 i, n, k;
 	uint32_t	 x;
 
 	for (i = 0; i < j->norder; i++) {
 		/* The row's entry, then its manager's, ahead. */
 		if (i + 2 * AHEAD < j->norder)
-			__builtin_prefetch(&j->e[j->order[i + 2 * AHEAD].ent]);
+			__builtin_prefetch(&j->e[j->order[i + 2 * AHEAD]].mgr);
 		if (i + AHEAD < j->norder &&
-		    (x = j->e[j->order[i + AHEAD].ent].mgr) != ENT_NONE)
-			__builtin_prefetch(&j->e[x]);
+		    (x = j->e[j->order[i + AHEAD]].mgr) != ENT_NONE) {
+			__builtin_prefetch(&j->e[x].flags);
+			__builtin_prefetch(&j->e[x].mgr);
+		}
 		n = 0;
-		for (x = j->order[i].ent; x != ENT_NONE &&
-		    !(j->e[x].flags & E_DONE); x = j->e[x].mgr) {
+		for (x = j->order[i]; x != ENT_NONE && !(j->e[x].flags & E_DONE);
+		    x = j->e[x].mgr) {
 			if (j->e[x].flags & E_VISIT) {
 				for (k = 0; path[k] != x; k++)
 					;
@@ -487,10 +597,9 @@ check_cycles(struct job *j)
 			path[n++] = x;
 		}
 		for (k = 0; k < n; k++)
-			j->e[path[k]].flags = (j->e[path[k]].flags &
-			    ~E_VISIT) | E_DONE;
+			j->e[path[k]].flags = (j->e[path[k]].flags & ~E_VISIT) | E_DONE;
 	}
-	free(path);
+	big_free(path);
 }
 
 /* Cross-row checks, once the whole export is loaded. */
@@ -498,14 +607,18 @@ void
 validate_cross(struct job *j)
 {
 	check_emails(j);
+	big_free(j->eeh);	/* the email hashes: checked */
+	j->eeh = NULL;
 	check_managers(j);
 	check_cycles(j);
-	/* The rows' emails and manager ids are not needed after this. */
-	known_keep(j);
-	free(j->order);
+	/* The rows' order and terminated emails are not needed after
+	 * this. */
+	big_free(j->order);
 	j->order = NULL;
-	j->norder = j->ordercap = 0;
-	arena_free(&j->xa);
+	j->norder = 0;
+	free(j->tmail);
+	j->tmail = NULL;
+	j->ntmail = j->tmailcap = 0;
 }
 
 static int
@@ -513,8 +626,8 @@ cmp_desc(const void *a, const void *b, void *arg)
 {
 	const struct job *j = arg;
 
-	return strcmp(j->e[*(const uint32_t *)b].key,
-	    j->e[*(const uint32_t *)a].key);
+	return strcmp(ent_key(j, *(const uint32_t *)b),
+	    ent_key(j, *(const uint32_t *)a));
 }
 
 /* Creates beyond the seat limit are refused, highest ids first. */
@@ -531,7 +644,7 @@ validate_seats(struct job *j)
 	for (i = 0; i < j->ne; i++) {
 		uint32_t f = j->e[i].flags;
 
-		if (live(&j->e[i]) && !(f & E_ACTIVE))
+		if (live(f) && !(f & E_ACTIVE))
 			c[nc++] = (uint32_t)i;
 		if ((f & E_ACTIVE) && (!(f & E_NEW) ||
 		    ((f & E_TERM) && !(f & E_SKIP))))
@@ -542,13 +655,12 @@ validate_seats(struct job *j)
 		qsort_r(c, nc, sizeof(*c), cmp_desc, j);
 		for (i = 0; (long long)i < (long long)nc - (room > 0 ? room :
 		    0); i++) {
-			struct ent *e = &j->e[c[i]];
-
-			e->flags |= E_SEAT;
-			issue_add(j, ISS_SEAT_LIMIT, e->row, e->key, NULL,
+			j->e[c[i]].flags |= E_SEAT;
+			issue_add(j, ISS_SEAT_LIMIT, j->e[c[i]].row,
+			    ent_key(j, c[i]), NULL,
 			    "raise seat_limit or remove users",
 			    "creating %s would exceed the seat limit of %lld",
-			    e->key, limit);
+			    ent_key(j, c[i]), limit);
 		}
 	}
 	free(c);
