@@ -854,14 +854,82 @@ store_stmt(struct store *st, enum stmt id)
 int
 store_exec(struct store *st, sqlite3_stmt *s)
 {
-	int	 rc = sqlite3_step(s);
+	return store_each(st, s, NULL, NULL) == -1 ? -1 : 0;
+}
 
+/*
+ * The one loop over a statement's rows: s, bound by the caller, stepped
+ * through its rows, fn(arg, s) reading each (fn NULL: none read) until it
+ * returns non-0, and reset. Returns what fn stopped with, 0 at the end of
+ * the rows, or -1 on a database error, logged here (once).
+ */
+int
+store_each(struct store *st, sqlite3_stmt *s,
+    int (*fn)(void *, sqlite3_stmt *), void *arg)
+{
+	int	 rc, stop = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn != NULL && (stop = fn(arg, s)) != 0)
+			break;
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		log_warnx("database: %s", sqlite3_errmsg(st->db));
 		return -1;
 	}
+	return stop;
+}
+
+/* store_each() readers of the first row: its first column as a number
+ * (into a long long), as text (a char * the caller frees), or that
+ * there is one. Each returns 1, stopping at that row. */
+int
+each_int64(void *arg, sqlite3_stmt *s)
+{
+	*(long long *)arg = sqlite3_column_int64(s, 0);
+	return 1;
+}
+
+int
+each_strdup(void *arg, sqlite3_stmt *s)
+{
+	*(char **)arg = col_strdup(s, 0);
+	return 1;
+}
+
+int
+each_found(void *arg, sqlite3_stmt *s)
+{
+	(void)arg;
+	(void)s;
+	return 1;
+}
+
+/* An array of ids being filled (store_ids()). */
+struct ids {
+	long long	*v;
+	size_t		 n;
+};
+
+static int
+each_id(void *arg, sqlite3_stmt *s)
+{
+	struct ids	*v = arg;
+
+	v->v = xrealloc(v->v, (v->n + 1) * sizeof(*v->v));
+	v->v[v->n++] = sqlite3_column_int64(s, 0);
 	return 0;
+}
+
+/* The first column of s's rows, in *ids (the caller frees); how many. */
+size_t
+store_ids(struct store *st, sqlite3_stmt *s, long long **ids)
+{
+	struct ids	 v = { NULL, 0 };
+
+	(void)store_each(st, s, each_id, &v);
+	*ids = v.v;
+	return v.n;
 }
 
 int

@@ -136,9 +136,7 @@ store_counts_check(struct store *st, const char *sync, long long active)
 	size_t		 i;
 
 	bind_text(s, 1, sync);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &n);
 	if (n == active)
 		return 0;
 	log_info("the directory's counts of sync %s say %lld active users, "
@@ -201,21 +199,28 @@ store_sync_version(struct store *st, const char *sync)
 	return store_sync_state(st, sync, &nonce);
 }
 
+/* A row of (version, nonce). */
+static int
+on_version(void *arg, sqlite3_stmt *s)
+{
+	long long	*v = arg;
+
+	v[0] = sqlite3_column_int64(s, 0);
+	v[1] = sqlite3_column_int64(s, 1);
+	return 1;
+}
+
 /* The directory's version and the random nonce that came with it. */
 long long
 store_sync_state(struct store *st, const char *sync, uint64_t *nonce)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_SYNC_VERSION);
-	long long	 v = 0;
+	long long	 v[2] = { 0, 0 };
 
-	*nonce = 0;
 	bind_text(s, 1, sync);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		v = sqlite3_column_int64(s, 0);
-		*nonce = (uint64_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	return v;
+	(void)store_each(st, s, on_version, v);
+	*nonce = (uint64_t)v[1];
+	return v[0];
 }
 
 /* Has this transaction moved a directory's version? */
@@ -254,10 +259,24 @@ store_dir_active(struct store *st, const char *sync)
 	long long	 n = 0;
 
 	bind_text(s, 1, sync);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &n);
 	return n;
+}
+
+struct scancb {
+	void	(*fn)(void *, const char *, size_t, uint64_t, int);
+	void	*arg;
+};
+
+static int
+on_scan(void *arg, sqlite3_stmt *s)
+{
+	struct scancb	*cb = arg;
+
+	cb->fn(cb->arg, (const char *)sqlite3_column_text(s, 0),
+	    (size_t)sqlite3_column_bytes(s, 0),
+	    (uint64_t)sqlite3_column_int64(s, 1), sqlite3_column_int(s, 2));
+	return 0;
 }
 
 int
@@ -265,19 +284,15 @@ store_dir_scan(struct store *st, const char *sync,
     void (*fn)(void *, const char *, size_t, uint64_t, int), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_DIR_SCAN);
+	struct scancb	 cb = { fn, arg };
 	int		 rc;
 
 	bind_text(s, 1, sync);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		fn(arg, (const char *)sqlite3_column_text(s, 0),
-		    (size_t)sqlite3_column_bytes(s, 0),
-		    (uint64_t)sqlite3_column_int64(s, 1),
-		    sqlite3_column_int(s, 2));
-	sqlite3_reset(s);
+	rc = store_each(st, s, on_scan, &cb);
 	/* The scan filled the page cache with a million rows it will not
 	 * read again: give that memory back before the export loads. */
 	sqlite3_db_release_memory(st->db);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == 0 ? 0 : -1;
 }
 
 /* The stored fields of one user as JSON, or NULL. Caller frees. */
@@ -290,9 +305,7 @@ dir_column(struct store *st, int q, const char *sync, const char *key)
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, key);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = col_strdup(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_strdup, &v);
 	return v;
 }
 
@@ -329,16 +342,27 @@ static int
 dir_write(struct store *st, enum stmt id, const struct dirrow *d)
 {
 	sqlite3_stmt	*s = store_stmt(st, id);
-	int		 rc;
 
 	dir_bind(s, d);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
+	if (store_exec(st, s) == -1)
 		return -1;
-	}
 	return sqlite3_changes(st->db) > 0;
+}
+
+/* A stored user's email (the caller frees) and activity. */
+struct old {
+	char	*email;
+	int	 active;
+};
+
+static int
+on_old(void *arg, sqlite3_stmt *s)
+{
+	struct old	*o = arg;
+
+	o->email = col_strdup(s, 0);
+	o->active = sqlite3_column_int(s, 1);
+	return 1;
 }
 
 /* What a stored user has: their email (caller frees) and activity; 0
@@ -348,22 +372,15 @@ dir_old(struct store *st, const char *sync, const char *key, char **email,
     int *active)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_DIR_OLD);
+	struct old	 o = { NULL, 0 };
 	int		 rc;
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, key);
-	*email = NULL;
-	*active = 0;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		*email = col_strdup(s, 0);
-		*active = sqlite3_column_int(s, 1);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return rc == SQLITE_ROW ? 0 : 1;
+	rc = store_each(st, s, on_old, &o);
+	*email = o.email;
+	*active = o.active;
+	return rc == 1 ? 0 : rc == 0 ? 1 : -1;
 }
 
 /* A stored user updated, counted: nothing, when d says an active user
@@ -447,6 +464,24 @@ store_dir_remove(struct store *st, const char *sync, const char *key,
 	return 0;
 }
 
+struct purgecb {
+	void	(*fn)(void *, const char *, size_t);
+	void	*arg;
+	int	 n;
+};
+
+static int
+on_purged(void *arg, sqlite3_stmt *s)
+{
+	struct purgecb	*cb = arg;
+
+	if (cb->fn != NULL)
+		cb->fn(cb->arg, (const char *)sqlite3_column_text(s, 0),
+		    (size_t)sqlite3_column_bytes(s, 0));
+	cb->n++;
+	return 0;
+}
+
 /*
  * Deactivated users past their grace period leave the directory; fn (if
  * not NULL) hears each key. Returns how many, or -1.
@@ -456,24 +491,27 @@ store_dir_purge(struct store *st, const char *sync, time_t before,
     void (*fn)(void *, const char *, size_t), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_DIR_PURGE);
-	int		 rc, n = 0;
+	struct purgecb	 cb = { fn, arg, 0 };
 
 	bind_text(s, 1, sync);
 	sqlite3_bind_int64(s, 2, before);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (fn != NULL)
-			fn(arg, (const char *)sqlite3_column_text(s, 0),
-			    (size_t)sqlite3_column_bytes(s, 0));
-		n++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
+	if (store_each(st, s, on_purged, &cb) == -1)
 		return -1;
-	}
-	if (n > 0 && store_sync_bump(st, sync) == -1)
+	if (cb.n > 0 && store_sync_bump(st, sync) == -1)
 		return -1;
-	return n;
+	return cb.n;
+}
+
+static int
+on_dump(void *arg, sqlite3_stmt *s)
+{
+	FILE	*out = arg;
+	int	 i;
+
+	for (i = 0; i < 7; i++)
+		fprintf(out, "%s%s", i ? "\t" : "", col_text(s, i));
+	fputc('\n', out);
+	return 0;
 }
 
 /* Every user of a sync in key order, one line each (for tests). */
@@ -481,16 +519,23 @@ int
 store_dir_dump(struct store *st, const char *sync, FILE *out)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_DIR_DUMP);
-	int		 rc, i;
 
 	bind_text(s, 1, sync);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		for (i = 0; i < 7; i++)
-			fprintf(out, "%s%s", i ? "\t" : "", col_text(s, i));
-		fputc('\n', out);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_each(st, s, on_dump, out) == 0 ? 0 : -1;
+}
+
+struct teamcb {
+	void	(*fn)(void *, const char *, long long);
+	void	*arg;
+};
+
+static int
+on_team(void *arg, sqlite3_stmt *s)
+{
+	struct teamcb	*cb = arg;
+
+	cb->fn(cb->arg, col_text(s, 0), sqlite3_column_int64(s, 1));
+	return 0;
 }
 
 int
@@ -498,13 +543,10 @@ store_team_scan(struct store *st, const char *sync,
     void (*fn)(void *, const char *, long long), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_TEAM_SCAN);
-	int		 rc;
+	struct teamcb	 cb = { fn, arg };
 
 	bind_text(s, 1, sync);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		fn(arg, col_text(s, 0), sqlite3_column_int64(s, 1));
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_each(st, s, on_team, &cb) == 0 ? 0 : -1;
 }
 
 int

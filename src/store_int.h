@@ -81,7 +81,15 @@ struct nudge;
 int		 exec_sql(sqlite3 *, const char *, char *err, size_t errlen);
 int		 cache_size(struct store *, int kb);
 sqlite3_stmt	*store_stmt(struct store *, enum stmt);
-int		 store_exec(struct store *, sqlite3_stmt *);
+int		 store_exec(struct store *, sqlite3_stmt *);	/* 0 or -1 */
+/* Step s's rows into fn until it says stop: its value, 0, or -1. */
+int		 store_each(struct store *, sqlite3_stmt *,
+		    int (*fn)(void *, sqlite3_stmt *), void *);
+/* Readers of the first row for store_each() (store.c says into what). */
+int		 each_int64(void *, sqlite3_stmt *);
+int		 each_strdup(void *, sqlite3_stmt *);
+int		 each_found(void *, sqlite3_stmt *);
+size_t		 store_ids(struct store *, sqlite3_stmt *, long long **);
 void		 bind_text(sqlite3_stmt *, int, const char *);
 void		 bind_textn(sqlite3_stmt *, int, const char *, size_t);
 /* A column's text, "" for NULL (SQLite's memory, until the next step). */

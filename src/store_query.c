@@ -40,10 +40,26 @@ store_run_count(struct store *st, const struct runfilter *f)
 	long long	 n = 0;
 
 	filter_bind(s, f);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &n);
 	return n;
+}
+
+struct runcb {
+	int	(*fn)(void *, const struct run *);
+	void	*arg;
+};
+
+static int
+on_run(void *arg, sqlite3_stmt *s)
+{
+	struct runcb	*cb = arg;
+	struct run	 r;
+	int		 rc;
+
+	run_read(s, &r);
+	rc = cb->fn(cb->arg, &r);
+	run_free(&r);
+	return rc != 0;
 }
 
 int
@@ -51,8 +67,7 @@ store_run_list(struct store *st, const struct runfilter *f,
     int (*fn)(void *, const struct run *), void *arg)
 {
 	sqlite3_stmt	*s;
-	struct run	 r;
-	int		 rc;
+	struct runcb	 cb = { fn, arg };
 
 	if (f->oldest)
 		s = store_stmt(st, f->sync ? ST_RUN_LIST_OLD_SYNC :
@@ -63,42 +78,77 @@ store_run_list(struct store *st, const struct runfilter *f,
 	filter_bind(s, f);
 	sqlite3_bind_int64(s, 5, f->limit);
 	sqlite3_bind_int64(s, 6, f->offset);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		run_read(s, &r);
-		rc = fn(arg, &r);
-		run_free(&r);
-		if (rc != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == 0 ? 0 : -1;
+	return store_each(st, s, on_run, &cb) == 0 ? 0 : -1;
 }
 
 
 /* ------------------------------------------------ the per-user views */
+
+struct synccb {
+	int	(*fn)(void *, const struct syncrow *);
+	void	*arg;
+};
+
+static int
+on_sync(void *arg, sqlite3_stmt *s)
+{
+	struct synccb	*cb = arg;
+	struct syncrow	 r;
+
+	r.sync = col_text(s, 0);
+	r.in_progress = sqlite3_column_int64(s, 1);
+	r.applied = sqlite3_column_int64(s, 2);
+	r.last = sqlite3_column_int64(s, 3);
+	r.active = sqlite3_column_int64(s, 4);
+	r.latest = sqlite3_column_int64(s, 5);
+	r.users = sqlite3_column_int64(s, 6);
+	return cb->fn(cb->arg, &r) != 0;
+}
 
 /* Every sync the runs table knows, by name. */
 int
 store_view_syncs(struct store *st,
     int (*fn)(void *, const struct syncrow *), void *arg)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_SYNCS);
-	struct syncrow	 r;
-	int		 rc;
+	struct synccb	 cb = { fn, arg };
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		r.sync = col_text(s, 0);
-		r.in_progress = sqlite3_column_int64(s, 1);
-		r.applied = sqlite3_column_int64(s, 2);
-		r.last = sqlite3_column_int64(s, 3);
-		r.active = sqlite3_column_int64(s, 4);
-		r.latest = sqlite3_column_int64(s, 5);
-		r.users = sqlite3_column_int64(s, 6);
-		if (fn(arg, &r) != 0)
-			break;
+	return store_each(st, store_stmt(st, ST_VIEW_SYNCS), on_sync,
+	    &cb) == -1 ? -1 : 0;
+}
+
+struct keycb {
+	int	(*fn)(void *, const struct keyrow *);
+	void	*arg;
+	int	 kind;
+};
+
+static int
+on_key(void *arg, sqlite3_stmt *s)
+{
+	struct keycb	*cb = arg;
+	struct keyrow	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.sync = col_text(s, 0);
+	r.key = col_text(s, 1);
+	r.type = -1;
+	switch (cb->kind) {
+	case 'i':	/* sync, key, type, run */
+		r.type = itemtype_parse(col_text(s, 2));
+		r.run = sqlite3_column_int64(s, 3);
+		break;
+	case 'r':	/* sync, key, run */
+		r.run = sqlite3_column_int64(s, 2);
+		break;
+	case 'x':	/* sync, key, email, name, run, when, gone */
+		r.email = col_text(s, 2);
+		r.name = col_text(s, 3);
+		r.run = sqlite3_column_int64(s, 4);
+		r.when = (time_t)sqlite3_column_int64(s, 5);
+		r.gone = sqlite3_column_int(s, 6);
+		break;
 	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return cb->fn(cb->arg, &r) != 0;
 }
 
 /*
@@ -109,39 +159,9 @@ static int
 keyrows(struct store *st, sqlite3_stmt *s, int kind,
     int (*fn)(void *, const struct keyrow *), void *arg)
 {
-	struct keyrow	 r;
-	int		 rc;
+	struct keycb	 cb = { fn, arg, kind };
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(&r, 0, sizeof(r));
-		r.sync = col_text(s, 0);
-		r.key = col_text(s, 1);
-		r.type = -1;
-		switch (kind) {
-		case 'i':	/* sync, key, type, run */
-			r.type = itemtype_parse(col_text(s, 2));
-			r.run = sqlite3_column_int64(s, 3);
-			break;
-		case 'r':	/* sync, key, run */
-			r.run = sqlite3_column_int64(s, 2);
-			break;
-		case 'x':	/* sync, key, email, name, run, when, gone */
-			r.email = col_text(s, 2);
-			r.name = col_text(s, 3);
-			r.run = sqlite3_column_int64(s, 4);
-			r.when = (time_t)sqlite3_column_int64(s, 5);
-			r.gone = sqlite3_column_int(s, 6);
-			break;
-		}
-		if (fn(arg, &r) != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
+	return store_each(st, s, on_key, &cb) == -1 ? -1 : 0;
 }
 
 /* Failed items of real runs that no later real run applied (the same
@@ -174,57 +194,65 @@ store_view_extras(struct store *st, int (*fn)(void *, const struct keyrow *),
 	return keyrows(st, store_stmt(st, ST_VIEW_EXTRAS), 'x', fn, arg);
 }
 
+/* A caller's function of users; rows of a walk first skip rows. */
+struct usercb {
+	int		(*fn)(void *, const struct userrow *);
+	void		*arg;
+	long long	 skip;
+	struct userrow	 u;
+};
+
+static int
+on_user(void *arg, sqlite3_stmt *s)
+{
+	struct usercb	*cb = arg;
+	struct userrow	*u = &cb->u;
+
+	u->sync = col_text(s, 0);
+	u->key = col_text(s, 1);
+	u->email = col_text(s, 2);
+	u->name = col_text(s, 3);
+	u->manager = col_text(s, 4);
+	u->team = col_text(s, 5);
+	u->active = sqlite3_column_int(s, 6);
+	u->fields = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL :
+	    col_text(s, 7);
+	return cb->fn(cb->arg, u) != 0;
+}
+
 static int
 userrows(struct store *st, sqlite3_stmt *s,
     int (*fn)(void *, const struct userrow *), void *arg)
 {
-	struct userrow	 u;
-	int		 rc;
+	struct usercb	 cb;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		u.sync = col_text(s, 0);
-		u.key = col_text(s, 1);
-		u.email = col_text(s, 2);
-		u.name = col_text(s, 3);
-		u.manager = col_text(s, 4);
-		u.team = col_text(s, 5);
-		u.active = sqlite3_column_int(s, 6);
-		u.fields = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL :
-		    col_text(s, 7);
-		if (fn(arg, &u) != 0)
-			break;
+	memset(&cb, 0, sizeof(cb));
+	cb.fn = fn;
+	cb.arg = arg;
+	return store_each(st, s, on_user, &cb) == -1 ? -1 : 0;
+}
+
+/* A row of (sync, key, email), once skip rows are passed over. */
+static int
+on_walk(void *arg, sqlite3_stmt *s)
+{
+	struct usercb	*cb = arg;
+
+	if (cb->skip > 0) {
+		cb->skip--;
+		return 0;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
+	cb->u.sync = col_text(s, 0);
+	cb->u.key = col_text(s, 1);
+	cb->u.email = col_text(s, 2);
+	return cb->fn(cb->arg, &cb->u) != 0;
 }
 
 /* Step rows of (sync, key, email): 1 when fn stopped, 0 at the end. */
 static int
-walkrows(struct store *st, sqlite3_stmt *s,
-    int (*fn)(void *, const struct userrow *), void *arg)
+walkrows(struct store *st, sqlite3_stmt *s, struct usercb *cb)
 {
-	struct userrow	 u;
-	int		 rc, stop = 0;
-
-	memset(&u, 0, sizeof(u));
-	u.name = u.manager = u.team = "";
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		u.sync = col_text(s, 0);
-		u.key = col_text(s, 1);
-		u.email = col_text(s, 2);
-		if ((stop = fn(arg, &u)) != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return stop != 0;
+	return store_each(st, s, on_walk, cb);
 }
 
 /*
@@ -239,22 +267,27 @@ store_view_walk(struct store *st, const char *from, size_t fromlen,
     long long skip, int (*fn)(void *, const struct userrow *), void *arg)
 {
 	sqlite3_stmt	*s;
+	struct usercb	 cb;
 	int		 rc;
 
+	memset(&cb, 0, sizeof(cb));
+	cb.fn = fn;
+	cb.arg = arg;
+	cb.u.name = cb.u.manager = cb.u.team = "";
 	if (from == NULL) {
-		s = store_stmt(st, ST_VIEW_WALK_NULL);
-		while (skip > 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
-			skip--;
-		if (skip == 0 && (rc = walkrows(st, s, fn, arg)) != 0)
+		cb.skip = skip;
+		if ((rc = walkrows(st, store_stmt(st, ST_VIEW_WALK_NULL),
+		    &cb)) != 0)
 			return rc;
-		sqlite3_reset(s);
+		skip = cb.skip;
+		cb.skip = 0;
 		from = "";
 		fromlen = 0;
 	}
 	s = store_stmt(st, ST_VIEW_WALK);
 	bind_textn(s, 1, from, fromlen);
 	sqlite3_bind_int64(s, 2, skip);
-	return walkrows(st, s, fn, arg);
+	return walkrows(st, s, &cb);
 }
 
 /* Users whose email's domain (after its @) is in [lo, hi), in no order. */
@@ -264,10 +297,30 @@ store_view_domain(struct store *st, const char *lo, size_t lolen,
     void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_DOMAIN);
+	struct usercb	 cb;
 
+	memset(&cb, 0, sizeof(cb));
+	cb.fn = fn;
+	cb.arg = arg;
+	cb.u.name = cb.u.manager = cb.u.team = "";
 	bind_textn(s, 1, lo, lolen);
 	bind_textn(s, 2, hi, hilen);
-	return walkrows(st, s, fn, arg) < 0 ? -1 : 0;
+	return walkrows(st, s, &cb) < 0 ? -1 : 0;
+}
+
+struct pagecb {
+	int	(*fn)(void *, const char *, size_t, const char *, long long);
+	void	*arg;
+};
+
+static int
+on_page(void *arg, sqlite3_stmt *s)
+{
+	struct pagecb	*cb = arg;
+
+	return cb->fn(cb->arg, col_text(s, 0),
+	    (size_t)sqlite3_column_bytes(s, 0), col_text(s, 1),
+	    sqlite3_column_int64(s, 2)) != 0;
 }
 
 /* The users of each sync under each email page, in page order. */
@@ -276,19 +329,10 @@ store_view_pages(struct store *st,
     int (*fn)(void *, const char *, size_t, const char *, long long),
     void *arg)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_PAGES);
-	int		 rc;
+	struct pagecb	 cb = { fn, arg };
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if (fn(arg, col_text(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-		    col_text(s, 1), sqlite3_column_int64(s, 2)) != 0)
-			break;
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
+	return store_each(st, store_stmt(st, ST_VIEW_PAGES), on_page,
+	    &cb) == -1 ? -1 : 0;
 }
 
 /* Is the run an applied export run (VIEW_EXPORT)? 1, 0, or -1. */
@@ -296,12 +340,9 @@ int
 store_view_exported(struct store *st, long long run)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_EXPORTED);
-	int		 rc;
 
 	sqlite3_bind_int64(s, 1, run);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return store_each(st, s, each_found, NULL);
 }
 
 /* Users whose email (any case) or key is text, in one sync or all. */
@@ -323,6 +364,33 @@ store_view_find(struct store *st, const char *text, const char *sync,
 	return rc;
 }
 
+/* A caller's function of one user's items or issues (with the run). */
+struct runviewcb {
+	int	(*item)(void *, long long, const struct itemview *);
+	int	(*issue)(void *, long long, const struct issueview *);
+	void	*arg;
+};
+
+static int
+on_user_item(void *arg, sqlite3_stmt *s)
+{
+	struct runviewcb *cb = arg;
+	struct itemview	 v;
+
+	itemview_read(s, 1, &v);
+	return cb->item(cb->arg, sqlite3_column_int64(s, 0), &v) != 0;
+}
+
+static int
+on_user_issue(void *arg, sqlite3_stmt *s)
+{
+	struct runviewcb *cb = arg;
+	struct issueview v;
+
+	issueview_read(s, 1, &v);
+	return cb->issue(cb->arg, sqlite3_column_int64(s, 0), &v) != 0;
+}
+
 /*
  * One user's items, newest run first: one call per (item, field) pair,
  * field NULL for an item without field changes (as store_item_each).
@@ -332,20 +400,11 @@ store_view_user_items(struct store *st, const char *sync, const char *key,
     int (*fn)(void *, long long, const struct itemview *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USER_ITEMS);
-	struct itemview	 v;
-	long long	 run;
-	int		 rc;
+	struct runviewcb cb = { fn, NULL, arg };
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, key);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		run = sqlite3_column_int64(s, 0);
-		itemview_read(s, 1, &v);
-		if (fn(arg, run, &v) != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return store_each(st, s, on_user_item, &cb) == -1 ? -1 : 0;
 }
 
 /* One user's issues, newest run first. */
@@ -354,20 +413,11 @@ store_view_user_issues(struct store *st, const char *sync, const char *key,
     int (*fn)(void *, long long, const struct issueview *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_VIEW_USER_ISSUES);
-	struct issueview v;
-	long long	 run;
-	int		 rc;
+	struct runviewcb cb = { NULL, fn, arg };
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, key);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		run = sqlite3_column_int64(s, 0);
-		issueview_read(s, 1, &v);
-		if (fn(arg, run, &v) != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return store_each(st, s, on_user_issue, &cb) == -1 ? -1 : 0;
 }
 
 /* Items applied or confirmed in runs started at or after since (the
@@ -379,9 +429,7 @@ store_view_changes_since(struct store *st, time_t since)
 	long long	 n = 0;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)since);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &n);
 	return n;
 }
 
@@ -394,10 +442,27 @@ store_view_name(struct store *st, const char *sync, const char *key)
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, key);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = col_strdup(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_strdup, &v);
 	return v;
+}
+
+struct fieldscb {
+	struct buf	*most;
+	long long	 users;
+	int		 k;
+};
+
+/* A row of (field, users changed in it, users changed in all). */
+static int
+on_changed_field(void *arg, sqlite3_stmt *s)
+{
+	struct fieldscb	*cb = arg;
+	long long	 n = sqlite3_column_int64(s, 1);
+
+	cb->users = sqlite3_column_int64(s, 2);
+	buf_printf(cb->most, "%s%s (%lld user%s)", cb->k++ ? ", " : "",
+	    col_text(s, 0), n, n == 1 ? "" : "s");
+	return 0;
 }
 
 /*
@@ -408,16 +473,8 @@ long long
 store_run_changed_fields(struct store *st, long long run, struct buf *most)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_RUN_CHANGED_FIELDS);
-	long long	 users = 0, n;
-	int		 rc, k = 0;
+	struct fieldscb	 cb = { most, 0, 0 };
 
 	sqlite3_bind_int64(s, 1, run);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		n = sqlite3_column_int64(s, 1);
-		users = sqlite3_column_int64(s, 2);
-		buf_printf(most, "%s%s (%lld user%s)", k++ ? ", " : "",
-		    col_text(s, 0), n, n == 1 ? "" : "s");
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? users : -1;
+	return store_each(st, s, on_changed_field, &cb) == 0 ? cb.users : -1;
 }

@@ -153,6 +153,13 @@ store_run_update(struct store *st, const struct run *r)
 	return store_exec(st, s);
 }
 
+static int
+on_run(void *arg, sqlite3_stmt *s)
+{
+	run_read(s, arg);
+	return 1;
+}
+
 /* 0 found, 1 no such run, -1 error. Free with run_free(). */
 int
 store_run_get(struct store *st, long long id, struct run *r)
@@ -161,13 +168,9 @@ store_run_get(struct store *st, long long id, struct run *r)
 	int		 rc;
 
 	sqlite3_bind_int64(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		run_read(s, r);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : -1;
+	if ((rc = store_each(st, s, on_run, r)) == -1)
+		return -1;
+	return rc == 1 ? 0 : 1;
 }
 
 int
@@ -195,16 +198,7 @@ store_runs_interrupted(struct store *st)
 size_t
 store_runs_reports_pending(struct store *st, long long **ids)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_RUN_REPORTS_PENDING);
-	size_t		 n = 0;
-
-	*ids = NULL;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
-		(*ids)[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	return n;
+	return store_ids(st, store_stmt(st, ST_RUN_REPORTS_PENDING), ids);
 }
 
 /* The earliest run that applied this content for the sync, or 0. */
@@ -216,10 +210,28 @@ store_run_applied_sha(struct store *st, const char *sync, const char *sha)
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, sha);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &id);
 	return id;
+}
+
+/* A row of (type, status, n) added to the run's outcome. */
+static int
+on_outcome(void *arg, sqlite3_stmt *s)
+{
+	struct run	*r = arg;
+	int		 t, k;
+
+	t = itemtype_parse(col_text(s, 0));
+	k = itemstatus_parse(col_text(s, 1));
+	if (t < 0 || k < 0)
+		return 0;
+	if (k == IST_FAILED)
+		r->failed[t] += sqlite3_column_int64(s, 2);
+	else
+		r->applied[t] += sqlite3_column_int64(s, 2);
+	if (k == IST_CONFIRMED)
+		r->confirmed += sqlite3_column_int64(s, 2);
+	return 0;
 }
 
 /* 0, or -1; r->have_outcome says it is filled. */
@@ -227,26 +239,12 @@ int
 store_run_outcome(struct store *st, struct run *r)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_RUN_OUTCOME);
-	int		 rc, t, k;
 
 	memset(r->applied, 0, sizeof(r->applied));
 	memset(r->failed, 0, sizeof(r->failed));
 	r->confirmed = 0;
 	sqlite3_bind_int64(s, 1, r->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		t = itemtype_parse(col_text(s, 0));
-		k = itemstatus_parse(col_text(s, 1));
-		if (t < 0 || k < 0)
-			continue;
-		if (k == IST_FAILED)
-			r->failed[t] += sqlite3_column_int64(s, 2);
-		else
-			r->applied[t] += sqlite3_column_int64(s, 2);
-		if (k == IST_CONFIRMED)
-			r->confirmed += sqlite3_column_int64(s, 2);
-	}
-	sqlite3_reset(s);
-	r->have_outcome = rc == SQLITE_DONE;
+	r->have_outcome = store_each(st, s, on_outcome, r) == 0;
 	return r->have_outcome ? 0 : -1;
 }
 
@@ -257,10 +255,21 @@ store_run_latest(struct store *st, const char *sync)
 	long long	 id = 0;
 
 	bind_text(s, 1, sync);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &id);
 	return id;
+}
+
+/* The first row's (id, failures); the rest stepped (an UPDATE). */
+static int
+on_recovered(void *arg, sqlite3_stmt *s)
+{
+	long long	*v = arg;
+
+	if (v[0] == 0) {
+		v[0] = sqlite3_column_int64(s, 0);
+		v[1] = sqlite3_column_int64(s, 1);
+	}
+	return 0;
 }
 
 /*
@@ -272,18 +281,14 @@ store_run_recovered(struct store *st, const char *sync, time_t now,
     long long *failures)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_RUN_RECOVERED);
-	long long	 id = 0;
+	long long	 v[2] = { 0, 0 };
 
 	bind_text(s, 1, sync);
 	sqlite3_bind_int64(s, 2, now);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 0);
-		*failures = sqlite3_column_int64(s, 1);
-		while (sqlite3_step(s) == SQLITE_ROW)
-			;
-	}
-	sqlite3_reset(s);
-	return id;
+	(void)store_each(st, s, on_recovered, v);
+	if (v[0] != 0)
+		*failures = v[1];
+	return v[0];
 }
 
 /* How many Queued runs of the ledger entry file were cancelled, or -1. */
@@ -305,24 +310,34 @@ store_runs_take_file(struct store *st, long long file, long long by,
 
 /* ------------------------------------------------------------- ledger */
 
+static int
+on_file_sha(void *arg, sqlite3_stmt *s)
+{
+	struct ledger	*l = arg;
+
+	l->id = sqlite3_column_int64(s, 0);
+	snprintf(l->state, sizeof(l->state), "%s", col_text(s, 1));
+	l->run_id = sqlite3_column_int64(s, 2);
+	return 1;
+}
+
 /* The first ledger entry of this content for the sync: 0 none, 1 found. */
 int
 store_file_by_sha(struct store *st, const char *sync, const char *sha,
     long long *id, char *state, size_t statelen, long long *run)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_FILE_BY_SHA);
-	int		 found = 0;
+	struct ledger	 l;
 
+	memset(&l, 0, sizeof(l));
 	bind_text(s, 1, sync);
 	bind_text(s, 2, sha);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(s, 0);
-		snprintf(state, statelen, "%s", col_text(s, 1));
-		*run = sqlite3_column_int64(s, 2);
-		found = 1;
-	}
-	sqlite3_reset(s);
-	return found;
+	if (store_each(st, s, on_file_sha, &l) != 1)
+		return 0;
+	*id = l.id;
+	snprintf(state, statelen, "%s", l.state);
+	*run = l.run_id;
+	return 1;
 }
 
 /* The ledger entry of a file with this name, size and mtime, or 0. */
@@ -337,9 +352,7 @@ store_file_seen(struct store *st, const char *sync, const char *name,
 	bind_text(s, 2, name);
 	sqlite3_bind_int64(s, 3, size);
 	sqlite3_bind_int64(s, 4, mtime);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &id);
 	return id;
 }
 
@@ -384,30 +397,33 @@ store_file_source_done(struct store *st, long long id)
 	return store_exec(st, s);
 }
 
+static int
+on_file(void *arg, sqlite3_stmt *s)
+{
+	struct ledger	*l = arg;
+
+	l->id = sqlite3_column_int64(s, 0);
+	l->sync = col_strdup(s, 1);
+	l->name = col_strdup(s, 2);
+	l->size = sqlite3_column_int64(s, 3);
+	l->mtime = sqlite3_column_int64(s, 4);
+	snprintf(l->sha256, sizeof(l->sha256), "%s", col_text(s, 5));
+	snprintf(l->state, sizeof(l->state), "%s", col_text(s, 6));
+	l->local = col_strdup(s, 7);
+	l->run_id = sqlite3_column_int64(s, 8);
+	l->source_done = sqlite3_column_int(s, 9);
+	return 1;
+}
+
 /* 0 found, 1 none. Free with ledger_free(). */
 int
 store_file_get(struct store *st, long long id, struct ledger *l)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_FILE_GET);
-	int		 found = 0;
 
 	memset(l, 0, sizeof(*l));
 	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		l->id = sqlite3_column_int64(s, 0);
-		l->sync = col_strdup(s, 1);
-		l->name = col_strdup(s, 2);
-		l->size = sqlite3_column_int64(s, 3);
-		l->mtime = sqlite3_column_int64(s, 4);
-		snprintf(l->sha256, sizeof(l->sha256), "%s", col_text(s, 5));
-		snprintf(l->state, sizeof(l->state), "%s", col_text(s, 6));
-		l->local = col_strdup(s, 7);
-		l->run_id = sqlite3_column_int64(s, 8);
-		l->source_done = sqlite3_column_int(s, 9);
-		found = 1;
-	}
-	sqlite3_reset(s);
-	return found ? 0 : 1;
+	return store_each(st, s, on_file, l) == 1 ? 0 : 1;
 }
 
 void
@@ -423,28 +439,18 @@ size_t
 store_files_in_state(struct store *st, const char *state, long long **ids)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_FILE_LIST_STATE);
-	size_t		 n = 0;
 
-	*ids = NULL;
 	bind_text(s, 1, state);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
-		(*ids)[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	return n;
+	return store_ids(st, s, ids);
 }
 
 int
 store_file_known_local(struct store *st, const char *local)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_FILE_LOCAL);
-	int		 found;
 
 	bind_text(s, 1, local);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_reset(s);
-	return found;
+	return store_each(st, s, each_found, NULL) == 1;
 }
 
 
@@ -545,6 +551,33 @@ issueview_read(sqlite3_stmt *s, int c, struct issueview *v)
 	v->name = col_text(s, c + 8);
 }
 
+/* A caller's function of item or issue views, and its argument. */
+struct viewcb {
+	int	(*item)(void *, const struct itemview *);
+	int	(*issue)(void *, const struct issueview *);
+	void	*arg;
+};
+
+static int
+on_itemview(void *arg, sqlite3_stmt *s)
+{
+	struct viewcb	*cb = arg;
+	struct itemview	 v;
+
+	itemview_read(s, 0, &v);
+	return cb->item(cb->arg, &v) != 0;
+}
+
+static int
+on_issueview(void *arg, sqlite3_stmt *s)
+{
+	struct viewcb	*cb = arg;
+	struct issueview v;
+
+	issueview_read(s, 0, &v);
+	return cb->issue(cb->arg, &v) != 0;
+}
+
 /*
  * Every change of a run, one call per (item, field) pair; an item without
  * field changes is one call with field NULL. Stops when fn returns non-0.
@@ -554,17 +587,10 @@ store_item_each(struct store *st, long long run,
     int (*fn)(void *, const struct itemview *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_LIST);
-	struct itemview	 v;
-	int		 rc;
+	struct viewcb	 cb = { fn, NULL, arg };
 
 	sqlite3_bind_int64(s, 1, run);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		itemview_read(s, 0, &v);
-		if (fn(arg, &v) != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return store_each(st, s, on_itemview, &cb) == -1 ? -1 : 0;
 }
 
 int
@@ -572,17 +598,10 @@ store_issue_each(struct store *st, long long run,
     int (*fn)(void *, const struct issueview *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ISSUE_LIST);
-	struct issueview v;
-	int		 rc;
+	struct viewcb	 cb = { NULL, fn, arg };
 
 	sqlite3_bind_int64(s, 1, run);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		issueview_read(s, 0, &v);
-		if (fn(arg, &v) != 0)
-			break;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return store_each(st, s, on_issueview, &cb) == -1 ? -1 : 0;
 }
 
 /* ------------------------------------------- decisions and the hook */
@@ -621,33 +640,38 @@ store_run_clear_items(struct store *st, long long run)
 	return 0;
 }
 
+static int
+on_itemfull(void *arg, sqlite3_stmt *s)
+{
+	struct itemfull	*it = arg;
+
+	it->type = itemtype_parse(col_text(s, 0));
+	it->status = itemstatus_parse(col_text(s, 1));
+	it->key = col_strdup(s, 2);
+	it->team = col_strdup(s, 3);
+	it->payload = col_strdup(s, 4);
+	it->resolved_by = sqlite3_column_int64(s, 5);
+	it->error = col_strdup(s, 6);
+	it->email = col_strdup(s, 7);
+	it->name = col_strdup(s, 8);
+	return 1;
+}
+
 /* 0 found, 1 none; free with itemfull_free(). */
 int
 store_item_get(struct store *st, long long run, long long seq,
     struct itemfull *it)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_GET);
-	int		 found = 0;
 
 	memset(it, 0, sizeof(*it));
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, seq);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		it->run = run;
-		it->seq = seq;
-		it->type = itemtype_parse(col_text(s, 0));
-		it->status = itemstatus_parse(col_text(s, 1));
-		it->key = col_strdup(s, 2);
-		it->team = col_strdup(s, 3);
-		it->payload = col_strdup(s, 4);
-		it->resolved_by = sqlite3_column_int64(s, 5);
-		it->error = col_strdup(s, 6);
-		it->email = col_strdup(s, 7);
-		it->name = col_strdup(s, 8);
-		found = 1;
-	}
-	sqlite3_reset(s);
-	return found ? 0 : 1;
+	if (store_each(st, s, on_itemfull, it) != 1)
+		return 1;
+	it->run = run;
+	it->seq = seq;
+	return 0;
 }
 
 void
@@ -671,9 +695,7 @@ store_item_fields(struct store *st, long long run, long long seq)
 
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, seq);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = col_strdup(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_strdup, &v);
 	return v;
 }
 
@@ -714,18 +736,25 @@ store_items_to_apply(struct store *st, long long run, long long only,
     int failed_too, long long **seqs)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_TO_APPLY);
-	size_t		 n = 0;
 
-	*seqs = NULL;
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, only);
 	sqlite3_bind_int(s, 3, failed_too);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		*seqs = xrealloc(*seqs, (n + 1) * sizeof(**seqs));
-		(*seqs)[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	return n;
+	return store_ids(st, s, seqs);
+}
+
+struct changecb {
+	void	(*fn)(void *, const char *, const char *);
+	void	*arg;
+};
+
+static int
+on_change(void *arg, sqlite3_stmt *s)
+{
+	struct changecb	*cb = arg;
+
+	cb->fn(cb->arg, col_text(s, 0), col_text(s, 1));
+	return 0;
 }
 
 int
@@ -733,14 +762,11 @@ store_item_changes(struct store *st, long long run, long long seq,
     void (*fn)(void *, const char *, const char *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ITEM_CHANGES);
-	int		 rc;
+	struct changecb	 cb = { fn, arg };
 
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, seq);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		fn(arg, col_text(s, 0), col_text(s, 1));
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_each(st, s, on_change, &cb) == 0 ? 0 : -1;
 }
 
 /* The run of a later item for the same user and type that was applied. */
@@ -752,9 +778,7 @@ store_item_later_done(struct store *st, long long run, long long seq)
 
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, seq);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		by = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_int64, &by);
 	return by;
 }
 
@@ -785,23 +809,45 @@ store_attempt_end(struct store *st, long long run, long long seq,
 	return store_exec(st, s);
 }
 
+struct attemptcb {
+	void	(*fn)(void *, int, time_t, int, const char *, const char *);
+	void	*arg;
+};
+
+static int
+on_attempt(void *arg, sqlite3_stmt *s)
+{
+	struct attemptcb *cb = arg;
+
+	cb->fn(cb->arg, sqlite3_column_int(s, 0),
+	    (time_t)sqlite3_column_int64(s, 1),
+	    sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(s, 2), col_text(s, 3), col_text(s, 4));
+	return 0;
+}
+
 int
 store_attempt_each(struct store *st, long long run, long long seq,
     void (*fn)(void *, int n, time_t, int exit_status, const char *,
     const char *), void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_ATTEMPT_LIST);
-	int		 rc;
+	struct attemptcb cb = { fn, arg };
 
 	sqlite3_bind_int64(s, 1, run);
 	sqlite3_bind_int64(s, 2, seq);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		fn(arg, sqlite3_column_int(s, 0),
-		    (time_t)sqlite3_column_int64(s, 1),
-		    sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int(s, 2), col_text(s, 3), col_text(s, 4));
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_each(st, s, on_attempt, &cb) == 0 ? 0 : -1;
+}
+
+/* A row of (id, status): the id and the status parsed. */
+static int
+on_run_status(void *arg, sqlite3_stmt *s)
+{
+	long long	*v = arg;
+
+	v[0] = sqlite3_column_int64(s, 0);
+	v[1] = runstatus_parse(col_text(s, 1));
+	return 1;
 }
 
 /* The latest run of a ledger entry and its status: the id, or 0. */
@@ -809,15 +855,12 @@ long long
 store_run_for_file(struct store *st, long long file, int *status)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_RUN_FOR_FILE);
-	long long	 id = 0;
+	long long	 v[2] = { 0, 0 };
 
 	sqlite3_bind_int64(s, 1, file);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 0);
-		*status = runstatus_parse(col_text(s, 1));
-	}
-	sqlite3_reset(s);
-	return id;
+	if (store_each(st, s, on_run_status, v) == 1)
+		*status = (int)v[1];
+	return v[0];
 }
 
 /* An item of one run made again as an item of another (a retry). */
@@ -841,38 +884,40 @@ store_item_copy(struct store *st, long long from, long long seq,
 	return 0;
 }
 
+/* Pairs of (run, seq) being filled. */
+struct ids2 {
+	long long	*v;
+	size_t		 n;
+};
+
+static int
+on_pair(void *arg, sqlite3_stmt *s)
+{
+	struct ids2	*p = arg;
+
+	p->v = xrealloc(p->v, (p->n + 1) * 2 * sizeof(*p->v));
+	p->v[2 * p->n] = sqlite3_column_int64(s, 0);
+	p->v[2 * p->n + 1] = sqlite3_column_int64(s, 1);
+	p->n++;
+	return 0;
+}
+
 /* Items whose hook was started but never finished: a crash. */
 size_t
 store_attempts_open(struct store *st, long long **pairs)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_ATTEMPT_OPEN);
-	size_t		 n = 0;
+	struct ids2	 v = { NULL, 0 };
 
-	*pairs = NULL;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		*pairs = xrealloc(*pairs, (n + 1) * 2 * sizeof(**pairs));
-		(*pairs)[2 * n] = sqlite3_column_int64(s, 0);
-		(*pairs)[2 * n + 1] = sqlite3_column_int64(s, 1);
-		n++;
-	}
-	sqlite3_reset(s);
-	return n;
+	(void)store_each(st, store_stmt(st, ST_ATTEMPT_OPEN), on_pair, &v);
+	*pairs = v.v;
+	return v.n;
 }
 
 /* Runs left In Progress with items the hook has still to apply. */
 size_t
 store_runs_with_pending(struct store *st, long long **ids)
 {
-	sqlite3_stmt	*s = store_stmt(st, ST_RUN_PENDING_ITEMS);
-	size_t		 n = 0;
-
-	*ids = NULL;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
-		(*ids)[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	return n;
+	return store_ids(st, store_stmt(st, ST_RUN_PENDING_ITEMS), ids);
 }
 
 /* ------------------------------------------------------------ run log */
@@ -895,9 +940,7 @@ store_runlog_get(struct store *st, long long run)
 	char		*t = NULL;
 
 	sqlite3_bind_int64(s, 1, run);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		t = col_strdup(s, 0);
-	sqlite3_reset(s);
+	(void)store_each(st, s, each_strdup, &t);
 	return t;
 }
 
@@ -905,16 +948,27 @@ int
 store_report_base_used(struct store *st, const char *sync, const char *base)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_REPORT_BASE_USED);
-	int		 used;
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, base);
-	used = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_reset(s);
-	return used;
+	return store_each(st, s, each_found, NULL) == 1;
 }
 
 /* ------------------------------------------- files seen at a source */
+
+/* A file's row (size, mtime, first seen) against v's size and mtime:
+ * 1 the same (v[2] the first seen), 2 changed. */
+static int
+on_observed(void *arg, sqlite3_stmt *s)
+{
+	long long	*v = arg;
+
+	if (sqlite3_column_int64(s, 0) != v[0] ||
+	    sqlite3_column_int64(s, 1) != v[1])
+		return 2;
+	v[2] = sqlite3_column_int64(s, 2);
+	return 1;
+}
 
 /*
  * A file listed at a source with this size and mtime: remembers when this
@@ -927,20 +981,16 @@ store_observe(struct store *st, const char *sync, const char *name,
     long long size, long long mtime, time_t now, time_t *first)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_OBS_GET);
-	int		 r = 0;
+	long long	 v[3] = { size, mtime, 0 };
+	int		 r;
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, name);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		if (sqlite3_column_int64(s, 0) == size &&
-		    sqlite3_column_int64(s, 1) == mtime) {
-			*first = (time_t)sqlite3_column_int64(s, 2);
-			sqlite3_reset(s);
-			return 1;
-		}
-		r = 2;
+	if ((r = store_each(st, s, on_observed, v)) == 1) {
+		*first = (time_t)v[2];
+		return 1;
 	}
-	sqlite3_reset(s);
+	r = r == 2 ? 2 : 0;
 	*first = now;
 	s = store_stmt(st, ST_OBS_PUT);
 	bind_text(s, 1, sync);
@@ -961,38 +1011,60 @@ store_observed_forget(struct store *st, const char *sync, const char *name)
 	return store_exec(st, s);
 }
 
+/* A source's listing, and the names remembered that are not in it. */
+struct listing {
+	const struct srcfile	*f;
+	size_t			 n;
+	char			**gone;
+	size_t			 ngone;
+};
+
+static int
+on_observed_name(void *arg, sqlite3_stmt *s)
+{
+	struct listing	*l = arg;
+	const char	*name = col_text(s, 0);
+	size_t		 i;
+	int		 found;
+
+	for (found = 0, i = 0; i < l->n && !found; i++)
+		found = strcmp(l->f[i].name, name) == 0;
+	if (!found) {
+		l->gone = xrealloc(l->gone, (l->ngone + 1) * sizeof(*l->gone));
+		l->gone[l->ngone++] = xstrdup(name);
+	}
+	return 0;
+}
+
 /* Forget the files of a sync that are no longer in its listing f[n]. */
 int
 store_observed_prune(struct store *st, const char *sync,
     const struct srcfile *f, size_t n)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_OBS_NAMES);
-	char		**gone = NULL;
-	size_t		 ngone = 0, i;
-	int		 rc = 0, found;
+	struct listing	 l = { f, n, NULL, 0 };
+	size_t		 i;
+	int		 rc = 0;
 
 	bind_text(s, 1, sync);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *name = col_text(s, 0);
-
-		for (found = 0, i = 0; i < n && !found; i++)
-			found = strcmp(f[i].name, name) == 0;
-		if (!found) {
-			gone = xrealloc(gone, (ngone + 1) * sizeof(*gone));
-			gone[ngone++] = xstrdup(name);
-		}
-	}
-	sqlite3_reset(s);
-	for (i = 0; i < ngone; i++) {
-		if (store_observed_forget(st, sync, gone[i]) == -1)
+	(void)store_each(st, s, on_observed_name, &l);
+	for (i = 0; i < l.ngone; i++) {
+		if (store_observed_forget(st, sync, l.gone[i]) == -1)
 			rc = -1;
-		free(gone[i]);
+		free(l.gone[i]);
 	}
-	free(gone);
+	free(l.gone);
 	return rc;
 }
 
 /* ------------------------------------------------------ refused files */
+
+/* Is the reason stored the one in arg? 1 yes, 2 no. */
+static int
+on_refused_reason(void *arg, sqlite3_stmt *s)
+{
+	return strcmp(col_text(s, 0), arg) == 0 ? 1 : 2;
+}
 
 /*
  * A file the source holds that is refused (name as shown, escaped):
@@ -1007,9 +1079,7 @@ store_refused_note(struct store *st, const char *sync, const char *name,
 
 	bind_text(s, 1, sync);
 	bind_text(s, 2, name);
-	known = sqlite3_step(s) == SQLITE_ROW &&
-	    strcmp(col_text(s, 0), reason) == 0;
-	sqlite3_reset(s);
+	known = store_each(st, s, on_refused_reason, (void *)reason) == 1;
 	s = store_stmt(st, ST_REFUSED_PUT);
 	bind_text(s, 1, sync);
 	bind_text(s, 2, name);
@@ -1020,6 +1090,20 @@ store_refused_note(struct store *st, const char *sync, const char *name,
 	return !known;
 }
 
+struct refusedcb {
+	int	(*fn)(void *, const char *, const char *, time_t);
+	void	*arg;
+};
+
+static int
+on_refused(void *arg, sqlite3_stmt *s)
+{
+	struct refusedcb *cb = arg;
+
+	return cb->fn(cb->arg, col_text(s, 0), col_text(s, 1),
+	    (time_t)sqlite3_column_int64(s, 2)) != 0;
+}
+
 /* The refused files of a sync, by name. */
 int
 store_refused_each(struct store *st, const char *sync,
@@ -1027,15 +1111,10 @@ store_refused_each(struct store *st, const char *sync,
     void *arg)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_REFUSED_LIST);
-	int		 rc;
+	struct refusedcb cb = { fn, arg };
 
 	bind_text(s, 1, sync);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if (fn(arg, col_text(s, 0), col_text(s, 1),
-		    (time_t)sqlite3_column_int64(s, 2)) != 0)
-			break;
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+	return store_each(st, s, on_refused, &cb) == -1 ? -1 : 0;
 }
 
 static int
@@ -1114,16 +1193,29 @@ size_t
 store_publish_pending(struct store *st, long long run, long long **ids)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_PUB_PENDING);
-	size_t		 n = 0;
 
-	*ids = NULL;
 	sqlite3_bind_int64(s, 1, run);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		*ids = xrealloc(*ids, (n + 1) * sizeof(**ids));
-		(*ids)[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	return n;
+	return store_ids(st, s, ids);
+}
+
+/* An upload as its row has it. */
+struct upload {
+	long long	 run;
+	char		*sync;		/* these two: the caller frees */
+	char		*path;
+	long long	 attempts;
+};
+
+static int
+on_upload(void *arg, sqlite3_stmt *s)
+{
+	struct upload	*u = arg;
+
+	u->run = sqlite3_column_int64(s, 0);
+	u->sync = col_strdup(s, 1);
+	u->path = col_strdup(s, 2);
+	u->attempts = sqlite3_column_int64(s, 3);
+	return 1;
 }
 
 /* One upload; sync and path are to be freed by the caller. 0 or -1. */
@@ -1132,18 +1224,16 @@ store_publish_get(struct store *st, long long id, long long *run,
     char **sync, char **path, long long *attempts)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_PUB_GET);
-	int		 rc = -1;
+	struct upload	 u = { 0, NULL, NULL, 0 };
 
 	sqlite3_bind_int64(s, 1, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*run = sqlite3_column_int64(s, 0);
-		*sync = col_strdup(s, 1);
-		*path = col_strdup(s, 2);
-		*attempts = sqlite3_column_int64(s, 3);
-		rc = *sync != NULL && *path != NULL ? 0 : -1;
-	}
-	sqlite3_reset(s);
-	return rc;
+	if (store_each(st, s, on_upload, &u) != 1)
+		return -1;
+	*run = u.run;
+	*sync = u.sync;
+	*path = u.path;
+	*attempts = u.attempts;
+	return *sync != NULL && *path != NULL ? 0 : -1;
 }
 
 /*
