@@ -133,7 +133,7 @@ journal_mode(struct store *st, const char *mode)
 	char		 q[64];
 	int		 ok = 0;
 
-	snprintf(q, sizeof(q), "PRAGMA journal_mode = %s", mode);
+	snprintf(q, sizeof(q), "%s%s", sql_journal_mode, mode);
 	if (sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -205,8 +205,7 @@ store_bulk_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
-	if (exec_sql(st->db, "DROP INDEX users_email; DROP INDEX items_run_key; "
-	    "DROP INDEX users_domain", err, sizeof(err)) == -1) {
+	if (exec_sql(st->db, sql_bulk_drop, err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
 	}
@@ -218,13 +217,7 @@ store_bulk_end(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
-	/* One helper thread sorts beside this one (a quarter faster on
-	 * a million rows). */
-	if (exec_sql(st->db, "PRAGMA threads = 1; "
-	    "CREATE INDEX users_email ON users(email); "
-	    "CREATE INDEX items_run_key ON items(run_id, key); "
-	    "CREATE INDEX users_domain ON users(" EMAIL_DOMAIN "); "
-	    "PRAGMA threads = 0", err, sizeof(err)) == -1) {
+	if (exec_sql(st->db, sql_bulk_build, err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
 	}
@@ -307,8 +300,8 @@ store_checkpoint_start(struct store *st)
 	c->st = st;
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
-	    exec_sql(c->db, "PRAGMA synchronous = FULL", err,
-	    sizeof(err)) == -1 || thread_start("checkpoint", &c->th, ckpt_main, c) != 0) {
+	    exec_sql(c->db, sql_checkpointer, err, sizeof(err)) == -1 ||
+	    thread_start("checkpoint", &c->th, ckpt_main, c) != 0) {
 		sqlite3_close(c->db);
 		free(c);
 		return NULL;
