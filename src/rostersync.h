@@ -178,6 +178,10 @@ void	 strmap_free(struct strmap *);
 void	 json_str(struct buf *b, const char *, size_t);
 /* The same at o, which has room for 6 * n + 2 bytes; returns the end. */
 char	*json_put(char *o, const char *, size_t n);
+/* A member ,"k":"v" (null for NULL), with no comma after '{' or '['; a
+ * time as UTC ISO 8601 (null for 0). */
+void	 json_kv(struct buf *, const char *k, const char *v);
+void	 json_time(struct buf *, const char *k, time_t);
 int	 json_flat_each(const char *,
 	    void (*)(void *, const char *k, const char *v, size_t vlen), void *);
 int	 utf8_valid(const char *, size_t);
@@ -1547,6 +1551,17 @@ int	 cmd_items(struct config *, int, char **);
 int	 cmd_report(struct config *, int, char **);
 /* A --since/--until date; a bare date given to --until includes that day. */
 int	 parse_when(const char *, time_t *out, int until);
+/* What the views (cli.c, views.c) share: the database opened read-only
+ * (NULL logged; store_close() it), or that there is none yet; --page and
+ * --per-page (getopt_long()'s 'p' and 'n'), and the end of a page of
+ * results (JSON members into out, then out printed; or a line). */
+#define PAGE_DEFAULT		10	/* results on a page */
+#define PAGE_MAX		1000	/* --per-page at most */
+struct store *view_open(struct config *);
+int	 no_database(const struct config *);
+int	 page_option(int c, const char *arg, long long *page, long long *limit);
+void	 page_footer(int json, struct buf *out, long long total,
+	    long long offset, long long limit, long long page);
 
 /* Which report files a run gets (report.c). */
 enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
