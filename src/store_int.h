@@ -92,6 +92,7 @@ int		 store_each(struct store *, sqlite3_stmt *,
 int		 each_int64(void *, sqlite3_stmt *);
 int		 each_strdup(void *, sqlite3_stmt *);
 int		 each_found(void *, sqlite3_stmt *);
+/* The first column of every row, in *ids (the caller frees); how many. */
 size_t		 store_ids(struct store *, sqlite3_stmt *, long long **);
 void		 bind_text(sqlite3_stmt *, int, const char *);
 void		 bind_textn(sqlite3_stmt *, int, const char *, size_t);
