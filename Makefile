@@ -63,6 +63,10 @@ SRCS	 = src/util.c \
 	   src/progress.c \
 	   src/decide.c \
 	   src/store.c \
+	   src/store_io.c \
+	   src/store_dir.c \
+	   src/store_run.c \
+	   src/store_query.c \
 	   src/summary.c \
 	   src/report.c \
 	   src/report_csv.c \
@@ -98,7 +102,7 @@ rostersync: $(BUILD)/rostersync
 $(BUILD)/rostersync: $(OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(BUILD)/%.o: src/%.c src/rostersync.h src/known.h | $(BUILD)
+$(BUILD)/%.o: src/%.c src/rostersync.h src/known.h src/store_int.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(WARN) -c -o $@ $<
 
 $(BUILD)/test_%: tests/test_%.c $(LIBOBJS) src/rostersync.h src/known.h | $(BUILD)
@@ -185,7 +189,7 @@ FUZZ_OBJS = $(filter-out $(FUZZ_DIR)/main.o,$(SRCS:src/%.c=$(FUZZ_DIR)/%.o))
 FUZZERS	 = $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_xlsx $(FUZZ_DIR)/fuzz_config
 .SECONDARY: $(FUZZ_OBJS)
 
-$(FUZZ_DIR)/%.o: src/%.c src/rostersync.h src/known.h
+$(FUZZ_DIR)/%.o: src/%.c src/rostersync.h src/known.h src/store_int.h
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c \
 	    -o $@ $<

@@ -15,11 +15,8 @@
 
 #include "rostersync.h"
 
-#define DEFAULT_PER_PAGE	10
-#define MAX_PER_PAGE		1000
-
-static struct store *
-open_ro(struct config *cfg)
+struct store *
+view_open(struct config *cfg)
 {
 	char		 err[MAX_ERRMSG];
 	struct store	*st;
@@ -27,6 +24,52 @@ open_ro(struct config *cfg)
 	if ((st = store_open(cfg->database, 1, err, sizeof(err))) == NULL)
 		log_msg(LOG_ERR, "%s", err);
 	return st;
+}
+
+int
+no_database(const struct config *cfg)
+{
+	return access(cfg->database, F_OK) == -1 && errno == ENOENT;
+}
+
+/* --page N (c 'p') or --per-page N (c 'n'): 0, or -1 logged. */
+int
+page_option(int c, const char *arg, long long *page, long long *limit)
+{
+	if (c == 'p' && parse_ll(arg, 1, INT32_MAX, page) == -1) {
+		log_warnx("--page takes a number from 1");
+		return -1;
+	}
+	if (c == 'n' && parse_ll(arg, 1, PAGE_MAX, limit) == -1) {
+		log_warnx("--per-page takes 1 to %d", PAGE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Which results of total the page shows, as members ending the JSON in
+ * out (printed then) or as a line of text. */
+void
+page_footer(int json, struct buf *out, long long total, long long offset,
+    long long limit, long long page)
+{
+	long long	 first, last;
+
+	first = offset < total ? offset + 1 : 0;
+	last = first == 0 ? 0 : offset + limit < total ? offset + limit :
+	    total;
+	if (json) {
+		buf_printf(out, "],\"total\":%lld,\"first\":%lld,"
+		    "\"last\":%lld,\"page\":%lld,\"per_page\":%lld}\n", total,
+		    first, last, page, limit);
+		fputs(out->p, stdout);
+	} else if (total == 0)
+		printf("0 results\n");
+	else if (first == 0)
+		printf("page %lld is past the end: %lld results\n", page,
+		    total);
+	else
+		printf("%lld-%lld of %lld results\n", first, last, total);
 }
 
 static int
@@ -55,28 +98,6 @@ load_run(struct store *st, const char *arg, struct run *r)
 	return rc == 0 ? 0 : EXIT_FAIL;
 }
 
-static void
-json_kv(struct buf *b, const char *k, const char *v, int comma)
-{
-	if (comma)
-		buf_addc(b, ',');
-	json_str(b, k, strlen(k));
-	buf_addc(b, ':');
-	if (v == NULL)
-		buf_adds(b, "null");
-	else
-		json_str(b, v, strlen(v));
-}
-
-static void
-json_time(struct buf *b, const char *k, time_t t)
-{
-	char	 iso[21];
-
-	time_iso(t, iso);
-	json_kv(b, k, t ? iso : NULL, 1);
-}
-
 /* decision, decided_by (approver: its old name), decided_at, reason, and
  * the overrides given ({"allow-deletes":12}). */
 static void
@@ -89,11 +110,11 @@ run_json_decision(struct buf *b, const struct run *r)
 	if (by == NULL && r->decision == DEC_SUPERSEDE)
 		by = "rostersync";
 	json_kv(b, "decision", r->decision != DEC_NONE ?
-	    decision_slug(r->decision) : NULL, 1);
-	json_kv(b, "decided_by", by, 1);
+	    decision_slug(r->decision) : NULL);
+	json_kv(b, "decided_by", by);
 	json_time(b, "decided_at", r->decided_at);
-	json_kv(b, "reason", r->reason, 1);
-	json_kv(b, "approver", by, 1);
+	json_kv(b, "reason", r->reason);
+	json_kv(b, "approver", by);
 	buf_adds(b, ",\"overrides\":{");
 	for (ov = overrides; ov->flag != NULL; ov++)
 		if (override_run(ov, r) >= 0)
@@ -125,13 +146,13 @@ run_json(struct buf *b, const struct run *r)
 	int	 i;
 
 	buf_printf(b, "{\"id\":%lld", r->id);
-	json_kv(b, "sync", r->sync, 1);
-	json_kv(b, "status", runstatus_slug(r->status), 1);
-	json_kv(b, "status_label", runstatus_label(r->status), 1);
-	json_kv(b, "trigger", r->trigger, 1);
-	json_kv(b, "source", r->source, 1);
-	json_kv(b, "file_name", r->file_name, 1);
-	json_kv(b, "sha256", r->sha256[0] ? r->sha256 : NULL, 1);
+	json_kv(b, "sync", r->sync);
+	json_kv(b, "status", runstatus_slug(r->status));
+	json_kv(b, "status_label", runstatus_label(r->status));
+	json_kv(b, "trigger", r->trigger);
+	json_kv(b, "source", r->source);
+	json_kv(b, "file_name", r->file_name);
+	json_kv(b, "sha256", r->sha256[0] ? r->sha256 : NULL);
 	buf_printf(b, ",\"size\":%lld,\"rows\":%lld", r->size, r->rows);
 	json_time(b, "started", r->started);
 	json_time(b, "finished", r->finished);
@@ -157,15 +178,15 @@ run_json(struct buf *b, const struct run *r)
 	buf_printf(b, ",\"allow_deletes\":%lld,\"allow_updates\":%lld,"
 	    "\"allow_id_changes\":%lld", r->allow_deletes, r->allow_updates,
 	    r->allow_id_changes);
-	json_kv(b, "encoding", r->encoding, 1);
-	json_kv(b, "encoding_note", r->encoding_note, 1);
-	json_kv(b, "error", r->error, 1);
-	json_kv(b, "hint", r->hint, 1);
+	json_kv(b, "encoding", r->encoding);
+	json_kv(b, "encoding_note", r->encoding_note);
+	json_kv(b, "error", r->error);
+	json_kv(b, "hint", r->hint);
 	buf_printf(b, ",\"failures\":%lld", r->failures);
 	json_time(b, "recovered_at", r->recovered_at);
 	run_json_decision(b, r);
-	json_kv(b, "report_base", r->report_base, 1);
-	json_kv(b, "preview_base", r->preview_base, 1);
+	json_kv(b, "report_base", r->report_base);
+	json_kv(b, "preview_base", r->preview_base);
 	if (r->have_outcome)
 		run_json_outcome(b, r);
 	buf_addc(b, '}');
@@ -353,17 +374,9 @@ hist_options(int argc, char **argv, struct runfilter *f, long long *page,
 		case 'o': f->oldest = 1; break;
 		case 'j': *json = 1; break;
 		case 'p':
-			if (parse_ll(optarg, 1, INT32_MAX, page) == -1) {
-				log_warnx("--page takes a number from 1");
-				return -1;
-			}
-			break;
 		case 'n':
-			if (parse_ll(optarg, 1, MAX_PER_PAGE, &f->limit)) {
-				log_warnx("--per-page takes 1 to %d",
-				    MAX_PER_PAGE);
+			if (page_option(c, optarg, page, &f->limit) == -1)
 				return -1;
-			}
 			break;
 		default:
 			return -1;
@@ -378,15 +391,15 @@ cmd_history(struct config *cfg, int argc, char **argv)
 	struct runfilter f;
 	struct hist	 h;
 	struct store	*st;
-	long long	 page = 1, total, first, last;
+	long long	 page = 1, total;
 
 	memset(&f, 0, sizeof(f));
 	memset(&h, 0, sizeof(h));
 	f.since = f.until = (time_t)-1;
-	f.limit = DEFAULT_PER_PAGE;
+	f.limit = PAGE_DEFAULT;
 	if (hist_options(argc, argv, &f, &page, &h.json) == -1)
 		return EXIT_USAGE;
-	if (access(cfg->database, F_OK) == -1 && errno == ENOENT) {
+	if (no_database(cfg)) {
 		if (h.json)
 			printf("{\"runs\":[],\"total\":0,\"first\":0,"
 			    "\"last\":0,\"page\":%lld,\"per_page\":%lld}\n",
@@ -396,30 +409,16 @@ cmd_history(struct config *cfg, int argc, char **argv)
 			    "%s)\n", cfg->database);
 		return EXIT_OK;
 	}
-	if ((st = open_ro(cfg)) == NULL)
+	if ((st = view_open(cfg)) == NULL)
 		return EXIT_FAIL;
 	f.offset = (page - 1) * f.limit;
 	total = store_run_count(st, &f);
-	first = f.offset < total ? f.offset + 1 : 0;
-	last = first == 0 ? 0 : f.offset + f.limit < total ?
-	    f.offset + f.limit : total;
 	if (h.json)
 		buf_adds(&h.out, "{\"runs\":[");
 	else
 		table_head(hist_cols, NHIST_COLS);
 	store_run_list(st, &f, on_hist_run, &h);
-	if (h.json) {
-		buf_printf(&h.out, "],\"total\":%lld,\"first\":%lld,"
-		    "\"last\":%lld,\"page\":%lld,\"per_page\":%lld}\n", total,
-		    first, last, page, f.limit);
-		fputs(h.out.p, stdout);
-	} else if (total == 0)
-		printf("0 results\n");
-	else if (first == 0)
-		printf("page %lld is past the end: %lld results\n", page,
-		    total);
-	else
-		printf("%lld-%lld of %lld results\n", first, last, total);
+	page_footer(h.json, &h.out, total, f.offset, f.limit, page);
 	buf_free(&h.out);
 	store_close(st);
 	return EXIT_OK;
@@ -644,7 +643,7 @@ cmd_show(struct config *cfg, int argc, char **argv)
 		log_warnx("usage: rostersync show RUN [--json]");
 		return EXIT_USAGE;
 	}
-	if ((st = open_ro(cfg)) == NULL)
+	if ((st = view_open(cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = load_run(st, strcmp(argv[1], "--json") ? argv[1] : argv[2],
 	    &r)) != 0) {
@@ -779,22 +778,22 @@ on_item_row(void *arg, const struct itemview *v)
 		if (q->n++)
 			buf_adds(&q->out, "]},");
 		buf_printf(&q->out, "{\"seq\":%lld", v->seq);
-		json_kv(&q->out, "type", itemtype_slug(v->type), 1);
-		json_kv(&q->out, "status", itemstatus_slug(v->status), 1);
-		json_kv(&q->out, "employee_id", v->key, 1);
-		json_kv(&q->out, "email", v->email, 1);
-		json_kv(&q->out, "name", v->name, 1);
-		json_kv(&q->out, "team", v->team, 1);
-		json_kv(&q->out, "error", v->error, 1);
+		json_kv(&q->out, "type", itemtype_slug(v->type));
+		json_kv(&q->out, "status", itemstatus_slug(v->status));
+		json_kv(&q->out, "employee_id", v->key);
+		json_kv(&q->out, "email", v->email);
+		json_kv(&q->out, "name", v->name);
+		json_kv(&q->out, "team", v->team);
+		json_kv(&q->out, "error", v->error);
 		buf_adds(&q->out, ",\"changes\":[");
 		q->last_seq = v->seq;
 	} else
 		buf_addc(&q->out, ',');
 	if (v->field != NULL) {
 		buf_addc(&q->out, '{');
-		json_kv(&q->out, "field", v->field, 0);
-		json_kv(&q->out, "old", v->old, 1);
-		json_kv(&q->out, "new", v->new, 1);
+		json_kv(&q->out, "field", v->field);
+		json_kv(&q->out, "old", v->old);
+		json_kv(&q->out, "new", v->new);
 		buf_addc(&q->out, '}');
 	} else if (q->out.p[q->out.len - 1] == ',')
 		q->out.p[--q->out.len] = '\0';
@@ -816,14 +815,14 @@ on_issue_row(void *arg, const struct issueview *v)
 	if (q->n++)
 		buf_addc(&q->out, ',');
 	buf_printf(&q->out, "{\"seq\":%lld", v->seq);
-	json_kv(&q->out, "type", issuetype_slug(v->type), 1);
+	json_kv(&q->out, "type", issuetype_slug(v->type));
 	buf_printf(&q->out, ",\"row\":%lld", v->row);
-	json_kv(&q->out, "employee_id", v->key[0] ? v->key : NULL, 1);
-	json_kv(&q->out, "field", v->field[0] ? v->field : NULL, 1);
-	json_kv(&q->out, "message", v->message, 1);
-	json_kv(&q->out, "fix", v->fix, 1);
-	json_kv(&q->out, "email", v->email[0] ? v->email : NULL, 1);
-	json_kv(&q->out, "name", v->name[0] ? v->name : NULL, 1);
+	json_kv(&q->out, "employee_id", v->key[0] ? v->key : NULL);
+	json_kv(&q->out, "field", v->field[0] ? v->field : NULL);
+	json_kv(&q->out, "message", v->message);
+	json_kv(&q->out, "fix", v->fix);
+	json_kv(&q->out, "email", v->email[0] ? v->email : NULL);
+	json_kv(&q->out, "name", v->name[0] ? v->name : NULL);
 	buf_addc(&q->out, '}');
 	return 0;
 }
@@ -924,13 +923,13 @@ on_attempt(void *arg, int n, time_t started, int exit_status,
 			buf_addc(&q->out, ',');
 		time_iso(started, t);
 		buf_printf(&q->out, "{\"attempt\":%d", n);
-		json_kv(&q->out, "started", t, 1);
+		json_kv(&q->out, "started", t);
 		if (exit_status >= 0)
 			buf_printf(&q->out, ",\"exit_status\":%d", exit_status);
 		else
 			buf_adds(&q->out, ",\"exit_status\":null");
-		json_kv(&q->out, "response", response, 1);
-		json_kv(&q->out, "stderr", error, 1);
+		json_kv(&q->out, "response", response);
+		json_kv(&q->out, "stderr", error);
 		buf_addc(&q->out, '}');
 		return;
 	}
@@ -957,10 +956,10 @@ show_item(struct store *st, const struct run *r, struct itemq *q)
 	}
 	if (q->json) {
 		buf_printf(&q->out, "{\"run\":%lld,\"seq\":%lld", r->id, it.seq);
-		json_kv(&q->out, "type", itemtype_slug(it.type), 1);
-		json_kv(&q->out, "status", itemstatus_slug(it.status), 1);
-		json_kv(&q->out, "employee_id", it.key, 1);
-		json_kv(&q->out, "error", it.error[0] ? it.error : NULL, 1);
+		json_kv(&q->out, "type", itemtype_slug(it.type));
+		json_kv(&q->out, "status", itemstatus_slug(it.status));
+		json_kv(&q->out, "employee_id", it.key);
+		json_kv(&q->out, "error", it.error[0] ? it.error : NULL);
 		buf_printf(&q->out, ",\"resolved_by\":%lld,\"payload\":%s,"
 		    "\"attempts\":[", it.resolved_by, it.payload[0] ?
 		    it.payload : "null");
@@ -998,7 +997,7 @@ cmd_items(struct config *cfg, int argc, char **argv)
 		    "[--json]");
 		return EXIT_USAGE;
 	}
-	if ((st = open_ro(cfg)) == NULL)
+	if ((st = view_open(cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = load_run(st, arg, &r)) != 0) {
 		store_close(st);
@@ -1077,7 +1076,7 @@ cmd_report(struct config *cfg, int argc, char **argv)
 		    " [-o PATH]");
 		return EXIT_USAGE;
 	}
-	if ((st = open_ro(cfg)) == NULL)
+	if ((st = view_open(cfg)) == NULL)
 		return EXIT_FAIL;
 	if ((rc = load_run(st, argv[optind], &r)) != 0)
 		goto out;

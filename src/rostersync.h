@@ -34,7 +34,11 @@
  *   snapshot.c    the key snapshot and the known lines files (a cache)
  *   job.c         the job's key table, teams, and how a row reads
  *   known.c       the known-lines fast path's hashes (private: known.h)
- *   store.c       every SQL statement (nothing else speaks SQL)
+ *   store.c       every SQL statement (nothing else speaks SQL), the
+ *                 connection, migrations; store_io.c the I/O tuning,
+ *                 store_dir.c the directory and its counts, store_run.c
+ *                 the records of runs, store_query.c what the views
+ *                 read (store_int.h: theirs alone)
  *   spool.c       the lock, durable moves, names, retention
  *   config.c      libconfig, checked      calendar.c  OnCalendar
  *   roles.c       who may run what         names.c     status names
@@ -174,6 +178,10 @@ void	 strmap_free(struct strmap *);
 void	 json_str(struct buf *b, const char *, size_t);
 /* The same at o, which has room for 6 * n + 2 bytes; returns the end. */
 char	*json_put(char *o, const char *, size_t n);
+/* A member ,"k":"v" (null for NULL), with no comma after '{' or '['; a
+ * time as UTC ISO 8601 (null for 0). */
+void	 json_kv(struct buf *, const char *k, const char *v);
+void	 json_time(struct buf *, const char *k, time_t);
 int	 json_flat_each(const char *,
 	    void (*)(void *, const char *k, const char *v, size_t vlen), void *);
 int	 utf8_valid(const char *, size_t);
@@ -683,29 +691,6 @@ void	 publish_run(struct config *, struct store *, const struct sync *,
 void	 publish_pending(struct config *, struct store *);
 /* The source backend of a sync (fetch.c), or NULL, logged. */
 const struct srcops *fetch_ops(const struct sync *);
-/* store.c: files seen at a source, and report uploads (publish.c). */
-int	 store_observe(struct store *, const char *sync, const char *name,
-	    long long size, long long mtime, time_t now, time_t *first);
-int	 store_observed_forget(struct store *, const char *sync,
-	    const char *name);
-int	 store_observed_prune(struct store *, const char *sync,
-	    const struct srcfile *, size_t);
-/* Files a source holds that are refused: new ones logged once (1), all
- * listed by status; forgotten once gone from the source. */
-int	 store_refused_note(struct store *, const char *sync,
-	    const char *name, const char *reason, time_t);
-int	 store_refused_each(struct store *, const char *sync,
-	    int (*)(void *, const char *name, const char *reason,
-	    time_t since), void *);
-int	 store_refused_prune(struct store *, const char *sync,
-	    char *const *names, size_t);
-long long store_publish_add(struct store *, long long run, const char *sync,
-	    const char *path);
-size_t	 store_publish_pending(struct store *, long long run, long long **);
-int	 store_publish_get(struct store *, long long id, long long *run,
-	    char **sync, char **path, long long *attempts);
-int	 store_publish_set(struct store *, long long id, const char *state,
-	    int failed_attempt, const char *error);
 /* The source file is done with: move, delete or leave it (ledger id). */
 void	 fetch_after(struct config *, struct store *, const struct sync *,
 	    long long file_id);
@@ -852,32 +837,45 @@ struct run {
 };
 #define TRIP_DELETES	0x1	/* more deletions than the threshold */
 #define TRIP_UPDATES	0x2	/* more changed values than it */
-void	 run_free(struct run *);
 
-/* ------------------------------------------------------------- store.c */
+/* ------------------------------------------------------------- the store */
 
+/*
+ * The store: one SQLite file (store.c and store_*.c, which share the
+ * private store_int.h; nothing else speaks SQL). Its prototypes by file:
+ * store.c the connection and transactions, store_io.c the I/O tuning,
+ * store_dir.c the directory and its counts, store_run.c the records of
+ * runs, store_query.c what the views and the history read.
+ */
 struct store;
 /* SQLite's page cache of the run's connection; and during one big
  * transaction (store_begin_big()), whose pages go out as it writes them
  * in key order (docs/design.md, Memory). */
 #define STORE_CACHE_KB		65536
 #define STORE_BIG_CACHE_KB	24576
+
+/* store.c: the connection, transactions, read snapshots. */
 /*
  * Open (creating and migrating) the database; readonly opens it for the
- * views. Returns NULL with a message in err.
+ * views. Returns NULL with a message in err; store_close() it.
  */
 struct store	*store_open(const char *path, int readonly, char *err,
 		    size_t errlen);
-void		 store_close(struct store *);
+void		 store_close(struct store *);	/* NULL is fine */
 const char	*store_errmsg(struct store *);	/* SQLite's, until the next call */
 int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
+int		 store_commit(struct store *);
+void		 store_rollback(struct store *);
+int		 store_integrity(struct store *, char *out, size_t outlen);
+/* One snapshot for several statements (BEGIN ... COMMIT, read-only). */
+int		 store_read_begin(struct store *);
+void		 store_read_end(struct store *);
+
+/* store_io.c: the I/O tuning. */
 int		 store_begin_big(struct store *); /* and early writeback */
 void		 store_journal_rollback(struct store *);	/* first loads */
 void		 store_journal_wal(struct store *);
-int		 store_commit(struct store *);
 void		 store_flush(struct store *);	/* changed pages out before */
-void		 store_rollback(struct store *);
-int		 store_integrity(struct store *, char *out, size_t outlen);
 void		 store_defer_checkpoint(struct store *);
 int		 store_bulk_begin(struct store *);	/* indexes dropped */
 int		 store_bulk_end(struct store *);	/* and built again */
@@ -886,70 +884,7 @@ void		 store_checkpoint(struct store *);
 struct ckpt	*store_checkpoint_start(struct store *);
 void		 store_checkpoint_end(struct store *, struct ckpt *);
 
-/* Filters of the history view; since/until (time_t)-1 when unset. */
-struct runfilter {
-	const char	*sync;
-	const char	*source;	/* its kind (sftp, dir) or a part, or NULL */
-	time_t		 since;
-	time_t		 until;
-	char		 statuses[256];	/* ",slug,slug," or "" for all */
-	int		 oldest;	/* oldest first */
-	long long	 limit;
-	long long	 offset;
-};
-
-int		 store_run_insert(struct store *, struct run *);
-int		 store_run_update(struct store *, const struct run *);
-int		 store_run_get(struct store *, long long, struct run *);
-int		 store_run_reports_done(struct store *, long long);
-int		 store_runs_interrupted(struct store *);
-size_t		 store_runs_reports_pending(struct store *, long long **);
-long long	 store_run_applied_sha(struct store *, const char *sync,
-		    const char *sha);
-/* Per type, the run's items applied and failed (r->applied, r->failed). */
-int		 store_run_outcome(struct store *, struct run *);
-/* The sync's latest run (by id), or 0. */
-long long	 store_run_latest(struct store *, const char *sync);
-/* The source answered: its latest run, a source failure, is over. */
-long long	 store_run_recovered(struct store *, const char *sync,
-		    time_t, long long *failures);
-/* Queued runs of a ledger entry another run took: Cancelled, reason. */
-int		 store_runs_take_file(struct store *, long long file,
-		    long long by, const char *reason);
-long long	 store_run_count(struct store *, const struct runfilter *);
-long long	 store_run_changed_fields(struct store *, long long run,
-		    struct buf *most);
-int		 store_run_list(struct store *, const struct runfilter *,
-		    int (*)(void *, const struct run *), void *);
-
-/* One file in the ledger. */
-struct ledger {
-	long long	 id;
-	char		*sync;
-	char		*name;		/* as dropped at the source */
-	long long	 size;
-	long long	 mtime;
-	char		 sha256[65];
-	char		 state[16];	/* fetched, processed, duplicate */
-	char		*local;		/* where the spool copy is now */
-	long long	 run_id;
-	int		 source_done;	/* the source file was moved/deleted */
-};
-int		 store_file_by_sha(struct store *, const char *sync,
-		    const char *sha, long long *id, char *state, size_t,
-		    long long *run);
-long long	 store_file_seen(struct store *, const char *sync,
-		    const char *name, long long size, long long mtime);
-long long	 store_file_insert(struct store *, const struct ledger *);
-int		 store_file_set(struct store *, long long id, const char *state,
-		    const char *local, long long run);
-int		 store_file_source_done(struct store *, long long id);
-int		 store_file_get(struct store *, long long, struct ledger *);
-void		 ledger_free(struct ledger *);
-size_t		 store_files_in_state(struct store *, const char *state,
-		    long long **ids);
-int		 store_file_known_local(struct store *, const char *local);
-
+/* store_dir.c: the directory, its version and its counts. */
 /* One user as the directory stores it. */
 struct dirrow {
 	const char	*sync;
@@ -991,6 +926,70 @@ int		 store_team_scan(struct store *, const char *sync,
 int		 store_team_clear(struct store *, const char *sync);
 int		 store_team_put(struct store *, const char *sync,
 		    const char *name, long long members);
+int		 store_team_recount(struct store *, const char *sync);
+/* An email's page in dirpages: the length of its first DIRPAGE_CHARS
+ * characters, as SQLite's substr() counts them. */
+size_t		 dirpage_len(const char *email);
+/* The counts of sync made again when they do not say active users. */
+int		 store_counts_check(struct store *, const char *sync,
+		    long long active);
+/* Items of a run stored done as they were inserted (apply.c). */
+int		 store_run_done_add(struct store *, long long run, long long n);
+
+/* store_run.c: runs, the ledger, items and issues, decisions and the
+ * hook's attempts, the run log, files seen and refused at a source, and
+ * report uploads (publish.c). */
+int		 store_run_insert(struct store *, struct run *);
+int		 store_run_update(struct store *, const struct run *);
+/* 0 found, 1 no such run, -1 error; the run's memory: run_free(). */
+int		 store_run_get(struct store *, long long, struct run *);
+/* What a run read from the store holds, freed; the run may be reused. */
+void		 run_free(struct run *);
+int		 store_run_reports_done(struct store *, long long);
+int		 store_runs_interrupted(struct store *);
+/* These fill *ids (pairs: *pairs) with an array: the caller frees. */
+size_t		 store_runs_reports_pending(struct store *, long long **ids);
+long long	 store_run_applied_sha(struct store *, const char *sync,
+		    const char *sha);
+/* Per type, the run's items applied and failed (r->applied, r->failed). */
+int		 store_run_outcome(struct store *, struct run *);
+/* The sync's latest run (by id), or 0. */
+long long	 store_run_latest(struct store *, const char *sync);
+/* The source answered: its latest run, a source failure, is over. */
+long long	 store_run_recovered(struct store *, const char *sync,
+		    time_t, long long *failures);
+/* Queued runs of a ledger entry another run took: Cancelled, reason. */
+int		 store_runs_take_file(struct store *, long long file,
+		    long long by, const char *reason);
+
+/* One file in the ledger. */
+struct ledger {
+	long long	 id;
+	char		*sync;
+	char		*name;		/* as dropped at the source */
+	long long	 size;
+	long long	 mtime;
+	char		 sha256[65];
+	char		 state[16];	/* fetched, processed, duplicate */
+	char		*local;		/* where the spool copy is now */
+	long long	 run_id;
+	int		 source_done;	/* the source file was moved/deleted */
+};
+int		 store_file_by_sha(struct store *, const char *sync,
+		    const char *sha, long long *id, char *state, size_t,
+		    long long *run);
+long long	 store_file_seen(struct store *, const char *sync,
+		    const char *name, long long size, long long mtime);
+long long	 store_file_insert(struct store *, const struct ledger *);
+int		 store_file_set(struct store *, long long id, const char *state,
+		    const char *local, long long run);
+int		 store_file_source_done(struct store *, long long id);
+/* 0 found, 1 none; the entry's memory: ledger_free(). */
+int		 store_file_get(struct store *, long long, struct ledger *);
+void		 ledger_free(struct ledger *);
+size_t		 store_files_in_state(struct store *, const char *state,
+		    long long **ids);
+int		 store_file_known_local(struct store *, const char *local);
 
 /* One field change of an item. */
 struct change {
@@ -1060,6 +1059,7 @@ struct itemfull {
 int		 store_runs_supersede(struct store *, const char *sync,
 		    long long by, const char *reason);
 int		 store_run_clear_items(struct store *, long long run);
+/* 0 found, 1 none; the item's memory: itemfull_free(). */
 int		 store_item_get(struct store *, long long run, long long seq,
 		    struct itemfull *);
 void		 itemfull_free(struct itemfull *);
@@ -1088,12 +1088,112 @@ int		 store_item_copy(struct store *, long long from, long long seq,
 		    long long to, long long newseq);
 long long	 store_run_for_file(struct store *, long long file, int *status);
 size_t		 store_runs_with_pending(struct store *, long long **ids);
-int		 store_team_recount(struct store *, const char *sync);
 int		 store_runlog_put(struct store *, long long run, const char *);
 /* A run's log text, or NULL: the caller frees. */
 char		*store_runlog_get(struct store *, long long run);
 int		 store_report_base_used(struct store *, const char *sync,
 		    const char *base);
+int		 store_observe(struct store *, const char *sync,
+		    const char *name, long long size, long long mtime,
+		    time_t now, time_t *first);
+int		 store_observed_forget(struct store *, const char *sync,
+		    const char *name);
+int		 store_observed_prune(struct store *, const char *sync,
+		    const struct srcfile *, size_t);
+/* Files a source holds that are refused: new ones logged once (1), all
+ * listed by status; forgotten once gone from the source. */
+int		 store_refused_note(struct store *, const char *sync,
+		    const char *name, const char *reason, time_t);
+int		 store_refused_each(struct store *, const char *sync,
+		    int (*)(void *, const char *name, const char *reason,
+		    time_t since), void *);
+int		 store_refused_prune(struct store *, const char *sync,
+		    char *const *names, size_t);
+long long	 store_publish_add(struct store *, long long run,
+		    const char *sync, const char *path);
+size_t		 store_publish_pending(struct store *, long long run,
+		    long long **ids);
+/* One upload; *sync and *path: the caller frees. */
+int		 store_publish_get(struct store *, long long id, long long *run,
+		    char **sync, char **path, long long *attempts);
+int		 store_publish_set(struct store *, long long id,
+		    const char *state, int failed_attempt, const char *error);
+
+/* store_query.c: what the views (views.c) and the history (cli.c) read. */
+/* Filters of the history view; since/until (time_t)-1 when unset. */
+struct runfilter {
+	const char	*sync;
+	const char	*source;	/* its kind (sftp, dir) or a part, or NULL */
+	time_t		 since;
+	time_t		 until;
+	char		 statuses[256];	/* ",slug,slug," or "" for all */
+	int		 oldest;	/* oldest first */
+	long long	 limit;
+	long long	 offset;
+};
+long long	 store_run_count(struct store *, const struct runfilter *);
+int		 store_run_list(struct store *, const struct runfilter *,
+		    int (*)(void *, const struct run *), void *);
+long long	 store_run_changed_fields(struct store *, long long run,
+		    struct buf *most);
+/* A sync as its runs tell it; run ids are 0 when there is none. */
+struct syncrow {
+	const char	*sync;
+	long long	 in_progress;	/* runs in progress now */
+	long long	 applied;	/* latest applied export run */
+	long long	 last;		/* latest run of any kind */
+	long long	 active;	/* active users in the directory */
+	long long	 latest;	/* latest run not a dry run (by id) */
+	long long	 users;		/* users in the directory, any state */
+};
+/* A key named by runs: the rows of the store_view_* fact queries. */
+struct keyrow {
+	const char	*sync;
+	const char	*key;
+	int		 type;		/* enum itemtype, or -1 for issues */
+	long long	 run;
+	const char	*email;		/* extras: from the latest item, or "" */
+	const char	*name;
+	time_t		 when;		/* extras: that run's finish (or start) */
+	int		 gone;		/* extras: in the directory once */
+};
+/* A user as the directory has them; fields NULL from store_view_walk(). */
+struct userrow {
+	const char	*sync, *key, *email, *name, *manager, *team;
+	const char	*fields;	/* JSON object, as the export had it */
+	int		 active;
+};
+int		 store_view_syncs(struct store *,
+		    int (*)(void *, const struct syncrow *), void *);
+int		 store_view_failed(struct store *,
+		    int (*)(void *, const struct keyrow *), void *);
+int		 store_view_warnings(struct store *,
+		    int (*)(void *, const struct keyrow *), void *);
+int		 store_view_extras(struct store *,
+		    int (*)(void *, const struct keyrow *), void *);
+int		 store_view_walk(struct store *, const char *from,
+		    size_t fromlen, long long skip,
+		    int (*)(void *, const struct userrow *), void *);
+int		 store_view_domain(struct store *, const char *lo,
+		    size_t lolen, const char *hi, size_t hilen,
+		    int (*)(void *, const struct userrow *), void *);
+int		 store_view_pages(struct store *, int (*)(void *,
+		    const char *prefix, size_t prefixlen, const char *sync,
+		    long long n), void *);
+int		 store_view_exported(struct store *, long long run);
+int		 store_view_find(struct store *, const char *text,
+		    const char *sync, int (*)(void *, const struct userrow *),
+		    void *);
+int		 store_view_user_items(struct store *, const char *sync,
+		    const char *key, int (*)(void *, long long run,
+		    const struct itemview *), void *);
+int		 store_view_user_issues(struct store *, const char *sync,
+		    const char *key, int (*)(void *, long long run,
+		    const struct issueview *), void *);
+long long	 store_view_changes_since(struct store *, time_t since);
+/* A user's display name, or NULL: the caller frees. */
+char		*store_view_name(struct store *, const char *sync,
+		    const char *key);
 
 /* -------------------------------------------- the work of one run (job) */
 
@@ -1451,6 +1551,17 @@ int	 cmd_items(struct config *, int, char **);
 int	 cmd_report(struct config *, int, char **);
 /* A --since/--until date; a bare date given to --until includes that day. */
 int	 parse_when(const char *, time_t *out, int until);
+/* What the views (cli.c, views.c) share: the database opened read-only
+ * (NULL logged; store_close() it), or that there is none yet; --page and
+ * --per-page (getopt_long()'s 'p' and 'n'), and the end of a page of
+ * results (JSON members into out, then out printed; or a line). */
+#define PAGE_DEFAULT		10	/* results on a page */
+#define PAGE_MAX		1000	/* --per-page at most */
+struct store *view_open(struct config *);
+int	 no_database(const struct config *);
+int	 page_option(int c, const char *arg, long long *page, long long *limit);
+void	 page_footer(int json, struct buf *out, long long total,
+	    long long offset, long long limit, long long page);
 
 /* Which report files a run gets (report.c). */
 enum rfmt { RF_CSV, RF_XLSX, RF_LOG, RF__COUNT };
@@ -1591,74 +1702,6 @@ int	 role_check(const char *command, const struct config *cfg, char *why,
 	    size_t whylen);
 /* Who decides: the user behind sudo, else the calling one (static). */
 const char *whoami(void);
-
-/* --------------------------------------- store.c: facts for views.c */
-
-/* One snapshot for several statements (BEGIN ... COMMIT, read-only). */
-int	 store_read_begin(struct store *);
-void	 store_read_end(struct store *);
-
-/* A sync as its runs tell it; run ids are 0 when there is none. */
-struct syncrow {
-	const char	*sync;
-	long long	 in_progress;	/* runs in progress now */
-	long long	 applied;	/* latest applied export run */
-	long long	 last;		/* latest run of any kind */
-	long long	 active;	/* active users in the directory */
-	long long	 latest;	/* latest run not a dry run (by id) */
-	long long	 users;		/* users in the directory, any state */
-};
-/* A key named by runs: the rows of the store_view_* fact queries. */
-struct keyrow {
-	const char	*sync;
-	const char	*key;
-	int		 type;		/* enum itemtype, or -1 for issues */
-	long long	 run;
-	const char	*email;		/* extras: from the latest item, or "" */
-	const char	*name;
-	time_t		 when;		/* extras: that run's finish (or start) */
-	int		 gone;		/* extras: in the directory once */
-};
-/* A user as the directory has them; fields NULL from store_view_walk(). */
-struct userrow {
-	const char	*sync, *key, *email, *name, *manager, *team;
-	const char	*fields;	/* JSON object, as the export had it */
-	int		 active;
-};
-int	 store_view_syncs(struct store *,
-	    int (*)(void *, const struct syncrow *), void *);
-int	 store_view_failed(struct store *,
-	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_warnings(struct store *,
-	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_extras(struct store *,
-	    int (*)(void *, const struct keyrow *), void *);
-int	 store_view_walk(struct store *, const char *from, size_t fromlen,
-	    long long skip, int (*)(void *, const struct userrow *), void *);
-int	 store_view_domain(struct store *, const char *lo, size_t lolen,
-	    const char *hi, size_t hilen,
-	    int (*)(void *, const struct userrow *), void *);
-int	 store_view_pages(struct store *, int (*)(void *, const char *prefix,
-	    size_t prefixlen, const char *sync, long long n), void *);
-int	 store_view_exported(struct store *, long long run);
-/* An email's page in dirpages: the length of its first DIRPAGE_CHARS
- * characters, as SQLite's substr() counts them. */
-size_t	 dirpage_len(const char *email);
-/* The counts of sync made again when they do not say active users. */
-int	 store_counts_check(struct store *, const char *sync, long long active);
-/* Items of a run stored done as they were inserted (apply.c). */
-int	 store_run_done_add(struct store *, long long run, long long n);
-int	 store_view_find(struct store *, const char *text, const char *sync,
-	    int (*)(void *, const struct userrow *), void *);
-int	 store_view_user_items(struct store *, const char *sync,
-	    const char *key, int (*)(void *, long long run,
-	    const struct itemview *), void *);
-int	 store_view_user_issues(struct store *, const char *sync,
-	    const char *key, int (*)(void *, long long run,
-	    const struct issueview *), void *);
-long long store_view_changes_since(struct store *, time_t since);
-/* A user's display name, or NULL: the caller frees. */
-char	*store_view_name(struct store *, const char *sync, const char *key);
 
 /* views.c: per-user status and the metrics. EXIT_* */
 int	 cmd_users(struct config *, int, char **);

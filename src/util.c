@@ -890,6 +890,30 @@ json_str(struct buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* ,"k":"v" (null for NULL): no comma as an object's or array's first. */
+void
+json_kv(struct buf *b, const char *k, const char *v)
+{
+	if (b->len > 0 && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
+		buf_addc(b, ',');
+	json_str(b, k, strlen(k));
+	buf_addc(b, ':');
+	if (v == NULL)
+		buf_adds(b, "null");
+	else
+		json_str(b, v, strlen(v));
+}
+
+/* A time as UTC ISO 8601, null for 0. */
+void
+json_time(struct buf *b, const char *k, time_t t)
+{
+	char	 iso[21];
+
+	time_iso(t, iso);
+	json_kv(b, k, t ? iso : NULL);
+}
+
 static void
 utf8_put(struct buf *b, unsigned cp)
 {

@@ -66,8 +66,6 @@
 
 #include "rostersync.h"
 
-#define USERS_PER_PAGE	10	/* a page of users, as history's */
-#define USERS_MAX_PAGE	1000	/* --per-page at most */
 #define CHANGES_WINDOW	86400	/* "changes in the last 24 h" */
 #define RANGE_WALK_MAX	2048	/* --email: rows counted one by one, at most */
 
@@ -154,41 +152,10 @@ ustatus_parse(const char *s)
 	return -1;
 }
 
-static struct store *
-view_open(struct config *cfg)
-{
-	char		 err[MAX_ERRMSG];
-	struct store	*st;
-
-	if ((st = store_open(cfg->database, 1, err, sizeof(err))) == NULL)
-		log_msg(LOG_ERR, "%s", err);
-	return st;
-}
-
-static int
-no_database(const struct config *cfg)
-{
-	return access(cfg->database, F_OK) == -1 && errno == ENOENT;
-}
-
-/* ,"k":"v" (null for NULL); the first member of an object without comma. */
-static void
-jkv(struct buf *b, const char *k, const char *v)
-{
-	if (b->len > 0 && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
-		buf_addc(b, ',');
-	json_str(b, k, strlen(k));
-	buf_addc(b, ':');
-	if (v == NULL)
-		buf_adds(b, "null");
-	else
-		json_str(b, v, strlen(v));
-}
-
 static void
 jnum(struct buf *b, const char *k, long long n)
 {
-	jkv(b, k, "");
+	json_kv(b, k, "");
 	b->len -= 2;
 	buf_printf(b, "%lld", n);
 }
@@ -196,19 +163,9 @@ jnum(struct buf *b, const char *k, long long n)
 static void
 jbool(struct buf *b, const char *k, int v)
 {
-	jkv(b, k, "");
+	json_kv(b, k, "");
 	b->len -= 2;
 	buf_adds(b, v ? "true" : "false");
-}
-
-/* A time as UTC ISO 8601, null for 0. */
-static void
-jtime(struct buf *b, const char *k, time_t t)
-{
-	char	 iso[21];
-
-	time_iso(t, iso);
-	jkv(b, k, t ? iso : NULL);
 }
 
 /* A run id, null for 0. */
@@ -218,7 +175,7 @@ jrun(struct buf *b, const char *k, long long id)
 	if (id > 0)
 		jnum(b, k, id);
 	else
-		jkv(b, k, NULL);
+		json_kv(b, k, NULL);
 }
 
 /* -------------------------------------------------------------- facts */
@@ -665,14 +622,14 @@ print_user(struct ulist *l, long long n, const char *sync, const char *key,
 		if (dn != NULL)
 			name = dn;
 		buf_adds(&l->out, n > l->offset ? ",{" : "{");
-		jkv(&l->out, "sync", sync);
-		jkv(&l->out, "employee_id", key);
-		jkv(&l->out, "email", email[0] ? email : NULL);
-		jkv(&l->out, "name", name[0] ? name : NULL);
+		json_kv(&l->out, "sync", sync);
+		json_kv(&l->out, "employee_id", key);
+		json_kv(&l->out, "email", email[0] ? email : NULL);
+		json_kv(&l->out, "name", name[0] ? name : NULL);
 		free(dn);
-		jkv(&l->out, "status", ustatus_names[us].slug);
-		jkv(&l->out, "status_label", ustatus_names[us].label);
-		jtime(&l->out, "latest_sync", t);
+		json_kv(&l->out, "status", ustatus_names[us].slug);
+		json_kv(&l->out, "status_label", ustatus_names[us].label);
+		json_time(&l->out, "latest_sync", t);
 		buf_addc(&l->out, '}');
 		return;
 	}
@@ -1092,17 +1049,9 @@ users_options(int argc, char **argv, struct ulist *l)
 			}
 			break;
 		case 'p':
-			if (parse_ll(optarg, 1, INT32_MAX, &l->page) == -1) {
-				log_warnx("--page takes a number from 1");
-				return -1;
-			}
-			break;
 		case 'n':
-			if (parse_ll(optarg, 1, USERS_MAX_PAGE, &l->limit)) {
-				log_warnx("--per-page takes 1 to %d",
-				    USERS_MAX_PAGE);
+			if (page_option(c, optarg, &l->page, &l->limit) == -1)
 				return -1;
-			}
 			break;
 		default:
 			return -1;
@@ -1114,23 +1063,7 @@ users_options(int argc, char **argv, struct ulist *l)
 static void
 users_footer(struct ulist *l)
 {
-	long long first, last;
-
-	first = l->offset < l->total ? l->offset + 1 : 0;
-	last = first == 0 ? 0 : l->offset + l->limit < l->total ?
-	    l->offset + l->limit : l->total;
-	if (l->json) {
-		buf_printf(&l->out, "],\"total\":%lld,\"first\":%lld,"
-		    "\"last\":%lld,\"page\":%lld,\"per_page\":%lld}\n",
-		    l->total, first, last, l->page, l->limit);
-		fputs(l->out.p, stdout);
-	} else if (l->total == 0)
-		printf("0 results\n");
-	else if (first == 0)
-		printf("page %lld is past the end: %lld results\n", l->page,
-		    l->total);
-	else
-		printf("%lld-%lld of %lld results\n", first, last, l->total);
+	page_footer(l->json, &l->out, l->total, l->offset, l->limit, l->page);
 }
 
 /* --email's text in lower case (as the loader keeps emails) and the end
@@ -1189,7 +1122,7 @@ cmd_users(struct config *cfg, int argc, char **argv)
 	l.status = -1;
 	l.since = l.until = (time_t)-1;
 	l.page = 1;
-	l.limit = USERS_PER_PAGE;
+	l.limit = PAGE_DEFAULT;
 	if (users_options(argc, argv, &l) == -1) {
 		log_warnx("usage: rostersync users [--email TEXT] [--status ST]"
 		    " [--sync S] [--since DATE] [--until DATE] [--page N] "
@@ -1724,14 +1657,14 @@ json_services(struct buf *b, const struct uview *v, const struct hrun *h)
 
 	services(v, h, &sv);
 	buf_adds(b, ",\"services\":[{");
-	jkv(b, "name", "directory");
+	json_kv(b, "name", "directory");
 	jbool(b, "hook", 0);
 	jnum(b, "changes", sv.changes);
 	jnum(b, "applied", sv.dir);
 	buf_addc(b, '}');
 	if (sv.hook_name != NULL) {
 		buf_adds(b, ",{");
-		jkv(b, "name", sv.hook_name);
+		json_kv(b, "name", sv.hook_name);
 		jbool(b, "hook", 1);
 		jnum(b, "changes", sv.changes);
 		jnum(b, "applied", sv.hook[0]);
@@ -1756,26 +1689,26 @@ json_history(struct buf *b, const struct uview *v)
 		h = &v->runs[i];
 		buf_adds(b, i ? ",{" : "{");
 		jnum(b, "run", h->r.id);
-		jtime(b, "started", h->r.started);
-		jtime(b, "finished", h->r.finished);
-		jkv(b, "status", runstatus_slug(h->r.status));
-		jkv(b, "status_label", runstatus_label(h->r.status));
-		jkv(b, "trigger", h->r.trigger);
+		json_time(b, "started", h->r.started);
+		json_time(b, "finished", h->r.finished);
+		json_kv(b, "status", runstatus_slug(h->r.status));
+		json_kv(b, "status_label", runstatus_label(h->r.status));
+		json_kv(b, "trigger", h->r.trigger);
 		jbool(b, "dry_run", h->r.dry_run);
 		json_services(b, v, h);
 		buf_adds(b, ",\"items\":[");
 		for (it = h->items; it != NULL; it = it->next) {
 			buf_addc(b, '{');
 			jnum(b, "seq", it->seq);
-			jkv(b, "type", itemtype_slug(it->type));
-			jkv(b, "status", itemstatus_slug(it->status));
-			jkv(b, "error", it->error);
+			json_kv(b, "type", itemtype_slug(it->type));
+			json_kv(b, "status", itemstatus_slug(it->status));
+			json_kv(b, "error", it->error);
 			buf_adds(b, ",\"changes\":[");
 			for (c = it->chg; c != NULL; c = c->next) {
 				buf_addc(b, '{');
-				jkv(b, "field", c->field);
-				jkv(b, "old", c->old);
-				jkv(b, "new", c->new);
+				json_kv(b, "field", c->field);
+				json_kv(b, "old", c->old);
+				json_kv(b, "new", c->new);
 				buf_adds(b, c->next ? "}," : "}");
 			}
 			buf_adds(b, it->next ? "]}," : "]}");
@@ -1784,11 +1717,11 @@ json_history(struct buf *b, const struct uview *v)
 		for (is = h->issues; is != NULL; is = is->next) {
 			buf_addc(b, '{');
 			jnum(b, "seq", is->seq);
-			jkv(b, "type", issuetype_slug(is->type));
+			json_kv(b, "type", issuetype_slug(is->type));
 			jnum(b, "row", is->row);
-			jkv(b, "field", is->field[0] ? is->field : NULL);
-			jkv(b, "message", is->message);
-			jkv(b, "fix", is->fix);
+			json_kv(b, "field", is->field[0] ? is->field : NULL);
+			json_kv(b, "message", is->message);
+			json_kv(b, "fix", is->fix);
 			buf_adds(b, is->next ? "}," : "}");
 		}
 		buf_adds(b, "]}");
@@ -1802,10 +1735,10 @@ json_identity(struct buf *b, const struct uview *v)
 {
 	size_t	 mark;
 
-	jkv(b, "sync", v->sync);
-	jkv(b, "employee_id", v->key);
-	jkv(b, "email", v->email && v->email[0] ? v->email : NULL);
-	jkv(b, "name", v->name && v->name[0] ? v->name : NULL);
+	json_kv(b, "sync", v->sync);
+	json_kv(b, "employee_id", v->key);
+	json_kv(b, "email", v->email && v->email[0] ? v->email : NULL);
+	json_kv(b, "name", v->name && v->name[0] ? v->name : NULL);
 	buf_adds(b, ",\"source\":");
 	mark = b->len;
 	buf_addc(b, '{');
@@ -1821,11 +1754,11 @@ json_identity(struct buf *b, const struct uview *v)
 		return;
 	}
 	buf_addc(b, '{');
-	jkv(b, "employee_id", v->key);
-	jkv(b, "email", v->email);
-	jkv(b, "name", v->name);
-	jkv(b, "manager", v->manager[0] ? v->manager : NULL);
-	jkv(b, "team", v->team[0] ? v->team : NULL);
+	json_kv(b, "employee_id", v->key);
+	json_kv(b, "email", v->email);
+	json_kv(b, "name", v->name);
+	json_kv(b, "manager", v->manager[0] ? v->manager : NULL);
+	json_kv(b, "team", v->team[0] ? v->team : NULL);
 	jbool(b, "active", v->active);
 	buf_addc(b, '}');
 }
@@ -1837,12 +1770,12 @@ json_overview(struct buf *b, struct uview *v, const struct config *cfg)
 	const char	*how;
 	time_t		 next = next_scheduled(v->f, cfg, v->s, &how);
 
-	jkv(b, "status", ustatus_names[us].slug);
-	jkv(b, "status_label", ustatus_names[us].label);
+	json_kv(b, "status", ustatus_names[us].slug);
+	json_kv(b, "status_label", ustatus_names[us].label);
 	jbool(b, "sync_active", v->s && v->s->cf && v->s->cf->enabled);
-	jtime(b, "latest_sync", latest_sync(v->s, v->u, v->in_dir));
-	jtime(b, "next_sync", next);
-	jkv(b, "next_sync_how", how);
+	json_time(b, "latest_sync", latest_sync(v->s, v->u, v->in_dir));
+	json_time(b, "next_sync", next);
+	json_kv(b, "next_sync_how", how);
 }
 
 /* "sync_failure": the sync's latest run when it Failed, or null. */
@@ -1856,11 +1789,11 @@ json_sync_failure(struct buf *b, const struct vsync *s)
 	}
 	buf_addc(b, '{');
 	jnum(b, "run", s->failing);
-	jkv(b, "error", s->fail_error);
-	jkv(b, "hint", s->fail_hint);
+	json_kv(b, "error", s->fail_error);
+	json_kv(b, "hint", s->fail_hint);
 	jnum(b, "failures", s->fail_count);
-	jtime(b, "since", s->fail_since);
-	jtime(b, "last", s->fail_last);
+	json_time(b, "since", s->fail_since);
+	json_time(b, "last", s->fail_last);
 	buf_addc(b, '}');
 }
 
@@ -1883,8 +1816,8 @@ json_failures(struct buf *b, const struct uview *v)
 			buf_adds(b, n++ ? ",{" : "{");
 			jnum(b, "run", v->runs[i].r.id);
 			jnum(b, "seq", it->seq);
-			jkv(b, "type", itemtype_slug(it->type));
-			jkv(b, "error", it->error);
+			json_kv(b, "type", itemtype_slug(it->type));
+			json_kv(b, "error", it->error);
 			buf_addc(b, '}');
 		}
 	buf_adds(b, "],\"skipped\":");
@@ -1895,9 +1828,9 @@ json_failures(struct buf *b, const struct uview *v)
 	buf_addc(b, '{');
 	jnum(b, "run", skiprun);
 	jnum(b, "row", skip->row);
-	jkv(b, "field", skip->field[0] ? skip->field : NULL);
-	jkv(b, "message", skip->message);
-	jkv(b, "fix", skip->fix);
+	json_kv(b, "field", skip->field[0] ? skip->field : NULL);
+	json_kv(b, "message", skip->message);
+	json_kv(b, "fix", skip->fix);
 	buf_addc(b, '}');
 }
 
@@ -1913,11 +1846,11 @@ json_activity(struct buf *b, const struct uview *v)
 	}
 	buf_addc(b, '{');
 	jnum(b, "run", last->r.id);
-	jtime(b, "started", last->r.started);
-	jtime(b, "finished", last->r.finished);
+	json_time(b, "started", last->r.started);
+	json_time(b, "finished", last->r.finished);
 	jnum(b, "changes", (long long)last->nitems);
-	jkv(b, "status", runstatus_slug(last->r.status));
-	jkv(b, "status_label", runstatus_label(last->r.status));
+	json_kv(b, "status", runstatus_slug(last->r.status));
+	json_kv(b, "status_label", runstatus_label(last->r.status));
 	jbool(b, "dry_run", last->r.dry_run);
 	buf_addc(b, '}');
 }
@@ -2203,9 +2136,9 @@ on_refused(void *arg, const char *name, const char *reason, time_t since)
 		return 0;
 	}
 	buf_adds(c->b, c->n++ ? ",{" : "{");
-	jkv(c->b, "name", name);
-	jkv(c->b, "reason", reason);
-	jtime(c->b, "since", since);
+	json_kv(c->b, "name", name);
+	json_kv(c->b, "reason", reason);
+	json_time(c->b, "since", since);
 	buf_addc(c->b, '}');
 	return 0;
 }
@@ -2234,23 +2167,23 @@ status_sync(struct buf *b, struct facts *f, const struct config *cfg,
 
 	if (json) {
 		buf_adds(b, b->p[b->len - 1] == '[' ? "{" : ",{");
-		jkv(b, "name", s->name);
+		json_kv(b, "name", s->name);
 		jbool(b, "active", s->cf != NULL && s->cf->enabled);
 		jbool(b, "configured", s->cf != NULL);
 		jnum(b, "users_active", s->active);
 		jnum(b, "failed", failed_users(f, s));
 		jnum(b, "in_progress", s->in_progress);
 		jrun(b, "last_run", r ? r->id : 0);
-		jkv(b, "last_status", r ? runstatus_slug(r->status) : NULL);
-		jkv(b, "last_status_label", r ? runstatus_label(r->status) :
+		json_kv(b, "last_status", r ? runstatus_slug(r->status) : NULL);
+		json_kv(b, "last_status_label", r ? runstatus_label(r->status) :
 		    NULL);
-		jtime(b, "last_started", r ? r->started : 0);
-		jkv(b, "last_error", r && r->status == RS_FAILED ? r->error :
+		json_time(b, "last_started", r ? r->started : 0);
+		json_kv(b, "last_error", r && r->status == RS_FAILED ? r->error :
 		    NULL);
 		jnum(b, "failures", r ? r->failures : 0);
 		jbool(b, "failing", s->failing > 0);
-		jtime(b, "next_sync", next);
-		jkv(b, "next_sync_how", how);
+		json_time(b, "next_sync", next);
+		json_kv(b, "next_sync_how", how);
 		status_refused(b, st, s);
 		buf_addc(b, '}');
 		return;

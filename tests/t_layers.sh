@@ -21,17 +21,21 @@ import collections, os, subprocess, sys
 d = sys.argv[1]
 objs = sorted(f[:-2] for f in os.listdir(d) if f.endswith(".o") and
               not f.startswith(("test_", "rostersync-ldap", "rsbench")))
-defs, undefs = {}, {}
+# A module is one object, but the store is one module of several
+# (store.c and store_*.c, which share store_int.h).
+def module(o):
+    return "store" if o.startswith("store_") else o
+defs, undefs = collections.defaultdict(set), collections.defaultdict(set)
 for o in objs:
     out = subprocess.run(["nm", os.path.join(d, o + ".o")],
                          capture_output=True, text=True).stdout
-    defs[o], undefs[o] = set(), set()
     for line in out.splitlines():
         p = line.split()
         if len(p) == 3 and p[1] in "TDBR":
-            defs[o].add(p[2])
+            defs[module(o)].add(p[2])
         elif len(p) == 2 and p[0] == "U":
-            undefs[o].add(p[1])
+            undefs[module(o)].add(p[1])
+objs = sorted(set(module(o) for o in objs))
 owner = {s: o for o in objs for s in defs[o]}
 calls = collections.defaultdict(dict)
 for o in objs:
