@@ -862,6 +862,8 @@ struct store;
  * in key order (docs/design.md, Memory). */
 #define STORE_CACHE_KB		65536
 #define STORE_BIG_CACHE_KB	24576
+/* and during a first load's (store_bulk_begin()): its sorts' memory too */
+#define STORE_BULK_CACHE_KB	8192
 /*
  * Open (creating and migrating) the database; readonly opens it for the
  * views. Returns NULL with a message in err.
