@@ -194,25 +194,27 @@ store_issues(struct job *j)
 }
 
 static const char *
-slot_or_empty(const struct kept *k, int slot)
+slot_or_empty(const struct job *j, const struct kept *k, int slot)
 {
-	return slot >= 0 ? k->v[slot] : "";
+	return slot >= 0 ? kept_v(j, k, (size_t)slot) : "";
 }
 
 static int
 write_user(struct job *j, uint32_t id, struct buf *b)
 {
 	const struct kept	*k = &j->kept[j->erec[id]];
+	const char		*v[MAX_SLOTS];
 	struct dirrow		 d;
 
 	fields_json(j, k, b);
 	memset(&d, 0, sizeof(d));
 	d.sync = j->sy->name;
 	d.key = ent_key(j, id);
-	d.email = slot_or_empty(k, j->sc.canon[F_EMAIL]);
-	d.name = display_name(j, k->v);
-	d.manager = slot_or_empty(k, j->sc.canon[F_MANAGER_ID]);
-	d.team = slot_or_empty(k, j->sc.team_slot);
+	d.email = slot_or_empty(j, k, j->sc.canon[F_EMAIL]);
+	kept_values(j, k, v, NULL);
+	d.name = display_name(j, v);
+	d.manager = slot_or_empty(j, k, j->sc.canon[F_MANAGER_ID]);
+	d.team = slot_or_empty(j, k, j->sc.team_slot);
 	d.hash = k->hash;
 	d.fields = b->p;
 	d.fieldslen = b->len;

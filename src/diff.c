@@ -23,11 +23,11 @@ rec_hash(const struct job *j, const char *const *v, const size_t *len)
 static uint64_t
 kept_hash(const struct job *j, const struct kept *k)
 {
-	size_t	 len[MAX_SLOTS], i;
+	const char	*v[MAX_SLOTS];
+	size_t		 len[MAX_SLOTS];
 
-	for (i = 0; i < j->sc.nslots; i++)
-		len[i] = k->len[i];
-	return rec_hash(j, k->v, len);
+	kept_values(j, k, v, len);
+	return rec_hash(j, v, len);
 }
 
 static void
@@ -91,7 +91,6 @@ static void
 keep_record(struct job *j, uint32_t ent, const struct record *r, uint64_t fp)
 {
 	struct kept	*k;
-	size_t		 i, n = j->sc.nslots;
 
 	if (j->nkept == j->keptcap) {
 		j->keptcap = j->keptcap ? j->keptcap * 2 : 1024;
@@ -100,12 +99,7 @@ keep_record(struct job *j, uint32_t ent, const struct record *r, uint64_t fp)
 	k = &j->kept[j->nkept];
 	k->ent = ent;
 	k->hash = fp;
-	k->v = arena_alloc(&j->a, n * sizeof(*k->v));
-	k->len = arena_alloc(&j->a, n * sizeof(*k->len));
-	for (i = 0; i < n; i++) {
-		k->v[i] = arena_strndup(&j->a, r->v[i], r->len[i]);
-		k->len[i] = (uint32_t)r->len[i];
-	}
+	kept_set(j, k, r->v, r->len);
 	j->erec[ent] = (uint32_t)j->nkept++;
 }
 
@@ -789,6 +783,9 @@ old_fields(struct job *j, uint32_t e, struct oldrow *o)
 		o->v[i] = o->len[i] > 0 ? o->b.p + o->off[i] : "";
 }
 
+_Static_assert((unsigned long long)MAX_ROWS * (MAX_SLOTS + 1) <= UINT32_MAX,
+    "an item's first change is 32 bits");
+
 static struct item *
 item_new(struct job *j, enum itemtype type, uint32_t ent)
 {
@@ -825,11 +822,17 @@ change_add(struct job *j, struct item *it, const char *field,
 	it->nchg++;
 }
 
+/* One value of a kept record replaced (rare: the record is copied). */
 static void
-set_value(struct kept *k, int slot, const char *v, uint32_t n)
+set_value(struct job *j, struct kept *k, int slot, const char *v, uint32_t n)
 {
-	k->v[slot] = v;
-	k->len[slot] = n;
+	const char	*nv[MAX_SLOTS];
+	size_t		 len[MAX_SLOTS];
+
+	kept_values(j, k, nv, len);
+	nv[slot] = v;
+	len[slot] = n;
+	kept_set(j, k, nv, len);
 }
 
 /* Apply keep_if_empty and the manager decisions of validation. */
@@ -840,14 +843,14 @@ finalize(struct job *j, uint32_t id, struct kept *k, const struct oldrow *o)
 	size_t	 i;
 
 	for (i = 0; o != NULL && i < j->sc.nslots; i++)
-		if (j->sc.slots[i].keep_empty && k->len[i] == 0)
-			set_value(k, (int)i, old_keep(j, o, i), o->len[i]);
+		if (j->sc.slots[i].keep_empty && kept_len(k, i) == 0)
+			set_value(j, k, (int)i, old_keep(j, o, i), o->len[i]);
 	if (m < 0)
 		return;
 	if (j->e[id].flags & E_MGR_CLEAR)
-		set_value(k, m, "", 0);
+		set_value(j, k, m, "", 0);
 	else if (j->e[id].flags & E_MGR_KEEP)
-		set_value(k, m, o ? old_keep(j, o, (size_t)m) : "",
+		set_value(j, k, m, o ? old_keep(j, o, (size_t)m) : "",
 		    o ? o->len[m] : 0);
 }
 
@@ -855,18 +858,21 @@ static struct item *
 user_item(struct job *j, enum itemtype type, uint32_t ent, struct kept *k)
 {
 	struct item	*it = item_new(j, type, ent);
+	const char	*v[MAX_SLOTS];
 	int		 em = j->sc.canon[F_EMAIL];
 
-	it->email = em >= 0 ? k->v[em] : "";
-	it->name = display_name(j, k->v);
+	kept_values(j, k, v, NULL);
+	it->email = em >= 0 ? v[em] : "";
+	it->name = display_name(j, v);
 	return it;
 }
 
 static int
-same(const struct kept *k, const struct oldrow *o, size_t i)
+same(const struct job *j, const struct kept *k, const struct oldrow *o,
+    size_t i)
 {
-	return k->len[i] == o->len[i] &&
-	    memcmp(k->v[i], o->v[i], k->len[i]) == 0;
+	return kept_len(k, i) == o->len[i] &&
+	    memcmp(kept_v(j, k, i), o->v[i], o->len[i]) == 0;
 }
 
 /* A user in both: update, manager and team_member items as needed. */
@@ -883,38 +889,38 @@ compare_user(struct job *j, uint32_t id)
 	finalize(j, id, k, &o);
 	/* The same address in another case is no change: the stored one
 	 * stays (and so does the fingerprint). */
-	if ((em = j->sc.canon[F_EMAIL]) >= 0 && !same(k, &o, (size_t)em) &&
-	    o.len[em] > 0 && email_same(k->v[em], k->len[em], o.v[em],
-	    o.len[em])) {
-		set_value(k, em, old_keep(j, &o, (size_t)em), o.len[em]);
+	if ((em = j->sc.canon[F_EMAIL]) >= 0 && !same(j, k, &o, (size_t)em) &&
+	    o.len[em] > 0 && email_same(kept_v(j, k, (size_t)em),
+	    kept_len(k, (size_t)em), o.v[em], o.len[em])) {
+		set_value(j, k, em, old_keep(j, &o, (size_t)em), o.len[em]);
 		j->e[id].flags &= ~E_LINE;	/* stored unlike the line */
 	}
 	for (i = 0; i < j->sc.nslots; i++) {
-		if (j->sc.slots[i].key || (int)i == m || same(k, &o, i))
+		if (j->sc.slots[i].key || (int)i == m || same(j, k, &o, i))
 			continue;
 		if (up == NULL)
 			up = user_item(j, IT_UPDATE, id, k);
 		change_add(j, up, j->sc.slots[i].name, old_keep(j, &o, i),
-		    k->v[i]);
+		    kept_v(j, k, i));
 	}
-	if (m >= 0 && !same(k, &o, (size_t)m)) {
+	if (m >= 0 && !same(j, k, &o, (size_t)m)) {
 		it = user_item(j, IT_MANAGER, id, k);
 		change_add(j, it, j->sc.slots[m].name,
-		    old_keep(j, &o, (size_t)m), k->v[m]);
+		    old_keep(j, &o, (size_t)m), kept_v(j, k, (size_t)m));
 	}
-	if (t >= 0 && !same(k, &o, (size_t)t)) {
+	if (t >= 0 && !same(j, k, &o, (size_t)t)) {
 		it = user_item(j, IT_TEAM_MEMBER, id, k);
-		it->team = k->v[t];
+		it->team = kept_v(j, k, (size_t)t);
 		change_add(j, it, j->sc.slots[t].name,
-		    old_keep(j, &o, (size_t)t), k->v[t]);
+		    old_keep(j, &o, (size_t)t), it->team);
 	}
 	k->hash = kept_hash(j, k);
 	if (up != NULL || k->hash != j->dhash[id])
 		j->e[id].flags |= E_WRITE;
 	if ((j->e[id].flags & E_ACTIVE) && (em = j->sc.canon[F_EMAIL]) >= 0 &&
-	    same(k, &o, (size_t)em))
+	    same(j, k, &o, (size_t)em))
 		j->e[id].flags |= E_SAMEMAIL;
-	if (m >= 0 && !same(k, &o, (size_t)m))
+	if (m >= 0 && !same(j, k, &o, (size_t)m))
 		j->e[id].flags |= E_WRITE;
 	oldrow_free(&o);
 }
@@ -1160,7 +1166,7 @@ id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
 	if (*nc == 0 || *nd == 0 || em < 0)
 		return;
 	for (i = 0; i < *nc; i++) {
-		m = j->kept[j->erec[c[i]]].v[em];
+		m = kept_v(j, &j->kept[j->erec[c[i]]], (size_t)em);
 		f = email_fold(&b, m, strlen(m), &fl);
 		if (fl > 0 && strmap_get(&mail, f, fl) == STRMAP_NONE)
 			strmap_put(&mail, arena_strndup(&a, f, fl), fl,

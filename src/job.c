@@ -320,6 +320,43 @@ ent_kept(const struct job *j, uint32_t i)
 	return j->erec[i] == ENT_NONE ? NULL : &j->kept[j->erec[i]];
 }
 
+void
+kept_values(const struct job *j, const struct kept *k, const char **v,
+    size_t *len)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->sc.nslots; i++) {
+		v[i] = kept_v(j, k, i);
+		if (len != NULL)
+			len[i] = kept_len(k, i);
+	}
+}
+
+/*
+ * A row's values as one piece of the arena: the slots' end offsets, then
+ * the values, each NUL-terminated (where a pointer and a length a slot
+ * took 12 bytes more, and two pieces of the arena rounded up besides).
+ */
+void
+kept_set(struct job *j, struct kept *k, const char *const *v,
+    const size_t *len)
+{
+	size_t	 i, n = j->sc.nslots, text = 0;
+	char	*o;
+
+	for (i = 0; i < n; i++)
+		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
+	k->end = arena_alloc(&j->a, n * sizeof(*k->end) + text);
+	o = (char *)(k->end + n);
+	for (i = 0, text = 0; i < n; i++) {
+		memcpy(o + text, v[i], len[i]);
+		o[text + len[i]] = '\0';
+		text += len[i] + 1;
+		k->end[i] = (uint32_t)text;
+	}
+}
+
 /* -------------------------------------------------------------- teams */
 
 uint32_t
@@ -376,7 +413,7 @@ fields_json(struct job *j, const struct kept *k, struct buf *b)
 		fields_keys(j);
 	need += j->fkeys.len;
 	for (i = 0; i < j->sc.nslots; i++)
-		need += 6 * (size_t)k->len[i] + 2;
+		need += 6 * (size_t)kept_len(k, i) + 2;
 	buf_reset(b);
 	buf_grow(b, need);
 	o = b->p;
@@ -385,7 +422,7 @@ fields_json(struct job *j, const struct kept *k, struct buf *b)
 		memcpy(o, j->fkeys.p + j->fkoff[i], j->fkoff[i + 1] -
 		    j->fkoff[i]);
 		o += j->fkoff[i + 1] - j->fkoff[i];
-		o = json_put(o, k->v[i], k->len[i]);
+		o = json_put(o, kept_v(j, k, i), kept_len(k, i));
 	}
 	*o++ = '}';
 	*o = '\0';

@@ -853,6 +853,8 @@ struct store;
  * in key order (docs/design.md, Memory). */
 #define STORE_CACHE_KB		65536
 #define STORE_BIG_CACHE_KB	24576
+/* and during a first load's (store_bulk_begin()): its sorts' memory too */
+#define STORE_BULK_CACHE_KB	8192
 
 /* store.c: the connection, transactions, read snapshots. */
 /*
@@ -1321,8 +1323,9 @@ extern const char email_stored[];
 /* A row kept whole because it is new or changed. */
 struct kept {
 	uint32_t	 ent;
-	const char	**v;		/* per slot, in the arena */
-	uint32_t	*len;
+	uint32_t	*end;		/* one piece of the arena: per slot, where
+					 * its value ends (past its NUL) in the
+					 * text after these (kept_v()) */
 	uint64_t	 hash;		/* fingerprint of the values (as stored) */
 };
 /* A row's email hash, while loading (a known line's is the file's). */
@@ -1336,17 +1339,19 @@ struct rowmail {
 	const char	*email;		/* lower-cased (arena) */
 };
 
-/* An item of the run before it is stored. */
+/* An item of the run before it is stored (48 bytes: a first load holds
+ * one a row). */
 struct item {
-	enum itemtype	 type;
-	enum itemstatus	 status;
+	uint8_t		 type;		/* enum itemtype */
+	uint8_t		 status;	/* enum itemstatus */
 	uint32_t	 ent;		/* ENT_NONE for team items */
+	uint32_t	 chg;		/* first change in job.chg (at most
+					 * MAX_ROWS * MAX_SLOTS) */
+	uint32_t	 nchg;
 	const char	*team;		/* team items and team_member */
 	const char	*email;		/* of the user, for reports */
 	const char	*name;		/* display name, for reports */
 	const char	*error;		/* why it failed or is held */
-	size_t		 chg;		/* first change in job.chg */
-	size_t		 nchg;
 };
 
 struct job {
@@ -1427,6 +1432,19 @@ ent_keylen(const struct job *j, uint32_t i)
 	return j->koff[i + 1] - j->koff[i] - 1;
 }
 
+/* A kept record's value of slot i (NUL-terminated) and its length. */
+static inline const char *
+kept_v(const struct job *j, const struct kept *k, size_t i)
+{
+	return (const char *)(k->end + j->sc.nslots) + (i ? k->end[i - 1] : 0);
+}
+
+static inline uint32_t
+kept_len(const struct kept *k, size_t i)
+{
+	return k->end[i] - (i ? k->end[i - 1] : 0) - 1;
+}
+
 /*
  * snapshot.c: the directory's keys, fingerprints and active flags as of
  * one version, in spool/cache/SYNC/directory.keys, so that a run reads
@@ -1473,6 +1491,12 @@ void	 ids_by_key(const struct job *, uint32_t *ids, size_t);
 uint32_t team_intern(struct job *, const char *, size_t);
 /* Entry i's kept record, or NULL. */
 struct kept *ent_kept(const struct job *, uint32_t);
+/* A kept record's values into v and len (MAX_SLOTS each; len may be
+ * NULL); a record's values into one piece of the job's arena (k->end). */
+void	 kept_values(const struct job *, const struct kept *, const char **v,
+	    size_t *len);
+void	 kept_set(struct job *, struct kept *, const char *const *v,
+	    const size_t *len);
 /* A user's fields as the users table keeps them, into b. */
 void	 fields_json(struct job *, const struct kept *, struct buf *b);
 /* The display name of a row's values: in the job's arena, or v's own. */

@@ -583,9 +583,9 @@ stored_mgr(const struct job *j, uint32_t i, int after)
 
 	if (after && (j->e[i].flags & E_WRITE)) {
 		k = &j->kept[j->erec[i]];
-		if (m < 0 || k->len[m] == 0)
+		if (m < 0 || kept_len(k, (size_t)m) == 0)
 			return DIRMGR_NONE;
-		t = ent_get(j, k->v[m], k->len[m]);
+		t = ent_get(j, kept_v(j, k, (size_t)m), kept_len(k, (size_t)m));
 		return t == ENT_NONE ? DIRMGR_UNKNOWN : t;
 	}
 	return i < j->ndirmgr ? j->dirmgr[i] : DIRMGR_UNKNOWN;

@@ -641,6 +641,10 @@ const char sql_bulk_build[] =
     "CREATE INDEX items_run_key ON items(run_id, key); "
     "CREATE INDEX users_domain ON users(" EMAIL_DOMAIN "); "
     "PRAGMA threads = 0";
+/* The index builds' sorts spill to temporary files as the cache fills
+ * (in memory a sort holds its whole index: 76 MB of a million users). */
+const char sql_sort_on_disk[] = "PRAGMA temp_store = FILE";
+const char sql_sort_in_memory[] = "PRAGMA temp_store = MEMORY";
 const char sql_journal_mode[] = "PRAGMA journal_mode = ";
 /* The checkpoint's own connection (store_checkpoint_start()). */
 const char sql_checkpointer[] = "PRAGMA synchronous = FULL";

@@ -77,8 +77,8 @@ struct nudge;
 /* SQL beside the statement table (store.c): the bulk load's indexes
  * dropped and built again, a journal mode set (the mode after it), the
  * checkpoint's own connection set up. */
-extern const char sql_bulk_drop[], sql_bulk_build[], sql_journal_mode[],
-		 sql_checkpointer[];
+extern const char sql_bulk_drop[], sql_bulk_build[], sql_sort_on_disk[],
+    sql_sort_in_memory[], sql_journal_mode[], sql_checkpointer[];
 
 /* store.c: the connection, statements, binding and reading. */
 int		 exec_sql(sqlite3 *, const char *, char *err, size_t errlen);

@@ -205,6 +205,8 @@ store_bulk_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
 
+	/* Rows appended in key order, then sorts: a small cache does. */
+	(void)cache_size(st, STORE_BULK_CACHE_KB);
 	if (exec_sql(st->db, sql_bulk_drop, err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
 		return -1;
@@ -216,12 +218,16 @@ int
 store_bulk_end(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
+	int	 rc = 0;
 
+	/* If the setting cannot change, the sorts stay in memory. */
+	(void)exec_sql(st->db, sql_sort_on_disk, err, sizeof(err));
 	if (exec_sql(st->db, sql_bulk_build, err, sizeof(err)) == -1) {
 		log_warnx("database: %s", err);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	(void)exec_sql(st->db, sql_sort_in_memory, err, sizeof(err));
+	return rc;
 }
 
 

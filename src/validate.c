@@ -76,14 +76,17 @@ issues_who(struct job *j, size_t n, size_t last, const char *const *v)
 void
 validate_identify(struct job *j)
 {
+	const char	*v[MAX_SLOTS];
 	size_t		 i;
 	uint32_t	 e;
 
 	for (i = 0; i < j->niss; i++)
 		if (j->iss[i].email == NULL && j->iss[i].key != NULL &&
 		    (e = ent_get(j, j->iss[i].key, strlen(j->iss[i].key))) !=
-		    ENT_NONE && j->erec[e] != ENT_NONE)
-			issues_who(j, i, i + 1, j->kept[j->erec[e]].v);
+		    ENT_NONE && j->erec[e] != ENT_NONE) {
+			kept_values(j, &j->kept[j->erec[e]], v, NULL);
+			issues_who(j, i, i + 1, v);
+		}
 }
 
 /* A plain check: one @, a dotted domain, no spaces or controls. */
@@ -270,7 +273,8 @@ row_email(struct job *j, uint32_t id, struct arena *a)
 	if (j->e[id].flags & E_TERM)
 		return (t = term_email(j, id)) != NULL ? t : email_stored;
 	if (j->erec[id] != ENT_NONE)
-		return j->kept[j->erec[id]].v[j->sc.canon[F_EMAIL]];
+		return kept_v(j, &j->kept[j->erec[id]],
+		    (size_t)j->sc.canon[F_EMAIL]);
 	if ((v = store_dir_email(j->st, j->sy->name, ent_key(j, id))) ==
 	    NULL) {
 		log_warnx("database: the email of %s cannot be read: %s",

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Memory that does not grow with the export: a 300,000-row first load
 # and its next day, each under the peak RSS the README promises (the
-# daily run 64 MB + 64 bytes a row, measured by /usr/bin/time -v), and
-# the daily run's counts equal to the generator's truth.
+# daily run 64 MB + 64 bytes a row, the first load 128 MB + 128 bytes a
+# row, measured by /usr/bin/time -v), and the daily run's counts equal
+# to the generator's truth.
 . "$(dirname "$0")/lib.sh"
 
 ROWS=300000
@@ -41,7 +42,16 @@ if [ "${SANITIZE:-}" == 1 ]; then
 	finish
 fi
 limit=$(( (64 * 1024 * 1024 + 64 * ROWS) / 1024 ))
-check "the daily run's peak RSS, $daily kB, is at most 64 MB + 64 B a row ($limit kB)" \
-    test "$daily" -le "$limit"
+flimit=$(( (128 * 1024 * 1024 + 128 * ROWS) / 1024 ))
+if [ -n "${SANITIZE:-}" ]; then
+	# AddressSanitizer's shadow and quarantine are most of such a peak.
+	skip "the daily run's peak RSS: not measured in a sanitizer build"
+	skip "the first load's peak RSS: not measured in a sanitizer build"
+else
+	check "the daily run's peak RSS, $daily kB, is at most 64 MB + 64 B a row ($limit kB)" \
+	    test "$daily" -le "$limit"
+	check "the first load's peak RSS, $first kB, is at most 128 MB + 128 B a row ($flimit kB)" \
+	    test "$first" -le "$flimit"
+fi
 echo "# first load $first kB, daily run $daily kB, $ROWS rows"
 finish
