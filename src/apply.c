@@ -312,8 +312,10 @@ write_directory(struct job *j)
 		j->e[w[i]].flags |= sy->delete_mode == DEL_DEACTIVATE ? E_DEACT :
 		    E_GONE;
 	}
+	/* Counted from the run's start, so that whom this run deactivates
+	 * stays until a later run, however long this one takes. */
 	if (sy->delete_mode == DEL_DEACTIVATE) {
-		purged = store_dir_purge(j->st, sy->name, time(NULL) -
+		purged = store_dir_purge(j->st, sy->name, j->run->started -
 		    (time_t)sy->grace_days * 86400, on_purged, j);
 		if (purged < 0)
 			goto out;
