@@ -68,11 +68,11 @@ measure() {
 	case " ${T[*]} " in *" fail "*)
 		echo "threads: a run failed: ${T[*]}" >&2; exit 1;; esac
 	base=$(printf '%s\n' ${T[none]} | median)
-	printf '\n%-26s %8s %8s  %s\n' "$title" "median" "gain" "each run"
-	printf '%-26s %8s %8s  %s\n' "every thread" "$base" "" "${T[none]}"
+	printf '\n%-34s %8s %8s  %s\n' "$title" "median" "gain" "each run"
+	printf '%-34s %8s %8s  %s\n' "every thread" "$base" "" "${T[none]}"
 	for n in "$@"; do
 		m=$(printf '%s\n' ${T[$n]} | median)
-		printf '%-26s %8s %7s%%  %s\n' "without $n" "$m" \
+		printf '%-34s %8s %7s%%  %s\n' "without $n" "$m" \
 		    "$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.1f", 100 * (a - b) / a}')" \
 		    "${T[$n]}"
 	done
@@ -90,6 +90,11 @@ echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 measure "daily run, 1M rows, CSV" "$DAY2" "$W/state" sha256 csv-reader \
     snapshot-keys snapshot-lines snapshot-lines-body diff-read-ahead \
     snapshot-save wal-writeback checkpoint
+# the threads that work together, each group on the calling thread
+measure "daily run, 1M rows, CSV, by group" "$DAY2" "$W/state" \
+    sha256,csv-reader \
+    snapshot-keys,snapshot-lines,snapshot-lines-body,snapshot-save \
+    wal-writeback,checkpoint
 if [ -s "${DAY2%.csv}.xlsx" ]; then
 	measure "daily run, 1M rows, XLSX" "${DAY2%.csv}.xlsx" "$W/state" \
 	    xlsx-inflate xlsx-strings xlsx-sheet
