@@ -12,8 +12,13 @@
  * a map of them took 90, and the fields the transaction does not need
  * are let go before it (job_trim()).
  */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "known.h"
 
@@ -333,28 +338,137 @@ kept_values(const struct job *j, const struct kept *k, const char **v,
 	}
 }
 
+/* ---------------------------------------------------- the kept rows */
+
+/* The file of the kept rows, with no name, in the sync's cache folder
+ * (nothing is left of it if the run dies), and its mapping. */
+static void
+kept_open(struct job *j)
+{
+	struct keptfile	*f = &j->kf;
+	char		*dir, *p;
+	int		 fd;
+
+	if ((dir = spool_path(j->cfg, "cache", j->sy->name, NULL)) == NULL)
+		fatalx("no folder for the kept rows' file in the spool");
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1) {
+		xasprintf(&p, "%s/.kept.XXXXXX", dir);
+		if ((fd = mkostemp(p, O_CLOEXEC)) == -1)
+			fatal("%s: cannot create the kept rows' file", dir);
+		unlink(p);
+		free(p);
+	}
+	free(dir);
+	f->map = mmap(NULL, KEPT_MAP_MAX, PROT_READ, MAP_SHARED |
+	    MAP_NORESERVE, fd, 0);
+	if (f->map == MAP_FAILED)
+		fatal("cannot map the kept rows' file");
+	f->fd = fd;
+	f->len = f->written = 0;
+}
+
+/* What buf holds, into the file. */
+static void
+kept_write(struct keptfile *f)
+{
+	size_t	 n = f->len - f->written, off = 0;
+	ssize_t	 w;
+
+	while (off < n) {
+		if ((w = write(f->fd, f->buf + off, n - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("cannot write the kept rows' file");
+		}
+		off += (size_t)w;
+	}
+	f->written = f->len;
+}
+
 /*
- * A row's values as one piece of the arena: the slots' end offsets, then
- * the values, each NUL-terminated (where a pointer and a length a slot
- * took 12 bytes more, and two pieces of the arena rounded up besides).
+ * A row's values as one record of the kept rows' file: the slots' end
+ * offsets, then the values, each NUL-terminated, rounded up to 4 bytes
+ * (where a pointer and a length a slot in the arena took 12 bytes more).
+ * k->end points at it in the mapping, readable once written.
  */
 void
 kept_set(struct job *j, struct kept *k, const char *const *v,
     const size_t *len)
 {
-	size_t	 i, n = j->sc.nslots, text = 0;
-	char	*o;
+	struct keptfile	*f = &j->kf;
+	size_t		 i, n = j->sc.nslots, text = 0, size, at;
+	uint32_t	*end;
+	char		*o;
 
+	if (f->map == NULL)
+		kept_open(j);
 	for (i = 0; i < n; i++)
 		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
-	k->end = arena_alloc(&j->a, n * sizeof(*k->end) + text);
-	o = (char *)(k->end + n);
+	size = (n * sizeof(*end) + text + 3) & ~(size_t)3;
+	if (size > KEPT_MAP_MAX - f->len)
+		fatalx("the kept rows take more than %llu bytes",
+		    (unsigned long long)KEPT_MAP_MAX);
+	at = f->len - f->written;
+	if (at + size > f->bufcap) {
+		kept_write(f);
+		at = 0;
+		if (size > f->bufcap) {
+			f->bufcap = size > KEPT_BUF_BYTES ? size :
+			    KEPT_BUF_BYTES;
+			f->buf = xrealloc(f->buf, f->bufcap);
+		}
+	}
+	end = (uint32_t *)(void *)(f->buf + at);
+	o = (char *)(end + n);
 	for (i = 0, text = 0; i < n; i++) {
 		memcpy(o + text, v[i], len[i]);
 		o[text + len[i]] = '\0';
 		text += len[i] + 1;
-		k->end[i] = (uint32_t)text;
+		end[i] = (uint32_t)text;
 	}
+	memset(o + text, 0, size - n * sizeof(*end) - text);
+	k->end = (uint32_t *)(void *)(f->map + f->len);
+	f->len += size;
+	if (f->loaded)
+		kept_write(f);
+}
+
+void
+kept_loaded(struct job *j)
+{
+	if (j->kf.map != NULL)
+		kept_write(&j->kf);
+	j->kf.loaded = 1;
+}
+
+void
+kept_release(const struct job *j, struct keptpass *p, const void *at)
+{
+	const struct keptfile	*f = &j->kf;
+	const char		*c = at;
+
+	if (f->map == NULL || c < f->map || c >= f->map + f->written)
+		return;
+	if (p->lo == NULL || c < p->lo)
+		p->lo = c;
+	if (p->hi == NULL || c > p->hi)
+		p->hi = c;
+	if ((size_t)(p->hi - p->lo) < KEPT_WINDOW)
+		return;
+	madvise(f->map, f->written, MADV_DONTNEED);
+	p->lo = p->hi = c;
+}
+
+/* Safe with a file never opened. */
+void
+kept_close(struct keptfile *f)
+{
+	if (f->map != NULL) {
+		munmap(f->map, KEPT_MAP_MAX);
+		close(f->fd);
+	}
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
 }
 
 /* -------------------------------------------------------------- teams */
