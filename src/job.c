@@ -10,7 +10,8 @@
  * one heap of keys at a 32-bit offset, and the table from key to entry 4
  * bytes a slot: about 45 bytes an entry where a struct with pointers and
  * a map of them took 90, and the fields the transaction does not need
- * are let go before it (job_trim()).
+ * are let go before it (job_trim()). The kept rows' values are in a
+ * file of the spool, read through a mapping (struct keptfile).
  */
 #include <sys/mman.h>
 
@@ -69,14 +70,17 @@ heap_grow(struct job *j, size_t n)
 	j->kheapcap = cap;
 }
 
-/* Entry i, nowhere yet. */
+/* Entry i, nowhere yet. Its fingerprint is written only if it is not
+ * zero already: a new entry's page of j->dhash is then never touched, and
+ * a first load (its entries all new) does not hold 8 bytes a row of it. */
 static void
 ent_clear(struct job *j, uint32_t i)
 {
 	j->e[i].flags = 0;
 	j->e[i].row = 0;
 	j->e[i].mgr = j->e[i].team = j->erec[i] = ENT_NONE;
-	j->dhash[i] = 0;
+	if (j->dhash[i] != 0)
+		j->dhash[i] = 0;
 }
 
 /* ---------------------------------------------------------- key table */
