@@ -32,7 +32,8 @@
  *   publish.c     the reports back to the source
  *   ---- shared by the stages, below them ----
  *   snapshot.c    the key snapshot and the known lines files (a cache)
- *   job.c         the job's key table, teams, and how a row reads
+ *   job.c         the job's key table, teams, and how a row reads (the
+ *                 kept rows' file)
  *   known.c       the known-lines fast path's hashes (private: known.h)
  *   store.c       every SQL statement (nothing else speaks SQL), the
  *                 connection, migrations; store_io.c the I/O tuning,
