@@ -344,25 +344,37 @@ kept_values(const struct job *j, const struct kept *k, const char **v,
 
 /* ---------------------------------------------------- the kept rows */
 
-/* The file of the kept rows, with no name, in the sync's cache folder
- * (nothing is left of it if the run dies), and its mapping. */
+/* A file with no name in dir (nothing is left of it if the run dies),
+ * or -1. */
+static int
+kept_create(const char *dir)
+{
+	char	*p;
+	int	 fd;
+
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		return fd;
+	xasprintf(&p, "%s/.kept.XXXXXX", dir);
+	if ((fd = mkostemp(p, O_CLOEXEC)) != -1)
+		unlink(p);
+	free(p);
+	return fd;
+}
+
+/* The file of the kept rows, in the sync's cache folder (or, that one
+ * refused, the spool's), and its mapping. */
 static void
 kept_open(struct job *j)
 {
 	struct keptfile	*f = &j->kf;
-	char		*dir, *p;
-	int		 fd;
+	char		*dir;
+	int		 fd = -1;
 
-	if ((dir = spool_path(j->cfg, "cache", j->sy->name, NULL)) == NULL)
-		fatalx("no folder for the kept rows' file in the spool");
-	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) == -1) {
-		xasprintf(&p, "%s/.kept.XXXXXX", dir);
-		if ((fd = mkostemp(p, O_CLOEXEC)) == -1)
-			fatal("%s: cannot create the kept rows' file", dir);
-		unlink(p);
-		free(p);
-	}
+	if ((dir = spool_path(j->cfg, "cache", j->sy->name, NULL)) != NULL)
+		fd = kept_create(dir);
 	free(dir);
+	if (fd == -1 && (fd = kept_create(j->cfg->spool)) == -1)
+		fatal("%s: cannot create the kept rows' file", j->cfg->spool);
 	f->map = mmap(NULL, KEPT_MAP_MAX, PROT_READ, MAP_SHARED |
 	    MAP_NORESERVE, fd, 0);
 	if (f->map == MAP_FAILED)
