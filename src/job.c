@@ -375,10 +375,15 @@ kept_open(struct job *j)
 	free(dir);
 	if (fd == -1 && (fd = kept_create(j->cfg->spool)) == -1)
 		fatal("%s: cannot create the kept rows' file", j->cfg->spool);
-	f->map = mmap(NULL, KEPT_MAP_MAX, PROT_READ, MAP_SHARED |
-	    MAP_NORESERVE, fd, 0);
-	if (f->map == MAP_FAILED)
-		fatal("cannot map the kept rows' file");
+	/* The address space reserved: as much as there is, up to the most. */
+	for (f->cap = KEPT_MAP_MAX;; f->cap /= 2) {
+		f->map = mmap(NULL, f->cap, PROT_READ, MAP_SHARED |
+		    MAP_NORESERVE, fd, 0);
+		if (f->map != MAP_FAILED)
+			break;
+		if (f->cap / 2 < KEPT_MAP_MIN)
+			fatal("cannot map the kept rows' file");
+	}
 	f->fd = fd;
 	f->len = f->written = 0;
 }
@@ -421,9 +426,8 @@ kept_set(struct job *j, struct kept *k, const char *const *v,
 	for (i = 0; i < n; i++)
 		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
 	size = (n * sizeof(*end) + text + 3) & ~(size_t)3;
-	if (size > KEPT_MAP_MAX - f->len)
-		fatalx("the kept rows take more than %llu bytes",
-		    (unsigned long long)KEPT_MAP_MAX);
+	if (size > f->cap - f->len)
+		fatalx("the kept rows take more than %zu bytes", f->cap);
 	at = f->len - f->written;
 	if (at + size > f->bufcap) {
 		kept_write(f);
@@ -480,7 +484,7 @@ void
 kept_close(struct keptfile *f)
 {
 	if (f->map != NULL) {
-		munmap(f->map, KEPT_MAP_MAX);
+		munmap(f->map, f->cap);
 		close(f->fd);
 	}
 	free(f->buf);

@@ -1341,7 +1341,9 @@ struct kept {
  */
 struct keptfile {
 	int		 fd;		/* the file, while map is not NULL */
-	char		*map;		/* KEPT_MAP_MAX bytes of it, read-only */
+	char		*map;		/* cap bytes of it, read-only */
+	size_t		 cap;		/* KEPT_MAP_MAX, or less when the address
+					 * space is short (valgrind) */
 	size_t		 len;		/* bytes in the file and in buf */
 	size_t		 written;	/* bytes in the file */
 	char		*buf;		/* the rest, not written yet */
@@ -1349,6 +1351,7 @@ struct keptfile {
 	int		 loaded;	/* after the load: each one written at once */
 };
 #define KEPT_MAP_MAX	(1ULL << 40)	/* the kept rows' file, at most */
+#define KEPT_MAP_MIN	(1ULL << 30)	/* its mapping, at least */
 #define KEPT_BUF_BYTES	(1024 * 1024)	/* written to it this many at a time */
 #define KEPT_WINDOW	(8 * 1024 * 1024) /* a pass's reads between releases
 					 * span this many bytes, at most */
