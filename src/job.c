@@ -406,11 +406,49 @@ kept_write(struct keptfile *f)
 	f->written = f->len;
 }
 
+/* Does the row of entry id go to the arena? Once more than
+ * KEPT_DISORDER_MAX rows came before one of a lower key, the rest do. */
+static int
+kept_inmem(struct job *j, uint32_t id)
+{
+	struct keptfile	*f = &j->kf;
+
+	if (f->inmem || f->loaded)
+		return f->inmem;
+	if (f->map != NULL && strcmp(ent_key(j, f->last), ent_key(j, id)) > 0 &&
+	    ++f->disorder > KEPT_DISORDER_MAX) {
+		log_debug("the export is not in key order: its rows from "
+		    "entry %u on are kept in memory", id);
+		f->inmem = 1;
+	}
+	f->last = id;
+	return f->inmem;
+}
+
+/* A record of size bytes at to: the slots' end offsets, the values. */
+static void
+kept_fill(char *to, size_t size, size_t n, const char *const *v,
+    const size_t *len)
+{
+	uint32_t	*end = (uint32_t *)(void *)to;
+	char		*o = (char *)(end + n);
+	size_t		 i, text = 0;
+
+	for (i = 0; i < n; i++) {
+		memcpy(o + text, v[i], len[i]);
+		o[text + len[i]] = '\0';
+		text += len[i] + 1;
+		end[i] = (uint32_t)text;
+	}
+	memset(o + text, 0, size - n * sizeof(*end) - text);
+}
+
 /*
  * A row's values as one record of the kept rows' file: the slots' end
  * offsets, then the values, each NUL-terminated, rounded up to 4 bytes
  * (where a pointer and a length a slot in the arena took 12 bytes more).
- * k->end points at it in the mapping, readable once written.
+ * k->end points at it in the mapping, readable once written (or, the
+ * export out of key order, in the arena).
  */
 void
 kept_set(struct job *j, struct kept *k, const char *const *v,
@@ -418,14 +456,17 @@ kept_set(struct job *j, struct kept *k, const char *const *v,
 {
 	struct keptfile	*f = &j->kf;
 	size_t		 i, n = j->sc.nslots, text = 0, size, at;
-	uint32_t	*end;
-	char		*o;
 
-	if (f->map == NULL)
-		kept_open(j);
 	for (i = 0; i < n; i++)
 		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
-	size = (n * sizeof(*end) + text + 3) & ~(size_t)3;
+	size = (n * sizeof(*k->end) + text + 3) & ~(size_t)3;
+	if (kept_inmem(j, k->ent)) {
+		k->end = arena_alloc(&j->a, size);
+		kept_fill((char *)k->end, size, n, v, len);
+		return;
+	}
+	if (f->map == NULL)
+		kept_open(j);
 	if (size > f->cap - f->len)
 		fatalx("the kept rows take more than %zu bytes", f->cap);
 	at = f->len - f->written;
@@ -438,15 +479,7 @@ kept_set(struct job *j, struct kept *k, const char *const *v,
 			f->buf = xrealloc(f->buf, f->bufcap);
 		}
 	}
-	end = (uint32_t *)(void *)(f->buf + at);
-	o = (char *)(end + n);
-	for (i = 0, text = 0; i < n; i++) {
-		memcpy(o + text, v[i], len[i]);
-		o[text + len[i]] = '\0';
-		text += len[i] + 1;
-		end[i] = (uint32_t)text;
-	}
-	memset(o + text, 0, size - n * sizeof(*end) - text);
+	kept_fill(f->buf + at, size, n, v, len);
 	k->end = (uint32_t *)(void *)(f->map + f->len);
 	f->len += size;
 	if (f->loaded)

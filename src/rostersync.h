@@ -1337,7 +1337,8 @@ struct kept {
  * them out and drop them, instead of the process. The passes over them
  * let the pages they read go as their reads span KEPT_WINDOW bytes
  * (kept_release()): a read maps a whole folio of the page cache, up to
- * 2 MB, however little it reads.
+ * 2 MB, however little it reads. An export out of key order keeps its
+ * rows in the job's arena instead (KEPT_DISORDER_MAX).
  */
 struct keptfile {
 	int		 fd;		/* the file, while map is not NULL */
@@ -1349,9 +1350,16 @@ struct keptfile {
 	char		*buf;		/* the rest, not written yet */
 	size_t		 bufcap;
 	int		 loaded;	/* after the load: each one written at once */
+	uint32_t	 last;		/* the entry of the row kept last */
+	size_t		 disorder;	/* rows kept before one of a lower key */
+	int		 inmem;		/* from now on, rows go to the job's arena */
 };
 #define KEPT_MAP_MAX	(1ULL << 40)	/* the kept rows' file, at most */
 #define KEPT_MAP_MIN	(1ULL << 30)	/* its mapping, at least */
+/* Rows out of key order in the file, at most: the passes in key order
+ * would read it at random (a fault of several microseconds a row), so the
+ * rows after these go to the arena. */
+#define KEPT_DISORDER_MAX 1024
 #define KEPT_BUF_BYTES	(1024 * 1024)	/* written to it this many at a time */
 #define KEPT_WINDOW	(8 * 1024 * 1024) /* a pass's reads between releases
 					 * span this many bytes, at most */
