@@ -83,6 +83,7 @@ item_row(const struct job *j, size_t i, struct itemrow *r)
 static int
 store_items(struct job *j)
 {
+	struct keptpass	 pass = { 0 };
 	struct itemrow	 r;
 	struct buf	 pb = { 0 }, fb = { 0 };
 	size_t		 i;
@@ -90,6 +91,7 @@ store_items(struct job *j)
 	int		 rc = 0;
 
 	for (i = 0; rc == 0 && i < j->nit; i++) {
+		kept_release(j, &pass, j->it[i].email);
 		item_row(j, i, &r);
 		if (j->sy->hook.argv != NULL)
 			r.payload = payload(j, &j->it[i], r.seq, &pb, &fb);
@@ -110,12 +112,14 @@ static int
 job_items(void *arg, int (*fn)(void *, const struct itemview *), void *a)
 {
 	const struct job	*j = arg;
+	struct keptpass		 pass = { 0 };
 	struct itemrow		 r;
 	struct itemview		 v;
 	size_t			 i, k;
 
 	memset(&v, 0, sizeof(v));
 	for (i = 0; i < j->nit; i++) {
+		kept_release(j, &pass, j->it[i].email);
 		item_row(j, i, &r);
 		v.seq = r.seq;
 		v.type = (int)r.type;
@@ -288,6 +292,7 @@ static int
 write_directory(struct job *j)
 {
 	const struct sync	*sy = j->sy;
+	struct keptpass		 pass = { 0 };
 	struct buf		 b = { 0 };
 	uint32_t		*w;
 	size_t			 i, n;
@@ -302,6 +307,7 @@ write_directory(struct job *j)
 		if (i == n / 2)
 			fault("apply.half");
 		if (j->e[w[i]].flags & E_WRITE) {
+			kept_release(j, &pass, ent_kept(j, w[i])->end);
 			if (write_user(j, w[i], &b) == -1)
 				goto out;
 			continue;

@@ -547,6 +547,7 @@ diff_loaded(struct job *j)
 {
 	size_t	 i;
 
+	kept_loaded(j);
 	rows_in_order(j);
 	j->eeh = big_calloc(j->ne + 1, sizeof(*j->eeh));
 	known_mail(j);
@@ -1154,6 +1155,7 @@ held_managers(struct job *j)
 static void
 id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
 {
+	struct keptpass	 kp = { 0 };
 	struct strmap	 mail = { 0 };
 	struct arena	 a = { 0 };
 	struct buf	 b = { 0 };
@@ -1166,6 +1168,7 @@ id_changes(struct job *j, uint32_t *c, size_t *nc, uint32_t *d, size_t *nd)
 	if (*nc == 0 || *nd == 0 || em < 0)
 		return;
 	for (i = 0; i < *nc; i++) {
+		kept_release(j, &kp, j->kept[j->erec[c[i]]].end);
 		m = kept_v(j, &j->kept[j->erec[c[i]]], (size_t)em);
 		f = email_fold(&b, m, strlen(m), &fl);
 		if (fl > 0 && strmap_get(&mail, f, fl) == STRMAP_NONE)
@@ -1319,6 +1322,7 @@ team_items(struct job *j, int creating)
 int
 diff_items(struct job *j)
 {
+	struct keptpass	 pass = { 0 };
 	uint32_t	*c, *u, *d, f;
 	int32_t		*depth;
 	size_t		 nc = 0, nu = 0, nd = 0, i;
@@ -1355,10 +1359,14 @@ diff_items(struct job *j)
 
 	team_counts(j);
 	team_items(j, 1);
-	for (i = 0; i < nc; i++)
+	for (i = 0; i < nc; i++) {
+		kept_release(j, &pass, ent_kept(j, c[i])->end);
 		create_user(j, c[i]);
-	for (i = 0; i < nu; i++)
+	}
+	for (i = 0; i < nu; i++) {
+		kept_release(j, &pass, ent_kept(j, u[i])->end);
 		compare_user(j, u[i]);
+	}
 	for (i = 0; i < nd; i++)
 		delete_user(j, d[i]);
 	team_items(j, 0);
@@ -1396,6 +1404,7 @@ job_free(struct job *j)
 	big_free(j->rh);
 	free(j->tmail);
 	free(j->kept);
+	kept_close(&j->kf);
 	free(j->iss);
 	free(j->it);
 	free(j->chg);

@@ -10,10 +10,16 @@
  * one heap of keys at a 32-bit offset, and the table from key to entry 4
  * bytes a slot: about 45 bytes an entry where a struct with pointers and
  * a map of them took 90, and the fields the transaction does not need
- * are let go before it (job_trim()).
+ * are let go before it (job_trim()). The kept rows' values are in a
+ * file of the spool, read through a mapping (struct keptfile).
  */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "known.h"
 
@@ -64,14 +70,17 @@ heap_grow(struct job *j, size_t n)
 	j->kheapcap = cap;
 }
 
-/* Entry i, nowhere yet. */
+/* Entry i, nowhere yet. Its fingerprint is written only if it is not
+ * zero already: a new entry's page of j->dhash is then never touched, and
+ * a first load (its entries all new) does not hold 8 bytes a row of it. */
 static void
 ent_clear(struct job *j, uint32_t i)
 {
 	j->e[i].flags = 0;
 	j->e[i].row = 0;
 	j->e[i].mgr = j->e[i].team = j->erec[i] = ENT_NONE;
-	j->dhash[i] = 0;
+	if (j->dhash[i] != 0)
+		j->dhash[i] = 0;
 }
 
 /* ---------------------------------------------------------- key table */
@@ -333,28 +342,186 @@ kept_values(const struct job *j, const struct kept *k, const char **v,
 	}
 }
 
+/* ---------------------------------------------------- the kept rows */
+
+/* A file with no name in dir (nothing is left of it if the run dies),
+ * or -1. */
+static int
+kept_create(const char *dir)
+{
+	char	*p;
+	int	 fd;
+
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		return fd;
+	xasprintf(&p, "%s/.kept.XXXXXX", dir);
+	if ((fd = mkostemp(p, O_CLOEXEC)) != -1)
+		unlink(p);
+	free(p);
+	return fd;
+}
+
+/* The file of the kept rows, in the sync's cache folder (or, that one
+ * refused, the spool's), and its mapping. */
+static void
+kept_open(struct job *j)
+{
+	struct keptfile	*f = &j->kf;
+	char		*dir;
+	int		 fd = -1;
+
+	if ((dir = spool_path(j->cfg, "cache", j->sy->name, NULL)) != NULL)
+		fd = kept_create(dir);
+	free(dir);
+	if (fd == -1 && (fd = kept_create(j->cfg->spool)) == -1)
+		fatal("%s: cannot create the kept rows' file", j->cfg->spool);
+	/* The address space reserved: as much as there is, up to the most. */
+	for (f->cap = KEPT_MAP_MAX;; f->cap /= 2) {
+		f->map = mmap(NULL, f->cap, PROT_READ, MAP_SHARED |
+		    MAP_NORESERVE, fd, 0);
+		if (f->map != MAP_FAILED)
+			break;
+		if (f->cap / 2 < KEPT_MAP_MIN)
+			fatal("cannot map the kept rows' file");
+	}
+	f->fd = fd;
+	f->len = f->written = 0;
+}
+
+/* What buf holds, into the file. */
+static void
+kept_write(struct keptfile *f)
+{
+	size_t	 n = f->len - f->written, off = 0;
+	ssize_t	 w;
+
+	while (off < n) {
+		if ((w = write(f->fd, f->buf + off, n - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("cannot write the kept rows' file");
+		}
+		off += (size_t)w;
+	}
+	f->written = f->len;
+}
+
+/* Does the row of entry id go to the arena? Once more than
+ * KEPT_DISORDER_MAX rows came before one of a lower key, the rest do. */
+static int
+kept_inmem(struct job *j, uint32_t id)
+{
+	struct keptfile	*f = &j->kf;
+
+	if (f->inmem || f->loaded)
+		return f->inmem;
+	if (f->map != NULL && strcmp(ent_key(j, f->last), ent_key(j, id)) > 0 &&
+	    ++f->disorder > KEPT_DISORDER_MAX) {
+		log_debug("the export is not in key order: its rows from "
+		    "entry %u on are kept in memory", id);
+		f->inmem = 1;
+	}
+	f->last = id;
+	return f->inmem;
+}
+
+/* A record of size bytes at to: the slots' end offsets, the values. */
+static void
+kept_fill(char *to, size_t size, size_t n, const char *const *v,
+    const size_t *len)
+{
+	uint32_t	*end = (uint32_t *)(void *)to;
+	char		*o = (char *)(end + n);
+	size_t		 i, text = 0;
+
+	for (i = 0; i < n; i++) {
+		memcpy(o + text, v[i], len[i]);
+		o[text + len[i]] = '\0';
+		text += len[i] + 1;
+		end[i] = (uint32_t)text;
+	}
+	memset(o + text, 0, size - n * sizeof(*end) - text);
+}
+
 /*
- * A row's values as one piece of the arena: the slots' end offsets, then
- * the values, each NUL-terminated (where a pointer and a length a slot
- * took 12 bytes more, and two pieces of the arena rounded up besides).
+ * A row's values as one record of the kept rows' file: the slots' end
+ * offsets, then the values, each NUL-terminated, rounded up to 4 bytes
+ * (where a pointer and a length a slot in the arena took 12 bytes more).
+ * k->end points at it in the mapping, readable once written (or, the
+ * export out of key order, in the arena).
  */
 void
 kept_set(struct job *j, struct kept *k, const char *const *v,
     const size_t *len)
 {
-	size_t	 i, n = j->sc.nslots, text = 0;
-	char	*o;
+	struct keptfile	*f = &j->kf;
+	size_t		 i, n = j->sc.nslots, text = 0, size, at;
 
 	for (i = 0; i < n; i++)
 		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
-	k->end = arena_alloc(&j->a, n * sizeof(*k->end) + text);
-	o = (char *)(k->end + n);
-	for (i = 0, text = 0; i < n; i++) {
-		memcpy(o + text, v[i], len[i]);
-		o[text + len[i]] = '\0';
-		text += len[i] + 1;
-		k->end[i] = (uint32_t)text;
+	size = (n * sizeof(*k->end) + text + 3) & ~(size_t)3;
+	if (kept_inmem(j, k->ent)) {
+		k->end = arena_alloc(&j->a, size);
+		kept_fill((char *)k->end, size, n, v, len);
+		return;
 	}
+	if (f->map == NULL)
+		kept_open(j);
+	if (size > f->cap - f->len)
+		fatalx("the kept rows take more than %zu bytes", f->cap);
+	at = f->len - f->written;
+	if (at + size > f->bufcap) {
+		kept_write(f);
+		at = 0;
+		if (size > f->bufcap) {
+			f->bufcap = size > KEPT_BUF_BYTES ? size :
+			    KEPT_BUF_BYTES;
+			f->buf = xrealloc(f->buf, f->bufcap);
+		}
+	}
+	kept_fill(f->buf + at, size, n, v, len);
+	k->end = (uint32_t *)(void *)(f->map + f->len);
+	f->len += size;
+	if (f->loaded)
+		kept_write(f);
+}
+
+void
+kept_loaded(struct job *j)
+{
+	if (j->kf.map != NULL)
+		kept_write(&j->kf);
+	j->kf.loaded = 1;
+}
+
+void
+kept_release(const struct job *j, struct keptpass *p, const void *at)
+{
+	const struct keptfile	*f = &j->kf;
+	const char		*c = at;
+
+	if (f->map == NULL || c < f->map || c >= f->map + f->written)
+		return;
+	if (p->lo == NULL || c < p->lo)
+		p->lo = c;
+	if (p->hi == NULL || c > p->hi)
+		p->hi = c;
+	if ((size_t)(p->hi - p->lo) < KEPT_WINDOW)
+		return;
+	madvise(f->map, f->written, MADV_DONTNEED);
+	p->lo = p->hi = c;
+}
+
+/* Safe with a file never opened. */
+void
+kept_close(struct keptfile *f)
+{
+	if (f->map != NULL) {
+		munmap(f->map, f->cap);
+		close(f->fd);
+	}
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
 }
 
 /* -------------------------------------------------------------- teams */

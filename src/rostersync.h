@@ -32,7 +32,8 @@
  *   publish.c     the reports back to the source
  *   ---- shared by the stages, below them ----
  *   snapshot.c    the key snapshot and the known lines files (a cache)
- *   job.c         the job's key table, teams, and how a row reads
+ *   job.c         the job's key table, teams, and how a row reads (the
+ *                 kept rows' file)
  *   known.c       the known-lines fast path's hashes (private: known.h)
  *   store.c       every SQL statement (nothing else speaks SQL), the
  *                 connection, migrations; store_io.c the I/O tuning,
@@ -1323,11 +1324,50 @@ extern const char email_stored[];
 /* A row kept whole because it is new or changed. */
 struct kept {
 	uint32_t	 ent;
-	uint32_t	*end;		/* one piece of the arena: per slot, where
-					 * its value ends (past its NUL) in the
-					 * text after these (kept_v()) */
+	uint32_t	*end;		/* one piece of the kept rows' file (its
+					 * mapping): per slot, where its value
+					 * ends (past its NUL) in the text
+					 * after these (kept_v()) */
 	uint64_t	 hash;		/* fingerprint of the values (as stored) */
 };
+/*
+ * The kept rows' values (job.c): appended to a file with no name in the
+ * sync's cache folder and read through one read-only mapping of it, so
+ * that a first load's million rows are in the page cache, which can write
+ * them out and drop them, instead of the process. The passes over them
+ * let the pages they read go as their reads span KEPT_WINDOW bytes
+ * (kept_release()): a read maps a whole folio of the page cache, up to
+ * 2 MB, however little it reads. An export out of key order keeps its
+ * rows in the job's arena instead (KEPT_DISORDER_MAX).
+ */
+struct keptfile {
+	int		 fd;		/* the file, while map is not NULL */
+	char		*map;		/* cap bytes of it, read-only */
+	size_t		 cap;		/* KEPT_MAP_MAX, or less when the address
+					 * space is short (valgrind) */
+	size_t		 len;		/* bytes in the file and in buf */
+	size_t		 written;	/* bytes in the file */
+	char		*buf;		/* the rest, not written yet */
+	size_t		 bufcap;
+	int		 loaded;	/* after the load: each one written at once */
+	uint32_t	 last;		/* the entry of the row kept last */
+	size_t		 disorder;	/* rows kept before one of a lower key */
+	int		 inmem;		/* from now on, rows go to the job's arena */
+};
+#define KEPT_MAP_MAX	(1ULL << 40)	/* the kept rows' file, at most */
+#define KEPT_MAP_MIN	(1ULL << 30)	/* its mapping, at least */
+/* Rows out of key order in the file, at most: the passes in key order
+ * would read it at random (a fault of several microseconds a row), so the
+ * rows after these go to the arena. */
+#define KEPT_DISORDER_MAX 1024
+#define KEPT_BUF_BYTES	(1024 * 1024)	/* written to it this many at a time */
+#define KEPT_WINDOW	(8 * 1024 * 1024) /* a pass's reads between releases
+					 * span this many bytes, at most */
+/* Where a pass over kept records read since it last let pages go. */
+struct keptpass {
+	const char	*lo, *hi;
+};
+
 /* A row's email hash, while loading (a known line's is the file's). */
 struct rowhash {
 	uint32_t	 ent;
@@ -1395,6 +1435,7 @@ struct job {
 	int		 in_order;	/* and it was the row's (diff.c) */
 	struct kept	*kept;
 	size_t		 nkept, keptcap;
+	struct keptfile	 kf;		/* where their values are */
 	struct issuerow	*iss;
 	size_t		 niss, isscap;
 	struct item	*it;
@@ -1497,6 +1538,14 @@ void	 kept_values(const struct job *, const struct kept *, const char **v,
 	    size_t *len);
 void	 kept_set(struct job *, struct kept *, const char *const *v,
 	    const size_t *len);
+/* Every kept record written to the file, and each one from now on at
+ * once (after the load, before any is read); the file closed. */
+void	 kept_loaded(struct job *);
+void	 kept_close(struct keptfile *);
+/* A pass over kept records (any thread, p zeroed at its start) reads at
+ * `at` (anywhere: only the file's count): once its reads span KEPT_WINDOW
+ * bytes, the mapping's pages are let go (read again at need). */
+void	 kept_release(const struct job *, struct keptpass *p, const void *at);
 /* A user's fields as the users table keeps them, into b. */
 void	 fields_json(struct job *, const struct kept *, struct buf *b);
 /* The display name of a row's values: in the job's arena, or v's own. */

@@ -645,6 +645,7 @@ struct snapjob {
 	size_t		 kb;		/* their key bytes */
 	uint64_t	 keysum;	/* the key snapshot's checksum */
 	size_t		 cursor;	/* in j->lines, sorted by entry */
+	struct keptpass	 lpass;		/* line_of()'s reads of kept records */
 	struct oldlines	 old;
 	char		*lpath;		/* the lines file, being written */
 	struct cw	 lw;
@@ -697,12 +698,15 @@ place(const struct snapjob *s, uint32_t i)
 	return i - (uint32_t)lo;
 }
 
-/* Entry i's stored manager as a place in the file, or DIRMGR_*. */
+/* Entry i's stored manager as a place in the file, or DIRMGR_*; in
+ * pass kp over the kept records. */
 static uint32_t
-mgr_pos(struct snapjob *s, uint32_t i)
+mgr_pos(struct snapjob *s, uint32_t i, struct keptpass *kp)
 {
 	uint32_t	 t = stored_mgr(s->j, i, s->after), p;
 
+	if (s->after && s->j->erec[i] != ENT_NONE)
+		kept_release(s->j, kp, s->j->kept[s->j->erec[i]].end);
 	/* A manager no longer stored: only a lookup can tell. */
 	if (t < DIRMGR_UNKNOWN)
 		return (p = place(s, t)) != DIRMGR_NONE ? p : DIRMGR_UNKNOWN;
@@ -828,6 +832,7 @@ static int
 keys_write(struct snapjob *s, const char *path)
 {
 	struct job	*j = s->j;
+	struct keptpass	 kp = { 0 };
 	struct snaphdr	 h;
 	struct cw	 w;
 	uint64_t	 hv;
@@ -842,7 +847,7 @@ keys_write(struct snapjob *s, const char *path)
 	for (i = 0; i < j->ne; i++) {
 		if (!stored(j, i, s->after, &hv, &a))
 			continue;
-		m = mgr_pos(s, i);
+		m = mgr_pos(s, i, &kp);
 		off += ent_keylen(j, i) + 1;
 		act = (uint8_t)a;
 		cw_put(&w, 0, &hv, sizeof(hv));
@@ -915,7 +920,7 @@ line_of(struct snapjob *s, uint32_t i, struct lineinfo *li)
 	if ((j->e[i].flags & (E_LINE | E_DUP | E_SKIP | E_TERM | E_SEAT |
 	    E_MGR_CLEAR | E_MGR_KEEP)) != E_LINE ||
 	    !stored(j, i, s->after, &hv, &a) || !a || hv != new_hash(j, i) ||
-	    mgr_pos(s, i) == DIRMGR_UNKNOWN)
+	    mgr_pos(s, i, &s->lpass) == DIRMGR_UNKNOWN)
 		return;
 	if (j->e[i].flags & E_KNOWN) {
 		if (!j->kn.ok || (o = old_line(&s->old, i)) == NULL ||

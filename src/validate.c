@@ -76,6 +76,7 @@ issues_who(struct job *j, size_t n, size_t last, const char *const *v)
 void
 validate_identify(struct job *j)
 {
+	struct keptpass	 kp = { 0 };
 	const char	*v[MAX_SLOTS];
 	size_t		 i;
 	uint32_t	 e;
@@ -84,6 +85,7 @@ validate_identify(struct job *j)
 		if (j->iss[i].email == NULL && j->iss[i].key != NULL &&
 		    (e = ent_get(j, j->iss[i].key, strlen(j->iss[i].key))) !=
 		    ENT_NONE && j->erec[e] != ENT_NONE) {
+			kept_release(j, &kp, j->kept[j->erec[e]].end);
 			kept_values(j, &j->kept[j->erec[e]], v, NULL);
 			issues_who(j, i, i + 1, v);
 		}
@@ -443,7 +445,7 @@ mail_groups(const struct job *j, size_t *np)
  * address with an earlier live one is skipped. */
 static void
 email_group(struct job *j, const struct mailkey *k, size_t n,
-    struct arena *a)
+    struct arena *a, struct keptpass *kp)
 {
 	const char	**mail = xcalloc(n, sizeof(*mail));
 	uint32_t	*id = xcalloc(n, sizeof(*id));
@@ -455,6 +457,7 @@ email_group(struct job *j, const struct mailkey *k, size_t n,
 		uint32_t e = k[i].ent;
 		const char *m = row_email(j, e, a);
 
+		kept_release(j, kp, m);
 		if (live(j->e[e].flags)) {
 			id[end] = e;
 			mail[end++] = m;
@@ -491,6 +494,7 @@ cmp_rowmail(const void *a, const void *b)
 static void
 check_emails(struct job *j)
 {
+	struct keptpass	 kp = { 0 };
 	struct mailkey	*k;
 	struct arena	 a = { 0 };
 	size_t		 n, b, c;
@@ -501,7 +505,7 @@ check_emails(struct job *j)
 	for (b = 0; b < n; b = c) {
 		for (c = b + 1; c < n && k[c].h == k[b].h; c++)
 			;
-		email_group(j, k + b, c - b, &a);
+		email_group(j, k + b, c - b, &a, &kp);
 	}
 	free(k);
 	arena_free(&a);

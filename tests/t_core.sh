@@ -218,6 +218,44 @@ check "rows in order or shuffled: the same directory" \
 check "rows in order or shuffled: the same exit, items and issues" \
     cmp -s "$TMP/o-shuffled.items" "$TMP/o-sorted.items"
 
+# --- a first load in no key order. Its first rows' values go to the
+# kept rows' file, the rest (once more than 1,024 rows came before a
+# lower key) to memory: the same directory, user items in the same order
+# and the same report rows as the sorted export's.
+$PYTHON - "$TMP/d1.csv" "$TMP/f-shuffled.csv" "$TMP/f-sorted.csv" <<'PY'
+import random, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines(True)
+head, body = lines[0], lines[1:]
+random.Random(13).shuffle(body)
+open(sys.argv[2], "w", encoding="utf-8").write(head + "".join(body))
+body.sort(key=lambda l: l.split(",", 1)[0])
+open(sys.argv[3], "w", encoding="utf-8").write(head + "".join(body))
+PY
+for o in shuffled sorted; do
+	sandbox "first-$o"
+	drop "$TMP/f-$o.csv" day1.csv
+	rs -v run >"$TMP/f-$o.out" 2>&1
+	echo "exit $?" >"$TMP/f-$o.items"
+	dump >"$TMP/f-$o.dump"
+	# The teams come first, in the order the rows named them.
+	q "SELECT seq, type, status, key, email, name, team FROM items
+	    WHERE type NOT LIKE 'team%' ORDER BY seq;
+	    SELECT team FROM items WHERE type LIKE 'team%' ORDER BY team" \
+	    >>"$TMP/f-$o.items"
+	grep -v "^Summary,\|^Change,Team created," "$SPOOL"/reports/hr/*.csv \
+	    >"$TMP/f-$o.report"
+done
+contains "a first load in no key order: its later rows kept in memory" \
+    "$(cat "$TMP/f-shuffled.out")" "the export is not in key order"
+check "a first load shuffled or sorted: the same directory" \
+    cmp -s "$TMP/f-shuffled.dump" "$TMP/f-sorted.dump"
+check "a first load shuffled or sorted: the same exit and items, in order" \
+    cmp -s "$TMP/f-shuffled.items" "$TMP/f-sorted.items"
+check "a first load shuffled or sorted: the same report rows" \
+    cmp -s "$TMP/f-shuffled.report" "$TMP/f-sorted.report"
+eq "a first load: every row created" "$(q "SELECT count(*) FROM users")" \
+    "$(( $(wc -l <"$TMP/f-sorted.csv") - 1 ))"
+
 # --- a value JSON must escape keeps every character in the users table's
 # fields document (fields_json(): quotes, backslashes, a tab, a control
 # character, non-ASCII)

@@ -1,12 +1,13 @@
 #!/bin/bash
-# Memory that does not grow with the export: a 300,000-row first load
+# Memory that does not grow with the export: a 600,000-row first load
 # and its next day, each under the peak RSS the README promises (the
 # daily run 64 MB + 64 bytes a row, the first load 128 MB + 128 bytes a
 # row, measured by /usr/bin/time -v), and the daily run's counts equal
-# to the generator's truth.
+# to the generator's truth. 600,000 rows: a first load that held its
+# rows in memory (about 250 MB here) is over its 201 MB.
 . "$(dirname "$0")/lib.sh"
 
-ROWS=300000
+ROWS=600000
 TIME=/usr/bin/time
 if [ ! -x "$TIME" ]; then
 	skip "no $TIME (Debian package time)"

@@ -203,4 +203,20 @@ check "/etc/passwd is untouched" grep -q "^root:" /etc/passwd
 check "the link is replaced by a snapshot file of its own" \
     test -f "$SB/$SNAP" -a ! -L "$SB/$SNAP"
 
+
+# The cache folder a symlink: refused, and a first load, whose rows go to
+# a file of the spool beside it, still applies every row.
+sandbox cachelink
+mkdir -p "$TMP/elsewhere" "$SPOOL/cache"
+ln -s "$TMP/elsewhere" "$SPOOL/cache/hr"
+drop "$TMP/d1.csv" day1.csv
+rs run >"$SB/link.out" 2>&1
+eq "a symlinked cache folder: the first load succeeds (exit $?)" \
+    "$(status_of "$(last_run)"):$(q "SELECT count(*) FROM users")" \
+    "success:$(( $(wc -l <"$TMP/d1.csv") - 1 ))"
+contains "a symlinked cache folder: refused, and said so" \
+    "$(cat "$SB/link.out")" "is a symbolic link: refused"
+eq "a symlinked cache folder: nothing written through it" \
+    "$(ls -A "$TMP/elsewhere" | wc -l)" 0
+
 finish
