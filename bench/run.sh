@@ -874,7 +874,7 @@ if has "hook stream ($HROWS rows)" && has "hook exec ($EROWS rows)"; then
 	printf '  %-44s %7s  (target >= 50)  %s\n' \
 	    "hook per item, exec / stream ($pe / $ps s)" \
 	    "$(ratio "$pe" "$ps")" "$(awk -v a="$pe" -v b="$ps" \
-	    'BEGIN { print a / b >= 50 ? "ok" : "MISSED" }')"
+	    'BEGIN { print ((a / b >= 50) ? "ok" : "MISSED") }')"
 fi
 target "rostersync-ldap w64 / ldapmodify" "daily run, rostersync-ldap w64" \
     "ldapmodify -f (the peer)" "<=" 1
