@@ -930,31 +930,46 @@ each_found(void *arg, sqlite3_stmt *s)
 	return 1;
 }
 
-/* An array of ids being filled (store_ids()). */
+/* Rows of ncol integers being filled (store_idcols()). */
 struct ids {
 	long long	*v;
-	size_t		 n;
+	size_t		 n, cap;
+	int		 ncol;
 };
 
 static int
 each_id(void *arg, sqlite3_stmt *s)
 {
 	struct ids	*v = arg;
+	int		 c;
 
-	v->v = xrealloc(v->v, (v->n + 1) * sizeof(*v->v));
-	v->v[v->n++] = sqlite3_column_int64(s, 0);
+	if (v->n == v->cap) {
+		v->cap = v->cap ? 2 * v->cap : 16;
+		v->v = xrealloc(v->v, v->cap * v->ncol * sizeof(*v->v));
+	}
+	for (c = 0; c < v->ncol; c++)
+		v->v[v->n * v->ncol + c] = sqlite3_column_int64(s, c);
+	v->n++;
 	return 0;
+}
+
+/* The first ncol columns of s's rows, row after row, in *ids (the
+ * caller frees); how many rows. */
+size_t
+store_idcols(struct store *st, sqlite3_stmt *s, int ncol, long long **ids)
+{
+	struct ids	 v = { NULL, 0, 0, ncol };
+
+	(void)store_each(st, s, each_id, &v);
+	*ids = v.v;
+	return v.n;
 }
 
 /* The first column of s's rows, in *ids (the caller frees); how many. */
 size_t
 store_ids(struct store *st, sqlite3_stmt *s, long long **ids)
 {
-	struct ids	 v = { NULL, 0 };
-
-	(void)store_each(st, s, each_id, &v);
-	*ids = v.v;
-	return v.n;
+	return store_idcols(st, s, 1, ids);
 }
 
 int

@@ -94,6 +94,7 @@ int		 each_strdup(void *, sqlite3_stmt *);
 int		 each_found(void *, sqlite3_stmt *);
 /* The first column of every row, in *ids (the caller frees); how many. */
 size_t		 store_ids(struct store *, sqlite3_stmt *, long long **);
+size_t		 store_idcols(struct store *, sqlite3_stmt *, int, long long **);
 void		 bind_text(sqlite3_stmt *, int, const char *);
 void		 bind_textn(sqlite3_stmt *, int, const char *, size_t);
 /* A column's text, "" for NULL (SQLite's memory, until the next step). */

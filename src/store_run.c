@@ -884,33 +884,11 @@ store_item_copy(struct store *st, long long from, long long seq,
 	return 0;
 }
 
-/* Pairs of (run, seq) being filled. */
-struct ids2 {
-	long long	*v;
-	size_t		 n;
-};
-
-static int
-on_pair(void *arg, sqlite3_stmt *s)
-{
-	struct ids2	*p = arg;
-
-	p->v = xrealloc(p->v, (p->n + 1) * 2 * sizeof(*p->v));
-	p->v[2 * p->n] = sqlite3_column_int64(s, 0);
-	p->v[2 * p->n + 1] = sqlite3_column_int64(s, 1);
-	p->n++;
-	return 0;
-}
-
 /* Items whose hook was started but never finished: a crash. */
 size_t
 store_attempts_open(struct store *st, long long **pairs)
 {
-	struct ids2	 v = { NULL, 0 };
-
-	(void)store_each(st, store_stmt(st, ST_ATTEMPT_OPEN), on_pair, &v);
-	*pairs = v.v;
-	return v.n;
+	return store_idcols(st, store_stmt(st, ST_ATTEMPT_OPEN), 2, pairs);
 }
 
 /* Runs left In Progress with items the hook has still to apply. */
