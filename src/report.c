@@ -553,7 +553,6 @@ report_write_all(struct config *cfg, struct store *st, long long id,
     struct early *early)
 {
 	struct run	 r;
-	struct ckpt	*ck;
 	size_t		 i;
 	int		 rc = 0;
 
@@ -578,7 +577,6 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 		    formats[i].fmt));
 	if (early != NULL)	/* its spreadsheet zipped while the rest is */
 		early_go(early, &r);
-	ck = store_checkpoint_start(st);
 	for (i = 0; i < RF__COUNT; i++) {
 		if (!report_available(&r, formats[i].fmt))
 			continue;
@@ -589,7 +587,6 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 			rc = -1;
 		}
 	}
-	store_checkpoint_end(st, ck);
 	run_free(&r);
 	return rc;
 }

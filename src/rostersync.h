@@ -875,17 +875,12 @@ int		 store_read_begin(struct store *);
 void		 store_read_end(struct store *);
 
 /* store_io.c: the I/O tuning. */
-int		 store_begin_big(struct store *); /* and early writeback */
+int		 store_begin_big(struct store *); /* a cache of its own */
 void		 store_journal_rollback(struct store *);	/* first loads */
 void		 store_journal_wal(struct store *);
 void		 store_flush(struct store *);	/* changed pages out before */
-void		 store_defer_checkpoint(struct store *);
 int		 store_bulk_begin(struct store *);	/* indexes dropped */
 int		 store_bulk_end(struct store *);	/* and built again */
-void		 store_checkpoint(struct store *);
-/* The same beside the caller's work (no fork() meanwhile), waited for. */
-struct ckpt	*store_checkpoint_start(struct store *);
-void		 store_checkpoint_end(struct store *, struct ckpt *);
 
 /* store_dir.c: the directory, its version and its counts. */
 /* One user as the directory stores it. */

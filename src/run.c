@@ -544,7 +544,6 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	if (!hook)
 		early = report_early(cfg, &r, status, &src);
 	t0 = now_ms();
-	store_defer_checkpoint(st);	/* done while the reports are written */
 	progress_begin("writing the directory, items and issues in one "
 	    "transaction", -1);
 	rc = run_commit(&j, hook ? RS_IN_PROGRESS : status, l);
@@ -578,7 +577,6 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 		spool_failed = 1;
 	if (closed > 0)
 		reports_catch_up(cfg, st);	/* their decision in them */
-	store_checkpoint(st);
 	phase("archive and reports", t0);
 	code = runstatus_exit(r.status);
 	if (spool_failed && code != EXIT_FAIL)

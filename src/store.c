@@ -646,8 +646,6 @@ const char sql_bulk_build[] =
 const char sql_sort_on_disk[] = "PRAGMA temp_store = FILE";
 const char sql_sort_in_memory[] = "PRAGMA temp_store = MEMORY";
 const char sql_journal_mode[] = "PRAGMA journal_mode = ";
-/* The checkpoint's own connection (store_checkpoint_start()). */
-const char sql_checkpointer[] = "PRAGMA synchronous = FULL";
 
 /* Forward migrations: migrations[v] brings version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -796,7 +794,6 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
-	nudge_stop(st->wal);
 	counts_free(st->counts);
 	plan_steps(st);
 	for (i = 0; i < ST__COUNT; i++)
@@ -998,9 +995,6 @@ store_commit(struct store *st)
 		return -1;
 	}
 	rc = exec_sql(st->db, "COMMIT", err, sizeof(err));
-
-	nudge_stop(st->wal);
-	st->wal = NULL;
 	big_end(st);
 	if (rc == -1) {
 		log_warnx("database: cannot commit: %s", err);
@@ -1015,8 +1009,6 @@ store_commit(struct store *st)
 void
 store_rollback(struct store *st)
 {
-	nudge_stop(st->wal);
-	st->wal = NULL;
 	counts_free(st->counts);
 	st->counts = NULL;
 	big_end(st);

@@ -66,19 +66,15 @@ struct store {
 	int		 readonly;
 	sqlite3_stmt	*st[ST__COUNT];
 	char		*bumped;	/* sync versioned in this transaction */
-	struct nudge	*wal;		/* store_begin_big() .. commit */
 	int		 rollback;	/* store_journal_rollback() */
 	struct counts	*counts;	/* this transaction's, or NULL */
 	int		 big;		/* in store_begin_big()'s transaction */
 };
 
-struct nudge;
-
 /* SQL beside the statement table (store.c): the bulk load's indexes
- * dropped and built again, a journal mode set (the mode after it), the
- * checkpoint's own connection set up. */
+ * dropped and built again, a journal mode set (the mode after it). */
 extern const char sql_bulk_drop[], sql_bulk_build[], sql_sort_on_disk[],
-    sql_sort_in_memory[], sql_journal_mode[], sql_checkpointer[];
+    sql_sort_in_memory[], sql_journal_mode[];
 
 /* store.c: the connection, statements, binding and reading. */
 int		 exec_sql(sqlite3 *, const char *, char *err, size_t errlen);
@@ -103,7 +99,6 @@ const char	*col_text(sqlite3_stmt *, int);
 char		*col_strdup(sqlite3_stmt *, int);
 
 /* store_io.c: the I/O tuning's part in a transaction's end. */
-void		 nudge_stop(struct nudge *);	/* NULL is fine */
 void		 big_end(struct store *);
 
 /* store_dir.c: this transaction's counts (struct counts). */
