@@ -27,7 +27,7 @@ ifeq ($(SANITIZE),1)
 BUILD	 = build/asan
 CFLAGS	 = -O1 -g -fno-omit-frame-pointer
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all
-# and checks of the work a second thread does ahead (diff.c)
+# and checks of the work done ahead of the diff (the prep; diff.c)
 CPPFLAGS += -DRS_SELFCHECK
 else
 BUILD	 = build/release

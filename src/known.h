@@ -5,7 +5,7 @@
  * holds the hashes they share.
  *
  * A row of a big daily export is most often a stored user unchanged.
- * Work for such a row is done ahead, on the CSV reader's thread (the
+ * Work for such a row is done ahead, as the CSV reader reads it (the
  * "prep": trimming, the fingerprint of the values, the hash of the email
  * and of the key), or skipped altogether when the row's whole line is one
  * the directory's companion file knows (struct known, snapshot.c): the
@@ -20,7 +20,7 @@
 
 #include "rostersync.h"
 
-/* What the reader's thread made of a row ahead of the stage that takes it. */
+/* What the CSV reader made of a row ahead of the stage that takes it. */
 struct rowprep {
 	uint64_t	 fp;	/* fingerprint of the slots' values */
 	uint64_t	 eh;	/* email_hash() of the email */
@@ -73,15 +73,15 @@ raw_prep(const struct rawrow *r)
 }
 
 /*
- * On the reading thread, as a row is read, work for fn done ahead: the
- * prep may trim fields in place (moving f[i] on, shortening len[i] and
- * writing a NUL at the new end) and change their bytes, and returns 1
- * having filled *out, or 0 having changed nothing. The row's hint tells fn.
+ * As a row is read, work for fn done ahead: the prep may trim fields in
+ * place (moving f[i] on, shortening len[i] and writing a NUL at the new
+ * end) and change their bytes, and returns 1 having filled *out, or 0
+ * having changed nothing. The row's hint tells fn.
  */
 typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
 	    struct rowprep *out);
 /*
- * Known lines (CSV only), on the reading thread: at the start of a
+ * Known lines (CSV only), as they are read: at the start of a
  * record, for up to KNOWN_GROUP whole lines (each without its LF), hash
  * each (lh_ok, lh) and look it up; a known line is handed to fn as a row
  * of no fields with its hint's prep.known set, the others are parsed as
@@ -91,8 +91,8 @@ typedef int (*rowprep_fn)(void *arg, size_t nf, char **f, size_t *len,
 typedef int (*rowknown_fn)(void *arg, size_t n, const char *const *line,
 	    const size_t *len, struct rowprep *out);
 
-/* load_csv() with prep called for every record on the reading thread,
- * and known for whole lines (both may be NULL), and an encoding (NULL:
+/* load_csv() with prep called for every record as it is read, and
+ * known for whole lines (both may be NULL), and an encoding (NULL:
  * auto). */
 int	 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
 	    rowknown_fn known, void *arg, struct textenc *enc, char *err,

@@ -7,7 +7,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -40,8 +39,8 @@ struct mapper {
 	struct buf		 email;		/* lower-cased email */
 	struct buf		 key;		/* joined key */
 
-	/* For the reading thread (prep_row): set once, then read there. */
-	atomic_int		 mapped;	/* the header is mapped */
+	/* For the prep (prep_row) and the known lines: */
+	int			 mapped;	/* the header is mapped */
 	int			 prep_ok;	/* no column in two slots */
 	uint64_t		 seed[MAX_SLOTS]; /* slot_seeds() */
 	struct known		*kn;		/* known lines, or NULL */
@@ -393,7 +392,7 @@ on_header(struct mapper *m, const struct rawrow *h)
 		for (k = i + 1; k < m->sc->nslots; k++)
 			if (m->sc->col[i] >= 0 && m->sc->col[i] == m->sc->col[k])
 				m->prep_ok = 0;
-	atomic_store_explicit(&m->mapped, 1, memory_order_release);
+	m->mapped = 1;
 	return 0;
 }
 
@@ -419,11 +418,12 @@ ascii_text(const char *s, size_t n)
 }
 
 /*
- * The loader's reading thread, as it reads a row (load_csv_prep()): what
+ * The CSV reader's prep, as it reads a row (load_csv_prep()): what
  * on_data() would do to the fields of the slots, done there and in place
- * (trimmed, the email lower-cased), and the fingerprint of the values,
- * rather than on the thread that runs the diff. Not for rows read before
- * the header is mapped, nor when a column feeds two slots.
+ * (trimmed, the email lower-cased), with the fingerprint of the values
+ * and the hash of the key, which the rows before it carry as hints for
+ * the diff to fetch ahead. Not for rows read before the header is
+ * mapped, nor when a column feeds two slots.
  */
 static int
 prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
@@ -434,8 +434,7 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 	size_t		 vlen[MAX_SLOTS], i;
 	int		 c;
 
-	if (!atomic_load_explicit(&m->mapped, memory_order_acquire) ||
-	    !m->prep_ok)
+	if (!m->mapped || !m->prep_ok)
 		return 0;
 	/* An email beyond ASCII changes length in lower case: on_data(). */
 	if ((c = sc->canon[F_EMAIL]) >= 0 && (c = sc->col[c]) >= 0 &&
@@ -467,7 +466,7 @@ prep_row(void *arg, size_t nf, char **f, size_t *len, struct rowprep *out)
 }
 
 /*
- * The reading thread's known lines (load_csv.c): each line's two hashes,
+ * The CSV reader's known lines (load_csv.c): each line's two hashes,
  * and, where this load's lines are the snapshot's, its entry. Three
  * passes over the group: hash and fetch the table's slot, look it up and
  * fetch the entry's second hash and info, compare (a tag that matched
@@ -482,7 +481,7 @@ known_lines(void *arg, size_t n, const char *const *line, const size_t *len,
 	uint32_t		 cand[KNOWN_GROUP], info;
 	size_t			 i, s[KNOWN_GROUP];
 
-	if (!atomic_load_explicit(&m->mapped, memory_order_acquire))
+	if (!m->mapped)
 		return 0;
 	for (i = 0; i < n; i++) {
 		hash128(line[i], len[i], m->lseed, out[i].lh);
@@ -622,8 +621,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 		if (trim(m->v[i], &n) != m->v[i] || n != m->len[i] ||
 		    m->v[i][n] != '\0' || ((int)i == sc->canon[F_EMAIL] &&
 		    strcspn(m->v[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") < n))
-			fatalx("row %zu: the reading thread's slot %zu is not "
-			    "as this thread makes it", r->row, i);
+			fatalx("row %zu: the prep's slot %zu is not as "
+			    "on_data() makes it", r->row, i);
 	}
 #endif
 	if (m->nreq > 0)

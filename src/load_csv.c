@@ -28,20 +28,18 @@
  * which then holds the rest of that row. The rows are the same
  * either way: test_load_csv and the CSV fuzzer compare the two.
  *
- * A file of CSV_THREAD_MIN bytes or more is read and parsed by a second
- * thread while the caller's thread hands the rows of full batches to fn
- * (for a million rows, libcsv's 0.4 s run beside the diff instead of
- * before it). Only the caller's thread ever calls fn, in file order, and
- * the outcome is the one a single thread gives: rows up to the first
- * error, or up to the row where fn stopped (the reader's errors past that
- * row are dropped). A smaller file, or one where no thread can be made,
- * is done in the caller's thread, each batch delivered when it fills.
+ * The rows go to fn, in file order, a batch at a time as each fills, so
+ * that every row comes with hints of the rows after it (their keys, which
+ * the diff fetches ahead of); only the header goes alone and at once when
+ * known lines are looked for, since their hashes need its columns. The
+ * outcome is rows up to the first error, or up to the row where fn
+ * stopped.
  *
  * Memory stays bounded whatever the input: one chunk, the head, libcsv's
- * field buffer (capped just above MAX_FIELD_HARD) and CSV_NBATCH batches
- * of about CSV_BATCH_BYTES, each growing to one record of at most
- * MAX_COLUMNS fields of MAX_FIELD_LEN bytes if it must. UTF-8 is not
- * checked here; the loader does that per value.
+ * field buffer (capped just above MAX_FIELD_HARD) and one batch of about
+ * CSV_BATCH_BYTES, growing to one record of at most MAX_COLUMNS fields of
+ * MAX_FIELD_LEN bytes if it must. UTF-8 is checked as each record is
+ * read, and flagged per field for the loader.
  *
  * libcsv drops spaces and tabs around unquoted fields and between a closing
  * quote and the delimiter, and skips lines that are blank or only white
@@ -54,7 +52,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +73,6 @@
 #define CSV_OPTS	CSV_APPEND_NULL
 #define CSV_BATCH_BYTES	(256 * 1024)	/* field bytes that fill a batch */
 #define CSV_BATCH_ROWS	4096		/* ... or rows */
-#define CSV_NBATCH	3		/* one filling, one in fn, one queued */
-#define CSV_THREAD_MIN	(4 * 1024 * 1024) /* smaller files: one thread */
 
 int	 load_csv_plain_lines = 1;
 
@@ -102,13 +97,12 @@ struct batch {
 	size_t			 nf, fcap;
 	struct brow		*row;
 	size_t			 nrow, rowcap;
-	int			 last;		/* the read ended after these */
 };
 
 struct csvr {
 	struct csv_parser	 cp;
 	rawrow_fn		 fn;
-	rowprep_fn		 prep;		/* on the reading thread */
+	rowprep_fn		 prep;		/* as each record is read */
 	rowknown_fn		 known;		/* and this, for whole lines */
 	const struct rowprep	*line;		/* the record's line, hashed */
 	void			*arg;
@@ -132,20 +126,7 @@ struct csvr {
 	size_t			 nf;		/* fields in this record */
 	int			 wide;		/* dropped a non-empty field */
 	int			 ascii;		/* the record has no byte >= 0x80 */
-	struct batch		*cur;		/* the batch being filled */
-
-	/* The hand-over between the reading thread and fn's. */
-	int			 threaded;
-	pthread_t		 tid;
-	int			 fd;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	struct batch		 b[CSV_NBATCH];
-	struct batch		*full[CSV_NBATCH]; /* queued for fn, in order */
-	size_t			 nfull;
-	struct batch		*free[CSV_NBATCH];
-	size_t			 nfree;
-	int			 stop;		/* fn stopped: read no more */
+	struct batch		 b;		/* records not yet given to fn */
 	const char		*f[MAX_COLUMNS]; /* fn's view of a record */
 	char			*pf[MAX_COLUMNS]; /* the prep's */
 
@@ -207,7 +188,6 @@ batch_reset(struct batch *b)
 {
 	b->data.len = 0;
 	b->nf = b->nrow = 0;
-	b->last = 0;
 }
 
 /* Room for n more bytes of fields. */
@@ -303,52 +283,15 @@ batch_deliver(struct csvr *r, const struct batch *b)
 }
 
 /*
- * The batch being filled is full, or the last: deliver it at once, or
- * queue it for fn's thread and take an empty one (waiting for it).
+ * The batch is full, or the last: its rows to fn, and it is empty again.
+ * A stop in rows before an error wins, as fn saw them first.
  */
 static void
-batch_ready(struct csvr *r, int last)
+batch_ready(struct csvr *r)
 {
-	struct batch	*b = r->cur;
-
-	b->last = last;
-	if (!r->threaded) {
-		/* A stop in rows before an error wins, as fn saw them first. */
-		if (batch_deliver(r, b))
-			r->status = 1;
-		batch_reset(b);
-		return;
-	}
-	pthread_mutex_lock(&r->mu);
-	r->full[r->nfull++] = b;
-	pthread_cond_broadcast(&r->cv);
-	r->cur = NULL;
-	while (!last && r->nfree == 0)
-		pthread_cond_wait(&r->cv, &r->mu);
-	if (!last)
-		r->cur = r->free[--r->nfree];
-	if (r->stop && r->status == 0)
+	if (batch_deliver(r, &r->b))
 		r->status = 1;
-	pthread_mutex_unlock(&r->mu);
-}
-
-/*
- * The header, alone, to fn at once, and wait until fn has taken it: the
- * header maps the columns, and the hashes of known lines and the prep
- * are made only from then on, for every data row.
- */
-static void
-header_ready(struct csvr *r)
-{
-	batch_ready(r, 0);
-	if (!r->threaded)
-		return;
-	pthread_mutex_lock(&r->mu);
-	while (!r->stop && (r->nfull > 0 || r->nfree < CSV_NBATCH - 1))
-		pthread_cond_wait(&r->cv, &r->mu);
-	if (r->stop && r->status == 0)
-		r->status = 1;
-	pthread_mutex_unlock(&r->mu);
+	batch_reset(&r->b);
 }
 
 /* ---------------------------------------------------------- records */
@@ -378,7 +321,7 @@ static void
 csvr_field(void *s, size_t len, void *arg)
 {
 	struct csvr	*r = arg;
-	struct batch	*b = r->cur;
+	struct batch	*b = &r->b;
 	unsigned char	 ff = 0;
 
 	if (r->status != 0)
@@ -413,7 +356,7 @@ csvr_field(void *s, size_t len, void *arg)
 }
 
 /*
- * UTF-8, checked on the reading thread while the bytes are hot: the row's
+ * UTF-8, checked as the row is read, while the bytes are hot: the row's
  * fields lie one after the other, each ended by a NUL, which no sequence
  * can span, so one check of the whole row answers for every field unless
  * it fails; then each field is checked.
@@ -433,8 +376,8 @@ mark_utf8(struct batch *b, const struct brow *w)
 			b->ff[k] |= FF_BADUTF8;
 }
 
-/* The prep of the record w, on the reading thread; fields it trimmed
- * start further on. */
+/* The prep of the record w, as it is read; fields it trimmed start
+ * further on. */
 static void
 prep_record(struct csvr *r, struct batch *b, struct brow *w)
 {
@@ -476,12 +419,15 @@ prep_record(struct csvr *r, struct batch *b, struct brow *w)
 		w->prep.kh_ok = 0;
 }
 
-/* libcsv's record callback: close the record; hand over a full batch. */
+/*
+ * libcsv's record callback: close the record; a full batch to fn, and the
+ * header at once when known lines are looked for (their hashes need it).
+ */
 static void
 csvr_record(int c, void *arg)
 {
 	struct csvr	*r = arg;
-	struct batch	*b = r->cur;
+	struct batch	*b = &r->b;
 	struct brow	*w;
 
 	if (r->status != 0)
@@ -506,10 +452,9 @@ csvr_record(int c, void *arg)
 	r->nf = 0;
 	r->wide = 0;
 	r->ascii = 0;
-	if (w->row == 1 && r->known != NULL)
-		header_ready(r);
-	else if (b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
-		batch_ready(r, 0);
+	if ((w->row == 1 && r->known != NULL) ||
+	    b->data.len >= CSV_BATCH_BYTES || b->nrow >= CSV_BATCH_ROWS)
+		batch_ready(r);
 }
 
 /* Feed text to libcsv and turn a refusal into a message. */
@@ -847,7 +792,7 @@ fast_line(struct csvr *r, const unsigned char *p, size_t n)
 {
 	struct marks	 k;
 	uint32_t	 fs[MAX_COLUMNS], fe[MAX_COLUMNS];
-	struct batch	*b = r->cur;
+	struct batch	*b = &r->b;
 	size_t		 ce, nf, i, base;
 	long		 lf;
 	int		 quoted = 0;
@@ -1341,7 +1286,7 @@ csvr_finish(struct csvr *r, size_t left)
 
 /*
  * Read fd chunk by chunk to the end, or to the first error or stop, then
- * hand over the last batch. The file is read once: each chunk read
+ * give fn the last batch. The file is read once: each chunk read
  * leaves the page cache (as the fetch's source does, fetch_dir.c), and
  * the run's transaction reuses that memory.
  */
@@ -1375,76 +1320,12 @@ csvr_run(struct csvr *r, int fd)
 		r->off += n - left;
 		keep = left;
 	}
-	batch_ready(r, 1);
-}
-
-/* The reading thread. */
-static void *
-csvr_thread(void *arg)
-{
-	struct csvr	*r = arg;
-
-	csvr_run(r, r->fd);
-	return NULL;
-}
-
-/*
- * fn's side of a threaded read: deliver the batches in order until the
- * last one, then wait for the reader. Returns 1 if fn stopped, else 0.
- */
-static int
-csvr_consume(struct csvr *r)
-{
-	struct batch	*b;
-	int		 last, stopped = 0;
-
-	do {
-		pthread_mutex_lock(&r->mu);
-		while (r->nfull == 0)
-			pthread_cond_wait(&r->cv, &r->mu);
-		b = r->full[0];
-		r->nfull--;
-		memmove(r->full, r->full + 1, r->nfull * sizeof(*r->full));
-		pthread_mutex_unlock(&r->mu);
-		last = b->last;
-		if (!stopped)
-			stopped = batch_deliver(r, b);
-		batch_reset(b);
-		pthread_mutex_lock(&r->mu);
-		r->free[r->nfree++] = b;
-		r->stop |= stopped;
-		pthread_cond_broadcast(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-	} while (!last);
-	pthread_join(r->tid, NULL);
-	return stopped;
-}
-
-/* Start the reading thread (signals stay with the caller's); 0 or -1. */
-static int
-csvr_spawn(struct csvr *r, int fd)
-{
-	size_t	 i;
-
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
-	for (i = 1; i < CSV_NBATCH; i++)
-		r->free[r->nfree++] = &r->b[i];
-	r->fd = fd;
-	r->threaded = 1;
-	if (thread_start("csv-reader", &r->tid, csvr_thread, r) != 0) {
-		r->threaded = 0;
-		r->nfree = 0;
-		pthread_cond_destroy(&r->cv);
-		pthread_mutex_destroy(&r->mu);
-		return -1;
-	}
-	return 0;
+	batch_ready(r);
 }
 
 /* Open path for reading: a regular file, not a link; fd or -1. */
 static int
-csvr_open(struct csvr *r, const char *path, off_t *size)
+csvr_open(struct csvr *r, const char *path)
 {
 	struct stat	 st;
 	int		 fd;
@@ -1466,7 +1347,6 @@ csvr_open(struct csvr *r, const char *path, off_t *size)
 		close(fd);
 		return -1;
 	}
-	*size = st.st_size;
 	return fd;
 }
 
@@ -1487,7 +1367,6 @@ csvr_new(rawrow_fn fn, rowprep_fn prep, rowknown_fn known, void *arg,
 	r->known = known;
 	r->arg = arg;
 	r->cd = (iconv_t)-1;
-	r->cur = &r->b[0];
 	csv_init(&r->cp, CSV_OPTS);
 	csv_set_realloc_func(&r->cp, csvr_realloc);
 	csv_set_blk_size(&r->cp, CSV_BLK_SIZE);
@@ -1498,8 +1377,6 @@ csvr_new(rawrow_fn fn, rowprep_fn prep, rowknown_fn known, void *arg,
 static void
 csvr_free(struct csvr *r)
 {
-	size_t	 i;
-
 	if (r == NULL)
 		return;
 	csv_free(&r->cp);
@@ -1507,12 +1384,7 @@ csvr_free(struct csvr *r)
 		iconv_close(r->cd);
 	buf_free(&r->head);
 	buf_free(&r->unq);
-	for (i = 0; i < CSV_NBATCH; i++)
-		batch_free(&r->b[i]);
-	if (r->threaded) {
-		pthread_cond_destroy(&r->cv);
-		pthread_mutex_destroy(&r->mu);
-	}
+	batch_free(&r->b);
 	free(r);
 }
 
@@ -1534,25 +1406,21 @@ load_csv_enc(const char *path, rawrow_fn fn, void *arg, struct textenc *enc,
 	return load_csv_prep(path, fn, NULL, NULL, arg, enc, err, errlen);
 }
 
-/* The same, with prep called for every record on the reading thread, and
- * known for whole lines (both may be NULL), and an encoding (NULL: auto). */
+/* The same, with prep called for every record as it is read, and known
+ * for whole lines (both may be NULL), and an encoding (NULL: auto). */
 int
 load_csv_prep(const char *path, rawrow_fn fn, rowprep_fn prep,
     rowknown_fn known, void *arg, struct textenc *enc, char *err,
     size_t errlen)
 {
 	struct csvr	*r;
-	off_t		 size = 0;
 	int		 fd, rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
 	r = csvr_new(fn, prep, known, arg, enc);
-	if ((fd = csvr_open(r, path, &size)) != -1) {
-		if (size >= CSV_THREAD_MIN && csvr_spawn(r, fd) == 0)
-			r->status = csvr_consume(r) ? 1 : r->status;
-		else
-			csvr_run(r, fd);
+	if ((fd = csvr_open(r, path)) != -1) {
+		csvr_run(r, fd);
 		close(fd);
 	}
 	rc = r->status;

@@ -144,10 +144,10 @@ contains "same content: logged as a duplicate" "$(cat "$TMP/twice.out")" duplica
 eq "duplicates leave the drop-zone" "$(ls "$DROP" | grep -c csv)" 0
 
 # --- rows after the first batch are trimmed, lower-cased and fingerprinted
-# on the reading thread (load.c, prep_row): the same 1,000 messy rows
+# by the CSV reader's prep (load.c, prep_row): the same 1,000 messy rows
 # (spaces inside quotes, upper-case emails, " Terminated " statuses, CRLF)
-# first, where the diff's thread does that work, or last, where the
-# reading thread does, give the same directory and the same items.
+# first, where the mapping (on_data()) does that work, or last, where the
+# prep does, give the same directory and the same items.
 $GEN --rows 4000 --seed 61 -o "$TMP/m.csv"
 $PYTHON - "$TMP/m.csv" "$TMP/messy-first.csv" "$TMP/messy-last.csv" <<'PY'
 import csv, sys

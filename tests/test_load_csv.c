@@ -1022,8 +1022,8 @@ test_plain_cases(void)
 	buf_free(&t);
 }
 
-/* Random bytes of CSV's alphabet, short and long (across read chunks,
- * and past CSV_THREAD_MIN, on two threads). */
+/* Random bytes of CSV's alphabet, short and long (across read chunks),
+ * and a big file of mostly plain rows. */
 static void
 test_plain_random(void)
 {
