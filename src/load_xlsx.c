@@ -58,7 +58,6 @@
 #include "known.h"	/* the rows' peeks */
 
 #define XLSX_CHUNK		(128 * 1024)	/* bytes inflated per read */
-#define XLSX_NCHUNK		4	/* chunks inflated ahead by a thread */
 #define XLSX_THREAD_MIN		(4 * 1024 * 1024) /* smaller parts: one thread */
 #define XLSX_MAX_TOTAL		(1024LL * 1024 * 1024) /* inflated, all parts */
 #define XLSX_MAX_META		(16LL * 1024 * 1024) /* workbook, rels, styles*/
@@ -1519,146 +1518,6 @@ part_feed(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 	return 0;
 }
 
-/*
- * A big part (the worksheet; the shared strings, if their own thread
- * could not start) is inflated by a second thread, XLSX_NCHUNK chunks
- * ahead of expat: zlib's share of the read (about 15%) runs beside the
- * parse. Only that thread touches the part's
- * zip_file_t until it is joined; fn is still called from expat's thread.
- */
-struct inflater {
-	zip_file_t	*zf;
-	pthread_t	 tid;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	char		*chunk[XLSX_NCHUNK];
-	zip_int64_t	 len[XLSX_NCHUNK];	/* bytes, 0 at the end, -1 error */
-	size_t		 head;			/* next chunk to parse */
-	size_t		 nready;		/* inflated, not yet parsed */
-	int		 stop;			/* the parse ended early */
-	char		 err[MAX_ERRMSG];	/* when a read failed */
-};
-
-static void *
-inflater_run(void *arg)
-{
-	struct inflater	*f = arg;
-	size_t		 tail = 0;
-	zip_int64_t	 n;
-	int		 stop;
-
-	do {
-		pthread_mutex_lock(&f->mu);
-		while (f->nready == XLSX_NCHUNK && !f->stop)
-			pthread_cond_wait(&f->cv, &f->mu);
-		stop = f->stop;
-		pthread_mutex_unlock(&f->mu);
-		if (stop)
-			break;
-		if ((n = zip_fread(f->zf, f->chunk[tail], XLSX_CHUNK)) < 0)
-			snprintf(f->err, sizeof(f->err), "%s",
-			    zip_file_strerror(f->zf));
-		pthread_mutex_lock(&f->mu);
-		f->len[tail] = n;
-		f->nready++;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
-		tail = (tail + 1) % XLSX_NCHUNK;
-	} while (n > 0);
-	return NULL;
-}
-
-/* The next inflated chunk (waiting for it) and its length. */
-static const char *
-inflater_next(struct inflater *f, zip_int64_t *n)
-{
-	pthread_mutex_lock(&f->mu);
-	while (f->nready == 0)
-		pthread_cond_wait(&f->cv, &f->mu);
-	*n = f->len[f->head];
-	pthread_mutex_unlock(&f->mu);
-	return f->chunk[f->head];
-}
-
-/* The chunk given by inflater_next() is parsed: its buffer is free. */
-static void
-inflater_done(struct inflater *f)
-{
-	pthread_mutex_lock(&f->mu);
-	f->head = (f->head + 1) % XLSX_NCHUNK;
-	f->nready--;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-/* Start the thread (signals stay with this one); 0 or -1. */
-static int
-inflater_start(struct inflater *f, zip_file_t *zf)
-{
-	size_t		 i;
-
-	memset(f, 0, sizeof(*f));
-	f->zf = zf;
-	for (i = 0; i < XLSX_NCHUNK; i++)
-		f->chunk[i] = xmalloc(XLSX_CHUNK);
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
-	if (thread_start("xlsx-inflate", &f->tid, inflater_run, f) == 0)
-		return 0;
-	pthread_cond_destroy(&f->cv);
-	pthread_mutex_destroy(&f->mu);
-	for (i = 0; i < XLSX_NCHUNK; i++)
-		free(f->chunk[i]);
-	return -1;
-}
-
-/* Stop the thread if it still runs, wait for it, free the chunks. */
-static void
-inflater_end(struct inflater *f)
-{
-	size_t	 i;
-
-	pthread_mutex_lock(&f->mu);
-	f->stop = 1;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	pthread_join(f->tid, NULL);
-	pthread_cond_destroy(&f->cv);
-	pthread_mutex_destroy(&f->mu);
-	for (i = 0; i < XLSX_NCHUNK; i++)
-		free(f->chunk[i]);
-}
-
-/* part_feed() with the inflating in a second thread. */
-static int
-part_feed_threaded(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
-    long long limit)
-{
-	struct inflater		 f;
-	unsigned long long	 got = 0;
-	const char		*c;
-	zip_int64_t		 n;
-	void			*b;
-	int			 rc = 0;
-
-	if (inflater_start(&f, zf) == -1)
-		return part_feed(x, zf, st, limit);
-	do {
-		c = inflater_next(&f, &n);
-		if (n < 0) {
-			rc = xlsx_fail(x, "%s: %s", x->xp.part, f.err);
-			break;
-		}
-		if ((b = XML_GetBuffer(x->xp.p, (int)n)) == NULL)
-			fatalx("out of memory in the XML parser");
-		memcpy(b, c, (size_t)n);
-		inflater_done(&f);
-		rc = part_parse_some(x, n, st, limit, &got);
-	} while (rc == 0 && n > 0);
-	inflater_end(&f);
-	return rc;
-}
-
 /* ------------------------------------------------- the sheet, fast */
 
 /*
@@ -1710,36 +1569,22 @@ fast_text(void *arg, const char *s, size_t n)
 	return x->failed || x->fnstop ? XT_STOP : 0;
 }
 
-/* The next chunk of zf (a thread inflating ahead, if f): into t. */
+/* The next chunk of zf into t: its length, or -1 with the error set. */
 static zip_int64_t
-fast_chunk(struct xlsx *x, struct xtok *t, zip_file_t *zf,
-    struct inflater *f)
+fast_chunk(struct xlsx *x, struct xtok *t, zip_file_t *zf)
 {
-	const char	*c;
 	zip_int64_t	 n;
 
-	if (f == NULL) {
-		if ((n = zip_fread(zf, xtok_buffer(t, XLSX_CHUNK),
-		    XLSX_CHUNK)) < 0)
-			xlsx_fail(x, "%s: %s", x->xp.part,
-			    zip_file_strerror(zf));
-		return n;
-	}
-	c = inflater_next(f, &n);
-	if (n < 0)
-		xlsx_fail(x, "%s: %s", x->xp.part, f->err);
-	else
-		memcpy(xtok_buffer(t, (size_t)n), c, (size_t)n);
-	inflater_done(f);
+	if ((n = zip_fread(zf, xtok_buffer(t, XLSX_CHUNK), XLSX_CHUNK)) < 0)
+		xlsx_fail(x, "%s: %s", x->xp.part, zip_file_strerror(zf));
 	return n;
 }
 
 /*
- * The worksheet through the tokenizer, inflated as for expat (by a
- * thread of its own ahead of it, for a big part), its bytes counted
- * alike. 0, 1 or -1 as part_parse(), or XLSX_HANDOFF: expat must read
- * the part from its start, skipping the events before x->xp.replay and
- * not counting the x->xp.counted bytes again.
+ * The worksheet through the tokenizer, inflated as for expat, its bytes
+ * counted alike. 0, 1 or -1 as part_parse(), or XLSX_HANDOFF: expat must
+ * read the part from its start, skipping the events before x->xp.replay
+ * and not counting the x->xp.counted bytes again.
  */
 static int
 sheet_fast(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
@@ -1747,16 +1592,13 @@ sheet_fast(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 {
 	static const struct xtok_cb cb = { fast_start, fast_end, fast_text };
 	struct xtok		*t = xtok_new(&cb, x, XLSX_MAX_TOKEN);
-	struct inflater		 f, *fp = NULL;
 	unsigned long long	 got = 0;
 	long long		 all;
 	zip_int64_t		 n;
 	int			 rc = 0;
 
-	if (st->size >= xlsx_thread_min && inflater_start(&f, zf) == 0)
-		fp = &f;
 	do {
-		if ((n = fast_chunk(x, t, zf, fp)) < 0)
+		if ((n = fast_chunk(x, t, zf)) < 0)
 			break;
 		got += (unsigned long long)n;
 		all = atomic_fetch_add(x->total, n) + n;
@@ -1765,8 +1607,6 @@ sheet_fast(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 			break;
 		rc = xtok_parse(t, (size_t)n, n == 0);
 	} while (rc == 0 && n > 0);
-	if (fp != NULL)
-		inflater_end(fp);
 	if (x->failed)
 		rc = -1;
 	else if (rc == XT_STOP)
@@ -1821,10 +1661,7 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 			    zip_strerror(x->za));
 	}
 	xml_parser(x);
-	if (st.size >= xlsx_thread_min && x->ss == &x->sst)
-		rc = part_feed_threaded(x, zf, &st, limit);
-	else
-		rc = part_feed(x, zf, &st, limit);
+	rc = part_feed(x, zf, &st, limit);
 	XML_ParserFree(x->xp.p);
 	x->xp.p = NULL;
 	zip_fclose(zf);
@@ -2549,10 +2386,10 @@ sheet_parse(struct xlsx *x, const char *part)
 /* ------------------------------------------------ rows to fn's thread */
 
 /*
- * A big worksheet is parsed on a thread of its own (with the inflater
- * beside it), and its rows are given to fn on the caller's thread, in
- * batches of copies, while the next are parsed: the rows' own work (the
- * mapping, the checks, the diff) runs beside the parse. The outcome is
+ * A big worksheet is inflated and parsed on a thread of its own, and its
+ * rows are given to fn on the caller's thread, in batches of copies,
+ * while the next are parsed: the rows' own work (the mapping, the
+ * checks, the diff) runs beside the parse. The outcome is
  * the one of a parse on the caller's thread: the same rows in the same
  * order, then the parse's result; fn stopping the load stops the parse
  * at its next row, and what the parse met after that row is never told.
