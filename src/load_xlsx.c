@@ -9,8 +9,7 @@
  * the workbook's sheet list and relationships, what each cell style's
  * number format shows (a date, a time, or zeros padding a number), and
  * the shared strings. The worksheet itself is never held; only the cells
- * of the current row are. A big table of shared strings is read by a
- * thread of its own while the sheet is.
+ * of the current row are.
  *
  * A big worksheet is parsed on a thread of its own, and its rows are
  * given to the callback on the caller's thread in batches (pipe_run()).
@@ -58,7 +57,7 @@
 #include "known.h"	/* the rows' peeks */
 
 #define XLSX_CHUNK		(128 * 1024)	/* bytes inflated per read */
-#define XLSX_THREAD_MIN		(4 * 1024 * 1024) /* smaller parts: one thread */
+#define XLSX_THREAD_MIN		(4 * 1024 * 1024) /* smaller sheets: one thread */
 #define XLSX_MAX_TOTAL		(1024LL * 1024 * 1024) /* inflated, all parts */
 #define XLSX_MAX_META		(16LL * 1024 * 1024) /* workbook, rels, styles*/
 #define XLSX_MAX_RATIO		200	/* inflated : compressed, at most... */
@@ -71,10 +70,6 @@
 #define XLSX_MAX_NUMFMT		4096	/* custom number formats */
 #define XLSX_MAX_SST		(16 * 1024 * 1024) /* shared strings */
 #define XLSX_MAX_SST_BYTES	(256 * 1024 * 1024) /* their text */
-#define SST_BLOCK		(1024 * 1024)	/* text bytes per block */
-#define SST_NBLOCK		(XLSX_MAX_SST_BYTES / (SST_BLOCK - \
-				    XLSX_TEXT_CAP - 1) + 2)
-#define SST_SEG			65536	/* strings per index segment */
 #define XLSX_MAX_COL		16384	/* column XFD */
 #define XLSX_MAX_ROWNUM		1048576	/* rows in a sheet */
 #define XLSX_TEXT_CAP		(MAX_FIELD_LEN + 4) /* kept of one text */
@@ -167,39 +162,19 @@ struct numfmt {
 
 enum ctype { C_NUM, C_SST, C_STR, C_BOOL, C_ERR, C_DATE };
 
+/* The shared strings: their text one after the other, each ended by a
+ * NUL, and where each string is in it. */
 struct sstr {
-	uint32_t	 at;	/* block * SST_BLOCK + offset; NUL-terminated */
+	uint32_t	 at;	/* offset in the text */
 	uint32_t	 len;
 };
-_Static_assert((unsigned long long)SST_NBLOCK * SST_BLOCK <= UINT32_MAX,
+_Static_assert(XLSX_MAX_SST_BYTES <= UINT32_MAX,
     "a string's place fits in 32 bits");
 
-/*
- * The shared strings, kept where they were put: blocks of text and
- * segments of the index are never moved, so the sheet's thread can use
- * string i while a thread of the table's own still appends (a big table
- * is read beside the sheet: see sst_spawn()). Strings below pub are
- * complete; the writer stores pub with release, the reader loads it with
- * acquire. The rest is the writer's alone, or the thread's.
- */
 struct sstore {
-	char		*block[SST_NBLOCK];
-	size_t		 nblock;
-	size_t		 used;		/* bytes used of the last block */
-	size_t		 bytes;		/* all text, the NULs too */
-	struct sstr	*seg[XLSX_MAX_SST / SST_SEG];
-	size_t		 n;		/* strings put */
-	atomic_size_t	 pub;		/* strings the sheet may use */
-
-	int		 threaded;	/* the rest is the thread's: */
-	pthread_t	 tid;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;		/* more strings, or done */
-	int		 done;		/* under mu: the thread ended ... */
-	int		 rc;		/* ... with part_parse()'s result */
-	struct xlsx	*x;		/* the thread's own reader */
-	char		*part;
-	char		 err[MAX_ERRMSG];
+	struct buf	 text;	/* the strings, each ended by a NUL */
+	struct sstr	*s;	/* string i */
+	size_t		 n, cap;
 };
 
 /* A non-empty cell of the current row. */
@@ -219,8 +194,7 @@ struct xlsx {
 	size_t		 errlen;
 	int		 failed;	/* err is set; stop everything */
 	int		 fnstop;	/* the row callback asked to stop */
-	atomic_llong	 tot;		/* bytes inflated, all parts so far */
-	atomic_llong	*total;		/* &tot, or the sheet reader's */
+	long long	 total;		/* bytes inflated, all parts so far */
 	struct xparse	 xp;
 	struct buf	 text;		/* text kept, up to XLSX_TEXT_CAP */
 	size_t		 textlen;	/* ... and how long it really was */
@@ -238,9 +212,7 @@ struct xlsx {
 	struct xfmt	*xf;		/* what each cell style shows */
 	size_t		 nxf;
 
-	struct sstore	 sst;		/* the shared strings, if we own them */
-	struct sstore	*ss;		/* &sst; the sheet reader's in the
-					 * thread that reads the table */
+	struct sstore	 sst;		/* the shared strings */
 
 	rawrow_fn	 fn;
 	void		*arg;
@@ -268,9 +240,6 @@ static void	 book_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 styles_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sst_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 sst_end(struct xlsx *, enum xstate);
-static void	 sst_fed(struct sstore *);
-static int	 xlsx_open(struct xlsx *, const char *);
-static void	 xlsx_free(struct xlsx *);
 static void	 sheet_start(struct xlsx *, enum xstate, const XML_Char **);
 static void	 pipe_row(struct xlsx *, const struct rawrow *);
 static void	 sheet_end(struct xlsx *, enum xstate);
@@ -1470,7 +1439,7 @@ part_xmlerr(struct xlsx *x)
 
 /*
  * Parse n inflated bytes already in expat's buffer; got counts them, and
- * so does the file's total, which a thread beside may add to as well.
+ * so does the file's total.
  */
 static int
 part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
@@ -1483,7 +1452,7 @@ part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
 	if (n == 0 || *got > x->xp.counted) {	/* not counted before */
 		add = before >= x->xp.counted ? n :
 		    (long long)(*got - x->xp.counted);
-		all = atomic_fetch_add(x->total, add) + add;
+		all = x->total += add;
 		if (part_bomb(x, x->xp.part, *got, all, st->comp_size,
 		    limit) == -1)
 			return -1;
@@ -1491,8 +1460,6 @@ part_parse_some(struct xlsx *x, zip_int64_t n, const zip_stat_t *st,
 	x->xp.fed += n;
 	if (XML_ParseBuffer(x->xp.p, (int)n, n == 0) != XML_STATUS_OK)
 		return part_xmlerr(x);
-	if (x->ss != &x->sst)		/* the table's own thread */
-		sst_fed(x->ss);
 	return part_token(x);
 }
 
@@ -1601,7 +1568,7 @@ sheet_fast(struct xlsx *x, zip_file_t *zf, const zip_stat_t *st,
 		if ((n = fast_chunk(x, t, zf)) < 0)
 			break;
 		got += (unsigned long long)n;
-		all = atomic_fetch_add(x->total, n) + n;
+		all = x->total += n;
 		if (part_bomb(x, x->xp.part, got, all, st->comp_size,
 		    limit) == -1)
 			break;
@@ -1641,7 +1608,7 @@ part_parse(struct xlsx *x, const char *part, const struct xdoc *doc,
 	    (st.valid & (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE)) !=
 	    (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE))
 		return xlsx_fail(x, "%s: %s", part, zip_strerror(x->za));
-	if (part_bomb(x, part, st.size, atomic_load(x->total) +
+	if (part_bomb(x, part, st.size, x->total +
 	    (long long)(st.size < XLSX_MAX_TOTAL ? st.size : XLSX_MAX_TOTAL),
 	    st.comp_size, limit) == -1)
 		return -1;
@@ -1919,42 +1886,28 @@ sst_start(struct xlsx *x, enum xstate st, const XML_Char **attr)
 		text_reset(x);
 }
 
-/* Append a string (len < SST_BLOCK) and let the sheet have it. */
+/* Append a string. */
 static void
 sst_put(struct sstore *s, const char *t, size_t len)
 {
-	struct sstr	*e;
-	char		*w;
-
-	if (s->nblock == 0 || SST_BLOCK - s->used < len + 1) {
-		if (s->nblock == SST_NBLOCK)	/* XLSX_MAX_SST_BYTES first */
-			fatalx("shared strings: out of blocks");
-		s->block[s->nblock++] = xmalloc(SST_BLOCK);
-		s->used = 0;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		s->s = xrealloc(s->s, s->cap * sizeof(*s->s));
 	}
-	if (s->n % SST_SEG == 0)
-		s->seg[s->n / SST_SEG] = xmalloc(SST_SEG * sizeof(*e));
-	e = &s->seg[s->n / SST_SEG][s->n % SST_SEG];
-	e->at = (uint32_t)((s->nblock - 1) * SST_BLOCK + s->used);
-	e->len = (uint32_t)len;
-	w = s->block[s->nblock - 1] + s->used;
-	if (len > 0)
-		memcpy(w, t, len);
-	w[len] = '\0';
-	s->used += len + 1;
-	s->bytes += len + 1;
-	s->n++;
-	atomic_store_explicit(&s->pub, s->n, memory_order_release);
+	s->s[s->n].at = (uint32_t)s->text.len;
+	s->s[s->n++].len = (uint32_t)len;
+	buf_add(&s->text, t, len);
+	s->text.len++;			/* its NUL */
 }
 
 static void
 sst_end(struct xlsx *x, enum xstate st)
 {
-	struct sstore	*s = x->ss;
+	struct sstore	*s = &x->sst;
 
 	if (st != K_SI)
 		return;
-	if (s->n == XLSX_MAX_SST || s->bytes + x->text.len + 1 >
+	if (s->n == XLSX_MAX_SST || s->text.len + x->text.len + 1 >
 	    XLSX_MAX_SST_BYTES) {
 		xlsx_fail(x, "%s: more than %d shared strings or %d bytes",
 		    x->xp.part, XLSX_MAX_SST, XLSX_MAX_SST_BYTES);
@@ -1964,140 +1917,11 @@ sst_end(struct xlsx *x, enum xstate st)
 	sst_put(s, x->text.p, x->text.len);
 }
 
-/*
- * String i, once there: a thread still reading the table is waited for.
- * NULL if the table has no string i (it has *count; if its thread
- * failed, sst_join() gives that error instead).
- */
-static const struct sstr *
-sst_get(struct sstore *s, size_t i, size_t *count)
-{
-	size_t	 n = atomic_load_explicit(&s->pub, memory_order_acquire);
-
-	if (i >= n && s->threaded) {
-		pthread_mutex_lock(&s->mu);
-		while ((n = atomic_load_explicit(&s->pub,
-		    memory_order_acquire)) <= i && !s->done)
-			pthread_cond_wait(&s->cv, &s->mu);
-		pthread_mutex_unlock(&s->mu);
-	}
-	*count = n;
-	return i < n ? &s->seg[i / SST_SEG][i % SST_SEG] : NULL;
-}
-
-/* The table's thread parsed a chunk: wake the sheet if it waits. */
-static void
-sst_fed(struct sstore *s)
-{
-	pthread_mutex_lock(&s->mu);
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-}
-
-static void *
-sst_main(void *arg)
-{
-	struct sstore	*s = arg;
-	int		 rc;
-
-	rc = part_parse(s->x, s->part, &doc_sst, XLSX_MAX_TOTAL);
-	pthread_mutex_lock(&s->mu);
-	s->rc = rc;
-	s->done = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-static void
-sst_thread_free(struct sstore *s)
-{
-	xlsx_free(s->x);
-	free(s->x);
-	s->x = NULL;
-	free(s->part);
-	s->part = NULL;
-}
-
-/*
- * A big table of shared strings is read by a thread of its own, with its
- * own handle on the archive and its own parser, while this one reads the
- * sheet; a cell waits in sst_get() only for a string not yet read, which
- * in a table kept in the order of first use (Excel's, LibreOffice's,
- * libxlsxwriter's) is seldom. 0 if the thread runs; -1: read it here.
- */
-static int
-sst_spawn(struct xlsx *x, const char *path, const char *part)
-{
-	struct sstore	*s = &x->sst;
-	zip_int64_t	 idx;
-	zip_stat_t	 st;
-
-	if ((idx = part_locate(x, part)) < 0 ||
-	    zip_stat_index(x->za, (zip_uint64_t)idx, 0, &st) == -1 ||
-	    !(st.valid & ZIP_STAT_SIZE) || st.size < xlsx_thread_min)
-		return -1;
-	s->x = xcalloc(1, sizeof(*s->x));
-	s->x->err = s->err;
-	s->x->errlen = sizeof(s->err);
-	s->x->total = x->total;
-	s->x->ss = s;
-	buf_add(&s->x->text, "", 0);
-	s->part = xstrdup(part);
-	if (xlsx_open(s->x, path) == -1) {
-		sst_thread_free(s);
-		return -1;
-	}
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	if (thread_start("xlsx-strings", &s->tid, sst_main, s) != 0) {
-		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->mu);
-		sst_thread_free(s);
-		return -1;
-	}
-	s->threaded = 1;
-	return 0;
-}
-
-/*
- * The sheet is read, rc telling how: wait for the table's thread to read
- * all of it, however the sheet ended. A bad table fails the file, with
- * its own error, even when the sheet did not need its bad part or failed
- * too: the outcome is the one of reading the table before the sheet,
- * whatever the two threads' timing (only the rows given to the callback
- * before a table's error are more). Returns the load's result.
- */
-static int
-sst_join(struct xlsx *x, int rc)
-{
-	struct sstore	*s = &x->sst;
-
-	if (!s->threaded)
-		return rc;
-	pthread_join(s->tid, NULL);
-	s->threaded = 0;
-	if (s->rc == -1) {
-		if (x->err != NULL && x->errlen > 0)
-			snprintf(x->err, x->errlen, "%s", s->err);
-		x->failed = 1;
-		rc = -1;
-	}
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
-	sst_thread_free(s);
-	return rc;
-}
-
 static void
 sst_free(struct sstore *s)
 {
-	size_t	 i;
-
-	for (i = 0; i < s->nblock; i++)
-		free(s->block[i]);
-	for (i = 0; i < NELEM(s->seg); i++)
-		free(s->seg[i]);
+	buf_free(&s->text);
+	free(s->s);
 }
 
 /* -------------------------------------------------------------- sheet */
@@ -2192,22 +2016,19 @@ cell_begin(struct xlsx *x, const XML_Char **attr)
 static int
 cell_sst(struct xlsx *x, const char **v, size_t *n)
 {
+	const struct sstore	*s = &x->sst;
 	long			 i;
-	const struct sstr	*e = NULL;
-	size_t			 count = 0;
 	char			 c[4];
 
 	i = dec_parse(x->text.len ? x->text.p : "", XLSX_MAX_SST);
-	if (i >= 0)
-		e = sst_get(x->ss, (size_t)i, &count);
-	if (e == NULL) {
+	if (i < 0 || (size_t)i >= s->n) {
 		col_name(x->col, c);
 		return xlsx_fail(x, "%s: cell %s%zu: shared string '%.20s' "
 		    "out of range (%zu strings)", x->xp.part, c, x->rownum,
-		    x->text.len ? x->text.p : "", count);
+		    x->text.len ? x->text.p : "", s->n);
 	}
-	*v = x->ss->block[e->at / SST_BLOCK] + e->at % SST_BLOCK;
-	*n = e->len;
+	*v = s->text.p + s->s[i].at;
+	*n = s->s[i].len;
 	return 0;
 }
 
@@ -2389,10 +2210,10 @@ sheet_parse(struct xlsx *x, const char *part)
  * A big worksheet is inflated and parsed on a thread of its own, and its
  * rows are given to fn on the caller's thread, in batches of copies,
  * while the next are parsed: the rows' own work (the mapping, the
- * checks, the diff) runs beside the parse. The outcome is
- * the one of a parse on the caller's thread: the same rows in the same
- * order, then the parse's result; fn stopping the load stops the parse
- * at its next row, and what the parse met after that row is never told.
+ * checks, the diff) runs beside the parse. The outcome is the one of a
+ * parse on the caller's thread: the same rows in the same order, then
+ * the parse's result; fn stopping the load stops the parse at its next
+ * row, and what the parse met after that row is never told.
  */
 struct xbrow {
 	size_t		 row;
@@ -2680,7 +2501,7 @@ xlsx_open(struct xlsx *x, const char *path)
 
 /* The styles and shared strings the workbook's relationships name. */
 static int
-xlsx_tables(struct xlsx *x, const char *path)
+xlsx_tables(struct xlsx *x)
 {
 	char	*styles, *sst;
 	int	 rc = -1;
@@ -2692,8 +2513,7 @@ xlsx_tables(struct xlsx *x, const char *path)
 		goto out;
 	styles_resolve(x);
 	buf_add(&x->text, "", 0);
-	if (sst != NULL && sst_spawn(x, path, sst) == -1 &&
-	    part_parse(x, sst, &doc_sst, XLSX_MAX_TOTAL) != 0)
+	if (sst != NULL && part_parse(x, sst, &doc_sst, XLSX_MAX_TOTAL) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -2720,7 +2540,7 @@ xlsx_free(struct xlsx *x)
 	free(x->xfid);
 	free(x->xf);
 	buf_free(&x->text);
-	sst_free(&x->sst);	/* its thread, if any, joined by load_xlsx() */
+	sst_free(&x->sst);
 	buf_free(&x->rowtext);
 	free(x->cells);
 	free(x->fv);
@@ -2747,17 +2567,15 @@ load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 	x.errlen = errlen;
 	x.fn = fn;
 	x.arg = arg;
-	x.total = &x.tot;
-	x.ss = &x.sst;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (xlsx_open(&x, path) == -1 || book_read(&x) == -1)
 		goto out;
 	if ((part = book_pick(&x, sheet)) == NULL)
 		goto out;
-	if (xlsx_tables(&x, path) == -1)
+	if (xlsx_tables(&x) == -1)
 		goto out;
-	rc = sst_join(&x, sheet_read(&x, part));
+	rc = sheet_read(&x, part);
 out:
 	free(part);
 	xlsx_free(&x);
@@ -2782,8 +2600,6 @@ xlsx_book_sheets(const char *path, const char *sheet, struct xlsx_book *b,
 	memset(&x, 0, sizeof(x));
 	x.err = err;
 	x.errlen = errlen;
-	x.total = &x.tot;
-	x.ss = &x.sst;
 	if (xlsx_open(&x, path) == -1 || book_read(&x) == -1)
 		goto out;
 	if (sheet != NULL)

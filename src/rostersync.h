@@ -510,8 +510,9 @@ int	 load_csv_enc(const char *path, rawrow_fn fn, void *arg,
 extern int	 load_csv_plain_lines;
 int	 load_xlsx(const char *path, const char *sheet, rawrow_fn fn, void *arg,
 	    char *err, size_t errlen);
-/* Parts of at least this many bytes are read with threads (4 MB; tests
- * and the fuzzer compare with 1, threads for every part). */
+/* A worksheet of at least this many bytes is parsed on a thread of its
+ * own (4 MB; tests and the fuzzer compare with 1, a thread for every
+ * sheet). */
 extern size_t	 xlsx_thread_min;
 /* 0: the worksheet through expat alone, not the tokenizer first (tests
  * and the fuzzer compare the two); rows the tokenizer gave, all loads;

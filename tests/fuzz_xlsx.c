@@ -106,9 +106,8 @@ fuzz_xlsx_package(const char *path, const uint8_t *data, size_t size)
 
 /*
  * Read it three times: as it is (the sheet through the tokenizer, expat
- * taking over where it stops), with every part on threads of its own
- * (the shared strings beside the sheet, the inflating beside the parse),
- * and with the sheet through expat alone. The outcome must be the same:
+ * taking over where it stops), with the sheet parsed on a thread of its
+ * own whatever its size, and with the sheet through expat alone. The outcome must be the same:
  * the same rows, or the same error. Then list its worksheets, as a load
  * failure does.
  */

@@ -399,7 +399,7 @@ def hostile_zip(d, good):
     open(d + "/corrupt_data.xlsx", "wb").write(bad)
 
 
-BIG_SST = 160000    # strings: 5.6 MB of table, read by a thread of its own
+BIG_SST = 160000    # strings: 5.6 MB of table
 
 
 def big_sst(bad_at=None):
@@ -417,9 +417,8 @@ def sref(ref, i):
 
 
 def hostile_big_sst(d):
-    """Tables big enough for the thread, read while the sheet is: the
-    header needs the table's last string (the sheet waits for all of
-    it); row r > 1 has strings r - 2 and r - 2 + 80000."""
+    """Big tables, broken or not: the header needs the table's last
+    string; row r > 1 has strings r - 2 and r - 2 + 80000."""
     head = '<row r="1">%s%s</row>' % (sref("A1", BIG_SST - 1),
                                        istr("B1", "second"))
     rows = ['<row r="%d">%s%s</row>' % (r, sref("A%d" % r, r - 2),
@@ -432,7 +431,7 @@ def hostile_big_sst(d):
     # the sheet needs only the first strings; the table breaks at its end
     w("big_sst_late.xlsx", sheet_xml('<row r="1">%s</row>' %
       sref("A1", 3)), big_sst(bad_at=BIG_SST - 2))
-    # the sheet waits for a string the table breaks before
+    # the table breaks before a string the sheet needs
     w("big_sst_early.xlsx", sheet_xml(head), big_sst(bad_at=5))
     w("big_sst_range.xlsx", sheet_xml("".join(rows[:20]) +
       '<row r="60000">%s</row>' % sref("A60000", BIG_SST)), good)
