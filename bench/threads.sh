@@ -7,7 +7,7 @@
 # run's time is a candidate for removal (docs/design.md, "Threads").
 #
 # Three cases, each in its own rounds: the daily run from the CSV, the
-# same from its XLSX twin (the sheet's threads), and with
+# same from its XLSX twin (the sheet's thread), and with
 # THREADS_INITIAL=1 the first load. Needs the bench's inputs (make bench
 # once). Environment: BUILD (build/release), ROUNDS (5), THREADS_INITIAL.
 set -u
@@ -95,7 +95,7 @@ measure "daily run, 1M rows, CSV, by group" "$DAY2" "$W/state" \
     snapshot-keys,snapshot-lines,snapshot-lines-body,snapshot-save
 if [ -s "${DAY2%.csv}.xlsx" ]; then
 	measure "daily run, 1M rows, XLSX" "${DAY2%.csv}.xlsx" "$W/state" \
-	    xlsx-inflate xlsx-strings xlsx-sheet
+	    xlsx-sheet
 fi
 if [ "${THREADS_INITIAL:-0}" = 1 ]; then
 	measure "first load, 1M rows, CSV" "$IN" "" sha256 \
