@@ -17,6 +17,9 @@
 #                      bench/csv2xlsx.c with libxlsxwriter; at most
 #                      1,048,575 rows, a sheet's limit)
 #   unchanged re-run   the same rows again (one more newline): no items
+#   bytes written      the daily run once more under strace: its write
+#                      calls by file kind (bench/writes.sh), target at
+#                      most 250 MB
 #   peers              peer_python_diff.py and peer_sqlite_diff.sh on the
 #                      pair of the daily run, their counts checked too
 #   changes-200k       a next day with ~200,000 changed fields, then
@@ -416,6 +419,21 @@ bench_case "daily run (cold)" cold_prep cold_check "${RSC[@]}" run
     bench_case "daily run (xlsx)" xlsx_prep xlsx_check "${RSC[@]}" run
 bench_case "unchanged re-run" unchanged_prep unchanged_check "${RSC[@]}" run
 bench_rounds "$N"
+
+# ------------------------------------------------------------ bytes written
+# The daily run once more, under strace, from the first round's day 1:
+# its write calls by file kind (bench/writes.sh, its table in
+# $WORK/writes.out; the "writes:" line in the table below).
+if command -v strace >/dev/null; then
+	RS="$RS" BENCH_ROWS="$ROWS" WRITES_DIR="$WORK/writes" \
+	    WRITES_NEXT="$in-day2.csv" WRITES_TRUTH="$in-day2.json" \
+	    bash "$TOP/bench/writes.sh" "$WORK/snap1" >"$WORK/writes.out" 2>&1 ||
+	    bad "bytes written: bench/writes.sh failed (see $WORK/writes.out)"
+	say "$(cat "$WORK/writes.out")"
+else
+	say "bench: no bytes-written case (strace is missing: make deps-test)"
+fi
+# ------------------------------------------------------------ bytes written end
 
 # ------------------------------------------------------------ views
 # The interactive views (bench/views.sh) on the directory of the daily
@@ -889,6 +907,7 @@ memory "daily run (xlsx)" "$(mb 64 64)"
 memory "initial load" "$(mb 128 128)"
 memory "xlsx read (rsbench)" 63
 echo
+grep -h '^writes:' "$WORK/writes.out" 2>/dev/null && echo
 if [ "$failed" != 0 ]; then
 	echo "bench: FAILED: a count differs from the truth or a step failed" \
 	    "(see above and $WORK)"
