@@ -973,6 +973,7 @@ int
 store_begin(struct store *st)
 {
 	char	 err[MAX_ERRMSG];
+	int	 cur, hi;
 
 	free(st->bumped);
 	st->bumped = NULL;
@@ -980,7 +981,34 @@ store_begin(struct store *st)
 		log_warnx("database: cannot begin a transaction: %s", err);
 		return -1;
 	}
+	/* From 0: the pages this transaction writes (pages_written()). */
+	sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 1);
 	return 0;
+}
+
+/*
+ * What a big transaction wrote, as SQLite counts it: the pages it wrote
+ * to the WAL (to the database in a rollback journal's mode), a spilled
+ * page written again counted again. Said with -v; tests/t_writes.sh
+ * reads it.
+ */
+static void
+pages_written(struct store *st)
+{
+	sqlite3_stmt	*s;
+	int		 n = 0, hi, size = 0;
+
+	if (sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_WRITE, &n, &hi,
+	    1) != SQLITE_OK)
+		return;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			size = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	log_debug("database: the transaction wrote %d pages of %d bytes", n,
+	    size);
 }
 
 
@@ -995,6 +1023,8 @@ store_commit(struct store *st)
 		return -1;
 	}
 	rc = exec_sql(st->db, "COMMIT", err, sizeof(err));
+	if (rc == 0 && st->big)
+		pages_written(st);
 	big_end(st);
 	if (rc == -1) {
 		log_warnx("database: cannot commit: %s", err);

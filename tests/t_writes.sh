@@ -1,0 +1,68 @@
+#!/bin/bash
+# What a run writes into the database. A day's transaction writes the
+# pages of what changed: read from its WAL frames (rostersync killed
+# right after the commit, before any checkpoint: tests/walpages.py),
+# updates that keep every email write no page of the email indexes and
+# at most two pages of users per changed user, and a re-run of the same
+# rows writes no page of the users, items or changes; -v says how many
+# pages it wrote.
+. "$(dirname "$0")/lib.sh"
+
+$GEN --rows 3000 --seed 81 -o "$TMP/d1.csv"
+# 30 users whose title, department or location change; no email does
+$GEN --mutate "$TMP/d1.csv" --seed 82 --update-rate 0.01 --delete-rate 0 \
+    --hire-rate 0 --manager-rate 0 --truth "$TMP/u2.json" -o "$TMP/u2.csv"
+changed=$($PYTHON -c 'import json,sys; print(json.load(open(sys.argv[1]))["changed_rows"])' \
+    "$TMP/u2.json")
+
+sandbox new
+drop "$TMP/d1.csv" day1.csv
+rs -q run
+eq "day 1 applied" "$?" 0
+cp -a "$SB" "$TMP/new-day1"
+
+# killed FILE: FILE run from the day-1 state, killed right after its
+# transaction's commit; the pages that transaction wrote, by B-tree
+# ("NAME (KIND) COUNT"), in $TMP/pages, and -v's output in $TMP/log.
+killed() {
+	SB=$TMP/killed CONF=$TMP/killed/rostersync.conf
+	DB=$SB/spool/rostersync.db DROP=$SB/drop SPOOL=$SB/spool
+	rm -rf "$SB"
+	cp -a "$TMP/new-day1" "$SB"
+	drop "$1" next.csv
+	ROSTERSYNC_FAULT=run.committed rs -v run >"$TMP/log" 2>&1
+	cp "$DB-wal" "$TMP/wal"
+	$PYTHON "$TOP/tests/walpages.py" "$DB" "$TMP/wal" >"$TMP/pages"
+}
+# pages PATTERN: how many pages of the B-trees whose line matches it
+pages() { awk -v p="$1" '$0 ~ p { n += $NF } END { print n + 0 }' "$TMP/pages"; }
+
+# 2. Updates that keep every email.
+killed "$TMP/u2.csv"
+eq "the updates: the transaction's frames are in the WAL" "$?" 0
+eq "the updates: the run committed them all" \
+    "$(q "SELECT status, n_update FROM runs WHERE id = 2")" "success|$changed"
+eq "the updates write no page of users_email, users_domain or users_inactive" \
+    "$(pages '^users_')" 0
+n=$(pages '^users ')
+check "the updates write $n pages of users: at least 1, at most 2 per changed user ($changed)" \
+    test "$n" -ge 1 -a "$n" -le $((2 * changed))
+check "the updates write items and changes" \
+    test "$(pages '^items ')" -ge 1 -a "$(pages '^changes ')" -ge 1
+size=$(q "PRAGMA page_size")
+said=$(sed -n "s/.*the transaction wrote \([0-9]*\) pages of $size bytes.*/\1/p" \
+    "$TMP/log")
+all=$(pages .)
+check "-v: the transaction wrote ${said:-no} pages of $size bytes: each of the WAL's $all once, or again" \
+    test "${said:-0}" -ge "$all" -a "${said:-0}" -le $((all + 10))
+
+# 3. The same rows again (one more newline: not a duplicate).
+cp "$TMP/d1.csv" "$TMP/d1-again.csv"
+echo >>"$TMP/d1-again.csv"
+killed "$TMP/d1-again.csv"
+eq "the same rows again: the run committed, no items" \
+    "$(q "SELECT status, (SELECT count(*) FROM items WHERE run_id = 2) FROM runs WHERE id = 2")" \
+    "success|0"
+eq "the same rows again write no page of users, items or changes" \
+    "$(pages '^(users|items|changes)')" 0
+finish
