@@ -857,6 +857,10 @@ struct store;
 #define STORE_BIG_CACHE_KB	24576
 /* and during a first load's (store_bulk_begin()): its sorts' memory too */
 #define STORE_BULK_CACHE_KB	8192
+/* The page size of a new database: a day's changes are users scattered
+ * over the whole table, a page written (twice: WAL, checkpoint) for each
+ * (docs/design.md, Writes). A database keeps the size it was made with. */
+#define STORE_PAGE_SIZE		2048
 
 /* store.c: the connection, transactions, read snapshots. */
 /*

@@ -742,6 +742,17 @@ cache_size(struct store *st, int kb)
 	return exec_sql(st->db, q, err, sizeof(err));
 }
 
+/* A new database's page size, set before its first table is (one that
+ * has tables keeps its own: the statement then does nothing). */
+static int
+page_size(struct store *st, char *err, size_t errlen)
+{
+	char	 q[64];
+
+	snprintf(q, sizeof(q), "PRAGMA page_size = %d", STORE_PAGE_SIZE);
+	return exec_sql(st->db, q, err, errlen);
+}
+
 struct store *
 store_open(const char *path, int readonly, char *err, size_t errlen)
 {
@@ -769,7 +780,8 @@ store_open(const char *path, int readonly, char *err, size_t errlen)
 
 		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL,
 		    &persist);
-		if (exec_sql(st->db, "PRAGMA journal_mode = WAL; "
+		if (page_size(st, err, errlen) == -1 ||
+		    exec_sql(st->db, "PRAGMA journal_mode = WAL; "
 		    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
 		    "PRAGMA temp_store = MEMORY", err, errlen) == -1 ||
 		    cache_size(st, STORE_CACHE_KB) == -1 ||

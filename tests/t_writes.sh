@@ -1,25 +1,56 @@
 #!/bin/bash
-# What a run writes into the database. A day's transaction writes the
-# pages of what changed: read from its WAL frames (rostersync killed
-# right after the commit, before any checkpoint: tests/walpages.py),
-# updates that keep every email write no page of the email indexes and
-# at most two pages of users per changed user, and a re-run of the same
-# rows writes no page of the users, items or changes; -v says how many
-# pages it wrote.
+# What a run writes into the database. A new database has pages of
+# STORE_PAGE_SIZE (2 KB); one made with 4 KB pages, as every database
+# before it was, keeps them and gives the same directory, items and
+# changes. A day's transaction writes the pages of what changed: read
+# from its WAL frames (rostersync killed right after the commit, before
+# any checkpoint: tests/walpages.py), updates that keep every email
+# write no page of the email indexes and at most two pages of users per
+# changed user, and a re-run of the same rows writes no page of the
+# users, items or changes; -v says how many pages it wrote.
 . "$(dirname "$0")/lib.sh"
 
 $GEN --rows 3000 --seed 81 -o "$TMP/d1.csv"
 # 30 users whose title, department or location change; no email does
 $GEN --mutate "$TMP/d1.csv" --seed 82 --update-rate 0.01 --delete-rate 0 \
     --hire-rate 0 --manager-rate 0 --truth "$TMP/u2.json" -o "$TMP/u2.csv"
+# and a next day of every kind of change
+$GEN --mutate "$TMP/d1.csv" --seed 83 --truth "$TMP/d2.json" -o "$TMP/d2.csv"
 changed=$($PYTHON -c 'import json,sys; print(json.load(open(sys.argv[1]))["changed_rows"])' \
     "$TMP/u2.json")
 
-sandbox new
-drop "$TMP/d1.csv" day1.csv
-rs -q run
-eq "day 1 applied" "$?" 0
+# day1 NAME [PAGE]: a sandbox with day 1 applied, into a database made
+# first with PAGE-byte pages by the sqlite3 shell when PAGE is given.
+day1() {
+	sandbox "$1"
+	[ -n "${2:-}" ] && q "PRAGMA page_size = $2; PRAGMA journal_mode = WAL" \
+	    >/dev/null
+	drop "$TMP/d1.csv" day1.csv
+	rs -q run
+}
+
+# 1. The page size of a new database, and of one made before.
+day1 new
+eq "day 1 applied to a new database" "$?" 0
+eq "a new database has 2048-byte pages" "$(q "PRAGMA page_size")" 2048
 cp -a "$SB" "$TMP/new-day1"
+drop "$TMP/d2.csv" day2.csv
+rs -q run
+eq "day 2 applied to the new database" "$?" 0
+new_dir=$(dump)
+new_run=$(run_dump 2)
+
+day1 old 4096
+eq "day 1 applied to a database made with 4096-byte pages" "$?" 0
+drop "$TMP/d2.csv" day2.csv
+rs -q run
+eq "day 2 applied to it" "$?" 0
+eq "it keeps its 4096-byte pages" "$(q "PRAGMA page_size")" 4096
+eq "it is sound" "$(q "PRAGMA integrity_check")" ok
+eq "its directory is the new database's" "$(dump)" "$new_dir"
+eq "day 2's items, changes and outcome are the new database's" \
+    "$(run_dump 2)" "$new_run"
+eq "its counts equal a recount" "$(counts_off)" 0
 
 # killed FILE: FILE run from the day-1 state, killed right after its
 # transaction's commit; the pages that transaction wrote, by B-tree
