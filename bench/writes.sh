@@ -165,7 +165,11 @@ ps=$(sqlite3 "$db" "PRAGMA page_size")
 walb=$(val WAL 2)
 printf '  the WAL: about %d frames of %d bytes; the checkpoints: %d pages,' \
     $((walb / (ps + 24))) "$ps" "$(wc -l <"$W/ckpt")"
-printf ' %d of them distinct; by B-tree:\n' "$(sort -u "$W/ckpt" | wc -l)"
+printf ' %d of them distinct, in %d pages of the page cache (%d bytes:' \
+    "$(sort -u "$W/ckpt" | wc -l)" "$(awk -v k="$(getconf PAGESIZE)" \
+    '!b[int($1 / k)]++ { n++ } END { print n + 0 }' "$W/ckpt")" \
+    "$(getconf PAGESIZE)"
+printf ' what the kernel writes back); by B-tree:\n'
 sqlite3 -separator ' ' "$db" "SELECT pageno, name, pagetype FROM dbstat" |
     awk -v ps="$ps" -v ckpt="$W/ckpt" 'BEGIN {
 	while ((getline off < ckpt) > 0) pg[int(off / ps) + 1] = 1
