@@ -252,10 +252,6 @@ void	 sha256_update(struct sha256 *, const void *, size_t);
 void	 sha256_final(struct sha256 *, unsigned char out[32]);
 void	 sha256_free(struct sha256 *);
 void	 sha256_hex(const unsigned char in[32], char out[65]);
-/* Hash blocks on a second thread while copying them (sha256.c). */
-struct sha256_bg *sha256_bg_start(struct sha256 *);
-void	 sha256_bg_give(struct sha256_bg *, const void *, size_t);
-void	 sha256_bg_end(struct sha256_bg *);
 
 /* --------------------------------------------------------------- json.c */
 
