@@ -88,8 +88,7 @@ rm -rf "$W/state"; cp -a "$W/run/spool" "$W/state"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 measure "daily run, 1M rows, CSV" "$DAY2" "$W/state" \
-    snapshot-keys snapshot-lines snapshot-lines-body diff-read-ahead \
-    snapshot-save
+    snapshot-keys snapshot-lines snapshot-lines-body snapshot-save
 # the threads that work together, each group on the calling thread
 measure "daily run, 1M rows, CSV, by group" "$DAY2" "$W/state" \
     snapshot-keys,snapshot-lines,snapshot-lines-body,snapshot-save

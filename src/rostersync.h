@@ -69,7 +69,6 @@ struct rowhint;
 struct early;
 struct xlsx_early;
 struct job;
-struct oldahead;
 struct snapjob;
 
 #define RS_VERSION		"0.1.0"
@@ -853,6 +852,10 @@ struct store;
 #define STORE_BIG_CACHE_KB	24576
 /* and during a first load's (store_bulk_begin()): its sorts' memory too */
 #define STORE_BULK_CACHE_KB	8192
+/* and while the diff reads the stored rows of the users who changed or
+ * left, in key order (neighbours share pages: what it keeps is the few
+ * interior pages; SQLite's default size) */
+#define STORE_DIFF_CACHE_KB	2048
 
 /* store.c: the connection, transactions, read snapshots. */
 /*
@@ -870,6 +873,8 @@ int		 store_integrity(struct store *, char *out, size_t outlen);
 /* One snapshot for several statements (BEGIN ... COMMIT, read-only). */
 int		 store_read_begin(struct store *);
 void		 store_read_end(struct store *);
+/* SQLite's page cache of the connection, kb kilobytes at most. */
+void		 store_cache_size(struct store *, int kb);
 
 /* store_io.c: the I/O tuning. */
 int		 store_begin_big(struct store *); /* a cache of its own */
@@ -1416,7 +1421,6 @@ struct job {
 	size_t		 nlines, linecap;
 	struct rowmail	*tmail;		/* terminated rows' emails */
 	size_t		 ntmail, tmailcap;
-	struct oldahead	*ahead;		/* stored rows being read (diff.c) */
 	struct snapjob	*saving;	/* the key snapshot being written */
 	struct known	 kn;		/* its known lines (snapshot.c) */
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
@@ -1552,8 +1556,6 @@ int	 diff_on_record(void *job, const struct record *);
 /* After the load (and known_free()): the rows in row order and their
  * email hashes, for validate_cross(). */
 void	 diff_loaded(struct job *);
-/* Start reading the stored rows diff_items() will need (after the load). */
-void	 diff_read_ahead(struct job *);
 int	 diff_items(struct job *);
 /* Ids that match the directory's only without leading zeros (a
  * spreadsheet typed the id column as numbers): -1 with err, the file
