@@ -69,7 +69,6 @@ struct rowhint;
 struct early;
 struct xlsx_early;
 struct job;
-struct snapjob;
 
 #define RS_VERSION		"0.1.0"
 #define RS_DEFAULT_CONFIG	"/etc/rostersync/rostersync.conf"
@@ -1301,8 +1300,6 @@ struct known {
 	char		*tnames;
 	int		 fd;		/* the file while ok (its records go
 					 * into the next one) */
-	pthread_t	 th;		/* reading it (snapshot.c) */
-	int		 reading;
 	int		 ok;
 };
 /* A row hashed this load and not known, kept for the next lines file
@@ -1421,7 +1418,6 @@ struct job {
 	size_t		 nlines, linecap;
 	struct rowmail	*tmail;		/* terminated rows' emails */
 	size_t		 ntmail, tmailcap;
-	struct snapjob	*saving;	/* the key snapshot being written */
 	struct known	 kn;		/* its known lines (snapshot.c) */
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
@@ -1488,12 +1484,13 @@ kept_len(const struct kept *k, size_t i)
  * one file instead of scanning a million users. snap_load() fills the
  * key table when the file carries the directory's current version and
  * nonce (0), else returns -1 and the caller scans. snap_save() writes
- * the directory the job leaves behind (after write_directory(), inside
- * its transaction), or as loaded when the job scanned and applies nothing.
+ * the directory the job leaves behind (at the end of write_directory(),
+ * inside its transaction), or as loaded when the job scanned and applies
+ * nothing.
  */
 int	 snap_load(struct job *);
 void	 snap_save(struct job *, int after_write);
-/* snap_load() reads the known lines with the keys; known_load() sets
+/* snap_load() reads the known lines after the keys; known_load() sets
  * this run's seeds (the file's, or new random ones); known_free() once
  * the load is over. */
 void	 known_load(struct job *);
@@ -1502,9 +1499,6 @@ void	 known_free(struct known *);
 void	 known_close(struct known *);
 /* Its known lines' email hashes into j->eeh (E_KNOWN | E_MAIL). */
 void	 known_mail(struct job *);
-/* The same on a second thread: start, go on, then wait for it. */
-struct snapjob *snap_save_start(struct job *, int after_write);
-void	 snap_save_end(struct snapjob *);
 /* cache drop [--sync S]: the command (EXIT_*). */
 int	 cmd_cache(struct config *, int, char **);
 
