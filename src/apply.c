@@ -333,8 +333,8 @@ write_directory(struct job *j)
 		goto out;
 	/* The writes above moved the directory's version (store.c); a run
 	 * that changed nothing keeps it, and its key snapshot stays good. */
-	if (store_bumped(j->st))	/* written while the items are stored */
-		j->saving = snap_save_start(j, 1);
+	if (store_bumped(j->st))
+		snap_save(j, 1);
 	rc = 0;
 out:
 	free(w);
@@ -410,12 +410,6 @@ apply_run(struct job *j, enum runstatus status)
 	if (rc == 0)
 		log_debug("users written in %lld ms, items and issues in %lld "
 		    "ms%s", (long long)(t1 - t0), (long long)(t2 - t1), idx);
-	/* While the snapshot is written beside, the pages this transaction
-	 * changed go to the WAL: the commit has only its sync left. */
-	if (rc == 0 && j->saving != NULL)
-		store_flush(j->st);
-	snap_save_end(j->saving);
-	j->saving = NULL;
 	if (rc == 0)
 		j->run->status = status;
 	return rc;

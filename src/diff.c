@@ -6,7 +6,6 @@
  * unchanged million-row export costs a hash lookup per row.
  */
 #include <malloc.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -164,7 +163,7 @@ keep_row(struct job *j, uint32_t id, const struct record *r, int unchanged)
 		    (uint32_t)email_hash(r->v[s], r->len[s]);
 #ifdef RS_SELFCHECK
 		if (eh != (uint32_t)email_hash(r->v[s], r->len[s]))
-			fatalx("row %zu: the reading thread's email hash "
+			fatalx("row %zu: the loader's email hash "
 			    "differs", r->row);
 #endif
 		hash_add(j, id, eh);
@@ -287,7 +286,7 @@ find_key(struct job *j, const struct record *r)
 #ifdef RS_SELFCHECK
 	if (r->hint->prepped && r->hint->prep.kh_ok &&
 	    r->hint->prep.kh != strmap_keyhash(r->key, r->keylen))
-		fatalx("row %zu: the reading thread's key hash differs", r->row);
+		fatalx("row %zu: the loader's key hash differs", r->row);
 #endif
 	return r->hint->prepped && r->hint->prep.kh_ok ? ent_get_h(j, r->key,
 	    r->keylen, r->hint->prep.kh) : ent_get(j, r->key, r->keylen);
@@ -439,11 +438,11 @@ diff_on_record(void *arg, const struct record *r)
 	}
 	if (line_clean(j, r))
 		j->e[id].flags |= E_LINE;
-	/* Made on the loader's reading thread, usually (load.c). */
+	/* Made by the loader as it read the row, usually (load.c). */
 	fp = r->hint->prepped ? r->hint->prep.fp : rec_hash(j, r->v, r->len);
 #ifdef RS_SELFCHECK
 	if (r->hint->prepped && r->hint->prep.fp != rec_hash(j, r->v, r->len))
-		fatalx("row %zu: the reading thread's fingerprint differs",
+		fatalx("row %zu: the loader's fingerprint differs",
 		    r->row);
 #endif
 	changed = needs_compare(j, id, fp, r);
@@ -606,180 +605,21 @@ oldrow_free(struct oldrow *o)
 	buf_free(&o->b);
 }
 
-/*
- * The stored rows of the users who changed or left are read on a second
- * thread, with a read-only connection of its own, while the main thread
- * runs the cross-row checks: 20,000 point reads in a million-row table
- * take about as long as those checks. The thread reads only the keys of
- * the entries it was given, which nothing changes meanwhile.
- */
-struct oldahead {
-	pthread_t	 th;
-	int		 running;	/* th is to be joined */
-	const struct config *cfg;
-	const char	*sync;
-	const struct job *j;
-	uint32_t	*ids;		/* the entries, sorted by key */
-	size_t		 n;
-	char		**json;		/* each one's stored fields, or NULL */
-};
-
-static void *
-oldahead_main(void *arg)
-{
-	struct oldahead	*oa = arg;
-	struct store	*st;
-	char		 err[MAX_ERRMSG];
-	size_t		 i;
-
-	/* In key order: neighbours share the B-tree's pages. */
-	ids_by_key(oa->j, oa->ids, oa->n);
-	if ((st = store_open(oa->cfg->database, 1, err, sizeof(err))) == NULL)
-		return NULL;	/* old_fields() reads them itself */
-	for (i = 0; i < oa->n; i++)
-		oa->json[i] = store_dir_fields(st, oa->sync,
-		    ent_key(oa->j, oa->ids[i]));
-	store_close(st);
-	return oa;
-}
-
-/* Would diff_items() read this user's stored row? (A superset.) */
-static int
-needs_old(const struct job *j, uint32_t i)
-{
-	uint32_t	 f = j->e[i].flags;
-
-	return (f & E_ACTIVE) && (!(f & E_NEW) || (f & E_TERM) ||
-	    j->erec[i] != ENT_NONE);
-}
-
-void
-diff_read_ahead(struct job *j)
-{
-	struct oldahead	*oa;
-	size_t		 i, n = 0;
-
-	for (i = 0; i < j->ne; i++)
-		n += needs_old(j, (uint32_t)i);
-	if (n == 0)
-		return;
-	oa = xcalloc(1, sizeof(*oa));
-	oa->ids = xmalloc(n * sizeof(*oa->ids));
-	for (i = 0; i < j->ne; i++)
-		if (needs_old(j, (uint32_t)i))
-			oa->ids[oa->n++] = (uint32_t)i;
-	oa->cfg = j->cfg;
-	oa->sync = j->sy->name;
-	oa->j = j;
-	oa->json = xcalloc(oa->n, sizeof(*oa->json));
-	if (thread_start("diff-read-ahead", &oa->th, oldahead_main, oa) != 0) {
-		free(oa->ids);
-		free(oa->json);
-		free(oa);
-		return;
-	}
-	oa->running = 1;
-	j->ahead = oa;
-}
-
-/* Where entry e's row read ahead is, in the thread's arrays now sorted
- * by entry (bsearch), or -1. */
-static long
-ahead_find(const struct oldahead *oa, uint32_t e)
-{
-	size_t	 lo = 0, hi = oa->n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (oa->ids[mid] < e)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < oa->n && oa->ids[lo] == e ? (long)lo : -1;
-}
-
-/* The thread's rows sorted by entry: a shell sort of both arrays. */
-static void
-ahead_by_entry(struct oldahead *oa)
-{
-	size_t		 gap, i, k;
-	uint32_t	 id;
-	char		*js;
-
-	for (gap = 1; gap < oa->n / 3; gap = gap * 3 + 1)
-		;
-	for (; gap > 0; gap /= 3)
-		for (i = gap; i < oa->n; i++) {
-			id = oa->ids[i];
-			js = oa->json[i];
-			for (k = i; k >= gap && oa->ids[k - gap] > id;
-			    k -= gap) {
-				oa->ids[k] = oa->ids[k - gap];
-				oa->json[k] = oa->json[k - gap];
-			}
-			oa->ids[k] = id;
-			oa->json[k] = js;
-		}
-}
-
-/* Wait for the thread; its rows stay in j->ahead, by entry (a row it did
- * not get, an error or none, is NULL and old_fields() reads it again on
- * this thread's connection). */
-static void
-read_ahead_join(struct job *j)
-{
-	struct oldahead	*oa = j->ahead;
-	void		*ok = NULL;
-	size_t		 i;
-
-	if (oa == NULL || !oa->running)
-		return;
-	pthread_join(oa->th, &ok);
-	oa->running = 0;
-	if (ok == NULL)
-		for (i = 0; i < oa->n; i++) {
-			free(oa->json[i]);
-			oa->json[i] = NULL;
-		}
-	ahead_by_entry(oa);
-}
-
-static void
-ahead_free(struct job *j)
-{
-	struct oldahead	*oa = j->ahead;
-	size_t		 i;
-
-	if (oa == NULL)
-		return;
-	read_ahead_join(j);
-	for (i = 0; i < oa->n; i++)
-		free(oa->json[i]);
-	free(oa->ids);
-	free(oa->json);
-	free(oa);
-	j->ahead = NULL;
-}
-
+/* User e's stored fields, read now (diff_items() takes the users in key
+ * order: neighbours share the B-tree's pages). */
 static void
 old_fields(struct job *j, uint32_t e, struct oldrow *o)
 {
-	char	*json = NULL, *mine = NULL;
-	long	 at;
+	char	*json;
 	size_t	 i;
 
 	memset(o, 0, sizeof(*o));
 	o->j = j;
-	if (j->ahead != NULL && (at = ahead_find(j->ahead, e)) >= 0)
-		json = j->ahead->json[at];
-	if (json == NULL)
-		json = mine = store_dir_fields(j->st, j->sy->name,
-		    ent_key(j, e));
+	json = store_dir_fields(j->st, j->sy->name, ent_key(j, e));
 	if (json != NULL && json_flat_each(json, on_old_field, o) == -1)
 		log_warnx("user %s: the stored fields are not valid JSON",
 		    ent_key(j, e));
-	free(mine);
+	free(json);
 	for (i = 0; i < j->sc.nslots; i++)
 		o->v[i] = o->len[i] > 0 ? o->b.p + o->off[i] : "";
 }
@@ -1327,7 +1167,7 @@ diff_items(struct job *j)
 	int32_t		*depth;
 	size_t		 nc = 0, nu = 0, nd = 0, i;
 
-	read_ahead_join(j);
+	store_cache_size(j->st, STORE_DIFF_CACHE_KB);
 	for (i = 0; i < j->ne; i++)
 		nc += (j->e[i].flags & (E_NEW | E_ACTIVE)) != 0;
 	c = xmalloc((nc + 1) * sizeof(*c));
@@ -1373,10 +1213,9 @@ diff_items(struct job *j)
 	free(c);
 	free(u);
 	free(d);
-	ahead_free(j);		/* every stored row it read is parsed */
-	/* What the helper threads let go (those rows: 6 MB in a million)
-	 * stays in their heaps until given back, before the transaction
-	 * fills SQLite's cache. */
+	store_cache_size(j->st, STORE_CACHE_KB);
+	/* What the load's threads freed stays in their malloc heaps until
+	 * given back, before the transaction fills SQLite's cache. */
 	malloc_trim(0);
 	return 0;
 }
@@ -1384,7 +1223,6 @@ diff_items(struct job *j)
 void
 job_free(struct job *j)
 {
-	ahead_free(j);
 	schema_free(&j->sc);
 	arena_free(&j->a);
 	big_free(j->e);

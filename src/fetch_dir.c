@@ -184,26 +184,20 @@ read_copy(int out, char *p, size_t n, long long at)
 
 /*
  * The copy made by the kernel (copy_file_range(2): no trip through this
- * process), in KCOPY_BLOCK steps, each read back from the copy and hashed
- * on a second thread while the next is made. (Read back, not mapped: an
- * munmap(2) per step would stall the other threads of the process, such
- * as the key snapshot's reader, snapshot.c.) Returns 0, or -1 with err,
- * or 1 when the kernel cannot copy between these two files, before any
- * byte is copied: the caller copies by hand.
+ * process), in KCOPY_BLOCK steps, each read back from the copy and
+ * hashed. Returns 0, or -1 with err, or 1 when the kernel cannot copy
+ * between these two files, before any byte is copied: the caller copies
+ * by hand.
  */
 static int
 kernel_copy(int fd, int out, struct sha256 *h, long long *size,
     const char *name, const char *path, char *err, size_t errlen)
 {
-	struct sha256_bg *bg;
 	size_t		 bs = block_size(KCOPY_BLOCK);
-	char		*buf, *blk;
+	char		*buf = xmalloc(bs);
 	ssize_t		 n;
 	int		 rc = -1;
 
-	if ((bg = sha256_bg_start(h)) == NULL)
-		return 1;
-	blk = buf = xmalloc(2 * bs);
 	for (;;) {
 		n = copy_file_range(fd, NULL, out, NULL, bs, 0);
 		if (n == -1 && errno == EINTR)
@@ -225,54 +219,40 @@ kernel_copy(int fd, int out, struct sha256 *h, long long *size,
 				    strerror(errno));
 			break;
 		}
-		/* The block before is being hashed: not this one. */
-		if (read_copy(out, blk, (size_t)n, *size) == -1) {
+		if (read_copy(out, buf, (size_t)n, *size) == -1) {
 			snprintf(err, errlen, "cannot read the spool copy "
 			    "back: %s", strerror(errno));
 			break;
 		}
-		sha256_bg_give(bg, blk, (size_t)n);
+		sha256_update(h, buf, (size_t)n);
 		source_done(fd, *size, n);
-		blk = blk == buf ? buf + bs : buf;
 		if (copied(out, size, n, name, err, errlen) == -1)
 			break;
 		fault("fetch.block");
 	}
-	sha256_bg_end(bg);
 	free(buf);
 	return rc;
 }
 
-/*
- * The copy by hand, in two blocks: one is hashed on a second thread (for
- * files of 4 blocks or more) while it is written out and the other is
- * read. 0, or -1 with err.
- */
+/* The copy by hand, a block at a time read, hashed and written out. 0,
+ * or -1 with err. */
 static int
-hand_copy(int fd, int out, long long filesize, struct sha256 *h,
-    long long *size, const char *name, const char *path, char *err,
-    size_t errlen)
+hand_copy(int fd, int out, struct sha256 *h, long long *size,
+    const char *name, const char *path, char *err, size_t errlen)
 {
 	size_t		 bs = block_size(COPY_BLOCK);
-	char		*buf = xmalloc(2 * bs), *blk = buf;
-	struct sha256_bg *bg = NULL;
+	char		*buf = xmalloc(bs);
 	ssize_t		 n;
 	int		 rc = -1;
 
-	if (filesize >= 4 * (long long)bs)
-		bg = sha256_bg_start(h);
-	while ((n = read(fd, blk, bs)) > 0) {
-		if (bg != NULL)
-			sha256_bg_give(bg, blk, (size_t)n);
-		else
-			sha256_update(h, blk, (size_t)n);
-		if (write_full(out, blk, (size_t)n) == -1) {
+	while ((n = read(fd, buf, bs)) > 0) {
+		sha256_update(h, buf, (size_t)n);
+		if (write_full(out, buf, (size_t)n) == -1) {
 			snprintf(err, errlen, "cannot write the spool copy: %s",
 			    strerror(errno));
 			goto out;
 		}
 		source_done(fd, *size, n);
-		blk = blk == buf ? buf + bs : buf;
 		if (copied(out, size, n, name, err, errlen) == -1)
 			goto out;
 		fault("fetch.block");
@@ -283,7 +263,6 @@ hand_copy(int fd, int out, long long filesize, struct sha256 *h,
 	else
 		rc = 0;
 out:
-	sha256_bg_end(bg);
 	free(buf);
 	return rc;
 }
@@ -394,8 +373,7 @@ dir_get(struct source *s, struct srcfile *f, int out, struct sha256 *h,
 		kernel = (rc = kernel_copy(fd, out, h, size, f->name, p, err,
 		    errlen)) != 1;
 	if (rc == 1)
-		rc = hand_copy(fd, out, (long long)st.st_size, h, size,
-		    f->name, p, err, errlen);
+		rc = hand_copy(fd, out, h, size, f->name, p, err, errlen);
 	if (rc == 0) {
 		log_debug("%s: %lld bytes copied %s", f->name, *size,
 		    kernel ? "by the kernel" : "by hand");

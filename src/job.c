@@ -240,7 +240,7 @@ ent_peek_h(const struct job *j, uint64_t h)
 void
 ent_reserve(struct job *j, size_t n, size_t keybytes)
 {
-	(void)hash_seed();	/* set here, before threads hash keys */
+	(void)hash_seed();	/* set before keytab_fill() hashes keys */
 	n += n / 16 + 1024;
 	ent_grow(j, j->ne + n);
 	heap_grow(j, keybytes + keybytes / 16 + 65536);

@@ -69,8 +69,6 @@ struct rowhint;
 struct early;
 struct xlsx_early;
 struct job;
-struct oldahead;
-struct snapjob;
 
 #define RS_VERSION		"0.1.0"
 #define RS_DEFAULT_CONFIG	"/etc/rostersync/rostersync.conf"
@@ -252,10 +250,6 @@ void	 sha256_update(struct sha256 *, const void *, size_t);
 void	 sha256_final(struct sha256 *, unsigned char out[32]);
 void	 sha256_free(struct sha256 *);
 void	 sha256_hex(const unsigned char in[32], char out[65]);
-/* Hash blocks on a second thread while copying them (sha256.c). */
-struct sha256_bg *sha256_bg_start(struct sha256 *);
-void	 sha256_bg_give(struct sha256_bg *, const void *, size_t);
-void	 sha256_bg_end(struct sha256_bg *);
 
 /* --------------------------------------------------------------- json.c */
 
@@ -861,6 +855,10 @@ struct store;
  * over the whole table, a page written (twice: WAL, checkpoint) for each
  * (docs/design.md, Writes). A database keeps the size it was made with. */
 #define STORE_PAGE_SIZE		2048
+/* and while the diff reads the stored rows of the users who changed or
+ * left, in key order (neighbours share pages: what it keeps is the few
+ * interior pages; SQLite's default size) */
+#define STORE_DIFF_CACHE_KB	2048
 
 /* store.c: the connection, transactions, read snapshots. */
 /*
@@ -878,12 +876,13 @@ int		 store_integrity(struct store *, char *out, size_t outlen);
 /* One snapshot for several statements (BEGIN ... COMMIT, read-only). */
 int		 store_read_begin(struct store *);
 void		 store_read_end(struct store *);
+/* SQLite's page cache of the connection, kb kilobytes at most. */
+void		 store_cache_size(struct store *, int kb);
 
 /* store_io.c: the I/O tuning. */
 int		 store_begin_big(struct store *); /* a cache of its own */
 void		 store_journal_rollback(struct store *);	/* first loads */
 void		 store_journal_wal(struct store *);
-void		 store_flush(struct store *);	/* changed pages out before */
 int		 store_bulk_begin(struct store *);	/* indexes dropped */
 int		 store_bulk_end(struct store *);	/* and built again */
 
@@ -1304,8 +1303,6 @@ struct known {
 	char		*tnames;
 	int		 fd;		/* the file while ok (its records go
 					 * into the next one) */
-	pthread_t	 th;		/* reading it (snapshot.c) */
-	int		 reading;
 	int		 ok;
 };
 /* A row hashed this load and not known, kept for the next lines file
@@ -1424,8 +1421,6 @@ struct job {
 	size_t		 nlines, linecap;
 	struct rowmail	*tmail;		/* terminated rows' emails */
 	size_t		 ntmail, tmailcap;
-	struct oldahead	*ahead;		/* stored rows being read (diff.c) */
-	struct snapjob	*saving;	/* the key snapshot being written */
 	struct known	 kn;		/* its known lines (snapshot.c) */
 	const uint32_t	*dirmgr;	/* per snapshot entry: its stored manager */
 	size_t		 ndirmgr;	/* (entries 0..n-1 are the snapshot's) */
@@ -1492,12 +1487,13 @@ kept_len(const struct kept *k, size_t i)
  * one file instead of scanning a million users. snap_load() fills the
  * key table when the file carries the directory's current version and
  * nonce (0), else returns -1 and the caller scans. snap_save() writes
- * the directory the job leaves behind (after write_directory(), inside
- * its transaction), or as loaded when the job scanned and applies nothing.
+ * the directory the job leaves behind (at the end of write_directory(),
+ * inside its transaction), or as loaded when the job scanned and applies
+ * nothing.
  */
 int	 snap_load(struct job *);
 void	 snap_save(struct job *, int after_write);
-/* snap_load() reads the known lines with the keys; known_load() sets
+/* snap_load() reads the known lines after the keys; known_load() sets
  * this run's seeds (the file's, or new random ones); known_free() once
  * the load is over. */
 void	 known_load(struct job *);
@@ -1506,9 +1502,6 @@ void	 known_free(struct known *);
 void	 known_close(struct known *);
 /* Its known lines' email hashes into j->eeh (E_KNOWN | E_MAIL). */
 void	 known_mail(struct job *);
-/* The same on a second thread: start, go on, then wait for it. */
-struct snapjob *snap_save_start(struct job *, int after_write);
-void	 snap_save_end(struct snapjob *);
 /* cache drop [--sync S]: the command (EXIT_*). */
 int	 cmd_cache(struct config *, int, char **);
 
@@ -1560,8 +1553,6 @@ int	 diff_on_record(void *job, const struct record *);
 /* After the load (and known_free()): the rows in row order and their
  * email hashes, for validate_cross(). */
 void	 diff_loaded(struct job *);
-/* Start reading the stored rows diff_items() will need (after the load). */
-void	 diff_read_ahead(struct job *);
 int	 diff_items(struct job *);
 /* Ids that match the directory's only without leading zeros (a
  * spreadsheet typed the id column as numbers): -1 with err, the file

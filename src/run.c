@@ -234,7 +234,6 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 	fault("run.loaded");
 	progress_begin("checking the rows and comparing them with the "
 	    "directory", -1);
-	diff_read_ahead(j);	/* beside the cross-row checks */
 	validate_cross(j);
 	validate_seats(j);
 	validate_identify(j);

@@ -50,7 +50,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -242,46 +241,29 @@ snap_read(struct job *j, int fd, const struct snaphdr *h, uint32_t *dirmgr,
 	return 0;
 }
 
-static void *
-keytab_main(void *arg)
-{
-	keytab_fill(arg);
-	return NULL;
-}
-
 /*
- * Snapshot user i as entry i: the sections read, checked and summed while
- * a second thread fills the key table (ent_reserve() made room, so it
- * does not grow). A torn or foreign file undoes it all.
+ * Snapshot user i as entry i: the sections read, checked and summed, then
+ * the key table filled (ent_reserve() made room, so it does not grow). A
+ * torn or foreign file undoes it all.
  */
 static int
 snap_fill(struct job *j, int fd, const struct snaphdr *h)
 {
 	uint32_t	*dirmgr;
 	uint64_t	 sum[5];
-	pthread_t	 th;
-	int		 threaded = 0, ok;
 
 	ent_reserve(j, (size_t)h->n, (size_t)h->keybytes);
 	dirmgr = big_alloc((size_t)h->n * 4);
-	ok = snap_read(j, fd, h, dirmgr, sum) == 0 &&
-	    sums_of(sum, 5, h->version ^ h->nonce) == h->sum;
-	if (ok) {
-		ent_take(j, (size_t)h->n);
-		threaded = thread_start("snapshot-keys", &th, keytab_main,
-		    j) == 0;
-		if (!threaded)
-			keytab_fill(j);
-		if (threaded)
-			pthread_join(th, NULL);
-	}
-	if (!ok) {
+	if (snap_read(j, fd, h, dirmgr, sum) == -1 ||
+	    sums_of(sum, 5, h->version ^ h->nonce) != h->sum) {
 		big_free(dirmgr);
 		j->ne = 0;
 		j->koff[0] = 0;
 		j->active_before = 0;
 		return -1;
 	}
+	ent_take(j, (size_t)h->n);
+	keytab_fill(j);
 	j->dirmgr = dirmgr;		/* entry i is snapshot user i */
 	j->ndirmgr = (size_t)h->n;
 	return 0;
@@ -452,55 +434,18 @@ fail:
 	return -1;
 }
 
-/* The lines file, read on a thread of its own while the keys are. */
-struct linejob {
-	struct known	*kn;
-	char		*path;
-	struct snaphdr	 h;
-};
-
-static void *
-lines_main(void *arg)
-{
-	struct linejob	*lj = arg;
-
-	lj->kn->ok = lines_read(lj->kn, lj->path, &lj->h) == 0;
-	free(lj->path);
-	free(lj);
-	return NULL;
-}
-
+/* The lines file of the key snapshot just read, into j->kn (kn.ok). */
 static void
-lines_start(struct job *j, const struct snaphdr *h)
+lines_load(struct job *j, const struct snaphdr *h)
 {
-	struct linejob	*lj;
-	char		*path;
+	char	*path;
 
 	known_close(&j->kn);
 	known_free(&j->kn);
 	if ((path = snap_path(j, LINES_NAME)) == NULL)
 		return;
-	lj = xcalloc(1, sizeof(*lj));
-	lj->kn = &j->kn;
-	lj->path = path;
-	lj->h = *h;
-	if (thread_start("snapshot-lines", &j->kn.th, lines_main, lj) == 0)
-		j->kn.reading = 1;
-	else
-		lines_main(lj);
-}
-
-/* Wait for it; the lines go with the keys (used: the keys are good). */
-static void
-lines_end(struct job *j, int used)
-{
-	if (j->kn.reading)
-		pthread_join(j->kn.th, NULL);
-	j->kn.reading = 0;
-	if (!used || !j->kn.ok) {
-		known_close(&j->kn);
-		known_free(&j->kn);
-	}
+	j->kn.ok = lines_read(&j->kn, path, h) == 0;
+	free(path);
 }
 
 int
@@ -534,11 +479,10 @@ snap_load(struct job *j)
 		close(fd);
 		return -1;
 	}
-	ent_reserve(j, (size_t)h.n, (size_t)h.keybytes);
-	lines_start(j, &h);	/* beside the keys */
 	rc = snap_fill(j, fd, &h);
 	close(fd);
-	lines_end(j, rc == 0);
+	if (rc == 0)
+		lines_load(j, &h);
 	return rc;
 }
 
@@ -629,10 +573,8 @@ struct oldlines {
 	size_t		 count;
 };
 
-/* One snapshot being written, on a thread of its own. */
-struct snapjob {
-	pthread_t	 th;
-	int		 threaded;	/* th is to be joined */
+/* One snapshot being written. */
+struct snapwrite {
 	struct job	*j;
 	int		 after;
 	uint64_t	 version;
@@ -647,9 +589,6 @@ struct snapjob {
 	size_t		 cursor;	/* in j->lines, sorted by entry */
 	struct keptpass	 lpass;		/* line_of()'s reads of kept records */
 	struct oldlines	 old;
-	char		*lpath;		/* the lines file, being written */
-	struct cw	 lw;
-	struct linehdr	 lh;
 	const char	*failed;	/* the file that could not be written */
 	int		 err;		/* and errno */
 };
@@ -657,7 +596,7 @@ struct snapjob {
 /* Which entries the file leaves out, its users and their key bytes; 0,
  * or -1 when the keys do not fit the offsets. */
 static int
-snap_positions(struct snapjob *s)
+snap_positions(struct snapwrite *s)
 {
 	struct job	*j = s->j;
 	uint64_t	 hv;
@@ -682,7 +621,7 @@ snap_positions(struct snapjob *s)
 
 /* Entry i's place in the file, or DIRMGR_NONE when it is not there. */
 static uint32_t
-place(const struct snapjob *s, uint32_t i)
+place(const struct snapwrite *s, uint32_t i)
 {
 	size_t	 lo = 0, hi = s->ngone, mid;
 
@@ -701,7 +640,7 @@ place(const struct snapjob *s, uint32_t i)
 /* Entry i's stored manager as a place in the file, or DIRMGR_*; in
  * pass kp over the kept records. */
 static uint32_t
-mgr_pos(struct snapjob *s, uint32_t i, struct keptpass *kp)
+mgr_pos(struct snapwrite *s, uint32_t i, struct keptpass *kp)
 {
 	uint32_t	 t = stored_mgr(s->j, i, s->after), p;
 
@@ -829,7 +768,7 @@ cw_close(struct cw *w, const void *hdr)
 
 /* The key snapshot, in one pass over the entries. */
 static int
-keys_write(struct snapjob *s, const char *path)
+keys_write(struct snapwrite *s, const char *path)
 {
 	struct job	*j = s->j;
 	struct keptpass	 kp = { 0 };
@@ -891,7 +830,7 @@ old_line(struct oldlines *o, size_t i)
 /* Entry i's row hashed this load, or NULL (j->lines sorted by entry,
  * visited in that order). */
 static const struct lineout *
-new_line(struct snapjob *s, uint32_t i)
+new_line(struct snapwrite *s, uint32_t i)
 {
 	const struct job	*j = s->j;
 
@@ -907,7 +846,7 @@ new_line(struct snapjob *s, uint32_t i)
 /* Entry i's line in the next file: is it stored as its line says? A
  * known line's record is the old file's, another the row's hashes. */
 static void
-line_of(struct snapjob *s, uint32_t i, struct lineinfo *li)
+line_of(struct snapwrite *s, uint32_t i, struct lineinfo *li)
 {
 	struct job		*j = s->j;
 	const struct lineinfo	*o;
@@ -952,155 +891,125 @@ cmp_lineout(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * The known lines beside it, for the same users in the same order: the
- * body (on a thread of its own, beside the keys), then the header, which
- * holds the key snapshot's checksum.
- */
+/* The rows' lines in the entries' order (a first load's are already). */
 static void
-lines_body(struct snapjob *s)
+lines_by_entry(struct job *j)
 {
-	struct job	*j = s->j;
-	struct linehdr	*h = &s->lh;
-	struct lineinfo	 li;
-	uint64_t	 hv;
-	uint32_t	 u = 0, i;
-	size_t		 k, size[3];
-	int		 a;
+	size_t	 k;
 
-	/* The rows' lines, in the entries' order (a first load's are). */
 	for (k = 1; k < j->nlines; k++)
 		if ((j->lines[k - 1].ent & ~LINE_MAIL) >
 		    (j->lines[k].ent & ~LINE_MAIL))
 			break;
 	if (k < j->nlines)
 		qsort(j->lines, j->nlines, sizeof(*j->lines), cmp_lineout);
+}
+
+/*
+ * The known lines, for the same users in the same order as the key
+ * snapshot just written: the body, then the header, which holds its
+ * checksum (without good keys, a sum no key snapshot has: refused). 0,
+ * or -1 with errno.
+ */
+static int
+lines_write(struct snapwrite *s, const char *path)
+{
+	struct job	*j = s->j;
+	struct linehdr	 h;
+	struct lineinfo	 li;
+	struct cw	 w;
+	uint64_t	 hv;
+	uint32_t	 u = 0, i;
+	size_t		 k, size[3];
+	int		 a;
+
+	lines_by_entry(j);
 	s->old.fd = j->kn.ok ? j->kn.fd : -1;
-	memset(h, 0, sizeof(*h));
-	h->n = s->n;
-	h->nteam = j->nteam;
+	memset(&h, 0, sizeof(h));
+	h.n = s->n;
+	h.nteam = j->nteam;
 	for (k = 0; k < j->nteam; k++)
-		h->teambytes += strlen(j->team[k]) + 1;
-	lines_sections(h, size);
-	cw_open(&s->lw, s->lpath, sizeof(*h), size, 3, s->version ^ s->nonce);
+		h.teambytes += strlen(j->team[k]) + 1;
+	lines_sections(&h, size);
+	cw_open(&w, path, sizeof(h), size, 3, s->version ^ s->nonce);
 	for (i = 0; i < j->ne; i++) {
 		if (stored(j, i, s->after, &hv, &a)) {
 			line_of(s, i, &li);
-			cw_put(&s->lw, 0, &li, sizeof(li));
+			cw_put(&w, 0, &li, sizeof(li));
 		}
 	}
 	for (k = 0; k < j->nteam; k++) {
-		cw_put(&s->lw, 1, &u, sizeof(u));
+		cw_put(&w, 1, &u, sizeof(u));
 		u += (uint32_t)strlen(j->team[k]) + 1;
-		cw_put(&s->lw, 2, j->team[k], strlen(j->team[k]) + 1);
+		cw_put(&w, 2, j->team[k], strlen(j->team[k]) + 1);
 	}
-	cw_put(&s->lw, 1, &u, sizeof(u));
-	memcpy(h->magic, LINES_MAGIC, 8);
-	h->version = s->version;
-	h->nonce = s->nonce;
-	h->lseed = j->kn.lseed;
-	h->eseed = j->kn.eseed;
-	h->ctx = j->kn.now;
-	h->sum = cw_sum(&s->lw);
+	cw_put(&w, 1, &u, sizeof(u));
 	free(s->old.buf);
 	s->old.buf = NULL;
+	memcpy(h.magic, LINES_MAGIC, 8);
+	h.version = s->version;
+	h.nonce = s->nonce;
+	h.lseed = j->kn.lseed;
+	h.eseed = j->kn.eseed;
+	h.ctx = j->kn.now;
+	h.keysum = s->keysum;
+	h.sum = cw_sum(&w);
+	return cw_close(&w, &h);
 }
 
-static void *
-lines_body_main(void *arg)
+/* The key snapshot, then the lines file where this run hashed the lines
+ * (a CSV load); what failed in s->failed. */
+static void
+snap_write(struct snapwrite *s)
 {
-	lines_body(arg);
-	return NULL;
-}
+	char	*path;
 
-/* The key snapshot, and beside it the lines where this run hashed them
- * (a CSV load). */
-static void *
-snap_main(void *arg)
-{
-	struct snapjob	*s = arg;
-	pthread_t	 th;
-	char		*path;
-	int		 lines, threaded = 0;
-
-	thread_background();
 	if (snap_positions(s) == -1) {
 		s->failed = SNAP_NAME;
 		s->err = EOVERFLOW;
-		return NULL;
+		return;
 	}
-	lines = s->j->kn.now != 0 &&
-	    (s->lpath = snap_path(s->j, LINES_NAME)) != NULL;
-	if (lines)
-		threaded = thread_start("snapshot-lines-body", &th, lines_body_main, s) == 0;
 	if ((path = snap_path(s->j, SNAP_NAME)) == NULL ||
 	    keys_write(s, path) == -1) {
 		s->failed = SNAP_NAME;
 		s->err = errno;
 	}
 	free(path);
-	if (lines && !threaded)
-		lines_body(s);
-	if (threaded)
-		pthread_join(th, NULL);
-	/* Without good keys, a sum no key snapshot has: refused. */
-	s->lh.keysum = s->keysum;
-	if (lines && cw_close(&s->lw, &s->lh) == -1 && s->failed == NULL) {
+	if (s->j->kn.now == 0 ||
+	    (path = snap_path(s->j, LINES_NAME)) == NULL)
+		return;
+	if (lines_write(s, path) == -1 && s->failed == NULL) {
 		s->failed = LINES_NAME;
 		s->err = errno;
 	}
-	free(s->lpath);
-	return NULL;
+	free(path);
 }
 
 /*
- * Start writing the snapshot of the directory this job leaves
- * (after_write: the run's writes applied, in its transaction, which must
- * not commit before snap_save_end()) or found. The job's entries must not
- * change until then. NULL when there is nothing to wait for.
+ * Write the snapshot of the directory this job leaves (after_write: the
+ * run's writes applied, in its transaction, not yet committed) or found.
+ * Failures only cost the next run a scan (or its known lines): they are
+ * logged, never fatal.
  */
-struct snapjob *
-snap_save_start(struct job *j, int after_write)
-{
-	struct snapjob	*s = xcalloc(1, sizeof(*s));
-	uint64_t	 nonce;
-
-	s->j = j;
-	s->after = after_write;
-	s->version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
-	s->nonce = nonce;
-	if (thread_start("snapshot-save", &s->th, snap_main, s) == 0)
-		s->threaded = 1;
-	else
-		snap_main(s);
-	return s;
-}
-
-/*
- * Wait for it. Failures only cost the next run a scan (or its known
- * lines): they are logged, never fatal.
- */
-void
-snap_save_end(struct snapjob *s)
-{
-	if (s == NULL)
-		return;
-	if (s->threaded)
-		pthread_join(s->th, NULL);
-	if (s->failed != NULL) {
-		errno = s->err;
-		log_warn("cannot write the cache file %s of sync %s (the next "
-		    "run does without)", s->failed, s->j->sy->name);
-	} else if (s->after)
-		fault("snapshot.written");	/* before the commit */
-	big_free(s->gone);
-	free(s);
-}
-
 void
 snap_save(struct job *j, int after_write)
 {
-	snap_save_end(snap_save_start(j, after_write));
+	struct snapwrite	 s;
+	uint64_t	 nonce;
+
+	memset(&s, 0, sizeof(s));
+	s.j = j;
+	s.after = after_write;
+	s.version = (uint64_t)store_sync_state(j->st, j->sy->name, &nonce);
+	s.nonce = nonce;
+	snap_write(&s);
+	if (s.failed != NULL) {
+		errno = s.err;
+		log_warn("cannot write the cache file %s of sync %s (the next "
+		    "run does without)", s.failed, j->sy->name);
+	} else if (s.after)
+		fault("snapshot.written");	/* before the commit */
+	big_free(s.gone);
 }
 
 /* ------------------------------------------------ known lines, kept */

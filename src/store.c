@@ -753,6 +753,13 @@ page_size(struct store *st, char *err, size_t errlen)
 	return exec_sql(st->db, q, err, errlen);
 }
 
+/* The same for a caller: kb from now on (STORE_CACHE_KB when opened). */
+void
+store_cache_size(struct store *st, int kb)
+{
+	(void)cache_size(st, kb);
+}
+
 struct store *
 store_open(const char *path, int readonly, char *err, size_t errlen)
 {

@@ -587,9 +587,7 @@ store_team_recount(struct store *st, const char *sync)
 /*
  * Items of the run stored done (applied or confirmed) as they were
  * inserted (the triggers count the changes of status after), added at
- * the commit: the run's row is written then anyway, and a page written
- * out (store_flush()) and changed again makes SQLite check its WAL again
- * from there at the commit.
+ * the commit: the run's row is written then anyway.
  */
 int
 store_run_done_add(struct store *st, long long run, long long n)

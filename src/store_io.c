@@ -100,7 +100,6 @@ big_end(struct store *st)
 	st->big = 0;
 }
 
-
 /*
  * A bulk load (a first run into an empty directory) inserts a million
  * users and items at random places of three indexes; building them after
@@ -138,12 +137,3 @@ store_bulk_end(struct store *st)
 	return rc;
 }
 
-
-/* The pages the open transaction changed, written out now (into the WAL)
- * rather than at its commit; a failure leaves them to the commit. */
-void
-store_flush(struct store *st)
-{
-	if (sqlite3_db_cacheflush(st->db) != SQLITE_OK)
-		log_debug("database: flush: %s", sqlite3_errmsg(st->db));
-}

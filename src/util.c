@@ -1057,8 +1057,8 @@ thread_start(const char *name, pthread_t *th, void *(*fn)(void *),
 
 /*
  * The calling thread gives way to the others: work beside the critical
- * path (the reports' rows, the snapshot files) that has time to spare
- * before it is waited for, while the main thread's transaction has none.
+ * path (the reports' rows) that has time to spare before it is waited
+ * for, while the main thread's transaction has none.
  */
 void
 thread_background(void)
