@@ -77,7 +77,9 @@
 # PYTHON (/usr/bin/python3), SHARED (../shared/bench), BENCH_SKIP_PEERS=1,
 # BENCH_HOOK_ROWS (25000), BENCH_EXEC_ROWS (1000), BENCH_SLAPD_NOSYNC=1,
 # BENCH_SKIP_LDAP=1 (the LDAP case takes about an hour at 1M rows),
-# BENCH_WAN_RTTS ("0 20 50"), BENCH_WAN_REPEAT (3).
+# BENCH_WAN_RTTS ("0 20 50"), BENCH_WAN_REPEAT (3), BENCH_ONLY=ldap (the
+# LDAP case alone, after one round of the first load that makes its day 1:
+# with BENCH_ROWS=200000 a few minutes).
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -121,6 +123,10 @@ else
 fi
 [ "${BENCH_SKIP_PEERS:-0}" = 1 ] && peers=0
 in=$CACHE/$gname-$ROWS
+xin=$CACHE/$gname-x$XROWS
+only=${BENCH_ONLY:-}
+[ -z "$only" ] || [ "$only" = ldap ] ||
+    die "BENCH_ONLY=$only: only ldap is known"
 
 # cached FILE CMD...: unless FILE exists, run CMD with FILE.part as its
 # last argument, then rename it: an interrupted run leaves no half file.
@@ -147,21 +153,24 @@ to_xlsx() {
 cached "$in-day1.csv" $GEN --rows "$ROWS" --seed 1 -o
 cached "$in-day2.csv" $GEN --mutate "$in-day1.csv" --seed 2 \
     --truth "$in-day2.json" -o
-# ~200,000 changed fields: 16% of the rows get 1 or 2 new values.
-cached "$in-upd.csv" $GEN --mutate "$in-day1.csv" --seed 3 \
-    --update-rate 0.16 --delete-rate 0 --hire-rate 0 --manager-rate 0 \
-    --truth "$in-upd.json" -o
-if [ "$ROWS" -le "$XLSX_MAX" ]; then
-	cached "$in-day2.xlsx" "$C2X" "$in-day2.csv"
-else
-	say "bench: $ROWS rows do not fit a sheet: no daily run from XLSX"
-fi
-xin=$CACHE/$gname-x$XROWS
-cached "$xin.csv" $GEN --rows "$XROWS" --seed 5 -o
-if command -v soffice >/dev/null; then
-	cached "$xin.xlsx" to_xlsx "$xin.csv"
-else
-	say "bench: soffice is missing: no XLSX read case (make deps-test)"
+if [ "$only" != ldap ]; then
+	# ~200,000 changed fields: 16% of the rows get 1 or 2 new values.
+	cached "$in-upd.csv" $GEN --mutate "$in-day1.csv" --seed 3 \
+	    --update-rate 0.16 --delete-rate 0 --hire-rate 0 --manager-rate 0 \
+	    --truth "$in-upd.json" -o
+	if [ "$ROWS" -le "$XLSX_MAX" ]; then
+		cached "$in-day2.xlsx" "$C2X" "$in-day2.csv"
+	else
+		say "bench: $ROWS rows do not fit a sheet: no daily run" \
+		    "from XLSX"
+	fi
+	cached "$xin.csv" $GEN --rows "$XROWS" --seed 5 -o
+	if command -v soffice >/dev/null; then
+		cached "$xin.xlsx" to_xlsx "$xin.csv"
+	else
+		say "bench: soffice is missing: no XLSX read case" \
+		    "(make deps-test)"
+	fi
 fi
 
 # ------------------------------------------------------------ measuring
@@ -174,6 +183,8 @@ pending=()
 # bench_case NAME PREP CHECK CMD...: a case for the next bench_rounds.
 bench_case() {
 	local name=$1
+	[ "$only" = ldap ] && [ "$name" != "initial load" ] &&
+	    [ "${name#*ldap}" = "$name" ] && return 0
 	PREPS[$name]=$2 CHECKS[$name]=$3
 	shift 3
 	CMDS[$name]=$(printf '%q ' "$@")
@@ -213,8 +224,9 @@ time_one() {
 # bench_rounds N: the cases registered since the last call, N rounds of
 # each in turn.
 bench_rounds() {
-	local k name
-	for ((k = 0; k < $1; k++)); do
+	local k name n=$1
+	[ "$only" = ldap ] && n=1
+	for ((k = 0; k < n; k++)); do
 		for name in "${pending[@]}"; do
 			time_one "$name" "$k"
 		done
@@ -455,11 +467,14 @@ fi
 # The interactive views (bench/views.sh) on the directory of the daily
 # run (day 1 and day 2), then on 1,000 syncs cut from day 1.
 . "$TOP/bench/views.sh"
-fresh "$WORK/snap2"
-views_bench "$RS" "$WORK/bench.conf" "$WORK/spool/rostersync.db" "$ROWS"
-views_tenants "$RS" "$WORK/tenants" "$in-day1.csv" "$ROWS" ||
-    bad "views: the 1,000 syncs could not be made"
-rm -rf "$WORK/tenants"
+if [ "$only" != ldap ]; then
+	fresh "$WORK/snap2"
+	views_bench "$RS" "$WORK/bench.conf" "$WORK/spool/rostersync.db" \
+	    "$ROWS"
+	views_tenants "$RS" "$WORK/tenants" "$in-day1.csv" "$ROWS" ||
+	    bad "views: the 1,000 syncs could not be made"
+	rm -rf "$WORK/tenants"
+fi
 # ------------------------------------------------------------ views end
 rm -rf "$WORK/snap2"
 
@@ -627,7 +642,9 @@ sftp_check() {
 	    "$WORK/sftp-spool/rostersync.db" "SELECT sha256 FROM files")" \
 	    "$(sha256sum "$in-day2.csv" | cut -d' ' -f1)"
 }
-if sshd_usable; then
+if [ "$only" = ldap ]; then
+	say "bench: no SFTP case (BENCH_ONLY=ldap)"
+elif sshd_usable; then
 	sshd_setup "$WORK/sshd" >/dev/null 2>&1
 	mkdir -p "$WORK/remote"
 	cp "$in-day2.csv" "$WORK/remote/day2.csv"
@@ -787,8 +804,9 @@ wan_load() {
 	rm -rf "$W/load/drop" "$W/load/spool/archive" "$W/load/spool/"*.db*
 }
 WAN_ROWS=()
-if [ -z "$WAN_RTTS" ]; then
-	say "bench: no SFTP at WAN latency case (BENCH_WAN_RTTS is empty)"
+if [ -z "$WAN_RTTS" ] || [ "$only" = ldap ]; then
+	say "bench: no SFTP at WAN latency case (BENCH_WAN_RTTS is empty" \
+	    "or BENCH_ONLY=ldap)"
 elif ! sshd_usable || ! command -v sftp >/dev/null; then
 	say "bench: no SFTP at WAN latency case (needs root, openssh-server" \
 	    "and openssh-client)"
@@ -920,7 +938,7 @@ target "rostersync-ldap w1 / ldapmodify" "daily run, rostersync-ldap w1" \
     "ldapmodify -f (the peer)" "<=" 1
 target "rostersync-ldap w64 / w1 (the window)" \
     "daily run, rostersync-ldap w64" "daily run, rostersync-ldap w1" "<=" 1
-views_table
+[ "$only" = ldap ] || views_table
 echo "memory (peak RSS MB, the highest of the rounds):"
 memory "daily run" "$(mb 64 64)"
 memory "daily run (xlsx)" "$(mb 64 64)"

@@ -5,7 +5,8 @@
  * item on standard output when its LDAP operations complete, with up to
  * `window` items at work at once: every operation is asynchronous
  * (ldap_*_ext with message ids), so the server works on a window of them
- * while the connector reads and answers.
+ * while the connector reads and answers. The member changes the items ask
+ * of a group go together in few modifies ("groups" below).
  *
  * People are inetOrgPerson entries uid=EMPLOYEE_ID,BASE (the mapping of
  * fields to attributes is a table that --map changes); teams are
@@ -262,11 +263,14 @@ struct ljob;
 struct op;
 typedef void (*op_done)(struct ljob *, struct op *, int rc, const char *diag);
 
-/* One LDAP operation in flight. */
+struct group;
+
+/* One LDAP operation in flight: an item's, or a group's (groups below). */
 struct op {
 	int		 msgid;		/* 0: a free slot */
-	struct ljob	*j;
+	struct ljob	*j;		/* the item's, with done */
 	op_done		 done;
+	struct group	*g;		/* or the group's (j is NULL) */
 	char		*dn;		/* the entry it is about (malloc) */
 };
 
@@ -485,18 +489,14 @@ fail_ldap(struct ljob *j, const char *what, const char *dn, int rc,
 
 /* -------------------------------------------------- launching operations */
 
-static void
-op_track(struct ljob *j, int rc, int msgid, op_done done, const char *dn,
-    const char *what)
+static void conn_lost(void);
+
+/* A free slot for an operation sent as msgid about dn. */
+static struct op *
+op_slot(int msgid, const char *dn)
 {
 	size_t	 i;
 
-	if (rc != LDAP_SUCCESS) {
-		fail_ldap(j, what, dn, rc, NULL);
-		if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
-			kill_connection("the server went away");
-		return;
-	}
 	for (i = 0; i < nops && ops[i].msgid != 0; i++)
 		;
 	if (i == nops) {
@@ -505,9 +505,27 @@ op_track(struct ljob *j, int rc, int msgid, op_done done, const char *dn,
 		nops += 16;
 	}
 	ops[i].msgid = msgid;
-	ops[i].j = j;
-	ops[i].done = done;
 	ops[i].dn = xstrdup(dn);
+	return &ops[i];
+}
+
+/* An operation just sent (rc from its ldap_*_ext call) is the item's. */
+static void
+op_track(struct ljob *j, int rc, int msgid, op_done done, const char *dn,
+    const char *what)
+{
+	struct op	*op;
+
+	if (rc != LDAP_SUCCESS) {
+		fail_ldap(j, what, dn, rc, NULL);
+		if (ld != NULL && (rc == LDAP_SERVER_DOWN ||
+		    rc == LDAP_CONNECT_ERROR))
+			conn_lost();	/* the others in flight with it */
+		return;
+	}
+	op = op_slot(msgid, dn);
+	op->j = j;
+	op->done = done;
 	j->pending++;
 }
 
@@ -653,18 +671,131 @@ person_attrs(struct ljob *j, struct mods *ms, int op)
 		mods_add(j, ms, op, "cn", cn_fallback(j));
 }
 
-static void joined(struct ljob *, struct op *, int, const char *);
+/* ------------------------------------------------------------- groups */
+
+/*
+ * Member changes go through one queue per group. The server rewrites a
+ * group whole at each modify of it (and syncs it to disk), so changing a
+ * group of 50,000 members by one member costs about what changing it by
+ * a hundred does. While an operation on a group is in flight, the changes
+ * the items in the window ask of it wait, and go together in its next
+ * modify (up to LDAPC_BATCH of them): never two operations on one group
+ * at once. When a modify of several changes fails, each is sent again
+ * alone, so that each item gets its own verdict and the server's
+ * diagnostic.
+ *
+ * A join also takes out the empty DN that stands for "no members" (the
+ * schema wants one): the first join of a group in a run adds the empty DN
+ * and deletes it again in the same modify, so that the delete finds it
+ * whether the group held it or not; after that the group is known clean
+ * and its joins only add (a modify that deletes a value costs slapd about
+ * twice one that only adds: it indexes the members again). A leave that
+ * would empty the group puts the empty DN back.
+ */
+
+/* What a change sent alone does (next). */
+enum mstep {
+	MS_SEND,	/* the change itself, alone or with others */
+	MS_CREATE,	/* join: no such group: it is made with the member */
+	MS_PLAIN,	/* join: the member alone (the empty DN's add refused:
+			 * a server without permissive modify) */
+	MS_UNPLACE,	/* join: then the empty DN out, if there */
+	MS_LAST		/* leave: the last member: the empty DN in its place */
+};
+
+/* One item's change of one group's members. */
+struct mchange {
+	struct ljob	*j;		/* the item: its DN is the member */
+	int		 join;		/* 1 join, 0 leave */
+	enum mstep	 step;
+	int		 again;		/* MS_CREATE found it made: joined */
+	unsigned long	 seq;		/* in the order asked for */
+	struct mchange	*next;
+};
+
+/* A group with member changes waiting or in flight. */
+struct group {
+	char		*dn;		/* malloc */
+	struct mchange	*wait;		/* asked for, not sent, in order */
+	struct mchange	**wtail;
+	struct mchange	*sent;		/* in the operation in flight */
+	size_t		 nsent;
+	size_t		 alone;		/* the next ones go one by one */
+	int		 busy;		/* an operation on it in flight */
+};
+
+static struct group	**groups;
+static size_t		 ngroups, groupcap;
+static size_t		 gbusy;		/* groups with an operation in flight */
+static unsigned long	 changes;	/* changes asked for so far */
+static char		**clean;	/* groups known without the empty DN,
+					 * sorted (strcasecmp) */
+static size_t		 nclean, cleancap;
+
+/* Where dn is in clean, or would go; *found whether it is there. */
+static size_t
+clean_find(const char *dn, int *found)
+{
+	size_t	 lo = 0, hi = nclean, mid;
+	int	 c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcasecmp(clean[mid], dn)) == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+clean_is(const char *dn)
+{
+	int	 found;
+
+	clean_find(dn, &found);
+	return found;
+}
+
+/* The group dn is known clean of the empty DN (yes), or may hold it. */
+static void
+clean_set(const char *dn, int yes)
+{
+	int	 found;
+	size_t	 i = clean_find(dn, &found);
+
+	if (found && !yes) {
+		free(clean[i]);
+		memmove(clean + i, clean + i + 1, (--nclean - i) *
+		    sizeof(*clean));
+	} else if (!found && yes) {
+		if (nclean == cleancap) {
+			cleancap = cleancap ? cleancap * 2 : 16;
+			clean = xrealloc(clean, cleancap * sizeof(*clean));
+		}
+		memmove(clean + i + 1, clean + i, (nclean++ - i) *
+		    sizeof(*clean));
+		clean[i] = xstrdup(dn);
+	}
+}
 
 static void
 group_added(struct ljob *j, struct op *op, int rc, const char *diag)
 {
+	clean_set(op->dn, 0);	/* it holds the empty DN, or may */
 	if (rc != LDAP_SUCCESS && rc != LDAP_ALREADY_EXISTS)
 		fail_ldap(j, "add", op->dn, rc, diag);
 }
 
-/* cn=TEAM,GROUPS-BASE with one member (the empty DN: none yet). */
+/* team_create: cn=TEAM,GROUPS-BASE with the empty DN as its member. */
 static void
-group_add(struct ljob *j, const char *team, const char *member)
+group_add(struct ljob *j, const char *team)
 {
 	struct mods	 ms = { .n = 0 };
 	char		*dn = dn_make("cn", team, gbase_dn);
@@ -673,85 +804,293 @@ group_add(struct ljob *j, const char *team, const char *member)
 		return;
 	mods_add(j, &ms, LDAP_MOD_ADD, "objectClass", "groupOfNames");
 	mods_add(j, &ms, LDAP_MOD_ADD, "cn", team);
-	mods_add(j, &ms, LDAP_MOD_ADD, "member", member);
+	mods_add(j, &ms, LDAP_MOD_ADD, "member", "");
 	do_add(j, dn, &ms, group_added);
 	free(dn);
 }
 
-static void
-unplaced(struct ljob *j, struct op *op, int rc, const char *diag)
+/* The group of gdn, made the first time a change asks for it. */
+static struct group *
+group_get(const char *gdn)
 {
-	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_ATTRIBUTE &&
-	    rc != LDAP_OBJECT_CLASS_VIOLATION)
-		fail_ldap(j, "join", op->dn, rc, diag);
+	struct group	*g;
+	size_t		 i;
+
+	for (i = 0; i < ngroups; i++)
+		if (strcasecmp(groups[i]->dn, gdn) == 0)
+			return groups[i];
+	if (ngroups == groupcap) {
+		groupcap = groupcap ? groupcap * 2 : 16;
+		groups = xrealloc(groups, groupcap * sizeof(*groups));
+	}
+	g = xcalloc(1, sizeof(*g));
+	g->dn = xstrdup(gdn);
+	g->wtail = &g->wait;
+	groups[ngroups++] = g;
+	return g;
 }
 
-/* Joined: the empty DN that stood for no members goes, if there. A
- * group that is not there is made (a team_create lost). */
+/* j asks to join or leave the group gdn; groups_kick() sends it. */
 static void
-joined(struct ljob *j, struct op *op, int rc, const char *diag)
+group_change(struct ljob *j, const char *gdn, int join)
 {
-	struct mods	 ms = { .n = 0 };
-	LDAPDN		 dn = NULL;
-	char		*team;
+	struct group	*g = group_get(gdn);
+	struct mchange	*c = xcalloc(1, sizeof(*c));
 
-	if (rc == LDAP_SUCCESS || rc == LDAP_TYPE_OR_VALUE_EXISTS) {
-		mods_add(j, &ms, LDAP_MOD_DELETE, "member", "");
-		do_modify(j, op->dn, &ms, unplaced);
-	} else if (rc == LDAP_NO_SUCH_OBJECT && ldap_str2dn(op->dn, &dn,
-	    LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS && dn != NULL) {
-		team = arena_strndup(&j->a, dn[0][0]->la_value.bv_val,
+	c->j = j;
+	c->join = join;
+	c->seq = ++changes;
+	*g->wtail = c;
+	g->wtail = &c->next;
+	j->pending++;
+}
+
+/* The change is over, its item's failure noted if it failed. */
+static void
+change_end(const struct group *g, struct mchange *c, int rc,
+    const char *diag)
+{
+	if (rc == LDAP_SUCCESS && (c->join || c->step == MS_LAST))
+		clean_set(g->dn, c->join);
+	if (rc != LDAP_SUCCESS)
+		fail_ldap(c->j, c->step == MS_CREATE ? "add" : c->join ?
+		    "join" : "leave", g->dn, rc, diag);
+	c->j->pending--;
+	free(c);
+}
+
+static LDAPMod *
+mod_set(LDAPMod *m, int op, char *attr, char **vals)
+{
+	memset(m, 0, sizeof(*m));
+	m->mod_op = op;
+	m->mod_type = attr;
+	m->mod_values = vals;
+	return m;
+}
+
+/* One modify of the changes sent: the members joining (and the empty DN
+ * added and deleted again, unless the group is known clean of it), the
+ * members leaving. */
+static int
+group_modify(struct group *g, int *msgid)
+{
+	struct mchange	*c;
+	LDAPMod		 mm[4], *m[5];
+	char		**in, **out, *empty[] = { "", NULL };
+	size_t		 nin = 0, nout = 0, k = 0;
+	int		 rc;
+
+	in = xcalloc(g->nsent + 1, sizeof(*in));
+	out = xcalloc(g->nsent + 1, sizeof(*out));
+	for (c = g->sent; c != NULL; c = c->next)
+		if (c->join)
+			in[nin++] = c->j->dn;
+		else
+			out[nout++] = c->j->dn;
+	if (nin > 0)
+		m[k] = mod_set(&mm[k], LDAP_MOD_ADD, "member", in), k++;
+	if (nin > 0 && !clean_is(g->dn)) {
+		m[k] = mod_set(&mm[k], LDAP_MOD_ADD, "member", empty), k++;
+		m[k] = mod_set(&mm[k], LDAP_MOD_DELETE, "member", empty), k++;
+	}
+	if (nout > 0)
+		m[k] = mod_set(&mm[k], LDAP_MOD_DELETE, "member", out), k++;
+	m[k] = NULL;
+	rc = ldap_modify_ext(ld, g->dn, m, mod_ctrls, NULL, msgid);
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* The operation of a change sent alone, at its step. */
+static int
+change_op(struct group *g, struct mchange *c, int *msgid)
+{
+	LDAPMod		 mm[3], *m[4];
+	LDAPDN		 dn = NULL;
+	char		*who[] = { c->j->dn, NULL }, *empty[] = { "", NULL };
+	char		*oc[] = { "groupOfNames", NULL }, *cn[] = { NULL, NULL };
+	int		 rc;
+
+	m[0] = mod_set(&mm[0], LDAP_MOD_ADD, "member", who);
+	m[1] = m[2] = m[3] = NULL;
+	switch (c->step) {
+	case MS_SEND:
+		return group_modify(g, msgid);
+	case MS_CREATE:
+		if (ldap_str2dn(g->dn, &dn, LDAP_DN_FORMAT_LDAPV3) !=
+		    LDAP_SUCCESS || dn == NULL || dn[0] == NULL)
+			return LDAP_INVALID_DN_SYNTAX;
+		cn[0] = xstrndup(dn[0][0]->la_value.bv_val,
 		    dn[0][0]->la_value.bv_len);
 		ldap_dnfree(dn);
-		group_add(j, team, j->dn);
+		m[1] = mod_set(&mm[1], LDAP_MOD_ADD, "objectClass", oc);
+		m[2] = mod_set(&mm[2], LDAP_MOD_ADD, "cn", cn);
+		rc = ldap_add_ext(ld, g->dn, m, NULL, NULL, msgid);
+		free(cn[0]);
+		return rc;
+	case MS_PLAIN:
+		break;
+	case MS_UNPLACE:
+		mod_set(&mm[0], LDAP_MOD_DELETE, "member", empty);
+		break;
+	case MS_LAST:
+		mod_set(&mm[0], LDAP_MOD_ADD, "member", empty);
+		m[1] = mod_set(&mm[1], LDAP_MOD_DELETE, "member", who);
+		break;
+	}
+	return ldap_modify_ext(ld, g->dn, m, mod_ctrls, NULL, msgid);
+}
+
+/*
+ * After the server's rc to a change sent alone: 1 when it goes on to
+ * c->step, else 0 with *rc LDAP_SUCCESS if the change is done as asked
+ * (a member already gone, a group already gone, the empty DN not there).
+ * slapd 2.5 answers noSuchAttribute to a permissive modify whose last
+ * value to delete is absent: a batch of leaves with one member gone
+ * fails, and its changes sent alone end here.
+ */
+static int
+change_step(const struct group *g, struct mchange *c, int *rc)
+{
+	int	 r = *rc, s = c->step;
+
+	if (s == MS_SEND && c->join && r == LDAP_NO_SUCH_OBJECT)
+		c->step = MS_CREATE;
+	else if (s == MS_SEND && c->join && r == LDAP_TYPE_OR_VALUE_EXISTS)
+		c->step = MS_PLAIN;
+	else if (s == MS_SEND && !c->join && r == LDAP_OBJECT_CLASS_VIOLATION)
+		c->step = MS_LAST;
+	else if (s == MS_CREATE && r == LDAP_ALREADY_EXISTS && !c->again++)
+		c->step = MS_SEND;	/* made meanwhile: joined */
+	else if (s == MS_PLAIN && (r == LDAP_SUCCESS ||
+	    r == LDAP_TYPE_OR_VALUE_EXISTS) && !clean_is(g->dn))
+		c->step = MS_UNPLACE;
+	else {
+		if ((r == LDAP_NO_SUCH_ATTRIBUTE && (!c->join ||
+		    s == MS_UNPLACE)) || (r == LDAP_TYPE_OR_VALUE_EXISTS &&
+		    s == MS_PLAIN) || (r == LDAP_NO_SUCH_OBJECT &&
+		    !c->join) || (r == LDAP_OBJECT_CLASS_VIOLATION &&
+		    s == MS_UNPLACE))
+			*rc = LDAP_SUCCESS;
+		return 0;
+	}
+	return 1;
+}
+
+static void group_result(struct group *, int, const char *);
+
+/* The operation for what g->sent holds; not sent is its result. */
+static void
+group_op(struct group *g)
+{
+	struct op	*op;
+	int		 msgid = 0, rc = LDAP_SERVER_DOWN;
+
+	if (ld != NULL)
+		rc = g->nsent > 1 ? group_modify(g, &msgid) :
+		    change_op(g, g->sent, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		if (ld != NULL && (rc == LDAP_SERVER_DOWN ||
+		    rc == LDAP_CONNECT_ERROR))
+			conn_lost();	/* the others in flight with it */
+		group_result(g, rc, NULL);
+		return;
+	}
+	op = op_slot(msgid, g->dn);
+	op->g = g;
+	g->busy = 1;
+	gbusy++;
+}
+
+/* The server's answer to the operation on g: a batch that failed is sent
+ * again change by change; a change alone goes on, or ends. */
+static void
+group_result(struct group *g, int rc, const char *diag)
+{
+	struct mchange	*c = g->sent, *next;
+
+	gbusy -= g->busy;	/* not busy: it could not be sent */
+	g->busy = 0;
+	if (g->nsent > 1 && rc != LDAP_SUCCESS) {
+		while (c->next != NULL)
+			c = c->next;
+		if ((c->next = g->wait) == NULL)
+			g->wtail = &c->next;
+		g->wait = g->sent;
+		g->alone += g->nsent;
+	} else if (g->nsent > 1) {
+		for (; c != NULL; c = next) {
+			next = c->next;
+			change_end(g, c, rc, diag);
+		}
+	} else if (change_step(g, c, &rc)) {
+		group_op(g);	/* its next step */
+		return;
 	} else
-		fail_ldap(j, "join", op->dn, rc, diag);
+		change_end(g, c, rc, diag);
+	g->sent = NULL;
+	g->nsent = 0;
+}
+
+/* An idle group's next changes: one alone after a batch failed, else
+ * all that wait, up to LDAPC_BATCH. */
+static void
+group_send(struct group *g)
+{
+	struct mchange	*c;
+	size_t		 n, max;
+
+	max = g->alone > 0 ? 1 : LDAPC_BATCH;
+	g->alone -= g->alone > 0;
+	g->sent = c = g->wait;
+	for (n = 1; n < max && c->next != NULL; n++)
+		c = c->next;
+	if ((g->wait = c->next) == NULL)
+		g->wtail = &g->wait;
+	c->next = NULL;
+	g->nsent = n;
+	group_op(g);
+}
+
+/*
+ * The changes that may go now: at most LDAPC_GROUP_OPS groups at work at
+ * once (the server writes one entry at a time: the others' changes wait
+ * and go in fewer modifies), the group that has waited longest first.
+ * Groups done with are forgotten.
+ */
+static void
+groups_kick(void)
+{
+	struct group	*g;
+	size_t		 i;
+
+	while (ld == NULL || gbusy < LDAPC_GROUP_OPS) {
+		for (g = NULL, i = 0; i < ngroups; i++)
+			if (!groups[i]->busy && groups[i]->wait != NULL &&
+			    (g == NULL || groups[i]->wait->seq < g->wait->seq))
+				g = groups[i];
+		if (g == NULL)
+			break;
+		group_send(g);
+	}
+	for (i = ngroups; i-- > 0;)
+		if (!groups[i]->busy && groups[i]->wait == NULL) {
+			free(groups[i]->dn);
+			free(groups[i]);
+			groups[i] = groups[--ngroups];
+		}
 }
 
 static void
 group_join(struct ljob *j, const char *team)
 {
-	struct mods	 ms = { .n = 0 };
-	char		*gdn = dn_make("cn", team, gbase_dn);
+	char	*gdn = dn_make("cn", team, gbase_dn);
 
-	if (gdn == NULL || gbase_dn == NULL) {
-		free(gdn);
-		return;
-	}
-	mods_add(j, &ms, LDAP_MOD_ADD, "member", j->dn);
-	do_modify(j, gdn, &ms, joined);
+	if (gdn != NULL && gbase_dn != NULL)
+		group_change(j, gdn, 1);
 	free(gdn);
-}
-
-static void
-left_last(struct ljob *j, struct op *op, int rc, const char *diag)
-{
-	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT &&
-	    rc != LDAP_NO_SUCH_ATTRIBUTE)
-		fail_ldap(j, "leave", op->dn, rc, diag);
-}
-
-/* Leaving the last member: the empty DN stands in (groupOfNames). */
-static void
-left(struct ljob *j, struct op *op, int rc, const char *diag)
-{
-	struct mods	 ms = { .n = 0 };
-
-	if (rc == LDAP_OBJECT_CLASS_VIOLATION) {
-		mods_add(j, &ms, LDAP_MOD_ADD, "member", "");
-		mods_add(j, &ms, LDAP_MOD_DELETE, "member", j->dn);
-		do_modify(j, op->dn, &ms, left_last);
-	} else
-		left_last(j, op, rc, diag);
-}
-
-static void
-group_leave(struct ljob *j, const char *gdn)
-{
-	struct mods	 ms = { .n = 0 };
-
-	mods_add(j, &ms, LDAP_MOD_DELETE, "member", j->dn);
-	do_modify(j, gdn, &ms, left);
 }
 
 /* The person's team from the item's fields, if teams are provisioned. */
@@ -893,7 +1232,7 @@ item_team_member(struct ljob *j)
 	if (gbase_dn == NULL)
 		return;
 	if ((gdn = dn_make("cn", old, gbase_dn)) != NULL)
-		group_leave(j, gdn);
+		group_change(j, gdn, 0);
 	free(gdn);
 	if (new != NULL && new[0] != '\0')
 		group_join(j, new);
@@ -962,7 +1301,7 @@ searched(struct ljob *j, struct op *op, int rc, const char *diag)
 		return;
 	}
 	for (i = 0, g = j->found.p; i < j->nfound; i++, g += strlen(g) + 1)
-		group_leave(j, g);
+		group_change(j, g, 0);
 	person_remove(j);
 }
 
@@ -1014,7 +1353,7 @@ item_start(struct ljob *j)
 	case IT_TEAM_CREATE:
 		j->did = gbase_dn ? "added" : "no --groups-base";
 		if (gbase_dn != NULL)
-			group_add(j, team, "");
+			group_add(j, team);
 		break;
 	case IT_TEAM_DELETE:
 		j->did = gbase_dn ? "deleted" : "no --groups-base";
@@ -1098,17 +1437,32 @@ op_find(int msgid)
 	return NULL;
 }
 
+/* An operation's result to its item or its group; the items done are
+ * answered by answer_ready(). */
 static void
 op_finish(struct op *op, int rc, const char *diag)
 {
 	struct op	 done = *op;
 
 	memset(op, 0, sizeof(*op));
-	done.j->pending--;
-	done.done(done.j, &done, rc, diag);
+	if (done.g != NULL)
+		group_result(done.g, rc, diag);
+	else {
+		done.j->pending--;
+		done.done(done.j, &done, rc, diag);
+	}
 	free(done.dn);
-	if (done.j->pending == 0)
-		answer(done.j);
+}
+
+/* Every item whose operations are all over is answered. */
+static void
+answer_ready(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < (size_t)o.window; i++)
+		if (jobs[i].used && jobs[i].pending == 0)
+			answer(&jobs[i]);
 }
 
 static void
@@ -1121,7 +1475,7 @@ on_result(LDAPMessage *res)
 	if (op == NULL)
 		return;
 	if (ldap_msgtype(res) == LDAP_RES_SEARCH_ENTRY) {
-		if ((dn = ldap_get_dn(ld, res)) != NULL) {
+		if (op->j != NULL && (dn = ldap_get_dn(ld, res)) != NULL) {
 			buf_add(&op->j->found, dn, strlen(dn) + 1);
 			op->j->nfound++;
 			ldap_memfree(dn);
@@ -1198,10 +1552,15 @@ loop(const char *password)
 		if (in.len > LDAPC_LINE_MAX)
 			fatalx("an input line longer than %d bytes",
 			    LDAPC_LINE_MAX);
+		groups_kick();
 		drain();
+		groups_kick();	/* the changes the results asked for */
+		answer_ready();
 		fflush(stdout);
 		if (eof && njobs == 0)
 			break;
+		if (njobs < (size_t)o.window && memchr(in.p, '\n', in.len))
+			continue;	/* lines to take now */
 		fd = -1;
 		if (ld != NULL && njobs > 0)
 			ldap_get_option(ld, LDAP_OPT_DESC, &fd);
@@ -1248,5 +1607,9 @@ main(int argc, char **argv)
 	ldap_memfree(dbase_dn);
 	free(dead);
 	free(ops);
+	free(groups);
+	while (nclean > 0)
+		free(clean[--nclean]);
+	free(clean);
 	return 0;
 }

@@ -1727,6 +1727,8 @@ int	 apply_bulk(const struct job *);	/* a first load into nothing */
 #define LDAPC_MAP_ATTRS		5	/* attributes of one field, and a NULL */
 #define LDAPC_ATTRS		128	/* attributes in one operation */
 #define LDAPC_VALUES		8	/* values of one attribute we set */
+#define LDAPC_BATCH		256	/* member changes in one modify of a group */
+#define LDAPC_GROUP_OPS		1	/* groups with an operation in flight */
 #define LDAPC_SECRET_MAX	4096	/* bytes of the password file read */
 #define LDAPC_LINE_MAX		(16 * 1024 * 1024) /* one item's line */
 

@@ -16,6 +16,8 @@
 #
 # SLAPD_SYNC=1 keeps slapd's fsync on each write (the default here is
 # dbnosync: the tests measure nothing, and the disk is shared).
+# SLAPD_LOGLEVEL=stats (when slapd_start runs) logs each operation and its
+# result to $SLAPD_DIR/slapd.log (the default, 0, logs nothing).
 
 SLAPD=${SLAPD:-/usr/sbin/slapd}
 SLAPD_PID=
@@ -79,7 +81,8 @@ slapd_answers() {
 slapd_start() {
 	local n tries
 	for tries in 1 2 3; do
-		"$SLAPD" -d 0 -f "$SLAPD_DIR/slapd.conf" -h "$SLAPD_URI/" \
+		"$SLAPD" -d "${SLAPD_LOGLEVEL:-0}" -f "$SLAPD_DIR/slapd.conf" \
+		    -h "$SLAPD_URI/" \
 		    >>"$SLAPD_DIR/slapd.log" 2>&1 &
 		SLAPD_PID=$!
 		disown "$SLAPD_PID"

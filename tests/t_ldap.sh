@@ -6,7 +6,10 @@
 # mid-run, then `rostersync retry`, converges to the same tree; a wrong
 # password, or a password file others may read, fails every item with the
 # reason; DNs and filters escaped; an entry that exists is updated; a
-# deactivated person moves to the disabled base and back.
+# deactivated person moves to the disabled base and back; the member
+# changes of a group go together in few modifies (slapd's log of its
+# operations), a group gone or emptied on the way included, and a member
+# the server refuses fails its own item only.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/slapd.sh"
 
@@ -16,6 +19,12 @@ if ! slapd_usable || [ ! -x "$LDAPC" ]; then
 	finish
 fi
 slapd_setup "$TMP/slapd"
+# The server's own rule, for the refused member below (slapo-constraint):
+# no member whose DN starts with uid=REFUSED.
+sed -i '/^moduleload back_mdb/a moduleload constraint' "$SLAPD_DIR/slapd.conf"
+printf '%s\n' 'overlay constraint' \
+    'constraint_attribute member negregex "^uid=REFUSED"' \
+    >>"$SLAPD_DIR/slapd.conf"
 if ! slapd_start || ! slapd_base; then
 	not_ok "slapd starts and takes the base entries"
 	finish
@@ -188,6 +197,80 @@ drop "$TMP/b3.csv"
 rs run >/dev/null 2>&1
 eq "back: the same entry moved back from the disabled base" "$(lsearch -s one -b "$SLAPD_DISABLED" '(uid=P3)' 1.1 | grep -c '^dn: '):$(lsearch -s one -b "$SLAPD_PEOPLE" '(uid=P3)' givenName | sed -n 's/^givenName: //p')" "0:Phil"
 tree_check "back: the tree equals the directory"
+
+# --- many members of a few teams change in one window; slapd logs its
+# operations. Big: B31-B45 leave the company, B1-B30 move to Small, S1-S25
+# and N1-N20 (hired) come: 90 changes of one group. Gone: all its members
+# move to Small (the last leave would empty the group) and the team goes.
+# Tiny: its group deleted by hand before the run, T1-T6 move to Small,
+# M1-M5 (hired) make it again.
+wipe_tree
+slapd_stop
+SLAPD_LOGLEVEL=stats slapd_start || not_ok "slapd starts again, logging"
+SANDBOX_SETTINGS='max_update_percent = 100;' \
+    ldap_sandbox teams "\"--disabled-base\", \"$SLAPD_DISABLED\""
+person() { echo "$1,$(echo "$1" | tr A-Z a-z)@x.org,F$1,L$1,F$1 L$1,$2,Dev,,Active"; }
+{
+	echo "$H"
+	for i in $(seq 1 80); do person "B$i" Big; done
+	for i in $(seq 1 40); do person "S$i" Small; done
+	for i in $(seq 1 5); do person "G$i" Gone; done
+	for i in $(seq 1 6); do person "T$i" Tiny; done
+} >"$TMP/teams1.csv"
+{
+	echo "$H"
+	for i in $(seq 1 30); do person "B$i" Small; done
+	for i in $(seq 46 80); do person "B$i" Big; done
+	for i in $(seq 1 25); do person "S$i" Big; done
+	for i in $(seq 26 40); do person "S$i" Small; done
+	for i in $(seq 1 20); do person "N$i" Big; done
+	for i in $(seq 1 5); do person "G$i" Small; done
+	for i in $(seq 1 6); do person "T$i" Small; done
+	for i in $(seq 1 5); do person "M$i" Tiny; done
+} >"$TMP/teams2.csv"
+drop "$TMP/teams1.csv"
+rs run >"$TMP/teams1.out" 2>&1
+eq "teams, day 1: exit 0" "$?" 0
+tree_check "teams, day 1: the tree equals the directory"
+ldapdelete -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN" -y "$SLAPD_PWFILE" \
+    "cn=Tiny,$SLAPD_GROUPS"
+: >"$SLAPD_DIR/slapd.log"
+drop "$TMP/teams2.csv"
+rs run >"$TMP/teams2.out" 2>&1
+eq "teams, day 2: exit 0" "$?" 0
+r=$(last_run)
+eq "teams, day 2: every item applied, once" "$(q "SELECT group_concat(DISTINCT status) FROM items WHERE run_id = $r"):$(grep -c 'started in stream mode' "$TMP/teams2.out")" applied:1
+tree_check "teams, day 2: the tree equals the directory"
+eq "teams, day 2: Big's members" "$(lsearch -b "cn=Big,$SLAPD_GROUPS" -s base member | sed -n 's/^member: uid=\([^,]*\),.*/\1/p' | sort | tr '\n' ' ')" "$(q "SELECT key FROM users WHERE team = 'Big' AND active = 1" | sort | tr '\n' ' ')"
+eq "teams, day 2: Tiny made again with its new members" "$(lsearch -b "cn=Tiny,$SLAPD_GROUPS" -s base member | grep -c '^member: uid=M')" 5
+eq "teams, day 2: Gone is gone" "$(lsearch -s one -b "$SLAPD_GROUPS" '(cn=Gone)' 1.1 | grep -c '^dn: ')" 0
+n=$(grep -c "MOD dn=\"cn=Big,$SLAPD_GROUPS\"" "$SLAPD_DIR/slapd.log")
+check "teams, day 2: Big's 90 changes in fewer modifies ($n)" test "$n" -ge 1 -a "$n" -lt 90
+
+# --- a member the server refuses, among many joining one group: that
+# item fails with the server's words, the others of its modify succeed
+wipe_tree
+: >"$SLAPD_DIR/slapd.log"
+ldap_sandbox refused
+{
+	echo "$H"
+	for i in $(seq 1 6); do person "P$i" New; done
+	person REFUSED1 New
+	for i in $(seq 7 12); do person "P$i" New; done
+} >"$TMP/refused.csv"
+drop "$TMP/refused.csv"
+rs run >"$TMP/refused.out" 2>&1
+eq "refused: Needs Attention" "$?" 6
+eq "refused: its item alone failed" "$(q "SELECT type || ' ' || key FROM items WHERE run_id = 1 AND status = 'failed'")" "create REFUSED1"
+contains "refused: with the server's reason" "$(q "SELECT error FROM items WHERE run_id = 1 AND status = 'failed'")" "join cn=New,$SLAPD_GROUPS: Constraint violation (19): modify breaks constraint on member"
+eq "refused: the others applied" "$(q "SELECT count(*) FROM items WHERE run_id = 1 AND status = 'applied'")" 13
+eq "refused: New holds the twelve others" "$(lsearch -b "cn=New,$SLAPD_GROUPS" -s base member | grep -c '^member: uid=P')" 12
+# slapd's log: the modify of several joins refused, then the refused
+# join alone
+eq "refused: refused with others, then alone" "$(awk -v g="cn=New,$SLAPD_GROUPS" '
+    / MOD dn="/ { if (index($0, "dn=\"" g "\"")) mod[$3 " " $4] = 1 }
+    / RESULT tag=103 err=19 / { if (mod[$3 " " $4]) n++ }
+    END { print n + 0 }' "$SLAPD_DIR/slapd.log")" 2
 
 # --- the connector's own checks
 "$LDAPC" --uri "$SLAPD_URI" </dev/null >/dev/null 2>"$TMP/usage.err"
