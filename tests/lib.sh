@@ -123,3 +123,44 @@ counts_off() {
 	    items WHERE run_id = runs.id AND status IN ('applied',
 	    'confirmed')))"
 }
+
+# wait_for PID SECONDS: PID's exit status, or 124 after SECONDS (it is
+# killed then).
+wait_for() {
+	local pid=$1 n=$(($2 * 10))
+	while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+
+# paused POINT[:N] OUT ACTION...: a run (rostersync $rs_opts -c $CONF
+# $args, default run) paused at POINT the Nth time while ACTION runs, then
+# let go. Its output in OUT, its exit status in prc; pause_seen says
+# whether it did pause. Variables set for the call reach the run.
+paused() {
+	local point=$1 out=$2 marker=$SB/paused pid n
+	shift 2
+	rm -f "$marker"
+	ROSTERSYNC_PAUSE=$point ROSTERSYNC_PAUSE_FILE=$marker \
+	    "$ROSTERSYNC" ${rs_opts:-} -c "$CONF" ${args:-run} >"$out" 2>&1 &
+	pid=$!
+	for n in $(seq 1 300); do	# 30 s at most
+		[ -e "$marker" ] || ! kill -0 $pid 2>/dev/null && break
+		sleep 0.1
+	done
+	pause_seen=no
+	if [ -e "$marker" ]; then
+		pause_seen=yes
+		"$@"
+	fi
+	rm -f "$marker"
+	wait_for $pid 60
+	prc=$?
+}

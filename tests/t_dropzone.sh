@@ -11,21 +11,6 @@
 qq() { sqlite3 -bail -cmd '.timeout 5000' "$DB" "$1"; }
 # set_conf KEY VALUE: change a setting the sandbox wrote.
 set_conf() { sed -i "s/^\(\s*\)$1 = [^;]*;/\1$1 = $2;/" "$CONF"; }
-# wait_for PID SECONDS: wait for a background run, at most SECONDS; the
-# exit status of the run, or 124 when it had to be killed.
-wait_for() {
-	local pid=$1 n=$(($2 * 10))
-	while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		n=$((n - 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		return 124
-	fi
-	wait "$pid"
-}
 nfiles() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 
 $GEN --rows 50 --seed 1 -o "$TMP/small.csv"
@@ -388,30 +373,12 @@ stable_case() {
 	rm -rf "$SB"
 	cp -a "$TMP/stable.saved" "$SB"
 }
-# paused POINT:N BLOCK OUT ACTION...: rs (arguments in $args, default run)
-# paused at POINT the Nth time, with blocks of BLOCK bytes, while ACTION
-# runs; then let go. Its output in OUT, its exit status in prc, and
-# pause_seen says whether it did pause.
-paused() {
-	local point=$1 block=$2 out=$3 marker=$SB/paused pid n
-	shift 3
-	rm -f "$marker"
-	ROSTERSYNC_PAUSE=$point ROSTERSYNC_PAUSE_FILE=$marker \
-	    ROSTERSYNC_COPY_BLOCK=$block "$ROSTERSYNC" -v -c "$CONF" \
-	    ${args:-run} >"$out" 2>&1 &
-	pid=$!
-	for n in $(seq 1 300); do	# 30 s at most
-		[ -e "$marker" ] || ! kill -0 $pid 2>/dev/null && break
-		sleep 0.1
-	done
-	pause_seen=no
-	if [ -e "$marker" ]; then
-		pause_seen=yes
-		"$@"
-	fi
-	rm -f "$marker"
-	wait_for $pid 60
-	prc=$?
+# paused_copy POINT:N BLOCK OUT ACTION...: paused (lib.sh), with -v
+# and the copy in blocks of BLOCK bytes.
+paused_copy() {
+	local point=$1 block=$2
+	shift 2
+	ROSTERSYNC_COPY_BLOCK=$block rs_opts=-v paused "$point" "$@"
 }
 # not_taken WHAT OUT [GONE]: nothing came of the changed copy.
 not_taken() {
@@ -456,7 +423,7 @@ taken_later() {
 # Cut short at a row boundary after the first block (the kernel's copy).
 stable_case sc-truncate
 drop "$TMP/sc2.csv" day2.csv
-paused fetch.block:2 16384 "$TMP/sc-truncate.out" \
+paused_copy fetch.block:2 16384 "$TMP/sc-truncate.out" \
     truncate -s "$(stat -c %s "$TMP/sc2half.csv")" "$DROP/day2.csv"
 contains "truncated: copied by the kernel" "$(cat "$TMP/sc-truncate.out")" \
     "day2.csv: $(stat -c %s "$TMP/sc2half.csv") bytes copied by the kernel"
@@ -466,7 +433,7 @@ taken_later truncated "$TMP/sc2.csv" sc2
 # Rewritten in place, the same size (dd conv=notrunc), copied by hand.
 stable_case sc-rewrite
 drop "$TMP/sc2.csv" day2.csv
-paused fetch.block:2 131072 "$TMP/sc-rewrite.out" \
+paused_copy fetch.block:2 131072 "$TMP/sc-rewrite.out" \
     dd if="$TMP/sc2b.csv" of="$DROP/day2.csv" conv=notrunc status=none
 contains "rewritten: copied by hand" "$(cat "$TMP/sc-rewrite.out")" \
     "day2.csv: $sc2size bytes copied by hand"
@@ -480,7 +447,7 @@ taken_later rewritten "$TMP/sc2b.csv" sc2b
 stable_case sc-append
 drop "$TMP/sc2half.csv" day2.csv
 nblk=$(( ($(stat -c %s "$TMP/sc2half.csv") + 16383) / 16384 ))
-paused "fetch.block:$((nblk + 2))" 16384 "$TMP/sc-append.out" \
+paused_copy "fetch.block:$((nblk + 2))" 16384 "$TMP/sc-append.out" \
     sh -c 'tail -n +1002 "$1" >>"$2"' sh "$TMP/sc2.csv" "$DROP/day2.csv"
 contains "appended: after the last of $nblk blocks" \
     "$(cat "$TMP/sc-append.out")" \
@@ -492,14 +459,14 @@ taken_later appended "$TMP/sc2.csv" sc2
 # Deleted right after it was opened (the whole file is still read).
 stable_case sc-delete
 drop "$TMP/sc2.csv" day2.csv
-paused fetch.block:1 131072 "$TMP/sc-delete.out" rm "$DROP/day2.csv"
+paused_copy fetch.block:1 131072 "$TMP/sc-delete.out" rm "$DROP/day2.csv"
 not_taken deleted "$TMP/sc-delete.out" gone
 taken_later deleted "$TMP/sc2.csv" sc2
 
 # Rewritten between the listing and the open: not the file judged settled.
 stable_case sc-listed
 drop "$TMP/sc2.csv" day2.csv
-paused fetch.start 16384 "$TMP/sc-listed.out" cp "$TMP/sc2b.csv" "$DROP/day2.csv"
+paused_copy fetch.start 16384 "$TMP/sc-listed.out" cp "$TMP/sc2b.csv" "$DROP/day2.csv"
 not_taken "replaced after the listing" "$TMP/sc-listed.out"
 contains "replaced after the listing: the log says how" \
     "$(cat "$TMP/sc-listed.out")" "it changed after it was listed"
@@ -509,7 +476,7 @@ taken_later "replaced after the listing" "$TMP/sc2b.csv" sc2b
 stable_case sc-file
 mkdir -p "$SB/admin"
 cp "$TMP/sc2.csv" "$SB/admin/day2.csv"
-args="run --file $SB/admin/day2.csv" paused fetch.block:3 16384 \
+args="run --file $SB/admin/day2.csv" paused_copy fetch.block:3 16384 \
     "$TMP/sc-file.out" truncate -s 100000 "$SB/admin/day2.csv"
 eq "run --file, truncated: it paused" "$pause_seen" yes
 eq "run --file, truncated: exit 1 (the file named was not run)" "$prc" 1

@@ -210,23 +210,25 @@ SLAPD_LOGLEVEL=stats slapd_start || not_ok "slapd starts again, logging"
 SANDBOX_SETTINGS='max_update_percent = 100;' \
     ldap_sandbox teams "\"--disabled-base\", \"$SLAPD_DISABLED\""
 person() { echo "$1,$(echo "$1" | tr A-Z a-z)@x.org,F$1,L$1,F$1 L$1,$2,Dev,,Active"; }
+# people PREFIX FROM TO TEAM: persons PREFIX<FROM> to PREFIX<TO> in TEAM
+people() { local i; for i in $(seq "$2" "$3"); do person "$1$i" "$4"; done; }
 {
 	echo "$H"
-	for i in $(seq 1 80); do person "B$i" Big; done
-	for i in $(seq 1 40); do person "S$i" Small; done
-	for i in $(seq 1 5); do person "G$i" Gone; done
-	for i in $(seq 1 6); do person "T$i" Tiny; done
+	people B 1 80 Big
+	people S 1 40 Small
+	people G 1 5 Gone
+	people T 1 6 Tiny
 } >"$TMP/teams1.csv"
 {
 	echo "$H"
-	for i in $(seq 1 30); do person "B$i" Small; done
-	for i in $(seq 46 80); do person "B$i" Big; done
-	for i in $(seq 1 25); do person "S$i" Big; done
-	for i in $(seq 26 40); do person "S$i" Small; done
-	for i in $(seq 1 20); do person "N$i" Big; done
-	for i in $(seq 1 5); do person "G$i" Small; done
-	for i in $(seq 1 6); do person "T$i" Small; done
-	for i in $(seq 1 5); do person "M$i" Tiny; done
+	people B 1 30 Small
+	people B 46 80 Big
+	people S 1 25 Big
+	people S 26 40 Small
+	people N 1 20 Big
+	people G 1 5 Small
+	people T 1 6 Small
+	people M 1 5 Tiny
 } >"$TMP/teams2.csv"
 drop "$TMP/teams1.csv"
 rs run >"$TMP/teams1.out" 2>&1
@@ -253,9 +255,9 @@ wipe_tree
 ldap_sandbox refused
 {
 	echo "$H"
-	for i in $(seq 1 6); do person "P$i" New; done
+	people P 1 6 New
 	person REFUSED1 New
-	for i in $(seq 7 12); do person "P$i" New; done
+	people P 7 12 New
 } >"$TMP/refused.csv"
 drop "$TMP/refused.csv"
 rs run >"$TMP/refused.out" 2>&1

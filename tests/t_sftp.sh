@@ -49,21 +49,6 @@ rdrop() {
 	cp "$1" "$INBOX/$2"
 	touch -d '-1 hour' "$INBOX/$2"
 }
-# wait_for PID SECONDS: the exit status of a background run, 124 if it had
-# to be killed.
-wait_for() {
-	local pid=$1 n=$(($2 * 10))
-	while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		n=$((n - 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		return 124
-	fi
-	wait "$pid"
-}
 nruns() { qq "SELECT count(*) FROM runs"; }
 # The runs of files (a source failure is a run without a file).
 fileruns() { qq "SELECT $1 FROM runs WHERE file_name IS NOT NULL ORDER BY id"; }
@@ -581,29 +566,6 @@ stable_case() {	# stable_case NAME: the sandbox back to day 1 applied
 	rm -rf "$SB"
 	cp -a "$TMP/stable.saved" "$SB"
 	sed -i "s|$TMP/stable/|$SB/|g" "$CONF"
-}
-# paused POINT:N OUT ACTION...: a run paused at POINT the Nth time while
-# ACTION runs, then let go. Its output in OUT, its exit status in prc;
-# pause_seen says whether it did pause.
-paused() {
-	local point=$1 out=$2 marker=$SB/paused pid n
-	shift 2
-	rm -f "$marker"
-	ROSTERSYNC_PAUSE=$point ROSTERSYNC_PAUSE_FILE=$marker \
-	    "$ROSTERSYNC" -c "$CONF" run >"$out" 2>&1 &
-	pid=$!
-	for n in $(seq 1 300); do	# 30 s at most
-		[ -e "$marker" ] || ! kill -0 $pid 2>/dev/null && break
-		sleep 0.1
-	done
-	pause_seen=no
-	if [ -e "$marker" ]; then
-		pause_seen=yes
-		"$@"
-	fi
-	rm -f "$marker"
-	wait_for $pid 60
-	prc=$?
 }
 # not_taken WHAT OUT [GONE]: nothing came of the changed copy.
 not_taken() {

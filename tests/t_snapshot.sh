@@ -143,26 +143,9 @@ drop "$TMP/p2.csv" p2.csv
 # Held 2 s halfway through its directory writes (the pause point
 # apply.half), a run with grace_days = 0 still keeps all it deactivated:
 # the grace is counted to the run's start, not to the purge.
-marker=$SB/paused
-rm -f "$marker"
-ROSTERSYNC_PAUSE=apply.half ROSTERSYNC_PAUSE_FILE=$marker \
-    "$ROSTERSYNC" -c "$CONF" run >"$SB/p2.out" 2>&1 &
-pid=$!
-for n in $(seq 1 300); do	# 30 s at most
-	[ -e "$marker" ] || ! kill -0 $pid 2>/dev/null && break
-	sleep 0.1
-done
-eq "purge: the run paused halfway through its writes" \
-    "$([ -e "$marker" ] && echo yes)" yes
-sleep 2.1
-rm -f "$marker"
-for n in $(seq 1 600); do	# 60 s at most
-	kill -0 $pid 2>/dev/null || break
-	sleep 0.1
-done
-kill -9 $pid 2>/dev/null
-wait $pid
-eq "purge: that run ended well" "$?" 0
+paused apply.half "$SB/p2.out" sleep 2.1
+eq "purge: the run paused halfway through its writes" "$pause_seen" yes
+eq "purge: that run ended well" "$prc" 0
 eq "purge: 1,000 deactivated" "$(q "SELECT count(*) FROM users WHERE active = 0")" 1000
 sleep 1.1
 { cat "$TMP/p2.csv"; echo; } >"$TMP/p3.csv"	# the same people again
