@@ -19,9 +19,11 @@
  * what is left then stays pending for the next run.
  *
  * Items keep their order where it matters: an item waits while one it
- * depends on is in flight (its own user's, the manager it names, the team
- * it joins), deletions wait for everything before them, and team
- * deletions for the deletions.
+ * depends on is in flight or waiting before it (its own user's, the
+ * manager it names, the team it joins), deletions wait for everything
+ * before them, and team deletions for the deletions. Items that need
+ * nothing of a waiting one pass it: a team join waiting for its user's
+ * update does not hold back the next user's items.
  *
  * hook_apply_run() is here too: a run's items to the hook in either mode
  * (exec mode's item by item is hook.c's hook_apply_item()).
@@ -46,6 +48,8 @@ struct sitem {
 	size_t		 idx;		/* in seqs */
 	char		*own;		/* "u:KEY" or "t:TEAM", or NULL */
 	char		*ref[2];	/* what must not be in flight, or NULL */
+	uint64_t	 h[3];		/* hash64() of own, ref[0], ref[1]; 0:
+					 * none (equal hashes: wait, to be safe) */
 	struct buf	 line;		/* the payload naming this run's item */
 };
 
@@ -58,8 +62,9 @@ struct stream {
 	int		*done;
 	struct sitem	*fl;		/* in flight: window slots */
 	size_t		 nfl;
-	struct sitem	 head;		/* seqs[next], once loaded */
-	int		 have_head;
+	struct sitem	*wait;		/* loaded, not sent, in their order:
+					 * HOOK_LOOKAHEAD slots */
+	size_t		 nwait;
 	pid_t		 pid;		/* the program, or 0 */
 	int		 fd[3];		/* its stdin, stdout, stderr */
 	struct buf	 wb;		/* lines not yet written */
@@ -114,6 +119,17 @@ sitem_line(struct stream *s, struct sitem *si, const struct jval *v)
 	buf_addc(&si->line, '}');
 }
 
+static void
+name_hashes(struct sitem *si)
+{
+	const char	*name[3] = { si->own, si->ref[0], si->ref[1] };
+	size_t		 k;
+
+	for (k = 0; k < 3; k++)
+		si->h[k] = name[k] == NULL ? 0 :
+		    hash64(name[k], strlen(name[k]), 0) | 1;
+}
+
 /* The item seqs[idx], and what it owns and depends on; -1 if not found. */
 static int
 sitem_load(struct stream *s, size_t idx, struct sitem *si)
@@ -158,34 +174,47 @@ sitem_load(struct stream *s, size_t idx, struct sitem *si)
 		si->own = tagged("u:", si->it.key);
 		break;
 	}
+	name_hashes(si);
 	arena_free(&a);
 	return 0;
 }
 
-/* Must si wait for an item in flight? */
+/*
+ * Must the later item l wait for the earlier item e (in flight, or not
+ * sent yet)? When a deletion comes after anything but a deletion, a team
+ * deletion after anything but a team deletion, or the two share a name:
+ * the user or team one owns and the other owns or names.
+ */
 static int
-must_wait(const struct stream *s, const struct sitem *si)
+must_follow(const struct sitem *l, const struct sitem *e)
 {
-	size_t	 i, k;
+	size_t	 k;
 
-	for (i = 0; i < s->nfl; i++) {
-		const struct sitem *f = &s->fl[i];
-
-		if (si->it.type == IT_DELETE && f->it.type != IT_DELETE)
+	if (l->it.type == IT_DELETE && e->it.type != IT_DELETE)
+		return 1;
+	if (l->it.type == IT_TEAM_DELETE && e->it.type != IT_TEAM_DELETE)
+		return 1;
+	for (k = 0; k < 3; k++)
+		if ((e->h[0] != 0 && l->h[k] == e->h[0]) ||
+		    (l->h[0] != 0 && e->h[k] == l->h[0]))
 			return 1;
-		if (si->it.type == IT_TEAM_DELETE &&
-		    f->it.type != IT_TEAM_DELETE)
-			return 1;
-		if (f->own == NULL)
-			continue;
-		if (si->own != NULL && strcmp(si->own, f->own) == 0)
-			return 1;
-		for (k = 0; k < 2; k++)
-			if (si->ref[k] != NULL && strcmp(si->ref[k],
-			    f->own) == 0)
-				return 1;
-	}
 	return 0;
+}
+
+/* May si go now: after nothing in flight, nor in the first nw items
+ * that wait (those before it). */
+static int
+may_go(const struct stream *s, const struct sitem *si, size_t nw)
+{
+	size_t	 k;
+
+	for (k = 0; k < s->nfl; k++)
+		if (must_follow(si, &s->fl[k]))
+			return 0;
+	for (k = 0; k < nw; k++)
+		if (must_follow(si, &s->wait[k]))
+			return 0;
+	return 1;
 }
 
 /* ------------------------------------------------------- the program */
@@ -297,25 +326,33 @@ stream_lost(struct stream *s, int grace_ms, const char *why)
 
 /* ------------------------------------------------------------- sending */
 
-/* The next items that may go, up to the window, into fl (not recorded). */
+/*
+ * The next items that may go, up to the window, into fl (not recorded):
+ * the items are loaded HOOK_LOOKAHEAD ahead, and one that must wait lets
+ * those after it that need nothing of it (nor of anything in flight) go
+ * first.
+ */
 static void
 stream_pick(struct stream *s)
 {
-	while (s->next < s->n && s->nfl < (size_t)s->sy->hook.window) {
-		if (!s->have_head) {
-			if (sitem_load(s, s->next, &s->head) == -1) {
-				sitem_free(&s->head);
-				s->next++;	/* gone meanwhile: not sent */
-				continue;
-			}
-			s->have_head = 1;
-		}
-		if (must_wait(s, &s->head))
-			break;
-		s->fl[s->nfl++] = s->head;
-		s->have_head = 0;
+	struct sitem	 si;
+	size_t		 i, w;
+
+	while (s->next < s->n && s->nwait < HOOK_LOOKAHEAD) {
+		if (sitem_load(s, s->next, &s->wait[s->nwait]) == -1)
+			sitem_free(&s->wait[s->nwait]);	/* gone: not sent */
+		else
+			s->nwait++;
 		s->next++;
 	}
+	for (i = 0, w = 0; i < s->nwait; i++) {
+		si = s->wait[i];
+		if (s->nfl < (size_t)s->sy->hook.window && may_go(s, &si, w))
+			s->fl[s->nfl++] = si;
+		else
+			s->wait[w++] = si;
+	}
+	s->nwait = w;
 }
 
 /* ----------------------------------------------------------- answers */
@@ -527,13 +564,20 @@ stream_pump(struct stream *s, int timeout_ms)
 	return got;
 }
 
+/* Items not sent yet: waiting, or not loaded. */
+static size_t
+unsent(const struct stream *s)
+{
+	return s->n - s->next + s->nwait;
+}
+
 /* The program closed its output: it is done, or gone too early. */
 static void
 stream_closed(struct stream *s)
 {
 	int	 status;
 
-	if (s->nfl > 0 || s->next < s->n) {
+	if (s->nfl > 0 || unsent(s) > 0) {
 		stream_lost(s, 500, "the hook exited before it answered "
 		    "every item");
 		return;
@@ -570,7 +614,7 @@ stream_loop(struct stream *s)
 	int	 fresh = 0;
 	char	 why[128];
 
-	while (!s->dberr && (s->next < s->n || s->nfl > 0)) {
+	while (!s->dberr && (unsent(s) > 0 || s->nfl > 0)) {
 		if (s->pid == 0) {
 			if (s->starts == HOOK_STARTS)
 				break;
@@ -581,7 +625,7 @@ stream_loop(struct stream *s)
 		nl = lines_in(&s->rb);
 		if (s->nfl == 0 || (nl > 0 && (!fresh || nl * 2 >= s->nfl)))
 			stream_batch(s, 1);
-		if (s->pid == 0 || s->dberr || (s->next == s->n && s->nfl == 0))
+		if (s->pid == 0 || s->dberr || (unsent(s) == 0 && s->nfl == 0))
 			continue;
 		wait = s->nfl > 0 ? s->last + (int64_t)s->sy->hook.timeout *
 		    1000 - now_ms() : 1000;
@@ -624,15 +668,17 @@ hook_stream(struct store *st, const struct sync *sy, long long run,
 	for (i = 0; i < n; i++)
 		done[i] = -1;
 	s.fl = xcalloc((size_t)sy->hook.window, sizeof(*s.fl));
+	s.wait = xcalloc(HOOK_LOOKAHEAD, sizeof(*s.wait));
 	stream_loop(&s);
-	if (s.next < s.n && !s.dberr)
+	if (unsent(&s) > 0 && !s.dberr)
 		log_warnx("the hook %s was started %d times in this run; the "
 		    "%zu items left wait for the next run", sy->hook.name,
-		    HOOK_STARTS, s.n - s.next);
-	if (s.have_head)
-		sitem_free(&s.head);
+		    HOOK_STARTS, unsent(&s));
+	for (i = 0; i < s.nwait; i++)
+		sitem_free(&s.wait[i]);
 	for (i = 0; i < s.nfl; i++)
 		sitem_free(&s.fl[i]);
+	free(s.wait);
 	free(s.fl);
 	buf_free(&s.wb);
 	buf_free(&s.rb);

@@ -339,6 +339,8 @@ enum hookmode	{ HOOK_EXEC, HOOK_STREAM };
 #define HOOK_WINDOW_MAX		1024	/* stream: items in flight at most */
 #define HOOK_LINE_MAX		(1024 * 1024) /* stream: one answer line */
 #define HOOK_STARTS		3	/* stream: program starts per run */
+#define HOOK_LOOKAHEAD		256	/* stream: items loaded ahead, that
+					 * may pass one that waits */
 struct hook {
 	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
 	int	 timeout;	/* seconds per item (stream: for an answer) */

@@ -113,6 +113,24 @@ eq "day 2: deletions after every other item" "$?" 0
 [ -n "$out" ] && echo "$out" | sed 's/^/# /'
 check "day 2: nothing read twice" sent_once
 
+# --- one that waits does not hold back those that need nothing of it:
+# a team move is an update and a join of the same person, and the join
+# waits for the update; the next person's items go meanwhile
+stream_sandbox pass 8
+mk d1.csv $(people 40)
+rs run >/dev/null 2>&1
+mk d2.csv $(people 40 | sed -E 's/^(E(1[0369]|2[258]),[^,]*,[^,]*,[^,]*,)D1,/\1D2,/')
+rs run >/dev/null 2>&1
+r=$(last_run)
+eq "passing: Success, D1 moved to D2" "$(q "SELECT status FROM runs WHERE id=$r"):$(q "SELECT count(*) FROM users WHERE team='D2' AND active=1")" "success:20"
+# the items read, in the order the program read them, by sequence
+passed=$(grep "^recv $r:" "$LOG" | cut -d' ' -f2 | cut -d: -f2 |
+    awk '$1 < max { n++ } $1 > max { max = $1 } END { print n + 0 }')
+check "passing: items were read ahead of one that waited ($passed)" test "$passed" -gt 0
+out=$(order_ok "$r")
+eq "passing: still every join after its person's update, each read once" "$?:$(sent_once && echo once)" "0:once"
+[ -n "$out" ] && echo "$out" | sed 's/^/# /'
+
 # --- a failure answer: that item failed with the program's message
 stream_sandbox fail 4
 echo "E5 E6" >"$CTL/fail"
