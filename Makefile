@@ -20,7 +20,7 @@ DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libsystemd-dev libldap-dev
 DEBIAN_TEST_PACKAGES = openssh-server openssh-client sqlite3 python3 \
 	python3-openpyxl slapd ldap-utils libreoffice-calc-nogui zip unzip time \
-	systemd groff-base mandoc \
+	systemd groff-base mandoc openssl \
 	valgrind clang libclang-rt-14-dev strace
 
 ifeq ($(SANITIZE),1)
