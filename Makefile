@@ -93,8 +93,8 @@ endif
 LDAP_OBJS = $(BUILD)/rostersync-ldap.o $(BUILD)/util.o $(BUILD)/json.o \
 	   $(BUILD)/log.o $(BUILD)/names.o
 $(BUILD)/rostersync-ldap: $(LDAP_OBJS)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(LDAP_OBJS) -lldap -llber -lunistring \
-	    -lsystemd -pthread
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(LDAP_OBJS) -lldap -llber -lcrypto \
+	    -lunistring -lsystemd -pthread
 
 rostersync: $(BUILD)/rostersync
 	cp $(BUILD)/rostersync $@
