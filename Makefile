@@ -20,7 +20,7 @@ DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libsystemd-dev libldap-dev
 DEBIAN_TEST_PACKAGES = openssh-server openssh-client sqlite3 python3 \
 	python3-openpyxl slapd ldap-utils libreoffice-calc-nogui zip unzip time \
-	systemd groff-base mandoc \
+	systemd groff-base mandoc openssl \
 	valgrind clang libclang-rt-14-dev strace
 
 ifeq ($(SANITIZE),1)
@@ -93,8 +93,8 @@ endif
 LDAP_OBJS = $(BUILD)/rostersync-ldap.o $(BUILD)/util.o $(BUILD)/json.o \
 	   $(BUILD)/log.o $(BUILD)/names.o
 $(BUILD)/rostersync-ldap: $(LDAP_OBJS)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(LDAP_OBJS) -lldap -llber -lunistring \
-	    -lsystemd -pthread
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(LDAP_OBJS) -lldap -llber -lcrypto \
+	    -lunistring -lsystemd -pthread
 
 rostersync: $(BUILD)/rostersync
 	cp $(BUILD)/rostersync $@

@@ -24,11 +24,15 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <ldap.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -64,6 +68,8 @@ struct opts {
 	const char	*uri, *binddn, *pwfile, *base, *gbase, *dbase, *cafile;
 	const char	*team_field;
 	int		 starttls, window, timeout;
+	int		 tls;		/* ldaps:// or --starttls */
+	char		*host;		/* --uri's host, for the certificate */
 };
 static struct opts	 o;
 
@@ -167,6 +173,28 @@ num_option(const char *arg, int min, int max, const char *what)
 	return (int)v;
 }
 
+/* --uri: one LDAP URL, with TLS options that fit it (the password never
+ * goes in clear by mistake). */
+static void
+uri_option(void)
+{
+	LDAPURLDesc	*lud = NULL;
+	int		 ldaps;
+
+	if (ldap_url_parse(o.uri, &lud) != LDAP_URL_SUCCESS)
+		usage("--uri: not an LDAP URL (ldap://HOST:PORT or "
+		    "ldaps://HOST:PORT)");
+	ldaps = strcasecmp(lud->lud_scheme, "ldaps") == 0;
+	o.host = xstrdup(lud->lud_host ? lud->lud_host : "");
+	ldap_free_urldesc(lud);
+	if (o.starttls && ldaps)
+		usage("--starttls is for an ldap:// URI: ldaps:// is TLS from "
+		    "the start");
+	o.tls = ldaps || o.starttls;
+	if (o.cafile != NULL && !o.tls)
+		usage("--ca-file wants TLS: an ldaps:// URI or --starttls");
+}
+
 static void
 parse_options(int argc, char **argv)
 {
@@ -220,6 +248,7 @@ parse_options(int argc, char **argv)
 	if (map_of("employee_id") == NULL ||
 	    map_of("employee_id")->attr[0] == NULL)
 		usage("employee_id must map to the attribute of the RDN");
+	uri_option();
 }
 
 /* ---------------------------------------------------------- the secret */
@@ -255,6 +284,195 @@ read_secret(const char *path, char *err, size_t errlen)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return xstrdup(buf);
+}
+
+/* ---------------------------------------------------------------- TLS */
+
+/* --ca-file: a regular file we can read, with a certificate in it. 0, or
+ * -1 with the reason in err. */
+static int
+ca_file_check(char *err, size_t errlen)
+{
+	X509_STORE	*st;
+	struct stat	 sb;
+	int		 fd, ok;
+
+	if ((fd = open(o.cafile, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "cannot read the CA file %s: %s",
+		    o.cafile, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "the CA file %s is not a regular file",
+		    o.cafile);
+		return -1;
+	}
+	st = X509_STORE_new();
+	ok = st != NULL && X509_STORE_load_locations(st, o.cafile, NULL) == 1;
+	X509_STORE_free(st);
+	if (!ok)
+		snprintf(err, errlen, "the CA file %s holds no certificate "
+		    "(PEM: -----BEGIN CERTIFICATE-----)", o.cafile);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The TLS of every connection, set once before the first (libldap's
+ * global options, over what ldap.conf(5), ~/.ldaprc and LDAPTLS_* said):
+ * the server's certificate is always verified, its name included
+ * (TLS_REQCERT demand, whatever they say); --ca-file's certificates are
+ * the only CAs trusted, else ldap.conf's TLS_CACERT and TLS_CACERTDIR.
+ * A CA file that cannot be used is said here, before any item. 0, or -1
+ * with the reason in err.
+ */
+static int
+tls_setup(char *err, size_t errlen)
+{
+	int	 demand = LDAP_OPT_X_TLS_DEMAND, client = 0;
+
+	if (ldap_set_option(NULL, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) !=
+	    LDAP_OPT_SUCCESS) {
+		snprintf(err, errlen, "libldap cannot verify certificates");
+		return -1;
+	}
+	if (o.cafile != NULL) {
+		if (ca_file_check(err, errlen) == -1)
+			return -1;
+		ldap_set_option(NULL, LDAP_OPT_X_TLS_CACERTFILE, o.cafile);
+		ldap_set_option(NULL, LDAP_OPT_X_TLS_CACERTDIR, NULL);
+	}
+	if (o.tls && ldap_set_option(NULL, LDAP_OPT_X_TLS_NEWCTX, &client) !=
+	    LDAP_OPT_SUCCESS) {
+		snprintf(err, errlen, "libldap cannot set up TLS with the CAs "
+		    "of %s", o.cafile ? o.cafile : "ldap.conf");
+		return -1;
+	}
+	return 0;
+}
+
+/* A certificate's subject or issuer as RFC 2253 text, in buf. */
+static void
+name_text(const X509_NAME *n, char *buf, size_t len)
+{
+	BIO	*b = BIO_new(BIO_s_mem());
+	int	 k = 0;
+
+	if (b != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0)
+		k = BIO_read(b, buf, (int)len - 1);
+	buf[k > 0 ? k : 0] = '\0';
+	BIO_free(b);
+}
+
+/* The CAs libldap trusts put in st, and named in text: --ca-file's, else
+ * ldap.conf's file and directory. */
+static void
+tls_trusted(X509_STORE *st, char *text, size_t len)
+{
+	char		*file = NULL, *dir = NULL;
+	const char	*f = o.cafile;
+
+	if (f == NULL) {
+		ldap_get_option(NULL, LDAP_OPT_X_TLS_CACERTFILE, &file);
+		ldap_get_option(NULL, LDAP_OPT_X_TLS_CACERTDIR, &dir);
+		f = file;
+	}
+	if (f != NULL)
+		X509_STORE_load_locations(st, f, NULL);
+	if (dir != NULL)
+		X509_STORE_load_locations(st, NULL, dir);
+	snprintf(text, len, "%s%s%s%s", f ? f : "", f && dir ? " and " : "",
+	    dir ? dir : "", f || dir ? "" : "none (see --ca-file)");
+	ldap_memfree(file);
+	ldap_memfree(dir);
+}
+
+/* What is wrong with the server's certificate (DER), as OpenSSL sees it
+ * against the CAs libldap trusts and the host of --uri. Free with
+ * free(). */
+static char *
+cert_explain(const struct berval *der)
+{
+	const unsigned char	*p = (const unsigned char *)der->bv_val;
+	X509			*x = d2i_X509(NULL, &p, (long)der->bv_len);
+	X509_STORE		*st = X509_STORE_new();
+	X509_STORE_CTX		*c = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM	*vp;
+	unsigned char		 ip[16];
+	char			 subj[256], iss[256], cas[1024], *s;
+	const char		*fault = "libldap's checks fail where OpenSSL's "
+				    "pass";
+
+	if (x == NULL || st == NULL || c == NULL) {
+		s = xstrdup("the server's TLS certificate is refused");
+		goto out;
+	}
+	tls_trusted(st, cas, sizeof(cas));
+	name_text(X509_get_subject_name(x), subj, sizeof(subj));
+	name_text(X509_get_issuer_name(x), iss, sizeof(iss));
+	if (X509_STORE_CTX_init(c, st, x, NULL) == 1) {
+		vp = X509_STORE_CTX_get0_param(c);
+		if (inet_pton(AF_INET, o.host, ip) == 1 ||
+		    inet_pton(AF_INET6, o.host, ip) == 1)
+			X509_VERIFY_PARAM_set1_ip_asc(vp, o.host);
+		else if (o.host[0] != '\0')
+			X509_VERIFY_PARAM_set1_host(vp, o.host, 0);
+		if (X509_verify_cert(c) != 1)
+			fault = X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(c));
+		else if (o.host[0] == '\0' ||
+		    strcasecmp(o.host, "localhost") == 0)
+			fault = "libldap checks it against this machine's "
+			    "name, not localhost: name the host in --uri as "
+			    "the certificate does";
+	}
+	xasprintf(&s, "the server's TLS certificate is refused: %s (%s, "
+	    "issued by %s; CAs trusted: %s)", fault, subj, iss, cas);
+out:
+	X509_STORE_CTX_free(c);
+	X509_STORE_free(st);
+	X509_free(x);
+	return s;
+}
+
+/*
+ * Why the TLS handshake failed, when libldap does not say (GnuTLS's
+ * verdict on a certificate comes as "(unknown error code)"): a second
+ * connection whose handshake takes any certificate, on which nothing but
+ * the handshake (and, for --starttls, its request) is sent, and the
+ * certificate it got explained. NULL when that handshake fails too: then
+ * it is not the certificate. Free with free().
+ */
+static char *
+tls_explain(void)
+{
+	LDAP		*p = NULL;
+	struct berval	 der = { 0, NULL };
+	struct timeval	 tv = { o.timeout, 0 };
+	int		 allow = LDAP_OPT_X_TLS_ALLOW, client = 0, rc;
+	int		 v3 = LDAP_VERSION3;
+	char		*why = NULL;
+
+	if (ldap_initialize(&p, o.uri) != LDAP_SUCCESS)
+		return NULL;
+	ldap_set_option(p, LDAP_OPT_PROTOCOL_VERSION, &v3);
+	ldap_set_option(p, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	if (ldap_set_option(p, LDAP_OPT_X_TLS_REQUIRE_CERT, &allow) ==
+	    LDAP_OPT_SUCCESS && ldap_set_option(p, LDAP_OPT_X_TLS_NEWCTX,
+	    &client) == LDAP_OPT_SUCCESS) {
+		rc = o.starttls ? ldap_start_tls_s(p, NULL, NULL) :
+		    ldap_connect(p);
+		if (rc == LDAP_SUCCESS && ldap_get_option(p,
+		    LDAP_OPT_X_TLS_PEERCERT, &der) == LDAP_OPT_SUCCESS &&
+		    der.bv_len > 0)
+			why = cert_explain(&der);
+	}
+	ber_memfree(der.bv_val);
+	ldap_unbind_ext_s(p, NULL, NULL);
+	return why;
 }
 
 /* -------------------------------------------------------- the connection */
@@ -384,7 +602,34 @@ nodelay(void)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Connect and bind; 0, or -1 with the server's reason in dead. */
+/* The connection, or its StartTLS, failed with rc: why, in dead. */
+static void
+conn_failed(int rc)
+{
+	char	*diag = NULL, *why = NULL;
+
+	ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	if (o.tls && (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR))
+		why = tls_explain();
+	if (why != NULL)
+		xasprintf(&dead, "%s: %s: %s", o.uri, o.starttls ? "StartTLS" :
+		    "connect", why);
+	else if (o.starttls && rc > 0)	/* the server's answer */
+		xasprintf(&dead, "%s: the server refused StartTLS, so nothing "
+		    "was sent in clear: %s (%d)%s%s", o.uri,
+		    ldap_err2string(rc), rc, diag && *diag ? ": " : "",
+		    diag ? diag : "");
+	else
+		xasprintf(&dead, "%s: %s: %s (%d)%s%s", o.uri, o.starttls ?
+		    "StartTLS" : "connect", ldap_err2string(rc), rc,
+		    diag && *diag ? ": " : "", diag ? diag : "");
+	free(why);
+	ldap_memfree(diag);
+}
+
+/* Connect (with TLS as asked) and bind; 0, or -1 with the server's reason
+ * in dead. The password goes only on a connection that is as secure as
+ * asked. */
 static int
 conn_open(const char *password)
 {
@@ -400,16 +645,9 @@ conn_open(const char *password)
 	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
 	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
 	ldap_set_option(ld, LDAP_OPT_REFERRALS, &off);
-	if (o.cafile != NULL) {
-		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, o.cafile);
-		ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &off);
-	}
-	if (o.starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) !=
-	    LDAP_SUCCESS) {
-		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		xasprintf(&dead, "%s: StartTLS: %s (%d)%s%s", o.uri,
-		    ldap_err2string(rc), rc, diag && *diag ? ": " : "",
-		    diag ? diag : "");
+	rc = o.starttls ? ldap_start_tls_s(ld, NULL, NULL) : ldap_connect(ld);
+	if (rc != LDAP_SUCCESS) {
+		conn_failed(rc);
 		goto fail;
 	}
 	cred.bv_val = (char *)(password ? password : "");
@@ -1589,8 +1827,8 @@ main(int argc, char **argv)
 	base_dn = dn_option("--base", o.base);
 	gbase_dn = dn_option("--groups-base", o.gbase);
 	dbase_dn = dn_option("--disabled-base", o.dbase);
-	if (o.pwfile != NULL && (password = read_secret(o.pwfile, err,
-	    sizeof(err))) == NULL) {
+	if ((o.pwfile != NULL && (password = read_secret(o.pwfile, err,
+	    sizeof(err))) == NULL) || tls_setup(err, sizeof(err)) == -1) {
 		say("%s", err);
 		xasprintf(&dead, "%s", err);	/* every item says so */
 	}
@@ -1606,6 +1844,7 @@ main(int argc, char **argv)
 	ldap_memfree(gbase_dn);
 	ldap_memfree(dbase_dn);
 	free(dead);
+	free(o.host);
 	free(ops);
 	free(groups);
 	while (nclean > 0)

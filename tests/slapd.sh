@@ -9,10 +9,21 @@
 #                     SLAPD_DIR, SLAPD_PORT, SLAPD_URI, SLAPD_SUFFIX,
 #                     SLAPD_ADMIN, SLAPD_PWFILE (mode 0600), SLAPD_PEOPLE,
 #                     SLAPD_GROUPS, SLAPD_DISABLED
+#   slapd_tls [SAN]   (after slapd_setup) TLS too: a throw-away CA and a
+#                     server certificate it signs for SAN (default
+#                     IP:127.0.0.1,DNS:localhost), in $SLAPD_DIR/tls;
+#                     slapd takes StartTLS on SLAPD_URI and listens on
+#                     ldaps:// on a second free port; sets SLAPD_CA (the
+#                     CA's certificate), SLAPD_LDAPS_PORT, SLAPD_LDAPS_URI
+#   slapd_ca DIR NAME a throw-away CA: DIR/NAME.pem and its key NAME.key
 #   slapd_start       start it, wait until it answers (0, or 1)
 #   slapd_base        add the suffix and its three organizational units
 #   slapd_stop        stop it (SIGTERM, then SIGKILL after 5 s)
 #   lsearch ARGS...   ldapsearch as the admin, LDIF without wrapping
+#   tree_check WHAT [FIELD=ATTR]...  TAP: the tree under the three bases
+#                     equals the directory of sync "hr" of the sandbox
+#                     (lib.sh's SB and DB; tests/ldap_tree.py)
+#   wipe_tree         everything under the three bases deleted
 #
 # SLAPD_SYNC=1 keeps slapd's fsync on each write (the default here is
 # dbnosync: the tests measure nothing, and the disk is shared).
@@ -48,6 +59,7 @@ slapd_setup() {
 	    >"$SLAPD_PWFILE")
 	SLAPD_PORT=$(slapd_free_port)
 	SLAPD_URI=ldap://127.0.0.1:$SLAPD_PORT
+	SLAPD_LDAPS_URI=
 	cat >"$SLAPD_DIR/slapd.conf" <<EOF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -73,6 +85,46 @@ EOF
 	trap 'slapd_stop' EXIT
 }
 
+# Keys are EC P-256 in PKCS#8 PEM without a passphrase: Debian's slapd is
+# built with GnuTLS, which reads that (and the "EC PRIVATE KEY" and "RSA
+# PRIVATE KEY" forms), not an encrypted key. slapd runs as the user of the
+# tests, who owns the files (mode 0600 for the keys). No openssl.cnf is
+# read: every extension is given here.
+slapd_ca() {
+	openssl req -x509 -config /dev/null -newkey ec \
+	    -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+	    -subj "/CN=rostersync test CA $2" \
+	    -addext "basicConstraints=critical,CA:TRUE" \
+	    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+	    -keyout "$1/$2.key" -out "$1/$2.pem" >/dev/null 2>&1 &&
+	    chmod 0600 "$1/$2.key"
+}
+
+slapd_tls() {
+	local d=$SLAPD_DIR/tls
+	rm -rf "$d"
+	mkdir -p "$d"
+	slapd_ca "$d" ca || return 1
+	printf '%s\n' "subjectAltName=${1:-IP:127.0.0.1,DNS:localhost}" \
+	    "basicConstraints=critical,CA:FALSE" \
+	    "keyUsage=critical,digitalSignature" \
+	    "extendedKeyUsage=serverAuth" >"$d/server.ext"
+	openssl req -config /dev/null -newkey ec \
+	    -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+	    -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 &&
+	    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" \
+	    -CAkey "$d/ca.key" -set_serial 2 -days 30 \
+	    -extfile "$d/server.ext" -out "$d/server.pem" >/dev/null 2>&1 ||
+	    return 1
+	chmod 0600 "$d/server.key"
+	SLAPD_CA=$d/ca.pem
+	SLAPD_LDAPS_PORT=$(slapd_free_port)
+	SLAPD_LDAPS_URI=ldaps://127.0.0.1:$SLAPD_LDAPS_PORT
+	sed -i -e '/^TLSC/d' -e "/^pidfile /i TLSCACertificateFile $d/ca.pem\\
+TLSCertificateFile $d/server.pem\\
+TLSCertificateKeyFile $d/server.key" "$SLAPD_DIR/slapd.conf"
+}
+
 slapd_answers() {
 	ldapsearch -x -LLL -H "$SLAPD_URI" -o nettimeout=2 -s base -b "" \
 	    "(objectClass=*)" 1.1 >/dev/null 2>&1
@@ -82,7 +134,7 @@ slapd_start() {
 	local n tries
 	for tries in 1 2 3; do
 		"$SLAPD" -d "${SLAPD_LOGLEVEL:-0}" -f "$SLAPD_DIR/slapd.conf" \
-		    -h "$SLAPD_URI/" \
+		    -h "$SLAPD_URI/${SLAPD_LDAPS_URI:+ $SLAPD_LDAPS_URI/}" \
 		    >>"$SLAPD_DIR/slapd.log" 2>&1 &
 		SLAPD_PID=$!
 		disown "$SLAPD_PID"
@@ -95,6 +147,10 @@ slapd_start() {
 		if grep -q "Address already in use" "$SLAPD_DIR/slapd.log"; then
 			SLAPD_PORT=$(slapd_free_port)	# taken meanwhile
 			SLAPD_URI=ldap://127.0.0.1:$SLAPD_PORT
+			[ -z "$SLAPD_LDAPS_URI" ] || {
+				SLAPD_LDAPS_PORT=$(slapd_free_port)
+				SLAPD_LDAPS_URI=ldaps://127.0.0.1:$SLAPD_LDAPS_PORT
+			}
 			continue
 		fi
 		break
@@ -143,4 +199,28 @@ EOF
 lsearch() {
 	ldapsearch -x -LLL -o ldif_wrap=no -H "$SLAPD_URI" -D "$SLAPD_ADMIN" \
 	    -y "$SLAPD_PWFILE" "$@"
+}
+
+# The three bases as LDIF, and the comparison with the directory.
+tree_ok() {
+	local d=$SB/ldif
+	mkdir -p "$d"
+	lsearch -s one -b "$SLAPD_PEOPLE" >"$d/people" &&
+	    lsearch -s one -b "$SLAPD_GROUPS" >"$d/groups" &&
+	    lsearch -s one -b "$SLAPD_DISABLED" >"$d/disabled" &&
+	    "$PYTHON" "$TOP/tests/ldap_tree.py" "$DB" hr "$d/people" \
+	    "$d/groups" "$d/disabled" "$@" >"$d/diff" 2>&1
+}
+tree_check() {	# tree_check DESCRIPTION [FIELD=ATTR]...
+	local what=$1; shift
+	if tree_ok "$@"; then ok "$what"; else
+		not_ok "$what" "$(cat "$SB/ldif/diff")"; fi
+}
+wipe_tree() {	# everything under the three bases goes
+	local b
+	for b in "$SLAPD_PEOPLE" "$SLAPD_GROUPS" "$SLAPD_DISABLED"; do
+		lsearch -s one -b "$b" 1.1 | sed -n 's/^dn: //p' |
+		    ldapdelete -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN" \
+		    -y "$SLAPD_PWFILE" -c >/dev/null 2>&1
+	done
 }

@@ -44,29 +44,6 @@ ldap_sandbox() {
 	fi
 	sandbox "$1" "hook = { path = \"$path\"; args = [ $args ]; mode = \"stream\"; window = 32; timeout = 30; };"
 }
-# The three bases as LDIF, and the comparison with the directory.
-tree_ok() {
-	local d=$SB/ldif
-	mkdir -p "$d"
-	lsearch -s one -b "$SLAPD_PEOPLE" >"$d/people" &&
-	    lsearch -s one -b "$SLAPD_GROUPS" >"$d/groups" &&
-	    lsearch -s one -b "$SLAPD_DISABLED" >"$d/disabled" &&
-	    "$PYTHON" "$TOP/tests/ldap_tree.py" "$DB" hr "$d/people" \
-	    "$d/groups" "$d/disabled" "$@" >"$d/diff" 2>&1
-}
-tree_check() {	# tree_check DESCRIPTION [FIELD=ATTR]...
-	local what=$1; shift
-	if tree_ok "$@"; then ok "$what"; else
-		not_ok "$what" "$(cat "$SB/ldif/diff")"; fi
-}
-wipe_tree() {	# everything under the three bases goes
-	local b
-	for b in "$SLAPD_PEOPLE" "$SLAPD_GROUPS" "$SLAPD_DISABLED"; do
-		lsearch -s one -b "$b" 1.1 | sed -n 's/^dn: //p' |
-		    ldapdelete -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN" \
-		    -y "$SLAPD_PWFILE" -c >/dev/null 2>&1
-	done
-}
 failed_items() { q "SELECT count(*) FROM items WHERE run_id = $1 AND status = 'failed'"; }
 
 # --- a 2,000-user first day and its next day
