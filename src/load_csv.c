@@ -1094,35 +1094,25 @@ csvr_bom(struct csvr *r, const unsigned char *p, size_t n)
 
 /*
  * The first byte at p that is not UTF-8, or p + n; *cut is set when it
- * only starts a character the next chunk may finish.
+ * only starts a character the next chunk may finish. One pass: a chunk
+ * cut inside a character is not checked again from each character on.
  */
 static size_t
 utf8_prefix(const char *p, size_t n, int *cut)
 {
 	const unsigned char	*s = (const unsigned char *)p;
-	size_t			 i = 0, k, need;
+	size_t			 i = utf8_span(p, n), k, need;
 
 	*cut = 0;
-	while (i < n) {
-		if (utf8_valid(p + i, n - i))
-			return n;
-		/* Find the sequence that fails, from the last good one. */
-		for (; i < n && s[i] < 0x80; i++)
+	if (i == n || s[i] < 0xc2 || s[i] > 0xf4)
+		return i;
+	need = s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : 2;
+	if (i + need > n) {
+		for (k = i + 1; k < n && (s[k] & 0xc0) == 0x80; k++)
 			;
-		need = s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : 2;
-		if (i + need > n) {
-			for (k = i + 1; k < n && (s[k] & 0xc0) == 0x80; k++)
-				;
-			if (k == n && s[i] >= 0xc2 && s[i] <= 0xf4) {
-				*cut = 1;
-				return i;
-			}
-		}
-		if (!utf8_valid(p + i, need > n - i ? n - i : need))
-			return i;
-		i += need;
+		*cut = k == n;
 	}
-	return n;
+	return i;
 }
 
 /* Text that must be UTF-8 (and has no NUL): pass it on. */

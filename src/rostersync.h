@@ -184,6 +184,7 @@ void	 json_time(struct buf *, const char *k, time_t);
 int	 json_flat_each(const char *,
 	    void (*)(void *, const char *k, const char *v, size_t vlen), void *);
 int	 utf8_valid(const char *, size_t);
+size_t	 utf8_span(const char *, size_t);	/* its valid prefix */
 /*
  * Email addresses: kept in lower case and compared with full Unicode case
  * folding (libunistring, NFC), so "Ü1@EXAMPLE.COM" is "ü1@example.com".

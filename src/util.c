@@ -496,9 +496,13 @@ email_same(const char *a, size_t na, const char *b, size_t nb)
 	return same;
 }
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-int
-utf8_valid(const char *p, size_t n)
+/*
+ * The bytes at the start of p that are strict UTF-8 (no overlongs, no
+ * surrogates, nothing above U+10FFFF), in whole characters: n when all
+ * are, else where the first sequence that is not (or is cut off) starts.
+ */
+size_t
+utf8_span(const char *p, size_t n)
 {
 	const unsigned char	*s = (const unsigned char *)p, *e = s + n;
 
@@ -514,30 +518,35 @@ utf8_valid(const char *p, size_t n)
 		}
 		if (c >= 0xc2 && c <= 0xdf) {
 			if (e - s < 2 || (s[1] & 0xc0) != 0x80)
-				return 0;
+				break;
 			s += 2;
 		} else if (c >= 0xe0 && c <= 0xef) {
 			if (e - s < 3 || (s[1] & 0xc0) != 0x80 ||
 			    (s[2] & 0xc0) != 0x80)
-				return 0;
-			if (c == 0xe0 && s[1] < 0xa0)
-				return 0;
-			if (c == 0xed && s[1] > 0x9f)
-				return 0;
+				break;
+			if ((c == 0xe0 && s[1] < 0xa0) ||
+			    (c == 0xed && s[1] > 0x9f))
+				break;
 			s += 3;
 		} else if (c >= 0xf0 && c <= 0xf4) {
 			if (e - s < 4 || (s[1] & 0xc0) != 0x80 ||
 			    (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-				return 0;
-			if (c == 0xf0 && s[1] < 0x90)
-				return 0;
-			if (c == 0xf4 && s[1] > 0x8f)
-				return 0;
+				break;
+			if ((c == 0xf0 && s[1] < 0x90) ||
+			    (c == 0xf4 && s[1] > 0x8f))
+				break;
 			s += 4;
 		} else
-			return 0;
+			break;
 	}
-	return 1;
+	return s < e ? (size_t)(s - (const unsigned char *)p) : n;
+}
+
+/* Strict UTF-8, every byte of it (utf8_span()). */
+int
+utf8_valid(const char *p, size_t n)
+{
+	return utf8_span(p, n) == n;
 }
 
 /* ---------------------------------------------------------------- time */

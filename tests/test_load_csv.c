@@ -609,6 +609,39 @@ test_utf8_split(void)
 	buf_free(&t);
 }
 
+/* utf8_span(): the valid prefix in whole characters, which the reader
+ * uses to find where a chunk stops being UTF-8 in one pass. */
+static void
+test_utf8_span(void)
+{
+	static const struct {
+		const char	*s;
+		size_t		 n, want;
+	} c[] = {
+		{ "plain ascii", 11, 11 },
+		{ "Zo\xc3\xab M\xc3\xbcller \xe2\x82\xac", 17, 17 },
+		{ "ab\xe2\x82", 4, 2 },		/* cut at the end */
+		{ "ab\xc3", 3, 2 },
+		{ "ab\xf0\x9f\x98", 5, 2 },
+		{ "abc\xc0\xafdef", 8, 3 },	/* overlong */
+		{ "a\xed\xa0\x80b", 5, 1 },	/* a surrogate */
+		{ "a\xf4\x90\x80\x80", 5, 1 },	/* above U+10FFFF */
+		{ "0123456789abcdef\x80", 17, 16 },	/* a lone continuation */
+		{ "\xc3\xa9\xc3\xa9\xff", 5, 4 },
+	};
+	size_t	 i, got;
+	int	 ok = 1;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if ((got = utf8_span(c[i].s, c[i].n)) != c[i].want ||
+		    utf8_valid(c[i].s, c[i].n) != (c[i].want == c[i].n)) {
+			diag("case %zu: span %zu, want %zu", i, got, c[i].want);
+			ok = 0;
+		}
+	tap(ok, "utf8_span: the valid prefix stops where a bad or cut "
+	    "character starts");
+}
+
 static void
 test_open_errors(void)
 {
@@ -1145,6 +1178,7 @@ main(void)
 	test_bad_files();
 	test_encodings();
 	test_utf8_split();
+	test_utf8_span();
 	test_open_errors();
 	test_fields();
 	test_wide();
