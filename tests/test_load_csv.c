@@ -619,12 +619,12 @@ test_utf8_span(void)
 		size_t		 n, want;
 	} c[] = {
 		{ "plain ascii", 11, 11 },
-		{ "Zo\xc3\xab M\xc3\xbcller \xe2\x82\xac", 17, 17 },
+		{ "Zo\xc3\xab M\xc3\xbcller \xe2\x82\xac", 16, 16 },
 		{ "ab\xe2\x82", 4, 2 },		/* cut at the end */
 		{ "ab\xc3", 3, 2 },
 		{ "ab\xf0\x9f\x98", 5, 2 },
-		{ "abc\xc0\xafdef", 8, 3 },	/* overlong */
-		{ "a\xed\xa0\x80b", 5, 1 },	/* a surrogate */
+		{ "abc\xc0\xaf" "def", 8, 3 },	/* overlong */
+		{ "a\xed\xa0\x80" "b", 5, 1 },	/* a surrogate */
 		{ "a\xf4\x90\x80\x80", 5, 1 },	/* above U+10FFFF */
 		{ "0123456789abcdef\x80", 17, 16 },	/* a lone continuation */
 		{ "\xc3\xa9\xc3\xa9\xff", 5, 4 },
