@@ -47,7 +47,7 @@ struct sitem {
 	struct itemfull	 it;
 	size_t		 idx;		/* in seqs */
 	char		*own;		/* "u:KEY" or "t:TEAM", or NULL */
-	char		*ref[2];	/* what must not be in flight, or NULL */
+	char		*ref[2];	/* what it names (must_follow()), or NULL */
 	uint64_t	 h[3];		/* hash64() of own, ref[0], ref[1]; 0:
 					 * none (equal hashes: wait, to be safe) */
 	struct buf	 line;		/* the payload naming this run's item */
