@@ -46,10 +46,9 @@
 struct sitem {
 	struct itemfull	 it;
 	size_t		 idx;		/* in seqs */
-	char		*own;		/* "u:KEY" or "t:TEAM", or NULL */
-	char		*ref[2];	/* what it names (must_follow()), or NULL */
-	uint64_t	 h[3];		/* hash64() of own, ref[0], ref[1]; 0:
-					 * none (equal hashes: wait, to be safe) */
+	uint64_t	 h[3];		/* named(): h[0] the user or team it
+					 * owns, h[1] and h[2] those it names;
+					 * 0: none (equal hashes: it waits) */
 	struct buf	 line;		/* the payload naming this run's item */
 };
 
@@ -80,22 +79,18 @@ static void
 sitem_free(struct sitem *si)
 {
 	itemfull_free(&si->it);
-	free(si->own);
-	free(si->ref[0]);
-	free(si->ref[1]);
 	buf_free(&si->line);
 	memset(si, 0, sizeof(*si));
 }
 
-static char *
-tagged(const char *tag, const char *name)
+/* A user ('u') or team ('t') by name, as must_follow() compares them:
+ * a hash, never 0; 0 for no name. */
+static uint64_t
+named(char kind, const char *name)
 {
-	char	*s;
-
 	if (name == NULL || name[0] == '\0')
-		return NULL;
-	xasprintf(&s, "%s%s", tag, name);
-	return s;
+		return 0;
+	return hash64(name, strlen(name), (uint64_t)kind) | 1;
 }
 
 /* The payload as the line that names the item as this run's (a retry's
@@ -119,17 +114,6 @@ sitem_line(struct stream *s, struct sitem *si, const struct jval *v)
 	buf_addc(&si->line, '}');
 }
 
-static void
-name_hashes(struct sitem *si)
-{
-	const char	*name[3] = { si->own, si->ref[0], si->ref[1] };
-	size_t		 k;
-
-	for (k = 0; k < 3; k++)
-		si->h[k] = name[k] == NULL ? 0 :
-		    hash64(name[k], strlen(name[k]), 0) | 1;
-}
-
 /* The item seqs[idx], and what it owns and depends on; -1 if not found. */
 static int
 sitem_load(struct stream *s, size_t idx, struct sitem *si)
@@ -148,33 +132,31 @@ sitem_load(struct stream *s, size_t idx, struct sitem *si)
 	switch (si->it.type) {
 	case IT_TEAM_CREATE:
 	case IT_TEAM_DELETE:
-		si->own = tagged("t:", si->it.team);
+		si->h[0] = named('t', si->it.team);
 		break;
 	case IT_CREATE:
 		f = json_get(v, "fields");
-		si->ref[0] = tagged("u:", json_get_str(f, "manager_id"));
+		si->h[1] = named('u', json_get_str(f, "manager_id"));
 		if (s->sy->team_field != NULL)
-			si->ref[1] = tagged("t:", json_get_str(f,
+			si->h[2] = named('t', json_get_str(f,
 			    s->sy->team_field));
-		si->own = tagged("u:", si->it.key);
+		si->h[0] = named('u', si->it.key);
 		break;
 	case IT_MANAGER:
 		c = json_get(v, "changes");
 		for (c = c ? c->child : NULL; c != NULL; c = c->next)
 			if (json_get_str(c, "field") != NULL && strcmp(
 			    json_get_str(c, "field"), "manager_id") == 0)
-				si->ref[0] = tagged("u:", json_get_str(c,
-				    "new"));
-		si->own = tagged("u:", si->it.key);
+				si->h[1] = named('u', json_get_str(c, "new"));
+		si->h[0] = named('u', si->it.key);
 		break;
 	case IT_TEAM_MEMBER:
-		si->ref[0] = tagged("t:", si->it.team);
+		si->h[1] = named('t', si->it.team);
 		/* FALLTHROUGH */
 	default:
-		si->own = tagged("u:", si->it.key);
+		si->h[0] = named('u', si->it.key);
 		break;
 	}
-	name_hashes(si);
 	arena_free(&a);
 	return 0;
 }
