@@ -438,6 +438,31 @@ out:
 	return s;
 }
 
+/* A handle on --uri with the options of every connection (LDAPv3, the
+ * network timeout, no referrals); libldap's result code. */
+static int
+conn_init(LDAP **p)
+{
+	struct timeval	 tv = { o.timeout, 0 };
+	int		 v3 = LDAP_VERSION3, off = 0, rc;
+
+	if ((rc = ldap_initialize(p, o.uri)) != LDAP_SUCCESS)
+		return rc;
+	ldap_set_option(*p, LDAP_OPT_PROTOCOL_VERSION, &v3);
+	ldap_set_option(*p, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	ldap_set_option(*p, LDAP_OPT_REFERRALS, &off);
+	return LDAP_SUCCESS;
+}
+
+/* libldap's words for rc and the server's diagnostic, if any, in buf. */
+static const char *
+rc_text(char *buf, size_t len, int rc, const char *diag)
+{
+	snprintf(buf, len, "%s (%d)%s%s", ldap_err2string(rc), rc,
+	    diag && *diag ? ": " : "", diag ? diag : "");
+	return buf;
+}
+
 /*
  * Why the TLS handshake failed, when libldap does not say (GnuTLS's
  * verdict on a certificate comes as "(unknown error code)"): a second
@@ -451,15 +476,11 @@ tls_explain(void)
 {
 	LDAP		*p = NULL;
 	struct berval	 der = { 0, NULL };
-	struct timeval	 tv = { o.timeout, 0 };
 	int		 allow = LDAP_OPT_X_TLS_ALLOW, client = 0, rc;
-	int		 v3 = LDAP_VERSION3;
 	char		*why = NULL;
 
-	if (ldap_initialize(&p, o.uri) != LDAP_SUCCESS)
+	if (conn_init(&p) != LDAP_SUCCESS)
 		return NULL;
-	ldap_set_option(p, LDAP_OPT_PROTOCOL_VERSION, &v3);
-	ldap_set_option(p, LDAP_OPT_NETWORK_TIMEOUT, &tv);
 	if (ldap_set_option(p, LDAP_OPT_X_TLS_REQUIRE_CERT, &allow) ==
 	    LDAP_OPT_SUCCESS && ldap_set_option(p, LDAP_OPT_X_TLS_NEWCTX,
 	    &client) == LDAP_OPT_SUCCESS) {
@@ -606,9 +627,10 @@ nodelay(void)
 static void
 conn_failed(int rc)
 {
-	char	*diag = NULL, *why = NULL;
+	char	*diag = NULL, *why = NULL, said[4096];
 
 	ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	rc_text(said, sizeof(said), rc, diag);
 	if (o.tls && (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR))
 		why = tls_explain();
 	if (why != NULL)
@@ -616,13 +638,10 @@ conn_failed(int rc)
 		    "connect", why);
 	else if (o.starttls && rc > 0)	/* the server's answer */
 		xasprintf(&dead, "%s: the server refused StartTLS, so nothing "
-		    "was sent in clear: %s (%d)%s%s", o.uri,
-		    ldap_err2string(rc), rc, diag && *diag ? ": " : "",
-		    diag ? diag : "");
+		    "was sent in clear: %s", o.uri, said);
 	else
-		xasprintf(&dead, "%s: %s: %s (%d)%s%s", o.uri, o.starttls ?
-		    "StartTLS" : "connect", ldap_err2string(rc), rc,
-		    diag && *diag ? ": " : "", diag ? diag : "");
+		xasprintf(&dead, "%s: %s: %s", o.uri, o.starttls ?
+		    "StartTLS" : "connect", said);
 	free(why);
 	ldap_memfree(diag);
 }
@@ -634,17 +653,13 @@ static int
 conn_open(const char *password)
 {
 	struct berval	 cred;
-	struct timeval	 tv = { o.timeout, 0 };
-	int		 v3 = LDAP_VERSION3, rc, off = 0;
-	char		*diag = NULL;
+	int		 rc;
+	char		*diag = NULL, said[4096];
 
-	if ((rc = ldap_initialize(&ld, o.uri)) != LDAP_SUCCESS) {
+	if ((rc = conn_init(&ld)) != LDAP_SUCCESS) {
 		xasprintf(&dead, "%s: %s", o.uri, ldap_err2string(rc));
 		return -1;
 	}
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
-	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
-	ldap_set_option(ld, LDAP_OPT_REFERRALS, &off);
 	rc = o.starttls ? ldap_start_tls_s(ld, NULL, NULL) : ldap_connect(ld);
 	if (rc != LDAP_SUCCESS) {
 		conn_failed(rc);
@@ -655,9 +670,9 @@ conn_open(const char *password)
 	if ((rc = ldap_sasl_bind_s(ld, o.binddn, LDAP_SASL_SIMPLE, &cred,
 	    NULL, NULL, NULL)) != LDAP_SUCCESS) {
 		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		xasprintf(&dead, "%s: bind as %s: %s (%d)%s%s", o.uri,
-		    o.binddn ? o.binddn : "(anonymous)", ldap_err2string(rc),
-		    rc, diag && *diag ? ": " : "", diag ? diag : "");
+		xasprintf(&dead, "%s: bind as %s: %s", o.uri,
+		    o.binddn ? o.binddn : "(anonymous)",
+		    rc_text(said, sizeof(said), rc, diag));
 		goto fail;
 	}
 	nodelay();	/* connected by now */
@@ -721,8 +736,9 @@ static void
 fail_ldap(struct ljob *j, const char *what, const char *dn, int rc,
     const char *diag)
 {
-	fail(j, "%s %s: %s (%d)%s%s", what, dn, ldap_err2string(rc), rc,
-	    diag && *diag ? ": " : "", diag ? diag : "");
+	char	 said[4096];
+
+	fail(j, "%s %s: %s", what, dn, rc_text(said, sizeof(said), rc, diag));
 }
 
 /* -------------------------------------------------- launching operations */
