@@ -20,6 +20,8 @@
 #   slapd_base        add the suffix and its three organizational units
 #   slapd_stop        stop it (SIGTERM, then SIGKILL after 5 s)
 #   lsearch ARGS...   ldapsearch as the admin, LDIF without wrapping
+#   ldap_sandbox NAME [ARGS] [PREFIX]  lib.sh's sandbox whose hook is the
+#                     connector $LDAPC on $SANDBOX_URI (or SLAPD_URI)
 #   tree_check WHAT [FIELD=ATTR]...  TAP: the tree under the three bases
 #                     equals the directory of sync "hr" of the sandbox
 #                     (lib.sh's SB and DB; tests/ldap_tree.py)
@@ -199,6 +201,20 @@ EOF
 lsearch() {
 	ldapsearch -x -LLL -o ldif_wrap=no -H "$SLAPD_URI" -D "$SLAPD_ADMIN" \
 	    -y "$SLAPD_PWFILE" "$@"
+}
+
+# ldap_sandbox NAME [EXTRA-ARGS] [PROGRAM-PREFIX]: a sync whose hook is the
+# connector ($LDAPC) in stream mode on $SANDBOX_URI (default $SLAPD_URI);
+# extra args are JSON-ish list items; a prefix runs it under that program
+# (tests/kill_after.py).
+ldap_sandbox() {
+	local args="\"--uri\", \"${SANDBOX_URI:-$SLAPD_URI}\", \"--bind-dn\", \"$SLAPD_ADMIN\", \"--password-file\", \"${PW:-$TMP/pw}\", \"--base\", \"$SLAPD_PEOPLE\", \"--groups-base\", \"$SLAPD_GROUPS\"${2:+, $2}"
+	local path=$LDAPC
+	if [ -n "${3:-}" ]; then
+		args="$3, \"$LDAPC\", $args"
+		path=$TOP/tests/kill_after.py
+	fi
+	sandbox "$1" "hook = { path = \"$path\"; args = [ $args ]; mode = \"stream\"; window = 32; timeout = 30; };"
 }
 
 # The three bases as LDIF, and the comparison with the directory.

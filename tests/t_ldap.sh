@@ -33,17 +33,6 @@ ok "slapd runs on $SLAPD_URI"
 cp "$SLAPD_PWFILE" "$TMP/pw"
 chmod 0600 "$TMP/pw"
 
-# ldap_sandbox NAME [EXTRA-ARGS] [PROGRAM-PREFIX]: a sync whose hook is the
-# connector in stream mode; extra args are JSON-ish list items.
-ldap_sandbox() {
-	local args="\"--uri\", \"$SLAPD_URI\", \"--bind-dn\", \"$SLAPD_ADMIN\", \"--password-file\", \"${PW:-$TMP/pw}\", \"--base\", \"$SLAPD_PEOPLE\", \"--groups-base\", \"$SLAPD_GROUPS\"${2:+, $2}"
-	local path=$LDAPC
-	if [ -n "${3:-}" ]; then
-		args="$3, \"$LDAPC\", $args"
-		path=$TOP/tests/kill_after.py
-	fi
-	sandbox "$1" "hook = { path = \"$path\"; args = [ $args ]; mode = \"stream\"; window = 32; timeout = 30; };"
-}
 failed_items() { q "SELECT count(*) FROM items WHERE run_id = $1 AND status = 'failed'"; }
 
 # --- a 2,000-user first day and its next day

@@ -30,10 +30,10 @@ chmod 0600 "$TMP/pw"
 slapd_ca "$TMP" other	# a CA that did not sign the server's certificate
 OTHER=$TMP/other.pem
 
-# tls_sandbox NAME URI ARGS: a sync whose hook is the connector on URI;
-# ARGS are more of its arguments, as JSON-ish list items.
+# tls_sandbox NAME URI ARGS: ldap_sandbox on URI, with --disabled-base
+# and ARGS (JSON-ish list items).
 tls_sandbox() {
-	sandbox "$1" "hook = { path = \"$LDAPC\"; args = [ \"--uri\", \"$2\", \"--bind-dn\", \"$SLAPD_ADMIN\", \"--password-file\", \"$TMP/pw\", \"--base\", \"$SLAPD_PEOPLE\", \"--groups-base\", \"$SLAPD_GROUPS\", \"--disabled-base\", \"$SLAPD_DISABLED\", $3 ]; mode = \"stream\"; window = 16; timeout = 30; };"
+	SANDBOX_URI=$2 ldap_sandbox "$1" "\"--disabled-base\", \"$SLAPD_DISABLED\", $3"
 }
 people_count() { lsearch -s one -b "$SLAPD_PEOPLE" 1.1 | grep -c '^dn: '; }
 # slapd's log of a run: emptied before it (slapd appends), kept after it
