@@ -128,6 +128,8 @@ xin=$CACHE/$gname-x$XROWS
 only=${BENCH_ONLY:-}
 [ -z "$only" ] || [ "$only" = ldap ] ||
     die "BENCH_ONLY=$only: only ldap is known"
+# the LDAP case alone: one round of the first load that makes its day 1
+[ "$only" = ldap ] && N=1
 
 # cached FILE CMD...: unless FILE exists, run CMD with FILE.part as its
 # last argument, then rename it: an interrupted run leaves no half file.
@@ -222,12 +224,10 @@ time_one() {
 	[ "${CHECKS[$name]}" != - ] && "${CHECKS[$name]}" "$k"
 }
 
-# bench_rounds N [ldap]: the cases registered since the last call, N
-# rounds of each in turn (one with BENCH_ONLY=ldap, unless they are the
-# LDAP case's).
+# bench_rounds N: the cases registered since the last call, N rounds of
+# each in turn.
 bench_rounds() {
 	local k name n=$1
-	[ "$only" = ldap ] && [ -z "${2:-}" ] && n=1
 	for ((k = 0; k < n; k++)); do
 		for name in "${pending[@]}"; do
 			time_one "$name" "$k"
@@ -607,7 +607,7 @@ elif slapd_usable && [ -x "$LDAPC" ]; then
 	bench_case "ldapmodify -f (the peer)" ldap_peer_prep ldap_peer_check \
 	    ldapmodify -x -H "$SLAPD_URI" -D "$SLAPD_ADMIN" \
 	    -y "$SLAPD_PWFILE" -f "$WORK/changes.ldif"
-	bench_rounds "${BENCH_LDAP_ROUNDS:-1}" ldap
+	bench_rounds "${BENCH_LDAP_ROUNDS:-1}"
 	slapd_stop
 	rm -rf "$WORK/slapd" "$WORK/ldap-day1" "$WORK/changes.ldif"
 else
