@@ -49,7 +49,7 @@ run() {
 	(cd "$d" && "$W/bin-$1" -c bench.conf -q run) >/dev/null 2>&1 ||
 	    { echo fail; return; }
 	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
 tags=()
