@@ -7,7 +7,7 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wpointer-arith -Wformat=2
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -Isrc
-LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lexpat -lunistring \
+LDLIBS	 = -lssh -lcsv -lxlsxwriter -lconfig -lsqlite3 -lzip -lz -lexpat -lunistring \
 	   -lcrypto -lsystemd -pthread
 PREFIX	?= /usr/local
 
@@ -16,7 +16,7 @@ PREFIX	?= /usr/local
 # bench add (make check, make bench, make fuzz).
 DEBIAN_PACKAGES = gcc make pkg-config libc6-dev \
 	libssh-dev libcsv-dev libxlsxwriter-dev libconfig-dev \
-	libsqlite3-dev libzip-dev libexpat1-dev libunistring-dev libssl-dev \
+	libsqlite3-dev libzip-dev zlib1g-dev libexpat1-dev libunistring-dev libssl-dev \
 	libsystemd-dev libldap-dev
 DEBIAN_TEST_PACKAGES = openssh-server openssh-client sqlite3 python3 \
 	python3-openpyxl slapd ldap-utils libreoffice-calc-nogui zip unzip time \

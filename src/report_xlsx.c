@@ -3,6 +3,19 @@
  * libxlsxwriter in constant-memory mode, so rows go out in order and a
  * run of any size is written with flat memory.
  *
+ * The data rows of Changes and Issues are written here, not by the
+ * library: its constant-memory mode writes a sheet's XML to a temporary
+ * file as the rows come and again into a second when the workbook is
+ * closed, then deflates it at zlib's default level (82,000 rows of a
+ * daily run: 81 MB written to throw away, 0.4 s of deflate). Here each
+ * row becomes the XML the library would write for it, deflated at once
+ * (level 1) into a file with no name; when the library has closed the
+ * workbook (the sheets' headers, columns, panes, print setup and
+ * autofilters are its own), the sheet's part is that XML between the
+ * library's own beginning and end, copied into the archive still
+ * compressed (libzip). ROSTERSYNC_XLSX_ROWS=library writes them with the
+ * library instead; test_report_xlsx checks both give the same parts.
+ *
  * Every data string is written as a string cell, never as a formula, so
  * "=HYPERLINK(...)", "+1", "-2" or "@x" stay text. Empty values get no
  * cell at all.
@@ -10,6 +23,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +32,7 @@
 
 #include <xlsxwriter.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include "rostersync.h"
 
@@ -27,6 +42,7 @@
 #endif
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#define ZROWS_CHUNK	(64 * 1024)	/* XML deflated at a time */
 
 /* One column of a sheet: its header, its width in characters, and
  * whether its long texts wrap (on screen and on paper). */
@@ -53,8 +69,25 @@ static const struct col issue_cols[] = {
 	{ "Field", 18, 0 }, { "Message", 40, 1 }, { "Suggested fix", 40, 1 },
 };
 
+/* A data sheet's rows as XML, deflated as they come (raw deflate, no
+ * header) into a file with no name; ended by a sync flush, so the
+ * library's beginning and end of the sheet, deflated apart, go around
+ * them. */
+struct zrows {
+	z_stream	 z;
+	int		 fd;
+	int		 zok;		/* z is initialised */
+	uint64_t	 ulen;		/* bytes of XML */
+	uint64_t	 clen;		/* bytes deflated into fd */
+	uLong		 crc;		/* of the XML */
+	lxw_row_t	 open;		/* the row whose <row> is open, or 0 */
+	struct buf	 xml;		/* XML not yet deflated */
+	unsigned char	 out[ZROWS_CHUNK];
+};
+
 /* The sheet being written. */
 struct sheet {
+	struct zrows	*zr;		/* its rows written here, or NULL */
 	lxw_worksheet	*ws;
 	const char	*name;
 	const struct col *cols;
@@ -71,6 +104,8 @@ struct xlsx {
 	lxw_format	*bold;		/* header row */
 	lxw_format	*date;		/* Started, Finished */
 	lxw_format	*wrap;		/* long texts */
+	int		 wrap_xf;	/* its number in styles.xml */
+	int		 own_rows;	/* Changes' and Issues' rows written here */
 	struct sheet	 sheet[SH__COUNT];
 	struct sheet	*sh;		/* the one being written */
 	char		*dir;		/* for the library's temporary files */
@@ -180,15 +215,229 @@ cell_text(struct xlsx *x, const char *s)
 	return x->b.len > 0 ? x->b.p : "";
 }
 
+/* ------------------------------------------------- rows written here */
+
+/* Deflate the XML gathered so far into the sheet's file: flush
+ * Z_NO_FLUSH as rows come, Z_SYNC_FLUSH at the sheet's end. 0 or -1. */
+static int
+zrows_deflate(struct zrows *zr, int flush)
+{
+	size_t	 have, off;
+	ssize_t	 n;
+
+	if (zr->xml.len > 0)
+		zr->crc = crc32(zr->crc, (const Bytef *)zr->xml.p,
+		    (uInt)zr->xml.len);
+	zr->ulen += zr->xml.len;
+	zr->z.next_in = (Bytef *)zr->xml.p;
+	zr->z.avail_in = (uInt)zr->xml.len;
+	do {
+		zr->z.next_out = zr->out;
+		zr->z.avail_out = sizeof(zr->out);
+		if (deflate(&zr->z, flush) == Z_STREAM_ERROR)
+			return -1;
+		have = sizeof(zr->out) - zr->z.avail_out;
+		for (off = 0; off < have; off += (size_t)n)
+			if ((n = write(zr->fd, zr->out + off, have - off)) ==
+			    -1 && errno != EINTR)
+				return -1;
+			else if (n == -1)
+				n = 0;
+		zr->clen += have;
+	} while (zr->z.avail_out == 0);
+	buf_reset(&zr->xml);
+	return 0;
+}
+
+static void
+zrows_free(struct zrows *zr)
+{
+	if (zr == NULL)
+		return;
+	if (zr->zok)
+		deflateEnd(&zr->z);
+	if (zr->fd != -1)
+		close(zr->fd);
+	buf_free(&zr->xml);
+	free(zr);
+}
+
+/*
+ * The current sheet's rows written here from now on, if they are to be
+ * (x->own_rows, a data sheet past its header): 1, or 0 when the library
+ * writes them (also when no file with no name can be made there).
+ */
+static int
+own_row(struct xlsx *x)
+{
+	struct zrows	*zr;
+
+	if (x->sh->zr != NULL)
+		return 1;
+	if (!x->own_rows || x->sh->row == 0 || x->sh == &x->sheet[SH_SUMMARY])
+		return 0;
+	zr = xcalloc(1, sizeof(*zr));
+	zr->crc = crc32(0, Z_NULL, 0);
+	if ((zr->fd = open(x->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) ==
+	    -1 || deflateInit2(&zr->z, 1, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		log_debug("XLSX report: sheet %s: rows by the library (%s)",
+		    x->sh->name, zr->fd == -1 ? strerror(errno) : "zlib");
+		zrows_free(zr);
+		x->own_rows = 0;
+		return 0;
+	}
+	zr->zok = 1;
+	x->sh->zr = zr;
+	return 1;
+}
+
+static void
+add_uint(struct buf *b, unsigned long long u)
+{
+	char	 d[24];
+	int	 n = 0;
+
+	do
+		d[sizeof(d) - ++n] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	buf_add(b, d + sizeof(d) - n, (size_t)n);
+}
+
+/* Open the row if it is not, then "<c r=..." of the cell at col. */
+static void
+zrows_cell(struct xlsx *x, lxw_col_t col)
+{
+	struct zrows	*zr = x->sh->zr;
+	lxw_row_t	 r = x->sh->row + 1;	/* as the sheet numbers it */
+
+	if (zr->open != r) {
+		if (zr->open != 0)
+			buf_adds(&zr->xml, "</row>");
+		buf_adds(&zr->xml, "<row r=\"");
+		add_uint(&zr->xml, r);
+		buf_adds(&zr->xml, "\">");
+		zr->open = r;
+	}
+	buf_adds(&zr->xml, "<c r=\"");
+	buf_addc(&zr->xml, 'A' + col);		/* ten columns at most */
+	add_uint(&zr->xml, r);
+	buf_addc(&zr->xml, '"');
+}
+
+/* Deflate what a few rows gathered; a failure stops the report. */
+static void
+zrows_cell_end(struct xlsx *x)
+{
+	if (x->sh->zr->xml.len >= ZROWS_CHUNK &&
+	    zrows_deflate(x->sh->zr, Z_NO_FLUSH) == -1)
+		fail(x, "sheet %s row %u: cannot write its rows: %s",
+		    x->sh->name, x->sh->row + 1, strerror(errno));
+}
+
+/* t as the library writes a cell's text: control characters but tab and
+ * newline as _xHHHH_, then &, < and > as entities. */
+static void
+add_text(struct buf *b, const char *t)
+{
+	const char	*p = t, *q;
+	char		 esc[16];
+
+	for (;;) {
+		for (q = p; (unsigned char)*q >= 0x20 && *q != '&' &&
+		    *q != '<' && *q != '>'; q++)
+			;
+		buf_add(b, p, (size_t)(q - p));
+		if (*q == '\0')
+			return;
+		if (*q == '&')
+			buf_adds(b, "&amp;");
+		else if (*q == '<')
+			buf_adds(b, "&lt;");
+		else if (*q == '>')
+			buf_adds(b, "&gt;");
+		else if (*q == '\t' || *q == '\n')
+			buf_addc(b, *q);
+		else {
+			snprintf(esc, sizeof(esc), "_x%04X_", (unsigned char)*q);
+			buf_adds(b, esc);
+		}
+		p = q + 1;
+	}
+}
+
+/* A string cell, its text t already made by cell_text(). */
+static void
+zrows_str(struct xlsx *x, lxw_col_t col, const char *t, int wrap)
+{
+	static const char preserve[] = " xml:space=\"preserve\"";
+	struct zrows	*zr = x->sh->zr;
+	size_t		 at;
+
+	zrows_cell(x, col);
+	if (wrap) {
+		buf_adds(&zr->xml, " s=\"");
+		add_uint(&zr->xml, (unsigned)x->wrap_xf);
+		buf_addc(&zr->xml, '"');
+	}
+	buf_adds(&zr->xml, " t=\"inlineStr\"><is><t>");
+	at = zr->xml.len;
+	add_text(&zr->xml, t);
+	/* Outer white space is kept, as the library keeps it: the attribute
+	 * goes before the '>' that ends "<t". */
+	if (isspace((unsigned char)zr->xml.p[at]) ||
+	    isspace((unsigned char)zr->xml.p[zr->xml.len - 1])) {
+		buf_grow(&zr->xml, sizeof(preserve));
+		memmove(zr->xml.p + at - 1 + sizeof(preserve) - 1,
+		    zr->xml.p + at - 1, zr->xml.len - (at - 1));
+		memcpy(zr->xml.p + at - 1, preserve, sizeof(preserve) - 1);
+		zr->xml.len += sizeof(preserve) - 1;
+	}
+	buf_adds(&zr->xml, "</t></is></c>");
+	zrows_cell_end(x);
+}
+
+static void
+zrows_num(struct xlsx *x, lxw_col_t col, double d)
+{
+	char	 v[40];
+
+	zrows_cell(x, col);
+	snprintf(v, sizeof(v), "><v>%.16g</v></c>", d);
+	buf_adds(&x->sh->zr->xml, v);
+	zrows_cell_end(x);
+}
+
+/* The sheet's last row closed and its rows flushed to a byte boundary. */
+static void
+zrows_end(struct xlsx *x)
+{
+	struct zrows	*zr = x->sh->zr;
+
+	if (zr == NULL || x->failed)
+		return;
+	if (zr->open != 0)
+		buf_adds(&zr->xml, "</row>");
+	zr->open = 0;
+	if (zrows_deflate(zr, Z_SYNC_FLUSH) == -1)
+		fail(x, "sheet %s: cannot write its rows: %s", x->sh->name,
+		    strerror(errno));
+}
+
 /* A data string; NULL or "" writes nothing. */
 static void
 put_str(struct xlsx *x, lxw_col_t col, const char *s)
 {
+	int	 wrap;
+
 	if (x->failed || s == NULL || *s == '\0')
 		return;
-	check(x, worksheet_write_string(x->sh->ws, x->sh->row, col,
-	    cell_text(x, s), col < x->sh->ncols && x->sh->cols[col].wrap ?
-	    x->wrap : NULL));
+	wrap = col < x->sh->ncols && x->sh->cols[col].wrap;
+	if (own_row(x))
+		zrows_str(x, col, cell_text(x, s), wrap);
+	else
+		check(x, worksheet_write_string(x->sh->ws, x->sh->row, col,
+		    cell_text(x, s), wrap ? x->wrap : NULL));
 }
 
 static void
@@ -196,7 +445,11 @@ put_num(struct xlsx *x, lxw_col_t col, double d)
 {
 	if (x->failed)
 		return;
-	check(x, worksheet_write_number(x->sh->ws, x->sh->row, col, d, NULL));
+	if (own_row(x))
+		zrows_num(x, col, d);
+	else
+		check(x, worksheet_write_number(x->sh->ws, x->sh->row, col, d,
+		    NULL));
 }
 
 /* A time as a local date-time cell; 0 (no time) writes text instead. */
@@ -316,6 +569,7 @@ sheet_end(struct xlsx *x)
 		x->sh->row++;
 		put_str(x, 0, note);
 	}
+	zrows_end(x);
 	if (!x->failed)
 		check(x, worksheet_autofilter(x->sh->ws, 0, 0, x->sh->row,
 		    x->sh->ncols - 1));
@@ -483,11 +737,232 @@ xlsx_open(struct xlsx *x, const char *path)
 		 * (report_xlsx_finish()). */
 		lxw_format_get_xf_index(x->bold);
 		lxw_format_get_xf_index(x->date);
-		lxw_format_get_xf_index(x->wrap);
+		x->wrap_xf = lxw_format_get_xf_index(x->wrap);
+		x->own_rows = getenv("ROSTERSYNC_XLSX_ROWS") == NULL ||
+		    strcmp(getenv("ROSTERSYNC_XLSX_ROWS"), "library") != 0;
 		sheets_begin(x);
 		rc = 0;
 	}
 	return rc;
+}
+
+/*
+ * A data sheet's part as libzip takes it, already deflated: the
+ * library's beginning of the sheet (up to "</sheetData>", its dimension
+ * made to count the rows written here), the rows from their file, the
+ * library's end; each of the three a raw deflate stream, the first two
+ * ended by a sync flush, so together they are one.
+ */
+struct zpart {
+	const struct zrows *zr;
+	struct buf	 pre, post;	/* deflated */
+	uint64_t	 size, off;	/* inflated size; where a read is */
+	uLong		 crc;
+	time_t		 mtime;		/* the library's, kept */
+	zip_error_t	 err;
+};
+
+/* n bytes of a whole piece of text, deflated into out; 0 or -1. */
+static int
+deflate_piece(const char *p, size_t n, int flush, struct buf *out)
+{
+	z_stream	 z;
+	int		 rc;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return -1;
+	buf_grow(out, deflateBound(&z, n) + 16);
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out->p;
+	z.avail_out = (uInt)(out->cap - 1);
+	rc = deflate(&z, flush);
+	out->len = z.total_out;
+	deflateEnd(&z);
+	return (flush == Z_FINISH ? rc == Z_STREAM_END : rc == Z_OK) &&
+	    z.avail_in == 0 && z.avail_out > 0 ? 0 : -1;
+}
+
+static zip_int64_t
+zpart_read(struct zpart *zp, char *data, zip_uint64_t len)
+{
+	uint64_t	 at = zp->off, pre = zp->pre.len, mid = zp->zr->clen;
+	size_t		 n;
+	ssize_t		 got;
+
+	if (at < pre) {
+		n = (size_t)(pre - at < len ? pre - at : len);
+		memcpy(data, zp->pre.p + at, n);
+	} else if (at < pre + mid) {
+		n = (size_t)(pre + mid - at < len ? pre + mid - at : len);
+		if ((got = pread(zp->zr->fd, data, n, (off_t)(at - pre))) <= 0) {
+			zip_error_set(&zp->err, ZIP_ER_READ, got == 0 ? EIO :
+			    errno);
+			return -1;
+		}
+		n = (size_t)got;
+	} else {
+		at -= pre + mid;
+		n = (size_t)(zp->post.len - at < len ? zp->post.len - at : len);
+		memcpy(data, zp->post.p + at, n);
+	}
+	zp->off += n;
+	return (zip_int64_t)n;
+}
+
+static zip_int64_t
+zpart_cb(void *arg, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
+{
+	struct zpart	*zp = arg;
+	zip_stat_t	*st = data;
+
+	switch (cmd) {
+	case ZIP_SOURCE_OPEN:
+		zp->off = 0;
+		return 0;
+	case ZIP_SOURCE_READ:
+		return zpart_read(zp, data, len);
+	case ZIP_SOURCE_CLOSE:
+		return 0;
+	case ZIP_SOURCE_STAT:
+		zip_stat_init(st);
+		st->valid = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE |
+		    ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC | ZIP_STAT_MTIME;
+		st->size = zp->size;
+		st->comp_size = zp->pre.len + zp->zr->clen + zp->post.len;
+		st->comp_method = ZIP_CM_DEFLATE;
+		st->crc = (zip_uint32_t)zp->crc;
+		st->mtime = zp->mtime;
+		return sizeof(*st);
+	case ZIP_SOURCE_ERROR:
+		return zip_error_to_data(&zp->err, data, len);
+	case ZIP_SOURCE_FREE:
+		buf_free(&zp->pre);
+		buf_free(&zp->post);
+		zip_error_fini(&zp->err);
+		free(zp);
+		return 0;
+	case ZIP_SOURCE_SUPPORTS:
+		return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN,
+		    ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+		    ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+	default:
+		zip_error_set(&zp->err, ZIP_ER_OPNOTSUPP, 0);
+		return -1;
+	}
+}
+
+/* The library's part name of the sheet as its text (at most 1 MB: it
+ * holds only the header row); 0 or -1. */
+static int
+read_part(zip_t *za, zip_uint64_t idx, struct buf *b)
+{
+	zip_file_t	*zf;
+	zip_int64_t	 n;
+
+	if ((zf = zip_fopen_index(za, idx, 0)) == NULL)
+		return -1;
+	do {
+		buf_grow(b, 65536);
+		n = zip_fread(zf, b->p + b->len, 65536);
+		if (n > 0)
+			b->len += (size_t)n;
+	} while (n > 0 && b->len < 1024 * 1024);
+	zip_fclose(zf);
+	return n == 0 ? 0 : -1;
+}
+
+/* The part of sheet k: its beginning and end from the library's, the
+ * rows between; the source for libzip, or NULL. */
+static zip_source_t *
+zpart_new(zip_t *za, zip_uint64_t idx, const struct sheet *sh)
+{
+	static const char dim[] = "<dimension ref=\"A1:";
+	struct zpart	*zp = xcalloc(1, sizeof(*zp));
+	struct buf	 xml = { 0 }, pre = { 0 };
+	zip_stat_t	 st;
+	zip_source_t	*zs = NULL;
+	char		*end, *d, *q;
+
+	zip_error_init(&zp->err);
+	zp->zr = sh->zr;
+	if (zip_stat_index(za, idx, 0, &st) == -1 || read_part(za, idx,
+	    &xml) == -1)
+		goto out;
+	buf_addc(&xml, '\0');
+	if ((end = strstr(xml.p, "</sheetData>")) == NULL ||
+	    (d = strstr(xml.p, dim)) == NULL || d > end ||
+	    (q = strchr(d + sizeof(dim) - 1, '"')) == NULL || q > end)
+		goto out;
+	/* "A1:J1" (the header) becomes "A1:J" and the last row's number. */
+	buf_add(&pre, xml.p, (size_t)(d - xml.p) + sizeof(dim) - 1);
+	buf_addc(&pre, 'A' + (sh->ncols - 1));
+	add_uint(&pre, (unsigned long long)sh->row + 1);
+	buf_add(&pre, q, (size_t)(end - q));
+	zp->size = pre.len + sh->zr->ulen + strlen(end);
+	zp->crc = crc32_combine(crc32_combine(crc32(crc32(0L, Z_NULL, 0),
+	    (const Bytef *)pre.p, (uInt)pre.len), sh->zr->crc,
+	    (z_off_t)sh->zr->ulen), crc32(crc32(0L, Z_NULL, 0),
+	    (const Bytef *)end, (uInt)strlen(end)), (z_off_t)strlen(end));
+	zp->mtime = (st.valid & ZIP_STAT_MTIME) ? st.mtime : time(NULL);
+	if (deflate_piece(pre.p, pre.len, Z_SYNC_FLUSH, &zp->pre) == -1 ||
+	    deflate_piece(end, strlen(end), Z_FINISH, &zp->post) == -1)
+		goto out;
+	zs = zip_source_function(za, zpart_cb, zp);
+out:
+	buf_free(&xml);
+	buf_free(&pre);
+	if (zs == NULL) {
+		buf_free(&zp->pre);
+		buf_free(&zp->post);
+		zip_error_fini(&zp->err);
+		free(zp);
+	}
+	return zs;
+}
+
+/* The rows written here put into the workbook the library closed at
+ * path; 0, or -1 with the reason in x. */
+static int
+zrows_splice(struct xlsx *x, const char *path)
+{
+	char		 part[40];
+	zip_t		*za;
+	zip_source_t	*zs;
+	zip_int64_t	 idx;
+	int		 k, err;
+
+	if ((za = zip_open(path, 0, &err)) == NULL) {
+		fail(x, "cannot open it again to put its rows in (libzip "
+		    "error %d)", err);
+		return -1;
+	}
+	for (k = 0; k < SH__COUNT; k++) {
+		if (x->sheet[k].zr == NULL)
+			continue;
+		snprintf(part, sizeof(part), "xl/worksheets/sheet%d.xml", k + 1);
+		if ((idx = zip_name_locate(za, part, 0)) < 0 ||
+		    (zs = zpart_new(za, (zip_uint64_t)idx, &x->sheet[k])) ==
+		    NULL) {
+			fail(x, "sheet %s: the library's %s is not as expected",
+			    x->sheet[k].name, part);
+			break;
+		}
+		if (zip_file_replace(za, (zip_uint64_t)idx, zs, 0) == -1) {
+			zip_source_free(zs);
+			fail(x, "sheet %s: %s", x->sheet[k].name,
+			    zip_strerror(za));
+			break;
+		}
+	}
+	if (!x->failed && zip_close(za) == -1)
+		fail(x, "putting its rows in: %s", zip_strerror(za));
+	else if (!x->failed)
+		return 0;
+	zip_discard(za);
+	return -1;
 }
 
 /* Close the workbook (the library zips it now) and sync the file; 0,
@@ -496,7 +971,7 @@ static int
 xlsx_close(struct xlsx *x, const char *path)
 {
 	lxw_error	 err;
-	int		 rc = -1;
+	int		 rc = -1, k;
 
 	if (x->failed)
 		log_warnx("XLSX report: %s: %s", path, x->why);
@@ -506,7 +981,11 @@ xlsx_close(struct xlsx *x, const char *path)
 		if (err != LXW_NO_ERROR)
 			log_warnx("XLSX report: %s: %s", path,
 			    lxw_strerror(err));
-		else if (sync_file(path) == -1)
+		else if ((x->sheet[SH_CHANGES].zr != NULL ||
+		    x->sheet[SH_ISSUES].zr != NULL) &&
+		    zrows_splice(x, path) == -1)
+			log_warnx("XLSX report: %s: %s", path, x->why);
+		else if (chmod(path, 0640) == -1 || sync_file(path) == -1)
 			log_warn("XLSX report: %s", path);
 		else
 			rc = 0;
@@ -516,6 +995,10 @@ xlsx_close(struct xlsx *x, const char *path)
 	x->wb = NULL;
 	if (rc == -1)
 		unlink(path);
+	for (k = 0; k < SH__COUNT; k++) {
+		zrows_free(x->sheet[k].zr);
+		x->sheet[k].zr = NULL;
+	}
 	buf_free(&x->b);
 	free(x->dir);
 	return rc;

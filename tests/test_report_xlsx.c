@@ -4,6 +4,9 @@
  * reader (openpyxl, through tests/xlsx_dump.py) and compared cell by cell
  * with what the database holds.
  *
+ * Each run's report is also written with its rows by libxlsxwriter
+ * (ROSTERSYNC_XLSX_ROWS=library): the sheets' parts must be the same bytes.
+ *
  * Usage: test_report_xlsx [REPO]	(REPO defaults to ".")
  * The environment: PYTHON (default /usr/bin/python3, which must have
  * openpyxl), TMP or TMPDIR (default /tmp) for the scratch directory.
@@ -23,6 +26,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zip.h>
 
 #include "rostersync.h"
 
@@ -639,6 +644,81 @@ has_string(const struct dump *d, const char *s)
 	return 0;
 }
 
+/* ------------------------------------- the rows against the library's */
+
+/* The inflated part name of the workbook at path into b; 0 or -1. The
+ * compressed size in *csize. */
+static int
+part_text(const char *path, const char *name, struct buf *b,
+    long long *csize)
+{
+	zip_t		*za;
+	zip_file_t	*zf;
+	zip_stat_t	 st;
+	zip_int64_t	 n = 0;
+	int		 err;
+
+	buf_reset(b);
+	if ((za = zip_open(path, ZIP_RDONLY, &err)) == NULL)
+		return -1;
+	if (zip_stat(za, name, 0, &st) == 0 &&
+	    (zf = zip_fopen(za, name, 0)) != NULL) {
+		*csize = (long long)st.comp_size;
+		do {
+			buf_grow(b, 1 << 20);
+			if ((n = zip_fread(zf, b->p + b->len, 1 << 20)) > 0)
+				b->len += (size_t)n;
+		} while (n > 0);
+		zip_fclose(zf);
+	} else
+		n = -1;
+	zip_discard(za);
+	return n == 0 ? 0 : -1;
+}
+
+/*
+ * Run r's report written twice, its rows by rostersync and by the
+ * library (ROSTERSYNC_XLSX_ROWS=library): the Changes and Issues parts
+ * must be the same bytes, the workbooks both whole. Returns whether the
+ * Changes part was deflated apart from the library's (rostersync's is
+ * deflated at level 1).
+ */
+static int
+same_as_library(struct store *st, const struct run *r, const char *what)
+{
+	static const char *const parts[] = { "xl/worksheets/sheet2.xml",
+	    "xl/worksheets/sheet3.xml", "xl/workbook.xml",
+	    "[Content_Types].xml" };
+	const char	*own = tmp("own.xlsx"), *lib = tmp("lib.xlsx");
+	struct buf	 a = { 0 }, b = { 0 };
+	long long	 ca = 0, cb = 0, cown = 0, clib = 0;
+	size_t		 i;
+	int		 rc;
+
+	rc = report_xlsx(st, r, own) == 0;
+	setenv("ROSTERSYNC_XLSX_ROWS", "library", 1);
+	rc = rc && report_xlsx(st, r, lib) == 0;
+	unsetenv("ROSTERSYNC_XLSX_ROWS");
+	if (!ok(rc, "%s: written with its rows by rostersync and by the "
+	    "library", what))
+		return 0;
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		rc = part_text(own, parts[i], &a, &ca) == 0 &&
+		    part_text(lib, parts[i], &b, &cb) == 0;
+		ok(rc && a.len == b.len && memcmp(a.p, b.p, a.len) == 0,
+		    "%s: %s is the same, %zu bytes", what, parts[i], a.len);
+		if (i == 0) {
+			cown = ca;
+			clib = cb;
+		}
+	}
+	buf_free(&a);
+	buf_free(&b);
+	unlink(own);
+	unlink(lib);
+	return cown != clib;
+}
+
 /* --------------------------------------------------------- the tests */
 
 static void
@@ -712,11 +792,73 @@ test_small(struct store *st)
 	    has_string(&d, "_x0041_ and _x005F_") &&
 	    has_string(&d, "  padded  "), "control characters, CR, literal "
 	    "_xHHHH_ and outer spaces come back as stored");
+	same_as_library(st, &r, "the small run");
 
 	dump_free(&d);
 	want_free(&ws);
 	want_free(&wc);
 	want_free(&wi);
+}
+
+/* Texts at the edges of the XML a cell's text becomes. */
+static const char *const edges[] = {
+	"\tlead tab", "trail tab\t", "\nlead newline", "trail newline\n",
+	"\rlead cr", "trail cr\r", "\x0bvt lead", "ff trail\x0c", " ", "\t",
+	"&amp; <b>x</b> \"q\" 'a'", "]]>", "\x1f", "del\x7f", "_x000D_",
+	"\xe2\x82\xac \xc3\xbcn\xc3\xaf", "=1+1 ", " @x",
+};
+
+/* A run whose changes and issues hold the edge texts, its report the
+ * same bytes as the library's, and read back as stored. */
+static void
+test_edges(struct store *st)
+{
+	enum { NE = sizeof(edges) / sizeof(edges[0]) };
+	struct change	 c[NE];
+	struct itemrow	 it;
+	struct issuerow	 is;
+	struct run	 r;
+	struct dump	 d;
+	const char	*path = tmp("edges.xlsx");
+	size_t		 i, back = 0;
+	int		 rc;
+
+	fill_run(&r, "edges.csv");
+	rc = store_run_insert(st, &r) == 0;
+	for (i = 0; i < NE; i++) {
+		c[i].field = edges[i];
+		c[i].old = edges[i];
+		c[i].new = edges[(i + 1) % NE];
+	}
+	for (i = 0; rc && i < NE; i++) {
+		memset(&it, 0, sizeof(it));
+		it.seq = (long long)i + 1;
+		it.type = IT_UPDATE;
+		it.status = IST_FAILED;
+		it.key = it.email = it.name = it.error = edges[i];
+		it.chg = &c[i];
+		it.nchg = 1;
+		memset(&is, 0, sizeof(is));
+		is.seq = (long long)i + 1;
+		is.type = ISS_USER_SKIPPED;
+		is.row = (long long)i + 2;
+		is.key = is.field = is.message = is.fix = is.email =
+		    is.name = edges[i];
+		rc = store_item_add(st, r.id, &it) == 0 &&
+		    store_issue_add(st, r.id, &is) == 0;
+	}
+	if (!ok(rc, "a run with %d edge texts stored", (int)NE))
+		return;
+	same_as_library(st, &r, "the edge texts");
+	if (!ok(report_xlsx(st, &r, path) == 0 && dump_load(&d, path) == 0,
+	    "openpyxl reads the edge texts' report"))
+		return;
+	for (i = 0; i < NE; i++)
+		back += has_string(&d, edges[i]);
+	ok(back == NE, "every edge text comes back as stored (%zu of %d)",
+	    back, (int)NE);
+	dump_free(&d);
+	unlink(path);
 }
 
 static void
@@ -741,6 +883,7 @@ test_empty(struct store *st)
 	    streq(cell_at(&d, "Summary", 13, 2)->f[5], "-"),
 	    "an unset Finished is the text \"-\"");
 	dump_free(&d);
+	same_as_library(st, &r, "the empty run");
 }
 
 static void
@@ -894,6 +1037,8 @@ test_big(struct store *st)
 	if (nfail)
 		printf("# %s", out.p);
 	buf_free(&out);
+	ok(same_as_library(st, &r, "the big run"), "the big run: its Changes "
+	    "were deflated by rostersync, not by the library");
 }
 
 static void
@@ -939,6 +1084,7 @@ main(int argc, char *argv[])
 	}
 	test_small(st);
 	test_empty(st);
+	test_edges(st);
 	test_failures(st);
 	test_big(st);
 	test_no_leftovers();
