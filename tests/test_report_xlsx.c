@@ -5,7 +5,9 @@
  * with what the database holds.
  *
  * Each run's report is also written with its rows by libxlsxwriter
- * (ROSTERSYNC_XLSX_ROWS=library): the sheets' parts must be the same bytes.
+ * (ROSTERSYNC_XLSX_ROWS=library): the sheets' parts must be the same bytes,
+ * for those runs, for one of texts at the XML's edges and for one of 600
+ * rows of random texts.
  *
  * Usage: test_report_xlsx [REPO]	(REPO defaults to ".")
  * The environment: PYTHON (default /usr/bin/python3, which must have
@@ -861,6 +863,82 @@ test_edges(struct store *st)
 	unlink(path);
 }
 
+/* Random texts from pieces that matter to the XML and to the cut: ASCII,
+ * controls, white space, entities' characters, "_xHHHH_", UTF-8 of two
+ * to four bytes, bytes that are not UTF-8; now and then one past the
+ * cell's 32,767 characters. */
+static char *
+random_text(unsigned *seed)
+{
+	static const char *const piece[] = { "a", "Z", "0", " ", "\t", "\n",
+	    "\r", "\x01", "\x0b", "\x1f", "\x7f", "&", "<", ">", "\"", "'",
+	    "_x0041_", "_x00", "_", "\xc3\xa9", "\xe2\x82\xac",
+	    "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xef\xbf\xbe", "=", "+",
+	    "@", "]]>" };
+	struct buf	 b = { 0 };
+	size_t		 n, i;
+
+	n = rand_r(seed) % 12 == 0 ? 33000 : (size_t)(rand_r(seed) % 24);
+	for (i = 0; i < n; i++)
+		buf_adds(&b, piece[rand_r(seed) % (sizeof(piece) /
+		    sizeof(piece[0]))]);
+	buf_addc(&b, '\0');
+	return b.p;
+}
+
+/* Many runs' worth of random texts in one run: the same bytes as the
+ * library's, whatever the text. */
+static void
+test_random(struct store *st)
+{
+	enum { NR = 600 };
+	struct change	 c;
+	struct itemrow	 it;
+	struct issuerow	 is;
+	struct run	 r;
+	char		*t[6];
+	unsigned	 seed = 20261207;
+	size_t		 i, k;
+	int		 rc;
+
+	fill_run(&r, "random.csv");
+	rc = store_run_insert(st, &r) == 0;
+	for (i = 0; rc && i < NR; i++) {
+		for (k = 0; k < 6; k++)
+			t[k] = random_text(&seed);
+		memset(&it, 0, sizeof(it));
+		it.seq = (long long)i + 1;
+		it.type = IT_UPDATE;
+		it.status = i % 3 == 0 ? IST_FAILED : IST_APPLIED;
+		it.key = t[0];
+		it.email = t[1];
+		it.name = t[2];
+		it.error = i % 3 == 0 ? t[3] : NULL;
+		c.field = t[3];
+		c.old = t[4];
+		c.new = t[5];
+		it.chg = &c;
+		it.nchg = 1;
+		memset(&is, 0, sizeof(is));
+		is.seq = (long long)i + 1;
+		is.type = ISS_USER_SKIPPED;
+		is.row = (long long)i + 2;
+		is.key = t[0];
+		is.field = t[3];
+		is.message = t[4];
+		is.fix = t[5];
+		is.email = t[1];
+		is.name = t[2];
+		rc = store_item_add(st, r.id, &it) == 0 &&
+		    store_issue_add(st, r.id, &is) == 0;
+		for (k = 0; k < 6; k++)
+			free(t[k]);
+	}
+	if (ok(rc, "a run with %d items and issues of random texts stored",
+	    (int)NR))
+		same_as_library(st, &r, "the random texts");
+}
+
 static void
 test_empty(struct store *st)
 {
@@ -1087,6 +1165,7 @@ main(int argc, char *argv[])
 	test_edges(st);
 	test_failures(st);
 	test_big(st);
+	test_random(st);	/* after test_big, which measures its memory */
 	test_no_leftovers();
 	store_close(st);
 	if (nfail == 0)
