@@ -222,8 +222,7 @@ cell_text(struct xlsx *x, const char *s)
 static int
 zrows_deflate(struct zrows *zr, int flush)
 {
-	size_t	 have, off;
-	ssize_t	 n;
+	size_t	 have;
 
 	if (zr->xml.len > 0)
 		zr->crc = crc32(zr->crc, (const Bytef *)zr->xml.p,
@@ -237,12 +236,8 @@ zrows_deflate(struct zrows *zr, int flush)
 		if (deflate(&zr->z, flush) == Z_STREAM_ERROR)
 			return -1;
 		have = sizeof(zr->out) - zr->z.avail_out;
-		for (off = 0; off < have; off += (size_t)n)
-			if ((n = write(zr->fd, zr->out + off, have - off)) ==
-			    -1 && errno != EINTR)
-				return -1;
-			else if (n == -1)
-				n = 0;
+		if (write_full(zr->fd, zr->out, have) == -1)
+			return -1;
 		zr->clen += have;
 	} while (zr->z.avail_out == 0);
 	buf_reset(&zr->xml);
@@ -366,13 +361,23 @@ add_text(struct buf *b, const char *t)
 	}
 }
 
+/* Does the text, once escaped, begin or end with white space? Of the
+ * characters isspace() takes, only space, tab and newline are left as
+ * they are by add_text(). */
+static int
+outer_space(const char *t)
+{
+	size_t	 n = strlen(t);
+
+	return n > 0 && (strchr(" \t\n", t[0]) != NULL ||
+	    strchr(" \t\n", t[n - 1]) != NULL);
+}
+
 /* A string cell, its text t already made by cell_text(). */
 static void
 zrows_str(struct xlsx *x, lxw_col_t col, const char *t, int wrap)
 {
-	static const char preserve[] = " xml:space=\"preserve\"";
 	struct zrows	*zr = x->sh->zr;
-	size_t		 at;
 
 	zrows_cell(x, col);
 	if (wrap) {
@@ -380,19 +385,10 @@ zrows_str(struct xlsx *x, lxw_col_t col, const char *t, int wrap)
 		add_uint(&zr->xml, (unsigned)x->wrap_xf);
 		buf_addc(&zr->xml, '"');
 	}
-	buf_adds(&zr->xml, " t=\"inlineStr\"><is><t>");
-	at = zr->xml.len;
+	/* Outer white space is kept, as the library keeps it. */
+	buf_adds(&zr->xml, outer_space(t) ? " t=\"inlineStr\"><is>"
+	    "<t xml:space=\"preserve\">" : " t=\"inlineStr\"><is><t>");
 	add_text(&zr->xml, t);
-	/* Outer white space is kept, as the library keeps it: the attribute
-	 * goes before the '>' that ends "<t". */
-	if (isspace((unsigned char)zr->xml.p[at]) ||
-	    isspace((unsigned char)zr->xml.p[zr->xml.len - 1])) {
-		buf_grow(&zr->xml, sizeof(preserve));
-		memmove(zr->xml.p + at - 1 + sizeof(preserve) - 1,
-		    zr->xml.p + at - 1, zr->xml.len - (at - 1));
-		memcpy(zr->xml.p + at - 1, preserve, sizeof(preserve) - 1);
-		zr->xml.len += sizeof(preserve) - 1;
-	}
 	buf_adds(&zr->xml, "</t></is></c>");
 	zrows_cell_end(x);
 }
@@ -885,6 +881,7 @@ zpart_new(zip_t *za, zip_uint64_t idx, const struct sheet *sh)
 	zip_stat_t	 st;
 	zip_source_t	*zs = NULL;
 	char		*end, *d, *q;
+	size_t		 nend;
 
 	zip_error_init(&zp->err);
 	zp->zr = sh->zr;
@@ -901,14 +898,14 @@ zpart_new(zip_t *za, zip_uint64_t idx, const struct sheet *sh)
 	buf_addc(&pre, 'A' + (sh->ncols - 1));
 	add_uint(&pre, (unsigned long long)sh->row + 1);
 	buf_add(&pre, q, (size_t)(end - q));
-	zp->size = pre.len + sh->zr->ulen + strlen(end);
-	zp->crc = crc32_combine(crc32_combine(crc32(crc32(0L, Z_NULL, 0),
-	    (const Bytef *)pre.p, (uInt)pre.len), sh->zr->crc,
-	    (z_off_t)sh->zr->ulen), crc32(crc32(0L, Z_NULL, 0),
-	    (const Bytef *)end, (uInt)strlen(end)), (z_off_t)strlen(end));
+	nend = strlen(end);
+	zp->size = pre.len + sh->zr->ulen + nend;
+	zp->crc = crc32_combine(crc32_combine(crc32(0L, (const Bytef *)pre.p,
+	    (uInt)pre.len), sh->zr->crc, (z_off_t)sh->zr->ulen),
+	    crc32(0L, (const Bytef *)end, (uInt)nend), (z_off_t)nend);
 	zp->mtime = (st.valid & ZIP_STAT_MTIME) ? st.mtime : time(NULL);
 	if (deflate_piece(pre.p, pre.len, Z_SYNC_FLUSH, &zp->pre) == -1 ||
-	    deflate_piece(end, strlen(end), Z_FINISH, &zp->post) == -1)
+	    deflate_piece(end, nend, Z_FINISH, &zp->post) == -1)
 		goto out;
 	zs = zip_source_function(za, zpart_cb, zp);
 out:
@@ -923,8 +920,9 @@ out:
 	return zs;
 }
 
-/* The rows written here put into the workbook the library closed at
- * path; 0, or -1 with the reason in x. */
+/* The rows written here (if any) put into the workbook the library
+ * closed at path, which libzip writes anew: mode 0640 again, as
+ * create_0640() made it. 0, or -1 with the reason in x. */
 static int
 zrows_splice(struct xlsx *x, const char *path)
 {
@@ -934,6 +932,10 @@ zrows_splice(struct xlsx *x, const char *path)
 	zip_int64_t	 idx;
 	int		 k, err;
 
+	for (k = 0; k < SH__COUNT && x->sheet[k].zr == NULL; k++)
+		;
+	if (k == SH__COUNT)
+		return 0;
 	if ((za = zip_open(path, 0, &err)) == NULL) {
 		fail(x, "cannot open it again to put its rows in (libzip "
 		    "error %d)", err);
@@ -959,8 +961,12 @@ zrows_splice(struct xlsx *x, const char *path)
 	}
 	if (!x->failed && zip_close(za) == -1)
 		fail(x, "putting its rows in: %s", zip_strerror(za));
-	else if (!x->failed)
-		return 0;
+	else if (!x->failed) {
+		if (chmod(path, 0640) == 0)
+			return 0;
+		fail(x, "%s", strerror(errno));
+		return -1;
+	}
 	zip_discard(za);
 	return -1;
 }
@@ -981,11 +987,9 @@ xlsx_close(struct xlsx *x, const char *path)
 		if (err != LXW_NO_ERROR)
 			log_warnx("XLSX report: %s: %s", path,
 			    lxw_strerror(err));
-		else if ((x->sheet[SH_CHANGES].zr != NULL ||
-		    x->sheet[SH_ISSUES].zr != NULL) &&
-		    zrows_splice(x, path) == -1)
+		else if (zrows_splice(x, path) == -1)
 			log_warnx("XLSX report: %s: %s", path, x->why);
-		else if (chmod(path, 0640) == -1 || sync_file(path) == -1)
+		else if (sync_file(path) == -1)
 			log_warn("XLSX report: %s", path);
 		else
 			rc = 0;
