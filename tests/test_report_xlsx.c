@@ -802,6 +802,44 @@ test_small(struct store *st)
 	want_free(&wi);
 }
 
+/*
+ * Item and issue seq of run, each column one of six texts: t[0] the key,
+ * t[1] the email, t[2] the name, t[3] the field (and the item's error
+ * when it failed), t[4] the old value and the issue's message, t[5] the
+ * new value and the issue's fix. 0 or -1.
+ */
+static int
+add_texts(struct store *st, long long run, long long seq, int failed,
+    const char *const t[6])
+{
+	struct change	 c = { t[3], t[4], t[5] };
+	struct itemrow	 it;
+	struct issuerow	 is;
+
+	memset(&it, 0, sizeof(it));
+	it.seq = seq;
+	it.type = IT_UPDATE;
+	it.status = failed ? IST_FAILED : IST_APPLIED;
+	it.key = t[0];
+	it.email = t[1];
+	it.name = t[2];
+	it.error = failed ? t[3] : NULL;
+	it.chg = &c;
+	it.nchg = 1;
+	memset(&is, 0, sizeof(is));
+	is.seq = seq;
+	is.type = ISS_USER_SKIPPED;
+	is.row = seq + 1;
+	is.key = t[0];
+	is.email = t[1];
+	is.name = t[2];
+	is.field = t[3];
+	is.message = t[4];
+	is.fix = t[5];
+	return store_item_add(st, run, &it) == 0 &&
+	    store_issue_add(st, run, &is) == 0 ? 0 : -1;
+}
+
 /* Texts at the edges of the XML a cell's text becomes. */
 static const char *const edges[] = {
 	"\tlead tab", "trail tab\t", "\nlead newline", "trail newline\n",
@@ -816,9 +854,6 @@ static void
 test_edges(struct store *st)
 {
 	enum { NE = sizeof(edges) / sizeof(edges[0]) };
-	struct change	 c[NE];
-	struct itemrow	 it;
-	struct issuerow	 is;
 	struct run	 r;
 	struct dump	 d;
 	const char	*path = tmp("edges.xlsx");
@@ -827,27 +862,11 @@ test_edges(struct store *st)
 
 	fill_run(&r, "edges.csv");
 	rc = store_run_insert(st, &r) == 0;
-	for (i = 0; i < NE; i++) {
-		c[i].field = edges[i];
-		c[i].old = edges[i];
-		c[i].new = edges[(i + 1) % NE];
-	}
 	for (i = 0; rc && i < NE; i++) {
-		memset(&it, 0, sizeof(it));
-		it.seq = (long long)i + 1;
-		it.type = IT_UPDATE;
-		it.status = IST_FAILED;
-		it.key = it.email = it.name = it.error = edges[i];
-		it.chg = &c[i];
-		it.nchg = 1;
-		memset(&is, 0, sizeof(is));
-		is.seq = (long long)i + 1;
-		is.type = ISS_USER_SKIPPED;
-		is.row = (long long)i + 2;
-		is.key = is.field = is.message = is.fix = is.email =
-		    is.name = edges[i];
-		rc = store_item_add(st, r.id, &it) == 0 &&
-		    store_issue_add(st, r.id, &is) == 0;
+		const char *const t[6] = { edges[i], edges[i], edges[i],
+		    edges[i], edges[i], edges[(i + 1) % NE] };
+
+		rc = add_texts(st, r.id, (long long)i + 1, 1, t) == 0;
 	}
 	if (!ok(rc, "a run with %d edge texts stored", (int)NE))
 		return;
@@ -892,9 +911,6 @@ static void
 test_random(struct store *st)
 {
 	enum { NR = 600 };
-	struct change	 c;
-	struct itemrow	 it;
-	struct issuerow	 is;
 	struct run	 r;
 	char		*t[6];
 	unsigned	 seed = 20261207;
@@ -906,31 +922,8 @@ test_random(struct store *st)
 	for (i = 0; rc && i < NR; i++) {
 		for (k = 0; k < 6; k++)
 			t[k] = random_text(&seed);
-		memset(&it, 0, sizeof(it));
-		it.seq = (long long)i + 1;
-		it.type = IT_UPDATE;
-		it.status = i % 3 == 0 ? IST_FAILED : IST_APPLIED;
-		it.key = t[0];
-		it.email = t[1];
-		it.name = t[2];
-		it.error = i % 3 == 0 ? t[3] : NULL;
-		c.field = t[3];
-		c.old = t[4];
-		c.new = t[5];
-		it.chg = &c;
-		it.nchg = 1;
-		memset(&is, 0, sizeof(is));
-		is.seq = (long long)i + 1;
-		is.type = ISS_USER_SKIPPED;
-		is.row = (long long)i + 2;
-		is.key = t[0];
-		is.field = t[3];
-		is.message = t[4];
-		is.fix = t[5];
-		is.email = t[1];
-		is.name = t[2];
-		rc = store_item_add(st, r.id, &it) == 0 &&
-		    store_issue_add(st, r.id, &is) == 0;
+		rc = add_texts(st, r.id, (long long)i + 1, i % 3 == 0,
+		    (const char *const *)t) == 0;
 		for (k = 0; k < 6; k++)
 			free(t[k]);
 	}
