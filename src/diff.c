@@ -1168,6 +1168,11 @@ diff_items(struct job *j)
 	size_t		 nc = 0, nu = 0, nd = 0, i;
 
 	store_cache_size(j->st, STORE_DIFF_CACHE_KB);
+	/* The stored rows it reads, in one read transaction: one snapshot,
+	 * and not a lock taken and given back per user (in autocommit,
+	 * each read is a transaction of its own). Without it, each read
+	 * is its own, as before. */
+	(void)store_read_begin(j->st);
 	for (i = 0; i < j->ne; i++)
 		nc += (j->e[i].flags & (E_NEW | E_ACTIVE)) != 0;
 	c = xmalloc((nc + 1) * sizeof(*c));
@@ -1210,6 +1215,7 @@ diff_items(struct job *j)
 	for (i = 0; i < nd; i++)
 		delete_user(j, d[i]);
 	team_items(j, 0);
+	store_read_end(j->st);
 	free(c);
 	free(u);
 	free(d);
