@@ -587,7 +587,9 @@ struct snapwrite {
 	size_t		 kb;		/* their key bytes */
 	uint64_t	 keysum;	/* the key snapshot's checksum */
 	size_t		 cursor;	/* in j->lines, sorted by entry */
-	struct keptpass	 lpass;		/* line_of()'s reads of kept records */
+	uint64_t	*mgrknown;	/* bit i: entry i's manager has a place
+					 * in the key snapshot (keys_write()
+					 * found it; line_of() needs it) */
 	struct oldlines	 old;
 	const char	*failed;	/* the file that could not be written */
 	int		 err;		/* and errno */
@@ -766,7 +768,8 @@ cw_close(struct cw *w, const void *hdr)
 	return w->ok ? 0 : -1;
 }
 
-/* The key snapshot, in one pass over the entries. */
+/* The key snapshot, in one pass over the entries; on the way, whose
+ * manager has a place in it (s->mgrknown), for lines_write(). */
 static int
 keys_write(struct snapwrite *s, const char *path)
 {
@@ -781,12 +784,14 @@ keys_write(struct snapwrite *s, const char *path)
 	int		 a;
 
 	keys_sections(s->n, s->kb, size);
+	s->mgrknown = xcalloc(j->ne / 64 + 1, sizeof(*s->mgrknown));
 	cw_open(&w, path, sizeof(h), size, 5, s->version ^ s->nonce);
 	cw_put(&w, 2, &off, sizeof(off));
 	for (i = 0; i < j->ne; i++) {
 		if (!stored(j, i, s->after, &hv, &a))
 			continue;
-		m = mgr_pos(s, i, &kp);
+		if ((m = mgr_pos(s, i, &kp)) != DIRMGR_UNKNOWN)
+			s->mgrknown[i / 64] |= (uint64_t)1 << (i % 64);
 		off += ent_keylen(j, i) + 1;
 		act = (uint8_t)a;
 		cw_put(&w, 0, &hv, sizeof(hv));
@@ -843,8 +848,9 @@ new_line(struct snapwrite *s, uint32_t i)
 	return NULL;
 }
 
-/* Entry i's line in the next file: is it stored as its line says? A
- * known line's record is the old file's, another the row's hashes. */
+/* Entry i's line in the next file: is it stored as its line says, its
+ * manager placed (keys_write() looked it up)? A known line's record is
+ * the old file's, another the row's hashes. */
 static void
 line_of(struct snapwrite *s, uint32_t i, struct lineinfo *li)
 {
@@ -859,7 +865,8 @@ line_of(struct snapwrite *s, uint32_t i, struct lineinfo *li)
 	if ((j->e[i].flags & (E_LINE | E_DUP | E_SKIP | E_TERM | E_SEAT |
 	    E_MGR_CLEAR | E_MGR_KEEP)) != E_LINE ||
 	    !stored(j, i, s->after, &hv, &a) || !a || hv != new_hash(j, i) ||
-	    mgr_pos(s, i, &s->lpass) == DIRMGR_UNKNOWN)
+	    s->mgrknown == NULL ||
+	    !(s->mgrknown[i / 64] & (uint64_t)1 << (i % 64)))
 		return;
 	if (j->e[i].flags & E_KNOWN) {
 		if (!j->kn.ok || (o = old_line(&s->old, i)) == NULL ||
@@ -1010,6 +1017,7 @@ snap_save(struct job *j, int after_write)
 	} else if (s.after)
 		fault("snapshot.written");	/* before the commit */
 	big_free(s.gone);
+	free(s.mgrknown);
 }
 
 /* ------------------------------------------------ known lines, kept */
