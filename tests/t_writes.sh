@@ -7,7 +7,9 @@
 # any checkpoint: tests/walpages.py), updates that keep every email
 # write no page of the email indexes and at most two pages of users per
 # changed user, and a re-run of the same rows writes no page of the
-# users, items or changes; -v says how many pages it wrote.
+# users, items or changes; -v says how many pages it wrote. The diff
+# reads the stored rows of 600 changed users in one read transaction:
+# fewer fcntl(2) calls in the whole run (strace) than rows it read.
 . "$(dirname "$0")/lib.sh"
 
 $GEN --rows 3000 --seed 81 -o "$TMP/d1.csv"
@@ -16,6 +18,9 @@ $GEN --mutate "$TMP/d1.csv" --seed 82 --update-rate 0.01 --delete-rate 0 \
     --hire-rate 0 --manager-rate 0 --truth "$TMP/u2.json" -o "$TMP/u2.csv"
 # and a next day of every kind of change
 $GEN --mutate "$TMP/d1.csv" --seed 83 --truth "$TMP/d2.json" -o "$TMP/d2.csv"
+# and one where a fifth of the users change (600 stored rows read)
+$GEN --mutate "$TMP/d1.csv" --seed 84 --update-rate 0.2 --delete-rate 0 \
+    --hire-rate 0 --manager-rate 0 --truth "$TMP/u3.json" -o "$TMP/u3.csv"
 changed=$($PYTHON -c 'import json,sys; print(json.load(open(sys.argv[1]))["changed_rows"])' \
     "$TMP/u2.json")
 
@@ -96,4 +101,19 @@ eq "the same rows again: the run committed, no items" \
     "success|0"
 eq "the same rows again write no page of users, items or changes" \
     "$(pages '^(users|items|changes)')" 0
+
+# 4. The diff reads the stored rows of the users who changed or left in
+# one read transaction: the locks SQLite takes with fcntl(2) (in
+# autocommit, two or more a read) do not grow with how many it reads.
+SB=$TMP/locks CONF=$TMP/locks/rostersync.conf
+DB=$SB/spool/rostersync.db DROP=$SB/drop SPOOL=$SB/spool
+cp -a "$TMP/new-day1" "$SB"
+drop "$TMP/u3.csv" day2.csv
+strace -f -c -e trace=fcntl -o "$TMP/fcntl" "$ROSTERSYNC" -c "$CONF" -q run
+eq "a fifth of the users changed, under strace: applied" "$?" 0
+calls=$(awk '$NF == "fcntl" { print $4 }' "$TMP/fcntl")
+read=$($PYTHON -c 'import json,sys; t = json.load(open(sys.argv[1]));
+print(t["updates"] + t["manager_changes"] + t["deletes"])' "$TMP/u3.json")
+check "that run makes ${calls:-no} fcntl calls, fewer than the $read stored rows its diff reads" \
+    test "${calls:-0}" -gt 0 -a "${calls:-0}" -lt "$read"
 finish
