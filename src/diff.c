@@ -1169,9 +1169,9 @@ diff_items(struct job *j)
 
 	store_cache_size(j->st, STORE_DIFF_CACHE_KB);
 	/* The stored rows it reads, in one read transaction: one snapshot,
-	 * and not a lock taken and given back per user (in autocommit,
-	 * each read is a transaction of its own). Without it, each read
-	 * is its own, as before. */
+	 * and the locks taken once, not for each user (in autocommit each
+	 * read is a transaction of its own, which is what happens, only
+	 * slower, if this one cannot begin). */
 	(void)store_read_begin(j->st);
 	for (i = 0; i < j->ne; i++)
 		nc += (j->e[i].flags & (E_NEW | E_ACTIVE)) != 0;
