@@ -43,6 +43,7 @@
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #define ZROWS_CHUNK	(64 * 1024)	/* XML deflated at a time */
+#define ZROWS_LEVEL	1		/* zlib's fastest */
 
 /* One column of a sheet: its header, its width in characters, and
  * whether its long texts wrap (on screen and on paper). */
@@ -217,6 +218,16 @@ cell_text(struct xlsx *x, const char *s)
 
 /* ------------------------------------------------- rows written here */
 
+/* A raw deflate stream (no header: a piece of a ZIP entry's data) at
+ * ZROWS_LEVEL, as every piece of a sheet written here is; 0 or -1. */
+static int
+raw_deflate_init(z_stream *z)
+{
+	memset(z, 0, sizeof(*z));
+	return deflateInit2(z, ZROWS_LEVEL, Z_DEFLATED, -15, 8,
+	    Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -1;
+}
+
 /* Deflate the XML gathered so far into the sheet's file: flush
  * Z_NO_FLUSH as rows come, Z_SYNC_FLUSH at the sheet's end. 0 or -1. */
 static int
@@ -274,8 +285,7 @@ own_row(struct xlsx *x)
 	zr = xcalloc(1, sizeof(*zr));
 	zr->crc = crc32(0, Z_NULL, 0);
 	if ((zr->fd = open(x->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) ==
-	    -1 || deflateInit2(&zr->z, 1, Z_DEFLATED, -15, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK) {
+	    -1 || raw_deflate_init(&zr->z) == -1) {
 		log_debug("XLSX report: sheet %s: rows by the library (%s)",
 		    x->sh->name, zr->fd == -1 ? strerror(errno) : "zlib");
 		zrows_free(zr);
@@ -336,7 +346,6 @@ static void
 add_text(struct buf *b, const char *t)
 {
 	const char	*p = t, *q;
-	char		 esc[16];
 
 	for (;;) {
 		for (q = p; (unsigned char)*q >= 0x20 && *q != '&' &&
@@ -353,10 +362,8 @@ add_text(struct buf *b, const char *t)
 			buf_adds(b, "&gt;");
 		else if (*q == '\t' || *q == '\n')
 			buf_addc(b, *q);
-		else {
-			snprintf(esc, sizeof(esc), "_x%04X_", (unsigned char)*q);
-			buf_adds(b, esc);
-		}
+		else
+			buf_printf(b, "_x%04X_", (unsigned char)*q);
 		p = q + 1;
 	}
 }
@@ -765,9 +772,7 @@ deflate_piece(const char *p, size_t n, int flush, struct buf *out)
 	z_stream	 z;
 	int		 rc;
 
-	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
+	if (raw_deflate_init(&z) == -1)
 		return -1;
 	buf_grow(out, deflateBound(&z, n) + 16);
 	z.next_in = (Bytef *)p;
@@ -850,8 +855,8 @@ zpart_cb(void *arg, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
 	}
 }
 
-/* The library's part name of the sheet as its text (at most 1 MB: it
- * holds only the header row); 0 or -1. */
+/* The text of the library's part idx (a sheet of only its header row:
+ * 1 MB at most); 0 or -1. */
 static int
 read_part(zip_t *za, zip_uint64_t idx, struct buf *b)
 {
@@ -870,8 +875,8 @@ read_part(zip_t *za, zip_uint64_t idx, struct buf *b)
 	return n == 0 ? 0 : -1;
 }
 
-/* The part of sheet k: its beginning and end from the library's, the
- * rows between; the source for libzip, or NULL. */
+/* The part of sheet sh: its beginning and end from the library's part
+ * idx, the rows between; the source for libzip, or NULL. */
 static zip_source_t *
 zpart_new(zip_t *za, zip_uint64_t idx, const struct sheet *sh)
 {
