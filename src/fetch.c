@@ -50,6 +50,126 @@ fetch_ops(const struct sync *sy)
 	return ops_for(sy);
 }
 
+/* ------------------------------------------------- a run's connections */
+
+/*
+ * `rostersync run` opens a sync's source once and uses it for the fetch,
+ * the move of the file to processed/ and the upload of the reports: an
+ * SFTP login is about 20 round trips, a second at 50 ms. A connection
+ * kept is checked before it is used again (alive(): one round trip); one
+ * idle for more than SOURCE_IDLE_MAX seconds is closed and opened afresh,
+ * as a server or a firewall may have dropped it silently. Outside
+ * source_keep_begin() and source_keep_end(), or with
+ * ROSTERSYNC_SOURCE_KEEP=0 (the bench's "before"), each use opens and
+ * closes its own.
+ */
+struct keptsrc {
+	const struct srcops	*ops;
+	char			*sync;		/* the sync's name and source */
+	char			*url;
+	struct source		*src;
+	time_t			 since;		/* last given back */
+};
+
+static struct keptsrc	*kept;
+static size_t		 nkept;
+static int		 keeping;
+
+void
+source_keep_begin(void)
+{
+	const char	*e = getenv("ROSTERSYNC_SOURCE_KEEP");
+
+	keeping = e == NULL || strcmp(e, "0") != 0;
+}
+
+/* Every connection kept is closed, the newest first. */
+void
+source_keep_end(void)
+{
+	while (nkept > 0) {
+		struct keptsrc *k = &kept[--nkept];
+
+		k->ops->close(k->src);
+		free(k->sync);
+		free(k->url);
+	}
+	free(kept);
+	kept = NULL;
+	keeping = 0;
+}
+
+static struct keptsrc *
+kept_find(const struct sync *sy, const struct srcops *ops)
+{
+	size_t	 i;
+
+	for (i = 0; i < nkept; i++)
+		if (kept[i].ops == ops && strcmp(kept[i].sync, sy->name) == 0 &&
+		    strcmp(kept[i].url, sy->source) == 0)
+			return &kept[i];
+	return NULL;
+}
+
+/* The kept connection of the sync, taken out of the list, if it may still
+ * be used; NULL otherwise (a stale one is closed). */
+static struct source *
+kept_take(const struct sync *sy, const struct srcops *ops)
+{
+	struct keptsrc	*k = kept_find(sy, ops);
+	struct source	*src;
+	int		 fresh;
+
+	if (k == NULL)
+		return NULL;
+	src = k->src;
+	fresh = time(NULL) - k->since <= SOURCE_IDLE_MAX;
+	free(k->sync);
+	free(k->url);
+	*k = kept[--nkept];
+	if (fresh && (ops->alive == NULL || ops->alive(src)))
+		return src;
+	log_debug("%s: the connection kept since earlier in the run is "
+	    "%s; connecting again", sy->source, fresh ? "gone" : "too old");
+	ops->close(src);
+	return NULL;
+}
+
+/* The sync's source: the run's connection if one is kept, else a new one.
+ * NULL with err. Give it back with source_close(). */
+struct source *
+source_open(const struct sync *sy, const struct srcops *ops, char *err,
+    size_t errlen)
+{
+	struct source	*src;
+
+	if (keeping && (src = kept_take(sy, ops)) != NULL)
+		return src;
+	return ops->open(sy, err, errlen);
+}
+
+/* Done with src for now: kept for the run's next use, or closed. */
+void
+source_close(const struct sync *sy, const struct srcops *ops,
+    struct source *src)
+{
+	struct keptsrc	*k;
+
+	if (src == NULL)
+		return;
+	if (!keeping || kept_find(sy, ops) != NULL) {
+		ops->close(src);
+		return;
+	}
+	kept = xrealloc(kept, (nkept + 1) * sizeof(*kept));
+	k = &kept[nkept++];
+	k->ops = ops;
+	k->sync = xstrdup(sy->name);
+	k->url = xstrdup(sy->source);
+	k->src = src;
+	k->since = time(NULL);
+}
+
 /* A name fit for a log line: control characters shown as \xNN. */
 static void
 safe_name(const char *in, char *out, size_t outlen)
@@ -499,7 +619,7 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy,
 		fetch_failed(ff, err);
 		return -1;
 	}
-	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+	if ((src = source_open(sy, ops, err, sizeof(err))) == NULL) {
 		fetch_failed(ff, err);
 		return -1;
 	}
@@ -518,7 +638,7 @@ fetch_sync(struct config *cfg, struct store *st, const struct sync *sy,
 	for (k = 0; k < nrecheck; k++)
 		free(recheck[k]);
 	free(recheck);
-	ops->close(src);
+	source_close(sy, ops, src);
 	return failed ? -1 : queued;
 }
 
@@ -600,7 +720,7 @@ fetch_after(struct config *cfg, struct store *st, const struct sync *sy,
 		store_file_source_done(st, id);
 		goto out;
 	}
-	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+	if ((src = source_open(sy, ops, err, sizeof(err))) == NULL) {
 		log_warnx("%s; %s stays at the source until the next run",
 		    err, l.name);
 		goto out;
@@ -621,7 +741,7 @@ fetch_after(struct config *cfg, struct store *st, const struct sync *sy,
 		log_warnx("%s; will try again next run", err);
 out:
 	if (src != NULL)
-		ops->close(src);
+		source_close(sy, ops, src);
 	ledger_free(&l);
 }
 

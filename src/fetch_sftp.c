@@ -48,7 +48,6 @@ struct source {
 	char		*dir;		/* absolute, or relative to home ("") */
 	int		 timed_out;	/* the watchdog cut the connection */
 	struct xfer	*xf;		/* its transfer streams, or NULL */
-	struct sigaction old_alrm;	/* restored by close */
 };
 
 /* What connect_once() says about a failure. */
@@ -66,6 +65,27 @@ wd_handler(int sig)
 	wd_fired = 1;
 	if (wd_fd != -1)
 		shutdown(wd_fd, SHUT_RDWR);	/* async-signal-safe */
+}
+
+/*
+ * SIGALRM's handler, set once for the process: a run keeps the
+ * connections of several syncs open at once (fetch.c), and one closing
+ * must not take the handler from the others' watchdog.
+ */
+static void
+wd_install(void)
+{
+	static int		 done;
+	struct sigaction	 sa;
+
+	if (done)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wd_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	done = 1;
 }
 
 /* The next step must be done within the timeout, or the socket is cut. */
@@ -678,7 +698,6 @@ static struct source *
 sftp_src_open(const struct sync *sy, char *err, size_t errlen)
 {
 	struct source	*s;
-	struct sigaction sa;
 	ssh_key		 key = NULL;
 	char		*password = NULL;
 	int		 attempt, rc = CONN_FATAL;
@@ -687,11 +706,7 @@ sftp_src_open(const struct sync *sy, char *err, size_t errlen)
 	/* A server that goes away mid-transfer is an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	s = xcalloc(1, sizeof(*s));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = wd_handler;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &s->old_alrm);
+	wd_install();
 	s->opt = &sy->sftp;
 	s->url = xstrdup(sy->source);
 	if (parse_url(s, sy->source, err, errlen) == -1)
@@ -743,12 +758,35 @@ sftp_src_close(struct source *s)
 		return;
 	xfer_free(s->xf);	/* its channels, before the session */
 	disconnect(s);
-	sigaction(SIGALRM, &s->old_alrm, NULL);
 	free(s->url);
 	free(s->user);
 	free(s->host);
 	free(s->dir);
 	free(s);
+}
+
+/*
+ * A connection opened earlier in the run, asked one cheap question: does
+ * it still answer? A folder that is gone is no dead connection (the next
+ * step says what is wrong).
+ */
+static int
+sftp_src_alive(struct source *s)
+{
+	sftp_attributes	 a;
+	int		 code = SSH_FX_OK;
+
+	if (s->timed_out || s->sftp == NULL || !ssh_is_connected(s->ssh))
+		return 0;
+	wd_arm(s);
+	if ((a = sftp_stat(s->sftp, *s->dir != '\0' ? s->dir : ".")) == NULL)
+		code = sftp_get_error(s->sftp);
+	else
+		sftp_attributes_free(a);
+	if (wd_disarm(s))
+		return 0;
+	return ssh_is_connected(s->ssh) && code != SSH_FX_NO_CONNECTION &&
+	    code != SSH_FX_CONNECTION_LOST;
 }
 
 /* --------------------------------------------------------- operations */
@@ -1229,14 +1267,23 @@ sftp_src_get(struct source *s, struct srcfile *f, int fd, struct sha256 *h,
 	return rc;
 }
 
-/* Make a folder and its parents on the server. 0, or -1 with err. */
+/* Make a folder and its parents on the server. 0, or -1 with err. The
+ * folder is usually there: asked first, in one round trip, before its
+ * parents are walked one round trip each. */
 static int
 mkdir_p(struct source *s, const char *dir, char *err, size_t errlen)
 {
 	sftp_attributes	 a;
-	char		*p = xstrdup(dir), *c, said[256];
+	char		*p, *c, said[256];
 	int		 rc = -1, last, code;
 
+	if ((a = sftp_stat(s->sftp, dir)) != NULL) {
+		code = a->type == SSH_FILEXFER_TYPE_DIRECTORY;
+		sftp_attributes_free(a);
+		if (code)
+			return 0;
+	}
+	p = xstrdup(dir);
 	c = p + (*p == '/');
 	for (;;) {
 		c += strcspn(c, "/");
@@ -1440,5 +1487,6 @@ const struct srcops srcops_sftp = {
 	.get = sftp_src_get,
 	.after = sftp_src_after,
 	.put = sftp_src_put,
+	.alive = sftp_src_alive,
 	.close = sftp_src_close,
 };

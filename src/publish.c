@@ -43,7 +43,7 @@ upload_all(const struct sync *sy, struct store *st, struct upload *u,
 
 	if ((ops = fetch_ops(sy)) == NULL || ops->put == NULL)
 		return;
-	if ((src = ops->open(sy, err, sizeof(err))) == NULL) {
+	if ((src = source_open(sy, ops, err, sizeof(err))) == NULL) {
 		for (i = 0; i < n; i++)
 			store_publish_set(st, u[i].id, "pending", 1, err);
 		log_warnx("%s; %zu report file%s not published to %s/, will "
@@ -63,7 +63,7 @@ upload_all(const struct sync *sy, struct store *st, struct upload *u,
 			    u[i].run, err);
 		}
 	}
-	ops->close(src);
+	source_close(sy, ops, src);
 	if (done > 0)
 		log_info("published %zu report file%s to %s/", done,
 		    done == 1 ? "" : "s", sy->reports_remote);

@@ -666,6 +666,8 @@ struct srcops {
 	int		 (*put)(struct source *, const char *local,
 			    const char *dir, const char *name, char *err,
 			    size_t);
+	/* May a connection opened earlier still be used? NULL: always. */
+	int		 (*alive)(struct source *);
 	void		 (*close)(struct source *);
 };
 extern const struct srcops srcops_dir;
@@ -690,6 +692,18 @@ void	 publish_run(struct config *, struct store *, const struct sync *,
 void	 publish_pending(struct config *, struct store *);
 /* The source backend of a sync (fetch.c), or NULL, logged. */
 const struct srcops *fetch_ops(const struct sync *);
+/*
+ * A sync's source for one use (fetch.c): between source_keep_begin() and
+ * source_keep_end() (a run), each sync's connection is kept from one use
+ * to the next, checked before it is used again.
+ */
+#define SOURCE_IDLE_MAX		60	/* seconds a kept connection may idle */
+void	 source_keep_begin(void);
+void	 source_keep_end(void);
+struct source *source_open(const struct sync *, const struct srcops *,
+	    char *err, size_t);
+void	 source_close(const struct sync *, const struct srcops *,
+	    struct source *);
 /* The source file is done with: move, delete or leave it (ledger id). */
 void	 fetch_after(struct config *, struct store *, const struct sync *,
 	    long long file_id);

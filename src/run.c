@@ -1169,6 +1169,7 @@ run_main(struct config *cfg, const struct runopts *o)
 		close(lock);
 		return EXIT_FAIL;
 	}
+	source_keep_begin();	/* one connection per source for the run */
 	recover(cfg, st);
 	if (!o->fetch_only)
 		publish_pending(cfg, st);
@@ -1178,6 +1179,7 @@ run_main(struct config *cfg, const struct runopts *o)
 		code = fetch_all(cfg, st, o);
 		code = worse(code, process_queue(cfg, st, o));
 	}
+	source_keep_end();
 	expire_all(cfg, o);
 	store_close(st);
 	close(lock);

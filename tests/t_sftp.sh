@@ -89,8 +89,8 @@ contains "happy: the log says where the reports went" \
     "$(cat "$TMP/happy.out")" "published 3 report files to reports/"
 sleep 0.5	# the server's log of the last session
 sessions=$(tail -n +"$log_from" "$SSHD_DIR/sshd.log")
-check "happy: sessions were opened" test \
-    "$(printf '%s\n' "$sessions" | grep -c 'Accepted publickey')" -ge 2
+eq "happy: one SSH login for the run (fetch, move to processed/, reports)" \
+    "$(printf '%s\n' "$sessions" | grep -c 'Accepted publickey')" 1
 eq "happy: every session ends with an SSH disconnect, not a dropped socket" \
     "$(printf '%s\n' "$sessions" | grep -c 'Received disconnect from 127.0.0.1 port [0-9]*:11: Bye Bye')" \
     "$(printf '%s\n' "$sessions" | grep -c 'Accepted publickey')"
@@ -111,6 +111,32 @@ eq "happy: an export under a name used before runs" \
     "$?,$(qq "SELECT count(*) FROM runs WHERE file_name = 'day1.csv'")" "0,2"
 cmp -s "$TMP/third.csv" "$INBOX/processed/day1.csv"
 eq "happy: and replaces the older one in processed/" "$?" 0
+
+# --- the run's connection lost while the run works (every session of the
+# server killed at run.started, between the fetch and the move): the move
+# and the reports go over a new one, and nothing is lost or done twice
+drop_sessions() {
+	local p
+	for p in $(sshd_sessions); do
+		kill -9 "$p" 2>/dev/null
+	done
+}
+sftp_sandbox lost
+rdrop "$TMP/small.csv" day1.csv
+log_from=$(($(wc -l <"$SSHD_DIR/sshd.log") + 1))
+rs_opts=-v paused run.started "$TMP/lost.out" drop_sessions
+eq "lost mid-run: paused there" "$pause_seen" yes
+eq "lost mid-run: the run succeeds" \
+    "$prc,$(qq "SELECT file_name, status FROM runs")" "0,day1.csv|success"
+check "lost mid-run: the export moved to processed/ all the same" \
+    test -f "$INBOX/processed/day1.csv" -a ! -e "$INBOX/day1.csv"
+eq "lost mid-run: the reports published all the same" \
+    "$(qq "SELECT group_concat(state) FROM publish")" "done,done,done"
+contains "lost mid-run: the log says it connected again" \
+    "$(cat "$TMP/lost.out")" "is gone; connecting again"
+sleep 0.5	# the server's log of the last session
+eq "lost mid-run: two SSH logins, the second after the first was lost" \
+    "$(tail -n +"$log_from" "$SSHD_DIR/sshd.log" | grep -c 'Accepted publickey')" 2
 
 # --- fetch only fetches; the source file stays until its run is recorded
 sftp_sandbox fetchonly
