@@ -9,7 +9,8 @@
 # over several streams byte for byte, an upload cut, servers allowing
 # fewer sessions per connection, the settings checked; hostile names;
 # duplicates; publish failures retried by the next run; publishing to a
-# local drop-zone too.
+# local drop-zone too; one login for a run, and a new one when the run's
+# connection is lost.
 . "$(dirname "$0")/lib.sh"
 # The second exports here replace most values of the first on purpose:
 # not what the update threshold (t_integrity) is about.
