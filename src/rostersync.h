@@ -885,7 +885,10 @@ struct store;
 struct store	*store_open(const char *path, int readonly, char *err,
 		    size_t errlen);
 void		 store_close(struct store *);	/* NULL is fine */
-const char	*store_errmsg(struct store *);	/* SQLite's, until the next call */
+/* The last error the store met: SQLite's, or a lock held too long. */
+const char	*store_errmsg(struct store *);
+/* 0 if the run can write now, or -1 (store_errmsg()): nothing logged. */
+int		 store_can_write(struct store *);
 int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int		 store_commit(struct store *);
 void		 store_rollback(struct store *);
@@ -965,7 +968,9 @@ int		 store_run_get(struct store *, long long, struct run *);
 /* What a run read from the store holds, freed; the run may be reused. */
 void		 run_free(struct run *);
 int		 store_run_reports_done(struct store *, long long);
-int		 store_runs_interrupted(struct store *);
+/* Runs left In Progress marked Failed (interrupted): how many (their
+ * ids into ids, "1, 4"), or -1. */
+int		 store_runs_interrupted(struct store *, struct buf *ids);
 /* These fill *ids (pairs: *pairs) with an array: the caller frees. */
 size_t		 store_runs_reports_pending(struct store *, long long **ids);
 long long	 store_run_applied_sha(struct store *, const char *sync,

@@ -849,14 +849,23 @@ reports_catch_up(struct config *cfg, struct store *st)
 static void
 recover(struct config *cfg, struct store *st)
 {
-	int	 k;
+	struct buf	 ids = { 0 };
+	int		 k;
 
 	hook_recover(st);
 	resume_hook_runs(cfg, st);
-	if ((k = store_runs_interrupted(st)) > 0)
-		log_warnx("%d run%s left In Progress by a process that died: "
-		    "marked Failed (interrupted); their files run again", k,
-		    k > 1 ? "s" : "");
+	if ((k = store_runs_interrupted(st, &ids)) > 0)
+		log_warnx("%d run%s left In Progress by a process that died "
+		    "(run %s): marked Failed (interrupted); their files run "
+		    "again; why %s stopped is in that process's log (under "
+		    "systemd: journalctl -u rostersync RUN=%s)", k, k > 1 ?
+		    "s" : "", ids.p, k > 1 ? "each" : "it", k > 1 ? "N" :
+		    ids.p);
+	else if (k == -1)
+		log_warnx("cannot mark the runs left In Progress Failed "
+		    "(interrupted): %s; skipped, the next run does it",
+		    store_errmsg(st));
+	buf_free(&ids);
 	recover_processed(cfg, st);
 	fault("recover.archived");
 	for (size_t i = 0; i < cfg->nsyncs; i++)
@@ -1166,6 +1175,15 @@ run_main(struct config *cfg, const struct runopts *o)
 		return lock == -2 ? EXIT_BUSY : EXIT_FAIL;
 	if ((st = store_open(cfg->database, 0, err, sizeof(err))) == NULL) {
 		log_msg(LOG_ERR, "%s", err);
+		close(lock);
+		return EXIT_FAIL;
+	}
+	/* A lock held by another connection: said once, nothing done. */
+	if (store_can_write(st) == -1) {
+		log_msg(LOG_ERR, "cannot start the run: %s; nothing was done "
+		    "(no recovery of interrupted runs, no fetch, no run): the "
+		    "next run tries again", store_errmsg(st));
+		store_close(st);
 		close(lock);
 		return EXIT_FAIL;
 	}

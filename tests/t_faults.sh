@@ -99,6 +99,8 @@ eq "stale lock: the next run is not blocked (exit 0, not 7)" "$rc" 0
 check "stale lock: it did not wait (${took}s)" test "$took" -lt 5
 eq "stale lock: the file is applied once" \
     "$(qq "SELECT group_concat(status) FROM runs")" "failed,success"
+contains "stale lock: the next run names the interrupted run and its log" \
+    "$(cat "$SB/after.out")" "(run 1): marked Failed (interrupted); their files run again; why it stopped is in that process's log (under systemd: journalctl -u rostersync RUN=1)"
 if command -v flock >/dev/null; then
 	# -o: only flock(1) holds the lock, not the sleep it runs
 	flock -o "$SPOOL/rostersync.lock" sleep 60 &
@@ -117,6 +119,41 @@ if command -v flock >/dev/null; then
 else
 	skip "flock(1) is not installed"
 fi
+
+# The database held by another connection (an auditor's sqlite3 with
+# BEGIN EXCLUSIVE, a backup) past SQLite's busy timeout: the run says so
+# once, naming the step and what it skipped, and does nothing; the next
+# run, the lock gone, is correct.
+sandbox dblocked
+drop "$TMP/small.csv" day1.csv
+rs run >/dev/null 2>&1
+drop "$TMP/small2.csv" day2.csv
+before=$(dump)
+$PYTHON -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(120)' "$DB" >"$SB/holder.out" 2>&1 &
+holder=$!
+n=100
+while [ $n -gt 0 ] && ! grep -q held "$SB/holder.out"; do
+	sleep 0.1; n=$((n - 1))
+done
+rs run >"$SB/locked.out" 2>&1
+rc=$?
+kill $holder; wait $holder 2>/dev/null
+eq "database locked: the run fails, exit 1" "$rc" 1
+contains "database locked: the step, the cause and what was skipped" \
+    "$(cat "$SB/locked.out")" "error: cannot start the run: the database is locked by another process (a backup? sqlite3?) for more than 10 s; nothing was done (no recovery of interrupted runs, no fetch, no run): the next run tries again"
+eq "database locked: said once, in one line" \
+    "$(grep -c . "$SB/locked.out")" 1
+eq "database locked: nothing fetched, the directory unchanged" \
+    "$(qq "SELECT count(*) FROM runs"):$(dump | cmp -s - <(echo "$before") && echo same)" \
+    "1:same"
+check "database locked: the export stays in the drop-zone" test -f "$DROP/day2.csv"
+rs run >"$SB/after.out" 2>&1
+eq "database free again: the next run succeeds" \
+    "$?:$(status_of "$(last_run)"):$(qq "SELECT count(*) FROM runs")" "0:success:2"
 
 # ------------------------------------------------------- out of space
 
