@@ -1372,6 +1372,9 @@ struct keptfile {
 	uint32_t	 last;		/* the entry of the row kept last */
 	size_t		 disorder;	/* rows kept before one of a lower key */
 	int		 inmem;		/* from now on, rows go to the job's arena */
+	char		*dir;		/* the folder of the file */
+	char		*err;		/* why the file failed (a full disk): it
+					 * is not used again; or NULL */
 };
 #define KEPT_MAP_MAX	(1ULL << 40)	/* the kept rows' file, at most */
 #define KEPT_MAP_MIN	(1ULL << 30)	/* its mapping, at least */
@@ -1551,11 +1554,16 @@ struct kept *ent_kept(const struct job *, uint32_t);
  * NULL); a record's values into one piece of the job's arena (k->end). */
 void	 kept_values(const struct job *, const struct kept *, const char **v,
 	    size_t *len);
-void	 kept_set(struct job *, struct kept *, const char *const *v,
+/* 0, or -1 while loading when the file failed (j->kf.err says why). */
+int	 kept_set(struct job *, struct kept *, const char *const *v,
 	    const size_t *len);
 /* Every kept record written to the file, and each one from now on at
- * once (after the load, before any is read); the file closed. */
+ * once (after the load, before any is read); j->kf.err says if they
+ * could not be. */
 void	 kept_loaded(struct job *);
+/* The file let go (its room given back; no record of it read again);
+ * closed, with what it holds. Both safe with a file never opened. */
+void	 kept_unmap(struct keptfile *);
 void	 kept_close(struct keptfile *);
 /* A pass over kept records (any thread, p zeroed at its start) reads at
  * `at` (anywhere: only the file's count): once its reads span KEPT_WINDOW

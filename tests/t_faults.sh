@@ -216,6 +216,38 @@ else
 	skip "spool full: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
 fi
 
+# The spool's cache folder full while the load keeps the export's rows
+# in a file there: the run records Failed with the cause (which file, the
+# disk full), counts nothing applied, and its file runs again.
+sandbox cachefull
+drop "$TMP/big.csv" day1.csv
+if tmpfs "$SPOOL/cache" 64k; then
+	rs run >"$SB/full.out" 2>&1
+	eq "cache full: the run fails, exit 1" "$?" 1
+	eq "cache full: the run is recorded Failed, not left In Progress" \
+	    "$(q "SELECT group_concat(status) FROM runs")" failed
+	contains "cache full: the run's error names the file and the cause" \
+	    "$(q "SELECT error FROM runs WHERE id = 1")" \
+	    "cannot write the kept rows' file (the export's rows, kept while the run lasts) in $SPOOL/cache/hr: No space left on device"
+	contains "cache full: the log says so, and that nothing was applied" \
+	    "$(cat "$SB/full.out")" "in $SPOOL/cache/hr: No space left on device; nothing was applied, the file stays queued"
+	eq "cache full: nothing counted as created or impacted" \
+	    "$(count_of 1 "n_create || ':' || impacted")" "0:0"
+	rs show 1 >"$SB/show.out" 2>&1
+	contains "cache full: show gives the cause" "$(cat "$SB/show.out")" \
+	    "System error: cannot write the kept rows' file"
+	eq "cache full: no users" "$(q "SELECT count(*) FROM users")" 0
+	grow "$SPOOL/cache" 64m
+	rs run >"$SB/after.out" 2>&1
+	eq "cache room again: the next run applies the file" \
+	    "$?:$(status_of 2):$(q "SELECT count(*) FROM users WHERE active = 1")" \
+	    "0:success:10000"
+	eq "cache room again: no run was left to call interrupted" \
+	    "$(grep -c interrupted "$SB/after.out")" 0
+else
+	skip "cache full: cannot mount a tmpfs here"
+fi
+
 # Reports on a full file system: the run is applied and says the reports
 # could not be written; the next run writes them.
 sandbox repfull
@@ -260,6 +292,15 @@ if tmpfs "$SB/db" 1m && cp -a "$SB/db.saved/." "$SB/db/"; then
 	check "database full: the run fails (exit $rc)" test "$rc" -eq 1
 	contains "database full: the error says so" "$(cat "$SB/full.out")" \
 	    "database or disk is full"
+	contains "database full: the log says why the outcome was not recorded" \
+	    "$(cat "$SB/full.out")" "cannot record the outcome in the database: database or disk is full; nothing was applied"
+	failed=$(qq "SELECT max(id) FROM runs WHERE file_name = 'day2.csv'")
+	eq "database full: the Failed run's error is SQLite's" \
+	    "$(qq "SELECT status || ': ' || error FROM runs WHERE id = $failed")" \
+	    "failed: cannot record the outcome in the database: database or disk is full"
+	eq "database full: the Failed run counts nothing created or impacted" \
+	    "$(qq "SELECT n_create || ':' || n_update || ':' || impacted FROM runs WHERE id = $failed")" \
+	    "0:0:0"
 	eq "database full: the directory is unchanged" "$(dump)" "$before"
 	check "database full: the export is kept (queued or in the drop-zone)" \
 	    test -n "$(ls "$SPOOL/incoming/hr/" "$DROP/day2.csv" 2>/dev/null)"
