@@ -86,7 +86,8 @@ diff_load_dir(struct job *j)
 	return 0;
 }
 
-static void
+/* 0, or -1: the kept rows' file failed (j->kf.err). */
+static int
 keep_record(struct job *j, uint32_t ent, const struct record *r, uint64_t fp)
 {
 	struct kept	*k;
@@ -98,8 +99,10 @@ keep_record(struct job *j, uint32_t ent, const struct record *r, uint64_t fp)
 	k = &j->kept[j->nkept];
 	k->ent = ent;
 	k->hash = fp;
-	kept_set(j, k, r->v, r->len);
+	if (kept_set(j, k, r->v, r->len) == -1)
+		return -1;
 	j->erec[ent] = (uint32_t)j->nkept++;
+	return 0;
 }
 
 /* A row's email hash, kept until diff_loaded() makes j->eeh. */
@@ -446,8 +449,8 @@ diff_on_record(void *arg, const struct record *r)
 		    r->row);
 #endif
 	changed = needs_compare(j, id, fp, r);
-	if (changed)
-		keep_record(j, id, r, fp);
+	if (changed && keep_record(j, id, r, fp) == -1)
+		return -1;	/* the load stops; the run says why */
 	keep_row(j, id, r, !changed);	/* may add an entry: ids stay */
 	if (r->row == 5000)
 		fault("load.row5000");
@@ -673,7 +676,7 @@ set_value(struct job *j, struct kept *k, int slot, const char *v, uint32_t n)
 	kept_values(j, k, nv, len);
 	nv[slot] = v;
 	len[slot] = n;
-	kept_set(j, k, nv, len);
+	(void)kept_set(j, k, nv, len);	/* after the load: it keeps it */
 }
 
 /* Apply keep_if_empty and the manager decisions of validation. */

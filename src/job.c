@@ -361,35 +361,54 @@ kept_create(const char *dir)
 	return fd;
 }
 
+/* The file failed (a full disk): it is not used again; why, for the run
+ * (errno the cause). -1. */
+static int
+kept_fail(struct keptfile *f, const char *what)
+{
+	if (f->err == NULL)
+		xasprintf(&f->err, "cannot %s the kept rows' file (the export's "
+		    "rows, kept while the run lasts) in %s: %s", what, f->dir,
+		    strerror(errno));
+	return -1;
+}
+
 /* The file of the kept rows, in the sync's cache folder (or, that one
- * refused, the spool's), and its mapping. */
-static void
+ * refused, the spool's), and its mapping; 0, or -1 (f->err). */
+static int
 kept_open(struct job *j)
 {
 	struct keptfile	*f = &j->kf;
-	char		*dir;
 	int		 fd = -1;
 
-	if ((dir = spool_path(j->cfg, "cache", j->sy->name, NULL)) != NULL)
-		fd = kept_create(dir);
-	free(dir);
-	if (fd == -1 && (fd = kept_create(j->cfg->spool)) == -1)
-		fatal("%s: cannot create the kept rows' file", j->cfg->spool);
+	if ((f->dir = spool_path(j->cfg, "cache", j->sy->name, NULL)) != NULL)
+		fd = kept_create(f->dir);
+	if (fd == -1) {
+		free(f->dir);
+		f->dir = xstrdup(j->cfg->spool);
+		if ((fd = kept_create(f->dir)) == -1)
+			return kept_fail(f, "create");
+	}
 	/* The address space reserved: as much as there is, up to the most. */
 	for (f->cap = KEPT_MAP_MAX;; f->cap /= 2) {
 		f->map = mmap(NULL, f->cap, PROT_READ, MAP_SHARED |
 		    MAP_NORESERVE, fd, 0);
 		if (f->map != MAP_FAILED)
 			break;
-		if (f->cap / 2 < KEPT_MAP_MIN)
-			fatal("cannot map the kept rows' file");
+		if (f->cap / 2 < KEPT_MAP_MIN) {
+			f->map = NULL;
+			kept_fail(f, "map");
+			close(fd);
+			return -1;
+		}
 	}
 	f->fd = fd;
 	f->len = f->written = 0;
+	return 0;
 }
 
-/* What buf holds, into the file. */
-static void
+/* What buf holds, into the file; 0, or -1 (f->err). */
+static int
 kept_write(struct keptfile *f)
 {
 	size_t	 n = f->len - f->written, off = 0;
@@ -399,11 +418,12 @@ kept_write(struct keptfile *f)
 		if ((w = write(f->fd, f->buf + off, n - off)) == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("cannot write the kept rows' file");
+			return kept_fail(f, "write");
 		}
 		off += (size_t)w;
 	}
 	f->written = f->len;
+	return 0;
 }
 
 /* Does the row of entry id go to the arena? Once more than
@@ -443,35 +463,23 @@ kept_fill(char *to, size_t size, size_t n, const char *const *v,
 	memset(o + text, 0, size - n * sizeof(*end) - text);
 }
 
-/*
- * A row's values as one record of the kept rows' file: the slots' end
- * offsets, then the values, each NUL-terminated, rounded up to 4 bytes
- * (where a pointer and a length a slot in the arena took 12 bytes more).
- * k->end points at it in the mapping, readable once written (or, the
- * export out of key order, in the arena).
- */
-void
-kept_set(struct job *j, struct kept *k, const char *const *v,
+/* A record of size bytes into the file (into buf, or, after the load,
+ * written at once); 0, or -1 (f->err) with k->end not set. */
+static int
+kept_file(struct job *j, struct kept *k, size_t size, const char *const *v,
     const size_t *len)
 {
 	struct keptfile	*f = &j->kf;
-	size_t		 i, n = j->sc.nslots, text = 0, size, at;
+	size_t		 at;
 
-	for (i = 0; i < n; i++)
-		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
-	size = (n * sizeof(*k->end) + text + 3) & ~(size_t)3;
-	if (kept_inmem(j, k->ent)) {
-		k->end = arena_alloc(&j->a, size);
-		kept_fill((char *)k->end, size, n, v, len);
-		return;
-	}
-	if (f->map == NULL)
-		kept_open(j);
+	if (f->map == NULL && kept_open(j) == -1)
+		return -1;
 	if (size > f->cap - f->len)
 		fatalx("the kept rows take more than %zu bytes", f->cap);
 	at = f->len - f->written;
 	if (at + size > f->bufcap) {
-		kept_write(f);
+		if (kept_write(f) == -1)
+			return -1;
 		at = 0;
 		if (size > f->bufcap) {
 			f->bufcap = size > KEPT_BUF_BYTES ? size :
@@ -479,18 +487,53 @@ kept_set(struct job *j, struct kept *k, const char *const *v,
 			f->buf = xrealloc(f->buf, f->bufcap);
 		}
 	}
-	kept_fill(f->buf + at, size, n, v, len);
-	k->end = (uint32_t *)(void *)(f->map + f->len);
+	kept_fill(f->buf + at, size, j->sc.nslots, v, len);
 	f->len += size;
-	if (f->loaded)
-		kept_write(f);
+	if (f->loaded && kept_write(f) == -1)
+		return -1;
+	k->end = (uint32_t *)(void *)(f->map + f->len - size);
+	return 0;
+}
+
+/*
+ * A row's values as one record of the kept rows' file: the slots' end
+ * offsets, then the values, each NUL-terminated, rounded up to 4 bytes
+ * (where a pointer and a length a slot in the arena took 12 bytes more).
+ * k->end points at it in the mapping, readable once written (or, the
+ * export out of key order, in the arena). The file failing, the load
+ * stops (-1, j->kf.err says why); after the load the rest of the
+ * records go to the arena.
+ */
+int
+kept_set(struct job *j, struct kept *k, const char *const *v,
+    const size_t *len)
+{
+	struct keptfile	*f = &j->kf;
+	size_t		 i, n = j->sc.nslots, text = 0, size;
+
+	for (i = 0; i < n; i++)
+		text += len[i] + 1;	/* at most MAX_SLOTS * MAX_FIELD_HARD */
+	size = (n * sizeof(*k->end) + text + 3) & ~(size_t)3;
+	if (f->err != NULL && !f->loaded)
+		return -1;
+	if (f->err == NULL && !kept_inmem(j, k->ent)) {
+		if (kept_file(j, k, size, v, len) == 0)
+			return 0;
+		if (!f->loaded)
+			return -1;
+		log_warnx("%s: the rest of the run's rows are kept in memory",
+		    f->err);
+	}
+	k->end = arena_alloc(&j->a, size);
+	kept_fill((char *)k->end, size, n, v, len);
+	return 0;
 }
 
 void
 kept_loaded(struct job *j)
 {
 	if (j->kf.map != NULL)
-		kept_write(&j->kf);
+		(void)kept_write(&j->kf);	/* j->kf.err says if not */
 	j->kf.loaded = 1;
 }
 
@@ -514,13 +557,22 @@ kept_release(const struct job *j, struct keptpass *p, const void *at)
 
 /* Safe with a file never opened. */
 void
-kept_close(struct keptfile *f)
+kept_unmap(struct keptfile *f)
 {
 	if (f->map != NULL) {
 		munmap(f->map, f->cap);
 		close(f->fd);
 	}
+	f->map = NULL;
+}
+
+void
+kept_close(struct keptfile *f)
+{
+	kept_unmap(f);
 	free(f->buf);
+	free(f->dir);
+	free(f->err);
 	memset(f, 0, sizeof(*f));
 }
 

@@ -885,7 +885,10 @@ struct store;
 struct store	*store_open(const char *path, int readonly, char *err,
 		    size_t errlen);
 void		 store_close(struct store *);	/* NULL is fine */
-const char	*store_errmsg(struct store *);	/* SQLite's, until the next call */
+/* The last error the store met: SQLite's, or a lock held too long. */
+const char	*store_errmsg(struct store *);
+/* 0 if the run can write now, or -1 (store_errmsg()): nothing logged. */
+int		 store_can_write(struct store *);
 int		 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int		 store_commit(struct store *);
 void		 store_rollback(struct store *);
@@ -965,7 +968,9 @@ int		 store_run_get(struct store *, long long, struct run *);
 /* What a run read from the store holds, freed; the run may be reused. */
 void		 run_free(struct run *);
 int		 store_run_reports_done(struct store *, long long);
-int		 store_runs_interrupted(struct store *);
+/* Runs left In Progress marked Failed (interrupted): how many (their
+ * ids into ids, "1, 4"), or -1. */
+int		 store_runs_interrupted(struct store *, struct buf *ids);
 /* These fill *ids (pairs: *pairs) with an array: the caller frees. */
 size_t		 store_runs_reports_pending(struct store *, long long **ids);
 long long	 store_run_applied_sha(struct store *, const char *sync,
@@ -1367,6 +1372,9 @@ struct keptfile {
 	uint32_t	 last;		/* the entry of the row kept last */
 	size_t		 disorder;	/* rows kept before one of a lower key */
 	int		 inmem;		/* from now on, rows go to the job's arena */
+	char		*dir;		/* the folder of the file */
+	char		*err;		/* why the file failed (a full disk): it
+					 * is not used again; or NULL */
 };
 #define KEPT_MAP_MAX	(1ULL << 40)	/* the kept rows' file, at most */
 #define KEPT_MAP_MIN	(1ULL << 30)	/* its mapping, at least */
@@ -1546,11 +1554,16 @@ struct kept *ent_kept(const struct job *, uint32_t);
  * NULL); a record's values into one piece of the job's arena (k->end). */
 void	 kept_values(const struct job *, const struct kept *, const char **v,
 	    size_t *len);
-void	 kept_set(struct job *, struct kept *, const char *const *v,
+/* 0, or -1 while loading when the file failed (j->kf.err says why). */
+int	 kept_set(struct job *, struct kept *, const char *const *v,
 	    const size_t *len);
 /* Every kept record written to the file, and each one from now on at
- * once (after the load, before any is read); the file closed. */
+ * once (after the load, before any is read); j->kf.err says if they
+ * could not be. */
 void	 kept_loaded(struct job *);
+/* The file let go (its room given back; no record of it read again);
+ * closed, with what it holds. Both safe with a file never opened. */
+void	 kept_unmap(struct keptfile *);
 void	 kept_close(struct keptfile *);
 /* A pass over kept records (any thread, p zeroed at its start) reads at
  * `at` (anywhere: only the file's count): once its reads span KEPT_WINDOW

@@ -217,17 +217,22 @@ run_pipeline(struct job *j, const struct ledger *l, int dry_run)
 		j->run->error = xstrdup("cannot read the directory");
 		return RS_FAILED;
 	}
+	known_free(&j->kn);
+	j->run->rows = (long long)j->ls.rows;
+	if (rc == 0)
+		diff_loaded(j);
+	if (j->kf.err != NULL) {	/* not the export's fault: the disk's */
+		kept_unmap(&j->kf);	/* its room back, for the outcome */
+		j->nit = j->niss = 0;
+		memset(j->run->issues, 0, sizeof(j->run->issues));
+		return RS_FAILED;	/* process_file() records it */
+	}
 	if (rc == -1) {
-		known_free(&j->kn);
 		log_msg(LOG_ERR, "data load failed: %s", err);
 		j->run->error = xstrdup(err);
-		j->run->rows = (long long)j->ls.rows;
 		j->nit = 0;
 		return RS_LOADFAIL;
 	}
-	known_free(&j->kn);
-	diff_loaded(j);
-	j->run->rows = (long long)j->ls.rows;
 	log_info("loaded %zu rows of %zu columns as %s (%zu known lines) in "
 	    "%lld ms", j->ls.rows, j->ls.columns, j->ls.format == FMT_XLSX ?
 	    "XLSX" : "CSV", j->ls.known, (long long)(now_ms() - t0));
@@ -482,6 +487,35 @@ log_override(const struct run *r)
 	buf_free(&b);
 }
 
+/*
+ * Nothing of the run was applied: the kept rows' file failed (why is
+ * kept_why), or the transaction did (the store's error). The run records
+ * Failed with the cause and no counts (none of its items was stored);
+ * its file stays queued for the next run.
+ */
+static void
+run_unapplied(struct store *st, struct run *r, const char *kept_why)
+{
+	free(r->error);
+	if (kept_why != NULL)
+		r->error = xstrdup(kept_why);
+	else
+		xasprintf(&r->error, "cannot record the outcome in the "
+		    "database: %s", store_errmsg(st));
+	log_msg(LOG_ERR, "%s; nothing was applied, the file stays queued",
+	    r->error);
+	r->status = RS_FAILED;
+	memset(r->count, 0, sizeof(r->count));
+	memset(r->issues, 0, sizeof(r->issues));
+	r->impacted = r->skipped = 0;
+	r->finished = time(NULL);
+	r->duration_ms = (long long)(now_ms() - (int64_t)r->started * 1000);
+	if (store_run_update(st, r) == -1)
+		log_msg(LOG_ERR, "cannot record run %lld as Failed either: %s; "
+		    "the next run marks it Failed (interrupted), the cause "
+		    "only in this log", r->id, store_errmsg(st));
+}
+
 /* One input file through the pipeline; returns the run's exit status. */
 static int
 process_file(struct config *cfg, struct store *st, const struct sync *sy,
@@ -545,18 +579,13 @@ process_file(struct config *cfg, struct store *st, const struct sync *sy,
 	t0 = now_ms();
 	progress_begin("writing the directory, items and issues in one "
 	    "transaction", -1);
-	rc = run_commit(&j, hook ? RS_IN_PROGRESS : status, l);
+	rc = j.kf.err != NULL ? -1 : run_commit(&j, hook ? RS_IN_PROGRESS :
+	    status, l);
 	progress_end();
 	if (rc == -1) {
 		report_early_drop(early);	/* its rows were not stored */
 		early = NULL;
-		log_msg(LOG_ERR, "cannot record the outcome: %s; nothing was "
-		    "applied, the file stays queued", store_errmsg(st));
-		r.status = RS_FAILED;
-		free(r.error);
-		r.error = xstrdup("database error while applying");
-		r.finished = time(NULL);
-		store_run_update(st, &r);
+		run_unapplied(st, &r, j.kf.err);
 	} else {
 		fault("run.committed");
 		log_info("%s in one transaction in %lld ms", j.apply ?
@@ -629,7 +658,8 @@ approve_apply(struct config *cfg, struct store *st, const struct sync *sy,
 	switch (run_pipeline(&j, l, 0)) {
 	case RS_LOADFAIL:
 	case RS_FAILED:
-		log_warnx("the held input cannot be loaded again: not approved");
+		log_warnx("the held input cannot be loaded again%s%s: not "
+		    "approved", j.kf.err ? ": " : "", j.kf.err ? j.kf.err : "");
 		goto out;
 	default:
 		break;
@@ -849,14 +879,23 @@ reports_catch_up(struct config *cfg, struct store *st)
 static void
 recover(struct config *cfg, struct store *st)
 {
-	int	 k;
+	struct buf	 ids = { 0 };
+	int		 k;
 
 	hook_recover(st);
 	resume_hook_runs(cfg, st);
-	if ((k = store_runs_interrupted(st)) > 0)
-		log_warnx("%d run%s left In Progress by a process that died: "
-		    "marked Failed (interrupted); their files run again", k,
-		    k > 1 ? "s" : "");
+	if ((k = store_runs_interrupted(st, &ids)) > 0)
+		log_warnx("%d run%s left In Progress by a process that died "
+		    "(run %s): marked Failed (interrupted); their files run "
+		    "again; why %s stopped is in that process's log (under "
+		    "systemd: journalctl -u rostersync RUN=%s)", k, k > 1 ?
+		    "s" : "", ids.p, k > 1 ? "each" : "it", k > 1 ? "N" :
+		    ids.p);
+	else if (k == -1)
+		log_warnx("cannot mark the runs left In Progress Failed "
+		    "(interrupted): %s; skipped, the next run does it",
+		    store_errmsg(st));
+	buf_free(&ids);
 	recover_processed(cfg, st);
 	fault("recover.archived");
 	for (size_t i = 0; i < cfg->nsyncs; i++)
@@ -1166,6 +1205,15 @@ run_main(struct config *cfg, const struct runopts *o)
 		return lock == -2 ? EXIT_BUSY : EXIT_FAIL;
 	if ((st = store_open(cfg->database, 0, err, sizeof(err))) == NULL) {
 		log_msg(LOG_ERR, "%s", err);
+		close(lock);
+		return EXIT_FAIL;
+	}
+	/* A lock held by another connection: said once, nothing done. */
+	if (store_can_write(st) == -1) {
+		log_msg(LOG_ERR, "cannot start the run: %s; nothing was done "
+		    "(no recovery of interrupted runs, no fetch, no run): the "
+		    "next run tries again", store_errmsg(st));
+		store_close(st);
 		close(lock);
 		return EXIT_FAIL;
 	}

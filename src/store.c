@@ -230,7 +230,7 @@ static const char *const sql[ST__COUNT] = {
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_INTERRUPTED] = "UPDATE runs SET status = 'failed', "
 	    "error = 'interrupted', finished = ?1 "
-	    "WHERE status = 'in_progress'",
+	    "WHERE status = 'in_progress' RETURNING id",
 	[ST_RUN_REPORTS_PENDING] = "SELECT id FROM runs WHERE reports_done = 0"
 	    " AND status NOT IN ('in_progress', 'queued') ORDER BY id",
 	[ST_RUN_REPORTS_DONE] = "UPDATE runs SET reports_done = 1 "
@@ -823,9 +823,41 @@ store_close(struct store *st)
 }
 
 const char *
+store_failed(struct store *st, const char *msg)
+{
+	int	 code = sqlite3_extended_errcode(st->db) & 0xff;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		snprintf(st->err, sizeof(st->err), "the database is locked by "
+		    "another process (a backup? sqlite3?) for more than %d s",
+		    BUSY_TIMEOUT_MS / 1000);
+	else
+		snprintf(st->err, sizeof(st->err), "%s", msg != NULL ? msg :
+		    sqlite3_errmsg(st->db));
+	return st->err;
+}
+
+/* The last error the store met (a rollback since does not hide it). */
+const char *
 store_errmsg(struct store *st)
 {
-	return sqlite3_errmsg(st->db);
+	return st->err[0] != '\0' ? st->err : sqlite3_errmsg(st->db);
+}
+
+/* Can the run write (no other connection holding the database past the
+ * busy timeout)? 0, or -1 with store_errmsg() saying why; not logged. */
+int
+store_can_write(struct store *st)
+{
+	char	 err[MAX_ERRMSG];
+
+	if (exec_sql(st->db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1 ||
+	    exec_sql(st->db, "COMMIT", err, sizeof(err)) == -1) {
+		store_failed(st, err);
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
 }
 
 
@@ -915,7 +947,7 @@ store_each(struct store *st, sqlite3_stmt *s,
 			break;
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warnx("database: %s", sqlite3_errmsg(st->db));
+		log_warnx("database: %s", store_failed(st, NULL));
 		return -1;
 	}
 	return stop;
@@ -997,7 +1029,8 @@ store_begin(struct store *st)
 	free(st->bumped);
 	st->bumped = NULL;
 	if (exec_sql(st->db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1) {
-		log_warnx("database: cannot begin a transaction: %s", err);
+		log_warnx("database: cannot begin a transaction: %s",
+		    store_failed(st, err));
 		return -1;
 	}
 	/* From 0: the pages this transaction writes (pages_written()). */
@@ -1046,7 +1079,7 @@ store_commit(struct store *st)
 		pages_written(st);
 	big_end(st);
 	if (rc == -1) {
-		log_warnx("database: cannot commit: %s", err);
+		log_warnx("database: cannot commit: %s", store_failed(st, err));
 		store_rollback(st);
 		return -1;
 	}
@@ -1137,7 +1170,7 @@ store_read_begin(struct store *st)
 	char	 err[MAX_ERRMSG];
 
 	if (exec_sql(st->db, "BEGIN", err, sizeof(err)) == -1) {
-		log_warnx("database: %s", err);
+		log_warnx("database: %s", store_failed(st, err));
 		return -1;
 	}
 	return 0;

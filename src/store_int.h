@@ -69,6 +69,7 @@ struct store {
 	int		 rollback;	/* store_journal_rollback() */
 	struct counts	*counts;	/* this transaction's, or NULL */
 	int		 big;		/* in store_begin_big()'s transaction */
+	char		 err[MAX_ERRMSG]; /* the last error (store_failed()) */
 };
 
 /* SQL beside the statement table (store.c): the bulk load's indexes
@@ -78,6 +79,9 @@ extern const char sql_bulk_drop[], sql_bulk_build[], sql_sort_on_disk[],
 
 /* store.c: the connection, statements, binding and reading. */
 int		 exec_sql(sqlite3 *, const char *, char *err, size_t errlen);
+/* The error SQLite just gave (msg, or its own), kept for store_errmsg()
+ * and returned: a lock held past the busy timeout said as such. */
+const char	*store_failed(struct store *, const char *msg);
 int		 cache_size(struct store *, int kb);
 sqlite3_stmt	*store_stmt(struct store *, enum stmt);
 int		 store_exec(struct store *, sqlite3_stmt *);	/* 0 or -1 */

@@ -115,7 +115,7 @@ store_bulk_begin(struct store *st)
 	/* Rows appended in key order, then sorts: a small cache does. */
 	(void)cache_size(st, STORE_BULK_CACHE_KB);
 	if (exec_sql(st->db, sql_bulk_drop, err, sizeof(err)) == -1) {
-		log_warnx("database: %s", err);
+		log_warnx("database: %s", store_failed(st, err));
 		return -1;
 	}
 	return 0;
@@ -130,7 +130,7 @@ store_bulk_end(struct store *st)
 	/* If the setting cannot change, the sorts stay in memory. */
 	(void)exec_sql(st->db, sql_sort_on_disk, err, sizeof(err));
 	if (exec_sql(st->db, sql_bulk_build, err, sizeof(err)) == -1) {
-		log_warnx("database: %s", err);
+		log_warnx("database: %s", store_failed(st, err));
 		rc = -1;
 	}
 	(void)exec_sql(st->db, sql_sort_in_memory, err, sizeof(err));

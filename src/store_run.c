@@ -183,13 +183,24 @@ store_run_reports_done(struct store *st, long long id)
 }
 
 /* Runs left In Progress or Queued by a process that died: Failed. */
+/* A run's id, after those before it ("1, 4"), into the buf at arg. */
+static int
+each_id_listed(void *arg, sqlite3_stmt *s)
+{
+	struct buf	*b = arg;
+
+	buf_printf(b, "%s%lld", b->len > 0 ? ", " : "",
+	    (long long)sqlite3_column_int64(s, 0));
+	return 0;
+}
+
 int
-store_runs_interrupted(struct store *st)
+store_runs_interrupted(struct store *st, struct buf *ids)
 {
 	sqlite3_stmt	*s = store_stmt(st, ST_RUN_INTERRUPTED);
 
 	sqlite3_bind_int64(s, 1, time(NULL));
-	if (store_exec(st, s) == -1)
+	if (store_each(st, s, each_id_listed, ids) == -1)
 		return -1;
 	return sqlite3_changes(st->db);
 }

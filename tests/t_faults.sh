@@ -99,6 +99,8 @@ eq "stale lock: the next run is not blocked (exit 0, not 7)" "$rc" 0
 check "stale lock: it did not wait (${took}s)" test "$took" -lt 5
 eq "stale lock: the file is applied once" \
     "$(qq "SELECT group_concat(status) FROM runs")" "failed,success"
+contains "stale lock: the next run names the interrupted run and its log" \
+    "$(cat "$SB/after.out")" "(run 1): marked Failed (interrupted); their files run again; why it stopped is in that process's log (under systemd: journalctl -u rostersync RUN=1)"
 if command -v flock >/dev/null; then
 	# -o: only flock(1) holds the lock, not the sleep it runs
 	flock -o "$SPOOL/rostersync.lock" sleep 60 &
@@ -117,6 +119,41 @@ if command -v flock >/dev/null; then
 else
 	skip "flock(1) is not installed"
 fi
+
+# The database held by another connection (an auditor's sqlite3 with
+# BEGIN EXCLUSIVE, a backup) past SQLite's busy timeout: the run says so
+# once, naming the step and what it skipped, and does nothing; the next
+# run, the lock gone, is correct.
+sandbox dblocked
+drop "$TMP/small.csv" day1.csv
+rs run >/dev/null 2>&1
+drop "$TMP/small2.csv" day2.csv
+before=$(dump)
+$PYTHON -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(120)' "$DB" >"$SB/holder.out" 2>&1 &
+holder=$!
+n=100
+while [ $n -gt 0 ] && ! grep -q held "$SB/holder.out"; do
+	sleep 0.1; n=$((n - 1))
+done
+rs run >"$SB/locked.out" 2>&1
+rc=$?
+kill $holder; wait $holder 2>/dev/null
+eq "database locked: the run fails, exit 1" "$rc" 1
+contains "database locked: the step, the cause and what was skipped" \
+    "$(cat "$SB/locked.out")" "error: cannot start the run: the database is locked by another process (a backup? sqlite3?) for more than 10 s; nothing was done (no recovery of interrupted runs, no fetch, no run): the next run tries again"
+eq "database locked: said once, in one line" \
+    "$(grep -c . "$SB/locked.out")" 1
+eq "database locked: nothing fetched, the directory unchanged" \
+    "$(qq "SELECT count(*) FROM runs"):$(dump | cmp -s - <(echo "$before") && echo same)" \
+    "1:same"
+check "database locked: the export stays in the drop-zone" test -f "$DROP/day2.csv"
+rs run >"$SB/after.out" 2>&1
+eq "database free again: the next run succeeds" \
+    "$?:$(status_of "$(last_run)"):$(qq "SELECT count(*) FROM runs")" "0:success:2"
 
 # ------------------------------------------------------- out of space
 
@@ -179,6 +216,38 @@ else
 	skip "spool full: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)"
 fi
 
+# The spool's cache folder full while the load keeps the export's rows
+# in a file there: the run records Failed with the cause (which file, the
+# disk full), counts nothing applied, and its file runs again.
+sandbox cachefull
+drop "$TMP/big.csv" day1.csv
+if tmpfs "$SPOOL/cache" 64k; then
+	rs run >"$SB/full.out" 2>&1
+	eq "cache full: the run fails, exit 1" "$?" 1
+	eq "cache full: the run is recorded Failed, not left In Progress" \
+	    "$(q "SELECT group_concat(status) FROM runs")" failed
+	contains "cache full: the run's error names the file and the cause" \
+	    "$(q "SELECT error FROM runs WHERE id = 1")" \
+	    "cannot write the kept rows' file (the export's rows, kept while the run lasts) in $SPOOL/cache/hr: No space left on device"
+	contains "cache full: the log says so, and that nothing was applied" \
+	    "$(cat "$SB/full.out")" "in $SPOOL/cache/hr: No space left on device; nothing was applied, the file stays queued"
+	eq "cache full: nothing counted as created or impacted" \
+	    "$(count_of 1 "n_create || ':' || impacted")" "0:0"
+	rs show 1 >"$SB/show.out" 2>&1
+	contains "cache full: show gives the cause" "$(cat "$SB/show.out")" \
+	    "System error: cannot write the kept rows' file"
+	eq "cache full: no users" "$(q "SELECT count(*) FROM users")" 0
+	grow "$SPOOL/cache" 64m
+	rs run >"$SB/after.out" 2>&1
+	eq "cache room again: the next run applies the file" \
+	    "$?:$(status_of 2):$(q "SELECT count(*) FROM users WHERE active = 1")" \
+	    "0:success:10000"
+	eq "cache room again: no run was left to call interrupted" \
+	    "$(grep -c interrupted "$SB/after.out")" 0
+else
+	skip "cache full: cannot mount a tmpfs here"
+fi
+
 # Reports on a full file system: the run is applied and says the reports
 # could not be written; the next run writes them.
 sandbox repfull
@@ -223,6 +292,15 @@ if tmpfs "$SB/db" 1m && cp -a "$SB/db.saved/." "$SB/db/"; then
 	check "database full: the run fails (exit $rc)" test "$rc" -eq 1
 	contains "database full: the error says so" "$(cat "$SB/full.out")" \
 	    "database or disk is full"
+	contains "database full: the log says why the outcome was not recorded" \
+	    "$(cat "$SB/full.out")" "cannot record the outcome in the database: database or disk is full; nothing was applied"
+	failed=$(qq "SELECT max(id) FROM runs WHERE file_name = 'day2.csv'")
+	eq "database full: the Failed run's error is SQLite's" \
+	    "$(qq "SELECT status || ': ' || error FROM runs WHERE id = $failed")" \
+	    "failed: cannot record the outcome in the database: database or disk is full"
+	eq "database full: the Failed run counts nothing created or impacted" \
+	    "$(qq "SELECT n_create || ':' || n_update || ':' || impacted FROM runs WHERE id = $failed")" \
+	    "0:0:0"
 	eq "database full: the directory is unchanged" "$(dump)" "$before"
 	check "database full: the export is kept (queued or in the drop-zone)" \
 	    test -n "$(ls "$SPOOL/incoming/hr/" "$DROP/day2.csv" 2>/dev/null)"
