@@ -837,7 +837,8 @@ store_failed(struct store *st, const char *msg)
 	return st->err;
 }
 
-/* The last error the store met (a rollback since does not hide it). */
+/* The last error the store met (a rollback since does not hide it; a
+ * transaction begins with none), else SQLite's. */
 const char *
 store_errmsg(struct store *st)
 {
@@ -1028,6 +1029,7 @@ store_begin(struct store *st)
 
 	free(st->bumped);
 	st->bumped = NULL;
+	st->err[0] = '\0';
 	if (exec_sql(st->db, "BEGIN IMMEDIATE", err, sizeof(err)) == -1) {
 		log_warnx("database: cannot begin a transaction: %s",
 		    store_failed(st, err));

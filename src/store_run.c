@@ -182,7 +182,6 @@ store_run_reports_done(struct store *st, long long id)
 	return store_exec(st, s);
 }
 
-/* Runs left In Progress or Queued by a process that died: Failed. */
 /* A run's id, after those before it ("1, 4"), into the buf at arg. */
 static int
 each_id_listed(void *arg, sqlite3_stmt *s)
@@ -194,6 +193,7 @@ each_id_listed(void *arg, sqlite3_stmt *s)
 	return 0;
 }
 
+/* Runs left In Progress or Queued by a process that died: Failed. */
 int
 store_runs_interrupted(struct store *st, struct buf *ids)
 {
