@@ -29,6 +29,8 @@ PY
 }
 mk() { { echo "$H"; cat; } >"$TMP/$1"; }
 cp1252() { iconv -f UTF-8 -t WINDOWS-1252 "$TMP/$1" >"$TMP/$2"; }
+# high FILE FROM: the offset of the first byte beyond ASCII from FROM on.
+high() { $PYTHON -c 'import sys; b = open(sys.argv[1], "rb").read(); print(next(i for i in range(int(sys.argv[2]), len(b)) if b[i] >= 0x80))' "$TMP/$1" "$2"; }
 active() { q "SELECT count(*) FROM users WHERE active = 1"; }
 report_of() { cat "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id = $1").$2"; }
 
@@ -63,6 +65,47 @@ printf '\n' >>"$TMP/d3.csv"
 drop "$TMP/d3.csv"
 rs run >/dev/null 2>&1
 eq "Windows-1252 again: no items" "$(status_of 3):$(q "SELECT count(*) FROM items WHERE run_id = 3")" success:0
+
+# A UTF-8 export with one row appended by a Windows tool (Windows-1252),
+# after a row whose UTF-8 (Korean) has bytes Windows-1252 lacks: no one
+# encoding reads it. The file fails, naming the row that is not UTF-8
+# and one that is; nothing is applied, not even as mojibake.
+sandbox mixed
+latin 300 1 | mk x1.csv
+drop "$TMP/x1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+{ latin 300 1; echo "E400,k@x.org,도윤,박,Eng,Dev,E1,Seoul"; } | mk x2u.csv
+latin 1 1 401 | iconv -f UTF-8 -t WINDOWS-1252 >"$TMP/x2w.csv"
+cat "$TMP/x2u.csv" "$TMP/x2w.csv" >"$TMP/x2.csv"
+drop "$TMP/x2.csv"
+rs run >"$TMP/mixed.out" 2>&1
+eq "UTF-8 with a Windows-1252 row: exit 4" "$?" 4
+eq "mixed encodings: Data Load Failed" "$(status_of 2)" data_load_failed
+eq "mixed encodings: the error names the Windows-1252 row and a UTF-8 one" "$(q "SELECT error FROM runs WHERE id = 2")" "x2.csv: row 303: the byte at offset $(high x2.csv "$(stat -c %s "$TMP/x2u.csv")") is not UTF-8, but row 2 is UTF-8 text (offset $(high x2.csv 0)): the file mixes two encodings, and no one encoding reads it (save the export again in one: CSV UTF-8)"
+eq "mixed encodings: nothing applied" "$(dump)" "$before"
+check "mixed encodings: the input is kept" test -f "$SPOOL/failed/hr/2-x2.csv"
+eq "mixed encodings: no encoding, no note" "$(q "SELECT ifnull(encoding, '-') || '|' || ifnull(encoding_note, '-') FROM runs WHERE id = 2")" "-|-"
+check "mixed encodings: not said to be read as Windows-1252" \
+    eval '! grep -q "read as Windows-1252" "$TMP/mixed.out"'
+# The Windows-1252 row first, the UTF-8 after it.
+{ echo "$H"; latin 1 1 401 | iconv -f UTF-8 -t WINDOWS-1252; latin 300 1; } >"$TMP/x3.csv"
+drop "$TMP/x3.csv"
+rs run >/dev/null 2>&1
+contains "the Windows-1252 row first: named, and the UTF-8 row after it" "$(q "SELECT error FROM runs WHERE id = 3")" "x3.csv: row 2: the byte at offset $(high x3.csv 0) is not UTF-8, but row 3 is UTF-8 text (offset $(high x3.csv $((${#H} + 1 + $(sed -n 2p "$TMP/x3.csv" | wc -c)))))"
+# Excel's "CSV UTF-8" starts with a byte-order mark.
+{ printf '\357\273\277'; cat "$TMP/x2.csv"; } >"$TMP/x4.csv"
+drop "$TMP/x4.csv"
+rs run >/dev/null 2>&1
+contains "a UTF-8 byte-order mark and a Windows-1252 row: mixed" "$(q "SELECT error FROM runs WHERE id = 4")" "x4.csv: row 303: the byte at offset $(high x4.csv "$(($(stat -c %s "$TMP/x2u.csv") + 3))") is not UTF-8, but the file starts with a UTF-8 byte-order mark: it mixes two encodings"
+eq "mixed encodings: still nothing applied" "$(dump)" "$before"
+# An explicit encoding reads the same file as told.
+sandbox mixednamed 'encoding = "windows-1252";'
+{ echo "$H"; echo "E1,a@x.org,José,Lee,Eng,Dev,,X"; } >"$TMP/x5.csv"
+echo "E2,b@x.org,José,Lee,Eng,Dev,E1,X" | iconv -f UTF-8 -t WINDOWS-1252 >>"$TMP/x5.csv"
+drop "$TMP/x5.csv"
+rs run >/dev/null 2>&1
+eq "encoding windows-1252, a mixed file: read as told" "$(status_of 1):$(q "SELECT group_concat(json_extract(fields, '\$.first_name')) FROM (SELECT fields FROM users ORDER BY key)")" "success:$(printf 'José' | iconv -f WINDOWS-1252 -t UTF-8),José"
 
 # encoding = "utf-8": an invalid byte fails the whole file.
 sandbox encstrict 'encoding = "utf-8";'
