@@ -1591,6 +1591,12 @@ void	 validate_cross(struct job *);
 void	 validate_seats(struct job *);
 /* After both: the cross-row issues get their row's email and name. */
 void	 validate_identify(struct job *);
+/* The diff: a changed row of stored user id (values v, len) whose values
+ * are the stored ones (ov, olen) with characters turned into "?" (a save
+ * in an encoding that lacks them): 1, with the issue; the row is not to
+ * be applied. */
+int	 validate_qmarks(struct job *, uint32_t id, const char *const *v,
+	    const size_t *len, const char *const *ov, const uint32_t *olen);
 
 /* guard.c: the deactivation threshold; sets run->tripped and job->apply. */
 enum runstatus guard_check(struct job *, int dry_run);

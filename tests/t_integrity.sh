@@ -136,6 +136,59 @@ out=$(rs check-config 2>&1)
 eq "an encoding iconv does not know: exit 3" "$?" 3
 contains "check-config names it" "$out" "encoding \"klingon-8\" is not one iconv knows"
 
+# An export saved as plain "CSV" (Windows-1252): each character that
+# encoding lacks is a "?" (Ольга ?????, 李伟 ??, Wrocław Wroc?aw). A change
+# that is only that is not applied: the row is skipped with an issue, the
+# other rows apply, whatever encoding the file is read in.
+# qpeople ANSI: the export (python3's csv), as UTF-8 or saved as ANSI.
+qpeople() {
+	$PYTHON - "$TMP/q.csv" "$1" <<'PY'
+import csv, sys
+rows = [("Q1", "Ольга", "Попова", "Wrocław", "Boss"),
+        ("Q2", "伟", "李", "Wrocław", "Dev"),
+        ("Q3", "Jiří", "Novák", "Praha", "Dev"),
+        ("Q4", "José", "Núñez", "Wrocław", "Dev"),
+        ("Q5", "Ann", "Lee", "Praha", "Dev1"),
+        ("Q6", "Ece", "Güneş", "İzmir", "Dev")]
+if sys.argv[2] == "ansi":	# the next day: a title changed, a new hire
+    rows[4] = ("Q5", "Ann", "Lee", "Praha", "Dev?")
+    rows.append(("Q7", "Zoë", "Kowalska", "Kraków", "Dev"))
+enc = "cp1252" if sys.argv[2] == "ansi" else "utf-8"
+with open(sys.argv[1], "w", newline="", encoding=enc,
+          errors="replace") as f:
+    w = csv.writer(f)
+    w.writerow(["employee_id", "email", "first_name", "last_name",
+                "location", "title", "manager_id"])
+    for i, g, fam, town, title in rows:
+        w.writerow([i, i.lower() + "@x.org", g, fam, town, title,
+                    "" if i == "Q1" else "Q1"])
+PY
+}
+sandbox qmarks 'team_field = "location";'
+qpeople utf8
+drop "$TMP/q.csv" q1.csv
+rs run >/dev/null 2>&1
+eq "UTF-8 names: created" "$(status_of 1):$(active)" success:6
+qpeople ansi
+drop "$TMP/q.csv" q2.csv
+rs run >"$TMP/q2.out" 2>&1
+eq "an ANSI save with \"?\" for names: exit 6" "$?" 6
+eq "read as Windows-1252: Needs Attention, five rows skipped" "$(q "SELECT encoding || ' ' || status || ' ' || skipped FROM runs WHERE id = 2")" "windows-1252 needs_attention 5"
+eq "each \"?\" row is an issue naming the row, the field, the stored and the new value" "$(q "SELECT row || '|' || key || '|' || field || '|' || email || '|' || name || '|' || message || '|' || fix FROM issues WHERE run_id = 2 ORDER BY row")" "2|Q1|first_name|q1@x.org|Ольга Попова|first_name would change from 'Ольга' to '?????' (and other fields the same way): characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+3|Q2|first_name|q2@x.org|伟 李|first_name would change from '伟' to '?' (and other fields the same way): characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+4|Q3|first_name|q3@x.org|Jiří Novák|first_name would change from 'Jiří' to 'Ji?í': characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+5|Q4|location|q4@x.org|José Núñez|location would change from 'Wrocław' to 'Wroc?aw': characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+7|Q6|last_name|q6@x.org|Ece Güneş|last_name would change from 'Güneş' to 'Güne?' (and other fields the same way): characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)"
+eq "the other rows apply: the title change (a \"?\" for ASCII) and the new hire" "$(q "SELECT group_concat(type || ' ' || ifnull(key, team)) FROM (SELECT type, key, team FROM items WHERE run_id = 2 ORDER BY seq)")" "team_create Kraków,create Q7,update Q5"
+eq "no stored name has a \"?\"" "$(q "SELECT group_concat(key) FROM users WHERE fields LIKE '%?%' AND key <> 'Q5' AND key <> 'Q7'")" ""
+eq "the skipped users keep their team: no \"Wroc?aw\"" "$(q "SELECT group_concat(name || ':' || members, ' ') FROM (SELECT name, members FROM teams ORDER BY name)")" "Kraków:1 Praha:2 Wrocław:3 İzmir:1"
+contains "items says what to do" "$(rs items 2)" "save the export as CSV UTF-8"
+# The same "?" in a UTF-8 file: skipped all the same.
+iconv -f WINDOWS-1252 -t UTF-8 "$TMP/q.csv" >"$TMP/q3.csv"
+drop "$TMP/q3.csv"
+rs run >/dev/null 2>&1
+eq "the \"?\" file in UTF-8: the same five rows skipped, nothing else" "$(q "SELECT encoding || ' ' || status || ' ' || skipped || ' ' || n_update || ' ' || n_create FROM runs WHERE id = 3"):$(q "SELECT group_concat(key) FROM (SELECT key FROM issues WHERE run_id = 3 ORDER BY row)")" "UTF-8 needs_attention 5 0 0:Q1,Q2,Q3,Q4,Q6"
+
 # ---------------------------------------------------------- id changes
 idfile() {	# idfile NAME ID3 ROW: five people, the third with id ID3
 	printf '%s\n' "$H" "E1,a@x.org,A,A,Eng,Boss,,X" "E2,b@x.org,B,B,Eng,Dev,E1,X" \
