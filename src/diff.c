@@ -1098,6 +1098,42 @@ create_depths(struct job *j, const uint32_t *c, size_t nc)
 	return d;
 }
 
+/*
+ * Changed rows whose values are their stored ones with characters turned
+ * into "?" (validate_qmarks()): skipped, and taken out of u, before the
+ * teams are counted. Only a row with a "?" has its stored fields read.
+ */
+static void
+qmark_rows(struct job *j, uint32_t *u, size_t *nu)
+{
+	struct keptpass	 kp = { 0 };
+	struct oldrow	 o;
+	struct kept	*k;
+	const char	*v[MAX_SLOTS];
+	size_t		 len[MAX_SLOTS], i, n, s;
+	int		 skip;
+
+	for (i = n = 0; i < *nu; i++) {
+		k = ent_kept(j, u[i]);
+		kept_release(j, &kp, k->end);
+		kept_values(j, k, v, len);
+		for (s = 0; s < j->sc.nslots; s++)
+			if (memchr(v[s], '?', len[s]) != NULL)
+				break;
+		skip = 0;
+		if (s < j->sc.nslots) {
+			old_fields(j, u[i], &o);
+			skip = validate_qmarks(j, u[i], v, len, o.v, o.len);
+			oldrow_free(&o);
+		}
+		if (skip)
+			j->e[u[i]].flags |= E_SKIP;
+		else
+			u[n++] = u[i];
+	}
+	*nu = n;
+}
+
 /* The team a user has in the directory, or ENT_NONE. */
 static uint32_t
 stored_team(struct job *j, uint32_t id)
@@ -1204,6 +1240,7 @@ diff_items(struct job *j)
 	}
 	ids_by_key(j, u, nu);
 	ids_by_key(j, d, nd);
+	qmark_rows(j, u, &nu);
 
 	team_counts(j);
 	team_items(j, 1);

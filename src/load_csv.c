@@ -6,7 +6,10 @@
  *
  *   raw      a byte-order mark picks the encoding: UTF-8 (mark skipped),
  *            or UTF-16 LE/BE, converted to UTF-8 with iconv(3). Without a
- *            UTF-16 mark, a NUL byte fails the file.
+ *            UTF-16 mark, a NUL byte fails the file. The Windows-1252
+ *            fallback of "auto" also reads the bytes as UTF-8: whole
+ *            characters beyond ASCII and bytes that are not UTF-8 in one
+ *            file fail it, naming a row of each.
  *   head     text is held until the first line ends outside quotes so
  *            the delimiter can be chosen: Excel's "sep=X" line (skipped),
  *            else the most frequent of , ; TAB | outside quotes in the
@@ -109,6 +112,8 @@ struct csvr {
 	char			 err[MAX_ERRMSG]; /* the reader's error */
 	int			 status;	/* 0, 1 stopped, -1 error */
 	int			 bomdone;	/* encoding decided */
+	int			 mark8;		/* fallback: a UTF-8 mark */
+	int			 eof;		/* the last bytes: none held */
 	iconv_t			 cd;		/* converted in, or (iconv_t)-1 */
 	struct textenc		*enc;		/* the setting and the decision */
 	struct textenc		 encauto;	/* enc when the caller gave none */
@@ -1069,6 +1074,13 @@ csvr_bom(struct csvr *r, const unsigned char *p, size_t n)
 		bom = "UTF-16LE", len = 2;
 	else if (n >= 2 && p[0] == 0xfe && p[1] == 0xff)
 		bom = "UTF-16BE", len = 2;
+	if (len == 3 && r->enc->fallback) {
+		/* auto's second load: the mark is UTF-8 text. */
+		r->mark8 = 1;
+		r->enc->utf8_row = 1;
+		(void)csvr_iconv_open(r, want);
+		return len;
+	}
 	if (!enc_is_auto(want) && !enc_is_utf8(want)) {
 		/* An explicit encoding: a mark must agree with it. */
 		if (bom != NULL && (len == 3 ||
@@ -1210,6 +1222,117 @@ csvr_iconv(struct csvr *r, char *p, size_t n)
 	return n;
 }
 
+/* What a byte beyond ASCII starts, read as UTF-8 (utf8_find()). */
+#define U8_CHAR		0x01	/* a whole character */
+#define U8_BAD		0x02	/* no character: not UTF-8 */
+#define U8_CUT		0x04	/* one the next chunk may finish */
+
+/*
+ * The first byte of p beyond ASCII that starts what want asks for
+ * (U8_CHAR, U8_BAD or both), or one that starts a character the chunk
+ * cuts (U8_CUT; never at the end of the file, eof): its offset, and in
+ * *what what it starts. n when there is none.
+ */
+static size_t
+utf8_find(const char *p, size_t n, int want, int eof, int *what)
+{
+	const unsigned char	*s = (const unsigned char *)p;
+	size_t			 i = 0, need, k;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		need = s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : 2;
+		if (i + need > n && !eof && s[i] >= 0xc2 && s[i] <= 0xf4) {
+			for (k = i + 1; k < n && (s[k] & 0xc0) == 0x80; k++)
+				;
+			if (k == n) {
+				*what = U8_CUT;
+				return i;
+			}
+		}
+		*what = i + need <= n && utf8_span(p + i, need) == need ?
+		    U8_CHAR : U8_BAD;
+		if (*what & want)
+			return i;
+		i += *what == U8_CHAR ? need : 1;
+	}
+	*what = 0;
+	return n;
+}
+
+/*
+ * The fallback met at p, the text before it parsed, the first UTF-8
+ * character beyond ASCII or the first byte that is not UTF-8 (what).
+ * With both, the file mixes two encodings: no one reads it.
+ */
+static void
+csvr_seen(struct csvr *r, const char *p, int what)
+{
+	struct textenc		*e = r->enc;
+	unsigned long long	 off = r->off + (unsigned long long)(p -
+				    r->rbuf);
+
+	if (what == U8_CHAR) {
+		e->utf8_row = csvr_row_here(r);
+		e->utf8_off = off;
+	} else {
+		e->bad_row = csvr_row_here(r);
+		e->bad_off = off;
+	}
+	if (e->utf8_row == 0 || e->bad_row == 0)
+		return;
+	e->mixed = 1;
+	if (r->mark8)
+		csvr_err(r, "row %zu: the byte at offset %llu is not UTF-8, "
+		    "but the file starts with a UTF-8 byte-order mark: it "
+		    "mixes two encodings, and no one encoding reads it (save "
+		    "the export again in one: CSV UTF-8)", e->bad_row,
+		    e->bad_off);
+	else
+		csvr_err(r, "row %zu: the byte at offset %llu is not UTF-8, "
+		    "but row %zu is UTF-8 text (offset %llu): the file mixes "
+		    "two encodings, and no one encoding reads it (save the "
+		    "export again in one: CSV UTF-8)", e->bad_row, e->bad_off,
+		    e->utf8_row, e->utf8_off);
+}
+
+/*
+ * The fallback's text, read as UTF-8 as well, up to its first UTF-8
+ * character beyond ASCII and its first byte that is not UTF-8. Until
+ * that byte the text is UTF-8 and parsed as it is (the rows are counted
+ * right through UTF-8 that Windows-1252 does not have); from there on
+ * it is converted (csvr_iconv()). Returns the bytes at the end that the
+ * next chunk completes.
+ */
+static size_t
+csvr_fallback(struct csvr *r, char *p, size_t n)
+{
+	struct textenc	*e = r->enc;
+	size_t		 i, left = 0;
+	int		 want, what;
+
+	while (r->status == 0) {
+		want = (e->utf8_row == 0 ? U8_CHAR : 0) |
+		    (e->bad_row == 0 ? U8_BAD : 0);
+		i = utf8_find(p, n, want, r->eof, &what);
+		if (e->bad_row == 0)
+			(void)csvr_text_checked(r, p, i);
+		else
+			left = csvr_iconv(r, p, i);
+		if (left != 0 || i == n)
+			return left + (n - i);
+		if (what == U8_CUT || r->status != 0)
+			return n - i;
+		csvr_seen(r, p + i, what);
+		p += i;
+		n -= i;
+	}
+	return 0;
+}
+
 /* One chunk of n bytes in rbuf; returns the bytes left for the next one. */
 static size_t
 csvr_chunk(struct csvr *r, size_t n)
@@ -1220,6 +1343,8 @@ csvr_chunk(struct csvr *r, size_t n)
 		skip = csvr_bom(r, (unsigned char *)r->rbuf, n);
 	if (r->status != 0)
 		return 0;
+	if (r->cd != (iconv_t)-1 && r->enc->fallback)
+		return csvr_fallback(r, r->rbuf + skip, n - skip);
 	if (r->cd != (iconv_t)-1)
 		return csvr_iconv(r, r->rbuf + skip, n - skip);
 	return csvr_utf8(r, r->rbuf + skip, n - skip);
@@ -1255,6 +1380,12 @@ csvr_finish(struct csvr *r, size_t left)
 		csvr_not_utf8(r, r->rbuf, "starts a character the file cuts, "
 		    "not");
 		return;
+	}
+	if (left > 0 && r->enc->fallback) {
+		r->eof = 1;
+		left = csvr_fallback(r, r->rbuf, left);
+		if (r->status != 0)
+			return;
 	}
 	if (left > 0) {
 		csvr_err(r, "invalid %s at offset %llu: the file ends inside a "
@@ -1352,6 +1483,9 @@ csvr_new(rawrow_fn fn, rowprep_fn prep, rowknown_fn known, void *arg,
 	r->enc->used[0] = '\0';
 	r->enc->bad_off = 0;
 	r->enc->bad_row = 0;
+	r->enc->utf8_off = 0;
+	r->enc->utf8_row = 0;
+	r->enc->mixed = 0;
 	r->fn = fn;
 	r->prep = prep;
 	r->known = known;

@@ -476,8 +476,10 @@ typedef int (*rawrow_fn)(void *arg, const struct rawrow *);
  * name iconv(3) knows. auto: a byte-order mark decides (UTF-8, UTF-16),
  * else valid UTF-8 is UTF-8; a byte that is not stops the load with
  * LOAD_NOT_UTF8, and the caller loads the file again as Windows-1252
- * (fallback set). An explicit encoding the bytes do not fit fails the
- * file, naming the row and the byte offset.
+ * (fallback set). That load fails a file that also holds whole UTF-8
+ * characters beyond ASCII (or a UTF-8 mark): it mixes two encodings
+ * (mixed). An explicit encoding the bytes do not fit fails the file,
+ * naming the row and the byte offset.
  */
 #define LOAD_NOT_UTF8	2		/* auto: load it again as Windows-1252 */
 #define ENC_FALLBACK	"windows-1252"	/* what Excel's plain CSV save writes */
@@ -487,6 +489,10 @@ struct textenc {
 	char			 used[32];	/* out: "UTF-8", "UTF-16LE", ... */
 	unsigned long long	 bad_off;	/* out: the first byte not UTF-8 */
 	size_t			 bad_row;	/* and its row */
+	unsigned long long	 utf8_off;	/* fallback, out: the first UTF-8
+						 * character beyond ASCII */
+	size_t			 utf8_row;	/* and its row (1: the mark) */
+	int			 mixed;		/* out: both: the load failed */
 };
 int	 enc_is_auto(const char *want);
 int	 enc_is_utf8(const char *want);
@@ -1598,6 +1604,12 @@ void	 validate_cross(struct job *);
 void	 validate_seats(struct job *);
 /* After both: the cross-row issues get their row's email and name. */
 void	 validate_identify(struct job *);
+/* The diff: a changed row of stored user id (values v, len) whose values
+ * are the stored ones (ov, olen) with characters turned into "?" (a save
+ * in an encoding that lacks them): 1, with the issue; the row is not to
+ * be applied. */
+int	 validate_qmarks(struct job *, uint32_t id, const char *const *v,
+	    const size_t *len, const char *const *ov, const uint32_t *olen);
 
 /* guard.c: the deactivation threshold; sets run->tripped and job->apply. */
 enum runstatus guard_check(struct job *, int dry_run);

@@ -169,14 +169,17 @@ run_load_as(struct job *j, const struct ledger *l, struct textenc *enc,
 /*
  * The directory and the export into the job. A CSV export that is not
  * UTF-8 (encoding "auto") is read again, whole, as Windows-1252, and the
- * run says so. 0, -1 (a load error in err), or -2 (the directory).
+ * run says so; unless it holds UTF-8 text too: then it fails, mixed.
+ * 0, -1 (a load error in err), or -2 (the directory).
  */
 static int
 run_load(struct job *j, const struct ledger *l, int64_t t0, char *err,
     size_t errlen)
 {
-	struct textenc	 enc = { .want = j->sy->encoding };
-	int		 rc;
+	struct textenc		 enc = { .want = j->sy->encoding };
+	unsigned long long	 off;
+	size_t			 row;
+	int			 rc;
 
 	if (diff_load_dir(j) == -1)
 		return -2;
@@ -185,11 +188,8 @@ run_load(struct job *j, const struct ledger *l, int64_t t0, char *err,
 	    (long long)(now_ms() - t0));
 	rc = run_load_as(j, l, &enc, err, errlen);
 	if (rc == LOAD_NOT_UTF8) {
-		free(j->run->encoding_note);
-		xasprintf(&j->run->encoding_note, "read as Windows-1252: the "
-		    "file is not valid UTF-8 (row %zu, byte offset %llu)",
-		    enc.bad_row, enc.bad_off);
-		log_msg(LOG_NOTICE, "%s", j->run->encoding_note);
+		row = enc.bad_row;
+		off = enc.bad_off;
 		job_restart(j);
 		if (diff_load_dir(j) == -1)
 			return -2;
@@ -197,10 +197,17 @@ run_load(struct job *j, const struct ledger *l, int64_t t0, char *err,
 		enc.want = ENC_FALLBACK;
 		enc.fallback = 1;
 		rc = run_load_as(j, l, &enc, err, errlen);
+		if (!enc.mixed) {
+			free(j->run->encoding_note);
+			xasprintf(&j->run->encoding_note, "read as "
+			    "Windows-1252: the file is not valid UTF-8 (row "
+			    "%zu, byte offset %llu)", row, off);
+			log_msg(LOG_NOTICE, "%s", j->run->encoding_note);
+		}
 	}
 	free(j->run->encoding);
-	j->run->encoding = j->ls.format != FMT_XLSX && enc.used[0] != '\0' ?
-	    xstrdup(enc.used) : NULL;
+	j->run->encoding = j->ls.format != FMT_XLSX && enc.used[0] != '\0' &&
+	    !enc.mixed ? xstrdup(enc.used) : NULL;
 	return rc == 0 ? 0 : -1;
 }
 

@@ -219,6 +219,64 @@ row_checks(struct job *j, const struct record *r)
 	return 0;
 }
 
+/* The bytes of the UTF-8 character that starts with c. */
+static size_t
+u8_charlen(unsigned char c)
+{
+	return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+}
+
+/*
+ * Is n the stored value o with characters turned into "?": as many
+ * characters, and each that differs not ASCII in o and "?" in n? What a
+ * spreadsheet's save in an encoding that lacks them writes (Excel's plain
+ * "CSV": Windows-1252, no Cyrillic, Greek, CJK, "ł" or "ş").
+ */
+static int
+qmarked(const char *o, size_t on, const char *n, size_t nn)
+{
+	size_t	 i = 0, k = 0, cl;
+	int	 lost = 0;
+
+	while (i < on && k < nn) {
+		cl = u8_charlen((unsigned char)o[i]);
+		if ((unsigned char)o[i] >= 0x80 && n[k] == '?') {
+			lost = 1;
+			i += cl;
+			k++;
+			continue;
+		}
+		if (i + cl > on || k + cl > nn || memcmp(o + i, n + k, cl) != 0)
+			return 0;
+		i += cl;
+		k += cl;
+	}
+	return lost && i == on && k == nn;
+}
+
+int
+validate_qmarks(struct job *j, uint32_t id, const char *const *v,
+    const size_t *len, const char *const *ov, const uint32_t *olen)
+{
+	size_t	 i, n = 0, first = 0, at = j->niss;
+
+	for (i = 0; i < j->sc.nslots; i++)
+		if (!j->sc.slots[i].key &&
+		    qmarked(ov[i], olen[i], v[i], len[i]) && n++ == 0)
+			first = i;
+	if (n == 0)
+		return 0;
+	issue_add(j, ISS_USER_SKIPPED, j->e[id].row, ent_key(j, id),
+	    j->sc.slots[first].name, "save the export as CSV UTF-8 and drop "
+	    "it again (plain CSV writes \"?\" for the characters its "
+	    "encoding lacks)", "%s would change from '%s' to '%s'%s: "
+	    "characters the file's encoding could not hold became \"?\"; "
+	    "the row is not applied", j->sc.slots[first].name, ov[first],
+	    v[first], n > 1 ? " (and other fields the same way)" : "");
+	issues_who(j, at, j->niss, ov);
+	return 1;
+}
+
 static int
 live(uint32_t f)
 {

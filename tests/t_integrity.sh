@@ -29,6 +29,8 @@ PY
 }
 mk() { { echo "$H"; cat; } >"$TMP/$1"; }
 cp1252() { iconv -f UTF-8 -t WINDOWS-1252 "$TMP/$1" >"$TMP/$2"; }
+# high FILE FROM: the offset of the first byte beyond ASCII from FROM on.
+high() { $PYTHON -c 'import sys; b = open(sys.argv[1], "rb").read(); print(next(i for i in range(int(sys.argv[2]), len(b)) if b[i] >= 0x80))' "$TMP/$1" "$2"; }
 active() { q "SELECT count(*) FROM users WHERE active = 1"; }
 report_of() { cat "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id = $1").$2"; }
 
@@ -64,6 +66,63 @@ drop "$TMP/d3.csv"
 rs run >/dev/null 2>&1
 eq "Windows-1252 again: no items" "$(status_of 3):$(q "SELECT count(*) FROM items WHERE run_id = 3")" success:0
 
+# A UTF-8 export with one row appended by a Windows tool (Windows-1252),
+# after a row whose UTF-8 (Korean) has bytes Windows-1252 lacks: no one
+# encoding reads it. The file fails, naming the row that is not UTF-8
+# and one that is; nothing is applied, not even as mojibake.
+sandbox mixed
+latin 300 1 | mk x1.csv
+drop "$TMP/x1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+{ latin 300 1; echo "E400,k@x.org,도윤,박,Eng,Dev,E1,Seoul"; } | mk x2u.csv
+latin 1 1 401 | iconv -f UTF-8 -t WINDOWS-1252 >"$TMP/x2w.csv"
+cat "$TMP/x2u.csv" "$TMP/x2w.csv" >"$TMP/x2.csv"
+drop "$TMP/x2.csv"
+rs run >"$TMP/mixed.out" 2>&1
+eq "UTF-8 with a Windows-1252 row: exit 4" "$?" 4
+eq "mixed encodings: Data Load Failed" "$(status_of 2)" data_load_failed
+eq "mixed encodings: the error names the Windows-1252 row and a UTF-8 one" "$(q "SELECT error FROM runs WHERE id = 2")" "x2.csv: row 303: the byte at offset $(high x2.csv "$(stat -c %s "$TMP/x2u.csv")") is not UTF-8, but row 2 is UTF-8 text (offset $(high x2.csv 0)): the file mixes two encodings, and no one encoding reads it (save the export again in one: CSV UTF-8)"
+eq "mixed encodings: nothing applied" "$(dump)" "$before"
+check "mixed encodings: the input is kept" test -f "$SPOOL/failed/hr/2-x2.csv"
+eq "mixed encodings: no encoding, no note" "$(q "SELECT ifnull(encoding, '-') || '|' || ifnull(encoding_note, '-') FROM runs WHERE id = 2")" "-|-"
+check "mixed encodings: not said to be read as Windows-1252" \
+    eval '! grep -q "read as Windows-1252" "$TMP/mixed.out"'
+# The Windows-1252 row first, the UTF-8 after it.
+{ echo "$H"; latin 1 1 401 | iconv -f UTF-8 -t WINDOWS-1252; latin 300 1; } >"$TMP/x3.csv"
+drop "$TMP/x3.csv"
+rs run >/dev/null 2>&1
+contains "the Windows-1252 row first: named, and the UTF-8 row after it" "$(q "SELECT error FROM runs WHERE id = 3")" "x3.csv: row 2: the byte at offset $(high x3.csv 0) is not UTF-8, but row 3 is UTF-8 text (offset $(high x3.csv $((${#H} + 1 + $(sed -n 2p "$TMP/x3.csv" | wc -c)))))"
+# Excel's "CSV UTF-8" starts with a byte-order mark.
+{ printf '\357\273\277'; cat "$TMP/x2.csv"; } >"$TMP/x4.csv"
+drop "$TMP/x4.csv"
+rs run >/dev/null 2>&1
+contains "a UTF-8 byte-order mark and a Windows-1252 row: mixed" "$(q "SELECT error FROM runs WHERE id = 4")" "x4.csv: row 303: the byte at offset $(high x4.csv "$(($(stat -c %s "$TMP/x2u.csv") + 3))") is not UTF-8, but the file starts with a UTF-8 byte-order mark: it mixes two encodings"
+eq "mixed encodings: still nothing applied" "$(dump)" "$before"
+# Few accented names, whose UTF-8 Windows-1252 reads without an error
+# (José as JosÃ©): under the update threshold, never applied as mojibake.
+sandbox mixedfew
+$PYTHON -c '
+print("'$H'")
+for i in range(1, 101):
+    print("E%d,p%d@x.org,%s,Lee,Eng,Dev,%s,X" % (i, i, "José" if i % 20 == 0 else "Ann", "E1" if i > 1 else ""))
+' >"$TMP/y1.csv"
+drop "$TMP/y1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+{ cat "$TMP/y1.csv"; echo "E101,p101@x.org,José,Lee,Eng,Dev,E1,X" | iconv -f UTF-8 -t WINDOWS-1252; } >"$TMP/y2.csv"
+drop "$TMP/y2.csv"
+rs run >/dev/null 2>&1
+eq "five UTF-8 names and a Windows-1252 row: Data Load Failed, nothing applied" "$(status_of 2):$(q "SELECT count(*) FROM items WHERE run_id = 2")" "data_load_failed:0"
+eq "no mojibake in the directory" "$(dump)" "$before"
+# An explicit encoding reads the same file as told.
+sandbox mixednamed 'encoding = "windows-1252";'
+{ echo "$H"; echo "E1,a@x.org,José,Lee,Eng,Dev,,X"; } >"$TMP/x5.csv"
+echo "E2,b@x.org,José,Lee,Eng,Dev,E1,X" | iconv -f UTF-8 -t WINDOWS-1252 >>"$TMP/x5.csv"
+drop "$TMP/x5.csv"
+rs run >/dev/null 2>&1
+eq "encoding windows-1252, a mixed file: read as told" "$(status_of 1):$(q "SELECT group_concat(json_extract(fields, '\$.first_name')) FROM (SELECT fields FROM users ORDER BY key)")" "success:$(printf 'José' | iconv -f WINDOWS-1252 -t UTF-8),José"
+
 # encoding = "utf-8": an invalid byte fails the whole file.
 sandbox encstrict 'encoding = "utf-8";'
 latin 50 1 | mk s1.csv
@@ -92,6 +151,59 @@ sandbox encbad 'encoding = "klingon-8";'
 out=$(rs check-config 2>&1)
 eq "an encoding iconv does not know: exit 3" "$?" 3
 contains "check-config names it" "$out" "encoding \"klingon-8\" is not one iconv knows"
+
+# An export saved as plain "CSV" (Windows-1252): each character that
+# encoding lacks is a "?" (Ольга ?????, 李伟 ??, Wrocław Wroc?aw). A change
+# that is only that is not applied: the row is skipped with an issue, the
+# other rows apply, whatever encoding the file is read in.
+# qpeople ANSI: the export (python3's csv), as UTF-8 or saved as ANSI.
+qpeople() {
+	$PYTHON - "$TMP/q.csv" "$1" <<'PY'
+import csv, sys
+rows = [("Q1", "Ольга", "Попова", "Wrocław", "Boss"),
+        ("Q2", "伟", "李", "Wrocław", "Dev"),
+        ("Q3", "Jiří", "Novák", "Praha", "Dev"),
+        ("Q4", "José", "Núñez", "Wrocław", "Dev"),
+        ("Q5", "Ann", "Lee", "Praha", "Dev1"),
+        ("Q6", "Ece", "Güneş", "İzmir", "Dev")]
+if sys.argv[2] == "ansi":	# the next day: a title changed, a new hire
+    rows[4] = ("Q5", "Ann", "Lee", "Praha", "Dev?")
+    rows.append(("Q7", "Zoë", "Kowalska", "Kraków", "Dev"))
+enc = "cp1252" if sys.argv[2] == "ansi" else "utf-8"
+with open(sys.argv[1], "w", newline="", encoding=enc,
+          errors="replace") as f:
+    w = csv.writer(f)
+    w.writerow(["employee_id", "email", "first_name", "last_name",
+                "location", "title", "manager_id"])
+    for i, g, fam, town, title in rows:
+        w.writerow([i, i.lower() + "@x.org", g, fam, town, title,
+                    "" if i == "Q1" else "Q1"])
+PY
+}
+sandbox qmarks 'team_field = "location";'
+qpeople utf8
+drop "$TMP/q.csv" q1.csv
+rs run >/dev/null 2>&1
+eq "UTF-8 names: created" "$(status_of 1):$(active)" success:6
+qpeople ansi
+drop "$TMP/q.csv" q2.csv
+rs run >"$TMP/q2.out" 2>&1
+eq "an ANSI save with \"?\" for names: exit 6" "$?" 6
+eq "read as Windows-1252: Needs Attention, five rows skipped" "$(q "SELECT encoding || ' ' || status || ' ' || skipped FROM runs WHERE id = 2")" "windows-1252 needs_attention 5"
+eq "each \"?\" row is an issue naming the row, the field, the stored and the new value" "$(q "SELECT row || '|' || key || '|' || field || '|' || email || '|' || name || '|' || message || '|' || fix FROM issues WHERE run_id = 2 ORDER BY row")" "2|Q1|first_name|q1@x.org|Ольга Попова|first_name would change from 'Ольга' to '?????' (and other fields the same way): characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+3|Q2|first_name|q2@x.org|伟 李|first_name would change from '伟' to '?' (and other fields the same way): characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+4|Q3|first_name|q3@x.org|Jiří Novák|first_name would change from 'Jiří' to 'Ji?í': characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+5|Q4|location|q4@x.org|José Núñez|location would change from 'Wrocław' to 'Wroc?aw': characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)
+7|Q6|last_name|q6@x.org|Ece Güneş|last_name would change from 'Güneş' to 'Güne?' (and other fields the same way): characters the file's encoding could not hold became \"?\"; the row is not applied|save the export as CSV UTF-8 and drop it again (plain CSV writes \"?\" for the characters its encoding lacks)"
+eq "the other rows apply: the title change (a \"?\" for ASCII) and the new hire" "$(q "SELECT group_concat(type || ' ' || ifnull(key, team)) FROM (SELECT type, key, team FROM items WHERE run_id = 2 ORDER BY seq)")" "team_create Kraków,create Q7,update Q5"
+eq "no stored name has a \"?\"" "$(q "SELECT group_concat(key) FROM users WHERE fields LIKE '%?%' AND key <> 'Q5' AND key <> 'Q7'")" ""
+eq "the skipped users keep their team: no \"Wroc?aw\"" "$(q "SELECT group_concat(name || ':' || members, ' ') FROM (SELECT name, members FROM teams ORDER BY name)")" "Kraków:1 Praha:2 Wrocław:3 İzmir:1"
+contains "items says what to do" "$(rs items 2)" "save the export as CSV UTF-8"
+# The same "?" in a UTF-8 file: skipped all the same.
+iconv -f WINDOWS-1252 -t UTF-8 "$TMP/q.csv" >"$TMP/q3.csv"
+drop "$TMP/q3.csv"
+rs run >/dev/null 2>&1
+eq "the \"?\" file in UTF-8: the same five rows skipped, nothing else" "$(q "SELECT encoding || ' ' || status || ' ' || skipped || ' ' || n_update || ' ' || n_create FROM runs WHERE id = 3"):$(q "SELECT group_concat(key) FROM (SELECT key FROM issues WHERE run_id = 3 ORDER BY row)")" "UTF-8 needs_attention 5 0 0:Q1,Q2,Q3,Q4,Q6"
 
 # ---------------------------------------------------------- id changes
 idfile() {	# idfile NAME ID3 ROW: five people, the third with id ID3

@@ -523,6 +523,9 @@ test_encodings(void)
 	static const char cp[] = "id,name\n1,Ann\n2,Jos\xe9\n3,\x80uro\n";
 	static const char u8[] = "id,name\n1,Ann\n2,Jos\xc3\xa9\n";
 	static const char bom[] = "\xef\xbb\xbfid,name\n1,Jos\xc3\xa9\n";
+	static const char bom1252[] =
+	    "\xef\xbb\xbfid,name\n1,Ann\n2,Jos\xe9\n";
+	static const char mixed[] = "id,name\n1,Do\xeb\x8f\x84\n2,Jos\xe9\n";
 	static const char u16[] = "\xff\xfei\0d\0\n\0";
 	static const char latin9[] = "id,name\n1,\xa4\n";
 	static const char undef[] = "id,name\n1,\x81x\n";
@@ -556,11 +559,28 @@ test_encodings(void)
 	tap(rc == 0 && strcmp(e.used, "UTF-8") == 0 && g.rows == 3,
 	    "auto: valid UTF-8 is UTF-8");
 	got_free(&g);
-	rc = load_enc(bom, sizeof(bom) - 1, "windows-1252", &e, &g, err,
+	rc = load_enc(bom, sizeof(bom) - 1, "cp1252", &e, &g, err,
 	    sizeof(err));
 	if (!tap(rc == -1 && strstr(err, "UTF-8 byte-order mark but the "
-	    "sync's encoding is \"windows-1252\""), "a byte-order mark that "
+	    "sync's encoding is \"cp1252\""), "a byte-order mark that "
 	    "contradicts the encoding fails the file"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	rc = load_enc(bom1252, sizeof(bom1252) - 1, ENC_FALLBACK, &e, &g,
+	    err, sizeof(err));
+	if (!tap(rc == -1 && e.mixed && strstr(err, "row 3: the byte at "
+	    "offset 22 is not UTF-8, but the file starts with a UTF-8 "
+	    "byte-order mark"), "fallback: a UTF-8 mark and a byte that is "
+	    "not UTF-8: mixed"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	rc = load_enc(mixed, sizeof(mixed) - 1, ENC_FALLBACK, &e, &g, err,
+	    sizeof(err));
+	if (!tap(rc == -1 && e.mixed && e.bad_row == 3 && e.utf8_row == 2 &&
+	    strstr(err, "row 3: the byte at offset 21 is not UTF-8, but row "
+	    "2 is UTF-8 text (offset 12)"), "fallback: UTF-8 (0x8f, which "
+	    "Windows-1252 lacks) and then a byte that is not: mixed, the "
+	    "rows named"))
 		diag("rc %d err %s", rc, err);
 	got_free(&g);
 	rc = load_enc(u16, sizeof(u16) - 1, "utf-8", &e, &g, err, sizeof(err));
@@ -604,6 +624,57 @@ test_utf8_split(void)
 	buf_adds(&t, "\xe2\x82\xac\n");
 	rc = load_enc(t.p, t.len, "utf-8", &e, &g, err, sizeof(err));
 	if (!tap(rc == 0, "UTF-8 split across two reads is read whole"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	buf_free(&t);
+}
+
+/*
+ * The Windows-1252 fallback reads the bytes as UTF-8 too: a UTF-8
+ * character cut by the read, after a byte that is not UTF-8, still makes
+ * the file mixed; a Windows-1252 byte that only looks like the start of
+ * one, there or at the end of the file, is read as Windows-1252.
+ */
+static void
+test_fallback_split(void)
+{
+	static const char cut[] = "\xc3\xa9\n", notcut[] = "\xc3x\n";
+	static const char end[] = "id,name\n1,Jos\xe9\n2,\xc3";
+	struct buf	 t = { 0 };
+	struct textenc	 e;
+	struct got	 g = { 0 };
+	char		 err[MAX_ERRMSG], want[128];
+	size_t		 rows = 2;
+	int		 rc;
+
+	buf_adds(&t, "id,name\n1,Jos\xe9\n");
+	while (t.len < TEST_CHUNK - 1) {
+		buf_adds(&t, "1,a\n");
+		rows++;
+	}
+	t.len = TEST_CHUNK - 1;	/* the read ends after the 0xc3 */
+	buf_add(&t, cut, sizeof(cut) - 1);
+	rc = load_enc(t.p, t.len, ENC_FALLBACK, &e, &g, err, sizeof(err));
+	snprintf(want, sizeof(want), "row 2: the byte at offset 13 is not "
+	    "UTF-8, but row %zu is UTF-8 text (offset %d)", rows + 1,
+	    TEST_CHUNK - 1);
+	if (!tap(rc == -1 && e.mixed && strstr(err, want) != NULL,
+	    "fallback: a UTF-8 character cut by the read, after a byte "
+	    "that is not UTF-8: mixed, both rows named"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	t.len = TEST_CHUNK - 1;
+	buf_add(&t, notcut, sizeof(notcut) - 1);
+	rc = load_enc(t.p, t.len, ENC_FALLBACK, &e, &g, err, sizeof(err));
+	if (!tap(rc == 0 && !e.mixed && strstr(g.dump.p, "[\xc3\x83x]"),
+	    "fallback: 0xc3 at the end of a read, then not a character: "
+	    "Windows-1252"))
+		diag("rc %d err %s", rc, err);
+	got_free(&g);
+	rc = load_enc(end, sizeof(end) - 1, ENC_FALLBACK, &e, &g, err,
+	    sizeof(err));
+	if (!tap(rc == 0 && strstr(g.dump.p, "[\xc3\x83]"),
+	    "fallback: 0xc3 at the end of the file: Windows-1252"))
 		diag("rc %d err %s", rc, err);
 	got_free(&g);
 	buf_free(&t);
@@ -1178,6 +1249,7 @@ main(void)
 	test_bad_files();
 	test_encodings();
 	test_utf8_split();
+	test_fallback_split();
 	test_utf8_span();
 	test_open_errors();
 	test_fields();
