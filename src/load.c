@@ -27,6 +27,7 @@ struct mapper {
 	int			 have_header;
 	int			 csv;		/* the format is CSV */
 	size_t			 ncols;		/* header columns */
+	size_t			 named;		/* up to the last with a name */
 	size_t			 keyed;		/* data rows with a usable key */
 	int			 nohead;	/* no header, or one without the
 						 * sync's columns (sheet_hint()) */
@@ -284,7 +285,7 @@ schema_finish(struct mapper *m)
  * corpus of rows turns into (tests/known_rules.golden) and fails when it
  * changes and KNOWN_RULES_REV did not.
  */
-#define KNOWN_RULES_REV	2
+#define KNOWN_RULES_REV	3
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
 #define KNOWN_RULES	"rostersync known lines " XSTR(KNOWN_RULES_REV) " " \
@@ -374,6 +375,12 @@ on_header(struct mapper *m, const struct rawrow *h)
 		failf(m, "the first row is empty: no header row");
 		m->nohead = 1;
 		return -1;
+	}
+	for (i = 0; i < h->nf; i++) {
+		k = h->len[i];
+		trim(h->f[i], &k);
+		if (k > 0)
+			m->named = i + 1;
 	}
 	if (header_duplicates(m, h) == -1 || header_map(m, h) == -1)
 		return -1;
@@ -632,6 +639,11 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_WIDE, -1);
 	if (r->wide)
 		mark(&rec, REC_WIDE, -1);
+	if (m->csv && r->nf < m->named) {
+		mark(&rec, REC_SHORT, -1);
+		rec.nvals = r->nf;
+		rec.ncols = m->named;
+	}
 	if (sc->canon[F_EMAIL] >= 0 && !rh->prepped) {
 		int e = sc->canon[F_EMAIL];
 
@@ -767,6 +779,34 @@ row_mixed(struct mapper *m, const struct rawrow *r)
 	return 0;
 }
 
+/*
+ * A CSV row with fewer values than the header is skipped (REC_SHORT),
+ * which keeps the person as the directory has them; but one that ends
+ * before its key tells no one's, and the person would look deleted:
+ * the file fails instead.
+ */
+static int
+row_keyless(struct mapper *m, const struct rawrow *r)
+{
+	const struct schema	*sc = m->sc;
+	size_t			 i;
+	int			 c;
+
+	if (!m->csv || r->nf >= m->named)
+		return 0;
+	for (i = 0; i < sc->nkey; i++)
+		if ((c = sc->col[sc->keyslot[i]]) >= 0 && (size_t)c >= r->nf) {
+			failf(m, "row %zu has %zu of the header's %zu values and "
+			    "ends before the key column '%s': a line break in a "
+			    "value that is not quoted split a row, or the row "
+			    "lost its last values. Export the file again with "
+			    "such values quoted and drop it again", r->row,
+			    r->nf, m->named, sc->slots[sc->keyslot[i]].column);
+			return 1;
+		}
+	return 0;
+}
+
 static int
 on_raw(void *arg, const struct rawrow *r)
 {
@@ -786,6 +826,8 @@ on_raw(void *arg, const struct rawrow *r)
 		    m->ncols);
 		return 1;
 	}
+	if (row_keyless(m, r))
+		return 1;
 	return on_data(m, r) == -1 ? 1 : 0;
 }
 

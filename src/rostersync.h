@@ -580,6 +580,8 @@ struct record {
 	size_t		*len;
 	unsigned	 bad;		/* REC_* problems the loader saw */
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
+	size_t		 nvals;		/* REC_SHORT: the values the row has, */
+	size_t		 ncols;		/* and the header's named columns */
 	const struct rowhint *hint;	/* the known-lines fast path's (known.h):
 					 * never NULL; a known line has no key
 					 * nor values (v, len NULL) */
@@ -589,6 +591,7 @@ struct record {
 #define REC_WIDE	0x04	/* non-empty fields past the header */
 #define REC_CELLERR	0x08	/* a spreadsheet error value (#N/A, ...) */
 #define REC_BADDATE	0x10	/* a date cell that is not a date */
+#define REC_SHORT	0x20	/* CSV: fewer values than the header */
 typedef int (*record_fn)(void *arg, const struct record *);
 
 struct loadstat {

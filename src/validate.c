@@ -159,6 +159,12 @@ row_flags(struct job *j, const struct record *r, const char *key)
 		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, NULL,
 		    "quote values that contain the delimiter",
 		    "the row has more values than the header has columns");
+	else if (r->bad & REC_SHORT)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, NULL,
+		    "quote values that contain a line break or the delimiter, "
+		    "and give every row a value (or an empty one) for each "
+		    "column", "the row has %zu values, the header has %zu "
+		    "columns", r->nvals, r->ncols);
 	else
 		return 0;
 	return 1;
@@ -186,7 +192,8 @@ row_checks(struct job *j, const struct record *r)
 	size_t		 i;
 	int		 em = j->sc.canon[F_EMAIL];
 
-	if (r->keylen == 0) {
+	/* A row short of values: that, before its key is empty. */
+	if (r->keylen == 0 && !(r->bad & REC_SHORT)) {
 		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, NULL,
 		    keyname(j), "fill in the id in the HR system",
 		    "the row has no %s", keyname(j));
