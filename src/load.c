@@ -616,6 +616,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_CELLERR, (int)i);
 		if (r->ff != NULL && (r->ff[c] & FF_BADDATE))
 			mark(&rec, REC_BADDATE, (int)i);
+		if (r->ff != NULL && (r->ff[c] & FF_NOCALC))
+			mark(&rec, REC_NOCALC, (int)i);
 		/* Trimming takes ASCII off the ends: it cannot make
 		 * a field valid UTF-8, nor a valid one invalid. */
 		if (r->utf8_checked ? (r->ff[c] & FF_BADUTF8) != 0 :

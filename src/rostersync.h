@@ -592,6 +592,7 @@ struct record {
 #define REC_CELLERR	0x08	/* a spreadsheet error value (#N/A, ...) */
 #define REC_BADDATE	0x10	/* a date cell that is not a date */
 #define REC_SHORT	0x20	/* CSV: fewer values than the header */
+#define REC_NOCALC	0x40	/* a formula with no saved value */
 typedef int (*record_fn)(void *arg, const struct record *);
 
 struct loadstat {
