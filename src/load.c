@@ -585,6 +585,63 @@ hint_of(const struct rawrow *r)
 }
 static int	 rec_give(struct mapper *, const struct record *);
 
+/*
+ * A number as a spreadsheet shows one too long for its General format:
+ * one digit, a decimal point or comma and more digits, then E+ and the
+ * exponent ("1.23457E+15", "1,23457e+15", "1E+15").
+ */
+static int
+sci_number(const char *s, size_t n)
+{
+	size_t	 i = 1, d;
+
+	if (n < 4 || s[0] < '1' || s[0] > '9')
+		return 0;
+	if (s[i] == '.' || s[i] == ',') {
+		for (d = ++i; i < n && isdigit((unsigned char)s[i]); i++)
+			;
+		if (i == d || i - d >= SCI_DIGITS)
+			return 0;
+	}
+	if (i + 2 >= n || (s[i] != 'E' && s[i] != 'e') || s[i + 1] != '+')
+		return 0;
+	for (d = i += 2; i < n && isdigit((unsigned char)s[i]); i++)
+		;
+	return i == n && i - d <= SCI_EXP_DIGITS;
+}
+
+/*
+ * The key or manager id of this row in scientific notation: a
+ * spreadsheet saved the column as numbers and kept the first digits of
+ * each id, so many people now share one. The file fails, before their rows
+ * look like duplicates and everyone like a deletion.
+ */
+static int
+ids_retyped(struct mapper *m, size_t row)
+{
+	const struct schema	*sc = m->sc;
+	int			 slot[MAX_KEY_FIELDS + 1];
+	size_t			 i, n = 0;
+
+	for (i = 0; i < sc->nkey; i++)
+		slot[n++] = sc->keyslot[i];
+	if (sc->canon[F_MANAGER_ID] >= 0)
+		slot[n++] = sc->canon[F_MANAGER_ID];
+	for (i = 0; i < n; i++)
+		if (sci_number(m->v[slot[i]], m->len[slot[i]])) {
+			failf(m, "row %zu: %s is %.*s, a number in a "
+			    "spreadsheet's scientific notation (column '%s'): "
+			    "the spreadsheet saved the ids as numbers and kept "
+			    "only their first digits. Format the column as text "
+			    "before saving the file (or export it again from "
+			    "the HR system) and drop it again", row,
+			    sc->slots[slot[i]].name, (int)m->len[slot[i]],
+			    m->v[slot[i]], sc->slots[slot[i]].column);
+			return 1;
+		}
+	return 0;
+}
+
 /* Map one data row to the schema and hand it on. */
 static int
 on_data(struct mapper *m, const struct rawrow *r)
@@ -646,6 +703,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 		rec.nvals = r->nf;
 		rec.ncols = m->named;
 	}
+	if (ids_retyped(m, r->row))
+		return -1;
 	if (sc->canon[F_EMAIL] >= 0 && !rh->prepped) {
 		int e = sc->canon[F_EMAIL];
 

@@ -532,6 +532,10 @@ int	 xlsx_book_sheets(const char *path, const char *sheet,
 void	 xlsx_book_free(struct xlsx_book *);
 /* Other sheets whose header load.c reads for that hint, at most. */
 #define MAX_SHEET_PROBES	16
+/* A key or manager id in a spreadsheet's scientific notation fails the
+ * file (load.c): "1.23457E+15", with at most */
+#define SCI_DIGITS		15	/* significant digits (Excel's) */
+#define SCI_EXP_DIGITS		3	/* digits of exponent (E+308) */
 
 /*
  * xmltok.c: the worksheet's few shapes of XML, read ahead of expat. The
