@@ -1134,7 +1134,8 @@ qmark_rows(struct job *j, uint32_t *u, size_t *nu)
 	*nu = n;
 }
 
-/* The team a user has in the directory, or ENT_NONE. */
+/* The team a user has in the directory, or ENT_NONE (also when the
+ * export has no team column). */
 static uint32_t
 stored_team(struct job *j, uint32_t id)
 {
@@ -1142,6 +1143,8 @@ stored_team(struct job *j, uint32_t id)
 	uint32_t	 team;
 	int		 t = j->sc.team_slot;
 
+	if (t < 0)
+		return ENT_NONE;
 	old_fields(j, id, &o);
 	team = o.len[t] > 0 ? team_intern(j, o.v[t], o.len[t]) : ENT_NONE;
 	oldrow_free(&o);

@@ -27,6 +27,7 @@ struct mapper {
 	int			 have_header;
 	int			 csv;		/* the format is CSV */
 	size_t			 ncols;		/* header columns */
+	size_t			 named;		/* up to the last with a name */
 	size_t			 keyed;		/* data rows with a usable key */
 	int			 nohead;	/* no header, or one without the
 						 * sync's columns (sheet_hint()) */
@@ -284,7 +285,7 @@ schema_finish(struct mapper *m)
  * corpus of rows turns into (tests/known_rules.golden) and fails when it
  * changes and KNOWN_RULES_REV did not.
  */
-#define KNOWN_RULES_REV	2
+#define KNOWN_RULES_REV	3
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
 #define KNOWN_RULES	"rostersync known lines " XSTR(KNOWN_RULES_REV) " " \
@@ -374,6 +375,12 @@ on_header(struct mapper *m, const struct rawrow *h)
 		failf(m, "the first row is empty: no header row");
 		m->nohead = 1;
 		return -1;
+	}
+	for (i = 0; i < h->nf; i++) {
+		k = h->len[i];
+		trim(h->f[i], &k);
+		if (k > 0)
+			m->named = i + 1;
 	}
 	if (header_duplicates(m, h) == -1 || header_map(m, h) == -1)
 		return -1;
@@ -578,6 +585,63 @@ hint_of(const struct rawrow *r)
 }
 static int	 rec_give(struct mapper *, const struct record *);
 
+/*
+ * A number as a spreadsheet shows one too long for its General format:
+ * one digit, a decimal point or comma and more digits, then E+ and the
+ * exponent ("1.23457E+15", "1,23457e+15", "1E+15").
+ */
+static int
+sci_number(const char *s, size_t n)
+{
+	size_t	 i = 1, d;
+
+	if (n < 4 || s[0] < '1' || s[0] > '9')
+		return 0;
+	if (s[i] == '.' || s[i] == ',') {
+		for (d = ++i; i < n && isdigit((unsigned char)s[i]); i++)
+			;
+		if (i == d || i - d >= SCI_DIGITS)
+			return 0;
+	}
+	if (i + 2 >= n || (s[i] != 'E' && s[i] != 'e') || s[i + 1] != '+')
+		return 0;
+	for (d = i += 2; i < n && isdigit((unsigned char)s[i]); i++)
+		;
+	return i == n && i - d <= SCI_EXP_DIGITS;
+}
+
+/*
+ * The key or manager id of this row in scientific notation: a
+ * spreadsheet saved the column as numbers and kept the first digits of
+ * each id, so many people now share one. The file fails, before their rows
+ * look like duplicates and everyone like a deletion.
+ */
+static int
+ids_retyped(struct mapper *m, size_t row)
+{
+	const struct schema	*sc = m->sc;
+	int			 slot[MAX_KEY_FIELDS + 1];
+	size_t			 i, n = 0;
+
+	for (i = 0; i < sc->nkey; i++)
+		slot[n++] = sc->keyslot[i];
+	if (sc->canon[F_MANAGER_ID] >= 0)
+		slot[n++] = sc->canon[F_MANAGER_ID];
+	for (i = 0; i < n; i++)
+		if (sci_number(m->v[slot[i]], m->len[slot[i]])) {
+			failf(m, "row %zu: %s is %.*s, a number in a "
+			    "spreadsheet's scientific notation (column '%s'): "
+			    "the spreadsheet saved the ids as numbers and kept "
+			    "only their first digits. Format the column as text "
+			    "before saving the file (or export it again from "
+			    "the HR system) and drop it again", row,
+			    sc->slots[slot[i]].name, (int)m->len[slot[i]],
+			    m->v[slot[i]], sc->slots[slot[i]].column);
+			return 1;
+		}
+	return 0;
+}
+
 /* Map one data row to the schema and hand it on. */
 static int
 on_data(struct mapper *m, const struct rawrow *r)
@@ -609,6 +673,8 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_CELLERR, (int)i);
 		if (r->ff != NULL && (r->ff[c] & FF_BADDATE))
 			mark(&rec, REC_BADDATE, (int)i);
+		if (r->ff != NULL && (r->ff[c] & FF_NOCALC))
+			mark(&rec, REC_NOCALC, (int)i);
 		/* Trimming takes ASCII off the ends: it cannot make
 		 * a field valid UTF-8, nor a valid one invalid. */
 		if (r->utf8_checked ? (r->ff[c] & FF_BADUTF8) != 0 :
@@ -632,6 +698,13 @@ on_data(struct mapper *m, const struct rawrow *r)
 			mark(&rec, REC_WIDE, -1);
 	if (r->wide)
 		mark(&rec, REC_WIDE, -1);
+	if (m->csv && r->nf < m->named) {
+		mark(&rec, REC_SHORT, -1);
+		rec.nvals = r->nf;
+		rec.ncols = m->named;
+	}
+	if (ids_retyped(m, r->row))
+		return -1;
 	if (sc->canon[F_EMAIL] >= 0 && !rh->prepped) {
 		int e = sc->canon[F_EMAIL];
 
@@ -767,6 +840,34 @@ row_mixed(struct mapper *m, const struct rawrow *r)
 	return 0;
 }
 
+/*
+ * A CSV row with fewer values than the header is skipped (REC_SHORT),
+ * which keeps the person as the directory has them; but one that ends
+ * before its key tells no one's, and the person would look deleted:
+ * the file fails instead.
+ */
+static int
+row_keyless(struct mapper *m, const struct rawrow *r)
+{
+	const struct schema	*sc = m->sc;
+	size_t			 i;
+	int			 c;
+
+	if (!m->csv || r->nf >= m->named)
+		return 0;
+	for (i = 0; i < sc->nkey; i++)
+		if ((c = sc->col[sc->keyslot[i]]) >= 0 && (size_t)c >= r->nf) {
+			failf(m, "row %zu has %zu of the header's %zu values and "
+			    "ends before the key column '%s': a line break in a "
+			    "value that is not quoted split a row, or the row "
+			    "lost its last values. Export the file again with "
+			    "such values quoted and drop it again", r->row,
+			    r->nf, m->named, sc->slots[sc->keyslot[i]].column);
+			return 1;
+		}
+	return 0;
+}
+
 static int
 on_raw(void *arg, const struct rawrow *r)
 {
@@ -786,6 +887,8 @@ on_raw(void *arg, const struct rawrow *r)
 		    m->ncols);
 		return 1;
 	}
+	if (row_keyless(m, r))
+		return 1;
 	return on_data(m, r) == -1 ? 1 : 0;
 }
 

@@ -538,6 +538,10 @@ int	 xlsx_book_sheets(const char *path, const char *sheet,
 void	 xlsx_book_free(struct xlsx_book *);
 /* Other sheets whose header load.c reads for that hint, at most. */
 #define MAX_SHEET_PROBES	16
+/* A key or manager id in a spreadsheet's scientific notation fails the
+ * file (load.c): "1.23457E+15", with at most */
+#define SCI_DIGITS		15	/* significant digits (Excel's) */
+#define SCI_EXP_DIGITS		3	/* digits of exponent (E+308) */
 
 /*
  * xmltok.c: the worksheet's few shapes of XML, read ahead of expat. The
@@ -586,6 +590,8 @@ struct record {
 	size_t		*len;
 	unsigned	 bad;		/* REC_* problems the loader saw */
 	int		 bad_slot;	/* the slot of the first problem, or -1 */
+	size_t		 nvals;		/* REC_SHORT: the values the row has, */
+	size_t		 ncols;		/* and the header's named columns */
 	const struct rowhint *hint;	/* the known-lines fast path's (known.h):
 					 * never NULL; a known line has no key
 					 * nor values (v, len NULL) */
@@ -595,6 +601,8 @@ struct record {
 #define REC_WIDE	0x04	/* non-empty fields past the header */
 #define REC_CELLERR	0x08	/* a spreadsheet error value (#N/A, ...) */
 #define REC_BADDATE	0x10	/* a date cell that is not a date */
+#define REC_SHORT	0x20	/* CSV: fewer values than the header */
+#define REC_NOCALC	0x40	/* a formula with no saved value */
 typedef int (*record_fn)(void *arg, const struct record *);
 
 struct loadstat {

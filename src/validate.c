@@ -144,6 +144,12 @@ row_flags(struct job *j, const struct record *r, const char *key)
 		    "shorten the value in the HR system",
 		    "%s is longer than %d bytes", f ? f : "a value",
 		    MAX_FIELD_LEN);
+	else if (r->bad & REC_NOCALC)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, f,
+		    "open the file in a spreadsheet program and save it, so "
+		    "that it calculates", "%s (column '%s') is a formula with "
+		    "no saved value", f ? f : "a value", r->bad_slot >= 0 ?
+		    j->sc.slots[r->bad_slot].column : "");
 	else if (r->bad & REC_CELLERR)
 		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, f,
 		    "fix the formula in the spreadsheet",
@@ -159,6 +165,12 @@ row_flags(struct job *j, const struct record *r, const char *key)
 		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, NULL,
 		    "quote values that contain the delimiter",
 		    "the row has more values than the header has columns");
+	else if (r->bad & REC_SHORT)
+		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, key, NULL,
+		    "quote values that contain a line break or the delimiter, "
+		    "and give every row a value (or an empty one) for each "
+		    "column", "the row has %zu values, the header has %zu "
+		    "columns", r->nvals, r->ncols);
 	else
 		return 0;
 	return 1;
@@ -186,7 +198,9 @@ row_checks(struct job *j, const struct record *r)
 	size_t		 i;
 	int		 em = j->sc.canon[F_EMAIL];
 
-	if (r->keylen == 0) {
+	/* A row short of values or with a formula never calculated: that,
+	 * before its key is empty. */
+	if (r->keylen == 0 && !(r->bad & (REC_SHORT | REC_NOCALC))) {
 		issue_add(j, ISS_USER_SKIPPED, (long long)r->row, NULL,
 		    keyname(j), "fill in the id in the HR system",
 		    "the row has no %s", keyname(j));

@@ -268,6 +268,54 @@ drop "$TMP/z3.csv"
 rs run >/dev/null 2>&1
 eq "one id retyped among 200: an id_changed issue" "$(status_of 3):$(q "SELECT message FROM issues WHERE run_id = 3 AND type = 'id_changed'")" "needs_attention:employee id 0000007 is now 7 (row 8), same email p7@x.org: was the id column typed as a number?; neither the deletion nor the creation is applied"
 
+# Long ids saved by a spreadsheet that typed them as numbers: Excel's
+# General format writes 1234567890120001 as 1.23457E+15 (1,23457E+15
+# where the decimal mark is a comma), so every row would share one id.
+# The whole file fails at load, naming the row and the field.
+sandbox sci
+$PYTHON -c '
+print("'$H'")
+for i in range(1, 201):
+    print("%d,p%d@x.org,P,L%d,Eng,Dev,%s,X" % (1234567890120000 + i, i, i, "1234567890120001" if i > 1 else ""))
+' >"$TMP/s1.csv"
+drop "$TMP/s1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+n=2
+# sci NAME DELIM ID MANAGER: day 2 with those ids (MANAGER "-": as day 1)
+sci() {
+	$PYTHON - "$2" "$3" "$4" >"$TMP/$1" <<'PY'
+import csv, sys
+delim, key, mgr = sys.argv[1:4]
+w = csv.writer(sys.stdout, delimiter=delim, lineterminator="\r\n")
+w.writerow("employee_id,email,first_name,last_name,department,title,manager_id,location".split(","))
+for i in range(1, 201):
+    m = "1234567890120001" if mgr == "-" else mgr
+    w.writerow([key or str(1234567890120000 + i), "p%d@x.org" % i, "P",
+                "L%d" % i, "Eng", "Dev", m if i > 1 else "", "X"])
+PY
+	drop "$TMP/$1"
+	rs run >"$TMP/$1.out" 2>&1
+	RC=$?
+}
+for form in "1.23457E+15 ," "1.23457e+15 ," "1,23457E+15 ;" "1E+15 ,"; do
+	id=${form% *}
+	sci "sci$n.csv" "${form#* }" "$id" "$id"
+	eq "ids as $id: exit 4, Data Load Failed" "$RC:$(status_of $n)" 4:data_load_failed
+	contains "ids as $id: the row, the field and the fix named" \
+	    "$(q "SELECT error FROM runs WHERE id = $n")" \
+	    "sci$n.csv: row 2: employee_id is $id, a number in a spreadsheet's scientific notation (column 'employee_id'): the spreadsheet saved the ids as numbers and kept only their first digits. Format the column as text before saving the file"
+	eq "ids as $id: no issue, no item, nothing applied" \
+	    "$(q "SELECT count(*) FROM issues WHERE run_id = $n") $(q "SELECT count(*) FROM items WHERE run_id = $n") $(dump)" "0 0 $before"
+	n=$((n + 1))
+done
+check "show advises no --allow-deletes" sh -c "! $ROSTERSYNC -c $CONF show $((n - 1)) | grep -q allow-deletes"
+sci "scim.csv" "," "" "1.23457E+15"
+eq "manager ids alone in scientific notation: the file fails" "$RC:$(status_of $n)" 4:data_load_failed
+contains "the row and the manager field named" "$(q "SELECT error FROM runs WHERE id = $n")" \
+    "scim.csv: row 3: manager_id is 1.23457E+15, a number in a spreadsheet's scientific notation (column 'manager_id')"
+eq "manager ids: nothing applied" "$(dump)" "$before"
+
 # ------------------------------------------------------ update threshold
 # A UTF-8 export read as Latin-1 and saved again: mojibake in most names.
 sandbox mojibake

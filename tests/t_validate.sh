@@ -34,6 +34,75 @@ eq "skipped count" "$(count_of 1 skipped)" 4
 eq "every issue has a message and a fix" \
     "$(q "SELECT count(*) FROM issues WHERE message = '' OR fix = ''")" 0
 
+# --- rows with fewer values than the header: skipped, the person kept
+# as the directory has them (an unquoted line break splits E2's title;
+# E3's row lost its last values); blank lines and rows of empty values
+# stay what they were, and a full row that ends in empty values is read.
+sandbox short
+NAME=s1 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Exec Assistant,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E1,Active" \
+    "E4,dan@x.org,Dan,Poe,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+before=$(q "SELECT key, manager, json_extract(fields, '$.title'), json_extract(fields, '$.employment_status') FROM users WHERE key IN ('E2','E3') ORDER BY key")
+NAME=s2 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Exec" "Assistant,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng" "" ",,,," \
+    "E4,dan@x.org,Dan,Poe,Eng,Lead,E1,"
+rs run >"$TMP/short.out" 2>&1
+eq "short rows: exit 6 (needs attention)" "$?" 6
+eq "a split row: its first part, row 3" "$(issue 2 user_skipped E2)" \
+    "3||the row has 6 values, the header has 8 columns|quote values that contain a line break or the delimiter, and give every row a value (or an empty one) for each column"
+contains "a split row: its second part, row 4" "$(issue 2 user_skipped Assistant)" \
+    "4||the row has 3 values, the header has 8 columns|"
+contains "a row that lost its last values: row 5" "$(issue 2 user_skipped E3)" \
+    "5||the row has 5 values, the header has 8 columns|"
+eq "short rows: three issues, none for the blank lines" \
+    "$(q "SELECT count(*) FROM issues WHERE run_id = 2")" 3
+eq "short rows: the people keep their manager, title and status" \
+    "$(q "SELECT key, manager, json_extract(fields, '$.title'), json_extract(fields, '$.employment_status') FROM users WHERE key IN ('E2','E3') ORDER BY key")" "$before"
+eq "short rows: nothing of theirs applied, no one deleted" \
+    "$(q "SELECT count(*) FROM items WHERE run_id = 2 AND key <> 'E4'")" 0
+eq "a full row ending in an empty value is applied" \
+    "$(user E4 "json_extract(fields, '$.title') || '|' || json_extract(fields, '$.employment_status')")" "Lead|"
+# The same lines again (a new file: one more blank line): a short line is
+# never a known line, the same issues.
+{ cat "$SPOOL/archive/hr/2-s2.csv"; echo; } >"$TMP/s3.csv"
+drop "$TMP/s3.csv"
+rs run >"$TMP/short3.out" 2>&1
+contains "short rows again: the full rows are known lines" \
+    "$(cat "$TMP/short3.out")" "as CSV (2 known lines)"
+eq "short rows again: the same three issues" \
+    "$(q "SELECT group_concat(row || ':' || key) FROM (SELECT row, key FROM issues WHERE run_id = 3 ORDER BY seq)")" \
+    "3:E2,4:Assistant,5:E3"
+# A header that ends in a delimiter (an empty column name) under rows
+# that do not: every row is read.
+printf '%s\n' "$H," "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Exec Assistant,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E1,Active" \
+    "E4,dan@x.org,Dan,Poe,Eng,Lead,E1,Active" >"$TMP/s4.csv"
+drop "$TMP/s4.csv"
+rs run >/dev/null 2>&1
+eq "a header with an unnamed last column: no issue" \
+    "$(status_of 4):$(q "SELECT count(*) FROM issues WHERE run_id = 4")" success:0
+# The key column last: a row that ends before it is no one's, and its
+# person would look deleted: the file fails whole.
+sandbox shortkey
+printf '%s\n' "email,first_name,last_name,employee_id" "ann@x.org,Ann,Lee,E1" \
+    "bob@x.org,Bob,Ray,E2" >"$TMP/k1.csv"
+drop "$TMP/k1.csv"
+rs run >/dev/null 2>&1
+before=$(dump)
+printf '%s\n' "email,first_name,last_name,employee_id" "ann@x.org,Ann,Lee,E1" \
+    "bob@x.org,Bob,Ray" >"$TMP/k2.csv"
+drop "$TMP/k2.csv"
+rs run >/dev/null 2>&1
+eq "a short row without its key: exit 4, the file fails" "$?:$(status_of 2)" 4:data_load_failed
+contains "the message names the row, the counts and the key column" \
+    "$(q "SELECT error FROM runs WHERE id = 2")" \
+    "k2.csv: row 3 has 3 of the header's 4 values and ends before the key column 'employee_id'"
+eq "a short row without its key: nothing applied" "$(dump)" "$before"
+
 # --- duplicates: ids and emails (all rows involved are skipped)
 sandbox dups
 NAME=d1 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \

@@ -142,6 +142,36 @@ for p in openpyxl exceljs; do
 	    "none of the 40 data rows has a value in the required column email (formulas never calculated? open and save the file in the spreadsheet, or export values)"
 	eq "$p: the directory unchanged" "$(dump)" "$before"
 done
+# --- a formula with no saved value in a row (openpyxl writes formulas and
+# never calculates them): that row is skipped, its person kept as they
+# are, the column named; the other rows are applied
+sandbox f_rows
+printf '%s\n' "employee_id,email,last_name,title,Manager ID" \
+    "E1,e1@x.org,One,Boss," "E2,e2@x.org,Two,Dev,E1" "E3,e3@x.org,Three,Dev,E1" \
+    "E4,e4@x.org,Four,Dev,E1" >"$TMP/f1.csv"
+drop "$TMP/f1.csv"; rs run >/dev/null 2>&1
+$PYTHON - "$TMP/f2.xlsx" <<'PY'
+import sys
+from openpyxl import Workbook
+wb = Workbook()
+ws = wb.active
+ws.append(["employee_id", "email", "last_name", "title", "Manager ID"])
+ws.append(["E1", "e1@x.org", "One", "Boss", None])
+ws.append(["E2", "e2@x.org", "Two", "Dev", "=VLOOKUP(A3,Managers!A:B,2,FALSE)"])
+ws.append(["E3", "e3@x.org", "Three", "Dev", "=VLOOKUP(A4,Managers!A:B,2,FALSE)"])
+ws.append(["E4", "e4@x.org", "Four", "Lead", "E1"])
+wb.save(sys.argv[1])
+PY
+drop "$TMP/f2.xlsx"; rs run >/dev/null 2>&1
+eq "formulas with no saved value in two rows: exit 6, Needs Attention" \
+    "$? $(status_of 2)" "6 needs_attention"
+eq "each such row is skipped, the column named, what to do said" \
+    "$(q "SELECT row || '|' || key || '|' || field || '|' || message || '|' || fix FROM issues WHERE run_id = 2 ORDER BY seq")" \
+    "3|E2|manager_id|manager_id (column 'Manager ID') is a formula with no saved value|open the file in a spreadsheet program and save it, so that it calculates
+4|E3|manager_id|manager_id (column 'Manager ID') is a formula with no saved value|open the file in a spreadsheet program and save it, so that it calculates"
+eq "their managers are kept" \
+    "$(q "SELECT group_concat(key || ':' || manager) FROM (SELECT key, manager FROM users WHERE key IN ('E2','E3') ORDER BY key)")" "E2:E1,E3:E1"
+eq "the other rows are applied" "$(q "SELECT group_concat(type || ' ' || key) FROM items WHERE run_id = 2")" "update E4"
 sandbox req_empty
 printf 'employee_id,email,last_name\nE1,a@example.com,\nE2,b@example.com,\n' \
     >"$TMP/noname.csv"
