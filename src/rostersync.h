@@ -201,7 +201,8 @@ int64_t	 now_ms(void);
 /* Parse a whole decimal number in [min, max]; -1 if it is not one. */
 int	 parse_ll(const char *, long long min, long long max, long long *out);
 /* Tests: SIGKILL here when ROSTERSYNC_FAULT names this point; wait here
- * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it. */
+ * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it (and
+ * ROSTERSYNC_PAUSE2_FILE, ROSTERSYNC_PAUSE2: a second point). */
 void	 fault(const char *point);
 /*
  * A helper thread, which takes no signals (the main thread handles them);
