@@ -1571,6 +1571,9 @@ void	 kept_loaded(struct job *);
 /* The file let go (its room given back; no record of it read again);
  * closed, with what it holds. Both safe with a file never opened. */
 void	 kept_unmap(struct keptfile *);
+/* Every kept record written so far readable now (a rare read during the
+ * load: a duplicate id's first row); 0, or -1 (j->kf.err). */
+int	 kept_flush(struct job *);
 void	 kept_close(struct keptfile *);
 /* A pass over kept records (any thread, p zeroed at its start) reads at
  * `at` (anywhere: only the file's count): once its reads span KEPT_WINDOW
@@ -1601,6 +1604,9 @@ void	 issue_add(struct job *, enum issuetype, long long row,
 	    const char *key, const char *field, const char *fix,
 	    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 int	 validate_row(struct job *, const struct record *);
+/* Issues n..last are about a row with values v: its email and name. */
+void	 issues_who(struct job *, size_t n, size_t last,
+	    const char *const *v);
 void	 validate_cross(struct job *);
 void	 validate_seats(struct job *);
 /* After both: the cross-row issues get their row's email and name. */
