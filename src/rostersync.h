@@ -227,6 +227,11 @@ struct tcol {
 #define TC_FULL		0x2		/* never cut (an id, an email) */
 int	 text_width(const char *);	/* columns a terminal shows */
 void	 text_cell(struct buf *, const char *, int width, int full, int right);
+/* s into b with each control character and byte that is not UTF-8 as
+ * U+FFFD (a cell's text); with lines, newlines kept. */
+void	 text_safe(struct buf *, const char *, int lines);
+/* printf(3) to standard output through text_safe(), newlines kept. */
+void	 text_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 table_head(const struct tcol *, size_t);
 void	 table_row(const struct tcol *, size_t, const char *const *cell);
 
