@@ -431,7 +431,7 @@ on_show_pair(void *arg, const char *label, const char *value)
 {
 	(void)arg;
 	if (value[0] != '\0')
-		printf("  %-32s %s\n", label, value);
+		text_printf("  %-32s %s\n", label, value);
 }
 
 static void
@@ -666,7 +666,7 @@ cmd_show(struct config *cfg, int argc, char **argv)
 		report_summary(&r, on_show_pair, NULL);
 		hints(cfg, st, &r, &h, 0);
 		if (h.len)
-			printf("\nWhat to do\n%s", h.p);
+			text_printf("\nWhat to do\n%s", h.p);
 	}
 	buf_free(&b);
 	buf_free(&h);
@@ -934,14 +934,14 @@ on_attempt(void *arg, int n, time_t started, int exit_status,
 		return;
 	}
 	time_local(started, t, sizeof(t));
-	printf("\nAttempt %d at %s: %s\n", n, t, exit_status < 0 ?
+	text_printf("\nAttempt %d at %s: %s\n", n, t, exit_status < 0 ?
 	    "did not finish" : exit_status == 0 ? "exit 0 (applied)" : "failed");
 	if (exit_status > 0)
 		printf("  exit status %d\n", exit_status);
 	if (response[0])
-		printf("  response: %s\n", response);
+		text_printf("  response: %s\n", response);
 	if (error[0])
-		printf("  stderr: %s\n", error);
+		text_printf("  stderr: %s\n", error);
 }
 
 /* items RUN --item N: the item, the payload the hook got, its answers. */
@@ -967,13 +967,13 @@ show_item(struct store *st, const struct run *r, struct itemq *q)
 		buf_adds(&q->out, "]}\n");
 		fputs(q->out.p, stdout);
 	} else {
-		printf("Item %lld:%lld  %s  %s  %s\n", r->id, it.seq,
+		text_printf("Item %lld:%lld  %s  %s  %s\n", r->id, it.seq,
 		    itemtype_label(it.type), it.key, itemstatus_slug(it.status));
 		if (it.error[0])
-			printf("  error: %s\n", it.error);
+			text_printf("  error: %s\n", it.error);
 		if (it.resolved_by > 0)
 			printf("  resolved by run %lld\n", it.resolved_by);
-		printf("\nPayload\n  %s\n", it.payload[0] ? it.payload :
+		text_printf("\nPayload\n  %s\n", it.payload[0] ? it.payload :
 		    "(none: this sync has no apply hook)");
 		store_attempt_each(st, r->id, it.seq, on_attempt, q);
 	}

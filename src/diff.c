@@ -295,21 +295,31 @@ find_key(struct job *j, const struct record *r)
 	    r->keylen, r->hint->prep.kh) : ent_get(j, r->key, r->keylen);
 }
 
-/* A second row of entry id's key: neither is applied. */
+static void	 dup_who(struct job *, uint32_t, size_t,
+		    const struct record *);
+
+/* A second row r of entry id's key: neither is applied. Each issue says
+ * whose row it is (dup_who()). */
 static void
-dup_row(struct job *j, uint32_t id, size_t row)
+dup_row(struct job *j, uint32_t id, const struct record *r)
 {
-	if ((j->e[id].flags & E_DUP) == 0)
+	size_t	 n = j->niss;
+
+	if ((j->e[id].flags & E_DUP) == 0) {
 		issue_add(j, ISS_USER_SKIPPED, j->e[id].row, ent_key(j, id),
 		    canon_names[F_EMPLOYEE_ID], "give each person "
 		    "one row and a unique id in the HR system",
 		    "the id %s is on several rows", ent_key(j, id));
+		dup_who(j, id, n, NULL);
+	}
 	j->e[id].flags |= E_DUP | E_SKIP;
 	j->erec[id] = ENT_NONE;
-	issue_add(j, ISS_USER_SKIPPED, (long long)row, ent_key(j, id),
+	n = j->niss;
+	issue_add(j, ISS_USER_SKIPPED, (long long)r->row, ent_key(j, id),
 	    canon_names[F_EMPLOYEE_ID], "give each person one row "
 	    "and a unique id in the HR system",
 	    "the id %s is also on row %u", ent_key(j, id), j->e[id].row);
+	dup_who(j, id, n, r);
 }
 
 static int	 line_clean(const struct job *, const struct record *);
@@ -364,7 +374,7 @@ on_known(struct job *j, const struct record *r)
 	prefetch_ahead(j, r);
 	j->next = id + 1;
 	if (j->e[id].flags & E_NEW) {
-		dup_row(j, id, r->row);
+		dup_row(j, id, r);
 		return 0;
 	}
 	j->e[id].flags |= E_NEW | E_LINE | E_KNOWN |
@@ -423,7 +433,7 @@ diff_on_record(void *arg, const struct record *r)
 		id = ent_add(j, r->key, r->keylen);
 	j->next = id + 1;
 	if (j->e[id].flags & E_NEW) {
-		dup_row(j, id, r->row);
+		dup_row(j, id, r);
 		return 0;
 	}
 	j->e[id].flags |= E_NEW;
@@ -766,6 +776,38 @@ compare_user(struct job *j, uint32_t id)
 		j->e[id].flags |= E_SAMEMAIL;
 	if (m >= 0 && !same(j, k, &o, (size_t)m))
 		j->e[id].flags |= E_WRITE;
+	oldrow_free(&o);
+}
+
+/*
+ * The email and name of issue n's row, a row of entry id's key: r's
+ * values; with r NULL, the first row's, kept (new or changed) or the
+ * directory's it equals (a known line or an unchanged row; so is a known
+ * line r). A first row skipped or terminated kept nothing: a skipped
+ * one's own issue names it (validate_identify()).
+ */
+static void
+dup_who(struct job *j, uint32_t id, size_t n, const struct record *r)
+{
+	const char	*v[MAX_SLOTS];
+	struct oldrow	 o;
+	uint32_t	 f = j->e[id].flags;
+
+	if (r != NULL && r->v != NULL) {
+		issues_who(j, n, n + 1, r->v);
+		return;
+	}
+	if (r == NULL && j->erec[id] != ENT_NONE) {
+		if (kept_flush(j) == 0) {
+			kept_values(j, &j->kept[j->erec[id]], v, NULL);
+			issues_who(j, n, n + 1, v);
+		}
+		return;
+	}
+	if (!(f & E_DIR) || (r == NULL && (f & (E_SKIP | E_TERM))))
+		return;
+	old_fields(j, id, &o);
+	issues_who(j, n, n + 1, o.v);
 	oldrow_free(&o);
 }
 

@@ -529,6 +529,14 @@ kept_set(struct job *j, struct kept *k, const char *const *v,
 	return 0;
 }
 
+int
+kept_flush(struct job *j)
+{
+	if (j->kf.map == NULL)
+		return 0;
+	return j->kf.err != NULL ? -1 : kept_write(&j->kf);
+}
+
 void
 kept_loaded(struct job *j)
 {

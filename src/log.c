@@ -160,19 +160,25 @@ emit(enum loglevel l, const char *ctx, const char *msg, const char *suffix)
 	errno = saved;
 }
 
+/* The line: its text from exports (a header cell, a value) through
+ * text_safe(), control characters never reach a terminal or the journal. */
 static void
 vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
     int to_tee)
 {
-	char	 ctx[128] = "", msg[2048];
-	int	 shown;
+	char		 ctx[128] = "", raw[2048];
+	const char	*msg;
+	struct buf	 safe = { 0 };
+	int		 shown;
 
 	if (ctx_run > 0)
 		snprintf(ctx, sizeof(ctx), "run %lld sync %s: ", ctx_run,
 		    ctx_sync);
 	else if (ctx_sync[0] != '\0')
 		snprintf(ctx, sizeof(ctx), "sync %s: ", ctx_sync);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	text_safe(&safe, raw, 0);
+	msg = safe.p != NULL ? safe.p : "";
 
 	shown = l <= LOG_NOTICE || (l == LOG_INFO && verbosity >= 0) ||
 	    (l == LOG_DEBUG && verbosity > 0);
@@ -191,6 +197,7 @@ vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
 		fprintf(tee, "%s %s%s%s%s\n", ts, level_word(l), msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
 	}
+	buf_free(&safe);
 }
 
 void

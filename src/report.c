@@ -233,7 +233,8 @@ write_named(struct config *cfg, struct store *st, const struct run *r,
 }
 
 /* Files named tmp and more (an XLSX summary made apart, libzip's copy
- * of a workbook being rewritten) left by a run that died. */
+ * of a workbook being rewritten) left by a run that died; never while a
+ * thread of this process writes them (report_write_all()). */
 static void
 drop_tmp_more(const char *tmp)
 {
@@ -572,9 +573,14 @@ report_write_all(struct config *cfg, struct store *st, long long id,
 		report_early_drop(early);
 		early = NULL;
 	}
+	/* What a run that died left. With early, the run is this process's
+	 * and its name new (report_base_new()): the files beside its
+	 * spreadsheet's temporary one are the thread's, libzip's own may be
+	 * being written now. */
 	for (i = 0; i < RF__COUNT; i++)
-		drop_tmp(cfg, &r, &formats[i], report_available(&r,
-		    formats[i].fmt));
+		if (early == NULL || formats[i].fmt != RF_XLSX)
+			drop_tmp(cfg, &r, &formats[i], report_available(&r,
+			    formats[i].fmt));
 	if (early != NULL)	/* its spreadsheet zipped while the rest is */
 		early_go(early, &r);
 	for (i = 0; i < RF__COUNT; i++) {

@@ -820,7 +820,8 @@ zpart_cb(void *arg, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
 	zip_stat_t	*st = data;
 
 	switch (cmd) {
-	case ZIP_SOURCE_OPEN:
+	case ZIP_SOURCE_OPEN:	/* in zip_close(): its temporary file made */
+		fault("report.splice");
 		zp->off = 0;
 		return 0;
 	case ZIP_SOURCE_READ:

@@ -201,7 +201,8 @@ int64_t	 now_ms(void);
 /* Parse a whole decimal number in [min, max]; -1 if it is not one. */
 int	 parse_ll(const char *, long long min, long long max, long long *out);
 /* Tests: SIGKILL here when ROSTERSYNC_FAULT names this point; wait here
- * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it. */
+ * while ROSTERSYNC_PAUSE_FILE exists when ROSTERSYNC_PAUSE names it (and
+ * ROSTERSYNC_PAUSE2_FILE, ROSTERSYNC_PAUSE2: a second point). */
 void	 fault(const char *point);
 /*
  * A helper thread, which takes no signals (the main thread handles them);
@@ -226,6 +227,11 @@ struct tcol {
 #define TC_FULL		0x2		/* never cut (an id, an email) */
 int	 text_width(const char *);	/* columns a terminal shows */
 void	 text_cell(struct buf *, const char *, int width, int full, int right);
+/* s into b with each control character and byte that is not UTF-8 as
+ * U+FFFD (a cell's text); with lines, newlines kept. */
+void	 text_safe(struct buf *, const char *, int lines);
+/* printf(3) to standard output through text_safe(), newlines kept. */
+void	 text_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 table_head(const struct tcol *, size_t);
 void	 table_row(const struct tcol *, size_t, const char *const *cell);
 
@@ -1578,6 +1584,9 @@ void	 kept_loaded(struct job *);
 /* The file let go (its room given back; no record of it read again);
  * closed, with what it holds. Both safe with a file never opened. */
 void	 kept_unmap(struct keptfile *);
+/* Every kept record written so far readable now (a rare read during the
+ * load: a duplicate id's first row); 0, or -1 (j->kf.err). */
+int	 kept_flush(struct job *);
 void	 kept_close(struct keptfile *);
 /* A pass over kept records (any thread, p zeroed at its start) reads at
  * `at` (anywhere: only the file's count): once its reads span KEPT_WINDOW
@@ -1608,6 +1617,9 @@ void	 issue_add(struct job *, enum issuetype, long long row,
 	    const char *key, const char *field, const char *fix,
 	    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 int	 validate_row(struct job *, const struct record *);
+/* Issues n..last are about a row with values v: its email and name. */
+void	 issues_who(struct job *, size_t n, size_t last,
+	    const char *const *v);
 void	 validate_cross(struct job *);
 void	 validate_seats(struct job *);
 /* After both: the cross-row issues get their row's email and name. */

@@ -9,11 +9,18 @@
 
 #include "rostersync.h"
 
+/* A line of the summary, its value as the log lines are (text_safe()):
+ * a file name or an error naming a header cell is the export's text. */
 static void
 on_pair(void *arg, const char *label, const char *value)
 {
-	if (value[0] != '\0')
-		fprintf(arg, "  %-32s %s\n", label, value);
+	struct buf	 b = { 0 };
+
+	if (value[0] == '\0')
+		return;
+	text_safe(&b, value, 0);
+	fprintf(arg, "  %-32s %s\n", label, b.p);
+	buf_free(&b);
 }
 
 int

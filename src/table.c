@@ -5,9 +5,13 @@
  * terminal shows (wcwidth(3) in a UTF-8 locale: a CJK character takes
  * two columns, a combining mark none), not bytes. Values come from HR
  * exports and drop-zones: bytes that are not UTF-8 and control
- * characters are shown as U+FFFD, never passed to the terminal.
+ * characters are shown as U+FFFD, never passed to the terminal; so are
+ * they in every text view and log line (text_safe(), text_printf()).
  */
 #include <locale.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +23,25 @@
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD, one column */
 #define TABLE_GAP	"  "		/* between two columns */
 
-/* The UTF-8 locale wcwidth() needs, made once; (locale_t)0 if none. */
+static locale_t		 utf8_loc;
+static pthread_once_t	 utf8_once = PTHREAD_ONCE_INIT;
+
+static void
+utf8_locale_make(void)
+{
+	if ((utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0)) ==
+	    (locale_t)0)
+		utf8_loc = newlocale(LC_CTYPE_MASK, "en_US.UTF-8",
+		    (locale_t)0);
+}
+
+/* The UTF-8 locale wcwidth() needs, made once (log lines come from any
+ * thread); (locale_t)0 if none. */
 static locale_t
 utf8_locale(void)
 {
-	static locale_t	 loc;
-	static int	 tried;
-
-	if (!tried) {
-		tried = 1;
-		if ((loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0)) ==
-		    (locale_t)0)
-			loc = newlocale(LC_CTYPE_MASK, "en_US.UTF-8",
-			    (locale_t)0);
-	}
-	return loc;
+	pthread_once(&utf8_once, utf8_locale_make);
+	return utf8_loc;
 }
 
 /* The code point at s (n bytes left) and its length; 0 when not UTF-8. */
@@ -139,6 +147,49 @@ text_cell(struct buf *b, const char *s, int width, int full, int right)
 	}
 	for (; !right && used < width; used++)
 		buf_addc(b, ' ');
+}
+
+/*
+ * s into b as a terminal shows it, whole: each control character and each
+ * byte that is not UTF-8 as U+FFFD, as in a table's cells; with lines, a
+ * newline stays one. Text from exports passes here before any view or
+ * log line prints it.
+ */
+void
+text_safe(struct buf *b, const char *s, int lines)
+{
+	const char	*c;
+	size_t		 n = strlen(s), i = 0, clen;
+	int		 w;
+
+	while (i < n) {
+		if (lines && s[i] == '\n') {
+			buf_addc(b, '\n');
+			i++;
+			continue;
+		}
+		i += next_char(s + i, n - i, &c, &clen, &w);
+		buf_add(b, c, clen);
+	}
+}
+
+/* printf(3) for a text view: the text through text_safe(), lines kept. */
+void
+text_printf(const char *fmt, ...)
+{
+	struct buf	 b = { 0 };
+	va_list		 ap;
+	char		*s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	text_safe(&b, s, 1);
+	if (b.len > 0)
+		fwrite(b.p, 1, b.len, stdout);
+	buf_free(&b);
+	free(s);
 }
 
 /* One row of cells (NULL: empty) under the columns; no trailing blanks. */

@@ -1087,7 +1087,15 @@ struct faultpt {
 };
 
 static struct faultpt	 fault_kill = { "ROSTERSYNC_FAULT", NULL, 0, 1 };
-static struct faultpt	 fault_pause = { "ROSTERSYNC_PAUSE", NULL, 0, 1 };
+/* Two pause points, each with its marker file: one on each of two
+ * threads, so a test can order them. */
+static struct faultpt	 fault_pause[2] = {
+	{ "ROSTERSYNC_PAUSE", NULL, 0, 1 },
+	{ "ROSTERSYNC_PAUSE2", NULL, 0, 1 },
+};
+static const char *const fault_marker[2] = {
+	"ROSTERSYNC_PAUSE_FILE", "ROSTERSYNC_PAUSE2_FILE",
+};
 static pthread_once_t	 fault_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -1108,7 +1116,8 @@ static void
 fault_init(void)
 {
 	fault_read(&fault_kill);
-	fault_read(&fault_pause);
+	fault_read(&fault_pause[0]);
+	fault_read(&fault_pause[1]);
 }
 
 /* Is this the pass of point that fp names? Each fires once. */
@@ -1127,14 +1136,14 @@ fault_hit(struct faultpt *fp, const char *point)
 }
 
 /*
- * Stop here until the test removes the marker file ROSTERSYNC_PAUSE_FILE
- * (made here), PAUSE_MAX_SECONDS at most. The interval timer (the SFTP
- * watchdog) is stopped meanwhile, and started again after.
+ * Stop here until the test removes the marker file that the variable var
+ * names (made here), PAUSE_MAX_SECONDS at most. The interval timer (the
+ * SFTP watchdog) is stopped meanwhile, and started again after.
  */
 static void
-fault_wait(const char *point)
+fault_wait(const char *point, const char *var)
 {
-	const char		*marker = getenv("ROSTERSYNC_PAUSE_FILE");
+	const char		*marker = getenv(var);
 	struct itimerval	 off, saved;
 	struct timespec		 tick = { 0, 20 * 1000 * 1000 };
 	long			 n;
@@ -1143,7 +1152,7 @@ fault_wait(const char *point)
 	if (marker == NULL || (fd = open(marker, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_CLOEXEC, 0600)) == -1) {
 		log_warnx("pause point %s: cannot make the marker file named "
-		    "by ROSTERSYNC_PAUSE_FILE; not pausing", point);
+		    "by %s; not pausing", point, var);
 		return;
 	}
 	close(fd);
@@ -1164,14 +1173,19 @@ fault_wait(const char *point)
  * Tests: ROSTERSYNC_FAULT=POINT[:N] kills the process with SIGKILL the Nth
  * time (default the first) it passes the named point; ROSTERSYNC_PAUSE=
  * POINT[:N] makes it wait there that once, until the test has done what
- * it wants (fault_wait). Unset, this costs two pointer comparisons.
+ * it wants (fault_wait); ROSTERSYNC_PAUSE2 the same at a second point,
+ * with ROSTERSYNC_PAUSE2_FILE. Unset, this costs three pointer
+ * comparisons.
  */
 void
 fault(const char *point)
 {
+	size_t	 i;
+
 	pthread_once(&fault_once, fault_init);
-	if (fault_hit(&fault_pause, point))
-		fault_wait(point);
+	for (i = 0; i < sizeof(fault_pause) / sizeof(fault_pause[0]); i++)
+		if (fault_hit(&fault_pause[i], point))
+			fault_wait(point, fault_marker[i]);
 	if (fault_hit(&fault_kill, point))
 		kill(getpid(), SIGKILL);
 }

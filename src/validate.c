@@ -53,7 +53,7 @@ who_value(struct job *j, const char *v, size_t n)
 
 /* Issues n.. (to the last) are about a row with these values (each
  * NUL-terminated): its email and name, where they are not set. */
-static void
+void
 issues_who(struct job *j, size_t n, size_t last, const char *const *v)
 {
 	int		 em = j->sc.canon[F_EMAIL];
@@ -69,9 +69,61 @@ issues_who(struct job *j, size_t n, size_t last, const char *const *v)
 	}
 }
 
+/* An issue with its email or name, by row. */
+struct rowwho {
+	long long	 row;
+	size_t		 i;
+};
+
+static int
+rowwho_cmp(const void *a, const void *b)
+{
+	const struct rowwho	*x = a, *y = b;
+
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/*
+ * Issues still without email and name take them from another issue of
+ * the same row: a duplicate id's first row that a row check skipped (its
+ * values were not kept, its own issue has them).
+ */
+static void
+who_by_row(struct job *j)
+{
+	struct rowwho	*w, key, *hit;
+	size_t		 i, n = 0, want = 0;
+
+	for (i = 0; i < j->niss; i++)
+		want += j->iss[i].email == NULL && j->iss[i].name == NULL &&
+		    j->iss[i].row > 0;
+	if (want == 0)
+		return;
+	w = xcalloc(j->niss, sizeof(*w));
+	for (i = 0; i < j->niss; i++)
+		if (j->iss[i].email != NULL || j->iss[i].name != NULL) {
+			w[n].row = j->iss[i].row;
+			w[n++].i = i;
+		}
+	qsort(w, n, sizeof(*w), rowwho_cmp);
+	for (i = 0; i < j->niss && n > 0; i++) {
+		if (j->iss[i].email != NULL || j->iss[i].name != NULL ||
+		    j->iss[i].row <= 0)
+			continue;
+		key.row = j->iss[i].row;
+		if ((hit = bsearch(&key, w, n, sizeof(*w), rowwho_cmp)) ==
+		    NULL)
+			continue;
+		j->iss[i].email = j->iss[hit->i].email;
+		j->iss[i].name = j->iss[hit->i].name;
+	}
+	free(w);
+}
+
 /*
  * The issues of the cross-row checks: the email and name their row had,
- * where the job kept the row (a new or changed one).
+ * where the job kept the row (a new or changed one), or another issue of
+ * the row has them.
  */
 void
 validate_identify(struct job *j)
@@ -89,6 +141,7 @@ validate_identify(struct job *j)
 			kept_values(j, &j->kept[j->erec[e]], v, NULL);
 			issues_who(j, i, i + 1, v);
 		}
+	who_by_row(j);
 }
 
 /* A plain check: one @, a dotted domain, no spaces or controls. */

@@ -1435,7 +1435,7 @@ static void
 print_field(void *arg, const char *k, const char *val, size_t len)
 {
 	(void)arg;
-	printf("  %-24s %.*s\n", k, (int)len, val);
+	text_printf("  %-24s %.*s\n", k, (int)len, val);
 }
 
 static void
@@ -1453,17 +1453,18 @@ json_field(void *arg, const char *k, const char *val, size_t len)
 static void
 text_identity(const struct uview *v)
 {
-	printf("User %s (sync %s)\n\nSource (as the export had it)\n",
+	text_printf("User %s (sync %s)\n\nSource (as the export had it)\n",
 	    v->key, v->sync);
 	if (v->fields == NULL || json_flat_each(v->fields, print_field,
 	    NULL) == -1)
-		printf("  not applied: nothing from the export is stored\n");
-	printf("\nDirectory\n");
+		text_printf("  not applied: nothing from the export is "
+		    "stored\n");
+	text_printf("\nDirectory\n");
 	if (!v->in_dir) {
-		printf("  not in the directory\n");
+		text_printf("  not in the directory\n");
 		return;
 	}
-	printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n"
+	text_printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n"
 	    "  %-24s %s\n  %-24s %s\n", "Employee id", v->key, "Email",
 	    v->email, "Name", v->name, "Manager",
 	    v->manager[0] ? v->manager : "-", "Team",
@@ -1479,16 +1480,16 @@ text_overview(struct uview *v, const struct config *cfg)
 	time_t		 next;
 	char		 t[64];
 
-	printf("\nOverview\n  %-24s %s\n  %-24s %s (%s)\n", "Sync status",
+	text_printf("\nOverview\n  %-24s %s\n  %-24s %s (%s)\n", "Sync status",
 	    ustatus_names[us].label, "Sync", v->sync, sync_state(v->s));
 	time_local(latest_sync(v->s, v->u, v->in_dir), t, sizeof(t));
-	printf("  %-24s %s\n", "Latest sync", t);
+	text_printf("  %-24s %s\n", "Latest sync", t);
 	next = next_scheduled(v->f, cfg, v->s, &how);
 	if (next != 0) {
 		time_local(next, t, sizeof(t));
-		printf("  %-24s %s (%s)\n", "Next scheduled sync", t, how);
+		text_printf("  %-24s %s (%s)\n", "Next scheduled sync", t, how);
 	} else
-		printf("  %-24s none: %s\n", "Next scheduled sync", how);
+		text_printf("  %-24s none: %s\n", "Next scheduled sync", how);
 }
 
 /* The sync's latest run Failed: the user's latest sync did too. */
@@ -1501,12 +1502,13 @@ text_sync_failure(const struct vsync *s)
 		return;
 	time_local(s->fail_since, a, sizeof(a));
 	time_local(s->fail_last, b, sizeof(b));
-	printf("  run %lld: the sync failed: %s\n", s->failing, s->fail_error);
+	text_printf("  run %lld: the sync failed: %s\n", s->failing,
+	    s->fail_error);
 	if (s->fail_count > 1)
-		printf("    failed %lld times in a row since %s, last at %s\n",
-		    s->fail_count, a, b);
+		text_printf("    failed %lld times in a row since %s, last at "
+		    "%s\n", s->fail_count, a, b);
 	if (s->fail_hint != NULL)
-		printf("    what to do: %s\n", s->fail_hint);
+		text_printf("    what to do: %s\n", s->fail_hint);
 }
 
 /* The alert while failures are unresolved, and what failed (View errors). */
@@ -1520,21 +1522,21 @@ text_failures(const struct uview *v)
 
 	if (nfail == 0)
 		return;
-	printf("\n%lld sync failure%s detected\n", nfail, nfail == 1 ? "" :
+	text_printf("\n%lld sync failure%s detected\n", nfail, nfail == 1 ? "" :
 	    "s");
 	text_sync_failure(v->s);
 	for (i = 0; i < v->nruns; i++)
 		for (it = v->runs[i].items; it != NULL; it = it->next)
 			if (unresolved(v, &v->runs[i], it))
-				printf("  run %lld item %lld: %s failed: %s "
-				    "(rostersync retry %lld %lld)\n",
+				text_printf("  run %lld item %lld: %s failed: "
+				    "%s (rostersync retry %lld %lld)\n",
 				    v->runs[i].r.id, it->seq,
 				    itemtype_label(it->type), it->error ?
 				    it->error : "no error recorded",
 				    v->runs[i].r.id, it->seq);
 	if ((skip = skipped_issue(v, &skiprun)) != NULL)
-		printf("  run %lld skipped the row: %s (fix: %s)\n", skiprun,
-		    skip->message, skip->fix);
+		text_printf("  run %lld skipped the row: %s (fix: %s)\n",
+		    skiprun, skip->message, skip->fix);
 }
 
 static void
@@ -1543,13 +1545,13 @@ text_activity(const struct uview *v)
 	const struct hrun	*last = last_activity(v);
 	char			 t[64];
 
-	printf("\nLast sync activity\n");
+	text_printf("\nLast sync activity\n");
 	if (last == NULL) {
-		printf("  none\n");
+		text_printf("  none\n");
 		return;
 	}
 	time_local(last->r.started, t, sizeof(t));
-	printf("  %-24s %lld%s\n  %-24s %s\n  %-24s %zu\n  %-24s %s\n",
+	text_printf("  %-24s %lld%s\n  %-24s %s\n  %-24s %zu\n  %-24s %s\n",
 	    "Run", last->r.id, last->r.dry_run ? " (dry run)" : "", "Time", t,
 	    "Changes processed", last->nitems, "Status",
 	    runstatus_label(last->r.status));
@@ -1594,12 +1596,13 @@ text_services(const struct uview *v, const struct hrun *h)
 	services(v, h, &sv);
 	if (sv.changes == 0)
 		return;
-	printf("    %-24s %lld of %lld change%s applied\n", "In the directory",
-	    sv.dir, sv.changes, sv.changes == 1 ? "" : "s");
+	text_printf("    %-24s %lld of %lld change%s applied\n",
+	    "In the directory", sv.dir, sv.changes, sv.changes == 1 ? "" :
+	    "s");
 	if (sv.hook_name == NULL)
 		return;
 	snprintf(label, sizeof(label), "%s (apply hook)", sv.hook_name);
-	printf("    %-24s %lld applied, %lld failed, %lld pending\n", label,
+	text_printf("    %-24s %lld applied, %lld failed, %lld pending\n", label,
 	    sv.hook[0], sv.hook[1], sv.hook[2]);
 }
 
@@ -1613,25 +1616,27 @@ text_history(const struct uview *v)
 	char			 t[64];
 	size_t			 i;
 
-	printf("\nHistory (%zu run%s)\n", v->nruns, v->nruns == 1 ? "" : "s");
+	text_printf("\nHistory (%zu run%s)\n", v->nruns, v->nruns == 1 ? "" :
+	    "s");
 	for (i = 0; i < v->nruns; i++) {
 		h = &v->runs[i];
 		time_local(h->r.started, t, sizeof(t));
-		printf("  Run %lld  %s  %s%s (%s)\n", h->r.id, t,
+		text_printf("  Run %lld  %s  %s%s (%s)\n", h->r.id, t,
 		    runstatus_label(h->r.status), h->r.dry_run ? " (dry run)" :
 		    "", h->r.trigger ? h->r.trigger : "");
 		text_services(v, h);
 		for (it = h->items; it != NULL; it = it->next) {
-			printf("    %-24s %s%s%s\n", itemtype_label(it->type),
+			text_printf("    %-24s %s%s%s\n",
+			    itemtype_label(it->type),
 			    itemstatus_slug(it->status), it->error ? ": " : "",
 			    it->error ? it->error : "");
 			for (c = it->chg; c != NULL; c = c->next)
-				printf("      %-22s %s -> %s\n", c->field,
+				text_printf("      %-22s %s -> %s\n", c->field,
 				    c->old[0] ? c->old : "\"\"",
 				    c->new[0] ? c->new : "\"\"");
 		}
 		for (is = h->issues; is != NULL; is = is->next)
-			printf("    %-24s row %lld%s%s: %s (fix: %s)\n",
+			text_printf("    %-24s row %lld%s%s: %s (fix: %s)\n",
 			    issuetype_label(is->type), is->row,
 			    is->field[0] ? ", " : "", is->field, is->message,
 			    is->fix);
@@ -2131,8 +2136,8 @@ on_refused(void *arg, const char *name, const char *reason, time_t since)
 
 	if (c->b == NULL) {
 		time_local(since, t, sizeof(t));
-		printf("      refused: \"%s\": %s (since %s)\n", name, reason,
-		    t);
+		text_printf("      refused: \"%s\": %s (since %s)\n", name,
+		    reason, t);
 		return 0;
 	}
 	buf_adds(c->b, c->n++ ? ",{" : "{");
@@ -2201,10 +2206,10 @@ status_sync(struct buf *b, struct facts *f, const struct config *cfg,
 		time_local(next, nt, sizeof(nt));
 	else
 		snprintf(nt, sizeof(nt), "none: %s", how);
-	printf("  %-12s  %-25s  %8lld  %6lld  %-50s  %s\n", s->name,
+	text_printf("  %-12s  %-25s  %8lld  %6lld  %-50s  %s\n", s->name,
 	    sync_state(s), s->active, failed_users(f, s), last, nt);
 	if (s->failing > 0)
-		printf("      failing: %s%s%s\n", s->fail_error,
+		text_printf("      failing: %s%s%s\n", s->fail_error,
 		    s->fail_hint ? "; what to do: " : "",
 		    s->fail_hint ? s->fail_hint : "");
 	status_refused(NULL, st, s);

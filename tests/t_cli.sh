@@ -549,6 +549,32 @@ contains "users: a header row" "$out" "EMAIL"
 check "users: the output is UTF-8 throughout" \
     "$PYTHON" -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$out"
 
+# ========================== control characters in a header, on every line
+# A header cell holding an OSC sequence (ESC ] ... BEL), twice: the load
+# fails naming it. The run's stderr (the journal's lines), its log file,
+# and show print it with U+FFFD for each control; show --json keeps the
+# exact text.
+sandbox escape
+printf 'employee_id,email,last_name,\033]0;x\007dup,\033]0;x\007dup\nE1,a@x.org,A,1,2\n' \
+    >"$TMP/esc.csv"
+drop "$TMP/esc.csv"
+rs run >"$TMP/esc.out" 2>&1
+R=$'\xef\xbf\xbd'
+eq "header with controls: Data Load Failed" "$(status_of 1)" data_load_failed
+contains "the run's error line has U+FFFD for each control" \
+    "$(cat "$TMP/esc.out")" "duplicate column name '${R}]0;x${R}dup'"
+check "no ESC or BEL on the run's stderr" \
+    bash -c "! grep -q $'[\x1b\x07]' '$TMP/esc.out'"
+check "nor in the run's log file" bash -c "! grep -q $'[\x1b\x07]' \
+    '$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id = 1").log'"
+out show 1
+contains "show: the error with U+FFFD for each control" "$OUT" \
+    "esc.csv: duplicate column name '${R}]0;x${R}dup'"
+check "show: no ESC or BEL" bash -c '! printf "%s" "$1" | grep -q $'"'"'[\x1b\x07]'"'"'' _ "$OUT"
+eq "show --json: the exact error" \
+    "$(rs show 1 --json | json "d['error'] == \"esc.csv: duplicate column name '\x1b]0;x\x07dup' in columns 4 and 5\"")" \
+    True
+
 # ============================================ a disabled sync run by name
 two_syncs disabled
 $GEN --rows 20 --seed 5 -o "$TMP/dis.csv"

@@ -246,7 +246,11 @@ crash hook hook.before 0 hook.before:3
 crash hook hook.after 0 hook.after:3
 crash hook run.committed 0
 crash hook run.before_commit 1
-npoints=$((npoints + 2))
+# Inside libzip's zip_close() of the spreadsheet written from the database
+# (with a hook, no report is begun beside the transaction): its temporary
+# file is left, and the recovery removes it.
+crash hook report.splice 0
+npoints=$((npoints + 3))
 # A first run into an empty directory drops two indexes and builds them
 # after its rows (apply.c, bulk): killed in the middle, it leaves them as
 # they were, and the next run equals a clean first run.
@@ -292,6 +296,7 @@ eq "every fault point in the source is covered" \
 	grep -q "^$p " <<<"$points
 hook.before 0
 hook.after 0
+report.splice 0
 stream.recorded 0
 stream.answered 0" || echo "$p"; done)" ""	# stream.*: t_stream.sh
 

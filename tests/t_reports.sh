@@ -164,6 +164,52 @@ eq "report --format csv regenerates the same rows" \
 check "the CSV has change and issue rows" bash -c \
     "grep -q '^Change,User updated,E1,' '$TMP/again.csv' && grep -q '^Issue,' '$TMP/again.csv'"
 
+# --- the spreadsheet zipped beside the transaction: the files beside its
+# temporary one are its thread's while the run writes the others. The
+# thread paused in libzip's zip_close() (its temporary file made), the
+# run paused before its reports; the run let go first, then the thread
+# once the run's CSV is written (after the cleanup of what a dead run
+# left).
+sandbox race 'max_update_percent = 100;'
+mk r1.csv "E1,a@x.org,A,A,Eng,Dev,,Active" "E2,b@x.org,B,B,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+mk r2.csv "E1,a@x.org,A,A,Eng,Lead,,Active" "E2,b@x.org,B,B,Ops,Dev,E1,Active" \
+    "E3,bad,C,C,Eng,Dev,E1,Active"
+appears() {	# appears TEST...: wait until it holds, 30 s at most
+	local n
+	for n in $(seq 1 300); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+csvs() { [ "$(ls "$SPOOL/reports/hr" | grep -c '\.csv$')" -ge 2 ]; }
+rm -f "$SB/zip.paused" "$SB/run.paused"
+ROSTERSYNC_PAUSE=report.splice ROSTERSYNC_PAUSE_FILE=$SB/zip.paused \
+    ROSTERSYNC_PAUSE2=run.reported ROSTERSYNC_PAUSE2_FILE=$SB/run.paused \
+    "$ROSTERSYNC" -v -c "$CONF" run >"$TMP/race.out" 2>&1 &
+pid=$!
+appears test -e "$SB/zip.paused" -a -e "$SB/run.paused"
+eq "the thread paused in zip_close(), the run before its reports" \
+    "$(ls "$SB" | grep -c '\.paused$')" 2
+rm -f "$SB/run.paused"
+appears csvs
+ls -A "$SPOOL/reports/hr" >"$TMP/race.ls"
+rm -f "$SB/zip.paused"
+wait_for $pid 60
+prc=$?
+check "libzip's temporary file was there when the CSV was written" \
+    grep -q '^\..*\.xlsx\.tmp\.[A-Za-z0-9]\{6\}$' "$TMP/race.ls"
+eq "the run ends Needs Attention (exit 6)" "$prc:$(status_of 2)" "6:needs_attention"
+check "the thread's libzip file is not removed under it" \
+    bash -c "! grep -q 'putting its rows in' '$TMP/race.out'"
+check "the spreadsheet is the one zipped beside the transaction" \
+    bash -c "! grep -q 'begun early, not finished' '$TMP/race.out'"
+base=$(q "SELECT report_base FROM runs WHERE id = 2")
+eq "its XLSX is whole (zipfile's CRCs) and no temporary file is left" \
+    "$($PYTHON -c 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).testzip())' \
+    "$SPOOL/reports/hr/$base.xlsx" 2>&1):$(ls -A "$SPOOL/reports/hr" | grep -c '^\.')" "None:0"
+
 # --- logging: run and sync on every line, -q and -v (the journal:
 # t_journal.sh)
 sandbox logs

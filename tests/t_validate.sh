@@ -121,6 +121,35 @@ eq "duplicate id: no delete" "$(q "SELECT count(*) FROM items WHERE run_id = 2 A
 contains "shared email: flagged" "$(issue 2 user_skipped E4)" "the email same@x.org is also used by E3"
 eq "shared email: neither created" "$(q "SELECT count(*) FROM users WHERE key IN ('E3','E4')")" 0
 
+# A duplicate id's issues say whose rows they are, whatever the first row
+# was: unchanged (a known line), changed, new or skipped for a bad email;
+# the second row a known line too (E3, as yesterday).
+sandbox dupwho
+NAME=w1 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Dev,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+NAME=w2 csv "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" \
+    "E1,ann2@x.org,Ann,Two,Eng,Dev,,Active" \
+    "E2,bob@x.org,Bob,Ray,Eng,Lead,E1,Active" \
+    "E2,bob2@x.org,Bo,Ray,Eng,Dev,E1,Active" \
+    "E5,new@x.org,New,One,Eng,Dev,E1,Active" \
+    "E5,new2@x.org,New,Two,Eng,Dev,E1,Active" \
+    "E6,bad-email,Bad,Row,Eng,Dev,E1,Active" \
+    "E6,ok@x.org,Ok,Row,Eng,Dev,E1,Active" \
+    "E3,cat2@x.org,Cat,Two,Eng,Dev,E1,Active" \
+    "E3,cat@x.org,Cat,Orr,Eng,Dev,E1,Active"
+rs run >/dev/null 2>&1
+eq "duplicate id: each issue has its row's email and name" \
+    "$(q "SELECT group_concat(row || ' ' || key || ' ' || ifnull(email, '-') || ' ' || ifnull(name, '-'), '; ') FROM (SELECT * FROM issues WHERE run_id = 2 AND field = 'employee_id' ORDER BY row)")" \
+    "2 E1 ann@x.org Ann Lee; 3 E1 ann2@x.org Ann Two; 4 E2 bob@x.org Bob Ray; 5 E2 bob2@x.org Bo Ray; 6 E5 new@x.org New One; 7 E5 new2@x.org New Two; 8 E6 bad-email Bad Row; 9 E6 ok@x.org Ok Row; 10 E3 cat2@x.org Cat Two; 11 E3 cat@x.org Cat Orr"
+eq "duplicate id: items --json gives them" \
+    "$(rs items 2 --issue user_skipped --user E2 --json | $PYTHON -c 'import json,sys; print([(i["row"], i["email"], i["name"]) for i in json.load(sys.stdin)["issues"]])')" \
+    "[(4, 'bob@x.org', 'Bob Ray'), (5, 'bob2@x.org', 'Bo Ray')]"
+check "duplicate id: the CSV report's issue rows have them" grep -q \
+    '^Issue,User skipped,E2,bob2@x.org,Bo Ray,employee_id,' \
+    "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id = 2").csv"
+
 # Three rows on one address (in two spellings), between others: each later
 # row names the first, in row order; the first names the second.
 sandbox mail3

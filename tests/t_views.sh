@@ -386,6 +386,40 @@ contains "user: without a name, the hook is the program's file name" \
     "$(rs user E2 2>&1)" "true (apply hook)"
 sed -i '/hook = { path = "\/bin\/true"; };/d' "$CONF"
 
+# ================================= control characters from the export
+# ESC sequences, BEL and a C1 control (U+009B, CSI) in an export's values,
+# written by python3's csv module: the user view shows each as U+FFFD, as
+# the tables do, and never passes one to the terminal; --json keeps the
+# exact values.
+sandbox esc 'max_update_percent = 100;'
+$PYTHON - "$TMP/esc1.csv" "$TMP/esc2.csv" <<'PY'
+import csv, sys
+H = "employee_id,email,first_name,last_name,department,title,manager_id,employment_status"
+for path, title in ((sys.argv[1], "Title\x1b[2J\x1b[H"), (sys.argv[2], "Lead\x9b2J")):
+    w = csv.writer(open(path, "w", encoding="utf-8", newline=""))
+    w.writerow(H.split(","))
+    w.writerow(["E1", "ann@x.org", "Ann", "Lee", "Eng", "Dev", "", "Active"])
+    w.writerow(["E2", "bob@x.org", "Evil \x1b[31mRED\x1b[0m",
+                "\x1b]0;owned\x07Ray", "Eng", title, "E1", "Active"])
+PY
+drop "$TMP/esc1.csv"
+rs run >/dev/null 2>&1
+drop "$TMP/esc2.csv"
+rs run >/dev/null 2>&1
+out user E2
+R=$'\xef\xbf\xbd'
+check "user: no ESC, BEL or C1 control reaches the terminal" \
+    bash -c '! printf "%s" "$1" | LC_ALL=C grep -q $'"'"'[\x1b\x07]\|\xc2[\x80-\x9f]'"'"'' _ "$OUT"
+contains "user: the source's values with U+FFFD for each control" "$OUT" \
+    "first_name               Evil ${R}[31mRED${R}[0m"
+contains "user: the directory's name too" "$OUT" \
+    "Name                     Evil ${R}[31mRED${R}[0m ${R}]0;owned${R}Ray"
+contains "user: a change's old and new values too" "$OUT" \
+    "title                  Title${R}[2J${R}[H -> Lead${R}2J"
+eq "user --json: the exact values" \
+    "$(rs user E2 --json | json "[d['name'], d['source']['title']] == ['Evil \x1b[31mRED\x1b[0m \x1b]0;owned\x07Ray', 'Lead\x9b2J']")" \
+    True
+
 # ================================================ a user who left
 sandbox gone 'delete_mode = "delete"; max_delete_percent = 100;'
 csv g1 "E1,ann@x.org,Ann,Lee,Eng,Dev,,Active" "E2,bob@x.org,Bob,Ray,Eng,Dev,E9,Active"
