@@ -342,6 +342,10 @@ enum hookmode	{ HOOK_EXEC, HOOK_STREAM };
 #define HOOK_STARTS		3	/* stream: program starts per run */
 #define HOOK_LOOKAHEAD		256	/* stream: items loaded ahead, that
 					 * may pass one that waits */
+#define HOOK_DRAIN_MAX		(1024 * 1024) /* a pipe read once the hook
+					 * has exited, at most */
+#define HOOK_REAP_MS		50	/* its exit looked for this often
+					 * where the kernel has no pidfd */
 struct hook {
 	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
 	int	 timeout;	/* seconds per item (stream: for an answer) */
@@ -1715,6 +1719,13 @@ void	 hook_recover(struct store *);
 /* Start argv with the item's environment env; fd[] gets the pipes to its
  * stdin, stdout and stderr (ours, close-on-exec). Its own process group. */
 pid_t	 hook_spawn(const struct hook *, char *const env[], int fd[3]);
+/* Has it exited (not reaped yet)? Then hook_drain() reads what the pipe
+ * *fd already holds into got without waiting (HOOK_DRAIN_MAX bytes at
+ * most) and closes it: 1 when a process the hook left still holds the
+ * pipe's other end. hook_left_behind() says so in the log, once a run. */
+int	 hook_exited(pid_t);
+int	 hook_drain(int *fd, struct buf *got);
+void	 hook_left_behind(const struct hook *, long long run);
 /* hook_stream.c: items seqs[0..n-1] of run through one program per run;
  * done[i] set to 1 applied, 0 failed, -1 not sent. Returns the number
  * that failed, or -1 on a database error. */
