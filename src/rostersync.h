@@ -93,6 +93,8 @@ struct job;
 #define SFTP_READ_MIN		1024	/* a server's read limit taken, at least */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
 #define DIRPAGE_CHARS		2	/* an email page: its first characters */
+#define MTIME_AHEAD_MAX		60	/* a local file's mtime ahead of our
+					 * clock by more: settled as on SFTP */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The local drop-zone (source = "dir:...") and the spool: which files are
-# taken and when (settle time, marker files, ignored names, the pattern,
-# symbolic links), where a taken file goes (incoming/, archive/, failed/)
+# taken and when (settle time, a future mtime, marker files, ignored names,
+# the pattern, symbolic links), where a taken file goes (incoming/, archive/, failed/)
 # and what becomes of the source (move, leave, delete), duplicates, a
 # source changed while it is copied (the copy is not taken), two runs at
 # once, and recovery after a run is killed at random moments.
@@ -139,6 +139,43 @@ touch -d '-1 minute' "$DROP/now.csv"
 rs run >"$TMP/settle2.out" 2>&1
 eq "settle: the same file a minute old is taken" \
     "$(qq "SELECT count(*) FROM runs WHERE file_name = 'now.csv' AND status = 'success'")" 1
+
+# --- a file whose mtime is in the future (zipped in Tokyo, unzipped in
+# UTC: ZIP keeps local times) settles as on SFTP: its size and mtime the
+# same for settle_seconds from when rostersync first saw it, not once the
+# clock passes its mtime; a notice says so once (-q shows notices)
+(cd "$TMP" && cp small.csv tokyo.csv && TZ=Asia/Tokyo zip -q -X tokyo.zip \
+    tokyo.csv && rm tokyo.csv)
+future_drop() { (cd "$DROP" && TZ=UTC unzip -q -o "$TMP/tokyo.zip"); }
+sandbox future
+future_drop
+check "future: the unzipped file's mtime is hours ahead" \
+    test "$(stat -c %Y "$DROP/tokyo.csv")" -gt "$(( $(date +%s) + 3600 ))"
+rs -q run >"$TMP/future1.out" 2>&1
+eq "future, settle_seconds 0: taken at once and applied" \
+    "$?:$(qq "SELECT status FROM runs WHERE file_name = 'tokyo.csv'")" 0:success
+eq "future: a notice says once that its mtime is in the future" \
+    "$(grep -c 'tokyo.csv: its mtime .* in the future by this machine.s clock' "$TMP/future1.out")" 1
+sandbox future2
+set_conf settle_seconds 2
+future_drop
+rs -q run >"$TMP/future2.out" 2>&1
+eq "future, settle_seconds 2: taken in the run, once unchanged for 2 s" \
+    "$?:$(qq "SELECT status FROM runs WHERE file_name = 'tokyo.csv'")" 0:success
+eq "future: said once for two looks" "$(grep -c 'in the future' "$TMP/future2.out")" 1
+sandbox future3
+set_conf settle_seconds 30
+future_drop
+rs -q run >"$TMP/future3a.out" 2>&1
+rs -q run >"$TMP/future3b.out" 2>&1
+eq "future, settle_seconds 30: not taken before it has settled" \
+    "$(qq "SELECT count(*) FROM files")" 0
+eq "future: the notice is not repeated at the next run" \
+    "$(grep -c 'in the future' "$TMP/future3a.out"):$(grep -c 'in the future' "$TMP/future3b.out")" 1:0
+rm "$DROP/tokyo.csv"
+rs -q run >/dev/null 2>&1
+eq "future: a file gone before it settled is forgotten" \
+    "$(qq "SELECT count(*) FROM observed")" 0
 
 # --- marker mode: NAME.done says the upload is complete
 sandbox marker 'marker = true;'
