@@ -84,6 +84,7 @@ struct job;
 #define MAX_INPUT_SIZE		(8LL * 1024 * 1024 * 1024) /* one input file */
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_HINT		2048	/* what to do about one */
+#define HEADER_SHOWN_MAX	200	/* a header's columns named in one */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP requests in flight per stream */
 #define SFTP_STREAMS_MAX	8	/* SFTP channels one transfer uses */
