@@ -435,21 +435,48 @@ settle_again(struct store *st, const struct sync *sy,
 		    now->mtime, time(NULL), &first);
 }
 
+/*
+ * What became of the run a duplicate repeats, and what to do: a held run
+ * is decided, not dropped again; a rejected or cancelled one may be run
+ * anyway, as run --file allows (fetch_local()).
+ */
+static void
+duplicate_of(struct store *st, const struct sync *sy, long long run,
+    char *out, size_t outlen)
+{
+	struct run	 r;
+
+	out[0] = '\0';
+	if (run <= 0 || store_run_get(st, run, &r) != 0)
+		return;
+	if (r.status == RS_PENDING || runstatus_above(r.status))
+		snprintf(out, outlen, " (%s: decide it with rostersync approve "
+		    "%lld or rostersync reject %lld)", runstatus_label(r.status),
+		    run, run);
+	else if (r.status == RS_REJECTED || r.status == RS_CANCELLED)
+		snprintf(out, outlen, " (%s: rostersync run --sync %s --file "
+		    "PATH runs it anyway)", runstatus_label(r.status), sy->name);
+	else
+		snprintf(out, outlen, " (%s)", runstatus_label(r.status));
+	run_free(&r);
+}
+
 /* A copy the sync has seen before: logged, recorded, not processed. */
 static void
 duplicate(struct config *cfg, struct store *st, const struct sync *sy,
     const struct srcfile *f, const char *sha, const char *local)
 {
 	struct ledger	 l;
-	char		 state[16];
+	char		 state[16], what[256];
 	long long	 id, other, run;
 
 	store_file_by_sha(st, sy->name, sha, &other, state, sizeof(state),
 	    &run);
+	duplicate_of(st, sy, run, what, sizeof(what));
 	log_msg(LOG_NOTICE, "%s has the same content (sha256 %.16s...) as a "
-	    "file this sync already took%s%lld; skipped as a duplicate",
+	    "file this sync already took%s%lld%s; skipped as a duplicate",
 	    f->name, sha, run ? " in run " : " as ledger entry ",
-	    run ? run : other);
+	    run ? run : other, what);
 	unlink(local);
 	memset(&l, 0, sizeof(l));
 	l.sync = sy->name;
@@ -544,6 +571,30 @@ refuse(struct store *st, const struct sync *sy, const char *name,
 	r->name[r->n++] = xstrdup(shown);
 }
 
+/*
+ * The ledger's entry seen has the name, size and mtime of a file at the
+ * source: is this a copy dropped again (moved back from processed/) after
+ * its run could not load it or failed? Only where the source file was
+ * moved or deleted: a file left (after = "leave") is the same file.
+ */
+static int
+dropped_again(struct store *st, const struct sync *sy, long long seen)
+{
+	struct ledger	 l;
+	struct run	 r;
+	int		 again = 0;
+
+	if (sy->after == AFTER_LEAVE || store_file_get(st, seen, &l) != 0)
+		return 0;
+	if (l.source_done && strcmp(l.state, "processed") == 0 &&
+	    l.run_id > 0 && store_run_get(st, l.run_id, &r) == 0) {
+		again = r.status == RS_LOADFAIL || r.status == RS_FAILED;
+		run_free(&r);
+	}
+	ledger_free(&l);
+	return again;
+}
+
 /* Is this file one to take now? *again: look again later in this run. */
 static int
 wanted(struct config *cfg, struct store *st, const struct sync *sy,
@@ -568,7 +619,7 @@ wanted(struct config *cfg, struct store *st, const struct sync *sy,
 		return 0;
 	}
 	if ((seen = store_file_seen(st, sy->name, f->name, f->size,
-	    f->mtime)) > 0) {
+	    f->mtime)) > 0 && !dropped_again(st, sy, seen)) {
 		struct ledger l;
 
 		/* Queued files wait for their run before the source moves. */
@@ -786,7 +837,9 @@ out:
 /*
  * run --file: an admin names a local file. Content already applied by an
  * earlier run is refused, unless again (--allow-id-changes: the id
- * changes such a run held); held or failed content may run again.
+ * changes such a run held); held, rejected or failed content may run
+ * again. (Dropped at the source, only content whose runs could not load
+ * it or failed runs again: the rest is a duplicate, see duplicate_of().)
  */
 long long
 fetch_local(struct config *cfg, struct store *st, const struct sync *sy,
