@@ -574,7 +574,9 @@ hints(struct config *cfg, struct store *st, const struct run *r,
 	case RS_LOADFAIL:
 		input_path(&p, cfg, r, "failed");
 		hint(h, json, "The file could not be loaded: %s. Nothing was "
-		    "applied. Ask HR to fix the export and drop it again%s%s.",
+		    "applied. Once the cause is fixed (by HR in the export, or "
+		    "in the configuration), drop the file again: the same file "
+		    "dropped again runs%s%s.",
 		    r->error ? r->error : "", r->dry_run ? "" :
 		    "; the file is kept as ", r->dry_run ? "" : p.p);
 		break;

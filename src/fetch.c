@@ -232,25 +232,62 @@ span(long long secs, char *out, size_t outlen)
 		snprintf(out, outlen, "%lld days", secs / 86400);
 }
 
+/* Is a local file's mtime ahead of our clock by more than MTIME_AHEAD_MAX?
+ * (Unzipped from an archive made in another time zone, or copied with its
+ * times from a machine whose clock is ahead.) */
+static int
+ahead(const struct srcops *ops, const struct srcfile *f)
+{
+	return ops == &srcops_dir &&
+	    f->mtime > (long long)time(NULL) + MTIME_AHEAD_MAX;
+}
+
+/* Said once for a file whose mtime is in the future, as it is first seen. */
+static void
+say_ahead(const struct sync *sy, const struct srcfile *f, time_t now)
+{
+	char	 when[21], by[32], how[128];
+
+	time_iso((time_t)f->mtime, when);
+	span(f->mtime - (long long)now, by, sizeof(by));
+	if (sy->settle_seconds == 0)
+		snprintf(how, sizeof(how), "settle_seconds is 0: it is taken "
+		    "now");
+	else
+		snprintf(how, sizeof(how), "it is taken once its size and mtime"
+		    " have stayed the same for %d s (settle_seconds) from now",
+		    sy->settle_seconds);
+	log_msg(LOG_NOTICE, "%s: its mtime %s is %s in the future by this "
+	    "machine's clock (unzipped from an archive made in another time "
+	    "zone, or copied from a machine whose clock is ahead?); %s, not "
+	    "when the clock passes its mtime", f->name, when, by, how);
+}
+
 /*
  * A remote file is complete once its size and mtime have stayed the same
  * for settle_seconds by our clock (the server's may be off, and upload
- * clients may set any mtime): the store remembers since when. *again is
- * set when a second look later in this run may take it.
+ * clients may set any mtime): the store remembers since when. A local
+ * file whose mtime is in the future (fut) is judged the same way. *again
+ * is set when a second look later in this run may take it.
  */
 static int
 settled_remote(struct store *st, const struct sync *sy,
-    const struct srcfile *f, int *again)
+    const struct srcfile *f, int fut, int *again)
 {
 	time_t	 now = time(NULL), first;
 	char	 age[32];
 	int	 r;
 
-	if (sy->settle_seconds == 0)
+	if (sy->settle_seconds == 0) {
+		if (fut)
+			say_ahead(sy, f, now);
 		return 1;
+	}
 	if ((r = store_observe(st, sy->name, f->name, f->size, f->mtime, now,
 	    &first)) == -1)
 		return 0;
+	if (r == 0 && fut)
+		say_ahead(sy, f, now);
 	if (now - first >= sy->settle_seconds)
 		return 1;
 	if (r == 2)
@@ -258,14 +295,14 @@ settled_remote(struct store *st, const struct sync *sy,
 		    "changed since the last look); waiting until they stay "
 		    "the same for %d s (settle_seconds)", f->name,
 		    sy->settle_seconds);
-	else if (r == 0) {
+	else if (r == 0 && !fut) {
 		span((long long)now - f->mtime, age, sizeof(age));
 		log_info("%s: seen for the first time (modified %s ago, by the "
 		    "server's clock); it is taken once its size and mtime "
 		    "stay the same for %d s (settle_seconds)", f->name, age,
 		    sy->settle_seconds);
 	}
-	else
+	else if (r == 1)
 		log_info("%s: size and mtime unchanged for %llds; taken once "
 		    "they stay the same for %d s (settle_seconds)", f->name,
 		    (long long)(now - first), sy->settle_seconds);
@@ -290,8 +327,8 @@ settled(struct store *st, const struct sync *sy, const struct srcops *ops,
 			    f->name);
 		return ok;
 	}
-	if (ops != &srcops_dir)
-		return settled_remote(st, sy, f, again);
+	if (ops != &srcops_dir || ahead(ops, f))
+		return settled_remote(st, sy, f, ahead(ops, f), again);
 	if (f->mtime <= (long long)time(NULL) - sy->settle_seconds)
 		return 1;
 	log_info("%s is still being written (changed %llds ago, settle_seconds"
@@ -379,8 +416,9 @@ fail:
 
 /*
  * A file that changed while it was read is taken once it is stable again:
- * by its mtime on a local drop-zone (settled()), and on SFTP by a new
- * observation, from what the source holds now, that must settle anew.
+ * by its mtime on a local drop-zone (settled()), and on SFTP or with an
+ * mtime in the future by a new observation, from what the source holds
+ * now, that must settle anew.
  */
 static void
 settle_again(struct store *st, const struct sync *sy,
@@ -388,12 +426,39 @@ settle_again(struct store *st, const struct sync *sy,
 {
 	time_t	 first;
 
-	if (ops == &srcops_dir || sy->use_marker || sy->settle_seconds == 0)
+	if ((ops == &srcops_dir && !ahead(ops, now)) || sy->use_marker ||
+	    sy->settle_seconds == 0)
 		return;
 	store_observed_forget(st, sy->name, now->name);
 	if (now->size >= 0)
 		(void)store_observe(st, sy->name, now->name, now->size,
 		    now->mtime, time(NULL), &first);
+}
+
+/*
+ * What became of the run a duplicate repeats, and what to do: a held run
+ * is decided, not dropped again; a rejected or cancelled one may be run
+ * anyway, as run --file allows (fetch_local()).
+ */
+static void
+duplicate_of(struct store *st, const struct sync *sy, long long run,
+    char *out, size_t outlen)
+{
+	struct run	 r;
+
+	out[0] = '\0';
+	if (run <= 0 || store_run_get(st, run, &r) != 0)
+		return;
+	if (r.status == RS_PENDING || runstatus_above(r.status))
+		snprintf(out, outlen, " (%s: decide it with rostersync approve "
+		    "%lld or rostersync reject %lld)", runstatus_label(r.status),
+		    run, run);
+	else if (r.status == RS_REJECTED || r.status == RS_CANCELLED)
+		snprintf(out, outlen, " (%s: rostersync run --sync %s --file "
+		    "PATH runs it anyway)", runstatus_label(r.status), sy->name);
+	else
+		snprintf(out, outlen, " (%s)", runstatus_label(r.status));
+	run_free(&r);
 }
 
 /* A copy the sync has seen before: logged, recorded, not processed. */
@@ -402,15 +467,16 @@ duplicate(struct config *cfg, struct store *st, const struct sync *sy,
     const struct srcfile *f, const char *sha, const char *local)
 {
 	struct ledger	 l;
-	char		 state[16];
+	char		 state[16], what[256];
 	long long	 id, other, run;
 
 	store_file_by_sha(st, sy->name, sha, &other, state, sizeof(state),
 	    &run);
+	duplicate_of(st, sy, run, what, sizeof(what));
 	log_msg(LOG_NOTICE, "%s has the same content (sha256 %.16s...) as a "
-	    "file this sync already took%s%lld; skipped as a duplicate",
+	    "file this sync already took%s%lld%s; skipped as a duplicate",
 	    f->name, sha, run ? " in run " : " as ledger entry ",
-	    run ? run : other);
+	    run ? run : other, what);
 	unlink(local);
 	memset(&l, 0, sizeof(l));
 	l.sync = sy->name;
@@ -505,6 +571,30 @@ refuse(struct store *st, const struct sync *sy, const char *name,
 	r->name[r->n++] = xstrdup(shown);
 }
 
+/*
+ * The ledger's entry seen has the name, size and mtime of a file at the
+ * source: is this a copy dropped again (moved back from processed/) after
+ * its run could not load it or failed? Only where the source file was
+ * moved or deleted: a file left (after = "leave") is the same file.
+ */
+static int
+dropped_again(struct store *st, const struct sync *sy, long long seen)
+{
+	struct ledger	 l;
+	struct run	 r;
+	int		 again = 0;
+
+	if (sy->after == AFTER_LEAVE || store_file_get(st, seen, &l) != 0)
+		return 0;
+	if (l.source_done && strcmp(l.state, "processed") == 0 &&
+	    l.run_id > 0 && store_run_get(st, l.run_id, &r) == 0) {
+		again = r.status == RS_LOADFAIL || r.status == RS_FAILED;
+		run_free(&r);
+	}
+	ledger_free(&l);
+	return again;
+}
+
 /* Is this file one to take now? *again: look again later in this run. */
 static int
 wanted(struct config *cfg, struct store *st, const struct sync *sy,
@@ -529,7 +619,7 @@ wanted(struct config *cfg, struct store *st, const struct sync *sy,
 		return 0;
 	}
 	if ((seen = store_file_seen(st, sy->name, f->name, f->size,
-	    f->mtime)) > 0) {
+	    f->mtime)) > 0 && !dropped_again(st, sy, seen)) {
 		struct ledger l;
 
 		/* Queued files wait for their run before the source moves. */
@@ -585,8 +675,7 @@ fetch_pass(struct config *cfg, struct store *st, const struct sync *sy,
 			(*recheck)[(*nrecheck)++] = xstrdup(f[i].name);
 		}
 	}
-	if (ops != &srcops_dir)
-		store_observed_prune(st, sy->name, f, n);
+	store_observed_prune(st, sy->name, f, n);	/* what is gone */
 	if (only == NULL)	/* a whole look: what is gone is forgotten */
 		store_refused_prune(st, sy->name, refused.name, refused.n);
 	for (k = 0; k < refused.n; k++)
@@ -748,7 +837,9 @@ out:
 /*
  * run --file: an admin names a local file. Content already applied by an
  * earlier run is refused, unless again (--allow-id-changes: the id
- * changes such a run held); held or failed content may run again.
+ * changes such a run held); held, rejected or failed content may run
+ * again. (Dropped at the source, only content whose runs could not load
+ * it or failed runs again: the rest is a duplicate, see duplicate_of().)
  */
 long long
 fetch_local(struct config *cfg, struct store *st, const struct sync *sy,

@@ -8,6 +8,7 @@
  * cut short by a crash is marked failed ("check, then confirm or retry")
  * and is never run twice behind anyone's back.
  */
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -39,21 +40,22 @@ keep(struct buf *b, const char *p, size_t n)
 		buf_adds(b, "\n[output cut]");
 }
 
-/* One round of poll: feed stdin, drain stdout and stderr. */
+/* One round of poll: feed stdin, drain stdout and stderr; it ends too
+ * when pidfd (or -1) says the hook exited. */
 static void
-pump(struct hookio *io, int timeout_ms)
+pump(struct hookio *io, int pidfd, int timeout_ms)
 {
-	struct pollfd	 pf[3];
+	struct pollfd	 pf[4];
 	char		 chunk[8192];
 	ssize_t		 n;
 	int		 i;
 
-	for (i = 0; i < 3; i++) {
-		pf[i].fd = io->fd[i];
+	for (i = 0; i < 4; i++) {
+		pf[i].fd = i < 3 ? io->fd[i] : pidfd;
 		pf[i].events = i == 0 ? POLLOUT : POLLIN;
 		pf[i].revents = 0;
 	}
-	if (poll(pf, 3, timeout_ms) <= 0)
+	if (poll(pf, 4, timeout_ms) <= 0)
 		return;
 	if (pf[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
 		n = write(io->fd[0], io->in + io->inoff, io->inlen - io->inoff);
@@ -117,35 +119,105 @@ hook_spawn(const struct hook *h, char *const env[], int fd[3])
 	return pid;
 }
 
+/* Has the hook's process exited? Not reaped: waitpid() still tells. */
+int
+hook_exited(pid_t pid)
+{
+	siginfo_t	 si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	    0 && si.si_pid == pid;
+}
+
+int
+hook_drain(int *fd, struct buf *got)
+{
+	char	 chunk[8192];
+	ssize_t	 n = 0;
+	size_t	 total = 0;
+
+	if (*fd == -1)
+		return 0;
+	fcntl(*fd, F_SETFL, O_NONBLOCK);
+	while (total < HOOK_DRAIN_MAX &&
+	    (n = read(*fd, chunk, sizeof(chunk))) > 0) {
+		buf_add(got, chunk, (size_t)n);
+		total += (size_t)n;
+	}
+	close(*fd);
+	*fd = -1;
+	return n > 0 || (n == -1 && errno == EAGAIN);
+}
+
+void
+hook_left_behind(const struct hook *h, long long run)
+{
+	static long long	 said;	/* the run it was said in */
+
+	if (said == run)
+		return;
+	said = run;
+	log_warnx("the hook %s exited but left a process holding its output "
+	    "open (a background job it started?); its exit status was taken "
+	    "without waiting for that process. Redirect that process's output "
+	    "in the hook (>/dev/null 2>&1); said once a run", h->name);
+}
+
+/* The hook exited: what its pipes hold, and whether it left a process
+ * holding them (1). */
+static int
+hook_gone(struct hookio *io)
+{
+	struct buf	 got = { 0 };
+	int		 held, i;
+
+	if (io->fd[0] != -1)
+		close(io->fd[0]);
+	io->fd[0] = -1;
+	for (i = 1, held = 0; i < 3; i++) {
+		held |= hook_drain(&io->fd[i], &got);
+		if (got.len > 0)
+			keep(i == 1 ? &io->out : &io->err, got.p, got.len);
+		buf_reset(&got);
+	}
+	buf_free(&got);
+	return held;
+}
+
 /*
  * Run the hook once. Returns its exit status (128 + signal when killed),
- * or -1 when it could not be started; *timed_out tells a timeout.
+ * or -1 when it could not be started; *timed_out tells a timeout. Once it
+ * has exited nothing waits for a process it left holding its pipes.
  */
 static int
-hook_exec(const struct hook *h, const char *payload, char *const env[],
-    struct hookio *io, int *timed_out)
+hook_exec(const struct hook *h, long long run, const char *payload,
+    char *const env[], struct hookio *io, int *timed_out)
 {
-	int		 i, status = 0;
+	int		 i, status = 0, pidfd, wait_ms;
 	pid_t		 pid;
 	int64_t		 deadline = now_ms() + (int64_t)h->timeout * 1000;
 
 	*timed_out = 0;
 	pid = hook_spawn(h, env, io->fd);
+	pidfd = pidfd_open(pid, 0);	/* readable once it exits */
 	io->in = payload;
 	io->inlen = strlen(payload);
-	while ((io->fd[0] != -1 || io->fd[1] != -1 || io->fd[2] != -1) &&
-	    now_ms() < deadline)
-		pump(io, (int)(deadline - now_ms()));
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() >= deadline) {
-			*timed_out = 1;
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			break;
-		}
-		usleep(10000);
+	while (!hook_exited(pid) && (wait_ms = (int)(deadline - now_ms())) > 0)
+		pump(io, pidfd, pidfd == -1 && wait_ms > HOOK_REAP_MS ?
+		    HOOK_REAP_MS : wait_ms);
+	if (hook_exited(pid)) {
+		if (hook_gone(io))
+			hook_left_behind(h, run);
+		waitpid(pid, &status, 0);
+	} else {
+		*timed_out = 1;
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
 	}
+	if (pidfd != -1)
+		close(pidfd);
 	for (i = 0; i < 3; i++)
 		if (io->fd[i] != -1)
 			close(io->fd[i]);
@@ -331,7 +403,7 @@ hook_apply_item(struct store *st, const struct sync *sy, long long run,
 	buf_add(&io.out, "", 0);
 	buf_add(&io.err, "", 0);
 	fault("hook.before");
-	status = hook_exec(&sy->hook, it.payload, env, &io, &timed_out);
+	status = hook_exec(&sy->hook, run, it.payload, env, &io, &timed_out);
 	ok = status == 0 && !timed_out;
 	fault("hook.after");
 	first_line(io.err.p, line, sizeof(line));

@@ -28,6 +28,7 @@
  * hook_apply_run() is here too: a run's items to the hook in either mode
  * (exec mode's item by item is hook.c's hook_apply_item()).
  */
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -65,6 +66,7 @@ struct stream {
 					 * HOOK_LOOKAHEAD slots */
 	size_t		 nwait;
 	pid_t		 pid;		/* the program, or 0 */
+	int		 pidfd;		/* readable once it exits, or -1 */
 	int		 fd[3];		/* its stdin, stdout, stderr */
 	struct buf	 wb;		/* lines not yet written */
 	size_t		 woff;
@@ -220,6 +222,7 @@ stream_start(struct stream *s)
 	buf_add(&s->rb, "", 0);		/* never a NULL buffer */
 	s->woff = 0;
 	s->pid = hook_spawn(&s->sy->hook, env, s->fd);
+	s->pidfd = pidfd_open(s->pid, 0);
 	s->starts++;
 	s->last = now_ms();
 	log_info("the hook %s started in stream mode (start %d of %d)",
@@ -257,6 +260,7 @@ stream_reap(struct stream *s, int grace_ms)
 		kill(-s->pid, SIGKILL);
 	for (i = 0; i < 3; i++)
 		close_fd(&s->fd[i]);
+	close_fd(&s->pidfd);
 	waitpid(s->pid, &status, 0);
 	s->pid = 0;
 	if (WIFEXITED(status))
@@ -505,23 +509,45 @@ keep_err(struct stream *s, const char *p, size_t n)
 		    STREAM_ERR_MAX - s->eb.len);
 }
 
-/* One round of poll: write lines, read answers and stderr. Whether
- * answer bytes came. */
+/* The program exited: what its pipes hold, read without waiting for a
+ * process it left holding them. Whether answer bytes came. */
+static int
+stream_gone(struct stream *s)
+{
+	struct buf	 err = { 0 };
+	size_t		 had = s->rb.len;
+	int		 held;
+
+	held = hook_drain(&s->fd[2], &err);
+	if (err.len > 0)
+		keep_err(s, err.p, err.len);
+	held |= hook_drain(&s->fd[1], &s->rb);
+	buf_free(&err);
+	if (held)
+		hook_left_behind(&s->sy->hook, s->run);
+	return s->rb.len > had;
+}
+
+/* One round of poll: write lines, read answers and stderr; once the
+ * program has exited, what it left. Whether answer bytes came. */
 static int
 stream_pump(struct stream *s, int timeout_ms)
 {
-	struct pollfd	 pf[3];
+	struct pollfd	 pf[4];
 	char		 chunk[65536];
 	ssize_t		 n;
 	int		 i, got = 0;
 
-	for (i = 0; i < 3; i++) {
-		pf[i].fd = i == 0 && s->woff == s->wb.len ? -1 : s->fd[i];
+	for (i = 0; i < 4; i++) {
+		pf[i].fd = i == 3 ? s->pidfd : i == 0 && s->woff == s->wb.len ?
+		    -1 : s->fd[i];
 		pf[i].events = i == 0 ? POLLOUT : POLLIN;
 		pf[i].revents = 0;
 	}
-	if (poll(pf, 3, timeout_ms) <= 0)
-		return 0;
+	if (s->pidfd == -1 && timeout_ms > HOOK_REAP_MS)
+		timeout_ms = HOOK_REAP_MS;
+	if (poll(pf, 4, timeout_ms) <= 0)
+		return s->fd[1] != -1 && hook_exited(s->pid) && stream_gone(s);
 	if (pf[0].revents & (POLLOUT | POLLERR | POLLHUP)) {
 		n = write(s->fd[0], s->wb.p + s->woff, s->wb.len - s->woff);
 		if (n > 0 && (s->woff += (size_t)n) == s->wb.len) {
@@ -543,6 +569,8 @@ stream_pump(struct stream *s, int timeout_ms)
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			close_fd(&s->fd[1]);
 	}
+	if (s->fd[1] != -1 && hook_exited(s->pid))
+		got |= stream_gone(s);
 	return got;
 }
 
@@ -646,7 +674,7 @@ hook_stream(struct store *st, const struct sync *sy, long long run,
 	s.seqs = seqs;
 	s.n = n;
 	s.done = done;
-	s.fd[0] = s.fd[1] = s.fd[2] = -1;
+	s.fd[0] = s.fd[1] = s.fd[2] = s.pidfd = -1;
 	for (i = 0; i < n; i++)
 		done[i] = -1;
 	s.fl = xcalloc((size_t)sy->hook.window, sizeof(*s.fl));

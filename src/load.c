@@ -168,12 +168,36 @@ slots_from_header(struct mapper *m, const struct rawrow *h)
 	return 0;
 }
 
+/* The header's columns, quoted, for a message: HEADER_SHOWN_MAX bytes at
+ * most, then how many more; control characters shown as '?'. */
+static void
+header_names(const struct rawrow *h, struct buf *b)
+{
+	size_t		 i, k, n;
+	const char	*s;
+
+	for (i = 0; i < h->nf; i++) {
+		n = h->len[i];
+		s = trim(h->f[i], &n);
+		if (b->len + n + 4 > HEADER_SHOWN_MAX) {
+			buf_printf(b, "%s... and %zu more", i ? ", " : "",
+			    h->nf - i);
+			return;
+		}
+		buf_adds(b, i ? ", '" : "'");
+		for (k = 0; k < n; k++)
+			buf_addc(b, (unsigned char)s[k] < 0x20 || s[k] == 0x7f ?
+			    '?' : s[k]);
+		buf_addc(b, '\'');
+	}
+}
+
 /* Column of each configured slot; every mapped column must be there. */
 static int
 slots_from_mapping(struct mapper *m, const struct rawrow *h)
 {
 	struct schema	*sc = m->sc;
-	struct buf	 missing = { 0 };
+	struct buf	 missing = { 0 }, have = { 0 };
 	size_t		 i, j, n;
 	const char	*s;
 
@@ -196,9 +220,14 @@ slots_from_mapping(struct mapper *m, const struct rawrow *h)
 			    sc->slots[i].name);
 	}
 	if (missing.len) {
-		failf(m, "the header lacks the mapped column%s %s",
-		    strchr(missing.p, ',') ? "s" : "", missing.p);
+		header_names(h, &have);
+		failf(m, "the header lacks the mapped column%s %s; its "
+		    "columns are %s: correct the sync's mapping, or ask HR "
+		    "for the column",
+		    strchr(missing.p, ',') ? "s" : "", missing.p,
+		    have.len ? have.p : "none");
 		buf_free(&missing);
+		buf_free(&have);
 		m->nohead = 1;
 		return -1;
 	}

@@ -84,6 +84,7 @@ struct job;
 #define MAX_INPUT_SIZE		(8LL * 1024 * 1024 * 1024) /* one input file */
 #define MAX_ERRMSG		512	/* one error message */
 #define MAX_HINT		2048	/* what to do about one */
+#define HEADER_SHOWN_MAX	200	/* a header's columns named in one */
 #define MAX_EMAIL_LEN		254	/* RFC 5321 */
 #define MAX_SFTP_REQUESTS	64	/* SFTP requests in flight per stream */
 #define SFTP_STREAMS_MAX	8	/* SFTP channels one transfer uses */
@@ -93,6 +94,8 @@ struct job;
 #define SFTP_READ_MIN		1024	/* a server's read limit taken, at least */
 #define PAUSE_MAX_SECONDS	60	/* a test's pause point waits, at most */
 #define DIRPAGE_CHARS		2	/* an email page: its first characters */
+#define MTIME_AHEAD_MAX		60	/* a local file's mtime ahead of our
+					 * clock by more: settled as on SFTP */
 
 /* Exit codes, documented in README.md and rostersync(8). */
 #define EXIT_OK			0	/* every run Success/Approved, or nothing to do */
@@ -348,6 +351,10 @@ enum hookmode	{ HOOK_EXEC, HOOK_STREAM };
 #define HOOK_STARTS		3	/* stream: program starts per run */
 #define HOOK_LOOKAHEAD		256	/* stream: items loaded ahead, that
 					 * may pass one that waits */
+#define HOOK_DRAIN_MAX		(1024 * 1024) /* a pipe read once the hook
+					 * has exited, at most */
+#define HOOK_REAP_MS		50	/* its exit looked for this often
+					 * where the kernel has no pidfd */
 struct hook {
 	char	**argv;		/* argv[0] is an absolute path; NULL-terminated */
 	int	 timeout;	/* seconds per item (stream: for an answer) */
@@ -1760,6 +1767,13 @@ void	 hook_recover(struct store *);
 /* Start argv with the item's environment env; fd[] gets the pipes to its
  * stdin, stdout and stderr (ours, close-on-exec). Its own process group. */
 pid_t	 hook_spawn(const struct hook *, char *const env[], int fd[3]);
+/* Has it exited (not reaped yet)? Then hook_drain() reads what the pipe
+ * *fd already holds into got without waiting (HOOK_DRAIN_MAX bytes at
+ * most) and closes it: 1 when a process the hook left still holds the
+ * pipe's other end. hook_left_behind() says so in the log, once a run. */
+int	 hook_exited(pid_t);
+int	 hook_drain(int *fd, struct buf *got);
+void	 hook_left_behind(const struct hook *, long long run);
 /* hook_stream.c: items seqs[0..n-1] of run through one program per run;
  * done[i] set to 1 applied, 0 failed, -1 not sent. Returns the number
  * that failed, or -1 on a database error. */

@@ -267,11 +267,14 @@ static const char *const sql[ST__COUNT] = {
 	    "sha256 = ?2 AND dry_run = 0 AND status IN ('success', "
 	    "'needs_attention', 'approved') ORDER BY id LIMIT 1",
 
-	[ST_FILE_BY_SHA] = "SELECT id, state, run_id FROM files "
+	/* Content whose run could not load it or failed was not taken. */
+	[ST_FILE_BY_SHA] = "SELECT id, state, run_id FROM files f "
 	    "WHERE sync = ?1 AND sha256 = ?2 AND state != 'duplicate' "
-	    "ORDER BY id LIMIT 1",
+	    "AND NOT (state = 'processed' AND EXISTS (SELECT 1 FROM runs "
+	    "WHERE id = f.run_id AND status IN ('data_load_failed', "
+	    "'failed'))) ORDER BY id LIMIT 1",
 	[ST_FILE_BY_STAT] = "SELECT id FROM files WHERE sync = ?1 AND "
-	    "name = ?2 AND size = ?3 AND mtime = ?4 LIMIT 1",
+	    "name = ?2 AND size = ?3 AND mtime = ?4 ORDER BY id DESC LIMIT 1",
 	[ST_FILE_INSERT] = "INSERT INTO files(sync, name, size, mtime, "
 	    "sha256, state, local, fetched_at, source_done) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",

@@ -332,7 +332,8 @@ on_file_sha(void *arg, sqlite3_stmt *s)
 	return 1;
 }
 
-/* The first ledger entry of this content for the sync: 0 none, 1 found. */
+/* The first ledger entry that took this content for the sync (not one
+ * whose run could not load it or failed): 0 none, 1 found. */
 int
 store_file_by_sha(struct store *st, const char *sync, const char *sha,
     long long *id, char *state, size_t statelen, long long *run)
@@ -351,7 +352,7 @@ store_file_by_sha(struct store *st, const char *sync, const char *sha,
 	return 1;
 }
 
-/* The ledger entry of a file with this name, size and mtime, or 0. */
+/* The latest ledger entry of a file with this name, size and mtime, or 0. */
 long long
 store_file_seen(struct store *st, const char *sync, const char *name,
     long long size, long long mtime)

@@ -5,7 +5,10 @@ Reads one item as JSON on standard input. Fails (exit 3, a message on
 stderr) for employee ids listed in CTLDIR/fail, hangs for those in
 CTLDIR/hang, writes 5 MB to stderr and fails for those in CTLDIR/spew;
 otherwise appends "TYPE ID RUN:ITEM" to LOG and answers JSON on stdout.
-With CTLDIR/sleep (seconds), every item takes that long first.
+With CTLDIR/sleep (seconds), every item takes that long first. For ids in
+CTLDIR/leave it starts a process that keeps its stdout and stderr open
+until CTLDIR/release exists (60 s at most), its pid appended to
+CTLDIR/left, and then answers as usual.
 It also records the names of its environment variables in CTLDIR/env,
 and the descriptors it found open above 2 in CTLDIR/fds.
 """
@@ -43,6 +46,16 @@ try:
         time.sleep(float(f.read()))
 except FileNotFoundError:
     pass
+if listed("leave"):
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(600):
+            if os.path.exists(os.path.join(ctl, "release")):
+                break
+            time.sleep(0.1)
+        os._exit(0)
+    with open(os.path.join(ctl, "left"), "a") as f:
+        f.write("%d\n" % pid)
 if listed("hang"):
     time.sleep(3600)
 if listed("spew"):

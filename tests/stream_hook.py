@@ -12,6 +12,9 @@ in a file of CTLDIR it misbehaves when it reads the item:
   garbage  writes a line that is not JSON (only once: CTLDIR/garbled)
   stranger answers for an item that is not in flight (once: CTLDIR/strange)
   dieall   exits at once on every start, before answering anything
+With CTLDIR/leave, each start first starts a process that keeps its
+stdout and stderr open until CTLDIR/release exists (60 s at most), its pid
+appended to CTLDIR/left.
 It records its environment's names in CTLDIR/env.
 """
 import json
@@ -48,6 +51,16 @@ def note(text):
 with open(os.path.join(ctl, "env"), "w") as f:
     f.write(" ".join(sorted(os.environ)) + "\n")
 note("start %d" % os.getpid())
+if os.path.exists(os.path.join(ctl, "leave")):
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(600):
+            if os.path.exists(os.path.join(ctl, "release")):
+                break
+            time.sleep(0.1)
+        os._exit(0)
+    with open(os.path.join(ctl, "left"), "a") as f:
+        f.write("%d\n" % pid)
 if os.path.exists(os.path.join(ctl, "dieall")):
     sys.exit(5)
 out = sys.stdout

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The local drop-zone (source = "dir:...") and the spool: which files are
-# taken and when (settle time, marker files, ignored names, the pattern,
-# symbolic links), where a taken file goes (incoming/, archive/, failed/)
+# taken and when (settle time, a future mtime, marker files, ignored names,
+# the pattern, symbolic links), where a taken file goes (incoming/, archive/, failed/)
 # and what becomes of the source (move, leave, delete), duplicates, a
 # source changed while it is copied (the copy is not taken), two runs at
 # once, and recovery after a run is killed at random moments.
@@ -139,6 +139,43 @@ touch -d '-1 minute' "$DROP/now.csv"
 rs run >"$TMP/settle2.out" 2>&1
 eq "settle: the same file a minute old is taken" \
     "$(qq "SELECT count(*) FROM runs WHERE file_name = 'now.csv' AND status = 'success'")" 1
+
+# --- a file whose mtime is in the future (zipped in Tokyo, unzipped in
+# UTC: ZIP keeps local times) settles as on SFTP: its size and mtime the
+# same for settle_seconds from when rostersync first saw it, not once the
+# clock passes its mtime; a notice says so once (-q shows notices)
+(cd "$TMP" && cp small.csv tokyo.csv && TZ=Asia/Tokyo zip -q -X tokyo.zip \
+    tokyo.csv && rm tokyo.csv)
+future_drop() { (cd "$DROP" && TZ=UTC unzip -q -o "$TMP/tokyo.zip"); }
+sandbox future
+future_drop
+check "future: the unzipped file's mtime is hours ahead" \
+    test "$(stat -c %Y "$DROP/tokyo.csv")" -gt "$(( $(date +%s) + 3600 ))"
+rs -q run >"$TMP/future1.out" 2>&1
+eq "future, settle_seconds 0: taken at once and applied" \
+    "$?:$(qq "SELECT status FROM runs WHERE file_name = 'tokyo.csv'")" 0:success
+eq "future: a notice says once that its mtime is in the future" \
+    "$(grep -c 'tokyo.csv: its mtime .* in the future by this machine.s clock' "$TMP/future1.out")" 1
+sandbox future2
+set_conf settle_seconds 2
+future_drop
+rs -q run >"$TMP/future2.out" 2>&1
+eq "future, settle_seconds 2: taken in the run, once unchanged for 2 s" \
+    "$?:$(qq "SELECT status FROM runs WHERE file_name = 'tokyo.csv'")" 0:success
+eq "future: said once for two looks" "$(grep -c 'in the future' "$TMP/future2.out")" 1
+sandbox future3
+set_conf settle_seconds 30
+future_drop
+rs -q run >"$TMP/future3a.out" 2>&1
+rs -q run >"$TMP/future3b.out" 2>&1
+eq "future, settle_seconds 30: not taken before it has settled" \
+    "$(qq "SELECT count(*) FROM files")" 0
+eq "future: the notice is not repeated at the next run" \
+    "$(grep -c 'in the future' "$TMP/future3a.out"):$(grep -c 'in the future' "$TMP/future3b.out")" 1:0
+rm "$DROP/tokyo.csv"
+rs -q run >/dev/null 2>&1
+eq "future: a file gone before it settled is forgotten" \
+    "$(qq "SELECT count(*) FROM observed")" 0
 
 # --- marker mode: NAME.done says the upload is complete
 sandbox marker 'marker = true;'
@@ -308,6 +345,60 @@ eq "same content twice: one copy in the spool" \
     "$(nfiles "$SPOOL/archive/hr")" 1
 eq "same content twice: both leave the drop-zone" \
     "$(ls "$DROP" | grep -c csv)" 0
+
+# --- content whose run could not load it is no duplicate: once the cause
+# is fixed, the same file dropped again (under another name, or moved back
+# from processed/) runs; content applied stays a duplicate
+map_id() { sed -i "s/employee_id = \"[^\"]*\"/employee_id = \"$1\"/" "$CONF"; }
+sandbox redrop 'max_update_percent = 100; mapping = { employee_id = "employee_id"; email = "email"; first_name = "first_name"; last_name = "last_name"; };'
+sed '1s/^employee_id,/Employee ID,/' "$TMP/small.csv" >"$TMP/renamed.csv"
+sed '1s/^employee_id,/Employee ID,/' "$TMP/other.csv" >"$TMP/renamed2.csv"
+drop "$TMP/renamed.csv" day1.csv
+rs run >/dev/null 2>&1
+eq "redrop: a header without the mapped column: Data Load Failed" "$?:$(status_of 1)" 4:data_load_failed
+contains "redrop: show says the same file dropped again runs" "$(rs show 1 2>&1)" \
+    "drop the file again: the same file dropped again runs"
+map_id "Employee ID"
+drop "$TMP/renamed.csv" day1-again.csv
+rs run >"$TMP/redrop1.out" 2>&1
+eq "redrop: dropped again once the mapping is fixed, it runs" "$?:$(status_of 2):$(qq "SELECT count(*) FROM users")" 0:success:50
+check "redrop: not called a duplicate" test "$(grep -c duplicate "$TMP/redrop1.out")" = 0
+drop "$TMP/renamed.csv" day1-third.csv
+rs run >"$TMP/redrop2.out" 2>&1
+eq "redrop: applied content dropped again: no run" "$?:$(qq "SELECT count(*) FROM runs")" 0:2
+contains "redrop: ... a duplicate of the run that applied it" "$(cat "$TMP/redrop2.out")" \
+    "already took in run 2 (Success); skipped as a duplicate"
+map_id employee_id
+drop "$TMP/renamed2.csv" day2.csv
+rs run >/dev/null 2>&1
+eq "redrop: the next day fails to load the same way" "$(status_of 3)" data_load_failed
+map_id "Employee ID"
+mv "$DROP/processed/day2.csv" "$DROP/day2.csv"	# its name, size and mtime
+rs run >/dev/null 2>&1
+eq "redrop: moved back from processed/ once fixed, it runs" \
+    "$(qq "SELECT count(*) FROM runs"):$(status_of 4):$(qq "SELECT file_name FROM runs WHERE id = 4")" 4:success:day2.csv
+
+# --- content held or rejected stays a duplicate, decided with approve or
+# reject; a rejected one may be run anyway with run --file, as the notice
+# says
+sandbox redrop_held 'approval = "always";'
+drop "$TMP/small.csv" held.csv
+rs run >/dev/null 2>&1
+eq "held: Pending approval" "$(status_of 1)" pending_approval
+drop "$TMP/small.csv" held-again.csv
+rs run >"$TMP/held1.out" 2>&1
+eq "held: dropped again, no run" "$(qq "SELECT count(*) FROM runs")" 1
+contains "held: the notice says to decide it" "$(cat "$TMP/held1.out")" \
+    "already took in run 1 (Pending approval: decide it with rostersync approve 1 or rostersync reject 1); skipped as a duplicate"
+rs reject 1 --reason "not today" >/dev/null 2>&1
+drop "$TMP/small.csv" held-third.csv
+rs run >"$TMP/held2.out" 2>&1
+eq "rejected: dropped again, no run" "$(qq "SELECT count(*) FROM runs")" 1
+contains "rejected: the notice gives run --file" "$(cat "$TMP/held2.out")" \
+    "(Rejected: rostersync run --sync hr --file PATH runs it anyway)"
+rs run --file "$DROP/processed/held-third.csv" >/dev/null 2>&1
+eq "rejected: run --file runs it (held again: approval always)" \
+    "$(qq "SELECT count(*) FROM runs"):$(status_of 2)" 2:pending_approval
 
 # --- run --file with a name an unfinished upload also has: the upload is
 # not touched (it is another file, and it is not complete yet)

@@ -167,6 +167,31 @@ rs retry 1 >/dev/null 2>&1
 eq "retry the rest: Success, all 30 there" "$?:$(active)" "0:30"
 check "after the retry: nothing sent twice in that run" test "$(grep -c '^recv 2:' "$LOG")" = "$(( nf - 1 ))"
 
+# --- the program leaves a process holding its stdout and stderr (a
+# background job it started): its end is seen when it exits, whether
+# after its input ended or mid-run, that process is not waited for, and
+# the run log says so once
+runlog() { cat "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id=$1").log"; }
+stream_sandbox leave 4 30
+touch "$CTL/leave"
+mk d1.csv $(people 12)
+rs run >"$TMP/leave.out" 2>&1
+eq "a process left holding its output: exit 0, Success" "$?:$(q "SELECT status FROM runs WHERE id=1")" 0:success
+check "that process still runs when the run ends" kill -0 $(cat "$CTL/left")
+check "its exit is taken, not waited out as a program that did not exit" test "$(grep -c 'did not exit' "$TMP/leave.out")" = 0
+eq "the run log says once that it left a process holding its output" \
+    "$(runlog 1 | grep -c 'the hook test-connector exited but left a process holding its output')" 1
+leave_ctl=$CTL
+stream_sandbox leavedie 4 30
+touch "$CTL/leave"; echo "E9" >"$CTL/die"
+mk d1.csv $(people 30)
+rs run >/dev/null 2>&1
+contains "exiting mid-run with a process left holding its output: seen at once" "$(err_of 1 E9)" "exited before it answered every item"
+eq "... started again, the rest applied" "$(starts):$(q "SELECT count(*) FROM items WHERE run_id=1 AND status NOT IN ('applied','failed')")" 2:0
+eq "... the run log says it once for two starts" \
+    "$(runlog 1 | grep -c 'exited but left a process holding its output')" 1
+touch "$leave_ctl/release" "$CTL/release"
+
 # --- the program hangs: killed at the timeout, started again
 stream_sandbox hang 4 2
 echo "E6" >"$CTL/hang"

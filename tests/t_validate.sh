@@ -321,4 +321,24 @@ sandbox order2
 drop "$TMP/o2.csv"; rs run >/dev/null 2>&1
 eq "shuffled rows: the same directory" "$(dump | cut -f2-)" "$(printf '%s\n' "$first" | cut -f2-)"
 
+# --- a header without a mapped column: the error names the columns the
+# header has, shortened when there are many
+sandbox nomap 'mapping = { employee_id = "employee_id"; email = "email"; last_name = "last_name"; };'
+printf '%s\n' "Employee ID,email,last_name" "E1,ann@x.org,Lee" >"$TMP/nomap.csv"
+drop "$TMP/nomap.csv"
+rs run >"$TMP/nomap.out" 2>&1
+eq "missing mapped column: Data Load Failed" "$?:$(status_of 1)" 4:data_load_failed
+contains "missing mapped column: the error names the header's columns" \
+    "$(q "SELECT error FROM runs WHERE id = 1")" \
+    "nomap.csv: the header lacks the mapped column 'employee_id' (mapped to employee_id); its columns are 'Employee ID', 'email', 'last_name': correct the sync's mapping, or ask HR for the column"
+sandbox nomap2 'mapping = { employee_id = "employee_id"; email = "email"; last_name = "last_name"; };'
+{ printf 'Employee ID,email,last_name'; for i in $(seq 1 60); do printf ',extra column %d' "$i"; done
+  printf '\nE1,ann@x.org,Lee\n'; } >"$TMP/nomap2.csv"
+drop "$TMP/nomap2.csv"
+rs run >/dev/null 2>&1
+err=$(q "SELECT error FROM runs WHERE id = 1")
+contains "a long header: the first columns named" "$err" "its columns are 'Employee ID', 'email', 'last_name', 'extra column 1',"
+check "a long header: shortened, saying how many more" grep -Eq "'extra column [0-9]+', \.\.\. and [0-9]+ more: correct the sync's mapping" <<<"$err"
+check "a long header: the error stays short (${#err} bytes)" test "${#err}" -lt 400
+
 finish

@@ -174,6 +174,26 @@ eq "a flood on stderr: the item failed" "$(q "SELECT status FROM items WHERE run
 check "a flood on stderr: what is kept is bounded (< 70 KB)" test "$(q "SELECT max(length(error)) FROM attempts WHERE run_id=$r")" -lt 70000
 check "a flood on stderr: memory stays small (< 100 MB)" test "$(tail -1 "$TMP/rss")" -lt 100000
 
+# --- a hook that exits but leaves a process holding its stdout and
+# stderr (a background job it started): its exit status is taken at once,
+# what it wrote is kept, the process is not waited for, and the run log
+# says so once
+sandbox leave "hook = { path = \"$TOP/tests/hook.py\"; args = [ \"$TMP/hookl.log\", \"$TMP/ctll\" ]; timeout = 30; };"
+mkdir -p "$TMP/ctll"; : >"$TMP/hookl.log"
+echo "E1 E2 E3" >"$TMP/ctll/leave"
+mk l1.csv $(people 3)
+start=$(date +%s)
+rs run >"$TMP/leave.out" 2>&1
+eq "a process left holding the hook's output: exit 0, Success" "$?:$(status_of 1)" 0:success
+took=$(( $(date +%s) - start ))
+check "the processes it left still run when the run ends" kill -0 $(cat "$TMP/ctll/left")
+touch "$TMP/ctll/release"
+check "no item waited out the 30 s timeout (the run took ${took} s)" test "$took" -lt 30
+eq "every item applied with the hook's exit status" "$(q "SELECT group_concat(DISTINCT status) FROM items WHERE run_id=1"):$(q "SELECT group_concat(DISTINCT exit_status) FROM attempts WHERE run_id=1")" applied:0
+contains "what the hook wrote before it exited is kept" "$(rs items 1 --item "$(q "SELECT seq FROM items WHERE run_id=1 AND key='E1'")" 2>&1)" '"id": "E1"'
+eq "the run log says once that the hook left a process holding its output" \
+    "$(grep -c 'the hook hook.py exited but left a process holding its output' "$SPOOL/reports/hr/$(q "SELECT report_base FROM runs WHERE id=1").log")" 1
+
 # --- a long apply shows its progress (done of total, rate, time left)
 # every few seconds; a short one shows none. (The interval is 1 s here
 # instead of 5: ROSTERSYNC_PROGRESS_SECONDS.)
