@@ -55,10 +55,10 @@ fetch_ops(const struct sync *sy)
 /*
  * `rostersync run` opens a sync's source once and uses it for the fetch,
  * the move of the file to processed/ and the upload of the reports: an
- * SFTP login is about 20 round trips, a second at 50 ms. A connection
- * kept is checked before it is used again (alive(): one round trip); one
- * idle for more than SOURCE_IDLE_MAX seconds is closed and opened afresh,
- * as a server or a firewall may have dropped it silently. Outside
+ * SFTP login is about ten round trips, half a second at 50 ms. A kept
+ * connection is checked before it is used again (alive(): one round
+ * trip); one idle for more than SOURCE_IDLE_MAX seconds is closed and
+ * opened afresh, as a server or a firewall may have dropped it. Outside
  * source_keep_begin() and source_keep_end(), or with
  * ROSTERSYNC_SOURCE_KEEP=0 (the bench's "before"), each use opens and
  * closes its own.
