@@ -91,7 +91,7 @@ endif
 
 # The LDAP connector: a program of its own, with the few objects it needs.
 LDAP_OBJS = $(BUILD)/rostersync-ldap.o $(BUILD)/util.o $(BUILD)/json.o \
-	   $(BUILD)/log.o $(BUILD)/names.o $(BUILD)/table.o
+	   $(BUILD)/log.o $(BUILD)/names.o
 $(BUILD)/rostersync-ldap: $(LDAP_OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(LDAP_OBJS) -lldap -llber -lcrypto \
 	    -lunistring -lsystemd -pthread

@@ -23,6 +23,9 @@
 #include <systemd/sd-journal.h>	/* after: its syslog.h names LOG_ERR too */
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"	/* journald's */
+#define LOG_MSG_MAX	2048	/* bytes of a message as formatted, at most */
+#define LOG_CLEAN_MAX	(3 * LOG_MSG_MAX) /* cleaned: U+FFFD for a byte */
+#define LOG_LINE_MAX	(LOG_CLEAN_MAX + 256) /* with the run's context */
 
 enum sink { SINK_PLAIN, SINK_PREFIX, SINK_NATIVE };
 
@@ -105,7 +108,8 @@ level_word(enum loglevel l)
 static int
 journal_send(enum loglevel l, const char *line)
 {
-	char		 msg[2400], pri[16], run[32], sync[80], status[48];
+	char		 msg[LOG_LINE_MAX + 16], pri[16], run[32], sync[80],
+			 status[48];
 	struct iovec	 iov[6];
 	int		 n = 0;
 
@@ -139,7 +143,7 @@ journal_send(enum loglevel l, const char *line)
 static void
 emit(enum loglevel l, const char *ctx, const char *msg, const char *suffix)
 {
-	char	 line[2304];
+	char	 line[LOG_LINE_MAX];
 	int	 saved = errno;
 
 	if (sink == SINK_NATIVE) {
@@ -160,15 +164,70 @@ emit(enum loglevel l, const char *ctx, const char *msg, const char *suffix)
 	errno = saved;
 }
 
-/* The line: its text from exports (a header cell, a value) through
- * text_safe(), control characters never reach a terminal or the journal. */
+/* The length of the UTF-8 character at s, or 0 if it is not one (an
+ * overlong form, a surrogate, past U+10FFFF, cut short). */
+static size_t
+utf8_char(const unsigned char *s)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = s[0] == 0xed ? 0x9f : 0xbf;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		lo = s[0] == 0xf0 ? 0x90 : 0x80;
+		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * msg into out (LOG_CLEAN_MAX bytes: three for each of msg's) with each
+ * control character (C0, DEL, C1) and each byte that is not UTF-8 as
+ * U+FFFD, as the tables show them (table.c): text from exports (a header
+ * cell, a value) never drives a terminal or forges a line of the
+ * journal. Here, below every other module, without their helpers.
+ */
+static void
+log_clean(char *out, const char *msg)
+{
+	const unsigned char	*s = (const unsigned char *)msg;
+	size_t			 n;
+
+	while (*s != '\0') {
+		n = utf8_char(s);
+		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f)) ||
+		    (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)) {
+			memcpy(out, "\xef\xbf\xbd", 3);
+			out += 3;
+			s += n > 0 ? n : 1;
+			continue;
+		}
+		memcpy(out, s, n);
+		out += n;
+		s += n;
+	}
+	*out = '\0';
+}
+
 static void
 vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
     int to_tee)
 {
-	char		 ctx[128] = "", raw[2048];
-	const char	*msg;
-	struct buf	 safe = { 0 };
+	char		 ctx[128] = "", raw[LOG_MSG_MAX], msg[LOG_CLEAN_MAX];
 	int		 shown;
 
 	if (ctx_run > 0)
@@ -177,8 +236,7 @@ vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
 	else if (ctx_sync[0] != '\0')
 		snprintf(ctx, sizeof(ctx), "sync %s: ", ctx_sync);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	text_safe(&safe, raw, 0);
-	msg = safe.p != NULL ? safe.p : "";
+	log_clean(msg, raw);
 
 	shown = l <= LOG_NOTICE || (l == LOG_INFO && verbosity >= 0) ||
 	    (l == LOG_DEBUG && verbosity > 0);
@@ -197,7 +255,6 @@ vlog(enum loglevel l, const char *fmt, va_list ap, const char *suffix,
 		fprintf(tee, "%s %s%s%s%s\n", ts, level_word(l), msg,
 		    suffix ? ": " : "", suffix ? suffix : "");
 	}
-	buf_free(&safe);
 }
 
 void
