@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from left_behind import leave
+
 log, ctl = sys.argv[1], sys.argv[2]
 inherited = []
 for fd in range(3, 1024):
@@ -47,15 +49,7 @@ try:
 except FileNotFoundError:
     pass
 if listed("leave"):
-    pid = os.fork()
-    if pid == 0:
-        for _ in range(600):
-            if os.path.exists(os.path.join(ctl, "release")):
-                break
-            time.sleep(0.1)
-        os._exit(0)
-    with open(os.path.join(ctl, "left"), "a") as f:
-        f.write("%d\n" % pid)
+    leave(ctl)
 if listed("hang"):
     time.sleep(3600)
 if listed("spew"):

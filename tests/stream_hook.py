@@ -23,6 +23,8 @@ import select
 import sys
 import time
 
+from left_behind import leave
+
 log, ctl = sys.argv[1], sys.argv[2]
 window = int(os.environ.get("ROSTERSYNC_WINDOW", "1"))
 
@@ -52,15 +54,7 @@ with open(os.path.join(ctl, "env"), "w") as f:
     f.write(" ".join(sorted(os.environ)) + "\n")
 note("start %d" % os.getpid())
 if os.path.exists(os.path.join(ctl, "leave")):
-    pid = os.fork()
-    if pid == 0:
-        for _ in range(600):
-            if os.path.exists(os.path.join(ctl, "release")):
-                break
-            time.sleep(0.1)
-        os._exit(0)
-    with open(os.path.join(ctl, "left"), "a") as f:
-        f.write("%d\n" % pid)
+    leave(ctl)
 if os.path.exists(os.path.join(ctl, "dieall")):
     sys.exit(5)
 out = sys.stdout
