@@ -169,11 +169,12 @@ slots_from_header(struct mapper *m, const struct rawrow *h)
 }
 
 /* The header's columns, quoted, for a message: HEADER_SHOWN_MAX bytes at
- * most, then how many more; control characters shown as '?'. */
+ * most, then how many more (the views and log lines show their control
+ * characters as every message's). */
 static void
 header_names(const struct rawrow *h, struct buf *b)
 {
-	size_t		 i, k, n;
+	size_t		 i, n;
 	const char	*s;
 
 	for (i = 0; i < h->nf; i++) {
@@ -185,9 +186,7 @@ header_names(const struct rawrow *h, struct buf *b)
 			return;
 		}
 		buf_adds(b, i ? ", '" : "'");
-		for (k = 0; k < n; k++)
-			buf_addc(b, (unsigned char)s[k] < 0x20 || s[k] == 0x7f ?
-			    '?' : s[k]);
+		buf_add(b, s, n);
 		buf_addc(b, '\'');
 	}
 }
